@@ -1,0 +1,22 @@
+//! What the server hands every page render and server function.
+
+use crate::catalog::cache::CatalogCache;
+use crate::error::AppError;
+use sqlx::PgPool;
+
+/// Shared state reachable from server functions through Leptos context.
+#[derive(Clone)]
+pub struct AppContext {
+    /// The database.
+    pub pool: PgPool,
+    /// Cached catalogue, invalidated by NOTIFY.
+    pub catalog: CatalogCache,
+}
+
+/// The [`AppContext`] of the current request.
+pub fn app_context() -> Result<AppContext, AppError> {
+    leptos::prelude::use_context::<AppContext>().ok_or_else(|| {
+        tracing::error!("AppContext missing from the Leptos context");
+        AppError::Internal
+    })
+}

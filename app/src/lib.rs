@@ -1,0 +1,65 @@
+//! Gatehouse's pages, server functions and pure domain code.
+//!
+//! Built twice: with `ssr` into the server (pages render there and server
+//! functions run there) and with `hydrate` into the browser bundle, where only
+//! the `#[island]` components wake up.
+
+#![recursion_limit = "256"]
+
+pub mod catalog;
+pub mod error;
+pub mod marketing;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod context;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{Route, Router, Routes},
+    path,
+};
+
+/// Asset URLs that carry content hashes, read from the build's manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteAssets {
+    /// The stylesheet's URL, such as `/pkg/gatehouse-1a2b3c.css`.
+    pub stylesheet: String,
+}
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions, assets: SiteAssets) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="stylesheet" href=assets.stylesheet />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options islands=true />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-white text-slate-900 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The route table. Every route renders fully on the server before the
+/// response is sent (`SsrMode::Async`), so pages work without JavaScript.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Router>
+            <Routes fallback=ui::NotFoundPage>
+                <Route path=path!("/") view=marketing::HomePage ssr=SsrMode::Async />
+                <Route path=path!("/pricing") view=marketing::PricingPage ssr=SsrMode::Async />
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,99 @@
+//! Layout pieces shared by every page.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+
+/// The product this deployment sells. Gatehouse ships a demo product; the
+/// marketing content files replace it.
+pub const PRODUCT_NAME: &str = "Forgeline";
+
+/// Top bar with the product name and the main links, plus a skip link.
+#[component]
+pub fn SiteHeader() -> impl IntoView {
+    view! {
+        <a
+            href="#main"
+            class="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-4 focus:z-50 focus:rounded focus:bg-white focus:px-4 focus:py-2 focus:shadow"
+        >
+            "Skip to content"
+        </a>
+        <header class="border-b border-slate-200 bg-white">
+            <nav
+                aria-label="Main"
+                class="mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-4 px-4 py-4"
+            >
+                <a href="/" class="text-xl font-bold tracking-tight text-slate-900">
+                    {PRODUCT_NAME}
+                </a>
+                <ul class="flex items-center gap-6 text-sm font-medium">
+                    <li>
+                        <a href="/pricing" class="text-slate-700 hover:text-indigo-700">
+                            "Pricing"
+                        </a>
+                    </li>
+                    <li>
+                        <a
+                            href="/signup"
+                            class="rounded-md bg-indigo-700 px-4 py-2 text-white hover:bg-indigo-800"
+                        >
+                            "Start free trial"
+                        </a>
+                    </li>
+                </ul>
+            </nav>
+        </header>
+    }
+}
+
+/// Bottom bar.
+#[component]
+pub fn SiteFooter() -> impl IntoView {
+    view! {
+        <footer class="mt-24 border-t border-slate-200 bg-slate-50">
+            <div class="mx-auto flex max-w-6xl flex-wrap justify-between gap-4 px-4 py-8 text-sm text-slate-600">
+                <p>{format!("© 2026 {PRODUCT_NAME}")}</p>
+                <p>"Billing and accounts by Gatehouse"</p>
+            </div>
+        </footer>
+    }
+}
+
+/// A server error shown in place of the content that failed.
+#[component]
+pub fn ErrorNotice(
+    /// The error to explain.
+    error: AppError,
+) -> impl IntoView {
+    view! {
+        <div role="alert" class="mx-auto my-12 max-w-xl rounded-md border border-red-200 bg-red-50 p-4 text-red-800">
+            <p class="font-semibold">"This page could not be loaded."</p>
+            <p>{error.to_string()}</p>
+        </div>
+    }
+}
+
+/// The page for unknown addresses; answers with status 404.
+#[component]
+pub fn NotFoundPage() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text=format!("Page not found — {PRODUCT_NAME}") />
+        <Meta name="robots" content="noindex" />
+        <SiteHeader />
+        <main id="main" class="mx-auto max-w-2xl px-4 py-24 text-center">
+            <p class="text-sm font-semibold text-indigo-700">"404"</p>
+            <h1 class="mt-2 text-3xl font-bold tracking-tight">"We can't find that page"</h1>
+            <p class="mt-4 text-slate-600">"The address may be mistyped, or the page has moved."</p>
+            <p class="mt-8">
+                <a href="/" class="font-medium text-indigo-700 underline">
+                    "Go to the home page"
+                </a>
+            </p>
+        </main>
+        <SiteFooter />
+    }
+}

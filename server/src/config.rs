@@ -1,0 +1,180 @@
+//! One typed settings struct, read once from the environment at start-up.
+
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Everything Gatehouse reads from its environment. `.env.example` documents
+/// each variable.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `GATEHOUSE_ADDR`: where the HTTP server listens.
+    pub addr: SocketAddr,
+    /// `GATEHOUSE_PUBLIC_URL`: the site's own origin, as browsers see it.
+    pub public_url: String,
+    /// `DATABASE_URL`: an external PostgreSQL; unset means the embedded cluster.
+    pub database_url: Option<SecretString>,
+    /// `GATEHOUSE_DB_MAX_CONNECTIONS`: pool size per process.
+    pub db_max_connections: u32,
+    /// `GATEHOUSE_DATA_DIR`: where the embedded cluster keeps its files.
+    pub data_dir: PathBuf,
+    /// `GATEHOUSE_PG_BINDIR`: PostgreSQL's binaries for the embedded cluster;
+    /// found automatically when unset.
+    pub pg_bindir: Option<PathBuf>,
+    /// `GATEHOUSE_CATALOG`: the plan catalogue file.
+    pub catalog_path: PathBuf,
+    /// `GATEHOUSE_SITE_ROOT`: the built site (scripts, styles, public files).
+    pub site_root: PathBuf,
+    /// `GATEHOUSE_LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+/// A variable that is set but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct SettingsError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// What is wrong with its value.
+    pub problem: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let addr: SocketAddr = match get("GATEHOUSE_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+            Some(raw) => raw.parse().map_err(|_| SettingsError {
+                variable: "GATEHOUSE_ADDR",
+                problem: format!("\"{raw}\" is not an address such as 127.0.0.1:3000"),
+            })?,
+        };
+        let public_url = match get("GATEHOUSE_PUBLIC_URL") {
+            None => format!("http://{addr}"),
+            Some(raw) if raw.starts_with("http://") || raw.starts_with("https://") => {
+                raw.trim_end_matches('/').to_owned()
+            }
+            Some(raw) => {
+                return Err(SettingsError {
+                    variable: "GATEHOUSE_PUBLIC_URL",
+                    problem: format!("\"{raw}\" must start with http:// or https://"),
+                });
+            }
+        };
+        let db_max_connections = match get("GATEHOUSE_DB_MAX_CONNECTIONS") {
+            None => 10,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    return Err(SettingsError {
+                        variable: "GATEHOUSE_DB_MAX_CONNECTIONS",
+                        problem: format!("\"{raw}\" is not a number from 1 to 1000"),
+                    });
+                }
+            },
+        };
+        let log_format = match get("GATEHOUSE_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(SettingsError {
+                    variable: "GATEHOUSE_LOG_FORMAT",
+                    problem: format!("\"{other}\" is neither \"text\" nor \"json\""),
+                });
+            }
+        };
+        Ok(Settings {
+            addr,
+            public_url,
+            database_url: get("DATABASE_URL").map(SecretString::from),
+            db_max_connections,
+            data_dir: get("GATEHOUSE_DATA_DIR").map_or_else(|| PathBuf::from(".gatehouse"), PathBuf::from),
+            pg_bindir: get("GATEHOUSE_PG_BINDIR").map(PathBuf::from),
+            catalog_path: get("GATEHOUSE_CATALOG")
+                .map_or_else(|| PathBuf::from("catalog/catalog.toml"), PathBuf::from),
+            site_root: get("GATEHOUSE_SITE_ROOT").map_or_else(|| PathBuf::from("target/site"), PathBuf::from),
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_listen_locally_on_the_embedded_database() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.public_url, "http://127.0.0.1:3000");
+        assert!(s.database_url.is_none());
+        assert_eq!(s.catalog_path, PathBuf::from("catalog/catalog.toml"));
+    }
+
+    #[test]
+    fn a_database_url_is_kept_secret_in_debug_output() {
+        let s = settings(&[("DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
+        assert_eq!(
+            s.database_url.as_ref().unwrap().expose_secret(),
+            "postgres://u:hunter2@db/x"
+        );
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases = [
+            (
+                "GATEHOUSE_ADDR",
+                "localhost",
+                "GATEHOUSE_ADDR: \"localhost\" is not an address",
+            ),
+            (
+                "GATEHOUSE_PUBLIC_URL",
+                "example.com",
+                "GATEHOUSE_PUBLIC_URL: \"example.com\" must start",
+            ),
+            (
+                "GATEHOUSE_DB_MAX_CONNECTIONS",
+                "0",
+                "GATEHOUSE_DB_MAX_CONNECTIONS: \"0\" is not a number",
+            ),
+            (
+                "GATEHOUSE_LOG_FORMAT",
+                "xml",
+                "GATEHOUSE_LOG_FORMAT: \"xml\" is neither",
+            ),
+        ];
+        for (variable, value, expected) in cases {
+            let error = settings(&[(variable, value)]).unwrap_err().to_string();
+            assert!(error.starts_with(expected), "{variable}={value}: {error}");
+        }
+    }
+}

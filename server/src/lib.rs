@@ -1,0 +1,262 @@
+//! The Gatehouse server: configuration, the embedded database, start-up
+//! (migrations, catalogue sync), the router and graceful shutdown.
+//!
+//! Everything testable lives here; `main.rs` only reads the command line.
+
+pub mod assets;
+pub mod config;
+pub mod embedded_db;
+pub mod health;
+pub mod telemetry;
+
+use anyhow::{Context, Result};
+use app::catalog::cache::CatalogCache;
+use app::catalog::db::{CATALOG_CHANGED_CHANNEL, SyncReport, sync_catalog};
+use app::catalog::source::{LoadedCatalog, load_catalog_file};
+use app::context::AppContext;
+use app::{App, SiteAssets, shell};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::routing::get;
+use config::Settings;
+use embedded_db::EmbeddedPostgres;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use std::path::Path;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// The schema migrations, applied at every start.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// The name of the database the embedded cluster serves.
+pub const EMBEDDED_DATABASE: &str = "gatehouse";
+
+/// Shared state of one server process. Holds nothing that must agree across
+/// processes: that lives in Postgres.
+#[derive(Clone)]
+pub struct AppState {
+    /// Leptos's settings (bundle name, site root).
+    pub leptos_options: LeptosOptions,
+    /// The database.
+    pub pool: PgPool,
+    /// Cached catalogue, dropped on NOTIFY.
+    pub catalog: CatalogCache,
+    /// Hashed asset URLs.
+    pub assets: SiteAssets,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// State for a pool and a built site at `site_root`.
+    pub fn new(pool: PgPool, site_root: &Path) -> Self {
+        let (output_name, assets) = assets::load(site_root);
+        let leptos_options = LeptosOptions::builder()
+            .output_name(output_name)
+            .site_root(site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .build();
+        AppState {
+            leptos_options,
+            pool,
+            catalog: CatalogCache::default(),
+            assets,
+            metrics: telemetry::prometheus(),
+        }
+    }
+}
+
+/// Builds the whole HTTP application from its state.
+pub fn app(state: AppState) -> Router {
+    let context = AppContext {
+        pool: state.pool.clone(),
+        catalog: state.catalog.clone(),
+    };
+    let provide_app_context = move || provide_context(context.clone());
+    let page_shell = {
+        let assets = state.assets.clone();
+        move |options: LeptosOptions| shell(options, assets.clone())
+    };
+    let options = state.leptos_options.clone();
+    let routes = generate_route_list(App);
+    let pkg_dir = Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+
+    // Bundle files carry content hashes, so browsers may keep them forever.
+    let immutable_assets = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ))
+        .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip());
+
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
+        .route("/metrics", get(render_metrics))
+        .leptos_routes_with_context(&state, routes, provide_app_context.clone(), {
+            let page_shell = page_shell.clone();
+            move || page_shell(options.clone())
+        })
+        .nest_service("/pkg", immutable_assets)
+        .fallback(file_and_error_handler_with_context::<AppState, _>(provide_app_context, page_shell))
+        .layer(axum::middleware::from_fn(telemetry::track_requests))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    // The path only: query strings may carry tokens.
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+                }))
+                .layer(PropagateRequestIdLayer::new(request_id)),
+        )
+        .with_state(state)
+}
+
+async fn render_metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
+    state.metrics.render()
+}
+
+/// Validates the catalogue file and syncs it into the database in one transaction.
+pub async fn sync_catalog_file(pool: &PgPool, loaded: &LoadedCatalog) -> Result<SyncReport> {
+    let mut tx = pool.begin().await.context("Failed to begin the catalogue sync")?;
+    let report = sync_catalog(&mut tx, &loaded.catalog, &loaded.content_sha256)
+        .await
+        .context("Failed to sync the catalogue")?;
+    tx.commit().await.context("Failed to commit the catalogue sync")?;
+    Ok(report)
+}
+
+/// Drops the cached catalogue whenever any process announces a sync. On a
+/// lost connection it drops the cache too (an announcement may have been
+/// missed) and reconnects.
+pub fn spawn_catalog_listener(pool: PgPool, cache: CatalogCache) {
+    tokio::spawn(async move {
+        loop {
+            match PgListener::connect_with(&pool).await {
+                Ok(mut listener) => {
+                    if let Err(error) = listener.listen(CATALOG_CHANGED_CHANNEL).await {
+                        tracing::warn!(%error, "could not listen for catalogue changes");
+                    } else {
+                        cache.invalidate();
+                        while listener.recv().await.is_ok() {
+                            cache.invalidate();
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "catalogue listener could not connect"),
+            }
+            cache.invalidate();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+/// Opens the database: `DATABASE_URL` when set, else the embedded cluster
+/// (created and started here when needed).
+pub async fn open_database(settings: &Settings) -> Result<(PgPool, Option<EmbeddedPostgres>)> {
+    let (url, embedded) = match &settings.database_url {
+        Some(url) => (url.expose_secret().to_owned(), None),
+        None => {
+            let mut cluster =
+                EmbeddedPostgres::prepare(&settings.data_dir, settings.pg_bindir.as_deref()).await?;
+            cluster.start().await?;
+            embedded_db::ensure_database(&cluster.url("postgres"), EMBEDDED_DATABASE).await?;
+            (cluster.url(EMBEDDED_DATABASE), Some(cluster))
+        }
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.db_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await
+        .context("Failed to connect to PostgreSQL")?;
+    Ok((pool, embedded))
+}
+
+/// Starts Gatehouse and serves until SIGINT or SIGTERM; then lets in-flight
+/// requests finish, closes the pool and stops the embedded cluster.
+pub async fn serve(settings: Settings) -> Result<()> {
+    // The catalogue is checked before anything starts, so a bad file fails fast.
+    let loaded = load_catalog_file(&settings.catalog_path)?;
+    let (pool, embedded) = open_database(&settings).await?;
+    let result = serve_with_pool(&settings, pool.clone(), &loaded).await;
+    pool.close().await;
+    if let Some(cluster) = embedded.filter(EmbeddedPostgres::started_here) {
+        tracing::info!("stopping the embedded PostgreSQL cluster");
+        if let Err(error) = cluster.stop().await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "the embedded cluster did not stop cleanly"
+            );
+        }
+    }
+    result
+}
+
+async fn serve_with_pool(settings: &Settings, pool: PgPool, loaded: &LoadedCatalog) -> Result<()> {
+    MIGRATOR.run(&pool).await.context("Failed to apply migrations")?;
+    let report = sync_catalog_file(&pool, loaded).await?;
+    tracing::info!(
+        version = loaded.catalog.version,
+        inserted = report.inserted,
+        updated = report.updated,
+        retired = report.retired,
+        "catalogue synced"
+    );
+    let state = AppState::new(pool.clone(), &settings.site_root);
+    spawn_catalog_listener(pool, state.catalog.clone());
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .with_context(|| format!("Failed to listen on {}", settings.addr))?;
+    tracing::info!(addr = %settings.addr, url = %settings.public_url, "Gatehouse is listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    tracing::info!("stopped accepting requests; in-flight requests finished");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,71 @@
+//! `server`: starts Gatehouse, or runs one of its maintenance commands.
+
+use anyhow::{Result, bail};
+use server::config::Settings;
+use server::embedded_db::EmbeddedPostgres;
+
+const USAGE: &str = "\
+usage: server [command]
+
+commands:
+  serve               start Gatehouse (the default)
+  check-catalog       validate the catalogue file and print a summary
+  embedded-db start   start the embedded PostgreSQL cluster and print its URL
+  embedded-db stop    stop the embedded PostgreSQL cluster
+  help                show this text
+
+Configuration comes from the environment; see .env.example.";
+
+#[tokio::main]
+async fn main() {
+    // A missing .env is normal; a broken one is worth a warning.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("warning: .env ignored: {error}");
+    }
+    if let Err(error) = run().await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settings = Settings::from_env()?;
+    server::telemetry::init_tracing(settings.log_format);
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] | ["serve"] => server::serve(settings).await,
+        ["check-catalog"] => {
+            let loaded = app::catalog::source::load_catalog_file(&settings.catalog_path)?;
+            let catalog = loaded.catalog;
+            println!(
+                "{}: version {}, {} tiers, {} add-ons, {} features in {} groups",
+                settings.catalog_path.display(),
+                catalog.version,
+                catalog.tiers.len(),
+                catalog.add_ons.len(),
+                catalog.feature_count(),
+                catalog.feature_groups.len()
+            );
+            Ok(())
+        }
+        ["embedded-db", "start"] => {
+            let mut cluster =
+                EmbeddedPostgres::prepare(&settings.data_dir, settings.pg_bindir.as_deref()).await?;
+            cluster.start().await?;
+            println!("{}", cluster.url("postgres"));
+            Ok(())
+        }
+        ["embedded-db", "stop"] => {
+            let cluster =
+                EmbeddedPostgres::prepare(&settings.data_dir, settings.pg_bindir.as_deref()).await?;
+            cluster.stop().await
+        }
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => bail!("unknown command {:?}\n\n{USAGE}", args.join(" ")),
+    }
+}

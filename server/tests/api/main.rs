@@ -1,0 +1,10 @@
+//! Integration tests: the real router against a fresh PostgreSQL database per test.
+
+// Helpers outside #[test] fns fail loudly too; that is what a test wants.
+#![allow(clippy::unwrap_used)]
+
+mod catalog;
+mod embedded_db;
+mod health;
+mod helpers;
+mod pages;
