@@ -7,6 +7,7 @@ pub mod assets;
 pub mod config;
 pub mod embedded_db;
 pub mod health;
+pub mod page_cache;
 pub mod telemetry;
 
 use anyhow::{Context, Result};
@@ -118,8 +119,12 @@ pub fn app(state: AppState) -> Router {
         })
         .nest_service("/pkg", immutable_assets)
         .fallback(file_and_error_handler_with_context::<AppState, _>(provide_app_context, page_shell))
-        .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(axum::middleware::from_fn_with_state(
+            page_cache::PageCache::new(state.catalog.clone()),
+            page_cache::serve_cached_pages,
+        ))
+        .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

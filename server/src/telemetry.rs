@@ -44,9 +44,25 @@ pub fn prometheus() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed");
             }
+            spawn_upkeep(handle.clone());
             handle
         })
         .clone()
+}
+
+/// Histograms keep raw samples until they are folded into buckets; without
+/// the exporter's own HTTP listener nothing does that unless asked, and memory
+/// grows with every request between scrapes.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
 }
 
 /// Counts every request and records its latency, labelled by the matched

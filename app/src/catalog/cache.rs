@@ -49,6 +49,12 @@ impl CatalogCache {
         }
     }
 
+    /// Changes whenever the cached catalogue is dropped; pages derived from
+    /// the catalogue are stale once it moves.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
     fn read(&self) -> Option<Arc<Catalog>> {
         self.inner.current.read().ok().and_then(|slot| slot.clone())
     }
