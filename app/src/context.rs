@@ -11,6 +11,12 @@ pub struct AppContext {
     pub pool: PgPool,
     /// Cached catalogue, invalidated by NOTIFY.
     pub catalog: CatalogCache,
+    /// The site's origin as browsers see it, for links in emails.
+    pub public_url: String,
+    /// Whether `X-Forwarded-For` comes from a trusted proxy.
+    pub trust_forwarded_for: bool,
+    /// Whether queued mail is shown at `/dev/mailbox` (local runs without SMTP).
+    pub local_mailbox: bool,
 }
 
 /// The [`AppContext`] of the current request.

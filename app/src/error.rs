@@ -16,6 +16,15 @@ pub enum AppError {
         /// What is wrong, for the user.
         message: String,
     },
+    /// Several fields of a submitted form are wrong. Carries the non-secret
+    /// values back so a page without JavaScript can refill the form.
+    #[error("please correct the highlighted fields")]
+    InvalidForm {
+        /// One message per wrong field.
+        errors: Vec<FieldError>,
+        /// What was submitted, passwords and tokens excluded.
+        values: Vec<(String, String)>,
+    },
     /// Not signed in.
     #[error("please sign in to continue")]
     Unauthorized,
@@ -42,6 +51,72 @@ pub enum AppError {
     Transport(String),
 }
 
+/// One wrong form field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The field's name in the form.
+    pub field: String,
+    /// What is wrong, for the user.
+    pub message: String,
+}
+
+/// Collects the problems of a submitted form, so all are reported at once.
+#[derive(Debug, Default)]
+pub struct FormCheck {
+    errors: Vec<FieldError>,
+    values: Vec<(String, String)>,
+}
+
+impl FormCheck {
+    /// An empty check.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Remembers a submitted value to refill the form with (never a secret).
+    pub fn keep(&mut self, field: &str, value: &str) -> &mut Self {
+        self.values
+            .push((field.to_owned(), value.chars().take(500).collect()));
+        self
+    }
+
+    /// Records `result`'s error against `field`, returning its value if fine.
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.fail(field, error.to_string());
+                None
+            }
+        }
+    }
+
+    /// Records a problem with `field`.
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// `Ok` when nothing failed; else the form error.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+
+    /// The form error with whatever was recorded.
+    pub fn into_error(self) -> AppError {
+        AppError::InvalidForm {
+            errors: self.errors,
+            values: self.values,
+        }
+    }
+}
+
 impl AppError {
     /// A validation error on one field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -54,7 +129,7 @@ impl AppError {
     /// The HTTP status this error answers with.
     pub fn status_code(&self) -> u16 {
         match self {
-            AppError::Validation { .. } => 422,
+            AppError::Validation { .. } | AppError::InvalidForm { .. } => 422,
             AppError::Unauthorized => 401,
             AppError::Forbidden => 403,
             AppError::NotFound => 404,

@@ -6,9 +6,13 @@
 
 #![recursion_limit = "256"]
 
+pub mod accounts;
 pub mod catalog;
+pub mod email;
 pub mod error;
 pub mod marketing;
+pub mod portal;
+pub mod security;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
@@ -59,6 +63,18 @@ pub fn App() -> impl IntoView {
             <Routes fallback=ui::NotFoundPage>
                 <Route path=path!("/") view=marketing::HomePage ssr=SsrMode::Async />
                 <Route path=path!("/pricing") view=marketing::PricingPage ssr=SsrMode::Async />
+                <Route path=path!("/signup") view=accounts::pages::SignupPage ssr=SsrMode::Async />
+                <Route path=path!("/signup/check-email") view=accounts::pages::CheckEmailPage ssr=SsrMode::Async />
+                <Route path=path!("/login") view=accounts::pages::LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/logout") view=accounts::pages::LogoutPage ssr=SsrMode::Async />
+                <Route path=path!("/verify") view=accounts::pages::VerifyPage ssr=SsrMode::Async />
+                <Route path=path!("/forgot-password") view=accounts::pages::ForgotPasswordPage ssr=SsrMode::Async />
+                <Route path=path!("/reset-password") view=accounts::pages::ResetPasswordPage ssr=SsrMode::Async />
+                <Route path=path!("/invite") view=accounts::pages::InvitePage ssr=SsrMode::Async />
+                <Route path=path!("/app") view=portal::PortalHome ssr=SsrMode::Async />
+                <Route path=path!("/app/team") view=portal::TeamPage ssr=SsrMode::Async />
+                <Route path=path!("/app/account") view=portal::AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/dev/mailbox") view=accounts::pages::DevMailboxPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -36,6 +36,36 @@ pub struct Settings {
     pub site_root: PathBuf,
     /// `GATEHOUSE_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
+    /// `GATEHOUSE_SMTP_URL`: `smtp://host:port` (plain, local sinks),
+    /// `smtp://user:pass@host:587?tls=required` or `smtps://…`. Unset: mail
+    /// stays in the outbox and, on local runs, shows at `/dev/mailbox`.
+    pub smtp_url: Option<SecretString>,
+    /// `GATEHOUSE_MAIL_FROM`: the sender of every email.
+    pub mail_from: String,
+    /// `GATEHOUSE_TRUST_FORWARDED_FOR`: `true` behind a proxy that sets
+    /// `X-Forwarded-For` (client addresses for throttling come from it).
+    pub trust_forwarded_for: bool,
+    /// `GATEHOUSE_SESSION_IDLE_MINUTES`: sessions end after this much inactivity.
+    pub session_idle_minutes: i64,
+}
+
+impl Settings {
+    /// Whether the site is served over TLS (secure cookies, HSTS).
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// Whether the public URL is this machine (local development).
+    pub fn is_local(&self) -> bool {
+        let authority = self.public_url.split_once("://").map_or("", |(_, rest)| {
+            rest.split(['/', '?', '#']).next().unwrap_or_default()
+        });
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        matches!(host, "127.0.0.1" | "localhost" | "::1")
+    }
 }
 
 /// A variable that is set but cannot be used.
@@ -103,6 +133,28 @@ impl Settings {
                 });
             }
         };
+        let trust_forwarded_for = match get("GATEHOUSE_TRUST_FORWARDED_FOR").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(SettingsError {
+                    variable: "GATEHOUSE_TRUST_FORWARDED_FOR",
+                    problem: format!("\"{other}\" is neither \"true\" nor \"false\""),
+                });
+            }
+        };
+        let session_idle_minutes = match get("GATEHOUSE_SESSION_IDLE_MINUTES") {
+            None => 12 * 60,
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(n) if (5..=60 * 24 * 30).contains(&n) => n,
+                _ => {
+                    return Err(SettingsError {
+                        variable: "GATEHOUSE_SESSION_IDLE_MINUTES",
+                        problem: format!("\"{raw}\" is not a number of minutes from 5 to 43200"),
+                    });
+                }
+            },
+        };
         Ok(Settings {
             addr,
             public_url,
@@ -114,6 +166,11 @@ impl Settings {
                 .map_or_else(|| PathBuf::from("catalog/catalog.toml"), PathBuf::from),
             site_root: get("GATEHOUSE_SITE_ROOT").map_or_else(|| PathBuf::from("target/site"), PathBuf::from),
             log_format,
+            smtp_url: get("GATEHOUSE_SMTP_URL").map(SecretString::from),
+            mail_from: get("GATEHOUSE_MAIL_FROM")
+                .unwrap_or_else(|| "Forgeline <no-reply@localhost>".to_owned()),
+            trust_forwarded_for,
+            session_idle_minutes,
         })
     }
 }
@@ -136,6 +193,16 @@ mod tests {
         assert_eq!(s.public_url, "http://127.0.0.1:3000");
         assert!(s.database_url.is_none());
         assert_eq!(s.catalog_path, PathBuf::from("catalog/catalog.toml"));
+    }
+
+    #[test]
+    fn local_and_tls_modes_follow_the_public_url() {
+        let local = settings(&[]).unwrap();
+        assert!(local.is_local() && !local.is_https());
+        let live = settings(&[("GATEHOUSE_PUBLIC_URL", "https://billing.example.com")]).unwrap();
+        assert!(!live.is_local() && live.is_https());
+        let spoof = settings(&[("GATEHOUSE_PUBLIC_URL", "https://localhost.example.com")]).unwrap();
+        assert!(!spoof.is_local());
     }
 
     #[test]

@@ -3,11 +3,15 @@
 //!
 //! Everything testable lives here; `main.rs` only reads the command line.
 
+pub mod admin;
+pub mod api_errors;
 pub mod assets;
 pub mod config;
 pub mod embedded_db;
 pub mod health;
+pub mod mailer;
 pub mod page_cache;
+pub mod security;
 pub mod telemetry;
 
 use anyhow::{Context, Result};
@@ -30,6 +34,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
@@ -37,6 +42,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::cookie::time;
+use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
 
 /// The schema migrations, applied at every start.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -58,6 +67,8 @@ pub struct AppState {
     pub assets: SiteAssets,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The configuration it was built from.
+    pub settings: Arc<Settings>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -67,12 +78,13 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    /// State for a pool and a built site at `site_root`.
-    pub fn new(pool: PgPool, site_root: &Path) -> Self {
-        let (output_name, assets) = assets::load(site_root);
+    /// State for a pool and settings (the built site is read from
+    /// `settings.site_root`).
+    pub fn new(pool: PgPool, settings: Settings) -> Self {
+        let (output_name, assets) = assets::load(&settings.site_root);
         let leptos_options = LeptosOptions::builder()
             .output_name(output_name)
-            .site_root(site_root.display().to_string())
+            .site_root(settings.site_root.display().to_string())
             .site_pkg_dir("pkg")
             .build();
         AppState {
@@ -81,17 +93,34 @@ impl AppState {
             catalog: CatalogCache::default(),
             assets,
             metrics: telemetry::prometheus(),
+            settings: Arc::new(settings),
         }
     }
 }
 
 /// Builds the whole HTTP application from its state.
 pub fn app(state: AppState) -> Router {
+    let settings = state.settings.clone();
     let context = AppContext {
         pool: state.pool.clone(),
         catalog: state.catalog.clone(),
+        public_url: settings.public_url.clone(),
+        trust_forwarded_for: settings.trust_forwarded_for,
+        local_mailbox: settings.smtp_url.is_none() && settings.is_local(),
     };
-    let provide_app_context = move || provide_context(context.clone());
+    // Runs for every page render and server-function call: hands over the
+    // shared state and sets the page's CSP with the nonce Leptos put on its
+    // inline scripts.
+    let provide_app_context = move || {
+        provide_context(context.clone());
+        if let (Some(nonce), Some(response)) = (
+            leptos::nonce::use_nonce(),
+            use_context::<leptos_axum::ResponseOptions>(),
+        ) && let Ok(csp) = HeaderValue::from_str(&security::page_csp(&nonce))
+        {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, csp);
+        }
+    };
     let page_shell = {
         let assets = state.assets.clone();
         move |options: LeptosOptions| shell(options, assets.clone())
@@ -107,6 +136,16 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         ))
         .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip());
+
+    let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+        .with_name("gatehouse_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.is_https())
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            settings.session_idle_minutes,
+        )));
+    let allowed_origins = security::AllowedOrigins::for_public_url(&settings.public_url, settings.is_local());
 
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
@@ -124,6 +163,10 @@ pub fn app(state: AppState) -> Router {
             page_cache::PageCache::new(state.catalog.clone()),
             page_cache::serve_cached_pages,
         ))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(api_errors::status_from_app_error))
+        .layer(axum::middleware::from_fn_with_state(allowed_origins, security::require_same_origin))
+        .layer(axum::middleware::from_fn_with_state(settings.is_https(), security::security_headers))
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(
             ServiceBuilder::new()
@@ -233,18 +276,45 @@ async fn serve_with_pool(settings: &Settings, pool: PgPool, loaded: &LoadedCatal
         retired = report.retired,
         "catalogue synced"
     );
-    let state = AppState::new(pool.clone(), &settings.site_root);
+    admin::bootstrap_from_env(&pool).await?;
+    match &settings.smtp_url {
+        Some(url) => {
+            let mailer = mailer::Mailer::new(url.expose_secret(), &settings.mail_from)?;
+            mailer::spawn_delivery_worker(pool.clone(), mailer);
+        }
+        None if settings.is_local() => {
+            tracing::info!(url = %format!("{}/dev/mailbox", settings.public_url), "no SMTP server: email is kept in the outbox")
+        }
+        None => {
+            tracing::warn!("no SMTP server configured (GATEHOUSE_SMTP_URL): email is queued but not sent")
+        }
+    }
+    spawn_session_cleanup(pool.clone());
+    let state = AppState::new(pool.clone(), settings.clone());
     spawn_catalog_listener(pool, state.catalog.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| format!("Failed to listen on {}", settings.addr))?;
     tracing::info!(addr = %settings.addr, url = %settings.public_url, "Gatehouse is listening");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server error")?;
     tracing::info!("stopped accepting requests; in-flight requests finished");
     Ok(())
+}
+
+/// Deletes expired sessions hourly.
+fn spawn_session_cleanup(pool: PgPool) {
+    let store = PostgresStore::new(pool);
+    tokio::spawn(async move {
+        if let Err(error) = store.continuously_delete_expired(Duration::from_secs(3600)).await {
+            tracing::warn!(%error, "session cleanup stopped");
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -10,6 +10,8 @@ usage: server [command]
 commands:
   serve               start Gatehouse (the default)
   check-catalog       validate the catalogue file and print a summary
+  create-admin --email ADDRESS
+                      create a platform admin (password from GATEHOUSE_ADMIN_PASSWORD or stdin)
   embedded-db start   start the embedded PostgreSQL cluster and print its URL
   embedded-db stop    stop the embedded PostgreSQL cluster
   help                show this text
@@ -47,6 +49,33 @@ async fn run() -> Result<()> {
                 catalog.add_ons.len(),
                 catalog.feature_count(),
                 catalog.feature_groups.len()
+            );
+            Ok(())
+        }
+        ["create-admin", rest @ ..] => {
+            let email = server::admin::email_argument(rest)?;
+            let password = match std::env::var("GATEHOUSE_ADMIN_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let (pool, embedded) = server::open_database(&settings).await?;
+            server::MIGRATOR.run(&pool).await?;
+            let created = server::admin::create_admin(&pool, &email, &password).await;
+            pool.close().await;
+            if let Some(cluster) = embedded.filter(EmbeddedPostgres::started_here) {
+                cluster.stop().await?;
+            }
+            println!(
+                "{}",
+                if created? {
+                    "platform admin created"
+                } else {
+                    "platform admin password updated"
+                }
             );
             Ok(())
         }

@@ -1,5 +1,7 @@
 //! Layout pieces shared by every page.
 
+pub mod form;
+
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
@@ -95,5 +97,49 @@ pub fn NotFoundPage() -> impl IntoView {
             </p>
         </main>
         <SiteFooter />
+    }
+}
+
+/// Percent-encodes a value for a query string.
+pub fn encode_query_value(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                encoded.push(byte as char)
+            }
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    encoded
+}
+
+/// Sends an anonymous visitor to sign in, returning here afterwards.
+#[component]
+pub fn SignInRedirect(
+    /// The path to come back to.
+    next: String,
+) -> impl IntoView {
+    let target = format!("/login?next={}", encode_query_value(&next));
+    #[cfg(feature = "ssr")]
+    leptos_axum::redirect(&target);
+    view! {
+        <p class="mx-auto my-12 max-w-xl">
+            "Please "
+            <a href=target class="underline">"sign in"</a>
+            " to continue."
+        </p>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_query_value;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode_query_value("/app/team"), "/app/team");
+        assert_eq!(encode_query_value("/invite?token=a&b"), "/invite%3Ftoken%3Da%26b");
+        assert_eq!(encode_query_value("é"), "%C3%A9");
     }
 }

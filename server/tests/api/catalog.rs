@@ -7,9 +7,9 @@ use server::{spawn_catalog_listener, sync_catalog_file};
 use sqlx::PgPool;
 use std::time::Duration;
 
-async fn plan_updated_at(pool: &PgPool) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
+async fn plan_updated_at(pool: &PgPool) -> Vec<(String, String)> {
     // language=PostgreSQL
-    sqlx::query!("select plan_key, updated_at from plan order by plan_key")
+    sqlx::query!(r#"select plan_key, updated_at::text as "updated_at!" from plan order by plan_key"#)
         .fetch_all(pool)
         .await
         .unwrap()

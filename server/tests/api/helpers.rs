@@ -5,6 +5,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use server::config::Settings;
 use server::{AppState, app, sync_catalog_file};
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
@@ -49,7 +50,12 @@ impl TestApp {
     }
 
     pub fn without_sync(pool: PgPool) -> Self {
-        let state = AppState::new(pool, Path::new("target/site-absent-in-tests"));
+        let settings = Settings::from_lookup(|name| match name {
+            "GATEHOUSE_SITE_ROOT" => Some("target/site-absent-in-tests".into()),
+            _ => None,
+        })
+        .expect("default settings");
+        let state = AppState::new(pool, settings);
         TestApp {
             router: app(state.clone()),
             state,

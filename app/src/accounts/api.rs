@@ -1,0 +1,367 @@
+//! Account server functions. Each is a public endpoint: it parses its input
+//! into domain types, throttles where guessing is possible, and answers a
+//! plain form post with a redirect (errors go back to the form's page).
+
+// #[server] turns each function's parameters into the fields of a generated
+// argument struct; parameters cannot carry doc comments, the functions do.
+#![allow(missing_docs)]
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::db::{self, TokenPurpose},
+    super::domain::{CompanyName, EmailAddress, Password},
+    super::secrets::{hash_password, new_token, token_hash, verify_password},
+    super::session,
+    crate::catalog::domain::BillingCycle,
+    crate::context::app_context,
+    crate::email::{outbox, templates},
+    crate::error::FormCheck,
+    crate::security::{db::throttle, throttle as rates},
+    crate::ui::PRODUCT_NAME,
+};
+
+/// Where a successful sign-in may send the user: local paths only, so a
+/// crafted link cannot bounce a user to another site.
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
+        _ => "/app",
+    }
+}
+
+/// Creates the user, their organisation, owner membership and a card-free
+/// trial in one transaction, queues the welcome and verification emails, and
+/// signs the user in. An email that already has an account gets the same
+/// answer (and an email telling its owner), so signup does not reveal who
+/// has an account.
+#[server(prefix = "/api", endpoint = "signup")]
+pub async fn sign_up(
+    email: String,
+    password: String,
+    company: String,
+    plan: Option<String>,
+    cycle: Option<String>,
+) -> Result<(), AppError> {
+    let context = app_context()?;
+    let mut form = FormCheck::new();
+    form.keep("email", &email).keep("company", &company);
+    let email = form.check("email", EmailAddress::parse(&email));
+    let password = form.check("password", Password::parse(&password));
+    let company = form.check("company", CompanyName::parse(&company));
+    let (Some(email), Some(password), Some(company)) = (email, password, company) else {
+        return Err(form.into_error());
+    };
+    throttle(
+        &context.pool,
+        &format!("signup:ip:{}", client_ip()),
+        rates::SIGNUP_PER_IP,
+    )
+    .await?;
+    let catalog = context.catalog.get(&context.pool).await?;
+    let plan_key = plan
+        .filter(|key| catalog.tier(key).is_some())
+        .unwrap_or_else(|| catalog.trial.default_tier.clone());
+    let cycle = BillingCycle::from_query(cycle.as_deref());
+    let password_hash = hash_password(&password).await?;
+    let session = session::current_session().await?;
+
+    let mut tx = context.pool.begin().await?;
+    match db::insert_user(&mut tx, &email, &password_hash, false).await? {
+        Some(user_id) => {
+            let organization_id = db::insert_organization(&mut tx, company.as_str(), user_id).await?;
+            db::start_trial(
+                &mut tx,
+                organization_id,
+                &plan_key,
+                cycle,
+                catalog.trial.days,
+                catalog.currency.code(),
+            )
+            .await?;
+            let token = new_token();
+            db::insert_token(&mut tx, user_id, TokenPurpose::VerifyEmail, &token_hash(&token)).await?;
+            let portal = format!("{}/app", context.public_url);
+            let welcome = templates::welcome(PRODUCT_NAME, company.as_str(), catalog.trial.days, &portal);
+            outbox::enqueue(&mut tx, email.as_str(), &welcome).await?;
+            let link = format!("{}/verify?token={token}", context.public_url);
+            outbox::enqueue(
+                &mut tx,
+                email.as_str(),
+                &templates::verify_email(PRODUCT_NAME, &link),
+            )
+            .await?;
+            tx.commit().await?;
+            session::sign_in(&session, user_id, Some(organization_id), 1).await?;
+        }
+        None => {
+            let login = format!("{}/login", context.public_url);
+            let notice = templates::signup_with_existing_account(PRODUCT_NAME, &login);
+            outbox::enqueue(&mut tx, email.as_str(), &notice).await?;
+            tx.commit().await?;
+            session::mark_anonymous_activity(&session).await?;
+        }
+    }
+    leptos_axum::redirect("/signup/check-email");
+    Ok(())
+}
+
+/// Signs in. Wrong email and wrong password get the same message in the same
+/// time; attempts are throttled per account and per client address.
+#[server(prefix = "/api", endpoint = "login")]
+pub async fn log_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    let context = app_context()?;
+    let mut form = FormCheck::new();
+    form.keep("email", &email);
+    if let Some(next) = &next {
+        form.keep("next", next);
+    }
+    let Some(email) = form.check("email", EmailAddress::parse(&email)) else {
+        return Err(form.into_error());
+    };
+    throttle(
+        &context.pool,
+        &format!("login:ip:{}", client_ip()),
+        rates::LOGIN_PER_IP,
+    )
+    .await?;
+    throttle(
+        &context.pool,
+        &format!("login:account:{email}"),
+        rates::LOGIN_PER_ACCOUNT,
+    )
+    .await?;
+    let credentials = db::credentials(&context.pool, &email).await?;
+    // Runs against a decoy hash when there is no account: same time either way.
+    let password_matches =
+        verify_password(&password, credentials.as_ref().map(|c| c.password_hash.clone())).await;
+    let Some(credentials) = credentials.filter(|_| password_matches) else {
+        form.fail("password", "the email or password is incorrect");
+        return Err(form.into_error());
+    };
+    let organization_id = db::default_organization(&context.pool, credentials.user_id).await?;
+    let session = session::current_session().await?;
+    session::sign_in(
+        &session,
+        credentials.user_id,
+        organization_id,
+        credentials.auth_version,
+    )
+    .await?;
+    leptos_axum::redirect(safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Ends the session.
+#[server(prefix = "/api", endpoint = "logout")]
+pub async fn log_out() -> Result<(), AppError> {
+    let session = session::current_session().await?;
+    session::sign_out(&session).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Confirms an email address with the emailed token. A form post, not a
+/// GET, so link scanners in mail clients cannot use the token up.
+#[server(prefix = "/api", endpoint = "verify_email")]
+pub async fn verify_email(token: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let mut tx = context.pool.begin().await?;
+    let Some(user_id) = db::consume_token(&mut tx, TokenPurpose::VerifyEmail, &token_hash(&token)).await?
+    else {
+        return Err(AppError::field(
+            "token",
+            "this confirmation link has expired or was already used; sign in and ask for a new one",
+        ));
+    };
+    db::mark_email_verified(&mut tx, user_id).await?;
+    tx.commit().await?;
+    let session = session::current_session().await?;
+    let signed_in = session::signed_in(&session, &context.pool).await?.is_some();
+    leptos_axum::redirect(if signed_in {
+        "/app?verified=1"
+    } else {
+        "/login?verified=1"
+    });
+    Ok(())
+}
+
+/// Sends a new confirmation email (throttled).
+#[server(prefix = "/api", endpoint = "resend_verification")]
+pub async fn resend_verification() -> Result<(), AppError> {
+    let context = app_context()?;
+    let user = session::require_user().await?;
+    if user.email_verified {
+        return Err(AppError::Conflict("your email is already confirmed".into()));
+    }
+    throttle(
+        &context.pool,
+        &format!("verify:user:{}", user.user_id),
+        rates::RESEND_VERIFICATION,
+    )
+    .await?;
+    let token = new_token();
+    let link = format!("{}/verify?token={token}", context.public_url);
+    let mut tx = context.pool.begin().await?;
+    db::insert_token(
+        &mut tx,
+        user.user_id,
+        TokenPurpose::VerifyEmail,
+        &token_hash(&token),
+    )
+    .await?;
+    outbox::enqueue(
+        &mut tx,
+        &user.email,
+        &templates::verify_email(PRODUCT_NAME, &link),
+    )
+    .await?;
+    tx.commit().await?;
+    leptos_axum::redirect("/app?resent=1");
+    Ok(())
+}
+
+/// Emails a reset link if the account exists; answers the same either way.
+#[server(prefix = "/api", endpoint = "forgot_password")]
+pub async fn forgot_password(email: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let mut form = FormCheck::new();
+    form.keep("email", &email);
+    let Some(email) = form.check("email", EmailAddress::parse(&email)) else {
+        return Err(form.into_error());
+    };
+    throttle(
+        &context.pool,
+        &format!("reset:ip:{}", client_ip()),
+        rates::RESET_PER_IP,
+    )
+    .await?;
+    throttle(
+        &context.pool,
+        &format!("reset:account:{email}"),
+        rates::RESET_PER_ACCOUNT,
+    )
+    .await?;
+    let mut tx = context.pool.begin().await?;
+    if let Some(credentials) = db::credentials(&mut *tx, &email).await? {
+        let token = new_token();
+        db::insert_token(
+            &mut tx,
+            credentials.user_id,
+            TokenPurpose::ResetPassword,
+            &token_hash(&token),
+        )
+        .await?;
+        let link = format!("{}/reset-password?token={token}", context.public_url);
+        outbox::enqueue(
+            &mut tx,
+            email.as_str(),
+            &templates::reset_password(PRODUCT_NAME, &link),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    leptos_axum::redirect("/forgot-password?sent=1");
+    Ok(())
+}
+
+/// Sets a new password with an emailed token, ends every other session and
+/// signs in.
+#[server(prefix = "/api", endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let mut form = FormCheck::new();
+    let Some(password) = form.check("password", Password::parse(&password)) else {
+        return Err(form.into_error());
+    };
+    let password_hash = hash_password(&password).await?;
+    let mut tx = context.pool.begin().await?;
+    let Some(user_id) = db::consume_token(&mut tx, TokenPurpose::ResetPassword, &token_hash(&token)).await?
+    else {
+        return Err(AppError::field(
+            "token",
+            "this reset link has expired or was already used; ask for a new one",
+        ));
+    };
+    let auth_version = db::set_password(&mut tx, user_id, &password_hash).await?;
+    // Following the emailed link proves the address.
+    db::mark_email_verified(&mut tx, user_id).await?;
+    let organization_id = db::default_organization(&mut *tx, user_id).await?;
+    tx.commit().await?;
+    let session = session::current_session().await?;
+    session::sign_in(&session, user_id, organization_id, auth_version).await?;
+    leptos_axum::redirect("/app?password_reset=1");
+    Ok(())
+}
+
+/// Changes the password; every other session of the user ends.
+#[server(prefix = "/api", endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let user = session::require_user().await?;
+    let mut form = FormCheck::new();
+    let new_password = form.check("new_password", Password::parse(&new_password));
+    let email = EmailAddress::parse(&user.email).map_err(|_| AppError::Internal)?;
+    let stored = db::credentials(&context.pool, &email)
+        .await?
+        .map(|c| c.password_hash);
+    let current_matches = verify_password(&current_password, stored).await;
+    if !current_matches {
+        form.fail("current_password", "that is not your current password");
+    }
+    let (Some(new_password), true) = (new_password, current_matches) else {
+        return Err(form.into_error());
+    };
+    let password_hash = hash_password(&new_password).await?;
+    let mut tx = context.pool.begin().await?;
+    let auth_version = db::set_password(&mut tx, user.user_id, &password_hash).await?;
+    tx.commit().await?;
+    let session = session::current_session().await?;
+    session::refresh_auth_version(&session, auth_version).await?;
+    leptos_axum::redirect("/app/account?changed=1");
+    Ok(())
+}
+
+/// The caller's address, for per-client throttles. Behind a proxy that sets
+/// `X-Forwarded-For`, that header is trusted only when configured to be.
+#[cfg(feature = "ssr")]
+pub fn client_ip() -> String {
+    use std::net::SocketAddr;
+    let Some(parts) = use_context::<http::request::Parts>() else {
+        return "unknown".into();
+    };
+    let trust_proxy = app_context().map(|c| c.trust_forwarded_for).unwrap_or(false);
+    if trust_proxy
+        && let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(first) = forwarded.split(',').next()
+    {
+        return first.trim().chars().take(64).collect();
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".into(), |info| info.0.ip().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/app/team")), "/app/team");
+        assert_eq!(safe_next(Some("/invite?token=x")), "/invite?token=x");
+        for hostile in [
+            "https://evil.test",
+            "//evil.test",
+            "/\\evil.test",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/app", "{hostile}");
+        }
+        assert_eq!(safe_next(None), "/app");
+    }
+}

@@ -1,0 +1,12 @@
+//! Signing up, signing in, email confirmation and password resets.
+
+pub mod api;
+pub mod domain;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod secrets;
+#[cfg(feature = "ssr")]
+pub mod session;

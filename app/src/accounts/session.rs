@@ -1,0 +1,197 @@
+//! Who is asking: the signed-in user from the session, and the tenant scope
+//! every organisation-owned query takes (server only).
+
+use super::domain::Role;
+use crate::context::app_context;
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+const SESSION_KEY: &str = "gatehouse.auth";
+/// A session ends this long after sign-in however active it is.
+pub const ABSOLUTE_SESSION_SECS: i64 = 7 * 24 * 3600;
+
+/// What the session stores about its user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SessionAuth {
+    user_id: Uuid,
+    organization_id: Option<Uuid>,
+    auth_version: i32,
+    signed_in_at: i64,
+}
+
+/// A signed-in user whose session is still valid.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The user.
+    pub user_id: Uuid,
+    /// Their email.
+    pub email: String,
+    /// Whether they confirmed their email.
+    pub email_verified: bool,
+    /// The organisation the session acts in, if any.
+    pub organization_id: Option<Uuid>,
+}
+
+/// The caller's membership in the organisation the session acts in. The
+/// only way to obtain one is [`require_member`], so tenant queries cannot be
+/// handed an organisation the caller does not belong to.
+#[derive(Debug, Clone)]
+pub struct TenantScope {
+    organization_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+}
+
+impl TenantScope {
+    /// The organisation every query of this request is confined to.
+    pub fn organization_id(&self) -> Uuid {
+        self.organization_id
+    }
+
+    /// The acting user.
+    pub fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+
+    /// The acting user's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+}
+
+/// The request's session (provided by the session layer).
+pub async fn current_session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|error| {
+        tracing::error!(%error, "session layer missing");
+        AppError::Internal
+    })
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Starts a signed-in session under a fresh id (no fixation).
+pub async fn sign_in(
+    session: &Session,
+    user_id: Uuid,
+    organization_id: Option<Uuid>,
+    auth_version: i32,
+) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    let auth = SessionAuth {
+        user_id,
+        organization_id,
+        auth_version,
+        signed_in_at: now_unix(),
+    };
+    session.insert(SESSION_KEY, auth).await.map_err(session_error)
+}
+
+/// Moves the session to another organisation (after accepting an invitation),
+/// under a fresh id since its privileges changed.
+pub async fn switch_organization(session: &Session, organization_id: Uuid) -> Result<(), AppError> {
+    let mut auth: SessionAuth = session
+        .get(SESSION_KEY)
+        .await
+        .map_err(session_error)?
+        .ok_or(AppError::Unauthorized)?;
+    auth.organization_id = Some(organization_id);
+    session.cycle_id().await.map_err(session_error)?;
+    session.insert(SESSION_KEY, auth).await.map_err(session_error)
+}
+
+/// Records a new auth version in this session after a password change, so
+/// this session survives while the user's others end.
+pub async fn refresh_auth_version(session: &Session, auth_version: i32) -> Result<(), AppError> {
+    if let Some(mut auth) = session
+        .get::<SessionAuth>(SESSION_KEY)
+        .await
+        .map_err(session_error)?
+    {
+        auth.auth_version = auth_version;
+        session.cycle_id().await.map_err(session_error)?;
+        session.insert(SESSION_KEY, auth).await.map_err(session_error)?;
+    }
+    Ok(())
+}
+
+/// Gives an anonymous visitor a session cookie, as a real signup does, so the
+/// two signup outcomes look alike on the wire.
+pub async fn mark_anonymous_activity(session: &Session) -> Result<(), AppError> {
+    session
+        .insert("gatehouse.seen", true)
+        .await
+        .map_err(session_error)
+}
+
+/// Ends the session and deletes it from the store.
+pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(session_error)
+}
+
+fn session_error(error: tower_sessions::session::Error) -> AppError {
+    tracing::error!(%error, "session store error");
+    AppError::Internal
+}
+
+/// The signed-in user, if the session is valid: not past its absolute
+/// lifetime and not from before a password change.
+pub async fn signed_in(session: &Session, pool: &PgPool) -> Result<Option<SignedIn>, AppError> {
+    let Some(auth) = session
+        .get::<SessionAuth>(SESSION_KEY)
+        .await
+        .map_err(session_error)?
+    else {
+        return Ok(None);
+    };
+    if now_unix() - auth.signed_in_at > ABSOLUTE_SESSION_SECS {
+        sign_out(session).await?;
+        return Ok(None);
+    }
+    let Some(user) = super::db::user_for_session(pool, auth.user_id).await? else {
+        sign_out(session).await?;
+        return Ok(None);
+    };
+    if user.auth_version != auth.auth_version {
+        sign_out(session).await?;
+        return Ok(None);
+    }
+    Ok(Some(SignedIn {
+        user_id: auth.user_id,
+        email: user.email,
+        email_verified: user.email_verified,
+        organization_id: auth.organization_id,
+    }))
+}
+
+/// The signed-in user, or [`AppError::Unauthorized`].
+pub async fn require_user() -> Result<SignedIn, AppError> {
+    let context = app_context()?;
+    let session = current_session().await?;
+    signed_in(&session, &context.pool)
+        .await?
+        .ok_or(AppError::Unauthorized)
+}
+
+/// The caller's membership in the session's organisation, or
+/// [`AppError::Unauthorized`] / [`AppError::Forbidden`].
+pub async fn require_member() -> Result<(SignedIn, TenantScope), AppError> {
+    let user = require_user().await?;
+    let organization_id = user.organization_id.ok_or(AppError::Forbidden)?;
+    let context = app_context()?;
+    let role = super::db::membership_role(&context.pool, organization_id, user.user_id)
+        .await?
+        .ok_or(AppError::Forbidden)?;
+    let scope = TenantScope {
+        organization_id,
+        user_id: user.user_id,
+        role,
+    };
+    Ok((user, scope))
+}

@@ -1,0 +1,25 @@
+//! Transactional email: templates (pure) and the outbox they are queued in.
+
+pub mod api;
+pub mod templates;
+
+/// An email as the local mailbox page shows it.
+pub type DevEmail = DevEmailView;
+
+/// One queued or sent email.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct DevEmailView {
+    /// Recipient.
+    pub to_address: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub text_body: String,
+    /// `queued`, `sent` or `dead`.
+    pub status: String,
+    /// When it was queued (RFC 3339).
+    pub created_at: String,
+}
+
+#[cfg(feature = "ssr")]
+pub mod outbox;

@@ -1,0 +1,56 @@
+//! The outbox: emails are queued in the same transaction as the change that
+//! causes them, and a delivery worker sends them later with retries.
+
+use super::templates::EmailMessage;
+use sqlx::PgConnection;
+
+/// The channel that wakes delivery workers when mail is queued.
+pub const OUTBOX_CHANNEL: &str = "gatehouse_email_queued";
+
+/// Queues `message` for `to`, inside the caller's transaction.
+pub async fn enqueue(conn: &mut PgConnection, to: &str, message: &EmailMessage) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into email_outbox (to_address, template, subject, text_body, html_body)
+        values ($1, $2, $3, $4, $5)
+        "#,
+        to,
+        message.template,
+        message.subject,
+        message.text,
+        message.html,
+    )
+    .execute(&mut *conn)
+    .await?;
+    // language=PostgreSQL
+    sqlx::query!("select pg_notify($1, '')", OUTBOX_CHANNEL)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The most recent emails, newest first.
+pub async fn recent(conn: &mut PgConnection, limit: i64) -> Result<Vec<super::DevEmailView>, sqlx::Error> {
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"
+        select to_address, subject, text_body, status,
+               to_char(created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') as "created_at!"
+        from email_outbox order by created_at desc limit $1
+        "#,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| super::DevEmailView {
+            to_address: r.to_address,
+            subject: r.subject,
+            text_body: r.text_body,
+            status: r.status,
+            created_at: r.created_at,
+        })
+        .collect())
+}

@@ -1,0 +1,309 @@
+//! Portal server functions: the organisation overview and the team.
+
+// #[server] turns each function's parameters into the fields of a generated
+// argument struct; parameters cannot carry doc comments, the functions do.
+#![allow(missing_docs)]
+
+use super::{InvitationPreview, OrgOverview, TeamView};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::db,
+    crate::accounts::db as accounts_db,
+    crate::accounts::domain::{
+        EmailAddress, Password, Role, TeamError, check_invite, check_leave, check_removal, check_role_change,
+        check_seat_available,
+    },
+    crate::accounts::secrets::{hash_password, new_token, token_hash},
+    crate::accounts::session::{self, require_member},
+    crate::context::app_context,
+    crate::email::{outbox, templates},
+    crate::error::FormCheck,
+    crate::ui::PRODUCT_NAME,
+    uuid::Uuid,
+};
+
+#[cfg(feature = "ssr")]
+fn team_error(error: TeamError) -> AppError {
+    match error {
+        TeamError::NotAllowed | TeamError::OwnersOnly => AppError::Forbidden,
+        other => AppError::Conflict(other.to_string()),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| AppError::field(field, "that is not a valid identifier"))
+}
+
+/// The portal's home: organisation, user, plan and trial.
+#[server(prefix = "/api", endpoint = "overview", input = server_fn::codec::GetUrl)]
+pub async fn get_overview() -> Result<OrgOverview, AppError> {
+    let (user, scope) = require_member().await?;
+    let context = app_context()?;
+    let mut conn = context.pool.acquire().await?;
+    Ok(db::overview(&mut conn, &scope, &user.email, user.email_verified).await?)
+}
+
+/// Members, open invitations and seats. Any member may look.
+#[server(prefix = "/api", endpoint = "team", input = server_fn::codec::GetUrl)]
+pub async fn get_team() -> Result<TeamView, AppError> {
+    let (_, scope) = require_member().await?;
+    let context = app_context()?;
+    let mut conn = context.pool.acquire().await?;
+    let (members, invitations, seats_used, seat_limit) = db::team(&mut conn, &scope).await?;
+    Ok(TeamView {
+        your_user_id: scope.user_id().to_string(),
+        your_role: scope.role(),
+        members,
+        invitations,
+        seats_used,
+        seat_limit,
+    })
+}
+
+/// Invites someone by email. Refused past the plan's seat limit; the
+/// organisation row is locked while seats are counted, so concurrent
+/// invitations cannot overshoot it.
+#[server(prefix = "/api", endpoint = "invite_member")]
+pub async fn invite_member(email: String, role: String) -> Result<(), AppError> {
+    let (user, scope) = require_member().await?;
+    let context = app_context()?;
+    let mut form = FormCheck::new();
+    form.keep("email", &email).keep("role", &role);
+    let email = form.check("email", EmailAddress::parse(&email));
+    let role = form.check("role", Role::parse(&role));
+    let (Some(email), Some(role)) = (email, role) else {
+        return Err(form.into_error());
+    };
+    check_invite(scope.role(), role).map_err(team_error)?;
+
+    let mut tx = context.pool.begin().await?;
+    let organization_name = db::lock_organization(&mut tx, &scope).await?;
+    if db::is_member(&mut *tx, &scope, &email).await? {
+        form.fail("email", format!("{email} is already a member"));
+        return Err(form.into_error());
+    }
+    let (used, limit) = db::seat_usage(&mut tx, &scope).await?;
+    if let Err(error) = check_seat_available(used, 0, limit) {
+        form.fail("email", error.to_string());
+        return Err(form.into_error());
+    }
+    let token = new_token();
+    if db::insert_invitation(&mut tx, &scope, &email, role, &token_hash(&token))
+        .await?
+        .is_none()
+    {
+        form.fail("email", format!("{email} already has an open invitation"));
+        return Err(form.into_error());
+    }
+    let link = format!("{}/invite?token={token}", context.public_url);
+    let message = templates::invitation(
+        PRODUCT_NAME,
+        &organization_name,
+        &user.email,
+        role.as_str(),
+        &link,
+    );
+    outbox::enqueue(&mut tx, email.as_str(), &message).await?;
+    tx.commit().await?;
+    leptos_axum::redirect("/app/team?invited=1");
+    Ok(())
+}
+
+/// Withdraws an open invitation.
+#[server(prefix = "/api", endpoint = "revoke_invitation")]
+pub async fn revoke_invitation(invitation_id: String) -> Result<(), AppError> {
+    let (_, scope) = require_member().await?;
+    if !scope.role().manages_team() {
+        return Err(AppError::Forbidden);
+    }
+    let invitation_id = parse_id("invitation_id", &invitation_id)?;
+    let context = app_context()?;
+    if !db::revoke_invitation(&context.pool, &scope, invitation_id).await? {
+        return Err(AppError::NotFound);
+    }
+    leptos_axum::redirect("/app/team");
+    Ok(())
+}
+
+/// Removes another member.
+#[server(prefix = "/api", endpoint = "remove_member")]
+pub async fn remove_member(user_id: String) -> Result<(), AppError> {
+    let (_, scope) = require_member().await?;
+    let target = parse_id("user_id", &user_id)?;
+    if target == scope.user_id() {
+        return Err(AppError::Conflict(
+            "to remove yourself, leave the organisation".into(),
+        ));
+    }
+    let context = app_context()?;
+    let mut tx = context.pool.begin().await?;
+    db::lock_organization(&mut tx, &scope).await?;
+    let role = db::member_role(&mut *tx, &scope, target)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let owners = db::owner_count(&mut *tx, &scope).await?;
+    check_removal(scope.role(), role, owners).map_err(team_error)?;
+    db::delete_membership(&mut *tx, &scope, target).await?;
+    tx.commit().await?;
+    leptos_axum::redirect("/app/team");
+    Ok(())
+}
+
+/// Changes another member's role between member and admin (owners also
+/// between owner and the rest).
+#[server(prefix = "/api", endpoint = "change_role")]
+pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> {
+    let (_, scope) = require_member().await?;
+    let target = parse_id("user_id", &user_id)?;
+    let new_role = Role::parse(&role).map_err(|e| AppError::field("role", e.to_string()))?;
+    let context = app_context()?;
+    let mut tx = context.pool.begin().await?;
+    db::lock_organization(&mut tx, &scope).await?;
+    let current = db::member_role(&mut *tx, &scope, target)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let owners = db::owner_count(&mut *tx, &scope).await?;
+    check_role_change(scope.role(), current, new_role, owners).map_err(team_error)?;
+    db::set_role(&mut *tx, &scope, target, new_role).await?;
+    tx.commit().await?;
+    leptos_axum::redirect("/app/team");
+    Ok(())
+}
+
+/// Hands ownership to another member; the current owner becomes an admin.
+#[server(prefix = "/api", endpoint = "transfer_ownership")]
+pub async fn transfer_ownership(user_id: String) -> Result<(), AppError> {
+    let (_, scope) = require_member().await?;
+    if scope.role() != Role::Owner {
+        return Err(AppError::Forbidden);
+    }
+    let target = parse_id("user_id", &user_id)?;
+    if target == scope.user_id() {
+        return Err(AppError::Conflict("you already own this organisation".into()));
+    }
+    let context = app_context()?;
+    let mut tx = context.pool.begin().await?;
+    db::lock_organization(&mut tx, &scope).await?;
+    db::member_role(&mut *tx, &scope, target)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    db::set_role(&mut *tx, &scope, target, Role::Owner).await?;
+    db::set_role(&mut *tx, &scope, scope.user_id(), Role::Admin).await?;
+    tx.commit().await?;
+    // The caller's privileges dropped: a fresh session id marks the change.
+    let session = session::current_session().await?;
+    session::switch_organization(&session, scope.organization_id()).await?;
+    leptos_axum::redirect("/app/team");
+    Ok(())
+}
+
+/// Leaves the organisation (not as its last owner).
+#[server(prefix = "/api", endpoint = "leave_organization")]
+pub async fn leave_organization() -> Result<(), AppError> {
+    let (user, scope) = require_member().await?;
+    let context = app_context()?;
+    let mut tx = context.pool.begin().await?;
+    db::lock_organization(&mut tx, &scope).await?;
+    let owners = db::owner_count(&mut *tx, &scope).await?;
+    check_leave(scope.role(), owners).map_err(team_error)?;
+    db::delete_membership(&mut *tx, &scope, scope.user_id()).await?;
+    let next = accounts_db::default_organization(&mut *tx, user.user_id).await?;
+    tx.commit().await?;
+    let session = session::current_session().await?;
+    match next {
+        Some(organization_id) => session::switch_organization(&session, organization_id).await?,
+        None => session::sign_out(&session).await?,
+    }
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// What an invitation link offers, for the page that accepts it.
+#[server(prefix = "/api", endpoint = "invitation", input = server_fn::codec::GetUrl)]
+pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError> {
+    let context = app_context()?;
+    let mut conn = context.pool.acquire().await?;
+    let invitation = db::open_invitation(&mut conn, &token_hash(&token))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let session = session::current_session().await?;
+    let signed_in_as = session::signed_in(&session, &context.pool)
+        .await?
+        .map(|u| u.email);
+    Ok(InvitationPreview {
+        organization_name: invitation.organization_name,
+        email: invitation.email,
+        role: invitation.role,
+        account_exists: invitation.account_exists,
+        signed_in_as,
+    })
+}
+
+/// Joins the organisation of an invitation. Someone new sets a password and
+/// gets an account (the link proves the email); someone with an account
+/// must be signed in as the invited address.
+#[server(prefix = "/api", endpoint = "accept_invitation")]
+pub async fn accept_invitation(token: String, password: Option<String>) -> Result<(), AppError> {
+    let context = app_context()?;
+    let session = session::current_session().await?;
+    let signed_in = session::signed_in(&session, &context.pool).await?;
+    let new_password = match password.as_deref() {
+        Some(raw) => {
+            let mut form = FormCheck::new();
+            let Some(password) = form.check("password", Password::parse(raw)) else {
+                return Err(form.into_error());
+            };
+            Some(hash_password(&password).await?)
+        }
+        None => None,
+    };
+
+    let mut tx = context.pool.begin().await?;
+    let invitation = db::open_invitation(&mut tx, &token_hash(&token))
+        .await?
+        .ok_or_else(|| {
+            AppError::field(
+                "token",
+                "this invitation has expired, was withdrawn or was already used",
+            )
+        })?;
+    let (user_id, auth_version) = match (&signed_in, invitation.account_exists) {
+        (Some(user), _) if user.email == invitation.email => (user.user_id, None),
+        (Some(_), _) => {
+            return Err(AppError::Conflict(format!(
+                "this invitation is for {}; sign out and sign in as that address to accept it",
+                invitation.email
+            )));
+        }
+        (None, true) => {
+            return Err(AppError::Conflict(format!(
+                "{} already has an account; sign in to accept the invitation",
+                invitation.email
+            )));
+        }
+        (None, false) => {
+            let hash = new_password.ok_or_else(|| AppError::field("password", "choose a password"))?;
+            let email = EmailAddress::parse(&invitation.email).map_err(|_| AppError::Internal)?;
+            let user_id = accounts_db::insert_user(&mut tx, &email, &hash, true)
+                .await?
+                .ok_or_else(|| {
+                    AppError::Conflict("an account with this email was just created; sign in".into())
+                })?;
+            (user_id, Some(1))
+        }
+    };
+    db::accept_invitation(&mut tx, &invitation, user_id).await?;
+    tx.commit().await?;
+    match auth_version {
+        Some(version) => {
+            session::sign_in(&session, user_id, Some(invitation.organization_id), version).await?
+        }
+        None => session::switch_organization(&session, invitation.organization_id).await?,
+    }
+    leptos_axum::redirect("/app?joined=1");
+    Ok(())
+}

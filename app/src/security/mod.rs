@@ -1,0 +1,6 @@
+//! Throttling shared by every process through Postgres.
+
+pub mod throttle;
+
+#[cfg(feature = "ssr")]
+pub mod db;

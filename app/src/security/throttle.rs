@@ -1,0 +1,151 @@
+//! The generic cell rate algorithm (GCRA): a burst of `requests`, refilled
+//! evenly over `per_seconds`. Pure; the state is one timestamp per key, kept
+//! in Postgres so that every server process shares it.
+
+/// A limit: at most `requests` in any `per_seconds` window, as a burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Burst size.
+    pub requests: u32,
+    /// Window in seconds.
+    pub per_seconds: u32,
+}
+
+/// Sign-in attempts per account: 5 per 15 minutes.
+pub const LOGIN_PER_ACCOUNT: Rate = Rate {
+    requests: 5,
+    per_seconds: 900,
+};
+/// Sign-in attempts per client address: 20 per 15 minutes.
+pub const LOGIN_PER_IP: Rate = Rate {
+    requests: 20,
+    per_seconds: 900,
+};
+/// Password-reset requests per account: 3 per hour.
+pub const RESET_PER_ACCOUNT: Rate = Rate {
+    requests: 3,
+    per_seconds: 3600,
+};
+/// Password-reset requests per client address: 10 per hour.
+pub const RESET_PER_IP: Rate = Rate {
+    requests: 10,
+    per_seconds: 3600,
+};
+/// Verification emails per user: 3 per hour.
+pub const RESEND_VERIFICATION: Rate = Rate {
+    requests: 3,
+    per_seconds: 3600,
+};
+/// Sign-ups per client address: 10 per hour.
+pub const SIGNUP_PER_IP: Rate = Rate {
+    requests: 10,
+    per_seconds: 3600,
+};
+
+/// The outcome of one request against a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed; store this theoretical arrival time (milliseconds).
+    Allow {
+        /// The key's new state.
+        new_tat_ms: i64,
+    },
+    /// Refused; the earliest retry is this many seconds away (at least 1).
+    Deny {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+}
+
+/// Decides one request at `now_ms` given the key's stored state.
+pub fn decide(now_ms: i64, stored_tat_ms: Option<i64>, rate: Rate) -> Decision {
+    let requests = i64::from(rate.requests.max(1));
+    let window_ms = i64::from(rate.per_seconds.max(1)) * 1000;
+    let interval_ms = window_ms / requests;
+    let tat = stored_tat_ms.unwrap_or(now_ms).max(now_ms);
+    let new_tat = tat + interval_ms;
+    let allowed_from = new_tat - interval_ms * requests;
+    if allowed_from > now_ms {
+        let wait_ms = allowed_from - now_ms;
+        Decision::Deny {
+            retry_after_secs: ((wait_ms + 999) / 1000).max(1) as u64,
+        }
+    } else {
+        Decision::Allow { new_tat_ms: new_tat }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rate: Rate, times_ms: &[i64]) -> Vec<bool> {
+        let mut tat = None;
+        times_ms
+            .iter()
+            .map(|&now| match decide(now, tat, rate) {
+                Decision::Allow { new_tat_ms } => {
+                    tat = Some(new_tat_ms);
+                    true
+                }
+                Decision::Deny { .. } => false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_burst_up_to_the_limit_passes_and_the_next_is_refused() {
+        let rate = Rate {
+            requests: 5,
+            per_seconds: 900,
+        };
+        assert_eq!(
+            run(rate, &[0, 1, 2, 3, 4, 5]),
+            [true, true, true, true, true, false]
+        );
+    }
+
+    #[test]
+    fn capacity_returns_evenly_over_the_window() {
+        let rate = Rate {
+            requests: 5,
+            per_seconds: 900,
+        };
+        // After a full burst one request frees up every 180 s.
+        let outcome = run(rate, &[0, 0, 0, 0, 0, 179_000, 180_000, 180_001, 360_000]);
+        assert_eq!(outcome, [true, true, true, true, true, false, true, false, true]);
+    }
+
+    #[test]
+    fn a_refusal_says_how_long_to_wait() {
+        let rate = Rate {
+            requests: 1,
+            per_seconds: 60,
+        };
+        let Decision::Allow { new_tat_ms } = decide(0, None, rate) else {
+            panic!()
+        };
+        assert_eq!(
+            decide(10_000, Some(new_tat_ms), rate),
+            Decision::Deny { retry_after_secs: 50 }
+        );
+        assert_eq!(
+            decide(59_999, Some(new_tat_ms), rate),
+            Decision::Deny { retry_after_secs: 1 }
+        );
+        assert!(matches!(
+            decide(60_000, Some(new_tat_ms), rate),
+            Decision::Allow { .. }
+        ));
+    }
+
+    #[test]
+    fn a_stale_state_counts_as_a_full_bucket() {
+        let rate = Rate {
+            requests: 3,
+            per_seconds: 60,
+        };
+        let outcome = run(rate, &[0, 1, 2, 10_000_000, 10_000_001, 10_000_002, 10_000_003]);
+        assert_eq!(outcome, [true, true, true, true, true, true, false]);
+    }
+}

@@ -1,0 +1,158 @@
+//! Email delivery: a worker that drains the outbox over SMTP with retries.
+//!
+//! Several processes may run it: rows are claimed with `FOR UPDATE SKIP
+//! LOCKED`, so each email goes to one worker at a time. Delivery is at least
+//! once (a crash between sending and committing resends). A failed send is
+//! retried with backoff and, after the last attempt, kept as `dead`, never
+//! deleted.
+
+use anyhow::{Context, Result};
+use app::email::outbox::OUTBOX_CHANNEL;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use std::time::Duration;
+
+/// Attempts before an email is given up as `dead`.
+pub const MAX_ATTEMPTS: i32 = 10;
+
+/// Seconds to wait before attempt `attempts + 1`: 30 s doubling, at most an hour.
+pub fn backoff_secs(attempts: i32) -> i64 {
+    let exponent = attempts.clamp(1, 12) - 1;
+    (30_i64 << exponent).min(3600)
+}
+
+/// An SMTP connection pool and the sender address.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    /// From `GATEHOUSE_SMTP_URL` and `GATEHOUSE_MAIL_FROM`.
+    pub fn new(smtp_url: &str, from: &str) -> Result<Self> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .context("GATEHOUSE_SMTP_URL is not a valid SMTP URL")?
+            .timeout(Some(Duration::from_secs(30)))
+            .build();
+        let from = from
+            .parse()
+            .context("GATEHOUSE_MAIL_FROM is not a valid address")?;
+        Ok(Mailer { transport, from })
+    }
+
+    async fn send(&self, to: &str, subject: &str, text: String, html: String) -> Result<(), String> {
+        let to: Mailbox = to.parse().map_err(|e| format!("invalid recipient: {e}"))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| format!("could not build the message: {e}"))?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Sends every email that is due; returns how many were attempted.
+pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> Result<usize> {
+    let mut tx = pool.begin().await?;
+    // language=PostgreSQL
+    let due = sqlx::query!(
+        r#"
+        select email_outbox_id, to_address, subject, text_body, html_body, attempts
+        from email_outbox
+        where status = 'queued' and next_attempt_at <= now()
+        order by next_attempt_at
+        limit 20
+        for update skip locked
+        "#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for email in &due {
+        let attempts = email.attempts + 1;
+        match mailer
+            .send(
+                &email.to_address,
+                &email.subject,
+                email.text_body.clone(),
+                email.html_body.clone(),
+            )
+            .await
+        {
+            Ok(()) => {
+                // language=PostgreSQL
+                sqlx::query!(
+                    "update email_outbox set status = 'sent', sent_at = now(), attempts = $2, last_error = null where email_outbox_id = $1",
+                    email.email_outbox_id,
+                    attempts
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            Err(error) => {
+                tracing::warn!(email = %email.email_outbox_id, attempts, %error, "email delivery failed");
+                let dead = attempts >= MAX_ATTEMPTS || error.starts_with("invalid recipient");
+                // language=PostgreSQL
+                sqlx::query!(
+                    r#"
+                    update email_outbox
+                    set attempts = $2, last_error = $3, status = case when $4 then 'dead' else 'queued' end,
+                        next_attempt_at = now() + make_interval(secs => $5)
+                    where email_outbox_id = $1
+                    "#,
+                    email.email_outbox_id,
+                    attempts,
+                    error.chars().take(1000).collect::<String>(),
+                    dead,
+                    backoff_secs(attempts) as f64,
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(due.len())
+}
+
+/// Runs delivery forever: on every NOTIFY from a queueing transaction, and
+/// every few seconds for retries that come due.
+pub fn spawn_delivery_worker(pool: PgPool, mailer: Mailer) {
+    tokio::spawn(async move {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => listener.listen(OUTBOX_CHANNEL).await.ok().map(|_| listener),
+            Err(_) => None,
+        };
+        loop {
+            match deliver_due(&pool, &mailer).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(error) => tracing::error!(error = format!("{error:#}"), "email delivery pass failed"),
+            }
+            match listener.as_mut() {
+                Some(listener) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), listener.recv()).await;
+                }
+                None => tokio::time::sleep(Duration::from_secs(5)).await,
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_secs;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_an_hour() {
+        let waits: Vec<i64> = (1..=10).map(backoff_secs).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+    }
+}

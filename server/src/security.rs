@@ -1,0 +1,155 @@
+//! Request guards and response headers: same-origin checks for every
+//! state-changing request, and the security headers every response carries.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// The origins a state-changing request may come from.
+#[derive(Clone, Debug)]
+pub struct AllowedOrigins(Arc<Vec<String>>);
+
+impl AllowedOrigins {
+    /// The public URL's origin; on a loopback URL also its `localhost` and
+    /// `127.0.0.1` twins, since developers use either.
+    pub fn for_public_url(public_url: &str, local: bool) -> Self {
+        let origin = origin_of(public_url).unwrap_or_else(|| public_url.to_owned());
+        let mut origins = vec![origin.clone()];
+        if local && let Some((scheme, rest)) = origin.split_once("://") {
+            let port = rest
+                .rsplit_once(':')
+                .map(|(_, p)| format!(":{p}"))
+                .unwrap_or_default();
+            for host in ["127.0.0.1", "localhost", "[::1]"] {
+                let twin = format!("{scheme}://{host}{port}");
+                if !origins.contains(&twin) {
+                    origins.push(twin);
+                }
+            }
+        }
+        AllowedOrigins(Arc::new(origins))
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        self.0.iter().any(|allowed| allowed == origin)
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty()).then(|| format!("{scheme}://{authority}"))
+}
+
+/// Refuses state-changing requests (anything but GET, HEAD, OPTIONS) whose
+/// `Origin`, or failing that `Referer`, is not this site. Provider webhooks
+/// are signed instead and are exempt.
+pub async fn require_same_origin(
+    State(allowed): State<AllowedOrigins>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || request.uri().path().starts_with("/webhooks/") {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let referer_origin = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(origin_of);
+    let same_origin = match (origin, referer_origin) {
+        (Some(origin), _) if origin != "null" => allowed.allows(origin),
+        (_, Some(referer)) => allowed.allows(&referer),
+        _ => false,
+    };
+    if same_origin {
+        next.run(request).await
+    } else {
+        tracing::warn!(path = %request.uri().path(), ?origin, "cross-site request refused");
+        (
+            StatusCode::FORBIDDEN,
+            "This request did not come from this site, so it was refused. Reload the page and try again.",
+        )
+            .into_response()
+    }
+}
+
+/// The Content-Security-Policy of pages: scripts only from this site or
+/// carrying this response's nonce, WebAssembly allowed, nothing framed.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    )
+}
+
+/// Responses that are not pages (JSON, files, errors) may run nothing.
+const NON_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Adds the security headers to every response (a page's own CSP, set while
+/// rendering, is kept).
+pub async fn security_headers(State(https): State<bool>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(NON_PAGE_CSP));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_sites_accept_both_loopback_names() {
+        let allowed = AllowedOrigins::for_public_url("http://127.0.0.1:3000", true);
+        assert!(allowed.allows("http://127.0.0.1:3000"));
+        assert!(allowed.allows("http://localhost:3000"));
+        assert!(!allowed.allows("http://localhost:3001"));
+        assert!(!allowed.allows("http://evil.test"));
+    }
+
+    #[test]
+    fn public_sites_accept_only_their_own_origin() {
+        let allowed = AllowedOrigins::for_public_url("https://billing.example.com/", false);
+        assert!(allowed.allows("https://billing.example.com"));
+        assert!(!allowed.allows("http://billing.example.com"));
+        assert!(!allowed.allows("https://billing.example.com.evil.test"));
+        assert!(!allowed.allows("http://localhost"));
+    }
+
+    #[test]
+    fn origins_are_read_from_urls() {
+        assert_eq!(
+            origin_of("https://a.test:8443/x?y#z").as_deref(),
+            Some("https://a.test:8443")
+        );
+        assert_eq!(origin_of("not a url"), None);
+    }
+}
