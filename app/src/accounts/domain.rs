@@ -132,7 +132,7 @@ impl Password {
             return Err(AccountError::PasswordTooLong);
         }
         let lowered = raw.to_lowercase();
-        let single_character = lowered.chars().all(|c| Some(c) == lowered.chars().next());
+        let single_character = lowered.chars().all(|c| lowered.starts_with(c));
         if single_character || COMMON_PASSWORDS.contains(&lowered.as_str()) {
             return Err(AccountError::PasswordTooCommon);
         }

@@ -88,3 +88,214 @@ impl TestApp {
         }
     }
 }
+
+/// The site's origin in tests (the default public URL).
+pub const ORIGIN: &str = "http://127.0.0.1:3000";
+
+/// A browser: the app plus a session cookie, posting forms from this site.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser<'_> {
+        Browser {
+            app: self,
+            cookie: None,
+        }
+    }
+
+    /// Settings with overrides, for tests of configuration-dependent behaviour.
+    pub fn with_settings(pool: PgPool, overrides: &[(&str, &str)]) -> Self {
+        let overrides: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let settings = Settings::from_lookup(|name| {
+            overrides
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| (name == "GATEHOUSE_SITE_ROOT").then(|| "target/site-absent-in-tests".into()))
+        })
+        .expect("settings");
+        let state = AppState::new(pool, settings);
+        TestApp {
+            router: app(state.clone()),
+            state,
+        }
+    }
+
+    /// Unread emails to `to`, newest first, as (template, text body).
+    pub async fn emails_to(&self, to: &str) -> Vec<(String, String)> {
+        // language=PostgreSQL
+        sqlx::query!(
+            "select template, text_body from email_outbox where to_address = $1 order by created_at desc",
+            to
+        )
+        .fetch_all(&self.state.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.template, r.text_body))
+        .collect()
+    }
+
+    /// The link in the newest email of `template` to `to`, as a path.
+    pub async fn link_in_email(&self, to: &str, template: &str) -> String {
+        let emails = self.emails_to(to).await;
+        let (_, body) = emails
+            .iter()
+            .find(|(t, _)| t == template)
+            .unwrap_or_else(|| panic!("no {template} email to {to}: {emails:?}"));
+        let start = body.find(ORIGIN).expect("a link") + ORIGIN.len();
+        body[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Signs up a new organisation and returns its owner's browser.
+    pub async fn signed_up(&self, email: &str, company: &str, plan: &str) -> Browser<'_> {
+        let mut browser = self.browser();
+        let response = browser
+            .submit(
+                "/api/signup",
+                &[
+                    ("email", email),
+                    ("password", PASSWORD),
+                    ("company", company),
+                    ("plan", plan),
+                    ("cycle", "monthly"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            response.headers["location"], "/signup/check-email",
+            "signup of {email}"
+        );
+        browser
+    }
+}
+
+/// The password every test user has.
+pub const PASSWORD: &str = "correct horse battery";
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Browser<'_> {
+    fn remember_cookie(&mut self, response: &TestResponse) {
+        for value in response.headers.get_all("set-cookie") {
+            let value = value.to_str().unwrap();
+            if let Some(pair) = value.split(';').next()
+                && pair.starts_with("gatehouse_session=")
+            {
+                self.cookie = Some(pair.to_owned());
+            }
+        }
+    }
+
+    async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> TestResponse {
+        let request = match &self.cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        };
+        let response = self.app.request(request.body(body).unwrap()).await;
+        self.remember_cookie(&response);
+        response
+    }
+
+    /// Loads a page.
+    pub async fn get(&mut self, uri: &str) -> TestResponse {
+        self.send(Request::get(uri).header("accept", "text/html"), Body::empty())
+            .await
+    }
+
+    /// Reads a GET server function as a script does (JSON answer).
+    pub async fn fetch(&mut self, uri: &str) -> TestResponse {
+        self.send(
+            Request::get(uri).header("accept", "application/json"),
+            Body::empty(),
+        )
+        .await
+    }
+
+    /// Posts a form as a browser without JavaScript does (from a page of
+    /// this site, accepting HTML).
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        self.submit_from("/form-page", path, fields).await
+    }
+
+    /// Posts a form from the page at `page`, where errors come back to.
+    pub async fn submit_from(&mut self, page: &str, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let request = Request::post(path)
+            .header("origin", ORIGIN)
+            .header("referer", format!("{ORIGIN}{page}"))
+            .header("accept", "text/html")
+            .header("content-type", "application/x-www-form-urlencoded");
+        self.send(request, Body::from(form_body(fields))).await
+    }
+
+    /// Calls a server function as a script does (JSON answer, real status).
+    pub async fn call(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let request = Request::post(path)
+            .header("origin", ORIGIN)
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded");
+        self.send(request, Body::from(form_body(fields))).await
+    }
+
+    /// Signs in with the test password.
+    pub async fn sign_in(&mut self, email: &str) -> TestResponse {
+        self.submit("/api/login", &[("email", email), ("password", PASSWORD)])
+            .await
+    }
+}
+
+/// Decodes the error a form post sent back in its redirect (`?__err=`).
+pub fn form_error(response: &TestResponse) -> app::error::AppError {
+    let location = response.headers["location"].to_str().unwrap();
+    let encoded = location
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("__err="))
+        .unwrap_or_else(|| panic!("no error in {location}"));
+    let decoded = decode_query(encoded);
+    server_fn::error::ServerFnUrlError::<app::error::AppError>::decode_err(&decoded)
+}
+
+fn decode_query(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(&value[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}

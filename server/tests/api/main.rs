@@ -3,8 +3,11 @@
 // Helpers outside #[test] fns fail loudly too; that is what a test wants.
 #![allow(clippy::unwrap_used)]
 
+mod accounts;
 mod catalog;
 mod embedded_db;
 mod health;
 mod helpers;
 mod pages;
+mod security;
+mod team;

@@ -1,0 +1,139 @@
+//! Cross-site request refusal and the security headers.
+
+use crate::helpers::{ORIGIN, TestApp};
+use axum::body::Body;
+use axum::http::Request;
+use sqlx::PgPool;
+
+fn login_post(origin: Option<&str>, referer: Option<&str>) -> Request<Body> {
+    let mut request = Request::post("/api/login")
+        .header("accept", "application/json")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    if let Some(referer) = referer {
+        request = request.header("referer", referer);
+    }
+    request
+        .body(Body::from("email=a%40b.test&password=whatever+long+enough"))
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn state_changing_requests_from_other_sites_are_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let cases = [
+        (None, None, 403, "no origin at all"),
+        (Some("https://evil.test"), None, 403, "foreign origin"),
+        (Some("null"), None, 403, "opaque origin"),
+        (None, Some("https://evil.test/page"), 403, "foreign referer"),
+        (
+            Some("http://127.0.0.1:3000.evil.test"),
+            None,
+            403,
+            "look-alike origin",
+        ),
+        (Some(ORIGIN), None, 422, "same origin reaches the server function"),
+        (
+            None,
+            Some("http://127.0.0.1:3000/login"),
+            422,
+            "same-site referer without origin",
+        ),
+        (
+            Some("http://localhost:3000"),
+            None,
+            422,
+            "the loopback twin in local mode",
+        ),
+    ];
+    for (origin, referer, status, case) in cases {
+        let response = app.request(login_post(origin, referer)).await;
+        assert_eq!(response.status, status, "{case}: {}", response.body);
+    }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn every_server_function_is_guarded_the_same_way(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for path in [
+        "/api/signup",
+        "/api/logout",
+        "/api/invite_member",
+        "/api/forgot_password",
+        "/api/accept_invitation",
+    ] {
+        let request = Request::post(path)
+            .header("origin", "https://evil.test")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(app.request(request).await.status, 403, "{path}");
+    }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn pages_carry_a_csp_whose_nonce_matches_their_scripts(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for path in ["/pricing", "/signup", "/login", "/no-such-page"] {
+        let page = app.get(path).await;
+        let csp = page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: {csp}"));
+        let scripts = page.body.matches("<script").count();
+        assert!(scripts > 0, "{path}");
+        assert_eq!(
+            page.body.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "{path}: every script carries the nonce"
+        );
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"),
+            "{path}"
+        );
+        assert!(
+            !csp.contains("'unsafe-inline'") && !csp.contains("'unsafe-eval'"),
+            "{path}"
+        );
+        assert!(
+            !page.body.contains("style=\""),
+            "{path}: no inline styles for style-src 'self'"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn every_response_carries_the_security_headers(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for path in [
+        "/pricing",
+        "/healthz",
+        "/api/pricing",
+        "/no-such-page",
+        "/favicon.svg",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            response.headers["referrer-policy"], "strict-origin-when-cross-origin",
+            "{path}"
+        );
+        assert_eq!(response.headers["x-frame-options"], "DENY", "{path}");
+        assert!(response.headers.contains_key("content-security-policy"), "{path}");
+        assert!(
+            !response.headers.contains_key("strict-transport-security"),
+            "{path}: no HSTS over plain http"
+        );
+    }
+    assert_eq!(
+        app.get("/healthz").await.headers["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+    );
+}
