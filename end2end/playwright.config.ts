@@ -29,7 +29,7 @@ export default defineConfig({
     {
       name: "chromium-no-js",
       use: { browserName: "chromium", javaScriptEnabled: false },
-      testMatch: /no-js\.spec\.ts/,
+      testMatch: /no-js\.spec\.ts$/,
     },
   ],
 });

@@ -204,7 +204,8 @@ pub async fn sync_catalog_file(pool: &PgPool, loaded: &LoadedCatalog) -> Result<
 /// missed) and reconnects.
 pub fn spawn_catalog_listener(pool: PgPool, cache: CatalogCache) {
     tokio::spawn(async move {
-        loop {
+        // Stops when the pool is closed at shutdown.
+        while !pool.is_closed() {
             match PgListener::connect_with(&pool).await {
                 Ok(mut listener) => {
                     if let Err(error) = listener.listen(CATALOG_CHANGED_CHANNEL).await {
@@ -216,6 +217,7 @@ pub fn spawn_catalog_listener(pool: PgPool, cache: CatalogCache) {
                         }
                     }
                 }
+                Err(error) if pool.is_closed() => tracing::debug!(%error, "catalogue listener stopped"),
                 Err(error) => tracing::warn!(%error, "catalogue listener could not connect"),
             }
             cache.invalidate();

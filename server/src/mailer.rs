@@ -130,17 +130,28 @@ pub fn spawn_delivery_worker(pool: PgPool, mailer: Mailer) {
             Ok(mut listener) => listener.listen(OUTBOX_CHANNEL).await.ok().map(|_| listener),
             Err(_) => None,
         };
-        loop {
+        // Stops when the pool is closed at shutdown.
+        while !pool.is_closed() {
             match deliver_due(&pool, &mailer).await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
+                Err(error) if pool.is_closed() => {
+                    tracing::debug!(%error, "delivery stopped at shutdown");
+                    break;
+                }
                 Err(error) => tracing::error!(error = format!("{error:#}"), "email delivery pass failed"),
             }
-            match listener.as_mut() {
-                Some(listener) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), listener.recv()).await;
+            let woken = match listener.as_mut() {
+                Some(listener) => tokio::time::timeout(Duration::from_secs(5), listener.recv()).await,
+                None => {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    continue;
                 }
-                None => tokio::time::sleep(Duration::from_secs(5)).await,
+            };
+            // A broken listener falls back to polling rather than spinning.
+            if let Ok(Err(error)) = woken {
+                tracing::warn!(%error, "outbox listener lost; polling every 5 s");
+                listener = None;
             }
         }
     });

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod catalog;
+mod email;
 mod embedded_db;
 mod health;
 mod helpers;

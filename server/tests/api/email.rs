@@ -1,0 +1,227 @@
+//! Email delivery over real SMTP to a local sink (aiosmtpd, from PyPI).
+
+use crate::helpers::TestApp;
+use server::mailer::{Mailer, deliver_due};
+use sqlx::PgPool;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A running SMTP sink that stores each message as JSON in its directory.
+pub struct SmtpSink {
+    _process: tokio::process::Child,
+    directory: PathBuf,
+    pub port: u16,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = root.join("target/tools/venv/bin/python");
+        assert!(
+            python.exists(),
+            "run scripts/setup first: it installs the SMTP sink's aiosmtpd"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let directory = std::env::temp_dir().join(format!("gatehouse-sink-{port}-{}", std::process::id()));
+        let mut process = tokio::process::Command::new(python)
+            .arg(root.join("scripts/smtp_sink.py"))
+            .arg(&directory)
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the sink starts");
+        let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line()).await;
+        assert!(
+            matches!(ready, Ok(Ok(Some(ref line))) if line == "ready"),
+            "sink did not start: {ready:?}"
+        );
+        SmtpSink {
+            _process: process,
+            directory,
+            port,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Received messages, oldest first.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.directory)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+async fn outbox_status(pool: &PgPool) -> Vec<(String, String, i32, Option<String>, bool)> {
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"select template, status, attempts, last_error, next_attempt_at > now() as "later!" from email_outbox order by template"#
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.template, r.status, r.attempts, r.last_error, r.later))
+    .collect()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn queued_mail_is_delivered_over_smtp_with_text_and_html_parts(pool: PgPool) {
+    // Arrange
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signed_up("ada@acme.test", "Acme Metals", "starter").await;
+    let mailer = Mailer::new(&sink.url(), "Forgeline <no-reply@forgeline.test>").unwrap();
+
+    // Act
+    let attempted = deliver_due(&pool, &mailer).await.unwrap();
+
+    // Assert
+    assert_eq!(attempted, 2);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2);
+    let verify = messages
+        .iter()
+        .find(|m| m["subject"] == "Confirm your email for Forgeline")
+        .expect("verify email");
+    assert_eq!(verify["to"][0], "ada@acme.test");
+    assert_eq!(verify["from"], "no-reply@forgeline.test");
+    assert_eq!(verify["content_type"], "multipart/alternative");
+    assert!(
+        verify["text"]
+            .as_str()
+            .unwrap()
+            .contains("http://127.0.0.1:3000/verify?token=")
+    );
+    assert!(verify["html"].as_str().unwrap().contains("Confirm my email"));
+    assert!(messages.iter().any(|m| m["subject"] == "Welcome to Forgeline"));
+    assert!(
+        outbox_status(&pool)
+            .await
+            .iter()
+            .all(|(_, status, attempts, _, _)| status == "sent" && *attempts == 1)
+    );
+    assert_eq!(
+        deliver_due(&pool, &mailer).await.unwrap(),
+        0,
+        "nothing is sent twice"
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_failed_send_is_kept_and_retried_later_until_it_goes_through(pool: PgPool) {
+    // Arrange: the mail server is down.
+    let app = TestApp::spawn(pool.clone()).await;
+    app.browser()
+        .submit("/api/forgot_password", &[("email", "nobody@acme.test")])
+        .await;
+    app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = Mailer::new(
+        &format!("smtp://127.0.0.1:{dead_port}"),
+        "no-reply@forgeline.test",
+    )
+    .unwrap();
+
+    // Act
+    deliver_due(&pool, &down).await.unwrap();
+
+    // Assert: kept, with the error, scheduled for later.
+    for (template, status, attempts, error, later) in outbox_status(&pool).await {
+        assert_eq!(
+            (status.as_str(), attempts, later),
+            ("queued", 1, true),
+            "{template}"
+        );
+        assert!(error.is_some(), "{template}");
+    }
+    assert_eq!(
+        deliver_due(&pool, &down).await.unwrap(),
+        0,
+        "not retried before its time"
+    );
+
+    // When the retry comes due and the server is back, it goes through.
+    let sink = SmtpSink::start().await;
+    // language=PostgreSQL
+    sqlx::query!("update email_outbox set next_attempt_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let up = Mailer::new(&sink.url(), "no-reply@forgeline.test").unwrap();
+    deliver_due(&pool, &up).await.unwrap();
+    assert_eq!(sink.messages().len(), 2);
+    assert!(
+        outbox_status(&pool)
+            .await
+            .iter()
+            .all(|(_, status, attempts, _, _)| status == "sent" && *attempts == 2)
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn after_the_last_attempt_an_email_is_kept_as_dead(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signed_up("ada@acme.test", "Acme", "starter").await;
+    // language=PostgreSQL
+    sqlx::query!(
+        "update email_outbox set attempts = $1 - 1",
+        server::mailer::MAX_ATTEMPTS
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = Mailer::new(
+        &format!("smtp://127.0.0.1:{dead_port}"),
+        "no-reply@forgeline.test",
+    )
+    .unwrap();
+
+    deliver_due(&pool, &down).await.unwrap();
+
+    let rows = outbox_status(&pool).await;
+    assert_eq!(rows.len(), 2, "never deleted");
+    assert!(rows.iter().all(|(_, status, _, _, _)| status == "dead"));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_local_mailbox_shows_queued_mail_only_on_local_runs_without_smtp(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let page = app.get("/dev/mailbox").await;
+    assert!(page.body.contains("Confirm your email for Forgeline"));
+    assert!(
+        page.body.contains("href=\"http://127.0.0.1:3000/verify?token="),
+        "links are clickable"
+    );
+
+    let live = TestApp::with_settings(pool, &[("GATEHOUSE_PUBLIC_URL", "https://billing.example.com")]);
+    let hidden = live.get("/dev/mailbox").await;
+    assert!(!hidden.body.contains("Confirm your email"));
+    assert!(hidden.body.contains("not found"));
+}
