@@ -2,7 +2,9 @@
 
 use crate::catalog::cache::CatalogCache;
 use crate::error::AppError;
+use crate::marketing::content::SiteContent;
 use sqlx::PgPool;
+use std::sync::Arc;
 
 /// Shared state reachable from server functions through Leptos context.
 #[derive(Clone)]
@@ -17,6 +19,8 @@ pub struct AppContext {
     pub trust_forwarded_for: bool,
     /// Whether queued mail is shown at `/dev/mailbox` (local runs without SMTP).
     pub local_mailbox: bool,
+    /// The marketing copy.
+    pub site: Arc<SiteContent>,
 }
 
 /// The [`AppContext`] of the current request.

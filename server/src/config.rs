@@ -32,6 +32,8 @@ pub struct Settings {
     pub pg_bindir: Option<PathBuf>,
     /// `GATEHOUSE_CATALOG`: the plan catalogue file.
     pub catalog_path: PathBuf,
+    /// `GATEHOUSE_CONTENT`: the marketing copy.
+    pub content_path: PathBuf,
     /// `GATEHOUSE_SITE_ROOT`: the built site (scripts, styles, public files).
     pub site_root: PathBuf,
     /// `GATEHOUSE_LOG_FORMAT`: `text` or `json`.
@@ -164,6 +166,8 @@ impl Settings {
             pg_bindir: get("GATEHOUSE_PG_BINDIR").map(PathBuf::from),
             catalog_path: get("GATEHOUSE_CATALOG")
                 .map_or_else(|| PathBuf::from("catalog/catalog.toml"), PathBuf::from),
+            content_path: get("GATEHOUSE_CONTENT")
+                .map_or_else(|| PathBuf::from("content/site.toml"), PathBuf::from),
             site_root: get("GATEHOUSE_SITE_ROOT").map_or_else(|| PathBuf::from("target/site"), PathBuf::from),
             log_format,
             smtp_url: get("GATEHOUSE_SMTP_URL").map(SecretString::from),

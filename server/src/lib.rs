@@ -12,6 +12,7 @@ pub mod health;
 pub mod mailer;
 pub mod page_cache;
 pub mod security;
+pub mod seo_files;
 pub mod telemetry;
 
 use anyhow::{Context, Result};
@@ -19,6 +20,8 @@ use app::catalog::cache::CatalogCache;
 use app::catalog::db::{CATALOG_CHANGED_CHANNEL, SyncReport, sync_catalog};
 use app::catalog::source::{LoadedCatalog, load_catalog_file};
 use app::context::AppContext;
+use app::marketing::content::SiteContent;
+use app::marketing::content_source::load_site_content;
 use app::{App, SiteAssets, shell};
 use axum::Router;
 use axum::extract::FromRef;
@@ -69,6 +72,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The configuration it was built from.
     pub settings: Arc<Settings>,
+    /// The marketing copy.
+    pub site: Arc<SiteContent>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -80,7 +85,7 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// State for a pool and settings (the built site is read from
     /// `settings.site_root`).
-    pub fn new(pool: PgPool, settings: Settings) -> Self {
+    pub fn new(pool: PgPool, settings: Settings, site: SiteContent) -> Self {
         let (output_name, assets) = assets::load(&settings.site_root);
         let leptos_options = LeptosOptions::builder()
             .output_name(output_name)
@@ -94,6 +99,7 @@ impl AppState {
             assets,
             metrics: telemetry::prometheus(),
             settings: Arc::new(settings),
+            site: Arc::new(site),
         }
     }
 }
@@ -107,12 +113,18 @@ pub fn app(state: AppState) -> Router {
         public_url: settings.public_url.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
         local_mailbox: settings.smtp_url.is_none() && settings.is_local(),
+        site: state.site.clone(),
+    };
+    let site = app::ui::Site {
+        content: state.site.clone(),
+        public_url: settings.public_url.clone(),
     };
     // Runs for every page render and server-function call: hands over the
     // shared state and sets the page's CSP with the nonce Leptos put on its
     // inline scripts.
     let provide_app_context = move || {
         provide_context(context.clone());
+        provide_context(site.clone());
         if let (Some(nonce), Some(response)) = (
             leptos::nonce::use_nonce(),
             use_context::<leptos_axum::ResponseOptions>(),
@@ -152,6 +164,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
         .route("/metrics", get(render_metrics))
+        .route("/brand.css", get(seo_files::brand_css))
+        .route("/robots.txt", get(seo_files::robots_txt))
+        .route("/sitemap.xml", get(seo_files::sitemap_xml))
         .leptos_routes_with_context(&state, routes, provide_app_context.clone(), {
             let page_shell = page_shell.clone();
             move || page_shell(options.clone())
@@ -253,8 +268,9 @@ pub async fn open_database(settings: &Settings) -> Result<(PgPool, Option<Embedd
 pub async fn serve(settings: Settings) -> Result<()> {
     // The catalogue is checked before anything starts, so a bad file fails fast.
     let loaded = load_catalog_file(&settings.catalog_path)?;
+    let site = load_site_content(&settings.content_path).map_err(anyhow::Error::msg)?;
     let (pool, embedded) = open_database(&settings).await?;
-    let result = serve_with_pool(&settings, pool.clone(), &loaded).await;
+    let result = serve_with_pool(&settings, pool.clone(), &loaded, site).await;
     pool.close().await;
     if let Some(cluster) = embedded.filter(EmbeddedPostgres::started_here) {
         tracing::info!("stopping the embedded PostgreSQL cluster");
@@ -268,7 +284,12 @@ pub async fn serve(settings: Settings) -> Result<()> {
     result
 }
 
-async fn serve_with_pool(settings: &Settings, pool: PgPool, loaded: &LoadedCatalog) -> Result<()> {
+async fn serve_with_pool(
+    settings: &Settings,
+    pool: PgPool,
+    loaded: &LoadedCatalog,
+    site: SiteContent,
+) -> Result<()> {
     MIGRATOR.run(&pool).await.context("Failed to apply migrations")?;
     let report = sync_catalog_file(&pool, loaded).await?;
     tracing::info!(
@@ -292,7 +313,7 @@ async fn serve_with_pool(settings: &Settings, pool: PgPool, loaded: &LoadedCatal
         }
     }
     spawn_session_cleanup(pool.clone());
-    let state = AppState::new(pool.clone(), settings.clone());
+    let state = AppState::new(pool.clone(), settings.clone(), site);
     spawn_catalog_listener(pool, state.catalog.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

@@ -20,7 +20,6 @@ use {
     crate::email::{outbox, templates},
     crate::error::FormCheck,
     crate::security::{db::throttle, throttle as rates},
-    crate::ui::PRODUCT_NAME,
 };
 
 /// Where a successful sign-in may send the user: local paths only, so a
@@ -84,13 +83,18 @@ pub async fn sign_up(
             let token = new_token();
             db::insert_token(&mut tx, user_id, TokenPurpose::VerifyEmail, &token_hash(&token)).await?;
             let portal = format!("{}/app", context.public_url);
-            let welcome = templates::welcome(PRODUCT_NAME, company.as_str(), catalog.trial.days, &portal);
+            let welcome = templates::welcome(
+                &context.site.product.name,
+                company.as_str(),
+                catalog.trial.days,
+                &portal,
+            );
             outbox::enqueue(&mut tx, email.as_str(), &welcome).await?;
             let link = format!("{}/verify?token={token}", context.public_url);
             outbox::enqueue(
                 &mut tx,
                 email.as_str(),
-                &templates::verify_email(PRODUCT_NAME, &link),
+                &templates::verify_email(&context.site.product.name, &link),
             )
             .await?;
             tx.commit().await?;
@@ -98,7 +102,7 @@ pub async fn sign_up(
         }
         None => {
             let login = format!("{}/login", context.public_url);
-            let notice = templates::signup_with_existing_account(PRODUCT_NAME, &login);
+            let notice = templates::signup_with_existing_account(&context.site.product.name, &login);
             outbox::enqueue(&mut tx, email.as_str(), &notice).await?;
             tx.commit().await?;
             session::mark_anonymous_activity(&session).await?;
@@ -215,7 +219,7 @@ pub async fn resend_verification() -> Result<(), AppError> {
     outbox::enqueue(
         &mut tx,
         &user.email,
-        &templates::verify_email(PRODUCT_NAME, &link),
+        &templates::verify_email(&context.site.product.name, &link),
     )
     .await?;
     tx.commit().await?;
@@ -258,7 +262,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
         outbox::enqueue(
             &mut tx,
             email.as_str(),
-            &templates::reset_password(PRODUCT_NAME, &link),
+            &templates::reset_password(&context.site.product.name, &link),
         )
         .await?;
     }

@@ -5,7 +5,7 @@ use crate::catalog::domain::BillingCycle;
 use crate::error::AppError;
 use crate::portal::api::get_invitation;
 use crate::ui::form::{FormFeedback, FormSummary, Notice, TextField};
-use crate::ui::{ErrorNotice, PRODUCT_NAME, SiteFooter, SiteHeader};
+use crate::ui::{ErrorNotice, SiteFooter, SiteHeader, product_name};
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
@@ -33,11 +33,12 @@ fn AuthCard(
     }
 }
 
-const BUTTON: &str = "w-full rounded-md bg-indigo-700 px-4 py-2 font-semibold text-white hover:bg-indigo-800";
+const BUTTON: &str = "w-full rounded-md bg-brand px-4 py-2 font-semibold text-white hover:opacity-90";
 
 /// `/signup?plan=…&cycle=…`: starts a free trial.
 #[component]
 pub fn SignupPage() -> impl IntoView {
+    let product = product_name();
     let feedback = FormFeedback::from_address();
     let plan = query_value("plan").unwrap_or_default();
     let cycle = BillingCycle::from_query(query_value("cycle").as_deref());
@@ -46,7 +47,7 @@ pub fn SignupPage() -> impl IntoView {
         format!("You chose the {name} plan, billed {}.", cycle.as_str())
     });
     view! {
-        <Title text=format!("Start your free trial — {PRODUCT_NAME}") />
+        <Title text=format!("Start your free trial — {product}") />
         <AuthCard heading="Start your free trial">
             <p class="text-slate-600">"No card needed. Cancel any time."</p>
             {plan_note.map(|note| view! { <p class="text-slate-700" data-chosen-plan>{note}</p> })}
@@ -69,13 +70,14 @@ pub fn SignupPage() -> impl IntoView {
 /// `/signup/check-email`: after signup, whatever happened.
 #[component]
 pub fn CheckEmailPage() -> impl IntoView {
+    let product = product_name();
     view! {
-        <Title text=format!("Check your email — {PRODUCT_NAME}") />
+        <Title text=format!("Check your email — {product}") />
         <AuthCard heading="Check your email">
             <p class="text-slate-700">
                 "We sent you an email. Follow its link to confirm your address; you can start using your trial right away."
             </p>
-            <a href="/app" class="block rounded-md bg-indigo-700 px-4 py-2 text-center font-semibold text-white">
+            <a href="/app" class="block rounded-md bg-brand px-4 py-2 text-center font-semibold text-white">
                 "Continue to your account"
             </a>
         </AuthCard>
@@ -85,6 +87,7 @@ pub fn CheckEmailPage() -> impl IntoView {
 /// `/login?next=…`.
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let product = product_name();
     let feedback = FormFeedback::from_address();
     let next = feedback
         .value("next")
@@ -92,7 +95,7 @@ pub fn LoginPage() -> impl IntoView {
         .unwrap_or_default();
     let verified = query_value("verified").is_some();
     view! {
-        <Title text=format!("Sign in — {PRODUCT_NAME}") />
+        <Title text=format!("Sign in — {product}") />
         <AuthCard heading="Sign in">
             {verified.then(|| view! { <Notice message="Your email is confirmed. Sign in to continue.".to_owned() /> })}
             <form method="post" action="/api/login" class="space-y-4" novalidate>
@@ -113,8 +116,9 @@ pub fn LoginPage() -> impl IntoView {
 /// `/logout`: a page with the sign-out button (signing out is a POST).
 #[component]
 pub fn LogoutPage() -> impl IntoView {
+    let product = product_name();
     view! {
-        <Title text=format!("Sign out — {PRODUCT_NAME}") />
+        <Title text=format!("Sign out — {product}") />
         <AuthCard heading="Sign out">
             <form method="post" action="/api/logout">
                 <button type="submit" class=BUTTON>"Sign out"</button>
@@ -126,10 +130,11 @@ pub fn LogoutPage() -> impl IntoView {
 /// `/verify?token=…`: confirms the email with one click.
 #[component]
 pub fn VerifyPage() -> impl IntoView {
+    let product = product_name();
     let feedback = FormFeedback::from_address();
     let token = query_value("token").unwrap_or_default();
     view! {
-        <Title text=format!("Confirm your email — {PRODUCT_NAME}") />
+        <Title text=format!("Confirm your email — {product}") />
         <AuthCard heading="Confirm your email">
             <FormSummary feedback=feedback.clone() />
             <form method="post" action="/api/verify_email">
@@ -143,10 +148,11 @@ pub fn VerifyPage() -> impl IntoView {
 /// `/forgot-password`.
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
+    let product = product_name();
     let feedback = FormFeedback::from_address();
     let sent = query_value("sent").is_some();
     view! {
-        <Title text=format!("Reset your password — {PRODUCT_NAME}") />
+        <Title text=format!("Reset your password — {product}") />
         <AuthCard heading="Reset your password">
             {sent
                 .then(|| {
@@ -166,10 +172,11 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 /// `/reset-password?token=…`.
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
+    let product = product_name();
     let feedback = FormFeedback::from_address();
     let token = query_value("token").unwrap_or_default();
     view! {
-        <Title text=format!("Choose a new password — {PRODUCT_NAME}") />
+        <Title text=format!("Choose a new password — {product}") />
         <AuthCard heading="Choose a new password">
             <form method="post" action="/api/reset_password" class="space-y-4" novalidate>
                 <FormSummary feedback=feedback.clone() />
@@ -184,11 +191,12 @@ pub fn ResetPasswordPage() -> impl IntoView {
 /// `/invite?token=…`: accept an invitation.
 #[component]
 pub fn InvitePage() -> impl IntoView {
+    let product = product_name();
     let feedback = FormFeedback::from_address();
     let token = query_value("token").unwrap_or_default();
     let here = format!("/invite?token={}", crate::ui::encode_query_value(&token));
     view! {
-        <Title text=format!("Join your team — {PRODUCT_NAME}") />
+        <Title text=format!("Join your team — {product}") />
         <AuthCard heading="Join your team">
             <FormSummary feedback=feedback.clone() />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -197,7 +205,7 @@ pub fn InvitePage() -> impl IntoView {
                     match get_invitation(token.clone()).await {
                         Ok(invite) => {
                             let intro = format!(
-                                "You are invited to join {} on {PRODUCT_NAME} as {}.",
+                                "You are invited to join {} on {product} as {}.",
                                 invite.organization_name,
                                 invite.role.as_str(),
                             );
@@ -226,7 +234,7 @@ pub fn InvitePage() -> impl IntoView {
                                     <p class="text-slate-700">
                                         {format!("Sign in as {} to accept.", invite.email)}
                                     </p>
-                                    <a href=format!("/login?next={next}") class="block rounded-md bg-indigo-700 px-4 py-2 text-center font-semibold text-white">
+                                    <a href=format!("/login?next={next}") class="block rounded-md bg-brand px-4 py-2 text-center font-semibold text-white">
                                         "Sign in to accept"
                                     </a>
                                 }
@@ -303,7 +311,7 @@ fn linkify(text: &str) -> Vec<AnyView> {
             let trimmed = word.trim_end();
             if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
                 let tail = word[trimmed.len()..].to_owned();
-                view! { <a href=trimmed.to_owned() class="text-indigo-700 underline">{trimmed.to_owned()}</a>{tail} }
+                view! { <a href=trimmed.to_owned() class="text-brand underline">{trimmed.to_owned()}</a>{tail} }
                     .into_any()
             } else {
                 word.to_owned().into_any()

@@ -1,11 +1,12 @@
 //! `/pricing`: tier cards with the monthly/annual switch, add-ons and the
 //! feature matrix, all read from the catalogue through a server function.
 
+use super::home::FaqSection;
+use super::seo::{JsonLd, PageMeta};
 use crate::catalog::api::get_pricing;
 use crate::catalog::domain::{BillingCycle, Catalog, Limit, Tier};
-use crate::ui::{ErrorNotice, PRODUCT_NAME, SiteFooter, SiteHeader};
+use crate::ui::{ErrorNotice, SiteFooter, SiteHeader, product_name, use_site};
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
@@ -77,15 +78,19 @@ impl TierCardView {
 /// `/pricing?cycle=annual|monthly`.
 #[component]
 pub fn PricingPage() -> impl IntoView {
+    let product = product_name();
     let query = use_query_map();
     let cycle = BillingCycle::from_query(query.read_untracked().get("cycle").as_deref());
+    let site = use_site();
+    let faqs = site.content.faqs.clone();
     view! {
-        <Title text=format!("Pricing — {PRODUCT_NAME}") />
-        <Meta
-            name="description"
-            content=format!(
-                "{PRODUCT_NAME} plans and prices: Starter, Professional and Enterprise, billed monthly or annually, with a free trial.",
+        <PageMeta
+            title="Pricing".to_owned()
+            description=format!(
+                "{} plans and prices: Starter, Professional and Enterprise, billed monthly or annually, with a free trial and no card needed.",
+                product,
             )
+            path="/pricing"
         />
         <SiteHeader />
         <main id="main" class="mx-auto max-w-6xl px-4 py-16">
@@ -105,9 +110,44 @@ pub fn PricingPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <FaqSection faqs />
         </main>
         <SiteFooter />
     }
+}
+
+/// Schema.org Product with one Offer per tier and cycle.
+fn product_json_ld(
+    catalog: &Catalog,
+    product: &str,
+    description: &str,
+    public_url: &str,
+) -> serde_json::Value {
+    let offers: Vec<serde_json::Value> = catalog
+        .tiers
+        .iter()
+        .flat_map(|tier| {
+            [BillingCycle::Monthly, BillingCycle::Annual].map(|cycle| {
+                let price = tier.price(cycle);
+                serde_json::json!({
+                    "@type": "Offer",
+                    "name": format!("{} ({})", tier.name, cycle.as_str()),
+                    "price": format!("{}.{:02}", price.amount_minor / 100, price.amount_minor % 100),
+                    "priceCurrency": price.currency.code(),
+                    "url": format!("{public_url}/signup?plan={}&cycle={}", tier.key, cycle.as_str()),
+                    "availability": "https://schema.org/InStock",
+                })
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": product,
+        "description": description,
+        "brand": { "@type": "Brand", "name": product },
+        "offers": offers,
+    })
 }
 
 #[component]
@@ -120,7 +160,15 @@ fn PricingContent(catalog: Catalog, cycle: BillingCycle) -> impl IntoView {
         .max()
         .unwrap_or(0);
     let trial_days = catalog.trial.days;
+    let site = use_site();
+    let json_ld = product_json_ld(
+        &catalog,
+        &site.content.product.name,
+        &site.content.product.description,
+        &site.public_url,
+    );
     view! {
+        <JsonLd data=json_ld />
         <PricingPlans tiers initial_cycle=cycle best_saving_percent trial_days />
         <AddOnList catalog=catalog.clone() />
         <FeatureMatrix catalog />
@@ -147,9 +195,9 @@ pub fn PricingPlans(
                 data-cycle=target.as_str()
                 class=move || {
                     if active() {
-                        "rounded-full bg-indigo-700 px-5 py-2 text-sm font-semibold text-white"
+                        "rounded-full bg-brand px-5 py-2 text-sm font-semibold text-white"
                     } else {
-                        "rounded-full px-5 py-2 text-sm font-semibold text-slate-700 hover:text-indigo-700"
+                        "rounded-full px-5 py-2 text-sm font-semibold text-slate-700 hover:text-brand"
                     }
                 }
                 on:click=move |event| {
@@ -220,7 +268,7 @@ fn TierCard(tier: TierCardView, cycle: ReadSignal<BillingCycle>, trial_days: u32
         move || format!("/signup?plan={key}&cycle={}", cycle.get().as_str())
     };
     let card_class = if recommended {
-        "relative flex flex-col rounded-2xl border-2 border-indigo-700 bg-white p-6 shadow-lg"
+        "relative flex flex-col rounded-2xl border-2 border-brand bg-white p-6 shadow-lg"
     } else {
         "relative flex flex-col rounded-2xl border border-slate-200 bg-white p-6"
     };
@@ -229,7 +277,7 @@ fn TierCard(tier: TierCardView, cycle: ReadSignal<BillingCycle>, trial_days: u32
             {recommended
                 .then(|| {
                     view! {
-                        <p class="absolute -top-3 left-6 rounded-full bg-indigo-700 px-3 py-0.5 text-xs font-semibold text-white">
+                        <p class="absolute -top-3 left-6 rounded-full bg-brand px-3 py-0.5 text-xs font-semibold text-white">
                             "Recommended"
                         </p>
                     }
@@ -249,9 +297,9 @@ fn TierCard(tier: TierCardView, cycle: ReadSignal<BillingCycle>, trial_days: u32
             <a
                 href=signup_href
                 class=if recommended {
-                    "mt-8 block rounded-md bg-indigo-700 px-4 py-2 text-center font-semibold text-white hover:bg-indigo-800"
+                    "mt-8 block rounded-md bg-brand px-4 py-2 text-center font-semibold text-white hover:opacity-90"
                 } else {
-                    "mt-8 block rounded-md border border-indigo-700 px-4 py-2 text-center font-semibold text-indigo-700 hover:bg-indigo-50"
+                    "mt-8 block rounded-md border border-brand px-4 py-2 text-center font-semibold text-brand hover:bg-indigo-50"
                 }
             >
                 {format!("Start {trial_days}-day free trial")}
@@ -321,7 +369,7 @@ fn FeatureMatrix(catalog: Catalog) -> impl IntoView {
             <h2 id="compare-heading" class="text-center text-2xl font-bold tracking-tight">
                 "Compare every feature"
             </h2>
-            <div class="mt-8 overflow-x-auto">
+            <div class="mt-8 overflow-x-auto md:overflow-visible">
                 <table class="w-full min-w-[36rem] border-collapse text-left text-sm">
                     <caption class="sr-only">"Features included in each plan"</caption>
                     <thead class="sticky top-0 bg-white">

@@ -21,7 +21,6 @@ use {
     crate::context::app_context,
     crate::email::{outbox, templates},
     crate::error::FormCheck,
-    crate::ui::PRODUCT_NAME,
     uuid::Uuid,
 };
 
@@ -101,7 +100,7 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
     }
     let link = format!("{}/invite?token={token}", context.public_url);
     let message = templates::invitation(
-        PRODUCT_NAME,
+        &context.site.product.name,
         &organization_name,
         &user.email,
         role.as_str(),

@@ -9,7 +9,7 @@ pub mod db;
 use crate::accounts::domain::Role;
 use crate::error::AppError;
 use crate::ui::form::{FormFeedback, FormSummary, Notice, TextField};
-use crate::ui::{ErrorNotice, PRODUCT_NAME, SignInRedirect};
+use crate::ui::{ErrorNotice, SignInRedirect, product_name};
 use api::{get_overview, get_team};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -116,13 +116,14 @@ fn PortalNav(
     /// The current page's path.
     current: &'static str,
 ) -> impl IntoView {
+    let product = product_name();
     let link = move |href: &'static str, label: &'static str| {
         let active = href == current;
         view! {
             <a
                 href=href
                 aria-current=active.then_some("page")
-                class=if active { "font-semibold text-indigo-700" } else { "text-slate-700 hover:text-indigo-700" }
+                class=if active { "font-semibold text-brand" } else { "text-slate-700 hover:text-brand" }
             >
                 {label}
             </a>
@@ -131,13 +132,13 @@ fn PortalNav(
     view! {
         <header class="border-b border-slate-200 bg-white">
             <nav aria-label="Account" class="mx-auto flex max-w-5xl flex-wrap items-center justify-between gap-4 px-4 py-4">
-                <a href="/app" class="text-xl font-bold tracking-tight">{PRODUCT_NAME}</a>
+                <a href="/app" class="text-xl font-bold tracking-tight">{product.clone()}</a>
                 <div class="flex flex-wrap items-center gap-5 text-sm">
                     {link("/app", "Overview")}
                     {link("/app/team", "Team")}
                     {link("/app/account", "Account")}
                     <form method="post" action="/api/logout">
-                        <button type="submit" class="text-slate-700 underline hover:text-indigo-700">
+                        <button type="submit" class="text-slate-700 underline hover:text-brand">
                             "Sign out"
                         </button>
                     </form>
@@ -163,6 +164,7 @@ fn portal_outcome<T, V: IntoView + 'static>(
 /// `/app`: the organisation, the user and the trial.
 #[component]
 pub fn PortalHome() -> impl IntoView {
+    let product = product_name();
     let query = use_query_map();
     let notice = query.with_untracked(|q| {
         if q.get("verified").is_some() {
@@ -178,7 +180,7 @@ pub fn PortalHome() -> impl IntoView {
         }
     });
     view! {
-        <Title text=format!("Overview — {PRODUCT_NAME}") />
+        <Title text=format!("Overview — {product}") />
         <PortalNav current="/app" />
         <main id="main" class="mx-auto max-w-5xl space-y-6 px-4 py-10">
             {notice.map(|message| view! { <Notice message=message.to_owned() /> })}
@@ -249,10 +251,11 @@ fn OverviewPanels(overview: OrgOverview) -> impl IntoView {
 /// `/app/team`: members, invitations and seats.
 #[component]
 pub fn TeamPage() -> impl IntoView {
+    let product = product_name();
     let feedback = FormFeedback::from_address();
     let invited = use_query_map().with_untracked(|q| q.get("invited").is_some());
     view! {
-        <Title text=format!("Team — {PRODUCT_NAME}") />
+        <Title text=format!("Team — {product}") />
         <PortalNav current="/app/team" />
         <main id="main" class="mx-auto max-w-5xl space-y-8 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Team"</h1>
@@ -397,7 +400,7 @@ fn TeamPanels(team: TeamView, feedback: FormFeedback) -> impl IntoView {
                                     <option value="admin">"Admin"</option>
                                 </select>
                             </div>
-                            <button type="submit" class="rounded-md bg-indigo-700 px-4 py-2 font-semibold text-white hover:bg-indigo-800">
+                            <button type="submit" class="rounded-md bg-brand px-4 py-2 font-semibold text-white hover:opacity-90">
                                 "Send invitation"
                             </button>
                         </form>
@@ -416,10 +419,11 @@ fn TeamPanels(team: TeamView, feedback: FormFeedback) -> impl IntoView {
 /// `/app/account`: change password.
 #[component]
 pub fn AccountPage() -> impl IntoView {
+    let product = product_name();
     let feedback = FormFeedback::from_address();
     let changed = use_query_map().with_untracked(|q| q.get("changed").is_some());
     view! {
-        <Title text=format!("Account — {PRODUCT_NAME}") />
+        <Title text=format!("Account — {product}") />
         <PortalNav current="/app/account" />
         <main id="main" class="mx-auto max-w-md space-y-6 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Account"</h1>
@@ -440,7 +444,7 @@ pub fn AccountPage() -> impl IntoView {
                                 <FormSummary feedback=feedback.clone() />
                                 <TextField name="current_password" label="Current password" input_type="password" autocomplete="current-password" feedback=feedback.clone() />
                                 <TextField name="new_password" label="New password" input_type="password" autocomplete="new-password" hint="At least 12 characters." feedback=feedback.clone() />
-                                <button type="submit" class="rounded-md bg-indigo-700 px-4 py-2 font-semibold text-white hover:bg-indigo-800">
+                                <button type="submit" class="rounded-md bg-brand px-4 py-2 font-semibold text-white hover:opacity-90">
                                     "Change password"
                                 </button>
                             </form>

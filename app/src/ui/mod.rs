@@ -6,13 +6,29 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 
-/// The product this deployment sells. Gatehouse ships a demo product; the
-/// marketing content files replace it.
-pub const PRODUCT_NAME: &str = "Forgeline";
+/// The site's copy and address, provided to every render by the server.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The validated marketing content.
+    pub content: std::sync::Arc<crate::marketing::content::SiteContent>,
+    /// The public origin, for canonical and social links.
+    pub public_url: String,
+}
+
+/// The site of the current render.
+pub fn use_site() -> Site {
+    expect_context::<Site>()
+}
+
+/// The product's name, from the content file.
+pub fn product_name() -> String {
+    use_site().content.product.name.clone()
+}
 
 /// Top bar with the product name and the main links, plus a skip link.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
+    let product = product_name();
     view! {
         <a
             href="#main"
@@ -26,18 +42,18 @@ pub fn SiteHeader() -> impl IntoView {
                 class="mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-4 px-4 py-4"
             >
                 <a href="/" class="text-xl font-bold tracking-tight text-slate-900">
-                    {PRODUCT_NAME}
+                    {product.clone()}
                 </a>
                 <ul class="flex items-center gap-6 text-sm font-medium">
                     <li>
-                        <a href="/pricing" class="text-slate-700 hover:text-indigo-700">
+                        <a href="/pricing" class="text-slate-700 hover:text-brand">
                             "Pricing"
                         </a>
                     </li>
                     <li>
                         <a
                             href="/signup"
-                            class="rounded-md bg-indigo-700 px-4 py-2 text-white hover:bg-indigo-800"
+                            class="rounded-md bg-brand px-4 py-2 text-white hover:opacity-90"
                         >
                             "Start free trial"
                         </a>
@@ -48,15 +64,31 @@ pub fn SiteHeader() -> impl IntoView {
     }
 }
 
-/// Bottom bar.
+/// Bottom bar with the content file's links.
 #[component]
 pub fn SiteFooter() -> impl IntoView {
+    let site = use_site();
+    let product = site.content.product.name.clone();
+    let links = site.content.footer_links.clone();
     view! {
-        <footer class="mt-24 border-t border-slate-200 bg-slate-50">
-            <div class="mx-auto flex max-w-6xl flex-wrap justify-between gap-4 px-4 py-8 text-sm text-slate-600">
-                <p>{format!("© 2026 {PRODUCT_NAME}")}</p>
-                <p>"Billing and accounts by Gatehouse"</p>
+        <footer class="border-t border-slate-200 bg-slate-50">
+            <div class="mx-auto flex max-w-6xl flex-col gap-6 px-4 py-10 text-sm text-slate-700 sm:flex-row sm:justify-between">
+                <div>
+                    <p class="font-semibold text-slate-900">{product.clone()}</p>
+                    <p class="mt-1">{site.content.product.tagline.clone()}</p>
+                </div>
+                <nav aria-label="Footer">
+                    <ul class="flex flex-wrap gap-x-6 gap-y-2">
+                        {links
+                            .into_iter()
+                            .map(|link| view! { <li><a href=link.href class="hover:text-brand hover:underline">{link.label}</a></li> })
+                            .collect_view()}
+                    </ul>
+                </nav>
             </div>
+            <p class="mx-auto max-w-6xl px-4 pb-8 text-xs text-slate-600">
+                {format!("© 2026 {product}. Billing and accounts by Gatehouse.")}
+            </p>
         </footer>
     }
 }
@@ -78,20 +110,21 @@ pub fn ErrorNotice(
 /// The page for unknown addresses; answers with status 404.
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
+    let product = product_name();
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text=format!("Page not found — {PRODUCT_NAME}") />
+        <Title text=format!("Page not found — {product}") />
         <Meta name="robots" content="noindex" />
         <SiteHeader />
         <main id="main" class="mx-auto max-w-2xl px-4 py-24 text-center">
-            <p class="text-sm font-semibold text-indigo-700">"404"</p>
+            <p class="text-sm font-semibold text-brand">"404"</p>
             <h1 class="mt-2 text-3xl font-bold tracking-tight">"We can't find that page"</h1>
             <p class="mt-4 text-slate-600">"The address may be mistyped, or the page has moved."</p>
             <p class="mt-8">
-                <a href="/" class="font-medium text-indigo-700 underline">
+                <a href="/" class="font-medium text-brand underline">
                     "Go to the home page"
                 </a>
             </p>

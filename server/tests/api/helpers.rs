@@ -21,6 +21,12 @@ pub fn shipped_catalog() -> LoadedCatalog {
     load_catalog_file(&shipped_catalog_path()).expect("the shipped catalogue is valid")
 }
 
+/// The marketing content shipped in the repository.
+pub fn shipped_content() -> app::marketing::content::SiteContent {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../content/site.toml");
+    app::marketing::content_source::load_site_content(&path).expect("the shipped content is valid")
+}
+
 /// The shipped catalogue text with one replacement applied.
 pub fn edited_catalog(from: &str, to: &str) -> LoadedCatalog {
     let text = std::fs::read_to_string(shipped_catalog_path()).unwrap();
@@ -55,7 +61,7 @@ impl TestApp {
             _ => None,
         })
         .expect("default settings");
-        let state = AppState::new(pool, settings);
+        let state = AppState::new(pool, settings, shipped_content());
         TestApp {
             router: app(state.clone()),
             state,
@@ -120,7 +126,7 @@ impl TestApp {
                 .or_else(|| (name == "GATEHOUSE_SITE_ROOT").then(|| "target/site-absent-in-tests".into()))
         })
         .expect("settings");
-        let state = AppState::new(pool, settings);
+        let state = AppState::new(pool, settings, shipped_content());
         TestApp {
             router: app(state.clone()),
             state,

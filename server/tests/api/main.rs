@@ -10,6 +10,7 @@ mod email;
 mod embedded_db;
 mod health;
 mod helpers;
+mod marketing;
 mod pages;
 mod security;
 mod team;
