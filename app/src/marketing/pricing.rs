@@ -369,7 +369,7 @@ fn FeatureMatrix(catalog: Catalog) -> impl IntoView {
             <h2 id="compare-heading" class="text-center text-2xl font-bold tracking-tight">
                 "Compare every feature"
             </h2>
-            <div class="mt-8 overflow-x-auto md:overflow-visible">
+            <div class="relative mt-8 overflow-x-auto md:overflow-visible">
                 <table class="w-full min-w-[36rem] border-collapse text-left text-sm">
                     <caption class="sr-only">"Features included in each plan"</caption>
                     <thead class="sticky top-0 bg-white">
