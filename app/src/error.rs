@@ -150,9 +150,20 @@ impl FromServerFnError for AppError {
                 field: String::new(),
                 message: format!("the request was not understood: {message}"),
             },
-            ServerFnErrorErr::Request(message) | ServerFnErrorErr::Response(message) => {
-                AppError::Transport(message)
-            }
+            // On the server, a body that cannot be read (too large, not
+            // UTF-8) is bad input; in the browser, an unreadable answer is a
+            // transport failure.
+            ServerFnErrorErr::Deserialization(message) if cfg!(feature = "ssr") => AppError::Validation {
+                field: String::new(),
+                message: if message.contains("length limit") {
+                    "the request is too large".to_owned()
+                } else {
+                    format!("the request was not understood: {message}")
+                },
+            },
+            ServerFnErrorErr::Request(message)
+            | ServerFnErrorErr::Response(message)
+            | ServerFnErrorErr::Deserialization(message) => AppError::Transport(message),
             _ => AppError::Internal,
         }
     }

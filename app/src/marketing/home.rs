@@ -56,8 +56,9 @@ pub fn HomePage() -> impl IntoView {
                         .iter()
                         .map(|benefit| {
                             view! {
-                                <div class="rounded-xl border border-slate-200 p-5 text-center">
-                                    <dt class="order-2 mt-1 text-sm text-slate-700">{benefit.label.clone()}</dt>
+                                // The figure reads first on screen; the label stays first for screen readers.
+                                <div class="flex flex-col-reverse rounded-xl border border-slate-200 p-5 text-center">
+                                    <dt class="mt-1 text-sm text-slate-700">{benefit.label.clone()}</dt>
                                     <dd class="text-3xl font-bold text-brand">{benefit.figure.clone()}</dd>
                                 </div>
                             }

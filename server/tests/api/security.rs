@@ -137,3 +137,64 @@ async fn every_response_carries_the_security_headers(pool: PgPool) {
         "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
     );
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn malformed_requests_get_client_errors_never_a_500(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let huge = "a".repeat(3_000_000);
+    let cases: Vec<(&str, &str, Vec<u8>, u16)> = vec![
+        (
+            "/api/login",
+            "application/x-www-form-urlencoded",
+            b"\xff\xfe%%%".to_vec(),
+            422,
+        ),
+        (
+            "/api/login",
+            "application/x-www-form-urlencoded",
+            huge.into_bytes(),
+            422,
+        ),
+        ("/api/login", "application/json", br#"{"x":1}"#.to_vec(), 422),
+        (
+            "/api/signup",
+            "application/x-www-form-urlencoded",
+            b"email=a%40b.test".to_vec(),
+            422,
+        ),
+        (
+            "/api/verify_email",
+            "application/x-www-form-urlencoded",
+            b"token=%00%01".to_vec(),
+            422,
+        ),
+        (
+            "/api/no_such_function",
+            "application/x-www-form-urlencoded",
+            b"x=1".to_vec(),
+            404,
+        ),
+    ];
+    for (path, content_type, body, status) in cases {
+        let request = Request::post(path)
+            .header("origin", ORIGIN)
+            .header("accept", "application/json")
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let response = app.request(request).await;
+        assert_eq!(
+            response.status, status,
+            "{path} ({content_type}): {}",
+            response.body
+        );
+    }
+    for page in [
+        "/pricing?cycle=%FF",
+        "/signup?__err=not-base64!!",
+        "/invite?token=%FF%FE",
+        "/login?next=%FF",
+    ] {
+        assert_eq!(app.get(page).await.status, 200, "{page}");
+    }
+}
