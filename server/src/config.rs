@@ -49,6 +49,9 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// `GATEHOUSE_SESSION_IDLE_MINUTES`: sessions end after this much inactivity.
     pub session_idle_minutes: i64,
+    /// `GATEHOUSE_STRIPE_WEBHOOK_SECRET`: the `whsec_…` signing secret of
+    /// the Stripe webhook endpoint. Unset: `/webhooks/stripe` answers 404.
+    pub stripe_webhook_secret: Option<SecretString>,
 }
 
 impl Settings {
@@ -175,6 +178,7 @@ impl Settings {
                 .unwrap_or_else(|| "Forgeline <no-reply@localhost>".to_owned()),
             trust_forwarded_for,
             session_idle_minutes,
+            stripe_webhook_secret: get("GATEHOUSE_STRIPE_WEBHOOK_SECRET").map(SecretString::from),
         })
     }
 }

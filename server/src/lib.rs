@@ -14,6 +14,7 @@ pub mod page_cache;
 pub mod security;
 pub mod seo_files;
 pub mod telemetry;
+pub mod webhooks;
 
 use anyhow::{Context, Result};
 use app::catalog::cache::CatalogCache;
@@ -164,6 +165,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
         .route("/metrics", get(render_metrics))
+        .route("/webhooks/stripe", axum::routing::post(webhooks::receive_stripe_event))
         .route("/brand.css", get(seo_files::brand_css))
         .route("/robots.txt", get(seo_files::robots_txt))
         .route("/sitemap.xml", get(seo_files::sitemap_xml))

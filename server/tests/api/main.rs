@@ -14,3 +14,4 @@ mod marketing;
 mod pages;
 mod security;
 mod team;
+mod webhooks;

@@ -1,0 +1,230 @@
+//! The Stripe webhook inbox: verify, store once, acknowledge.
+
+use crate::helpers::{TestApp, shipped_catalog};
+use axum::body::Body;
+use axum::http::Request;
+use sqlx::PgPool;
+use stripe_webhook::Webhook;
+
+const SECRET: &str = "whsec_test_gatehouse";
+
+/// A Stripe-shaped event, as Stripe's API renders it.
+fn event(id: &str, event_type: &str, object: serde_json::Value) -> String {
+    serde_json::json!({
+        "id": id,
+        "object": "event",
+        "api_version": "2025-09-30.clover",
+        "created": 1_763_700_000,
+        "data": { "object": object },
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null },
+        "type": event_type,
+    })
+    .to_string()
+}
+
+/// Our own Stripe-shaped subscription (an active Starter, monthly).
+fn subscription_fixture() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/stripe/subscription_active_starter.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn subscription_event(id: &str) -> String {
+    event(id, "customer.subscription.updated", subscription_fixture())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn app_with_webhooks(pool: PgPool) -> TestApp {
+    server::sync_catalog_file(&pool, &shipped_catalog())
+        .await
+        .unwrap();
+    TestApp::with_settings(pool, &[("GATEHOUSE_STRIPE_WEBHOOK_SECRET", SECRET)])
+}
+
+async fn deliver(app: &TestApp, payload: &str, signature: Option<String>) -> crate::helpers::TestResponse {
+    let mut request = Request::post("/webhooks/stripe").header("content-type", "application/json");
+    if let Some(signature) = signature {
+        request = request.header("stripe-signature", signature);
+    }
+    app.request(request.body(Body::from(payload.to_owned())).unwrap())
+        .await
+}
+
+async fn stored(pool: &PgPool) -> Vec<(String, String, String)> {
+    // language=PostgreSQL
+    sqlx::query!("select provider_event_id, event_type, status from webhook_event order by received_at")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.provider_event_id, r.event_type, r.status))
+        .collect()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_signed_event_is_stored_before_it_is_acknowledged(pool: PgPool) {
+    let app = app_with_webhooks(pool.clone()).await;
+    let payload = subscription_event("evt_1");
+
+    let response = deliver(
+        &app,
+        &payload,
+        Some(Webhook::generate_test_header(&payload, SECRET, None)),
+    )
+    .await;
+
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.body, r#"{"received":true,"duplicate":false}"#);
+    assert_eq!(
+        stored(&pool).await,
+        [(
+            "evt_1".into(),
+            "customer.subscription.updated".into(),
+            "pending".into()
+        )]
+    );
+    // language=PostgreSQL
+    let payload_kept = sqlx::query_scalar!("select payload->'data'->'object'->>'id' from webhook_event")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(payload_kept.as_deref(), Some("sub_gh_starter_001"));
+}
+
+#[test]
+fn the_subscription_fixture_is_a_valid_stripe_subscription() {
+    // async-stripe's own parser must accept it, with the typed object inside.
+    let payload = subscription_event("evt_fixture");
+    let parsed = Webhook::insecure(&payload).expect("async-stripe parses the fixture");
+    match parsed.data.object {
+        stripe_webhook::EventObject::CustomerSubscriptionUpdated(subscription) => {
+            assert_eq!(subscription.id.as_str(), "sub_gh_starter_001");
+            assert_eq!(subscription.items.data[0].price.unit_amount, Some(4900));
+        }
+        other => panic!("unexpected object: {other:?}"),
+    }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_redelivered_event_is_acknowledged_and_stored_once(pool: PgPool) {
+    let app = app_with_webhooks(pool.clone()).await;
+    let payload = subscription_event("evt_dup");
+    for attempt in 0..3 {
+        // Stripe signs each delivery afresh.
+        let signature = Webhook::generate_test_header(&payload, SECRET, Some(now() - attempt));
+        let response = deliver(&app, &payload, Some(signature)).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            response.body.contains("\"duplicate\":true"),
+            attempt > 0,
+            "attempt {attempt}"
+        );
+    }
+    assert_eq!(stored(&pool).await.len(), 1);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn forged_stale_malformed_and_unsigned_deliveries_are_refused(pool: PgPool) {
+    let app = app_with_webhooks(pool.clone()).await;
+    let payload = subscription_event("evt_bad");
+    let not_json = "this is not json";
+    let cases: Vec<(&str, &str, Option<String>, &str)> = vec![
+        (
+            "forged",
+            &payload,
+            Some(Webhook::generate_test_header(&payload, "whsec_wrong", None)),
+            "signature does not match",
+        ),
+        (
+            "tampered",
+            &payload,
+            Some(Webhook::generate_test_header(
+                &subscription_event("evt_other"),
+                SECRET,
+                None,
+            )),
+            "signature does not match",
+        ),
+        (
+            "stale",
+            &payload,
+            Some(Webhook::generate_test_header(&payload, SECRET, Some(now() - 301))),
+            "older than 300 seconds",
+        ),
+        (
+            "malformed",
+            not_json,
+            Some(Webhook::generate_test_header(not_json, SECRET, None)),
+            "not a Stripe event",
+        ),
+        (
+            "garbage header",
+            &payload,
+            Some("t=abc,v1=zz".into()),
+            "signature does not match",
+        ),
+        ("unsigned", &payload, None, "missing Stripe-Signature"),
+    ];
+    for (case, body, signature, message) in cases {
+        let response = deliver(&app, body, signature).await;
+        assert_eq!(response.status, 400, "{case}: {}", response.body);
+        assert!(response.body.contains(message), "{case}: {}", response.body);
+    }
+    assert!(stored(&pool).await.is_empty(), "nothing refused is stored");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn event_types_gatehouse_does_not_handle_are_still_acknowledged_and_kept(pool: PgPool) {
+    let app = app_with_webhooks(pool.clone()).await;
+    let payload = event(
+        "evt_new",
+        "some.future_event",
+        serde_json::json!({ "id": "x_1", "object": "thing" }),
+    );
+    let response = deliver(
+        &app,
+        &payload,
+        Some(Webhook::generate_test_header(&payload, SECRET, None)),
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(stored(&pool).await[0].1, "some.future_event");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn without_a_signing_secret_the_endpoint_does_not_exist(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let payload = subscription_event("evt_1");
+    let response = deliver(
+        &app,
+        &payload,
+        Some(Webhook::generate_test_header(&payload, SECRET, None)),
+    )
+    .await;
+    assert_eq!(response.status, 404);
+    assert!(stored(&pool).await.is_empty());
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn webhooks_need_no_browser_origin(pool: PgPool) {
+    // Stripe sends no Origin header; the signature is the proof instead.
+    let app = app_with_webhooks(pool).await;
+    let payload = subscription_event("evt_origin");
+    let response = deliver(
+        &app,
+        &payload,
+        Some(Webhook::generate_test_header(&payload, SECRET, None)),
+    )
+    .await;
+    assert_eq!(response.status, 200);
+}
