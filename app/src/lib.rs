@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod accounts;
+pub mod billing;
 pub mod catalog;
 pub mod email;
 pub mod error;

@@ -1,0 +1,4 @@
+//! Billing: subscription states and revenue rules (the Stripe integration,
+//! checkout and the billing portal build on these).
+
+pub mod domain;
