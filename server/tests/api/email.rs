@@ -22,11 +22,7 @@ impl SmtpSink {
             python.exists(),
             "run scripts/setup first: it installs the SMTP sink's aiosmtpd"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let directory = std::env::temp_dir().join(format!("gatehouse-sink-{port}-{}", std::process::id()));
         let mut process = tokio::process::Command::new(python)
             .arg(root.join("scripts/smtp_sink.py"))
@@ -66,6 +62,24 @@ impl SmtpSink {
             .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
             .collect()
     }
+}
+
+/// A local port nothing listens on (it was free a moment ago).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A mailer whose SMTP server is down.
+fn unreachable_mailer() -> Mailer {
+    Mailer::new(
+        &format!("smtp://127.0.0.1:{}", free_port()),
+        "no-reply@forgeline.test",
+    )
+    .unwrap()
 }
 
 async fn outbox_status(pool: &PgPool) -> Vec<(String, String, i32, Option<String>, bool)> {
@@ -132,16 +146,7 @@ async fn a_failed_send_is_kept_and_retried_later_until_it_goes_through(pool: PgP
         .submit("/api/forgot_password", &[("email", "nobody@acme.test")])
         .await;
     app.signed_up("ada@acme.test", "Acme", "starter").await;
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let down = Mailer::new(
-        &format!("smtp://127.0.0.1:{dead_port}"),
-        "no-reply@forgeline.test",
-    )
-    .unwrap();
+    let down = unreachable_mailer();
 
     // Act
     deliver_due(&pool, &down).await.unwrap();
@@ -191,16 +196,7 @@ async fn after_the_last_attempt_an_email_is_kept_as_dead(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let down = Mailer::new(
-        &format!("smtp://127.0.0.1:{dead_port}"),
-        "no-reply@forgeline.test",
-    )
-    .unwrap();
+    let down = unreachable_mailer();
 
     deliver_due(&pool, &down).await.unwrap();
 
