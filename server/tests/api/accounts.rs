@@ -4,6 +4,13 @@ use crate::helpers::{ORIGIN, PASSWORD, TestApp, form_error};
 use app::error::AppError;
 use sqlx::PgPool;
 
+/// A scripted sign-in attempt from a fresh browser.
+async fn try_login(app: &TestApp, email: &str, password: &str) -> crate::helpers::TestResponse {
+    app.browser()
+        .call("/api/login", &[("email", email), ("password", password)])
+        .await
+}
+
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn signup_creates_user_organisation_owner_and_a_card_free_trial(pool: PgPool) {
     // Arrange
@@ -331,23 +338,11 @@ async fn sign_in_is_throttled_per_account_with_a_retry_hint(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     for attempt in 1..=5 {
-        let response = app
-            .browser()
-            .call(
-                "/api/login",
-                &[("email", "ada@acme.test"), ("password", "wrong password!")],
-            )
-            .await;
+        let response = try_login(&app, "ada@acme.test", "wrong password!").await;
         assert_eq!(response.status, 422, "attempt {attempt}: {}", response.body);
     }
 
-    let refused = app
-        .browser()
-        .call(
-            "/api/login",
-            &[("email", "ada@acme.test"), ("password", PASSWORD)],
-        )
-        .await;
+    let refused = try_login(&app, "ada@acme.test", PASSWORD).await;
     assert_eq!(refused.status, 429, "{}", refused.body);
     let retry_after: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=180).contains(&retry_after), "{retry_after}");
@@ -362,13 +357,7 @@ async fn sign_in_is_throttled_per_account_with_a_retry_hint(pool: PgPool) {
         .await;
     assert!(matches!(form_error(&form), AppError::TooManyRequests { .. }));
     // Another account is not affected.
-    let other = app
-        .browser()
-        .call(
-            "/api/login",
-            &[("email", "bob@acme.test"), ("password", "wrong password!")],
-        )
-        .await;
+    let other = try_login(&app, "bob@acme.test", "wrong password!").await;
     assert_eq!(other.status, 422);
 }
 
@@ -510,21 +499,9 @@ async fn forgot_password_answers_alike_and_the_reset_ends_other_sessions(pool: P
         matches!(form_error(&reused), AppError::Validation { .. }),
         "single use"
     );
-    let old = app
-        .browser()
-        .call(
-            "/api/login",
-            &[("email", "ada@acme.test"), ("password", PASSWORD)],
-        )
-        .await;
+    let old = try_login(&app, "ada@acme.test", PASSWORD).await;
     assert_eq!(old.status, 422);
-    let new = app
-        .browser()
-        .call(
-            "/api/login",
-            &[("email", "ada@acme.test"), ("password", "a brand new passphrase")],
-        )
-        .await;
+    let new = try_login(&app, "ada@acme.test", "a brand new passphrase").await;
     assert_eq!(new.status, 200, "{}", new.body);
 }
 

@@ -60,6 +60,16 @@ async fn deliver(app: &TestApp, payload: &str, signature: Option<String>) -> cra
         .await
 }
 
+/// Delivers `payload` signed now with the endpoint's secret, as Stripe does.
+async fn deliver_signed(app: &TestApp, payload: &str) -> crate::helpers::TestResponse {
+    deliver(
+        app,
+        payload,
+        Some(Webhook::generate_test_header(payload, SECRET, None)),
+    )
+    .await
+}
+
 async fn stored(pool: &PgPool) -> Vec<(String, String, String)> {
     // language=PostgreSQL
     sqlx::query!("select provider_event_id, event_type, status from webhook_event order by received_at")
@@ -76,12 +86,7 @@ async fn a_signed_event_is_stored_before_it_is_acknowledged(pool: PgPool) {
     let app = app_with_webhooks(pool.clone()).await;
     let payload = subscription_event("evt_1");
 
-    let response = deliver(
-        &app,
-        &payload,
-        Some(Webhook::generate_test_header(&payload, SECRET, None)),
-    )
-    .await;
+    let response = deliver_signed(&app, &payload).await;
 
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.body, r#"{"received":true,"duplicate":false}"#);
@@ -191,12 +196,7 @@ async fn event_types_gatehouse_does_not_handle_are_still_acknowledged_and_kept(p
         "some.future_event",
         serde_json::json!({ "id": "x_1", "object": "thing" }),
     );
-    let response = deliver(
-        &app,
-        &payload,
-        Some(Webhook::generate_test_header(&payload, SECRET, None)),
-    )
-    .await;
+    let response = deliver_signed(&app, &payload).await;
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(stored(&pool).await[0].1, "some.future_event");
 }
@@ -205,12 +205,7 @@ async fn event_types_gatehouse_does_not_handle_are_still_acknowledged_and_kept(p
 async fn without_a_signing_secret_the_endpoint_does_not_exist(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     let payload = subscription_event("evt_1");
-    let response = deliver(
-        &app,
-        &payload,
-        Some(Webhook::generate_test_header(&payload, SECRET, None)),
-    )
-    .await;
+    let response = deliver_signed(&app, &payload).await;
     assert_eq!(response.status, 404);
     assert!(stored(&pool).await.is_empty());
 }
@@ -220,11 +215,6 @@ async fn webhooks_need_no_browser_origin(pool: PgPool) {
     // Stripe sends no Origin header; the signature is the proof instead.
     let app = app_with_webhooks(pool).await;
     let payload = subscription_event("evt_origin");
-    let response = deliver(
-        &app,
-        &payload,
-        Some(Webhook::generate_test_header(&payload, SECRET, None)),
-    )
-    .await;
+    let response = deliver_signed(&app, &payload).await;
     assert_eq!(response.status, 200);
 }
