@@ -5,6 +5,10 @@
 //! costs ~150 µs; serving it from here costs what a static file does. The
 //! cache is derived data: it is cleared whenever the catalogue's generation
 //! moves (a NOTIFY from any process), and a restart starts it empty.
+//!
+//! A cached page carries the CSP nonce of the render that produced it, so
+//! entries live at most [`MAX_AGE`]: visitors share a nonce for a minute at
+//! most, and it keeps rotating.
 
 use app::catalog::cache::CatalogCache;
 use axum::body::{Body, Bytes};
@@ -15,10 +19,13 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 /// Most variants kept (page × query × encoding); past it pages are still
 /// served, just not stored.
 const MAX_ENTRIES: usize = 64;
+/// How long a rendered page is served from the cache.
+pub const MAX_AGE: Duration = Duration::from_secs(60);
 /// Accept-Encoding values longer than this are not cached (they are not browsers').
 const MAX_ACCEPT_ENCODING_LEN: usize = 100;
 
@@ -35,6 +42,7 @@ fn cacheable(path: &str, query: Option<&str>) -> bool {
 struct CachedPage {
     headers: HeaderMap,
     body: Bytes,
+    stored_at: Instant,
 }
 
 #[derive(Default)]
@@ -64,7 +72,11 @@ impl PageCache {
         if entries.generation != self.catalog.generation() {
             return None;
         }
-        entries.pages.get(key).cloned()
+        entries
+            .pages
+            .get(key)
+            .filter(|page| page.stored_at.elapsed() < MAX_AGE)
+            .cloned()
     }
 
     fn put(&self, key: (String, String), page: CachedPage, generation: u64) {
@@ -76,7 +88,9 @@ impl PageCache {
             entries.generation = generation;
         }
         // A page rendered before the latest invalidation must not be stored.
-        if generation == self.catalog.generation() && entries.pages.len() < MAX_ENTRIES {
+        // A full cache still refreshes the variants it holds.
+        let room = entries.pages.contains_key(&key) || entries.pages.len() < MAX_ENTRIES;
+        if generation == self.catalog.generation() && room {
             entries.pages.insert(key, page);
         }
     }
@@ -131,6 +145,7 @@ pub async fn serve_cached_pages(State(cache): State<PageCache>, request: Request
         CachedPage {
             headers: parts.headers.clone(),
             body: body.clone(),
+            stored_at: Instant::now(),
         },
         generation,
     );
@@ -139,7 +154,35 @@ pub async fn serve_cached_pages(State(cache): State<PageCache>, request: Request
 
 #[cfg(test)]
 mod tests {
-    use super::cacheable;
+    use super::*;
+
+    fn page(age: Duration) -> CachedPage {
+        CachedPage {
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"page"),
+            stored_at: Instant::now().checked_sub(age).unwrap(),
+        }
+    }
+
+    #[test]
+    fn pages_expire_after_the_maximum_age() {
+        let cache = PageCache::new(CatalogCache::default());
+        let generation = cache.catalog.generation();
+        let key = ("/".to_owned(), String::new());
+        cache.put(key.clone(), page(Duration::ZERO), generation);
+        assert!(cache.get(&key).is_some());
+        cache.put(key.clone(), page(MAX_AGE + Duration::from_secs(1)), generation);
+        assert!(cache.get(&key).is_none(), "an old render is not served");
+    }
+
+    #[test]
+    fn a_catalogue_change_empties_the_cache() {
+        let cache = PageCache::new(CatalogCache::default());
+        let key = ("/pricing".to_owned(), "br".to_owned());
+        cache.put(key.clone(), page(Duration::ZERO), cache.catalog.generation());
+        cache.catalog.invalidate();
+        assert!(cache.get(&key).is_none());
+    }
 
     #[test]
     fn only_known_marketing_urls_are_cacheable() {

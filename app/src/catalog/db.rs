@@ -2,7 +2,7 @@
 
 use super::domain::{AddOn, Catalog, Feature, FeatureGroup, Limit, PlanLimits, Tier, TrialTerms};
 use super::money::{Currency, Money};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgConnection;
 
 /// What one sync changed. A sync of an unchanged file reports all zeros.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -375,12 +375,4 @@ pub async fn load_catalog(conn: &mut PgConnection) -> Result<Catalog, LoadCatalo
             default_tier: settings.default_plan,
         },
     })
-}
-
-/// When the catalogue was last changed by a sync, for tests and the admin view.
-pub async fn catalog_content_digest(executor: impl PgExecutor<'_>) -> Result<Option<String>, sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query_scalar!("select content_sha256 from catalog_settings")
-        .fetch_optional(executor)
-        .await
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 /// Recent outbox email, only on local runs without a mail server.
 #[server(prefix = "/api", endpoint = "dev_mailbox", input = server_fn::codec::GetUrl)]
-pub async fn get_dev_mailbox() -> Result<Vec<crate::email::DevEmail>, AppError> {
+pub async fn get_dev_mailbox() -> Result<Vec<crate::email::DevEmailView>, AppError> {
     let context = crate::context::app_context()?;
     if !context.local_mailbox {
         return Err(AppError::NotFound);

@@ -3,10 +3,7 @@
 pub mod api;
 pub mod templates;
 
-/// An email as the local mailbox page shows it.
-pub type DevEmail = DevEmailView;
-
-/// One queued or sent email.
+/// One queued or sent email, as the local mailbox page shows it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct DevEmailView {
     /// Recipient.

@@ -173,8 +173,8 @@ pub fn parse_hex_colour(raw: &str) -> Option<(u8, u8, u8)> {
     Some((channel(0)?, channel(2)?, channel(4)?))
 }
 
-/// WCAG 2 contrast ratio of a colour against white, times 100 (integer maths
-/// on the sRGB luminance formula).
+/// WCAG 2 contrast ratio of a colour against white, times 100 and rounded
+/// down, from the sRGB relative-luminance formula.
 pub fn contrast_with_white_x100((r, g, b): (u8, u8, u8)) -> u32 {
     fn linear(channel: u8) -> f64 {
         let c = f64::from(channel) / 255.0;
