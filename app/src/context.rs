@@ -1,5 +1,7 @@
 //! What the server hands every page render and server function.
 
+use crate::billing::provider::SharedProvider;
+use crate::billing::sandbox::Sandbox;
 use crate::catalog::cache::CatalogCache;
 use crate::error::AppError;
 use crate::marketing::content::SiteContent;
@@ -21,6 +23,10 @@ pub struct AppContext {
     pub local_mailbox: bool,
     /// The marketing copy.
     pub site: Arc<SiteContent>,
+    /// The payment provider: Stripe, or the sandbox when no keys are set.
+    pub billing: SharedProvider,
+    /// The sandbox, when it is the provider (its test-mode pages need it).
+    pub sandbox: Option<Sandbox>,
 }
 
 /// The [`AppContext`] of the current request.

@@ -75,6 +75,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/invite") view=accounts::pages::InvitePage ssr=SsrMode::Async />
                 <Route path=path!("/app") view=portal::PortalHome ssr=SsrMode::Async />
                 <Route path=path!("/app/team") view=portal::TeamPage ssr=SsrMode::Async />
+                <Route path=path!("/app/billing") view=billing::BillingPage ssr=SsrMode::Async />
+                <Route path=path!("/app/billing/change") view=billing::ChangePlanPage ssr=SsrMode::Async />
+                <Route path=path!("/app/billing/success") view=billing::CheckoutSuccessPage ssr=SsrMode::Async />
+                <Route path=path!("/app/billing/card") view=billing::SandboxCardPage ssr=SsrMode::Async />
+                <Route path=path!("/app/billing/invoices/:id") view=billing::InvoicePage ssr=SsrMode::Async />
+                <Route path=path!("/billing/sandbox/checkout/:id") view=billing::SandboxCheckoutPage ssr=SsrMode::Async />
                 <Route path=path!("/app/account") view=portal::AccountPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/mailbox") view=accounts::pages::DevMailboxPage ssr=SsrMode::Async />
             </Routes>

@@ -52,6 +52,12 @@ pub struct Settings {
     /// `GATEHOUSE_STRIPE_WEBHOOK_SECRET`: the `whsec_…` signing secret of
     /// the Stripe webhook endpoint. Unset: `/webhooks/stripe` answers 404.
     pub stripe_webhook_secret: Option<SecretString>,
+    /// `GATEHOUSE_STRIPE_SECRET_KEY`: Stripe's secret key (`sk_…`). Set: Stripe
+    /// is the payment provider. Unset: the built-in sandbox (test mode) is.
+    pub stripe_secret_key: Option<SecretString>,
+    /// `GATEHOUSE_STRIPE_API_BASE`: where Stripe's API is reached (a proxy, a
+    /// mock in tests); unset means Stripe itself.
+    pub stripe_api_base: Option<String>,
 }
 
 impl Settings {
@@ -179,6 +185,19 @@ impl Settings {
             trust_forwarded_for,
             session_idle_minutes,
             stripe_webhook_secret: get("GATEHOUSE_STRIPE_WEBHOOK_SECRET").map(SecretString::from),
+            stripe_secret_key: get("GATEHOUSE_STRIPE_SECRET_KEY").map(SecretString::from),
+            stripe_api_base: match get("GATEHOUSE_STRIPE_API_BASE") {
+                None => None,
+                Some(raw) if raw.starts_with("http://") || raw.starts_with("https://") => {
+                    Some(format!("{}/", raw.trim_end_matches('/')))
+                }
+                Some(raw) => {
+                    return Err(SettingsError {
+                        variable: "GATEHOUSE_STRIPE_API_BASE",
+                        problem: format!("\"{raw}\" must start with http:// or https://"),
+                    });
+                }
+            },
         })
     }
 }

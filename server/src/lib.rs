@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod api_errors;
+pub mod billing;
 pub mod assets;
 pub mod config;
 pub mod embedded_db;
@@ -17,6 +18,8 @@ pub mod telemetry;
 pub mod webhooks;
 
 use anyhow::{Context, Result};
+use app::billing::provider::SharedProvider;
+use app::billing::sandbox::Sandbox;
 use app::catalog::cache::CatalogCache;
 use app::catalog::db::{CATALOG_CHANGED_CHANNEL, SyncReport, sync_catalog};
 use app::catalog::source::{LoadedCatalog, load_catalog_file};
@@ -75,6 +78,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The marketing copy.
     pub site: Arc<SiteContent>,
+    /// The payment provider: Stripe when keys are set, else the sandbox.
+    pub billing: SharedProvider,
+    /// The sandbox, when it is the provider.
+    pub sandbox: Option<Sandbox>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -88,6 +95,7 @@ impl AppState {
     /// `settings.site_root`).
     pub fn new(pool: PgPool, settings: Settings, site: SiteContent) -> Self {
         let (output_name, assets) = assets::load(&settings.site_root);
+        let (billing, sandbox) = billing_provider(&pool, &settings);
         let leptos_options = LeptosOptions::builder()
             .output_name(output_name)
             .site_root(settings.site_root.display().to_string())
@@ -101,8 +109,27 @@ impl AppState {
             metrics: telemetry::prometheus(),
             settings: Arc::new(settings),
             site: Arc::new(site),
+            billing,
+            sandbox,
         }
     }
+}
+
+/// Stripe when a secret key is configured, else the sandbox. A Stripe key
+/// that cannot make a client (a malformed API base) falls back to nothing:
+/// start-up refuses it before this point (see [`serve`]).
+fn billing_provider(pool: &PgPool, settings: &Settings) -> (SharedProvider, Option<Sandbox>) {
+    if let Some(key) = &settings.stripe_secret_key
+        && let Ok(stripe) = billing::stripe::StripeProvider::new(
+            pool.clone(),
+            key.expose_secret(),
+            settings.stripe_api_base.as_deref(),
+        )
+    {
+        return (Arc::new(stripe), None);
+    }
+    let sandbox = Sandbox::new(pool.clone(), &settings.public_url);
+    (Arc::new(sandbox.clone()), Some(sandbox))
 }
 
 /// Builds the whole HTTP application from its state.
@@ -115,6 +142,8 @@ pub fn app(state: AppState) -> Router {
         trust_forwarded_for: settings.trust_forwarded_for,
         local_mailbox: settings.smtp_url.is_none() && settings.is_local(),
         site: state.site.clone(),
+        billing: state.billing.clone(),
+        sandbox: state.sandbox.clone(),
     };
     let site = app::ui::Site {
         content: state.site.clone(),
@@ -166,6 +195,7 @@ pub fn app(state: AppState) -> Router {
         .route("/livez", get(health::livez))
         .route("/metrics", get(render_metrics))
         .route("/webhooks/stripe", axum::routing::post(webhooks::receive_stripe_event))
+        .route("/app/billing/invoices/{id}/pdf", get(billing::invoice_pdf::invoice_pdf))
         .route("/brand.css", get(seo_files::brand_css))
         .route("/robots.txt", get(seo_files::robots_txt))
         .route("/sitemap.xml", get(seo_files::sitemap_xml))
@@ -315,7 +345,22 @@ async fn serve_with_pool(
         }
     }
     spawn_session_cleanup(pool.clone());
+    if let Some(key) = &settings.stripe_secret_key {
+        let stripe = billing::stripe::StripeProvider::new(
+            pool.clone(),
+            key.expose_secret(),
+            settings.stripe_api_base.as_deref(),
+        )
+        .context("GATEHOUSE_STRIPE_SECRET_KEY / GATEHOUSE_STRIPE_API_BASE cannot make a Stripe client")?;
+        check_stripe_catalog(&stripe, &loaded.catalog).await;
+        if settings.stripe_webhook_secret.is_none() {
+            tracing::warn!("GATEHOUSE_STRIPE_WEBHOOK_SECRET is not set: Stripe's events cannot be received");
+        }
+    } else {
+        tracing::info!("no Stripe key: payments use the built-in sandbox (test mode)");
+    }
     let state = AppState::new(pool.clone(), settings.clone(), site);
+    billing::worker::spawn(pool.clone(), state.billing.clone(), state.sandbox.clone());
     spawn_catalog_listener(pool, state.catalog.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
@@ -330,6 +375,21 @@ async fn serve_with_pool(
     .context("server error")?;
     tracing::info!("stopped accepting requests; in-flight requests finished");
     Ok(())
+}
+
+/// Says, at start-up, precisely where Stripe's prices differ from the
+/// catalogue (or that they match); never stops start-up, since Stripe may be
+/// briefly unreachable.
+async fn check_stripe_catalog(stripe: &billing::stripe::StripeProvider, catalog: &app::catalog::domain::Catalog) {
+    match stripe.catalog_differences(catalog).await {
+        Ok(differences) if differences.is_empty() => tracing::info!("Stripe prices match the catalogue"),
+        Ok(differences) => {
+            for difference in &differences {
+                tracing::warn!(%difference, "Stripe differs from the catalogue; run `server sync-stripe`");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not compare Stripe's prices with the catalogue"),
+    }
 }
 
 /// Deletes expired sessions hourly.

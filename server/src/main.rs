@@ -10,6 +10,7 @@ usage: server [command]
 commands:
   serve               start Gatehouse (the default)
   check-catalog       validate the catalogue file and print a summary
+  sync-stripe         create or update Stripe's products and prices from the catalogue
   create-admin --email ADDRESS
                       create a platform admin (password from GATEHOUSE_ADMIN_PASSWORD or stdin)
   embedded-db start   start the embedded PostgreSQL cluster and print its URL
@@ -50,6 +51,32 @@ async fn run() -> Result<()> {
                 catalog.feature_count(),
                 catalog.feature_groups.len()
             );
+            Ok(())
+        }
+        ["sync-stripe"] => {
+            let Some(key) = settings.stripe_secret_key.clone() else {
+                bail!("GATEHOUSE_STRIPE_SECRET_KEY is not set: the sandbox needs no sync");
+            };
+            let loaded = app::catalog::source::load_catalog_file(&settings.catalog_path)?;
+            let (pool, embedded) = server::open_database(&settings).await?;
+            server::MIGRATOR.run(&pool).await?;
+            let stripe = server::billing::stripe::StripeProvider::new(
+                pool.clone(),
+                secrecy::ExposeSecret::expose_secret(&key),
+                settings.stripe_api_base.as_deref(),
+            )?;
+            let result = stripe.sync_catalog(&loaded.catalog).await;
+            pool.close().await;
+            if let Some(cluster) = embedded.filter(EmbeddedPostgres::started_here) {
+                cluster.stop().await?;
+            }
+            let changes = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if changes.is_empty() {
+                println!("Stripe already matches the catalogue");
+            }
+            for change in changes {
+                println!("{change}");
+            }
             Ok(())
         }
         ["create-admin", rest @ ..] => {

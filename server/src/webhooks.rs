@@ -4,6 +4,8 @@
 //! never makes Stripe retry, and a redelivery is stored (and applied) once.
 
 use crate::AppState;
+use app::billing::inbox::{self, IncomingEvent};
+use app::billing::provider::ProviderName;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,8 +15,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use stripe_webhook::{Webhook, WebhookError};
 
-/// The channel that wakes event workers when an event is stored.
-pub const INBOX_CHANNEL: &str = "gatehouse_webhook_received";
+pub use app::billing::inbox::INBOX_CHANNEL;
 
 /// What the endpoint answers a verified event.
 #[derive(Debug, Serialize)]
@@ -66,7 +67,6 @@ pub async fn receive_stripe_event(
     };
     match store_event(
         &state,
-        "stripe",
         event.id.as_str(),
         event.type_.as_str(),
         event.livemode,
@@ -94,40 +94,26 @@ pub async fn receive_stripe_event(
     }
 }
 
-/// Stores an event once; returns whether it was new.
+/// Stores a verified Stripe event once; returns whether it was new.
 pub async fn store_event(
     state: &AppState,
-    provider: &str,
     provider_event_id: &str,
     event_type: &str,
     livemode: bool,
     created_unix: i64,
     payload: &serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = state.pool.begin().await?;
-    // language=PostgreSQL
-    let inserted = sqlx::query_scalar!(
-        r#"
-        insert into webhook_event (provider, provider_event_id, event_type, livemode, provider_created_at, payload)
-        values ($1, $2, $3, $4, to_timestamp($5), $6)
-        on conflict (provider, provider_event_id) do nothing
-        returning webhook_event_id
-        "#,
-        provider,
-        provider_event_id,
-        event_type,
-        livemode,
-        created_unix as f64,
-        payload
+    let mut conn = state.pool.acquire().await?;
+    inbox::store_event(
+        &mut conn,
+        &IncomingEvent {
+            provider: ProviderName::Stripe,
+            provider_event_id,
+            event_type,
+            livemode,
+            created: created_unix as f64,
+            payload,
+        },
     )
-    .fetch_optional(&mut *tx)
-    .await?;
-    if inserted.is_some() {
-        // language=PostgreSQL
-        sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(inserted.is_some())
+    .await
 }

@@ -1,4 +1,233 @@
-//! Billing: subscription states and revenue rules (the Stripe integration,
-//! checkout and the billing portal build on these).
+//! Billing: subscription states and revenue rules, the provider interface
+//! (Stripe or the sandbox), applying provider events to local state, and the
+//! customer's billing pages.
 
+pub mod api;
 pub mod domain;
+pub mod pages;
+pub mod subscription;
+
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod inbox;
+#[cfg(feature = "ssr")]
+pub mod provider;
+#[cfg(feature = "ssr")]
+pub mod sandbox;
+
+pub use pages::{BillingPage, ChangePlanPage, CheckoutSuccessPage, InvoicePage, SandboxCardPage, SandboxCheckoutPage};
+
+use serde::{Deserialize, Serialize};
+
+/// A tier to choose on the billing page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierOption {
+    /// Catalogue key.
+    pub key: String,
+    /// Name.
+    pub name: String,
+    /// Monthly price, formatted.
+    pub monthly_price: String,
+    /// Annual price, formatted.
+    pub annual_price: String,
+}
+
+/// An add-on with the quantity the subscription has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddOnLine {
+    /// Catalogue key.
+    pub key: String,
+    /// Name.
+    pub name: String,
+    /// Unit, singular.
+    pub unit: String,
+    /// Price of one unit per month, formatted.
+    pub monthly_unit_price: String,
+    /// Cap.
+    pub max_quantity: Option<u32>,
+    /// Current quantity.
+    pub quantity: u32,
+}
+
+/// One invoice in the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceSummary {
+    /// Local id.
+    pub invoice_id: String,
+    /// Number.
+    pub number: String,
+    /// Issued, formatted.
+    pub issued_on: String,
+    /// Status word.
+    pub status: String,
+    /// Total, formatted.
+    pub total: String,
+    /// The provider's hosted page, if any.
+    pub hosted_invoice_url: Option<String>,
+}
+
+/// The billing page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingView {
+    /// Owners and admins may change billing.
+    pub can_manage: bool,
+    /// `stripe` or `sandbox`.
+    pub provider: String,
+    /// The sandbox is the provider: show the test-mode tools.
+    pub test_mode: bool,
+    /// A live provider subscription exists (else: subscribe).
+    pub linked: bool,
+    /// Tier key.
+    pub plan_key: String,
+    /// Tier name.
+    pub plan_name: String,
+    /// `monthly` or `annual`.
+    pub cycle: String,
+    /// Status word.
+    pub status: String,
+    /// Trial end, formatted, while trialing.
+    pub trial_ends_on: Option<String>,
+    /// Current period end, formatted.
+    pub period_ends_on: Option<String>,
+    /// Ends at period end.
+    pub cancel_at_period_end: bool,
+    /// A pending downgrade, described.
+    pub scheduled_change: Option<String>,
+    /// The card on file (sandbox).
+    pub card: Option<String>,
+    /// Add-ons with current quantities.
+    pub add_ons: Vec<AddOnLine>,
+    /// Tiers to choose from.
+    pub tiers: Vec<TierOption>,
+    /// Users counted now.
+    pub users_counted: u64,
+    /// Users allowed by the current plan; `None` = unlimited.
+    pub users_allowed: Option<u64>,
+    /// Invoices, newest first.
+    pub invoices: Vec<InvoiceSummary>,
+    /// A fresh idempotency token for the page's forms.
+    pub request_id: String,
+}
+
+/// What confirming a plan change would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePreviewView {
+    /// Target tier key.
+    pub tier: String,
+    /// Target cycle.
+    pub cycle: String,
+    /// Target add-ons.
+    pub add_ons: Vec<(String, u32)>,
+    /// The current plan, described.
+    pub from: String,
+    /// The target plan, described.
+    pub to: String,
+    /// Now (true) or at period end.
+    pub immediate: bool,
+    /// Due now, formatted.
+    pub amount_due: String,
+    /// Credit for unused time, formatted.
+    pub credit: String,
+    /// Charge for the rest of the period, formatted.
+    pub charge: String,
+    /// The new plan's price per period, formatted.
+    pub new_period_price: String,
+    /// When it takes effect.
+    pub effective_on: String,
+    /// Idempotency token for the confirm form.
+    pub request_id: String,
+}
+
+/// What the checkout success page found at the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutResultView {
+    /// The session completed.
+    pub complete: bool,
+    /// The plan subscribed to.
+    pub plan_name: String,
+    /// The subscription's status.
+    pub status: String,
+}
+
+/// The sandbox checkout page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxCheckoutView {
+    /// Session id.
+    pub session_id: String,
+    /// Still payable.
+    pub open: bool,
+    /// (description, quantity, amount) per line.
+    pub lines: Vec<(String, u32, String)>,
+    /// Total per period.
+    pub total: String,
+    /// `monthly` or `annual`.
+    pub cycle: String,
+    /// Trial end if the trial carries over.
+    pub trial_ends_on: Option<String>,
+    /// Back to pricing.
+    pub cancel_url: String,
+}
+
+/// An invoice page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceView {
+    /// Local id.
+    pub invoice_id: String,
+    /// Billed organisation.
+    pub organization_name: String,
+    /// Number.
+    pub number: String,
+    /// Status word.
+    pub status: String,
+    /// Issued.
+    pub issued_on: String,
+    /// Service period.
+    pub period: Option<String>,
+    /// (description, quantity, amount) lines, formatted.
+    pub lines: Vec<(String, u32, String)>,
+    /// Subtotal, formatted.
+    pub subtotal: String,
+    /// Total, formatted.
+    pub total: String,
+    /// Paid, formatted.
+    pub amount_paid: String,
+    /// Due, formatted.
+    pub amount_due: String,
+    /// Provider's hosted page.
+    pub hosted_invoice_url: Option<String>,
+    /// Provider's PDF.
+    pub invoice_pdf_url: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+impl InvoiceView {
+    /// Formats a stored invoice.
+    pub fn from_row(row: &db::InvoiceRow, organization_name: String) -> Self {
+        use crate::catalog::money::{Currency, Money};
+        let money = |amount: i64| {
+            Currency::parse(&row.currency)
+                .map(|c| Money::new(amount, c).display_exact())
+                .unwrap_or_else(|_| format!("{amount} {}", row.currency))
+        };
+        InvoiceView {
+            invoice_id: row.invoice_id.to_string(),
+            organization_name,
+            number: row.number.clone().unwrap_or_else(|| "Draft".into()),
+            status: row.status.clone(),
+            issued_on: row.issued_on.clone(),
+            period: row.period.as_ref().map(|(from, to)| format!("{from} to {to}")),
+            lines: row
+                .lines
+                .iter()
+                .map(|l| (l.description.clone(), l.quantity, money(l.amount)))
+                .collect(),
+            subtotal: money(row.subtotal),
+            total: money(row.total),
+            amount_paid: money(row.amount_paid),
+            amount_due: money(row.amount_due),
+            hosted_invoice_url: row.hosted_invoice_url.clone(),
+            invoice_pdf_url: row.invoice_pdf_url.clone(),
+        }
+    }
+}

@@ -55,8 +55,8 @@ pub async fn overview(
     })
 }
 
-/// Seats in use (members plus open invitations) and the plan's seat limit
-/// (`None` = unlimited) of an organisation.
+/// Seats in use (members plus open invitations) and the seat limit (the
+/// plan's users plus extra-user add-ons; `None` = unlimited) of an organisation.
 async fn seats(conn: &mut PgConnection, organization_id: Uuid) -> Result<(u64, Option<u64>), sqlx::Error> {
     // language=PostgreSQL
     let row = sqlx::query!(
@@ -65,7 +65,11 @@ async fn seats(conn: &mut PgConnection, organization_id: Uuid) -> Result<(u64, O
                (select count(*) from invitation
                  where organization_id = $1 and accepted_at is null and revoked_at is null
                    and expires_at > now()) as "invitations!",
-               (select p.max_users from subscription s join plan p using (plan_id)
+               -- The plan's users plus any extra-user add-ons bought on top.
+               (select p.max_users + coalesce((select sum(i.quantity) from subscription_item i
+                                                where i.subscription_id = s.subscription_id
+                                                  and i.lookup_key like 'gatehouse.add_on.extra_user.%'), 0)
+                  from subscription s join plan p using (plan_id)
                  where s.organization_id = $1 order by s.created_at desc limit 1) as max_users
         "#,
         organization_id

@@ -112,7 +112,7 @@ fn seats_label(used: u64, limit: Option<u64>) -> String {
 
 /// Navigation inside the portal.
 #[component]
-fn PortalNav(
+pub fn PortalNav(
     /// The current page's path.
     current: &'static str,
 ) -> impl IntoView {
@@ -135,6 +135,7 @@ fn PortalNav(
                 <a href="/app" class="text-xl font-bold tracking-tight">{product.clone()}</a>
                 <div class="flex flex-wrap items-center gap-5 text-sm">
                     {link("/app", "Overview")}
+                    {link("/app/billing", "Billing")}
                     {link("/app/team", "Team")}
                     {link("/app/account", "Account")}
                     <form method="post" action="/api/logout">
@@ -149,7 +150,7 @@ fn PortalNav(
 }
 
 /// Renders a portal page's data, or sends an anonymous visitor to sign in.
-fn portal_outcome<T, V: IntoView + 'static>(
+pub fn portal_outcome<T, V: IntoView + 'static>(
     result: Result<T, AppError>,
     here: &'static str,
     render: impl FnOnce(T) -> V,
