@@ -153,3 +153,10 @@ create table provider_price
     synced_at           timestamptz not null default now(),
     primary key (provider, lookup_key)
 );
+
+-- A trial the customer ends early (or that a provider ends within the second
+-- it started) may end at its start.
+alter table subscription
+    drop constraint subscription_check,
+    add constraint subscription_trial_check
+        check ((trial_start is null) = (trial_end is null) and (trial_end is null or trial_end >= trial_start));

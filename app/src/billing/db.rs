@@ -267,6 +267,15 @@ pub async fn apply_subscription(
         Ok(plan) => plan,
         Err(error) => return Ok(Applied::Unmatched(format!("subscription {}: {error}", snapshot.id))),
     };
+    // One writer per provider customer at a time: a checkout's success page
+    // and the worker may both apply its first subscription at once.
+    // language=PostgreSQL
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+        format!("{}:{}", provider.as_str(), snapshot.customer_id)
+    )
+    .execute(&mut *conn)
+    .await?;
     let local = match lock_local_subscription(conn, provider, snapshot).await? {
         Ok(local) => local,
         Err(reason) => return Ok(Applied::Unmatched(reason)),

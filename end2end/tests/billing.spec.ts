@@ -1,0 +1,141 @@
+import { expect, Page, test } from "@playwright/test";
+
+test.skip(({ javaScriptEnabled }) => !javaScriptEnabled, "runs in the JavaScript project");
+
+const password = "correct horse battery";
+
+async function signUp(page: Page, email: string, company: string) {
+  await page.goto("/signup?plan=starter&cycle=monthly");
+  await page.getByLabel("Work email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Company name").fill(company);
+  await page.getByRole("button", { name: "Start free trial" }).click();
+  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
+  await page.goto("/app/billing");
+  await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "trialing");
+}
+
+async function checkout(page: Page, tier: string, card: string) {
+  await page.getByLabel("Plan", { exact: true }).selectOption(tier);
+  await page.getByRole("button", { name: "Continue to payment" }).click();
+  await expect(page).toHaveURL(/\/billing\/sandbox\/checkout\/cs_sbx_/);
+  await expect(page.getByText("Test mode — no real payment")).toBeVisible();
+  await page.getByLabel("Test card number").fill(card);
+  await page.getByRole("button", { name: "Pay (test mode)" }).click();
+}
+
+/// Invoices arrive through the event worker a moment after the action.
+async function expectInvoice(page: Page, count: number) {
+  await expect
+    .poll(
+      async () => {
+        await page.goto("/app/billing");
+        return page.locator("[data-invoice]").count();
+      },
+      { timeout: 10_000 },
+    )
+    .toBe(count);
+}
+
+test("trial → checkout → active → upgrade with preview → add a seat → annual → cancel → resume", async ({ page }) => {
+  await signUp(page, "pay@billing-e2e.test", "Billing Works");
+
+  // Checkout: the trial carries over, so nothing is charged yet.
+  await checkout(page, "starter", "4242 4242 4242 4242");
+  await expect(page.locator("[data-checkout-complete]")).toHaveText("You are subscribed to Starter");
+  await page.getByRole("link", { name: "Go to billing" }).click();
+  await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "trialing");
+  await expect(page.getByText("Test card ending 4242")).toBeVisible();
+
+  // The trial ends: the first invoice is paid and the subscription is active.
+  await page.getByRole("button", { name: "End the current period now" }).click();
+  await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "active");
+  await expectInvoice(page, 1);
+  await expect(page.locator("[data-invoice-status]").first()).toHaveText("paid");
+
+  // The invoice has a printable page and a PDF.
+  await page.locator("[data-invoice] a").first().click();
+  await expect(page.locator("[data-invoice-number]")).toHaveText(/Invoice SBX-\d{6}/);
+  await expect(page.locator("[data-invoice-total]")).toHaveText("$49.00");
+  const pdf = await page.request.get(page.url() + "/pdf");
+  expect(pdf.status()).toBe(200);
+  expect(pdf.headers()["content-type"]).toBe("application/pdf");
+  expect((await pdf.body()).subarray(0, 5).toString()).toBe("%PDF-");
+  await page.goto("/app/billing");
+
+  // Upgrade to Professional: previewed with the prorated amount, then paid.
+  await page.getByLabel("Plan", { exact: true }).selectOption("professional");
+  await page.getByRole("button", { name: "Review change" }).click();
+  await expect(page.locator("[data-change-to]")).toHaveText("Professional, billed monthly");
+  await expect(page.locator("[data-amount-due]")).toHaveText(/^\$1[0-5]\d\.\d\d$/);
+  await page.getByRole("button", { name: "Confirm and pay" }).click();
+  await expect(page.getByText("Your plan was changed.")).toBeVisible();
+  await expect(page.locator("[data-billing-plan]")).toHaveText("Professional");
+  await expectInvoice(page, 2);
+
+  // Add a seat: one extra user.
+  await page.getByLabel(/Extra user/).fill("1");
+  await page.getByRole("button", { name: "Review change" }).click();
+  await expect(page.locator("[data-change-to]")).toHaveText("Professional, billed monthly, with 1 × Extra user");
+  await page.getByRole("button", { name: "Confirm and pay" }).click();
+  await expect(page.locator("[data-billing-users]")).toHaveText("1 of 26");
+
+  // Switch to annual billing: a new yearly period starts now.
+  await page.getByLabel("Annual").check();
+  await page.getByRole("button", { name: "Review change" }).click();
+  await expect(page.locator("[data-change-to]")).toHaveText("Professional, billed annual, with 1 × Extra user");
+  await page.getByRole("button", { name: "Confirm and pay" }).click();
+  await expect(page.locator("[data-billing-cycle]")).toHaveText("annual");
+
+  // A downgrade waits for the period's end.
+  await page.getByLabel("Plan", { exact: true }).selectOption("starter");
+  await page.getByRole("button", { name: "Review change" }).click();
+  await expect(page.locator("[data-change-later]")).toContainText("Nothing is charged today");
+  await page.getByRole("button", { name: "Confirm change" }).click();
+  await expect(page.locator("[data-scheduled-change]")).toContainText("Changes to Starter (annual)");
+  await expect(page.locator("[data-billing-plan]")).toHaveText("Professional");
+
+  // Cancel at period end, then resume.
+  await page.getByRole("button", { name: "Cancel at period end" }).click();
+  await expect(page.locator("[data-cancel-notice]")).toContainText("Your subscription ends on");
+  await page.getByRole("button", { name: "Resume subscription" }).click();
+  await expect(page.getByText("Your subscription will continue.")).toBeVisible();
+  await expect(page.locator("[data-cancel-notice]")).toHaveCount(0);
+  await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "active");
+});
+
+test("a card whose charges fail leads to past_due, and a working card recovers it", async ({ page }) => {
+  await signUp(page, "fail@billing-e2e.test", "Failing Cards");
+
+  // A declined card is refused at checkout, beside the field.
+  await checkout(page, "starter", "4000 0000 0000 0002");
+  await expect(page.getByRole("alert")).toContainText("declined");
+
+  // A card that attaches but fails later: fine during the trial…
+  await page.getByLabel("Test card number").fill("4000 0000 0000 0341");
+  await page.getByRole("button", { name: "Pay (test mode)" }).click();
+  await expect(page.locator("[data-checkout-complete]")).toBeVisible();
+  await page.goto("/app/billing");
+
+  // …until the trial ends and the first charge fails.
+  await page.getByRole("button", { name: "End the current period now" }).click();
+  await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "past_due");
+  await expect(page.getByRole("alert")).toContainText("Your last payment failed");
+  await expectInvoice(page, 1);
+  await expect(page.locator("[data-invoice-status]").first()).toHaveText("open");
+
+  // A working card pays the open invoice and the subscription is active again.
+  await page.getByRole("button", { name: "Manage payment methods" }).click();
+  await page.getByLabel("Test card number").fill("4242424242424242");
+  await page.getByRole("button", { name: "Save card" }).click();
+  await expect
+    .poll(
+      async () => {
+        await page.goto("/app/billing");
+        return page.locator("[data-billing-status]").getAttribute("data-billing-status");
+      },
+      { timeout: 10_000 },
+    )
+    .toBe("active");
+  await expect(page.locator("[data-invoice-status]").first()).toHaveText("paid");
+});
