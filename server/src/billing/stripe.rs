@@ -162,6 +162,25 @@ pub fn invoice_snapshot(invoice: &Invoice) -> Option<InvoiceSnapshot> {
 /// Reads a stored Stripe event as a billing event.
 pub fn billing_event_from_stripe(payload: &serde_json::Value) -> Result<BillingEvent, String> {
     use stripe_webhook::EventObject as E;
+    // Only the types Gatehouse acts on are parsed: async-stripe refuses types
+    // it does not know, and Stripe adds new ones.
+    const HANDLED: [&str; 12] = [
+        "checkout.session.completed",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "customer.subscription.paused",
+        "customer.subscription.resumed",
+        "customer.subscription.trial_will_end",
+        "invoice.paid",
+        "invoice.payment_failed",
+        "invoice.finalized",
+        "customer.updated",
+        "checkout.session.async_payment_succeeded",
+    ];
+    if !payload["type"].as_str().is_some_and(|t| HANDLED.contains(&t)) {
+        return Ok(BillingEvent::Ignored);
+    }
     let event: stripe_webhook::Event = serde_json::from_value(payload.clone()).map_err(|e| e.to_string())?;
     let changed = |subscription: &Subscription, trial_will_end: bool| BillingEvent::SubscriptionChanged {
         subscription_id: subscription.id.to_string(),
@@ -169,7 +188,7 @@ pub fn billing_event_from_stripe(payload: &serde_json::Value) -> Result<BillingE
         trial_will_end,
     };
     Ok(match &event.data.object {
-        E::CheckoutSessionCompleted(session) => BillingEvent::CheckoutCompleted {
+        E::CheckoutSessionCompleted(session) | E::CheckoutSessionAsyncPaymentSucceeded(session) => BillingEvent::CheckoutCompleted {
             customer_id: session.customer.as_ref().map(|c| c.id().to_string()),
             subscription_id: session.subscription.as_ref().map(|s| s.id().to_string()),
         },

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod billing_events;
 mod catalog;
 mod email;
 mod embedded_db;

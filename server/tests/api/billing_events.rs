@@ -1,0 +1,408 @@
+//! Stripe events through the whole path: signed delivery, the inbox, the
+//! worker re-reading subscriptions from a Stripe-shaped HTTP mock, local
+//! state, invoices and the ledger.
+
+use crate::helpers::{TestApp, shipped_catalog};
+use app::billing::provider::ProviderName;
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::{Value, json};
+use server::billing::worker::{Pass, process_due};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use stripe_webhook::Webhook;
+use uuid::Uuid;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request as MockRequest, Respond, ResponseTemplate};
+
+const SECRET: &str = "whsec_test_gatehouse";
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/stripe/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A subscription in a given state, built from the validated fixture.
+fn subscription(id: &str, customer: &str, status: &str, tier: &str, cycle: &str, extra_users: u64, cancel: bool) -> Value {
+    let catalog = shipped_catalog().catalog;
+    let price = |kind: &str, key: &str| {
+        let cycle = app::catalog::domain::BillingCycle::from_query(Some(cycle));
+        let key = match kind {
+            "tier" => app::billing::subscription::PriceKey::tier(key, cycle),
+            _ => app::billing::subscription::PriceKey::add_on(key, cycle),
+        };
+        (key.lookup_key(), key.catalog_amount(&catalog).unwrap())
+    };
+    let mut value = fixture("subscription_active_starter.json");
+    value["id"] = json!(id);
+    value["customer"] = json!(customer);
+    value["status"] = json!(status);
+    value["cancel_at_period_end"] = json!(cancel);
+    let template = value["items"]["data"][0].clone();
+    let item = |n: usize, lookup_key: String, amount: i64, quantity: u64| {
+        let mut item = template.clone();
+        item["id"] = json!(format!("si_{id}_{n}"));
+        item["quantity"] = json!(quantity);
+        item["subscription"] = json!(id);
+        item["price"]["id"] = json!(format!("price_{lookup_key}"));
+        item["price"]["lookup_key"] = json!(lookup_key);
+        item["price"]["unit_amount"] = json!(amount);
+        item["price"]["unit_amount_decimal"] = json!(amount.to_string());
+        item["price"]["recurring"]["interval"] = json!(if cycle == "annual" { "year" } else { "month" });
+        item
+    };
+    let (tier_key, tier_amount) = price("tier", tier);
+    let mut items = vec![item(0, tier_key, tier_amount, 1)];
+    if extra_users > 0 {
+        let (key, amount) = price("add_on", "extra_user");
+        items.push(item(1, key, amount, extra_users));
+    }
+    value["items"]["data"] = json!(items);
+    value
+}
+
+fn invoice(id: &str, customer: &str, subscription: &str, status: &str, created: i64) -> Value {
+    let mut value = fixture("invoice_paid_starter.json");
+    value["id"] = json!(id);
+    value["customer"] = json!(customer);
+    value["subscription"] = json!(subscription);
+    value["status"] = json!(status);
+    value["created"] = json!(created);
+    if status == "open" {
+        value["amount_paid"] = json!(0);
+        value["amount_remaining"] = json!(4900);
+    }
+    value
+}
+
+fn event(id: &str, event_type: &str, created: i64, object: Value) -> String {
+    json!({
+        "id": id, "object": "event", "api_version": "2025-09-30.clover", "created": created,
+        "data": { "object": object }, "livemode": false, "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null }, "type": event_type,
+    })
+    .to_string()
+}
+
+/// Stripe's side: the current state of each subscription, served at
+/// `GET /v1/subscriptions/{id}` as Stripe would.
+#[derive(Clone, Default)]
+struct StripeState {
+    subscriptions: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+impl Respond for StripeState {
+    fn respond(&self, request: &MockRequest) -> ResponseTemplate {
+        let id = request.url.path().rsplit('/').next().unwrap_or_default().to_owned();
+        match self.subscriptions.lock().unwrap().get(&id) {
+            Some(body) => ResponseTemplate::new(200).set_body_json(body),
+            None => ResponseTemplate::new(404).set_body_json(json!({
+                "error": { "type": "invalid_request_error", "message": format!("No such subscription: '{id}'") }
+            })),
+        }
+    }
+}
+
+async fn stripe_mock() -> (MockServer, StripeState) {
+    let server = MockServer::start().await;
+    let state = StripeState::default();
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1/subscriptions/[^/]+$"))
+        .respond_with(state.clone())
+        .mount(&server)
+        .await;
+    (server, state)
+}
+
+async fn stripe_app(pool: PgPool, mock: &MockServer) -> TestApp {
+    server::sync_catalog_file(&pool, &shipped_catalog()).await.unwrap();
+    TestApp::with_settings(
+        pool,
+        &[
+            ("GATEHOUSE_STRIPE_WEBHOOK_SECRET", SECRET),
+            ("GATEHOUSE_STRIPE_SECRET_KEY", "sk_test_gatehouse"),
+            ("GATEHOUSE_STRIPE_API_BASE", &mock.uri()),
+        ],
+    )
+}
+
+/// An organisation on a trial whose Stripe customer is `customer`.
+async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
+    // language=PostgreSQL
+    let organization_id = sqlx::query_scalar!("insert into organization (name) values ($1) returning organization_id", customer)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into subscription (organization_id, plan_id, billing_cycle, status, trial_start, trial_end)
+        select $1, plan_id, 'monthly', 'trialing', now(), now() + interval '14 days' from plan where plan_key = 'starter'
+        "#,
+        organization_id
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    app::billing::db::link_customer(pool, organization_id, ProviderName::Stripe, customer, "billing@acme.test")
+        .await
+        .unwrap();
+    organization_id
+}
+
+async fn deliver(app: &TestApp, payload: &str) -> crate::helpers::TestResponse {
+    let signature = Webhook::generate_test_header(payload, SECRET, None);
+    app.request(
+        Request::post("/webhooks/stripe")
+            .header("content-type", "application/json")
+            .header("stripe-signature", signature)
+            .body(Body::from(payload.to_owned()))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn drain(app: &TestApp) -> Pass {
+    process_due(&app.state.pool, app.state.billing.as_ref(), 10_000).await.unwrap()
+}
+
+/// Local state of the subscription with this Stripe id, comparable across runs.
+async fn local_state(pool: &PgPool, stripe_id: &str) -> (String, String, String, bool, Vec<(String, i32)>) {
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"
+        select s.subscription_id, s.status, p.plan_key, s.billing_cycle, s.cancel_at_period_end
+        from subscription s join plan p using (plan_id) where s.provider_subscription_id = $1
+        "#,
+        stripe_id
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    // language=PostgreSQL
+    let items = sqlx::query!(
+        "select lookup_key, quantity from subscription_item where subscription_id = $1 order by lookup_key",
+        row.subscription_id
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|i| (i.lookup_key, i.quantity))
+    .collect();
+    (row.status, row.plan_key, row.billing_cycle, row.cancel_at_period_end, items)
+}
+
+#[test]
+fn the_fixtures_are_valid_stripe_objects() {
+    // async-stripe's own types must accept every fixture and every variant built from it.
+    let _: stripe_shared::Invoice = serde_json::from_value(fixture("invoice_paid_starter.json")).expect("invoice parses");
+    let variant = subscription("sub_x", "cus_x", "past_due", "professional", "annual", 3, true);
+    let parsed: stripe_shared::Subscription = serde_json::from_value(variant).expect("subscription variant parses");
+    assert_eq!(parsed.items.data.len(), 2);
+    let snapshot = server::billing::stripe::subscription_snapshot(&parsed);
+    assert_eq!(snapshot.plan().unwrap().tier, "professional");
+    assert_eq!(snapshot.plan().unwrap().add_ons.get("extra_user"), Some(&3));
+    // Past due carries MRR: (2149 + 3 × 60) / 12 → $194.08 (2328.999… half-even at cents).
+    assert_eq!(snapshot.mrr(), 19408);
+    for payload in [
+        event("evt_a", "customer.subscription.updated", 1, subscription("sub_x", "cus_x", "active", "starter", "monthly", 0, false)),
+        event("evt_b", "invoice.paid", 1, fixture("invoice_paid_starter.json")),
+    ] {
+        Webhook::insecure(&payload).expect("async-stripe parses the event");
+    }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_delivered_twice(pool: PgPool) {
+    let (mock, stripe) = stripe_mock().await;
+    let app = stripe_app(pool.clone(), &mock).await;
+    let organization_id = customer_org(&pool, "cus_gh_acme_001").await;
+    // The event carries an older state than Stripe now holds: the re-read wins.
+    let stale = subscription("sub_gh_starter_001", "cus_gh_acme_001", "trialing", "starter", "monthly", 0, false);
+    let current = subscription("sub_gh_starter_001", "cus_gh_acme_001", "active", "starter", "monthly", 2, false);
+    stripe.subscriptions.lock().unwrap().insert("sub_gh_starter_001".into(), current);
+    let payload = event("evt_one", "customer.subscription.updated", 1_763_700_000, stale);
+
+    assert_eq!(deliver(&app, &payload).await.body, r#"{"received":true,"duplicate":false}"#);
+    assert_eq!(deliver(&app, &payload).await.body, r#"{"received":true,"duplicate":true}"#);
+    assert_eq!(drain(&app).await, Pass { processed: 1, unmatched: 0, failed: 0 });
+    assert_eq!(drain(&app).await, Pass::default(), "nothing is processed twice");
+
+    let state = local_state(&pool, "sub_gh_starter_001").await;
+    assert_eq!(state.0, "active");
+    assert_eq!(
+        state.4,
+        [("gatehouse.add_on.extra_user.monthly".into(), 2), ("gatehouse.tier.starter.monthly".into(), 1)]
+    );
+    // language=PostgreSQL
+    let ledger = sqlx::query!(
+        "select kind, status_before, status_after, mrr_before, mrr_after, cause from subscription_event where organization_id = $1 and cause <> 'signup'",
+        organization_id
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].kind, "status_changed");
+    assert_eq!(ledger[0].status_before.as_deref(), Some("trialing"));
+    assert_eq!((ledger[0].mrr_before, ledger[0].mrr_after), (0, 4900 + 2 * 500));
+    assert_eq!(ledger[0].cause, "stripe:evt_one");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn foreign_customers_are_unmatched_unknown_types_acknowledged_and_outages_retried(pool: PgPool) {
+    let (mock, stripe) = stripe_mock().await;
+    let app = stripe_app(pool.clone(), &mock).await;
+    let foreign = subscription("sub_foreign", "cus_not_ours", "active", "starter", "monthly", 0, false);
+    stripe.subscriptions.lock().unwrap().insert("sub_foreign".into(), foreign.clone());
+    deliver(&app, &event("evt_foreign", "customer.subscription.created", 10, foreign)).await;
+    let other = deliver(&app, &event("evt_other", "billing.future_event", 11, json!({"id": "fe_1", "object": "future"}))).await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    deliver(&app, &event("evt_gone", "customer.subscription.deleted", 12, subscription("sub_gone", "cus_not_ours", "canceled", "starter", "monthly", 0, false))).await;
+    // A subscription of ours whose re-read fails: Stripe answers 500.
+    customer_org(&pool, "cus_ours").await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1/subscriptions/sub_flaky$"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"type": "api_error", "message": "boom"}})))
+        .with_priority(1)
+        .mount(&mock)
+        .await;
+    deliver(&app, &event("evt_flaky", "customer.subscription.updated", 13, subscription("sub_flaky", "cus_ours", "active", "starter", "monthly", 0, false))).await;
+
+    let pass = drain(&app).await;
+    assert_eq!(pass, Pass { processed: 1, unmatched: 2, failed: 1 });
+    // language=PostgreSQL
+    let rows = sqlx::query!("select provider_event_id, status, attempts, last_error from webhook_event order by provider_event_id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let by_id: HashMap<String, (String, i32, Option<String>)> =
+        rows.into_iter().map(|r| (r.provider_event_id, (r.status, r.attempts, r.last_error))).collect();
+    assert_eq!(by_id["evt_foreign"].0, "unmatched");
+    assert!(by_id["evt_foreign"].2.as_deref().unwrap().contains("cus_not_ours"));
+    assert_eq!(by_id["evt_gone"].0, "unmatched");
+    assert_eq!(by_id["evt_other"].0, "processed");
+    assert_eq!((by_id["evt_flaky"].0.as_str(), by_id["evt_flaky"].1), ("pending", 1));
+    // Nothing of the failed attempt was written.
+    // language=PostgreSQL
+    let linked = sqlx::query_scalar!("select count(*) from subscription where provider_subscription_id = 'sub_flaky'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(linked, Some(0));
+}
+
+/// A deterministic shuffle (no randomness in tests): Fisher–Yates over an LCG.
+fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        items.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+}
+
+/// Twenty subscriptions, ten events each: state changes and an invoice
+/// going from open to paid.
+fn history(prefix: &str) -> (Vec<(String, String, Value)>, HashMap<String, Value>) {
+    let mut events = Vec::new();
+    let mut finals = HashMap::new();
+    for n in 0..20 {
+        let sub = format!("sub_{prefix}_{n}");
+        let cus = format!("cus_{prefix}_{n}");
+        let states = [
+            ("trialing", "starter", "monthly", 0, false),
+            ("active", "starter", "monthly", 0, false),
+            ("active", "professional", "monthly", 0, false),
+            ("active", "professional", "monthly", (n % 4) as u64, false),
+            ("past_due", "professional", "monthly", (n % 4) as u64, false),
+            ("active", "professional", "monthly", (n % 4) as u64, false),
+            ("active", "professional", "annual", (n % 3) as u64, n % 2 == 0),
+            (if n % 5 == 0 { "canceled" } else { "active" }, "professional", "annual", (n % 3) as u64, n % 2 == 0),
+        ];
+        let base = 1_763_700_000 + n as i64 * 100;
+        for (k, (status, tier, cycle, extra, cancel)) in states.iter().enumerate() {
+            let object = subscription(&sub, &cus, status, tier, cycle, *extra, *cancel);
+            let kind = if k == 0 { "customer.subscription.created" } else { "customer.subscription.updated" };
+            events.push((format!("evt_{prefix}_{n}_{k}"), kind.to_owned(), json!({"created": base + k as i64, "object": object.clone()})));
+            finals.insert(sub.clone(), object);
+        }
+        let invoice_id = format!("in_{prefix}_{n}");
+        events.push((format!("evt_{prefix}_{n}_8"), "invoice.finalized".into(), json!({"created": base + 8, "object": invoice(&invoice_id, &cus, &sub, "open", base)})));
+        events.push((format!("evt_{prefix}_{n}_9"), "invoice.paid".into(), json!({"created": base + 9, "object": invoice(&invoice_id, &cus, &sub, "paid", base)})));
+    }
+    (events, finals)
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_delivery(pool: PgPool) {
+    let (mock, stripe) = stripe_mock().await;
+    let app = stripe_app(pool.clone(), &mock).await;
+    for (prefix, shuffled) in [("inorder", false), ("shuffled", true)] {
+        let (mut events, finals) = history(prefix);
+        assert_eq!(events.len(), 200);
+        for n in 0..20 {
+            customer_org(&pool, &format!("cus_{prefix}_{n}")).await;
+        }
+        stripe.subscriptions.lock().unwrap().extend(finals);
+        if shuffled {
+            shuffle(&mut events, 0x5eed);
+            // Delivered in a random order and processed in small batches as they arrive.
+            for chunk in events.chunks(17) {
+                for (id, kind, body) in chunk {
+                    let response = deliver(&app, &event(id, kind, body["created"].as_i64().unwrap(), body["object"].clone())).await;
+                    assert_eq!(response.status, 200);
+                }
+                drain(&app).await;
+            }
+        } else {
+            for (id, kind, body) in &events {
+                deliver(&app, &event(id, kind, body["created"].as_i64().unwrap(), body["object"].clone())).await;
+                drain(&app).await;
+            }
+        }
+    }
+    for n in 0..20 {
+        let in_order = local_state(&pool, &format!("sub_inorder_{n}")).await;
+        let shuffled = local_state(&pool, &format!("sub_shuffled_{n}")).await;
+        assert_eq!(in_order, shuffled, "subscription {n}");
+        assert_eq!(in_order.0, if n % 5 == 0 { "canceled" } else { "active" });
+    }
+    // Every invoice ends paid whatever order its events came in.
+    // language=PostgreSQL
+    let invoices = sqlx::query!("select status, count(*) as \"count!\" from invoice group by status")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(invoices.len(), 1);
+    assert_eq!((invoices[0].status.as_str(), invoices[0].count), ("paid", 40));
+    // All 400 events processed once; ledger rows never repeat a cause, and
+    // both orders wrote the same ledger.
+    // language=PostgreSQL
+    let statuses = sqlx::query!("select status, attempts, count(*) as \"count!\" from webhook_event group by 1, 2")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!((statuses[0].status.as_str(), statuses[0].attempts, statuses[0].count), ("processed", 1, 400));
+    // language=PostgreSQL
+    let ledger = sqlx::query!(
+        r#"
+        select split_part(o.name, '_', 2) as "run!", e.kind, e.status_after, e.plan_after, e.mrr_before, e.mrr_after
+        from subscription_event e join organization o using (organization_id)
+        order by split_part(o.name, '_', 3)::int, e.subscription_event_id
+        "#
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let of = |run: &str| -> Vec<(String, String, String, i64, i64)> {
+        ledger
+            .iter()
+            .filter(|r| r.run == run)
+            .map(|r| (r.kind.clone(), r.status_after.clone(), r.plan_after.clone(), r.mrr_before, r.mrr_after))
+            .collect()
+    };
+    assert_eq!(of("inorder"), of("shuffled"));
+    assert_eq!(of("inorder").len(), 20);
+}
