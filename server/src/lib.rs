@@ -5,8 +5,8 @@
 
 pub mod admin;
 pub mod api_errors;
-pub mod billing;
 pub mod assets;
+pub mod billing;
 pub mod config;
 pub mod embedded_db;
 pub mod health;
@@ -380,7 +380,10 @@ async fn serve_with_pool(
 /// Says, at start-up, precisely where Stripe's prices differ from the
 /// catalogue (or that they match); never stops start-up, since Stripe may be
 /// briefly unreachable.
-async fn check_stripe_catalog(stripe: &billing::stripe::StripeProvider, catalog: &app::catalog::domain::Catalog) {
+async fn check_stripe_catalog(
+    stripe: &billing::stripe::StripeProvider,
+    catalog: &app::catalog::domain::Catalog,
+) {
     match stripe.catalog_differences(catalog).await {
         Ok(differences) if differences.is_empty() => tracing::info!("Stripe prices match the catalogue"),
         Ok(differences) => {

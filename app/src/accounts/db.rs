@@ -313,7 +313,10 @@ pub async fn set_password(
 /// An organisation's name.
 pub async fn organization_name(pool: &PgPool, organization_id: Uuid) -> Result<String, sqlx::Error> {
     // language=PostgreSQL
-    sqlx::query_scalar!("select name from organization where organization_id = $1", organization_id)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        "select name from organization where organization_id = $1",
+        organization_id
+    )
+    .fetch_one(pool)
+    .await
 }

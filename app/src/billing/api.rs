@@ -19,7 +19,9 @@ use {
     super::db,
     super::domain::SubscriptionStatus,
     super::provider::{CheckoutRequest, ProviderError},
-    super::subscription::{ChangeTiming, PlanChangeError, PlanChoice, allowed_users, plan_change, plan_of_items},
+    super::subscription::{
+        ChangeTiming, PlanChangeError, PlanChoice, allowed_users, plan_change, plan_of_items,
+    },
     super::{AddOnLine, InvoiceSummary, TierOption},
     crate::accounts::session::require_member,
     crate::catalog::domain::{BillingCycle, Catalog, Limit},
@@ -89,7 +91,11 @@ fn read_choice(
         match quantity {
             Ok(q) if add_on.max_quantity.is_some_and(|max| q > max) => form.fail(
                 &field,
-                format!("at most {} {}", add_on.max_quantity.unwrap_or_default(), add_on.unit),
+                format!(
+                    "at most {} {}",
+                    add_on.max_quantity.unwrap_or_default(),
+                    add_on.unit
+                ),
             ),
             Ok(q) => {
                 if q > 0 {
@@ -118,7 +124,8 @@ fn require_manager(role: crate::accounts::domain::Role) -> Result<(), AppError> 
 
 #[cfg(feature = "ssr")]
 fn idempotency_token(raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| AppError::field("request_id", "the form is out of date; reload the page"))
+    Uuid::parse_str(raw.trim())
+        .map_err(|_| AppError::field("request_id", "the form is out of date; reload the page"))
 }
 
 /// The linked provider subscription of the organisation and its current plan.
@@ -131,7 +138,9 @@ async fn linked_subscription(
         .await?
         .ok_or(AppError::NotFound)?;
     let Some((provider, subscription_id)) = row.provider_subscription.clone() else {
-        return Err(AppError::Conflict("subscribe first: your trial has no payment method yet".into()));
+        return Err(AppError::Conflict(
+            "subscribe first: your trial has no payment method yet".into(),
+        ));
     };
     if provider != context.billing.name().as_str() {
         return Err(AppError::Conflict(format!(
@@ -153,7 +162,14 @@ async fn apply_now(
 ) -> Result<(), AppError> {
     let mut tx = context.pool.begin().await?;
     let now = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
-    db::apply_subscription(&mut tx, context.billing.name(), snapshot, &format!("user:{user_id}"), now).await?;
+    db::apply_subscription(
+        &mut tx,
+        context.billing.name(),
+        snapshot,
+        &format!("user:{user_id}"),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -198,26 +214,40 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
         .and_then(|r| r.scheduled_change.clone())
         .and_then(|json| serde_json::from_value::<super::subscription::ScheduledChange>(json).ok())
         .and_then(|change| {
-            let plan = plan_of_items(change.items.iter().map(|i| (i.lookup_key.as_str(), i.quantity))).ok()?;
-            let name = catalog.tier(&plan.tier).map_or(plan.tier.clone(), |t| t.name.clone());
+            let plan =
+                plan_of_items(change.items.iter().map(|i| (i.lookup_key.as_str(), i.quantity))).ok()?;
+            let name = catalog
+                .tier(&plan.tier)
+                .map_or(plan.tier.clone(), |t| t.name.clone());
             let extras: Vec<String> = plan
                 .add_ons
                 .iter()
                 .map(|(k, q)| {
-                    let name = catalog.add_ons.iter().find(|a| &a.key == k).map_or(k.as_str(), |a| a.name.as_str());
+                    let name = catalog
+                        .add_ons
+                        .iter()
+                        .find(|a| &a.key == k)
+                        .map_or(k.as_str(), |a| a.name.as_str());
                     format!("{q} × {name}")
                 })
                 .collect();
             Some(format!(
                 "Changes to {name} ({}){} on {}",
                 plan.cycle.as_str(),
-                if extras.is_empty() { String::new() } else { format!(" with {}", extras.join(", ")) },
+                if extras.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {}", extras.join(", "))
+                },
                 date(change.effective_at)
             ))
         });
     let status = row.as_ref().and_then(|r| SubscriptionStatus::parse(&r.status));
     let linked = row.as_ref().is_some_and(|r| r.provider_subscription.is_some())
-        && !matches!(status, Some(SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired));
+        && !matches!(
+            status,
+            Some(SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired)
+        );
     let add_ons = catalog
         .add_ons
         .iter()
@@ -227,7 +257,10 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
             unit: a.unit.clone(),
             monthly_unit_price: a.monthly_unit_price.display_exact(),
             max_quantity: a.max_quantity,
-            quantity: current.as_ref().and_then(|c| c.add_ons.get(&a.key).copied()).unwrap_or(0),
+            quantity: current
+                .as_ref()
+                .and_then(|c| c.add_ons.get(&a.key).copied())
+                .unwrap_or(0),
         })
         .collect();
     let tiers = catalog
@@ -251,7 +284,10 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
         linked,
         plan_key: row.as_ref().map(|r| r.plan_key.clone()).unwrap_or_default(),
         plan_name: row.as_ref().map(|r| r.plan_name.clone()).unwrap_or_default(),
-        cycle: current.as_ref().map(|c| c.cycle.as_str().to_owned()).unwrap_or_default(),
+        cycle: current
+            .as_ref()
+            .map(|c| c.cycle.as_str().to_owned())
+            .unwrap_or_default(),
         status: row.as_ref().map(|r| r.status.clone()).unwrap_or_default(),
         trial_ends_on: row
             .as_ref()
@@ -303,7 +339,10 @@ pub async fn start_checkout(
     let row = db::billing_row(&context.pool, organization_id).await?;
     if let Some(row) = &row
         && row.provider_subscription.is_some()
-        && !matches!(row.status.as_str(), "canceled" | "incomplete_expired" | "incomplete")
+        && !matches!(
+            row.status.as_str(),
+            "canceled" | "incomplete_expired" | "incomplete"
+        )
     {
         return Err(AppError::Conflict(
             "you already have a subscription; change its plan from the billing page".into(),
@@ -315,14 +354,17 @@ pub async fn start_checkout(
     {
         return Err(AppError::field(
             "tier",
-            format!("your organisation has {users} users but that plan allows {allowed}; choose a larger plan or add extra users"),
+            format!(
+                "your organisation has {users} users but that plan allows {allowed}; choose a larger plan or add extra users"
+            ),
         ));
     }
     let provider = context.billing.clone();
     let customer_id = match db::customer_of(&context.pool, organization_id, provider.name()).await? {
         Some(id) => id,
         None => {
-            let organization_name = crate::accounts::db::organization_name(&context.pool, organization_id).await?;
+            let organization_name =
+                crate::accounts::db::organization_name(&context.pool, organization_id).await?;
             let id = provider
                 .create_customer(
                     &organization_id.to_string(),
@@ -347,7 +389,10 @@ pub async fn start_checkout(
             customer_id,
             items: choice.items(),
             trial_end,
-            success_url: format!("{}/app/billing/success?session_id={{CHECKOUT_SESSION_ID}}", context.public_url),
+            success_url: format!(
+                "{}/app/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
+                context.public_url
+            ),
             cancel_url: format!("{}/pricing?checkout=canceled", context.public_url),
             organization_id: organization_id.to_string(),
             idempotency_key: format!("checkout:{organization_id}:{request_id}"),
@@ -388,10 +433,14 @@ pub async fn checkout_result(session_id: String) -> Result<CheckoutResultView, A
         });
     };
     apply_now(&context, &subscription, user.user_id).await?;
-    let plan = subscription.plan().map_err(|e| AppError::Conflict(e.to_string()))?;
+    let plan = subscription
+        .plan()
+        .map_err(|e| AppError::Conflict(e.to_string()))?;
     Ok(CheckoutResultView {
         complete: true,
-        plan_name: catalog.tier(&plan.tier).map_or(plan.tier.clone(), |t| t.name.clone()),
+        plan_name: catalog
+            .tier(&plan.tier)
+            .map_or(plan.tier.clone(), |t| t.name.clone()),
         status: subscription.status.as_str().to_owned(),
     })
 }
@@ -424,16 +473,26 @@ pub async fn preview_plan_change(
                 .preview_change(&snapshot, &target.items())
                 .await
                 .map_err(provider_error)?;
-            (preview.proration.amount_due, preview.proration.credit, preview.proration.charge)
+            (
+                preview.proration.amount_due,
+                preview.proration.credit,
+                preview.proration.charge,
+            )
         }
     };
     let name = |choice: &PlanChoice| {
-        let tier = catalog.tier(&choice.tier).map_or(choice.tier.clone(), |t| t.name.clone());
+        let tier = catalog
+            .tier(&choice.tier)
+            .map_or(choice.tier.clone(), |t| t.name.clone());
         let extras: Vec<String> = choice
             .add_ons
             .iter()
             .map(|(k, q)| {
-                let name = catalog.add_ons.iter().find(|a| &a.key == k).map_or(k.as_str(), |a| a.name.as_str());
+                let name = catalog
+                    .add_ons
+                    .iter()
+                    .find(|a| &a.key == k)
+                    .map_or(k.as_str(), |a| a.name.as_str());
                 format!("{q} × {name}")
             })
             .collect();
@@ -466,8 +525,12 @@ pub async fn preview_plan_change(
 fn plan_change_error(error: PlanChangeError) -> AppError {
     match error {
         PlanChangeError::UnknownTier(_) => AppError::field("tier", error.to_string()),
-        PlanChangeError::UnknownAddOn(_) | PlanChangeError::TooMany { .. } => AppError::field("add_ons", error.to_string()),
-        PlanChangeError::Unchanged | PlanChangeError::TooManyUsers { .. } => AppError::Conflict(error.to_string()),
+        PlanChangeError::UnknownAddOn(_) | PlanChangeError::TooMany { .. } => {
+            AppError::field("add_ons", error.to_string())
+        }
+        PlanChangeError::Unchanged | PlanChangeError::TooManyUsers { .. } => {
+            AppError::Conflict(error.to_string())
+        }
     }
 }
 
@@ -497,7 +560,12 @@ pub async fn change_plan(
         .map_err(provider_error)?;
     let changed = context
         .billing
-        .change_items(&snapshot, &target.items(), timing, &format!("change:{subscription_id}:{request_id}"))
+        .change_items(
+            &snapshot,
+            &target.items(),
+            timing,
+            &format!("change:{subscription_id}:{request_id}"),
+        )
         .await
         .map_err(provider_error)?;
     apply_now(&context, &changed, user.user_id).await?;
@@ -523,7 +591,11 @@ pub async fn set_cancellation(cancel: String, request_id: String) -> Result<(), 
     let (_, subscription_id, _) = linked_subscription(&context, scope.organization_id()).await?;
     let changed = context
         .billing
-        .set_cancel_at_period_end(&subscription_id, cancel, &format!("cancel:{subscription_id}:{request_id}"))
+        .set_cancel_at_period_end(
+            &subscription_id,
+            cancel,
+            &format!("cancel:{subscription_id}:{request_id}"),
+        )
         .await
         .map_err(provider_error)?;
     apply_now(&context, &changed, user.user_id).await?;
@@ -543,7 +615,9 @@ pub async fn payment_methods() -> Result<(), AppError> {
     let context = app_context()?;
     let customer = db::customer_of(&context.pool, scope.organization_id(), context.billing.name())
         .await?
-        .ok_or_else(|| AppError::Conflict("subscribe first: there is no payment method to manage yet".into()))?;
+        .ok_or_else(|| {
+            AppError::Conflict("subscribe first: there is no payment method to manage yet".into())
+        })?;
     let url = context
         .billing
         .payment_methods_url(&customer, &format!("{}/app/billing", context.public_url))
@@ -626,7 +700,10 @@ pub async fn sandbox_end_period() -> Result<(), AppError> {
     let context = app_context()?;
     let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
     let (_, subscription_id, _) = linked_subscription(&context, scope.organization_id()).await?;
-    let snapshot = sandbox.end_period(&subscription_id).await.map_err(provider_error)?;
+    let snapshot = sandbox
+        .end_period(&subscription_id)
+        .await
+        .map_err(provider_error)?;
     apply_now(&context, &snapshot, user.user_id).await?;
     leptos_axum::redirect("/app/billing?period_ended=1");
     Ok(())
@@ -638,7 +715,8 @@ pub async fn get_invoice(invoice_id: String) -> Result<super::InvoiceView, AppEr
     let (_, scope) = require_member().await?;
     let context = app_context()?;
     let invoice_id = Uuid::parse_str(invoice_id.trim()).map_err(|_| AppError::NotFound)?;
-    let organization_name = crate::accounts::db::organization_name(&context.pool, scope.organization_id()).await?;
+    let organization_name =
+        crate::accounts::db::organization_name(&context.pool, scope.organization_id()).await?;
     let invoice = db::invoices(&context.pool, scope.organization_id(), Some(invoice_id))
         .await?
         .into_iter()

@@ -133,7 +133,16 @@ async fn lock_local_subscription(
     )
     .fetch_optional(&mut *conn)
     .await?
-    .map(|r| (r.subscription_id, r.organization_id, r.status, r.discount, r.billing_cycle, r.plan_key));
+    .map(|r| {
+        (
+            r.subscription_id,
+            r.organization_id,
+            r.status,
+            r.discount,
+            r.billing_cycle,
+            r.plan_key,
+        )
+    });
     if row.is_none() {
         // A new provider subscription: it belongs to the organisation whose
         // customer it bills, and takes over that organisation's trial.
@@ -164,7 +173,16 @@ async fn lock_local_subscription(
         )
         .fetch_optional(&mut *conn)
         .await?
-        .map(|r| (r.subscription_id, r.organization_id, r.status, r.discount, r.billing_cycle, r.plan_key));
+        .map(|r| {
+            (
+                r.subscription_id,
+                r.organization_id,
+                r.status,
+                r.discount,
+                r.billing_cycle,
+                r.plan_key,
+            )
+        });
         if row.is_none() {
             // language=PostgreSQL
             let created = sqlx::query_scalar!(
@@ -265,7 +283,12 @@ pub async fn apply_subscription(
 ) -> Result<Applied, sqlx::Error> {
     let plan = match snapshot.plan() {
         Ok(plan) => plan,
-        Err(error) => return Ok(Applied::Unmatched(format!("subscription {}: {error}", snapshot.id))),
+        Err(error) => {
+            return Ok(Applied::Unmatched(format!(
+                "subscription {}: {error}",
+                snapshot.id
+            )));
+        }
     };
     // One writer per provider customer at a time: a checkout's success page
     // and the worker may both apply its first subscription at once.
@@ -379,9 +402,12 @@ async fn replace_items(
     snapshot: &SubscriptionSnapshot,
 ) -> Result<(), sqlx::Error> {
     // language=PostgreSQL
-    sqlx::query!("delete from subscription_item where subscription_id = $1", subscription_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "delete from subscription_item where subscription_id = $1",
+        subscription_id
+    )
+    .execute(&mut *conn)
+    .await?;
     for item in &snapshot.items {
         // language=PostgreSQL
         sqlx::query!(

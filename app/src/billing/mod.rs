@@ -16,7 +16,9 @@ pub mod provider;
 #[cfg(feature = "ssr")]
 pub mod sandbox;
 
-pub use pages::{BillingPage, ChangePlanPage, CheckoutSuccessPage, InvoicePage, SandboxCardPage, SandboxCheckoutPage};
+pub use pages::{
+    BillingPage, ChangePlanPage, CheckoutSuccessPage, InvoicePage, SandboxCardPage, SandboxCheckoutPage,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -14,7 +14,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use std::collections::BTreeMap;
 
 const BUTTON: &str = "rounded-md bg-brand px-4 py-2 font-semibold text-white hover:opacity-90";
-const SECONDARY: &str = "rounded-md border border-slate-300 px-4 py-2 font-semibold text-slate-800 hover:border-brand";
+const SECONDARY: &str =
+    "rounded-md border border-slate-300 px-4 py-2 font-semibold text-slate-800 hover:border-brand";
 
 fn status_label(status: &str) -> &'static str {
     match status {
@@ -116,8 +117,16 @@ pub fn BillingPage() -> impl IntoView {
     let notice = use_query_map().with_untracked(|q| {
         [
             ("changed", "now", "Your plan was changed."),
-            ("changed", "later", "Your plan will change at the end of the current period."),
-            ("canceled", "1", "Your subscription will end at the end of the current period."),
+            (
+                "changed",
+                "later",
+                "Your plan will change at the end of the current period.",
+            ),
+            (
+                "canceled",
+                "1",
+                "Your subscription will end at the end of the current period.",
+            ),
             ("resumed", "1", "Your subscription will continue."),
             ("card", "1", "Your card was updated."),
             ("period_ended", "1", "Test mode: the current period has ended."),

@@ -142,7 +142,8 @@ pub trait BillingProvider: Send + Sync {
     ) -> Result<SubscriptionSnapshot, ProviderError>;
 
     /// A link where the customer manages payment methods.
-    async fn payment_methods_url(&self, customer_id: &str, return_url: &str) -> Result<String, ProviderError>;
+    async fn payment_methods_url(&self, customer_id: &str, return_url: &str)
+    -> Result<String, ProviderError>;
 }
 
 /// The provider a deployment uses, shared by every request.

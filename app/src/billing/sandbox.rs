@@ -11,11 +11,12 @@
 use super::domain::{IntervalUnit, SubscriptionStatus};
 use super::inbox::{IncomingEvent, store_event};
 use super::provider::{
-    BillingProvider, ChangePreview, CheckoutOutcome, CheckoutRedirect, CheckoutRequest, ProviderError, ProviderName,
+    BillingProvider, ChangePreview, CheckoutOutcome, CheckoutRedirect, CheckoutRequest, ProviderError,
+    ProviderName,
 };
 use super::subscription::{
-    BillingEvent, ChangeTiming, DesiredItem, InvoiceLine, InvoiceSnapshot, InvoiceStatus, PriceKey, PriceKind,
-    ProrationLines, ScheduledChange, SnapshotItem, SubscriptionSnapshot, prorated_amount_due,
+    BillingEvent, ChangeTiming, DesiredItem, InvoiceLine, InvoiceSnapshot, InvoiceStatus, PriceKey,
+    PriceKind, ProrationLines, ScheduledChange, SnapshotItem, SubscriptionSnapshot, prorated_amount_due,
 };
 use crate::catalog::domain::BillingCycle;
 use chrono::{DateTime, Months, Utc};
@@ -96,9 +97,11 @@ fn period_amount(items: &[SnapshotItem]) -> i64 {
 async fn prices(conn: &mut PgConnection) -> Result<HashMap<String, (String, i64)>, sqlx::Error> {
     let mut prices = HashMap::new();
     // language=PostgreSQL
-    for plan in sqlx::query!("select plan_key, name, currency, monthly_amount, annual_amount from plan where not retired")
-        .fetch_all(&mut *conn)
-        .await?
+    for plan in sqlx::query!(
+        "select plan_key, name, currency, monthly_amount, annual_amount from plan where not retired"
+    )
+    .fetch_all(&mut *conn)
+    .await?
     {
         for (cycle, amount) in [
             (BillingCycle::Monthly, plan.monthly_amount),
@@ -134,13 +137,21 @@ async fn priced_items(
     let mut priced = Vec::new();
     for item in items {
         let Some((_, amount)) = prices.get(&item.lookup_key) else {
-            return Ok(Err(ProviderError::Refused(format!("No such price: {}", item.lookup_key))));
+            return Ok(Err(ProviderError::Refused(format!(
+                "No such price: {}",
+                item.lookup_key
+            ))));
         };
         let Some(key) = PriceKey::parse(&item.lookup_key) else {
-            return Ok(Err(ProviderError::Refused(format!("No such price: {}", item.lookup_key))));
+            return Ok(Err(ProviderError::Refused(format!(
+                "No such price: {}",
+                item.lookup_key
+            ))));
         };
         if item.quantity == 0 {
-            return Ok(Err(ProviderError::Refused("Quantities must be at least 1.".into())));
+            return Ok(Err(ProviderError::Refused(
+                "Quantities must be at least 1.".into(),
+            )));
         }
         priced.push(SnapshotItem {
             lookup_key: item.lookup_key.clone(),
@@ -166,12 +177,17 @@ async fn priced_items(
         .count()
         != 1
     {
-        return Ok(Err(ProviderError::Refused("A subscription needs exactly one plan.".into())));
+        return Ok(Err(ProviderError::Refused(
+            "A subscription needs exactly one plan.".into(),
+        )));
     }
     Ok(Ok(priced))
 }
 
-async fn line_descriptions(conn: &mut PgConnection, items: &[SnapshotItem]) -> Result<Vec<InvoiceLine>, sqlx::Error> {
+async fn line_descriptions(
+    conn: &mut PgConnection,
+    items: &[SnapshotItem],
+) -> Result<Vec<InvoiceLine>, sqlx::Error> {
     let prices = prices(conn).await?;
     Ok(items
         .iter()
@@ -221,7 +237,10 @@ async fn emit_subscription(
     .await
 }
 
-async fn save_subscription(conn: &mut PgConnection, snapshot: &SubscriptionSnapshot) -> Result<(), sqlx::Error> {
+async fn save_subscription(
+    conn: &mut PgConnection,
+    snapshot: &SubscriptionSnapshot,
+) -> Result<(), sqlx::Error> {
     let json = serde_json::to_value(snapshot).unwrap_or_default();
     // language=PostgreSQL
     sqlx::query!(
@@ -312,7 +331,11 @@ async fn issue_invoice(
         },
     )
     .await?;
-    let event_type = if paid { "invoice.paid" } else { "invoice.payment_failed" };
+    let event_type = if paid {
+        "invoice.paid"
+    } else {
+        "invoice.payment_failed"
+    };
     emit(
         conn,
         event_type,
@@ -357,7 +380,11 @@ async fn remembered<T: serde::de::DeserializeOwned>(
     Ok(stored.and_then(|json| serde_json::from_value(json).ok()))
 }
 
-async fn remember<T: serde::Serialize>(conn: &mut PgConnection, key: &str, answer: &T) -> Result<(), sqlx::Error> {
+async fn remember<T: serde::Serialize>(
+    conn: &mut PgConnection,
+    key: &str,
+    answer: &T,
+) -> Result<(), sqlx::Error> {
     let json = serde_json::to_value(answer).unwrap_or_default();
     // language=PostgreSQL
     sqlx::query!(
@@ -445,7 +472,11 @@ impl Sandbox {
     /// Pays an open checkout session with a test card: the subscription
     /// starts (in trial if the session carries one, else with its first
     /// invoice paid). Returns where to send the browser.
-    pub async fn complete_checkout(&self, session_id: &str, card_number: &str) -> Result<String, ProviderError> {
+    pub async fn complete_checkout(
+        &self,
+        session_id: &str,
+        card_number: &str,
+    ) -> Result<String, ProviderError> {
         let card = test_card(card_number)?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         // language=PostgreSQL
@@ -467,7 +498,9 @@ impl Sandbox {
             return Ok(success_url);
         }
         if session.status != "open" {
-            return Err(ProviderError::Refused("This checkout has expired; start again from your billing page.".into()));
+            return Err(ProviderError::Refused(
+                "This checkout has expired; start again from your billing page.".into(),
+            ));
         }
         // No trial and a card that cannot pay: the first charge fails now.
         let now = Utc::now().timestamp();
@@ -481,7 +514,10 @@ impl Sandbox {
         sqlx::query!(
             "update sandbox_customer set card_last4 = $2, card_fails = $3 where customer_id = $1",
             session.customer_id,
-            &card_number.chars().filter(char::is_ascii_digit).collect::<String>()[12..],
+            &card_number
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()[12..],
             card == TestCard::FailsLater
         )
         .execute(&mut *tx)
@@ -531,7 +567,9 @@ impl Sandbox {
             .await
             .map_err(db_error)?;
         if trial_end.is_none() {
-            let lines = line_descriptions(&mut tx, &snapshot.items).await.map_err(db_error)?;
+            let lines = line_descriptions(&mut tx, &snapshot.items)
+                .await
+                .map_err(db_error)?;
             issue_invoice(&mut tx, &snapshot, lines, (now, period_end))
                 .await
                 .map_err(db_error)?;
@@ -542,10 +580,18 @@ impl Sandbox {
 
     /// Replaces the customer's test card; an open invoice of a past-due
     /// subscription is charged again with it.
-    pub async fn update_card(&self, organization_id: uuid::Uuid, card_number: &str) -> Result<(), ProviderError> {
+    pub async fn update_card(
+        &self,
+        organization_id: uuid::Uuid,
+        card_number: &str,
+    ) -> Result<(), ProviderError> {
         let card = test_card(card_number)?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let last4 = card_number.chars().filter(char::is_ascii_digit).collect::<String>()[12..].to_owned();
+        let last4 = card_number
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()[12..]
+            .to_owned();
         // language=PostgreSQL
         let Some(customer_id) = sqlx::query_scalar!(
             r#"
@@ -560,7 +606,9 @@ impl Sandbox {
         .await
         .map_err(db_error)?
         else {
-            return Err(ProviderError::NotFound("a billing customer for this organisation".into()));
+            return Err(ProviderError::NotFound(
+                "a billing customer for this organisation".into(),
+            ));
         };
         if card == TestCard::Succeeds {
             // language=PostgreSQL
@@ -582,12 +630,21 @@ impl Sandbox {
                 invoice.amount_paid = invoice.amount_due;
                 save_invoice(&mut tx, &invoice).await.map_err(db_error)?;
                 let subscription_id = invoice.subscription_id.clone();
-                emit(&mut tx, "invoice.paid", &BillingEvent::InvoiceChanged { invoice: Box::new(invoice) })
-                    .await
-                    .map_err(db_error)?;
+                emit(
+                    &mut tx,
+                    "invoice.paid",
+                    &BillingEvent::InvoiceChanged {
+                        invoice: Box::new(invoice),
+                    },
+                )
+                .await
+                .map_err(db_error)?;
                 if let Some(id) = subscription_id
                     && let Some(mut snapshot) = lock_subscription(&mut tx, &id).await.map_err(db_error)?
-                    && matches!(snapshot.status, SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid)
+                    && matches!(
+                        snapshot.status,
+                        SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid
+                    )
                 {
                     snapshot.status = SubscriptionStatus::Active;
                     save_subscription(&mut tx, &snapshot).await.map_err(db_error)?;
@@ -602,7 +659,10 @@ impl Sandbox {
     }
 
     /// The customer's card on file: last four digits and whether it fails.
-    pub async fn card_on_file(&self, organization_id: uuid::Uuid) -> Result<Option<(String, bool)>, ProviderError> {
+    pub async fn card_on_file(
+        &self,
+        organization_id: uuid::Uuid,
+    ) -> Result<Option<(String, bool)>, ProviderError> {
         // language=PostgreSQL
         let card = sqlx::query!(
             "select card_last4, card_fails from sandbox_customer where organization_id = $1",
@@ -620,7 +680,10 @@ impl Sandbox {
     /// leaves it `past_due`; failing again makes it `unpaid`).
     pub async fn end_period(&self, subscription_id: &str) -> Result<SubscriptionSnapshot, ProviderError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let Some(mut snapshot) = lock_subscription(&mut tx, subscription_id).await.map_err(db_error)? else {
+        let Some(mut snapshot) = lock_subscription(&mut tx, subscription_id)
+            .await
+            .map_err(db_error)?
+        else {
             return Err(ProviderError::NotFound(format!("subscription {subscription_id}")));
         };
         let now = Utc::now().timestamp();
@@ -639,7 +702,10 @@ impl Sandbox {
             }
             SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid => {
                 // Dunning: the open invoice is retried; a second failure ends retries.
-                let pays = card_pays(&mut tx, &snapshot.customer_id).await.map_err(db_error)? == Some(true);
+                let pays = card_pays(&mut tx, &snapshot.customer_id)
+                    .await
+                    .map_err(db_error)?
+                    == Some(true);
                 if !pays {
                     snapshot.status = SubscriptionStatus::Unpaid;
                     save_subscription(&mut tx, &snapshot).await.map_err(db_error)?;
@@ -655,7 +721,9 @@ impl Sandbox {
                 let cycle = cycle_of(&snapshot.items);
                 let start = now;
                 let end = add_months(start, cycle.months() as u32);
-                let lines = line_descriptions(&mut tx, &snapshot.items).await.map_err(db_error)?;
+                let lines = line_descriptions(&mut tx, &snapshot.items)
+                    .await
+                    .map_err(db_error)?;
                 let was_trial = snapshot.status == SubscriptionStatus::Trialing;
                 snapshot.current_period_start = start;
                 snapshot.current_period_end = end;
@@ -717,7 +785,13 @@ fn proration(current: &SubscriptionSnapshot, new_items: &[SnapshotItem], now: i6
     }
     let old = period_amount(&current.items);
     let new = period_amount(new_items);
-    let lines = prorated_amount_due(old, new, current.current_period_start, current.current_period_end, now);
+    let lines = prorated_amount_due(
+        old,
+        new,
+        current.current_period_start,
+        current.current_period_end,
+        now,
+    );
     if cycle_of(&current.items) == cycle_of(new_items) {
         lines
     } else {
@@ -746,7 +820,10 @@ impl BillingProvider for Sandbox {
             .parse()
             .map_err(|_| ProviderError::Refused("invalid organisation id".into()))?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if let Some(id) = remembered::<String>(&mut tx, idempotency_key).await.map_err(db_error)? {
+        if let Some(id) = remembered::<String>(&mut tx, idempotency_key)
+            .await
+            .map_err(db_error)?
+        {
             return Ok(id);
         }
         let id = new_id("cus");
@@ -855,14 +932,22 @@ impl BillingProvider for Sandbox {
         if let Some(answer) = remembered(&mut tx, idempotency_key).await.map_err(db_error)? {
             return Ok(answer);
         }
-        let Some(mut current) = lock_subscription(&mut tx, &subscription.id).await.map_err(db_error)? else {
-            return Err(ProviderError::NotFound(format!("subscription {}", subscription.id)));
+        let Some(mut current) = lock_subscription(&mut tx, &subscription.id)
+            .await
+            .map_err(db_error)?
+        else {
+            return Err(ProviderError::NotFound(format!(
+                "subscription {}",
+                subscription.id
+            )));
         };
         if matches!(
             current.status,
             SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired | SubscriptionStatus::Unpaid
         ) {
-            return Err(ProviderError::Refused("This subscription can no longer be changed.".into()));
+            return Err(ProviderError::Refused(
+                "This subscription can no longer be changed.".into(),
+            ));
         }
         let new_items = priced_items(&mut tx, items).await.map_err(db_error)??;
         match timing {
@@ -895,7 +980,8 @@ impl BillingProvider for Sandbox {
                         },
                     ];
                     // The change only happens if its invoice is paid.
-                    if lines.amount_due > 0 && card_pays(&mut tx, &current.customer_id).await.map_err(db_error)? != Some(true)
+                    if lines.amount_due > 0
+                        && card_pays(&mut tx, &current.customer_id).await.map_err(db_error)? != Some(true)
                     {
                         return Err(ProviderError::Refused(
                             "Your card was declined, so the plan was not changed. Update your card and try again.".into(),
@@ -917,7 +1003,9 @@ impl BillingProvider for Sandbox {
         emit_subscription(&mut tx, "customer.subscription.updated", &current)
             .await
             .map_err(db_error)?;
-        remember(&mut tx, idempotency_key, &current).await.map_err(db_error)?;
+        remember(&mut tx, idempotency_key, &current)
+            .await
+            .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(current)
     }
@@ -932,11 +1020,16 @@ impl BillingProvider for Sandbox {
         if let Some(answer) = remembered(&mut tx, idempotency_key).await.map_err(db_error)? {
             return Ok(answer);
         }
-        let Some(mut current) = lock_subscription(&mut tx, subscription_id).await.map_err(db_error)? else {
+        let Some(mut current) = lock_subscription(&mut tx, subscription_id)
+            .await
+            .map_err(db_error)?
+        else {
             return Err(ProviderError::NotFound(format!("subscription {subscription_id}")));
         };
         if current.status == SubscriptionStatus::Canceled {
-            return Err(ProviderError::Refused("This subscription has already ended.".into()));
+            return Err(ProviderError::Refused(
+                "This subscription has already ended.".into(),
+            ));
         }
         current.cancel_at_period_end = cancel;
         if cancel {
@@ -946,17 +1039,26 @@ impl BillingProvider for Sandbox {
         emit_subscription(&mut tx, "customer.subscription.updated", &current)
             .await
             .map_err(db_error)?;
-        remember(&mut tx, idempotency_key, &current).await.map_err(db_error)?;
+        remember(&mut tx, idempotency_key, &current)
+            .await
+            .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(current)
     }
 
-    async fn payment_methods_url(&self, _customer_id: &str, _return_url: &str) -> Result<String, ProviderError> {
+    async fn payment_methods_url(
+        &self,
+        _customer_id: &str,
+        _return_url: &str,
+    ) -> Result<String, ProviderError> {
         Ok(format!("{}/app/billing/card", self.public_url))
     }
 }
 
-async fn lock_free_read(conn: &mut PgConnection, subscription_id: &str) -> Result<SubscriptionSnapshot, ProviderError> {
+async fn lock_free_read(
+    conn: &mut PgConnection,
+    subscription_id: &str,
+) -> Result<SubscriptionSnapshot, ProviderError> {
     // language=PostgreSQL
     let json = sqlx::query_scalar!(
         "select snapshot from sandbox_subscription where subscription_id = $1",
@@ -978,7 +1080,9 @@ mod tests {
         assert_eq!(test_card("4242 4242 4242 4242"), Ok(TestCard::Succeeds));
         assert_eq!(test_card("4000-0000-0000-0341"), Ok(TestCard::FailsLater));
         assert!(matches!(test_card(CARD_DECLINED), Err(ProviderError::Refused(m)) if m.contains("declined")));
-        assert!(matches!(test_card("5555555555554444"), Err(ProviderError::Refused(m)) if m.contains("test cards")));
+        assert!(
+            matches!(test_card("5555555555554444"), Err(ProviderError::Refused(m)) if m.contains("test cards"))
+        );
         assert!(test_card("").is_err());
     }
 

@@ -233,11 +233,10 @@ pub fn plan_of_items<'a>(
     let mut add_ons = BTreeMap::new();
     for (lookup_key, quantity) in items {
         match PriceKey::parse(lookup_key) {
-            Some(key) if key.kind == PriceKind::Tier => {
-                if tier.replace((key.key, key.cycle)).is_some() {
-                    return Err(PlanOfItemsError::SeveralTiers);
-                }
+            Some(key) if key.kind == PriceKind::Tier && tier.is_some() => {
+                return Err(PlanOfItemsError::SeveralTiers);
             }
+            Some(key) if key.kind == PriceKind::Tier => tier = Some((key.key, key.cycle)),
             Some(key) => {
                 add_ons.insert(key.key, quantity);
             }
@@ -275,10 +274,15 @@ impl PlanChoice {
             lookup_key: PriceKey::tier(&self.tier, self.cycle).lookup_key(),
             quantity: 1,
         }];
-        items.extend(self.add_ons.iter().filter(|(_, q)| **q > 0).map(|(key, q)| DesiredItem {
-            lookup_key: PriceKey::add_on(key, self.cycle).lookup_key(),
-            quantity: *q,
-        }));
+        items.extend(
+            self.add_ons
+                .iter()
+                .filter(|(_, q)| **q > 0)
+                .map(|(key, q)| DesiredItem {
+                    lookup_key: PriceKey::add_on(key, self.cycle).lookup_key(),
+                    quantity: *q,
+                }),
+        );
         items
     }
 
@@ -295,7 +299,9 @@ impl PlanChoice {
     pub fn period_amount(&self, catalog: &Catalog) -> Option<i64> {
         self.items().iter().try_fold(0_i64, |sum, item| {
             let key = PriceKey::parse(&item.lookup_key)?;
-            let amount = key.catalog_amount(catalog)?.checked_mul(i64::from(item.quantity))?;
+            let amount = key
+                .catalog_amount(catalog)?
+                .checked_mul(i64::from(item.quantity))?;
             sum.checked_add(amount)
         })
     }
@@ -703,9 +709,18 @@ mod tests {
     #[test]
     fn catalogue_amounts_price_annual_add_ons_as_twelve_months() {
         let catalog = catalog();
-        assert_some_eq!(PriceKey::tier("starter", BillingCycle::Monthly).catalog_amount(&catalog), 4900);
-        assert_some_eq!(PriceKey::tier("starter", BillingCycle::Annual).catalog_amount(&catalog), 52900);
-        assert_some_eq!(PriceKey::add_on("extra_user", BillingCycle::Annual).catalog_amount(&catalog), 6000);
+        assert_some_eq!(
+            PriceKey::tier("starter", BillingCycle::Monthly).catalog_amount(&catalog),
+            4900
+        );
+        assert_some_eq!(
+            PriceKey::tier("starter", BillingCycle::Annual).catalog_amount(&catalog),
+            52900
+        );
+        assert_some_eq!(
+            PriceKey::add_on("extra_user", BillingCycle::Annual).catalog_amount(&catalog),
+            6000
+        );
         assert_none!(PriceKey::tier("gold", BillingCycle::Annual).catalog_amount(&catalog));
         assert_eq!(PriceKey::all_for(&catalog).len(), 2 * (3 + catalog.add_ons.len()));
     }
@@ -733,20 +748,44 @@ mod tests {
         let catalog = catalog();
         let starter = choice("starter", BillingCycle::Monthly, &[]);
         let pro = choice("professional", BillingCycle::Monthly, &[]);
-        assert_eq!(plan_change(&catalog, &starter, &pro, 1), Ok(ChangeTiming::Immediately));
-        assert_eq!(plan_change(&catalog, &pro, &starter, 1), Ok(ChangeTiming::AtPeriodEnd));
+        assert_eq!(
+            plan_change(&catalog, &starter, &pro, 1),
+            Ok(ChangeTiming::Immediately)
+        );
+        assert_eq!(
+            plan_change(&catalog, &pro, &starter, 1),
+            Ok(ChangeTiming::AtPeriodEnd)
+        );
         // More add-ons: immediate; fewer: at period end.
         let pro_seats = choice("professional", BillingCycle::Monthly, &[("extra_user", 2)]);
-        assert_eq!(plan_change(&catalog, &pro, &pro_seats, 1), Ok(ChangeTiming::Immediately));
-        assert_eq!(plan_change(&catalog, &pro_seats, &pro, 1), Ok(ChangeTiming::AtPeriodEnd));
+        assert_eq!(
+            plan_change(&catalog, &pro, &pro_seats, 1),
+            Ok(ChangeTiming::Immediately)
+        );
+        assert_eq!(
+            plan_change(&catalog, &pro_seats, &pro, 1),
+            Ok(ChangeTiming::AtPeriodEnd)
+        );
         // A switch of cycle is immediate either way.
         let pro_annual = choice("professional", BillingCycle::Annual, &[]);
-        assert_eq!(plan_change(&catalog, &pro, &pro_annual, 1), Ok(ChangeTiming::Immediately));
-        assert_eq!(plan_change(&catalog, &pro_annual, &pro, 1), Ok(ChangeTiming::Immediately));
-        assert_eq!(plan_change(&catalog, &pro, &pro, 1), Err(PlanChangeError::Unchanged));
+        assert_eq!(
+            plan_change(&catalog, &pro, &pro_annual, 1),
+            Ok(ChangeTiming::Immediately)
+        );
+        assert_eq!(
+            plan_change(&catalog, &pro_annual, &pro, 1),
+            Ok(ChangeTiming::Immediately)
+        );
+        assert_eq!(
+            plan_change(&catalog, &pro, &pro, 1),
+            Err(PlanChangeError::Unchanged)
+        );
         // A zero quantity is the same as none.
         let pro_zero = choice("professional", BillingCycle::Monthly, &[("extra_user", 0)]);
-        assert_eq!(plan_change(&catalog, &pro, &pro_zero, 1), Err(PlanChangeError::Unchanged));
+        assert_eq!(
+            plan_change(&catalog, &pro, &pro_zero, 1),
+            Err(PlanChangeError::Unchanged)
+        );
     }
 
     #[test]
@@ -767,10 +806,28 @@ mod tests {
         assert!(error.to_string().contains("has 5 users"), "{error}");
         // Two extra users make room.
         let starter_plus = choice("starter", BillingCycle::Monthly, &[("extra_user", 2)]);
-        assert_eq!(plan_change(&catalog, &pro, &starter_plus, 5), Ok(ChangeTiming::AtPeriodEnd));
-        assert_err!(plan_change(&catalog, &pro, &choice("gold", BillingCycle::Monthly, &[]), 1));
-        assert_err!(plan_change(&catalog, &pro, &choice("starter", BillingCycle::Monthly, &[("extra_user", 501)]), 1));
-        assert_err!(plan_change(&catalog, &pro, &choice("starter", BillingCycle::Monthly, &[("gold_bars", 1)]), 1));
+        assert_eq!(
+            plan_change(&catalog, &pro, &starter_plus, 5),
+            Ok(ChangeTiming::AtPeriodEnd)
+        );
+        assert_err!(plan_change(
+            &catalog,
+            &pro,
+            &choice("gold", BillingCycle::Monthly, &[]),
+            1
+        ));
+        assert_err!(plan_change(
+            &catalog,
+            &pro,
+            &choice("starter", BillingCycle::Monthly, &[("extra_user", 501)]),
+            1
+        ));
+        assert_err!(plan_change(
+            &catalog,
+            &pro,
+            &choice("starter", BillingCycle::Monthly, &[("gold_bars", 1)]),
+            1
+        ));
     }
 
     #[test]
@@ -778,10 +835,20 @@ mod tests {
         // Half-way through a 30-day period from $49 to $199: 99.50 − 24.50 = 75.00.
         let day = 86_400;
         let lines = prorated_amount_due(4900, 19900, 0, 30 * day, 15 * day);
-        assert_eq!(lines, ProrationLines { credit: 2450, charge: 9950, amount_due: 7500 });
+        assert_eq!(
+            lines,
+            ProrationLines {
+                credit: 2450,
+                charge: 9950,
+                amount_due: 7500
+            }
+        );
         // At the start: the full difference; at the end: nothing.
         assert_eq!(prorated_amount_due(4900, 19900, 0, 30 * day, 0).amount_due, 15000);
-        assert_eq!(prorated_amount_due(4900, 19900, 0, 30 * day, 30 * day).amount_due, 0);
+        assert_eq!(
+            prorated_amount_due(4900, 19900, 0, 30 * day, 30 * day).amount_due,
+            0
+        );
         // A net credit is never a negative charge.
         assert_eq!(prorated_amount_due(19900, 4900, 0, 30 * day, 0).amount_due, 0);
         // Rounding: one third of $1.00 is 33 cents; half-even on exact halves.
@@ -797,32 +864,56 @@ mod tests {
             items: items.iter().map(|(k, q)| ((*k).to_owned(), *q)).collect(),
             discounts,
         };
-        let base = state(SubscriptionStatus::Active, &[("gatehouse.tier.starter.monthly", 1)], vec![]);
+        let base = state(
+            SubscriptionStatus::Active,
+            &[("gatehouse.tier.starter.monthly", 1)],
+            vec![],
+        );
         assert_some_eq!(classify_change(None, &base), ChangeKind::Created);
         assert_none!(classify_change(Some(&base), &base));
-        let past_due = state(SubscriptionStatus::PastDue, &[("gatehouse.tier.pro.monthly", 1)], vec![]);
+        let past_due = state(
+            SubscriptionStatus::PastDue,
+            &[("gatehouse.tier.pro.monthly", 1)],
+            vec![],
+        );
         assert_some_eq!(classify_change(Some(&base), &past_due), ChangeKind::StatusChanged);
-        let annual = state(SubscriptionStatus::Active, &[("gatehouse.tier.starter.annual", 1)], vec![]);
+        let annual = state(
+            SubscriptionStatus::Active,
+            &[("gatehouse.tier.starter.annual", 1)],
+            vec![],
+        );
         assert_some_eq!(classify_change(Some(&base), &annual), ChangeKind::PlanChanged);
         let seats = state(
             SubscriptionStatus::Active,
-            &[("gatehouse.add_on.extra_user.monthly", 2), ("gatehouse.tier.starter.monthly", 1)],
+            &[
+                ("gatehouse.add_on.extra_user.monthly", 2),
+                ("gatehouse.tier.starter.monthly", 1),
+            ],
             vec![],
         );
         assert_some_eq!(classify_change(Some(&base), &seats), ChangeKind::QuantityChanged);
         let discounted = state(
             SubscriptionStatus::Active,
             &[("gatehouse.tier.starter.monthly", 1)],
-            vec![Discount::PercentOff { basis_points: 1000, duration: DiscountDuration::Forever }],
+            vec![Discount::PercentOff {
+                basis_points: 1000,
+                duration: DiscountDuration::Forever,
+            }],
         );
-        assert_some_eq!(classify_change(Some(&base), &discounted), ChangeKind::DiscountChanged);
+        assert_some_eq!(
+            classify_change(Some(&base), &discounted),
+            ChangeKind::DiscountChanged
+        );
     }
 
     #[test]
     fn invoice_status_ranks_never_go_back() {
         assert!(InvoiceStatus::Paid.rank() > InvoiceStatus::Open.rank());
         assert!(InvoiceStatus::Open.rank() > InvoiceStatus::Draft.rank());
-        assert_some_eq!(InvoiceStatus::parse("uncollectible"), InvoiceStatus::Uncollectible);
+        assert_some_eq!(
+            InvoiceStatus::parse("uncollectible"),
+            InvoiceStatus::Uncollectible
+        );
         assert_none!(InvoiceStatus::parse("paid "));
     }
 }

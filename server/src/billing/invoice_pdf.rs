@@ -45,7 +45,10 @@ pub fn render(invoice: &InvoiceView, seller: &str) -> Vec<u8> {
     page.media_box(Rect::new(0.0, 0.0, 595.0, 842.0))
         .parent(page_tree_id)
         .contents(content_id);
-    page.resources().fonts().pair(regular, regular_id).pair(bold, bold_id);
+    page.resources()
+        .fonts()
+        .pair(regular, regular_id)
+        .pair(bold, bold_id);
     page.finish();
     pdf.type1_font(regular_id).base_font(Name(b"Helvetica"));
     pdf.type1_font(bold_id).base_font(Name(b"Helvetica-Bold"));
@@ -60,12 +63,30 @@ pub fn render(invoice: &InvoiceView, seller: &str) -> Vec<u8> {
     };
     text(bold, 20.0, 50.0, 780.0, seller);
     text(bold, 16.0, 360.0, 780.0, &format!("Invoice {}", invoice.number));
-    text(regular, 10.0, 360.0, 762.0, &format!("Issued {}", invoice.issued_on));
-    text(regular, 10.0, 360.0, 748.0, &format!("Status: {}", invoice.status));
+    text(
+        regular,
+        10.0,
+        360.0,
+        762.0,
+        &format!("Issued {}", invoice.issued_on),
+    );
+    text(
+        regular,
+        10.0,
+        360.0,
+        748.0,
+        &format!("Status: {}", invoice.status),
+    );
     if let Some(period) = &invoice.period {
         text(regular, 10.0, 360.0, 734.0, &format!("Service period {period}"));
     }
-    text(regular, 11.0, 50.0, 740.0, &format!("Billed to {}", invoice.organization_name));
+    text(
+        regular,
+        11.0,
+        50.0,
+        740.0,
+        &format!("Billed to {}", invoice.organization_name),
+    );
     let mut y = 680.0;
     text(bold, 11.0, 50.0, y, "Description");
     text(bold, 11.0, 380.0, y, "Qty");
@@ -92,7 +113,11 @@ pub fn render(invoice: &InvoiceView, seller: &str) -> Vec<u8> {
 }
 
 /// The handler.
-pub async fn invoice_pdf(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
+pub async fn invoice_pdf(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "no such invoice").into_response();
     let Ok(invoice_id) = Uuid::parse_str(&id) else {
         return not_found();
@@ -129,7 +154,10 @@ pub async fn invoice_pdf(State(state): State<AppState>, session: Session, Path(i
             (header::CONTENT_TYPE, "application/pdf".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"invoice-{}.pdf\"", view.number.replace(['"', '\\'], "")),
+                format!(
+                    "inline; filename=\"invoice-{}.pdf\"",
+                    view.number.replace(['"', '\\'], "")
+                ),
             ),
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
         ],
@@ -151,7 +179,10 @@ mod tests {
             status: "paid".into(),
             issued_on: "2026-11-22".into(),
             period: Some("2026-11-22 to 2026-12-22".into()),
-            lines: vec![("Starter plan".into(), 1, "$49.00".into()), ("Extra user".into(), 2, "$10.00".into())],
+            lines: vec![
+                ("Starter plan".into(), 1, "$49.00".into()),
+                ("Extra user".into(), 2, "$10.00".into()),
+            ],
             subtotal: "$59.00".into(),
             total: "$59.00".into(),
             amount_paid: "$59.00".into(),

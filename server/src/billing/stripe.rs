@@ -4,11 +4,12 @@
 
 use app::billing::domain::{Discount, DiscountDuration, IntervalUnit, SubscriptionStatus};
 use app::billing::provider::{
-    BillingProvider, ChangePreview, CheckoutOutcome, CheckoutRedirect, CheckoutRequest, ProviderError, ProviderName,
+    BillingProvider, ChangePreview, CheckoutOutcome, CheckoutRedirect, CheckoutRequest, ProviderError,
+    ProviderName,
 };
 use app::billing::subscription::{
-    BillingEvent, ChangeTiming, DesiredItem, InvoiceLine, InvoiceSnapshot, InvoiceStatus, PriceKey, PriceKind,
-    ProrationLines, SnapshotItem, SubscriptionSnapshot,
+    BillingEvent, ChangeTiming, DesiredItem, InvoiceLine, InvoiceSnapshot, InvoiceStatus, PriceKey,
+    PriceKind, ProrationLines, SnapshotItem, SubscriptionSnapshot,
 };
 use app::catalog::domain::Catalog;
 use sqlx::PgPool;
@@ -17,8 +18,8 @@ use std::time::Duration;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::invoice::{
-    CreatePreviewInvoice, CreatePreviewInvoiceSubscriptionDetails, CreatePreviewInvoiceSubscriptionDetailsItems,
-    CreatePreviewInvoiceSubscriptionDetailsProrationBehavior,
+    CreatePreviewInvoice, CreatePreviewInvoiceSubscriptionDetails,
+    CreatePreviewInvoiceSubscriptionDetailsItems, CreatePreviewInvoiceSubscriptionDetailsProrationBehavior,
 };
 use stripe_billing::subscription::{
     RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionPaymentBehavior,
@@ -29,7 +30,9 @@ use stripe_checkout::checkout_session::{
     RetrieveCheckoutSession,
 };
 use stripe_core::customer::CreateCustomer;
-use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval, ListPrice, UpdatePrice};
+use stripe_product::price::{
+    CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval, ListPrice, UpdatePrice,
+};
 use stripe_product::product::{CreateProduct, RetrieveProduct};
 use stripe_shared::{CheckoutSessionMode, CheckoutSessionStatus, Invoice, RecurringInterval, Subscription};
 use stripe_types::{Currency, Expandable};
@@ -82,7 +85,11 @@ pub fn subscription_snapshot(subscription: &Subscription) -> SubscriptionSnapsho
             quantity: item.quantity.unwrap_or(1).min(u64::from(u32::MAX)) as u32,
             unit_amount: item.price.unit_amount.unwrap_or(0),
             currency: item.price.currency.to_string(),
-            interval: item.price.recurring.as_ref().map_or(IntervalUnit::Month, |r| interval(&r.interval)),
+            interval: item
+                .price
+                .recurring
+                .as_ref()
+                .map_or(IntervalUnit::Month, |r| interval(&r.interval)),
             interval_count: item
                 .price
                 .recurring
@@ -188,10 +195,12 @@ pub fn billing_event_from_stripe(payload: &serde_json::Value) -> Result<BillingE
         trial_will_end,
     };
     Ok(match &event.data.object {
-        E::CheckoutSessionCompleted(session) | E::CheckoutSessionAsyncPaymentSucceeded(session) => BillingEvent::CheckoutCompleted {
-            customer_id: session.customer.as_ref().map(|c| c.id().to_string()),
-            subscription_id: session.subscription.as_ref().map(|s| s.id().to_string()),
-        },
+        E::CheckoutSessionCompleted(session) | E::CheckoutSessionAsyncPaymentSucceeded(session) => {
+            BillingEvent::CheckoutCompleted {
+                customer_id: session.customer.as_ref().map(|c| c.id().to_string()),
+                subscription_id: session.subscription.as_ref().map(|s| s.id().to_string()),
+            }
+        }
         E::CustomerSubscriptionCreated(s)
         | E::CustomerSubscriptionUpdated(s)
         | E::CustomerSubscriptionDeleted(s)
@@ -227,7 +236,10 @@ pub struct StripeProvider {
 fn provider_error(error: StripeError) -> ProviderError {
     match error {
         StripeError::Stripe(api, status) => {
-            let message = api.message.clone().unwrap_or_else(|| "the request was refused".into());
+            let message = api
+                .message
+                .clone()
+                .unwrap_or_else(|| "the request was refused".into());
             match status {
                 404 => ProviderError::NotFound(message),
                 429 | 500.. => ProviderError::Unavailable,
@@ -269,7 +281,10 @@ impl StripeProvider {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| ProviderError::Unexpected(e.to_string()))?;
-        let ids: HashMap<String, String> = rows.into_iter().map(|r| (r.lookup_key, r.provider_price_id)).collect();
+        let ids: HashMap<String, String> = rows
+            .into_iter()
+            .map(|r| (r.lookup_key, r.provider_price_id))
+            .collect();
         items
             .iter()
             .map(|item| {
@@ -334,7 +349,10 @@ impl StripeProvider {
             if let Some(price) = existing.get(&lookup_key)
                 && price.unit_amount == Some(amount)
                 && price.currency.to_string() == currency
-                && price.recurring.as_ref().is_some_and(|r| interval(&r.interval) == key.interval())
+                && price
+                    .recurring
+                    .as_ref()
+                    .is_some_and(|r| interval(&r.interval) == key.interval())
             {
                 self.record_price(&lookup_key, price.id.as_str(), &product_id, amount, &currency)
                     .await?;
@@ -348,7 +366,8 @@ impl StripeProvider {
                 }
                 continue;
             }
-            self.ensure_product(&product_id, &product_name(catalog, key)).await?;
+            self.ensure_product(&product_id, &product_name(catalog, key))
+                .await?;
             let recurring_interval = match key.interval() {
                 IntervalUnit::Year => CreatePriceRecurringInterval::Year,
                 _ => CreatePriceRecurringInterval::Month,
@@ -480,7 +499,9 @@ fn kind_word(kind: PriceKind) -> &'static str {
 
 fn product_name(catalog: &Catalog, key: &PriceKey) -> String {
     match key.kind {
-        PriceKind::Tier => catalog.tier(&key.key).map_or(key.key.clone(), |t| format!("{} plan", t.name)),
+        PriceKind::Tier => catalog
+            .tier(&key.key)
+            .map_or(key.key.clone(), |t| format!("{} plan", t.name)),
         PriceKind::AddOn => catalog
             .add_ons
             .iter()
@@ -575,7 +596,9 @@ impl BillingProvider for StripeProvider {
             .await
             .map_err(provider_error)?;
         let subscription = match &session.subscription {
-            Some(subscription) => Some(subscription_snapshot(&self.subscription(subscription.id().as_str()).await?)),
+            Some(subscription) => Some(subscription_snapshot(
+                &self.subscription(subscription.id().as_str()).await?,
+            )),
             None => None,
         };
         Ok(CheckoutOutcome {
@@ -610,7 +633,8 @@ impl BillingProvider for StripeProvider {
                 })
                 .collect(),
         );
-        details.proration_behavior = Some(CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice);
+        details.proration_behavior =
+            Some(CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice);
         let preview = CreatePreviewInvoice::new()
             .customer(subscription.customer_id.clone())
             .subscription(subscription.id.clone())
@@ -618,8 +642,20 @@ impl BillingProvider for StripeProvider {
             .send(&self.client)
             .await
             .map_err(provider_error)?;
-        let credit: i64 = preview.lines.data.iter().filter(|l| l.amount < 0).map(|l| -l.amount).sum();
-        let charge: i64 = preview.lines.data.iter().filter(|l| l.amount > 0).map(|l| l.amount).sum();
+        let credit: i64 = preview
+            .lines
+            .data
+            .iter()
+            .filter(|l| l.amount < 0)
+            .map(|l| -l.amount)
+            .sum();
+        let charge: i64 = preview
+            .lines
+            .data
+            .iter()
+            .filter(|l| l.amount > 0)
+            .map(|l| l.amount)
+            .sum();
         Ok(ChangePreview {
             proration: ProrationLines {
                 credit,
@@ -690,7 +726,11 @@ impl BillingProvider for StripeProvider {
         Ok(subscription_snapshot(&updated))
     }
 
-    async fn payment_methods_url(&self, customer_id: &str, return_url: &str) -> Result<String, ProviderError> {
+    async fn payment_methods_url(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+    ) -> Result<String, ProviderError> {
         let session = CreateBillingPortalSession::new()
             .customer(customer_id)
             .return_url(return_url)

@@ -53,14 +53,20 @@ pub struct Pass {
 /// Reads a stored payload as a billing event.
 pub fn billing_event(provider: &str, payload: &serde_json::Value) -> Result<BillingEvent, ProcessError> {
     match provider {
-        "sandbox" => serde_json::from_value(payload.clone()).map_err(|e| ProcessError::Payload(e.to_string())),
+        "sandbox" => {
+            serde_json::from_value(payload.clone()).map_err(|e| ProcessError::Payload(e.to_string()))
+        }
         "stripe" => billing_event_from_stripe(payload).map_err(ProcessError::Payload),
         other => Err(ProcessError::Payload(format!("unknown provider {other}"))),
     }
 }
 
 /// Claims and processes due events until none is left or `limit` is reached.
-pub async fn process_due(pool: &PgPool, provider: &dyn BillingProvider, limit: usize) -> Result<Pass, sqlx::Error> {
+pub async fn process_due(
+    pool: &PgPool,
+    provider: &dyn BillingProvider,
+    limit: usize,
+) -> Result<Pass, sqlx::Error> {
     let mut pass = Pass::default();
     while pass.processed + pass.unmatched + pass.failed < limit {
         let mut tx = pool.begin().await?;
@@ -83,7 +89,15 @@ pub async fn process_due(pool: &PgPool, provider: &dyn BillingProvider, limit: u
             break;
         };
         let cause = format!("{}:{}", event.provider, event.provider_event_id);
-        let outcome = apply_event(&mut tx, provider, &event.provider, &event.payload, &cause, event.created).await;
+        let outcome = apply_event(
+            &mut tx,
+            provider,
+            &event.provider,
+            &event.payload,
+            &cause,
+            event.created,
+        )
+        .await;
         match outcome {
             Ok(applied) => {
                 let (status, note) = match &applied {
@@ -153,18 +167,23 @@ async fn apply_event(
         _ => None,
     };
     if provider_name != provider.name().as_str() {
-        return Err(ProcessError::OtherProvider(provider_name.to_owned(), provider.name().as_str()));
+        return Err(ProcessError::OtherProvider(
+            provider_name.to_owned(),
+            provider.name().as_str(),
+        ));
     }
     let name = provider.name();
     match event {
-        BillingEvent::InvoiceChanged { invoice } => Ok(db::apply_invoice(conn, name, &invoice, created).await?),
-        BillingEvent::CustomerUpdated { customer_id, email } => {
-            Ok(if db::update_customer_email(conn, name, &customer_id, email.as_deref()).await? {
+        BillingEvent::InvoiceChanged { invoice } => {
+            Ok(db::apply_invoice(conn, name, &invoice, created).await?)
+        }
+        BillingEvent::CustomerUpdated { customer_id, email } => Ok(
+            if db::update_customer_email(conn, name, &customer_id, email.as_deref()).await? {
                 Applied::Changed(None)
             } else {
                 Applied::Unmatched(format!("customer {customer_id} is not a Gatehouse customer"))
-            })
-        }
+            },
+        ),
         _ => match subscription_id {
             Some(id) => {
                 let snapshot = match provider.fetch_subscription(&id).await {
@@ -183,7 +202,11 @@ async fn apply_event(
 
 /// Runs the worker forever: on every NOTIFY from the inbox, and every few
 /// seconds for retries that come due. The sandbox's renewals run here too.
-pub fn spawn(pool: PgPool, provider: Arc<dyn BillingProvider>, sandbox: Option<app::billing::sandbox::Sandbox>) {
+pub fn spawn(
+    pool: PgPool,
+    provider: Arc<dyn BillingProvider>,
+    sandbox: Option<app::billing::sandbox::Sandbox>,
+) {
     tokio::spawn(async move {
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(mut listener) => listener.listen(INBOX_CHANNEL).await.ok().map(|_| listener),
@@ -222,4 +245,3 @@ pub fn spawn(pool: PgPool, provider: Arc<dyn BillingProvider>, sandbox: Option<a
         }
     });
 }
-

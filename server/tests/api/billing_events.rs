@@ -24,7 +24,15 @@ fn fixture(name: &str) -> Value {
 }
 
 /// A subscription in a given state, built from the validated fixture.
-fn subscription(id: &str, customer: &str, status: &str, tier: &str, cycle: &str, extra_users: u64, cancel: bool) -> Value {
+fn subscription(
+    id: &str,
+    customer: &str,
+    status: &str,
+    tier: &str,
+    cycle: &str,
+    extra_users: u64,
+    cancel: bool,
+) -> Value {
     let catalog = shipped_catalog().catalog;
     let price = |kind: &str, key: &str| {
         let cycle = app::catalog::domain::BillingCycle::from_query(Some(cycle));
@@ -94,7 +102,13 @@ struct StripeState {
 
 impl Respond for StripeState {
     fn respond(&self, request: &MockRequest) -> ResponseTemplate {
-        let id = request.url.path().rsplit('/').next().unwrap_or_default().to_owned();
+        let id = request
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         match self.subscriptions.lock().unwrap().get(&id) {
             Some(body) => ResponseTemplate::new(200).set_body_json(body),
             None => ResponseTemplate::new(404).set_body_json(json!({
@@ -116,7 +130,9 @@ async fn stripe_mock() -> (MockServer, StripeState) {
 }
 
 async fn stripe_app(pool: PgPool, mock: &MockServer) -> TestApp {
-    server::sync_catalog_file(&pool, &shipped_catalog()).await.unwrap();
+    server::sync_catalog_file(&pool, &shipped_catalog())
+        .await
+        .unwrap();
     TestApp::with_settings(
         pool,
         &[
@@ -130,10 +146,13 @@ async fn stripe_app(pool: PgPool, mock: &MockServer) -> TestApp {
 /// An organisation on a trial whose Stripe customer is `customer`.
 async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
     // language=PostgreSQL
-    let organization_id = sqlx::query_scalar!("insert into organization (name) values ($1) returning organization_id", customer)
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let organization_id = sqlx::query_scalar!(
+        "insert into organization (name) values ($1) returning organization_id",
+        customer
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
     // language=PostgreSQL
     sqlx::query!(
         r#"
@@ -145,9 +164,15 @@ async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
     .execute(pool)
     .await
     .unwrap();
-    app::billing::db::link_customer(pool, organization_id, ProviderName::Stripe, customer, "billing@acme.test")
-        .await
-        .unwrap();
+    app::billing::db::link_customer(
+        pool,
+        organization_id,
+        ProviderName::Stripe,
+        customer,
+        "billing@acme.test",
+    )
+    .await
+    .unwrap();
     organization_id
 }
 
@@ -164,7 +189,9 @@ async fn deliver(app: &TestApp, payload: &str) -> crate::helpers::TestResponse {
 }
 
 async fn drain(app: &TestApp) -> Pass {
-    process_due(&app.state.pool, app.state.billing.as_ref(), 10_000).await.unwrap()
+    process_due(&app.state.pool, app.state.billing.as_ref(), 10_000)
+        .await
+        .unwrap()
 }
 
 /// Local state of the subscription with this Stripe id, comparable across runs.
@@ -191,15 +218,23 @@ async fn local_state(pool: &PgPool, stripe_id: &str) -> (String, String, String,
     .into_iter()
     .map(|i| (i.lookup_key, i.quantity))
     .collect();
-    (row.status, row.plan_key, row.billing_cycle, row.cancel_at_period_end, items)
+    (
+        row.status,
+        row.plan_key,
+        row.billing_cycle,
+        row.cancel_at_period_end,
+        items,
+    )
 }
 
 #[test]
 fn the_fixtures_are_valid_stripe_objects() {
     // async-stripe's own types must accept every fixture and every variant built from it.
-    let _: stripe_shared::Invoice = serde_json::from_value(fixture("invoice_paid_starter.json")).expect("invoice parses");
+    let _: stripe_shared::Invoice =
+        serde_json::from_value(fixture("invoice_paid_starter.json")).expect("invoice parses");
     let variant = subscription("sub_x", "cus_x", "past_due", "professional", "annual", 3, true);
-    let parsed: stripe_shared::Subscription = serde_json::from_value(variant).expect("subscription variant parses");
+    let parsed: stripe_shared::Subscription =
+        serde_json::from_value(variant).expect("subscription variant parses");
     assert_eq!(parsed.items.data.len(), 2);
     let snapshot = server::billing::stripe::subscription_snapshot(&parsed);
     assert_eq!(snapshot.plan().unwrap().tier, "professional");
@@ -207,7 +242,12 @@ fn the_fixtures_are_valid_stripe_objects() {
     // Past due carries MRR: (2149 + 3 × 60) / 12 → $194.08 (2328.999… half-even at cents).
     assert_eq!(snapshot.mrr(), 19408);
     for payload in [
-        event("evt_a", "customer.subscription.updated", 1, subscription("sub_x", "cus_x", "active", "starter", "monthly", 0, false)),
+        event(
+            "evt_a",
+            "customer.subscription.updated",
+            1,
+            subscription("sub_x", "cus_x", "active", "starter", "monthly", 0, false),
+        ),
         event("evt_b", "invoice.paid", 1, fixture("invoice_paid_starter.json")),
     ] {
         Webhook::insecure(&payload).expect("async-stripe parses the event");
@@ -220,21 +260,57 @@ async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_del
     let app = stripe_app(pool.clone(), &mock).await;
     let organization_id = customer_org(&pool, "cus_gh_acme_001").await;
     // The event carries an older state than Stripe now holds: the re-read wins.
-    let stale = subscription("sub_gh_starter_001", "cus_gh_acme_001", "trialing", "starter", "monthly", 0, false);
-    let current = subscription("sub_gh_starter_001", "cus_gh_acme_001", "active", "starter", "monthly", 2, false);
-    stripe.subscriptions.lock().unwrap().insert("sub_gh_starter_001".into(), current);
+    let stale = subscription(
+        "sub_gh_starter_001",
+        "cus_gh_acme_001",
+        "trialing",
+        "starter",
+        "monthly",
+        0,
+        false,
+    );
+    let current = subscription(
+        "sub_gh_starter_001",
+        "cus_gh_acme_001",
+        "active",
+        "starter",
+        "monthly",
+        2,
+        false,
+    );
+    stripe
+        .subscriptions
+        .lock()
+        .unwrap()
+        .insert("sub_gh_starter_001".into(), current);
     let payload = event("evt_one", "customer.subscription.updated", 1_763_700_000, stale);
 
-    assert_eq!(deliver(&app, &payload).await.body, r#"{"received":true,"duplicate":false}"#);
-    assert_eq!(deliver(&app, &payload).await.body, r#"{"received":true,"duplicate":true}"#);
-    assert_eq!(drain(&app).await, Pass { processed: 1, unmatched: 0, failed: 0 });
+    assert_eq!(
+        deliver(&app, &payload).await.body,
+        r#"{"received":true,"duplicate":false}"#
+    );
+    assert_eq!(
+        deliver(&app, &payload).await.body,
+        r#"{"received":true,"duplicate":true}"#
+    );
+    assert_eq!(
+        drain(&app).await,
+        Pass {
+            processed: 1,
+            unmatched: 0,
+            failed: 0
+        }
+    );
     assert_eq!(drain(&app).await, Pass::default(), "nothing is processed twice");
 
     let state = local_state(&pool, "sub_gh_starter_001").await;
     assert_eq!(state.0, "active");
     assert_eq!(
         state.4,
-        [("gatehouse.add_on.extra_user.monthly".into(), 2), ("gatehouse.tier.starter.monthly".into(), 1)]
+        [
+            ("gatehouse.add_on.extra_user.monthly".into(), 2),
+            ("gatehouse.tier.starter.monthly".into(), 1)
+        ]
     );
     // language=PostgreSQL
     let ledger = sqlx::query!(
@@ -255,56 +331,136 @@ async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_del
 async fn foreign_customers_are_unmatched_unknown_types_acknowledged_and_outages_retried(pool: PgPool) {
     let (mock, stripe) = stripe_mock().await;
     let app = stripe_app(pool.clone(), &mock).await;
-    let foreign = subscription("sub_foreign", "cus_not_ours", "active", "starter", "monthly", 0, false);
-    stripe.subscriptions.lock().unwrap().insert("sub_foreign".into(), foreign.clone());
-    deliver(&app, &event("evt_foreign", "customer.subscription.created", 10, foreign)).await;
-    let other = deliver(&app, &event("evt_other", "billing.future_event", 11, json!({"id": "fe_1", "object": "future"}))).await;
+    let foreign = subscription(
+        "sub_foreign",
+        "cus_not_ours",
+        "active",
+        "starter",
+        "monthly",
+        0,
+        false,
+    );
+    stripe
+        .subscriptions
+        .lock()
+        .unwrap()
+        .insert("sub_foreign".into(), foreign.clone());
+    deliver(
+        &app,
+        &event("evt_foreign", "customer.subscription.created", 10, foreign),
+    )
+    .await;
+    let other = deliver(
+        &app,
+        &event(
+            "evt_other",
+            "billing.future_event",
+            11,
+            json!({"id": "fe_1", "object": "future"}),
+        ),
+    )
+    .await;
     assert_eq!(other.status, 200, "{}", other.body);
-    deliver(&app, &event("evt_gone", "customer.subscription.deleted", 12, subscription("sub_gone", "cus_not_ours", "canceled", "starter", "monthly", 0, false))).await;
+    deliver(
+        &app,
+        &event(
+            "evt_gone",
+            "customer.subscription.deleted",
+            12,
+            subscription(
+                "sub_gone",
+                "cus_not_ours",
+                "canceled",
+                "starter",
+                "monthly",
+                0,
+                false,
+            ),
+        ),
+    )
+    .await;
     // A subscription of ours whose re-read fails: Stripe answers 500.
     customer_org(&pool, "cus_ours").await;
     Mock::given(method("GET"))
         .and(path_regex(r"^/v1/subscriptions/sub_flaky$"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"type": "api_error", "message": "boom"}})))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"error": {"type": "api_error", "message": "boom"}})),
+        )
         .with_priority(1)
         .mount(&mock)
         .await;
-    deliver(&app, &event("evt_flaky", "customer.subscription.updated", 13, subscription("sub_flaky", "cus_ours", "active", "starter", "monthly", 0, false))).await;
+    deliver(
+        &app,
+        &event(
+            "evt_flaky",
+            "customer.subscription.updated",
+            13,
+            subscription("sub_flaky", "cus_ours", "active", "starter", "monthly", 0, false),
+        ),
+    )
+    .await;
 
     let pass = drain(&app).await;
-    assert_eq!(pass, Pass { processed: 1, unmatched: 2, failed: 1 });
+    assert_eq!(
+        pass,
+        Pass {
+            processed: 1,
+            unmatched: 2,
+            failed: 1
+        }
+    );
     // language=PostgreSQL
-    let rows = sqlx::query!("select provider_event_id, status, attempts, last_error from webhook_event order by provider_event_id")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    let by_id: HashMap<String, (String, i32, Option<String>)> =
-        rows.into_iter().map(|r| (r.provider_event_id, (r.status, r.attempts, r.last_error))).collect();
+    let rows = sqlx::query!(
+        "select provider_event_id, status, attempts, last_error from webhook_event order by provider_event_id"
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let by_id: HashMap<String, (String, i32, Option<String>)> = rows
+        .into_iter()
+        .map(|r| (r.provider_event_id, (r.status, r.attempts, r.last_error)))
+        .collect();
     assert_eq!(by_id["evt_foreign"].0, "unmatched");
-    assert!(by_id["evt_foreign"].2.as_deref().unwrap().contains("cus_not_ours"));
+    assert!(
+        by_id["evt_foreign"]
+            .2
+            .as_deref()
+            .unwrap()
+            .contains("cus_not_ours")
+    );
     assert_eq!(by_id["evt_gone"].0, "unmatched");
     assert_eq!(by_id["evt_other"].0, "processed");
-    assert_eq!((by_id["evt_flaky"].0.as_str(), by_id["evt_flaky"].1), ("pending", 1));
+    assert_eq!(
+        (by_id["evt_flaky"].0.as_str(), by_id["evt_flaky"].1),
+        ("pending", 1)
+    );
     // Nothing of the failed attempt was written.
     // language=PostgreSQL
-    let linked = sqlx::query_scalar!("select count(*) from subscription where provider_subscription_id = 'sub_flaky'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let linked =
+        sqlx::query_scalar!("select count(*) from subscription where provider_subscription_id = 'sub_flaky'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(linked, Some(0));
 }
 
 /// A deterministic shuffle (no randomness in tests): Fisher–Yates over an LCG.
 fn shuffle<T>(items: &mut [T], mut seed: u64) {
     for i in (1..items.len()).rev() {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         items.swap(i, (seed >> 33) as usize % (i + 1));
     }
 }
 
 /// Twenty subscriptions, ten events each: state changes and an invoice
 /// going from open to paid.
-fn history(prefix: &str) -> (Vec<(String, String, Value)>, HashMap<String, Value>) {
+/// Events as (id, type, {created, object}).
+type EventList = Vec<(String, String, Value)>;
+
+fn history(prefix: &str) -> (EventList, HashMap<String, Value>) {
     let mut events = Vec::new();
     let mut finals = HashMap::new();
     for n in 0..20 {
@@ -318,18 +474,40 @@ fn history(prefix: &str) -> (Vec<(String, String, Value)>, HashMap<String, Value
             ("past_due", "professional", "monthly", (n % 4) as u64, false),
             ("active", "professional", "monthly", (n % 4) as u64, false),
             ("active", "professional", "annual", (n % 3) as u64, n % 2 == 0),
-            (if n % 5 == 0 { "canceled" } else { "active" }, "professional", "annual", (n % 3) as u64, n % 2 == 0),
+            (
+                if n % 5 == 0 { "canceled" } else { "active" },
+                "professional",
+                "annual",
+                (n % 3) as u64,
+                n % 2 == 0,
+            ),
         ];
         let base = 1_763_700_000 + n as i64 * 100;
         for (k, (status, tier, cycle, extra, cancel)) in states.iter().enumerate() {
             let object = subscription(&sub, &cus, status, tier, cycle, *extra, *cancel);
-            let kind = if k == 0 { "customer.subscription.created" } else { "customer.subscription.updated" };
-            events.push((format!("evt_{prefix}_{n}_{k}"), kind.to_owned(), json!({"created": base + k as i64, "object": object.clone()})));
+            let kind = if k == 0 {
+                "customer.subscription.created"
+            } else {
+                "customer.subscription.updated"
+            };
+            events.push((
+                format!("evt_{prefix}_{n}_{k}"),
+                kind.to_owned(),
+                json!({"created": base + k as i64, "object": object.clone()}),
+            ));
             finals.insert(sub.clone(), object);
         }
         let invoice_id = format!("in_{prefix}_{n}");
-        events.push((format!("evt_{prefix}_{n}_8"), "invoice.finalized".into(), json!({"created": base + 8, "object": invoice(&invoice_id, &cus, &sub, "open", base)})));
-        events.push((format!("evt_{prefix}_{n}_9"), "invoice.paid".into(), json!({"created": base + 9, "object": invoice(&invoice_id, &cus, &sub, "paid", base)})));
+        events.push((
+            format!("evt_{prefix}_{n}_8"),
+            "invoice.finalized".into(),
+            json!({"created": base + 8, "object": invoice(&invoice_id, &cus, &sub, "open", base)}),
+        ));
+        events.push((
+            format!("evt_{prefix}_{n}_9"),
+            "invoice.paid".into(),
+            json!({"created": base + 9, "object": invoice(&invoice_id, &cus, &sub, "paid", base)}),
+        ));
     }
     (events, finals)
 }
@@ -350,14 +528,32 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
             // Delivered in a random order and processed in small batches as they arrive.
             for chunk in events.chunks(17) {
                 for (id, kind, body) in chunk {
-                    let response = deliver(&app, &event(id, kind, body["created"].as_i64().unwrap(), body["object"].clone())).await;
+                    let response = deliver(
+                        &app,
+                        &event(
+                            id,
+                            kind,
+                            body["created"].as_i64().unwrap(),
+                            body["object"].clone(),
+                        ),
+                    )
+                    .await;
                     assert_eq!(response.status, 200);
                 }
                 drain(&app).await;
             }
         } else {
             for (id, kind, body) in &events {
-                deliver(&app, &event(id, kind, body["created"].as_i64().unwrap(), body["object"].clone())).await;
+                deliver(
+                    &app,
+                    &event(
+                        id,
+                        kind,
+                        body["created"].as_i64().unwrap(),
+                        body["object"].clone(),
+                    ),
+                )
+                .await;
                 drain(&app).await;
             }
         }
@@ -379,12 +575,20 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
     // All 400 events processed once; ledger rows never repeat a cause, and
     // both orders wrote the same ledger.
     // language=PostgreSQL
-    let statuses = sqlx::query!("select status, attempts, count(*) as \"count!\" from webhook_event group by 1, 2")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let statuses =
+        sqlx::query!("select status, attempts, count(*) as \"count!\" from webhook_event group by 1, 2")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(statuses.len(), 1);
-    assert_eq!((statuses[0].status.as_str(), statuses[0].attempts, statuses[0].count), ("processed", 1, 400));
+    assert_eq!(
+        (
+            statuses[0].status.as_str(),
+            statuses[0].attempts,
+            statuses[0].count
+        ),
+        ("processed", 1, 400)
+    );
     // language=PostgreSQL
     let ledger = sqlx::query!(
         r#"
@@ -400,7 +604,15 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
         ledger
             .iter()
             .filter(|r| r.run == run)
-            .map(|r| (r.kind.clone(), r.status_after.clone(), r.plan_after.clone(), r.mrr_before, r.mrr_after))
+            .map(|r| {
+                (
+                    r.kind.clone(),
+                    r.status_after.clone(),
+                    r.plan_after.clone(),
+                    r.mrr_before,
+                    r.mrr_after,
+                )
+            })
             .collect()
     };
     assert_eq!(of("inorder"), of("shuffled"));
