@@ -14,5 +14,6 @@ mod helpers;
 mod marketing;
 mod pages;
 mod security;
+mod stripe_provider;
 mod team;
 mod webhooks;
