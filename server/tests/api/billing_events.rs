@@ -618,3 +618,141 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
     assert_eq!(of("inorder"), of("shuffled"));
     assert_eq!(of("inorder").len(), 20);
 }
+
+/// Polls until `done` holds or the deadline passes.
+async fn wait_for(pool: &PgPool, query: &str, done: impl Fn(i64) -> bool, seconds: u64) -> i64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let value: i64 = sqlx::query_scalar(query).fetch_one(pool).await.unwrap();
+        if done(value) || std::time::Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn start_server(database_url: &str, mock: &MockServer) -> std::process::Child {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("GATEHOUSE_ADDR", format!("127.0.0.1:{port}"))
+        .env("GATEHOUSE_SITE_ROOT", "target/site-absent-in-tests")
+        .env("GATEHOUSE_STRIPE_SECRET_KEY", "sk_test_gatehouse")
+        .env("GATEHOUSE_STRIPE_API_BASE", mock.uri())
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the server binary starts")
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn events_stored_when_the_server_is_killed_are_each_processed_once_after_restart(pool: PgPool) {
+    // Stripe answers slowly, so the kill lands in the middle of the work.
+    let mock = MockServer::start().await;
+    let stripe = StripeState::default();
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1/subscriptions/[^/]+$"))
+        .respond_with(SlowStripe(stripe.clone()))
+        .mount(&mock)
+        .await;
+    server::sync_catalog_file(&pool, &shipped_catalog())
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    for n in 0..60 {
+        let (sub, cus) = (format!("sub_crash_{n}"), format!("cus_crash_{n}"));
+        customer_org(&pool, &cus).await;
+        let current = subscription(&sub, &cus, "active", "professional", "monthly", n % 3, false);
+        stripe
+            .subscriptions
+            .lock()
+            .unwrap()
+            .insert(sub.clone(), current.clone());
+        for k in 0..5 {
+            let id = format!("evt_crash_{n}_{k}");
+            let payload: Value = serde_json::from_str(&event(
+                &id,
+                "customer.subscription.updated",
+                1_763_700_000 + k,
+                current.clone(),
+            ))
+            .unwrap();
+            app::billing::inbox::store_event(
+                &mut conn,
+                &app::billing::inbox::IncomingEvent {
+                    provider: ProviderName::Stripe,
+                    provider_event_id: &id,
+                    event_type: "customer.subscription.updated",
+                    livemode: false,
+                    created: (1_763_700_000 + k) as f64,
+                    payload: &payload,
+                },
+            )
+            .await
+            .unwrap();
+        }
+    }
+    drop(conn);
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    // The same server as the test's, this test's database (the URL may carry a query).
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let (address, query) = base.split_once('?').unwrap_or((base.as_str(), ""));
+    let separator = if query.is_empty() { "" } else { "?" };
+    let database_url = format!(
+        "{}/{database}{separator}{query}",
+        address.rsplit_once('/').unwrap().0
+    );
+    const DONE: &str = "select count(*) from webhook_event where status <> 'pending'";
+
+    let mut first = start_server(&database_url, &mock);
+    let before_kill = wait_for(&pool, DONE, |n| n >= 60, 60).await;
+    first.kill().unwrap(); // SIGKILL: no graceful shutdown
+    first.wait().unwrap();
+    let at_kill = wait_for(&pool, DONE, |_| true, 0).await;
+    assert!(
+        (60..300).contains(&at_kill),
+        "killed mid-way ({before_kill} → {at_kill} of 300 done)"
+    );
+
+    let mut second = start_server(&database_url, &mock);
+    let finished = wait_for(&pool, DONE, |n| n == 300, 120).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(finished, 300, "every stored event is processed after the restart");
+
+    // Exactly once: each event was marked done once (the mark commits with its
+    // effects), and each subscription got exactly one ledger row.
+    let attempts: Vec<(String, i32)> = sqlx::query_as(
+        "select status, attempts from webhook_event where attempts <> 1 or status <> 'processed'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(attempts, [], "no event processed twice or left over");
+    let ledger: Vec<(Option<String>, i64)> = sqlx::query_as(
+        "select s.provider_subscription_id, count(e.*) from subscription s left join subscription_event e using (subscription_id) group by 1 having count(e.*) <> 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ledger, [], "one ledger row per subscription");
+}
+
+/// Stripe's state, answered after 40 ms.
+struct SlowStripe(StripeState);
+
+impl Respond for SlowStripe {
+    fn respond(&self, request: &MockRequest) -> ResponseTemplate {
+        self.0
+            .respond(request)
+            .set_delay(std::time::Duration::from_millis(40))
+    }
+}
