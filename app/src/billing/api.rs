@@ -25,7 +25,7 @@ use {
     super::{AddOnLine, InvoiceSummary, TierOption},
     crate::accounts::session::require_member,
     crate::catalog::domain::{BillingCycle, Catalog, Limit},
-    crate::catalog::money::{Currency, Money},
+    crate::catalog::money::Money,
     crate::context::{AppContext, app_context},
     crate::error::FormCheck,
     uuid::Uuid,
@@ -40,13 +40,6 @@ fn provider_error(error: ProviderError) -> AppError {
         }
         other => AppError::Conflict(other.to_string()),
     }
-}
-
-#[cfg(feature = "ssr")]
-fn usd(amount: i64) -> String {
-    Currency::parse("USD")
-        .map(|c| Money::new(amount, c).display_exact())
-        .unwrap_or_default()
 }
 
 #[cfg(feature = "ssr")]
@@ -216,24 +209,12 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
         .and_then(|change| {
             let plan =
                 plan_of_items(change.items.iter().map(|i| (i.lookup_key.as_str(), i.quantity))).ok()?;
-            let name = catalog
-                .tier(&plan.tier)
-                .map_or(plan.tier.clone(), |t| t.name.clone());
-            let extras: Vec<String> = plan
-                .add_ons
-                .iter()
-                .map(|(k, q)| {
-                    let name = catalog
-                        .add_ons
-                        .iter()
-                        .find(|a| &a.key == k)
-                        .map_or(k.as_str(), |a| a.name.as_str());
-                    format!("{q} × {name}")
-                })
-                .collect();
+            let choice = PlanChoice::from_plan(&plan);
+            let extras = choice.add_on_names(&catalog);
             Some(format!(
-                "Changes to {name} ({}){} on {}",
-                plan.cycle.as_str(),
+                "Changes to {} ({}){} on {}",
+                choice.tier_name(&catalog),
+                choice.cycle.as_str(),
                 if extras.is_empty() {
                     String::new()
                 } else {
@@ -309,9 +290,7 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
                 number: i.number.unwrap_or_else(|| "Draft".into()),
                 issued_on: i.issued_on,
                 status: i.status,
-                total: Currency::parse(&i.currency)
-                    .map(|c| Money::new(i.total, c).display_exact())
-                    .unwrap_or_default(),
+                total: Money::display_minor(i.total, &i.currency),
                 hosted_invoice_url: i.hosted_invoice_url,
             })
             .collect(),
@@ -438,9 +417,7 @@ pub async fn checkout_result(session_id: String) -> Result<CheckoutResultView, A
         .map_err(|e| AppError::Conflict(e.to_string()))?;
     Ok(CheckoutResultView {
         complete: true,
-        plan_name: catalog
-            .tier(&plan.tier)
-            .map_or(plan.tier.clone(), |t| t.name.clone()),
+        plan_name: PlanChoice::from_plan(&plan).tier_name(&catalog),
         status: subscription.status.as_str().to_owned(),
     })
 }
@@ -460,8 +437,8 @@ pub async fn preview_plan_change(
     let (row, subscription_id, current) = linked_subscription(&context, scope.organization_id()).await?;
     let users = db::users_counted(&context.pool, scope.organization_id()).await?;
     let timing = plan_change(&catalog, &current, &target, users).map_err(plan_change_error)?;
-    let (amount_due, credit, charge) = match timing {
-        ChangeTiming::AtPeriodEnd => (0, 0, 0),
+    let (amount_due, credit, charge, currency) = match timing {
+        ChangeTiming::AtPeriodEnd => (0, 0, 0, catalog.currency.code().to_owned()),
         ChangeTiming::Immediately => {
             let snapshot = context
                 .billing
@@ -477,26 +454,13 @@ pub async fn preview_plan_change(
                 preview.proration.amount_due,
                 preview.proration.credit,
                 preview.proration.charge,
+                preview.currency,
             )
         }
     };
     let name = |choice: &PlanChoice| {
-        let tier = catalog
-            .tier(&choice.tier)
-            .map_or(choice.tier.clone(), |t| t.name.clone());
-        let extras: Vec<String> = choice
-            .add_ons
-            .iter()
-            .map(|(k, q)| {
-                let name = catalog
-                    .add_ons
-                    .iter()
-                    .find(|a| &a.key == k)
-                    .map_or(k.as_str(), |a| a.name.as_str());
-                format!("{q} × {name}")
-            })
-            .collect();
-        let mut text = format!("{tier}, billed {}", choice.cycle.as_str());
+        let extras = choice.add_on_names(&catalog);
+        let mut text = format!("{}, billed {}", choice.tier_name(&catalog), choice.cycle.as_str());
         if !extras.is_empty() {
             text.push_str(&format!(", with {}", extras.join(", ")));
         }
@@ -509,10 +473,13 @@ pub async fn preview_plan_change(
         from: name(&current),
         to: name(&target),
         immediate: timing == ChangeTiming::Immediately,
-        amount_due: usd(amount_due),
-        credit: usd(credit),
-        charge: usd(charge),
-        new_period_price: target.period_amount(&catalog).map(usd).unwrap_or_default(),
+        amount_due: Money::display_minor(amount_due, &currency),
+        credit: Money::display_minor(credit, &currency),
+        charge: Money::display_minor(charge, &currency),
+        new_period_price: target
+            .period_amount(&catalog)
+            .map(|amount| Money::new(amount, catalog.currency).display_exact())
+            .unwrap_or_default(),
         effective_on: match timing {
             ChangeTiming::Immediately => "today".into(),
             ChangeTiming::AtPeriodEnd => row.current_period_end.map(date).unwrap_or_default(),
@@ -644,9 +611,15 @@ pub async fn get_sandbox_checkout(session_id: String) -> Result<SandboxCheckoutV
         lines: checkout
             .lines
             .into_iter()
-            .map(|l| (l.description, l.quantity, usd(l.amount)))
+            .map(|l| {
+                (
+                    l.description,
+                    l.quantity,
+                    Money::display_minor(l.amount, &checkout.currency),
+                )
+            })
             .collect(),
-        total: usd(checkout.total),
+        total: Money::display_minor(checkout.total, &checkout.currency),
         cycle: checkout.cycle.as_str().to_owned(),
         trial_ends_on: checkout.trial_end.map(date),
         cancel_url: checkout.cancel_url,

@@ -206,12 +206,7 @@ pub struct InvoiceView {
 impl InvoiceView {
     /// Formats a stored invoice.
     pub fn from_row(row: &db::InvoiceRow, organization_name: String) -> Self {
-        use crate::catalog::money::{Currency, Money};
-        let money = |amount: i64| {
-            Currency::parse(&row.currency)
-                .map(|c| Money::new(amount, c).display_exact())
-                .unwrap_or_else(|_| format!("{amount} {}", row.currency))
-        };
+        let money = |amount: i64| crate::catalog::money::Money::display_minor(amount, &row.currency);
         InvoiceView {
             invoice_id: row.invoice_id.to_string(),
             organization_name,

@@ -93,8 +93,23 @@ fn period_amount(items: &[SnapshotItem]) -> i64 {
     items.iter().map(|i| i.unit_amount * i64::from(i.quantity)).sum()
 }
 
+/// One price of the sandbox's price list.
+struct SandboxPrice {
+    /// What invoices call it.
+    name: String,
+    /// Per unit per period, in minor units.
+    amount: i64,
+    /// ISO code, lower case as Stripe writes it.
+    currency: String,
+}
+
+/// The currency a subscription bills in (all its items share one).
+fn currency_of(items: &[SnapshotItem]) -> String {
+    items.first().map(|i| i.currency.clone()).unwrap_or_default()
+}
+
 /// The sandbox's price list: one price per lookup key, from the synced catalogue.
-async fn prices(conn: &mut PgConnection) -> Result<HashMap<String, (String, i64)>, sqlx::Error> {
+async fn prices(conn: &mut PgConnection) -> Result<HashMap<String, SandboxPrice>, sqlx::Error> {
     let mut prices = HashMap::new();
     // language=PostgreSQL
     for plan in sqlx::query!(
@@ -107,22 +122,30 @@ async fn prices(conn: &mut PgConnection) -> Result<HashMap<String, (String, i64)
             (BillingCycle::Monthly, plan.monthly_amount),
             (BillingCycle::Annual, plan.annual_amount),
         ] {
-            let _ = &plan.currency;
             prices.insert(
                 PriceKey::tier(&plan.plan_key, cycle).lookup_key(),
-                (format!("{} plan", plan.name), amount),
+                SandboxPrice {
+                    name: format!("{} plan", plan.name),
+                    amount,
+                    currency: plan.currency.to_lowercase(),
+                },
             );
         }
     }
     // language=PostgreSQL
-    for add_on in sqlx::query!("select add_on_key, name, monthly_unit_amount from add_on where not retired")
-        .fetch_all(&mut *conn)
-        .await?
+    for add_on in
+        sqlx::query!("select add_on_key, name, currency, monthly_unit_amount from add_on where not retired")
+            .fetch_all(&mut *conn)
+            .await?
     {
         for cycle in [BillingCycle::Monthly, BillingCycle::Annual] {
             prices.insert(
                 PriceKey::add_on(&add_on.add_on_key, cycle).lookup_key(),
-                (add_on.name.clone(), add_on.monthly_unit_amount * cycle.months()),
+                SandboxPrice {
+                    name: add_on.name.clone(),
+                    amount: add_on.monthly_unit_amount * cycle.months(),
+                    currency: add_on.currency.to_lowercase(),
+                },
             );
         }
     }
@@ -136,7 +159,7 @@ async fn priced_items(
     let prices = prices(conn).await?;
     let mut priced = Vec::new();
     for item in items {
-        let Some((_, amount)) = prices.get(&item.lookup_key) else {
+        let Some(price) = prices.get(&item.lookup_key) else {
             return Ok(Err(ProviderError::Refused(format!(
                 "No such price: {}",
                 item.lookup_key
@@ -156,8 +179,8 @@ async fn priced_items(
         priced.push(SnapshotItem {
             lookup_key: item.lookup_key.clone(),
             quantity: item.quantity,
-            unit_amount: *amount,
-            currency: "usd".into(),
+            unit_amount: price.amount,
+            currency: price.currency.clone(),
             interval: key.interval(),
             interval_count: 1,
         });
@@ -194,7 +217,7 @@ async fn line_descriptions(
         .map(|i| InvoiceLine {
             description: prices
                 .get(&i.lookup_key)
-                .map_or_else(|| i.lookup_key.clone(), |(name, _)| name.clone()),
+                .map_or_else(|| i.lookup_key.clone(), |price| price.name.clone()),
             quantity: i.quantity,
             amount: i.unit_amount * i64::from(i.quantity),
         })
@@ -306,7 +329,7 @@ async fn issue_invoice(
         } else {
             InvoiceStatus::Open
         },
-        currency: "usd".into(),
+        currency: currency_of(&snapshot.items),
         subtotal: total,
         total,
         amount_due: total,
@@ -408,6 +431,8 @@ pub struct SandboxCheckout {
     pub lines: Vec<InvoiceLine>,
     /// Total per period.
     pub total: i64,
+    /// ISO code the amounts are in.
+    pub currency: String,
     /// `monthly` or `annual`.
     pub cycle: BillingCycle,
     /// When the trial ends (Unix seconds), if it carries over.
@@ -461,6 +486,7 @@ impl Sandbox {
             session_id: session.session_id,
             status: session.status,
             total: period_amount(&items),
+            currency: currency_of(&items),
             cycle: cycle_of(&items),
             lines,
             trial_end: session.trial_end,
@@ -917,7 +943,7 @@ impl BillingProvider for Sandbox {
         let new_items = priced_items(&mut conn, items).await.map_err(db_error)??;
         Ok(ChangePreview {
             proration: proration(&current, &new_items, Utc::now().timestamp()),
-            currency: "usd".into(),
+            currency: currency_of(&new_items),
         })
     }
 

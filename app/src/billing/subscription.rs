@@ -295,6 +295,28 @@ impl PlanChoice {
         }
     }
 
+    /// The tier's name in the catalogue (its key if the catalogue lacks it).
+    pub fn tier_name(&self, catalog: &Catalog) -> String {
+        catalog
+            .tier(&self.tier)
+            .map_or_else(|| self.tier.clone(), |t| t.name.clone())
+    }
+
+    /// The add-ons as "2 × Extra user", in key order; empty without any.
+    pub fn add_on_names(&self, catalog: &Catalog) -> Vec<String> {
+        self.add_ons
+            .iter()
+            .map(|(key, quantity)| {
+                let name = catalog
+                    .add_ons
+                    .iter()
+                    .find(|a| &a.key == key)
+                    .map_or(key.as_str(), |a| a.name.as_str());
+                format!("{quantity} × {name}")
+            })
+            .collect()
+    }
+
     /// The price of one period in minor units, from the catalogue.
     pub fn period_amount(&self, catalog: &Catalog) -> Option<i64> {
         self.items().iter().try_fold(0_i64, |sum, item| {
@@ -741,6 +763,24 @@ mod tests {
             plan_of_items([("gatehouse.tier.a.monthly", 1), ("gatehouse.tier.b.monthly", 1)]),
             Err(PlanOfItemsError::SeveralTiers)
         );
+    }
+
+    #[test]
+    fn choices_are_named_from_the_catalogue() {
+        let catalog = catalog();
+        let pro = choice(
+            "professional",
+            BillingCycle::Annual,
+            &[("extra_user", 2), ("extra_storage", 10)],
+        );
+        assert_eq!(pro.tier_name(&catalog), "Professional");
+        assert_eq!(
+            pro.add_on_names(&catalog),
+            ["10 × Extra storage", "2 × Extra user"]
+        );
+        let unknown = choice("gold", BillingCycle::Monthly, &[("gold_bars", 1)]);
+        assert_eq!(unknown.tier_name(&catalog), "gold");
+        assert_eq!(unknown.add_on_names(&catalog), ["1 × gold_bars"]);
     }
 
     #[test]

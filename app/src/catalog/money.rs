@@ -173,6 +173,15 @@ impl Money {
         self.render(false)
     }
 
+    /// Formats minor units in the currency with this code, in any case (a
+    /// provider's `usd` too): `$49.00`. An unknown code is shown beside the number.
+    pub fn display_minor(amount_minor: i64, code: &str) -> String {
+        match Currency::parse(&code.to_uppercase()) {
+            Ok(currency) => Money::new(amount_minor, currency).display_exact(),
+            Err(_) => format!("{amount_minor} {code}"),
+        }
+    }
+
     /// Formats always with the currency's decimals: `$49.00`.
     pub fn display_exact(&self) -> String {
         self.render(true)
@@ -302,6 +311,9 @@ mod tests {
         assert_eq!(usd(4408).display(), "$44.08");
         assert_eq!(usd(-5900).display(), "-$59");
         assert_eq!(usd(4900).display_exact(), "$49.00");
+        assert_eq!(Money::display_minor(4900, "usd"), "$49.00");
+        assert_eq!(Money::display_minor(-2450, "USD"), "-$24.50");
+        assert_eq!(Money::display_minor(4900, "us dollars"), "4900 us dollars");
         let chf = Currency::parse("CHF").unwrap();
         assert_eq!(Money::new(123456789, chf).display(), "CHF 1,234,567.89");
     }
