@@ -429,14 +429,9 @@ pub fn plan_change(
             extra: target.add_ons.get(EXTRA_USER_ADD_ON).copied().unwrap_or(0),
         });
     }
-    let monthly = |choice: &PlanChoice| {
-        choice
-            .period_amount(catalog)
-            .map(|amount| i128::from(amount) * 12 / i128::from(choice.cycle.months()) / 12)
-    };
     // Same cycle: compare per period. A switch of cycle is immediate (the
     // provider starts a new period), as Stripe does.
-    if current.cycle == target.cycle && monthly(target) < monthly(current) {
+    if current.cycle == target.cycle && target.period_amount(catalog) < current.period_amount(catalog) {
         Ok(ChangeTiming::AtPeriodEnd)
     } else {
         Ok(ChangeTiming::Immediately)
