@@ -440,14 +440,9 @@ pub async fn preview_plan_change(
     let (amount_due, credit, charge, currency) = match timing {
         ChangeTiming::AtPeriodEnd => (0, 0, 0, catalog.currency.code().to_owned()),
         ChangeTiming::Immediately => {
-            let snapshot = context
-                .billing
-                .fetch_subscription(&subscription_id)
-                .await
-                .map_err(provider_error)?;
             let preview = context
                 .billing
-                .preview_change(&snapshot, &target.items())
+                .preview_change(&subscription_id, &target.items())
                 .await
                 .map_err(provider_error)?;
             (
@@ -520,15 +515,10 @@ pub async fn change_plan(
     let (_, subscription_id, current) = linked_subscription(&context, scope.organization_id()).await?;
     let users = db::users_counted(&context.pool, scope.organization_id()).await?;
     let timing = plan_change(&catalog, &current, &target, users).map_err(plan_change_error)?;
-    let snapshot = context
-        .billing
-        .fetch_subscription(&subscription_id)
-        .await
-        .map_err(provider_error)?;
     let changed = context
         .billing
         .change_items(
-            &snapshot,
+            &subscription_id,
             &target.items(),
             timing,
             &format!("change:{subscription_id}:{request_id}"),

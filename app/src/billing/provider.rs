@@ -119,7 +119,7 @@ pub trait BillingProvider: Send + Sync {
     /// What an immediate change to `items` would charge now.
     async fn preview_change(
         &self,
-        subscription: &SubscriptionSnapshot,
+        subscription_id: &str,
         items: &[DesiredItem],
     ) -> Result<ChangePreview, ProviderError>;
 
@@ -127,7 +127,7 @@ pub trait BillingProvider: Send + Sync {
     /// at period end.
     async fn change_items(
         &self,
-        subscription: &SubscriptionSnapshot,
+        subscription_id: &str,
         items: &[DesiredItem],
         timing: ChangeTiming,
         idempotency_key: &str,

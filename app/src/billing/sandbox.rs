@@ -774,6 +774,38 @@ impl Sandbox {
         Ok(snapshot)
     }
 
+    /// Makes one idempotent change to a subscription: under its row lock,
+    /// `change` edits it; the result is saved, reported as
+    /// `customer.subscription.updated` and remembered under the key, all in one
+    /// transaction. A repeated key returns the first answer unchanged.
+    async fn change_subscription(
+        &self,
+        subscription_id: &str,
+        idempotency_key: &str,
+        change: impl AsyncFnOnce(&mut PgConnection, &mut SubscriptionSnapshot) -> Result<(), ProviderError>,
+    ) -> Result<SubscriptionSnapshot, ProviderError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if let Some(answer) = remembered(&mut tx, idempotency_key).await.map_err(db_error)? {
+            return Ok(answer);
+        }
+        let Some(mut current) = lock_subscription(&mut tx, subscription_id)
+            .await
+            .map_err(db_error)?
+        else {
+            return Err(ProviderError::NotFound(format!("subscription {subscription_id}")));
+        };
+        change(&mut tx, &mut current).await?;
+        save_subscription(&mut tx, &current).await.map_err(db_error)?;
+        emit_subscription(&mut tx, "customer.subscription.updated", &current)
+            .await
+            .map_err(db_error)?;
+        remember(&mut tx, idempotency_key, &current)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(current)
+    }
+
     /// Ends every period that is due (the renewal job).
     pub async fn renew_due(&self) -> Result<usize, ProviderError> {
         // language=PostgreSQL
@@ -935,11 +967,11 @@ impl BillingProvider for Sandbox {
 
     async fn preview_change(
         &self,
-        subscription: &SubscriptionSnapshot,
+        subscription_id: &str,
         items: &[DesiredItem],
     ) -> Result<ChangePreview, ProviderError> {
+        let current = self.fetch_subscription(subscription_id).await?;
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        let current = lock_free_read(&mut conn, &subscription.id).await?;
         let new_items = priced_items(&mut conn, items).await.map_err(db_error)??;
         Ok(ChangePreview {
             proration: proration(&current, &new_items, Utc::now().timestamp()),
@@ -949,91 +981,73 @@ impl BillingProvider for Sandbox {
 
     async fn change_items(
         &self,
-        subscription: &SubscriptionSnapshot,
+        subscription_id: &str,
         items: &[DesiredItem],
         timing: ChangeTiming,
         idempotency_key: &str,
     ) -> Result<SubscriptionSnapshot, ProviderError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if let Some(answer) = remembered(&mut tx, idempotency_key).await.map_err(db_error)? {
-            return Ok(answer);
-        }
-        let Some(mut current) = lock_subscription(&mut tx, &subscription.id)
-            .await
-            .map_err(db_error)?
-        else {
-            return Err(ProviderError::NotFound(format!(
-                "subscription {}",
-                subscription.id
-            )));
-        };
-        if matches!(
-            current.status,
-            SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired | SubscriptionStatus::Unpaid
-        ) {
-            return Err(ProviderError::Refused(
-                "This subscription can no longer be changed.".into(),
-            ));
-        }
-        let new_items = priced_items(&mut tx, items).await.map_err(db_error)??;
-        match timing {
-            ChangeTiming::AtPeriodEnd => {
-                current.scheduled_change = Some(ScheduledChange {
-                    items: items.to_vec(),
-                    effective_at: current.current_period_end,
-                });
+        self.change_subscription(subscription_id, idempotency_key, async |tx, current| {
+            if matches!(
+                current.status,
+                SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired | SubscriptionStatus::Unpaid
+            ) {
+                return Err(ProviderError::Refused(
+                    "This subscription can no longer be changed.".into(),
+                ));
             }
-            ChangeTiming::Immediately => {
-                let now = Utc::now().timestamp();
-                let lines = proration(&current, &new_items, now);
-                let cycle_switch = cycle_of(&current.items) != cycle_of(&new_items);
-                if current.status != SubscriptionStatus::Trialing {
-                    let (start, end) = if cycle_switch {
-                        (now, add_months(now, cycle_of(&new_items).months() as u32))
-                    } else {
-                        (now, current.current_period_end)
-                    };
-                    let invoice_lines = vec![
-                        InvoiceLine {
-                            description: "Unused time on the previous plan".into(),
-                            quantity: 1,
-                            amount: -lines.credit,
-                        },
-                        InvoiceLine {
-                            description: "Remaining time on the new plan".into(),
-                            quantity: 1,
-                            amount: lines.charge,
-                        },
-                    ];
-                    // The change only happens if its invoice is paid.
-                    if lines.amount_due > 0
-                        && card_pays(&mut tx, &current.customer_id).await.map_err(db_error)? != Some(true)
-                    {
-                        return Err(ProviderError::Refused(
-                            "Your card was declined, so the plan was not changed. Update your card and try again.".into(),
-                        ));
-                    }
-                    issue_invoice(&mut tx, &current, invoice_lines, (start, end))
-                        .await
-                        .map_err(db_error)?;
-                    if cycle_switch {
-                        current.current_period_start = start;
-                        current.current_period_end = end;
-                    }
+            let new_items = priced_items(tx, items).await.map_err(db_error)??;
+            match timing {
+                ChangeTiming::AtPeriodEnd => {
+                    current.scheduled_change = Some(ScheduledChange {
+                        items: items.to_vec(),
+                        effective_at: current.current_period_end,
+                    });
                 }
-                current.items = new_items;
-                current.scheduled_change = None;
+                ChangeTiming::Immediately => {
+                    let now = Utc::now().timestamp();
+                    let lines = proration(current, &new_items, now);
+                    let cycle_switch = cycle_of(&current.items) != cycle_of(&new_items);
+                    if current.status != SubscriptionStatus::Trialing {
+                        let (start, end) = if cycle_switch {
+                            (now, add_months(now, cycle_of(&new_items).months() as u32))
+                        } else {
+                            (now, current.current_period_end)
+                        };
+                        let invoice_lines = vec![
+                            InvoiceLine {
+                                description: "Unused time on the previous plan".into(),
+                                quantity: 1,
+                                amount: -lines.credit,
+                            },
+                            InvoiceLine {
+                                description: "Remaining time on the new plan".into(),
+                                quantity: 1,
+                                amount: lines.charge,
+                            },
+                        ];
+                        // The change only happens if its invoice is paid.
+                        if lines.amount_due > 0
+                            && card_pays(tx, &current.customer_id).await.map_err(db_error)? != Some(true)
+                        {
+                            return Err(ProviderError::Refused(
+                                "Your card was declined, so the plan was not changed. Update your card and try again.".into(),
+                            ));
+                        }
+                        issue_invoice(tx, current, invoice_lines, (start, end))
+                            .await
+                            .map_err(db_error)?;
+                        if cycle_switch {
+                            current.current_period_start = start;
+                            current.current_period_end = end;
+                        }
+                    }
+                    current.items = new_items;
+                    current.scheduled_change = None;
+                }
             }
-        }
-        save_subscription(&mut tx, &current).await.map_err(db_error)?;
-        emit_subscription(&mut tx, "customer.subscription.updated", &current)
-            .await
-            .map_err(db_error)?;
-        remember(&mut tx, idempotency_key, &current)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(current)
+            Ok(())
+        })
+        .await
     }
 
     async fn set_cancel_at_period_end(
@@ -1042,34 +1056,19 @@ impl BillingProvider for Sandbox {
         cancel: bool,
         idempotency_key: &str,
     ) -> Result<SubscriptionSnapshot, ProviderError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if let Some(answer) = remembered(&mut tx, idempotency_key).await.map_err(db_error)? {
-            return Ok(answer);
-        }
-        let Some(mut current) = lock_subscription(&mut tx, subscription_id)
-            .await
-            .map_err(db_error)?
-        else {
-            return Err(ProviderError::NotFound(format!("subscription {subscription_id}")));
-        };
-        if current.status == SubscriptionStatus::Canceled {
-            return Err(ProviderError::Refused(
-                "This subscription has already ended.".into(),
-            ));
-        }
-        current.cancel_at_period_end = cancel;
-        if cancel {
-            current.scheduled_change = None;
-        }
-        save_subscription(&mut tx, &current).await.map_err(db_error)?;
-        emit_subscription(&mut tx, "customer.subscription.updated", &current)
-            .await
-            .map_err(db_error)?;
-        remember(&mut tx, idempotency_key, &current)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(current)
+        self.change_subscription(subscription_id, idempotency_key, async |_, current| {
+            if current.status == SubscriptionStatus::Canceled {
+                return Err(ProviderError::Refused(
+                    "This subscription has already ended.".into(),
+                ));
+            }
+            current.cancel_at_period_end = cancel;
+            if cancel {
+                current.scheduled_change = None;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn payment_methods_url(
@@ -1079,22 +1078,6 @@ impl BillingProvider for Sandbox {
     ) -> Result<String, ProviderError> {
         Ok(format!("{}/app/billing/card", self.public_url))
     }
-}
-
-async fn lock_free_read(
-    conn: &mut PgConnection,
-    subscription_id: &str,
-) -> Result<SubscriptionSnapshot, ProviderError> {
-    // language=PostgreSQL
-    let json = sqlx::query_scalar!(
-        "select snapshot from sandbox_subscription where subscription_id = $1",
-        subscription_id
-    )
-    .fetch_optional(conn)
-    .await
-    .map_err(db_error)?
-    .ok_or_else(|| ProviderError::NotFound(format!("subscription {subscription_id}")))?;
-    serde_json::from_value(json).map_err(|e| ProviderError::Unexpected(e.to_string()))
 }
 
 #[cfg(test)]

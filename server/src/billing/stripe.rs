@@ -614,10 +614,10 @@ impl BillingProvider for StripeProvider {
 
     async fn preview_change(
         &self,
-        subscription: &SubscriptionSnapshot,
+        subscription_id: &str,
         items: &[DesiredItem],
     ) -> Result<ChangePreview, ProviderError> {
-        let current = self.subscription(&subscription.id).await?;
+        let current = self.subscription(subscription_id).await?;
         let mut details = CreatePreviewInvoiceSubscriptionDetails::new();
         details.items = Some(
             self.item_changes(&current, items)
@@ -636,8 +636,8 @@ impl BillingProvider for StripeProvider {
         details.proration_behavior =
             Some(CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice);
         let preview = CreatePreviewInvoice::new()
-            .customer(subscription.customer_id.clone())
-            .subscription(subscription.id.clone())
+            .customer(current.customer.id().to_string())
+            .subscription(subscription_id)
             .subscription_details(details)
             .send(&self.client)
             .await
@@ -668,7 +668,7 @@ impl BillingProvider for StripeProvider {
 
     async fn change_items(
         &self,
-        subscription: &SubscriptionSnapshot,
+        subscription_id: &str,
         items: &[DesiredItem],
         timing: ChangeTiming,
         idempotency_key: &str,
@@ -681,7 +681,7 @@ impl BillingProvider for StripeProvider {
                     .into(),
             ));
         }
-        let current = self.subscription(&subscription.id).await?;
+        let current = self.subscription(subscription_id).await?;
         let changes: Vec<UpdateSubscriptionItems> = self
             .item_changes(&current, items)
             .await?
@@ -695,7 +695,7 @@ impl BillingProvider for StripeProvider {
                 item
             })
             .collect();
-        let updated = UpdateSubscription::new(subscription.id.clone())
+        let updated = UpdateSubscription::new(subscription_id)
             .items(changes)
             .proration_behavior(UpdateSubscriptionProrationBehavior::AlwaysInvoice)
             // The change only happens if its invoice is paid.
