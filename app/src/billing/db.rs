@@ -120,97 +120,94 @@ async fn lock_local_subscription(
     provider: ProviderName,
     snapshot: &SubscriptionSnapshot,
 ) -> Result<Result<LocalSubscription, String>, sqlx::Error> {
+    // The local copy: the one already linked to this provider subscription,
+    // else (a new provider subscription) the trial of the organisation whose
+    // customer it bills, else a new row. Callers hold the customer's advisory
+    // lock, so nothing links another row in between.
     // language=PostgreSQL
-    let mut row = sqlx::query!(
-        r#"
-        select s.subscription_id, s.organization_id, s.status, s.discount, s.billing_cycle, p.plan_key
-        from subscription s join plan p using (plan_id)
-        where s.provider = $1 and s.provider_subscription_id = $2
-        for update of s
-        "#,
+    let linked = sqlx::query_scalar!(
+        "select subscription_id from subscription where provider = $1 and provider_subscription_id = $2",
         provider.as_str(),
         snapshot.id
     )
     .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| {
-        (
-            r.subscription_id,
-            r.organization_id,
-            r.status,
-            r.discount,
-            r.billing_cycle,
-            r.plan_key,
-        )
-    });
-    if row.is_none() {
-        // A new provider subscription: it belongs to the organisation whose
-        // customer it bills, and takes over that organisation's trial.
-        // language=PostgreSQL
-        let organization_id = sqlx::query_scalar!(
-            "select organization_id from billing_customer where provider = $1 and provider_customer_id = $2",
-            provider.as_str(),
-            snapshot.customer_id
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(organization_id) = organization_id else {
-            return Ok(Err(format!(
-                "customer {} of subscription {} is not a Gatehouse customer",
-                snapshot.customer_id, snapshot.id
-            )));
-        };
-        // language=PostgreSQL
-        row = sqlx::query!(
-            r#"
-            select s.subscription_id, s.organization_id, s.status, s.discount, s.billing_cycle, p.plan_key
-            from subscription s join plan p using (plan_id)
-            where s.organization_id = $1 and s.provider is null
-            order by s.created_at desc limit 1
-            for update of s
-            "#,
-            organization_id
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| {
-            (
-                r.subscription_id,
-                r.organization_id,
-                r.status,
-                r.discount,
-                r.billing_cycle,
-                r.plan_key,
-            )
-        });
-        if row.is_none() {
+    .await?;
+    let subscription_id = match linked {
+        Some(id) => id,
+        None => {
             // language=PostgreSQL
-            let created = sqlx::query_scalar!(
+            let organization_id = sqlx::query_scalar!(
+                "select organization_id from billing_customer where provider = $1 and provider_customer_id = $2",
+                provider.as_str(),
+                snapshot.customer_id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(organization_id) = organization_id else {
+                return Ok(Err(format!(
+                    "customer {} of subscription {} is not a Gatehouse customer",
+                    snapshot.customer_id, snapshot.id
+                )));
+            };
+            // language=PostgreSQL
+            let trial = sqlx::query_scalar!(
                 r#"
-                insert into subscription (organization_id, plan_id, billing_cycle, status)
-                select $1, plan_id, 'monthly', 'incomplete' from plan order by rank limit 1
-                returning subscription_id
+                select subscription_id from subscription
+                where organization_id = $1 and provider is null
+                order by created_at desc limit 1
                 "#,
                 organization_id
             )
-            .fetch_one(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-            return Ok(Ok(LocalSubscription {
-                subscription_id: created,
-                organization_id,
-                before: LedgerState {
-                    status: SubscriptionStatus::Incomplete,
-                    items: vec![],
-                    discounts: vec![],
-                },
-                mrr_before: 0,
-                plan_before: String::new(),
-            }));
+            match trial {
+                Some(id) => id,
+                None => {
+                    // language=PostgreSQL
+                    let created = sqlx::query_scalar!(
+                        r#"
+                        insert into subscription (organization_id, plan_id, billing_cycle, status)
+                        select $1, plan_id, 'monthly', 'incomplete' from plan order by rank limit 1
+                        returning subscription_id
+                        "#,
+                        organization_id
+                    )
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    return Ok(Ok(LocalSubscription {
+                        subscription_id: created,
+                        organization_id,
+                        before: LedgerState {
+                            status: SubscriptionStatus::Incomplete,
+                            items: vec![],
+                            discounts: vec![],
+                        },
+                        mrr_before: 0,
+                        plan_before: String::new(),
+                    }));
+                }
+            }
         }
-    }
-    let Some((subscription_id, organization_id, status, discount, cycle, plan_key)) = row else {
-        return Ok(Err("no local subscription".into()));
     };
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"
+        select s.organization_id, s.status, s.discount, s.billing_cycle, p.plan_key
+        from subscription s join plan p using (plan_id)
+        where s.subscription_id = $1
+        for update of s
+        "#,
+        subscription_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let (organization_id, status, discount, cycle, plan_key) = (
+        row.organization_id,
+        row.status,
+        row.discount,
+        row.billing_cycle,
+        row.plan_key,
+    );
     // language=PostgreSQL
     let stored_items = sqlx::query!(
         r#"
