@@ -10,6 +10,7 @@ pub mod billing;
 pub mod config;
 pub mod embedded_db;
 pub mod health;
+pub mod jobs;
 pub mod mailer;
 pub mod page_cache;
 pub mod security;

@@ -6,22 +6,16 @@
 //! retried with backoff and, after the last attempt, kept as `dead`, never
 //! deleted.
 
+use crate::jobs::{self, backoff_secs};
 use anyhow::{Context, Result};
 use app::email::outbox::OUTBOX_CHANNEL;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use std::time::Duration;
 
 /// Attempts before an email is given up as `dead`.
 pub const MAX_ATTEMPTS: i32 = 10;
-
-/// Seconds to wait before attempt `attempts + 1`: 30 s doubling, at most an hour.
-pub fn backoff_secs(attempts: i32) -> i64 {
-    let exponent = attempts.clamp(1, 12) - 1;
-    (30_i64 << exponent).min(3600)
-}
 
 /// An SMTP connection pool and the sender address.
 #[derive(Clone)]
@@ -125,45 +119,9 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> Result<usize> {
 /// Runs delivery forever: on every NOTIFY from a queueing transaction, and
 /// every few seconds for retries that come due.
 pub fn spawn_delivery_worker(pool: PgPool, mailer: Mailer) {
-    tokio::spawn(async move {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => listener.listen(OUTBOX_CHANNEL).await.ok().map(|_| listener),
-            Err(_) => None,
-        };
-        // Stops when the pool is closed at shutdown.
-        while !pool.is_closed() {
-            match deliver_due(&pool, &mailer).await {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(error) if pool.is_closed() => {
-                    tracing::debug!(%error, "delivery stopped at shutdown");
-                    break;
-                }
-                Err(error) => tracing::error!(error = format!("{error:#}"), "email delivery pass failed"),
-            }
-            let woken = match listener.as_mut() {
-                Some(listener) => tokio::time::timeout(Duration::from_secs(5), listener.recv()).await,
-                None => {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    continue;
-                }
-            };
-            // A broken listener falls back to polling rather than spinning.
-            if let Ok(Err(error)) = woken {
-                tracing::warn!(%error, "outbox listener lost; polling every 5 s");
-                listener = None;
-            }
-        }
+    let drain_pool = pool.clone();
+    jobs::spawn_drain_loop(pool, OUTBOX_CHANNEL, "email delivery", move || {
+        let (pool, mailer) = (drain_pool.clone(), mailer.clone());
+        async move { deliver_due(&pool, &mailer).await.map(|attempted| attempted > 0) }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff_secs;
-
-    #[test]
-    fn retries_back_off_exponentially_up_to_an_hour() {
-        let waits: Vec<i64> = (1..=10).map(backoff_secs).collect();
-        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
-    }
 }

@@ -9,15 +9,14 @@
 //! invoices carry their own state and never move to an older one.
 
 use super::stripe::billing_event_from_stripe;
-use crate::mailer::backoff_secs;
+use crate::jobs::{self, backoff_secs};
 use app::billing::db::{self, Applied};
 use app::billing::inbox::INBOX_CHANNEL;
 use app::billing::provider::{BillingProvider, ProviderError};
 use app::billing::subscription::BillingEvent;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Attempts before an event is parked as `failed` for an admin to look at.
 pub const MAX_ATTEMPTS: i32 = 12;
@@ -201,47 +200,32 @@ async fn apply_event(
 }
 
 /// Runs the worker forever: on every NOTIFY from the inbox, and every few
-/// seconds for retries that come due. The sandbox's renewals run here too.
+/// seconds for retries that come due. The sandbox's renewals run here too,
+/// every 30 s.
 pub fn spawn(
     pool: PgPool,
     provider: Arc<dyn BillingProvider>,
     sandbox: Option<app::billing::sandbox::Sandbox>,
 ) {
-    tokio::spawn(async move {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => listener.listen(INBOX_CHANNEL).await.ok().map(|_| listener),
-            Err(_) => None,
-        };
-        let mut last_renewal = std::time::Instant::now() - Duration::from_secs(60);
-        while !pool.is_closed() {
-            if let Some(sandbox) = &sandbox
-                && last_renewal.elapsed() >= Duration::from_secs(30)
+    let drain_pool = pool.clone();
+    let mut last_renewal = Instant::now() - Duration::from_secs(60);
+    jobs::spawn_drain_loop(pool, INBOX_CHANNEL, "provider events", move || {
+        let renewals = sandbox
+            .clone()
+            .filter(|_| last_renewal.elapsed() >= Duration::from_secs(30));
+        if renewals.is_some() {
+            last_renewal = Instant::now();
+        }
+        let (pool, provider) = (drain_pool.clone(), provider.clone());
+        async move {
+            if let Some(sandbox) = renewals
+                && let Err(error) = sandbox.renew_due().await
             {
-                last_renewal = std::time::Instant::now();
-                if let Err(error) = sandbox.renew_due().await {
-                    tracing::warn!(%error, "sandbox renewals failed");
-                }
+                tracing::warn!(%error, "sandbox renewals failed");
             }
-            match process_due(&pool, provider.as_ref(), 100).await {
-                Ok(pass) if pass.processed + pass.unmatched > 0 => continue,
-                Ok(_) => {}
-                Err(error) if pool.is_closed() => {
-                    tracing::debug!(%error, "event worker stopped at shutdown");
-                    break;
-                }
-                Err(error) => tracing::error!(%error, "event worker pass failed"),
-            }
-            let woken = match listener.as_mut() {
-                Some(listener) => tokio::time::timeout(Duration::from_secs(5), listener.recv()).await,
-                None => {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    continue;
-                }
-            };
-            if let Ok(Err(error)) = woken {
-                tracing::warn!(%error, "inbox listener lost; polling every 5 s");
-                listener = None;
-            }
+            process_due(&pool, provider.as_ref(), 100)
+                .await
+                .map(|pass| pass.processed + pass.unmatched > 0)
         }
     });
 }
