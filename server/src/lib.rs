@@ -19,8 +19,6 @@ pub mod telemetry;
 pub mod webhooks;
 
 use anyhow::{Context, Result};
-use app::billing::provider::SharedProvider;
-use app::billing::sandbox::Sandbox;
 use app::catalog::cache::CatalogCache;
 use app::catalog::db::{CATALOG_CHANGED_CHANNEL, SyncReport, sync_catalog};
 use app::catalog::source::{LoadedCatalog, load_catalog_file};
@@ -80,9 +78,7 @@ pub struct AppState {
     /// The marketing copy.
     pub site: Arc<SiteContent>,
     /// The payment provider: Stripe when keys are set, else the sandbox.
-    pub billing: SharedProvider,
-    /// The sandbox, when it is the provider.
-    pub sandbox: Option<Sandbox>,
+    pub payments: billing::Payments,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -93,16 +89,17 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     /// State for a pool and settings (the built site is read from
-    /// `settings.site_root`).
-    pub fn new(pool: PgPool, settings: Settings, site: SiteContent) -> Self {
+    /// `settings.site_root`); an error when the Stripe settings cannot make
+    /// a client.
+    pub fn new(pool: PgPool, settings: Settings, site: SiteContent) -> Result<Self, stripe::StripeError> {
         let (output_name, assets) = assets::load(&settings.site_root);
-        let (billing, sandbox) = billing_provider(&pool, &settings);
+        let payments = billing::Payments::from_settings(&pool, &settings)?;
         let leptos_options = LeptosOptions::builder()
             .output_name(output_name)
             .site_root(settings.site_root.display().to_string())
             .site_pkg_dir("pkg")
             .build();
-        AppState {
+        Ok(AppState {
             leptos_options,
             pool,
             catalog: CatalogCache::default(),
@@ -110,27 +107,9 @@ impl AppState {
             metrics: telemetry::prometheus(),
             settings: Arc::new(settings),
             site: Arc::new(site),
-            billing,
-            sandbox,
-        }
+            payments,
+        })
     }
-}
-
-/// Stripe when a secret key is configured, else the sandbox. A Stripe key
-/// that cannot make a client (a malformed API base) falls back to nothing:
-/// start-up refuses it before this point (see [`serve`]).
-fn billing_provider(pool: &PgPool, settings: &Settings) -> (SharedProvider, Option<Sandbox>) {
-    if let Some(key) = &settings.stripe_secret_key
-        && let Ok(stripe) = billing::stripe::StripeProvider::new(
-            pool.clone(),
-            key.expose_secret(),
-            settings.stripe_api_base.as_deref(),
-        )
-    {
-        return (Arc::new(stripe), None);
-    }
-    let sandbox = Sandbox::new(pool.clone(), &settings.public_url);
-    (Arc::new(sandbox.clone()), Some(sandbox))
 }
 
 /// Builds the whole HTTP application from its state.
@@ -143,8 +122,8 @@ pub fn app(state: AppState) -> Router {
         trust_forwarded_for: settings.trust_forwarded_for,
         local_mailbox: settings.smtp_url.is_none() && settings.is_local(),
         site: state.site.clone(),
-        billing: state.billing.clone(),
-        sandbox: state.sandbox.clone(),
+        billing: state.payments.provider(),
+        sandbox: state.payments.sandbox(),
     };
     let site = app::ui::Site {
         content: state.site.clone(),
@@ -346,22 +325,22 @@ async fn serve_with_pool(
         }
     }
     spawn_session_cleanup(pool.clone());
-    if let Some(key) = &settings.stripe_secret_key {
-        let stripe = billing::stripe::StripeProvider::new(
-            pool.clone(),
-            key.expose_secret(),
-            settings.stripe_api_base.as_deref(),
-        )
+    let state = AppState::new(pool.clone(), settings.clone(), site)
         .context("GATEHOUSE_STRIPE_SECRET_KEY / GATEHOUSE_STRIPE_API_BASE cannot make a Stripe client")?;
-        check_stripe_catalog(&stripe, &loaded.catalog).await;
-        if settings.stripe_webhook_secret.is_none() {
-            tracing::warn!("GATEHOUSE_STRIPE_WEBHOOK_SECRET is not set: Stripe's events cannot be received");
+    match &state.payments {
+        billing::Payments::Stripe(stripe) => {
+            check_stripe_catalog(stripe, &loaded.catalog).await;
+            if settings.stripe_webhook_secret.is_none() {
+                tracing::warn!(
+                    "GATEHOUSE_STRIPE_WEBHOOK_SECRET is not set: Stripe's events cannot be received"
+                );
+            }
         }
-    } else {
-        tracing::info!("no Stripe key: payments use the built-in sandbox (test mode)");
+        billing::Payments::Sandbox(_) => {
+            tracing::info!("no Stripe key: payments use the built-in sandbox (test mode)")
+        }
     }
-    let state = AppState::new(pool.clone(), settings.clone(), site);
-    billing::worker::spawn(pool.clone(), state.billing.clone(), state.sandbox.clone());
+    billing::worker::spawn(pool.clone(), state.payments.provider(), state.payments.sandbox());
     spawn_catalog_listener(pool, state.catalog.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

@@ -189,7 +189,7 @@ async fn deliver(app: &TestApp, payload: &str) -> crate::helpers::TestResponse {
 }
 
 async fn drain(app: &TestApp) -> Pass {
-    process_due(&app.state.pool, app.state.billing.as_ref(), 10_000)
+    process_due(&app.state.pool, app.state.payments.provider().as_ref(), 10_000)
         .await
         .unwrap()
 }

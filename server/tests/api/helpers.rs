@@ -61,7 +61,7 @@ impl TestApp {
             _ => None,
         })
         .expect("default settings");
-        let state = AppState::new(pool, settings, shipped_content());
+        let state = AppState::new(pool, settings, shipped_content()).expect("state builds");
         TestApp {
             router: app(state.clone()),
             state,
@@ -126,7 +126,7 @@ impl TestApp {
                 .or_else(|| (name == "GATEHOUSE_SITE_ROOT").then(|| "target/site-absent-in-tests".into()))
         })
         .expect("settings");
-        let state = AppState::new(pool, settings, shipped_content());
+        let state = AppState::new(pool, settings, shipped_content()).expect("state builds");
         TestApp {
             router: app(state.clone()),
             state,
