@@ -159,12 +159,9 @@ async fn apply_event(
     created: f64,
 ) -> Result<Applied, ProcessError> {
     let event = billing_event(provider_name, payload)?;
-    let subscription_id = match &event {
-        BillingEvent::Ignored => return Ok(Applied::Unchanged),
-        BillingEvent::CheckoutCompleted { subscription_id, .. } => subscription_id.clone(),
-        BillingEvent::SubscriptionChanged { subscription_id, .. } => Some(subscription_id.clone()),
-        _ => None,
-    };
+    if matches!(event, BillingEvent::Ignored) {
+        return Ok(Applied::Unchanged);
+    }
     if provider_name != provider.name().as_str() {
         return Err(ProcessError::OtherProvider(
             provider_name.to_owned(),
@@ -173,6 +170,11 @@ async fn apply_event(
     }
     let name = provider.name();
     match event {
+        BillingEvent::Ignored
+        | BillingEvent::CheckoutCompleted {
+            subscription_id: None,
+            ..
+        } => Ok(Applied::Unchanged),
         BillingEvent::InvoiceChanged { invoice } => {
             Ok(db::apply_invoice(conn, name, &invoice, created).await?)
         }
@@ -183,19 +185,22 @@ async fn apply_event(
                 Applied::Unmatched(format!("customer {customer_id} is not a Gatehouse customer"))
             },
         ),
-        _ => match subscription_id {
-            Some(id) => {
-                let snapshot = match provider.fetch_subscription(&id).await {
-                    Ok(snapshot) => snapshot,
-                    Err(ProviderError::NotFound(what)) => {
-                        return Ok(Applied::Unmatched(format!("the provider does not know {what}")));
-                    }
-                    Err(error) => return Err(error.into()),
-                };
-                Ok(db::apply_subscription(conn, name, &snapshot, cause, created).await?)
-            }
-            None => Ok(Applied::Unchanged),
-        },
+        BillingEvent::CheckoutCompleted {
+            subscription_id: Some(id),
+            ..
+        }
+        | BillingEvent::SubscriptionChanged {
+            subscription_id: id, ..
+        } => {
+            let snapshot = match provider.fetch_subscription(&id).await {
+                Ok(snapshot) => snapshot,
+                Err(ProviderError::NotFound(what)) => {
+                    return Ok(Applied::Unmatched(format!("the provider does not know {what}")));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            Ok(db::apply_subscription(conn, name, &snapshot, cause, created).await?)
+        }
     }
 }
 
