@@ -312,22 +312,25 @@ impl StripeProvider {
         &self,
         current: &Subscription,
         wanted: &[DesiredItem],
-    ) -> Result<Vec<(Option<String>, Option<String>, Option<u64>, bool)>, ProviderError> {
-        let priced = self.price_ids(wanted).await?;
+    ) -> Result<Vec<ItemChange>, ProviderError> {
+        let mut unmatched = self.price_ids(wanted).await?;
         let mut changes = Vec::new();
-        let mut unmatched: Vec<(String, u64)> = priced.clone();
         for item in &current.items.data {
-            let price_id = item.price.id.to_string();
-            if let Some(pos) = unmatched.iter().position(|(id, _)| *id == price_id) {
-                let (_, quantity) = unmatched.remove(pos);
-                changes.push((Some(item.id.to_string()), None, Some(quantity), false));
-            } else {
-                changes.push((Some(item.id.to_string()), None, None, true));
-            }
+            let price_id = item.price.id.as_str();
+            let kept = unmatched.iter().position(|(id, _)| id == price_id);
+            changes.push(ItemChange {
+                id: Some(item.id.to_string()),
+                price: None,
+                quantity: kept.map(|pos| unmatched.remove(pos).1),
+                deleted: kept.is_none(),
+            });
         }
-        for (price, quantity) in unmatched {
-            changes.push((None, Some(price), Some(quantity), false));
-        }
+        changes.extend(unmatched.into_iter().map(|(price, quantity)| ItemChange {
+            id: None,
+            price: Some(price),
+            quantity: Some(quantity),
+            deleted: false,
+        }));
         Ok(changes)
     }
 
@@ -372,7 +375,9 @@ impl StripeProvider {
                 IntervalUnit::Year => CreatePriceRecurringInterval::Year,
                 _ => CreatePriceRecurringInterval::Month,
             };
-            let created = CreatePrice::new(Currency::from_str_or_usd(&currency))
+            // Stripe's currency list takes any code (unknown ones too).
+            let Ok(stripe_currency) = currency.parse::<Currency>();
+            let created = CreatePrice::new(stripe_currency)
                 .product(product_id.clone())
                 .unit_amount(amount)
                 .lookup_key(lookup_key.clone())
@@ -510,14 +515,14 @@ fn product_name(catalog: &Catalog, key: &PriceKey) -> String {
     }
 }
 
-trait CurrencyFromCode {
-    fn from_str_or_usd(code: &str) -> Currency;
-}
-
-impl CurrencyFromCode for Currency {
-    fn from_str_or_usd(code: &str) -> Currency {
-        code.parse().unwrap_or(Currency::USD)
-    }
+/// One change to a subscription's items, as both the preview and the update
+/// take it: an existing item (`id`) kept with a quantity or deleted, or a
+/// new price added.
+struct ItemChange {
+    id: Option<String>,
+    price: Option<String>,
+    quantity: Option<u64>,
+    deleted: bool,
 }
 
 #[async_trait::async_trait]
@@ -623,12 +628,12 @@ impl BillingProvider for StripeProvider {
             self.item_changes(&current, items)
                 .await?
                 .into_iter()
-                .map(|(id, price, quantity, deleted)| {
+                .map(|change| {
                     let mut item = CreatePreviewInvoiceSubscriptionDetailsItems::new();
-                    item.id = id;
-                    item.price = price;
-                    item.quantity = quantity;
-                    item.deleted = deleted.then_some(true);
+                    item.id = change.id;
+                    item.price = change.price;
+                    item.quantity = change.quantity;
+                    item.deleted = change.deleted.then_some(true);
                     item
                 })
                 .collect(),
@@ -686,12 +691,12 @@ impl BillingProvider for StripeProvider {
             .item_changes(&current, items)
             .await?
             .into_iter()
-            .map(|(id, price, quantity, deleted)| {
+            .map(|change| {
                 let mut item = UpdateSubscriptionItems::new();
-                item.id = id;
-                item.price = price;
-                item.quantity = quantity;
-                item.deleted = deleted.then_some(true);
+                item.id = change.id;
+                item.price = change.price;
+                item.quantity = change.quantity;
+                item.deleted = change.deleted.then_some(true);
                 item
             })
             .collect();
