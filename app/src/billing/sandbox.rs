@@ -39,6 +39,17 @@ pub enum TestCard {
     FailsLater,
 }
 
+impl TestCard {
+    /// The last four digits kept on file.
+    pub fn last4(self) -> &'static str {
+        let number = match self {
+            TestCard::Succeeds => CARD_SUCCEEDS,
+            TestCard::FailsLater => CARD_FAILS_LATER,
+        };
+        &number[number.len() - 4..]
+    }
+}
+
 /// Reads a test card number (spaces and dashes allowed).
 pub fn test_card(number: &str) -> Result<TestCard, ProviderError> {
     let digits: String = number.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
@@ -540,10 +551,7 @@ impl Sandbox {
         sqlx::query!(
             "update sandbox_customer set card_last4 = $2, card_fails = $3 where customer_id = $1",
             session.customer_id,
-            &card_number
-                .chars()
-                .filter(char::is_ascii_digit)
-                .collect::<String>()[12..],
+            card.last4(),
             card == TestCard::FailsLater
         )
         .execute(&mut *tx)
@@ -613,11 +621,6 @@ impl Sandbox {
     ) -> Result<(), ProviderError> {
         let card = test_card(card_number)?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let last4 = card_number
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect::<String>()[12..]
-            .to_owned();
         // language=PostgreSQL
         let Some(customer_id) = sqlx::query_scalar!(
             r#"
@@ -625,7 +628,7 @@ impl Sandbox {
             returning customer_id
             "#,
             organization_id,
-            last4,
+            card.last4(),
             card == TestCard::FailsLater
         )
         .fetch_optional(&mut *tx)
@@ -1088,6 +1091,10 @@ mod tests {
     fn test_cards_are_read_with_spaces_and_others_refused() {
         assert_eq!(test_card("4242 4242 4242 4242"), Ok(TestCard::Succeeds));
         assert_eq!(test_card("4000-0000-0000-0341"), Ok(TestCard::FailsLater));
+        assert_eq!(
+            (TestCard::Succeeds.last4(), TestCard::FailsLater.last4()),
+            ("4242", "0341")
+        );
         assert!(matches!(test_card(CARD_DECLINED), Err(ProviderError::Refused(m)) if m.contains("declined")));
         assert!(
             matches!(test_card("5555555555554444"), Err(ProviderError::Refused(m)) if m.contains("test cards"))
