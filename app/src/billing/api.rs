@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 #[cfg(feature = "ssr")]
 use {
     super::db,
-    super::domain::SubscriptionStatus,
     super::provider::{CheckoutRequest, ProviderError},
     super::subscription::{
         ChangeTiming, PlanChangeError, PlanChoice, allowed_users, plan_change, plan_of_items,
@@ -223,12 +222,7 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
                 date(change.effective_at)
             ))
         });
-    let status = row.as_ref().and_then(|r| SubscriptionStatus::parse(&r.status));
-    let linked = row.as_ref().is_some_and(|r| r.provider_subscription.is_some())
-        && !matches!(
-            status,
-            Some(SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired)
-        );
+    let linked = row.as_ref().is_some_and(db::BillingRow::has_live_subscription);
     let add_ons = catalog
         .add_ons
         .iter()
@@ -316,13 +310,7 @@ pub async fn start_checkout(
     let request_id = idempotency_token(&request_id)?;
     let organization_id = scope.organization_id();
     let row = db::billing_row(&context.pool, organization_id).await?;
-    if let Some(row) = &row
-        && row.provider_subscription.is_some()
-        && !matches!(
-            row.status.as_str(),
-            "canceled" | "incomplete_expired" | "incomplete"
-        )
-    {
+    if row.as_ref().is_some_and(db::BillingRow::has_live_subscription) {
         return Err(AppError::Conflict(
             "you already have a subscription; change its plan from the billing page".into(),
         ));

@@ -549,6 +549,18 @@ pub struct BillingRow {
     pub items: Vec<(String, u32)>,
 }
 
+impl BillingRow {
+    /// Whether a provider subscription is running (not ended): the billing
+    /// page offers plan changes, and a second checkout is refused.
+    pub fn has_live_subscription(&self) -> bool {
+        self.provider_subscription.is_some()
+            && !matches!(
+                SubscriptionStatus::parse(&self.status),
+                Some(SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired)
+            )
+    }
+}
+
 /// The organisation's newest subscription.
 pub async fn billing_row(pool: &PgPool, organization_id: Uuid) -> Result<Option<BillingRow>, sqlx::Error> {
     // language=PostgreSQL
