@@ -2,10 +2,8 @@
 //! worker re-reading subscriptions from a Stripe-shaped HTTP mock, local
 //! state, invoices and the ledger.
 
-use crate::helpers::{TestApp, shipped_catalog};
+use crate::helpers::{TestApp, deliver_signed, shipped_catalog, stripe_app, stripe_event, stripe_fixture};
 use app::billing::provider::ProviderName;
-use axum::body::Body;
-use axum::http::Request;
 use serde_json::{Value, json};
 use server::billing::worker::{Pass, process_due};
 use sqlx::PgPool;
@@ -15,13 +13,6 @@ use stripe_webhook::Webhook;
 use uuid::Uuid;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request as MockRequest, Respond, ResponseTemplate};
-
-const SECRET: &str = "whsec_test_gatehouse";
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/stripe/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 /// A subscription in a given state, built from the validated fixture.
 fn subscription(
@@ -42,7 +33,7 @@ fn subscription(
         };
         (key.lookup_key(), key.catalog_amount(&catalog).unwrap())
     };
-    let mut value = fixture("subscription_active_starter.json");
+    let mut value = stripe_fixture("subscription_active_starter.json");
     value["id"] = json!(id);
     value["customer"] = json!(customer);
     value["status"] = json!(status);
@@ -71,7 +62,7 @@ fn subscription(
 }
 
 fn invoice(id: &str, customer: &str, subscription: &str, status: &str, created: i64) -> Value {
-    let mut value = fixture("invoice_paid_starter.json");
+    let mut value = stripe_fixture("invoice_paid_starter.json");
     value["id"] = json!(id);
     value["customer"] = json!(customer);
     value["subscription"] = json!(subscription);
@@ -84,20 +75,21 @@ fn invoice(id: &str, customer: &str, subscription: &str, status: &str, created: 
     value
 }
 
-fn event(id: &str, event_type: &str, created: i64, object: Value) -> String {
-    json!({
-        "id": id, "object": "event", "api_version": "2025-09-30.clover", "created": created,
-        "data": { "object": object }, "livemode": false, "pending_webhooks": 1,
-        "request": { "id": null, "idempotency_key": null }, "type": event_type,
-    })
-    .to_string()
-}
-
 /// Stripe's side: the current state of each subscription, served at
 /// `GET /v1/subscriptions/{id}` as Stripe would.
 #[derive(Clone, Default)]
 struct StripeState {
     subscriptions: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+impl StripeState {
+    /// What Stripe holds for a subscription from now on.
+    fn set(&self, id: &str, subscription: Value) {
+        self.subscriptions
+            .lock()
+            .unwrap()
+            .insert(id.to_owned(), subscription);
+    }
 }
 
 impl Respond for StripeState {
@@ -127,20 +119,6 @@ async fn stripe_mock() -> (MockServer, StripeState) {
         .mount(&server)
         .await;
     (server, state)
-}
-
-async fn stripe_app(pool: PgPool, mock: &MockServer) -> TestApp {
-    server::sync_catalog_file(&pool, &shipped_catalog())
-        .await
-        .unwrap();
-    TestApp::with_settings(
-        pool,
-        &[
-            ("GATEHOUSE_STRIPE_WEBHOOK_SECRET", SECRET),
-            ("GATEHOUSE_STRIPE_SECRET_KEY", "sk_test_gatehouse"),
-            ("GATEHOUSE_STRIPE_API_BASE", &mock.uri()),
-        ],
-    )
 }
 
 /// An organisation on a trial whose Stripe customer is `customer`.
@@ -174,18 +152,6 @@ async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
     .await
     .unwrap();
     organization_id
-}
-
-async fn deliver(app: &TestApp, payload: &str) -> crate::helpers::TestResponse {
-    let signature = Webhook::generate_test_header(payload, SECRET, None);
-    app.request(
-        Request::post("/webhooks/stripe")
-            .header("content-type", "application/json")
-            .header("stripe-signature", signature)
-            .body(Body::from(payload.to_owned()))
-            .unwrap(),
-    )
-    .await
 }
 
 async fn drain(app: &TestApp) -> Pass {
@@ -231,7 +197,7 @@ async fn local_state(pool: &PgPool, stripe_id: &str) -> (String, String, String,
 fn the_fixtures_are_valid_stripe_objects() {
     // async-stripe's own types must accept every fixture and every variant built from it.
     let _: stripe_shared::Invoice =
-        serde_json::from_value(fixture("invoice_paid_starter.json")).expect("invoice parses");
+        serde_json::from_value(stripe_fixture("invoice_paid_starter.json")).expect("invoice parses");
     let variant = subscription("sub_x", "cus_x", "past_due", "professional", "annual", 3, true);
     let parsed: stripe_shared::Subscription =
         serde_json::from_value(variant).expect("subscription variant parses");
@@ -242,13 +208,18 @@ fn the_fixtures_are_valid_stripe_objects() {
     // Past due carries MRR: (2149 + 3 × 60) / 12 → $194.08 (2328.999… half-even at cents).
     assert_eq!(snapshot.mrr(), 19408);
     for payload in [
-        event(
+        stripe_event(
             "evt_a",
             "customer.subscription.updated",
             1,
             subscription("sub_x", "cus_x", "active", "starter", "monthly", 0, false),
         ),
-        event("evt_b", "invoice.paid", 1, fixture("invoice_paid_starter.json")),
+        stripe_event(
+            "evt_b",
+            "invoice.paid",
+            1,
+            stripe_fixture("invoice_paid_starter.json"),
+        ),
     ] {
         Webhook::insecure(&payload).expect("async-stripe parses the event");
     }
@@ -257,7 +228,7 @@ fn the_fixtures_are_valid_stripe_objects() {
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_delivered_twice(pool: PgPool) {
     let (mock, stripe) = stripe_mock().await;
-    let app = stripe_app(pool.clone(), &mock).await;
+    let app = stripe_app(pool.clone(), &mock.uri()).await;
     let organization_id = customer_org(&pool, "cus_gh_acme_001").await;
     // The event carries an older state than Stripe now holds: the re-read wins.
     let stale = subscription(
@@ -278,19 +249,15 @@ async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_del
         2,
         false,
     );
-    stripe
-        .subscriptions
-        .lock()
-        .unwrap()
-        .insert("sub_gh_starter_001".into(), current);
-    let payload = event("evt_one", "customer.subscription.updated", 1_763_700_000, stale);
+    stripe.set("sub_gh_starter_001", current);
+    let payload = stripe_event("evt_one", "customer.subscription.updated", 1_763_700_000, stale);
 
     assert_eq!(
-        deliver(&app, &payload).await.body,
+        deliver_signed(&app, &payload).await.body,
         r#"{"received":true,"duplicate":false}"#
     );
     assert_eq!(
-        deliver(&app, &payload).await.body,
+        deliver_signed(&app, &payload).await.body,
         r#"{"received":true,"duplicate":true}"#
     );
     assert_eq!(
@@ -330,7 +297,7 @@ async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_del
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn foreign_customers_are_unmatched_unknown_types_acknowledged_and_outages_retried(pool: PgPool) {
     let (mock, stripe) = stripe_mock().await;
-    let app = stripe_app(pool.clone(), &mock).await;
+    let app = stripe_app(pool.clone(), &mock.uri()).await;
     let foreign = subscription(
         "sub_foreign",
         "cus_not_ours",
@@ -340,19 +307,15 @@ async fn foreign_customers_are_unmatched_unknown_types_acknowledged_and_outages_
         0,
         false,
     );
-    stripe
-        .subscriptions
-        .lock()
-        .unwrap()
-        .insert("sub_foreign".into(), foreign.clone());
-    deliver(
+    stripe.set("sub_foreign", foreign.clone());
+    deliver_signed(
         &app,
-        &event("evt_foreign", "customer.subscription.created", 10, foreign),
+        &stripe_event("evt_foreign", "customer.subscription.created", 10, foreign),
     )
     .await;
-    let other = deliver(
+    let other = deliver_signed(
         &app,
-        &event(
+        &stripe_event(
             "evt_other",
             "billing.future_event",
             11,
@@ -361,9 +324,9 @@ async fn foreign_customers_are_unmatched_unknown_types_acknowledged_and_outages_
     )
     .await;
     assert_eq!(other.status, 200, "{}", other.body);
-    deliver(
+    deliver_signed(
         &app,
-        &event(
+        &stripe_event(
             "evt_gone",
             "customer.subscription.deleted",
             12,
@@ -390,9 +353,9 @@ async fn foreign_customers_are_unmatched_unknown_types_acknowledged_and_outages_
         .with_priority(1)
         .mount(&mock)
         .await;
-    deliver(
+    deliver_signed(
         &app,
-        &event(
+        &stripe_event(
             "evt_flaky",
             "customer.subscription.updated",
             13,
@@ -515,7 +478,7 @@ fn history(prefix: &str) -> (EventList, HashMap<String, Value>) {
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_delivery(pool: PgPool) {
     let (mock, stripe) = stripe_mock().await;
-    let app = stripe_app(pool.clone(), &mock).await;
+    let app = stripe_app(pool.clone(), &mock.uri()).await;
     for (prefix, shuffled) in [("inorder", false), ("shuffled", true)] {
         let (mut events, finals) = history(prefix);
         assert_eq!(events.len(), 200);
@@ -528,9 +491,9 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
             // Delivered in a random order and processed in small batches as they arrive.
             for chunk in events.chunks(17) {
                 for (id, kind, body) in chunk {
-                    let response = deliver(
+                    let response = deliver_signed(
                         &app,
-                        &event(
+                        &stripe_event(
                             id,
                             kind,
                             body["created"].as_i64().unwrap(),
@@ -544,9 +507,9 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
             }
         } else {
             for (id, kind, body) in &events {
-                deliver(
+                deliver_signed(
                     &app,
-                    &event(
+                    &stripe_event(
                         id,
                         kind,
                         body["created"].as_i64().unwrap(),
@@ -671,14 +634,10 @@ async fn events_stored_when_the_server_is_killed_are_each_processed_once_after_r
         let (sub, cus) = (format!("sub_crash_{n}"), format!("cus_crash_{n}"));
         customer_org(&pool, &cus).await;
         let current = subscription(&sub, &cus, "active", "professional", "monthly", n % 3, false);
-        stripe
-            .subscriptions
-            .lock()
-            .unwrap()
-            .insert(sub.clone(), current.clone());
+        stripe.set(&sub, current.clone());
         for k in 0..5 {
             let id = format!("evt_crash_{n}_{k}");
-            let payload: Value = serde_json::from_str(&event(
+            let payload: Value = serde_json::from_str(&stripe_event(
                 &id,
                 "customer.subscription.updated",
                 1_763_700_000 + k,

@@ -305,3 +305,61 @@ fn decode_query(value: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+/// The Stripe webhook signing secret test apps are configured with.
+pub const WEBHOOK_SECRET: &str = "whsec_test_gatehouse";
+
+/// One of our Stripe-shaped fixtures (each is proved by async-stripe's own
+/// types in the tests that use it).
+pub fn stripe_fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/tests/fixtures/stripe/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A Stripe-shaped event, as Stripe's API renders it.
+pub fn stripe_event(id: &str, event_type: &str, created: i64, object: serde_json::Value) -> String {
+    serde_json::json!({
+        "id": id,
+        "object": "event",
+        "api_version": "2025-09-30.clover",
+        "created": created,
+        "data": { "object": object },
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null },
+        "type": event_type,
+    })
+    .to_string()
+}
+
+/// Posts `payload` to the Stripe webhook endpoint with this signature header, if any.
+pub async fn deliver_webhook(app: &TestApp, payload: &str, signature: Option<String>) -> TestResponse {
+    let mut request = Request::post("/webhooks/stripe").header("content-type", "application/json");
+    if let Some(signature) = signature {
+        request = request.header("stripe-signature", signature);
+    }
+    app.request(request.body(Body::from(payload.to_owned())).unwrap())
+        .await
+}
+
+/// Delivers `payload` signed now with the endpoint's secret, as Stripe does.
+pub async fn deliver_signed(app: &TestApp, payload: &str) -> TestResponse {
+    let signature = stripe_webhook::Webhook::generate_test_header(payload, WEBHOOK_SECRET, None);
+    deliver_webhook(app, payload, Some(signature)).await
+}
+
+/// An app on Stripe, whose API is the mock at `api_base`, with the shipped
+/// catalogue synced and webhooks configured.
+pub async fn stripe_app(pool: PgPool, api_base: &str) -> TestApp {
+    sync_catalog_file(&pool, &shipped_catalog())
+        .await
+        .expect("catalogue syncs");
+    TestApp::with_settings(
+        pool,
+        &[
+            ("GATEHOUSE_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("GATEHOUSE_STRIPE_SECRET_KEY", "sk_test_gatehouse"),
+            ("GATEHOUSE_STRIPE_API_BASE", api_base),
+        ],
+    )
+}

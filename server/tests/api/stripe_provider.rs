@@ -2,20 +2,24 @@
 //! Stripe-shaped objects (validated by async-stripe's own types): paths,
 //! form fields and idempotency keys.
 
-use crate::helpers::{TestApp, shipped_catalog};
+use crate::helpers::{shipped_catalog, stripe_app, stripe_fixture};
 use serde_json::{Value, json};
 use server::billing::stripe::StripeProvider;
 use sqlx::PgPool;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/stripe/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+/// Makes the mock answer `verb path` with `status` and `body`.
+async fn answer(mock: &MockServer, verb: &str, route: &str, status: u16, body: Value) {
+    Mock::given(method(verb))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .mount(mock)
+        .await;
 }
 
 fn price_fixture() -> Value {
-    fixture("subscription_active_starter.json")["items"]["data"][0]["price"].clone()
+    stripe_fixture("subscription_active_starter.json")["items"]["data"][0]["price"].clone()
 }
 
 /// A form body as pairs, decoded.
@@ -29,11 +33,12 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[test]
 fn the_fixtures_are_valid_stripe_objects() {
-    let _: stripe_shared::Customer = serde_json::from_value(fixture("customer_acme.json")).expect("customer");
+    let _: stripe_shared::Customer =
+        serde_json::from_value(stripe_fixture("customer_acme.json")).expect("customer");
     let _: stripe_shared::CheckoutSession =
-        serde_json::from_value(fixture("checkout_session_open.json")).expect("checkout session");
+        serde_json::from_value(stripe_fixture("checkout_session_open.json")).expect("checkout session");
     let _: stripe_shared::Product =
-        serde_json::from_value(fixture("product_tier_starter.json")).expect("product");
+        serde_json::from_value(stripe_fixture("product_tier_starter.json")).expect("product");
     let _: stripe_shared::Price = serde_json::from_value(price_fixture()).expect("price");
 }
 
@@ -43,14 +48,14 @@ async fn catalogue_sync_creates_each_price_once_by_lookup_key_and_reports_differ
         .await
         .unwrap();
     let mock = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/prices"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"object": "list", "data": [], "has_more": false, "url": "/v1/prices"})),
-        )
-        .mount(&mock)
-        .await;
+    answer(
+        &mock,
+        "GET",
+        "/v1/prices",
+        200,
+        json!({"object": "list", "data": [], "has_more": false, "url": "/v1/prices"}),
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path_regex(r"^/v1/products/.+$"))
         .respond_with(
@@ -60,16 +65,15 @@ async fn catalogue_sync_creates_each_price_once_by_lookup_key_and_reports_differ
         )
         .mount(&mock)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/products"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("product_tier_starter.json")))
-        .mount(&mock)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/prices"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(price_fixture()))
-        .mount(&mock)
-        .await;
+    answer(
+        &mock,
+        "POST",
+        "/v1/products",
+        200,
+        stripe_fixture("product_tier_starter.json"),
+    )
+    .await;
+    answer(&mock, "POST", "/v1/prices", 200, price_fixture()).await;
     let stripe = StripeProvider::new(
         pool.clone(),
         "sk_test_gatehouse",
@@ -132,19 +136,22 @@ async fn catalogue_sync_creates_each_price_once_by_lookup_key_and_reports_differ
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn checkout_creates_the_customer_first_and_sends_idempotent_stripe_requests(pool: PgPool) {
     let mock = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/customers"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("customer_acme.json")))
-        .mount(&mock)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("checkout_session_open.json")))
-        .mount(&mock)
-        .await;
-    server::sync_catalog_file(&pool, &shipped_catalog())
-        .await
-        .unwrap();
+    answer(
+        &mock,
+        "POST",
+        "/v1/customers",
+        200,
+        stripe_fixture("customer_acme.json"),
+    )
+    .await;
+    answer(
+        &mock,
+        "POST",
+        "/v1/checkout/sessions",
+        200,
+        stripe_fixture("checkout_session_open.json"),
+    )
+    .await;
     // language=PostgreSQL
     sqlx::query!(
         r#"
@@ -156,13 +163,7 @@ async fn checkout_creates_the_customer_first_and_sends_idempotent_stripe_request
     .execute(&pool)
     .await
     .unwrap();
-    let app = TestApp::with_settings(
-        pool.clone(),
-        &[
-            ("GATEHOUSE_STRIPE_SECRET_KEY", "sk_test_gatehouse"),
-            ("GATEHOUSE_STRIPE_API_BASE", &mock.uri()),
-        ],
-    );
+    let app = stripe_app(pool.clone(), &mock.uri()).await;
     let mut owner = app
         .signed_up("ada@acme.test", "Acme Metals", "professional")
         .await;
@@ -256,24 +257,15 @@ async fn checkout_creates_the_customer_first_and_sends_idempotent_stripe_request
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn a_stripe_outage_shows_a_clear_message_and_writes_nothing(pool: PgPool) {
     let mock = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/customers"))
-        .respond_with(
-            ResponseTemplate::new(503)
-                .set_body_json(json!({"error": {"type": "api_error", "message": "unavailable"}})),
-        )
-        .mount(&mock)
-        .await;
-    server::sync_catalog_file(&pool, &shipped_catalog())
-        .await
-        .unwrap();
-    let app = TestApp::with_settings(
-        pool.clone(),
-        &[
-            ("GATEHOUSE_STRIPE_SECRET_KEY", "sk_test_gatehouse"),
-            ("GATEHOUSE_STRIPE_API_BASE", &mock.uri()),
-        ],
-    );
+    answer(
+        &mock,
+        "POST",
+        "/v1/customers",
+        503,
+        json!({"error": {"type": "api_error", "message": "unavailable"}}),
+    )
+    .await;
+    let app = stripe_app(pool.clone(), &mock.uri()).await;
     let mut owner = app.signed_up("ada@acme.test", "Acme Metals", "starter").await;
     let request_id = uuid::Uuid::new_v4().to_string();
     let response = owner

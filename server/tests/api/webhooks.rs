@@ -1,40 +1,22 @@
 //! The Stripe webhook inbox: verify, store once, acknowledge.
 
-use crate::helpers::{TestApp, shipped_catalog};
-use axum::body::Body;
-use axum::http::Request;
+use crate::helpers::{
+    TestApp, WEBHOOK_SECRET, deliver_signed, deliver_webhook, shipped_catalog, stripe_event, stripe_fixture,
+};
 use sqlx::PgPool;
 use stripe_webhook::Webhook;
 
-const SECRET: &str = "whsec_test_gatehouse";
-
-/// A Stripe-shaped event, as Stripe's API renders it.
+/// A Stripe-shaped event, created at a fixed time.
 fn event(id: &str, event_type: &str, object: serde_json::Value) -> String {
-    serde_json::json!({
-        "id": id,
-        "object": "event",
-        "api_version": "2025-09-30.clover",
-        "created": 1_763_700_000,
-        "data": { "object": object },
-        "livemode": false,
-        "pending_webhooks": 1,
-        "request": { "id": null, "idempotency_key": null },
-        "type": event_type,
-    })
-    .to_string()
-}
-
-/// Our own Stripe-shaped subscription (an active Starter, monthly).
-fn subscription_fixture() -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/stripe/subscription_active_starter.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    stripe_event(id, event_type, 1_763_700_000, object)
 }
 
 fn subscription_event(id: &str) -> String {
-    event(id, "customer.subscription.updated", subscription_fixture())
+    event(
+        id,
+        "customer.subscription.updated",
+        stripe_fixture("subscription_active_starter.json"),
+    )
 }
 
 fn now() -> i64 {
@@ -48,26 +30,7 @@ async fn app_with_webhooks(pool: PgPool) -> TestApp {
     server::sync_catalog_file(&pool, &shipped_catalog())
         .await
         .unwrap();
-    TestApp::with_settings(pool, &[("GATEHOUSE_STRIPE_WEBHOOK_SECRET", SECRET)])
-}
-
-async fn deliver(app: &TestApp, payload: &str, signature: Option<String>) -> crate::helpers::TestResponse {
-    let mut request = Request::post("/webhooks/stripe").header("content-type", "application/json");
-    if let Some(signature) = signature {
-        request = request.header("stripe-signature", signature);
-    }
-    app.request(request.body(Body::from(payload.to_owned())).unwrap())
-        .await
-}
-
-/// Delivers `payload` signed now with the endpoint's secret, as Stripe does.
-async fn deliver_signed(app: &TestApp, payload: &str) -> crate::helpers::TestResponse {
-    deliver(
-        app,
-        payload,
-        Some(Webhook::generate_test_header(payload, SECRET, None)),
-    )
-    .await
+    TestApp::with_settings(pool, &[("GATEHOUSE_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)])
 }
 
 async fn stored(pool: &PgPool) -> Vec<(String, String, String)> {
@@ -126,8 +89,8 @@ async fn a_redelivered_event_is_acknowledged_and_stored_once(pool: PgPool) {
     let payload = subscription_event("evt_dup");
     for attempt in 0..3 {
         // Stripe signs each delivery afresh.
-        let signature = Webhook::generate_test_header(&payload, SECRET, Some(now() - attempt));
-        let response = deliver(&app, &payload, Some(signature)).await;
+        let signature = Webhook::generate_test_header(&payload, WEBHOOK_SECRET, Some(now() - attempt));
+        let response = deliver_webhook(&app, &payload, Some(signature)).await;
         assert_eq!(response.status, 200);
         assert_eq!(
             response.body.contains("\"duplicate\":true"),
@@ -155,7 +118,7 @@ async fn forged_stale_malformed_and_unsigned_deliveries_are_refused(pool: PgPool
             &payload,
             Some(Webhook::generate_test_header(
                 &subscription_event("evt_other"),
-                SECRET,
+                WEBHOOK_SECRET,
                 None,
             )),
             "signature does not match",
@@ -163,13 +126,17 @@ async fn forged_stale_malformed_and_unsigned_deliveries_are_refused(pool: PgPool
         (
             "stale",
             &payload,
-            Some(Webhook::generate_test_header(&payload, SECRET, Some(now() - 301))),
+            Some(Webhook::generate_test_header(
+                &payload,
+                WEBHOOK_SECRET,
+                Some(now() - 301),
+            )),
             "older than 300 seconds",
         ),
         (
             "malformed",
             not_json,
-            Some(Webhook::generate_test_header(not_json, SECRET, None)),
+            Some(Webhook::generate_test_header(not_json, WEBHOOK_SECRET, None)),
             "not a Stripe event",
         ),
         (
@@ -181,7 +148,7 @@ async fn forged_stale_malformed_and_unsigned_deliveries_are_refused(pool: PgPool
         ("unsigned", &payload, None, "missing Stripe-Signature"),
     ];
     for (case, body, signature, message) in cases {
-        let response = deliver(&app, body, signature).await;
+        let response = deliver_webhook(&app, body, signature).await;
         assert_eq!(response.status, 400, "{case}: {}", response.body);
         assert!(response.body.contains(message), "{case}: {}", response.body);
     }
