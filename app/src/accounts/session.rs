@@ -182,10 +182,20 @@ pub async fn require_user() -> Result<SignedIn, AppError> {
 /// The caller's membership in the session's organisation, or
 /// [`AppError::Unauthorized`] / [`AppError::Forbidden`].
 pub async fn require_member() -> Result<(SignedIn, TenantScope), AppError> {
-    let user = require_user().await?;
-    let organization_id = user.organization_id.ok_or(AppError::Forbidden)?;
     let context = app_context()?;
-    let role = super::db::membership_role(&context.pool, organization_id, user.user_id)
+    let session = current_session().await?;
+    member_of_session(&session, &context.pool).await
+}
+
+/// [`require_member`] for a session at hand, in handlers outside Leptos
+/// (such as file downloads).
+pub async fn member_of_session(
+    session: &Session,
+    pool: &PgPool,
+) -> Result<(SignedIn, TenantScope), AppError> {
+    let user = signed_in(session, pool).await?.ok_or(AppError::Unauthorized)?;
+    let organization_id = user.organization_id.ok_or(AppError::Forbidden)?;
+    let role = super::db::membership_role(pool, organization_id, user.user_id)
         .await?
         .ok_or(AppError::Forbidden)?;
     let scope = TenantScope {

@@ -3,9 +3,10 @@
 //! standard Helvetica, so nothing is embedded and files stay a few KB.
 
 use crate::AppState;
-use app::accounts::session::signed_in;
+use app::accounts::session::member_of_session;
 use app::billing::InvoiceView;
 use app::billing::db;
+use app::error::AppError;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -122,18 +123,13 @@ pub async fn invoice_pdf(
     let Ok(invoice_id) = Uuid::parse_str(&id) else {
         return not_found();
     };
-    let user = match signed_in(&session, &state.pool).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "please sign in").into_response(),
+    let organization_id = match member_of_session(&session, &state.pool).await {
+        Ok((_, scope)) => scope.organization_id(),
+        Err(AppError::Unauthorized) => return (StatusCode::UNAUTHORIZED, "please sign in").into_response(),
+        // Another organisation's invoice looks like no invoice at all.
+        Err(AppError::Forbidden) => return not_found(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    let Some(organization_id) = user.organization_id else {
-        return not_found();
-    };
-    let member = app::accounts::db::membership_role(&state.pool, organization_id, user.user_id).await;
-    if !matches!(member, Ok(Some(_))) {
-        return not_found();
-    }
     let (invoices, organization_name) = match tokio::try_join!(
         db::invoices(&state.pool, organization_id, Some(invoice_id)),
         app::accounts::db::organization_name(&state.pool, organization_id)
