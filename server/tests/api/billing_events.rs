@@ -419,11 +419,9 @@ fn shuffle<T>(items: &mut [T], mut seed: u64) {
 }
 
 /// Twenty subscriptions, ten events each: state changes and an invoice
-/// going from open to paid.
-/// Events as (id, type, {created, object}).
-type EventList = Vec<(String, String, Value)>;
-
-fn history(prefix: &str) -> (EventList, HashMap<String, Value>) {
+/// going from open to paid. Returns the event payloads and each
+/// subscription's final state.
+fn history(prefix: &str) -> (Vec<String>, HashMap<String, Value>) {
     let mut events = Vec::new();
     let mut finals = HashMap::new();
     for n in 0..20 {
@@ -453,23 +451,26 @@ fn history(prefix: &str) -> (EventList, HashMap<String, Value>) {
             } else {
                 "customer.subscription.updated"
             };
-            events.push((
-                format!("evt_{prefix}_{n}_{k}"),
-                kind.to_owned(),
-                json!({"created": base + k as i64, "object": object.clone()}),
+            events.push(stripe_event(
+                &format!("evt_{prefix}_{n}_{k}"),
+                kind,
+                base + k as i64,
+                object.clone(),
             ));
             finals.insert(sub.clone(), object);
         }
         let invoice_id = format!("in_{prefix}_{n}");
-        events.push((
-            format!("evt_{prefix}_{n}_8"),
-            "invoice.finalized".into(),
-            json!({"created": base + 8, "object": invoice(&invoice_id, &cus, &sub, "open", base)}),
+        events.push(stripe_event(
+            &format!("evt_{prefix}_{n}_8"),
+            "invoice.finalized",
+            base + 8,
+            invoice(&invoice_id, &cus, &sub, "open", base),
         ));
-        events.push((
-            format!("evt_{prefix}_{n}_9"),
-            "invoice.paid".into(),
-            json!({"created": base + 9, "object": invoice(&invoice_id, &cus, &sub, "paid", base)}),
+        events.push(stripe_event(
+            &format!("evt_{prefix}_{n}_9"),
+            "invoice.paid",
+            base + 9,
+            invoice(&invoice_id, &cus, &sub, "paid", base),
         ));
     }
     (events, finals)
@@ -490,33 +491,15 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
             shuffle(&mut events, 0x5eed);
             // Delivered in a random order and processed in small batches as they arrive.
             for chunk in events.chunks(17) {
-                for (id, kind, body) in chunk {
-                    let response = deliver_signed(
-                        &app,
-                        &stripe_event(
-                            id,
-                            kind,
-                            body["created"].as_i64().unwrap(),
-                            body["object"].clone(),
-                        ),
-                    )
-                    .await;
+                for payload in chunk {
+                    let response = deliver_signed(&app, payload).await;
                     assert_eq!(response.status, 200);
                 }
                 drain(&app).await;
             }
         } else {
-            for (id, kind, body) in &events {
-                deliver_signed(
-                    &app,
-                    &stripe_event(
-                        id,
-                        kind,
-                        body["created"].as_i64().unwrap(),
-                        body["object"].clone(),
-                    ),
-                )
-                .await;
+            for payload in &events {
+                deliver_signed(&app, payload).await;
                 drain(&app).await;
             }
         }
