@@ -9,7 +9,7 @@ use app::billing::provider::{
 };
 use app::billing::subscription::{
     BillingEvent, ChangeTiming, DesiredItem, InvoiceLine, InvoiceSnapshot, InvoiceStatus, PriceKey,
-    PriceKind, ProrationLines, SnapshotItem, SubscriptionSnapshot,
+    PriceKind, ProrationLines, ScheduledChange, SnapshotItem, SubscriptionSnapshot,
 };
 use app::catalog::domain::Catalog;
 use sqlx::PgPool;
@@ -25,6 +25,13 @@ use stripe_billing::subscription::{
     RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionPaymentBehavior,
     UpdateSubscriptionProrationBehavior,
 };
+use stripe_billing::subscription_schedule::{
+    CreateSubscriptionSchedule, ReleaseSubscriptionSchedule, UpdateSubscriptionSchedule,
+    UpdateSubscriptionSchedulePhases, UpdateSubscriptionSchedulePhasesDuration,
+    UpdateSubscriptionSchedulePhasesDurationInterval, UpdateSubscriptionSchedulePhasesEndDate,
+    UpdateSubscriptionSchedulePhasesItems, UpdateSubscriptionSchedulePhasesStartDate,
+    UpdateSubscriptionScheduleProrationBehavior,
+};
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
     RetrieveCheckoutSession,
@@ -34,7 +41,10 @@ use stripe_product::price::{
     CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval, ListPrice, UpdatePrice,
 };
 use stripe_product::product::{CreateProduct, RetrieveProduct};
-use stripe_shared::{CheckoutSessionMode, CheckoutSessionStatus, Invoice, RecurringInterval, Subscription};
+use stripe_shared::{
+    CheckoutSessionMode, CheckoutSessionStatus, Invoice, RecurringInterval, Subscription,
+    SubscriptionSchedule, SubscriptionScheduleEndBehavior, SubscriptionScheduleStatus,
+};
 use stripe_types::{Currency, Expandable};
 
 // ---------------------------------------------------------------------------
@@ -124,8 +134,53 @@ pub fn subscription_snapshot(subscription: &Subscription) -> SubscriptionSnapsho
         trial_start: subscription.trial_start,
         trial_end: subscription.trial_end,
         cancel_at_period_end: subscription.cancel_at_period_end,
-        scheduled_change: None,
+        scheduled_change: match &subscription.schedule {
+            Some(Expandable::Object(schedule)) => scheduled_change(schedule),
+            _ => None,
+        },
     }
+}
+
+/// Whether a schedule still manages its subscription (not released,
+/// completed or cancelled).
+fn schedule_is_live(schedule: &SubscriptionSchedule) -> bool {
+    matches!(
+        schedule.status,
+        SubscriptionScheduleStatus::Active | SubscriptionScheduleStatus::NotStarted
+    )
+}
+
+/// What a subscription schedule changes when its current phase ends: the
+/// next phase's items, read from their expanded prices' lookup keys. `None`
+/// when the schedule is over, has no next phase, or names a price that is
+/// not one of Gatehouse's.
+pub fn scheduled_change(schedule: &SubscriptionSchedule) -> Option<ScheduledChange> {
+    if !schedule_is_live(schedule) {
+        return None;
+    }
+    let current_end = schedule.current_phase.as_ref()?.end_date;
+    let next = schedule
+        .phases
+        .iter()
+        .find(|phase| phase.start_date == current_end)?;
+    let items = next
+        .items
+        .iter()
+        .map(|item| match &item.price {
+            Expandable::Object(price) => Some(DesiredItem {
+                lookup_key: price
+                    .lookup_key
+                    .clone()
+                    .filter(|k| PriceKey::parse(k).is_some())?,
+                quantity: item.quantity.unwrap_or(1).min(u64::from(u32::MAX)) as u32,
+            }),
+            Expandable::Id(_) => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(ScheduledChange {
+        items,
+        effective_at: next.start_date,
+    })
 }
 
 /// A Stripe invoice as a snapshot; `None` for previews (no id) or invoices
@@ -251,6 +306,18 @@ fn provider_error(error: StripeError) -> ProviderError {
     }
 }
 
+/// What every subscription read expands: coupons for the ledger's discount,
+/// and the schedule down to its prices for a change waiting at period end.
+fn subscription_expansions() -> Vec<String> {
+    vec![
+        "discounts".to_owned(),
+        SCHEDULE_PRICES_FROM_SUBSCRIPTION.to_owned(),
+    ]
+}
+
+const SCHEDULE_PRICES_FROM_SUBSCRIPTION: &str = "schedule.phases.items.price";
+const SCHEDULE_PRICES: &str = "phases.items.price";
+
 fn idempotent(key: &str) -> Result<RequestStrategy, ProviderError> {
     IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
@@ -300,7 +367,7 @@ impl StripeProvider {
 
     async fn subscription(&self, id: &str) -> Result<Subscription, ProviderError> {
         RetrieveSubscription::new(id)
-            .expand(vec!["discounts".to_owned()])
+            .expand(subscription_expansions())
             .send(&self.client)
             .await
             .map_err(provider_error)
@@ -332,6 +399,98 @@ impl StripeProvider {
             deleted: false,
         }));
         Ok(changes)
+    }
+
+    /// Schedules `wanted` for the end of the current period through a
+    /// subscription schedule: the current items until the period ends, then
+    /// `wanted`, after which the schedule releases the subscription. An
+    /// earlier scheduled change is replaced.
+    async fn schedule_at_period_end(
+        &self,
+        current: &Subscription,
+        wanted: &[DesiredItem],
+        idempotency_key: &str,
+    ) -> Result<SubscriptionSnapshot, ProviderError> {
+        let schedule = match &current.schedule {
+            Some(Expandable::Object(schedule)) if schedule_is_live(schedule) => (**schedule).clone(),
+            _ => CreateSubscriptionSchedule::new()
+                .from_subscription(current.id.as_str())
+                .customize()
+                .request_strategy(idempotent(&format!("{idempotency_key}:schedule"))?)
+                .send(&self.client)
+                .await
+                .map_err(provider_error)?,
+        };
+        let (phase_start, phase_end) = schedule
+            .current_phase
+            .as_ref()
+            .map(|phase| (phase.start_date, phase.end_date))
+            .ok_or_else(|| {
+                ProviderError::Unexpected(format!("schedule {} has no current phase", schedule.id))
+            })?;
+        let current_items = current
+            .items
+            .data
+            .iter()
+            .map(|item| phase_item(item.price.id.to_string(), item.quantity.unwrap_or(1)))
+            .collect::<Vec<_>>();
+        let mut now = UpdateSubscriptionSchedulePhases::new(current_items);
+        now.start_date = Some(UpdateSubscriptionSchedulePhasesStartDate::Timestamp(phase_start));
+        now.end_date = Some(UpdateSubscriptionSchedulePhasesEndDate::Timestamp(phase_end));
+        let mut then = UpdateSubscriptionSchedulePhases::new(
+            self.price_ids(wanted)
+                .await?
+                .into_iter()
+                .map(|(price, quantity)| phase_item(price, quantity))
+                .collect::<Vec<_>>(),
+        );
+        then.duration = Some(UpdateSubscriptionSchedulePhasesDuration::new(phase_interval(
+            wanted,
+        )));
+        let updated = UpdateSubscriptionSchedule::new(schedule.id.as_str())
+            .phases(vec![now, then])
+            .end_behavior(SubscriptionScheduleEndBehavior::Release)
+            // The current phase is unchanged: nothing to prorate.
+            .proration_behavior(UpdateSubscriptionScheduleProrationBehavior::None)
+            .expand(vec![SCHEDULE_PRICES.to_owned()])
+            .customize()
+            .request_strategy(idempotent(&format!("{idempotency_key}:phases"))?)
+            .send(&self.client)
+            .await
+            .map_err(provider_error)?;
+        let mut snapshot = subscription_snapshot(current);
+        snapshot.scheduled_change = scheduled_change(&updated);
+        if snapshot.scheduled_change.is_none() {
+            return Err(ProviderError::Unexpected(format!(
+                "schedule {} does not show the change just made",
+                updated.id
+            )));
+        }
+        Ok(snapshot)
+    }
+
+    /// Releases the schedule managing `subscription`, if any, so the
+    /// subscription can be changed directly; a waiting change is dropped.
+    async fn release_schedule(
+        &self,
+        subscription: &Subscription,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        let Some(schedule) = &subscription.schedule else {
+            return Ok(());
+        };
+        if let Expandable::Object(schedule) = schedule
+            && !schedule_is_live(schedule)
+        {
+            return Ok(());
+        }
+        ReleaseSubscriptionSchedule::new(schedule.id().as_str())
+            .customize()
+            .request_strategy(idempotent(&format!("{idempotency_key}:release"))?)
+            .send(&self.client)
+            .await
+            .map_err(provider_error)?;
+        Ok(())
     }
 
     /// Creates or updates Stripe's products and prices so every catalogue
@@ -492,6 +651,27 @@ impl StripeProvider {
         .await
         .map_err(|e| ProviderError::Unexpected(e.to_string()))?;
         Ok(())
+    }
+}
+
+fn phase_item(price: String, quantity: u64) -> UpdateSubscriptionSchedulePhasesItems {
+    let mut item = UpdateSubscriptionSchedulePhasesItems::new();
+    item.price = Some(price);
+    item.quantity = Some(quantity);
+    item
+}
+
+/// One billing period of the scheduled items (Gatehouse's items share a cycle).
+fn phase_interval(items: &[DesiredItem]) -> UpdateSubscriptionSchedulePhasesDurationInterval {
+    let unit = items
+        .iter()
+        .find_map(|item| PriceKey::parse(&item.lookup_key))
+        .map_or(IntervalUnit::Month, |key| key.interval());
+    match unit {
+        IntervalUnit::Year => UpdateSubscriptionSchedulePhasesDurationInterval::Year,
+        IntervalUnit::Week => UpdateSubscriptionSchedulePhasesDurationInterval::Week,
+        IntervalUnit::Day => UpdateSubscriptionSchedulePhasesDurationInterval::Day,
+        IntervalUnit::Month => UpdateSubscriptionSchedulePhasesDurationInterval::Month,
     }
 }
 
@@ -678,15 +858,14 @@ impl BillingProvider for StripeProvider {
         timing: ChangeTiming,
         idempotency_key: &str,
     ) -> Result<SubscriptionSnapshot, ProviderError> {
-        if timing == ChangeTiming::AtPeriodEnd {
-            // Scheduling needs a subscription schedule; until Gatehouse
-            // builds one, the customer makes downgrades in Stripe's portal.
-            return Err(ProviderError::Refused(
-                "Downgrades are made in the billing portal (Manage payment methods), where they take effect at period end."
-                    .into(),
-            ));
-        }
         let current = self.subscription(subscription_id).await?;
+        if timing == ChangeTiming::AtPeriodEnd {
+            return self
+                .schedule_at_period_end(&current, items, idempotency_key)
+                .await;
+        }
+        // A change made now replaces one waiting for the period end.
+        self.release_schedule(&current, idempotency_key).await?;
         let changes: Vec<UpdateSubscriptionItems> = self
             .item_changes(&current, items)
             .await?
@@ -705,7 +884,7 @@ impl BillingProvider for StripeProvider {
             .proration_behavior(UpdateSubscriptionProrationBehavior::AlwaysInvoice)
             // The change only happens if its invoice is paid.
             .payment_behavior(UpdateSubscriptionPaymentBehavior::PendingIfIncomplete)
-            .expand(vec!["discounts".to_owned()])
+            .expand(subscription_expansions())
             .customize()
             .request_strategy(idempotent(idempotency_key)?)
             .send(&self.client)
@@ -720,9 +899,15 @@ impl BillingProvider for StripeProvider {
         cancel: bool,
         idempotency_key: &str,
     ) -> Result<SubscriptionSnapshot, ProviderError> {
+        if cancel {
+            // Stripe refuses to cancel a subscription a schedule manages, and
+            // a cancelled subscription has no later plan to move to.
+            let current = self.subscription(subscription_id).await?;
+            self.release_schedule(&current, idempotency_key).await?;
+        }
         let updated = UpdateSubscription::new(subscription_id)
             .cancel_at_period_end(cancel)
-            .expand(vec!["discounts".to_owned()])
+            .expand(subscription_expansions())
             .customize()
             .request_strategy(idempotent(idempotency_key)?)
             .send(&self.client)
@@ -743,5 +928,63 @@ impl BillingProvider for StripeProvider {
             .await
             .map_err(provider_error)?;
         Ok(session.url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule() -> SubscriptionSchedule {
+        serde_json::from_str(include_str!(
+            "../../tests/fixtures/stripe/subscription_schedule_pro_to_starter.json"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_live_schedule_shows_its_next_phase_as_the_scheduled_change() {
+        let change = scheduled_change(&schedule()).unwrap();
+        assert_eq!(change.effective_at, 1_766_292_000);
+        assert_eq!(
+            change.items,
+            [DesiredItem {
+                lookup_key: "gatehouse.tier.starter.monthly".into(),
+                quantity: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn released_schedules_and_foreign_prices_schedule_nothing() {
+        let mut released = schedule();
+        released.status = SubscriptionScheduleStatus::Released;
+        assert_eq!(scheduled_change(&released), None);
+
+        let mut foreign = schedule();
+        if let Expandable::Object(price) = &mut foreign.phases[1].items[0].price {
+            price.lookup_key = Some("someone_elses_price".into());
+        }
+        assert_eq!(scheduled_change(&foreign), None);
+
+        let mut last_phase = schedule();
+        last_phase.phases.truncate(1);
+        assert_eq!(scheduled_change(&last_phase), None);
+    }
+
+    #[test]
+    fn the_scheduled_phase_lasts_one_period_of_its_own_cycle() {
+        let annual = [DesiredItem {
+            lookup_key: "gatehouse.tier.starter.annual".into(),
+            quantity: 1,
+        }];
+        assert_eq!(
+            phase_interval(&annual),
+            UpdateSubscriptionSchedulePhasesDurationInterval::Year
+        );
+        assert_eq!(
+            phase_interval(&[]),
+            UpdateSubscriptionSchedulePhasesDurationInterval::Month
+        );
     }
 }
