@@ -88,6 +88,14 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
+    /// What trial emails are signed with and link to.
+    pub fn notices(&self) -> app::billing::trials::Notices {
+        app::billing::trials::Notices {
+            product: self.site.product.name.clone(),
+            public_url: self.settings.public_url.clone(),
+        }
+    }
+
     /// State for a pool and settings (the built site is read from
     /// `settings.site_root`); an error when the Stripe settings cannot make
     /// a client.
@@ -340,7 +348,12 @@ async fn serve_with_pool(
             tracing::info!("no Stripe key: payments use the built-in sandbox (test mode)")
         }
     }
-    billing::worker::spawn(pool.clone(), state.payments.provider(), state.payments.sandbox());
+    billing::worker::spawn(
+        pool.clone(),
+        state.payments.provider(),
+        state.payments.sandbox(),
+        state.notices(),
+    );
     spawn_catalog_listener(pool, state.catalog.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

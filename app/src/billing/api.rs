@@ -269,6 +269,11 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
             .filter(|r| r.status == "trialing")
             .and_then(|r| r.trial_end)
             .map(date),
+        trial_ended_on: row
+            .as_ref()
+            .filter(|r| r.status == "paused" && r.provider_subscription.is_none())
+            .and_then(|r| r.trial_end)
+            .map(date),
         period_ends_on: row.as_ref().and_then(|r| r.current_period_end).map(date),
         cancel_at_period_end: row.as_ref().is_some_and(|r| r.cancel_at_period_end),
         scheduled_change: scheduled,

@@ -15,6 +15,8 @@ pub mod inbox;
 pub mod provider;
 #[cfg(feature = "ssr")]
 pub mod sandbox;
+#[cfg(feature = "ssr")]
+pub mod trials;
 
 pub use pages::{
     BillingPage, ChangePlanPage, CheckoutSuccessPage, InvoicePage, SandboxCardPage, SandboxCheckoutPage,
@@ -90,6 +92,9 @@ pub struct BillingView {
     pub status: String,
     /// Trial end, formatted, while trialing.
     pub trial_ends_on: Option<String>,
+    /// When a signup trial ended without a subscription (the account is
+    /// paused until one is chosen), formatted.
+    pub trial_ended_on: Option<String>,
     /// Current period end, formatted.
     pub period_ends_on: Option<String>,
     /// Ends at period end.

@@ -184,6 +184,18 @@ fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView {
                 </div>
             </dl>
             {view.trial_ends_on.clone().map(|d| view! { <p class="mt-4">{format!("Your trial ends on {d}.")}</p> })}
+            {view
+                .trial_ended_on
+                .clone()
+                .map(|d| {
+                    view! {
+                        <p role="alert" class="mt-4 rounded-md bg-amber-50 p-3 text-amber-900" data-trial-ended>
+                            {format!(
+                                "Your trial ended on {d} and the account is paused. Nothing is lost: choose a plan below to continue.",
+                            )}
+                        </p>
+                    }
+                })}
             {(!view.cancel_at_period_end && view.linked && view.trial_ends_on.is_none())
                 .then(|| view.period_ends_on.clone())
                 .flatten()

@@ -158,6 +158,84 @@ pub fn signup_with_existing_account(product: &str, login_url: &str) -> EmailMess
     }
 }
 
+/// Sent a few days before a trial ends. `subscribed` says whether a plan and
+/// card are already in place (the trial then turns into the subscription).
+pub fn trial_ending(
+    product: &str,
+    organization: &str,
+    ends_on: &str,
+    days_left: u32,
+    subscribed: bool,
+    billing_url: &str,
+) -> EmailMessage {
+    let when = match days_left {
+        0 | 1 => "tomorrow".to_owned(),
+        n => format!("in {n} days"),
+    };
+    let lines = vec![
+        format!("The {product} trial for {organization} ends {when}, on {ends_on}."),
+        if subscribed {
+            "Your subscription then starts and the card on file is charged. Review your plan or change it before then."
+                .to_owned()
+        } else {
+            format!(
+                "Choose a plan and add a card to keep using {product} without interruption. Your data stays as it is."
+            )
+        },
+    ];
+    let action = if subscribed {
+        "Review your plan"
+    } else {
+        "Choose a plan"
+    };
+    EmailMessage {
+        template: "trial_ending",
+        subject: format!("Your {product} trial ends {when}"),
+        text: format!(
+            "{}
+
+{}
+
+{action}: {billing_url}
+",
+            lines[0], lines[1]
+        ),
+        html: layout(
+            product,
+            &lines,
+            Some((action, billing_url)),
+            "You are receiving this because you own this organisation's account.",
+        ),
+    }
+}
+
+/// Sent when a trial ended without a subscription: the account is paused.
+pub fn trial_ended(product: &str, organization: &str, billing_url: &str) -> EmailMessage {
+    let lines = vec![
+        format!("The {product} trial for {organization} has ended, and the account is paused."),
+        "Nothing is lost: choose a plan and everything is back as you left it.".to_owned(),
+    ];
+    EmailMessage {
+        template: "trial_ended",
+        subject: format!("Your {product} trial has ended"),
+        text: format!(
+            "{}
+
+{}
+
+Choose a plan: {billing_url}
+",
+            lines[0], lines[1]
+        ),
+        html: layout(
+            product,
+            &lines,
+            Some(("Choose a plan", billing_url)),
+            "You are receiving this because you own this organisation's account.",
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +249,9 @@ mod tests {
             reset_password("Forgeline", link),
             invitation("Forgeline", "Acme", "ada@acme.test", "member", link),
             signup_with_existing_account("Forgeline", link),
+            trial_ending("Forgeline", "Acme", "25 November 2026", 3, false, link),
+            trial_ending("Forgeline", "Acme", "25 November 2026", 1, true, link),
+            trial_ended("Forgeline", "Acme", link),
         ] {
             assert!(!message.subject.is_empty());
             assert!(
@@ -189,6 +270,18 @@ mod tests {
                 message.template
             );
         }
+    }
+
+    #[test]
+    fn the_trial_reminder_says_when_and_what_happens_next() {
+        let link = "http://127.0.0.1:3000/app/billing";
+        let unpaid = trial_ending("Forgeline", "Acme", "25 November 2026", 3, false, link);
+        assert_eq!(unpaid.subject, "Your Forgeline trial ends in 3 days");
+        assert!(unpaid.text.contains("on 25 November 2026"));
+        assert!(unpaid.text.contains("Choose a plan"));
+        let subscribed = trial_ending("Forgeline", "Acme", "23 November 2026", 1, true, link);
+        assert_eq!(subscribed.subject, "Your Forgeline trial ends tomorrow");
+        assert!(subscribed.text.contains("card on file is charged"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use app::billing::db::{self, Applied};
 use app::billing::inbox::INBOX_CHANNEL;
 use app::billing::provider::{BillingProvider, ProviderError};
 use app::billing::subscription::BillingEvent;
+use app::billing::trials::{self, Notices};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +65,7 @@ pub fn billing_event(provider: &str, payload: &serde_json::Value) -> Result<Bill
 pub async fn process_due(
     pool: &PgPool,
     provider: &dyn BillingProvider,
+    notices: &Notices,
     limit: usize,
 ) -> Result<Pass, sqlx::Error> {
     let mut pass = Pass::default();
@@ -91,6 +93,7 @@ pub async fn process_due(
         let outcome = apply_event(
             &mut tx,
             provider,
+            notices,
             &event.provider,
             &event.payload,
             &cause,
@@ -153,6 +156,7 @@ pub async fn process_due(
 async fn apply_event(
     conn: &mut sqlx::PgConnection,
     provider: &dyn BillingProvider,
+    notices: &Notices,
     provider_name: &str,
     payload: &serde_json::Value,
     cause: &str,
@@ -169,6 +173,13 @@ async fn apply_event(
         ));
     }
     let name = provider.name();
+    let trial_will_end = matches!(
+        event,
+        BillingEvent::SubscriptionChanged {
+            trial_will_end: true,
+            ..
+        }
+    );
     match event {
         BillingEvent::Ignored
         | BillingEvent::CheckoutCompleted {
@@ -199,38 +210,67 @@ async fn apply_event(
                 }
                 Err(error) => return Err(error.into()),
             };
-            Ok(db::apply_subscription(conn, name, &snapshot, cause, created).await?)
+            let applied = db::apply_subscription(conn, name, &snapshot, cause, created).await?;
+            if trial_will_end && !matches!(applied, Applied::Unmatched(_)) {
+                trials::remind_provider_trial(conn, name.as_str(), &snapshot.id, notices).await?;
+            }
+            Ok(applied)
         }
     }
 }
 
+/// How often the time-driven work runs on each instance: the sandbox's
+/// renewals, trial reminders and trial expiry.
+const CLOCK_WORK_EVERY: Duration = Duration::from_secs(30);
+
 /// Runs the worker forever: on every NOTIFY from the inbox, and every few
-/// seconds for retries that come due. The sandbox's renewals run here too,
-/// every 30 s.
+/// seconds for retries that come due. The time-driven work runs here too,
+/// every 30 s: the sandbox's renewals, trial reminders and trial expiry.
 pub fn spawn(
     pool: PgPool,
     provider: Arc<dyn BillingProvider>,
     sandbox: Option<app::billing::sandbox::Sandbox>,
+    notices: Notices,
 ) {
     let drain_pool = pool.clone();
-    let mut last_renewal = Instant::now() - Duration::from_secs(60);
+    let mut last_clock_work = Instant::now() - CLOCK_WORK_EVERY;
     jobs::spawn_drain_loop(pool, INBOX_CHANNEL, "provider events", move || {
-        let renewals = sandbox
-            .clone()
-            .filter(|_| last_renewal.elapsed() >= Duration::from_secs(30));
-        if renewals.is_some() {
-            last_renewal = Instant::now();
+        let clock_work_due = last_clock_work.elapsed() >= CLOCK_WORK_EVERY;
+        if clock_work_due {
+            last_clock_work = Instant::now();
         }
-        let (pool, provider) = (drain_pool.clone(), provider.clone());
+        let (pool, provider, sandbox, notices) = (
+            drain_pool.clone(),
+            provider.clone(),
+            sandbox.clone(),
+            notices.clone(),
+        );
         async move {
-            if let Some(sandbox) = renewals
-                && let Err(error) = sandbox.renew_due().await
-            {
-                tracing::warn!(%error, "sandbox renewals failed");
+            if clock_work_due {
+                run_clock_work(&pool, sandbox.as_ref(), &notices).await;
             }
-            process_due(&pool, provider.as_ref(), 100)
+            process_due(&pool, provider.as_ref(), &notices, 100)
                 .await
                 .map(|pass| pass.processed + pass.unmatched > 0)
         }
     });
+}
+
+/// The time-driven work; each part logs its own failure and the rest still runs.
+async fn run_clock_work(pool: &PgPool, sandbox: Option<&app::billing::sandbox::Sandbox>, notices: &Notices) {
+    if let Some(sandbox) = sandbox
+        && let Err(error) = sandbox.renew_due().await
+    {
+        tracing::warn!(%error, "sandbox renewals failed");
+    }
+    match trials::send_due_reminders(pool, notices, 500).await {
+        Ok(0) => {}
+        Ok(sent) => tracing::info!(sent, "trial reminders queued"),
+        Err(error) => tracing::warn!(%error, "trial reminders failed"),
+    }
+    match trials::expire_ended_trials(pool, notices, 500).await {
+        Ok(0) => {}
+        Ok(paused) => tracing::info!(paused, "ended trials paused"),
+        Err(error) => tracing::warn!(%error, "trial expiry failed"),
+    }
 }

@@ -155,9 +155,14 @@ async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
 }
 
 async fn drain(app: &TestApp) -> Pass {
-    process_due(&app.state.pool, app.state.payments.provider().as_ref(), 10_000)
-        .await
-        .unwrap()
+    process_due(
+        &app.state.pool,
+        app.state.payments.provider().as_ref(),
+        &app.state.notices(),
+        10_000,
+    )
+    .await
+    .unwrap()
 }
 
 /// Local state of the subscription with this Stripe id, comparable across runs.
@@ -697,4 +702,71 @@ impl Respond for SlowStripe {
             .respond(request)
             .set_delay(std::time::Duration::from_millis(40))
     }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn trial_will_end_reminds_the_owners_once_and_the_sweep_does_not_repeat_it(pool: PgPool) {
+    let (mock, stripe) = stripe_mock().await;
+    let app = stripe_app(pool.clone(), &mock.uri()).await;
+    app.signed_up("ada@acme.test", "Acme Metals", "starter").await;
+    // language=PostgreSQL
+    let organization_id =
+        sqlx::query_scalar!("select organization_id from organization where name = 'Acme Metals'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    app::billing::db::link_customer(
+        &pool,
+        organization_id,
+        ProviderName::Stripe,
+        "cus_gh_acme_001",
+        "ada@acme.test",
+    )
+    .await
+    .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let mut trialing = subscription(
+        "sub_gh_starter_001",
+        "cus_gh_acme_001",
+        "trialing",
+        "starter",
+        "monthly",
+        0,
+        false,
+    );
+    trialing["trial_end"] = json!(now + 3 * 86_400);
+    stripe.set("sub_gh_starter_001", trialing.clone());
+    let warning = stripe_event(
+        "evt_trial_will_end",
+        "customer.subscription.trial_will_end",
+        now,
+        trialing.clone(),
+    );
+    let update = stripe_event("evt_updated", "customer.subscription.updated", now + 1, trialing);
+    for payload in [&warning, &warning, &update] {
+        assert_eq!(deliver_signed(&app, payload).await.status, 200);
+    }
+    assert_eq!(drain(&app).await.processed, 2);
+
+    let reminders: Vec<String> = app
+        .emails_to("ada@acme.test")
+        .await
+        .into_iter()
+        .filter(|(template, _)| template == "trial_ending")
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(reminders.len(), 1, "one reminder for a duplicate delivery");
+    assert!(reminders[0].contains("ends in 3 days"), "{}", reminders[0]);
+    assert!(
+        reminders[0].contains("card on file is charged"),
+        "a subscribed trial is told it turns into the subscription: {}",
+        reminders[0]
+    );
+    assert_eq!(
+        app::billing::trials::send_due_reminders(&pool, &app.state.notices(), 100)
+            .await
+            .unwrap(),
+        0,
+        "the sweep knows the event already reminded"
+    );
 }

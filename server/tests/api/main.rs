@@ -16,4 +16,5 @@ mod pages;
 mod security;
 mod stripe_provider;
 mod team;
+mod trials;
 mod webhooks;

@@ -1,0 +1,247 @@
+//! Time-driven trial work: the "trial ends soon" reminder and the expiry of
+//! signup trials that end without a subscription.
+//!
+//! Both run from the billing worker on every server instance; each claims one
+//! subscription row at a time with `FOR UPDATE SKIP LOCKED` and does its
+//! whole job (state, ledger, email) in that row's transaction, so instances
+//! never do the same work twice and a crash leaves it to be done again.
+
+use crate::email::{outbox, templates};
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// How long before a trial ends its reminder goes out (Stripe sends
+/// `customer.subscription.trial_will_end` at the same lead).
+pub const REMINDER_LEAD_DAYS: i64 = 3;
+
+/// The ledger's cause for a trial that ended without a subscription.
+pub const TRIAL_EXPIRED_CAUSE: &str = "system:trial_expired";
+
+/// What the trial emails need to say and link to.
+#[derive(Debug, Clone)]
+pub struct Notices {
+    /// The product's name, as emails sign it.
+    pub product: String,
+    /// The site's origin as browsers see it.
+    pub public_url: String,
+}
+
+impl Notices {
+    fn billing_url(&self) -> String {
+        format!("{}/app/billing", self.public_url)
+    }
+}
+
+/// Whole days left until `trial_end`, counting a started day as one.
+pub fn days_left(now: DateTime<Utc>, trial_end: DateTime<Utc>) -> u32 {
+    let seconds = (trial_end - now).num_seconds().max(0);
+    ((seconds + 86_399) / 86_400).min(i64::from(u32::MAX)) as u32
+}
+
+/// The owners of an organisation, who get its billing notices.
+async fn owner_emails(conn: &mut PgConnection, organization_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        r#"
+        select u.email from membership m join app_user u using (user_id)
+        where m.organization_id = $1 and m.role = 'owner'
+        order by m.created_at
+        "#,
+        organization_id
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Sends the reminder for one locked, trialing subscription unless it was
+/// already sent for this trial end. Returns whether it was sent.
+async fn remind_locked(
+    conn: &mut PgConnection,
+    subscription_id: Uuid,
+    notices: &Notices,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    let Some(trial) = sqlx::query!(
+        r#"
+        select s.organization_id, o.name as organization, s.provider is not null as "subscribed!",
+               s.trial_end as "trial_end!: DateTime<Utc>"
+        from subscription s join organization o using (organization_id)
+        where s.subscription_id = $1 and s.status = 'trialing' and s.trial_end > to_timestamp($2)
+          and s.trial_reminder_sent_for is distinct from s.trial_end
+        "#,
+        subscription_id,
+        now.timestamp() as f64,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(false);
+    };
+    let message = templates::trial_ending(
+        &notices.product,
+        &trial.organization,
+        &trial.trial_end.format("%-d %B %Y").to_string(),
+        days_left(now, trial.trial_end),
+        trial.subscribed,
+        &notices.billing_url(),
+    );
+    for owner in owner_emails(conn, trial.organization_id).await? {
+        outbox::enqueue(conn, &owner, &message).await?;
+    }
+    // language=PostgreSQL
+    sqlx::query!(
+        "update subscription set trial_reminder_sent_for = trial_end where subscription_id = $1",
+        subscription_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+/// The reminder for a provider's subscription, when its provider says the
+/// trial ends soon (Stripe's `trial_will_end`), in the caller's transaction.
+/// Sent once per trial end, whichever of the event and the sweep comes first.
+pub async fn remind_provider_trial(
+    conn: &mut PgConnection,
+    provider: &str,
+    provider_subscription_id: &str,
+    notices: &Notices,
+) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    let local = sqlx::query_scalar!(
+        r#"
+        select subscription_id from subscription
+        where provider = $1 and provider_subscription_id = $2
+        for update
+        "#,
+        provider,
+        provider_subscription_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match local {
+        Some(subscription_id) => remind_locked(conn, subscription_id, notices, Utc::now()).await,
+        None => Ok(false),
+    }
+}
+
+/// Sends the reminder for every trial ending within [`REMINDER_LEAD_DAYS`]
+/// that has not had one, up to `limit`. Returns how many were sent.
+pub async fn send_due_reminders(
+    pool: &PgPool,
+    notices: &Notices,
+    limit: usize,
+) -> Result<usize, sqlx::Error> {
+    let mut sent = 0;
+    while sent < limit {
+        let mut tx = pool.begin().await?;
+        let now = Utc::now();
+        // language=PostgreSQL
+        let Some(subscription_id) = sqlx::query_scalar!(
+            r#"
+            select subscription_id from subscription
+            where status = 'trialing' and trial_end > to_timestamp($1)
+              and trial_end <= to_timestamp($1) + make_interval(days => $2)
+              and trial_reminder_sent_for is distinct from trial_end
+            order by trial_end
+            limit 1
+            for update skip locked
+            "#,
+            now.timestamp() as f64,
+            REMINDER_LEAD_DAYS as i32,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            break;
+        };
+        remind_locked(&mut tx, subscription_id, notices, now).await?;
+        tx.commit().await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// Pauses every signup trial that has ended without a subscription (a
+/// provider's trials end at the provider), up to `limit`: the status moves
+/// `trialing` → `paused` with its ledger row (no MRR either side) and the
+/// owners are told. Checkout later takes the paused subscription over.
+/// Returns how many were paused.
+pub async fn expire_ended_trials(
+    pool: &PgPool,
+    notices: &Notices,
+    limit: usize,
+) -> Result<usize, sqlx::Error> {
+    let mut expired = 0;
+    while expired < limit {
+        let mut tx = pool.begin().await?;
+        // language=PostgreSQL
+        let Some(trial) = sqlx::query!(
+            r#"
+            select s.subscription_id, s.organization_id, o.name as organization, p.plan_key, p.currency,
+                   s.trial_end as "trial_end!: DateTime<Utc>"
+            from subscription s join organization o using (organization_id) join plan p using (plan_id)
+            where s.provider is null and s.status = 'trialing' and s.trial_end <= now()
+            order by s.trial_end
+            limit 1
+            for update of s skip locked
+            "#
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            break;
+        };
+        // language=PostgreSQL
+        sqlx::query!(
+            "update subscription set status = 'paused' where subscription_id = $1",
+            trial.subscription_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        // language=PostgreSQL
+        sqlx::query!(
+            r#"
+            insert into subscription_event (organization_id, subscription_id, occurred_at, kind, status_before,
+                                            status_after, plan_before, plan_after, mrr_before, mrr_after,
+                                            currency, cause)
+            values ($1, $2, to_timestamp($3), 'status_changed', 'trialing', 'paused', $4, $4, 0, 0, $5, $6)
+            "#,
+            trial.organization_id,
+            trial.subscription_id,
+            trial.trial_end.timestamp() as f64,
+            trial.plan_key,
+            trial.currency,
+            TRIAL_EXPIRED_CAUSE,
+        )
+        .execute(&mut *tx)
+        .await?;
+        let message = templates::trial_ended(&notices.product, &trial.organization, &notices.billing_url());
+        for owner in owner_emails(&mut tx, trial.organization_id).await? {
+            outbox::enqueue(&mut tx, &owner, &message).await?;
+        }
+        tx.commit().await?;
+        expired += 1;
+    }
+    Ok(expired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_started_day_counts_as_a_day_left() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let days = |hours: i64| days_left(now, now + chrono::Duration::hours(hours));
+        assert_eq!(days(72), 3);
+        assert_eq!(days(71), 3);
+        assert_eq!(days(49), 3);
+        assert_eq!(days(48), 2);
+        assert_eq!(days(1), 1);
+        assert_eq!(days(-5), 0, "an ended trial has none");
+    }
+}

@@ -1,0 +1,186 @@
+//! Time-driven trial work against a real database: the reminder a few days
+//! before a trial ends, and the pause of signup trials that end without a
+//! subscription — each exactly once, even with two workers at it.
+
+use crate::helpers::TestApp;
+use app::billing::trials::{self, TRIAL_EXPIRED_CAUSE};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn organization(pool: &PgPool, name: &str) -> Uuid {
+    // language=PostgreSQL
+    sqlx::query_scalar!("select organization_id from organization where name = $1", name)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Moves an organisation's trial so it ends `hours` from now (negative: ended).
+async fn trial_ends_in(pool: &PgPool, organization_id: Uuid, hours: i32) {
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        update subscription
+        set trial_start = now() - interval '30 days', trial_end = now() + make_interval(hours => $2)
+        where organization_id = $1
+        "#,
+        organization_id,
+        hours
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn templates_to(app: &TestApp, to: &str, template: &str) -> Vec<String> {
+    app.emails_to(to)
+        .await
+        .into_iter()
+        .filter(|(t, _)| t == template)
+        .map(|(_, body)| body)
+        .collect()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn owners_are_reminded_once_per_trial_end_a_few_days_before_it(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let notices = app.state.notices();
+    let mut owner = app
+        .signed_up("ada@acme.test", "Acme Metals", "professional")
+        .await;
+    app.signed_up("bo@later.test", "Later Works", "starter").await;
+    let acme = organization(&pool, "Acme Metals").await;
+    // A member who is not an owner gets no billing notice.
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        with member as (insert into app_user (email, password_hash) values ('cy@acme.test', 'x') returning user_id)
+        insert into membership (organization_id, user_id, role) select $1, user_id, 'member' from member
+        "#,
+        acme
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Later Works' trial is 14 days out: nothing is due.
+    assert_eq!(trials::send_due_reminders(&pool, &notices, 100).await.unwrap(), 0);
+
+    trial_ends_in(&pool, acme, 47).await;
+    assert_eq!(trials::send_due_reminders(&pool, &notices, 100).await.unwrap(), 1);
+    assert_eq!(
+        trials::send_due_reminders(&pool, &notices, 100).await.unwrap(),
+        0,
+        "a reminder is sent once"
+    );
+    let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
+    assert_eq!(reminders.len(), 1);
+    assert!(reminders[0].contains("ends in 2 days"), "{}", reminders[0]);
+    assert!(reminders[0].contains("Choose a plan: http://127.0.0.1:3000/app/billing"));
+    assert!(
+        templates_to(&app, "cy@acme.test", "trial_ending")
+            .await
+            .is_empty()
+    );
+    assert!(
+        templates_to(&app, "bo@later.test", "trial_ending")
+            .await
+            .is_empty()
+    );
+
+    // A different trial end (an extension) earns its own reminder.
+    trial_ends_in(&pool, acme, 20).await;
+    assert_eq!(trials::send_due_reminders(&pool, &notices, 100).await.unwrap(), 1);
+    let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
+    assert_eq!(reminders.len(), 2);
+    assert!(reminders[0].contains("ends tomorrow"), "{}", reminders[0]);
+    // The billing page still shows the running trial.
+    let page = owner.get("/app/billing").await;
+    assert!(page.body.contains("Your trial ends on"), "{}", page.body);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_ended_signup_trial_is_paused_once_with_its_ledger_row_and_notice(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let notices = app.state.notices();
+    let mut owner = app
+        .signed_up("ada@acme.test", "Acme Metals", "professional")
+        .await;
+    app.signed_up("bo@linked.test", "Linked Works", "starter").await;
+    let acme = organization(&pool, "Acme Metals").await;
+    let linked = organization(&pool, "Linked Works").await;
+    trial_ends_in(&pool, acme, -1).await;
+    // A provider's trial ends at the provider, never here.
+    trial_ends_in(&pool, linked, -1).await;
+    // language=PostgreSQL
+    sqlx::query!(
+        "update subscription set provider = 'stripe', provider_subscription_id = 'sub_linked' where organization_id = $1",
+        linked
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Two workers at once pause it once.
+    let (first, second) = tokio::join!(
+        trials::expire_ended_trials(&pool, &notices, 100),
+        trials::expire_ended_trials(&pool, &notices, 100)
+    );
+    assert_eq!(first.unwrap() + second.unwrap(), 1);
+    assert_eq!(
+        trials::expire_ended_trials(&pool, &notices, 100).await.unwrap(),
+        0
+    );
+
+    // language=PostgreSQL
+    let statuses = sqlx::query!(
+        "select organization_id as id, status from subscription where organization_id = any($1)",
+        &[acme, linked]
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for row in statuses {
+        let expected = if row.id == acme { "paused" } else { "trialing" };
+        assert_eq!(row.status, expected);
+    }
+    // language=PostgreSQL
+    let ledger = sqlx::query!(
+        r#"
+        select kind, status_before, status_after, plan_before, plan_after, mrr_before, mrr_after, cause
+        from subscription_event where organization_id = $1 order by subscription_event_id
+        "#,
+        acme
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ledger.len(), 2, "signup, then the expiry");
+    let expiry = &ledger[1];
+    assert_eq!(expiry.kind, "status_changed");
+    assert_eq!(
+        (expiry.status_before.as_deref(), expiry.status_after.as_str()),
+        (Some("trialing"), "paused")
+    );
+    assert_eq!(
+        (expiry.plan_before.as_deref(), expiry.plan_after.as_str()),
+        (Some("professional"), "professional")
+    );
+    assert_eq!((expiry.mrr_before, expiry.mrr_after), (0, 0));
+    assert_eq!(expiry.cause, TRIAL_EXPIRED_CAUSE);
+    let notices = templates_to(&app, "ada@acme.test", "trial_ended").await;
+    assert_eq!(notices.len(), 1);
+    assert!(notices[0].contains("account is paused"));
+    // Ended trials get no "ends soon" reminder.
+    assert_eq!(
+        trials::send_due_reminders(&pool, &app.state.notices(), 100)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // The billing page says so and still offers checkout.
+    let page = owner.get("/app/billing").await;
+    assert!(page.body.contains("Your trial ended on"), "{}", page.body);
+    assert!(page.body.contains("/api/start_checkout"));
+}
