@@ -18,6 +18,7 @@ use super::subscription::{
     BillingEvent, ChangeTiming, DesiredItem, InvoiceLine, InvoiceSnapshot, InvoiceStatus, PriceKey,
     PriceKind, ProrationLines, ScheduledChange, SnapshotItem, SubscriptionSnapshot, prorated_amount_due,
 };
+use super::trials::REMINDER_LEAD_DAYS;
 use crate::catalog::domain::BillingCycle;
 use chrono::{DateTime, Months, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -831,6 +832,59 @@ impl Sandbox {
             }
         }
         Ok(renewed)
+    }
+
+    /// Plays Stripe's `customer.subscription.trial_will_end`: one event per
+    /// trial end, [`REMINDER_LEAD_DAYS`] before it, into the same inbox as
+    /// every other sandbox event. Returns how many were announced.
+    pub async fn announce_trials_ending(&self) -> Result<usize, ProviderError> {
+        let mut announced = 0;
+        loop {
+            let mut tx = self.pool.begin().await.map_err(db_error)?;
+            // language=PostgreSQL
+            let Some(row) = sqlx::query!(
+                r#"
+                select subscription_id, customer_id, (snapshot->>'trial_end')::bigint as "trial_end!"
+                from sandbox_subscription
+                where snapshot->>'status' = 'trialing'
+                  and (snapshot->>'trial_end')::bigint > extract(epoch from now())
+                  and (snapshot->>'trial_end')::bigint <= extract(epoch from now()) + $1::bigint * 86400
+                  and trial_will_end_sent_for is distinct from (snapshot->>'trial_end')::bigint
+                limit 1
+                for update skip locked
+                "#,
+                REMINDER_LEAD_DAYS
+            )
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?
+            else {
+                break;
+            };
+            // language=PostgreSQL
+            sqlx::query!(
+                "update sandbox_subscription set trial_will_end_sent_for = $2 where subscription_id = $1",
+                row.subscription_id,
+                row.trial_end
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            emit(
+                &mut tx,
+                "customer.subscription.trial_will_end",
+                &BillingEvent::SubscriptionChanged {
+                    subscription_id: row.subscription_id,
+                    customer_id: row.customer_id,
+                    trial_will_end: true,
+                },
+            )
+            .await
+            .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            announced += 1;
+        }
+        Ok(announced)
     }
 }
 

@@ -220,12 +220,13 @@ async fn apply_event(
 }
 
 /// How often the time-driven work runs on each instance: the sandbox's
-/// renewals, trial reminders and trial expiry.
+/// renewals and trial announcements, trial reminders and trial expiry.
 const CLOCK_WORK_EVERY: Duration = Duration::from_secs(30);
 
 /// Runs the worker forever: on every NOTIFY from the inbox, and every few
 /// seconds for retries that come due. The time-driven work runs here too,
-/// every 30 s: the sandbox's renewals, trial reminders and trial expiry.
+/// every 30 s: the sandbox's renewals and trial announcements, trial
+/// reminders and trial expiry.
 pub fn spawn(
     pool: PgPool,
     provider: Arc<dyn BillingProvider>,
@@ -258,10 +259,13 @@ pub fn spawn(
 
 /// The time-driven work; each part logs its own failure and the rest still runs.
 async fn run_clock_work(pool: &PgPool, sandbox: Option<&app::billing::sandbox::Sandbox>, notices: &Notices) {
-    if let Some(sandbox) = sandbox
-        && let Err(error) = sandbox.renew_due().await
-    {
-        tracing::warn!(%error, "sandbox renewals failed");
+    if let Some(sandbox) = sandbox {
+        if let Err(error) = sandbox.renew_due().await {
+            tracing::warn!(%error, "sandbox renewals failed");
+        }
+        if let Err(error) = sandbox.announce_trials_ending().await {
+            tracing::warn!(%error, "sandbox trial announcements failed");
+        }
     }
     match trials::send_due_reminders(pool, notices, 500).await {
         Ok(0) => {}

@@ -4,6 +4,7 @@
 
 use crate::helpers::TestApp;
 use app::billing::trials::{self, TRIAL_EXPIRED_CAUSE};
+use server::billing::worker::process_due;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -183,4 +184,79 @@ async fn an_ended_signup_trial_is_paused_once_with_its_ledger_row_and_notice(poo
     let page = owner.get("/app/billing").await;
     assert!(page.body.contains("Your trial ended on"), "{}", page.body);
     assert!(page.body.contains("/api/start_checkout"));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_sandbox_announces_a_subscribed_trial_ending_once_through_the_inbox(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let sandbox = app.state.payments.sandbox().expect("the sandbox is the default");
+    let drain = || async {
+        process_due(
+            &app.state.pool,
+            app.state.payments.provider().as_ref(),
+            &app.state.notices(),
+            1000,
+        )
+        .await
+        .unwrap()
+    };
+    let mut owner = app.signed_up("ada@acme.test", "Acme Metals", "starter").await;
+    let request_id = Uuid::new_v4().to_string();
+    let checkout = owner
+        .submit(
+            "/api/start_checkout",
+            &[
+                ("tier", "starter"),
+                ("cycle", "monthly"),
+                ("request_id", &request_id),
+            ],
+        )
+        .await;
+    let location = checkout.headers["location"].to_str().unwrap().to_owned();
+    let session_id = location.rsplit('/').next().unwrap();
+    let paid = owner
+        .submit(
+            "/api/sandbox_pay",
+            &[("session_id", session_id), ("card_number", "4242 4242 4242 4242")],
+        )
+        .await;
+    assert!(paid.headers.contains_key("location"), "{}", paid.body);
+    drain().await;
+    assert_eq!(sandbox.announce_trials_ending().await.unwrap(), 0, "14 days out");
+
+    // The sandbox's clock: the carried-over trial now ends in two days.
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        update sandbox_subscription
+        set snapshot = jsonb_set(snapshot, '{trial_end}', to_jsonb(extract(epoch from now())::bigint + 2 * 86400))
+        "#
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(sandbox.announce_trials_ending().await.unwrap(), 1);
+    assert_eq!(
+        sandbox.announce_trials_ending().await.unwrap(),
+        0,
+        "announced once"
+    );
+    assert!(drain().await.processed >= 1);
+
+    let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
+    assert_eq!(reminders.len(), 1);
+    assert!(reminders[0].contains("ends in 2 days"), "{}", reminders[0]);
+    assert!(
+        reminders[0].contains("card on file is charged"),
+        "{}",
+        reminders[0]
+    );
+    // language=PostgreSQL
+    let event_types = sqlx::query_scalar!(
+        "select event_type from webhook_event where provider = 'sandbox' and event_type like '%trial_will_end'"
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(event_types, ["customer.subscription.trial_will_end"]);
 }
