@@ -1,6 +1,8 @@
 //! Accounts storage: users, organisations, memberships, the trial and tokens.
 
 use super::domain::{EmailAddress, Role};
+use crate::billing::db::{LedgerRow, append_ledger};
+use crate::billing::domain::SubscriptionStatus;
 use crate::catalog::domain::BillingCycle;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
@@ -154,7 +156,7 @@ pub async fn start_trial(
         insert into subscription (organization_id, plan_id, billing_cycle, status, trial_start, trial_end)
         select $1, plan_id, $3, 'trialing', now(), now() + make_interval(days => $4)
         from plan where plan_key = $2 and not retired
-        returning subscription_id, trial_start as "trial_start!"
+        returning subscription_id, extract(epoch from trial_start)::float8 as "trial_start!"
         "#,
         organization_id,
         plan_key,
@@ -163,21 +165,24 @@ pub async fn start_trial(
     )
     .fetch_one(&mut *conn)
     .await?;
-    // language=PostgreSQL
-    sqlx::query!(
-        r#"
-        insert into subscription_event (organization_id, subscription_id, occurred_at, kind, status_before,
-                                        status_after, plan_before, plan_after, mrr_before, mrr_after,
-                                        currency, cause)
-        values ($1, $2, $3, 'trial_started', null, 'trialing', null, $4, 0, 0, $5, 'signup')
-        "#,
-        organization_id,
-        subscription.subscription_id,
-        subscription.trial_start,
-        plan_key,
-        currency,
+    append_ledger(
+        conn,
+        &LedgerRow {
+            organization_id,
+            subscription_id: subscription.subscription_id,
+            occurred_at: subscription.trial_start,
+            kind: "trial_started",
+            status_before: None,
+            status_after: SubscriptionStatus::Trialing.as_str(),
+            plan_before: None,
+            plan_after: plan_key,
+            // A trial carries no MRR.
+            mrr_before: 0,
+            mrr_after: 0,
+            currency,
+            cause: "signup",
+        },
     )
-    .execute(&mut *conn)
     .await?;
     Ok(subscription.subscription_id)
 }

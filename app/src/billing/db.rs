@@ -362,35 +362,88 @@ pub async fn apply_subscription(
         replace_items(conn, local.subscription_id, snapshot).await?;
     }
     if let Some(kind) = kind {
-        // language=PostgreSQL
-        sqlx::query!(
-            r#"
-            insert into subscription_event (organization_id, subscription_id, occurred_at, kind, status_before,
-                                            status_after, plan_before, plan_after, mrr_before, mrr_after,
-                                            currency, cause)
-            values ($1, $2, to_timestamp($3), $4, $5, $6, nullif($7, ''), $8, $9, $10, $11, $12)
-            on conflict (subscription_id, cause) where cause like 'stripe:%' or cause like 'sandbox:%' do nothing
-            "#,
-            local.organization_id,
-            local.subscription_id,
-            occurred_at,
-            kind.as_str(),
-            local.before.status.as_str(),
-            snapshot.status.as_str(),
-            local.plan_before,
-            plan.tier,
-            local.mrr_before,
-            mrr_after,
-            currency,
-            cause,
+        append_ledger(
+            conn,
+            &LedgerRow {
+                organization_id: local.organization_id,
+                subscription_id: local.subscription_id,
+                occurred_at,
+                kind: kind.as_str(),
+                status_before: Some(local.before.status.as_str()),
+                status_after: snapshot.status.as_str(),
+                plan_before: Some(local.plan_before.as_str()).filter(|p| !p.is_empty()),
+                plan_after: &plan.tier,
+                mrr_before: local.mrr_before,
+                mrr_after,
+                currency: &currency,
+                cause,
+            },
         )
-        .execute(&mut *conn)
         .await?;
     }
     Ok(match (updated, kind) {
         (false, None) => Applied::Unchanged,
         (_, kind) => Applied::Changed(kind),
     })
+}
+
+/// One row of the subscription ledger analytics read.
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerRow<'a> {
+    /// The organisation.
+    pub organization_id: Uuid,
+    /// The local subscription.
+    pub subscription_id: Uuid,
+    /// When the change happened, Unix seconds.
+    pub occurred_at: f64,
+    /// What changed (`trial_started`, or a [`ChangeKind`] word).
+    pub kind: &'a str,
+    /// Status before; `None` for the first row.
+    pub status_before: Option<&'a str>,
+    /// Status after.
+    pub status_after: &'a str,
+    /// Tier before; `None` for the first row.
+    pub plan_before: Option<&'a str>,
+    /// Tier after.
+    pub plan_after: &'a str,
+    /// MRR before, minor units.
+    pub mrr_before: i64,
+    /// MRR after, minor units.
+    pub mrr_after: i64,
+    /// ISO currency of both MRR figures.
+    pub currency: &'a str,
+    /// What caused it: `signup`, `user:<id>`, `system:…`, `stripe:<event id>`, `sandbox:<event id>`.
+    pub cause: &'a str,
+}
+
+/// Appends a ledger row in the caller's transaction. A provider event
+/// appends at most one row per subscription: a repeat is a no-op.
+pub async fn append_ledger(conn: &mut PgConnection, row: &LedgerRow<'_>) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into subscription_event (organization_id, subscription_id, occurred_at, kind, status_before,
+                                        status_after, plan_before, plan_after, mrr_before, mrr_after,
+                                        currency, cause)
+        values ($1, $2, to_timestamp($3), $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        on conflict (subscription_id, cause) where cause like 'stripe:%' or cause like 'sandbox:%' do nothing
+        "#,
+        row.organization_id,
+        row.subscription_id,
+        row.occurred_at,
+        row.kind,
+        row.status_before,
+        row.status_after,
+        row.plan_before,
+        row.plan_after,
+        row.mrr_before,
+        row.mrr_after,
+        row.currency,
+        row.cause,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn replace_items(

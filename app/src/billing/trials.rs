@@ -6,6 +6,9 @@
 //! whole job (state, ledger, email) in that row's transaction, so instances
 //! never do the same work twice and a crash leaves it to be done again.
 
+use super::db::{LedgerRow, append_ledger};
+use super::domain::SubscriptionStatus;
+use super::subscription::ChangeKind;
 use crate::email::{outbox, templates};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -201,22 +204,24 @@ pub async fn expire_ended_trials(
         )
         .execute(&mut *tx)
         .await?;
-        // language=PostgreSQL
-        sqlx::query!(
-            r#"
-            insert into subscription_event (organization_id, subscription_id, occurred_at, kind, status_before,
-                                            status_after, plan_before, plan_after, mrr_before, mrr_after,
-                                            currency, cause)
-            values ($1, $2, to_timestamp($3), 'status_changed', 'trialing', 'paused', $4, $4, 0, 0, $5, $6)
-            "#,
-            trial.organization_id,
-            trial.subscription_id,
-            trial.trial_end.timestamp() as f64,
-            trial.plan_key,
-            trial.currency,
-            TRIAL_EXPIRED_CAUSE,
+        append_ledger(
+            &mut tx,
+            &LedgerRow {
+                organization_id: trial.organization_id,
+                subscription_id: trial.subscription_id,
+                occurred_at: trial.trial_end.timestamp() as f64,
+                kind: ChangeKind::StatusChanged.as_str(),
+                status_before: Some(SubscriptionStatus::Trialing.as_str()),
+                status_after: SubscriptionStatus::Paused.as_str(),
+                plan_before: Some(&trial.plan_key),
+                plan_after: &trial.plan_key,
+                // Neither a trial nor a paused subscription carries MRR.
+                mrr_before: 0,
+                mrr_after: 0,
+                currency: &trial.currency,
+                cause: TRIAL_EXPIRED_CAUSE,
+            },
         )
-        .execute(&mut *tx)
         .await?;
         let message = templates::trial_ended(&notices.product, &trial.organization, &notices.billing_url());
         for owner in owner_emails(&mut tx, trial.organization_id).await? {
