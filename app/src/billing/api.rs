@@ -559,9 +559,10 @@ pub async fn set_cancellation(cancel: String, request_id: String) -> Result<(), 
 
 /// Sends the customer to the provider's page for payment methods.
 #[server(prefix = "/api", endpoint = "payment_methods")]
-pub async fn payment_methods() -> Result<(), AppError> {
+pub async fn payment_methods(request_id: String) -> Result<(), AppError> {
     let (_, scope) = require_member().await?;
     require_manager(scope.role())?;
+    let request_id = idempotency_token(&request_id)?;
     let context = app_context()?;
     let customer = db::customer_of(&context.pool, scope.organization_id(), context.billing.name())
         .await?
@@ -570,7 +571,11 @@ pub async fn payment_methods() -> Result<(), AppError> {
         })?;
     let url = context
         .billing
-        .payment_methods_url(&customer, &format!("{}/app/billing", context.public_url))
+        .payment_methods_url(
+            &customer,
+            &format!("{}/app/billing", context.public_url),
+            &format!("portal:{customer}:{request_id}"),
+        )
         .await
         .map_err(provider_error)?;
     leptos_axum::redirect(&url);

@@ -268,6 +268,7 @@ fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView {
                 </form>
                 <div class="flex flex-wrap gap-3 border-t border-slate-200 pt-4">
                     <form method="post" action="/api/payment_methods">
+                        <input type="hidden" name="request_id" value=request_id.clone() />
                         <button type="submit" class=SECONDARY>"Manage payment methods"</button>
                     </form>
                     {(!view.cancel_at_period_end)

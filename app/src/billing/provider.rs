@@ -141,9 +141,14 @@ pub trait BillingProvider: Send + Sync {
         idempotency_key: &str,
     ) -> Result<SubscriptionSnapshot, ProviderError>;
 
-    /// A link where the customer manages payment methods.
-    async fn payment_methods_url(&self, customer_id: &str, return_url: &str)
-    -> Result<String, ProviderError>;
+    /// A link where the customer manages payment methods (at Stripe, a new
+    /// Billing Portal session, hence the key).
+    async fn payment_methods_url(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+        idempotency_key: &str,
+    ) -> Result<String, ProviderError>;
 }
 
 /// The provider a deployment uses, shared by every request.

@@ -1132,6 +1132,7 @@ impl BillingProvider for Sandbox {
         &self,
         _customer_id: &str,
         _return_url: &str,
+        _idempotency_key: &str,
     ) -> Result<String, ProviderError> {
         Ok(format!("{}/app/billing/card", self.public_url))
     }

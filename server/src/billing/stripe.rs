@@ -920,10 +920,13 @@ impl BillingProvider for StripeProvider {
         &self,
         customer_id: &str,
         return_url: &str,
+        idempotency_key: &str,
     ) -> Result<String, ProviderError> {
         let session = CreateBillingPortalSession::new()
             .customer(customer_id)
             .return_url(return_url)
+            .customize()
+            .request_strategy(idempotent(idempotency_key)?)
             .send(&self.client)
             .await
             .map_err(provider_error)?;

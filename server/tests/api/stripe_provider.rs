@@ -50,6 +50,8 @@ fn the_fixtures_are_valid_stripe_objects() {
             .expect("schedule");
     let _: stripe_shared::SubscriptionSchedule =
         serde_json::from_value(schedule_created_from_subscription()).expect("schedule");
+    let _: stripe_billing::BillingPortalSession =
+        serde_json::from_value(stripe_fixture("billing_portal_session_acme.json")).expect("portal session");
 }
 
 /// The schedule Stripe creates `from_subscription`: one phase holding the
@@ -480,6 +482,71 @@ async fn checkout_creates_the_customer_first_and_sends_idempotent_stripe_request
         requests[2].headers.get("idempotency-key"),
         requests[1].headers.get("idempotency-key")
     );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn payment_methods_open_a_billing_portal_session_for_the_linked_customer(pool: PgPool) {
+    let mock = MockServer::start().await;
+    answer(
+        &mock,
+        "POST",
+        "/v1/billing_portal/sessions",
+        200,
+        stripe_fixture("billing_portal_session_acme.json"),
+    )
+    .await;
+    let app = stripe_app(pool.clone(), &mock.uri()).await;
+    let mut owner = app.signed_up("ada@acme.test", "Acme Metals", "starter").await;
+    let request_id = uuid::Uuid::new_v4().to_string();
+
+    // Before any checkout there is nothing to manage, and Stripe is not asked.
+    let response = owner
+        .call("/api/payment_methods", &[("request_id", &request_id)])
+        .await;
+    assert_eq!(response.status, 409, "{}", response.body);
+    assert!(response.body.contains("subscribe first"), "{}", response.body);
+    assert!(mock.received_requests().await.unwrap().is_empty());
+
+    // language=PostgreSQL
+    let organization_id = sqlx::query_scalar!("select organization_id from organization")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    app::billing::db::link_customer(
+        &pool,
+        organization_id,
+        app::billing::provider::ProviderName::Stripe,
+        "cus_gh_acme_001",
+        "ada@acme.test",
+    )
+    .await
+    .unwrap();
+    let response = owner
+        .submit("/api/payment_methods", &[("request_id", &request_id)])
+        .await;
+    assert_eq!(
+        response.headers["location"],
+        "https://billing.stripe.test/p/session/test_gh_acme_0001"
+    );
+    let requests = mock.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let session = form(&requests[0].body);
+    assert_eq!(field(&session, "customer"), Some("cus_gh_acme_001"));
+    assert_eq!(
+        field(&session, "return_url"),
+        Some("http://127.0.0.1:3000/app/billing")
+    );
+    assert_eq!(
+        idempotency_key(&requests[0]),
+        format!("portal:cus_gh_acme_001:{request_id}")
+    );
+
+    // A forged or stale form is refused before Stripe is asked.
+    let response = owner
+        .call("/api/payment_methods", &[("request_id", "not-a-uuid")])
+        .await;
+    assert_eq!(response.status, 422, "{}", response.body);
+    assert_eq!(mock.received_requests().await.unwrap().len(), 1);
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
