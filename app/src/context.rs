@@ -29,6 +29,16 @@ pub struct AppContext {
     pub sandbox: Option<Sandbox>,
 }
 
+impl AppContext {
+    /// What trial emails are signed with and link to.
+    pub fn trial_notices(&self) -> crate::billing::trials::Notices {
+        crate::billing::trials::Notices {
+            product: self.site.product.name.clone(),
+            public_url: self.public_url.clone(),
+        }
+    }
+}
+
 /// The [`AppContext`] of the current request.
 pub fn app_context() -> Result<AppContext, AppError> {
     leptos::prelude::use_context::<AppContext>().ok_or_else(|| {

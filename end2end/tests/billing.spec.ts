@@ -1,4 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
+import { linkIn, waitForEmail } from "./mail";
 
 test.skip(({ javaScriptEnabled }) => !javaScriptEnabled, "runs in the JavaScript project");
 
@@ -137,5 +138,25 @@ test("a card whose charges fail leads to past_due, and a working card recovers i
       { timeout: 10_000 },
     )
     .toBe("active");
+  await expect(page.locator("[data-invoice-status]").first()).toHaveText("paid");
+});
+
+test("a trial that ends without a subscription pauses the account, and subscribing brings it back", async ({ page }) => {
+  await signUp(page, "lapse@billing-e2e.test", "Lapsed Trials");
+
+  // Test mode makes the trial's days run out now.
+  await page.getByRole("button", { name: "End the trial now" }).click();
+  await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "paused");
+  await expect(page.locator("[data-trial-ended]")).toContainText("choose a plan below to continue");
+  const notice = await waitForEmail("lapse@billing-e2e.test", "trial has ended");
+  expect(linkIn(notice)).toMatch(/\/app\/billing$/);
+
+  // No trial days are left to carry over: the first invoice is paid at once.
+  await checkout(page, "starter", "4242 4242 4242 4242");
+  await expect(page.locator("[data-checkout-complete]")).toHaveText("You are subscribed to Starter");
+  await page.getByRole("link", { name: "Go to billing" }).click();
+  await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "active");
+  await expect(page.locator("[data-trial-ended]")).toHaveCount(0);
+  await expectInvoice(page, 1);
   await expect(page.locator("[data-invoice-status]").first()).toHaveText("paid");
 });

@@ -670,6 +670,26 @@ pub async fn sandbox_end_period() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Test mode only: ends the signup trial now, as if its days had run out
+/// (without a subscription the account is paused until a plan is chosen).
+#[server(prefix = "/api", endpoint = "sandbox_end_trial")]
+pub async fn sandbox_end_trial() -> Result<(), AppError> {
+    let (_, scope) = require_member().await?;
+    require_manager(scope.role())?;
+    let context = app_context()?;
+    if context.sandbox.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let ended =
+        super::trials::end_signup_trial_now(&context.pool, scope.organization_id(), &context.trial_notices())
+            .await?;
+    if !ended {
+        return Err(AppError::Conflict("There is no running trial to end.".into()));
+    }
+    leptos_axum::redirect("/app/billing?trial_ended=1");
+    Ok(())
+}
+
 /// One invoice of the caller's organisation.
 #[server(prefix = "/api", endpoint = "invoice", input = server_fn::codec::GetUrl)]
 pub async fn get_invoice(invoice_id: String) -> Result<super::InvoiceView, AppError> {

@@ -246,9 +246,23 @@ fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView {
                 </p>
                 <form method="post" action="/api/start_checkout" class="space-y-4" novalidate>
                     <input type="hidden" name="request_id" value=request_id />
-                    <PlanFields view feedback />
+                    <PlanFields view=view.clone() feedback />
                     <button type="submit" class=BUTTON>"Continue to payment"</button>
                 </form>
+                {(view.test_mode && view.trial_ends_on.is_some())
+                    .then(|| {
+                        view! {
+                            <div class="rounded-md border border-dashed border-amber-400 bg-amber-50 p-4">
+                                <p class="text-sm font-semibold text-amber-900">"Test mode — no real payment"</p>
+                                <p class="text-sm text-amber-900">
+                                    "Make time pass: end the free trial now. Without a subscription the account is paused until a plan is chosen."
+                                </p>
+                                <form method="post" action="/api/sandbox_end_trial" class="mt-2">
+                                    <button type="submit" class=SECONDARY>"End the trial now"</button>
+                                </form>
+                            </div>
+                        }
+                    })}
             </section>
         }
     });

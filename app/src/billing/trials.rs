@@ -168,10 +168,8 @@ pub async fn send_due_reminders(
 }
 
 /// Pauses every signup trial that has ended without a subscription (a
-/// provider's trials end at the provider), up to `limit`: the status moves
-/// `trialing` → `paused` with its ledger row (no MRR either side) and the
-/// owners are told. Checkout later takes the paused subscription over.
-/// Returns how many were paused.
+/// provider's trials end at the provider), up to `limit`. Returns how many
+/// were paused.
 pub async fn expire_ended_trials(
     pool: &PgPool,
     notices: &Notices,
@@ -181,15 +179,13 @@ pub async fn expire_ended_trials(
     while expired < limit {
         let mut tx = pool.begin().await?;
         // language=PostgreSQL
-        let Some(trial) = sqlx::query!(
+        let Some(subscription_id) = sqlx::query_scalar!(
             r#"
-            select s.subscription_id, s.organization_id, o.name as organization, p.plan_key, p.currency,
-                   s.trial_end as "trial_end!: DateTime<Utc>"
-            from subscription s join organization o using (organization_id) join plan p using (plan_id)
-            where s.provider is null and s.status = 'trialing' and s.trial_end <= now()
-            order by s.trial_end
+            select subscription_id from subscription
+            where provider is null and status = 'trialing' and trial_end <= now()
+            order by trial_end
             limit 1
-            for update of s skip locked
+            for update skip locked
             "#
         )
         .fetch_optional(&mut *tx)
@@ -197,40 +193,97 @@ pub async fn expire_ended_trials(
         else {
             break;
         };
-        // language=PostgreSQL
-        sqlx::query!(
-            "update subscription set status = 'paused' where subscription_id = $1",
-            trial.subscription_id
-        )
-        .execute(&mut *tx)
-        .await?;
-        append_ledger(
-            &mut tx,
-            &LedgerRow {
-                organization_id: trial.organization_id,
-                subscription_id: trial.subscription_id,
-                occurred_at: trial.trial_end.timestamp() as f64,
-                kind: ChangeKind::StatusChanged.as_str(),
-                status_before: Some(SubscriptionStatus::Trialing.as_str()),
-                status_after: SubscriptionStatus::Paused.as_str(),
-                plan_before: Some(&trial.plan_key),
-                plan_after: &trial.plan_key,
-                // Neither a trial nor a paused subscription carries MRR.
-                mrr_before: 0,
-                mrr_after: 0,
-                currency: &trial.currency,
-                cause: TRIAL_EXPIRED_CAUSE,
-            },
-        )
-        .await?;
-        let message = templates::trial_ended(&notices.product, &trial.organization, &notices.billing_url());
-        for owner in owner_emails(&mut tx, trial.organization_id).await? {
-            outbox::enqueue(&mut tx, &owner, &message).await?;
-        }
+        pause_ended_trial(&mut tx, subscription_id, notices).await?;
         tx.commit().await?;
         expired += 1;
     }
     Ok(expired)
+}
+
+/// Ends an organisation's running signup trial now, as if its days had run
+/// out (the sandbox's "make time pass" control). Returns whether there was
+/// one to end.
+pub async fn end_signup_trial_now(
+    pool: &PgPool,
+    organization_id: Uuid,
+    notices: &Notices,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // language=PostgreSQL
+    let ended = sqlx::query_scalar!(
+        r#"
+        update subscription set trial_end = greatest(now(), trial_start)
+        where organization_id = $1 and provider is null and status = 'trialing'
+        returning subscription_id
+        "#,
+        organization_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(subscription_id) = ended else {
+        return Ok(false);
+    };
+    let paused = pause_ended_trial(&mut tx, subscription_id, notices).await?;
+    tx.commit().await?;
+    Ok(paused)
+}
+
+/// Pauses one ended signup trial: the status moves `trialing` → `paused`
+/// with its ledger row (no MRR either side) and the owners are told, in the
+/// caller's transaction. Checkout later takes the paused subscription over.
+/// Returns false if it is not an ended signup trial (any more).
+async fn pause_ended_trial(
+    conn: &mut PgConnection,
+    subscription_id: Uuid,
+    notices: &Notices,
+) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    let Some(trial) = sqlx::query!(
+        r#"
+        select s.organization_id, o.name as organization, p.plan_key, p.currency,
+               extract(epoch from s.trial_end)::float8 as "trial_end!"
+        from subscription s join organization o using (organization_id) join plan p using (plan_id)
+        where s.subscription_id = $1 and s.provider is null and s.status = 'trialing' and s.trial_end <= now()
+        for update of s
+        "#,
+        subscription_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(false);
+    };
+    // language=PostgreSQL
+    sqlx::query!(
+        "update subscription set status = 'paused' where subscription_id = $1",
+        subscription_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    append_ledger(
+        conn,
+        &LedgerRow {
+            organization_id: trial.organization_id,
+            subscription_id,
+            occurred_at: trial.trial_end,
+            kind: ChangeKind::StatusChanged.as_str(),
+            status_before: Some(SubscriptionStatus::Trialing.as_str()),
+            status_after: SubscriptionStatus::Paused.as_str(),
+            plan_before: Some(&trial.plan_key),
+            plan_after: &trial.plan_key,
+            // Neither a trial nor a paused subscription carries MRR.
+            mrr_before: 0,
+            mrr_after: 0,
+            currency: &trial.currency,
+            cause: TRIAL_EXPIRED_CAUSE,
+        },
+    )
+    .await?;
+    let message = templates::trial_ended(&notices.product, &trial.organization, &notices.billing_url());
+    for owner in owner_emails(conn, trial.organization_id).await? {
+        outbox::enqueue(conn, &owner, &message).await?;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

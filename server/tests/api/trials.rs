@@ -260,3 +260,30 @@ async fn the_sandbox_announces_a_subscribed_trial_ending_once_through_the_inbox(
     .unwrap();
     assert_eq!(event_types, ["customer.subscription.trial_will_end"]);
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn test_mode_ends_a_signup_trial_now_once(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let mut owner = app
+        .signed_up("ada@acme.test", "Acme Metals", "professional")
+        .await;
+    let page = owner.get("/app/billing").await;
+    assert!(page.body.contains("End the trial now"), "{}", page.body);
+
+    let ended = owner.submit("/api/sandbox_end_trial", &[]).await;
+    assert_eq!(ended.headers["location"], "/app/billing?trial_ended=1");
+    let acme = organization(&pool, "Acme Metals").await;
+    // language=PostgreSQL
+    let status = sqlx::query_scalar!("select status from subscription where organization_id = $1", acme)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "paused");
+    assert_eq!(templates_to(&app, "ada@acme.test", "trial_ended").await.len(), 1);
+    let page = owner.get("/app/billing").await;
+    assert!(!page.body.contains("End the trial now"));
+
+    let again = owner.call("/api/sandbox_end_trial", &[]).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("no running trial"), "{}", again.body);
+}
