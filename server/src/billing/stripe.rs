@@ -469,6 +469,23 @@ impl StripeProvider {
         Ok(snapshot)
     }
 
+    /// Sends a subscription update under its idempotency key and reads the
+    /// result as every subscription read is (with discounts and schedule).
+    async fn update_subscription(
+        &self,
+        update: UpdateSubscription,
+        idempotency_key: &str,
+    ) -> Result<SubscriptionSnapshot, ProviderError> {
+        let updated = update
+            .expand(subscription_expansions())
+            .customize()
+            .request_strategy(idempotent(idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(provider_error)?;
+        Ok(subscription_snapshot(&updated))
+    }
+
     /// Releases the schedule managing `subscription`, if any, so the
     /// subscription can be changed directly; a waiting change is dropped.
     async fn release_schedule(
@@ -879,18 +896,12 @@ impl BillingProvider for StripeProvider {
                 item
             })
             .collect();
-        let updated = UpdateSubscription::new(subscription_id)
+        let update = UpdateSubscription::new(subscription_id)
             .items(changes)
             .proration_behavior(UpdateSubscriptionProrationBehavior::AlwaysInvoice)
             // The change only happens if its invoice is paid.
-            .payment_behavior(UpdateSubscriptionPaymentBehavior::PendingIfIncomplete)
-            .expand(subscription_expansions())
-            .customize()
-            .request_strategy(idempotent(idempotency_key)?)
-            .send(&self.client)
-            .await
-            .map_err(provider_error)?;
-        Ok(subscription_snapshot(&updated))
+            .payment_behavior(UpdateSubscriptionPaymentBehavior::PendingIfIncomplete);
+        self.update_subscription(update, idempotency_key).await
     }
 
     async fn set_cancel_at_period_end(
@@ -905,15 +916,8 @@ impl BillingProvider for StripeProvider {
             let current = self.subscription(subscription_id).await?;
             self.release_schedule(&current, idempotency_key).await?;
         }
-        let updated = UpdateSubscription::new(subscription_id)
-            .cancel_at_period_end(cancel)
-            .expand(subscription_expansions())
-            .customize()
-            .request_strategy(idempotent(idempotency_key)?)
-            .send(&self.client)
-            .await
-            .map_err(provider_error)?;
-        Ok(subscription_snapshot(&updated))
+        let update = UpdateSubscription::new(subscription_id).cancel_at_period_end(cancel);
+        self.update_subscription(update, idempotency_key).await
     }
 
     async fn payment_methods_url(
