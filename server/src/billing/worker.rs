@@ -220,7 +220,8 @@ async fn apply_event(
 }
 
 /// How often the time-driven work runs on each instance: the sandbox's
-/// renewals and trial announcements, trial reminders and trial expiry.
+/// renewals and trial announcements, trial reminders and trial expiry, and
+/// the queue gauges.
 const CLOCK_WORK_EVERY: Duration = Duration::from_secs(30);
 
 /// Runs the worker forever: on every NOTIFY from the inbox, and every few
@@ -276,5 +277,8 @@ async fn run_clock_work(pool: &PgPool, sandbox: Option<&app::billing::sandbox::S
         Ok(0) => {}
         Ok(paused) => tracing::info!(paused, "ended trials paused"),
         Err(error) => tracing::warn!(%error, "trial expiry failed"),
+    }
+    if let Err(error) = crate::telemetry::record_queue_depths(pool).await {
+        tracing::warn!(%error, "queue gauges not updated");
     }
 }

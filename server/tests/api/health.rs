@@ -60,3 +60,44 @@ async fn metrics_count_requests_by_route_in_prometheus_format(pool: PgPool) {
         r#"http_request_duration_seconds_bucket{method="GET",path="/pricing",status="200",le="0.005"}"#
     ));
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn metrics_show_provider_events_and_emails_that_need_an_operator(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into webhook_event (provider, provider_event_id, event_type, livemode, provider_created_at, payload, status)
+        select 'stripe', 'evt_gauge_' || n, 'invoice.paid', false, now(), '{}'::jsonb,
+               (array['pending', 'pending', 'unmatched', 'failed', 'processed'])[n]
+        from generate_series(1, 5) as n
+        "#
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into email_outbox (to_address, template, subject, text_body, html_body, status)
+        values ('a@x.test', 'welcome', 's', 't', 'h', 'dead'), ('b@x.test', 'welcome', 's', 't', 'h', 'queued'),
+               ('c@x.test', 'welcome', 's', 't', 'h', 'sent')
+        "#
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    server::telemetry::record_queue_depths(&pool).await.unwrap();
+    let body = app.get("/metrics").await.body;
+
+    for line in [
+        r#"gatehouse_provider_events{status="pending"} 2"#,
+        r#"gatehouse_provider_events{status="unmatched"} 1"#,
+        r#"gatehouse_provider_events{status="failed"} 1"#,
+        r#"gatehouse_email_outbox{status="queued"} 1"#,
+        r#"gatehouse_email_outbox{status="dead"} 1"#,
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line} in\n{body}");
+    }
+}
