@@ -31,6 +31,20 @@ fn status_label(status: &str) -> &'static str {
     }
 }
 
+/// A test-mode control that makes time pass, clearly marked as such.
+#[component]
+fn TestModeClock(explanation: &'static str, action: &'static str, button: &'static str) -> impl IntoView {
+    view! {
+        <div class="rounded-md border border-dashed border-amber-400 bg-amber-50 p-4">
+            <p class="text-sm font-semibold text-amber-900">"Test mode — no real payment"</p>
+            <p class="text-sm text-amber-900">{explanation}</p>
+            <form method="post" action=action class="mt-2">
+                <button type="submit" class=SECONDARY>{button}</button>
+            </form>
+        </div>
+    }
+}
+
 /// The tier, cycle and add-on fields shared by the subscribe and change forms.
 #[component]
 fn PlanFields(view: BillingView, feedback: FormFeedback) -> impl IntoView {
@@ -252,15 +266,11 @@ fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView {
                 {(view.test_mode && view.trial_ends_on.is_some())
                     .then(|| {
                         view! {
-                            <div class="rounded-md border border-dashed border-amber-400 bg-amber-50 p-4">
-                                <p class="text-sm font-semibold text-amber-900">"Test mode — no real payment"</p>
-                                <p class="text-sm text-amber-900">
-                                    "Make time pass: end the free trial now. Without a subscription the account is paused until a plan is chosen."
-                                </p>
-                                <form method="post" action="/api/sandbox_end_trial" class="mt-2">
-                                    <button type="submit" class=SECONDARY>"End the trial now"</button>
-                                </form>
-                            </div>
+                            <TestModeClock
+                                explanation="Make time pass: end the free trial now. Without a subscription the account is paused until a plan is chosen."
+                                action="/api/sandbox_end_trial"
+                                button="End the trial now"
+                            />
                         }
                     })}
             </section>
@@ -300,15 +310,11 @@ fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView {
                 {test_mode
                     .then(|| {
                         view! {
-                            <div class="rounded-md border border-dashed border-amber-400 bg-amber-50 p-4">
-                                <p class="text-sm font-semibold text-amber-900">"Test mode — no real payment"</p>
-                                <p class="text-sm text-amber-900">
-                                    "Make time pass: end the current period now (the trial ends or the subscription renews and is charged)."
-                                </p>
-                                <form method="post" action="/api/sandbox_end_period" class="mt-2">
-                                    <button type="submit" class=SECONDARY>"End the current period now"</button>
-                                </form>
-                            </div>
+                            <TestModeClock
+                                explanation="Make time pass: end the current period now (the trial ends or the subscription renews and is charged)."
+                                action="/api/sandbox_end_period"
+                                button="End the current period now"
+                            />
                         }
                     })}
             </section>

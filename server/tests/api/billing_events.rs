@@ -2,7 +2,9 @@
 //! worker re-reading subscriptions from a Stripe-shaped HTTP mock, local
 //! state, invoices and the ledger.
 
-use crate::helpers::{TestApp, deliver_signed, shipped_catalog, stripe_app, stripe_event, stripe_fixture};
+use crate::helpers::{
+    TestApp, deliver_signed, link_stripe_customer, shipped_catalog, stripe_app, stripe_event, stripe_fixture,
+};
 use app::billing::provider::ProviderName;
 use serde_json::{Value, json};
 use server::billing::worker::{Pass, process_due};
@@ -709,21 +711,7 @@ async fn trial_will_end_reminds_the_owners_once_and_the_sweep_does_not_repeat_it
     let (mock, stripe) = stripe_mock().await;
     let app = stripe_app(pool.clone(), &mock.uri()).await;
     app.signed_up("ada@acme.test", "Acme Metals", "starter").await;
-    // language=PostgreSQL
-    let organization_id =
-        sqlx::query_scalar!("select organization_id from organization where name = 'Acme Metals'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    app::billing::db::link_customer(
-        &pool,
-        organization_id,
-        ProviderName::Stripe,
-        "cus_gh_acme_001",
-        "ada@acme.test",
-    )
-    .await
-    .unwrap();
+    link_stripe_customer(&pool, "Acme Metals", "cus_gh_acme_001").await;
     let now = chrono::Utc::now().timestamp();
     let mut trialing = subscription(
         "sub_gh_starter_001",

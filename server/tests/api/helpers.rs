@@ -363,3 +363,24 @@ pub async fn stripe_app(pool: PgPool, api_base: &str) -> TestApp {
         ],
     )
 }
+
+/// Links the organisation named `name` to the Stripe customer `customer`,
+/// as a checkout would have; returns the organisation's id.
+pub async fn link_stripe_customer(pool: &PgPool, name: &str, customer: &str) -> uuid::Uuid {
+    // language=PostgreSQL
+    let organization_id =
+        sqlx::query_scalar!("select organization_id from organization where name = $1", name)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    app::billing::db::link_customer(
+        pool,
+        organization_id,
+        app::billing::provider::ProviderName::Stripe,
+        customer,
+        "billing@customer.test",
+    )
+    .await
+    .unwrap();
+    organization_id
+}

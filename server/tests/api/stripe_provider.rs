@@ -2,7 +2,7 @@
 //! Stripe-shaped objects (validated by async-stripe's own types): paths,
 //! form fields and idempotency keys.
 
-use crate::helpers::{shipped_catalog, stripe_app, stripe_fixture};
+use crate::helpers::{link_stripe_customer, shipped_catalog, stripe_app, stripe_fixture};
 use app::billing::provider::BillingProvider;
 use app::billing::subscription::{ChangeTiming, DesiredItem, ScheduledChange};
 use serde_json::{Value, json};
@@ -507,20 +507,7 @@ async fn payment_methods_open_a_billing_portal_session_for_the_linked_customer(p
     assert!(response.body.contains("subscribe first"), "{}", response.body);
     assert!(mock.received_requests().await.unwrap().is_empty());
 
-    // language=PostgreSQL
-    let organization_id = sqlx::query_scalar!("select organization_id from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    app::billing::db::link_customer(
-        &pool,
-        organization_id,
-        app::billing::provider::ProviderName::Stripe,
-        "cus_gh_acme_001",
-        "ada@acme.test",
-    )
-    .await
-    .unwrap();
+    link_stripe_customer(&pool, "Acme Metals", "cus_gh_acme_001").await;
     let response = owner
         .submit("/api/payment_methods", &[("request_id", &request_id)])
         .await;
