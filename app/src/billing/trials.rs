@@ -138,7 +138,7 @@ pub async fn send_due_reminders(
     limit: usize,
 ) -> Result<usize, sqlx::Error> {
     let mut sent = 0;
-    while sent < limit {
+    for _ in 0..limit {
         let mut tx = pool.begin().await?;
         let now = Utc::now();
         // language=PostgreSQL
@@ -160,9 +160,8 @@ pub async fn send_due_reminders(
         else {
             break;
         };
-        remind_locked(&mut tx, subscription_id, notices, now).await?;
+        sent += usize::from(remind_locked(&mut tx, subscription_id, notices, now).await?);
         tx.commit().await?;
-        sent += 1;
     }
     Ok(sent)
 }
@@ -176,7 +175,7 @@ pub async fn expire_ended_trials(
     limit: usize,
 ) -> Result<usize, sqlx::Error> {
     let mut expired = 0;
-    while expired < limit {
+    for _ in 0..limit {
         let mut tx = pool.begin().await?;
         // language=PostgreSQL
         let Some(subscription_id) = sqlx::query_scalar!(
@@ -193,9 +192,8 @@ pub async fn expire_ended_trials(
         else {
             break;
         };
-        pause_ended_trial(&mut tx, subscription_id, notices).await?;
+        expired += usize::from(pause_ended_trial(&mut tx, subscription_id, notices).await?);
         tx.commit().await?;
-        expired += 1;
     }
     Ok(expired)
 }

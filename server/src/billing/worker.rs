@@ -227,7 +227,7 @@ const CLOCK_WORK_EVERY: Duration = Duration::from_secs(30);
 /// Runs the worker forever: on every NOTIFY from the inbox, and every few
 /// seconds for retries that come due. The time-driven work runs here too,
 /// every 30 s: the sandbox's renewals and trial announcements, trial
-/// reminders and trial expiry.
+/// reminders and trial expiry, and the queue gauges.
 pub fn spawn(
     pool: PgPool,
     provider: Arc<dyn BillingProvider>,
@@ -235,11 +235,11 @@ pub fn spawn(
     notices: Notices,
 ) {
     let drain_pool = pool.clone();
-    let mut last_clock_work = Instant::now() - CLOCK_WORK_EVERY;
+    let mut last_clock_work: Option<Instant> = None;
     jobs::spawn_drain_loop(pool, INBOX_CHANNEL, "provider events", move || {
-        let clock_work_due = last_clock_work.elapsed() >= CLOCK_WORK_EVERY;
+        let clock_work_due = last_clock_work.is_none_or(|last| last.elapsed() >= CLOCK_WORK_EVERY);
         if clock_work_due {
-            last_clock_work = Instant::now();
+            last_clock_work = Some(Instant::now());
         }
         let (pool, provider, sandbox, notices) = (
             drain_pool.clone(),
