@@ -115,6 +115,22 @@ struct LocalSubscription {
     plan_before: String,
 }
 
+/// The local subscription linked to a provider subscription, if any.
+pub async fn linked_subscription_id(
+    conn: &mut PgConnection,
+    provider: ProviderName,
+    provider_subscription_id: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        "select subscription_id from subscription where provider = $1 and provider_subscription_id = $2",
+        provider.as_str(),
+        provider_subscription_id
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
 async fn lock_local_subscription(
     conn: &mut PgConnection,
     provider: ProviderName,
@@ -124,14 +140,7 @@ async fn lock_local_subscription(
     // else (a new provider subscription) the trial of the organisation whose
     // customer it bills, else a new row. Callers hold the customer's advisory
     // lock, so nothing links another row in between.
-    // language=PostgreSQL
-    let linked = sqlx::query_scalar!(
-        "select subscription_id from subscription where provider = $1 and provider_subscription_id = $2",
-        provider.as_str(),
-        snapshot.id
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
+    let linked = linked_subscription_id(conn, provider, &snapshot.id).await?;
     let subscription_id = match linked {
         Some(id) => id,
         None => {

@@ -6,8 +6,9 @@
 //! whole job (state, ledger, email) in that row's transaction, so instances
 //! never do the same work twice and a crash leaves it to be done again.
 
-use super::db::{LedgerRow, append_ledger};
+use super::db::{LedgerRow, append_ledger, linked_subscription_id};
 use super::domain::SubscriptionStatus;
+use super::provider::ProviderName;
 use super::subscription::ChangeKind;
 use crate::email::{outbox, templates};
 use chrono::{DateTime, Utc};
@@ -104,27 +105,16 @@ async fn remind_locked(
 }
 
 /// The reminder for a provider's subscription, when its provider says the
-/// trial ends soon (Stripe's `trial_will_end`), in the caller's transaction.
-/// Sent once per trial end, whichever of the event and the sweep comes first.
+/// trial ends soon (Stripe's `trial_will_end`), in the caller's transaction
+/// (which has just applied the subscription and holds its row). Sent once
+/// per trial end, whichever of the event and the sweep comes first.
 pub async fn remind_provider_trial(
     conn: &mut PgConnection,
-    provider: &str,
+    provider: ProviderName,
     provider_subscription_id: &str,
     notices: &Notices,
 ) -> Result<bool, sqlx::Error> {
-    // language=PostgreSQL
-    let local = sqlx::query_scalar!(
-        r#"
-        select subscription_id from subscription
-        where provider = $1 and provider_subscription_id = $2
-        for update
-        "#,
-        provider,
-        provider_subscription_id
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    match local {
+    match linked_subscription_id(conn, provider, provider_subscription_id).await? {
         Some(subscription_id) => remind_locked(conn, subscription_id, notices, Utc::now()).await,
         None => Ok(false),
     }

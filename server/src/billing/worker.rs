@@ -212,7 +212,7 @@ async fn apply_event(
             };
             let applied = db::apply_subscription(conn, name, &snapshot, cause, created).await?;
             if trial_will_end && !matches!(applied, Applied::Unmatched(_)) {
-                trials::remind_provider_trial(conn, name.as_str(), &snapshot.id, notices).await?;
+                trials::remind_provider_trial(conn, name, &snapshot.id, notices).await?;
             }
             Ok(applied)
         }
