@@ -43,6 +43,9 @@ pub enum AppError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// The request is larger than any form of ours (413).
+    #[error("the request is too large")]
+    TooLarge,
     /// A failure on our side, already logged.
     #[error("something went wrong on our side; please try again")]
     Internal,
@@ -60,6 +63,10 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Longest value a failed form is refilled with: any real entry fits, and an
+/// error answer stays small whatever was sent.
+pub const MAX_REFILL_CHARS: usize = 254;
+
 /// Collects the problems of a submitted form, so all are reported at once.
 #[derive(Debug, Default)]
 pub struct FormCheck {
@@ -75,8 +82,12 @@ impl FormCheck {
 
     /// Remembers a submitted value to refill the form with (never a secret).
     pub fn keep(&mut self, field: &str, value: &str) -> &mut Self {
-        self.values
-            .push((field.to_owned(), value.chars().take(500).collect()));
+        let refill = value
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_REFILL_CHARS)
+            .collect();
+        self.values.push((field.to_owned(), refill));
         self
     }
 
@@ -135,6 +146,7 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
             AppError::TooManyRequests { .. } => 429,
+            AppError::TooLarge => 413,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -145,28 +157,52 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            // Malformed arguments are the caller's mistake, and say so.
-            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => AppError::Validation {
-                field: String::new(),
-                message: format!("the request was not understood: {message}"),
-            },
+            // Malformed arguments are the caller's mistake, and say so; the
+            // parser's words are not repeated, since they may quote the input.
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
+                not_understood(&message)
+            }
             // On the server, a body that cannot be read (too large, not
             // UTF-8) is bad input; in the browser, an unreadable answer is a
             // transport failure.
-            ServerFnErrorErr::Deserialization(message) if cfg!(feature = "ssr") => AppError::Validation {
-                field: String::new(),
-                message: if message.contains("length limit") {
-                    "the request is too large".to_owned()
+            ServerFnErrorErr::Deserialization(message) if cfg!(feature = "ssr") => {
+                if message.contains("length limit") {
+                    AppError::TooLarge
                 } else {
-                    format!("the request was not understood: {message}")
-                },
-            },
+                    not_understood(&message)
+                }
+            }
             ServerFnErrorErr::Request(message)
             | ServerFnErrorErr::Response(message)
             | ServerFnErrorErr::Deserialization(message) => AppError::Transport(message),
             _ => AppError::Internal,
         }
     }
+}
+
+/// The answer to arguments that cannot be read. Names the field when the
+/// parser's message names one of ours (a short identifier in backticks),
+/// never anything else from the message, which may quote what was sent.
+fn not_understood(parser_message: &str) -> AppError {
+    AppError::Validation {
+        field: field_named_in(parser_message).unwrap_or_default().to_owned(),
+        message: "the request was not understood: a field is missing or malformed".to_owned(),
+    }
+}
+
+/// The first backticked identifier in a parser message, if it is short and
+/// made only of lowercase letters, digits and underscores (a field name of
+/// ours, not submitted text).
+fn field_named_in(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    let name = &message[start..start + len];
+    let plain = !name.is_empty()
+        && name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    plain.then_some(name)
 }
 
 #[cfg(feature = "ssr")]
@@ -190,5 +226,52 @@ impl From<crate::catalog::db::LoadCatalogError> for AppError {
     fn from(error: crate::catalog::db::LoadCatalogError) -> Self {
         tracing::error!(error = %error, "catalogue unavailable");
         AppError::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argument_errors_never_repeat_what_was_sent() {
+        let hostile = "x".repeat(70_000);
+        for error in [
+            ServerFnErrorErr::Args(format!("invalid type: string \"{hostile}\", expected u32")),
+            ServerFnErrorErr::MissingArg(hostile.clone()),
+            ServerFnErrorErr::Deserialization(format!("unknown field `{hostile}`")),
+            ServerFnErrorErr::Args(format!("unknown field `<script>{hostile}`")),
+        ] {
+            let answer = AppError::from_server_fn_error(error);
+            let json = serde_json::to_string(&answer).unwrap();
+            assert!(json.len() < 200, "{} bytes", json.len());
+            assert!(!json.contains("xxxx"), "{json}");
+            assert_eq!(answer.status_code(), 422);
+        }
+    }
+
+    #[test]
+    fn argument_errors_name_our_own_fields() {
+        let answer =
+            AppError::from_server_fn_error(ServerFnErrorErr::MissingArg("missing field `email`".into()));
+        assert!(matches!(answer, AppError::Validation { field, .. } if field == "email"));
+    }
+
+    #[test]
+    fn an_overlong_body_is_413() {
+        let answer =
+            AppError::from_server_fn_error(ServerFnErrorErr::Deserialization("length limit exceeded".into()));
+        assert_eq!(answer.status_code(), 413);
+    }
+
+    #[test]
+    fn refill_values_are_short_and_printable() {
+        let mut form = FormCheck::new();
+        form.keep("email", &format!("a\u{0}\r\n{}", "b".repeat(10_000)));
+        let AppError::InvalidForm { values, .. } = form.into_error() else {
+            panic!()
+        };
+        assert_eq!(values[0].1.chars().count(), MAX_REFILL_CHARS);
+        assert!(values[0].1.chars().all(|c| !c.is_control()));
     }
 }

@@ -11,10 +11,12 @@ pub mod config;
 pub mod embedded_db;
 pub mod health;
 pub mod jobs;
+pub mod limits;
 pub mod mailer;
 pub mod page_cache;
 pub mod security;
 pub mod seo_files;
+pub mod static_files;
 pub mod telemetry;
 pub mod webhooks;
 
@@ -33,20 +35,17 @@ use axum::routing::get;
 use config::Settings;
 use embedded_db::EmbeddedPostgres;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use leptos_axum::{LeptosRoutes, generate_route_list, render_app_async_with_context};
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgListener, PgPoolOptions};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::cookie::time;
@@ -71,6 +70,8 @@ pub struct AppState {
     pub catalog: CatalogCache,
     /// Hashed asset URLs.
     pub assets: SiteAssets,
+    /// The built site's files, in memory.
+    pub static_files: static_files::StaticFiles,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// The configuration it was built from.
@@ -107,11 +108,13 @@ impl AppState {
             .site_root(settings.site_root.display().to_string())
             .site_pkg_dir("pkg")
             .build();
+        let static_files = static_files::StaticFiles::load(&settings.site_root);
         Ok(AppState {
             leptos_options,
             pool,
             catalog: CatalogCache::default(),
             assets,
+            static_files,
             metrics: telemetry::prometheus(),
             settings: Arc::new(settings),
             site: Arc::new(site),
@@ -157,15 +160,32 @@ pub fn app(state: AppState) -> Router {
     };
     let options = state.leptos_options.clone();
     let routes = generate_route_list(App);
-    let pkg_dir = Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
-
-    // Bundle files carry content hashes, so browsers may keep them forever.
-    let immutable_assets = ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=31536000, immutable"),
-        ))
-        .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip());
+    // Anything that is neither a route nor one of the site's files renders
+    // the 404 page.
+    let not_found_page = {
+        let page_shell = page_shell.clone();
+        let options = options.clone();
+        render_app_async_with_context(provide_app_context.clone(), move || page_shell(options.clone()))
+    };
+    let fallback = {
+        let files = state.static_files.clone();
+        move |request: axum::extract::Request| {
+            let not_found_page = not_found_page.clone();
+            let file = files.answer(&request);
+            async move {
+                match file {
+                    Some(file) => file,
+                    None => {
+                        let mut page = not_found_page(request).await;
+                        if page.status() == axum::http::StatusCode::OK {
+                            *page.status_mut() = axum::http::StatusCode::NOT_FOUND;
+                        }
+                        page
+                    }
+                }
+            }
+        }
+    };
 
     let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
         .with_name("gatehouse_session")
@@ -187,20 +207,29 @@ pub fn app(state: AppState) -> Router {
         .route("/brand.css", get(seo_files::brand_css))
         .route("/robots.txt", get(seo_files::robots_txt))
         .route("/sitemap.xml", get(seo_files::sitemap_xml))
-        .leptos_routes_with_context(&state, routes, provide_app_context.clone(), {
+        .leptos_routes_with_context(&state, routes, provide_app_context, {
             let page_shell = page_shell.clone();
             move || page_shell(options.clone())
         })
-        .nest_service("/pkg", immutable_assets)
-        .fallback(file_and_error_handler_with_context::<AppState, _>(provide_app_context, page_shell))
-        .layer(CompressionLayer::new().gzip(true).br(true))
+        .fallback(fallback)
+        // Innermost: the page cache stores pages before compression and
+        // answers with its own pre-compressed copies, which the compression
+        // layer leaves alone.
         .layer(axum::middleware::from_fn_with_state(
             page_cache::PageCache::new(state.catalog.clone()),
             page_cache::serve_cached_pages,
         ))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(axum::middleware::from_fn_with_state(
+            state.pool.clone(),
+            security::require_sign_in_for_portal,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(api_errors::status_from_app_error))
+        .layer(axum::middleware::from_fn(security::default_cache_control))
         .layer(axum::middleware::from_fn_with_state(allowed_origins, security::require_same_origin))
+        // Before anything reads a body or a query.
+        .layer(axum::middleware::from_fn(limits::limit_request_sizes))
         .layer(axum::middleware::from_fn_with_state(settings.is_https(), security::security_headers))
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(

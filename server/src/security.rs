@@ -2,7 +2,7 @@
 //! state-changing request, and the security headers every response carries.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -89,6 +89,18 @@ pub fn page_csp(nonce: &str) -> String {
     )
 }
 
+/// The Content-Security-Policy of a page shared between visitors (served
+/// from the page cache): its inline scripts are allowed by hash, so no nonce
+/// is ever repeated.
+pub fn page_csp_with_hashes(script_hashes: &[String]) -> String {
+    let sources: String = script_hashes.iter().map(|h| format!(" '{h}'")).collect();
+    format!(
+        "default-src 'self'; script-src 'self'{sources} 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    )
+}
+
 /// Responses that are not pages (JSON, files, errors) may run nothing.
 const NON_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -118,6 +130,56 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         );
+    }
+    response
+}
+
+/// Sends a visitor who is not signed in from any portal page (`/app…`) to
+/// the sign-in page with a 303, carrying the page to come back to. Runs
+/// inside the session layer; a session that cannot be read is left to the
+/// page, which shows the error.
+pub async fn require_sign_in_for_portal(
+    State(pool): State<sqlx::PgPool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let is_portal_page = path == "/app" || path.starts_with("/app/");
+    let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
+    let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
+        return next.run(request).await;
+    };
+    if !is_portal_page || !is_read {
+        return next.run(request).await;
+    }
+    match app::accounts::session::signed_in(&session, &pool).await {
+        Ok(None) => sign_in_redirect(request.uri()),
+        Ok(Some(_)) | Err(_) => next.run(request).await,
+    }
+}
+
+/// `303 See Other` to `/login?next=<this page>`.
+fn sign_in_redirect(uri: &Uri) -> Response {
+    let here = uri.path_and_query().map_or("/app", |p| p.as_str());
+    let target = format!("/login?next={}", app::ui::encode_query_value(here));
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(&target) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// Responses that say nothing of their caching are private and not stored:
+/// signed-in pages, server-function answers, errors. Files, the sitemap,
+/// robots and the anonymous marketing pages say their own.
+pub async fn default_cache_control(request: Request, next: Next) -> Response {
+    let anonymous_page = crate::page_cache::is_cacheable_request(&request);
+    let mut response = next.run(request).await;
+    if !anonymous_page || response.status() != StatusCode::OK {
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("private, no-store"));
     }
     response
 }

@@ -9,10 +9,16 @@ use std::sync::OnceLock;
 use std::time::Instant;
 use tracing_subscriber::EnvFilter;
 
+/// What is logged unless `RUST_LOG` says otherwise. async-stripe warns on
+/// every checkout session because Stripe reports `ui_mode: "hosted"`, a
+/// name its enum lacks (it reads it as an unknown value, which Gatehouse
+/// never uses): that module logs errors only.
+const DEFAULT_LOG_FILTER: &str =
+    "info,sqlx=warn,tower_http=info,leptos=warn,stripe_shared::checkout_session=error";
+
 /// Installs the global log subscriber. `RUST_LOG` overrides the default filter.
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info,leptos=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     // Logs go to stderr so that commands can print results on stdout.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -94,6 +100,7 @@ pub async fn record_queue_depths(pool: &sqlx::PgPool) -> Result<(), sqlx::Error>
         select (select count(*) from webhook_event where status = 'pending') as "events_pending!",
                (select count(*) from webhook_event where status = 'unmatched') as "events_unmatched!",
                (select count(*) from webhook_event where status = 'failed') as "events_failed!",
+               (select count(*) from webhook_event where status = 'rejected') as "events_rejected!",
                (select count(*) from email_outbox where status = 'queued') as "emails_queued!",
                (select count(*) from email_outbox where status = 'dead') as "emails_dead!"
         "#
@@ -104,6 +111,7 @@ pub async fn record_queue_depths(pool: &sqlx::PgPool) -> Result<(), sqlx::Error>
         ("pending", depths.events_pending),
         ("unmatched", depths.events_unmatched),
         ("failed", depths.events_failed),
+        ("rejected", depths.events_rejected),
     ] {
         metrics::gauge!("gatehouse_provider_events", "status" => status).set(count as f64);
     }

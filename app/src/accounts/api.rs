@@ -19,16 +19,17 @@ use {
     crate::context::app_context,
     crate::email::{outbox, templates},
     crate::error::FormCheck,
-    crate::security::{db::throttle, throttle as rates},
+    crate::security::{
+        db::{check_throttle, clear_throttle, throttle},
+        throttle as rates,
+    },
 };
 
-/// Where a successful sign-in may send the user: local paths only, so a
-/// crafted link cannot bounce a user to another site.
-pub fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
-        _ => "/app",
-    }
+/// Where a successful sign-in may send the user: a path on this site as a
+/// browser would read it (see [`crate::security::local_path`]), else `/app`.
+pub fn safe_next(next: Option<&str>) -> String {
+    next.and_then(crate::security::local_path::local_path)
+        .unwrap_or_else(|| "/app".to_owned())
 }
 
 /// Creates the user, their organisation, owner membership and a card-free
@@ -108,7 +109,7 @@ pub async fn sign_up(
             session::mark_anonymous_activity(&session).await?;
         }
     }
-    leptos_axum::redirect("/signup/check-email");
+    crate::security::redirect::redirect("/signup/check-email");
     Ok(())
 }
 
@@ -133,15 +134,19 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
     .await?;
     throttle(
         &context.pool,
-        &format!("login:account:{email}"),
-        rates::LOGIN_PER_ACCOUNT,
+        &format!("login:account:{email}:ip:{}", client_ip()),
+        rates::LOGIN_PER_ACCOUNT_AND_IP,
     )
     .await?;
+    let failures = login_failures_bucket(&email);
+    check_throttle(&context.pool, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
     let credentials = db::credentials(&context.pool, &email).await?;
     // Runs against a decoy hash when there is no account: same time either way.
     let password_matches =
         verify_password(&password, credentials.as_ref().map(|c| c.password_hash.clone())).await;
     let Some(credentials) = credentials.filter(|_| password_matches) else {
+        // Counted whether or not it is now over the limit: the next attempt is refused.
+        let _ = throttle(&context.pool, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await;
         form.fail("password", "the email or password is incorrect");
         return Err(form.into_error());
     };
@@ -154,7 +159,7 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
         credentials.auth_version,
     )
     .await?;
-    leptos_axum::redirect(safe_next(next.as_deref()));
+    crate::security::redirect::redirect(&safe_next(next.as_deref()));
     Ok(())
 }
 
@@ -163,7 +168,7 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
 pub async fn log_out() -> Result<(), AppError> {
     let session = session::current_session().await?;
     session::sign_out(&session).await?;
-    leptos_axum::redirect("/");
+    crate::security::redirect::redirect("/");
     Ok(())
 }
 
@@ -184,7 +189,7 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
     tx.commit().await?;
     let session = session::current_session().await?;
     let signed_in = session::signed_in(&session, &context.pool).await?.is_some();
-    leptos_axum::redirect(if signed_in {
+    crate::security::redirect::redirect(if signed_in {
         "/app?verified=1"
     } else {
         "/login?verified=1"
@@ -223,7 +228,7 @@ pub async fn resend_verification() -> Result<(), AppError> {
     )
     .await?;
     tx.commit().await?;
-    leptos_axum::redirect("/app?resent=1");
+    crate::security::redirect::redirect("/app?resent=1");
     Ok(())
 }
 
@@ -267,37 +272,68 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
         .await?;
     }
     tx.commit().await?;
-    leptos_axum::redirect("/forgot-password?sent=1");
+    crate::security::redirect::redirect("/forgot-password?sent=1");
     Ok(())
 }
 
 /// Sets a new password with an emailed token, ends every other session and
-/// signs in.
+/// signs in. The token is checked before the (deliberately slow) password
+/// hash, and attempts are throttled per client address, so bogus tokens
+/// cost nothing.
 #[server(prefix = "/api", endpoint = "reset_password")]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
     let context = app_context()?;
+    throttle(
+        &context.pool,
+        &format!("password-token:ip:{}", client_ip()),
+        rates::PASSWORD_TOKEN_PER_IP,
+    )
+    .await?;
     let mut form = FormCheck::new();
     let Some(password) = form.check("password", Password::parse(&password)) else {
         return Err(form.into_error());
     };
-    let password_hash = hash_password(&password).await?;
-    let mut tx = context.pool.begin().await?;
-    let Some(user_id) = db::consume_token(&mut tx, TokenPurpose::ResetPassword, &token_hash(&token)).await?
-    else {
-        return Err(AppError::field(
+    let token_hash = token_hash(&token);
+    let expired = || {
+        AppError::field(
             "token",
             "this reset link has expired or was already used; ask for a new one",
-        ));
+        )
+    };
+    if !db::token_is_open(&context.pool, TokenPurpose::ResetPassword, &token_hash).await? {
+        return Err(expired());
+    }
+    let password_hash = hash_password(&password).await?;
+    let mut tx = context.pool.begin().await?;
+    // Consumed only now: of two concurrent uses, one wins.
+    let Some(user_id) = db::consume_token(&mut tx, TokenPurpose::ResetPassword, &token_hash).await? else {
+        return Err(expired());
     };
     let auth_version = db::set_password(&mut tx, user_id, &password_hash).await?;
     // Following the emailed link proves the address.
     db::mark_email_verified(&mut tx, user_id).await?;
     let organization_id = db::default_organization(&mut *tx, user_id).await?;
+    let email = db::user_email(&mut *tx, user_id).await?;
     tx.commit().await?;
+    // The owner proved themselves: failed guesses by others stop counting.
+    if let Some(email) = email {
+        clear_throttle(&context.pool, &login_failures_bucket_of(&email)).await?;
+    }
     let session = session::current_session().await?;
     session::sign_in(&session, user_id, organization_id, auth_version).await?;
-    leptos_axum::redirect("/app?password_reset=1");
+    crate::security::redirect::redirect("/app?password_reset=1");
     Ok(())
+}
+
+/// The bucket of an account's failed sign-ins from every address.
+#[cfg(feature = "ssr")]
+fn login_failures_bucket(email: &EmailAddress) -> String {
+    login_failures_bucket_of(email.as_str())
+}
+
+#[cfg(feature = "ssr")]
+fn login_failures_bucket_of(email: &str) -> String {
+    format!("login-failures:account:{email}")
 }
 
 /// Changes the password; every other session of the user ends.
@@ -305,6 +341,12 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
     let context = app_context()?;
     let user = session::require_user().await?;
+    throttle(
+        &context.pool,
+        &format!("password-change:user:{}", user.user_id),
+        rates::PASSWORD_CHANGE_PER_USER,
+    )
+    .await?;
     let mut form = FormCheck::new();
     let new_password = form.check("new_password", Password::parse(&new_password));
     let email = EmailAddress::parse(&user.email).map_err(|_| AppError::Internal)?;
@@ -324,7 +366,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     tx.commit().await?;
     let session = session::current_session().await?;
     session::refresh_auth_version(&session, auth_version).await?;
-    leptos_axum::redirect("/app/account?changed=1");
+    crate::security::redirect::redirect("/app/account?changed=1");
     Ok(())
 }
 
@@ -361,10 +403,14 @@ mod tests {
             "https://evil.test",
             "//evil.test",
             "/\\evil.test",
+            "/\t/evil.test",
+            "/\r/x",
+            "/\u{7f}",
+            "/\u{0}x",
             "javascript:alert(1)",
             "",
         ] {
-            assert_eq!(safe_next(Some(hostile)), "/app", "{hostile}");
+            assert_eq!(safe_next(Some(hostile)), "/app", "{hostile:?}");
         }
         assert_eq!(safe_next(None), "/app");
     }

@@ -1,8 +1,8 @@
 //! Accounts storage: users, organisations, memberships, the trial and tokens.
 
 use super::domain::{EmailAddress, Role};
-use crate::billing::db::{LedgerRow, append_ledger};
 use crate::billing::domain::SubscriptionStatus;
+use crate::billing::ledger_store::{Revision, plan_state, record_revision};
 use crate::catalog::domain::BillingCycle;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
@@ -156,7 +156,7 @@ pub async fn start_trial(
         insert into subscription (organization_id, plan_id, billing_cycle, status, trial_start, trial_end)
         select $1, plan_id, $3, 'trialing', now(), now() + make_interval(days => $4)
         from plan where plan_key = $2 and not retired
-        returning subscription_id, extract(epoch from trial_start)::float8 as "trial_start!"
+        returning subscription_id, trial_start as "trial_start!: chrono::DateTime<chrono::Utc>"
         "#,
         organization_id,
         plan_key,
@@ -165,22 +165,18 @@ pub async fn start_trial(
     )
     .fetch_one(&mut *conn)
     .await?;
-    append_ledger(
+    record_revision(
         conn,
-        &LedgerRow {
+        &Revision {
             organization_id,
             subscription_id: subscription.subscription_id,
             occurred_at: subscription.trial_start,
-            kind: "trial_started",
-            status_before: None,
-            status_after: SubscriptionStatus::Trialing.as_str(),
-            plan_before: None,
-            plan_after: plan_key,
-            // A trial carries no MRR.
-            mrr_before: 0,
-            mrr_after: 0,
-            currency,
             cause: "signup",
+            state: plan_state(SubscriptionStatus::Trialing, plan_key, cycle),
+            plan: plan_key,
+            // A trial carries no MRR.
+            mrr: 0,
+            currency,
         },
     )
     .await?;
@@ -272,6 +268,36 @@ pub async fn consume_token(
     )
     .fetch_optional(&mut *conn)
     .await
+}
+
+/// Whether an emailed token is unused and unexpired (without using it up).
+pub async fn token_is_open(
+    pool: &PgPool,
+    purpose: TokenPurpose,
+    token_hash: &[u8],
+) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        r#"
+        select exists(select 1 from email_token
+                      where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()) as "open!"
+        "#,
+        token_hash,
+        purpose.as_str()
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// A user's email address.
+pub async fn user_email(
+    executor: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!("select email from app_user where user_id = $1", user_id)
+        .fetch_optional(executor)
+        .await
 }
 
 /// Marks the user's email confirmed.

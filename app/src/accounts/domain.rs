@@ -208,6 +208,12 @@ impl Role {
     pub fn manages_team(self) -> bool {
         matches!(self, Role::Owner | Role::Admin)
     }
+
+    /// Whether this role may spend the organisation's money: check out, pay,
+    /// change or cancel the plan, change the card.
+    pub fn manages_billing(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
 }
 
 /// Why a team change was refused.

@@ -72,12 +72,14 @@ fn read_choice(
     };
     let mut quantities = BTreeMap::new();
     for (key, raw) in add_ons.iter().flatten() {
-        let field = format!("add_ons[{key}]");
-        form.keep(&field, raw);
+        // Only the catalogue's own keys become field names: a submitted key
+        // is never repeated back.
         let Some(add_on) = catalog.add_ons.iter().find(|a| &a.key == key) else {
-            form.fail(&field, format!("there is no add-on called \"{key}\""));
+            form.fail("add_ons", "one of the add-ons is not offered; reload the page");
             continue;
         };
+        let field = format!("add_ons[{}]", add_on.key);
+        form.keep(&field, raw);
         let raw = raw.trim();
         let quantity = if raw.is_empty() { Ok(0) } else { raw.parse::<u32>() };
         match quantity {
@@ -105,13 +107,31 @@ fn read_choice(
     })
 }
 
+/// The caller, when they may spend the organisation's money (check out, pay,
+/// change or cancel the plan, change the card): the one check every such
+/// server function makes, so no path lets a plain member pay.
 #[cfg(feature = "ssr")]
-fn require_manager(role: crate::accounts::domain::Role) -> Result<(), AppError> {
-    if role.manages_team() {
-        Ok(())
+async fn require_billing_manager() -> Result<
+    (
+        crate::accounts::session::SignedIn,
+        crate::accounts::session::TenantScope,
+    ),
+    AppError,
+> {
+    let (user, scope) = require_member().await?;
+    if scope.role().manages_billing() {
+        Ok((user, scope))
     } else {
         Err(AppError::Forbidden)
     }
+}
+
+/// A provider object id from a URL or form, or 404: ids are short runs of
+/// letters, digits, `_` and `-`, so anything else (a NUL, a quote, 10 KB) is
+/// refused before it reaches the provider or the database.
+#[cfg(feature = "ssr")]
+fn object_id(raw: &str) -> Result<&str, AppError> {
+    super::provider::parse_object_id(raw).ok_or(AppError::NotFound)
 }
 
 #[cfg(feature = "ssr")]
@@ -144,24 +164,24 @@ async fn linked_subscription(
     Ok((row, subscription_id, PlanChoice::from_plan(&plan)))
 }
 
-/// Applies what the provider answered, at once, so the page shows it; the
-/// provider's own event later finds nothing left to change.
+/// Shows what the provider now holds at once, without waiting for its
+/// event. The subscription is read again under the customer's lock, so a
+/// worker that wrote a newer state in the meantime is never overwritten with
+/// an older one. The ledger row comes from the provider's event, at the
+/// time the change happened there.
 #[cfg(feature = "ssr")]
 async fn apply_now(
     context: &AppContext,
     snapshot: &super::subscription::SubscriptionSnapshot,
-    user_id: Uuid,
 ) -> Result<(), AppError> {
     let mut tx = context.pool.begin().await?;
-    let now = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
-    db::apply_subscription(
-        &mut tx,
-        context.billing.name(),
-        snapshot,
-        &format!("user:{user_id}"),
-        now,
-    )
-    .await?;
+    db::lock_customer(&mut tx, context.billing.name(), &snapshot.customer_id).await?;
+    let present = context
+        .billing
+        .fetch_subscription(&snapshot.id)
+        .await
+        .map_err(provider_error)?;
+    db::apply_present(&mut tx, context.billing.name(), &present).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -307,8 +327,7 @@ pub async fn start_checkout(
     add_ons: Option<BTreeMap<String, String>>,
     request_id: String,
 ) -> Result<(), AppError> {
-    let (user, scope) = require_member().await?;
-    require_manager(scope.role())?;
+    let (user, scope) = require_billing_manager().await?;
     let context = app_context()?;
     let catalog = context.catalog.get(&context.pool).await?;
     let choice = read_choice(&catalog, &tier, &cycle, &add_ons)?;
@@ -371,7 +390,7 @@ pub async fn start_checkout(
         })
         .await
         .map_err(provider_error)?;
-    leptos_axum::redirect(&redirect.url);
+    crate::security::redirect::redirect(&redirect.url);
     Ok(())
 }
 
@@ -379,14 +398,12 @@ pub async fn start_checkout(
 /// the provider (the redirect alone proves nothing) and applies it.
 #[server(prefix = "/api", endpoint = "checkout_result", input = server_fn::codec::GetUrl)]
 pub async fn checkout_result(session_id: String) -> Result<CheckoutResultView, AppError> {
-    let (user, scope) = require_member().await?;
+    let (_, scope) = require_member().await?;
     let context = app_context()?;
-    if session_id.is_empty() || session_id.len() > 255 {
-        return Err(AppError::NotFound);
-    }
+    let session_id = object_id(&session_id)?;
     let outcome = context
         .billing
-        .checkout_outcome(&session_id)
+        .checkout_outcome(session_id)
         .await
         .map_err(|e| match e {
             ProviderError::NotFound(_) => AppError::NotFound,
@@ -404,7 +421,7 @@ pub async fn checkout_result(session_id: String) -> Result<CheckoutResultView, A
             status: String::new(),
         });
     };
-    apply_now(&context, &subscription, user.user_id).await?;
+    apply_now(&context, &subscription).await?;
     let plan = subscription
         .plan()
         .map_err(|e| AppError::Conflict(e.to_string()))?;
@@ -422,8 +439,7 @@ pub async fn preview_plan_change(
     cycle: String,
     add_ons: Option<BTreeMap<String, String>>,
 ) -> Result<ChangePreviewView, AppError> {
-    let (_, scope) = require_member().await?;
-    require_manager(scope.role())?;
+    let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
     let catalog = context.catalog.get(&context.pool).await?;
     let target = read_choice(&catalog, &tier, &cycle, &add_ons)?;
@@ -499,8 +515,7 @@ pub async fn change_plan(
     add_ons: Option<BTreeMap<String, String>>,
     request_id: String,
 ) -> Result<(), AppError> {
-    let (user, scope) = require_member().await?;
-    require_manager(scope.role())?;
+    let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
     let catalog = context.catalog.get(&context.pool).await?;
     let target = read_choice(&catalog, &tier, &cycle, &add_ons)?;
@@ -518,8 +533,8 @@ pub async fn change_plan(
         )
         .await
         .map_err(provider_error)?;
-    apply_now(&context, &changed, user.user_id).await?;
-    leptos_axum::redirect(match timing {
+    apply_now(&context, &changed).await?;
+    crate::security::redirect::redirect(match timing {
         ChangeTiming::Immediately => "/app/billing?changed=now",
         ChangeTiming::AtPeriodEnd => "/app/billing?changed=later",
     });
@@ -529,8 +544,7 @@ pub async fn change_plan(
 /// Cancels at period end (`cancel = "true"`) or resumes (`"false"`).
 #[server(prefix = "/api", endpoint = "set_cancellation")]
 pub async fn set_cancellation(cancel: String, request_id: String) -> Result<(), AppError> {
-    let (user, scope) = require_member().await?;
-    require_manager(scope.role())?;
+    let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
     let cancel = match cancel.as_str() {
         "true" => true,
@@ -548,8 +562,8 @@ pub async fn set_cancellation(cancel: String, request_id: String) -> Result<(), 
         )
         .await
         .map_err(provider_error)?;
-    apply_now(&context, &changed, user.user_id).await?;
-    leptos_axum::redirect(if cancel {
+    apply_now(&context, &changed).await?;
+    crate::security::redirect::redirect(if cancel {
         "/app/billing?canceled=1"
     } else {
         "/app/billing?resumed=1"
@@ -560,8 +574,7 @@ pub async fn set_cancellation(cancel: String, request_id: String) -> Result<(), 
 /// Sends the customer to the provider's page for payment methods.
 #[server(prefix = "/api", endpoint = "payment_methods")]
 pub async fn payment_methods(request_id: String) -> Result<(), AppError> {
-    let (_, scope) = require_member().await?;
-    require_manager(scope.role())?;
+    let (_, scope) = require_billing_manager().await?;
     let request_id = idempotency_token(&request_id)?;
     let context = app_context()?;
     let customer = db::customer_of(&context.pool, scope.organization_id(), context.billing.name())
@@ -578,18 +591,19 @@ pub async fn payment_methods(request_id: String) -> Result<(), AppError> {
         )
         .await
         .map_err(provider_error)?;
-    leptos_axum::redirect(&url);
+    crate::security::redirect::redirect(&url);
     Ok(())
 }
 
 /// The sandbox's checkout page.
 #[server(prefix = "/api", endpoint = "sandbox_checkout", input = server_fn::codec::GetUrl)]
 pub async fn get_sandbox_checkout(session_id: String) -> Result<SandboxCheckoutView, AppError> {
-    let (_, scope) = require_member().await?;
+    let (_, scope) = require_billing_manager().await?;
+    let session_id = object_id(&session_id)?;
     let context = app_context()?;
     let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
     let checkout = sandbox
-        .checkout_page(&session_id, scope.organization_id())
+        .checkout_page(session_id, scope.organization_id())
         .await
         .map_err(provider_error)?
         .ok_or(AppError::NotFound)?;
@@ -617,17 +631,18 @@ pub async fn get_sandbox_checkout(session_id: String) -> Result<SandboxCheckoutV
 /// Pays a sandbox checkout with a test card.
 #[server(prefix = "/api", endpoint = "sandbox_pay")]
 pub async fn sandbox_pay(session_id: String, card_number: String) -> Result<(), AppError> {
-    let (_, scope) = require_member().await?;
+    let (_, scope) = require_billing_manager().await?;
+    let session_id = object_id(&session_id)?;
     let context = app_context()?;
     let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
     sandbox
-        .checkout_page(&session_id, scope.organization_id())
+        .checkout_page(session_id, scope.organization_id())
         .await
         .map_err(provider_error)?
         .ok_or(AppError::NotFound)?;
-    match sandbox.complete_checkout(&session_id, &card_number).await {
+    match sandbox.complete_checkout(session_id, &card_number).await {
         Ok(url) => {
-            leptos_axum::redirect(&url);
+            crate::security::redirect::redirect(&url);
             Ok(())
         }
         Err(ProviderError::Refused(message)) => Err(AppError::field("card_number", message)),
@@ -638,13 +653,12 @@ pub async fn sandbox_pay(session_id: String, card_number: String) -> Result<(), 
 /// Replaces the sandbox test card (retrying an open invoice with it).
 #[server(prefix = "/api", endpoint = "sandbox_card")]
 pub async fn sandbox_update_card(card_number: String) -> Result<(), AppError> {
-    let (_, scope) = require_member().await?;
-    require_manager(scope.role())?;
+    let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
     let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
     match sandbox.update_card(scope.organization_id(), &card_number).await {
         Ok(()) => {
-            leptos_axum::redirect("/app/billing?card=1");
+            crate::security::redirect::redirect("/app/billing?card=1");
             Ok(())
         }
         Err(ProviderError::Refused(message)) => Err(AppError::field("card_number", message)),
@@ -656,8 +670,7 @@ pub async fn sandbox_update_card(card_number: String) -> Result<(), AppError> {
 /// scheduled change or cancellation taking effect).
 #[server(prefix = "/api", endpoint = "sandbox_end_period")]
 pub async fn sandbox_end_period() -> Result<(), AppError> {
-    let (user, scope) = require_member().await?;
-    require_manager(scope.role())?;
+    let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
     let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
     let (_, subscription_id, _) = linked_subscription(&context, scope.organization_id()).await?;
@@ -665,8 +678,8 @@ pub async fn sandbox_end_period() -> Result<(), AppError> {
         .end_period(&subscription_id)
         .await
         .map_err(provider_error)?;
-    apply_now(&context, &snapshot, user.user_id).await?;
-    leptos_axum::redirect("/app/billing?period_ended=1");
+    apply_now(&context, &snapshot).await?;
+    crate::security::redirect::redirect("/app/billing?period_ended=1");
     Ok(())
 }
 
@@ -674,8 +687,7 @@ pub async fn sandbox_end_period() -> Result<(), AppError> {
 /// (without a subscription the account is paused until a plan is chosen).
 #[server(prefix = "/api", endpoint = "sandbox_end_trial")]
 pub async fn sandbox_end_trial() -> Result<(), AppError> {
-    let (_, scope) = require_member().await?;
-    require_manager(scope.role())?;
+    let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
     if context.sandbox.is_none() {
         return Err(AppError::NotFound);
@@ -686,7 +698,7 @@ pub async fn sandbox_end_trial() -> Result<(), AppError> {
     if !ended {
         return Err(AppError::Conflict("There is no running trial to end.".into()));
     }
-    leptos_axum::redirect("/app/billing?trial_ended=1");
+    crate::security::redirect::redirect("/app/billing?trial_ended=1");
     Ok(())
 }
 

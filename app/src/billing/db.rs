@@ -2,13 +2,11 @@
 //! invoices to local state with one ledger row per change, and what the
 //! billing page reads.
 
-use super::domain::{Discount, IntervalUnit, RecurringItem, SubscriptionStatus, subscription_mrr};
+use super::domain::{IntervalUnit, SubscriptionStatus};
+use super::ledger_store::{Revision, record_revision};
 use super::provider::ProviderName;
-use super::subscription::{
-    ChangeKind, InvoiceLine, InvoiceSnapshot, InvoiceStatus, LedgerState, PriceKey, SubscriptionSnapshot,
-    classify_change,
-};
-use crate::catalog::domain::BillingCycle;
+use super::subscription::{ChangeKind, InvoiceLine, InvoiceSnapshot, LedgerState, SubscriptionSnapshot};
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -69,32 +67,33 @@ pub async fn link_customer(
     Ok(())
 }
 
-/// Records a customer's new email from the provider; false if unknown.
+/// Records a customer's email as an event of `event_at` carried it; an
+/// older event than the one stored changes nothing. False if the customer
+/// is not Gatehouse's.
 pub async fn update_customer_email(
     conn: &mut PgConnection,
     provider: ProviderName,
     customer_id: &str,
     email: Option<&str>,
+    event_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
-    let updated = sqlx::query!(
-        "update billing_customer set email = $3 where provider = $1 and provider_customer_id = $2",
+    let known = sqlx::query_scalar!(
+        r#"
+        update billing_customer
+        set email = case when email_event_at is null or email_event_at <= $4 then $3 else email end,
+            email_event_at = greatest(email_event_at, $4)
+        where provider = $1 and provider_customer_id = $2
+        returning true as "known!"
+        "#,
         provider.as_str(),
         customer_id,
-        email
+        email,
+        event_at as _
     )
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(updated.rows_affected() > 0)
-}
-
-fn interval_from_db(raw: &str) -> IntervalUnit {
-    match raw {
-        "day" => IntervalUnit::Day,
-        "week" => IntervalUnit::Week,
-        "year" => IntervalUnit::Year,
-        _ => IntervalUnit::Month,
-    }
+    Ok(known.is_some())
 }
 
 fn interval_to_db(unit: IntervalUnit) -> &'static str {
@@ -106,13 +105,13 @@ fn interval_to_db(unit: IntervalUnit) -> &'static str {
     }
 }
 
-/// The local subscription a provider subscription maps onto, locked.
-struct LocalSubscription {
-    subscription_id: Uuid,
-    organization_id: Uuid,
-    before: LedgerState,
-    mrr_before: i64,
-    plan_before: String,
+/// The local copy of a provider subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalSubscription {
+    /// The local subscription.
+    pub subscription_id: Uuid,
+    /// Its organisation.
+    pub organization_id: Uuid,
 }
 
 /// The local subscription linked to a provider subscription, if any.
@@ -131,17 +130,37 @@ pub async fn linked_subscription_id(
     .await
 }
 
-async fn lock_local_subscription(
+/// Makes one writer per provider customer at a time, until the caller's
+/// transaction ends: a checkout's success page and event workers on any
+/// instance may all apply the same customer's subscription at once, and
+/// each must read the provider *after* the one before it wrote, so a slower
+/// reader can never write an older state over a newer one.
+pub async fn lock_customer(
+    conn: &mut PgConnection,
+    provider: ProviderName,
+    customer_id: &str,
+) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+        format!("customer:{}:{customer_id}", provider.as_str())
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The local copy of a provider subscription, locked: the one already
+/// linked to it, else (a new provider subscription) the trial of the
+/// organisation whose customer it bills, else a new row. `Err` names why it
+/// is not Gatehouse's. Callers hold [`lock_customer`], so nothing links
+/// another row in between.
+pub async fn local_subscription(
     conn: &mut PgConnection,
     provider: ProviderName,
     snapshot: &SubscriptionSnapshot,
 ) -> Result<Result<LocalSubscription, String>, sqlx::Error> {
-    // The local copy: the one already linked to this provider subscription,
-    // else (a new provider subscription) the trial of the organisation whose
-    // customer it bills, else a new row. Callers hold the customer's advisory
-    // lock, so nothing links another row in between.
-    let linked = linked_subscription_id(conn, provider, &snapshot.id).await?;
-    let subscription_id = match linked {
+    let subscription_id = match linked_subscription_id(conn, provider, &snapshot.id).await? {
         Some(id) => id,
         None => {
             // language=PostgreSQL
@@ -173,7 +192,7 @@ async fn lock_local_subscription(
                 Some(id) => id,
                 None => {
                     // language=PostgreSQL
-                    let created = sqlx::query_scalar!(
+                    sqlx::query_scalar!(
                         r#"
                         insert into subscription (organization_id, plan_id, billing_cycle, status)
                         select $1, plan_id, 'monthly', 'incomplete' from plan order by rank limit 1
@@ -182,149 +201,70 @@ async fn lock_local_subscription(
                         organization_id
                     )
                     .fetch_one(&mut *conn)
-                    .await?;
-                    return Ok(Ok(LocalSubscription {
-                        subscription_id: created,
-                        organization_id,
-                        before: LedgerState {
-                            status: SubscriptionStatus::Incomplete,
-                            items: vec![],
-                            discounts: vec![],
-                        },
-                        mrr_before: 0,
-                        plan_before: String::new(),
-                    }));
+                    .await?
                 }
             }
         }
     };
     // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"
-        select s.organization_id, s.status, s.discount, s.billing_cycle, p.plan_key
-        from subscription s join plan p using (plan_id)
-        where s.subscription_id = $1
-        for update of s
-        "#,
+    let organization_id = sqlx::query_scalar!(
+        "select organization_id from subscription where subscription_id = $1 for update",
         subscription_id
     )
     .fetch_one(&mut *conn)
     .await?;
-    let (organization_id, status, discount, cycle, plan_key) = (
-        row.organization_id,
-        row.status,
-        row.discount,
-        row.billing_cycle,
-        row.plan_key,
-    );
-    // language=PostgreSQL
-    let stored_items = sqlx::query!(
-        r#"
-        select lookup_key, quantity, unit_amount, interval, interval_count
-        from subscription_item where subscription_id = $1 order by lookup_key
-        "#,
-        subscription_id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let status = SubscriptionStatus::parse(&status).unwrap_or(SubscriptionStatus::Incomplete);
-    let discounts: Vec<Discount> = discount
-        .and_then(|d| serde_json::from_value(d).ok())
-        .unwrap_or_default();
-    let recurring: Vec<RecurringItem> = stored_items
-        .iter()
-        .map(|i| RecurringItem {
-            unit_amount: i.unit_amount,
-            quantity: i.quantity.max(0) as u32,
-            interval: interval_from_db(&i.interval),
-            interval_count: i.interval_count.max(1) as u32,
-        })
-        .collect();
-    let mut items: Vec<(String, u32)> = stored_items
-        .iter()
-        .map(|i| (i.lookup_key.clone(), i.quantity.max(0) as u32))
-        .collect();
-    if items.is_empty() {
-        // A trial from signup has no provider items yet: it stands for its plan.
-        let cycle = BillingCycle::from_query(Some(&cycle));
-        items.push((PriceKey::tier(&plan_key, cycle).lookup_key(), 1));
-    }
     Ok(Ok(LocalSubscription {
         subscription_id,
         organization_id,
-        mrr_before: subscription_mrr(status, &recurring, &discounts).rounded(),
-        before: LedgerState {
-            status,
-            items,
-            discounts,
-        },
-        plan_before: plan_key,
     }))
 }
 
-fn ledger_state(snapshot: &SubscriptionSnapshot) -> LedgerState {
-    let mut items: Vec<(String, u32)> = snapshot
-        .items
-        .iter()
-        .map(|i| (i.lookup_key.clone(), i.quantity))
-        .collect();
-    items.sort();
-    LedgerState {
-        status: snapshot.status,
-        items,
-        discounts: snapshot.discounts.clone(),
-    }
+/// What applying a provider subscription's present state found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Present {
+    /// Applied to this local subscription (`changed`: anything differed).
+    Applied {
+        /// The local copy.
+        local: LocalSubscription,
+        /// Whether any column or item changed.
+        changed: bool,
+    },
+    /// Not Gatehouse's: kept for admins, never retried.
+    Unmatched(String),
 }
 
-/// Writes a provider subscription over its local copy, in the caller's
-/// transaction, and appends one ledger row if its plan, quantities, status or
-/// discount changed. `cause` names what caused it (`stripe:evt_…`,
-/// `sandbox:evt_…`, `user:<id>`); `occurred_at` is Unix seconds.
-pub async fn apply_subscription(
+/// Writes a provider subscription as it is now over its local copy, in the
+/// caller's transaction, which holds [`lock_customer`] since before the
+/// provider was read. No ledger row: the ledger records each change at the
+/// time it happened, from the events ([`super::ledger_store`]).
+pub async fn apply_present(
     conn: &mut PgConnection,
     provider: ProviderName,
     snapshot: &SubscriptionSnapshot,
-    cause: &str,
-    occurred_at: f64,
-) -> Result<Applied, sqlx::Error> {
+) -> Result<Present, sqlx::Error> {
     let plan = match snapshot.plan() {
         Ok(plan) => plan,
         Err(error) => {
-            return Ok(Applied::Unmatched(format!(
+            return Ok(Present::Unmatched(format!(
                 "subscription {}: {error}",
                 snapshot.id
             )));
         }
     };
-    // One writer per provider customer at a time: a checkout's success page
-    // and the worker may both apply its first subscription at once.
-    // language=PostgreSQL
-    sqlx::query!(
-        "select pg_advisory_xact_lock(hashtextextended($1, 0))",
-        format!("{}:{}", provider.as_str(), snapshot.customer_id)
-    )
-    .execute(&mut *conn)
-    .await?;
-    let local = match lock_local_subscription(conn, provider, snapshot).await? {
+    let local = match local_subscription(conn, provider, snapshot).await? {
         Ok(local) => local,
-        Err(reason) => return Ok(Applied::Unmatched(reason)),
+        Err(reason) => return Ok(Present::Unmatched(reason)),
     };
     // language=PostgreSQL
     let Some(plan_id) = sqlx::query_scalar!("select plan_id from plan where plan_key = $1", plan.tier)
         .fetch_optional(&mut *conn)
         .await?
     else {
-        return Ok(Applied::Unmatched(format!(
+        return Ok(Present::Unmatched(format!(
             "subscription {}: plan \"{}\" is not in the catalogue",
             snapshot.id, plan.tier
         )));
     };
-    let after = ledger_state(snapshot);
-    let mrr_after = snapshot.mrr();
-    let currency = snapshot
-        .items
-        .first()
-        .map_or_else(|| "USD".to_owned(), |i| i.currency.to_uppercase());
     let discount = (!snapshot.discounts.is_empty())
         .then(|| serde_json::to_value(&snapshot.discounts).unwrap_or_default());
     let scheduled = snapshot
@@ -338,8 +278,7 @@ pub async fn apply_subscription(
         set provider = $2, provider_subscription_id = $3, plan_id = $4, billing_cycle = $5, status = $6,
             trial_start = to_timestamp($7), trial_end = to_timestamp($8),
             current_period_start = to_timestamp($9), current_period_end = to_timestamp($10),
-            cancel_at_period_end = $11, discount = $12, scheduled_change = $13,
-            last_event_at = greatest(last_event_at, to_timestamp($14))
+            cancel_at_period_end = $11, discount = $12, scheduled_change = $13
         where subscription_id = $1
           and (provider, provider_subscription_id, plan_id, billing_cycle, status, trial_start, trial_end,
                current_period_start, current_period_end, cancel_at_period_end, discount, scheduled_change)
@@ -360,106 +299,118 @@ pub async fn apply_subscription(
         snapshot.cancel_at_period_end,
         discount,
         scheduled,
-        occurred_at,
     )
     .execute(&mut *conn)
     .await?
     .rows_affected()
         > 0;
-    let kind = classify_change(Some(&local.before), &after);
-    if kind.is_some() || updated {
-        replace_items(conn, local.subscription_id, snapshot).await?;
-    }
-    if let Some(kind) = kind {
-        append_ledger(
-            conn,
-            &LedgerRow {
-                organization_id: local.organization_id,
-                subscription_id: local.subscription_id,
-                occurred_at,
-                kind: kind.as_str(),
-                status_before: Some(local.before.status.as_str()),
-                status_after: snapshot.status.as_str(),
-                plan_before: Some(local.plan_before.as_str()).filter(|p| !p.is_empty()),
-                plan_after: &plan.tier,
-                mrr_before: local.mrr_before,
-                mrr_after,
-                currency: &currency,
-                cause,
-            },
-        )
-        .await?;
-    }
-    Ok(match (updated, kind) {
-        (false, None) => Applied::Unchanged,
-        (_, kind) => Applied::Changed(kind),
+    let items_changed = replace_items(conn, local.subscription_id, snapshot).await?;
+    Ok(Present::Applied {
+        local,
+        changed: updated || items_changed,
     })
 }
 
-/// One row of the subscription ledger analytics read.
-#[derive(Debug, Clone, Copy)]
-pub struct LedgerRow<'a> {
-    /// The organisation.
-    pub organization_id: Uuid,
-    /// The local subscription.
-    pub subscription_id: Uuid,
-    /// When the change happened, Unix seconds.
-    pub occurred_at: f64,
-    /// What changed (`trial_started`, or a [`ChangeKind`] word).
-    pub kind: &'a str,
-    /// Status before; `None` for the first row.
-    pub status_before: Option<&'a str>,
-    /// Status after.
-    pub status_after: &'a str,
-    /// Tier before; `None` for the first row.
-    pub plan_before: Option<&'a str>,
-    /// Tier after.
-    pub plan_after: &'a str,
-    /// MRR before, minor units.
-    pub mrr_before: i64,
-    /// MRR after, minor units.
-    pub mrr_after: i64,
-    /// ISO currency of both MRR figures.
-    pub currency: &'a str,
-    /// What caused it: `signup`, `user:<id>`, `system:…`, `stripe:<event id>`, `sandbox:<event id>`.
-    pub cause: &'a str,
-}
-
-/// Appends a ledger row in the caller's transaction. A provider event
-/// appends at most one row per subscription: a repeat is a no-op.
-pub async fn append_ledger(conn: &mut PgConnection, row: &LedgerRow<'_>) -> Result<(), sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query!(
-        r#"
-        insert into subscription_event (organization_id, subscription_id, occurred_at, kind, status_before,
-                                        status_after, plan_before, plan_after, mrr_before, mrr_after,
-                                        currency, cause)
-        values ($1, $2, to_timestamp($3), $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        on conflict (subscription_id, cause) where cause like 'stripe:%' or cause like 'sandbox:%' do nothing
-        "#,
-        row.organization_id,
-        row.subscription_id,
-        row.occurred_at,
-        row.kind,
-        row.status_before,
-        row.status_after,
-        row.plan_before,
-        row.plan_after,
-        row.mrr_before,
-        row.mrr_after,
-        row.currency,
-        row.cause,
+/// Records the state an event carried, at the event's time, in the ledger
+/// of the local subscription. `None` when the state is not a Gatehouse plan
+/// (its present state says why; nothing is recorded).
+pub async fn record_event_state(
+    conn: &mut PgConnection,
+    local: LocalSubscription,
+    state: &SubscriptionSnapshot,
+    occurred_at: DateTime<Utc>,
+    cause: &str,
+) -> Result<Option<ChangeKind>, sqlx::Error> {
+    let Ok(plan) = state.plan() else {
+        return Ok(None);
+    };
+    let currency = state.items.first().map(|i| i.currency.to_uppercase());
+    let Some(currency) = currency else {
+        return Ok(None);
+    };
+    record_revision(
+        conn,
+        &Revision {
+            organization_id: local.organization_id,
+            subscription_id: local.subscription_id,
+            occurred_at,
+            cause,
+            state: ledger_state(state),
+            plan: &plan.tier,
+            mrr: state.mrr(),
+            currency: &currency,
+        },
     )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await
 }
 
+fn ledger_state(snapshot: &SubscriptionSnapshot) -> LedgerState {
+    let mut items: Vec<(String, u32)> = snapshot
+        .items
+        .iter()
+        .map(|i| (i.lookup_key.clone(), i.quantity))
+        .collect();
+    items.sort();
+    LedgerState {
+        status: snapshot.status,
+        items,
+        discounts: snapshot.discounts.clone(),
+    }
+}
+
+/// Makes the stored items those of `snapshot`; returns whether they differed.
 async fn replace_items(
     conn: &mut PgConnection,
     subscription_id: Uuid,
     snapshot: &SubscriptionSnapshot,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
+    let mut wanted: Vec<(String, i32, i64, String, &'static str, i32)> = Vec::new();
+    for item in &snapshot.items {
+        let row = (
+            item.lookup_key.clone(),
+            item.quantity as i32,
+            item.unit_amount,
+            item.currency.to_uppercase(),
+            interval_to_db(item.interval),
+            item.interval_count as i32,
+        );
+        // Two provider items with one price count as one item of both quantities.
+        match wanted.iter_mut().find(|w| w.0 == row.0) {
+            Some(existing) => existing.1 += row.1,
+            None => wanted.push(row),
+        }
+    }
+    wanted.sort();
+    // language=PostgreSQL
+    let stored: Vec<(String, i32, i64, String, String, i32)> = sqlx::query!(
+        r#"
+        select lookup_key, quantity, unit_amount, currency::text as "currency!", interval, interval_count
+        from subscription_item where subscription_id = $1 order by lookup_key
+        "#,
+        subscription_id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| {
+        (
+            r.lookup_key,
+            r.quantity,
+            r.unit_amount,
+            r.currency,
+            r.interval,
+            r.interval_count,
+        )
+    })
+    .collect();
+    let same = stored.len() == wanted.len()
+        && stored
+            .iter()
+            .zip(&wanted)
+            .all(|(s, w)| s.0 == w.0 && s.1 == w.1 && s.2 == w.2 && s.3 == w.3 && s.4 == w.4 && s.5 == w.5);
+    if same {
+        return Ok(false);
+    }
     // language=PostgreSQL
     sqlx::query!(
         "delete from subscription_item where subscription_id = $1",
@@ -467,36 +418,38 @@ async fn replace_items(
     )
     .execute(&mut *conn)
     .await?;
-    for item in &snapshot.items {
+    for (lookup_key, quantity, unit_amount, currency, interval, interval_count) in &wanted {
         // language=PostgreSQL
         sqlx::query!(
             r#"
             insert into subscription_item (subscription_id, lookup_key, quantity, unit_amount, currency, interval,
                                            interval_count)
             values ($1, $2, $3, $4, $5, $6, $7)
-            on conflict (subscription_id, lookup_key) do update set quantity = subscription_item.quantity + excluded.quantity
             "#,
             subscription_id,
-            item.lookup_key,
-            item.quantity as i32,
-            item.unit_amount,
-            item.currency.to_uppercase(),
-            interval_to_db(item.interval),
-            item.interval_count as i32,
+            lookup_key,
+            quantity,
+            unit_amount,
+            currency,
+            interval,
+            interval_count,
         )
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(true)
 }
 
-/// Mirrors a provider invoice. An event older than the stored one, or one
-/// that would move the status backwards (paid → open), changes nothing.
+/// Mirrors a provider invoice as an event carried it. An event older than
+/// the stored one, or one that would move the status backwards (paid →
+/// open), changes nothing. Both rules sit inside the upsert itself, so they
+/// hold when two workers insert the same new invoice at once (the later
+/// insert re-checks them against the row the earlier one wrote).
 pub async fn apply_invoice(
     conn: &mut PgConnection,
     provider: ProviderName,
     invoice: &InvoiceSnapshot,
-    event_at: f64,
+    event_at: DateTime<Utc>,
 ) -> Result<Applied, sqlx::Error> {
     // language=PostgreSQL
     let Some(organization_id) = sqlx::query_scalar!(
@@ -512,25 +465,6 @@ pub async fn apply_invoice(
             invoice.customer_id, invoice.id
         )));
     };
-    // language=PostgreSQL
-    let stored = sqlx::query!(
-        r#"
-        select status, extract(epoch from last_event_at)::float8 as "last_event_at"
-        from invoice where provider = $1 and provider_invoice_id = $2
-        for update
-        "#,
-        provider.as_str(),
-        invoice.id
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(stored) = &stored {
-        let stored_rank = InvoiceStatus::parse(&stored.status).map_or(0, InvoiceStatus::rank);
-        let older = stored.last_event_at.is_some_and(|at| at > event_at);
-        if older || invoice.status.rank() < stored_rank {
-            return Ok(Applied::Unchanged);
-        }
-    }
     let lines = serde_json::to_value(&invoice.lines).unwrap_or_default();
     // language=PostgreSQL
     let changed = sqlx::query!(
@@ -539,18 +473,22 @@ pub async fn apply_invoice(
                              currency, subtotal, total, amount_due, amount_paid, period_start, period_end, lines,
                              hosted_invoice_url, invoice_pdf_url, issued_at, last_event_at)
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, to_timestamp($12), to_timestamp($13), $14, $15, $16,
-                to_timestamp($17), to_timestamp($18))
+                to_timestamp($17), $18)
         on conflict (provider, provider_invoice_id) do update
             set number = excluded.number, status = excluded.status, subtotal = excluded.subtotal,
                 total = excluded.total, amount_due = excluded.amount_due, amount_paid = excluded.amount_paid,
                 period_start = excluded.period_start, period_end = excluded.period_end, lines = excluded.lines,
                 hosted_invoice_url = excluded.hosted_invoice_url, invoice_pdf_url = excluded.invoice_pdf_url,
+                provider_subscription_id = coalesce(excluded.provider_subscription_id, invoice.provider_subscription_id),
                 last_event_at = excluded.last_event_at
-            where (invoice.number, invoice.status, invoice.total, invoice.amount_due, invoice.amount_paid, invoice.lines,
-                   invoice.hosted_invoice_url, invoice.invoice_pdf_url)
+            where invoice_status_rank(excluded.status) >= invoice_status_rank(invoice.status)
+              and (invoice.last_event_at is null or excluded.last_event_at >= invoice.last_event_at)
+              and (invoice.number, invoice.status, invoice.total, invoice.amount_due, invoice.amount_paid,
+                   invoice.lines, invoice.hosted_invoice_url, invoice.invoice_pdf_url, invoice.provider_subscription_id)
                   is distinct from
                   (excluded.number, excluded.status, excluded.total, excluded.amount_due, excluded.amount_paid,
-                   excluded.lines, excluded.hosted_invoice_url, excluded.invoice_pdf_url)
+                   excluded.lines, excluded.hosted_invoice_url, excluded.invoice_pdf_url,
+                   coalesce(excluded.provider_subscription_id, invoice.provider_subscription_id))
         "#,
         organization_id,
         provider.as_str(),
@@ -569,7 +507,7 @@ pub async fn apply_invoice(
         invoice.hosted_invoice_url,
         invoice.invoice_pdf_url,
         invoice.created as f64,
-        event_at,
+        event_at as _,
     )
     .execute(&mut *conn)
     .await?

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod domain;
+pub mod ledger;
 pub mod pages;
 pub mod subscription;
 
@@ -11,6 +12,8 @@ pub mod subscription;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod inbox;
+#[cfg(feature = "ssr")]
+pub mod ledger_store;
 #[cfg(feature = "ssr")]
 pub mod provider;
 #[cfg(feature = "ssr")]

@@ -26,6 +26,21 @@ impl ProviderName {
     }
 }
 
+/// Longest provider object id accepted from a request (Stripe's are far shorter).
+pub const MAX_OBJECT_ID_LEN: usize = 255;
+
+/// A provider object id (a checkout session, a subscription) as sent in a
+/// URL or form, if it looks like one: 1–255 ASCII letters, digits, `_` or `-`.
+pub fn parse_object_id(raw: &str) -> Option<&str> {
+    let id = raw.trim();
+    let plausible = !id.is_empty()
+        && id.len() <= MAX_OBJECT_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    plausible.then_some(id)
+}
+
 /// Why a provider call failed. The message is safe to show a customer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
@@ -153,3 +168,29 @@ pub trait BillingProvider: Send + Sync {
 
 /// The provider a deployment uses, shared by every request.
 pub type SharedProvider = Arc<dyn BillingProvider>;
+
+#[cfg(test)]
+mod tests {
+    use super::parse_object_id;
+
+    #[test]
+    fn provider_ids_are_short_plain_words() {
+        for good in ["cs_test_a1B2c3", "sub_123", "cs-sandbox-1"] {
+            assert_eq!(parse_object_id(good), Some(good));
+        }
+        let long = "a".repeat(256);
+        for bad in [
+            "",
+            " ",
+            "cs_\u{0}",
+            "cs_test'--",
+            "cs/../x",
+            "cs test",
+            "cs_é",
+            long.as_str(),
+            "%00",
+        ] {
+            assert_eq!(parse_object_id(bad), None, "{bad:?}");
+        }
+    }
+}

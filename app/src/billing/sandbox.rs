@@ -83,10 +83,6 @@ fn db_error(error: sqlx::Error) -> ProviderError {
     ProviderError::Unexpected(error.to_string())
 }
 
-fn unix_now() -> f64 {
-    Utc::now().timestamp_micros() as f64 / 1_000_000.0
-}
-
 fn add_months(start: i64, months: u32) -> i64 {
     DateTime::<Utc>::from_timestamp(start, 0)
         .and_then(|t| t.checked_add_months(Months::new(months)))
@@ -239,7 +235,7 @@ async fn line_descriptions(
 /// Records an event in the inbox, in the caller's transaction.
 async fn emit(conn: &mut PgConnection, event_type: &str, event: &BillingEvent) -> Result<(), sqlx::Error> {
     let id = new_id("evt");
-    let payload = serde_json::to_value(event).unwrap_or_default();
+    let payload = serde_json::to_string(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     store_event(
         conn,
         &IncomingEvent {
@@ -247,8 +243,10 @@ async fn emit(conn: &mut PgConnection, event_type: &str, event: &BillingEvent) -
             provider_event_id: &id,
             event_type,
             livemode: false,
-            created: unix_now(),
+            created: Utc::now(),
             payload: &payload,
+            decoded: event,
+            raw_body: None,
         },
     )
     .await?;
@@ -267,6 +265,7 @@ async fn emit_subscription(
             subscription_id: snapshot.id.clone(),
             customer_id: snapshot.customer_id.clone(),
             trial_will_end: false,
+            state: Some(Box::new(snapshot.clone())),
         },
     )
     .await
@@ -877,6 +876,7 @@ impl Sandbox {
                     subscription_id: row.subscription_id,
                     customer_id: row.customer_id,
                     trial_will_end: true,
+                    state: None,
                 },
             )
             .await

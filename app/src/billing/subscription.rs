@@ -483,7 +483,9 @@ pub struct ProrationLines {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
-    /// First seen from the provider.
+    /// A trial began (the first state of a subscription that starts trialing).
+    TrialStarted,
+    /// First seen, not as a trial.
     Created,
     /// Status changed (activation, past due, cancel, …).
     StatusChanged,
@@ -499,6 +501,7 @@ impl ChangeKind {
     /// The ledger's word for it.
     pub fn as_str(self) -> &'static str {
         match self {
+            ChangeKind::TrialStarted => "trial_started",
             ChangeKind::Created => "created",
             ChangeKind::StatusChanged => "status_changed",
             ChangeKind::PlanChanged => "plan_changed",
@@ -509,7 +512,7 @@ impl ChangeKind {
 }
 
 /// The parts of a subscription the ledger tracks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerState {
     /// Status.
     pub status: SubscriptionStatus,
@@ -524,7 +527,11 @@ pub struct LedgerState {
 /// status, then plan, then quantity, then discount.
 pub fn classify_change(before: Option<&LedgerState>, after: &LedgerState) -> Option<ChangeKind> {
     let Some(before) = before else {
-        return Some(ChangeKind::Created);
+        return Some(if after.status == SubscriptionStatus::Trialing {
+            ChangeKind::TrialStarted
+        } else {
+            ChangeKind::Created
+        });
     };
     let plan = |s: &LedgerState| plan_of_items(s.items.iter().map(|(k, q)| (k.as_str(), *q)));
     if before.status != after.status {
@@ -662,6 +669,10 @@ pub enum BillingEvent {
         customer_id: String,
         /// Whether this is `customer.subscription.trial_will_end`.
         trial_will_end: bool,
+        /// The subscription as it was when the event happened (the ledger
+        /// records this at the event's time; the re-read gives the present).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<Box<SubscriptionSnapshot>>,
     },
     /// An invoice changed: mirrored as carried, never moved backwards.
     InvoiceChanged {
@@ -677,6 +688,20 @@ pub enum BillingEvent {
     },
     /// A type Gatehouse does not act on: stored and acknowledged only.
     Ignored,
+}
+
+impl BillingEvent {
+    /// Whose events must be applied one at a time: the provider customer the
+    /// event concerns (`None` for events Gatehouse ignores).
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            BillingEvent::CheckoutCompleted { customer_id, .. } => customer_id.as_deref(),
+            BillingEvent::SubscriptionChanged { customer_id, .. }
+            | BillingEvent::CustomerUpdated { customer_id, .. } => Some(customer_id),
+            BillingEvent::InvoiceChanged { invoice } => Some(&invoice.customer_id),
+            BillingEvent::Ignored => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@
 //! whole job (state, ledger, email) in that row's transaction, so instances
 //! never do the same work twice and a crash leaves it to be done again.
 
-use super::db::{LedgerRow, append_ledger, linked_subscription_id};
+use super::db::linked_subscription_id;
 use super::domain::SubscriptionStatus;
+use super::ledger_store::{Revision, plan_state, record_revision};
 use super::provider::ProviderName;
-use super::subscription::ChangeKind;
+use crate::catalog::domain::BillingCycle;
 use crate::email::{outbox, templates};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -228,8 +229,12 @@ async fn pause_ended_trial(
     // language=PostgreSQL
     let Some(trial) = sqlx::query!(
         r#"
-        select s.organization_id, o.name as organization, p.plan_key, p.currency,
-               extract(epoch from s.trial_end)::float8 as "trial_end!"
+        select s.organization_id, o.name as organization, p.plan_key, p.currency, s.billing_cycle,
+               -- Never before the trial's own recorded start: a local
+               -- history stays in the order it happened here.
+               greatest(s.trial_end, (select max(r.occurred_at) from subscription_revision r
+                                      where r.subscription_id = s.subscription_id))
+                   as "trial_end!: chrono::DateTime<Utc>"
         from subscription s join organization o using (organization_id) join plan p using (plan_id)
         where s.subscription_id = $1 and s.provider is null and s.status = 'trialing' and s.trial_end <= now()
         for update of s
@@ -248,22 +253,19 @@ async fn pause_ended_trial(
     )
     .execute(&mut *conn)
     .await?;
-    append_ledger(
+    let cycle = BillingCycle::from_query(Some(&trial.billing_cycle));
+    record_revision(
         conn,
-        &LedgerRow {
+        &Revision {
             organization_id: trial.organization_id,
             subscription_id,
             occurred_at: trial.trial_end,
-            kind: ChangeKind::StatusChanged.as_str(),
-            status_before: Some(SubscriptionStatus::Trialing.as_str()),
-            status_after: SubscriptionStatus::Paused.as_str(),
-            plan_before: Some(&trial.plan_key),
-            plan_after: &trial.plan_key,
-            // Neither a trial nor a paused subscription carries MRR.
-            mrr_before: 0,
-            mrr_after: 0,
-            currency: &trial.currency,
             cause: TRIAL_EXPIRED_CAUSE,
+            state: plan_state(SubscriptionStatus::Paused, &trial.plan_key, cycle),
+            plan: &trial.plan_key,
+            // A paused subscription carries no MRR.
+            mrr: 0,
+            currency: &trial.currency,
         },
     )
     .await?;

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use {
     super::db,
+    crate::accounts::api::client_ip,
     crate::accounts::db as accounts_db,
     crate::accounts::domain::{
         EmailAddress, Password, Role, TeamError, check_invite, check_leave, check_removal, check_role_change,
@@ -21,6 +22,7 @@ use {
     crate::context::app_context,
     crate::email::{outbox, templates},
     crate::error::FormCheck,
+    crate::security::{db::throttle, throttle as rates},
     uuid::Uuid,
 };
 
@@ -108,7 +110,7 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
     );
     outbox::enqueue(&mut tx, email.as_str(), &message).await?;
     tx.commit().await?;
-    leptos_axum::redirect("/app/team?invited=1");
+    crate::security::redirect::redirect("/app/team?invited=1");
     Ok(())
 }
 
@@ -124,7 +126,7 @@ pub async fn revoke_invitation(invitation_id: String) -> Result<(), AppError> {
     if !db::revoke_invitation(&context.pool, &scope, invitation_id).await? {
         return Err(AppError::NotFound);
     }
-    leptos_axum::redirect("/app/team");
+    crate::security::redirect::redirect("/app/team");
     Ok(())
 }
 
@@ -148,7 +150,7 @@ pub async fn remove_member(user_id: String) -> Result<(), AppError> {
     check_removal(scope.role(), role, owners).map_err(team_error)?;
     db::delete_membership(&mut *tx, &scope, target).await?;
     tx.commit().await?;
-    leptos_axum::redirect("/app/team");
+    crate::security::redirect::redirect("/app/team");
     Ok(())
 }
 
@@ -169,7 +171,7 @@ pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> 
     check_role_change(scope.role(), current, new_role, owners).map_err(team_error)?;
     db::set_role(&mut *tx, &scope, target, new_role).await?;
     tx.commit().await?;
-    leptos_axum::redirect("/app/team");
+    crate::security::redirect::redirect("/app/team");
     Ok(())
 }
 
@@ -196,7 +198,7 @@ pub async fn transfer_ownership(user_id: String) -> Result<(), AppError> {
     // The caller's privileges dropped: a fresh session id marks the change.
     let session = session::current_session().await?;
     session::switch_organization(&session, scope.organization_id()).await?;
-    leptos_axum::redirect("/app/team");
+    crate::security::redirect::redirect("/app/team");
     Ok(())
 }
 
@@ -217,7 +219,7 @@ pub async fn leave_organization() -> Result<(), AppError> {
         Some(organization_id) => session::switch_organization(&session, organization_id).await?,
         None => session::sign_out(&session).await?,
     }
-    leptos_axum::redirect("/");
+    crate::security::redirect::redirect("/");
     Ok(())
 }
 
@@ -248,9 +250,27 @@ pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError
 #[server(prefix = "/api", endpoint = "accept_invitation")]
 pub async fn accept_invitation(token: String, password: Option<String>) -> Result<(), AppError> {
     let context = app_context()?;
+    throttle(
+        &context.pool,
+        &format!("password-token:ip:{}", client_ip()),
+        rates::PASSWORD_TOKEN_PER_IP,
+    )
+    .await?;
     let session = session::current_session().await?;
     let signed_in = session::signed_in(&session, &context.pool).await?;
-    let new_password = match password.as_deref() {
+    let invalid_token = || {
+        AppError::field(
+            "token",
+            "this invitation has expired, was withdrawn or was already used",
+        )
+    };
+    // The token is checked before the (deliberately slow) password hash, and
+    // the hash is made only when a new account needs it.
+    let preview = db::open_invitation(&mut *context.pool.acquire().await?, &token_hash(&token))
+        .await?
+        .ok_or_else(invalid_token)?;
+    let needs_password = signed_in.is_none() && !preview.account_exists;
+    let new_password = match password.as_deref().filter(|_| needs_password) {
         Some(raw) => {
             let mut form = FormCheck::new();
             let Some(password) = form.check("password", Password::parse(raw)) else {
@@ -264,12 +284,7 @@ pub async fn accept_invitation(token: String, password: Option<String>) -> Resul
     let mut tx = context.pool.begin().await?;
     let invitation = db::open_invitation(&mut tx, &token_hash(&token))
         .await?
-        .ok_or_else(|| {
-            AppError::field(
-                "token",
-                "this invitation has expired, was withdrawn or was already used",
-            )
-        })?;
+        .ok_or_else(invalid_token)?;
     let (user_id, auth_version) = match (&signed_in, invitation.account_exists) {
         (Some(user), _) if user.email == invitation.email => (user.user_id, None),
         (Some(_), _) => {
@@ -303,6 +318,6 @@ pub async fn accept_invitation(token: String, password: Option<String>) -> Resul
         }
         None => session::switch_organization(&session, invitation.organization_id).await?,
     }
-    leptos_axum::redirect("/app?joined=1");
+    crate::security::redirect::redirect("/app?joined=1");
     Ok(())
 }

@@ -46,3 +46,37 @@ pub async fn throttle(pool: &PgPool, bucket: &str, rate: Rate) -> Result<(), App
         }
     }
 }
+
+/// Refuses with [`AppError::TooManyRequests`] when `bucket` is over `rate`,
+/// without counting this request (it is counted later, and only if it
+/// fails, with [`throttle`]).
+pub async fn check_throttle(pool: &PgPool, bucket: &str, rate: Rate) -> Result<(), AppError> {
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"
+        select (extract(epoch from tat) * 1000)::bigint as "tat_ms!",
+               (extract(epoch from now()) * 1000)::bigint as "now_ms!"
+        from rate_limit where bucket = $1
+        "#,
+        bucket
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    match decide(row.now_ms, Some(row.tat_ms), rate) {
+        Decision::Allow { .. } => Ok(()),
+        Decision::Deny { retry_after_secs } => Err(AppError::TooManyRequests { retry_after_secs }),
+    }
+}
+
+/// Forgets a bucket's history (a proven owner clears their account's
+/// failure count).
+pub async fn clear_throttle(pool: &PgPool, bucket: &str) -> Result<(), AppError> {
+    // language=PostgreSQL
+    sqlx::query!("delete from rate_limit where bucket = $1", bucket)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,6 +1,11 @@
-//! Throttling shared by every process through Postgres.
+//! Defences shared by every feature: throttling whose state lives in
+//! Postgres (so every process sees it), and the rule for where a redirect
+//! may send a user.
 
+pub mod local_path;
 pub mod throttle;
 
 #[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod redirect;

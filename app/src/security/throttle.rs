@@ -11,8 +11,29 @@ pub struct Rate {
     pub per_seconds: u32,
 }
 
-/// Sign-in attempts per account: 5 per 15 minutes.
-pub const LOGIN_PER_ACCOUNT: Rate = Rate {
+/// Sign-in attempts per account from one client address: 5 per 15 minutes.
+/// Keyed by both, so a stranger's guesses from elsewhere never lock the
+/// owner out.
+pub const LOGIN_PER_ACCOUNT_AND_IP: Rate = Rate {
+    requests: 5,
+    per_seconds: 900,
+};
+/// Failed sign-ins per account from all addresses: 50 per hour. Only a
+/// guessing campaign from many addresses reaches it; then even the right
+/// password waits, and the emailed reset link (which clears it) is the way
+/// through.
+pub const LOGIN_FAILURES_PER_ACCOUNT: Rate = Rate {
+    requests: 50,
+    per_seconds: 3600,
+};
+/// Uses of an emailed token that sets a password (reset links, invitations)
+/// per client address: 20 per 15 minutes, as sign-in.
+pub const PASSWORD_TOKEN_PER_IP: Rate = Rate {
+    requests: 20,
+    per_seconds: 900,
+};
+/// Password changes per signed-in user: 5 per 15 minutes.
+pub const PASSWORD_CHANGE_PER_USER: Rate = Rate {
     requests: 5,
     per_seconds: 900,
 };

@@ -155,7 +155,7 @@ pub fn SignInRedirect(
 ) -> impl IntoView {
     let target = format!("/login?next={}", encode_query_value(&next));
     #[cfg(feature = "ssr")]
-    leptos_axum::redirect(&target);
+    crate::security::redirect::redirect(&target);
     view! {
         <p class="mx-auto my-12 max-w-xl">
             "Please "

@@ -191,7 +191,14 @@ pub fn invoice_snapshot(invoice: &Invoice) -> Option<InvoiceSnapshot> {
     Some(InvoiceSnapshot {
         id,
         customer_id,
-        subscription_id: invoice.subscription.as_ref().map(|s| s.id().to_string()),
+        // Stripe's current API names the subscription under `parent`; older
+        // payloads carry it at the top.
+        subscription_id: invoice
+            .parent
+            .as_ref()
+            .and_then(|parent| parent.subscription_details.as_ref())
+            .map(|details| details.subscription.id().to_string())
+            .or_else(|| invoice.subscription.as_ref().map(|s| s.id().to_string())),
         number: invoice.number.clone(),
         status: invoice
             .status
@@ -221,35 +228,38 @@ pub fn invoice_snapshot(invoice: &Invoice) -> Option<InvoiceSnapshot> {
     })
 }
 
-/// Reads a stored Stripe event as a billing event.
-pub fn billing_event_from_stripe(payload: &serde_json::Value) -> Result<BillingEvent, String> {
+/// The Stripe event types Gatehouse acts on; every other type is stored and
+/// acknowledged only.
+const HANDLED: [&str; 12] = [
+    "checkout.session.completed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+    "customer.subscription.trial_will_end",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "invoice.finalized",
+    "customer.updated",
+    "checkout.session.async_payment_succeeded",
+];
+
+/// A verified Stripe event in Gatehouse's terms (the endpoint decodes each
+/// body once, into this). Subscription events carry the subscription as it
+/// was at the event, for the ledger.
+pub fn billing_event_from_stripe_event(event: &stripe_webhook::Event) -> BillingEvent {
     use stripe_webhook::EventObject as E;
-    // Only the types Gatehouse acts on are parsed: async-stripe refuses types
-    // it does not know, and Stripe adds new ones.
-    const HANDLED: [&str; 12] = [
-        "checkout.session.completed",
-        "customer.subscription.created",
-        "customer.subscription.updated",
-        "customer.subscription.deleted",
-        "customer.subscription.paused",
-        "customer.subscription.resumed",
-        "customer.subscription.trial_will_end",
-        "invoice.paid",
-        "invoice.payment_failed",
-        "invoice.finalized",
-        "customer.updated",
-        "checkout.session.async_payment_succeeded",
-    ];
-    if !payload["type"].as_str().is_some_and(|t| HANDLED.contains(&t)) {
-        return Ok(BillingEvent::Ignored);
+    if !HANDLED.contains(&event.type_.as_str()) {
+        return BillingEvent::Ignored;
     }
-    let event: stripe_webhook::Event = serde_json::from_value(payload.clone()).map_err(|e| e.to_string())?;
     let changed = |subscription: &Subscription, trial_will_end: bool| BillingEvent::SubscriptionChanged {
         subscription_id: subscription.id.to_string(),
         customer_id: subscription.customer.id().to_string(),
         trial_will_end,
+        state: Some(Box::new(subscription_snapshot(subscription))),
     };
-    Ok(match &event.data.object {
+    match &event.data.object {
         E::CheckoutSessionCompleted(session) | E::CheckoutSessionAsyncPaymentSucceeded(session) => {
             BillingEvent::CheckoutCompleted {
                 customer_id: session.customer.as_ref().map(|c| c.id().to_string()),
@@ -275,7 +285,17 @@ pub fn billing_event_from_stripe(payload: &serde_json::Value) -> Result<BillingE
             email: customer.email.clone(),
         },
         _ => BillingEvent::Ignored,
-    })
+    }
+}
+
+/// Reads a stored Stripe event as a billing event: for events stored before
+/// the endpoint decoded them.
+pub fn billing_event_from_stripe(payload: &serde_json::Value) -> Result<BillingEvent, String> {
+    if !payload["type"].as_str().is_some_and(|t| HANDLED.contains(&t)) {
+        return Ok(BillingEvent::Ignored);
+    }
+    let event: stripe_webhook::Event = serde_json::from_value(payload.clone()).map_err(|e| e.to_string())?;
+    Ok(billing_event_from_stripe_event(&event))
 }
 
 // ---------------------------------------------------------------------------

@@ -1,33 +1,39 @@
 //! The event worker: drains the `webhook_event` inbox (Stripe's webhooks and
 //! the sandbox's events alike) into local state.
 //!
-//! Each event is claimed with `FOR UPDATE SKIP LOCKED`, applied and marked
-//! done in one transaction, so any number of processes can run it and a
-//! crash mid-way leaves the event pending, to be applied once on the next
-//! pass. Subscriptions are re-read from the provider before anything is
-//! written, so events that arrive out of order cannot move state backwards;
-//! invoices carry their own state and never move to an older one.
+//! Workers claim one subject's due events at a time (see
+//! [`app::billing::inbox`]): several per process, any number of processes.
+//! A batch is applied and marked in one transaction, so a crash mid-way
+//! leaves its events pending, to be applied once on the next pass.
+//!
+//! Two things are written for a subscription event. Its *present* state is
+//! read from the provider once per batch, under the customer's lock, so
+//! nothing older is ever written over something newer. The state the event
+//! itself carried goes into the ledger at the event's time, so a backlog,
+//! a redelivery or a late event gives the ledger it would have had on time.
+//! Invoices carry their own state and never move to an older one.
 
 use super::stripe::billing_event_from_stripe;
 use crate::jobs::{self, backoff_secs};
-use app::billing::db::{self, Applied};
-use app::billing::inbox::INBOX_CHANNEL;
+use app::billing::db::{self, Applied, Present};
+use app::billing::inbox::{self, Claim, ClaimedEvent, Done, INBOX_CHANNEL};
 use app::billing::provider::{BillingProvider, ProviderError};
 use app::billing::subscription::BillingEvent;
 use app::billing::trials::{self, Notices};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Attempts before an event is parked as `failed` for an admin to look at.
 pub const MAX_ATTEMPTS: i32 = 12;
 
+/// Workers per process: each holds one database connection while it works.
+pub const WORKERS_PER_PROCESS: usize = 4;
+
 /// Why one event could not be processed now (it is retried).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProcessError {
-    /// The database failed.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
     /// The provider failed.
     #[error("provider: {0}")]
     Provider(#[from] ProviderError),
@@ -39,7 +45,7 @@ pub enum ProcessError {
     OtherProvider(String, &'static str),
 }
 
-/// What one pass did.
+/// What a pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
     /// Events applied (or acknowledged as nothing to do).
@@ -50,9 +56,29 @@ pub struct Pass {
     pub failed: usize,
 }
 
-/// Reads a stored payload as a billing event.
-pub fn billing_event(provider: &str, payload: &serde_json::Value) -> Result<BillingEvent, ProcessError> {
-    match provider {
+impl Pass {
+    fn total(&self) -> usize {
+        self.processed + self.unmatched + self.failed
+    }
+
+    fn add(&mut self, other: Pass) {
+        self.processed += other.processed;
+        self.unmatched += other.unmatched;
+        self.failed += other.failed;
+    }
+}
+
+/// Reads a stored event as a billing event: the form the endpoint decoded
+/// it into, or (for events stored before that) its payload.
+pub fn billing_event(event: &ClaimedEvent) -> Result<BillingEvent, ProcessError> {
+    if let Some(decoded) = &event.decoded {
+        return serde_json::from_value(decoded.clone()).map_err(|e| ProcessError::Payload(e.to_string()));
+    }
+    let payload = event
+        .payload
+        .as_ref()
+        .ok_or_else(|| ProcessError::Payload("no payload".into()))?;
+    match event.provider.as_str() {
         "sandbox" => {
             serde_json::from_value(payload.clone()).map_err(|e| ProcessError::Payload(e.to_string()))
         }
@@ -61,7 +87,8 @@ pub fn billing_event(provider: &str, payload: &serde_json::Value) -> Result<Bill
     }
 }
 
-/// Claims and processes due events until none is left or `limit` is reached.
+/// Claims and processes due events with one worker until none is left or
+/// `limit` is reached.
 pub async fn process_due(
     pool: &PgPool,
     provider: &dyn BillingProvider,
@@ -69,82 +96,137 @@ pub async fn process_due(
     limit: usize,
 ) -> Result<Pass, sqlx::Error> {
     let mut pass = Pass::default();
-    while pass.processed + pass.unmatched + pass.failed < limit {
+    // Subjects another worker holds; skipped for the rest of this pass.
+    let mut busy: Vec<String> = Vec::new();
+    while pass.total() < limit {
         let mut tx = pool.begin().await?;
-        // Oldest first (by the provider's clock), one at a time.
-        // language=PostgreSQL
-        let Some(event) = sqlx::query!(
-            r#"
-            select webhook_event_id, provider, provider_event_id, event_type, payload, attempts,
-                   extract(epoch from provider_created_at)::float8 as "created!"
-            from webhook_event
-            where status = 'pending' and next_attempt_at <= now()
-            order by provider_created_at, received_at
-            limit 1
-            for update skip locked
-            "#
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            break;
+        let events = match inbox::claim_batch(&mut tx, &busy).await? {
+            Claim::Nothing => break,
+            Claim::Busy(subject) => {
+                tx.rollback().await?;
+                busy.push(subject);
+                continue;
+            }
+            Claim::Batch(events) => events,
         };
-        let cause = format!("{}:{}", event.provider, event.provider_event_id);
-        let outcome = apply_event(
-            &mut tx,
-            provider,
-            notices,
-            &event.provider,
-            &event.payload,
-            &cause,
-            event.created,
-        )
-        .await;
-        match outcome {
-            Ok(applied) => {
-                let (status, note) = match &applied {
-                    Applied::Unmatched(reason) => ("unmatched", Some(reason.clone())),
-                    _ => ("processed", None),
-                };
-                // language=PostgreSQL
-                sqlx::query!(
-                    r#"
-                    update webhook_event set status = $2, last_error = $3, attempts = attempts + 1, processed_at = now()
-                    where webhook_event_id = $1
-                    "#,
-                    event.webhook_event_id,
-                    status,
-                    note
-                )
-                .execute(&mut *tx)
-                .await?;
+        match process_batch(&mut tx, provider, notices, &events).await {
+            Ok(done) => {
                 tx.commit().await?;
-                if matches!(applied, Applied::Unmatched(_)) {
-                    pass.unmatched += 1;
-                } else {
-                    pass.processed += 1;
-                }
+                pass.add(done);
             }
             Err(error) => {
-                // Nothing of this attempt is kept; the event waits and is tried again.
+                // Nothing of this attempt is kept; the events wait and are tried again.
                 tx.rollback().await?;
-                let attempts = event.attempts + 1;
-                tracing::warn!(event = %event.provider_event_id, kind = %event.event_type, attempts, %error, "event processing failed");
-                // language=PostgreSQL
-                sqlx::query!(
-                    r#"
-                    update webhook_event
-                    set attempts = $2, last_error = $3, status = case when $2::int >= $4::int then 'failed' else 'pending' end,
-                        next_attempt_at = now() + make_interval(secs => $5)
-                    where webhook_event_id = $1
-                    "#,
-                    event.webhook_event_id,
-                    attempts,
-                    error.to_string().chars().take(1000).collect::<String>(),
+                tracing::warn!(events = events.len(), %error, "event batch failed");
+                for event in &events {
+                    inbox::mark_failed(
+                        pool,
+                        event,
+                        &format!("database: {error}"),
+                        MAX_ATTEMPTS,
+                        backoff_secs(event.attempts + 1),
+                    )
+                    .await?;
+                }
+                pass.failed += events.len();
+            }
+        }
+    }
+    Ok(pass)
+}
+
+/// [`process_due`] with `workers` workers at once.
+pub async fn process_due_concurrently(
+    pool: &PgPool,
+    provider: &dyn BillingProvider,
+    notices: &Notices,
+    workers: usize,
+    limit_per_worker: usize,
+) -> Result<Pass, sqlx::Error> {
+    let passes = futures::future::join_all(
+        (0..workers.max(1)).map(|_| process_due(pool, provider, notices, limit_per_worker)),
+    )
+    .await;
+    let mut total = Pass::default();
+    for pass in passes {
+        total.add(pass?);
+    }
+    Ok(total)
+}
+
+/// What the provider holds now for one subscription of the batch.
+enum Reread {
+    Present(Present),
+    Gone(String),
+    Failed(ProviderError),
+}
+
+/// Applies one subject's events, in order, in the claiming transaction, and
+/// marks each. A database error fails the whole batch.
+async fn process_batch(
+    conn: &mut PgConnection,
+    provider: &dyn BillingProvider,
+    notices: &Notices,
+    events: &[ClaimedEvent],
+) -> Result<Pass, sqlx::Error> {
+    let name = provider.name();
+    let decoded: Vec<Result<BillingEvent, ProcessError>> = events
+        .iter()
+        .map(|event| {
+            let decoded = billing_event(event)?;
+            let ours = event.provider == name.as_str();
+            if !ours && !matches!(decoded, BillingEvent::Ignored) {
+                return Err(ProcessError::OtherProvider(event.provider.clone(), name.as_str()));
+            }
+            Ok(decoded)
+        })
+        .collect();
+
+    // The provider is read after the customer's lock is held, once per
+    // subscription however many of its events wait.
+    if let Some(customer) = decoded.iter().flatten().find_map(BillingEvent::subject) {
+        db::lock_customer(conn, name, customer).await?;
+    }
+    let mut rereads: HashMap<String, Reread> = HashMap::new();
+    for event in decoded.iter().flatten() {
+        let Some(id) = subscription_to_reread(event) else {
+            continue;
+        };
+        if rereads.contains_key(id) {
+            continue;
+        }
+        let reread = match provider.fetch_subscription(id).await {
+            Ok(snapshot) => Reread::Present(db::apply_present(conn, name, &snapshot).await?),
+            Err(ProviderError::NotFound(what)) => Reread::Gone(format!("the provider does not know {what}")),
+            Err(error) => Reread::Failed(error),
+        };
+        rereads.insert(id.to_owned(), reread);
+    }
+
+    let mut pass = Pass::default();
+    for (event, decoded) in events.iter().zip(decoded) {
+        let outcome = match decoded {
+            Ok(decoded) => apply_event(conn, name, notices, event, decoded, &rereads).await?,
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(Applied::Unmatched(reason)) => {
+                inbox::mark_done(conn, event.webhook_event_id, Done::Unmatched, Some(&reason)).await?;
+                pass.unmatched += 1;
+            }
+            Ok(_) => {
+                inbox::mark_done(conn, event.webhook_event_id, Done::Processed, None).await?;
+                pass.processed += 1;
+            }
+            Err(error) => {
+                tracing::warn!(event = %event.provider_event_id, kind = %event.event_type, attempts = event.attempts + 1, %error, "event processing failed");
+                inbox::mark_failed(
+                    &mut *conn,
+                    event,
+                    &error.to_string(),
                     MAX_ATTEMPTS,
-                    backoff_secs(attempts) as f64,
+                    backoff_secs(event.attempts + 1),
                 )
-                .execute(pool)
                 .await?;
                 pass.failed += 1;
             }
@@ -153,70 +235,80 @@ pub async fn process_due(
     Ok(pass)
 }
 
-async fn apply_event(
-    conn: &mut sqlx::PgConnection,
-    provider: &dyn BillingProvider,
-    notices: &Notices,
-    provider_name: &str,
-    payload: &serde_json::Value,
-    cause: &str,
-    created: f64,
-) -> Result<Applied, ProcessError> {
-    let event = billing_event(provider_name, payload)?;
-    if matches!(event, BillingEvent::Ignored) {
-        return Ok(Applied::Unchanged);
-    }
-    if provider_name != provider.name().as_str() {
-        return Err(ProcessError::OtherProvider(
-            provider_name.to_owned(),
-            provider.name().as_str(),
-        ));
-    }
-    let name = provider.name();
-    let trial_will_end = matches!(
-        event,
-        BillingEvent::SubscriptionChanged {
-            trial_will_end: true,
-            ..
-        }
-    );
+/// The subscription an event needs read from the provider.
+fn subscription_to_reread(event: &BillingEvent) -> Option<&str> {
     match event {
-        BillingEvent::Ignored
-        | BillingEvent::CheckoutCompleted {
-            subscription_id: None,
-            ..
-        } => Ok(Applied::Unchanged),
-        BillingEvent::InvoiceChanged { invoice } => {
-            Ok(db::apply_invoice(conn, name, &invoice, created).await?)
-        }
-        BillingEvent::CustomerUpdated { customer_id, email } => Ok(
-            if db::update_customer_email(conn, name, &customer_id, email.as_deref()).await? {
-                Applied::Changed(None)
-            } else {
-                Applied::Unmatched(format!("customer {customer_id} is not a Gatehouse customer"))
-            },
-        ),
         BillingEvent::CheckoutCompleted {
             subscription_id: Some(id),
             ..
         }
         | BillingEvent::SubscriptionChanged {
             subscription_id: id, ..
-        } => {
-            let snapshot = match provider.fetch_subscription(&id).await {
-                Ok(snapshot) => snapshot,
-                Err(ProviderError::NotFound(what)) => {
-                    return Ok(Applied::Unmatched(format!("the provider does not know {what}")));
-                }
-                Err(error) => return Err(error.into()),
-            };
-            let applied = db::apply_subscription(conn, name, &snapshot, cause, created).await?;
-            if trial_will_end && !matches!(applied, Applied::Unmatched(_)) {
-                trials::remind_provider_trial(conn, name, &snapshot.id, notices).await?;
-            }
-            Ok(applied)
-        }
+        } => Some(id),
+        _ => None,
     }
+}
+
+async fn apply_event(
+    conn: &mut PgConnection,
+    name: app::billing::provider::ProviderName,
+    notices: &Notices,
+    event: &ClaimedEvent,
+    decoded: BillingEvent,
+    rereads: &HashMap<String, Reread>,
+) -> Result<Result<Applied, ProcessError>, sqlx::Error> {
+    let present = |id: &str| match rereads.get(id) {
+        Some(Reread::Present(Present::Applied { local, .. })) => Ok(Ok(*local)),
+        Some(Reread::Present(Present::Unmatched(reason)) | Reread::Gone(reason)) => Ok(Err(reason.clone())),
+        Some(Reread::Failed(error)) => Err(ProcessError::Provider(error.clone())),
+        None => Err(ProcessError::Payload(format!("subscription {id} was not read"))),
+    };
+    Ok(Ok(match decoded {
+        BillingEvent::Ignored
+        | BillingEvent::CheckoutCompleted {
+            subscription_id: None,
+            ..
+        } => Applied::Unchanged,
+        BillingEvent::InvoiceChanged { invoice } => {
+            db::apply_invoice(conn, name, &invoice, event.created).await?
+        }
+        BillingEvent::CustomerUpdated { customer_id, email } => {
+            if db::update_customer_email(conn, name, &customer_id, email.as_deref(), event.created).await? {
+                Applied::Changed(None)
+            } else {
+                Applied::Unmatched(format!("customer {customer_id} is not a Gatehouse customer"))
+            }
+        }
+        BillingEvent::CheckoutCompleted {
+            subscription_id: Some(id),
+            ..
+        } => match present(&id) {
+            Ok(Ok(_)) => Applied::Changed(None),
+            Ok(Err(reason)) => Applied::Unmatched(reason),
+            Err(error) => return Ok(Err(error)),
+        },
+        BillingEvent::SubscriptionChanged {
+            subscription_id,
+            trial_will_end,
+            state,
+            ..
+        } => match present(&subscription_id) {
+            Ok(Ok(local)) => {
+                let kind = match &state {
+                    Some(state) => {
+                        db::record_event_state(conn, local, state, event.created, &event.cause()).await?
+                    }
+                    None => None,
+                };
+                if trial_will_end {
+                    trials::remind_provider_trial(conn, name, &subscription_id, notices).await?;
+                }
+                Applied::Changed(kind)
+            }
+            Ok(Err(reason)) => Applied::Unmatched(reason),
+            Err(error) => return Ok(Err(error)),
+        },
+    }))
 }
 
 /// How often the time-driven work runs on each instance: the sandbox's
@@ -224,7 +316,7 @@ async fn apply_event(
 /// the queue gauges.
 const CLOCK_WORK_EVERY: Duration = Duration::from_secs(30);
 
-/// Runs the worker forever: on every NOTIFY from the inbox, and every few
+/// Runs the workers forever: on every NOTIFY from the inbox, and every few
 /// seconds for retries that come due. The time-driven work runs here too,
 /// every 30 s: the sandbox's renewals and trial announcements, trial
 /// reminders and trial expiry, and the queue gauges.
@@ -251,7 +343,7 @@ pub fn spawn(
             if clock_work_due {
                 run_clock_work(&pool, sandbox.as_ref(), &notices).await;
             }
-            process_due(&pool, provider.as_ref(), &notices, 100)
+            process_due_concurrently(&pool, provider.as_ref(), &notices, WORKERS_PER_PROCESS, 100)
                 .await
                 .map(|pass| pass.processed + pass.unmatched > 0)
         }

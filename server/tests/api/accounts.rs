@@ -296,12 +296,12 @@ async fn sign_in_rotates_the_session_id_and_sign_out_ends_the_session(pool: PgPo
 
     browser.submit("/api/logout", &[]).await;
     let page = browser.get("/app").await;
-    assert_eq!(page.status, 302);
+    assert_eq!(page.status, 303);
     assert_eq!(page.headers["location"], "/login?next=/app");
     // The old cookie is dead too.
     let mut stale = app.browser();
     stale.cookie = Some(after);
-    assert_eq!(stale.get("/app").await.status, 302);
+    assert_eq!(stale.get("/app").await.status, 303);
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -486,8 +486,8 @@ async fn forgot_password_answers_alike_and_the_reset_ends_other_sessions(pool: P
         200,
         "signed in after reset"
     );
-    assert_eq!(phone.get("/app").await.status, 302, "other sessions ended");
-    assert_eq!(laptop.get("/app").await.status, 302);
+    assert_eq!(phone.get("/app").await.status, 303, "other sessions ended");
+    assert_eq!(laptop.get("/app").await.status, 303);
     let reused = app
         .browser()
         .submit(
@@ -566,7 +566,7 @@ async fn changing_the_password_keeps_this_session_and_ends_the_others(pool: PgPo
 
     assert_eq!(done.headers["location"], "/app/account?changed=1");
     assert_eq!(laptop.get("/app").await.status, 200);
-    assert_eq!(phone.get("/app").await.status, 302);
+    assert_eq!(phone.get("/app").await.status, 303);
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]

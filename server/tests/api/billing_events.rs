@@ -124,6 +124,13 @@ async fn stripe_mock() -> (MockServer, StripeState) {
 }
 
 /// An organisation on a trial whose Stripe customer is `customer`.
+/// A Stripe time `seconds` after the test's signups (Stripe's events come
+/// after the trial they follow).
+fn after_signup(seconds: i64) -> i64 {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| chrono::Utc::now().timestamp() + 3600) + seconds
+}
+
 async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
     // language=PostgreSQL
     let organization_id = sqlx::query_scalar!(
@@ -133,17 +140,19 @@ async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
     .fetch_one(pool)
     .await
     .unwrap();
-    // language=PostgreSQL
-    sqlx::query!(
-        r#"
-        insert into subscription (organization_id, plan_id, billing_cycle, status, trial_start, trial_end)
-        select $1, plan_id, 'monthly', 'trialing', now(), now() + interval '14 days' from plan where plan_key = 'starter'
-        "#,
-        organization_id
+    // The card-free trial signup starts, with its first ledger row.
+    let mut tx = pool.begin().await.unwrap();
+    app::accounts::db::start_trial(
+        &mut tx,
+        organization_id,
+        "starter",
+        app::catalog::domain::BillingCycle::Monthly,
+        14,
+        "USD",
     )
-    .execute(pool)
     .await
     .unwrap();
+    tx.commit().await.unwrap();
     app::billing::db::link_customer(
         pool,
         organization_id,
@@ -237,7 +246,8 @@ async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_del
     let (mock, stripe) = stripe_mock().await;
     let app = stripe_app(pool.clone(), &mock.uri()).await;
     let organization_id = customer_org(&pool, "cus_gh_acme_001").await;
-    // The event carries an older state than Stripe now holds: the re-read wins.
+    // The first event carries an older state than Stripe now holds: the
+    // re-read gives the present, the event's own state goes to the ledger.
     let stale = subscription(
         "sub_gh_starter_001",
         "cus_gh_acme_001",
@@ -256,15 +266,21 @@ async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_del
         2,
         false,
     );
-    stripe.set("sub_gh_starter_001", current);
-    let payload = stripe_event("evt_one", "customer.subscription.updated", 1_763_700_000, stale);
+    stripe.set("sub_gh_starter_001", current.clone());
+    let first = stripe_event("evt_one", "customer.subscription.updated", after_signup(0), stale);
+    let second = stripe_event(
+        "evt_two",
+        "customer.subscription.updated",
+        after_signup(60),
+        current,
+    );
 
     assert_eq!(
-        deliver_signed(&app, &payload).await.body,
+        deliver_signed(&app, &first).await.body,
         r#"{"received":true,"duplicate":false}"#
     );
     assert_eq!(
-        deliver_signed(&app, &payload).await.body,
+        deliver_signed(&app, &first).await.body,
         r#"{"received":true,"duplicate":true}"#
     );
     assert_eq!(
@@ -278,7 +294,7 @@ async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_del
     assert_eq!(drain(&app).await, Pass::default(), "nothing is processed twice");
 
     let state = local_state(&pool, "sub_gh_starter_001").await;
-    assert_eq!(state.0, "active");
+    assert_eq!(state.0, "active", "the re-read wins for the present");
     assert_eq!(
         state.4,
         [
@@ -286,19 +302,60 @@ async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_del
             ("gatehouse.tier.starter.monthly".into(), 1)
         ]
     );
+    let ledger = live_ledger(&pool, organization_id).await;
+    assert!(
+        ledger.is_empty(),
+        "at evt_one's time the subscription was still the trial: {ledger:?}"
+    );
+
+    // The change itself, with its own event: one row, at that event's time.
+    deliver_signed(&app, &second).await;
+    deliver_signed(&app, &second).await;
+    assert_eq!(drain(&app).await.processed, 1);
+    let ledger = live_ledger(&pool, organization_id).await;
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    let row = &ledger[0];
+    assert_eq!(row.kind, "status_changed");
+    assert_eq!(row.status_before.as_deref(), Some("trialing"));
+    assert_eq!((row.mrr_before, row.mrr_after), (0, 4900 + 2 * 500));
+    assert_eq!(row.cause, "stripe:evt_two");
+    assert_eq!(
+        row.occurred_at.timestamp(),
+        after_signup(60),
+        "when it happened at Stripe"
+    );
+}
+
+/// A live ledger row (not superseded), as the tests compare them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LedgerEntry {
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    kind: String,
+    status_before: Option<String>,
+    status_after: String,
+    plan_after: String,
+    mrr_before: i64,
+    mrr_after: i64,
+    cause: String,
+}
+
+/// An organisation's live ledger in effective order, the signup row left out.
+async fn live_ledger(pool: &PgPool, organization_id: Uuid) -> Vec<LedgerEntry> {
     // language=PostgreSQL
-    let ledger = sqlx::query!(
-        "select kind, status_before, status_after, mrr_before, mrr_after, cause from subscription_event where organization_id = $1 and cause <> 'signup'",
+    sqlx::query_as!(
+        LedgerEntry,
+        r#"
+        select occurred_at as "occurred_at: chrono::DateTime<chrono::Utc>", kind, status_before, status_after,
+               plan_after, mrr_before, mrr_after, cause
+        from subscription_event
+        where organization_id = $1 and superseded_at is null and cause <> 'signup'
+        order by occurred_at, cause
+        "#,
         organization_id
     )
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await
-    .unwrap();
-    assert_eq!(ledger.len(), 1);
-    assert_eq!(ledger[0].kind, "status_changed");
-    assert_eq!(ledger[0].status_before.as_deref(), Some("trialing"));
-    assert_eq!((ledger[0].mrr_before, ledger[0].mrr_after), (0, 4900 + 2 * 500));
-    assert_eq!(ledger[0].cause, "stripe:evt_one");
+    .unwrap()
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -450,7 +507,7 @@ fn history(prefix: &str) -> (Vec<String>, HashMap<String, Value>) {
                 n % 2 == 0,
             ),
         ];
-        let base = 1_763_700_000 + n as i64 * 100;
+        let base = after_signup(n as i64 * 100);
         for (k, (status, tier, cycle, extra, cancel)) in states.iter().enumerate() {
             let object = subscription(&sub, &cus, status, tier, cycle, *extra, *cancel);
             let kind = if k == 0 {
@@ -542,34 +599,41 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
         ),
         ("processed", 1, 400)
     );
+    // Both orders wrote the same live ledger: each change once, at the time
+    // it happened at Stripe, with the state before it.
+    let mut rows = 0;
+    for n in 0..20 {
+        let of = |run: &'static str| {
+            let pool = pool.clone();
+            async move {
+                let organization_id = organization(&pool, &format!("cus_{run}_{n}")).await;
+                live_ledger(&pool, organization_id)
+                    .await
+                    .into_iter()
+                    .map(|e| LedgerEntry {
+                        cause: e.cause.replace(run, "run"),
+                        ..e
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let (in_order, shuffled) = (of("inorder").await, of("shuffled").await);
+        assert_eq!(in_order, shuffled, "subscription {n}");
+        // active, professional, extra users (unless none), past due, active,
+        // annual, canceled (every fifth): each a row.
+        let expected = 5 + usize::from(n % 4 != 0) + usize::from(n % 5 == 0);
+        assert_eq!(in_order.len(), expected, "subscription {n}: {in_order:#?}");
+        rows += in_order.len();
+    }
+    assert_eq!(rows, 5 * 20 + 15 + 4);
+}
+
+async fn organization(pool: &PgPool, name: &str) -> Uuid {
     // language=PostgreSQL
-    let ledger = sqlx::query!(
-        r#"
-        select split_part(o.name, '_', 2) as "run!", e.kind, e.status_after, e.plan_after, e.mrr_before, e.mrr_after
-        from subscription_event e join organization o using (organization_id)
-        order by split_part(o.name, '_', 3)::int, e.subscription_event_id
-        "#
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let of = |run: &str| -> Vec<(String, String, String, i64, i64)> {
-        ledger
-            .iter()
-            .filter(|r| r.run == run)
-            .map(|r| {
-                (
-                    r.kind.clone(),
-                    r.status_after.clone(),
-                    r.plan_after.clone(),
-                    r.mrr_before,
-                    r.mrr_after,
-                )
-            })
-            .collect()
-    };
-    assert_eq!(of("inorder"), of("shuffled"));
-    assert_eq!(of("inorder").len(), 20);
+    sqlx::query_scalar!("select organization_id from organization where name = $1", name)
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 /// Polls until `done` holds or the deadline passes.
@@ -627,13 +691,13 @@ async fn events_stored_when_the_server_is_killed_are_each_processed_once_after_r
         stripe.set(&sub, current.clone());
         for k in 0..5 {
             let id = format!("evt_crash_{n}_{k}");
-            let payload: Value = serde_json::from_str(&stripe_event(
+            let payload = stripe_event(
                 &id,
                 "customer.subscription.updated",
-                1_763_700_000 + k,
+                after_signup(k),
                 current.clone(),
-            ))
-            .unwrap();
+            );
+            let event = stripe_webhook::Webhook::insecure(&payload).unwrap();
             app::billing::inbox::store_event(
                 &mut conn,
                 &app::billing::inbox::IncomingEvent {
@@ -641,8 +705,10 @@ async fn events_stored_when_the_server_is_killed_are_each_processed_once_after_r
                     provider_event_id: &id,
                     event_type: "customer.subscription.updated",
                     livemode: false,
-                    created: (1_763_700_000 + k) as f64,
+                    created: chrono::DateTime::from_timestamp(after_signup(k), 0).unwrap(),
                     payload: &payload,
+                    decoded: &server::billing::stripe::billing_event_from_stripe_event(&event),
+                    raw_body: None,
                 },
             )
             .await
@@ -687,7 +753,9 @@ async fn events_stored_when_the_server_is_killed_are_each_processed_once_after_r
     .unwrap();
     assert_eq!(attempts, [], "no event processed twice or left over");
     let ledger: Vec<(Option<String>, i64)> = sqlx::query_as(
-        "select s.provider_subscription_id, count(e.*) from subscription s left join subscription_event e using (subscription_id) group by 1 having count(e.*) <> 1",
+        "select s.provider_subscription_id, count(e.*) from subscription s left join subscription_event e
+             on e.subscription_id = s.subscription_id and e.superseded_at is null and e.cause <> 'signup'
+         group by 1 having count(e.*) <> 1",
     )
     .fetch_all(&pool)
     .await

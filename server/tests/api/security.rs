@@ -153,7 +153,7 @@ async fn malformed_requests_get_client_errors_never_a_500(pool: PgPool) {
             "/api/login",
             "application/x-www-form-urlencoded",
             huge.into_bytes(),
-            422,
+            413,
         ),
         ("/api/login", "application/json", br#"{"x":1}"#.to_vec(), 422),
         (

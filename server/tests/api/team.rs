@@ -256,7 +256,7 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
     assert_eq!(owner.call("/api/leave_organization", &[]).await.status, 200);
     assert_eq!(
         owner.get("/app").await.status,
-        302,
+        303,
         "signed out: no organisation left"
     );
     // The new owner removes the promoted member.
@@ -385,7 +385,7 @@ async fn tenancy_matrix(pool: PgPool) {
     }
     for page in ["/app", "/app/team", "/app/account"] {
         let response = anonymous.get(page).await;
-        assert_eq!(response.status, 302, "{page}");
+        assert_eq!(response.status, 303, "{page}");
         assert_eq!(response.headers["location"], format!("/login?next={page}"));
     }
     // A made-up invitation id is simply not found.

@@ -1,0 +1,236 @@
+//! The ledger in Postgres: revisions recorded at their effective time, and
+//! the rows [`super::ledger::place`] says they make. The only writer of
+//! `subscription_revision` and `subscription_event`.
+
+use super::domain::SubscriptionStatus;
+use super::ledger::{NextRowFix, place};
+use super::subscription::{ChangeKind, LedgerState, PriceKey};
+use crate::catalog::domain::BillingCycle;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// One state of a subscription, at the time it held at the provider (or
+/// locally, for the card-free trial).
+#[derive(Debug, Clone)]
+pub struct Revision<'a> {
+    /// The organisation.
+    pub organization_id: Uuid,
+    /// The local subscription.
+    pub subscription_id: Uuid,
+    /// When the state began: the provider event's time, not when it was processed.
+    pub occurred_at: DateTime<Utc>,
+    /// What caused it: `signup`, `system:…`, `stripe:<event id>`, `sandbox:<event id>`.
+    /// Orders revisions of the same instant.
+    pub cause: &'a str,
+    /// The state.
+    pub state: LedgerState,
+    /// The tier key.
+    pub plan: &'a str,
+    /// MRR in this state, minor units.
+    pub mrr: i64,
+    /// ISO currency of `mrr`.
+    pub currency: &'a str,
+}
+
+/// The state of a subscription that bills only its tier (the card-free
+/// trial, before the provider knows it).
+pub fn plan_state(status: SubscriptionStatus, tier: &str, cycle: BillingCycle) -> LedgerState {
+    LedgerState {
+        status,
+        items: vec![(PriceKey::tier(tier, cycle).lookup_key(), 1)],
+        discounts: vec![],
+    }
+}
+
+/// A stored revision, as a neighbour of a new one.
+struct Neighbour {
+    occurred_at: DateTime<Utc>,
+    cause: String,
+    state: LedgerState,
+    plan: String,
+    mrr: i64,
+    currency: String,
+}
+
+impl Neighbour {
+    fn from_row(
+        occurred_at: DateTime<Utc>,
+        cause: String,
+        state: serde_json::Value,
+        plan: String,
+        mrr: i64,
+        currency: String,
+    ) -> Result<Self, sqlx::Error> {
+        let state = serde_json::from_value(state).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        Ok(Neighbour {
+            occurred_at,
+            cause,
+            state,
+            plan,
+            mrr,
+            currency,
+        })
+    }
+}
+
+/// Records `revision` once (a repeat of its cause is a no-op) and makes the
+/// ledger rows it implies; returns the kind of its own row, if it has one.
+/// Revisions of one subscription are recorded one at a time (an advisory
+/// lock per subscription), in the caller's transaction.
+pub async fn record_revision(
+    conn: &mut PgConnection,
+    revision: &Revision<'_>,
+) -> Result<Option<ChangeKind>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended('ledger:' || $1::uuid::text, 0))",
+        revision.subscription_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    let state = serde_json::to_value(&revision.state).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    // language=PostgreSQL
+    let inserted = sqlx::query_scalar!(
+        r#"
+        insert into subscription_revision (subscription_id, occurred_at, cause, state, plan, mrr, currency)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        on conflict (subscription_id, cause) do nothing
+        returning true as "inserted!"
+        "#,
+        revision.subscription_id,
+        revision.occurred_at as _,
+        revision.cause,
+        state,
+        revision.plan,
+        revision.mrr,
+        revision.currency,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if inserted.is_none() {
+        return Ok(None);
+    }
+    // language=PostgreSQL
+    let previous = sqlx::query!(
+        r#"
+        select occurred_at as "occurred_at: DateTime<Utc>", cause, state, plan, mrr, currency from subscription_revision
+        where subscription_id = $1 and (occurred_at, cause) < ($2, $3)
+        order by occurred_at desc, cause desc limit 1
+        "#,
+        revision.subscription_id,
+        revision.occurred_at as _,
+        revision.cause,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| Neighbour::from_row(r.occurred_at, r.cause, r.state, r.plan, r.mrr, r.currency))
+    .transpose()?;
+    // language=PostgreSQL
+    let next = sqlx::query!(
+        r#"
+        select occurred_at as "occurred_at: DateTime<Utc>", cause, state, plan, mrr, currency from subscription_revision
+        where subscription_id = $1 and (occurred_at, cause) > ($2, $3)
+        order by occurred_at, cause limit 1
+        "#,
+        revision.subscription_id,
+        revision.occurred_at as _,
+        revision.cause,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| Neighbour::from_row(r.occurred_at, r.cause, r.state, r.plan, r.mrr, r.currency))
+    .transpose()?;
+
+    let placement = place(
+        previous.as_ref().map(|p| &p.state),
+        &revision.state,
+        next.as_ref().map(|n| &n.state),
+    );
+    let this = Neighbour {
+        occurred_at: revision.occurred_at,
+        cause: revision.cause.to_owned(),
+        state: revision.state.clone(),
+        plan: revision.plan.to_owned(),
+        mrr: revision.mrr,
+        currency: revision.currency.to_owned(),
+    };
+    let org = revision.organization_id;
+    let sub = revision.subscription_id;
+    if let Some(kind) = placement.row {
+        append_row(conn, org, sub, previous.as_ref(), &this, kind, None).await?;
+    }
+    if let Some(next) = &next {
+        match placement.next {
+            NextRowFix::Keep => {}
+            NextRowFix::Supersede => {
+                supersede_row(conn, sub, &next.cause).await?;
+            }
+            NextRowFix::Restate(kind) => {
+                let old = supersede_row(conn, sub, &next.cause).await?;
+                append_row(conn, org, sub, Some(&this), next, kind, old).await?;
+            }
+            NextRowFix::Append(kind) => {
+                append_row(conn, org, sub, Some(&this), next, kind, None).await?;
+            }
+        }
+    }
+    Ok(placement.row)
+}
+
+/// Marks the live row of `cause` superseded; returns its id.
+async fn supersede_row(
+    conn: &mut PgConnection,
+    subscription_id: Uuid,
+    cause: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        r#"
+        update subscription_event set superseded_at = now()
+        where subscription_id = $1 and cause = $2 and superseded_at is null
+        returning subscription_event_id
+        "#,
+        subscription_id,
+        cause
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+async fn append_row(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    subscription_id: Uuid,
+    before: Option<&Neighbour>,
+    after: &Neighbour,
+    kind: ChangeKind,
+    restates: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into subscription_event (organization_id, subscription_id, occurred_at, kind, status_before,
+                                        status_after, plan_before, plan_after, mrr_before, mrr_after,
+                                        currency, cause, restates)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        "#,
+        organization_id,
+        subscription_id,
+        after.occurred_at as _,
+        kind.as_str(),
+        before.map(|b| b.state.status.as_str()),
+        after.state.status.as_str(),
+        before.map(|b| b.plan.as_str()),
+        after.plan,
+        before.map_or(0, |b| b.mrr),
+        after.mrr,
+        // Both figures in the currency the subscription bills in now.
+        after.currency,
+        after.cause,
+        restates,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

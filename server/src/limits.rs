@@ -1,0 +1,215 @@
+//! Size limits on what a request may carry, enforced before anything parses
+//! it: a body over its route's limit is 413, and a server-function form or
+//! query with too many fields, or a field too long for any form of ours, is
+//! 422. Both answers are short JSON that never repeats what was sent.
+
+use app::error::AppError;
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+
+/// Largest body a server function accepts: every form of ours is far smaller.
+pub const MAX_FORM_BODY: usize = 64 * 1024;
+/// Largest provider event body (Stripe's biggest events are a few hundred KB).
+pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+/// Largest body of any other route (pages and files take none).
+pub const MAX_OTHER_BODY: usize = 16 * 1024;
+/// Most fields in one server-function form or query.
+pub const MAX_FIELDS: usize = 100;
+/// Longest field name (ours are short identifiers, with `[key]` for maps).
+pub const MAX_FIELD_NAME: usize = 100;
+/// Longest field value, decoded (an email is at most 254, a password 1,000).
+pub const MAX_FIELD_VALUE: usize = 4096;
+
+fn body_limit(path: &str) -> usize {
+    if path.starts_with("/webhooks/") {
+        MAX_WEBHOOK_BODY
+    } else if path.starts_with("/api/") {
+        MAX_FORM_BODY
+    } else {
+        MAX_OTHER_BODY
+    }
+}
+
+/// Why a form's fields were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldProblem {
+    /// More than [`MAX_FIELDS`] fields.
+    TooMany,
+    /// A field name over [`MAX_FIELD_NAME`].
+    NameTooLong,
+    /// The named field's value is over [`MAX_FIELD_VALUE`]; the name is
+    /// given only when it is a plain identifier (never submitted text).
+    ValueTooLong(Option<String>),
+}
+
+impl FieldProblem {
+    fn into_app_error(self) -> AppError {
+        match self {
+            FieldProblem::TooMany => {
+                AppError::field("", format!("the form has more than {MAX_FIELDS} fields"))
+            }
+            FieldProblem::NameTooLong => AppError::field("", "the form has a field with an overlong name"),
+            FieldProblem::ValueTooLong(field) => AppError::field(
+                field.unwrap_or_default(),
+                format!("this is longer than any value we accept ({MAX_FIELD_VALUE} characters)"),
+            ),
+        }
+    }
+}
+
+/// A field name worth naming back: a short identifier of ours.
+fn plain_name(name: &str) -> Option<String> {
+    let plain = name.len() <= 40
+        && !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    plain.then(|| name.to_owned())
+}
+
+/// Checks the fields of a URL-encoded form or query string.
+pub fn check_fields(encoded: &[u8]) -> Result<(), FieldProblem> {
+    for (count, (name, value)) in form_urlencoded::parse(encoded).enumerate() {
+        if count >= MAX_FIELDS {
+            return Err(FieldProblem::TooMany);
+        }
+        if name.len() > MAX_FIELD_NAME {
+            return Err(FieldProblem::NameTooLong);
+        }
+        if value.chars().count() > MAX_FIELD_VALUE {
+            return Err(FieldProblem::ValueTooLong(plain_name(&name)));
+        }
+    }
+    Ok(())
+}
+
+fn refuse(status: StatusCode, error: AppError) -> Response {
+    let mut response = (status, axum::Json(error)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn too_large() -> Response {
+    refuse(StatusCode::PAYLOAD_TOO_LARGE, AppError::TooLarge)
+}
+
+/// The middleware.
+pub async fn limit_request_sizes(request: Request, next: Next) -> Response {
+    let limit = body_limit(request.uri().path());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return too_large();
+    }
+    let is_server_function = request.uri().path().starts_with("/api/");
+    if is_server_function
+        && let Some(query) = request.uri().query()
+        && let Err(problem) = check_fields(query.as_bytes())
+    {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, problem.into_app_error());
+    }
+    let (parts, body) = request.into_parts();
+    if !is_server_function || parts.method == Method::GET || parts.method == Method::HEAD {
+        // Whoever reads the body meets the limit (axum answers 413).
+        let limited = Body::new(http_body_util::Limited::new(body, limit));
+        return next.run(Request::from_parts(parts, limited)).await;
+    }
+    // Server-function bodies are small: read whole, checked, handed on.
+    let bytes: Bytes = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return too_large();
+        }
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                AppError::field("", "the request body could not be read"),
+            );
+        }
+    };
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form && let Err(problem) = check_fields(&bytes) {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, problem.into_app_error());
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinary_forms_pass() {
+        assert_eq!(
+            check_fields(b"email=a%40b.test&password=secret&next=%2Fapp"),
+            Ok(())
+        );
+        assert_eq!(check_fields(b"add_ons%5Bextra_user%5D=2&tier=starter"), Ok(()));
+        assert_eq!(check_fields(b""), Ok(()));
+    }
+
+    #[test]
+    fn an_overlong_value_is_named_only_when_its_name_is_ours() {
+        let long = "x".repeat(MAX_FIELD_VALUE + 1);
+        assert_eq!(
+            check_fields(format!("email={long}").as_bytes()),
+            Err(FieldProblem::ValueTooLong(Some("email".into())))
+        );
+        assert_eq!(
+            check_fields(format!("email%5Ba%5D%5Bb%5D={long}").as_bytes()),
+            Err(FieldProblem::ValueTooLong(None))
+        );
+        assert_eq!(
+            check_fields(format!("%3Cscript%3E={long}").as_bytes()),
+            Err(FieldProblem::ValueTooLong(None))
+        );
+    }
+
+    #[test]
+    fn values_are_measured_decoded() {
+        // 4096 encoded 'é' are 4096 characters: allowed; one more is not.
+        let at_limit = "%C3%A9".repeat(MAX_FIELD_VALUE);
+        assert_eq!(check_fields(format!("company={at_limit}").as_bytes()), Ok(()));
+        assert!(check_fields(format!("company={at_limit}%C3%A9").as_bytes()).is_err());
+    }
+
+    #[test]
+    fn too_many_fields_or_long_names_are_refused() {
+        let many: Vec<String> = (0..=MAX_FIELDS).map(|n| format!("f{n}=1")).collect();
+        assert_eq!(
+            check_fields(many.join("&").as_bytes()),
+            Err(FieldProblem::TooMany)
+        );
+        let name = "n".repeat(MAX_FIELD_NAME + 1);
+        assert_eq!(
+            check_fields(format!("{name}=1").as_bytes()),
+            Err(FieldProblem::NameTooLong)
+        );
+    }
+
+    #[test]
+    fn refusals_are_short_and_never_quote_the_input() {
+        for problem in [
+            FieldProblem::TooMany,
+            FieldProblem::NameTooLong,
+            FieldProblem::ValueTooLong(None),
+            FieldProblem::ValueTooLong(Some("email".into())),
+        ] {
+            let json = serde_json::to_string(&problem.into_app_error()).unwrap();
+            assert!(json.len() < 160, "{json}");
+        }
+    }
+}
