@@ -229,7 +229,7 @@ fn replace_nul(value: &mut serde_json::Value) -> bool {
             *text = text.replace('\0', "\u{fffd}");
             true
         }
-        Value::Array(items) => items.iter_mut().fold(false, |any, item| replace_nul(item) || any),
+        Value::Array(items) => replace_in_all(items.iter_mut()),
         Value::Object(map) => {
             let keys_with_nul = map.keys().any(|k| k.contains('\0'));
             if keys_with_nul {
@@ -240,11 +240,20 @@ fn replace_nul(value: &mut serde_json::Value) -> bool {
                 }
                 true
             } else {
-                map.values_mut().fold(false, |any, item| replace_nul(item) || any)
+                replace_in_all(map.values_mut())
             }
         }
         _ => false,
     }
+}
+
+/// [`replace_nul`] on every value (none skipped); whether any had one.
+fn replace_in_all<'a>(values: impl Iterator<Item = &'a mut serde_json::Value>) -> bool {
+    let mut replaced = false;
+    for value in values {
+        replaced |= replace_nul(value);
+    }
+    replaced
 }
 
 /// The decoded event with NUL characters replaced, when it had any.
