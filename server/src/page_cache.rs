@@ -192,7 +192,11 @@ fn inline_scripts(html: &str) -> Vec<&str> {
 /// no nonce-based CSP to convert (it is then not cached).
 fn without_nonce(html: &str, csp: &str) -> Option<(String, String)> {
     let nonce = csp_nonce(csp)?;
-    let html = html.replace(&format!(" nonce=\"{nonce}\""), "");
+    // Leptos also writes the nonce as the preload links' `crossorigin`
+    // value, which browsers read as "anonymous", as they read "".
+    let html = html
+        .replace(&format!(" nonce=\"{nonce}\""), "")
+        .replace(&format!(" crossorigin=\"{nonce}\""), " crossorigin=\"\"");
     if html.contains(nonce) {
         return None;
     }
@@ -332,7 +336,7 @@ mod tests {
     #[test]
     fn a_shared_page_carries_no_nonce_and_allows_its_scripts_by_hash() {
         let csp = crate::security::page_csp("abc123");
-        let html = r#"<html><head><script type="module" nonce="abc123">import("/pkg/x.js")</script><script src="/pkg/y.js" nonce="abc123"></script><script type="application/ld+json">{"a":1}</script></head></html>"#;
+        let html = r#"<html><head><link rel="modulepreload" href="/pkg/x.js" crossorigin="abc123"><script type="module" nonce="abc123">import("/pkg/x.js")</script><script src="/pkg/y.js" nonce="abc123"></script><script type="application/ld+json">{"a":1}</script></head></html>"#;
         let (shared, csp) = without_nonce(html, &csp).expect("convertible");
         assert!(
             !shared.contains("abc123") && !csp.contains("nonce"),

@@ -67,7 +67,8 @@ fn invoice(id: &str, customer: &str, subscription: &str, status: &str, created: 
     let mut value = stripe_fixture("invoice_paid_starter.json");
     value["id"] = json!(id);
     value["customer"] = json!(customer);
-    value["subscription"] = json!(subscription);
+    // Stripe's current API names the subscription under `parent` only.
+    value["parent"]["subscription_details"]["subscription"] = json!(subscription);
     value["status"] = json!(status);
     value["created"] = json!(created);
     if status == "open" {
@@ -582,6 +583,15 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
         .unwrap();
     assert_eq!(invoices.len(), 1);
     assert_eq!((invoices[0].status.as_str(), invoices[0].count), ("paid", 40));
+    // Each linked to its subscription (read from `parent.subscription_details`).
+    // language=PostgreSQL
+    let unlinked = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from invoice where provider_subscription_id is distinct from 'sub_' || substr(provider_invoice_id, 4)"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(unlinked, 0, "every invoice names its subscription");
     // All 400 events processed once; ledger rows never repeat a cause, and
     // both orders wrote the same ledger.
     // language=PostgreSQL

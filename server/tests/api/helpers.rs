@@ -384,3 +384,36 @@ pub async fn link_stripe_customer(pool: &PgPool, name: &str, customer: &str) -> 
     .unwrap();
     organization_id
 }
+
+/// Invites `email` (as `role`) from the owner's browser and accepts as a new
+/// user with the test password; returns the new member's browser.
+pub async fn join<'a>(app: &'a TestApp, owner: &mut Browser<'_>, email: &str, role: &str) -> Browser<'a> {
+    let response = owner
+        .submit("/api/invite_member", &[("email", email), ("role", role)])
+        .await;
+    assert_eq!(
+        response.headers["location"],
+        "/app/team?invited=1",
+        "invite {email}: {:?}",
+        response.headers.get("location")
+    );
+    let link = app.link_in_email(email, "invitation").await;
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let mut browser = app.browser();
+    assert!(browser.get(&link).await.body.contains("Choose a password for"));
+    let accepted = browser
+        .submit(
+            "/api/accept_invitation",
+            &[("token", &token), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(accepted.headers["location"], "/app?joined=1");
+    browser
+}
+
+/// Syncs the shipped catalogue into `pool` (for apps built with custom settings).
+pub async fn sync_shipped_catalog(pool: &PgPool) {
+    sync_catalog_file(pool, &shipped_catalog())
+        .await
+        .expect("catalogue syncs");
+}

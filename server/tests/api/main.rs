@@ -11,6 +11,7 @@ mod email;
 mod embedded_db;
 mod health;
 mod helpers;
+mod hostile;
 mod marketing;
 mod pages;
 mod security;

@@ -1,6 +1,6 @@
 //! Teams: invitations, seats, roles, and who may do what.
 
-use crate::helpers::{Browser, PASSWORD, TestApp, form_error};
+use crate::helpers::{Browser, PASSWORD, TestApp, form_error, join};
 use app::error::AppError;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -12,31 +12,6 @@ async fn user_id(pool: &PgPool, email: &str) -> String {
         .await
         .unwrap()
         .to_string()
-}
-
-/// Invites `email` and accepts as a new user with the test password.
-async fn join<'a>(app: &'a TestApp, owner: &mut Browser<'_>, email: &str, role: &str) -> Browser<'a> {
-    let response = owner
-        .submit("/api/invite_member", &[("email", email), ("role", role)])
-        .await;
-    assert_eq!(
-        response.headers["location"],
-        "/app/team?invited=1",
-        "invite {email}: {:?}",
-        response.headers.get("location")
-    );
-    let link = app.link_in_email(email, "invitation").await;
-    let token = link.split("token=").nth(1).unwrap().to_owned();
-    let mut browser = app.browser();
-    assert!(browser.get(&link).await.body.contains("Choose a password for"));
-    let accepted = browser
-        .submit(
-            "/api/accept_invitation",
-            &[("token", &token), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(accepted.headers["location"], "/app?joined=1");
-    browser
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
