@@ -440,11 +440,12 @@ async fn replace_items(
     Ok(true)
 }
 
-/// Mirrors a provider invoice as an event carried it. An event older than
-/// the stored one, or one that would move the status backwards (paid →
-/// open), changes nothing. Both rules sit inside the upsert itself, so they
-/// hold when two workers insert the same new invoice at once (the later
-/// insert re-checks them against the row the earlier one wrote).
+/// Mirrors a provider invoice as an event carried it. A status never moves
+/// backwards (paid → open), whatever the events' times; within one status
+/// an older event than the stored one changes nothing. Both rules sit inside
+/// the upsert itself, so they hold when two workers insert the same new
+/// invoice at once (the later insert re-checks them against the row the
+/// earlier one wrote).
 pub async fn apply_invoice(
     conn: &mut PgConnection,
     provider: ProviderName,
@@ -480,9 +481,10 @@ pub async fn apply_invoice(
                 period_start = excluded.period_start, period_end = excluded.period_end, lines = excluded.lines,
                 hosted_invoice_url = excluded.hosted_invoice_url, invoice_pdf_url = excluded.invoice_pdf_url,
                 provider_subscription_id = coalesce(excluded.provider_subscription_id, invoice.provider_subscription_id),
-                last_event_at = excluded.last_event_at
-            where invoice_status_rank(excluded.status) >= invoice_status_rank(invoice.status)
-              and (invoice.last_event_at is null or excluded.last_event_at >= invoice.last_event_at)
+                last_event_at = greatest(invoice.last_event_at, excluded.last_event_at)
+            where (invoice_status_rank(excluded.status) > invoice_status_rank(invoice.status)
+                   or (invoice_status_rank(excluded.status) = invoice_status_rank(invoice.status)
+                       and (invoice.last_event_at is null or excluded.last_event_at >= invoice.last_event_at)))
               and (invoice.number, invoice.status, invoice.total, invoice.amount_due, invoice.amount_paid,
                    invoice.lines, invoice.hosted_invoice_url, invoice.invoice_pdf_url, invoice.provider_subscription_id)
                   is distinct from

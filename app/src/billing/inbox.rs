@@ -151,8 +151,9 @@ pub struct ClaimedEvent {
     pub provider_event_id: String,
     /// The provider's type name.
     pub event_type: String,
-    /// The event as received.
-    pub payload: Option<serde_json::Value>,
+    /// The event as received, as text: only for events stored before the
+    /// endpoint decoded them.
+    pub legacy_payload: Option<String>,
     /// The event decoded at the endpoint (absent on events stored before
     /// decoding moved there).
     pub decoded: Option<serde_json::Value>,
@@ -217,7 +218,11 @@ pub async fn claim_batch(conn: &mut PgConnection, busy: &[String]) -> Result<Cla
     // language=PostgreSQL
     let rows = sqlx::query!(
         r#"
-        select webhook_event_id, provider, provider_event_id, event_type, payload, decoded, attempts,
+        select webhook_event_id, provider, provider_event_id, event_type, decoded, attempts,
+               -- The body is read only for events stored before the endpoint
+               -- decoded them, and as text: an arbitrarily deep body must
+               -- fail that one event, never the claim.
+               case when decoded is null then payload::text end as legacy_payload,
                provider_created_at as "provider_created_at: DateTime<Utc>"
         from webhook_event
         where status = 'pending' and next_attempt_at <= now()
@@ -240,7 +245,7 @@ pub async fn claim_batch(conn: &mut PgConnection, busy: &[String]) -> Result<Cla
                 provider: r.provider,
                 provider_event_id: r.provider_event_id,
                 event_type: r.event_type,
-                payload: r.payload,
+                legacy_payload: r.legacy_payload,
                 decoded: r.decoded,
                 attempts: r.attempts,
                 created: r.provider_created_at,

@@ -74,10 +74,13 @@ pub fn billing_event(event: &ClaimedEvent) -> Result<BillingEvent, ProcessError>
     if let Some(decoded) = &event.decoded {
         return serde_json::from_value(decoded.clone()).map_err(|e| ProcessError::Payload(e.to_string()));
     }
-    let payload = event
-        .payload
-        .as_ref()
-        .ok_or_else(|| ProcessError::Payload("no payload".into()))?;
+    let payload: serde_json::Value = event
+        .legacy_payload
+        .as_deref()
+        .map(serde_json::from_str)
+        .ok_or_else(|| ProcessError::Payload("no payload".into()))?
+        .map_err(|e| ProcessError::Payload(e.to_string()))?;
+    let payload = &payload;
     match event.provider.as_str() {
         "sandbox" => {
             serde_json::from_value(payload.clone()).map_err(|e| ProcessError::Payload(e.to_string()))

@@ -17,7 +17,7 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request as MockRequest, Respond, ResponseTemplate};
 
 /// A subscription in a given state, built from the validated fixture.
-fn subscription(
+pub(crate) fn subscription(
     id: &str,
     customer: &str,
     status: &str,
@@ -63,7 +63,7 @@ fn subscription(
     value
 }
 
-fn invoice(id: &str, customer: &str, subscription: &str, status: &str, created: i64) -> Value {
+pub(crate) fn invoice(id: &str, customer: &str, subscription: &str, status: &str, created: i64) -> Value {
     let mut value = stripe_fixture("invoice_paid_starter.json");
     value["id"] = json!(id);
     value["customer"] = json!(customer);
@@ -81,13 +81,13 @@ fn invoice(id: &str, customer: &str, subscription: &str, status: &str, created: 
 /// Stripe's side: the current state of each subscription, served at
 /// `GET /v1/subscriptions/{id}` as Stripe would.
 #[derive(Clone, Default)]
-struct StripeState {
-    subscriptions: Arc<Mutex<HashMap<String, Value>>>,
+pub(crate) struct StripeState {
+    pub(crate) subscriptions: Arc<Mutex<HashMap<String, Value>>>,
 }
 
 impl StripeState {
     /// What Stripe holds for a subscription from now on.
-    fn set(&self, id: &str, subscription: Value) {
+    pub(crate) fn set(&self, id: &str, subscription: Value) {
         self.subscriptions
             .lock()
             .unwrap()
@@ -113,7 +113,7 @@ impl Respond for StripeState {
     }
 }
 
-async fn stripe_mock() -> (MockServer, StripeState) {
+pub(crate) async fn stripe_mock() -> (MockServer, StripeState) {
     let server = MockServer::start().await;
     let state = StripeState::default();
     Mock::given(method("GET"))
@@ -127,12 +127,12 @@ async fn stripe_mock() -> (MockServer, StripeState) {
 /// An organisation on a trial whose Stripe customer is `customer`.
 /// A Stripe time `seconds` after the test's signups (Stripe's events come
 /// after the trial they follow).
-fn after_signup(seconds: i64) -> i64 {
+pub(crate) fn after_signup(seconds: i64) -> i64 {
     static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     *BASE.get_or_init(|| chrono::Utc::now().timestamp() + 3600) + seconds
 }
 
-async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
+pub(crate) async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
     // language=PostgreSQL
     let organization_id = sqlx::query_scalar!(
         "insert into organization (name) values ($1) returning organization_id",
@@ -166,7 +166,7 @@ async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
     organization_id
 }
 
-async fn drain(app: &TestApp) -> Pass {
+pub(crate) async fn drain(app: &TestApp) -> Pass {
     process_due(
         &app.state.pool,
         app.state.payments.provider().as_ref(),
@@ -178,7 +178,10 @@ async fn drain(app: &TestApp) -> Pass {
 }
 
 /// Local state of the subscription with this Stripe id, comparable across runs.
-async fn local_state(pool: &PgPool, stripe_id: &str) -> (String, String, String, bool, Vec<(String, i32)>) {
+pub(crate) async fn local_state(
+    pool: &PgPool,
+    stripe_id: &str,
+) -> (String, String, String, bool, Vec<(String, i32)>) {
     // language=PostgreSQL
     let row = sqlx::query!(
         r#"
@@ -329,19 +332,19 @@ async fn a_subscription_event_is_re_read_applied_and_ledgered_once_even_when_del
 
 /// A live ledger row (not superseded), as the tests compare them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct LedgerEntry {
-    occurred_at: chrono::DateTime<chrono::Utc>,
-    kind: String,
-    status_before: Option<String>,
-    status_after: String,
-    plan_after: String,
-    mrr_before: i64,
-    mrr_after: i64,
-    cause: String,
+pub(crate) struct LedgerEntry {
+    pub(crate) occurred_at: chrono::DateTime<chrono::Utc>,
+    pub(crate) kind: String,
+    pub(crate) status_before: Option<String>,
+    pub(crate) status_after: String,
+    pub(crate) plan_after: String,
+    pub(crate) mrr_before: i64,
+    pub(crate) mrr_after: i64,
+    pub(crate) cause: String,
 }
 
 /// An organisation's live ledger in effective order, the signup row left out.
-async fn live_ledger(pool: &PgPool, organization_id: Uuid) -> Vec<LedgerEntry> {
+pub(crate) async fn live_ledger(pool: &PgPool, organization_id: Uuid) -> Vec<LedgerEntry> {
     // language=PostgreSQL
     sqlx::query_as!(
         LedgerEntry,
@@ -474,7 +477,7 @@ async fn foreign_customers_are_unmatched_unknown_types_acknowledged_and_outages_
 }
 
 /// A deterministic shuffle (no randomness in tests): Fisher–Yates over an LCG.
-fn shuffle<T>(items: &mut [T], mut seed: u64) {
+pub(crate) fn shuffle<T>(items: &mut [T], mut seed: u64) {
     for i in (1..items.len()).rev() {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -486,7 +489,7 @@ fn shuffle<T>(items: &mut [T], mut seed: u64) {
 /// Twenty subscriptions, ten events each: state changes and an invoice
 /// going from open to paid. Returns the event payloads and each
 /// subscription's final state.
-fn history(prefix: &str) -> (Vec<String>, HashMap<String, Value>) {
+pub(crate) fn history(prefix: &str) -> (Vec<String>, HashMap<String, Value>) {
     let mut events = Vec::new();
     let mut finals = HashMap::new();
     for n in 0..20 {
@@ -638,7 +641,7 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
     assert_eq!(rows, 5 * 20 + 15 + 4);
 }
 
-async fn organization(pool: &PgPool, name: &str) -> Uuid {
+pub(crate) async fn organization(pool: &PgPool, name: &str) -> Uuid {
     // language=PostgreSQL
     sqlx::query_scalar!("select organization_id from organization where name = $1", name)
         .fetch_one(pool)
@@ -647,7 +650,7 @@ async fn organization(pool: &PgPool, name: &str) -> Uuid {
 }
 
 /// Polls until `done` holds or the deadline passes.
-async fn wait_for(pool: &PgPool, query: &str, done: impl Fn(i64) -> bool, seconds: u64) -> i64 {
+pub(crate) async fn wait_for(pool: &PgPool, query: &str, done: impl Fn(i64) -> bool, seconds: u64) -> i64 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     loop {
         let value: i64 = sqlx::query_scalar(query).fetch_one(pool).await.unwrap();
@@ -658,13 +661,19 @@ async fn wait_for(pool: &PgPool, query: &str, done: impl Fn(i64) -> bool, second
     }
 }
 
-fn start_server(database_url: &str, mock: &MockServer) -> std::process::Child {
+pub(crate) fn start_server(database_url: &str, mock: &MockServer) -> std::process::Child {
+    start_server_on(database_url, mock).0
+}
+
+/// Starts the real server binary on `database_url`, with Stripe at `mock`
+/// and webhooks signed with the test secret; returns it and its port.
+pub(crate) fn start_server_on(database_url: &str, mock: &MockServer) -> (std::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -673,11 +682,26 @@ fn start_server(database_url: &str, mock: &MockServer) -> std::process::Child {
         .env("GATEHOUSE_SITE_ROOT", "target/site-absent-in-tests")
         .env("GATEHOUSE_STRIPE_SECRET_KEY", "sk_test_gatehouse")
         .env("GATEHOUSE_STRIPE_API_BASE", mock.uri())
+        .env("GATEHOUSE_STRIPE_WEBHOOK_SECRET", crate::helpers::WEBHOOK_SECRET)
         .env("RUST_LOG", "error")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("the server binary starts")
+        .expect("the server binary starts");
+    (child, port)
+}
+
+/// The URL of this test's own database (the test server's, with the
+/// database name replaced; the URL may carry a query).
+pub(crate) fn test_database_url(pool: &PgPool) -> String {
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let (address, query) = base.split_once('?').unwrap_or((base.as_str(), ""));
+    let separator = if query.is_empty() { "" } else { "?" };
+    format!(
+        "{}/{database}{separator}{query}",
+        address.rsplit_once('/').unwrap().0
+    )
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -726,15 +750,7 @@ async fn events_stored_when_the_server_is_killed_are_each_processed_once_after_r
         }
     }
     drop(conn);
-    let database = pool.connect_options().get_database().unwrap().to_owned();
-    // The same server as the test's, this test's database (the URL may carry a query).
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let (address, query) = base.split_once('?').unwrap_or((base.as_str(), ""));
-    let separator = if query.is_empty() { "" } else { "?" };
-    let database_url = format!(
-        "{}/{database}{separator}{query}",
-        address.rsplit_once('/').unwrap().0
-    );
+    let database_url = test_database_url(&pool);
     const DONE: &str = "select count(*) from webhook_event where status <> 'pending'";
 
     let mut first = start_server(&database_url, &mock);

@@ -9,6 +9,7 @@ mod billing_events;
 mod catalog;
 mod email;
 mod embedded_db;
+mod event_races;
 mod health;
 mod helpers;
 mod hostile;

@@ -1,6 +1,6 @@
 //! Teams: invitations, seats, roles, and who may do what.
 
-use crate::helpers::{Browser, PASSWORD, TestApp, form_error, join};
+use crate::helpers::{TestApp, form_error, join};
 use app::error::AppError;
 use sqlx::PgPool;
 use uuid::Uuid;
