@@ -111,36 +111,43 @@ pub async fn record_revision(
     if inserted.is_none() {
         return Ok(None);
     }
+    // The revisions right before and right after it, in (time, cause) order.
     // language=PostgreSQL
-    let previous = sqlx::query!(
+    let neighbours = sqlx::query!(
         r#"
-        select occurred_at as "occurred_at: DateTime<Utc>", cause, state, plan, mrr, currency from subscription_revision
-        where subscription_id = $1 and (occurred_at, cause) < ($2, $3)
-        order by occurred_at desc, cause desc limit 1
+        (select true as "previous!", occurred_at as "occurred_at!: DateTime<Utc>", cause as "cause!",
+                state as "state!", plan as "plan!", mrr as "mrr!", currency as "currency!"
+         from subscription_revision
+         where subscription_id = $1 and (occurred_at, cause) < ($2, $3)
+         order by occurred_at desc, cause desc limit 1)
+        union all
+        (select false, occurred_at, cause, state, plan, mrr, currency
+         from subscription_revision
+         where subscription_id = $1 and (occurred_at, cause) > ($2, $3)
+         order by occurred_at, cause limit 1)
         "#,
         revision.subscription_id,
         revision.occurred_at as _,
         revision.cause,
     )
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| Neighbour::from_row(r.occurred_at, r.cause, r.state, r.plan, r.mrr, r.currency))
-    .transpose()?;
-    // language=PostgreSQL
-    let next = sqlx::query!(
-        r#"
-        select occurred_at as "occurred_at: DateTime<Utc>", cause, state, plan, mrr, currency from subscription_revision
-        where subscription_id = $1 and (occurred_at, cause) > ($2, $3)
-        order by occurred_at, cause limit 1
-        "#,
-        revision.subscription_id,
-        revision.occurred_at as _,
-        revision.cause,
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| Neighbour::from_row(r.occurred_at, r.cause, r.state, r.plan, r.mrr, r.currency))
-    .transpose()?;
+    .fetch_all(&mut *conn)
+    .await?;
+    let (mut previous, mut next) = (None, None);
+    for row in neighbours {
+        let neighbour = Neighbour::from_row(
+            row.occurred_at,
+            row.cause,
+            row.state,
+            row.plan,
+            row.mrr,
+            row.currency,
+        )?;
+        if row.previous {
+            previous = Some(neighbour);
+        } else {
+            next = Some(neighbour);
+        }
+    }
 
     let placement = place(
         previous.as_ref().map(|p| &p.state),

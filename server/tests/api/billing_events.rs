@@ -614,31 +614,34 @@ async fn a_shuffled_sequence_of_200_events_ends_in_the_state_of_in_order_deliver
     );
     // Both orders wrote the same live ledger: each change once, at the time
     // it happened at Stripe, with the state before it.
-    let mut rows = 0;
-    for n in 0..20 {
-        let of = |run: &'static str| {
-            let pool = pool.clone();
-            async move {
-                let organization_id = organization(&pool, &format!("cus_{run}_{n}")).await;
-                live_ledger(&pool, organization_id)
-                    .await
-                    .into_iter()
-                    .map(|e| LedgerEntry {
-                        cause: e.cause.replace(run, "run"),
-                        ..e
-                    })
-                    .collect::<Vec<_>>()
-            }
-        };
-        let (in_order, shuffled) = (of("inorder").await, of("shuffled").await);
-        assert_eq!(in_order, shuffled, "subscription {n}");
+    let (in_order, shuffled) = (ledgers(&pool, "inorder").await, ledgers(&pool, "shuffled").await);
+    assert_eq!(in_order, shuffled);
+    for (n, ledger) in in_order.iter().enumerate() {
         // active, professional, extra users (unless none), past due, active,
         // annual, canceled (every fifth): each a row.
         let expected = 5 + usize::from(n % 4 != 0) + usize::from(n % 5 == 0);
-        assert_eq!(in_order.len(), expected, "subscription {n}: {in_order:#?}");
-        rows += in_order.len();
+        assert_eq!(ledger.len(), expected, "subscription {n}: {ledger:#?}");
     }
-    assert_eq!(rows, 5 * 20 + 15 + 4);
+    assert_eq!(in_order.iter().map(Vec::len).sum::<usize>(), 5 * 20 + 15 + 4);
+}
+
+/// The live ledgers of a [`history`] run's 20 subscriptions, with the run's
+/// name taken out of the causes so that two runs compare.
+pub(crate) async fn ledgers(pool: &PgPool, run: &str) -> Vec<Vec<LedgerEntry>> {
+    let mut all = Vec::new();
+    for n in 0..20 {
+        let organization_id = organization(pool, &format!("cus_{run}_{n}")).await;
+        let ledger = live_ledger(pool, organization_id)
+            .await
+            .into_iter()
+            .map(|e| LedgerEntry {
+                cause: e.cause.replace(run, "run"),
+                ..e
+            })
+            .collect();
+        all.push(ledger);
+    }
+    all
 }
 
 pub(crate) async fn organization(pool: &PgPool, name: &str) -> Uuid {

@@ -4,8 +4,8 @@
 //! a backlog processed long after the fact.
 
 use crate::billing_events::{
-    LedgerEntry, StripeState, after_signup, customer_org, drain, history, invoice, live_ledger, local_state,
-    organization, shuffle, start_server_on, stripe_mock, subscription, test_database_url, wait_for,
+    StripeState, after_signup, customer_org, drain, history, invoice, ledgers, local_state, shuffle,
+    start_server_on, stripe_mock, subscription, test_database_url, wait_for,
 };
 use crate::helpers::{WEBHOOK_SECRET, deliver_signed, deliver_webhook, stripe_app, stripe_event};
 use app::billing::db::apply_invoice;
@@ -312,25 +312,6 @@ async fn post(port: u16, body: &str, signature: &str) -> u16 {
             .unwrap_or(0);
     }
     panic!("the server on port {port} never answered");
-}
-
-/// Each of the 20 subscriptions' live ledger with the run's name taken out
-/// of the causes, so two runs compare.
-async fn ledgers(pool: &PgPool, run: &str) -> Vec<Vec<LedgerEntry>> {
-    let mut all = Vec::new();
-    for n in 0..20 {
-        let organization_id = organization(pool, &format!("cus_{run}_{n}")).await;
-        let ledger = live_ledger(pool, organization_id)
-            .await
-            .into_iter()
-            .map(|e| LedgerEntry {
-                cause: e.cause.replace(run, "run"),
-                ..e
-            })
-            .collect();
-        all.push(ledger);
-    }
-    all
 }
 
 /// Everything local about a run's subscriptions and invoices, for comparing runs.
