@@ -58,6 +58,8 @@ test("trial → checkout → active → upgrade with preview → add a seat → 
   await page.locator("[data-invoice] a").first().click();
   await expect(page.locator("[data-invoice-number]")).toHaveText(/Invoice SBX-\d{6}/);
   await expect(page.locator("[data-invoice-total]")).toHaveText("$49.00");
+  // Paid: nothing is left to pay, as Stripe's hosted invoice says.
+  await expect(page.locator("[data-amount-remaining]")).toHaveText("$0.00");
   const pdf = await page.request.get(page.url() + "/pdf");
   expect(pdf.status()).toBe(200);
   expect(pdf.headers()["content-type"]).toBe("application/pdf");

@@ -202,8 +202,9 @@ pub struct InvoiceView {
     pub total: String,
     /// Paid, formatted.
     pub amount_paid: String,
-    /// Due, formatted.
-    pub amount_due: String,
+    /// What is still to pay (what was due less what was paid), formatted:
+    /// a paid invoice shows nothing owed, as Stripe's hosted invoice does.
+    pub amount_remaining: String,
     /// Provider's hosted page.
     pub hosted_invoice_url: Option<String>,
     /// Provider's PDF.
@@ -230,7 +231,7 @@ impl InvoiceView {
             subtotal: money(row.subtotal),
             total: money(row.total),
             amount_paid: money(row.amount_paid),
-            amount_due: money(row.amount_due),
+            amount_remaining: money((row.amount_due - row.amount_paid).max(0)),
             hosted_invoice_url: row.hosted_invoice_url.clone(),
             invoice_pdf_url: row.invoice_pdf_url.clone(),
         }

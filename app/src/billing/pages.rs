@@ -707,7 +707,7 @@ fn InvoiceDocument(invoice: InvoiceView, product: String) -> impl IntoView {
             <div class="flex justify-between"><dt>"Subtotal"</dt><dd>{invoice.subtotal.clone()}</dd></div>
             <div class="flex justify-between font-semibold"><dt>"Total"</dt><dd data-invoice-total>{invoice.total.clone()}</dd></div>
             <div class="flex justify-between"><dt>"Paid"</dt><dd>{invoice.amount_paid.clone()}</dd></div>
-            <div class="flex justify-between"><dt>"Amount due"</dt><dd>{invoice.amount_due.clone()}</dd></div>
+            <div class="flex justify-between"><dt>"Amount remaining"</dt><dd data-amount-remaining>{invoice.amount_remaining.clone()}</dd></div>
         </dl>
     }
 }

@@ -103,7 +103,7 @@ pub fn render(invoice: &InvoiceView, seller: &str) -> Vec<u8> {
         ("Subtotal", &invoice.subtotal, regular),
         ("Total", &invoice.total, bold),
         ("Paid", &invoice.amount_paid, regular),
-        ("Amount due", &invoice.amount_due, regular),
+        ("Amount remaining", &invoice.amount_remaining, regular),
     ] {
         text(font, 11.0, 360.0, y, label);
         text(font, 11.0, 460.0, y, value);
@@ -182,7 +182,7 @@ mod tests {
             subtotal: "$59.00".into(),
             total: "$59.00".into(),
             amount_paid: "$59.00".into(),
-            amount_due: "$59.00".into(),
+            amount_remaining: "$0.00".into(),
             hosted_invoice_url: None,
             invoice_pdf_url: None,
         };
@@ -191,6 +191,10 @@ mod tests {
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("(Invoice SBX-000001)"), "{text}");
         assert!(text.contains("($59.00)"));
+        assert!(
+            text.contains("(Amount remaining)") && text.contains("($0.00)"),
+            "a paid invoice owes nothing"
+        );
         assert!(text.contains("(Acme - Plant 2)") || text.contains("Billed to Acme - Plant 2"));
         assert!(text.trim_end().ends_with("%%EOF"));
     }

@@ -417,3 +417,16 @@ pub async fn sync_shipped_catalog(pool: &PgPool) {
         .await
         .expect("catalogue syncs");
 }
+
+/// Every server function the app registers, so a test over them covers a
+/// new one the day it is written.
+pub fn server_functions() -> Vec<(&'static str, axum::http::Method)> {
+    let mut functions: Vec<(&'static str, axum::http::Method)> = server_fn::axum::server_fn_paths().collect();
+    functions.sort_by_key(|(path, method)| (*path, method.to_string()));
+    functions.dedup();
+    assert!(
+        functions.len() >= 30,
+        "the registry lists them all: {functions:?}"
+    );
+    functions
+}

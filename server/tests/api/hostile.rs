@@ -10,19 +10,6 @@ use axum::http::{Method, Request};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Every server function the app registers, so a new one is covered the day
-/// it is written.
-fn server_functions() -> Vec<(&'static str, Method)> {
-    let mut functions: Vec<(&'static str, Method)> = server_fn::axum::server_fn_paths().collect();
-    functions.sort_by_key(|(path, method)| (*path, method.to_string()));
-    functions.dedup();
-    assert!(
-        functions.len() >= 30,
-        "the registry lists them all: {functions:?}"
-    );
-    functions
-}
-
 /// Sends `body` to a server function as a script would (JSON answer), with
 /// the session cookie if any. GET functions get `body` as their query.
 async fn send_raw(
@@ -130,7 +117,7 @@ async fn every_server_function_refuses_oversized_bodies_and_fields_briefly(pool:
             &[422],
         ),
     ];
-    for (path, method) in server_functions() {
+    for (path, method) in crate::helpers::server_functions() {
         for cookie in [None, signed_in.as_deref()] {
             for (case, body, declare, post, get) in &cases {
                 // The http crate (and hyper before it) refuses URIs over 64 KB.

@@ -57,19 +57,35 @@ async fn state_changing_requests_from_other_sites_are_refused(pool: PgPool) {
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn every_server_function_is_guarded_the_same_way(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    for path in [
-        "/api/signup",
-        "/api/logout",
-        "/api/invite_member",
-        "/api/forgot_password",
-        "/api/accept_invitation",
-    ] {
-        let request = Request::post(path)
-            .header("origin", "https://evil.test")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::empty())
-            .unwrap();
-        assert_eq!(app.request(request).await.status, 403, "{path}");
+    let owner = app.signed_up("ada@acme.test", "Acme", "starter").await;
+    // Every registered function that changes something, anonymous and signed
+    // in: from another site, or from nowhere at all, it is refused.
+    let writes: Vec<&str> = crate::helpers::server_functions()
+        .into_iter()
+        .filter(|(_, method)| method == axum::http::Method::POST)
+        .map(|(path, _)| path)
+        .collect();
+    assert!(writes.len() >= 20, "{writes:?}");
+    for path in writes {
+        for cookie in [None, owner.cookie.as_deref()] {
+            for origin in [Some("https://evil.test"), Some("null"), None] {
+                let mut request =
+                    Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+                if let Some(origin) = origin {
+                    request = request.header("origin", origin);
+                }
+                if let Some(cookie) = cookie {
+                    request = request.header("cookie", cookie);
+                }
+                let response = app.request(request.body(Body::empty()).unwrap()).await;
+                assert_eq!(
+                    response.status,
+                    403,
+                    "{path} from {origin:?}, signed in: {}",
+                    cookie.is_some()
+                );
+            }
+        }
     }
 }
 
