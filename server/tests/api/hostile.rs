@@ -56,78 +56,84 @@ fn assert_short_refusal(response: &TestResponse, expected: &[u16], case: &str) {
     assert!(!response.body.contains("aaaaaaaa"), "{case}: the input is echoed");
 }
 
+/// One oversized request, and the statuses a POST and a GET function answer it with.
+struct Oversized {
+    name: &'static str,
+    body: String,
+    declare_length: bool,
+    post: &'static [u16],
+    get: &'static [u16],
+}
+
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn every_server_function_refuses_oversized_bodies_and_fields_briefly(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let owner = app.signed_up("ada@acme.test", "Acme", "starter").await;
     let signed_in = owner.cookie.clone();
     let long = |n: usize| "a".repeat(n);
-    let cases: Vec<(String, String, bool, &[u16], &[u16])> = vec![
-        // (case, body, declare Content-Length, POST statuses, GET statuses)
-        (
-            "70 KB body, declared".into(),
+    let case = |name: &'static str, body: String, declare_length: bool, post: &'static [u16]| Oversized {
+        name,
+        body,
+        declare_length,
+        post,
+        get: &[422],
+    };
+    let cases = [
+        case(
+            "70 KB body, declared",
             format!("email={}", long(70_000)),
             true,
             &[413],
-            &[422],
         ),
-        (
-            "70 KB body, streamed".into(),
+        case(
+            "70 KB body, streamed",
             format!("email={}", long(70_000)),
             false,
             &[413],
-            &[422],
         ),
-        (
-            "60 KB field".into(),
-            format!("email={}", long(60_000)),
-            true,
-            &[422],
-            &[422],
-        ),
-        (
-            "5 KB nested field".into(),
+        case("60 KB field", format!("email={}", long(60_000)), true, &[422]),
+        case(
+            "5 KB nested field",
             format!("email[a][b]={}", long(5_000)),
             true,
             &[422],
-            &[422],
         ),
-        (
-            "5 KB field name".into(),
-            format!("{}=1", long(5_000)),
-            true,
-            &[422],
-            &[422],
-        ),
-        (
-            "150 fields".into(),
+        case("5 KB field name", format!("{}=1", long(5_000)), true, &[422]),
+        case(
+            "150 fields",
             (0..150).map(|n| format!("f{n}=1")).collect::<Vec<_>>().join("&"),
             true,
             &[422],
-            &[422],
         ),
-        (
-            "5 KB add-on key".into(),
+        case(
+            "5 KB add-on key",
             format!(
                 "tier=starter&cycle=monthly&request_id=x&add_ons[{}]=1",
                 long(5_000)
             ),
             true,
             &[422],
-            &[422],
         ),
     ];
     for (path, method) in crate::helpers::server_functions() {
         for cookie in [None, signed_in.as_deref()] {
-            for (case, body, declare, post, get) in &cases {
+            for case in &cases {
                 // The http crate (and hyper before it) refuses URIs over 64 KB.
-                if method == Method::GET && body.len() > 64_000 {
+                if method == Method::GET && case.body.len() > 64_000 {
                     continue;
                 }
-                let expected = if method == Method::GET { get } else { post };
-                let response = send_raw(&app, cookie, &method, path, body, *declare).await;
+                let expected = if method == Method::GET {
+                    case.get
+                } else {
+                    case.post
+                };
+                let response = send_raw(&app, cookie, &method, path, &case.body, case.declare_length).await;
                 let who = if cookie.is_some() { "owner" } else { "anonymous" };
-                assert_short_refusal(&response, expected, &format!("{method} {path} as {who}: {case}"));
+                assert_short_refusal(
+                    &response,
+                    expected,
+                    &format!("{method} {path} as {who}: {}", case.name),
+                );
             }
         }
     }
@@ -312,7 +318,9 @@ async fn every_endpoint_that_hashes_a_password_is_throttled_per_client_address(p
     let app = TestApp::spawn(pool).await;
     let mut owner = app.signed_up("ada@acme.test", "Acme", "starter").await;
     let new_password = "a brand new passphrase";
-    let endpoints: [(&str, Box<dyn Fn(usize) -> Vec<(String, String)>>); 5] = [
+    // Each endpoint with the form of its n-th attempt.
+    type Attempt = Box<dyn Fn(usize) -> Vec<(String, String)>>;
+    let endpoints: [(&str, Attempt); 5] = [
         (
             "/api/signup",
             Box::new(|n| {
