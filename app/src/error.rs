@@ -46,6 +46,14 @@ pub enum AppError {
     /// The request is larger than any form of ours (413).
     #[error("the request is too large")]
     TooLarge,
+    /// A service Gatehouse depends on (the payment provider) did not answer;
+    /// nothing was changed, and trying again later may work (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A service Gatehouse depends on answered something unusable; nothing
+    /// was changed (502).
+    #[error("{0}")]
+    BadGateway(String),
     /// A failure on our side, already logged.
     #[error("something went wrong on our side; please try again")]
     Internal,
@@ -147,6 +155,8 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::TooManyRequests { .. } => 429,
             AppError::TooLarge => 413,
+            AppError::Unavailable(_) => 503,
+            AppError::BadGateway(_) => 502,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }

@@ -30,14 +30,19 @@ use {
     uuid::Uuid,
 };
 
+/// A provider failure as the customer is told it: an outage is 503 and an
+/// unusable answer 502 (both: nothing was changed), a refusal is 409 in
+/// Gatehouse's words (a provider's own message never reaches the page).
 #[cfg(feature = "ssr")]
 fn provider_error(error: ProviderError) -> AppError {
+    let words = error.to_string();
     match error {
+        ProviderError::Unavailable => AppError::Unavailable(words),
         ProviderError::Unexpected(detail) => {
-            tracing::error!(%detail, "payment provider error");
-            AppError::Conflict(ProviderError::Unexpected(String::new()).to_string())
+            tracing::error!(%detail, "payment provider answered unexpectedly");
+            AppError::BadGateway(ProviderError::Unexpected(String::new()).to_string())
         }
-        other => AppError::Conflict(other.to_string()),
+        ProviderError::Refused(_) | ProviderError::NotFound(_) => AppError::Conflict(words),
     }
 }
 

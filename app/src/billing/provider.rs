@@ -41,7 +41,8 @@ pub fn parse_object_id(raw: &str) -> Option<&str> {
     plausible.then_some(id)
 }
 
-/// Why a provider call failed. The message is safe to show a customer.
+/// Why a provider call failed. The message is safe to show a customer: a
+/// provider's own error text is logged, never carried here.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     /// The provider could not be reached or timed out; nothing was changed here.

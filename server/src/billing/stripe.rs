@@ -311,18 +311,34 @@ pub struct StripeProvider {
 fn provider_error(error: StripeError) -> ProviderError {
     match error {
         StripeError::Stripe(api, status) => {
-            let message = api
-                .message
-                .clone()
-                .unwrap_or_else(|| "the request was refused".into());
+            // Stripe's text is for developers: logged here, never shown.
+            tracing::warn!(status, code = ?api.code.as_ref().map(|c| c.as_str()), message = ?api.message, "Stripe refused a request");
             match status {
-                404 => ProviderError::NotFound(message),
+                404 => ProviderError::NotFound("that object".into()),
                 429 | 500.. => ProviderError::Unavailable,
-                _ => ProviderError::Refused(message),
+                _ => ProviderError::Refused(
+                    refusal_words(api.code.as_ref().map(|c| c.as_str()), api.decline_code.as_deref()).into(),
+                ),
             }
         }
         StripeError::Timeout | StripeError::ClientError(_) => ProviderError::Unavailable,
         other => ProviderError::Unexpected(other.to_string()),
+    }
+}
+
+/// Gatehouse's words for a refusal, by Stripe's error code.
+pub fn refusal_words(code: Option<&str>, decline_code: Option<&str>) -> &'static str {
+    match (code, decline_code) {
+        (_, Some("insufficient_funds")) => "the card was declined for insufficient funds; try another card",
+        (Some("card_declined"), _) => "the card was declined; try another card",
+        (Some("expired_card"), _) => "the card has expired; add another card",
+        (Some("incorrect_cvc" | "invalid_cvc"), _) => "the card's security code is incorrect",
+        (Some("processing_error"), _) => "the card could not be charged just now; try again",
+        (Some("resource_missing"), _) => "the payment provider no longer has that; reload the page",
+        (Some("customer_max_subscriptions" | "subscription_already_exists"), _) => {
+            "the organisation already has a subscription"
+        }
+        _ => "the payment provider refused the change; nothing was changed",
     }
 }
 

@@ -200,7 +200,9 @@ async fn process_batch(
         }
         let reread = match provider.fetch_subscription(id).await {
             Ok(snapshot) => Reread::Present(db::apply_present(conn, name, &snapshot).await?),
-            Err(ProviderError::NotFound(what)) => Reread::Gone(format!("the provider does not know {what}")),
+            Err(ProviderError::NotFound(_)) => {
+                Reread::Gone(format!("the provider does not know subscription {id}"))
+            }
             Err(error) => Reread::Failed(error),
         };
         rereads.insert(id.to_owned(), reread);

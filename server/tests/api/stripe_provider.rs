@@ -560,7 +560,7 @@ async fn a_stripe_outage_shows_a_clear_message_and_writes_nothing(pool: PgPool) 
             ],
         )
         .await;
-    assert_eq!(response.status, 409, "{}", response.body);
+    assert_eq!(response.status, 503, "an outage is 503: {}", response.body);
     assert!(response.body.contains("did not answer"), "{}", response.body);
     // language=PostgreSQL
     let linked = sqlx::query_scalar!("select count(*) from billing_customer")
@@ -568,4 +568,83 @@ async fn a_stripe_outage_shows_a_clear_message_and_writes_nothing(pool: PgPool) 
         .await
         .unwrap();
     assert_eq!(linked, Some(0));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn stripe_failures_are_told_in_gatehouse_words_with_their_own_status(pool: PgPool) {
+    // (what Stripe answers to the customer creation, the status the page
+    // gets, words it must show)
+    let cases = [
+        (
+            400,
+            json!({"error": {"type": "card_error", "code": "card_declined", "message": "RAW: req_123 declined"}}),
+            409,
+            "the card was declined",
+        ),
+        (
+            402,
+            json!({"error": {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds", "message": "RAW: funds"}}),
+            409,
+            "insufficient funds",
+        ),
+        (
+            400,
+            json!({"error": {"type": "invalid_request_error", "message": "RAW: param x is invalid"}}),
+            409,
+            "refused the change; nothing was changed",
+        ),
+        (
+            429,
+            json!({"error": {"type": "rate_limit_error", "message": "RAW: slow down"}}),
+            503,
+            "did not answer",
+        ),
+        (
+            500,
+            json!({"error": {"type": "api_error", "message": "RAW: boom"}}),
+            503,
+            "did not answer",
+        ),
+        // A 200 that is not a customer: an answer nothing can be made of.
+        (200, json!({"not": "a customer"}), 502, "answered unexpectedly"),
+    ];
+    for (n, (stripe_status, body, status, words)) in cases.into_iter().enumerate() {
+        let mock = MockServer::start().await;
+        answer(&mock, "POST", "/v1/customers", stripe_status, body).await;
+        let app = stripe_app(pool.clone(), &mock.uri()).await;
+        let mut owner = app
+            .signed_up(&format!("ada{n}@acme.test"), &format!("Acme {n}"), "starter")
+            .await;
+        let response = owner
+            .call(
+                "/api/start_checkout",
+                &[
+                    ("tier", "starter"),
+                    ("cycle", "monthly"),
+                    ("request_id", &uuid::Uuid::new_v4().to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(
+            response.status, status,
+            "Stripe {stripe_status}: {}",
+            response.body
+        );
+        assert!(
+            response.body.contains(words),
+            "Stripe {stripe_status}: {}",
+            response.body
+        );
+        assert!(
+            !response.body.contains("RAW"),
+            "Stripe's own text reached the page: {}",
+            response.body
+        );
+    }
+    // language=PostgreSQL
+    let linked = sqlx::query_scalar!("select count(*) from billing_customer")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(linked, Some(0), "nothing was written");
 }
