@@ -150,6 +150,8 @@ pub fn PortalNav(
 }
 
 /// Renders a portal page's data, or sends an anonymous visitor to sign in.
+/// Any other error is shown, and the page answers with the error's status
+/// (another organisation's invoice is a 404, not a 200 saying so).
 pub fn portal_outcome<T, V: IntoView + 'static>(
     result: Result<T, AppError>,
     here: &'static str,
@@ -158,7 +160,16 @@ pub fn portal_outcome<T, V: IntoView + 'static>(
     match result {
         Ok(data) => render(data).into_any(),
         Err(AppError::Unauthorized) => view! { <SignInRedirect next=here.to_owned() /> }.into_any(),
-        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+        Err(error) => {
+            #[cfg(feature = "ssr")]
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(
+                    http::StatusCode::from_u16(error.status_code())
+                        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                );
+            }
+            view! { <ErrorNotice error /> }.into_any()
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod billing_events;
+mod billing_tenancy;
 mod catalog;
 mod email;
 mod embedded_db;

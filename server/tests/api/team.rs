@@ -242,7 +242,11 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
             .status,
         200
     );
-    assert_eq!(member.get("/app").await.status, 200, "still signed in…");
+    assert_eq!(
+        member.get("/app").await.status,
+        403,
+        "still signed in (not sent to sign in)…"
+    );
     assert!(
         member
             .get("/app")
