@@ -202,7 +202,8 @@ async fn billing_refusals_are_typed_and_name_the_field(pool: PgPool) {
     subscribed(&app, &mut owner, "professional").await;
     let fresh = Uuid::new_v4().to_string();
     // (endpoint, fields, status, words in the answer)
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str)> = vec![
+    type Refusal<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Refusal> = vec![
         // Seven users do not fit Starter's five.
         (
             "/api/change_plan",
