@@ -1,5 +1,7 @@
 """A local SMTP sink for tests: accepts every message over real SMTP (aiosmtpd)
 and stores it, decoded, as one JSON file per message in a directory.
+Recipients at refused.test are refused for good (550), those at busy.test
+for now (451), as real mail servers do.
 
 Usage: smtp_sink.py DIRECTORY PORT
 Prints "ready" once it listens.
@@ -19,6 +21,15 @@ class Store:
     def __init__(self, directory: pathlib.Path):
         self.directory = directory
         self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        domain = address.rsplit("@", 1)[-1].lower()
+        if domain == "refused.test":
+            return "550 5.1.1 mailbox unavailable"
+        if domain == "busy.test":
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -290,26 +290,56 @@ pub fn spawn_catalog_listener(pool: PgPool, cache: CatalogCache) {
     });
 }
 
-/// Opens the database: `DATABASE_URL` when set, else the embedded cluster
-/// (created and started here when needed).
-pub async fn open_database(settings: &Settings) -> Result<(PgPool, Option<EmbeddedPostgres>)> {
-    let (url, embedded) = match &settings.database_url {
-        Some(url) => (url.expose_secret().to_owned(), None),
-        None => {
-            let mut cluster =
-                EmbeddedPostgres::prepare(&settings.data_dir, settings.pg_bindir.as_deref()).await?;
-            cluster.start().await?;
-            embedded_db::ensure_database(&cluster.url("postgres"), EMBEDDED_DATABASE).await?;
-            (cluster.url(EMBEDDED_DATABASE), Some(cluster))
+/// The open database: the pool, and the embedded cluster when Gatehouse
+/// started it (so closing stops it again).
+pub struct Database {
+    /// The pool.
+    pub pool: PgPool,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// `DATABASE_URL` when set, else the embedded cluster (created and
+    /// started here when needed).
+    pub async fn open(settings: &Settings) -> Result<Self> {
+        let (url, embedded) = match &settings.database_url {
+            Some(url) => (url.expose_secret().to_owned(), None),
+            None => {
+                let mut cluster =
+                    EmbeddedPostgres::prepare(&settings.data_dir, settings.pg_bindir.as_deref()).await?;
+                cluster.start().await?;
+                embedded_db::ensure_database(&cluster.url("postgres"), EMBEDDED_DATABASE).await?;
+                (cluster.url(EMBEDDED_DATABASE), Some(cluster))
+            }
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.db_max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&url)
+            .await
+            .context("Failed to connect to PostgreSQL")?;
+        Ok(Database { pool, embedded })
+    }
+
+    /// [`Database::open`], with the migrations applied.
+    pub async fn open_migrated(settings: &Settings) -> Result<Self> {
+        let database = Self::open(settings).await?;
+        if let Err(error) = MIGRATOR.run(&database.pool).await {
+            database.close().await?;
+            return Err(error).context("Failed to apply migrations");
         }
-    };
-    let pool = PgPoolOptions::new()
-        .max_connections(settings.db_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&url)
-        .await
-        .context("Failed to connect to PostgreSQL")?;
-    Ok((pool, embedded))
+        Ok(database)
+    }
+
+    /// Closes the pool and stops the embedded cluster if it was started here.
+    pub async fn close(self) -> Result<()> {
+        self.pool.close().await;
+        if let Some(cluster) = self.embedded.filter(EmbeddedPostgres::started_here) {
+            tracing::info!("stopping the embedded PostgreSQL cluster");
+            cluster.stop().await?;
+        }
+        Ok(())
+    }
 }
 
 /// Starts Gatehouse and serves until SIGINT or SIGTERM; then lets in-flight
@@ -318,17 +348,13 @@ pub async fn serve(settings: Settings) -> Result<()> {
     // The catalogue is checked before anything starts, so a bad file fails fast.
     let loaded = load_catalog_file(&settings.catalog_path)?;
     let site = load_site_content(&settings.content_path).map_err(anyhow::Error::msg)?;
-    let (pool, embedded) = open_database(&settings).await?;
-    let result = serve_with_pool(&settings, pool.clone(), &loaded, site).await;
-    pool.close().await;
-    if let Some(cluster) = embedded.filter(EmbeddedPostgres::started_here) {
-        tracing::info!("stopping the embedded PostgreSQL cluster");
-        if let Err(error) = cluster.stop().await {
-            tracing::error!(
-                error = format!("{error:#}"),
-                "the embedded cluster did not stop cleanly"
-            );
-        }
+    let database = Database::open(&settings).await?;
+    let result = serve_with_pool(&settings, database.pool.clone(), &loaded, site).await;
+    if let Err(error) = database.close().await {
+        tracing::error!(
+            error = format!("{error:#}"),
+            "the embedded cluster did not stop cleanly"
+        );
     }
     result
 }

@@ -37,19 +37,53 @@ impl Mailer {
         Ok(Mailer { transport, from })
     }
 
-    async fn send(&self, to: &str, subject: &str, text: String, html: String) -> Result<(), String> {
-        let to: Mailbox = to.parse().map_err(|e| format!("invalid recipient: {e}"))?;
+    async fn send(&self, to: &str, subject: &str, text: String, html: String) -> Result<(), SendError> {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e| SendError::InvalidRecipient(format!("{e}")))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(subject)
             .multipart(MultiPart::alternative_plain_html(text, html))
-            .map_err(|e| format!("could not build the message: {e}"))?;
+            .map_err(|e| SendError::Unbuildable(e.to_string()))?;
         self.transport
             .send(message)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| SendError::Smtp {
+                permanent: e.is_permanent(),
+                detail: e.to_string(),
+            })
+    }
+}
+
+/// Why one email was not sent.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The address cannot be an email address.
+    #[error("invalid recipient: {0}")]
+    InvalidRecipient(String),
+    /// The message cannot be built (a header it refuses).
+    #[error("could not build the message: {0}")]
+    Unbuildable(String),
+    /// The SMTP server failed or refused.
+    #[error("{detail}")]
+    Smtp {
+        /// A 5xx answer: retrying cannot help.
+        permanent: bool,
+        /// What it said.
+        detail: String,
+    },
+}
+
+impl SendError {
+    /// Whether no retry can ever succeed, so the email is dead at once.
+    fn is_permanent(&self) -> bool {
+        match self {
+            SendError::InvalidRecipient(_) | SendError::Unbuildable(_) => true,
+            SendError::Smtp { permanent, .. } => *permanent,
+        }
     }
 }
 
@@ -92,7 +126,7 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> Result<usize> {
             }
             Err(error) => {
                 tracing::warn!(email = %email.email_outbox_id, attempts, %error, "email delivery failed");
-                let dead = attempts >= MAX_ATTEMPTS || error.starts_with("invalid recipient");
+                let dead = attempts >= MAX_ATTEMPTS || error.is_permanent();
                 // language=PostgreSQL
                 sqlx::query!(
                     r#"
@@ -103,7 +137,7 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> Result<usize> {
                     "#,
                     email.email_outbox_id,
                     attempts,
-                    error.chars().take(1000).collect::<String>(),
+                    error.to_string().chars().take(1000).collect::<String>(),
                     dead,
                     backoff_secs(attempts) as f64,
                 )

@@ -1,6 +1,7 @@
 //! `server`: starts Gatehouse, or runs one of its maintenance commands.
 
 use anyhow::{Result, bail};
+use server::Database;
 use server::config::Settings;
 use server::embedded_db::EmbeddedPostgres;
 
@@ -58,19 +59,21 @@ async fn run() -> Result<()> {
                 bail!("GATEHOUSE_STRIPE_SECRET_KEY is not set: the sandbox needs no sync");
             };
             let loaded = app::catalog::source::load_catalog_file(&settings.catalog_path)?;
-            let (pool, embedded) = server::open_database(&settings).await?;
-            server::MIGRATOR.run(&pool).await?;
+            let database = Database::open_migrated(&settings).await?;
             let stripe = server::billing::stripe::StripeProvider::new(
-                pool.clone(),
+                database.pool.clone(),
                 secrecy::ExposeSecret::expose_secret(&key),
                 settings.stripe_api_base.as_deref(),
-            )?;
-            let result = stripe.sync_catalog(&loaded.catalog).await;
-            pool.close().await;
-            if let Some(cluster) = embedded.filter(EmbeddedPostgres::started_here) {
-                cluster.stop().await?;
-            }
-            let changes = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+            );
+            let result = match stripe {
+                Ok(stripe) => stripe
+                    .sync_catalog(&loaded.catalog)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}")),
+                Err(error) => Err(error.into()),
+            };
+            database.close().await?;
+            let changes = result?;
             if changes.is_empty() {
                 println!("Stripe already matches the catalogue");
             }
@@ -89,13 +92,9 @@ async fn run() -> Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let (pool, embedded) = server::open_database(&settings).await?;
-            server::MIGRATOR.run(&pool).await?;
-            let created = server::admin::create_admin(&pool, &email, &password).await;
-            pool.close().await;
-            if let Some(cluster) = embedded.filter(EmbeddedPostgres::started_here) {
-                cluster.stop().await?;
-            }
+            let database = Database::open_migrated(&settings).await?;
+            let created = server::admin::create_admin(&database.pool, &email, &password).await;
+            database.close().await?;
             println!(
                 "{}",
                 if created? {

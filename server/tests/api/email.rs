@@ -221,3 +221,47 @@ async fn the_local_mailbox_shows_queued_mail_only_on_local_runs_without_smtp(poo
     assert!(!hidden.body.contains("Confirm your email"));
     assert!(hidden.body.contains("not found"));
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_recipient_refused_for_good_is_dead_at_once_and_one_refused_for_now_is_retried(pool: PgPool) {
+    let sink = SmtpSink::start().await;
+    let mut tx = pool.begin().await.unwrap();
+    for to in [
+        "gone@refused.test",
+        "later@busy.test",
+        "ok@acme.test",
+        "not an address",
+    ] {
+        app::email::outbox::enqueue(
+            &mut tx,
+            to,
+            &app::email::templates::verify_email("Forgeline", "http://x/verify"),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mailer = Mailer::new(&sink.url(), "no-reply@forgeline.test").unwrap();
+
+    deliver_due(&pool, &mailer).await.unwrap();
+
+    // language=PostgreSQL
+    let rows = sqlx::query!("select to_address, status, attempts from email_outbox order by to_address")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let outcome: Vec<(&str, &str, i32)> = rows
+        .iter()
+        .map(|r| (r.to_address.as_str(), r.status.as_str(), r.attempts))
+        .collect();
+    assert_eq!(
+        outcome,
+        [
+            ("gone@refused.test", "dead", 1),
+            ("later@busy.test", "queued", 1),
+            ("not an address", "dead", 1),
+            ("ok@acme.test", "sent", 1),
+        ]
+    );
+    assert_eq!(sink.messages().len(), 1);
+}
