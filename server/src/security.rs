@@ -138,23 +138,31 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
 /// the sign-in page with a 303, carrying the page to come back to. Runs
 /// inside the session layer; a session that cannot be read is left to the
 /// page, which shows the error.
+/// The sign-in it checked goes into the request's extensions, so the page's
+/// server functions do not check it again.
 pub async fn require_sign_in_for_portal(
     State(pool): State<sqlx::PgPool>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
     let is_portal_page = path == "/app" || path.starts_with("/app/");
     let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
-    let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
-        return next.run(request).await;
-    };
     if !is_portal_page || !is_read {
         return next.run(request).await;
     }
+    let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
+        return next.run(request).await;
+    };
     match app::accounts::session::signed_in(&session, &pool).await {
         Ok(None) => sign_in_redirect(request.uri()),
-        Ok(Some(_)) | Err(_) => next.run(request).await,
+        Ok(Some(user)) => {
+            request
+                .extensions_mut()
+                .insert(app::accounts::session::VerifiedSignIn(user));
+            next.run(request).await
+        }
+        Err(_) => next.run(request).await,
     }
 }
 

@@ -170,8 +170,26 @@ pub async fn signed_in(session: &Session, pool: &PgPool) -> Result<Option<Signed
     }))
 }
 
+/// A sign-in already checked for this request (by the portal pages' guard,
+/// which puts it in the request's extensions), so the page's server
+/// functions do not read the user again.
+#[derive(Debug, Clone)]
+pub struct VerifiedSignIn(pub SignedIn);
+
+/// The sign-in the guard checked for this request, if it did.
+fn verified_for_this_request() -> Option<SignedIn> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    parts
+        .extensions
+        .get::<VerifiedSignIn>()
+        .map(|verified| verified.0.clone())
+}
+
 /// The signed-in user, or [`AppError::Unauthorized`].
 pub async fn require_user() -> Result<SignedIn, AppError> {
+    if let Some(user) = verified_for_this_request() {
+        return Ok(user);
+    }
     let context = app_context()?;
     let session = current_session().await?;
     signed_in(&session, &context.pool)
@@ -183,8 +201,16 @@ pub async fn require_user() -> Result<SignedIn, AppError> {
 /// [`AppError::Unauthorized`] / [`AppError::Forbidden`].
 pub async fn require_member() -> Result<(SignedIn, TenantScope), AppError> {
     let context = app_context()?;
-    let session = current_session().await?;
-    member_of_session(&session, &context.pool).await
+    let user = match verified_for_this_request() {
+        Some(user) => user,
+        None => {
+            let session = current_session().await?;
+            signed_in(&session, &context.pool)
+                .await?
+                .ok_or(AppError::Unauthorized)?
+        }
+    };
+    membership(user, &context.pool).await
 }
 
 /// [`require_member`] for a session at hand, in handlers outside Leptos
@@ -194,6 +220,11 @@ pub async fn member_of_session(
     pool: &PgPool,
 ) -> Result<(SignedIn, TenantScope), AppError> {
     let user = signed_in(session, pool).await?.ok_or(AppError::Unauthorized)?;
+    membership(user, pool).await
+}
+
+/// The user's membership in the organisation the session acts in.
+async fn membership(user: SignedIn, pool: &PgPool) -> Result<(SignedIn, TenantScope), AppError> {
     let organization_id = user.organization_id.ok_or(AppError::Forbidden)?;
     let role = super::db::membership_role(pool, organization_id, user.user_id)
         .await?
