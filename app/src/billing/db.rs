@@ -222,13 +222,8 @@ pub async fn local_subscription(
 /// What applying a provider subscription's present state found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Present {
-    /// Applied to this local subscription (`changed`: anything differed).
-    Applied {
-        /// The local copy.
-        local: LocalSubscription,
-        /// Whether any column or item changed.
-        changed: bool,
-    },
+    /// Applied to this local copy.
+    Applied(LocalSubscription),
     /// Not Gatehouse's: kept for admins, never retried.
     Unmatched(String),
 }
@@ -271,8 +266,9 @@ pub async fn apply_present(
         .scheduled_change
         .as_ref()
         .map(|c| serde_json::to_value(c).unwrap_or_default());
+    // Unchanged columns are not rewritten (no dead rows, no trigger).
     // language=PostgreSQL
-    let updated = sqlx::query!(
+    sqlx::query!(
         r#"
         update subscription
         set provider = $2, provider_subscription_id = $3, plan_id = $4, billing_cycle = $5, status = $6,
@@ -301,14 +297,9 @@ pub async fn apply_present(
         scheduled,
     )
     .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        > 0;
-    let items_changed = replace_items(conn, local.subscription_id, snapshot).await?;
-    Ok(Present::Applied {
-        local,
-        changed: updated || items_changed,
-    })
+    .await?;
+    replace_items(conn, local.subscription_id, snapshot).await?;
+    Ok(Present::Applied(local))
 }
 
 /// Records the state an event carried, at the event's time, in the ledger
@@ -358,12 +349,12 @@ fn ledger_state(snapshot: &SubscriptionSnapshot) -> LedgerState {
     }
 }
 
-/// Makes the stored items those of `snapshot`; returns whether they differed.
+/// Makes the stored items those of `snapshot` (no write when they are).
 async fn replace_items(
     conn: &mut PgConnection,
     subscription_id: Uuid,
     snapshot: &SubscriptionSnapshot,
-) -> Result<bool, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     let mut wanted: Vec<(String, i32, i64, String, &'static str, i32)> = Vec::new();
     for item in &snapshot.items {
         let row = (
@@ -409,7 +400,7 @@ async fn replace_items(
             .zip(&wanted)
             .all(|(s, w)| s.0 == w.0 && s.1 == w.1 && s.2 == w.2 && s.3 == w.3 && s.4 == w.4 && s.5 == w.5);
     if same {
-        return Ok(false);
+        return Ok(());
     }
     // language=PostgreSQL
     sqlx::query!(
@@ -437,7 +428,7 @@ async fn replace_items(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Mirrors a provider invoice as an event carried it. A status never moves

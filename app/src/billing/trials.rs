@@ -6,10 +6,8 @@
 //! whole job (state, ledger, email) in that row's transaction, so instances
 //! never do the same work twice and a crash leaves it to be done again.
 
-use super::db::linked_subscription_id;
 use super::domain::SubscriptionStatus;
 use super::ledger_store::{Revision, plan_state, record_revision};
-use super::provider::ProviderName;
 use crate::catalog::domain::BillingCycle;
 use crate::email::{outbox, templates};
 use chrono::{DateTime, Utc};
@@ -111,14 +109,10 @@ async fn remind_locked(
 /// per trial end, whichever of the event and the sweep comes first.
 pub async fn remind_provider_trial(
     conn: &mut PgConnection,
-    provider: ProviderName,
-    provider_subscription_id: &str,
+    subscription_id: Uuid,
     notices: &Notices,
 ) -> Result<bool, sqlx::Error> {
-    match linked_subscription_id(conn, provider, provider_subscription_id).await? {
-        Some(subscription_id) => remind_locked(conn, subscription_id, notices, Utc::now()).await,
-        None => Ok(false),
-    }
+    remind_locked(conn, subscription_id, notices, Utc::now()).await
 }
 
 /// Sends the reminder for every trial ending within [`REMINDER_LEAD_DAYS`]

@@ -263,7 +263,7 @@ async fn apply_event(
     rereads: &HashMap<String, Reread>,
 ) -> Result<Result<Applied, ProcessError>, sqlx::Error> {
     let present = |id: &str| match rereads.get(id) {
-        Some(Reread::Present(Present::Applied { local, .. })) => Ok(Ok(*local)),
+        Some(Reread::Present(Present::Applied(local))) => Ok(Ok(*local)),
         Some(Reread::Present(Present::Unmatched(reason)) | Reread::Gone(reason)) => Ok(Err(reason.clone())),
         Some(Reread::Failed(error)) => Err(ProcessError::Provider(error.clone())),
         None => Err(ProcessError::Payload(format!("subscription {id} was not read"))),
@@ -306,7 +306,7 @@ async fn apply_event(
                     None => None,
                 };
                 if trial_will_end {
-                    trials::remind_provider_trial(conn, name, &subscription_id, notices).await?;
+                    trials::remind_provider_trial(conn, local.subscription_id, notices).await?;
                 }
                 Applied::Changed(kind)
             }
