@@ -2,39 +2,15 @@
 //! another organisation, as a plain member and as the owner; and each one's
 //! refusals (a stale form, too many users, unknown add-ons) over HTTP.
 
+use crate::billing_events::drain;
 use crate::helpers::{Browser, TestApp, join};
-use server::billing::worker::process_due;
 use sqlx::PgPool;
 use uuid::Uuid;
-
-async fn drain(app: &TestApp) {
-    process_due(
-        &app.state.pool,
-        app.state.payments.provider().as_ref(),
-        &app.state.notices(),
-        1000,
-    )
-    .await
-    .unwrap();
-}
 
 /// The owner subscribes on the sandbox and the trial ends, so the first
 /// invoice is issued and paid; returns the invoice id and the checkout session.
 async fn subscribed(app: &TestApp, owner: &mut Browser<'_>, tier: &str) -> (String, String) {
-    let request_id = Uuid::new_v4().to_string();
-    let checkout = owner
-        .submit(
-            "/api/start_checkout",
-            &[("tier", tier), ("cycle", "monthly"), ("request_id", &request_id)],
-        )
-        .await;
-    let session_id = checkout.headers["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let session_id = crate::helpers::start_sandbox_checkout(owner, tier).await;
     let paid = owner
         .submit(
             "/api/sandbox_pay",

@@ -430,3 +430,18 @@ pub fn server_functions() -> Vec<(&'static str, axum::http::Method)> {
     );
     functions
 }
+
+/// Starts a sandbox checkout of `tier` (monthly) from the owner's browser;
+/// returns the checkout session's id.
+pub async fn start_sandbox_checkout(owner: &mut Browser<'_>, tier: &str) -> String {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let checkout = owner
+        .submit(
+            "/api/start_checkout",
+            &[("tier", tier), ("cycle", "monthly"), ("request_id", &request_id)],
+        )
+        .await;
+    let location = checkout.headers["location"].to_str().unwrap();
+    assert!(location.contains("/billing/sandbox/checkout/"), "{location}");
+    location.rsplit('/').next().unwrap().to_owned()
+}

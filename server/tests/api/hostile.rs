@@ -447,18 +447,7 @@ async fn only_owners_and_admins_may_pay_and_junk_session_ids_are_not_found(pool:
     let app = TestApp::spawn(pool).await;
     let mut owner = app.signed_up("ada@acme.test", "Acme", "starter").await;
     let mut member = join(&app, &mut owner, "mo@acme.test", "member").await;
-    let checkout = owner
-        .submit(
-            "/api/start_checkout",
-            &[
-                ("tier", "starter"),
-                ("cycle", "monthly"),
-                ("request_id", &Uuid::new_v4().to_string()),
-            ],
-        )
-        .await;
-    let location = checkout.headers["location"].to_str().unwrap().to_owned();
-    let session_id = location.rsplit('/').next().unwrap().to_owned();
+    let session_id = crate::helpers::start_sandbox_checkout(&mut owner, "starter").await;
 
     let paid = member
         .call(
