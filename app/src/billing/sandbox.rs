@@ -399,31 +399,45 @@ async fn save_invoice(conn: &mut PgConnection, invoice: &InvoiceSnapshot) -> Res
     Ok(())
 }
 
-/// Replays a stored answer for an idempotency key.
+/// Replays a stored answer for an idempotency key, when the key was first
+/// used for this same `request`; a key reused for another request is
+/// refused, as Stripe refuses it.
 async fn remembered<T: serde::de::DeserializeOwned>(
     conn: &mut PgConnection,
     key: &str,
-) -> Result<Option<T>, sqlx::Error> {
+    request: &str,
+) -> Result<Option<T>, ProviderError> {
     // language=PostgreSQL
-    let stored = sqlx::query_scalar!(
-        "select response from sandbox_idempotency where idempotency_key = $1",
+    let stored = sqlx::query!(
+        "select response, request from sandbox_idempotency where idempotency_key = $1",
         key
     )
     .fetch_optional(conn)
-    .await?;
-    Ok(stored.and_then(|json| serde_json::from_value(json).ok()))
+    .await
+    .map_err(db_error)?;
+    match stored {
+        Some(stored) if stored.request.as_deref().is_some_and(|first| first != request) => {
+            Err(ProviderError::Refused(
+                "this form was already used for another change; reload the page and try again".into(),
+            ))
+        }
+        Some(stored) => Ok(serde_json::from_value(stored.response).ok()),
+        None => Ok(None),
+    }
 }
 
 async fn remember<T: serde::Serialize>(
     conn: &mut PgConnection,
     key: &str,
+    request: &str,
     answer: &T,
 ) -> Result<(), sqlx::Error> {
     let json = serde_json::to_value(answer).unwrap_or_default();
     // language=PostgreSQL
     sqlx::query!(
-        "insert into sandbox_idempotency (idempotency_key, response) values ($1, $2) on conflict do nothing",
+        "insert into sandbox_idempotency (idempotency_key, request, response) values ($1, $2, $3) on conflict do nothing",
         key,
+        request,
         json
     )
     .execute(conn)
@@ -785,10 +799,11 @@ impl Sandbox {
         &self,
         subscription_id: &str,
         idempotency_key: &str,
+        request: &str,
         change: impl AsyncFnOnce(&mut PgConnection, &mut SubscriptionSnapshot) -> Result<(), ProviderError>,
     ) -> Result<SubscriptionSnapshot, ProviderError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if let Some(answer) = remembered(&mut tx, idempotency_key).await.map_err(db_error)? {
+        if let Some(answer) = remembered(&mut tx, idempotency_key, request).await? {
             return Ok(answer);
         }
         let Some(mut current) = lock_subscription(&mut tx, subscription_id)
@@ -802,7 +817,7 @@ impl Sandbox {
         emit_subscription(&mut tx, "customer.subscription.updated", &current)
             .await
             .map_err(db_error)?;
-        remember(&mut tx, idempotency_key, &current)
+        remember(&mut tx, idempotency_key, request, &current)
             .await
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
@@ -935,10 +950,8 @@ impl BillingProvider for Sandbox {
             .parse()
             .map_err(|_| ProviderError::Refused("invalid organisation id".into()))?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if let Some(id) = remembered::<String>(&mut tx, idempotency_key)
-            .await
-            .map_err(db_error)?
-        {
+        let request = format!("customer:{organization_id}");
+        if let Some(id) = remembered::<String>(&mut tx, idempotency_key, &request).await? {
             return Ok(id);
         }
         let id = new_id("cus");
@@ -952,7 +965,9 @@ impl BillingProvider for Sandbox {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        remember(&mut tx, idempotency_key, &id).await.map_err(db_error)?;
+        remember(&mut tx, idempotency_key, &request, &id)
+            .await
+            .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(id)
     }
@@ -1043,7 +1058,8 @@ impl BillingProvider for Sandbox {
         timing: ChangeTiming,
         idempotency_key: &str,
     ) -> Result<SubscriptionSnapshot, ProviderError> {
-        self.change_subscription(subscription_id, idempotency_key, async |tx, current| {
+        let request = format!("items:{items:?}:{timing:?}");
+        self.change_subscription(subscription_id, idempotency_key, &request, async |tx, current| {
             if matches!(
                 current.status,
                 SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired | SubscriptionStatus::Unpaid
@@ -1113,7 +1129,8 @@ impl BillingProvider for Sandbox {
         cancel: bool,
         idempotency_key: &str,
     ) -> Result<SubscriptionSnapshot, ProviderError> {
-        self.change_subscription(subscription_id, idempotency_key, async |_, current| {
+        let request = format!("cancel_at_period_end:{cancel}");
+        self.change_subscription(subscription_id, idempotency_key, &request, async |_, current| {
             if current.status == SubscriptionStatus::Canceled {
                 return Err(ProviderError::Refused(
                     "This subscription has already ended.".into(),

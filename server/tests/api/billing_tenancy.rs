@@ -278,4 +278,26 @@ async fn billing_refusals_are_typed_and_name_the_field(pool: PgPool) {
     // Nothing changed: still Professional, monthly, not cancelled.
     let billing = owner.fetch("/api/billing").await.body;
     assert!(billing.contains("\"cancel_at_period_end\":false"), "{billing}");
+
+    // One form is one request: its id reused for another change is refused,
+    // as Stripe refuses a reused idempotency key; reused for the same change
+    // it answers as the first time.
+    let form = Uuid::new_v4().to_string();
+    let cancel = [("cancel", "true"), ("request_id", form.as_str())];
+    assert_eq!(owner.call("/api/set_cancellation", &cancel).await.status, 200);
+    assert_eq!(
+        owner.call("/api/set_cancellation", &cancel).await.status,
+        200,
+        "a double submit"
+    );
+    let resume = owner
+        .call(
+            "/api/set_cancellation",
+            &[("cancel", "false"), ("request_id", &form)],
+        )
+        .await;
+    assert_eq!(resume.status, 409, "{}", resume.body);
+    assert!(resume.body.contains("reload the page"), "{}", resume.body);
+    let billing = owner.fetch("/api/billing").await.body;
+    assert!(billing.contains("\"cancel_at_period_end\":true"), "{billing}");
 }
