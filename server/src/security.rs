@@ -82,11 +82,7 @@ pub async fn require_same_origin(
 /// The Content-Security-Policy of pages: scripts only from this site or
 /// carrying this response's nonce, WebAssembly allowed, nothing framed.
 pub fn page_csp(nonce: &str) -> String {
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
-    )
+    page_csp_allowing(&format!(" 'nonce-{nonce}'"))
 }
 
 /// The Content-Security-Policy of a page shared between visitors (served
@@ -94,8 +90,13 @@ pub fn page_csp(nonce: &str) -> String {
 /// is ever repeated.
 pub fn page_csp_with_hashes(script_hashes: &[String]) -> String {
     let sources: String = script_hashes.iter().map(|h| format!(" '{h}'")).collect();
+    page_csp_allowing(&sources)
+}
+
+/// The pages' policy, with `script_sources` allowed beside this site's files.
+fn page_csp_allowing(script_sources: &str) -> String {
     format!(
-        "default-src 'self'; script-src 'self'{sources} 'wasm-unsafe-eval'; style-src 'self'; \
+        "default-src 'self'; script-src 'self'{script_sources} 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
     )
@@ -137,9 +138,8 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
 /// Sends a visitor who is not signed in from any portal page (`/app…`) to
 /// the sign-in page with a 303, carrying the page to come back to. Runs
 /// inside the session layer; a session that cannot be read is left to the
-/// page, which shows the error.
-/// The sign-in it checked goes into the request's extensions, so the page's
-/// server functions do not check it again.
+/// page, which shows the error. The sign-in it checked goes into the
+/// request's extensions, so the page's server functions do not check it again.
 pub async fn require_sign_in_for_portal(
     State(pool): State<sqlx::PgPool>,
     mut request: Request,
