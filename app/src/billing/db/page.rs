@@ -1,0 +1,186 @@
+//! What the billing page reads: the organisation's subscription, its
+//! invoices, and the users counted against its seats.
+
+use crate::billing::domain::SubscriptionStatus;
+use crate::billing::subscription::InvoiceLine;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// An organisation's subscription as the billing page shows it.
+#[derive(Debug, Clone)]
+pub struct BillingRow {
+    /// Local id.
+    pub subscription_id: Uuid,
+    /// Provider and its subscription id, once checkout completed.
+    pub provider_subscription: Option<(String, String)>,
+    /// Tier key.
+    pub plan_key: String,
+    /// Tier name.
+    pub plan_name: String,
+    /// `monthly` or `annual`.
+    pub billing_cycle: String,
+    /// Stripe's status word.
+    pub status: String,
+    /// Trial end, Unix seconds.
+    pub trial_end: Option<i64>,
+    /// Period start, Unix seconds.
+    pub current_period_start: Option<i64>,
+    /// Period end, Unix seconds.
+    pub current_period_end: Option<i64>,
+    /// Set to end at period end.
+    pub cancel_at_period_end: bool,
+    /// A change waiting for period end.
+    pub scheduled_change: Option<serde_json::Value>,
+    /// Items (lookup key, quantity).
+    pub items: Vec<(String, u32)>,
+}
+
+impl BillingRow {
+    /// Whether a provider subscription is running (not ended): the billing
+    /// page offers plan changes, and a second checkout is refused.
+    pub fn has_live_subscription(&self) -> bool {
+        self.provider_subscription.is_some()
+            && !matches!(
+                SubscriptionStatus::parse(&self.status),
+                Some(SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired)
+            )
+    }
+}
+
+/// The organisation's newest subscription.
+pub async fn billing_row(pool: &PgPool, organization_id: Uuid) -> Result<Option<BillingRow>, sqlx::Error> {
+    // language=PostgreSQL
+    let Some(row) = sqlx::query!(
+        r#"
+        select s.subscription_id, s.provider, s.provider_subscription_id, p.plan_key, p.name as plan_name,
+               s.billing_cycle, s.status, s.cancel_at_period_end, s.scheduled_change,
+               extract(epoch from s.trial_end)::bigint as trial_end,
+               extract(epoch from s.current_period_start)::bigint as current_period_start,
+               extract(epoch from s.current_period_end)::bigint as current_period_end
+        from subscription s join plan p using (plan_id)
+        where s.organization_id = $1
+        order by s.created_at desc limit 1
+        "#,
+        organization_id
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    // language=PostgreSQL
+    let items = sqlx::query!(
+        "select lookup_key, quantity from subscription_item where subscription_id = $1 order by lookup_key",
+        row.subscription_id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|i| (i.lookup_key, i.quantity.max(0) as u32))
+    .collect();
+    Ok(Some(BillingRow {
+        subscription_id: row.subscription_id,
+        provider_subscription: row.provider.zip(row.provider_subscription_id),
+        plan_key: row.plan_key,
+        plan_name: row.plan_name,
+        billing_cycle: row.billing_cycle,
+        status: row.status,
+        trial_end: row.trial_end,
+        current_period_start: row.current_period_start,
+        current_period_end: row.current_period_end,
+        cancel_at_period_end: row.cancel_at_period_end,
+        scheduled_change: row.scheduled_change,
+        items,
+    }))
+}
+
+/// One invoice as listed and shown to its organisation.
+#[derive(Debug, Clone)]
+pub struct InvoiceRow {
+    /// Local id (in URLs).
+    pub invoice_id: Uuid,
+    /// Number.
+    pub number: Option<String>,
+    /// Status word.
+    pub status: String,
+    /// Currency.
+    pub currency: String,
+    /// Totals.
+    pub subtotal: i64,
+    /// Total.
+    pub total: i64,
+    /// Due.
+    pub amount_due: i64,
+    /// Paid.
+    pub amount_paid: i64,
+    /// Issued, `YYYY-MM-DD`.
+    pub issued_on: String,
+    /// Period, `YYYY-MM-DD`.
+    pub period: Option<(String, String)>,
+    /// Lines.
+    pub lines: Vec<InvoiceLine>,
+    /// Provider's hosted page.
+    pub hosted_invoice_url: Option<String>,
+    /// Provider's PDF.
+    pub invoice_pdf_url: Option<String>,
+}
+
+/// An organisation's invoices, newest first (or one of them).
+pub async fn invoices(
+    pool: &PgPool,
+    organization_id: Uuid,
+    only: Option<Uuid>,
+) -> Result<Vec<InvoiceRow>, sqlx::Error> {
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"
+        select invoice_id, number, status, currency, subtotal, total, amount_due, amount_paid, lines,
+               hosted_invoice_url, invoice_pdf_url,
+               to_char(issued_at at time zone 'UTC', 'YYYY-MM-DD') as "issued_on!",
+               to_char(period_start at time zone 'UTC', 'YYYY-MM-DD') as period_start,
+               to_char(period_end at time zone 'UTC', 'YYYY-MM-DD') as period_end
+        from invoice
+        where organization_id = $1 and ($2::uuid is null or invoice_id = $2)
+        order by issued_at desc, number desc
+        limit 100
+        "#,
+        organization_id,
+        only
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| InvoiceRow {
+            invoice_id: r.invoice_id,
+            number: r.number,
+            status: r.status,
+            currency: r.currency,
+            subtotal: r.subtotal,
+            total: r.total,
+            amount_due: r.amount_due,
+            amount_paid: r.amount_paid,
+            issued_on: r.issued_on,
+            period: r.period_start.zip(r.period_end),
+            lines: serde_json::from_value(r.lines).unwrap_or_default(),
+            hosted_invoice_url: r.hosted_invoice_url,
+            invoice_pdf_url: r.invoice_pdf_url,
+        })
+        .collect())
+}
+
+/// Users counted against the seat limit: members plus open invitations.
+pub async fn users_counted(pool: &PgPool, organization_id: Uuid) -> Result<u64, sqlx::Error> {
+    // language=PostgreSQL
+    let count = sqlx::query_scalar!(
+        r#"
+        select (select count(*) from membership where organization_id = $1)
+             + (select count(*) from invitation where organization_id = $1
+                  and accepted_at is null and revoked_at is null and expires_at > now()) as "count!"
+        "#,
+        organization_id
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(count.max(0) as u64)
+}
