@@ -207,12 +207,18 @@ fn field_named_in(message: &str) -> Option<&str> {
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
     let name = &message[start..start + len];
-    let plain = !name.is_empty()
+    is_plain_field_name(name).then_some(name)
+}
+
+/// Whether `name` may be named back in an error: a short identifier of
+/// lowercase letters, digits and underscores, as every field of ours is
+/// (anything else may be submitted text).
+pub fn is_plain_field_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 40
         && name
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    plain.then_some(name)
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(feature = "ssr")]

@@ -3,7 +3,7 @@
 //! query with too many fields, or a field too long for any form of ours, is
 //! 422. Both answers are short JSON that never repeats what was sent.
 
-use app::error::AppError;
+use app::error::{AppError, is_plain_field_name};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -61,16 +61,6 @@ impl FieldProblem {
     }
 }
 
-/// A field name worth naming back: a short identifier of ours.
-fn plain_name(name: &str) -> Option<String> {
-    let plain = name.len() <= 40
-        && !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    plain.then(|| name.to_owned())
-}
-
 /// Checks the fields of a URL-encoded form or query string.
 pub fn check_fields(encoded: &[u8]) -> Result<(), FieldProblem> {
     for (count, (name, value)) in form_urlencoded::parse(encoded).enumerate() {
@@ -81,7 +71,9 @@ pub fn check_fields(encoded: &[u8]) -> Result<(), FieldProblem> {
             return Err(FieldProblem::NameTooLong);
         }
         if value.chars().count() > MAX_FIELD_VALUE {
-            return Err(FieldProblem::ValueTooLong(plain_name(&name)));
+            return Err(FieldProblem::ValueTooLong(
+                is_plain_field_name(&name).then(|| name.into_owned()),
+            ));
         }
     }
     Ok(())

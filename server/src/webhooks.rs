@@ -137,13 +137,14 @@ pub async fn receive_stripe_event(
     let decoded = billing_event_from_stripe_event(&event);
     // Postgres keeps no NUL in text or JSON: such characters become U+FFFD,
     // and the body as received is kept beside the stored copy.
-    let (payload, raw_body) = match without_nul_characters(payload) {
-        Cow::Borrowed(payload) => (Cow::Borrowed(payload), None),
-        Cow::Owned(cleaned) => (Cow::Owned(cleaned), Some(&body[..])),
-    };
-    let decoded = match decoded_without_nul(&decoded) {
-        Some(cleaned) => cleaned,
-        None => decoded,
+    // The decoded event's strings all come from the body, so only a body
+    // that had NULs is walked again.
+    let (payload, raw_body, decoded) = match without_nul_characters(payload) {
+        Cow::Borrowed(payload) => (Cow::Borrowed(payload), None, decoded),
+        Cow::Owned(cleaned) => {
+            let decoded = decoded_without_nul(&decoded).unwrap_or(decoded);
+            (Cow::Owned(cleaned), Some(&body[..]), decoded)
+        }
     };
     let mut conn = match state.pool.acquire().await {
         Ok(conn) => conn,

@@ -138,7 +138,7 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
         rates::LOGIN_PER_ACCOUNT_AND_IP,
     )
     .await?;
-    let failures = login_failures_bucket(&email);
+    let failures = login_failures_bucket(email.as_str());
     check_throttle(&context.pool, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
     let credentials = db::credentials(&context.pool, &email).await?;
     // Runs against a decoy hash when there is no account: same time either way.
@@ -317,7 +317,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     tx.commit().await?;
     // The owner proved themselves: failed guesses by others stop counting.
     if let Some(email) = email {
-        clear_throttle(&context.pool, &login_failures_bucket_of(&email)).await?;
+        clear_throttle(&context.pool, &login_failures_bucket(&email)).await?;
     }
     let session = session::current_session().await?;
     session::sign_in(&session, user_id, organization_id, auth_version).await?;
@@ -327,12 +327,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
 
 /// The bucket of an account's failed sign-ins from every address.
 #[cfg(feature = "ssr")]
-fn login_failures_bucket(email: &EmailAddress) -> String {
-    login_failures_bucket_of(email.as_str())
-}
-
-#[cfg(feature = "ssr")]
-fn login_failures_bucket_of(email: &str) -> String {
+fn login_failures_bucket(email: &str) -> String {
     format!("login-failures:account:{email}")
 }
 
