@@ -3,6 +3,7 @@
 use crate::billing::provider::SharedProvider;
 use crate::billing::sandbox::Sandbox;
 use crate::catalog::cache::CatalogCache;
+use crate::clock::Clock;
 use crate::error::AppError;
 use crate::marketing::content::SiteContent;
 use sqlx::PgPool;
@@ -27,6 +28,8 @@ pub struct AppContext {
     pub billing: SharedProvider,
     /// The sandbox, when it is the provider (its test-mode pages need it).
     pub sandbox: Option<Sandbox>,
+    /// The current time.
+    pub clock: Clock,
 }
 
 impl AppContext {

@@ -223,25 +223,54 @@ pub fn is_plain_field_name(name: &str) -> bool {
 
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
+    /// Logs the failure with where it happened: `?` calls this at the
+    /// failing call, so `at` names the query's caller (file and line).
+    #[track_caller]
     fn from(error: sqlx::Error) -> Self {
-        tracing::error!(error = %error, "database error");
+        let at = std::panic::Location::caller();
+        tracing::error!(error = %error, at = %at, "database error");
         AppError::Internal
     }
 }
 
 #[cfg(feature = "ssr")]
 impl From<anyhow::Error> for AppError {
+    #[track_caller]
     fn from(error: anyhow::Error) -> Self {
-        tracing::error!(error = format!("{error:#}"), "internal error");
+        let at = std::panic::Location::caller();
+        tracing::error!(error = format!("{error:#}"), at = %at, "internal error");
         AppError::Internal
     }
 }
 
 #[cfg(feature = "ssr")]
 impl From<crate::catalog::db::LoadCatalogError> for AppError {
+    #[track_caller]
     fn from(error: crate::catalog::db::LoadCatalogError) -> Self {
-        tracing::error!(error = %error, "catalogue unavailable");
+        let at = std::panic::Location::caller();
+        tracing::error!(error = %error, at = %at, "catalogue unavailable");
         AppError::Internal
+    }
+}
+
+/// Names what a failing step was doing, for the log: an internal error is
+/// logged with the step's own words (and where it failed), while the caller
+/// is told only [`AppError::Internal`].
+#[cfg(feature = "ssr")]
+pub trait Doing<T> {
+    /// Maps the error to [`AppError::Internal`], logging `what` was being done.
+    fn doing(self, what: &'static str) -> Result<T, AppError>;
+}
+
+#[cfg(feature = "ssr")]
+impl<T, E: std::fmt::Display> Doing<T> for Result<T, E> {
+    #[track_caller]
+    fn doing(self, what: &'static str) -> Result<T, AppError> {
+        let at = std::panic::Location::caller();
+        self.map_err(|error| {
+            tracing::error!(%error, at = %at, "failed while {what}");
+            AppError::Internal
+        })
     }
 }
 

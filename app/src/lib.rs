@@ -9,11 +9,14 @@
 pub mod accounts;
 pub mod billing;
 pub mod catalog;
+#[cfg(feature = "ssr")]
+pub mod clock;
 pub mod email;
 pub mod error;
 pub mod marketing;
 pub mod portal;
 pub mod security;
+pub mod signup;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
@@ -65,14 +68,14 @@ pub fn App() -> impl IntoView {
             <Routes fallback=ui::NotFoundPage>
                 <Route path=path!("/") view=marketing::HomePage ssr=SsrMode::Async />
                 <Route path=path!("/pricing") view=marketing::PricingPage ssr=SsrMode::Async />
-                <Route path=path!("/signup") view=accounts::pages::SignupPage ssr=SsrMode::Async />
-                <Route path=path!("/signup/check-email") view=accounts::pages::CheckEmailPage ssr=SsrMode::Async />
+                <Route path=path!("/signup") view=signup::SignupPage ssr=SsrMode::Async />
+                <Route path=path!("/signup/check-email") view=signup::CheckEmailPage ssr=SsrMode::Async />
                 <Route path=path!("/login") view=accounts::pages::LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/logout") view=accounts::pages::LogoutPage ssr=SsrMode::Async />
                 <Route path=path!("/verify") view=accounts::pages::VerifyPage ssr=SsrMode::Async />
                 <Route path=path!("/forgot-password") view=accounts::pages::ForgotPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/reset-password") view=accounts::pages::ResetPasswordPage ssr=SsrMode::Async />
-                <Route path=path!("/invite") view=accounts::pages::InvitePage ssr=SsrMode::Async />
+                <Route path=path!("/invite") view=portal::invite::InvitePage ssr=SsrMode::Async />
                 <Route path=path!("/app") view=portal::PortalHome ssr=SsrMode::Async />
                 <Route path=path!("/app/team") view=portal::TeamPage ssr=SsrMode::Async />
                 <Route path=path!("/app/billing") view=billing::BillingPage ssr=SsrMode::Async />

@@ -66,7 +66,7 @@ async fn store_backlog(
 ) -> usize {
     let subscription = fixture("subscription_active_starter.json");
     let invoice = fixture("invoice_paid_starter.json");
-    let base = chrono::Utc::now().timestamp() + 3600;
+    let base = app::clock::Clock::System.unix() + 3600;
     let mut stored = 0;
     let mut conn = pool.acquire().await.unwrap();
     for n in 0..customers {
@@ -78,13 +78,14 @@ async fn store_backlog(
                 .fetch_one(&mut *tx)
                 .await
                 .unwrap();
-        app::accounts::db::start_trial(
+        app::billing::trials::start_signup_trial(
             &mut tx,
             organization_id,
             "starter",
             BillingCycle::Monthly,
             14,
             "USD",
+            app::clock::Clock::System.now(),
         )
         .await
         .unwrap();
@@ -130,6 +131,7 @@ async fn store_backlog(
             let parsed = stripe_webhook::Webhook::insecure(&payload).unwrap();
             store_event(
                 &mut conn,
+                app::clock::Clock::System.now(),
                 &IncomingEvent {
                     provider: ProviderName::Stripe,
                     provider_event_id: &id,
@@ -166,9 +168,16 @@ async fn drain(
     let started = Instant::now();
     let mut done = 0;
     while done < events {
-        let pass = process_due_concurrently(pool, provider, &notices, workers, usize::MAX)
-            .await
-            .unwrap();
+        let pass = process_due_concurrently(
+            pool,
+            provider,
+            &notices,
+            &app::clock::Clock::System,
+            workers,
+            usize::MAX,
+        )
+        .await
+        .unwrap();
         assert_eq!(pass.failed, 0, "{pass:?}");
         done += pass.processed + pass.unmatched;
         if pass.processed + pass.unmatched == 0 {
@@ -231,7 +240,7 @@ async fn main() {
         _ => None,
     })
     .unwrap();
-    let provider = server::billing::Payments::from_settings(&pool, &settings)
+    let provider = server::billing::Payments::from_settings(&pool, &settings, &app::clock::Clock::System)
         .unwrap()
         .provider();
 

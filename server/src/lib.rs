@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api_errors;
 pub mod assets;
 pub mod billing;
+pub mod commands;
 pub mod config;
 pub mod embedded_db;
 pub mod health;
@@ -24,6 +25,7 @@ use anyhow::{Context, Result};
 use app::catalog::cache::CatalogCache;
 use app::catalog::db::{CATALOG_CHANGED_CHANNEL, SyncReport, sync_catalog};
 use app::catalog::source::{LoadedCatalog, load_catalog_file};
+use app::clock::Clock;
 use app::context::AppContext;
 use app::marketing::content::SiteContent;
 use app::marketing::content_source::load_site_content;
@@ -80,6 +82,8 @@ pub struct AppState {
     pub site: Arc<SiteContent>,
     /// The payment provider: Stripe when keys are set, else the sandbox.
     pub payments: billing::Payments,
+    /// The current time, for everything this process does.
+    pub clock: Clock,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -101,8 +105,18 @@ impl AppState {
     /// `settings.site_root`); an error when the Stripe settings cannot make
     /// a client.
     pub fn new(pool: PgPool, settings: Settings, site: SiteContent) -> Result<Self, stripe::StripeError> {
+        Self::with_clock(pool, settings, site, Clock::System)
+    }
+
+    /// [`AppState::new`] reading the time from `clock` (tests pass a manual one).
+    pub fn with_clock(
+        pool: PgPool,
+        settings: Settings,
+        site: SiteContent,
+        clock: Clock,
+    ) -> Result<Self, stripe::StripeError> {
         let (output_name, assets) = assets::load(&settings.site_root);
-        let payments = billing::Payments::from_settings(&pool, &settings)?;
+        let payments = billing::Payments::from_settings(&pool, &settings, &clock)?;
         let leptos_options = LeptosOptions::builder()
             .output_name(output_name)
             .site_root(settings.site_root.display().to_string())
@@ -119,6 +133,7 @@ impl AppState {
             settings: Arc::new(settings),
             site: Arc::new(site),
             payments,
+            clock,
         })
     }
 }
@@ -135,6 +150,7 @@ pub fn app(state: AppState) -> Router {
         site: state.site.clone(),
         billing: state.payments.provider(),
         sandbox: state.payments.sandbox(),
+        clock: state.clock.clone(),
     };
     let site = app::ui::Site {
         content: state.site.clone(),
@@ -221,7 +237,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(axum::middleware::from_fn_with_state(
-            state.pool.clone(),
+            (state.pool.clone(), state.clock.clone()),
             security::require_sign_in_for_portal,
         ))
         .layer(sessions)
@@ -375,10 +391,12 @@ async fn serve_with_pool(
         "catalogue synced"
     );
     admin::bootstrap_from_env(&pool).await?;
+    // The one clock of this process; everything below reads the time from it.
+    let clock = Clock::System;
     match &settings.smtp_url {
         Some(url) => {
             let mailer = mailer::Mailer::new(url.expose_secret(), &settings.mail_from)?;
-            mailer::spawn_delivery_worker(pool.clone(), mailer);
+            mailer::spawn_delivery_worker(pool.clone(), mailer, clock.clone());
         }
         None if settings.is_local() => {
             tracing::info!(url = %format!("{}/dev/mailbox", settings.public_url), "no SMTP server: email is kept in the outbox")
@@ -388,7 +406,7 @@ async fn serve_with_pool(
         }
     }
     spawn_session_cleanup(pool.clone());
-    let state = AppState::new(pool.clone(), settings.clone(), site)
+    let state = AppState::with_clock(pool.clone(), settings.clone(), site, clock)
         .context("GATEHOUSE_STRIPE_SECRET_KEY / GATEHOUSE_STRIPE_API_BASE cannot make a Stripe client")?;
     match &state.payments {
         billing::Payments::Stripe(stripe) => {
@@ -408,6 +426,7 @@ async fn serve_with_pool(
         state.payments.provider(),
         state.payments.sandbox(),
         state.notices(),
+        state.clock.clone(),
     );
     spawn_catalog_listener(pool, state.catalog.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr)

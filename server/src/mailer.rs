@@ -8,7 +8,9 @@
 
 use crate::jobs::{self, backoff_secs};
 use anyhow::{Context, Result};
+use app::clock::Clock;
 use app::email::outbox::OUTBOX_CHANNEL;
+use chrono::TimeDelta;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::PgPool;
@@ -87,19 +89,21 @@ impl SendError {
     }
 }
 
-/// Sends every email that is due; returns how many were attempted.
-pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> Result<usize> {
+/// Sends every email due at the clock's now; returns how many were attempted.
+pub async fn deliver_due(pool: &PgPool, mailer: &Mailer, clock: &Clock) -> Result<usize> {
+    let now = clock.now();
     let mut tx = pool.begin().await?;
     // language=PostgreSQL
     let due = sqlx::query!(
         r#"
         select email_outbox_id, to_address, subject, text_body, html_body, attempts
         from email_outbox
-        where status = 'queued' and next_attempt_at <= now()
+        where status = 'queued' and next_attempt_at <= $1
         order by next_attempt_at
         limit 20
         for update skip locked
-        "#
+        "#,
+        now as _
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -117,9 +121,10 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> Result<usize> {
             Ok(()) => {
                 // language=PostgreSQL
                 sqlx::query!(
-                    "update email_outbox set status = 'sent', sent_at = now(), attempts = $2, last_error = null where email_outbox_id = $1",
+                    "update email_outbox set status = 'sent', sent_at = $3, attempts = $2, last_error = null where email_outbox_id = $1",
                     email.email_outbox_id,
-                    attempts
+                    attempts,
+                    now as _
                 )
                 .execute(&mut *tx)
                 .await?;
@@ -132,14 +137,14 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> Result<usize> {
                     r#"
                     update email_outbox
                     set attempts = $2, last_error = $3, status = case when $4 then 'dead' else 'queued' end,
-                        next_attempt_at = now() + make_interval(secs => $5)
+                        next_attempt_at = $5
                     where email_outbox_id = $1
                     "#,
                     email.email_outbox_id,
                     attempts,
                     error.to_string().chars().take(1000).collect::<String>(),
                     dead,
-                    backoff_secs(attempts) as f64,
+                    (now + TimeDelta::seconds(backoff_secs(attempts))) as _,
                 )
                 .execute(&mut *tx)
                 .await?;
@@ -152,10 +157,14 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> Result<usize> {
 
 /// Runs delivery forever: on every NOTIFY from a queueing transaction, and
 /// every few seconds for retries that come due.
-pub fn spawn_delivery_worker(pool: PgPool, mailer: Mailer) {
+pub fn spawn_delivery_worker(pool: PgPool, mailer: Mailer, clock: Clock) {
     let drain_pool = pool.clone();
     jobs::spawn_drain_loop(pool, OUTBOX_CHANNEL, "email delivery", move || {
-        let (pool, mailer) = (drain_pool.clone(), mailer.clone());
-        async move { deliver_due(&pool, &mailer).await.map(|attempted| attempted > 0) }
+        let (pool, mailer, clock) = (drain_pool.clone(), mailer.clone(), clock.clone());
+        async move {
+            deliver_due(&pool, &mailer, &clock)
+                .await
+                .map(|attempted| attempted > 0)
+        }
     });
 }

@@ -1,9 +1,8 @@
 //! `server`: starts Gatehouse, or runs one of its maintenance commands.
 
 use anyhow::{Result, bail};
-use server::Database;
+use server::commands;
 use server::config::Settings;
-use server::embedded_db::EmbeddedPostgres;
 
 const USAGE: &str = "\
 usage: server [command]
@@ -40,83 +39,11 @@ async fn run() -> Result<()> {
     server::telemetry::init_tracing(settings.log_format);
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] | ["serve"] => server::serve(settings).await,
-        ["check-catalog"] => {
-            let loaded = app::catalog::source::load_catalog_file(&settings.catalog_path)?;
-            let catalog = loaded.catalog;
-            println!(
-                "{}: version {}, {} tiers, {} add-ons, {} features in {} groups",
-                settings.catalog_path.display(),
-                catalog.version,
-                catalog.tiers.len(),
-                catalog.add_ons.len(),
-                catalog.feature_count(),
-                catalog.feature_groups.len()
-            );
-            Ok(())
-        }
-        ["sync-stripe"] => {
-            let Some(key) = settings.stripe_secret_key.clone() else {
-                bail!("GATEHOUSE_STRIPE_SECRET_KEY is not set: the sandbox needs no sync");
-            };
-            let loaded = app::catalog::source::load_catalog_file(&settings.catalog_path)?;
-            let database = Database::open_migrated(&settings).await?;
-            let stripe = server::billing::stripe::StripeProvider::new(
-                database.pool.clone(),
-                secrecy::ExposeSecret::expose_secret(&key),
-                settings.stripe_api_base.as_deref(),
-            );
-            let result = match stripe {
-                Ok(stripe) => stripe
-                    .sync_catalog(&loaded.catalog)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}")),
-                Err(error) => Err(error.into()),
-            };
-            database.close().await?;
-            let changes = result?;
-            if changes.is_empty() {
-                println!("Stripe already matches the catalogue");
-            }
-            for change in changes {
-                println!("{change}");
-            }
-            Ok(())
-        }
-        ["create-admin", rest @ ..] => {
-            let email = server::admin::email_argument(rest)?;
-            let password = match std::env::var("GATEHOUSE_ADMIN_PASSWORD") {
-                Ok(password) => password,
-                Err(_) => {
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line)?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
-            };
-            let database = Database::open_migrated(&settings).await?;
-            let created = server::admin::create_admin(&database.pool, &email, &password).await;
-            database.close().await?;
-            println!(
-                "{}",
-                if created? {
-                    "platform admin created"
-                } else {
-                    "platform admin password updated"
-                }
-            );
-            Ok(())
-        }
-        ["embedded-db", "start"] => {
-            let mut cluster =
-                EmbeddedPostgres::prepare(&settings.data_dir, settings.pg_bindir.as_deref()).await?;
-            cluster.start().await?;
-            println!("{}", cluster.url("postgres"));
-            Ok(())
-        }
-        ["embedded-db", "stop"] => {
-            let cluster =
-                EmbeddedPostgres::prepare(&settings.data_dir, settings.pg_bindir.as_deref()).await?;
-            cluster.stop().await
-        }
+        ["check-catalog"] => commands::check_catalog(&settings),
+        ["sync-stripe"] => commands::sync_stripe(&settings).await,
+        ["create-admin", rest @ ..] => commands::create_admin(&settings, rest).await,
+        ["embedded-db", "start"] => commands::embedded_db_start(&settings).await,
+        ["embedded-db", "stop"] => commands::embedded_db_stop(&settings).await,
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())

@@ -141,7 +141,7 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
 /// page, which shows the error. The sign-in it checked goes into the
 /// request's extensions, so the page's server functions do not check it again.
 pub async fn require_sign_in_for_portal(
-    State(pool): State<sqlx::PgPool>,
+    State((pool, clock)): State<(sqlx::PgPool, app::clock::Clock)>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -154,7 +154,7 @@ pub async fn require_sign_in_for_portal(
     let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
         return next.run(request).await;
     };
-    match app::accounts::session::signed_in(&session, &pool).await {
+    match app::accounts::session::signed_in(&session, &pool, clock.now()).await {
         Ok(None) => sign_in_redirect(request.uri()),
         Ok(Some(user)) => {
             request

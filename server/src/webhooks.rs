@@ -152,6 +152,7 @@ pub async fn receive_stripe_event(
     };
     let result = inbox::store_event(
         &mut conn,
+        state.clock.now(),
         &IncomingEvent {
             provider: ProviderName::Stripe,
             provider_event_id: id,
@@ -188,6 +189,7 @@ async fn reject(state: &AppState, body: &[u8], id: Option<&str>, reason: &'stati
     };
     let result = inbox::store_rejected(
         &mut conn,
+        state.clock.now(),
         &RejectedEvent {
             provider: ProviderName::Stripe,
             raw_body: body,
@@ -259,8 +261,8 @@ fn replace_in_all<'a>(values: impl Iterator<Item = &'a mut serde_json::Value>) -
 
 /// The decoded event with NUL characters replaced, when it had any.
 fn decoded_without_nul(
-    decoded: &app::billing::subscription::BillingEvent,
-) -> Option<app::billing::subscription::BillingEvent> {
+    decoded: &app::billing::domain::BillingEvent,
+) -> Option<app::billing::domain::BillingEvent> {
     let mut value = serde_json::to_value(decoded).ok()?;
     if !replace_nul(&mut value) {
         return None;

@@ -12,10 +12,9 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use {
     super::db::{self, TokenPurpose},
-    super::domain::{CompanyName, EmailAddress, Password},
+    super::domain::{EmailAddress, Password},
     super::secrets::{hash_password, new_token, token_hash, verify_password},
     super::session,
-    crate::catalog::domain::BillingCycle,
     crate::context::app_context,
     crate::email::{outbox, templates},
     crate::error::FormCheck,
@@ -32,92 +31,12 @@ pub fn safe_next(next: Option<&str>) -> String {
         .unwrap_or_else(|| "/app".to_owned())
 }
 
-/// Creates the user, their organisation, owner membership and a card-free
-/// trial in one transaction, queues the welcome and verification emails, and
-/// signs the user in. An email that already has an account gets the same
-/// answer (and an email telling its owner), so signup does not reveal who
-/// has an account.
-#[server(prefix = "/api", endpoint = "signup")]
-pub async fn sign_up(
-    email: String,
-    password: String,
-    company: String,
-    plan: Option<String>,
-    cycle: Option<String>,
-) -> Result<(), AppError> {
-    let context = app_context()?;
-    let mut form = FormCheck::new();
-    form.keep("email", &email).keep("company", &company);
-    let email = form.check("email", EmailAddress::parse(&email));
-    let password = form.check("password", Password::parse(&password));
-    let company = form.check("company", CompanyName::parse(&company));
-    let (Some(email), Some(password), Some(company)) = (email, password, company) else {
-        return Err(form.into_error());
-    };
-    throttle(
-        &context.pool,
-        &format!("signup:ip:{}", client_ip()),
-        rates::SIGNUP_PER_IP,
-    )
-    .await?;
-    let catalog = context.catalog.get(&context.pool).await?;
-    let plan_key = plan
-        .filter(|key| catalog.tier(key).is_some())
-        .unwrap_or_else(|| catalog.trial.default_tier.clone());
-    let cycle = BillingCycle::from_query(cycle.as_deref());
-    let password_hash = hash_password(&password).await?;
-    let session = session::current_session().await?;
-
-    let mut tx = context.pool.begin().await?;
-    match db::insert_user(&mut tx, &email, &password_hash, false).await? {
-        Some(user_id) => {
-            let organization_id = db::insert_organization(&mut tx, company.as_str(), user_id).await?;
-            db::start_trial(
-                &mut tx,
-                organization_id,
-                &plan_key,
-                cycle,
-                catalog.trial.days,
-                catalog.currency.code(),
-            )
-            .await?;
-            let token = new_token();
-            db::insert_token(&mut tx, user_id, TokenPurpose::VerifyEmail, &token_hash(&token)).await?;
-            let portal = format!("{}/app", context.public_url);
-            let welcome = templates::welcome(
-                &context.site.product.name,
-                company.as_str(),
-                catalog.trial.days,
-                &portal,
-            );
-            outbox::enqueue(&mut tx, email.as_str(), &welcome).await?;
-            let link = format!("{}/verify?token={token}", context.public_url);
-            outbox::enqueue(
-                &mut tx,
-                email.as_str(),
-                &templates::verify_email(&context.site.product.name, &link),
-            )
-            .await?;
-            tx.commit().await?;
-            session::sign_in(&session, user_id, Some(organization_id), 1).await?;
-        }
-        None => {
-            let login = format!("{}/login", context.public_url);
-            let notice = templates::signup_with_existing_account(&context.site.product.name, &login);
-            outbox::enqueue(&mut tx, email.as_str(), &notice).await?;
-            tx.commit().await?;
-            session::mark_anonymous_activity(&session).await?;
-        }
-    }
-    crate::security::redirect::redirect("/signup/check-email");
-    Ok(())
-}
-
 /// Signs in. Wrong email and wrong password get the same message in the same
 /// time; attempts are throttled per account and per client address.
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn log_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     let context = app_context()?;
+    let now = context.clock.now();
     let mut form = FormCheck::new();
     form.keep("email", &email);
     if let Some(next) = &next {
@@ -128,25 +47,27 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
     };
     throttle(
         &context.pool,
+        now,
         &format!("login:ip:{}", client_ip()),
         rates::LOGIN_PER_IP,
     )
     .await?;
     throttle(
         &context.pool,
+        now,
         &format!("login:account:{email}:ip:{}", client_ip()),
         rates::LOGIN_PER_ACCOUNT_AND_IP,
     )
     .await?;
     let failures = login_failures_bucket(email.as_str());
-    check_throttle(&context.pool, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    check_throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
     let credentials = db::credentials(&context.pool, &email).await?;
     // Runs against a decoy hash when there is no account: same time either way.
     let password_matches =
         verify_password(&password, credentials.as_ref().map(|c| c.password_hash.clone())).await;
     let Some(credentials) = credentials.filter(|_| password_matches) else {
         // Counted whether or not it is now over the limit: the next attempt is refused.
-        let _ = throttle(&context.pool, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await;
+        let _ = throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await;
         form.fail("password", "the email or password is incorrect");
         return Err(form.into_error());
     };
@@ -157,6 +78,7 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
         credentials.user_id,
         organization_id,
         credentials.auth_version,
+        now,
     )
     .await?;
     crate::security::redirect::redirect(&safe_next(next.as_deref()));
@@ -177,18 +99,20 @@ pub async fn log_out() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "verify_email")]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
     let context = app_context()?;
+    let now = context.clock.now();
     let mut tx = context.pool.begin().await?;
-    let Some(user_id) = db::consume_token(&mut tx, TokenPurpose::VerifyEmail, &token_hash(&token)).await?
+    let Some(user_id) =
+        db::consume_token(&mut tx, TokenPurpose::VerifyEmail, &token_hash(&token), now).await?
     else {
         return Err(AppError::field(
             "token",
             "this confirmation link has expired or was already used; sign in and ask for a new one",
         ));
     };
-    db::mark_email_verified(&mut tx, user_id).await?;
+    db::mark_email_verified(&mut tx, user_id, now).await?;
     tx.commit().await?;
     let session = session::current_session().await?;
-    let signed_in = session::signed_in(&session, &context.pool).await?.is_some();
+    let signed_in = session::signed_in(&session, &context.pool, now).await?.is_some();
     crate::security::redirect::redirect(if signed_in {
         "/app?verified=1"
     } else {
@@ -201,12 +125,14 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "resend_verification")]
 pub async fn resend_verification() -> Result<(), AppError> {
     let context = app_context()?;
+    let now = context.clock.now();
     let user = session::require_user().await?;
     if user.email_verified {
         return Err(AppError::Conflict("your email is already confirmed".into()));
     }
     throttle(
         &context.pool,
+        now,
         &format!("verify:user:{}", user.user_id),
         rates::RESEND_VERIFICATION,
     )
@@ -219,10 +145,12 @@ pub async fn resend_verification() -> Result<(), AppError> {
         user.user_id,
         TokenPurpose::VerifyEmail,
         &token_hash(&token),
+        now,
     )
     .await?;
     outbox::enqueue(
         &mut tx,
+        now,
         &user.email,
         &templates::verify_email(&context.site.product.name, &link),
     )
@@ -236,6 +164,7 @@ pub async fn resend_verification() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
     let context = app_context()?;
+    let now = context.clock.now();
     let mut form = FormCheck::new();
     form.keep("email", &email);
     let Some(email) = form.check("email", EmailAddress::parse(&email)) else {
@@ -243,12 +172,14 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
     };
     throttle(
         &context.pool,
+        now,
         &format!("reset:ip:{}", client_ip()),
         rates::RESET_PER_IP,
     )
     .await?;
     throttle(
         &context.pool,
+        now,
         &format!("reset:account:{email}"),
         rates::RESET_PER_ACCOUNT,
     )
@@ -261,11 +192,13 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
             credentials.user_id,
             TokenPurpose::ResetPassword,
             &token_hash(&token),
+            now,
         )
         .await?;
         let link = format!("{}/reset-password?token={token}", context.public_url);
         outbox::enqueue(
             &mut tx,
+            now,
             email.as_str(),
             &templates::reset_password(&context.site.product.name, &link),
         )
@@ -283,8 +216,10 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "reset_password")]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
     let context = app_context()?;
+    let now = context.clock.now();
     throttle(
         &context.pool,
+        now,
         &format!("password-token:ip:{}", client_ip()),
         rates::PASSWORD_TOKEN_PER_IP,
     )
@@ -300,18 +235,19 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
             "this reset link has expired or was already used; ask for a new one",
         )
     };
-    if !db::token_is_open(&context.pool, TokenPurpose::ResetPassword, &token_hash).await? {
+    if !db::token_is_open(&context.pool, TokenPurpose::ResetPassword, &token_hash, now).await? {
         return Err(expired());
     }
     let password_hash = hash_password(&password).await?;
     let mut tx = context.pool.begin().await?;
     // Consumed only now: of two concurrent uses, one wins.
-    let Some(user_id) = db::consume_token(&mut tx, TokenPurpose::ResetPassword, &token_hash).await? else {
+    let Some(user_id) = db::consume_token(&mut tx, TokenPurpose::ResetPassword, &token_hash, now).await?
+    else {
         return Err(expired());
     };
-    let auth_version = db::set_password(&mut tx, user_id, &password_hash).await?;
+    let auth_version = db::set_password(&mut tx, user_id, &password_hash, now).await?;
     // Following the emailed link proves the address.
-    db::mark_email_verified(&mut tx, user_id).await?;
+    db::mark_email_verified(&mut tx, user_id, now).await?;
     let organization_id = db::default_organization(&mut *tx, user_id).await?;
     let email = db::user_email(&mut *tx, user_id).await?;
     tx.commit().await?;
@@ -320,7 +256,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
         clear_throttle(&context.pool, &login_failures_bucket(&email)).await?;
     }
     let session = session::current_session().await?;
-    session::sign_in(&session, user_id, organization_id, auth_version).await?;
+    session::sign_in(&session, user_id, organization_id, auth_version, now).await?;
     crate::security::redirect::redirect("/app?password_reset=1");
     Ok(())
 }
@@ -335,9 +271,11 @@ fn login_failures_bucket(email: &str) -> String {
 #[server(prefix = "/api", endpoint = "change_password")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
     let context = app_context()?;
+    let now = context.clock.now();
     let user = session::require_user().await?;
     throttle(
         &context.pool,
+        now,
         &format!("password-change:user:{}", user.user_id),
         rates::PASSWORD_CHANGE_PER_USER,
     )
@@ -357,7 +295,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     };
     let password_hash = hash_password(&new_password).await?;
     let mut tx = context.pool.begin().await?;
-    let auth_version = db::set_password(&mut tx, user.user_id, &password_hash).await?;
+    let auth_version = db::set_password(&mut tx, user.user_id, &password_hash, now).await?;
     tx.commit().await?;
     let session = session::current_session().await?;
     session::refresh_auth_version(&session, auth_version).await?;

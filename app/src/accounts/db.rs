@@ -1,9 +1,7 @@
-//! Accounts storage: users, organisations, memberships, the trial and tokens.
+//! Accounts storage: users, organisations, memberships and tokens.
 
 use super::domain::{EmailAddress, Role};
-use crate::billing::domain::SubscriptionStatus;
-use crate::billing::ledger_store::{Revision, plan_state, record_revision};
-use crate::catalog::domain::BillingCycle;
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
@@ -12,18 +10,30 @@ use uuid::Uuid;
 pub struct SessionUser {
     /// Email address.
     pub email: String,
-    /// Confirmed?
+    /// Whether the address is confirmed.
     pub email_verified: bool,
     /// Current auth version; sessions from another version are over.
     pub auth_version: i32,
+    /// Their role in the session's organisation; `None` if not a member (any more).
+    pub role: Option<Role>,
 }
 
-/// Loads the user behind a session.
-pub async fn user_for_session(pool: &PgPool, user_id: Uuid) -> Result<Option<SessionUser>, sqlx::Error> {
+/// Loads the user behind a session, with their role in the organisation the
+/// session acts in (one round trip for both, on every signed-in request).
+pub async fn user_for_session(
+    pool: &PgPool,
+    user_id: Uuid,
+    organization_id: Option<Uuid>,
+) -> Result<Option<SessionUser>, sqlx::Error> {
     // language=PostgreSQL
     let row = sqlx::query!(
-        "select email, email_verified_at is not null as \"verified!\", auth_version from app_user where user_id = $1",
-        user_id
+        r#"
+        select u.email, u.email_verified_at is not null as "verified!", u.auth_version, m.role as "role?"
+        from app_user u left join membership m on m.user_id = u.user_id and m.organization_id = $2
+        where u.user_id = $1
+        "#,
+        user_id,
+        organization_id
     )
     .fetch_optional(pool)
     .await?;
@@ -31,6 +41,7 @@ pub async fn user_for_session(pool: &PgPool, user_id: Uuid) -> Result<Option<Ses
         email: r.email,
         email_verified: r.verified,
         auth_version: r.auth_version,
+        role: r.role.and_then(|role| Role::parse(&role).ok()),
     }))
 }
 
@@ -81,24 +92,25 @@ pub async fn credentials(
     }))
 }
 
-/// Creates a user; `None` when the email is taken.
+/// Creates a user, with its email confirmed at `verified_at` if given;
+/// `None` when the email is taken.
 pub async fn insert_user(
     conn: &mut PgConnection,
     email: &EmailAddress,
     password_hash: &str,
-    verified: bool,
+    verified_at: Option<DateTime<Utc>>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
         r#"
         insert into app_user (email, password_hash, email_verified_at)
-        values ($1, $2, case when $3 then now() end)
+        values ($1, $2, $3)
         on conflict (email) do nothing
         returning user_id
         "#,
         email.as_str(),
         password_hash,
-        verified
+        verified_at as _
     )
     .fetch_optional(&mut *conn)
     .await
@@ -138,49 +150,6 @@ pub async fn insert_membership(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// Starts a card-free trial on `plan_key` and records it in the ledger. A
-/// trial carries no MRR, so the ledger row is 0 → 0.
-pub async fn start_trial(
-    conn: &mut PgConnection,
-    organization_id: Uuid,
-    plan_key: &str,
-    cycle: BillingCycle,
-    trial_days: u32,
-    currency: &str,
-) -> Result<Uuid, sqlx::Error> {
-    // language=PostgreSQL
-    let subscription = sqlx::query!(
-        r#"
-        insert into subscription (organization_id, plan_id, billing_cycle, status, trial_start, trial_end)
-        select $1, plan_id, $3, 'trialing', now(), now() + make_interval(days => $4)
-        from plan where plan_key = $2 and not retired
-        returning subscription_id, trial_start as "trial_start!: chrono::DateTime<chrono::Utc>"
-        "#,
-        organization_id,
-        plan_key,
-        cycle.as_str(),
-        trial_days as i32,
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    record_revision(
-        conn,
-        &Revision {
-            organization_id,
-            subscription_id: subscription.subscription_id,
-            occurred_at: subscription.trial_start,
-            cause: "signup",
-            state: plan_state(SubscriptionStatus::Trialing, plan_key, cycle),
-            plan: plan_key,
-            // A trial carries no MRR.
-            mrr: 0,
-            currency,
-        },
-    )
-    .await?;
-    Ok(subscription.subscription_id)
 }
 
 /// The first organisation the user belongs to (owner first), for sign-in.
@@ -226,23 +195,26 @@ impl TokenPurpose {
     }
 }
 
-/// Stores a token's hash for `user_id`.
+/// Stores a token's hash for `user_id`, issued at `now`.
 pub async fn insert_token(
     conn: &mut PgConnection,
     user_id: Uuid,
     purpose: TokenPurpose,
     token_hash: &[u8],
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    let expires_at = now + TimeDelta::seconds(purpose.lifetime_secs());
     // language=PostgreSQL
     sqlx::query!(
         r#"
-        insert into email_token (user_id, purpose, token_hash, expires_at)
-        values ($1, $2, $3, now() + make_interval(secs => $4))
+        insert into email_token (user_id, purpose, token_hash, created_at, expires_at)
+        values ($1, $2, $3, $4, $5)
         "#,
         user_id,
         purpose.as_str(),
         token_hash,
-        purpose.lifetime_secs() as f64,
+        now as _,
+        expires_at as _,
     )
     .execute(&mut *conn)
     .await?;
@@ -250,40 +222,45 @@ pub async fn insert_token(
 }
 
 /// Uses a token once: returns its user if it exists, has this purpose, is
-/// unused and unexpired, and marks it used in the same statement.
+/// unused and unexpired at `now`, and marks it used in the same statement.
 pub async fn consume_token(
     conn: &mut PgConnection,
     purpose: TokenPurpose,
     token_hash: &[u8],
+    now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
         r#"
-        update email_token set used_at = now()
-        where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()
+        update email_token set used_at = $3
+        where token_hash = $1 and purpose = $2 and used_at is null and expires_at > $3
         returning user_id
         "#,
         token_hash,
-        purpose.as_str()
+        purpose.as_str(),
+        now as _
     )
     .fetch_optional(&mut *conn)
     .await
 }
 
-/// Whether an emailed token is unused and unexpired (without using it up).
+/// Whether an emailed token is unused and unexpired at `now` (without
+/// using it up).
 pub async fn token_is_open(
     pool: &PgPool,
     purpose: TokenPurpose,
     token_hash: &[u8],
+    now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
         r#"
         select exists(select 1 from email_token
-                      where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()) as "open!"
+                      where token_hash = $1 and purpose = $2 and used_at is null and expires_at > $3) as "open!"
         "#,
         token_hash,
-        purpose.as_str()
+        purpose.as_str(),
+        now as _
     )
     .fetch_one(pool)
     .await
@@ -300,12 +277,17 @@ pub async fn user_email(
         .await
 }
 
-/// Marks the user's email confirmed.
-pub async fn mark_email_verified(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+/// Marks the user's email confirmed at `now` (the first confirmation stands).
+pub async fn mark_email_verified(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     // language=PostgreSQL
     sqlx::query!(
-        "update app_user set email_verified_at = coalesce(email_verified_at, now()) where user_id = $1",
-        user_id
+        "update app_user set email_verified_at = coalesce(email_verified_at, $2) where user_id = $1",
+        user_id,
+        now as _
     )
     .execute(&mut *conn)
     .await?;
@@ -313,11 +295,13 @@ pub async fn mark_email_verified(conn: &mut PgConnection, user_id: Uuid) -> Resu
 }
 
 /// Replaces the password and raises the auth version, ending every session
-/// signed in under the old one. Returns the new version.
+/// signed in under the old one, and spends outstanding reset links at `now`.
+/// Returns the new version.
 pub async fn set_password(
     conn: &mut PgConnection,
     user_id: Uuid,
     password_hash: &str,
+    now: DateTime<Utc>,
 ) -> Result<i32, sqlx::Error> {
     // language=PostgreSQL
     let version = sqlx::query_scalar!(
@@ -333,8 +317,9 @@ pub async fn set_password(
     // Outstanding reset links die with the old password.
     // language=PostgreSQL
     sqlx::query!(
-        "update email_token set used_at = now() where user_id = $1 and purpose = 'reset_password' and used_at is null",
-        user_id
+        "update email_token set used_at = $2 where user_id = $1 and purpose = 'reset_password' and used_at is null",
+        user_id,
+        now as _
     )
     .execute(&mut *conn)
     .await?;

@@ -1,87 +1,14 @@
-//! Sign-up, sign-in and recovery pages. Every form is a plain HTML form that
+//! Sign-in, sign-out, email confirmation and recovery pages. Every form is a plain HTML form that
 //! posts to its server function, so all of them work without JavaScript.
 
-use crate::catalog::domain::BillingCycle;
-use crate::error::AppError;
-use crate::portal::api::get_invitation;
+use crate::ui::auth_card::{AuthCard, BUTTON};
 use crate::ui::form::{FormFeedback, FormSummary, Notice, TextField};
-use crate::ui::{ErrorNotice, SiteFooter, SiteHeader, product_name};
+use crate::ui::{ErrorNotice, product_name};
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
-use leptos_router::hooks::use_query_map;
 
 fn query_value(name: &str) -> Option<String> {
-    use_query_map().with_untracked(|q| q.get(name))
-}
-
-/// A centred card for an account form.
-#[component]
-fn AuthCard(
-    /// The page heading.
-    heading: &'static str,
-    /// The card's content.
-    children: Children,
-) -> impl IntoView {
-    view! {
-        <Meta name="robots" content="noindex" />
-        <SiteHeader />
-        <main id="main" class="mx-auto max-w-md px-4 py-16">
-            <h1 class="text-3xl font-bold tracking-tight">{heading}</h1>
-            <div class="mt-8 space-y-6">{children()}</div>
-        </main>
-        <SiteFooter />
-    }
-}
-
-const BUTTON: &str = "w-full rounded-md bg-brand px-4 py-2 font-semibold text-white hover:opacity-90";
-
-/// `/signup?plan=…&cycle=…`: starts a free trial.
-#[component]
-pub fn SignupPage() -> impl IntoView {
-    let product = product_name();
-    let feedback = FormFeedback::from_address();
-    let plan = query_value("plan").unwrap_or_default();
-    let cycle = BillingCycle::from_query(query_value("cycle").as_deref());
-    let plan_note = (!plan.is_empty()).then(|| {
-        let name = plan.replace(['_', '-'], " ");
-        format!("You chose the {name} plan, billed {}.", cycle.as_str())
-    });
-    view! {
-        <Title text=format!("Start your free trial — {product}") />
-        <AuthCard heading="Start your free trial">
-            <p class="text-slate-600">"No card needed. Cancel any time."</p>
-            {plan_note.map(|note| view! { <p class="text-slate-700" data-chosen-plan>{note}</p> })}
-            <form method="post" action="/api/signup" class="space-y-4" novalidate>
-                <FormSummary feedback=feedback.clone() />
-                <input type="hidden" name="plan" value=plan.clone() />
-                <input type="hidden" name="cycle" value=cycle.as_str() />
-                <TextField name="email" label="Work email" input_type="email" autocomplete="email" feedback=feedback.clone() autofocus=true />
-                <TextField name="password" label="Password" input_type="password" autocomplete="new-password" hint="At least 12 characters." feedback=feedback.clone() />
-                <TextField name="company" label="Company name" autocomplete="organization" feedback=feedback.clone() />
-                <button type="submit" class=BUTTON>"Start free trial"</button>
-            </form>
-            <p class="text-sm text-slate-600">
-                "Already have an account? " <a href="/login" class="underline">"Sign in"</a>
-            </p>
-        </AuthCard>
-    }
-}
-
-/// `/signup/check-email`: after signup, whatever happened.
-#[component]
-pub fn CheckEmailPage() -> impl IntoView {
-    let product = product_name();
-    view! {
-        <Title text=format!("Check your email — {product}") />
-        <AuthCard heading="Check your email">
-            <p class="text-slate-700">
-                "We sent you an email. Follow its link to confirm your address; you can start using your trial right away."
-            </p>
-            <a href="/app" class="block rounded-md bg-brand px-4 py-2 text-center font-semibold text-white">
-                "Continue to your account"
-            </a>
-        </AuthCard>
-    }
+    crate::ui::query_value(name)
 }
 
 /// `/login?next=…`.
@@ -184,80 +111,6 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <TextField name="password" label="New password" input_type="password" autocomplete="new-password" hint="At least 12 characters." feedback=feedback.clone() autofocus=true />
                 <button type="submit" class=BUTTON>"Save password and sign in"</button>
             </form>
-        </AuthCard>
-    }
-}
-
-/// `/invite?token=…`: accept an invitation.
-#[component]
-pub fn InvitePage() -> impl IntoView {
-    let product = product_name();
-    let feedback = FormFeedback::from_address();
-    let token = query_value("token").unwrap_or_default();
-    let here = format!("/invite?token={}", crate::ui::encode_query_value(&token));
-    view! {
-        <Title text=format!("Join your team — {product}") />
-        <AuthCard heading="Join your team">
-            <FormSummary feedback=feedback.clone() />
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {Suspend::new(async move {
-                    let token = token.clone();
-                    match get_invitation(token.clone()).await {
-                        Ok(invite) => {
-                            let intro = format!(
-                                "You are invited to join {} on {product} as {}.",
-                                invite.organization_name,
-                                invite.role.as_str(),
-                            );
-                            let signed_in_as_invited = invite.signed_in_as.as_deref() == Some(invite.email.as_str());
-                            let form = if signed_in_as_invited || !invite.account_exists && invite.signed_in_as.is_none() {
-                                let needs_password = !signed_in_as_invited;
-                                view! {
-                                    <form method="post" action="/api/accept_invitation" class="space-y-4" novalidate>
-                                        <input type="hidden" name="token" value=token.clone() />
-                                        {needs_password
-                                            .then(|| {
-                                                view! {
-                                                    <p class="text-slate-700">{format!("Choose a password for {}.", invite.email)}</p>
-                                                    <TextField name="password" label="Password" input_type="password" autocomplete="new-password" hint="At least 12 characters." feedback=feedback.clone() />
-                                                }
-                                            })}
-                                        <button type="submit" class=BUTTON>
-                                            {format!("Join {}", invite.organization_name)}
-                                        </button>
-                                    </form>
-                                }
-                                    .into_any()
-                            } else {
-                                let next = crate::ui::encode_query_value(&here);
-                                view! {
-                                    <p class="text-slate-700">
-                                        {format!("Sign in as {} to accept.", invite.email)}
-                                    </p>
-                                    <a href=format!("/login?next={next}") class="block rounded-md bg-brand px-4 py-2 text-center font-semibold text-white">
-                                        "Sign in to accept"
-                                    </a>
-                                }
-                                    .into_any()
-                            };
-                            view! {
-                                <p class="text-slate-700">{intro}</p>
-                                {form}
-                            }
-                                .into_any()
-                        }
-                        Err(AppError::NotFound) => {
-                            view! {
-                                <p class="text-slate-700">
-                                    "This invitation has expired, was withdrawn or was already used. Ask your team for a new one."
-                                </p>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
-                    }
-                })}
-            </Suspense>
         </AuthCard>
     }
 }

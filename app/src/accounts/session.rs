@@ -4,6 +4,7 @@
 use super::domain::Role;
 use crate::context::app_context;
 use crate::error::AppError;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tower_sessions::Session;
@@ -33,6 +34,8 @@ pub struct SignedIn {
     pub email_verified: bool,
     /// The organisation the session acts in, if any.
     pub organization_id: Option<Uuid>,
+    /// Their role there, read with the user; `None` if not a member.
+    pub role: Option<Role>,
 }
 
 /// The caller's membership in the organisation the session acts in. The
@@ -70,25 +73,20 @@ pub async fn current_session() -> Result<Session, AppError> {
     })
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// Starts a signed-in session under a fresh id (no fixation).
+/// Starts a session signed in at `now`, under a fresh id (no fixation).
 pub async fn sign_in(
     session: &Session,
     user_id: Uuid,
     organization_id: Option<Uuid>,
     auth_version: i32,
+    now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     let auth = SessionAuth {
         user_id,
         organization_id,
         auth_version,
-        signed_in_at: now_unix(),
+        signed_in_at: now.timestamp(),
     };
     session.insert(SESSION_KEY, auth).await.map_err(session_error)
 }
@@ -140,9 +138,13 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
     AppError::Internal
 }
 
-/// The signed-in user, if the session is valid: not past its absolute
-/// lifetime and not from before a password change.
-pub async fn signed_in(session: &Session, pool: &PgPool) -> Result<Option<SignedIn>, AppError> {
+/// The signed-in user, if the session is valid at `now`: not past its
+/// absolute lifetime and not from before a password change.
+pub async fn signed_in(
+    session: &Session,
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<Option<SignedIn>, AppError> {
     let Some(auth) = session
         .get::<SessionAuth>(SESSION_KEY)
         .await
@@ -150,11 +152,11 @@ pub async fn signed_in(session: &Session, pool: &PgPool) -> Result<Option<Signed
     else {
         return Ok(None);
     };
-    if now_unix() - auth.signed_in_at > ABSOLUTE_SESSION_SECS {
+    if now.timestamp() - auth.signed_in_at > ABSOLUTE_SESSION_SECS {
         sign_out(session).await?;
         return Ok(None);
     }
-    let Some(user) = super::db::user_for_session(pool, auth.user_id).await? else {
+    let Some(user) = super::db::user_for_session(pool, auth.user_id, auth.organization_id).await? else {
         sign_out(session).await?;
         return Ok(None);
     };
@@ -167,6 +169,7 @@ pub async fn signed_in(session: &Session, pool: &PgPool) -> Result<Option<Signed
         email: user.email,
         email_verified: user.email_verified,
         organization_id: auth.organization_id,
+        role: user.role,
     }))
 }
 
@@ -192,7 +195,7 @@ pub async fn require_user() -> Result<SignedIn, AppError> {
     }
     let context = app_context()?;
     let session = current_session().await?;
-    signed_in(&session, &context.pool)
+    signed_in(&session, &context.pool, context.clock.now())
         .await?
         .ok_or(AppError::Unauthorized)
 }
@@ -205,30 +208,36 @@ pub async fn require_member() -> Result<(SignedIn, TenantScope), AppError> {
         Some(user) => user,
         None => {
             let session = current_session().await?;
-            signed_in(&session, &context.pool)
+            signed_in(&session, &context.pool, context.clock.now())
                 .await?
                 .ok_or(AppError::Unauthorized)?
         }
     };
-    membership(user, &context.pool).await
+    membership(user)
 }
 
 /// [`require_member`] for a session at hand, in handlers outside Leptos
-/// (such as file downloads).
+/// (such as file downloads): the sign-in the portal guard already checked
+/// for this request is used when there is one.
 pub async fn member_of_session(
     session: &Session,
+    verified: Option<SignedIn>,
     pool: &PgPool,
+    now: DateTime<Utc>,
 ) -> Result<(SignedIn, TenantScope), AppError> {
-    let user = signed_in(session, pool).await?.ok_or(AppError::Unauthorized)?;
-    membership(user, pool).await
+    let user = match verified {
+        Some(user) => user,
+        None => signed_in(session, pool, now)
+            .await?
+            .ok_or(AppError::Unauthorized)?,
+    };
+    membership(user)
 }
 
 /// The user's membership in the organisation the session acts in.
-async fn membership(user: SignedIn, pool: &PgPool) -> Result<(SignedIn, TenantScope), AppError> {
+fn membership(user: SignedIn) -> Result<(SignedIn, TenantScope), AppError> {
     let organization_id = user.organization_id.ok_or(AppError::Forbidden)?;
-    let role = super::db::membership_role(pool, organization_id, user.user_id)
-        .await?
-        .ok_or(AppError::Forbidden)?;
+    let role = user.role.ok_or(AppError::Forbidden)?;
     let scope = TenantScope {
         organization_id,
         user_id: user.user_id,

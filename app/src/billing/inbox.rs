@@ -10,8 +10,8 @@
 //! applied by two workers at once, and one re-read of a subscription serves
 //! all of its waiting events.
 
+use super::domain::BillingEvent;
 use super::provider::ProviderName;
-use super::subscription::BillingEvent;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
@@ -75,16 +75,21 @@ pub fn is_storable_time(time: DateTime<Utc>) -> bool {
     (1970..=9999).contains(&time.year())
 }
 
-/// Stores an event once, in the caller's transaction; returns whether it was
-/// new. Workers are woken when the transaction commits.
-pub async fn store_event(conn: &mut PgConnection, event: &IncomingEvent<'_>) -> Result<bool, sqlx::Error> {
+/// Stores an event received at `now` once, due at once, in the caller's
+/// transaction; returns whether it was new. Workers are woken when the
+/// transaction commits.
+pub async fn store_event(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    event: &IncomingEvent<'_>,
+) -> Result<bool, sqlx::Error> {
     let decoded = serde_json::to_value(event.decoded).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     // language=PostgreSQL
     let inserted = sqlx::query_scalar!(
         r#"
         insert into webhook_event (provider, provider_event_id, event_type, livemode, provider_created_at, payload,
-                                   decoded, subject, raw_body)
-        values ($1, $2, $3, $4, $5, ($6::text)::jsonb, $7, $8, $9)
+                                   decoded, subject, raw_body, received_at, next_attempt_at)
+        values ($1, $2, $3, $4, $5, ($6::text)::jsonb, $7, $8, $9, $10, $10)
         on conflict (provider, provider_event_id) do nothing
         returning webhook_event_id
         "#,
@@ -97,6 +102,7 @@ pub async fn store_event(conn: &mut PgConnection, event: &IncomingEvent<'_>) -> 
         decoded,
         event.decoded.subject(),
         event.raw_body,
+        now as _,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -110,8 +116,12 @@ pub async fn store_event(conn: &mut PgConnection, event: &IncomingEvent<'_>) -> 
 }
 
 /// Stores a rejected event once (under its id, or under a hash of its body
-/// when the id is not storable); returns whether it was new.
-pub async fn store_rejected(conn: &mut PgConnection, event: &RejectedEvent<'_>) -> Result<bool, sqlx::Error> {
+/// when the id is not storable), received at `now`; returns whether it was new.
+pub async fn store_rejected(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    event: &RejectedEvent<'_>,
+) -> Result<bool, sqlx::Error> {
     let id = match event.provider_event_id.filter(|id| is_storable_event_id(id)) {
         Some(id) => id.to_owned(),
         None => format!("unreadable:{}", hex::encode(Sha256::digest(event.raw_body))),
@@ -124,8 +134,8 @@ pub async fn store_rejected(conn: &mut PgConnection, event: &RejectedEvent<'_>) 
     let inserted = sqlx::query_scalar!(
         r#"
         insert into webhook_event (provider, provider_event_id, event_type, livemode, provider_created_at, payload,
-                                   raw_body, status, last_error)
-        values ($1, $2, $3, false, now(), null, $4, 'rejected', $5)
+                                   raw_body, status, last_error, received_at)
+        values ($1, $2, $3, false, $6, null, $4, 'rejected', $5, $6)
         on conflict (provider, provider_event_id) do nothing
         returning webhook_event_id
         "#,
@@ -134,6 +144,7 @@ pub async fn store_rejected(conn: &mut PgConnection, event: &RejectedEvent<'_>) 
         event_type,
         event.raw_body,
         event.reason,
+        now as _,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -183,19 +194,24 @@ pub enum Claim {
     Batch(Vec<ClaimedEvent>),
 }
 
-/// Claims the due events of one subject, oldest first, skipping `busy`
-/// subjects, in the caller's transaction.
-pub async fn claim_batch(conn: &mut PgConnection, busy: &[String]) -> Result<Claim, sqlx::Error> {
+/// Claims the events of one subject due at `now`, oldest first, skipping
+/// `busy` subjects, in the caller's transaction.
+pub async fn claim_batch(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    busy: &[String],
+) -> Result<Claim, sqlx::Error> {
     // language=PostgreSQL
     let Some(first) = sqlx::query!(
         r#"
         select webhook_event_id, provider, subject from webhook_event
-        where status = 'pending' and next_attempt_at <= now() and (subject is null or not (subject = any($1)))
+        where status = 'pending' and next_attempt_at <= $2 and (subject is null or not (subject = any($1)))
         order by provider_created_at, provider_event_id
         limit 1
         for update skip locked
         "#,
-        busy
+        busy,
+        now as _
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -225,7 +241,7 @@ pub async fn claim_batch(conn: &mut PgConnection, busy: &[String]) -> Result<Cla
                case when decoded is null then payload::text end as legacy_payload,
                provider_created_at as "provider_created_at: DateTime<Utc>"
         from webhook_event
-        where status = 'pending' and next_attempt_at <= now()
+        where status = 'pending' and next_attempt_at <= $5
           and (webhook_event_id = $1 or ($3::text is not null and provider = $2 and subject = $3))
         order by provider_created_at, provider_event_id
         limit $4
@@ -234,7 +250,8 @@ pub async fn claim_batch(conn: &mut PgConnection, busy: &[String]) -> Result<Cla
         first.webhook_event_id,
         first.provider,
         first.subject,
-        MAX_BATCH
+        MAX_BATCH,
+        now as _
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -263,9 +280,10 @@ pub enum Done {
     Unmatched,
 }
 
-/// Marks a claimed event done, in the claiming transaction.
+/// Marks a claimed event done at `now`, in the claiming transaction.
 pub async fn mark_done(
     conn: &mut PgConnection,
+    now: DateTime<Utc>,
     webhook_event_id: Uuid,
     done: Done,
     note: Option<&str>,
@@ -277,26 +295,27 @@ pub async fn mark_done(
     // language=PostgreSQL
     sqlx::query!(
         r#"
-        update webhook_event set status = $2, last_error = $3, attempts = attempts + 1, processed_at = now()
+        update webhook_event set status = $2, last_error = $3, attempts = attempts + 1, processed_at = $4
         where webhook_event_id = $1
         "#,
         webhook_event_id,
         status,
-        note
+        note,
+        now as _
     )
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-/// Records a failed attempt: the event waits `retry_in_secs` and is tried
+/// Records a failed attempt: the event waits until `retry_at` and is tried
 /// again, or is parked as `failed` after `max_attempts`.
 pub async fn mark_failed(
     executor: impl sqlx::PgExecutor<'_>,
     event: &ClaimedEvent,
     error: &str,
     max_attempts: i32,
-    retry_in_secs: i64,
+    retry_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let attempts = event.attempts + 1;
     // language=PostgreSQL
@@ -304,14 +323,14 @@ pub async fn mark_failed(
         r#"
         update webhook_event
         set attempts = $2, last_error = $3, status = case when $2::int >= $4::int then 'failed' else 'pending' end,
-            next_attempt_at = now() + make_interval(secs => $5)
+            next_attempt_at = $5
         where webhook_event_id = $1
         "#,
         event.webhook_event_id,
         attempts,
         error.chars().take(1000).collect::<String>(),
         max_attempts,
-        retry_in_secs as f64,
+        retry_at as _,
     )
     .execute(executor)
     .await?;

@@ -1,10 +1,10 @@
 //! The ledger in Postgres: revisions recorded at their effective time, and
-//! the rows [`super::ledger::place`] says they make. The only writer of
+//! the rows [`super::domain::place`] says they make. The only writer of
 //! `subscription_revision` and `subscription_event`.
 
 use super::domain::SubscriptionStatus;
-use super::ledger::{NextRowFix, place};
-use super::subscription::{ChangeKind, LedgerState, PriceKey};
+use super::domain::{ChangeKind, LedgerState, PriceKey};
+use super::domain::{NextRowFix, place};
 use crate::catalog::domain::BillingCycle;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -31,6 +31,8 @@ pub struct Revision<'a> {
     pub mrr: i64,
     /// ISO currency of `mrr`.
     pub currency: &'a str,
+    /// When Gatehouse learnt it (the clock's now): the ledger's transaction time.
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// The state of a subscription that bills only its tier (the card-free
@@ -93,8 +95,9 @@ pub async fn record_revision(
     // language=PostgreSQL
     let inserted = sqlx::query_scalar!(
         r#"
-        insert into subscription_revision (subscription_id, occurred_at, cause, state, plan, mrr, currency)
-        values ($1, $2, $3, $4, $5, $6, $7)
+        insert into subscription_revision (subscription_id, occurred_at, cause, state, plan, mrr, currency,
+                                           recorded_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8)
         on conflict (subscription_id, cause) do nothing
         returning true as "inserted!"
         "#,
@@ -105,6 +108,7 @@ pub async fn record_revision(
         revision.plan,
         revision.mrr,
         revision.currency,
+        revision.recorded_at as _,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -162,23 +166,22 @@ pub async fn record_revision(
         mrr: revision.mrr,
         currency: revision.currency.to_owned(),
     };
-    let org = revision.organization_id;
     let sub = revision.subscription_id;
     if let Some(kind) = placement.row {
-        append_row(conn, org, sub, previous.as_ref(), &this, kind, None).await?;
+        append_row(conn, revision, previous.as_ref(), &this, kind, None).await?;
     }
     if let Some(next) = &next {
         match placement.next {
             NextRowFix::Keep => {}
             NextRowFix::Supersede => {
-                supersede_row(conn, sub, &next.cause).await?;
+                supersede_row(conn, sub, &next.cause, revision.recorded_at).await?;
             }
             NextRowFix::Restate(kind) => {
-                let old = supersede_row(conn, sub, &next.cause).await?;
-                append_row(conn, org, sub, Some(&this), next, kind, old).await?;
+                let old = supersede_row(conn, sub, &next.cause, revision.recorded_at).await?;
+                append_row(conn, revision, Some(&this), next, kind, old).await?;
             }
             NextRowFix::Append(kind) => {
-                append_row(conn, org, sub, Some(&this), next, kind, None).await?;
+                append_row(conn, revision, Some(&this), next, kind, None).await?;
             }
         }
     }
@@ -190,25 +193,28 @@ async fn supersede_row(
     conn: &mut PgConnection,
     subscription_id: Uuid,
     cause: &str,
+    at: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
         r#"
-        update subscription_event set superseded_at = now()
+        update subscription_event set superseded_at = $3
         where subscription_id = $1 and cause = $2 and superseded_at is null
         returning subscription_event_id
         "#,
         subscription_id,
-        cause
+        cause,
+        at as _
     )
     .fetch_optional(&mut *conn)
     .await
 }
 
+/// Writes the ledger row for the change `before` → `after` of `revision`'s
+/// subscription, recorded when `revision` was.
 async fn append_row(
     conn: &mut PgConnection,
-    organization_id: Uuid,
-    subscription_id: Uuid,
+    revision: &Revision<'_>,
     before: Option<&Neighbour>,
     after: &Neighbour,
     kind: ChangeKind,
@@ -219,11 +225,11 @@ async fn append_row(
         r#"
         insert into subscription_event (organization_id, subscription_id, occurred_at, kind, status_before,
                                         status_after, plan_before, plan_after, mrr_before, mrr_after,
-                                        currency, cause, restates)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                        currency, cause, restates, recorded_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         "#,
-        organization_id,
-        subscription_id,
+        revision.organization_id,
+        revision.subscription_id,
         after.occurred_at as _,
         kind.as_str(),
         before.map(|b| b.state.status.as_str()),
@@ -236,6 +242,7 @@ async fn append_row(
         after.currency,
         after.cause,
         restates,
+        revision.recorded_at as _,
     )
     .execute(&mut *conn)
     .await?;

@@ -4,9 +4,7 @@
 
 pub mod api;
 pub mod domain;
-pub mod ledger;
 pub mod pages;
-pub mod subscription;
 
 #[cfg(feature = "ssr")]
 pub mod db;
@@ -20,11 +18,14 @@ pub mod provider;
 pub mod sandbox;
 #[cfg(feature = "ssr")]
 pub mod trials;
+#[cfg(feature = "ssr")]
+pub mod view;
 
 pub use pages::{
     BillingPage, ChangePlanPage, CheckoutSuccessPage, InvoicePage, SandboxCardPage, SandboxCheckoutPage,
 };
 
+use domain::SubscriptionStatus;
 use serde::{Deserialize, Serialize};
 
 /// A tier to choose on the billing page.
@@ -32,7 +33,7 @@ use serde::{Deserialize, Serialize};
 pub struct TierOption {
     /// Catalogue key.
     pub key: String,
-    /// Name.
+    /// The tier's name, as the catalogue spells it.
     pub name: String,
     /// Monthly price, formatted.
     pub monthly_price: String,
@@ -45,13 +46,13 @@ pub struct TierOption {
 pub struct AddOnLine {
     /// Catalogue key.
     pub key: String,
-    /// Name.
+    /// The add-on's name, as the catalogue spells it.
     pub name: String,
     /// Unit, singular.
     pub unit: String,
     /// Price of one unit per month, formatted.
     pub monthly_unit_price: String,
-    /// Cap.
+    /// The most a subscription may have, if capped.
     pub max_quantity: Option<u32>,
     /// Current quantity.
     pub quantity: u32,
@@ -62,7 +63,7 @@ pub struct AddOnLine {
 pub struct InvoiceSummary {
     /// Local id.
     pub invoice_id: String,
-    /// Number.
+    /// The provider's invoice number (`Draft` before it has one).
     pub number: String,
     /// Issued, formatted.
     pub issued_on: String,
@@ -91,8 +92,8 @@ pub struct BillingView {
     pub plan_name: String,
     /// `monthly` or `annual`.
     pub cycle: String,
-    /// Status word.
-    pub status: String,
+    /// The subscription's state; `None` before there is one.
+    pub status: Option<SubscriptionStatus>,
     /// Trial end, formatted, while trialing.
     pub trial_ends_on: Option<String>,
     /// When a signup trial ended without a subscription (the account is
@@ -156,8 +157,8 @@ pub struct CheckoutResultView {
     pub complete: bool,
     /// The plan subscribed to.
     pub plan_name: String,
-    /// The subscription's status.
-    pub status: String,
+    /// The subscription's state, once checkout completed.
+    pub status: Option<SubscriptionStatus>,
 }
 
 /// The sandbox checkout page.
@@ -186,11 +187,11 @@ pub struct InvoiceView {
     pub invoice_id: String,
     /// Billed organisation.
     pub organization_name: String,
-    /// Number.
+    /// The provider's invoice number (`Draft` before it has one).
     pub number: String,
     /// Status word.
     pub status: String,
-    /// Issued.
+    /// When it was issued, formatted.
     pub issued_on: String,
     /// Service period.
     pub period: Option<String>,
@@ -209,31 +210,4 @@ pub struct InvoiceView {
     pub hosted_invoice_url: Option<String>,
     /// Provider's PDF.
     pub invoice_pdf_url: Option<String>,
-}
-
-#[cfg(feature = "ssr")]
-impl InvoiceView {
-    /// Formats a stored invoice.
-    pub fn from_row(row: &db::InvoiceRow, organization_name: String) -> Self {
-        let money = |amount: i64| crate::catalog::money::Money::display_minor(amount, &row.currency);
-        InvoiceView {
-            invoice_id: row.invoice_id.to_string(),
-            organization_name,
-            number: row.number.clone().unwrap_or_else(|| "Draft".into()),
-            status: row.status.clone(),
-            issued_on: row.issued_on.clone(),
-            period: row.period.as_ref().map(|(from, to)| format!("{from} to {to}")),
-            lines: row
-                .lines
-                .iter()
-                .map(|l| (l.description.clone(), l.quantity, money(l.amount)))
-                .collect(),
-            subtotal: money(row.subtotal),
-            total: money(row.total),
-            amount_paid: money(row.amount_paid),
-            amount_remaining: money((row.amount_due - row.amount_paid).max(0)),
-            hosted_invoice_url: row.hosted_invoice_url.clone(),
-            invoice_pdf_url: row.invoice_pdf_url.clone(),
-        }
-    }
 }

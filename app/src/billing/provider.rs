@@ -4,13 +4,13 @@
 //! Every call that creates or changes something takes an idempotency key, so
 //! a retried request (a double click, a timeout) is applied once.
 
-use super::subscription::{ChangeTiming, DesiredItem, ProrationLines, SubscriptionSnapshot};
+use super::domain::{ChangeTiming, DesiredItem, ProrationLines, SubscriptionSnapshot};
 use std::sync::Arc;
 
 /// Which provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderName {
-    /// Stripe.
+    /// Stripe, through async-stripe.
     Stripe,
     /// Gatehouse's own test-mode provider.
     Sandbox,

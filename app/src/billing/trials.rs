@@ -1,5 +1,6 @@
-//! Time-driven trial work: the "trial ends soon" reminder and the expiry of
-//! signup trials that end without a subscription.
+//! Signup trials: their start, and the time-driven work on them: the
+//! "trial ends soon" reminder and the expiry of signup trials that end
+//! without a subscription.
 //!
 //! Both run from the billing worker on every server instance; each claims one
 //! subscription row at a time with `FOR UPDATE SKIP LOCKED` and does its
@@ -34,6 +35,52 @@ impl Notices {
     fn billing_url(&self) -> String {
         format!("{}/app/billing", self.public_url)
     }
+}
+
+/// Starts a signup's card-free trial on `plan_key` at `now` and records it
+/// in the ledger. A trial carries no MRR, so the ledger row is 0 → 0.
+pub async fn start_signup_trial(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    plan_key: &str,
+    cycle: BillingCycle,
+    trial_days: u32,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, sqlx::Error> {
+    // language=PostgreSQL
+    let subscription = sqlx::query!(
+        r#"
+        insert into subscription (organization_id, plan_id, billing_cycle, status, trial_start, trial_end)
+        select $1, plan_id, $3, 'trialing', $5::timestamptz, $5::timestamptz + make_interval(days => $4)
+        from plan where plan_key = $2 and not retired
+        returning subscription_id, trial_start as "trial_start!: chrono::DateTime<chrono::Utc>"
+        "#,
+        organization_id,
+        plan_key,
+        cycle.as_str(),
+        trial_days as i32,
+        now as _,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    record_revision(
+        conn,
+        &Revision {
+            organization_id,
+            subscription_id: subscription.subscription_id,
+            occurred_at: subscription.trial_start,
+            cause: "signup",
+            state: plan_state(SubscriptionStatus::Trialing, plan_key, cycle),
+            plan: plan_key,
+            // A trial carries no MRR.
+            mrr: 0,
+            currency,
+            recorded_at: now,
+        },
+    )
+    .await?;
+    Ok(subscription.subscription_id)
 }
 
 /// Whole days left until `trial_end`, counting a started day as one.
@@ -71,11 +118,11 @@ async fn remind_locked(
         select s.organization_id, o.name as organization, s.provider is not null as "subscribed!",
                s.trial_end as "trial_end!: DateTime<Utc>"
         from subscription s join organization o using (organization_id)
-        where s.subscription_id = $1 and s.status = 'trialing' and s.trial_end > to_timestamp($2)
+        where s.subscription_id = $1 and s.status = 'trialing' and s.trial_end > $2
           and s.trial_reminder_sent_for is distinct from s.trial_end
         "#,
         subscription_id,
-        now.timestamp() as f64,
+        now as _,
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -91,7 +138,7 @@ async fn remind_locked(
         &notices.billing_url(),
     );
     for owner in owner_emails(conn, trial.organization_id).await? {
-        outbox::enqueue(conn, &owner, &message).await?;
+        outbox::enqueue(conn, now, &owner, &message).await?;
     }
     // language=PostgreSQL
     sqlx::query!(
@@ -111,33 +158,34 @@ pub async fn remind_provider_trial(
     conn: &mut PgConnection,
     subscription_id: Uuid,
     notices: &Notices,
+    now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    remind_locked(conn, subscription_id, notices, Utc::now()).await
+    remind_locked(conn, subscription_id, notices, now).await
 }
 
 /// Sends the reminder for every trial ending within [`REMINDER_LEAD_DAYS`]
-/// that has not had one, up to `limit`. Returns how many were sent.
+/// that has not had one at `now`, up to `limit`. Returns how many were sent.
 pub async fn send_due_reminders(
     pool: &PgPool,
     notices: &Notices,
+    now: DateTime<Utc>,
     limit: usize,
 ) -> Result<usize, sqlx::Error> {
     let mut sent = 0;
     for _ in 0..limit {
         let mut tx = pool.begin().await?;
-        let now = Utc::now();
         // language=PostgreSQL
         let Some(subscription_id) = sqlx::query_scalar!(
             r#"
             select subscription_id from subscription
-            where status = 'trialing' and trial_end > to_timestamp($1)
-              and trial_end <= to_timestamp($1) + make_interval(days => $2)
+            where status = 'trialing' and trial_end > $1
+              and trial_end <= $1 + make_interval(days => $2)
               and trial_reminder_sent_for is distinct from trial_end
             order by trial_end
             limit 1
             for update skip locked
             "#,
-            now.timestamp() as f64,
+            now as _,
             REMINDER_LEAD_DAYS as i32,
         )
         .fetch_optional(&mut *tx)
@@ -152,11 +200,12 @@ pub async fn send_due_reminders(
 }
 
 /// Pauses every signup trial that has ended without a subscription (a
-/// provider's trials end at the provider), up to `limit`. Returns how many
-/// were paused.
+/// provider's trials end at the provider) by `now`, up to `limit`. Returns
+/// how many were paused.
 pub async fn expire_ended_trials(
     pool: &PgPool,
     notices: &Notices,
+    now: DateTime<Utc>,
     limit: usize,
 ) -> Result<usize, sqlx::Error> {
     let mut expired = 0;
@@ -166,47 +215,50 @@ pub async fn expire_ended_trials(
         let Some(subscription_id) = sqlx::query_scalar!(
             r#"
             select subscription_id from subscription
-            where provider is null and status = 'trialing' and trial_end <= now()
+            where provider is null and status = 'trialing' and trial_end <= $1
             order by trial_end
             limit 1
             for update skip locked
-            "#
+            "#,
+            now as _
         )
         .fetch_optional(&mut *tx)
         .await?
         else {
             break;
         };
-        expired += usize::from(pause_ended_trial(&mut tx, subscription_id, notices).await?);
+        expired += usize::from(pause_ended_trial(&mut tx, subscription_id, notices, now).await?);
         tx.commit().await?;
     }
     Ok(expired)
 }
 
-/// Ends an organisation's running signup trial now, as if its days had run
-/// out (the sandbox's "make time pass" control). Returns whether there was
-/// one to end.
+/// Ends an organisation's running signup trial at `now`, as if its days had
+/// run out (the sandbox's "make time pass" control), through the same
+/// pause the expiry sweep makes. Returns whether there was one to end.
 pub async fn end_signup_trial_now(
     pool: &PgPool,
     organization_id: Uuid,
     notices: &Notices,
+    now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     // language=PostgreSQL
     let ended = sqlx::query_scalar!(
         r#"
-        update subscription set trial_end = greatest(now(), trial_start)
+        update subscription set trial_end = greatest($2, trial_start)
         where organization_id = $1 and provider is null and status = 'trialing'
         returning subscription_id
         "#,
-        organization_id
+        organization_id,
+        now as _
     )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(subscription_id) = ended else {
         return Ok(false);
     };
-    let paused = pause_ended_trial(&mut tx, subscription_id, notices).await?;
+    let paused = pause_ended_trial(&mut tx, subscription_id, notices, now).await?;
     tx.commit().await?;
     Ok(paused)
 }
@@ -219,6 +271,7 @@ async fn pause_ended_trial(
     conn: &mut PgConnection,
     subscription_id: Uuid,
     notices: &Notices,
+    now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
     let Some(trial) = sqlx::query!(
@@ -230,10 +283,11 @@ async fn pause_ended_trial(
                                       where r.subscription_id = s.subscription_id))
                    as "trial_end!: chrono::DateTime<Utc>"
         from subscription s join organization o using (organization_id) join plan p using (plan_id)
-        where s.subscription_id = $1 and s.provider is null and s.status = 'trialing' and s.trial_end <= now()
+        where s.subscription_id = $1 and s.provider is null and s.status = 'trialing' and s.trial_end <= $2
         for update of s
         "#,
-        subscription_id
+        subscription_id,
+        now as _
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -260,12 +314,13 @@ async fn pause_ended_trial(
             // A paused subscription carries no MRR.
             mrr: 0,
             currency: &trial.currency,
+            recorded_at: now,
         },
     )
     .await?;
     let message = templates::trial_ended(&notices.product, &trial.organization, &notices.billing_url());
     for owner in owner_emails(conn, trial.organization_id).await? {
-        outbox::enqueue(conn, &owner, &message).await?;
+        outbox::enqueue(conn, now, &owner, &message).await?;
     }
     Ok(true)
 }

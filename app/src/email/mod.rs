@@ -6,9 +6,9 @@ pub mod templates;
 /// One queued or sent email, as the local mailbox page shows it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct DevEmailView {
-    /// Recipient.
+    /// Who it goes to.
     pub to_address: String,
-    /// Subject.
+    /// The subject line.
     pub subject: String,
     /// Plain-text body.
     pub text_body: String,

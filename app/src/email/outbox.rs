@@ -2,24 +2,31 @@
 //! causes them, and a delivery worker sends them later with retries.
 
 use super::templates::EmailMessage;
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 /// The channel that wakes delivery workers when mail is queued.
 pub const OUTBOX_CHANNEL: &str = "gatehouse_email_queued";
 
-/// Queues `message` for `to`, inside the caller's transaction.
-pub async fn enqueue(conn: &mut PgConnection, to: &str, message: &EmailMessage) -> Result<(), sqlx::Error> {
+/// Queues `message` for `to`, due at `now`, inside the caller's transaction.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    to: &str,
+    message: &EmailMessage,
+) -> Result<(), sqlx::Error> {
     // language=PostgreSQL
     sqlx::query!(
         r#"
-        insert into email_outbox (to_address, template, subject, text_body, html_body)
-        values ($1, $2, $3, $4, $5)
+        insert into email_outbox (to_address, template, subject, text_body, html_body, created_at, next_attempt_at)
+        values ($1, $2, $3, $4, $5, $6, $6)
         "#,
         to,
         message.template,
         message.subject,
         message.text,
         message.html,
+        now as _,
     )
     .execute(&mut *conn)
     .await?;

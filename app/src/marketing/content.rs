@@ -61,7 +61,7 @@ pub struct Persona {
     pub audience: String,
     /// The promise, as a heading.
     pub headline: String,
-    /// How.
+    /// How it works, in a sentence or two.
     pub body: String,
 }
 
@@ -93,7 +93,7 @@ pub struct Testimonial {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Highlight {
-    /// Title.
+    /// The question, as the page asks it.
     pub title: String,
     /// One or two sentences.
     pub body: String,

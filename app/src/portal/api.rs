@@ -19,6 +19,7 @@ use {
     },
     crate::accounts::secrets::{hash_password, new_token, token_hash},
     crate::accounts::session::{self, require_member},
+    crate::billing::db::seat_usage,
     crate::context::app_context,
     crate::email::{outbox, templates},
     crate::error::FormCheck,
@@ -44,8 +45,10 @@ fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
 pub async fn get_overview() -> Result<OrgOverview, AppError> {
     let (user, scope) = require_member().await?;
     let context = app_context()?;
+    let now = context.clock.now();
     let mut conn = context.pool.acquire().await?;
-    Ok(db::overview(&mut conn, &scope, &user.email, user.email_verified).await?)
+    let catalog = context.catalog.get(&context.pool).await?;
+    Ok(db::overview(&mut conn, &scope, &user.email, user.email_verified, &catalog, now).await?)
 }
 
 /// Members, open invitations and seats. Any member may look.
@@ -53,15 +56,17 @@ pub async fn get_overview() -> Result<OrgOverview, AppError> {
 pub async fn get_team() -> Result<TeamView, AppError> {
     let (_, scope) = require_member().await?;
     let context = app_context()?;
+    let now = context.clock.now();
     let mut conn = context.pool.acquire().await?;
-    let (members, invitations, seats_used, seat_limit) = db::team(&mut conn, &scope).await?;
+    let catalog = context.catalog.get(&context.pool).await?;
+    let team = db::team(&mut conn, &scope, &catalog, now).await?;
     Ok(TeamView {
         your_user_id: scope.user_id().to_string(),
         your_role: scope.role(),
-        members,
-        invitations,
-        seats_used,
-        seat_limit,
+        members: team.members,
+        invitations: team.invitations,
+        seats_used: team.seats_used,
+        seat_limit: team.seat_limit,
     })
 }
 
@@ -72,6 +77,7 @@ pub async fn get_team() -> Result<TeamView, AppError> {
 pub async fn invite_member(email: String, role: String) -> Result<(), AppError> {
     let (user, scope) = require_member().await?;
     let context = app_context()?;
+    let now = context.clock.now();
     let mut form = FormCheck::new();
     form.keep("email", &email).keep("role", &role);
     let email = form.check("email", EmailAddress::parse(&email));
@@ -81,19 +87,20 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
     };
     check_invite(scope.role(), role).map_err(team_error)?;
 
+    let catalog = context.catalog.get(&context.pool).await?;
     let mut tx = context.pool.begin().await?;
     let organization_name = db::lock_organization(&mut tx, &scope).await?;
     if db::is_member(&mut *tx, &scope, &email).await? {
         form.fail("email", format!("{email} is already a member"));
         return Err(form.into_error());
     }
-    let (used, limit) = db::seat_usage(&mut tx, &scope).await?;
+    let (used, limit) = seat_usage(&mut tx, &scope, &catalog, now).await?;
     if let Err(error) = check_seat_available(used, 0, limit) {
         form.fail("email", error.to_string());
         return Err(form.into_error());
     }
     let token = new_token();
-    if db::insert_invitation(&mut tx, &scope, &email, role, &token_hash(&token))
+    if db::insert_invitation(&mut tx, &scope, &email, role, &token_hash(&token), now)
         .await?
         .is_none()
     {
@@ -108,7 +115,7 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
         role.as_str(),
         &link,
     );
-    outbox::enqueue(&mut tx, email.as_str(), &message).await?;
+    outbox::enqueue(&mut tx, now, email.as_str(), &message).await?;
     tx.commit().await?;
     crate::security::redirect::redirect("/app/team?invited=1");
     Ok(())
@@ -123,7 +130,8 @@ pub async fn revoke_invitation(invitation_id: String) -> Result<(), AppError> {
     }
     let invitation_id = parse_id("invitation_id", &invitation_id)?;
     let context = app_context()?;
-    if !db::revoke_invitation(&context.pool, &scope, invitation_id).await? {
+    let now = context.clock.now();
+    if !db::revoke_invitation(&context.pool, &scope, invitation_id, now).await? {
         return Err(AppError::NotFound);
     }
     crate::security::redirect::redirect("/app/team");
@@ -227,12 +235,13 @@ pub async fn leave_organization() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "invitation", input = server_fn::codec::GetUrl)]
 pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError> {
     let context = app_context()?;
+    let now = context.clock.now();
     let mut conn = context.pool.acquire().await?;
-    let invitation = db::open_invitation(&mut conn, &token_hash(&token))
+    let invitation = db::open_invitation(&mut conn, &token_hash(&token), now)
         .await?
         .ok_or(AppError::NotFound)?;
     let session = session::current_session().await?;
-    let signed_in_as = session::signed_in(&session, &context.pool)
+    let signed_in_as = session::signed_in(&session, &context.pool, now)
         .await?
         .map(|u| u.email);
     Ok(InvitationPreview {
@@ -250,14 +259,16 @@ pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError
 #[server(prefix = "/api", endpoint = "accept_invitation")]
 pub async fn accept_invitation(token: String, password: Option<String>) -> Result<(), AppError> {
     let context = app_context()?;
+    let now = context.clock.now();
     throttle(
         &context.pool,
+        now,
         &format!("password-token:ip:{}", client_ip()),
         rates::PASSWORD_TOKEN_PER_IP,
     )
     .await?;
     let session = session::current_session().await?;
-    let signed_in = session::signed_in(&session, &context.pool).await?;
+    let signed_in = session::signed_in(&session, &context.pool, now).await?;
     let invalid_token = || {
         AppError::field(
             "token",
@@ -266,7 +277,7 @@ pub async fn accept_invitation(token: String, password: Option<String>) -> Resul
     };
     // The token is checked before the (deliberately slow) password hash, and
     // the hash is made only when a new account needs it.
-    let preview = db::open_invitation(&mut *context.pool.acquire().await?, &token_hash(&token))
+    let preview = db::open_invitation(&mut *context.pool.acquire().await?, &token_hash(&token), now)
         .await?
         .ok_or_else(invalid_token)?;
     let needs_password = signed_in.is_none() && !preview.account_exists;
@@ -282,7 +293,7 @@ pub async fn accept_invitation(token: String, password: Option<String>) -> Resul
     };
 
     let mut tx = context.pool.begin().await?;
-    let invitation = db::open_invitation(&mut tx, &token_hash(&token))
+    let invitation = db::open_invitation(&mut tx, &token_hash(&token), now)
         .await?
         .ok_or_else(invalid_token)?;
     let (user_id, auth_version) = match (&signed_in, invitation.account_exists) {
@@ -302,7 +313,7 @@ pub async fn accept_invitation(token: String, password: Option<String>) -> Resul
         (None, false) => {
             let hash = new_password.ok_or_else(|| AppError::field("password", "choose a password"))?;
             let email = EmailAddress::parse(&invitation.email).map_err(|_| AppError::Internal)?;
-            let user_id = accounts_db::insert_user(&mut tx, &email, &hash, true)
+            let user_id = accounts_db::insert_user(&mut tx, &email, &hash, Some(now))
                 .await?
                 .ok_or_else(|| {
                     AppError::Conflict("an account with this email was just created; sign in".into())
@@ -310,11 +321,11 @@ pub async fn accept_invitation(token: String, password: Option<String>) -> Resul
             (user_id, Some(1))
         }
     };
-    db::accept_invitation(&mut tx, &invitation, user_id).await?;
+    db::accept_invitation(&mut tx, &invitation, user_id, now).await?;
     tx.commit().await?;
     match auth_version {
         Some(version) => {
-            session::sign_in(&session, user_id, Some(invitation.organization_id), version).await?
+            session::sign_in(&session, user_id, Some(invitation.organization_id), version, now).await?
         }
         None => session::switch_organization(&session, invitation.organization_id).await?,
     }

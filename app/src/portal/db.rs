@@ -4,8 +4,28 @@
 use super::{InvitationView, MemberView, OrgOverview};
 use crate::accounts::domain::{EmailAddress, Role, trial_days_left};
 use crate::accounts::session::TenantScope;
+use crate::billing::db::seat_usage;
+use crate::billing::domain::SubscriptionStatus;
+use crate::catalog::domain::Catalog;
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
+
+/// How long an invitation stays open.
+const INVITATION_DAYS: i64 = 7;
+
+/// The team page's data: members, open invitations and seats.
+#[derive(Debug, Clone)]
+pub struct Team {
+    /// Members, owners first.
+    pub members: Vec<MemberView>,
+    /// Open invitations, oldest first.
+    pub invitations: Vec<InvitationView>,
+    /// Seats in use (members plus open invitations).
+    pub seats_used: u64,
+    /// The seat limit; `None` for unlimited.
+    pub seat_limit: Option<u64>,
+}
 
 /// The portal's home figures.
 pub async fn overview(
@@ -13,15 +33,16 @@ pub async fn overview(
     scope: &TenantScope,
     user_email: &str,
     email_verified: bool,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
 ) -> Result<OrgOverview, sqlx::Error> {
     // language=PostgreSQL
     let row = sqlx::query!(
         r#"
         select o.name as organization_name, p.name as "plan_name?", p.plan_key as "plan_key?",
                s.billing_cycle as "billing_cycle?", s.status as "status?",
-               extract(epoch from s.trial_end)::bigint as trial_end_unix,
-               to_char(s.trial_end at time zone 'UTC', 'FMDD Mon YYYY') as trial_ends_on,
-               extract(epoch from now())::bigint as "now_unix!"
+               s.trial_end as "trial_end: DateTime<Utc>",
+               to_char(s.trial_end at time zone 'UTC', 'FMDD Mon YYYY') as trial_ends_on
         from organization o
         left join lateral (
             select * from subscription where organization_id = o.organization_id
@@ -34,8 +55,9 @@ pub async fn overview(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let (seats_used, seat_limit) = seats(conn, scope.organization_id()).await?;
-    let trialing = row.status.as_deref() == Some("trialing");
+    let (seats_used, seat_limit) = seat_usage(conn, scope, catalog, now).await?;
+    let status = row.status.as_deref().and_then(SubscriptionStatus::parse);
+    let trialing = status == Some(SubscriptionStatus::Trialing);
     Ok(OrgOverview {
         organization_name: row.organization_name,
         user_email: user_email.to_owned(),
@@ -44,49 +66,24 @@ pub async fn overview(
         plan_name: row.plan_name,
         plan_key: row.plan_key,
         billing_cycle: row.billing_cycle,
-        status: row.status,
+        status,
         trial_days_left: row
-            .trial_end_unix
+            .trial_end
             .filter(|_| trialing)
-            .map(|end| trial_days_left(row.now_unix, end)),
+            .map(|end| trial_days_left(now.timestamp(), end.timestamp())),
         trial_ends_on: row.trial_ends_on.filter(|_| trialing),
         seats_used,
         seat_limit,
     })
 }
 
-/// Seats in use (members plus open invitations) and the seat limit (the
-/// plan's users plus extra-user add-ons; `None` = unlimited) of an organisation.
-async fn seats(conn: &mut PgConnection, organization_id: Uuid) -> Result<(u64, Option<u64>), sqlx::Error> {
-    // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"
-        select (select count(*) from membership where organization_id = $1) as "members!",
-               (select count(*) from invitation
-                 where organization_id = $1 and accepted_at is null and revoked_at is null
-                   and expires_at > now()) as "invitations!",
-               -- The plan's users plus any extra-user add-ons bought on top.
-               (select p.max_users + coalesce((select sum(i.quantity) from subscription_item i
-                                                where i.subscription_id = s.subscription_id
-                                                  and i.lookup_key like 'gatehouse.add_on.extra_user.%'), 0)
-                  from subscription s join plan p using (plan_id)
-                 where s.organization_id = $1 order by s.created_at desc limit 1) as max_users
-        "#,
-        organization_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((
-        (row.members + row.invitations).max(0) as u64,
-        row.max_users.map(|n| n.max(0) as u64),
-    ))
-}
-
 /// Members and open invitations.
 pub async fn team(
     conn: &mut PgConnection,
     scope: &TenantScope,
-) -> Result<(Vec<MemberView>, Vec<InvitationView>, u64, Option<u64>), sqlx::Error> {
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<Team, sqlx::Error> {
     // language=PostgreSQL
     let members = sqlx::query!(
         r#"
@@ -112,10 +109,11 @@ pub async fn team(
         r#"
         select invitation_id, email, role, to_char(expires_at at time zone 'UTC', 'FMDD Mon YYYY') as "expires_on!"
         from invitation
-        where organization_id = $1 and accepted_at is null and revoked_at is null and expires_at > now()
+        where organization_id = $1 and accepted_at is null and revoked_at is null and expires_at > $2
         order by created_at
         "#,
-        scope.organization_id()
+        scope.organization_id(),
+        now as _
     )
     .fetch_all(&mut *conn)
     .await?
@@ -127,8 +125,13 @@ pub async fn team(
         expires_on: r.expires_on,
     })
     .collect();
-    let (used, limit) = seats(conn, scope.organization_id()).await?;
-    Ok((members, invitations, used, limit))
+    let (seats_used, seat_limit) = seat_usage(conn, scope, catalog, now).await?;
+    Ok(Team {
+        members,
+        invitations,
+        seats_used,
+        seat_limit,
+    })
 }
 
 /// Locks the organisation's row for the rest of the transaction, so seat
@@ -141,14 +144,6 @@ pub async fn lock_organization(conn: &mut PgConnection, scope: &TenantScope) -> 
     )
     .fetch_one(&mut *conn)
     .await
-}
-
-/// Members and open invitations, and the seat limit, inside a locked transaction.
-pub async fn seat_usage(
-    conn: &mut PgConnection,
-    scope: &TenantScope,
-) -> Result<(u64, Option<u64>), sqlx::Error> {
-    seats(conn, scope.organization_id()).await
 }
 
 /// Whether `email` already belongs to a member.
@@ -177,25 +172,28 @@ pub async fn insert_invitation(
     email: &EmailAddress,
     role: Role,
     token_hash: &[u8],
+    now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
+    let expires_at = now + TimeDelta::days(INVITATION_DAYS);
     // Expired invitations stop holding the email (and a seat).
     // language=PostgreSQL
     sqlx::query!(
         r#"
-        update invitation set revoked_at = now()
+        update invitation set revoked_at = $3
         where organization_id = $1 and email = $2 and accepted_at is null and revoked_at is null
-          and expires_at <= now()
+          and expires_at <= $3
         "#,
         scope.organization_id(),
-        email.as_str()
+        email.as_str(),
+        now as _
     )
     .execute(&mut *conn)
     .await?;
     // language=PostgreSQL
     sqlx::query_scalar!(
         r#"
-        insert into invitation (organization_id, email, role, token_hash, invited_by, expires_at)
-        values ($1, $2, $3, $4, $5, now() + interval '7 days')
+        insert into invitation (organization_id, email, role, token_hash, invited_by, created_at, expires_at)
+        values ($1, $2, $3, $4, $5, $6, $7)
         on conflict (organization_id, email) where accepted_at is null and revoked_at is null do nothing
         returning invitation_id
         "#,
@@ -203,7 +201,9 @@ pub async fn insert_invitation(
         email.as_str(),
         role.as_str(),
         token_hash,
-        scope.user_id()
+        scope.user_id(),
+        now as _,
+        expires_at as _
     )
     .fetch_optional(&mut *conn)
     .await
@@ -214,15 +214,17 @@ pub async fn revoke_invitation(
     executor: impl PgExecutor<'_>,
     scope: &TenantScope,
     invitation_id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
     let result = sqlx::query!(
         r#"
-        update invitation set revoked_at = now()
+        update invitation set revoked_at = $3
         where invitation_id = $1 and organization_id = $2 and accepted_at is null and revoked_at is null
         "#,
         invitation_id,
-        scope.organization_id()
+        scope.organization_id(),
+        now as _
     )
     .execute(executor)
     .await?;
@@ -304,10 +306,12 @@ pub struct InvitationByToken {
     pub account_exists: bool,
 }
 
-/// The open, unexpired invitation with this token hash (locked when `lock`).
+/// The invitation with this token hash if it is open and unexpired at
+/// `now`, locked for the rest of the transaction.
 pub async fn open_invitation(
     conn: &mut PgConnection,
     token_hash: &[u8],
+    now: DateTime<Utc>,
 ) -> Result<Option<InvitationByToken>, sqlx::Error> {
     // language=PostgreSQL
     let row = sqlx::query!(
@@ -315,10 +319,11 @@ pub async fn open_invitation(
         select i.invitation_id, i.organization_id, o.name as organization_name, i.email, i.role,
                exists(select 1 from app_user u where u.email = i.email) as "account_exists!"
         from invitation i join organization o using (organization_id)
-        where i.token_hash = $1 and i.accepted_at is null and i.revoked_at is null and i.expires_at > now()
+        where i.token_hash = $1 and i.accepted_at is null and i.revoked_at is null and i.expires_at > $2
         for update of i
         "#,
-        token_hash
+        token_hash,
+        now as _
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -337,11 +342,13 @@ pub async fn accept_invitation(
     conn: &mut PgConnection,
     invitation: &InvitationByToken,
     user_id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     // language=PostgreSQL
     sqlx::query!(
-        "update invitation set accepted_at = now() where invitation_id = $1",
-        invitation.invitation_id
+        "update invitation set accepted_at = $2 where invitation_id = $1",
+        invitation.invitation_id,
+        now as _
     )
     .execute(&mut *conn)
     .await?;

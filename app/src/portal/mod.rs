@@ -2,14 +2,15 @@
 //! `/app/account`.
 
 pub mod api;
+pub mod invite;
 
 #[cfg(feature = "ssr")]
 pub mod db;
 
 use crate::accounts::domain::Role;
-use crate::error::AppError;
 use crate::ui::form::{FormFeedback, FormSummary, Notice, TextField};
-use crate::ui::{ErrorNotice, SignInRedirect, product_name};
+use crate::ui::portal_frame::{PortalNav, portal_outcome};
+use crate::ui::product_name;
 use api::{get_overview, get_team};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -33,8 +34,8 @@ pub struct OrgOverview {
     pub plan_key: Option<String>,
     /// `monthly` or `annual`.
     pub billing_cycle: Option<String>,
-    /// Subscription status.
-    pub status: Option<String>,
+    /// The subscription's state, if there is one.
+    pub status: Option<crate::billing::domain::SubscriptionStatus>,
     /// Whole days left in the trial, while trialing.
     pub trial_days_left: Option<i64>,
     /// The trial's last day, while trialing.
@@ -50,9 +51,9 @@ pub struct OrgOverview {
 pub struct MemberView {
     /// User id.
     pub user_id: String,
-    /// Email.
+    /// The member's email address.
     pub email: String,
-    /// Role.
+    /// What the member may do in the organisation.
     pub role: Role,
     /// Date joined.
     pub joined_on: String,
@@ -78,7 +79,7 @@ pub struct TeamView {
     pub your_user_id: String,
     /// The caller's role.
     pub your_role: Role,
-    /// Members.
+    /// Members, owners first.
     pub members: Vec<MemberView>,
     /// Open invitations.
     pub invitations: Vec<InvitationView>,
@@ -107,69 +108,6 @@ fn seats_label(used: u64, limit: Option<u64>) -> String {
     match limit {
         Some(limit) => format!("{used} of {limit} seats used"),
         None => format!("{used} seats used (unlimited)"),
-    }
-}
-
-/// Navigation inside the portal.
-#[component]
-pub fn PortalNav(
-    /// The current page's path.
-    current: &'static str,
-) -> impl IntoView {
-    let product = product_name();
-    let link = move |href: &'static str, label: &'static str| {
-        let active = href == current;
-        view! {
-            <a
-                href=href
-                aria-current=active.then_some("page")
-                class=if active { "font-semibold text-brand" } else { "text-slate-700 hover:text-brand" }
-            >
-                {label}
-            </a>
-        }
-    };
-    view! {
-        <header class="border-b border-slate-200 bg-white">
-            <nav aria-label="Account" class="mx-auto flex max-w-5xl flex-wrap items-center justify-between gap-4 px-4 py-4">
-                <a href="/app" class="text-xl font-bold tracking-tight">{product.clone()}</a>
-                <div class="flex flex-wrap items-center gap-5 text-sm">
-                    {link("/app", "Overview")}
-                    {link("/app/billing", "Billing")}
-                    {link("/app/team", "Team")}
-                    {link("/app/account", "Account")}
-                    <form method="post" action="/api/logout">
-                        <button type="submit" class="text-slate-700 underline hover:text-brand">
-                            "Sign out"
-                        </button>
-                    </form>
-                </div>
-            </nav>
-        </header>
-    }
-}
-
-/// Renders a portal page's data, or sends an anonymous visitor to sign in.
-/// Any other error is shown, and the page answers with the error's status
-/// (another organisation's invoice is a 404, not a 200 saying so).
-pub fn portal_outcome<T, V: IntoView + 'static>(
-    result: Result<T, AppError>,
-    here: &'static str,
-    render: impl FnOnce(T) -> V,
-) -> AnyView {
-    match result {
-        Ok(data) => render(data).into_any(),
-        Err(AppError::Unauthorized) => view! { <SignInRedirect next=here.to_owned() /> }.into_any(),
-        Err(error) => {
-            #[cfg(feature = "ssr")]
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(
-                    http::StatusCode::from_u16(error.status_code())
-                        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-                );
-            }
-            view! { <ErrorNotice error /> }.into_any()
-        }
     }
 }
 
@@ -250,7 +188,7 @@ fn OverviewPanels(overview: OrgOverview) -> impl IntoView {
             </div>
             <div class="rounded-xl border border-slate-200 p-4">
                 <dt class="text-sm text-slate-600">"Status"</dt>
-                <dd class="mt-1 text-lg font-semibold">{overview.status.clone().unwrap_or_else(|| "—".into())}</dd>
+                <dd class="mt-1 text-lg font-semibold">{overview.status.map_or("—", |status| status.label())}</dd>
             </div>
             <div class="rounded-xl border border-slate-200 p-4">
                 <dt class="text-sm text-slate-600">"Seats"</dt>

@@ -3,31 +3,32 @@
 
 use super::throttle::{Decision, Rate, decide};
 use crate::error::AppError;
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-/// Counts one request against `bucket`, refusing with
+/// Counts one request at `now` against `bucket`, refusing with
 /// [`AppError::TooManyRequests`] when over `rate`.
-pub async fn throttle(pool: &PgPool, bucket: &str, rate: Rate) -> Result<(), AppError> {
+pub async fn throttle(pool: &PgPool, now: DateTime<Utc>, bucket: &str, rate: Rate) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     // language=PostgreSQL
     sqlx::query!(
-        "insert into rate_limit (bucket, tat) values ($1, now()) on conflict (bucket) do nothing",
-        bucket
+        "insert into rate_limit (bucket, tat) values ($1, $2) on conflict (bucket) do nothing",
+        bucket,
+        now as _
     )
     .execute(&mut *tx)
     .await?;
     // language=PostgreSQL
-    let row = sqlx::query!(
+    let tat_ms = sqlx::query_scalar!(
         r#"
-        select (extract(epoch from tat) * 1000)::bigint as "tat_ms!",
-               (extract(epoch from now()) * 1000)::bigint as "now_ms!"
+        select floor(extract(epoch from tat) * 1000)::bigint as "tat_ms!"
         from rate_limit where bucket = $1 for update
         "#,
         bucket
     )
     .fetch_one(&mut *tx)
     .await?;
-    match decide(row.now_ms, Some(row.tat_ms), rate) {
+    match decide(now.timestamp_millis(), Some(tat_ms), rate) {
         Decision::Allow { new_tat_ms } => {
             // language=PostgreSQL
             sqlx::query!(
@@ -50,22 +51,23 @@ pub async fn throttle(pool: &PgPool, bucket: &str, rate: Rate) -> Result<(), App
 /// Refuses with [`AppError::TooManyRequests`] when `bucket` is over `rate`,
 /// without counting this request (it is counted later, and only if it
 /// fails, with [`throttle`]).
-pub async fn check_throttle(pool: &PgPool, bucket: &str, rate: Rate) -> Result<(), AppError> {
+pub async fn check_throttle(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    bucket: &str,
+    rate: Rate,
+) -> Result<(), AppError> {
     // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"
-        select (extract(epoch from tat) * 1000)::bigint as "tat_ms!",
-               (extract(epoch from now()) * 1000)::bigint as "now_ms!"
-        from rate_limit where bucket = $1
-        "#,
+    let tat_ms = sqlx::query_scalar!(
+        r#"select floor(extract(epoch from tat) * 1000)::bigint as "tat_ms!" from rate_limit where bucket = $1"#,
         bucket
     )
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else {
+    let Some(tat_ms) = tat_ms else {
         return Ok(());
     };
-    match decide(row.now_ms, Some(row.tat_ms), rate) {
+    match decide(now.timestamp_millis(), Some(tat_ms), rate) {
         Decision::Allow { .. } => Ok(()),
         Decision::Deny { retry_after_secs } => Err(AppError::TooManyRequests { retry_after_secs }),
     }

@@ -1,10 +1,17 @@
 //! Layout pieces shared by every page.
 
+pub mod auth_card;
 pub mod form;
+pub mod portal_frame;
 
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
+
+/// A query parameter of the current page, read once (not tracked).
+pub fn query_value(name: &str) -> Option<String> {
+    leptos_router::hooks::use_query_map().with_untracked(|q| q.get(name))
+}
 
 /// The site's copy and address, provided to every render by the server.
 #[derive(Debug, Clone)]

@@ -3,10 +3,11 @@
 //! standard Helvetica, so nothing is embedded and files stay a few KB.
 
 use crate::AppState;
-use app::accounts::session::member_of_session;
+use app::accounts::session::{VerifiedSignIn, member_of_session};
 use app::billing::InvoiceView;
 use app::billing::db;
 use app::error::AppError;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -117,22 +118,24 @@ pub fn render(invoice: &InvoiceView, seller: &str) -> Vec<u8> {
 pub async fn invoice_pdf(
     State(state): State<AppState>,
     session: Session,
+    verified: Option<Extension<VerifiedSignIn>>,
     Path(id): Path<String>,
 ) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "no such invoice").into_response();
     let Ok(invoice_id) = Uuid::parse_str(&id) else {
         return not_found();
     };
-    let organization_id = match member_of_session(&session, &state.pool).await {
-        Ok((_, scope)) => scope.organization_id(),
+    let verified = verified.map(|Extension(VerifiedSignIn(user))| user);
+    let scope = match member_of_session(&session, verified, &state.pool, state.clock.now()).await {
+        Ok((_, scope)) => scope,
         Err(AppError::Unauthorized) => return (StatusCode::UNAUTHORIZED, "please sign in").into_response(),
         // Another organisation's invoice looks like no invoice at all.
         Err(AppError::Forbidden) => return not_found(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     let (invoices, organization_name) = match tokio::try_join!(
-        db::invoices(&state.pool, organization_id, Some(invoice_id)),
-        app::accounts::db::organization_name(&state.pool, organization_id)
+        db::invoices(&state.pool, &scope, Some(invoice_id)),
+        app::accounts::db::organization_name(&state.pool, scope.organization_id())
     ) {
         Ok(found) => found,
         Err(error) => {

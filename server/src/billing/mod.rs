@@ -8,6 +8,7 @@ pub mod worker;
 use crate::config::Settings;
 use app::billing::provider::SharedProvider;
 use app::billing::sandbox::Sandbox;
+use app::clock::Clock;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -25,14 +26,18 @@ impl Payments {
     /// Stripe when a secret key is configured, else the sandbox. Settings
     /// that cannot make a Stripe client are an error, never a quiet fallback
     /// to test mode.
-    pub fn from_settings(pool: &PgPool, settings: &Settings) -> Result<Self, ::stripe::StripeError> {
+    pub fn from_settings(
+        pool: &PgPool,
+        settings: &Settings,
+        clock: &Clock,
+    ) -> Result<Self, ::stripe::StripeError> {
         Ok(match &settings.stripe_secret_key {
             Some(key) => Payments::Stripe(Arc::new(stripe::StripeProvider::new(
                 pool.clone(),
                 key.expose_secret(),
                 settings.stripe_api_base.as_deref(),
             )?)),
-            None => Payments::Sandbox(Sandbox::new(pool.clone(), &settings.public_url)),
+            None => Payments::Sandbox(Sandbox::new(pool.clone(), &settings.public_url, clock.clone())),
         })
     }
 

@@ -16,10 +16,12 @@
 use super::stripe::billing_event_from_stripe;
 use crate::jobs::{self, backoff_secs};
 use app::billing::db::{self, Applied, Present};
+use app::billing::domain::BillingEvent;
 use app::billing::inbox::{self, Claim, ClaimedEvent, Done, INBOX_CHANNEL};
 use app::billing::provider::{BillingProvider, ProviderError};
-use app::billing::subscription::BillingEvent;
 use app::billing::trials::{self, Notices};
+use app::clock::Clock;
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,6 +98,7 @@ pub async fn process_due(
     pool: &PgPool,
     provider: &dyn BillingProvider,
     notices: &Notices,
+    clock: &Clock,
     limit: usize,
 ) -> Result<Pass, sqlx::Error> {
     let mut pass = Pass::default();
@@ -103,7 +106,8 @@ pub async fn process_due(
     let mut busy: Vec<String> = Vec::new();
     while pass.total() < limit {
         let mut tx = pool.begin().await?;
-        let events = match inbox::claim_batch(&mut tx, &busy).await? {
+        let now = clock.now();
+        let events = match inbox::claim_batch(&mut tx, now, &busy).await? {
             Claim::Nothing => break,
             Claim::Busy(subject) => {
                 tx.rollback().await?;
@@ -112,7 +116,7 @@ pub async fn process_due(
             }
             Claim::Batch(events) => events,
         };
-        match process_batch(&mut tx, provider, notices, &events).await {
+        match process_batch(&mut tx, provider, notices, now, &events).await {
             Ok(done) => {
                 tx.commit().await?;
                 pass.add(done);
@@ -127,7 +131,7 @@ pub async fn process_due(
                         event,
                         &format!("database: {error}"),
                         MAX_ATTEMPTS,
-                        backoff_secs(event.attempts + 1),
+                        retry_at(now, event.attempts),
                     )
                     .await?;
                 }
@@ -143,11 +147,12 @@ pub async fn process_due_concurrently(
     pool: &PgPool,
     provider: &dyn BillingProvider,
     notices: &Notices,
+    clock: &Clock,
     workers: usize,
     limit_per_worker: usize,
 ) -> Result<Pass, sqlx::Error> {
     let passes = futures::future::join_all(
-        (0..workers.max(1)).map(|_| process_due(pool, provider, notices, limit_per_worker)),
+        (0..workers.max(1)).map(|_| process_due(pool, provider, notices, clock, limit_per_worker)),
     )
     .await;
     let mut total = Pass::default();
@@ -170,6 +175,7 @@ async fn process_batch(
     conn: &mut PgConnection,
     provider: &dyn BillingProvider,
     notices: &Notices,
+    now: DateTime<Utc>,
     events: &[ClaimedEvent],
 ) -> Result<Pass, sqlx::Error> {
     let name = provider.name();
@@ -211,16 +217,16 @@ async fn process_batch(
     let mut pass = Pass::default();
     for (event, decoded) in events.iter().zip(decoded) {
         let outcome = match decoded {
-            Ok(decoded) => apply_event(conn, name, notices, event, decoded, &rereads).await?,
+            Ok(decoded) => apply_event(conn, name, notices, now, event, decoded, &rereads).await?,
             Err(error) => Err(error),
         };
         match outcome {
             Ok(Applied::Unmatched(reason)) => {
-                inbox::mark_done(conn, event.webhook_event_id, Done::Unmatched, Some(&reason)).await?;
+                inbox::mark_done(conn, now, event.webhook_event_id, Done::Unmatched, Some(&reason)).await?;
                 pass.unmatched += 1;
             }
             Ok(_) => {
-                inbox::mark_done(conn, event.webhook_event_id, Done::Processed, None).await?;
+                inbox::mark_done(conn, now, event.webhook_event_id, Done::Processed, None).await?;
                 pass.processed += 1;
             }
             Err(error) => {
@@ -230,7 +236,7 @@ async fn process_batch(
                     event,
                     &error.to_string(),
                     MAX_ATTEMPTS,
-                    backoff_secs(event.attempts + 1),
+                    retry_at(now, event.attempts),
                 )
                 .await?;
                 pass.failed += 1;
@@ -258,6 +264,7 @@ async fn apply_event(
     conn: &mut PgConnection,
     name: app::billing::provider::ProviderName,
     notices: &Notices,
+    now: DateTime<Utc>,
     event: &ClaimedEvent,
     decoded: BillingEvent,
     rereads: &HashMap<String, Reread>,
@@ -301,12 +308,12 @@ async fn apply_event(
             Ok(Ok(local)) => {
                 let kind = match &state {
                     Some(state) => {
-                        db::record_event_state(conn, local, state, event.created, &event.cause()).await?
+                        db::record_event_state(conn, local, state, event.created, &event.cause(), now).await?
                     }
                     None => None,
                 };
                 if trial_will_end {
-                    trials::remind_provider_trial(conn, local.subscription_id, notices).await?;
+                    trials::remind_provider_trial(conn, local.subscription_id, notices, now).await?;
                 }
                 Applied::Changed(kind)
             }
@@ -319,7 +326,12 @@ async fn apply_event(
 /// How often the time-driven work runs on each instance: the sandbox's
 /// renewals and trial announcements, trial reminders and trial expiry, and
 /// the queue gauges.
-const CLOCK_WORK_EVERY: Duration = Duration::from_secs(30);
+const TIMED_WORK_EVERY: Duration = Duration::from_secs(30);
+
+/// When a failed event is tried again, after its `attempts` so far.
+fn retry_at(now: DateTime<Utc>, attempts: i32) -> DateTime<Utc> {
+    now + TimeDelta::seconds(backoff_secs(attempts + 1))
+}
 
 /// Runs the workers forever: on every NOTIFY from the inbox, and every few
 /// seconds for retries that come due. The time-driven work runs here too,
@@ -330,33 +342,49 @@ pub fn spawn(
     provider: Arc<dyn BillingProvider>,
     sandbox: Option<app::billing::sandbox::Sandbox>,
     notices: Notices,
+    clock: Clock,
 ) {
     let drain_pool = pool.clone();
-    let mut last_clock_work: Option<Instant> = None;
+    let mut last_timed_work: Option<Instant> = None;
     jobs::spawn_drain_loop(pool, INBOX_CHANNEL, "provider events", move || {
-        let clock_work_due = last_clock_work.is_none_or(|last| last.elapsed() >= CLOCK_WORK_EVERY);
-        if clock_work_due {
-            last_clock_work = Some(Instant::now());
+        // How often is measured on the monotonic timer; what is due, on the clock.
+        let timed_work_due = last_timed_work.is_none_or(|last| last.elapsed() >= TIMED_WORK_EVERY);
+        if timed_work_due {
+            last_timed_work = Some(Instant::now());
         }
-        let (pool, provider, sandbox, notices) = (
+        let (pool, provider, sandbox, notices, clock) = (
             drain_pool.clone(),
             provider.clone(),
             sandbox.clone(),
             notices.clone(),
+            clock.clone(),
         );
         async move {
-            if clock_work_due {
-                run_clock_work(&pool, sandbox.as_ref(), &notices).await;
+            if timed_work_due {
+                run_timed_work(&pool, sandbox.as_ref(), &notices, &clock).await;
             }
-            process_due_concurrently(&pool, provider.as_ref(), &notices, WORKERS_PER_PROCESS, 100)
-                .await
-                .map(|pass| pass.processed + pass.unmatched > 0)
+            process_due_concurrently(
+                &pool,
+                provider.as_ref(),
+                &notices,
+                &clock,
+                WORKERS_PER_PROCESS,
+                100,
+            )
+            .await
+            .map(|pass| pass.processed + pass.unmatched > 0)
         }
     });
 }
 
-/// The time-driven work; each part logs its own failure and the rest still runs.
-async fn run_clock_work(pool: &PgPool, sandbox: Option<&app::billing::sandbox::Sandbox>, notices: &Notices) {
+/// The time-driven work due at the clock's now; each part logs its own
+/// failure and the rest still runs. Tests move the clock and call this.
+pub async fn run_timed_work(
+    pool: &PgPool,
+    sandbox: Option<&app::billing::sandbox::Sandbox>,
+    notices: &Notices,
+    clock: &Clock,
+) {
     if let Some(sandbox) = sandbox {
         if let Err(error) = sandbox.renew_due().await {
             tracing::warn!(%error, "sandbox renewals failed");
@@ -365,12 +393,12 @@ async fn run_clock_work(pool: &PgPool, sandbox: Option<&app::billing::sandbox::S
             tracing::warn!(%error, "sandbox trial announcements failed");
         }
     }
-    match trials::send_due_reminders(pool, notices, 500).await {
+    match trials::send_due_reminders(pool, notices, clock.now(), 500).await {
         Ok(0) => {}
         Ok(sent) => tracing::info!(sent, "trial reminders queued"),
         Err(error) => tracing::warn!(%error, "trial reminders failed"),
     }
-    match trials::expire_ended_trials(pool, notices, 500).await {
+    match trials::expire_ended_trials(pool, notices, clock.now(), 500).await {
         Ok(0) => {}
         Ok(paused) => tracing::info!(paused, "ended trials paused"),
         Err(error) => tracing::warn!(%error, "trial expiry failed"),

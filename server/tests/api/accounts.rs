@@ -588,3 +588,26 @@ async fn sign_in_follows_only_local_next_paths(pool: PgPool) {
         assert_eq!(response.headers["location"], expected, "next={next}");
     }
 }
+
+/// Times are kept to the microsecond and shown in whole days: whatever the
+/// fraction of a second the signup happened at, a new trial has 14 days left
+/// (an instant read as rounded seconds once made it 15).
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_new_trial_has_fourteen_days_left_at_any_fraction_of_a_second(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let whole_second = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    for (n, micros) in [0, 1, 499_999, 500_000, 999_999].into_iter().enumerate() {
+        app.state
+            .clock
+            .set(whole_second + chrono::TimeDelta::days(n as i64) + chrono::TimeDelta::microseconds(micros));
+        let mut browser = app
+            .signed_up(&format!("ada{n}@acme.test"), &format!("Acme {n}"), "starter")
+            .await;
+        let home = browser.get("/app").await;
+        assert!(
+            home.body.contains("<span data-trial-days>14</span> days left"),
+            "signed up at .{micros:06}: {}",
+            home.body
+        );
+    }
+}

@@ -30,8 +30,8 @@ pub(crate) fn subscription(
     let price = |kind: &str, key: &str| {
         let cycle = app::catalog::domain::BillingCycle::from_query(Some(cycle));
         let key = match kind {
-            "tier" => app::billing::subscription::PriceKey::tier(key, cycle),
-            _ => app::billing::subscription::PriceKey::add_on(key, cycle),
+            "tier" => app::billing::domain::PriceKey::tier(key, cycle),
+            _ => app::billing::domain::PriceKey::add_on(key, cycle),
         };
         (key.lookup_key(), key.catalog_amount(&catalog).unwrap())
     };
@@ -129,7 +129,7 @@ pub(crate) async fn stripe_mock() -> (MockServer, StripeState) {
 /// after the trial they follow).
 pub(crate) fn after_signup(seconds: i64) -> i64 {
     static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *BASE.get_or_init(|| chrono::Utc::now().timestamp() + 3600) + seconds
+    *BASE.get_or_init(|| app::clock::Clock::System.unix() + 3600) + seconds
 }
 
 pub(crate) async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
@@ -143,13 +143,14 @@ pub(crate) async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
     .unwrap();
     // The card-free trial signup starts, with its first ledger row.
     let mut tx = pool.begin().await.unwrap();
-    app::accounts::db::start_trial(
+    app::billing::trials::start_signup_trial(
         &mut tx,
         organization_id,
         "starter",
         app::catalog::domain::BillingCycle::Monthly,
         14,
         "USD",
+        app::clock::Clock::System.now(),
     )
     .await
     .unwrap();
@@ -171,6 +172,7 @@ pub(crate) async fn drain(app: &TestApp) -> Pass {
         &app.state.pool,
         app.state.payments.provider().as_ref(),
         &app.state.notices(),
+        &app.state.clock,
         10_000,
     )
     .await
@@ -737,6 +739,7 @@ async fn events_stored_when_the_server_is_killed_are_each_processed_once_after_r
             let event = stripe_webhook::Webhook::insecure(&payload).unwrap();
             app::billing::inbox::store_event(
                 &mut conn,
+                app::clock::Clock::System.now(),
                 &app::billing::inbox::IncomingEvent {
                     provider: ProviderName::Stripe,
                     provider_event_id: &id,
@@ -809,7 +812,7 @@ async fn trial_will_end_reminds_the_owners_once_and_the_sweep_does_not_repeat_it
     let app = stripe_app(pool.clone(), &mock.uri()).await;
     app.signed_up("ada@acme.test", "Acme Metals", "starter").await;
     link_stripe_customer(&pool, "Acme Metals", "cus_gh_acme_001").await;
-    let now = chrono::Utc::now().timestamp();
+    let now = app::clock::Clock::System.unix();
     let mut trialing = subscription(
         "sub_gh_starter_001",
         "cus_gh_acme_001",
@@ -848,7 +851,7 @@ async fn trial_will_end_reminds_the_owners_once_and_the_sweep_does_not_repeat_it
         reminders[0]
     );
     assert_eq!(
-        app::billing::trials::send_due_reminders(&pool, &app.state.notices(), 100)
+        app::billing::trials::send_due_reminders(&pool, &app.state.notices(), app.state.clock.now(), 100)
             .await
             .unwrap(),
         0,

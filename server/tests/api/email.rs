@@ -104,7 +104,9 @@ async fn queued_mail_is_delivered_over_smtp_with_text_and_html_parts(pool: PgPoo
     let mailer = Mailer::new(&sink.url(), "Forgeline <no-reply@forgeline.test>").unwrap();
 
     // Act
-    let attempted = deliver_due(&pool, &mailer).await.unwrap();
+    let attempted = deliver_due(&pool, &mailer, &app::clock::Clock::System)
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(attempted, 2);
@@ -132,7 +134,9 @@ async fn queued_mail_is_delivered_over_smtp_with_text_and_html_parts(pool: PgPoo
             .all(|(_, status, attempts, _, _)| status == "sent" && *attempts == 1)
     );
     assert_eq!(
-        deliver_due(&pool, &mailer).await.unwrap(),
+        deliver_due(&pool, &mailer, &app::clock::Clock::System)
+            .await
+            .unwrap(),
         0,
         "nothing is sent twice"
     );
@@ -149,7 +153,9 @@ async fn a_failed_send_is_kept_and_retried_later_until_it_goes_through(pool: PgP
     let down = unreachable_mailer();
 
     // Act
-    deliver_due(&pool, &down).await.unwrap();
+    deliver_due(&pool, &down, &app::clock::Clock::System)
+        .await
+        .unwrap();
 
     // Assert: kept, with the error, scheduled for later.
     for (template, status, attempts, error, later) in outbox_status(&pool).await {
@@ -161,7 +167,9 @@ async fn a_failed_send_is_kept_and_retried_later_until_it_goes_through(pool: PgP
         assert!(error.is_some(), "{template}");
     }
     assert_eq!(
-        deliver_due(&pool, &down).await.unwrap(),
+        deliver_due(&pool, &down, &app::clock::Clock::System)
+            .await
+            .unwrap(),
         0,
         "not retried before its time"
     );
@@ -174,7 +182,7 @@ async fn a_failed_send_is_kept_and_retried_later_until_it_goes_through(pool: PgP
         .await
         .unwrap();
     let up = Mailer::new(&sink.url(), "no-reply@forgeline.test").unwrap();
-    deliver_due(&pool, &up).await.unwrap();
+    deliver_due(&pool, &up, &app::clock::Clock::System).await.unwrap();
     assert_eq!(sink.messages().len(), 2);
     assert!(
         outbox_status(&pool)
@@ -198,7 +206,9 @@ async fn after_the_last_attempt_an_email_is_kept_as_dead(pool: PgPool) {
     .unwrap();
     let down = unreachable_mailer();
 
-    deliver_due(&pool, &down).await.unwrap();
+    deliver_due(&pool, &down, &app::clock::Clock::System)
+        .await
+        .unwrap();
 
     let rows = outbox_status(&pool).await;
     assert_eq!(rows.len(), 2, "never deleted");
@@ -234,6 +244,7 @@ async fn a_recipient_refused_for_good_is_dead_at_once_and_one_refused_for_now_is
     ] {
         app::email::outbox::enqueue(
             &mut tx,
+            app::clock::Clock::System.now(),
             to,
             &app::email::templates::verify_email("Forgeline", "http://x/verify"),
         )
@@ -243,7 +254,9 @@ async fn a_recipient_refused_for_good_is_dead_at_once_and_one_refused_for_now_is
     tx.commit().await.unwrap();
     let mailer = Mailer::new(&sink.url(), "no-reply@forgeline.test").unwrap();
 
-    deliver_due(&pool, &mailer).await.unwrap();
+    deliver_due(&pool, &mailer, &app::clock::Clock::System)
+        .await
+        .unwrap();
 
     // language=PostgreSQL
     let rows = sqlx::query!("select to_address, status, attempts from email_outbox order by to_address")

@@ -9,8 +9,8 @@ use crate::billing_events::{
 };
 use crate::helpers::{WEBHOOK_SECRET, deliver_signed, deliver_webhook, stripe_app, stripe_event};
 use app::billing::db::apply_invoice;
+use app::billing::domain::{InvoiceSnapshot, InvoiceStatus};
 use app::billing::provider::ProviderName;
-use app::billing::subscription::{InvoiceSnapshot, InvoiceStatus};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! Shared set-up for the integration tests.
 
 use app::catalog::source::{LoadedCatalog, load_catalog_file, parse_catalog};
+use app::clock::Clock;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -61,7 +62,9 @@ impl TestApp {
             _ => None,
         })
         .expect("default settings");
-        let state = AppState::new(pool, settings, shipped_content()).expect("state builds");
+        // A shifted clock: real time that a test can move weeks ahead.
+        let state =
+            AppState::with_clock(pool, settings, shipped_content(), Clock::shifted()).expect("state builds");
         TestApp {
             router: app(state.clone()),
             state,
@@ -126,7 +129,9 @@ impl TestApp {
                 .or_else(|| (name == "GATEHOUSE_SITE_ROOT").then(|| "target/site-absent-in-tests".into()))
         })
         .expect("settings");
-        let state = AppState::new(pool, settings, shipped_content()).expect("state builds");
+        // A shifted clock: real time that a test can move weeks ahead.
+        let state =
+            AppState::with_clock(pool, settings, shipped_content(), Clock::shifted()).expect("state builds");
         TestApp {
             router: app(state.clone()),
             state,

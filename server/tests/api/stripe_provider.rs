@@ -3,8 +3,8 @@
 //! form fields and idempotency keys.
 
 use crate::helpers::{link_stripe_customer, shipped_catalog, stripe_app, stripe_fixture};
+use app::billing::domain::{ChangeTiming, DesiredItem, ScheduledChange};
 use app::billing::provider::BillingProvider;
-use app::billing::subscription::{ChangeTiming, DesiredItem, ScheduledChange};
 use serde_json::{Value, json};
 use server::billing::stripe::StripeProvider;
 use sqlx::PgPool;
@@ -444,7 +444,7 @@ async fn checkout_creates_the_customer_first_and_sends_idempotent_stripe_request
         .unwrap()
         .parse()
         .unwrap();
-    let now = chrono::Utc::now().timestamp();
+    let now = app::clock::Clock::System.unix();
     assert!(
         (now + 13 * 86_400..=now + 14 * 86_400 + 5).contains(&trial_end),
         "the trial's remaining days carry over"

@@ -65,12 +65,24 @@ async fn owners_are_reminded_once_per_trial_end_a_few_days_before_it(pool: PgPoo
     .unwrap();
 
     // Later Works' trial is 14 days out: nothing is due.
-    assert_eq!(trials::send_due_reminders(&pool, &notices, 100).await.unwrap(), 0);
+    assert_eq!(
+        trials::send_due_reminders(&pool, &notices, app.state.clock.now(), 100)
+            .await
+            .unwrap(),
+        0
+    );
 
     trial_ends_in(&pool, acme, 47).await;
-    assert_eq!(trials::send_due_reminders(&pool, &notices, 100).await.unwrap(), 1);
     assert_eq!(
-        trials::send_due_reminders(&pool, &notices, 100).await.unwrap(),
+        trials::send_due_reminders(&pool, &notices, app.state.clock.now(), 100)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        trials::send_due_reminders(&pool, &notices, app.state.clock.now(), 100)
+            .await
+            .unwrap(),
         0,
         "a reminder is sent once"
     );
@@ -91,7 +103,12 @@ async fn owners_are_reminded_once_per_trial_end_a_few_days_before_it(pool: PgPoo
 
     // A different trial end (an extension) earns its own reminder.
     trial_ends_in(&pool, acme, 20).await;
-    assert_eq!(trials::send_due_reminders(&pool, &notices, 100).await.unwrap(), 1);
+    assert_eq!(
+        trials::send_due_reminders(&pool, &notices, app.state.clock.now(), 100)
+            .await
+            .unwrap(),
+        1
+    );
     let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
     assert_eq!(reminders.len(), 2);
     assert!(reminders[0].contains("ends tomorrow"), "{}", reminders[0]);
@@ -124,12 +141,14 @@ async fn an_ended_signup_trial_is_paused_once_with_its_ledger_row_and_notice(poo
 
     // Two workers at once pause it once.
     let (first, second) = tokio::join!(
-        trials::expire_ended_trials(&pool, &notices, 100),
-        trials::expire_ended_trials(&pool, &notices, 100)
+        trials::expire_ended_trials(&pool, &notices, app.state.clock.now(), 100),
+        trials::expire_ended_trials(&pool, &notices, app.state.clock.now(), 100)
     );
     assert_eq!(first.unwrap() + second.unwrap(), 1);
     assert_eq!(
-        trials::expire_ended_trials(&pool, &notices, 100).await.unwrap(),
+        trials::expire_ended_trials(&pool, &notices, app.state.clock.now(), 100)
+            .await
+            .unwrap(),
         0
     );
 
@@ -174,7 +193,7 @@ async fn an_ended_signup_trial_is_paused_once_with_its_ledger_row_and_notice(poo
     assert!(notices[0].contains("account is paused"));
     // Ended trials get no "ends soon" reminder.
     assert_eq!(
-        trials::send_due_reminders(&pool, &app.state.notices(), 100)
+        trials::send_due_reminders(&pool, &app.state.notices(), app.state.clock.now(), 100)
             .await
             .unwrap(),
         0
@@ -195,6 +214,7 @@ async fn the_sandbox_announces_a_subscribed_trial_ending_once_through_the_inbox(
             &app.state.pool,
             app.state.payments.provider().as_ref(),
             &app.state.notices(),
+            &app.state.clock,
             1000,
         )
         .await
@@ -286,4 +306,94 @@ async fn test_mode_ends_a_signup_trial_now_once(pool: PgPool) {
     let again = owner.call("/api/sandbox_end_trial", &[]).await;
     assert_eq!(again.status, 409, "{}", again.body);
     assert!(again.body.contains("no running trial"), "{}", again.body);
+}
+
+/// The ledger rows of an organisation as (kind, status after, occurred, recorded).
+async fn ledger_times(
+    pool: &PgPool,
+    organization_id: Uuid,
+) -> Vec<(
+    String,
+    String,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::Utc>,
+)> {
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        select kind, status_after, occurred_at as "occurred_at: chrono::DateTime<chrono::Utc>",
+               recorded_at as "recorded_at: chrono::DateTime<chrono::Utc>"
+        from subscription_event where organization_id = $1 order by subscription_event_id
+        "#,
+        organization_id
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.kind, r.status_after, r.occurred_at, r.recorded_at))
+    .collect()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_signup_trial_runs_its_course_by_the_clock_alone(pool: PgPool) {
+    use chrono::TimeDelta;
+    use server::billing::worker::run_timed_work;
+
+    let app = TestApp::spawn(pool.clone()).await;
+    let (clock, notices) = (&app.state.clock, app.state.notices());
+    let sandbox = app.state.payments.sandbox();
+    let timed_work = || run_timed_work(&pool, sandbox.as_ref(), &notices, clock);
+    let mut owner = app
+        .signed_up("ada@acme.test", "Acme Metals", "professional")
+        .await;
+    let acme = organization(&pool, "Acme Metals").await;
+    let signed_up_at = ledger_times(&pool, acme).await[0].2;
+
+    // Day 0 and day 10: nothing is due.
+    timed_work().await;
+    assert!(clock.advance(TimeDelta::days(10)));
+    timed_work().await;
+    assert!(
+        templates_to(&app, "ada@acme.test", "trial_ending")
+            .await
+            .is_empty()
+    );
+
+    // Past the week-long session lifetime, the portal asks to sign in again.
+    let page = owner.get("/app").await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(page.headers["location"].to_str().unwrap().starts_with("/login"));
+    owner.sign_in("ada@acme.test").await;
+
+    // Day 11 and a bit: inside the reminder's lead, sent once.
+    assert!(clock.advance(TimeDelta::days(1) + TimeDelta::hours(1)));
+    timed_work().await;
+    timed_work().await;
+    let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
+    assert_eq!(reminders.len(), 1);
+    assert!(reminders[0].contains("ends in 3 days"), "{}", reminders[0]);
+    let page = owner.get("/app/billing").await;
+    assert!(page.body.contains("Your trial ends on"), "{}", page.body);
+
+    // Day 14 and an hour: the trial has ended; it is paused once, dated at the trial's end.
+    assert!(clock.advance(TimeDelta::days(3)));
+    timed_work().await;
+    timed_work().await;
+    assert_eq!(templates_to(&app, "ada@acme.test", "trial_ended").await.len(), 1);
+    let ledger = ledger_times(&pool, acme).await;
+    assert_eq!(ledger.len(), 2, "{ledger:?}");
+    let (kind, status, occurred, recorded) = &ledger[1];
+    assert_eq!((kind.as_str(), status.as_str()), ("status_changed", "paused"));
+    assert_eq!(
+        *occurred,
+        signed_up_at + TimeDelta::days(14),
+        "when the trial ended"
+    );
+    assert!(
+        *recorded - signed_up_at >= TimeDelta::days(14) + TimeDelta::hours(1) && *recorded > *occurred,
+        "recorded when the clock said, not the wall's time: {recorded}"
+    );
+    let page = owner.get("/app/billing").await;
+    assert!(page.body.contains("Your trial ended on"), "{}", page.body);
 }

@@ -20,10 +20,7 @@ fn subscription_event(id: &str) -> String {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    app::clock::Clock::System.unix()
 }
 
 async fn app_with_webhooks(pool: PgPool) -> TestApp {

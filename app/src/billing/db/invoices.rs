@@ -1,8 +1,8 @@
 //! Invoices as the provider reports them.
 
 use super::Applied;
+use crate::billing::domain::InvoiceSnapshot;
 use crate::billing::provider::ProviderName;
-use crate::billing::subscription::InvoiceSnapshot;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 

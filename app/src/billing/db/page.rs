@@ -1,9 +1,12 @@
 //! What the billing page reads: the organisation's subscription, its
-//! invoices, and the users counted against its seats.
+//! invoices, and its seats (used and allowed).
 
+use crate::accounts::session::TenantScope;
 use crate::billing::domain::SubscriptionStatus;
-use crate::billing::subscription::InvoiceLine;
-use sqlx::PgPool;
+use crate::billing::domain::{InvoiceLine, PlanChoice, allowed_users};
+use crate::catalog::domain::{Catalog, Limit};
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 /// An organisation's subscription as the billing page shows it.
@@ -19,8 +22,8 @@ pub struct BillingRow {
     pub plan_name: String,
     /// `monthly` or `annual`.
     pub billing_cycle: String,
-    /// Stripe's status word.
-    pub status: String,
+    /// Its state.
+    pub status: SubscriptionStatus,
     /// Trial end, Unix seconds.
     pub trial_end: Option<i64>,
     /// Period start, Unix seconds.
@@ -39,52 +42,51 @@ impl BillingRow {
     /// Whether a provider subscription is running (not ended): the billing
     /// page offers plan changes, and a second checkout is refused.
     pub fn has_live_subscription(&self) -> bool {
-        self.provider_subscription.is_some()
-            && !matches!(
-                SubscriptionStatus::parse(&self.status),
-                Some(SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired)
-            )
+        self.provider_subscription.is_some() && !self.status.has_ended()
     }
 }
 
-/// The organisation's newest subscription.
-pub async fn billing_row(pool: &PgPool, organization_id: Uuid) -> Result<Option<BillingRow>, sqlx::Error> {
+fn unknown_status(raw: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("subscription status {raw:?} is not one Gatehouse writes").into())
+}
+
+/// The organisation's newest subscription with its items, in one round trip.
+pub async fn billing_row(pool: &PgPool, scope: &TenantScope) -> Result<Option<BillingRow>, sqlx::Error> {
     // language=PostgreSQL
     let Some(row) = sqlx::query!(
         r#"
         select s.subscription_id, s.provider, s.provider_subscription_id, p.plan_key, p.name as plan_name,
                s.billing_cycle, s.status, s.cancel_at_period_end, s.scheduled_change,
-               extract(epoch from s.trial_end)::bigint as trial_end,
-               extract(epoch from s.current_period_start)::bigint as current_period_start,
-               extract(epoch from s.current_period_end)::bigint as current_period_end
+               floor(extract(epoch from s.trial_end))::bigint as trial_end,
+               floor(extract(epoch from s.current_period_start))::bigint as current_period_start,
+               floor(extract(epoch from s.current_period_end))::bigint as current_period_end,
+               array(select i.lookup_key from subscription_item i where i.subscription_id = s.subscription_id
+                     order by i.lookup_key) as "item_keys!",
+               array(select i.quantity from subscription_item i where i.subscription_id = s.subscription_id
+                     order by i.lookup_key) as "item_quantities!"
         from subscription s join plan p using (plan_id)
         where s.organization_id = $1
         order by s.created_at desc limit 1
         "#,
-        organization_id
+        scope.organization_id()
     )
     .fetch_optional(pool)
     .await?
     else {
         return Ok(None);
     };
-    // language=PostgreSQL
-    let items = sqlx::query!(
-        "select lookup_key, quantity from subscription_item where subscription_id = $1 order by lookup_key",
-        row.subscription_id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|i| (i.lookup_key, i.quantity.max(0) as u32))
-    .collect();
+    let items = row
+        .item_keys
+        .into_iter()
+        .zip(row.item_quantities.into_iter().map(|q| q.max(0) as u32))
+        .collect();
     Ok(Some(BillingRow {
         subscription_id: row.subscription_id,
         provider_subscription: row.provider.zip(row.provider_subscription_id),
         plan_key: row.plan_key,
         plan_name: row.plan_name,
         billing_cycle: row.billing_cycle,
-        status: row.status,
+        status: SubscriptionStatus::parse(&row.status).ok_or_else(|| unknown_status(&row.status))?,
         trial_end: row.trial_end,
         current_period_start: row.current_period_start,
         current_period_end: row.current_period_end,
@@ -99,25 +101,25 @@ pub async fn billing_row(pool: &PgPool, organization_id: Uuid) -> Result<Option<
 pub struct InvoiceRow {
     /// Local id (in URLs).
     pub invoice_id: Uuid,
-    /// Number.
+    /// The provider's invoice number, once finalised.
     pub number: Option<String>,
     /// Status word.
     pub status: String,
-    /// Currency.
+    /// The ISO code every amount is in.
     pub currency: String,
-    /// Totals.
+    /// Before discounts and tax, minor units.
     pub subtotal: i64,
-    /// Total.
+    /// What the invoice comes to, minor units.
     pub total: i64,
-    /// Due.
+    /// What was asked to be paid, minor units.
     pub amount_due: i64,
-    /// Paid.
+    /// What has been paid, minor units.
     pub amount_paid: i64,
     /// Issued, `YYYY-MM-DD`.
     pub issued_on: String,
     /// Period, `YYYY-MM-DD`.
     pub period: Option<(String, String)>,
-    /// Lines.
+    /// Its lines, as the provider itemised them.
     pub lines: Vec<InvoiceLine>,
     /// Provider's hosted page.
     pub hosted_invoice_url: Option<String>,
@@ -128,7 +130,7 @@ pub struct InvoiceRow {
 /// An organisation's invoices, newest first (or one of them).
 pub async fn invoices(
     pool: &PgPool,
-    organization_id: Uuid,
+    scope: &TenantScope,
     only: Option<Uuid>,
 ) -> Result<Vec<InvoiceRow>, sqlx::Error> {
     // language=PostgreSQL
@@ -144,7 +146,7 @@ pub async fn invoices(
         order by issued_at desc, number desc
         limit 100
         "#,
-        organization_id,
+        scope.organization_id(),
         only
     )
     .fetch_all(pool)
@@ -169,18 +171,68 @@ pub async fn invoices(
         .collect())
 }
 
-/// Users counted against the seat limit: members plus open invitations.
-pub async fn users_counted(pool: &PgPool, organization_id: Uuid) -> Result<u64, sqlx::Error> {
+/// Users counted against the seat limit at `now`: members plus open
+/// invitations.
+pub async fn users_counted(
+    executor: impl PgExecutor<'_>,
+    scope: &TenantScope,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
     // language=PostgreSQL
     let count = sqlx::query_scalar!(
         r#"
         select (select count(*) from membership where organization_id = $1)
              + (select count(*) from invitation where organization_id = $1
-                  and accepted_at is null and revoked_at is null and expires_at > now()) as "count!"
+                  and accepted_at is null and revoked_at is null and expires_at > $2) as "count!"
         "#,
-        organization_id
+        scope.organization_id(),
+        now as _
     )
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await?;
     Ok(count.max(0) as u64)
+}
+
+/// Seats in use at `now` (members plus open invitations) and the seat limit
+/// of the current plan (`None`: unlimited, or no subscription yet), by the
+/// one seat rule, [`allowed_users`]; one round trip.
+pub async fn seat_usage(
+    conn: &mut PgConnection,
+    scope: &TenantScope,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<(u64, Option<u64>), sqlx::Error> {
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"
+        select (select count(*) from membership where organization_id = $1)
+             + (select count(*) from invitation where organization_id = $1
+                  and accepted_at is null and revoked_at is null and expires_at > $2) as "used!",
+               p.plan_key as "plan_key?", s.billing_cycle as "billing_cycle?",
+               array(select i.lookup_key from subscription_item i where i.subscription_id = s.subscription_id
+                     order by i.lookup_key) as "keys!",
+               array(select i.quantity from subscription_item i where i.subscription_id = s.subscription_id
+                     order by i.lookup_key) as "quantities!"
+        from (select 1) as one
+        left join lateral (select * from subscription where organization_id = $1
+                           order by created_at desc limit 1) s on true
+        left join plan p on p.plan_id = s.plan_id
+        "#,
+        scope.organization_id(),
+        now as _
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let limit = row.plan_key.zip(row.billing_cycle).and_then(|(tier, cycle)| {
+        let items: Vec<(String, u32)> = row
+            .keys
+            .into_iter()
+            .zip(row.quantities.into_iter().map(|q| q.max(0) as u32))
+            .collect();
+        match allowed_users(catalog, &PlanChoice::of_subscription(&tier, &cycle, &items)) {
+            Limit::Limited(n) => Some(n),
+            Limit::Unlimited => None,
+        }
+    });
+    Ok((row.used.max(0) as u64, limit))
 }

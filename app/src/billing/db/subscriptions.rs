@@ -3,9 +3,9 @@
 //! carried, recorded in the ledger at the event's time.
 
 use crate::billing::domain::IntervalUnit;
+use crate::billing::domain::{ChangeKind, LedgerState, SubscriptionSnapshot};
 use crate::billing::ledger_store::{Revision, record_revision};
 use crate::billing::provider::ProviderName;
-use crate::billing::subscription::{ChangeKind, LedgerState, SubscriptionSnapshot};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -216,8 +216,8 @@ pub async fn apply_present(
     Ok(Present::Applied(local))
 }
 
-/// Records the state an event carried, at the event's time, in the ledger
-/// of the local subscription. `None` when the state is not a Gatehouse plan
+/// Records the state an event carried, at the event's time (learnt at
+/// `recorded_at`), in the ledger of the local subscription. `None` when the state is not a Gatehouse plan
 /// (its present state says why; nothing is recorded).
 pub async fn record_event_state(
     conn: &mut PgConnection,
@@ -225,6 +225,7 @@ pub async fn record_event_state(
     state: &SubscriptionSnapshot,
     occurred_at: DateTime<Utc>,
     cause: &str,
+    recorded_at: DateTime<Utc>,
 ) -> Result<Option<ChangeKind>, sqlx::Error> {
     let Ok(plan) = state.plan() else {
         return Ok(None);
@@ -244,6 +245,7 @@ pub async fn record_event_state(
             plan: &plan.tier,
             mrr: state.mrr(),
             currency: &currency,
+            recorded_at,
         },
     )
     .await

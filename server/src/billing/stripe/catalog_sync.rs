@@ -2,8 +2,8 @@
 //! lookup key, and where Stripe differs from the catalogue.
 
 use app::billing::domain::IntervalUnit;
+use app::billing::domain::{PriceKey, PriceKind};
 use app::billing::provider::ProviderError;
-use app::billing::subscription::{PriceKey, PriceKind};
 use app::catalog::domain::Catalog;
 use std::collections::HashMap;
 use stripe::{StripeError, StripeRequest};

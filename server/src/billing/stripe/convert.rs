@@ -1,11 +1,11 @@
 //! Stripe's objects in Gatehouse's terms: subscriptions, schedules,
 //! invoices and events read into snapshots (pure).
 
-use app::billing::domain::{Discount, DiscountDuration, IntervalUnit, SubscriptionStatus};
-use app::billing::subscription::{
+use app::billing::domain::{
     BillingEvent, DesiredItem, InvoiceLine, InvoiceSnapshot, InvoiceStatus, PriceKey, ScheduledChange,
     SnapshotItem, SubscriptionSnapshot,
 };
+use app::billing::domain::{Discount, DiscountDuration, IntervalUnit, SubscriptionStatus};
 use stripe_shared::{
     Invoice, RecurringInterval, Subscription, SubscriptionSchedule, SubscriptionScheduleStatus,
 };

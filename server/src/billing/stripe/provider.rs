@@ -3,11 +3,11 @@
 //! Gatehouse's words.
 
 use app::billing::domain::IntervalUnit;
+use app::billing::domain::{ChangeTiming, DesiredItem, PriceKey, ProrationLines, SubscriptionSnapshot};
 use app::billing::provider::{
     BillingProvider, ChangePreview, CheckoutOutcome, CheckoutRedirect, CheckoutRequest, ProviderError,
     ProviderName,
 };
-use app::billing::subscription::{ChangeTiming, DesiredItem, PriceKey, ProrationLines, SubscriptionSnapshot};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::time::Duration;

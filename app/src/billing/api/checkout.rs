@@ -1,0 +1,113 @@
+//! Checkout: starting it at the provider, and checking its outcome.
+
+// #[server] turns each function's parameters into the fields of a generated
+// argument struct; parameters cannot carry doc comments, the functions do.
+#![allow(missing_docs)]
+
+use super::*;
+
+/// Starts checkout for a tier, cycle and add-ons: the provider customer is
+/// created and linked first, the trial's remaining days carry over, and the
+/// browser is sent to the provider's checkout page.
+#[server(prefix = "/api", endpoint = "start_checkout")]
+pub async fn start_checkout(
+    tier: String,
+    cycle: String,
+    add_ons: Option<BTreeMap<String, String>>,
+    request_id: String,
+) -> Result<(), AppError> {
+    let (user, scope) = require_billing_manager().await?;
+    let context = app_context()?;
+    let catalog = context.catalog.get(&context.pool).await?;
+    let choice = read_choice(&catalog, &tier, &cycle, &add_ons)?;
+    let request_id = idempotency_token(&request_id)?;
+    let organization_id = scope.organization_id();
+    let row = db::billing_row(&context.pool, &scope).await?;
+    if row.as_ref().is_some_and(db::BillingRow::has_live_subscription) {
+        return Err(AppError::Conflict(
+            "you already have a subscription; change its plan from the billing page".into(),
+        ));
+    }
+    let users = db::users_counted(&context.pool, &scope, context.clock.now()).await?;
+    check_seats(&catalog, &choice, users).map_err(|error| AppError::field("tier", error.to_string()))?;
+    let provider = context.billing.clone();
+    let customer_id = match db::customer_of(&context.pool, organization_id, provider.name()).await? {
+        Some(id) => id,
+        None => {
+            let organization_name =
+                crate::accounts::db::organization_name(&context.pool, organization_id).await?;
+            let id = provider
+                .create_customer(
+                    &organization_id.to_string(),
+                    &organization_name,
+                    &user.email,
+                    &format!("customer:{organization_id}"),
+                )
+                .await
+                .map_err(provider_error)?;
+            db::link_customer(&context.pool, organization_id, provider.name(), &id, &user.email).await?;
+            id
+        }
+    };
+    let now = context.clock.unix();
+    let trial_end = row
+        .as_ref()
+        .filter(|r| r.status == SubscriptionStatus::Trialing)
+        .and_then(|r| r.trial_end)
+        .filter(|end| *end > now + 3600);
+    let redirect = provider
+        .create_checkout(&CheckoutRequest {
+            customer_id,
+            items: choice.items(),
+            trial_end,
+            success_url: format!(
+                "{}/app/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
+                context.public_url
+            ),
+            cancel_url: format!("{}/pricing?checkout=canceled", context.public_url),
+            organization_id: organization_id.to_string(),
+            idempotency_key: format!("checkout:{organization_id}:{request_id}"),
+        })
+        .await
+        .map_err(provider_error)?;
+    crate::security::redirect::redirect(&redirect.url);
+    Ok(())
+}
+
+/// The success page's check: re-reads the session and its subscription from
+/// the provider (the redirect alone proves nothing) and applies it.
+#[server(prefix = "/api", endpoint = "checkout_result", input = server_fn::codec::GetUrl)]
+pub async fn checkout_result(session_id: String) -> Result<CheckoutResultView, AppError> {
+    let (_, scope) = require_member().await?;
+    let context = app_context()?;
+    let session_id = object_id(&session_id)?;
+    let outcome = context
+        .billing
+        .checkout_outcome(session_id)
+        .await
+        .map_err(|e| match e {
+            ProviderError::NotFound(_) => AppError::NotFound,
+            other => provider_error(other),
+        })?;
+    let ours = db::customer_of(&context.pool, scope.organization_id(), context.billing.name()).await?;
+    if ours.is_none() || outcome.customer_id != ours {
+        return Err(AppError::NotFound);
+    }
+    let catalog = context.catalog.get(&context.pool).await?;
+    let Some(subscription) = outcome.subscription.filter(|_| outcome.complete) else {
+        return Ok(CheckoutResultView {
+            complete: false,
+            plan_name: String::new(),
+            status: None,
+        });
+    };
+    apply_now(&context, &subscription).await?;
+    let plan = subscription
+        .plan()
+        .map_err(|e| AppError::Conflict(e.to_string()))?;
+    Ok(CheckoutResultView {
+        complete: true,
+        plan_name: PlanChoice::from_plan(&plan).tier_name(&catalog),
+        status: Some(subscription.status),
+    })
+}

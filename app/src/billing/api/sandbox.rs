@@ -1,0 +1,119 @@
+//! The sandbox's test-mode actions: its checkout and card pages, and the
+//! controls that make time pass (by calling what the clock would trigger).
+
+// #[server] turns each function's parameters into the fields of a generated
+// argument struct; parameters cannot carry doc comments, the functions do.
+#![allow(missing_docs)]
+
+use super::*;
+
+/// The sandbox's checkout page.
+#[server(prefix = "/api", endpoint = "sandbox_checkout", input = server_fn::codec::GetUrl)]
+pub async fn get_sandbox_checkout(session_id: String) -> Result<SandboxCheckoutView, AppError> {
+    let (_, scope) = require_billing_manager().await?;
+    let session_id = object_id(&session_id)?;
+    let context = app_context()?;
+    let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
+    let checkout = sandbox
+        .checkout_page(session_id, scope.organization_id())
+        .await
+        .map_err(provider_error)?
+        .ok_or(AppError::NotFound)?;
+    Ok(SandboxCheckoutView {
+        session_id: checkout.session_id,
+        open: checkout.status == "open",
+        lines: checkout
+            .lines
+            .into_iter()
+            .map(|l| {
+                (
+                    l.description,
+                    l.quantity,
+                    Money::display_minor(l.amount, &checkout.currency),
+                )
+            })
+            .collect(),
+        total: Money::display_minor(checkout.total, &checkout.currency),
+        cycle: checkout.cycle.as_str().to_owned(),
+        trial_ends_on: checkout.trial_end.map(date),
+        cancel_url: checkout.cancel_url,
+    })
+}
+
+/// Pays a sandbox checkout with a test card.
+#[server(prefix = "/api", endpoint = "sandbox_pay")]
+pub async fn sandbox_pay(session_id: String, card_number: String) -> Result<(), AppError> {
+    let (_, scope) = require_billing_manager().await?;
+    let session_id = object_id(&session_id)?;
+    let context = app_context()?;
+    let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
+    sandbox
+        .checkout_page(session_id, scope.organization_id())
+        .await
+        .map_err(provider_error)?
+        .ok_or(AppError::NotFound)?;
+    match sandbox.complete_checkout(session_id, &card_number).await {
+        Ok(url) => {
+            crate::security::redirect::redirect(&url);
+            Ok(())
+        }
+        Err(ProviderError::Refused(message)) => Err(AppError::field("card_number", message)),
+        Err(other) => Err(provider_error(other)),
+    }
+}
+
+/// Replaces the sandbox test card (retrying an open invoice with it).
+#[server(prefix = "/api", endpoint = "sandbox_card")]
+pub async fn sandbox_update_card(card_number: String) -> Result<(), AppError> {
+    let (_, scope) = require_billing_manager().await?;
+    let context = app_context()?;
+    let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
+    match sandbox.update_card(scope.organization_id(), &card_number).await {
+        Ok(()) => {
+            crate::security::redirect::redirect("/app/billing?card=1");
+            Ok(())
+        }
+        Err(ProviderError::Refused(message)) => Err(AppError::field("card_number", message)),
+        Err(other) => Err(provider_error(other)),
+    }
+}
+
+/// Test mode only: ends the current period now (trial end, renewal, or a
+/// scheduled change or cancellation taking effect).
+#[server(prefix = "/api", endpoint = "sandbox_end_period")]
+pub async fn sandbox_end_period() -> Result<(), AppError> {
+    let (_, scope) = require_billing_manager().await?;
+    let context = app_context()?;
+    let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
+    let (_, subscription_id, _) = linked_subscription(&context, &scope).await?;
+    let snapshot = sandbox
+        .end_period(&subscription_id)
+        .await
+        .map_err(provider_error)?;
+    apply_now(&context, &snapshot).await?;
+    crate::security::redirect::redirect("/app/billing?period_ended=1");
+    Ok(())
+}
+
+/// Test mode only: ends the signup trial now, as if its days had run out
+/// (without a subscription the account is paused until a plan is chosen).
+#[server(prefix = "/api", endpoint = "sandbox_end_trial")]
+pub async fn sandbox_end_trial() -> Result<(), AppError> {
+    let (_, scope) = require_billing_manager().await?;
+    let context = app_context()?;
+    if context.sandbox.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let ended = crate::billing::trials::end_signup_trial_now(
+        &context.pool,
+        scope.organization_id(),
+        &context.trial_notices(),
+        context.clock.now(),
+    )
+    .await?;
+    if !ended {
+        return Err(AppError::Conflict("There is no running trial to end.".into()));
+    }
+    crate::security::redirect::redirect("/app/billing?trial_ended=1");
+    Ok(())
+}

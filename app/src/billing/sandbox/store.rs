@@ -1,0 +1,249 @@
+//! The sandbox's own tables, playing Stripe's side: subscriptions and
+//! invoices as snapshots, cards, idempotent answers, and the events it
+//! reports into the shared inbox.
+//!
+//! Every write takes the operation's `now`, read once from the sandbox's
+//! clock, so one change carries one time throughout.
+
+use super::prices::currency_of;
+use super::{db_error, new_id};
+use crate::billing::domain::{
+    BillingEvent, InvoiceLine, InvoiceSnapshot, InvoiceStatus, SubscriptionSnapshot,
+};
+use crate::billing::inbox::{IncomingEvent, store_event};
+use crate::billing::provider::{ProviderError, ProviderName};
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+/// Records an event in the inbox, in the caller's transaction.
+pub(super) async fn emit(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    event_type: &str,
+    event: &BillingEvent,
+) -> Result<(), sqlx::Error> {
+    let id = new_id("evt");
+    let payload = serde_json::to_string(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    store_event(
+        conn,
+        now,
+        &IncomingEvent {
+            provider: ProviderName::Sandbox,
+            provider_event_id: &id,
+            event_type,
+            livemode: false,
+            created: now,
+            payload: &payload,
+            decoded: event,
+            raw_body: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn emit_subscription(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    event_type: &str,
+    snapshot: &SubscriptionSnapshot,
+) -> Result<(), sqlx::Error> {
+    emit(
+        conn,
+        now,
+        event_type,
+        &BillingEvent::SubscriptionChanged {
+            subscription_id: snapshot.id.clone(),
+            customer_id: snapshot.customer_id.clone(),
+            trial_will_end: false,
+            state: Some(Box::new(snapshot.clone())),
+        },
+    )
+    .await
+}
+
+pub(super) async fn save_subscription(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    snapshot: &SubscriptionSnapshot,
+) -> Result<(), sqlx::Error> {
+    let json = serde_json::to_value(snapshot).unwrap_or_default();
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into sandbox_subscription (subscription_id, customer_id, snapshot, updated_at)
+        values ($1, $2, $3, $4)
+        on conflict (subscription_id) do update set snapshot = excluded.snapshot, updated_at = excluded.updated_at
+        "#,
+        snapshot.id,
+        snapshot.customer_id,
+        json,
+        now as _
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn lock_subscription(
+    conn: &mut PgConnection,
+    subscription_id: &str,
+) -> Result<Option<SubscriptionSnapshot>, sqlx::Error> {
+    // language=PostgreSQL
+    let row = sqlx::query_scalar!(
+        "select snapshot from sandbox_subscription where subscription_id = $1 for update",
+        subscription_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.and_then(|json| serde_json::from_value(json).ok()))
+}
+
+/// Whether the customer's card pays, or `None` without a card.
+pub(super) async fn card_pays(
+    conn: &mut PgConnection,
+    customer_id: &str,
+) -> Result<Option<bool>, sqlx::Error> {
+    // language=PostgreSQL
+    let card = sqlx::query!(
+        "select card_last4, card_fails from sandbox_customer where customer_id = $1",
+        customer_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(card.and_then(|c| c.card_last4.map(|_| !c.card_fails)))
+}
+
+/// Issues a numbered invoice and tries to charge it; returns whether it was paid.
+pub(super) async fn issue_invoice(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    snapshot: &SubscriptionSnapshot,
+    lines: Vec<InvoiceLine>,
+    period: (i64, i64),
+) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    let number = sqlx::query_scalar!("update sandbox_invoice_counter set last = last + 1 returning last")
+        .fetch_one(&mut *conn)
+        .await?;
+    let total: i64 = lines.iter().map(|l| l.amount).sum::<i64>().max(0);
+    let paid = total == 0 || card_pays(conn, &snapshot.customer_id).await? == Some(true);
+    let invoice = InvoiceSnapshot {
+        id: new_id("in"),
+        customer_id: snapshot.customer_id.clone(),
+        subscription_id: Some(snapshot.id.clone()),
+        number: Some(format!("SBX-{number:06}")),
+        status: if paid {
+            InvoiceStatus::Paid
+        } else {
+            InvoiceStatus::Open
+        },
+        currency: currency_of(&snapshot.items),
+        subtotal: total,
+        total,
+        amount_due: total,
+        amount_paid: if paid { total } else { 0 },
+        period_start: Some(period.0),
+        period_end: Some(period.1),
+        lines,
+        hosted_invoice_url: None,
+        invoice_pdf_url: None,
+        created: now.timestamp(),
+    };
+    save_invoice(conn, &invoice).await?;
+    emit(
+        conn,
+        now,
+        "invoice.finalized",
+        &BillingEvent::InvoiceChanged {
+            invoice: Box::new(InvoiceSnapshot {
+                status: InvoiceStatus::Open,
+                amount_paid: 0,
+                ..invoice.clone()
+            }),
+        },
+    )
+    .await?;
+    let event_type = if paid {
+        "invoice.paid"
+    } else {
+        "invoice.payment_failed"
+    };
+    emit(
+        conn,
+        now,
+        event_type,
+        &BillingEvent::InvoiceChanged {
+            invoice: Box::new(invoice),
+        },
+    )
+    .await?;
+    Ok(paid)
+}
+
+pub(super) async fn save_invoice(
+    conn: &mut PgConnection,
+    invoice: &InvoiceSnapshot,
+) -> Result<(), sqlx::Error> {
+    let json = serde_json::to_value(invoice).unwrap_or_default();
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into sandbox_invoice (invoice_id, customer_id, subscription_id, snapshot) values ($1, $2, $3, $4)
+        on conflict (invoice_id) do update set snapshot = excluded.snapshot
+        "#,
+        invoice.id,
+        invoice.customer_id,
+        invoice.subscription_id.as_deref().unwrap_or_default(),
+        json
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Replays a stored answer for an idempotency key, when the key was first
+/// used for this same `request`; a key reused for another request is
+/// refused, as Stripe refuses it.
+pub(super) async fn remembered<T: serde::de::DeserializeOwned>(
+    conn: &mut PgConnection,
+    key: &str,
+    request: &str,
+) -> Result<Option<T>, ProviderError> {
+    // language=PostgreSQL
+    let stored = sqlx::query!(
+        "select response, request from sandbox_idempotency where idempotency_key = $1",
+        key
+    )
+    .fetch_optional(conn)
+    .await
+    .map_err(db_error)?;
+    match stored {
+        Some(stored) if stored.request.as_deref().is_some_and(|first| first != request) => {
+            Err(ProviderError::Refused(
+                "this form was already used for another change; reload the page and try again".into(),
+            ))
+        }
+        Some(stored) => Ok(serde_json::from_value(stored.response).ok()),
+        None => Ok(None),
+    }
+}
+
+pub(super) async fn remember<T: serde::Serialize>(
+    conn: &mut PgConnection,
+    key: &str,
+    request: &str,
+    answer: &T,
+) -> Result<(), sqlx::Error> {
+    let json = serde_json::to_value(answer).unwrap_or_default();
+    // language=PostgreSQL
+    sqlx::query!(
+        "insert into sandbox_idempotency (idempotency_key, request, response) values ($1, $2, $3) on conflict do nothing",
+        key,
+        request,
+        json
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,432 @@
+//! The catalogue's rules: a file becomes a [`Catalog`] only if every entry
+//! keeps them, and the first that does not is named with its problem.
+
+use super::*;
+use crate::catalog::money::Currency;
+use std::collections::HashSet;
+use std::fmt;
+
+/// A catalogue entry that is wrong, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{entry}: {problem}")]
+pub struct CatalogError {
+    /// Where in the file, such as `tiers[1] "professional".annual_price`.
+    pub entry: String,
+    /// What is wrong, in words an operator can act on.
+    pub problem: String,
+}
+
+impl CatalogError {
+    fn new(entry: impl fmt::Display, problem: impl fmt::Display) -> Self {
+        CatalogError {
+            entry: entry.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+}
+
+/// The longest trial an operator may offer.
+pub const MAX_TRIAL_DAYS: i64 = 90;
+
+fn check_key(entry: &str, key: &str) -> Result<(), CatalogError> {
+    let valid = !key.is_empty()
+        && key.len() <= 40
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && key.as_bytes()[0].is_ascii_lowercase();
+    if valid {
+        Ok(())
+    } else {
+        Err(CatalogError::new(
+            format!("{entry}.key"),
+            format!("\"{key}\" must be 1–40 characters of a-z, 0-9, '-' or '_', starting with a letter"),
+        ))
+    }
+}
+
+fn check_name(entry: &str, field: &str, value: &str) -> Result<(), CatalogError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 80 {
+        Err(CatalogError::new(
+            format!("{entry}.{field}"),
+            "must be between 1 and 80 characters",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_unique<'a>(seen: &mut HashSet<&'a str>, entry: &str, key: &'a str) -> Result<(), CatalogError> {
+    if seen.insert(key) {
+        Ok(())
+    } else {
+        Err(CatalogError::new(
+            format!("{entry}.key"),
+            format!("\"{key}\" is used twice"),
+        ))
+    }
+}
+
+fn parse_price(entry: &str, field: &str, raw: &str, currency: Currency) -> Result<Money, CatalogError> {
+    Money::parse_major(raw, currency)
+        .map_err(|e: MoneyError| CatalogError::new(format!("{entry}.{field}"), e))
+}
+
+fn parse_limit(entry: &str, field: &str, raw: &RawLimit) -> Result<Limit, CatalogError> {
+    let wrong = || {
+        CatalogError::new(
+            format!("{entry}.limits.{field}"),
+            "must be a whole number of at least 1 or \"unlimited\"",
+        )
+    };
+    match raw {
+        RawLimit::Number(n) if *n >= 1 => Ok(Limit::Limited(*n as u64)),
+        RawLimit::Word(word) if word == "unlimited" => Ok(Limit::Unlimited),
+        _ => Err(wrong()),
+    }
+}
+
+impl Catalog {
+    /// Checks every rule of a catalogue file and builds the catalogue, or
+    /// names the first entry that breaks one.
+    pub fn validate(raw: RawCatalog) -> Result<Catalog, CatalogError> {
+        if raw.version == 0 {
+            return Err(CatalogError::new("version", "must be 1 or more"));
+        }
+        let currency = Currency::parse(&raw.currency).map_err(|e| CatalogError::new("currency", e))?;
+        if raw.tiers.is_empty() {
+            return Err(CatalogError::new("tiers", "at least one tier is needed"));
+        }
+
+        let mut tier_keys = HashSet::new();
+        let mut tiers: Vec<Tier> = Vec::with_capacity(raw.tiers.len());
+        for (index, tier) in raw.tiers.iter().enumerate() {
+            let entry = format!("tiers[{index}] \"{}\"", tier.key);
+            check_key(&entry, &tier.key)?;
+            check_unique(&mut tier_keys, &entry, &tier.key)?;
+            check_name(&entry, "name", &tier.name)?;
+            let monthly_price = parse_price(&entry, "monthly_price", &tier.monthly_price, currency)?;
+            let annual_price = parse_price(&entry, "annual_price", &tier.annual_price, currency)?;
+            if annual_price.amount_minor > monthly_price.amount_minor * 12 {
+                return Err(CatalogError::new(
+                    format!("{entry}.annual_price"),
+                    format!(
+                        "{} costs more than twelve monthly payments ({})",
+                        annual_price.display(),
+                        Money::new(monthly_price.amount_minor * 12, currency).display()
+                    ),
+                ));
+            }
+            let limits = PlanLimits {
+                users: parse_limit(&entry, "users", &tier.limits.users)?,
+                workspaces: parse_limit(&entry, "workspaces", &tier.limits.workspaces)?,
+                storage_gb: parse_limit(&entry, "storage_gb", &tier.limits.storage_gb)?,
+            };
+            if let Some(previous) = tiers.last() {
+                if monthly_price.amount_minor < previous.monthly_price.amount_minor {
+                    return Err(CatalogError::new(
+                        format!("{entry}.monthly_price"),
+                        format!(
+                            "tiers go cheapest first, but this costs less than \"{}\"",
+                            previous.key
+                        ),
+                    ));
+                }
+                let quotas = [
+                    ("users", limits.users, previous.limits.users),
+                    ("workspaces", limits.workspaces, previous.limits.workspaces),
+                    ("storage_gb", limits.storage_gb, previous.limits.storage_gb),
+                ];
+                for (field, this, before) in quotas {
+                    if !this.covers(before) {
+                        return Err(CatalogError::new(
+                            format!("{entry}.limits.{field}"),
+                            format!("is lower than in the cheaper tier \"{}\"", previous.key),
+                        ));
+                    }
+                }
+            }
+            tiers.push(Tier {
+                key: tier.key.clone(),
+                name: tier.name.trim().to_owned(),
+                tagline: tier.tagline.trim().to_owned(),
+                recommended: tier.recommended,
+                monthly_price,
+                annual_price,
+                limits,
+            });
+        }
+        if tiers.iter().filter(|t| t.recommended).count() > 1 {
+            return Err(CatalogError::new("tiers", "at most one tier can be recommended"));
+        }
+
+        let mut add_on_keys = HashSet::new();
+        let mut add_ons = Vec::with_capacity(raw.add_ons.len());
+        for (index, add_on) in raw.add_ons.iter().enumerate() {
+            let entry = format!("add_ons[{index}] \"{}\"", add_on.key);
+            check_key(&entry, &add_on.key)?;
+            check_unique(&mut add_on_keys, &entry, &add_on.key)?;
+            check_name(&entry, "name", &add_on.name)?;
+            check_name(&entry, "unit", &add_on.unit)?;
+            let monthly_unit_price =
+                parse_price(&entry, "monthly_unit_price", &add_on.monthly_unit_price, currency)?;
+            if monthly_unit_price.amount_minor == 0 {
+                return Err(CatalogError::new(
+                    format!("{entry}.monthly_unit_price"),
+                    "an add-on must cost something",
+                ));
+            }
+            let max_quantity = match add_on.max_quantity {
+                None => None,
+                Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => Some(n as u32),
+                Some(_) => {
+                    return Err(CatalogError::new(
+                        format!("{entry}.max_quantity"),
+                        "must be a whole number of at least 1",
+                    ));
+                }
+            };
+            add_ons.push(AddOn {
+                key: add_on.key.clone(),
+                name: add_on.name.trim().to_owned(),
+                unit: add_on.unit.trim().to_owned(),
+                monthly_unit_price,
+                max_quantity,
+            });
+        }
+
+        if raw.feature_groups.is_empty() {
+            return Err(CatalogError::new(
+                "feature_groups",
+                "at least one feature group is needed",
+            ));
+        }
+        let mut group_keys = HashSet::new();
+        let mut feature_keys = HashSet::new();
+        let mut feature_groups = Vec::with_capacity(raw.feature_groups.len());
+        for (group_index, group) in raw.feature_groups.iter().enumerate() {
+            let group_entry = format!("feature_groups[{group_index}] \"{}\"", group.key);
+            check_key(&group_entry, &group.key)?;
+            check_unique(&mut group_keys, &group_entry, &group.key)?;
+            check_name(&group_entry, "name", &group.name)?;
+            if group.features.is_empty() {
+                return Err(CatalogError::new(
+                    format!("{group_entry}.features"),
+                    "a group needs at least one feature",
+                ));
+            }
+            let mut features = Vec::with_capacity(group.features.len());
+            for (index, feature) in group.features.iter().enumerate() {
+                let entry = format!("{group_entry}.features[{index}] \"{}\"", feature.key);
+                check_key(&entry, &feature.key)?;
+                check_unique(&mut feature_keys, &entry, &feature.key)?;
+                check_name(&entry, "name", &feature.name)?;
+                if !tier_keys.contains(feature.included_from.as_str()) {
+                    return Err(CatalogError::new(
+                        format!("{entry}.included_from"),
+                        format!("\"{}\" is not a tier of this catalogue", feature.included_from),
+                    ));
+                }
+                features.push(Feature {
+                    key: feature.key.clone(),
+                    name: feature.name.trim().to_owned(),
+                    included_from: feature.included_from.clone(),
+                });
+            }
+            feature_groups.push(FeatureGroup {
+                key: group.key.clone(),
+                name: group.name.trim().to_owned(),
+                features,
+            });
+        }
+
+        if !(1..=MAX_TRIAL_DAYS).contains(&raw.trial.days) {
+            return Err(CatalogError::new(
+                "trial.days",
+                format!("must be between 1 and {MAX_TRIAL_DAYS}"),
+            ));
+        }
+        if !tier_keys.contains(raw.trial.default_tier.as_str()) {
+            return Err(CatalogError::new(
+                "trial.default_tier",
+                format!("\"{}\" is not a tier of this catalogue", raw.trial.default_tier),
+            ));
+        }
+
+        Ok(Catalog {
+            version: raw.version,
+            currency,
+            tiers,
+            add_ons,
+            feature_groups,
+            trial: TrialTerms {
+                days: raw.trial.days as u32,
+                default_tier: raw.trial.default_tier,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::domain::fixtures::{raw, valid};
+    use claims::{assert_err, assert_ok};
+    #[test]
+    fn a_valid_catalogue_keeps_prices_in_cents() {
+        let catalog = valid();
+        let starter = catalog.tier("starter").unwrap();
+        assert_eq!(starter.monthly_price.amount_minor, 4900);
+        assert_eq!(starter.annual_price.amount_minor, 52900);
+        assert_eq!(catalog.tier("enterprise").unwrap().limits.users, Limit::Unlimited);
+        assert_eq!(catalog.add_ons[1].monthly_unit_price.amount_minor, 50);
+        assert_eq!(catalog.trial.days, 14);
+    }
+
+    /// Each case edits the valid catalogue one way and names the message the
+    /// operator must see.
+    #[test]
+    fn invalid_catalogues_name_the_entry_and_the_problem() {
+        type Edit = fn(&mut RawCatalog);
+        let cases: Vec<(&str, Edit, &str)> = vec![
+            ("version zero", |c| c.version = 0, "version: must be 1 or more"),
+            (
+                "bad currency",
+                |c| c.currency = "dollars".into(),
+                "currency: \"dollars\" is not a three-letter",
+            ),
+            (
+                "no tiers",
+                |c| c.tiers.clear(),
+                "tiers: at least one tier is needed",
+            ),
+            (
+                "bad key",
+                |c| c.tiers[0].key = "Starter Plan".into(),
+                "tiers[0] \"Starter Plan\".key: \"Starter Plan\" must be 1–40",
+            ),
+            (
+                "duplicate key",
+                |c| c.tiers[1].key = "starter".into(),
+                "tiers[1] \"starter\".key: \"starter\" is used twice",
+            ),
+            (
+                "empty name",
+                |c| c.tiers[0].name = "  ".into(),
+                "tiers[0] \"starter\".name: must be between 1 and 80",
+            ),
+            (
+                "bad price",
+                |c| c.tiers[0].monthly_price = "forty-nine".into(),
+                "tiers[0] \"starter\".monthly_price: \"forty-nine\" is not an amount",
+            ),
+            (
+                "sub-cent price",
+                |c| c.tiers[0].monthly_price = "49.999".into(),
+                "more than 2 decimal places",
+            ),
+            (
+                "annual dearer",
+                |c| c.tiers[0].annual_price = "600".into(),
+                "tiers[0] \"starter\".annual_price: $600 costs more than twelve monthly payments ($588)",
+            ),
+            (
+                "not ascending",
+                |c| {
+                    c.tiers[1].monthly_price = "9".into();
+                    c.tiers[1].annual_price = "99".into();
+                },
+                "tiers[1] \"pro\".monthly_price: tiers go cheapest first",
+            ),
+            (
+                "zero limit",
+                |c| c.tiers[0].limits.users = RawLimit::Number(0),
+                "tiers[0] \"starter\".limits.users: must be a whole number of at least 1 or \"unlimited\"",
+            ),
+            (
+                "word limit",
+                |c| c.tiers[0].limits.storage_gb = RawLimit::Word("lots".into()),
+                "limits.storage_gb: must be a whole number",
+            ),
+            (
+                "shrinking limit",
+                |c| c.tiers[1].limits.users = RawLimit::Number(2),
+                "tiers[1] \"pro\".limits.users: is lower than in the cheaper tier \"starter\"",
+            ),
+            (
+                "two recommended",
+                |c| c.tiers[0].recommended = true,
+                "tiers: at most one tier can be recommended",
+            ),
+            (
+                "free add-on",
+                |c| c.add_ons[0].monthly_unit_price = "0".into(),
+                "add_ons[0] \"extra_user\".monthly_unit_price: an add-on must cost something",
+            ),
+            (
+                "zero cap",
+                |c| c.add_ons[0].max_quantity = Some(0),
+                "add_ons[0] \"extra_user\".max_quantity: must be a whole number of at least 1",
+            ),
+            (
+                "duplicate add-on",
+                |c| c.add_ons[1].key = "extra_user".into(),
+                "add_ons[1] \"extra_user\".key: \"extra_user\" is used twice",
+            ),
+            (
+                "no groups",
+                |c| c.feature_groups.clear(),
+                "feature_groups: at least one feature group is needed",
+            ),
+            (
+                "empty group",
+                |c| c.feature_groups[0].features.clear(),
+                "feature_groups[0] \"core\".features: a group needs at least one feature",
+            ),
+            (
+                "unknown tier",
+                |c| c.feature_groups[0].features[0].included_from = "gold".into(),
+                "feature_groups[0] \"core\".features[0] \"sso\".included_from: \"gold\" is not a tier",
+            ),
+            (
+                "duplicate feature",
+                |c| c.feature_groups[0].features[1].key = "sso".into(),
+                "features[1] \"sso\".key: \"sso\" is used twice",
+            ),
+            (
+                "long trial",
+                |c| c.trial.days = 365,
+                "trial.days: must be between 1 and 90",
+            ),
+            (
+                "no trial",
+                |c| c.trial.days = 0,
+                "trial.days: must be between 1 and 90",
+            ),
+            (
+                "trial tier",
+                |c| c.trial.default_tier = "gold".into(),
+                "trial.default_tier: \"gold\" is not a tier",
+            ),
+        ];
+        for (case, edit, message) in cases {
+            let mut catalog = raw("");
+            edit(&mut catalog);
+            let error = assert_err!(Catalog::validate(catalog), "case {case} should fail");
+            assert!(
+                error.to_string().contains(message),
+                "case {case}: expected {message:?} in {:?}",
+                error.to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn a_catalogue_can_grow_a_fourth_tier() {
+        let extra = r#", {"key": "ultimate", "name": "Ultimate", "monthly_price": "1999", "annual_price": "19999",
+            "limits": {"users": "unlimited", "workspaces": "unlimited", "storage_gb": "unlimited"}}"#;
+        let catalog = assert_ok!(Catalog::validate(raw(extra)));
+        assert_eq!(catalog.tiers.len(), 4);
+    }
+}

@@ -1,0 +1,69 @@
+//! The frame every `/app` page shares: its navigation, and how a page turns
+//! its data or its error into a view and a status.
+
+use crate::error::AppError;
+use crate::ui::{ErrorNotice, SignInRedirect, product_name};
+use leptos::prelude::*;
+
+/// Navigation inside the portal.
+#[component]
+pub fn PortalNav(
+    /// The current page's path.
+    current: &'static str,
+) -> impl IntoView {
+    let product = product_name();
+    let link = move |href: &'static str, label: &'static str| {
+        let active = href == current;
+        view! {
+            <a
+                href=href
+                aria-current=active.then_some("page")
+                class=if active { "font-semibold text-brand" } else { "text-slate-700 hover:text-brand" }
+            >
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <header class="border-b border-slate-200 bg-white">
+            <nav aria-label="Account" class="mx-auto flex max-w-5xl flex-wrap items-center justify-between gap-4 px-4 py-4">
+                <a href="/app" class="text-xl font-bold tracking-tight">{product.clone()}</a>
+                <div class="flex flex-wrap items-center gap-5 text-sm">
+                    {link("/app", "Overview")}
+                    {link("/app/billing", "Billing")}
+                    {link("/app/team", "Team")}
+                    {link("/app/account", "Account")}
+                    <form method="post" action="/api/logout">
+                        <button type="submit" class="text-slate-700 underline hover:text-brand">
+                            "Sign out"
+                        </button>
+                    </form>
+                </div>
+            </nav>
+        </header>
+    }
+}
+
+/// Renders a portal page's data, or sends an anonymous visitor to sign in.
+/// Any other error is shown, and the page answers with the error's status
+/// (another organisation's invoice is a 404, not a 200 saying so).
+pub fn portal_outcome<T, V: IntoView + 'static>(
+    result: Result<T, AppError>,
+    here: &'static str,
+    render: impl FnOnce(T) -> V,
+) -> AnyView {
+    match result {
+        Ok(data) => render(data).into_any(),
+        Err(AppError::Unauthorized) => view! { <SignInRedirect next=here.to_owned() /> }.into_any(),
+        Err(error) => {
+            #[cfg(feature = "ssr")]
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(
+                    http::StatusCode::from_u16(error.status_code())
+                        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                );
+            }
+            view! { <ErrorNotice error /> }.into_any()
+        }
+    }
+}
