@@ -278,6 +278,14 @@ impl<T, E: std::fmt::Display> Doing<T> for Result<T, E> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_failed_step_is_internal_to_the_caller_whatever_its_error_said() {
+        let secret = Err::<(), _>("relation \"app_user\" does not exist").doing("reading the user");
+        assert_eq!(secret, Err(AppError::Internal));
+        assert_eq!(Ok::<u8, String>(7).doing("reading a number"), Ok(7));
+    }
+
     #[test]
     fn argument_errors_never_repeat_what_was_sent() {
         let hostile = "x".repeat(70_000);

@@ -206,3 +206,28 @@ async fn webhooks_need_no_browser_origin(pool: PgPool) {
         assert_eq!(response.status, 200, "origin {origin:?}: {}", response.body);
     }
 }
+
+/// A signature's age is judged by Gatehouse's clock: signed at the clock's
+/// now it is fresh however far the clock was moved, and 301 seconds before
+/// it, stale.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_signatures_age_is_judged_by_the_clock(pool: PgPool) {
+    let app = app_with_webhooks(pool.clone()).await;
+    for (n, days) in [-30i64, 0, 45].into_iter().enumerate() {
+        app.state
+            .clock
+            .set(chrono::DateTime::from_timestamp(now(), 0).unwrap() + chrono::TimeDelta::days(days));
+        let at = app.state.clock.unix();
+        for (age, fresh) in [(0, true), (299, true), (301, false), (-301, false)] {
+            let payload = subscription_event(&format!("evt_age_{n}_{age}"));
+            let signature = Webhook::generate_test_header(&payload, WEBHOOK_SECRET, Some(at - age));
+            let response = deliver_webhook(&app, &payload, Some(signature)).await;
+            let expected = if fresh { 200 } else { 400 };
+            assert_eq!(
+                response.status, expected,
+                "clock {days:+} days, signed {age} s before: {}",
+                response.body
+            );
+        }
+    }
+}

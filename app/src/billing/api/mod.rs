@@ -36,7 +36,7 @@ use {
     crate::catalog::domain::Catalog,
     crate::catalog::money::Money,
     crate::context::{AppContext, app_context},
-    crate::error::FormCheck,
+    crate::error::{Doing, FormCheck},
     uuid::Uuid,
 };
 
@@ -156,13 +156,19 @@ async fn apply_now(
     snapshot: &super::domain::SubscriptionSnapshot,
 ) -> Result<(), AppError> {
     let mut tx = context.pool.begin().await?;
-    db::lock_customer(&mut tx, context.billing.name(), &snapshot.customer_id).await?;
+    db::lock_customer(&mut tx, context.billing.name(), &snapshot.customer_id)
+        .await
+        .doing("locking the billing customer to apply a change")?;
     let present = context
         .billing
         .fetch_subscription(&snapshot.id)
         .await
         .map_err(provider_error)?;
-    db::apply_present(&mut tx, context.billing.name(), &present).await?;
-    tx.commit().await?;
+    db::apply_present(&mut tx, context.billing.name(), &present)
+        .await
+        .doing("applying the provider's subscription")?;
+    tx.commit()
+        .await
+        .doing("committing the provider's subscription")?;
     Ok(())
 }

@@ -66,14 +66,14 @@ pub async fn lock_customer(
 
 /// The local copy of a provider subscription, locked: the one already
 /// linked to it, else (a new provider subscription) the trial of the
-/// organisation whose customer it bills, else a new row. `Err` names why it
-/// is not Gatehouse's. Callers hold [`lock_customer`], so nothing links
-/// another row in between.
+/// organisation whose customer it bills, else a new row. `None` when its
+/// customer is not a Gatehouse customer. Callers hold [`lock_customer`], so
+/// nothing links another row in between.
 pub async fn local_subscription(
     conn: &mut PgConnection,
     provider: ProviderName,
     snapshot: &SubscriptionSnapshot,
-) -> Result<Result<LocalSubscription, String>, sqlx::Error> {
+) -> Result<Option<LocalSubscription>, sqlx::Error> {
     let subscription_id = match linked_subscription_id(conn, provider, &snapshot.id).await? {
         Some(id) => id,
         None => {
@@ -86,10 +86,7 @@ pub async fn local_subscription(
             .fetch_optional(&mut *conn)
             .await?;
             let Some(organization_id) = organization_id else {
-                return Ok(Err(format!(
-                    "customer {} of subscription {} is not a Gatehouse customer",
-                    snapshot.customer_id, snapshot.id
-                )));
+                return Ok(None);
             };
             // language=PostgreSQL
             let trial = sqlx::query_scalar!(
@@ -127,7 +124,7 @@ pub async fn local_subscription(
     )
     .fetch_one(&mut *conn)
     .await?;
-    Ok(Ok(LocalSubscription {
+    Ok(Some(LocalSubscription {
         subscription_id,
         organization_id,
     }))
@@ -160,9 +157,11 @@ pub async fn apply_present(
             )));
         }
     };
-    let local = match local_subscription(conn, provider, snapshot).await? {
-        Ok(local) => local,
-        Err(reason) => return Ok(Present::Unmatched(reason)),
+    let Some(local) = local_subscription(conn, provider, snapshot).await? else {
+        return Ok(Present::Unmatched(format!(
+            "customer {} of subscription {} is not a Gatehouse customer",
+            snapshot.customer_id, snapshot.id
+        )));
     };
     // language=PostgreSQL
     let Some(plan_id) = sqlx::query_scalar!("select plan_id from plan where plan_key = $1", plan.tier)

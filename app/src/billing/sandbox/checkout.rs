@@ -62,9 +62,11 @@ impl Sandbox {
             return Ok(None);
         };
         let desired: Vec<DesiredItem> = serde_json::from_value(session.items).unwrap_or_default();
-        let items = match priced_items(&mut conn, &desired).await.map_err(db_error)? {
+        let items = match priced_items(&mut conn, &desired).await {
             Ok(items) => items,
-            Err(_) => return Ok(None),
+            // Its prices left the catalogue since: nothing to pay any more.
+            Err(ProviderError::Refused(_)) => return Ok(None),
+            Err(other) => return Err(other),
         };
         let lines = line_descriptions(&mut conn, &items).await.map_err(db_error)?;
         Ok(Some(SandboxCheckout {
@@ -133,7 +135,7 @@ impl Sandbox {
         .await
         .map_err(db_error)?;
         let desired: Vec<DesiredItem> = serde_json::from_value(session.items).unwrap_or_default();
-        let items = priced_items(&mut tx, &desired).await.map_err(db_error)??;
+        let items = priced_items(&mut tx, &desired).await?;
         let cycle = cycle_of(&items);
         let (status, period_end) = match trial_end {
             Some(end) => (SubscriptionStatus::Trialing, end),

@@ -59,7 +59,7 @@ impl Sandbox {
             }
             _ => {
                 if let Some(change) = snapshot.scheduled_change.take() {
-                    snapshot.items = priced_items(&mut tx, &change.items).await.map_err(db_error)??;
+                    snapshot.items = priced_items(&mut tx, &change.items).await?;
                 }
                 let cycle = cycle_of(&snapshot.items);
                 let start = now;

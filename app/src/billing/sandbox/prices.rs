@@ -1,6 +1,7 @@
 //! The sandbox's price list (from the synced catalogue) and its period
 //! arithmetic: pricing desired items, calendar months, proration.
 
+use super::db_error;
 use crate::billing::domain::{
     DesiredItem, InvoiceLine, PriceKey, PriceKind, ProrationLines, SnapshotItem, SubscriptionSnapshot,
     prorated_amount_due,
@@ -92,26 +93,24 @@ pub(super) async fn prices(conn: &mut PgConnection) -> Result<HashMap<String, Sa
 pub(super) async fn priced_items(
     conn: &mut PgConnection,
     items: &[DesiredItem],
-) -> Result<Result<Vec<SnapshotItem>, ProviderError>, sqlx::Error> {
-    let prices = prices(conn).await?;
+) -> Result<Vec<SnapshotItem>, ProviderError> {
+    let prices = prices(conn).await.map_err(db_error)?;
     let mut priced = Vec::new();
     for item in items {
         let Some(price) = prices.get(&item.lookup_key) else {
-            return Ok(Err(ProviderError::Refused(format!(
+            return Err(ProviderError::Refused(format!(
                 "No such price: {}",
                 item.lookup_key
-            ))));
+            )));
         };
         let Some(key) = PriceKey::parse(&item.lookup_key) else {
-            return Ok(Err(ProviderError::Refused(format!(
+            return Err(ProviderError::Refused(format!(
                 "No such price: {}",
                 item.lookup_key
-            ))));
+            )));
         };
         if item.quantity == 0 {
-            return Ok(Err(ProviderError::Refused(
-                "Quantities must be at least 1.".into(),
-            )));
+            return Err(ProviderError::Refused("Quantities must be at least 1.".into()));
         }
         priced.push(SnapshotItem {
             lookup_key: item.lookup_key.clone(),
@@ -127,9 +126,9 @@ pub(super) async fn priced_items(
         .filter_map(|i| PriceKey::parse(&i.lookup_key).map(|k| k.cycle))
         .collect();
     if cycles.windows(2).any(|w| w[0] != w[1]) {
-        return Ok(Err(ProviderError::Refused(
+        return Err(ProviderError::Refused(
             "All items of a subscription must bill on the same interval.".into(),
-        )));
+        ));
     }
     if priced
         .iter()
@@ -137,11 +136,11 @@ pub(super) async fn priced_items(
         .count()
         != 1
     {
-        return Ok(Err(ProviderError::Refused(
+        return Err(ProviderError::Refused(
             "A subscription needs exactly one plan.".into(),
-        )));
+        ));
     }
-    Ok(Ok(priced))
+    Ok(priced)
 }
 
 pub(super) async fn line_descriptions(

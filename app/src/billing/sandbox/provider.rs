@@ -97,7 +97,7 @@ impl BillingProvider for Sandbox {
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutRedirect, ProviderError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let items = serde_json::to_value(&request.items).unwrap_or_default();
-        priced_items(&mut tx, &request.items).await.map_err(db_error)??;
+        priced_items(&mut tx, &request.items).await?;
         // language=PostgreSQL
         let session_id = sqlx::query_scalar!(
             r#"
@@ -166,7 +166,7 @@ impl BillingProvider for Sandbox {
     ) -> Result<ChangePreview, ProviderError> {
         let current = self.fetch_subscription(subscription_id).await?;
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        let new_items = priced_items(&mut conn, items).await.map_err(db_error)??;
+        let new_items = priced_items(&mut conn, items).await?;
         Ok(ChangePreview {
             proration: proration(&current, &new_items, self.clock.unix()),
             currency: currency_of(&new_items),
@@ -190,7 +190,7 @@ impl BillingProvider for Sandbox {
                     "This subscription can no longer be changed.".into(),
                 ));
             }
-            let new_items = priced_items(tx, items).await.map_err(db_error)??;
+            let new_items = priced_items(tx, items).await?;
             match timing {
                 ChangeTiming::AtPeriodEnd => {
                     current.scheduled_change = Some(ScheduledChange {
