@@ -3,7 +3,8 @@
 use super::cards::{TestCard, test_card};
 use super::prices::{add_months, currency_of, cycle_of, line_descriptions, period_amount, priced_items};
 use super::store::{
-    emit, emit_subscription, issue_invoice, lock_subscription, save_invoice, save_subscription,
+    emit, emit_subscription, issue_invoice, lock_subscription, save_and_report, save_invoice,
+    save_subscription,
 };
 use super::{Sandbox, db_error, new_id};
 use crate::billing::domain::SubscriptionStatus;
@@ -258,12 +259,7 @@ impl Sandbox {
                     )
                 {
                     snapshot.status = SubscriptionStatus::Active;
-                    save_subscription(&mut tx, at, &snapshot)
-                        .await
-                        .map_err(db_error)?;
-                    emit_subscription(&mut tx, at, "customer.subscription.updated", &snapshot)
-                        .await
-                        .map_err(db_error)?;
+                    save_and_report(&mut tx, at, "customer.subscription.updated", &snapshot).await?;
                 }
             }
         }

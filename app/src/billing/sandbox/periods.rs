@@ -4,7 +4,7 @@
 //! now" control run the same [`Sandbox::end_period`].
 
 use super::prices::{add_months, cycle_of, line_descriptions, priced_items};
-use super::store::{card_pays, emit, emit_subscription, issue_invoice, lock_subscription, save_subscription};
+use super::store::{card_pays, emit, issue_invoice, lock_subscription, save_and_report};
 use super::{Sandbox, db_error};
 use crate::billing::domain::SubscriptionStatus;
 use crate::billing::domain::{BillingEvent, SubscriptionSnapshot};
@@ -34,12 +34,7 @@ impl Sandbox {
                 snapshot.status = SubscriptionStatus::Canceled;
                 snapshot.current_period_end = now;
                 snapshot.scheduled_change = None;
-                save_subscription(&mut tx, at, &snapshot)
-                    .await
-                    .map_err(db_error)?;
-                emit_subscription(&mut tx, at, "customer.subscription.deleted", &snapshot)
-                    .await
-                    .map_err(db_error)?;
+                save_and_report(&mut tx, at, "customer.subscription.deleted", &snapshot).await?;
             }
             SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid => {
                 // Dunning: the open invoice is retried; a second failure ends retries.
@@ -49,12 +44,7 @@ impl Sandbox {
                     == Some(true);
                 if !pays {
                     snapshot.status = SubscriptionStatus::Unpaid;
-                    save_subscription(&mut tx, at, &snapshot)
-                        .await
-                        .map_err(db_error)?;
-                    emit_subscription(&mut tx, at, "customer.subscription.updated", &snapshot)
-                        .await
-                        .map_err(db_error)?;
+                    save_and_report(&mut tx, at, "customer.subscription.updated", &snapshot).await?;
                 }
             }
             _ => {
@@ -81,12 +71,7 @@ impl Sandbox {
                 } else {
                     SubscriptionStatus::PastDue
                 };
-                save_subscription(&mut tx, at, &snapshot)
-                    .await
-                    .map_err(db_error)?;
-                emit_subscription(&mut tx, at, "customer.subscription.updated", &snapshot)
-                    .await
-                    .map_err(db_error)?;
+                save_and_report(&mut tx, at, "customer.subscription.updated", &snapshot).await?;
             }
         }
         tx.commit().await.map_err(db_error)?;

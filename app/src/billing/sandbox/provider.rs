@@ -2,9 +2,7 @@
 //! subscription changes and cancellation, each idempotent like Stripe's.
 
 use super::prices::{add_months, currency_of, cycle_of, priced_items, proration};
-use super::store::{
-    card_pays, emit_subscription, issue_invoice, lock_subscription, remember, remembered, save_subscription,
-};
+use super::store::{card_pays, issue_invoice, lock_subscription, remember, remembered, save_and_report};
 use super::{Sandbox, db_error, new_id};
 use crate::billing::domain::SubscriptionStatus;
 use crate::billing::domain::{ChangeTiming, DesiredItem, InvoiceLine, ScheduledChange, SubscriptionSnapshot};
@@ -43,10 +41,7 @@ impl Sandbox {
             return Err(ProviderError::NotFound(format!("subscription {subscription_id}")));
         };
         change(&mut tx, at, &mut current).await?;
-        save_subscription(&mut tx, at, &current).await.map_err(db_error)?;
-        emit_subscription(&mut tx, at, "customer.subscription.updated", &current)
-            .await
-            .map_err(db_error)?;
+        save_and_report(&mut tx, at, "customer.subscription.updated", &current).await?;
         remember(&mut tx, idempotency_key, request, &current)
             .await
             .map_err(db_error)?;

@@ -62,6 +62,20 @@ pub(super) async fn emit_subscription(
     .await
 }
 
+/// Saves a subscription and reports the change as `event_type`, in the
+/// caller's transaction: the sandbox never changes one without telling.
+pub(super) async fn save_and_report(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    event_type: &str,
+    snapshot: &SubscriptionSnapshot,
+) -> Result<(), ProviderError> {
+    save_subscription(conn, now, snapshot).await.map_err(db_error)?;
+    emit_subscription(conn, now, event_type, snapshot)
+        .await
+        .map_err(db_error)
+}
+
 pub(super) async fn save_subscription(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
