@@ -11,25 +11,23 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// The current time: the system's in production, a settable one in tests.
-/// Clones share one time, so moving a test's clock moves it for every part
+/// The current time: the system's in production, a movable one in tests.
+/// Clones share one offset, so moving a test's clock moves it for every part
 /// of the server that was handed it.
 #[derive(Debug, Clone, Default)]
 pub enum Clock {
     /// The machine's wall clock.
     #[default]
     System,
-    /// A clock that stands still until it is set or advanced.
-    Manual(Arc<ManualTime>),
-    /// The wall clock moved by an offset that can be advanced: time still
-    /// runs (so rows written one after another keep their order) and a test
-    /// can jump weeks ahead.
-    Shifted(Arc<ManualTime>),
+    /// The wall clock moved by an offset that can be advanced (for tests):
+    /// time still runs, so rows written one after another keep their order,
+    /// and a test can jump weeks ahead.
+    Shifted(Arc<Offset>),
 }
 
-/// A manual clock's instant, or a shifted clock's offset, in microseconds.
+/// A shifted clock's offset from the wall clock, in microseconds.
 #[derive(Debug)]
-pub struct ManualTime(AtomicI64);
+pub struct Offset(AtomicI64);
 
 #[allow(clippy::disallowed_methods)] // the one place the system time is read
 fn system_now() -> DateTime<Utc> {
@@ -37,22 +35,15 @@ fn system_now() -> DateTime<Utc> {
 }
 
 impl Clock {
-    /// A manual clock showing `at` (to the microsecond, as Postgres keeps it).
-    pub fn manual(at: DateTime<Utc>) -> Self {
-        Clock::Manual(Arc::new(ManualTime(AtomicI64::new(at.timestamp_micros()))))
-    }
-
     /// The wall clock, until it is advanced or set.
     pub fn shifted() -> Self {
-        Clock::Shifted(Arc::new(ManualTime(AtomicI64::new(0))))
+        Clock::Shifted(Arc::new(Offset(AtomicI64::new(0))))
     }
 
     /// The current time.
     pub fn now(&self) -> DateTime<Utc> {
         match self {
             Clock::System => system_now(),
-            Clock::Manual(time) => DateTime::from_timestamp_micros(time.0.load(Ordering::SeqCst))
-                .expect("a manual clock only holds instants it was set to"),
             Clock::Shifted(offset) => system_now() + TimeDelta::microseconds(offset.0.load(Ordering::SeqCst)),
         }
     }
@@ -68,23 +59,20 @@ impl Clock {
     pub fn advance(&self, by: TimeDelta) -> bool {
         match self {
             Clock::System => false,
-            Clock::Manual(time) | Clock::Shifted(time) => {
-                time.0
+            Clock::Shifted(offset) => {
+                offset
+                    .0
                     .fetch_add(by.num_microseconds().unwrap_or(i64::MAX), Ordering::SeqCst);
                 true
             }
         }
     }
 
-    /// Sets a test clock to `at` (a shifted one keeps running from there);
-    /// false for the system clock.
+    /// Sets a test clock to `at`, to run on from there; false for the
+    /// system clock.
     pub fn set(&self, at: DateTime<Utc>) -> bool {
         match self {
             Clock::System => false,
-            Clock::Manual(time) => {
-                time.0.store(at.timestamp_micros(), Ordering::SeqCst);
-                true
-            }
             Clock::Shifted(offset) => {
                 let shift = (at - system_now()).num_microseconds().unwrap_or(i64::MAX);
                 offset.0.store(shift, Ordering::SeqCst);
@@ -103,31 +91,22 @@ mod tests {
     }
 
     #[test]
-    fn a_manual_clock_stands_still_until_moved_and_clones_share_it() {
-        let clock = Clock::manual(at("2026-01-31T23:59:59.123456Z"));
-        let shared = clock.clone();
-        assert_eq!(clock.now(), at("2026-01-31T23:59:59.123456Z"));
-        assert!(clock.advance(TimeDelta::days(14)));
-        assert_eq!(shared.now(), at("2026-02-14T23:59:59.123456Z"));
-        assert!(shared.set(at("2027-06-01T00:00:00Z")));
-        assert_eq!(clock.unix(), at("2027-06-01T00:00:00Z").timestamp());
-    }
-
-    #[test]
-    fn a_shifted_clock_runs_from_where_it_was_moved() {
+    fn a_shifted_clock_runs_from_where_it_was_moved_and_clones_share_it() {
         let clock = Clock::shifted();
+        let shared = clock.clone();
         let wall = Clock::System;
         assert!((clock.now() - wall.now()).num_seconds().abs() < 5);
         assert!(clock.advance(TimeDelta::weeks(3)));
-        let ahead = clock.now() - wall.now();
+        let ahead = shared.now() - wall.now();
         assert!(
             ahead > TimeDelta::days(20) && ahead < TimeDelta::days(22),
             "{ahead}"
         );
         let first = clock.now();
         assert!(clock.now() >= first, "time still runs");
-        assert!(clock.set(at("2030-01-01T00:00:00Z")));
+        assert!(shared.set(at("2030-01-01T00:00:00Z")));
         assert!((clock.now() - at("2030-01-01T00:00:00Z")).num_seconds().abs() < 5);
+        assert!((clock.unix() - at("2030-01-01T00:00:00Z").timestamp()).abs() < 5);
     }
 
     #[test]
