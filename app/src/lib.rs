@@ -12,6 +12,7 @@ pub mod catalog;
 #[cfg(feature = "ssr")]
 pub mod clock;
 pub mod email;
+pub mod entitlements;
 pub mod error;
 pub mod marketing;
 pub mod portal;

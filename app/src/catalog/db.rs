@@ -1,6 +1,6 @@
 //! Catalogue storage: the idempotent sync from the file and the read back.
 
-use super::domain::{AddOn, Catalog, Feature, FeatureGroup, Limit, PlanLimits, Tier, TrialTerms};
+use super::domain::{AddOn, Catalog, Feature, FeatureGroup, Limit, Metric, PlanLimits, Tier, TrialTerms};
 use super::money::{Currency, Money};
 use sqlx::PgConnection;
 
@@ -34,8 +34,31 @@ impl SyncReport {
 /// process, so each drops its cached copy.
 pub const CATALOG_CHANGED_CHANNEL: &str = "gatehouse_catalog_changed";
 
-fn limit_to_db(limit: Limit) -> Option<i64> {
-    limit.as_option().map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+/// A tier's limits as stored: `{"users": 3, "storage_gb": null}`, null for unlimited.
+fn limits_to_db(limits: &PlanLimits) -> serde_json::Value {
+    limits
+        .0
+        .iter()
+        .map(|(metric, limit)| (metric.clone(), serde_json::json!(limit.as_option())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn limits_from_db(value: serde_json::Value) -> Result<PlanLimits, LoadCatalogError> {
+    let serde_json::Value::Object(map) = value else {
+        return Err(LoadCatalogError::Inconsistent("a plan's limits are not an object".into()));
+    };
+    let mut limits = PlanLimits::default();
+    for (metric, limit) in map {
+        let limit = match limit {
+            serde_json::Value::Null => Limit::Unlimited,
+            other => Limit::Limited(other.as_u64().ok_or_else(|| {
+                LoadCatalogError::Inconsistent(format!("the limit on {metric} is not a whole number"))
+            })?),
+        };
+        limits.0.insert(metric, limit);
+    }
+    Ok(limits)
 }
 
 /// Writes the catalogue into the database. Idempotent: unchanged rows are not
@@ -54,25 +77,56 @@ pub async fn sync_catalog(
         .await?;
     let currency = catalog.currency.code();
 
+    for (rank, metric) in catalog.metrics.iter().enumerate() {
+        // language=PostgreSQL
+        let inserted = sqlx::query_scalar!(
+            r#"
+            insert into metric (metric_key, name, unit, units, rank, retired)
+            values ($1, $2, $3, $4, $5, false)
+            on conflict (metric_key) do update
+                set name = excluded.name, unit = excluded.unit, units = excluded.units,
+                    rank = excluded.rank, retired = false
+                where (metric.name, metric.unit, metric.units, metric.rank, metric.retired)
+                      is distinct from (excluded.name, excluded.unit, excluded.units, excluded.rank, false)
+            returning (xmax = 0) as "inserted!"
+            "#,
+            metric.key,
+            metric.name,
+            metric.unit,
+            metric.units,
+            rank as i32,
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        report.count(inserted);
+    }
+    let metric_keys: Vec<String> = catalog.metrics.iter().map(|m| m.key.clone()).collect();
+    // language=PostgreSQL
+    report.retired += sqlx::query!(
+        "update metric set retired = true where not retired and metric_key <> all($1)",
+        &metric_keys
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+
     for (rank, tier) in catalog.tiers.iter().enumerate() {
         // language=PostgreSQL
         let inserted = sqlx::query_scalar!(
             r#"
             insert into plan (plan_key, name, tagline, rank, recommended, currency, monthly_amount,
-                              annual_amount, max_users, max_workspaces, max_storage_gb, retired)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, false)
+                              annual_amount, limits, retired)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, false)
             on conflict (plan_key) do update
                 set name = excluded.name, tagline = excluded.tagline, rank = excluded.rank,
                     recommended = excluded.recommended, currency = excluded.currency,
                     monthly_amount = excluded.monthly_amount, annual_amount = excluded.annual_amount,
-                    max_users = excluded.max_users, max_workspaces = excluded.max_workspaces,
-                    max_storage_gb = excluded.max_storage_gb, retired = false
+                    limits = excluded.limits, retired = false
                 where (plan.name, plan.tagline, plan.rank, plan.recommended, plan.currency, plan.monthly_amount,
-                       plan.annual_amount, plan.max_users, plan.max_workspaces, plan.max_storage_gb, plan.retired)
+                       plan.annual_amount, plan.limits, plan.retired)
                       is distinct from
                       (excluded.name, excluded.tagline, excluded.rank, excluded.recommended, excluded.currency,
-                       excluded.monthly_amount, excluded.annual_amount, excluded.max_users,
-                       excluded.max_workspaces, excluded.max_storage_gb, false)
+                       excluded.monthly_amount, excluded.annual_amount, excluded.limits, false)
             returning (xmax = 0) as "inserted!"
             "#,
             tier.key,
@@ -83,9 +137,7 @@ pub async fn sync_catalog(
             currency,
             tier.monthly_price.amount_minor,
             tier.annual_price.amount_minor,
-            limit_to_db(tier.limits.users),
-            limit_to_db(tier.limits.workspaces),
-            limit_to_db(tier.limits.storage_gb),
+            limits_to_db(&tier.limits),
         )
         .fetch_optional(&mut *conn)
         .await?;
@@ -105,17 +157,20 @@ pub async fn sync_catalog(
         // language=PostgreSQL
         let inserted = sqlx::query_scalar!(
             r#"
-            insert into add_on (add_on_key, name, unit, rank, currency, monthly_unit_amount, max_quantity, retired)
-            values ($1, $2, $3, $4, $5, $6, $7, false)
+            insert into add_on (add_on_key, name, unit, rank, currency, monthly_unit_amount, max_quantity,
+                                raises_metric, per_unit, retired)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, false)
             on conflict (add_on_key) do update
                 set name = excluded.name, unit = excluded.unit, rank = excluded.rank,
                     currency = excluded.currency, monthly_unit_amount = excluded.monthly_unit_amount,
-                    max_quantity = excluded.max_quantity, retired = false
+                    max_quantity = excluded.max_quantity, raises_metric = excluded.raises_metric,
+                    per_unit = excluded.per_unit, retired = false
                 where (add_on.name, add_on.unit, add_on.rank, add_on.currency, add_on.monthly_unit_amount,
-                       add_on.max_quantity, add_on.retired)
+                       add_on.max_quantity, add_on.raises_metric, add_on.per_unit, add_on.retired)
                       is distinct from
                       (excluded.name, excluded.unit, excluded.rank, excluded.currency,
-                       excluded.monthly_unit_amount, excluded.max_quantity, false)
+                       excluded.monthly_unit_amount, excluded.max_quantity, excluded.raises_metric,
+                       excluded.per_unit, false)
             returning (xmax = 0) as "inserted!"
             "#,
             add_on.key,
@@ -125,6 +180,8 @@ pub async fn sync_catalog(
             currency,
             add_on.monthly_unit_price.amount_minor,
             add_on.max_quantity.map(|q| i32::try_from(q).unwrap_or(i32::MAX)),
+            add_on.raises,
+            i64::try_from(add_on.per_unit).unwrap_or(i64::MAX),
         )
         .fetch_optional(&mut *conn)
         .await?;
@@ -268,10 +325,6 @@ fn currency_of(code: &str) -> Result<Currency, LoadCatalogError> {
     Currency::parse(code.trim()).map_err(|e| LoadCatalogError::Inconsistent(e.to_string()))
 }
 
-fn limit_from_db(value: Option<i64>) -> Limit {
-    Limit::from_option(value.map(|n| n.max(0) as u64))
-}
-
 /// Reads the live (not retired) catalogue back from the database.
 pub async fn load_catalog(conn: &mut PgConnection) -> Result<Catalog, LoadCatalogError> {
     // language=PostgreSQL
@@ -287,10 +340,17 @@ pub async fn load_catalog(conn: &mut PgConnection) -> Result<Catalog, LoadCatalo
     let currency = currency_of(&settings.currency)?;
 
     // language=PostgreSQL
+    let metrics = sqlx::query_as!(
+        Metric,
+        "select metric_key as key, name, unit, units from metric where not retired order by rank"
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+
+    // language=PostgreSQL
     let plans = sqlx::query!(
         r#"
-        select plan_key, name, tagline, recommended, currency, monthly_amount, annual_amount,
-               max_users, max_workspaces, max_storage_gb
+        select plan_key, name, tagline, recommended, currency, monthly_amount, annual_amount, limits
         from plan where not retired order by rank
         "#
     )
@@ -306,18 +366,14 @@ pub async fn load_catalog(conn: &mut PgConnection) -> Result<Catalog, LoadCatalo
             recommended: plan.recommended,
             monthly_price: Money::new(plan.monthly_amount, plan_currency),
             annual_price: Money::new(plan.annual_amount, plan_currency),
-            limits: PlanLimits {
-                users: limit_from_db(plan.max_users),
-                workspaces: limit_from_db(plan.max_workspaces),
-                storage_gb: limit_from_db(plan.max_storage_gb),
-            },
+            limits: limits_from_db(plan.limits)?,
         });
     }
 
     // language=PostgreSQL
     let add_on_rows = sqlx::query!(
         r#"
-        select add_on_key, name, unit, currency, monthly_unit_amount, max_quantity
+        select add_on_key, name, unit, currency, monthly_unit_amount, max_quantity, raises_metric, per_unit
         from add_on where not retired order by rank
         "#
     )
@@ -331,6 +387,8 @@ pub async fn load_catalog(conn: &mut PgConnection) -> Result<Catalog, LoadCatalo
             unit: row.unit,
             monthly_unit_price: Money::new(row.monthly_unit_amount, currency_of(&row.currency)?),
             max_quantity: row.max_quantity.map(|q| q.max(1) as u32),
+            raises: row.raises_metric,
+            per_unit: row.per_unit.max(1) as u64,
         });
     }
 
@@ -367,6 +425,7 @@ pub async fn load_catalog(conn: &mut PgConnection) -> Result<Catalog, LoadCatalo
     Ok(Catalog {
         version: settings.version.max(1) as u32,
         currency,
+        metrics,
         tiers,
         add_ons,
         feature_groups,

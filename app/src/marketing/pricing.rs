@@ -4,7 +4,7 @@
 use super::home::FaqSection;
 use super::seo::{JsonLd, PageMeta};
 use crate::catalog::api::get_pricing;
-use crate::catalog::domain::{BillingCycle, Catalog, Limit, Tier};
+use crate::catalog::domain::{BillingCycle, Catalog, Metric, Tier};
 use crate::ui::{ErrorNotice, SiteFooter, SiteHeader, product_name, use_site};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -34,17 +34,9 @@ pub struct TierCardView {
     pub limits: Vec<String>,
 }
 
-fn count_label(limit: Limit, singular: &str, plural: &str) -> String {
-    match limit {
-        Limit::Unlimited => format!("Unlimited {plural}"),
-        Limit::Limited(1) => format!("1 {singular}"),
-        Limit::Limited(n) => format!("{n} {plural}"),
-    }
-}
-
 impl TierCardView {
     /// Formats a tier for its card.
-    pub fn from_tier(tier: &Tier) -> Self {
+    pub fn from_tier(tier: &Tier, metrics: &[Metric]) -> Self {
         let saving = tier.annual_saving();
         TierCardView {
             key: tier.key.clone(),
@@ -63,14 +55,10 @@ impl TierCardView {
             } else {
                 String::new()
             },
-            limits: vec![
-                count_label(tier.limits.users, "user", "users"),
-                count_label(tier.limits.workspaces, "workspace", "workspaces"),
-                match tier.limits.storage_gb {
-                    Limit::Unlimited => "Unlimited storage".to_owned(),
-                    Limit::Limited(gb) => format!("{gb} GB storage"),
-                },
-            ],
+            limits: metrics
+                .iter()
+                .map(|metric| tier.limits.get(&metric.key).label(metric))
+                .collect(),
         }
     }
 }
@@ -152,7 +140,11 @@ fn product_json_ld(
 
 #[component]
 fn PricingContent(catalog: Catalog, cycle: BillingCycle) -> impl IntoView {
-    let tiers: Vec<TierCardView> = catalog.tiers.iter().map(TierCardView::from_tier).collect();
+    let tiers: Vec<TierCardView> = catalog
+        .tiers
+        .iter()
+        .map(|tier| TierCardView::from_tier(tier, &catalog.metrics))
+        .collect();
     let best_saving_percent = catalog
         .tiers
         .iter()

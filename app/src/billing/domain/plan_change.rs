@@ -4,7 +4,7 @@
 
 use super::price_key::PriceKey;
 use super::snapshot::{PlanOfItems, plan_of_items};
-use crate::catalog::domain::{BillingCycle, Catalog, Limit};
+use crate::catalog::domain::{BillingCycle, Catalog, Limit, USERS_METRIC};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -209,16 +209,10 @@ pub enum PlanChangeError {
     },
 }
 
-/// The catalogue key of the add-on that raises the user limit.
-pub const EXTRA_USER_ADD_ON: &str = "extra_user";
-
-/// The users a plan choice allows: the tier's limit plus extra-user add-ons.
+/// The users a plan choice allows: the tier's limit plus the add-ons that
+/// raise it ([`Catalog::plan_limit`], the same rule every metric follows).
 pub fn allowed_users(catalog: &Catalog, choice: &PlanChoice) -> Limit {
-    let extra = u64::from(choice.add_ons.get(EXTRA_USER_ADD_ON).copied().unwrap_or(0));
-    match catalog.tier(&choice.tier).map(|t| t.limits.users) {
-        Some(Limit::Limited(n)) => Limit::Limited(n.saturating_add(extra)),
-        Some(Limit::Unlimited) | None => Limit::Unlimited,
-    }
+    catalog.plan_limit(&choice.tier, &choice.add_ons, USERS_METRIC)
 }
 
 /// The seat rule: `users_now` (members plus open invitations) must fit in
@@ -229,7 +223,7 @@ pub fn check_seats(catalog: &Catalog, target: &PlanChoice, users_now: u64) -> Re
             used: users_now,
             allowed,
             plan: target.tier_name(catalog),
-            extra: target.add_ons.get(EXTRA_USER_ADD_ON).copied().unwrap_or(0),
+            extra: catalog.add_on_units_raising(&target.add_ons, USERS_METRIC),
         }),
         _ => Ok(()),
     }

@@ -107,15 +107,72 @@ impl Limit {
     }
 }
 
-/// The quotas of one tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanLimits {
+impl Limit {
+    /// This limit raised by `extra` (unlimited stays unlimited; saturating).
+    pub fn raised_by(self, extra: u64) -> Limit {
+        match self {
+            Limit::Limited(n) => Limit::Limited(n.saturating_add(extra)),
+            Limit::Unlimited => Limit::Unlimited,
+        }
+    }
+
+    /// Whether `used` fits within this limit.
+    pub fn allows(self, used: u64) -> bool {
+        match self {
+            Limit::Limited(n) => used <= n,
+            Limit::Unlimited => true,
+        }
+    }
+
+    /// A count for a pricing card: "1 workspace", "25 users", "Unlimited storage".
+    pub fn label(self, metric: &Metric) -> String {
+        match self {
+            Limit::Unlimited => format!("Unlimited {}", metric.name.to_lowercase()),
+            Limit::Limited(1) => format!("1 {}", metric.unit),
+            Limit::Limited(n) => format!("{n} {}", metric.units),
+        }
+    }
+}
+
+/// The metric Gatehouse counts itself: members plus open invitations.
+pub const USERS_METRIC: &str = "users";
+
+/// A metered quantity a tier limits, such as users, workspaces or storage.
+/// Adding one to the catalogue is all it takes to meter it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Stable identifier, also the key the host product reports usage under.
+    pub key: String,
+    /// Display name ("Workspaces").
+    pub name: String,
+    /// One unit, as counted ("workspace", "GB").
+    pub unit: String,
+    /// Several units ("workspaces", "GB storage").
+    pub units: String,
+}
+
+impl Metric {
+    /// Whether Gatehouse counts this metric itself rather than the host product.
+    pub fn counted_by_gatehouse(&self) -> bool {
+        self.key == USERS_METRIC
+    }
+}
+
+/// The quotas of one tier, one per metric of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PlanLimits(pub std::collections::BTreeMap<String, Limit>);
+
+impl PlanLimits {
+    /// The limit on `metric`; a metric the tier does not name allows nothing
+    /// (validation makes every tier name every metric).
+    pub fn get(&self, metric: &str) -> Limit {
+        self.0.get(metric).copied().unwrap_or(Limit::Limited(0))
+    }
+
     /// Team members, the seats of the plan.
-    pub users: Limit,
-    /// Workspaces in the host product.
-    pub workspaces: Limit,
-    /// Storage in gigabytes.
-    pub storage_gb: Limit,
+    pub fn users(&self) -> Limit {
+        self.get(USERS_METRIC)
+    }
 }
 
 /// One priced tier, such as Starter or Professional.
@@ -187,6 +244,10 @@ pub struct AddOn {
     pub monthly_unit_price: Money,
     /// The most units one organisation may buy, if capped.
     pub max_quantity: Option<u32>,
+    /// The metric whose limit each unit raises, if any.
+    pub raises: Option<String>,
+    /// How much one unit raises that limit.
+    pub per_unit: u64,
 }
 
 /// Why an add-on quantity was refused.
@@ -263,6 +324,8 @@ pub struct Catalog {
     pub version: u32,
     /// The currency every price is in.
     pub currency: Currency,
+    /// What the tiers limit, in display order.
+    pub metrics: Vec<Metric>,
     /// Tiers, cheapest first.
     pub tiers: Vec<Tier>,
     /// Add-ons any tier can buy on top, in the file's order.
@@ -290,6 +353,57 @@ impl Catalog {
             (Some(tier), Some(from)) => tier >= from,
             _ => false,
         }
+    }
+
+    /// The metric with this key.
+    pub fn metric(&self, key: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.key == key)
+    }
+
+    /// The add-on with this key.
+    pub fn add_on(&self, key: &str) -> Option<&AddOn> {
+        self.add_ons.iter().find(|a| a.key == key)
+    }
+
+    /// Every feature, in display order.
+    pub fn features(&self) -> impl Iterator<Item = &Feature> {
+        self.feature_groups.iter().flat_map(|g| g.features.iter())
+    }
+
+    /// The feature with this key.
+    pub fn feature(&self, key: &str) -> Option<&Feature> {
+        self.features().find(|f| f.key == key)
+    }
+
+    /// What a tier with these add-ons allows of `metric`: the tier's limit
+    /// raised by every add-on that raises it. An unknown tier allows
+    /// anything, so a retired plan never locks its customers out.
+    pub fn plan_limit(&self, tier_key: &str, add_ons: &std::collections::BTreeMap<String, u32>, metric: &str) -> Limit {
+        let Some(tier) = self.tier(tier_key) else {
+            return Limit::Unlimited;
+        };
+        let raised = add_ons
+            .iter()
+            .filter_map(|(key, quantity)| {
+                let add_on = self.add_on(key)?;
+                (add_on.raises.as_deref() == Some(metric)).then(|| u64::from(*quantity).saturating_mul(add_on.per_unit))
+            })
+            .fold(0u64, u64::saturating_add);
+        tier.limits.get(metric).raised_by(raised)
+    }
+
+    /// Units bought of the add-ons that raise `metric`.
+    pub fn add_on_units_raising(&self, add_ons: &std::collections::BTreeMap<String, u32>, metric: &str) -> u32 {
+        add_ons
+            .iter()
+            .filter(|(key, _)| self.add_on(key).is_some_and(|a| a.raises.as_deref() == Some(metric)))
+            .map(|(_, quantity)| *quantity)
+            .fold(0u32, u32::saturating_add)
+    }
+
+    /// The cheapest tier whose limit on `metric` allows `used`, if any.
+    pub fn cheapest_tier_allowing(&self, metric: &str, used: u64) -> Option<&Tier> {
+        self.tiers.iter().find(|t| t.limits.get(metric).allows(used))
     }
 
     /// Number of features across all groups.
@@ -375,6 +489,11 @@ pub(crate) mod fixtures {
             r#"{{
             "version": 1, "currency": "USD",
             "trial": {{"days": 14, "default_tier": "pro"}},
+            "metrics": [
+              {{"key": "users", "name": "Users", "unit": "user", "units": "users"}},
+              {{"key": "workspaces", "name": "Workspaces", "unit": "workspace", "units": "workspaces"}},
+              {{"key": "storage_gb", "name": "Storage", "unit": "GB storage", "units": "GB storage"}}
+            ],
             "tiers": [
               {{"key": "starter", "name": "Starter", "monthly_price": "49", "annual_price": "529",
                 "limits": {{"users": 3, "workspaces": 1, "storage_gb": 10}}}},
@@ -385,8 +504,8 @@ pub(crate) mod fixtures {
               {tiers_extra}
             ],
             "add_ons": [
-              {{"key": "extra_user", "name": "Extra user", "unit": "user", "monthly_unit_price": "5", "max_quantity": 100}},
-              {{"key": "storage", "name": "Storage", "unit": "GB", "monthly_unit_price": "0.50"}}
+              {{"key": "extra_user", "name": "Extra user", "unit": "user", "monthly_unit_price": "5", "max_quantity": 100, "raises": "users"}},
+              {{"key": "storage", "name": "Storage", "unit": "GB", "monthly_unit_price": "0.50", "raises": "storage_gb", "per_unit": 1}}
             ],
             "feature_groups": [
               {{"key": "core", "name": "Core", "features": [

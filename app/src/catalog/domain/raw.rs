@@ -13,6 +13,9 @@ pub struct RawCatalog {
     pub currency: String,
     /// See [`TrialTerms`](super::TrialTerms).
     pub trial: RawTrial,
+    /// What the tiers' limits measure; a tier gives a limit for each.
+    #[serde(default)]
+    pub metrics: Vec<RawMetric>,
     /// Tiers, cheapest first.
     #[serde(default)]
     pub tiers: Vec<RawTier>,
@@ -56,16 +59,21 @@ pub struct RawTier {
     pub limits: RawLimits,
 }
 
-/// Quotas as written: a whole number or `"unlimited"`.
+/// Quotas as written: one per metric key, each a whole number or `"unlimited"`.
+pub type RawLimits = std::collections::BTreeMap<String, RawLimit>;
+
+/// A metered quantity as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLimits {
-    /// Members plus open invitations: a number or `"unlimited"`.
-    pub users: RawLimit,
-    /// Workspaces the host product may create: a number or `"unlimited"`.
-    pub workspaces: RawLimit,
-    /// Storage in GB.
-    pub storage_gb: RawLimit,
+pub struct RawMetric {
+    /// See [`Metric::key`](super::Metric::key).
+    pub key: String,
+    /// See [`Metric::name`](super::Metric::name).
+    pub name: String,
+    /// See [`Metric::unit`](super::Metric::unit).
+    pub unit: String,
+    /// See [`Metric::units`](super::Metric::units).
+    pub units: String,
 }
 
 /// One quota as written.
@@ -93,6 +101,12 @@ pub struct RawAddOn {
     /// See [`AddOn::max_quantity`](super::AddOn::max_quantity).
     #[serde(default)]
     pub max_quantity: Option<i64>,
+    /// See [`AddOn::raises`](super::AddOn::raises): a metric key.
+    #[serde(default)]
+    pub raises: Option<String>,
+    /// How much one unit raises that metric's limit (1 if left out).
+    #[serde(default)]
+    pub per_unit: Option<i64>,
 }
 
 /// A feature group as written.

@@ -87,6 +87,50 @@ fn parse_limit(entry: &str, field: &str, raw: &RawLimit) -> Result<Limit, Catalo
     }
 }
 
+fn validate_metrics(raw: &[RawMetric]) -> Result<Vec<Metric>, CatalogError> {
+    let mut keys = HashSet::new();
+    let mut metrics = Vec::with_capacity(raw.len());
+    for (index, metric) in raw.iter().enumerate() {
+        let entry = format!("metrics[{index}] \"{}\"", metric.key);
+        check_key(&entry, &metric.key)?;
+        check_unique(&mut keys, &entry, &metric.key)?;
+        check_name(&entry, "name", &metric.name)?;
+        check_name(&entry, "unit", &metric.unit)?;
+        check_name(&entry, "units", &metric.units)?;
+        metrics.push(Metric {
+            key: metric.key.clone(),
+            name: metric.name.trim().to_owned(),
+            unit: metric.unit.trim().to_owned(),
+            units: metric.units.trim().to_owned(),
+        });
+    }
+    if !keys.contains(USERS_METRIC) {
+        return Err(CatalogError::new(
+            "metrics",
+            format!("\"{USERS_METRIC}\" must be one of them: Gatehouse counts members and invitations against it"),
+        ));
+    }
+    Ok(metrics)
+}
+
+/// Reads a tier's limits: exactly one for each metric, no other keys.
+fn parse_limits(entry: &str, metrics: &[Metric], raw: &RawLimits) -> Result<PlanLimits, CatalogError> {
+    if let Some(unknown) = raw.keys().find(|k| !metrics.iter().any(|m| &m.key == *k)) {
+        return Err(CatalogError::new(
+            format!("{entry}.limits.{unknown}"),
+            "is not a metric of this catalogue (declare it under [[metrics]])",
+        ));
+    }
+    let mut limits = PlanLimits::default();
+    for metric in metrics {
+        let value = raw.get(&metric.key).ok_or_else(|| {
+            CatalogError::new(format!("{entry}.limits.{}", metric.key), "is missing")
+        })?;
+        limits.0.insert(metric.key.clone(), parse_limit(entry, &metric.key, value)?);
+    }
+    Ok(limits)
+}
+
 impl Catalog {
     /// Checks every rule of a catalogue file and builds the catalogue, or
     /// names the first entry that breaks one.
@@ -98,6 +142,8 @@ impl Catalog {
         if raw.tiers.is_empty() {
             return Err(CatalogError::new("tiers", "at least one tier is needed"));
         }
+
+        let metrics = validate_metrics(&raw.metrics)?;
 
         let mut tier_keys = HashSet::new();
         let mut tiers: Vec<Tier> = Vec::with_capacity(raw.tiers.len());
@@ -118,11 +164,7 @@ impl Catalog {
                     ),
                 ));
             }
-            let limits = PlanLimits {
-                users: parse_limit(&entry, "users", &tier.limits.users)?,
-                workspaces: parse_limit(&entry, "workspaces", &tier.limits.workspaces)?,
-                storage_gb: parse_limit(&entry, "storage_gb", &tier.limits.storage_gb)?,
-            };
+            let limits = parse_limits(&entry, &metrics, &tier.limits)?;
             if let Some(previous) = tiers.last() {
                 if monthly_price.amount_minor < previous.monthly_price.amount_minor {
                     return Err(CatalogError::new(
@@ -133,13 +175,9 @@ impl Catalog {
                         ),
                     ));
                 }
-                let quotas = [
-                    ("users", limits.users, previous.limits.users),
-                    ("workspaces", limits.workspaces, previous.limits.workspaces),
-                    ("storage_gb", limits.storage_gb, previous.limits.storage_gb),
-                ];
-                for (field, this, before) in quotas {
-                    if !this.covers(before) {
+                for metric in &metrics {
+                    let field = &metric.key;
+                    if !limits.get(field).covers(previous.limits.get(field)) {
                         return Err(CatalogError::new(
                             format!("{entry}.limits.{field}"),
                             format!("is lower than in the cheaper tier \"{}\"", previous.key),
@@ -187,12 +225,38 @@ impl Catalog {
                     ));
                 }
             };
+            if let Some(raised) = &add_on.raises
+                && !metrics.iter().any(|m| &m.key == raised)
+            {
+                return Err(CatalogError::new(
+                    format!("{entry}.raises"),
+                    format!("\"{raised}\" is not a metric of this catalogue"),
+                ));
+            }
+            let per_unit = match add_on.per_unit {
+                None => 1,
+                Some(n) if n >= 1 && add_on.raises.is_some() => n as u64,
+                Some(n) if n >= 1 => {
+                    return Err(CatalogError::new(
+                        format!("{entry}.per_unit"),
+                        "only an add-on that raises a metric has a per-unit amount",
+                    ));
+                }
+                Some(_) => {
+                    return Err(CatalogError::new(
+                        format!("{entry}.per_unit"),
+                        "must be a whole number of at least 1",
+                    ));
+                }
+            };
             add_ons.push(AddOn {
                 key: add_on.key.clone(),
                 name: add_on.name.trim().to_owned(),
                 unit: add_on.unit.trim().to_owned(),
                 monthly_unit_price,
                 max_quantity,
+                raises: add_on.raises.clone(),
+                per_unit,
             });
         }
 
@@ -257,6 +321,7 @@ impl Catalog {
         Ok(Catalog {
             version: raw.version,
             currency,
+            metrics,
             tiers,
             add_ons,
             feature_groups,
@@ -279,7 +344,7 @@ mod tests {
         let starter = catalog.tier("starter").unwrap();
         assert_eq!(starter.monthly_price.amount_minor, 4900);
         assert_eq!(starter.annual_price.amount_minor, 52900);
-        assert_eq!(catalog.tier("enterprise").unwrap().limits.users, Limit::Unlimited);
+        assert_eq!(catalog.tier("enterprise").unwrap().limits.users(), Limit::Unlimited);
         assert_eq!(catalog.add_ons[1].monthly_unit_price.amount_minor, 50);
         assert_eq!(catalog.trial.days, 14);
     }
@@ -341,18 +406,61 @@ mod tests {
             ),
             (
                 "zero limit",
-                |c| c.tiers[0].limits.users = RawLimit::Number(0),
+                |c| { c.tiers[0].limits.insert("users".into(), RawLimit::Number(0)); },
                 "tiers[0] \"starter\".limits.users: must be a whole number of at least 1 or \"unlimited\"",
             ),
             (
                 "word limit",
-                |c| c.tiers[0].limits.storage_gb = RawLimit::Word("lots".into()),
+                |c| { c.tiers[0].limits.insert("storage_gb".into(), RawLimit::Word("lots".into())); },
                 "limits.storage_gb: must be a whole number",
             ),
             (
                 "shrinking limit",
-                |c| c.tiers[1].limits.users = RawLimit::Number(2),
+                |c| { c.tiers[1].limits.insert("users".into(), RawLimit::Number(2)); },
                 "tiers[1] \"pro\".limits.users: is lower than in the cheaper tier \"starter\"",
+            ),
+            (
+                "missing limit",
+                |c| { c.tiers[2].limits.remove("workspaces"); },
+                "tiers[2] \"enterprise\".limits.workspaces: is missing",
+            ),
+            (
+                "undeclared metric",
+                |c| { c.tiers[0].limits.insert("seats".into(), RawLimit::Number(1)); },
+                "tiers[0] \"starter\".limits.seats: is not a metric of this catalogue",
+            ),
+            (
+                "no users metric",
+                |c| c.metrics.retain(|m| m.key != "users"),
+                "metrics: \"users\" must be one of them",
+            ),
+            (
+                "duplicate metric",
+                |c| c.metrics[1].key = "users".into(),
+                "metrics[1] \"users\".key: \"users\" is used twice",
+            ),
+            (
+                "metric without units",
+                |c| c.metrics[1].units = " ".into(),
+                "metrics[1] \"workspaces\".units: must be between 1 and 80",
+            ),
+            (
+                "add-on raising nothing known",
+                |c| c.add_ons[0].raises = Some("seats".into()),
+                "add_ons[0] \"extra_user\".raises: \"seats\" is not a metric of this catalogue",
+            ),
+            (
+                "zero per unit",
+                |c| c.add_ons[1].per_unit = Some(0),
+                "add_ons[1] \"storage\".per_unit: must be a whole number of at least 1",
+            ),
+            (
+                "per unit without a metric",
+                |c| {
+                    c.add_ons[1].raises = None;
+                    c.add_ons[1].per_unit = Some(5);
+                },
+                "add_ons[1] \"storage\".per_unit: only an add-on that raises a metric",
             ),
             (
                 "two recommended",
@@ -428,5 +536,29 @@ mod tests {
             "limits": {"users": "unlimited", "workspaces": "unlimited", "storage_gb": "unlimited"}}"#;
         let catalog = assert_ok!(Catalog::validate(raw(extra)));
         assert_eq!(catalog.tiers.len(), 4);
+    }
+
+    #[test]
+    fn a_catalogue_can_grow_a_metric_by_declaring_it_and_giving_each_tier_a_limit() {
+        let mut file = raw("");
+        file.metrics.push(RawMetric {
+            key: "api_calls".into(),
+            name: "API calls".into(),
+            unit: "API call".into(),
+            units: "API calls".into(),
+        });
+        for (tier, limit) in file.tiers.iter_mut().zip([1000, 10000, 100000]) {
+            tier.limits.insert("api_calls".into(), RawLimit::Number(limit));
+        }
+        file.add_ons[1].raises = Some("api_calls".into());
+        file.add_ons[1].per_unit = Some(500);
+        let catalog = assert_ok!(Catalog::validate(file));
+        assert_eq!(catalog.metrics.len(), 4);
+        assert_eq!(catalog.tier("pro").unwrap().limits.get("api_calls"), Limit::Limited(10000));
+        assert_eq!(catalog.add_ons[1].per_unit, 500);
+        let metric = catalog.metric("api_calls").unwrap();
+        assert_eq!(Limit::Limited(1).label(metric), "1 API call");
+        assert_eq!(Limit::Limited(10000).label(metric), "10000 API calls");
+        assert_eq!(Limit::Unlimited.label(metric), "Unlimited api calls");
     }
 }

@@ -1,0 +1,6 @@
+//! Entitlements: what each organisation may do (its plan's features and
+//! limits, add-ons, admin overrides and subscription state), the usage it
+//! has, and the one guard every gated server function and API route uses.
+
+#[cfg(feature = "ssr")]
+pub mod domain;
