@@ -15,6 +15,7 @@ pub mod email;
 pub mod entitlements;
 pub mod error;
 pub mod marketing;
+pub mod outbound;
 pub mod portal;
 pub mod security;
 pub mod signup;

@@ -75,6 +75,6 @@ test("a prospect signs up, verifies by email, signs out and in, and builds a tea
   await expect(page.locator("[data-seats]")).toHaveText("3 of 3 seats used");
   await page.getByLabel("Email address").fill("dee@acme-e2e.test");
   await page.getByRole("button", { name: "Send invitation" }).click();
-  await expect(page.getByRole("alert")).toContainText("your plan includes 3 users");
+  await expect(page.getByRole("alert")).toContainText("Your plan includes 3 users");
   await expect(page.getByRole("link", { name: "Upgrade your plan" })).toBeVisible();
 });

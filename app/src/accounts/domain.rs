@@ -228,14 +228,6 @@ pub enum TeamError {
     /// The organisation must keep an owner.
     #[error("an organisation needs at least one owner; make someone else owner first")]
     LastOwner,
-    /// At the plan's seat limit.
-    #[error(
-        "your plan includes {limit} users and all are taken; upgrade your plan or add extra users to invite more"
-    )]
-    SeatLimitReached {
-        /// Seats included.
-        limit: u64,
-    },
 }
 
 /// Who may change `target`'s role from `current` to `new`. Owners may do
@@ -286,19 +278,6 @@ pub fn check_invite(actor: Role, invited_role: Role) -> Result<(), TeamError> {
         return Err(TeamError::OwnersOnly);
     }
     Ok(())
-}
-
-/// Whether one more seat fits: members plus open invitations must stay within
-/// the limit (`None` = unlimited).
-pub fn check_seat_available(
-    members: u64,
-    open_invitations: u64,
-    limit: Option<u64>,
-) -> Result<(), TeamError> {
-    match limit {
-        Some(limit) if members + open_invitations >= limit => Err(TeamError::SeatLimitReached { limit }),
-        _ => Ok(()),
-    }
 }
 
 /// Whole days left in a trial ending at `trial_end_unix`, rounding a part day
@@ -427,22 +406,6 @@ mod tests {
         assert_eq!(check_invite(Member, Member), Err(TeamError::NotAllowed));
         assert_eq!(check_invite(Admin, Owner), Err(TeamError::OwnersOnly));
         assert_eq!(check_invite(Admin, Admin), Ok(()));
-    }
-
-    #[test]
-    fn seats_count_members_and_open_invitations() {
-        assert_eq!(check_seat_available(2, 0, Some(3)), Ok(()));
-        assert_eq!(
-            check_seat_available(2, 1, Some(3)),
-            Err(TeamError::SeatLimitReached { limit: 3 })
-        );
-        assert_eq!(
-            check_seat_available(3, 0, Some(3)),
-            Err(TeamError::SeatLimitReached { limit: 3 })
-        );
-        assert_eq!(check_seat_available(10_000, 50, None), Ok(()));
-        let message = TeamError::SeatLimitReached { limit: 3 }.to_string();
-        assert!(message.contains("3 users"), "{message}");
     }
 
     #[test]

@@ -4,3 +4,9 @@
 
 #[cfg(feature = "ssr")]
 pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod guard;
+#[cfg(feature = "ssr")]
+pub mod usage;

@@ -15,11 +15,12 @@ use {
     crate::accounts::db as accounts_db,
     crate::accounts::domain::{
         EmailAddress, Password, Role, TeamError, check_invite, check_leave, check_removal, check_role_change,
-        check_seat_available,
     },
     crate::accounts::secrets::{hash_password, new_token, token_hash},
     crate::accounts::session::{self, require_member},
-    crate::billing::db::seat_usage,
+    crate::catalog::domain::USERS_METRIC,
+    crate::entitlements::db::OrganizationAddress,
+    crate::entitlements::guard::{explain, standing},
     crate::context::app_context,
     crate::email::{outbox, templates},
     crate::error::FormCheck,
@@ -94,9 +95,12 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
         form.fail("email", format!("{email} is already a member"));
         return Err(form.into_error());
     }
-    let (used, limit) = seat_usage(&mut tx, &scope, &catalog, now).await?;
-    if let Err(error) = check_seat_available(used, 0, limit) {
-        form.fail("email", error.to_string());
+    // The organisation row is locked, so the users counted here stay true
+    // until this transaction commits.
+    let address = OrganizationAddress::Id(scope.organization_id());
+    let standing = standing(&mut *tx, &catalog, &address, now).await?.ok_or(AppError::NotFound)?;
+    if let Some(Err(refusal)) = standing.check_room(&catalog, USERS_METRIC, 1) {
+        form.fail("email", explain(&catalog, &refusal));
         return Err(form.into_error());
     }
     let token = new_token();

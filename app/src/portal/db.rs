@@ -4,7 +4,7 @@
 use super::{InvitationView, MemberView, OrgOverview};
 use crate::accounts::domain::{EmailAddress, Role, trial_days_left};
 use crate::accounts::session::TenantScope;
-use crate::billing::db::seat_usage;
+use crate::entitlements::guard::seats;
 use crate::billing::domain::SubscriptionStatus;
 use crate::catalog::domain::Catalog;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -55,7 +55,7 @@ pub async fn overview(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let (seats_used, seat_limit) = seat_usage(conn, scope, catalog, now).await?;
+    let (seats_used, seat_limit) = seats(&mut *conn, catalog, scope, now).await?;
     let status = row.status.as_deref().and_then(SubscriptionStatus::parse);
     let trialing = status == Some(SubscriptionStatus::Trialing);
     Ok(OrgOverview {
@@ -125,7 +125,7 @@ pub async fn team(
         expires_on: r.expires_on,
     })
     .collect();
-    let (seats_used, seat_limit) = seat_usage(conn, scope, catalog, now).await?;
+    let (seats_used, seat_limit) = seats(&mut *conn, catalog, scope, now).await?;
     Ok(Team {
         members,
         invitations,

@@ -99,7 +99,7 @@ async fn invitations_past_the_seat_limit_are_refused_with_the_limit_named(pool: 
         panic!()
     };
     assert!(
-        errors[0].message.contains("your plan includes 3 users"),
+        errors[0].message.contains("Your plan includes 3 users"),
         "{}",
         errors[0].message
     );

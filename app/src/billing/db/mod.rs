@@ -9,7 +9,7 @@ mod subscriptions;
 
 pub use customers::{customer_of, link_customer, update_customer_email};
 pub use invoices::apply_invoice;
-pub use page::{BillingRow, InvoiceRow, billing_row, invoices, seat_usage, users_counted};
+pub use page::{BillingRow, InvoiceRow, billing_row, invoices, users_counted};
 pub use subscriptions::{
     LocalSubscription, Present, apply_present, linked_subscription_id, local_subscription, lock_customer,
     record_event_state,

@@ -3,10 +3,9 @@
 
 use crate::accounts::session::TenantScope;
 use crate::billing::domain::SubscriptionStatus;
-use crate::billing::domain::{InvoiceLine, PlanChoice, allowed_users};
-use crate::catalog::domain::{Catalog, Limit};
+use crate::billing::domain::InvoiceLine;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor, PgPool};
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 /// An organisation's subscription as the billing page shows it.
@@ -191,48 +190,4 @@ pub async fn users_counted(
     .fetch_one(executor)
     .await?;
     Ok(count.max(0) as u64)
-}
-
-/// Seats in use at `now` (members plus open invitations) and the seat limit
-/// of the current plan (`None`: unlimited, or no subscription yet), by the
-/// one seat rule, [`allowed_users`]; one round trip.
-pub async fn seat_usage(
-    conn: &mut PgConnection,
-    scope: &TenantScope,
-    catalog: &Catalog,
-    now: DateTime<Utc>,
-) -> Result<(u64, Option<u64>), sqlx::Error> {
-    // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"
-        select (select count(*) from membership where organization_id = $1)
-             + (select count(*) from invitation where organization_id = $1
-                  and accepted_at is null and revoked_at is null and expires_at > $2) as "used!",
-               p.plan_key as "plan_key?", s.billing_cycle as "billing_cycle?",
-               array(select i.lookup_key from subscription_item i where i.subscription_id = s.subscription_id
-                     order by i.lookup_key) as "keys!",
-               array(select i.quantity from subscription_item i where i.subscription_id = s.subscription_id
-                     order by i.lookup_key) as "quantities!"
-        from (select 1) as one
-        left join lateral (select * from subscription where organization_id = $1
-                           order by created_at desc limit 1) s on true
-        left join plan p on p.plan_id = s.plan_id
-        "#,
-        scope.organization_id(),
-        now as _
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let limit = row.plan_key.zip(row.billing_cycle).and_then(|(tier, cycle)| {
-        let items: Vec<(String, u32)> = row
-            .keys
-            .into_iter()
-            .zip(row.quantities.into_iter().map(|q| q.max(0) as u32))
-            .collect();
-        match allowed_users(catalog, &PlanChoice::of_subscription(&tier, &cycle, &items)) {
-            Limit::Limited(n) => Some(n),
-            Limit::Unlimited => None,
-        }
-    });
-    Ok((row.used.max(0) as u64, limit))
 }

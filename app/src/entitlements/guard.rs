@@ -1,0 +1,139 @@
+//! The one guard: every gated server function and every API route reads the
+//! organisation's standing through [`standing`] and asks it before acting.
+
+use super::db::{OrganizationAddress, OrganizationHeader, organization_state};
+use super::domain::{self, Allowance, Entitlements, Refusal};
+use crate::accounts::session::TenantScope;
+use crate::catalog::domain::{Catalog, USERS_METRIC};
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use std::collections::BTreeMap;
+
+/// An organisation's entitlements and usage at one instant.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    /// Who.
+    pub header: OrganizationHeader,
+    /// What it may do.
+    pub entitlements: Entitlements,
+    /// What it uses, per metric.
+    pub usage: BTreeMap<String, u64>,
+    /// When its trial ends, if it is in one.
+    pub trial_end: Option<DateTime<Utc>>,
+    /// When the current period ends.
+    pub current_period_end: Option<DateTime<Utc>>,
+}
+
+/// Reads and resolves the standing of the organisation at `address`.
+pub async fn standing(
+    executor: impl PgExecutor<'_>,
+    catalog: &Catalog,
+    address: &OrganizationAddress,
+    now: DateTime<Utc>,
+) -> Result<Option<Standing>, sqlx::Error> {
+    let Some(state) = organization_state(executor, address, now).await? else {
+        return Ok(None);
+    };
+    let entitlements = domain::resolve(catalog, &state.facts, now);
+    let subscription = state.facts.subscription.as_ref();
+    Ok(Some(Standing {
+        header: state.header,
+        entitlements,
+        usage: state.usage,
+        trial_end: subscription
+            .filter(|s| s.status == crate::billing::domain::SubscriptionStatus::Trialing)
+            .and_then(|s| s.trial_end),
+        current_period_end: subscription.and_then(|s| s.current_period_end),
+    }))
+}
+
+impl Standing {
+    /// Usage of `metric` now (0 if none was reported).
+    pub fn used(&self, metric: &str) -> u64 {
+        self.usage.get(metric).copied().unwrap_or(0)
+    }
+
+    /// Usage against the limit, for every catalogue metric, in catalogue order.
+    pub fn allowances<'a>(&'a self, catalog: &'a Catalog) -> impl Iterator<Item = (&'a str, Allowance)> + 'a {
+        catalog.metrics.iter().filter_map(|m| {
+            let limit = self.entitlements.limit(&m.key)?;
+            Some((m.key.as_str(), Allowance::of(limit, self.used(&m.key))))
+        })
+    }
+
+    /// Refuses a gated write in a read-only state.
+    pub fn check_write(&self) -> Result<(), Refusal> {
+        domain::check_write(&self.entitlements)
+    }
+
+    /// Whether a gated action using `feature` may happen (`None`: no such feature).
+    pub fn check_feature(&self, catalog: &Catalog, feature: &str) -> Option<Result<(), Refusal>> {
+        domain::check_feature(catalog, &self.entitlements, feature)
+    }
+
+    /// Whether `metric` may grow by `increment` (`None`: no such metric).
+    pub fn check_room(&self, catalog: &Catalog, metric: &str, increment: u64) -> Option<Result<(), Refusal>> {
+        domain::check_increment(catalog, &self.entitlements, metric, self.used(metric), increment)
+    }
+}
+
+/// Users counted now and the user limit (`None`: unlimited), as the guard
+/// sees them, for pages that show seats.
+pub async fn seats(
+    executor: impl PgExecutor<'_>,
+    catalog: &Catalog,
+    scope: &TenantScope,
+    now: DateTime<Utc>,
+) -> Result<(u64, Option<u64>), sqlx::Error> {
+    let address = OrganizationAddress::Id(scope.organization_id());
+    Ok(match standing(executor, catalog, &address, now).await? {
+        Some(standing) => {
+            let limit = standing.entitlements.limit(USERS_METRIC).and_then(|l| l.as_option());
+            (standing.used(USERS_METRIC), limit)
+        }
+        None => (0, Some(0)),
+    })
+}
+
+/// What a refusal says to a customer, with the tier that would allow it.
+pub fn explain(catalog: &Catalog, refusal: &Refusal) -> String {
+    let tier_name = |key: &str| catalog.tier(key).map_or_else(|| key.to_owned(), |t| t.name.clone());
+    match refusal {
+        Refusal::FeatureNotInPlan { feature, upgrade_to } => {
+            let name = catalog.feature(feature).map_or(feature.as_str(), |f| f.name.as_str());
+            match upgrade_to {
+                Some(tier) => format!("{name} is not in your plan. Upgrade to {} to use it.", tier_name(tier)),
+                None => format!("{name} is switched off for your organisation."),
+            }
+        }
+        Refusal::LimitReached {
+            metric,
+            limit,
+            upgrade_to,
+            ..
+        } => {
+            let units = catalog.metric(metric).map_or(metric.as_str(), |m| m.units.as_str());
+            let first = format!("Your plan includes {limit} {units} and all are in use.");
+            match upgrade_to {
+                Some(tier) => format!("{first} Upgrade to {} or add more to your plan.", tier_name(tier)),
+                None => format!("{first} Add more to your plan."),
+            }
+        }
+        Refusal::ReadOnly { why } => why.explain().to_owned(),
+    }
+}
+
+/// A refusal as the error a server function answers with.
+pub fn refused(catalog: &Catalog, refusal: &Refusal) -> AppError {
+    AppError::NotEntitled {
+        code: refusal.code().to_owned(),
+        message: explain(catalog, refusal),
+        upgrade_to: match refusal {
+            Refusal::FeatureNotInPlan { upgrade_to, .. } | Refusal::LimitReached { upgrade_to, .. } => {
+                upgrade_to.clone()
+            }
+            Refusal::ReadOnly { .. } => None,
+        },
+    }
+}

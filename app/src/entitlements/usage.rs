@@ -1,0 +1,418 @@
+//! Usage the host product reports: each report carries the host's own id
+//! for it, so a retry counts once and a reused id with other content is
+//! refused; a batch applies all or nothing. Also the six-hourly snapshots.
+
+use crate::catalog::domain::{Catalog, USERS_METRIC};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Most reports in one batch.
+pub const MAX_BATCH: usize = 100;
+/// Longest report id.
+pub const MAX_REPORT_ID: usize = 200;
+/// How often every organisation's usage is recorded.
+pub const SNAPSHOT_EVERY: TimeDelta = TimeDelta::hours(6);
+
+/// One report as sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// The host product's id for this report.
+    pub id: Option<String>,
+    /// Metric key.
+    pub metric: Option<String>,
+    /// Add this much (may be negative).
+    pub increment: Option<i64>,
+    /// Or set the value to this.
+    pub set: Option<i64>,
+}
+
+/// What a report does to its counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Adds (or with a negative amount, removes).
+    Increment(i64),
+    /// Sets the value.
+    Set(u64),
+}
+
+/// A report that passed its checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The host product's id for it.
+    pub id: String,
+    /// Metric key.
+    pub metric: String,
+    /// What it does.
+    pub change: Change,
+}
+
+/// A report that cannot be applied, with the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ReportProblem {
+    /// Such as `reports[3].metric`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn problem(field: String, message: impl Into<String>) -> ReportProblem {
+    ReportProblem {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Checks a batch: 1 to [`MAX_BATCH`] reports, each with a printable id, a
+/// metric of the catalogue the host product reports, and exactly one of
+/// `increment` and `set` (`set` at least 0), ids distinct within the batch.
+pub fn parse_batch(catalog: &Catalog, raw: Vec<RawReport>) -> Result<Vec<Report>, ReportProblem> {
+    if raw.is_empty() {
+        return Err(problem("reports".into(), "send at least one report"));
+    }
+    if raw.len() > MAX_BATCH {
+        return Err(problem("reports".into(), format!("send at most {MAX_BATCH} reports at once")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    raw.into_iter()
+        .enumerate()
+        .map(|(index, report)| {
+            let at = |field: &str| format!("reports[{index}].{field}");
+            let id = report.id.ok_or_else(|| problem(at("id"), "is required"))?;
+            if id.is_empty() || id.chars().count() > MAX_REPORT_ID || id.chars().any(char::is_control) {
+                return Err(problem(at("id"), format!("must be 1 to {MAX_REPORT_ID} printable characters")));
+            }
+            if !seen.insert(id.clone()) {
+                return Err(problem(at("id"), "is used twice in this batch"));
+            }
+            let metric = report.metric.ok_or_else(|| problem(at("metric"), "is required"))?;
+            match catalog.metric(&metric) {
+                None => {
+                    let known: Vec<&str> = catalog
+                        .metrics
+                        .iter()
+                        .filter(|m| !m.counted_by_gatehouse())
+                        .map(|m| m.key.as_str())
+                        .collect();
+                    return Err(problem(at("metric"), format!("is not a metric; one of: {}", known.join(", "))));
+                }
+                Some(m) if m.counted_by_gatehouse() => {
+                    return Err(problem(
+                        at("metric"),
+                        format!("{USERS_METRIC} is counted by Gatehouse (members and open invitations)"),
+                    ));
+                }
+                Some(_) => {}
+            }
+            let change = match (report.increment, report.set) {
+                (Some(n), None) => Change::Increment(n),
+                (None, Some(n)) if n >= 0 => Change::Set(n as u64),
+                (None, Some(_)) => return Err(problem(at("set"), "must be 0 or more")),
+                _ => return Err(problem(at("increment"), "give exactly one of increment and set")),
+            };
+            Ok(Report { id, metric, change })
+        })
+        .collect()
+}
+
+/// What applying a batch came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Applied (or already applied): each metric's value after the batch.
+    Applied {
+        /// Reports that counted now.
+        applied: usize,
+        /// Reports that had been applied before (retries).
+        duplicates: usize,
+        /// Metric values after the batch.
+        values: Vec<(String, u64)>,
+    },
+    /// A report id was used before with other content; nothing was applied.
+    Conflict {
+        /// The report's index in the batch.
+        index: usize,
+    },
+    /// A decrement would go below zero; nothing was applied.
+    BelowZero {
+        /// The report's index in the batch.
+        index: usize,
+    },
+}
+
+/// Applies a checked batch to one organisation inside the caller's
+/// transaction, which the caller must roll back on anything but
+/// [`BatchOutcome::Applied`]: all or nothing. Counters are locked in key order, so concurrent
+/// batches for one organisation serialise instead of losing updates.
+pub async fn apply_batch(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    reports: &[Report],
+    now: DateTime<Utc>,
+) -> Result<BatchOutcome, sqlx::Error> {
+    let mut metrics: Vec<&str> = reports.iter().map(|r| r.metric.as_str()).collect();
+    metrics.sort_unstable();
+    metrics.dedup();
+    for metric in &metrics {
+        // language=PostgreSQL
+        sqlx::query!(
+            r#"
+            insert into usage_counter (organization_id, metric_key, value, updated_at) values ($1, $2, 0, $3)
+            on conflict (organization_id, metric_key) do nothing
+            "#,
+            organization_id,
+            metric,
+            now as _
+        )
+        .execute(&mut *conn)
+        .await?;
+        // language=PostgreSQL
+        sqlx::query!(
+            "select value from usage_counter where organization_id = $1 and metric_key = $2 for update",
+            organization_id,
+            metric
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+    }
+
+    let (mut applied, mut duplicates) = (0, 0);
+    for (index, report) in reports.iter().enumerate() {
+        let (increment, set_value) = match report.change {
+            Change::Increment(n) => (Some(n), None),
+            Change::Set(n) => (None, Some(i64::try_from(n).unwrap_or(i64::MAX))),
+        };
+        // language=PostgreSQL
+        let stored = sqlx::query!(
+            r#"
+            select organization_id, metric_key, increment, set_value from usage_report where report_id = $1
+            "#,
+            report.id
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(stored) = stored {
+            let same = stored.organization_id == organization_id
+                && stored.metric_key == report.metric
+                && stored.increment == increment
+                && stored.set_value == set_value;
+            if !same {
+                return Ok(BatchOutcome::Conflict { index });
+            }
+            duplicates += 1;
+            continue;
+        }
+        // language=PostgreSQL
+        let value_after = sqlx::query_scalar!(
+            r#"
+            update usage_counter
+               set value = case when $3::bigint is not null then $3 else value + $4 end, updated_at = $5
+             where organization_id = $1 and metric_key = $2
+               and (case when $3::bigint is not null then $3 else value + $4 end) >= 0
+            returning value
+            "#,
+            organization_id,
+            report.metric,
+            set_value,
+            increment,
+            now as _
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(value_after) = value_after else {
+            return Ok(BatchOutcome::BelowZero { index });
+        };
+        // A concurrent batch for this organisation waits on the counter lock
+        // above and then finds this row; one for another organisation with
+        // the same id meets the primary key here, and is a conflict.
+        // language=PostgreSQL
+        let inserted = sqlx::query!(
+            r#"
+            insert into usage_report (report_id, organization_id, metric_key, increment, set_value, value_after, received_at)
+            values ($1, $2, $3, $4, $5, $6, $7)
+            on conflict (report_id) do nothing
+            "#,
+            report.id,
+            organization_id,
+            report.metric,
+            increment,
+            set_value,
+            value_after,
+            now as _
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(BatchOutcome::Conflict { index });
+        }
+        applied += 1;
+    }
+    // language=PostgreSQL
+    let values = sqlx::query!(
+        r#"
+        select metric_key, value from usage_counter where organization_id = $1 and metric_key = any($2)
+        order by metric_key
+        "#,
+        organization_id,
+        &metrics.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>()
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.metric_key, r.value.max(0) as u64))
+    .collect();
+    Ok(BatchOutcome::Applied {
+        applied,
+        duplicates,
+        values,
+    })
+}
+
+/// The snapshot slot `now` falls in.
+pub fn snapshot_slot(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.duration_trunc(SNAPSHOT_EVERY).unwrap_or(now)
+}
+
+/// Records every organisation's usage of every metric for the slot `now`
+/// falls in; a second run in the same slot (another process, a retry)
+/// records nothing. Returns the rows written.
+pub async fn take_snapshots(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let slot = snapshot_slot(now);
+    let reported: Vec<String> = catalog
+        .metrics
+        .iter()
+        .filter(|m| !m.counted_by_gatehouse())
+        .map(|m| m.key.clone())
+        .collect();
+    // language=PostgreSQL
+    let users = sqlx::query!(
+        r#"
+        insert into usage_snapshot (organization_id, metric_key, taken_at, value)
+        select o.organization_id, $1, $2,
+               (select count(*) from membership m where m.organization_id = o.organization_id)
+             + (select count(*) from invitation v where v.organization_id = o.organization_id
+                  and v.accepted_at is null and v.revoked_at is null and v.expires_at > $3)
+        from organization o
+        on conflict do nothing
+        "#,
+        USERS_METRIC,
+        slot as _,
+        now as _
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    // language=PostgreSQL
+    let others = sqlx::query!(
+        r#"
+        insert into usage_snapshot (organization_id, metric_key, taken_at, value)
+        select o.organization_id, k.metric_key, $2, coalesce(c.value, 0)
+        from organization o
+        cross join unnest($1::text[]) as k(metric_key)
+        left join usage_counter c on c.organization_id = o.organization_id and c.metric_key = k.metric_key
+        on conflict do nothing
+        "#,
+        &reported,
+        slot as _
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(users + others)
+}
+
+/// One metric's recorded history for one organisation, oldest first.
+pub async fn snapshot_history(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, DateTime<Utc>, u64)>, sqlx::Error> {
+    // language=PostgreSQL
+    Ok(sqlx::query!(
+        r#"
+        select metric_key, taken_at, value from usage_snapshot
+        where organization_id = $1 and taken_at >= $2
+        order by metric_key, taken_at
+        "#,
+        organization_id,
+        since as _
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.metric_key, r.taken_at, r.value.max(0) as u64))
+    .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::domain::fixtures::valid;
+    use chrono::TimeZone;
+
+    fn report(id: &str, metric: &str, increment: Option<i64>, set: Option<i64>) -> RawReport {
+        RawReport {
+            id: Some(id.into()),
+            metric: Some(metric.into()),
+            increment,
+            set,
+        }
+    }
+
+    #[test]
+    fn a_good_batch_reads_as_its_changes() {
+        let batch = parse_batch(
+            &valid(),
+            vec![
+                report("a", "workspaces", Some(2), None),
+                report("b", "storage_gb", None, Some(40)),
+                report("c", "workspaces", Some(-1), None),
+            ],
+        )
+        .unwrap();
+        assert_eq!(batch[0].change, Change::Increment(2));
+        assert_eq!(batch[1].change, Change::Set(40));
+        assert_eq!(batch[2].change, Change::Increment(-1));
+    }
+
+    #[test]
+    fn every_bad_report_names_its_field() {
+        let long = "x".repeat(MAX_REPORT_ID + 1);
+        let cases: Vec<(Vec<RawReport>, &str, &str)> = vec![
+            (vec![], "reports", "at least one"),
+            ((0..101).map(|i| report(&i.to_string(), "workspaces", Some(1), None)).collect(), "reports", "at most 100"),
+            (vec![RawReport { id: None, metric: Some("workspaces".into()), increment: Some(1), set: None }], "reports[0].id", "required"),
+            (vec![report("", "workspaces", Some(1), None)], "reports[0].id", "printable"),
+            (vec![report(&long, "workspaces", Some(1), None)], "reports[0].id", "printable"),
+            (vec![report("a\nb", "workspaces", Some(1), None)], "reports[0].id", "printable"),
+            (vec![report("a", "workspaces", Some(1), None), report("a", "storage_gb", Some(1), None)], "reports[1].id", "twice"),
+            (vec![RawReport { id: Some("a".into()), metric: None, increment: Some(1), set: None }], "reports[0].metric", "required"),
+            (vec![report("a", "seats", Some(1), None)], "reports[0].metric", "one of: workspaces, storage_gb"),
+            (vec![report("a", "users", Some(1), None)], "reports[0].metric", "counted by Gatehouse"),
+            (vec![report("a", "workspaces", None, None)], "reports[0].increment", "exactly one"),
+            (vec![report("a", "workspaces", Some(1), Some(1))], "reports[0].increment", "exactly one"),
+            (vec![report("a", "workspaces", None, Some(-1))], "reports[0].set", "0 or more"),
+        ];
+        for (batch, field, message) in cases {
+            let error = parse_batch(&valid(), batch).unwrap_err();
+            assert_eq!(error.field, field);
+            assert!(error.message.contains(message), "{field}: {}", error.message);
+        }
+    }
+
+    #[test]
+    fn snapshots_fall_in_six_hour_slots() {
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0).unwrap();
+        assert_eq!(snapshot_slot(at(0, 0)), at(0, 0));
+        assert_eq!(snapshot_slot(at(5, 59)), at(0, 0));
+        assert_eq!(snapshot_slot(at(6, 0)), at(6, 0));
+        assert_eq!(snapshot_slot(at(23, 59)), at(18, 0));
+    }
+}

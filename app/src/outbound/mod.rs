@@ -1,0 +1,7 @@
+//! Outbound webhooks: what the host product hears about. A change writes its
+//! event in the change's own transaction ([`record`]), one delivery per
+//! enabled endpoint; the server's worker delivers them, signed the way the
+//! Standard Webhooks specification describes. Events are never dropped.
+
+#[cfg(feature = "ssr")]
+pub mod events;
