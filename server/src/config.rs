@@ -49,6 +49,9 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// `GATEHOUSE_SESSION_IDLE_MINUTES`: sessions end after this much inactivity.
     pub session_idle_minutes: i64,
+    /// `GATEHOUSE_API_REQUESTS_PER_MINUTE`: requests one API key may make
+    /// per minute, as a burst (default 6,000).
+    pub api_requests_per_minute: u32,
     /// `GATEHOUSE_STRIPE_WEBHOOK_SECRET`: the `whsec_…` signing secret of
     /// the Stripe webhook endpoint. Unset: `/webhooks/stripe` answers 404.
     pub stripe_webhook_secret: Option<SecretString>,
@@ -166,8 +169,21 @@ impl Settings {
                 }
             },
         };
+        let api_requests_per_minute = match get("GATEHOUSE_API_REQUESTS_PER_MINUTE") {
+            None => 6000,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(n) if (1..=10_000_000).contains(&n) => n,
+                _ => {
+                    return Err(SettingsError {
+                        variable: "GATEHOUSE_API_REQUESTS_PER_MINUTE",
+                        problem: format!("\"{raw}\" is not a number of requests from 1 to 10000000"),
+                    });
+                }
+            },
+        };
         Ok(Settings {
             addr,
+            api_requests_per_minute,
             public_url,
             database_url: get("DATABASE_URL").map(SecretString::from),
             db_max_connections,

@@ -11,9 +11,11 @@ pub mod commands;
 pub mod config;
 pub mod embedded_db;
 pub mod health;
+pub mod host_api;
 pub mod jobs;
 pub mod limits;
 pub mod mailer;
+pub mod outbound;
 pub mod page_cache;
 pub mod security;
 pub mod seo_files;
@@ -215,6 +217,7 @@ pub fn app(state: AppState) -> Router {
 
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
+        .nest("/api/v1", host_api::router())
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
         .route("/metrics", get(render_metrics))
@@ -405,6 +408,7 @@ async fn serve_with_pool(
             tracing::warn!("no SMTP server configured (GATEHOUSE_SMTP_URL): email is queued but not sent")
         }
     }
+    outbound::spawn_delivery_worker(pool.clone(), clock.clone());
     spawn_session_cleanup(pool.clone());
     let state = AppState::with_clock(pool.clone(), settings.clone(), site, clock)
         .context("GATEHOUSE_STRIPE_SECRET_KEY / GATEHOUSE_STRIPE_API_BASE cannot make a Stripe client")?;

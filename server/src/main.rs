@@ -13,6 +13,12 @@ commands:
   sync-stripe         create or update Stripe's products and prices from the catalogue
   create-admin --email ADDRESS
                       create a platform admin (password from GATEHOUSE_ADMIN_PASSWORD or stdin)
+  create-api-key --name NAME [--scope read|write]
+                      create a key for /api/v1 and print it (shown once)
+  revoke-api-key --prefix gk_…
+                      revoke an API key
+  add-webhook-endpoint --url URL [--description TEXT]
+                      add an outbound webhook endpoint and print its signing secret
   embedded-db start   start the embedded PostgreSQL cluster and print its URL
   embedded-db stop    stop the embedded PostgreSQL cluster
   help                show this text
@@ -42,6 +48,9 @@ async fn run() -> Result<()> {
         ["check-catalog"] => commands::check_catalog(&settings),
         ["sync-stripe"] => commands::sync_stripe(&settings).await,
         ["create-admin", rest @ ..] => commands::create_admin(&settings, rest).await,
+        ["create-api-key", rest @ ..] => commands::create_api_key(&settings, rest).await,
+        ["revoke-api-key", rest @ ..] => commands::revoke_api_key(&settings, rest).await,
+        ["add-webhook-endpoint", rest @ ..] => commands::add_webhook_endpoint(&settings, rest).await,
         ["embedded-db", "start"] => commands::embedded_db_start(&settings).await,
         ["embedded-db", "stop"] => commands::embedded_db_stop(&settings).await,
         ["help" | "--help" | "-h"] => {

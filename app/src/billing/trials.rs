@@ -301,6 +301,7 @@ async fn pause_ended_trial(
     )
     .execute(&mut *conn)
     .await?;
+    crate::outbound::events::subscription_changed(conn, trial.organization_id, now).await?;
     let cycle = BillingCycle::from_query(Some(&trial.billing_cycle));
     record_revision(
         conn,

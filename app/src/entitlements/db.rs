@@ -94,7 +94,8 @@ pub async fn organization_state(
         select o.organization_id, o.name, o.external_id, o.suspension_reason,
                (o.suspended_at is not null) as "suspended!",
                p.plan_key as "plan_key?", s.billing_cycle as "billing_cycle?", s.status as "status?",
-               s.cancel_at_period_end as "cancel_at_period_end?", s.current_period_end, s.trial_end,
+               s.cancel_at_period_end as "cancel_at_period_end?",
+               s.current_period_end as "current_period_end: DateTime<Utc>", s.trial_end as "trial_end: DateTime<Utc>",
                array(select i.lookup_key from subscription_item i where i.subscription_id = s.subscription_id
                      order by i.lookup_key) as "item_keys!",
                array(select i.quantity from subscription_item i where i.subscription_id = s.subscription_id

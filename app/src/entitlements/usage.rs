@@ -337,7 +337,7 @@ pub async fn snapshot_history(
     // language=PostgreSQL
     Ok(sqlx::query!(
         r#"
-        select metric_key, taken_at, value from usage_snapshot
+        select metric_key, taken_at as "taken_at: DateTime<Utc>", value from usage_snapshot
         where organization_id = $1 and taken_at >= $2
         order by metric_key, taken_at
         "#,

@@ -196,6 +196,25 @@ pub async fn publish_changes(
     Ok(())
 }
 
+/// [`publish_changes`] after a subscription row changed, where no catalogue
+/// is at hand: reads it from the database. Each call is one change.
+pub async fn subscription_changed(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let catalog = match crate::catalog::db::load_catalog(&mut *conn).await {
+        Ok(catalog) => catalog,
+        Err(crate::catalog::db::LoadCatalogError::Database(error)) => return Err(error),
+        Err(error) => {
+            tracing::error!(%error, "no catalogue to publish a subscription change with");
+            return Ok(());
+        }
+    };
+    let cause = format!("change:{}", Uuid::new_v4());
+    publish_changes(conn, &catalog, organization_id, &cause, true, now).await
+}
+
 /// Publishes what time alone changed: overrides that expired and trials
 /// that ran out since the last sweep. Returns the organisations looked at.
 pub async fn publish_time_changes(

@@ -19,6 +19,7 @@ use {
     crate::context::app_context,
     crate::email::{outbox, templates},
     crate::error::FormCheck,
+    crate::outbound::events::{EventType, publish_changes, record},
     crate::security::{db::throttle, throttle as rates},
 };
 
@@ -75,6 +76,10 @@ pub async fn sign_up(
                 now,
             )
             .await?;
+            // The host product hears of the organisation and its first entitlements.
+            let organization = serde_json::json!({"organization": {"id": organization_id, "external_id": null, "name": company.as_str()}});
+            record(&mut tx, now, EventType::OrganizationCreated, &organization_id.to_string(), Some(organization_id), organization).await?;
+            publish_changes(&mut tx, &catalog, organization_id, &format!("signup:{organization_id}"), true, now).await?;
             let token = new_token();
             accounts_db::insert_token(
                 &mut tx,

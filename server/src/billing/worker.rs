@@ -205,7 +205,7 @@ async fn process_batch(
             continue;
         }
         let reread = match provider.fetch_subscription(id).await {
-            Ok(snapshot) => Reread::Present(db::apply_present(conn, name, &snapshot).await?),
+            Ok(snapshot) => Reread::Present(db::apply_present(conn, name, &snapshot, now).await?),
             Err(ProviderError::NotFound(_)) => {
                 Reread::Gone(format!("the provider does not know subscription {id}"))
             }
@@ -403,7 +403,25 @@ pub async fn run_timed_work(
         Ok(paused) => tracing::info!(paused, "ended trials paused"),
         Err(error) => tracing::warn!(%error, "trial expiry failed"),
     }
+    if let Err(error) = entitlement_work(pool, clock).await {
+        tracing::warn!(%error, "usage snapshots or time-driven entitlement events failed");
+    }
     if let Err(error) = crate::telemetry::record_queue_depths(pool).await {
         tracing::warn!(%error, "queue gauges not updated");
     }
+}
+
+/// Usage snapshots (once per six-hour slot, whichever process gets there
+/// first) and the `entitlements.updated` events that time alone causes.
+async fn entitlement_work(pool: &PgPool, clock: &Clock) -> anyhow::Result<()> {
+    let now = clock.now();
+    let mut tx = pool.begin().await?;
+    let catalog = app::catalog::db::load_catalog(&mut tx).await?;
+    let taken = app::entitlements::usage::take_snapshots(&mut tx, &catalog, now).await?;
+    if taken > 0 {
+        tracing::info!(rows = taken, "usage snapshot taken");
+    }
+    app::outbound::events::publish_time_changes(&mut tx, &catalog, now).await?;
+    tx.commit().await?;
+    Ok(())
 }

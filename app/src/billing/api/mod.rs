@@ -164,7 +164,7 @@ async fn apply_now(
         .fetch_subscription(&snapshot.id)
         .await
         .map_err(provider_error)?;
-    db::apply_present(&mut tx, context.billing.name(), &present)
+    db::apply_present(&mut tx, context.billing.name(), &present, context.clock.now())
         .await
         .doing("applying the provider's subscription")?;
     tx.commit()

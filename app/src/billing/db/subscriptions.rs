@@ -147,6 +147,7 @@ pub async fn apply_present(
     conn: &mut PgConnection,
     provider: ProviderName,
     snapshot: &SubscriptionSnapshot,
+    now: DateTime<Utc>,
 ) -> Result<Present, sqlx::Error> {
     let plan = match snapshot.plan() {
         Ok(plan) => plan,
@@ -181,7 +182,7 @@ pub async fn apply_present(
         .map(|c| serde_json::to_value(c).unwrap_or_default());
     // Unchanged columns are not rewritten (no dead rows, no trigger).
     // language=PostgreSQL
-    sqlx::query!(
+    let rewritten = sqlx::query!(
         r#"
         update subscription
         set provider = $2, provider_subscription_id = $3, plan_id = $4, billing_cycle = $5, status = $6,
@@ -210,8 +211,13 @@ pub async fn apply_present(
         scheduled,
     )
     .execute(&mut *conn)
-    .await?;
-    replace_items(conn, local.subscription_id, snapshot).await?;
+    .await?
+    .rows_affected()
+        == 1;
+    let items_changed = replace_items(conn, local.subscription_id, snapshot).await?;
+    if rewritten || items_changed {
+        crate::outbound::events::subscription_changed(conn, local.organization_id, now).await?;
+    }
     Ok(Present::Applied(local))
 }
 
@@ -265,11 +271,12 @@ fn ledger_state(snapshot: &SubscriptionSnapshot) -> LedgerState {
 }
 
 /// Makes the stored items those of `snapshot` (no write when they are).
+/// Returns whether anything changed.
 async fn replace_items(
     conn: &mut PgConnection,
     subscription_id: Uuid,
     snapshot: &SubscriptionSnapshot,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let mut wanted: Vec<(String, i32, i64, String, &'static str, i32)> = Vec::new();
     for item in &snapshot.items {
         let row = (
@@ -315,7 +322,7 @@ async fn replace_items(
             .zip(&wanted)
             .all(|(s, w)| s.0 == w.0 && s.1 == w.1 && s.2 == w.2 && s.3 == w.3 && s.4 == w.4 && s.5 == w.5);
     if same {
-        return Ok(());
+        return Ok(false);
     }
     // language=PostgreSQL
     sqlx::query!(
@@ -343,5 +350,5 @@ async fn replace_items(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(true)
 }

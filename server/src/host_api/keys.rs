@@ -1,0 +1,212 @@
+//! The operator's API keys: `gk_` + a short visible prefix + a random
+//! secret. Only a SHA-256 of the key is stored (a key is 256 random bits, so
+//! a fast hash is enough: there is nothing to guess), shown once, revocable,
+//! with its last use recorded.
+
+use super::error::ApiError;
+use anyhow::Result;
+use app::clock::Clock;
+use app::security::throttle::Rate;
+use axum::http::{HeaderMap, StatusCode, header};
+use base64::Engine;
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Reads only.
+    Read,
+    /// Reads and writes.
+    Write,
+}
+
+impl Scope {
+    /// Reads `read` or `write`.
+    pub fn parse(raw: &str) -> Option<Scope> {
+        match raw {
+            "read" => Some(Scope::Read),
+            "write" => Some(Scope::Write),
+            _ => None,
+        }
+    }
+
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+        }
+    }
+}
+
+/// A key that authenticated a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key's id.
+    pub api_key_id: Uuid,
+    /// What it may do.
+    pub scope: Scope,
+}
+
+impl Caller {
+    /// Refuses a read key a write.
+    pub fn require_write(&self) -> Result<(), ApiError> {
+        match self.scope {
+            Scope::Write => Ok(()),
+            Scope::Read => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "read_only_key",
+                "this API key may only read; use a key with the write scope",
+            )),
+        }
+    }
+}
+
+/// A newly made key: the key itself exists only here.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// The key's id.
+    pub api_key_id: Uuid,
+    /// The full key, shown once.
+    pub key: String,
+    /// Its visible prefix.
+    pub prefix: String,
+}
+
+fn key_hash(key: &str) -> Vec<u8> {
+    Sha256::digest(key.as_bytes()).to_vec()
+}
+
+/// Makes and stores a key.
+pub async fn create(pool: &PgPool, name: &str, scope: Scope, clock: &Clock) -> Result<NewKey> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        anyhow::bail!("a key's name must be 1 to 100 characters");
+    }
+    let mut visible = [0u8; 4];
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut visible);
+    rand::rng().fill_bytes(&mut secret);
+    let prefix = format!("gk_{}", hex_of(&visible));
+    let key = format!(
+        "{prefix}_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
+    // language=PostgreSQL
+    let api_key_id = sqlx::query_scalar!(
+        r#"
+        insert into api_key (name, scope, prefix, key_hash, created_at) values ($1, $2, $3, $4, $5)
+        returning api_key_id
+        "#,
+        name,
+        scope.as_str(),
+        prefix,
+        key_hash(&key),
+        clock.now() as _
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(NewKey {
+        api_key_id,
+        key,
+        prefix,
+    })
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Revokes a key by its prefix; returns whether one was live.
+pub async fn revoke(pool: &PgPool, prefix: &str, clock: &Clock) -> Result<bool> {
+    // language=PostgreSQL
+    let revoked = sqlx::query!(
+        "update api_key set revoked_at = $2 where prefix = $1 and revoked_at is null",
+        prefix,
+        clock.now() as _
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(revoked == 1)
+}
+
+fn unauthorized(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing_api_key", "send your API key as Authorization: Bearer <key>"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("invalid_api_key", "that API key is not valid"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("invalid_api_key", "send your API key as Authorization: Bearer <key>"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(unauthorized("invalid_api_key", "send your API key as Authorization: Bearer <key>"));
+    }
+    Ok(token.trim())
+}
+
+/// How often a key's last use is written: not on every request.
+const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
+
+/// Authenticates a request's key and counts it against the key's rate.
+pub async fn authenticate(pool: &PgPool, headers: &HeaderMap, now: DateTime<Utc>, rate: Rate) -> Result<Caller, ApiError> {
+    let token = bearer(headers)?;
+    if token.len() > 200 || !token.starts_with("gk_") {
+        return Err(unauthorized("invalid_api_key", "that API key is not valid"));
+    }
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"
+        select api_key_id, scope, (revoked_at is not null) as "revoked!",
+               last_used_at as "last_used_at: DateTime<Utc>"
+        from api_key where key_hash = $1
+        "#,
+        key_hash(token)
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| unauthorized("invalid_api_key", "that API key is not valid"))?;
+    if row.revoked {
+        return Err(unauthorized("revoked_api_key", "that API key has been revoked"));
+    }
+    let scope = Scope::parse(&row.scope).ok_or_else(|| ApiError::internal("reading an API key", "unknown scope"))?;
+    match app::security::db::throttle(pool, now, &format!("api_key:{}", row.api_key_id), rate).await {
+        Ok(()) => {}
+        Err(app::error::AppError::TooManyRequests { retry_after_secs }) => {
+            return Err(ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many requests for this key; try again in {retry_after_secs} seconds"),
+                )
+            });
+        }
+        Err(error) => return Err(ApiError::internal("throttling an API key", error)),
+    }
+    if row.last_used_at.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
+        // language=PostgreSQL
+        sqlx::query!(
+            "update api_key set last_used_at = $2 where api_key_id = $1",
+            row.api_key_id,
+            now as _
+        )
+        .execute(pool)
+        .await?;
+    }
+    Ok(Caller {
+        api_key_id: row.api_key_id,
+        scope,
+    })
+}

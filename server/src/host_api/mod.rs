@@ -1,0 +1,433 @@
+//! `/api/v1`: the host product's API. The SaaS company's backend asks what
+//! each organisation may do, reports the usage it sees, and sets its own id
+//! on an organisation. Server-side keys only (no cookies, so no CSRF check);
+//! every route authenticates, throttles per key (state in Postgres) and
+//! reads entitlements through the one guard.
+
+pub mod error;
+pub mod keys;
+
+use crate::AppState;
+use app::catalog::domain::{Catalog, Limit};
+use app::entitlements::db::OrganizationAddress;
+use app::entitlements::guard::{Standing, explain, standing};
+use app::entitlements::usage::{self, BatchOutcome, RawReport};
+use app::outbound::events::{EventType, entitlements_json, record};
+use app::security::throttle::Rate;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use error::ApiError;
+use keys::{Caller, authenticate};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The routes, to be nested under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/organizations", get(list_organizations))
+        .route("/organizations/{id}", get(get_organization).patch(patch_organization))
+        .route("/organizations/{id}/entitlements", get(get_entitlements))
+        .route("/organizations/{id}/entitlements/check", get(check_entitlement))
+        .route("/organizations/{id}/usage", get(get_usage).post(post_usage))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such API route")
+        })
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let rate = Rate {
+        requests: state.settings.api_requests_per_minute,
+        per_seconds: 60,
+    };
+    authenticate(&state.pool, headers, state.clock.now(), rate).await
+}
+
+async fn catalog(state: &AppState) -> Result<std::sync::Arc<Catalog>, ApiError> {
+    state
+        .catalog
+        .get(&state.pool)
+        .await
+        .map_err(|e| ApiError::internal("loading the catalogue", e))
+}
+
+/// `{id}` is Gatehouse's id; `ext:{external_id}` is the host product's.
+fn address(raw: &str) -> Result<OrganizationAddress, ApiError> {
+    match raw.strip_prefix("ext:") {
+        Some(external) if !external.is_empty() && external.len() <= 200 => {
+            Ok(OrganizationAddress::External(external.to_owned()))
+        }
+        Some(_) => Err(ApiError::no_organization()),
+        None => Uuid::parse_str(raw)
+            .map(OrganizationAddress::Id)
+            .map_err(|_| ApiError::no_organization()),
+    }
+}
+
+async fn standing_at(state: &AppState, catalog: &Catalog, raw_id: &str) -> Result<Standing, ApiError> {
+    let address = address(raw_id)?;
+    standing(&state.pool, catalog, &address, state.clock.now())
+        .await?
+        .ok_or_else(ApiError::no_organization)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        // serde's message names the field and position, never secrets.
+        ApiError::bad_json(format!("the body is not the JSON this route takes: {error}"))
+    })
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    external_id: Option<String>,
+    limit: Option<String>,
+    starting_after: Option<String>,
+}
+
+const MAX_PAGE: i64 = 100;
+
+/// `GET /organizations`: newest first, paged by `starting_after` (the last
+/// id of the previous page), `limit` 1–100 (20 by default).
+async fn list_organizations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let query = ListQuery {
+        external_id: query.get("external_id").cloned(),
+        limit: query.get("limit").cloned(),
+        starting_after: query.get("starting_after").cloned(),
+    };
+    let limit = match query.limit.as_deref() {
+        None => 20,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => return Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_PAGE}"))),
+        },
+    };
+    let after = match query.starting_after.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            Uuid::parse_str(raw).map_err(|_| ApiError::invalid("starting_after", "must be an organisation id"))?,
+        ),
+    };
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"
+        select o.organization_id, o.name, o.external_id, o.created_at as "created_at: DateTime<Utc>",
+               p.plan_key as "tier?", s.status as "status?"
+        from organization o
+        left join lateral (select * from subscription where organization_id = o.organization_id
+                           order by created_at desc limit 1) s on true
+        left join plan p on p.plan_id = s.plan_id
+        where ($1::text is null or o.external_id = $1)
+          and ($2::uuid is null or (o.created_at, o.organization_id) <
+               (select a.created_at, a.organization_id from organization a where a.organization_id = $2))
+        order by o.created_at desc, o.organization_id desc
+        limit $3
+        "#,
+        query.external_id,
+        after,
+        limit + 1
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let has_more = rows.len() as i64 > limit;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| {
+            json!({
+                "id": r.organization_id,
+                "name": r.name,
+                "external_id": r.external_id,
+                "tier": r.tier,
+                "status": r.status,
+                "created_at": rfc3339(r.created_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"data": data, "has_more": has_more})).into_response())
+}
+
+fn organization_json(standing: &Standing) -> Value {
+    json!({
+        "id": standing.header.id,
+        "name": standing.header.name,
+        "external_id": standing.header.external_id,
+        "tier": standing.entitlements.tier,
+        "status": standing.entitlements.status.map(|s| s.as_str()),
+    })
+}
+
+/// `GET /organizations/{id}`.
+async fn get_organization(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let catalog = catalog(&state).await?;
+    let standing = standing_at(&state, &catalog, &id).await?;
+    Ok(Json(organization_json(&standing)).into_response())
+}
+
+/// `PATCH /organizations/{id}` with `{"external_id": "..." | null}`.
+async fn patch_organization(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?.require_write()?;
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Patch {
+        #[serde(default, with = "double_option")]
+        external_id: Option<Option<String>>,
+    }
+    let patch: Patch = read_json(&body)?;
+    let Some(external_id) = patch.external_id else {
+        return Err(ApiError::invalid("external_id", "send the external_id to set (or null to clear it)"));
+    };
+    if let Some(value) = &external_id
+        && (value.is_empty() || value.chars().count() > 200 || value.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid("external_id", "must be 1 to 200 printable characters"));
+    }
+    let catalog = catalog(&state).await?;
+    let current = standing_at(&state, &catalog, &id).await?;
+    // language=PostgreSQL
+    let updated = sqlx::query!(
+        "update organization set external_id = $2 where organization_id = $1",
+        current.header.id,
+        external_id
+    )
+    .execute(&state.pool)
+    .await;
+    match updated {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            return Err(ApiError {
+                field: Some("external_id".into()),
+                ..ApiError::new(
+                    StatusCode::CONFLICT,
+                    "external_id_taken",
+                    "another organisation already has that external_id",
+                )
+            });
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let standing = standing_at(&state, &catalog, &current.header.id.to_string()).await?;
+    Ok(Json(organization_json(&standing)).into_response())
+}
+
+/// `GET /organizations/{id}/entitlements`.
+async fn get_entitlements(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let catalog = catalog(&state).await?;
+    let standing = standing_at(&state, &catalog, &id).await?;
+    Ok(Json(entitlements_json(&catalog, &standing)).into_response())
+}
+
+/// `GET /organizations/{id}/entitlements/check?feature=KEY` or
+/// `?metric=KEY&increment=N` (N ≥ 0, 1 by default).
+async fn check_entitlement(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let catalog = catalog(&state).await?;
+    let standing = standing_at(&state, &catalog, &id).await?;
+    let (outcome, subject) = match (query.get("feature"), query.get("metric")) {
+        (Some(feature), None) => {
+            let outcome = standing
+                .check_feature(&catalog, feature)
+                .ok_or_else(|| ApiError::invalid("feature", "is not a feature of the catalogue"))?;
+            (outcome, json!({"feature": feature}))
+        }
+        (None, Some(metric)) => {
+            let increment = match query.get("increment") {
+                None => 1,
+                Some(raw) => raw
+                    .parse::<u64>()
+                    .map_err(|_| ApiError::invalid("increment", "must be a whole number of 0 or more"))?,
+            };
+            let outcome = standing
+                .check_room(&catalog, metric, increment)
+                .ok_or_else(|| ApiError::invalid("metric", "is not a metric of the catalogue"))?;
+            let limit = standing.entitlements.limit(metric).and_then(Limit::as_option);
+            (
+                outcome,
+                json!({"metric": metric, "increment": increment, "used": standing.used(metric), "limit": limit}),
+            )
+        }
+        _ => return Err(ApiError::invalid("feature", "give either feature, or metric (with an optional increment)")),
+    };
+    let mut body = json!({"allowed": outcome.is_ok(), "reason": null, "message": null, "upgrade_to": null});
+    if let Err(refusal) = &outcome {
+        body["reason"] = json!(refusal.code());
+        body["message"] = json!(explain(&catalog, refusal));
+        body["upgrade_to"] = match refusal {
+            app::entitlements::domain::Refusal::FeatureNotInPlan { upgrade_to, .. }
+            | app::entitlements::domain::Refusal::LimitReached { upgrade_to, .. } => json!(upgrade_to),
+            app::entitlements::domain::Refusal::ReadOnly { .. } => Value::Null,
+        };
+    }
+    if let (Some(body), Some(subject)) = (body.as_object_mut(), subject.as_object()) {
+        body.extend(subject.clone());
+    }
+    Ok(Json(body).into_response())
+}
+
+/// `POST /organizations/{id}/usage` with `{"reports": [...]}`.
+async fn post_usage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?.require_write()?;
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        reports: Vec<RawReport>,
+    }
+    let batch: Batch = read_json(&body)?;
+    let catalog = catalog(&state).await?;
+    let reports = usage::parse_batch(&catalog, batch.reports).map_err(|p| ApiError::invalid(p.field, p.message))?;
+    let now = state.clock.now();
+    let address = address(&id)?;
+    let mut tx = state.pool.begin().await?;
+    let before = standing(&mut *tx, &catalog, &address, now)
+        .await?
+        .ok_or_else(ApiError::no_organization)?;
+    let organization_id = before.header.id;
+    match usage::apply_batch(&mut tx, organization_id, &reports, now).await? {
+        BatchOutcome::Conflict { index } => {
+            return Err(ApiError {
+                field: Some(format!("reports[{index}].id")),
+                ..ApiError::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_conflict",
+                    "this report id was used before with different content; nothing in this batch was applied",
+                )
+            });
+        }
+        BatchOutcome::BelowZero { index } => {
+            return Err(ApiError::invalid(
+                format!("reports[{index}].increment"),
+                "would take the usage below zero; nothing in this batch was applied",
+            ));
+        }
+        BatchOutcome::Applied {
+            applied,
+            duplicates,
+            values,
+        } => {
+            for (metric, value) in &values {
+                let Some(Limit::Limited(limit)) = before.entitlements.limit(metric) else {
+                    continue;
+                };
+                if *value >= limit && before.used(metric) < limit {
+                    // The last report of the batch on this metric is the cause.
+                    let cause = reports
+                        .iter()
+                        .rev()
+                        .find(|r| &r.metric == metric)
+                        .map(|r| r.id.clone())
+                        .unwrap_or_default();
+                    let data = json!({
+                        "organization": {"id": organization_id, "external_id": before.header.external_id, "name": before.header.name},
+                        "metric": metric, "limit": limit, "used": value,
+                    });
+                    record(&mut tx, now, EventType::UsageLimitReached, &cause, Some(organization_id), data).await?;
+                }
+            }
+            tx.commit().await?;
+            let usage: serde_json::Map<String, Value> = values
+                .into_iter()
+                .map(|(metric, value)| {
+                    let limit = before.entitlements.limit(&metric).and_then(Limit::as_option);
+                    let remaining = limit.map(|l| l.saturating_sub(value));
+                    (metric, json!({"used": value, "limit": limit, "remaining": remaining}))
+                })
+                .collect();
+            Ok((
+                StatusCode::OK,
+                Json(json!({"applied": applied, "duplicates": duplicates, "usage": usage})),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// `GET /organizations/{id}/usage?days=N`: current values and the
+/// snapshot history of the last N days (30 by default, at most 366).
+async fn get_usage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let days = match query.get("days") {
+        None => 30,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if (1..=366).contains(&n) => n,
+            _ => return Err(ApiError::invalid("days", "must be a whole number from 1 to 366")),
+        },
+    };
+    let catalog = catalog(&state).await?;
+    let standing = standing_at(&state, &catalog, &id).await?;
+    let now = state.clock.now();
+    let mut conn = state.pool.acquire().await?;
+    let history = usage::snapshot_history(&mut conn, standing.header.id, now - TimeDelta::days(days)).await?;
+    let metrics: serde_json::Map<String, Value> = standing
+        .allowances(&catalog)
+        .map(|(metric, allowance)| {
+            let points: Vec<Value> = history
+                .iter()
+                .filter(|(m, _, _)| m == metric)
+                .map(|(_, at, value)| json!({"at": rfc3339(*at), "value": value}))
+                .collect();
+            (
+                metric.to_owned(),
+                json!({"used": allowance.used, "limit": allowance.limit, "remaining": allowance.remaining, "history": points}),
+            )
+        })
+        .collect();
+    Ok(Json(json!({"organization": organization_json(&standing), "metrics": metrics})).into_response())
+}
+
+/// Tells a missing field from an explicit `null`.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
