@@ -13,6 +13,7 @@ mod embedded_db;
 mod event_races;
 mod health;
 mod helpers;
+mod host_api;
 mod hostile;
 mod marketing;
 mod pages;
