@@ -14,6 +14,7 @@ mod event_races;
 mod health;
 mod helpers;
 mod host_api;
+mod outbound;
 mod hostile;
 mod marketing;
 mod pages;
