@@ -29,8 +29,12 @@ async fn syncing_the_same_catalogue_twice_changes_nothing(pool: PgPool) {
     let second = sync_catalog_file(&pool, &loaded).await.unwrap();
 
     // Assert
-    let entries =
-        3 + 3 + loaded.catalog.feature_groups.len() as u64 + loaded.catalog.feature_count() as u64 + 1;
+    let entries = loaded.catalog.metrics.len() as u64
+        + 3
+        + 3
+        + loaded.catalog.feature_groups.len() as u64
+        + loaded.catalog.feature_count() as u64
+        + 1;
     assert_eq!(first.inserted, entries, "first sync inserts every entry");
     assert_eq!(second, SyncReport::default(), "second sync changes nothing");
     assert_eq!(plan_updated_at(&pool).await, stamps, "no row was rewritten");
@@ -151,4 +155,47 @@ async fn a_sync_in_another_process_reaches_this_process_cache(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the pricing page never showed the new price");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_metric_added_to_the_file_is_metered_by_the_api_without_code(pool: PgPool) {
+    use crate::host_api::{api_key, call, organization_id};
+    use serde_json::json;
+    // Add a metric: declare it and give every tier a limit.
+    let mut text = std::fs::read_to_string(crate::helpers::shipped_catalog_path()).unwrap();
+    text = text.replacen(
+        "[[tiers]]",
+        "[[metrics]]\nkey = \"api_calls\"\nname = \"API calls\"\nunit = \"API call\"\nunits = \"API calls\"\n\n[[tiers]]",
+        1,
+    );
+    for (from, to) in [
+        ("storage_gb = 10 }", "storage_gb = 10, api_calls = 1000 }"),
+        ("storage_gb = 100 }", "storage_gb = 100, api_calls = 10000 }"),
+        ("storage_gb = \"unlimited\" }", "storage_gb = \"unlimited\", api_calls = \"unlimited\" }"),
+    ] {
+        assert!(text.contains(from));
+        text = text.replace(from, to);
+    }
+    let catalog = app::catalog::source::parse_catalog(&text).expect("catalogue with a new metric is valid");
+    sync_catalog_file(&pool, &catalog).await.unwrap();
+    let app = TestApp::without_sync(pool.clone());
+    app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let org = organization_id(&pool, "Acme").await;
+    let key = api_key(&app, server::host_api::keys::Scope::Write).await;
+
+    let usage = json!({"reports": [{"id": "c1", "metric": "api_calls", "set": 990}]});
+    let (status, body, _) = call(&app, Some(&key), "POST", &format!("/api/v1/organizations/{org}/usage"), Some(usage)).await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{body}");
+    let (_, body, _) = call(&app, Some(&key), "GET", &format!("/api/v1/organizations/{org}/entitlements"), None).await;
+    assert_eq!(body["limits"]["api_calls"], json!({"limit": 1000, "used": 990, "remaining": 10}));
+    let (_, body, _) = call(
+        &app,
+        Some(&key),
+        "GET",
+        &format!("/api/v1/organizations/{org}/entitlements/check?metric=api_calls&increment=11"),
+        None,
+    )
+    .await;
+    assert_eq!(body["reason"], "limit_reached");
+    assert_eq!(body["upgrade_to"], "professional");
 }
