@@ -263,6 +263,36 @@ pub async fn end_signup_trial_now(
     Ok(paused)
 }
 
+/// Moves a running signup trial's end to `days_left` days from `now` (the
+/// sandbox's "make time pass" control, for trials short of their end).
+/// Returns whether there was one to move.
+pub async fn set_signup_trial_days_left(
+    pool: &PgPool,
+    organization_id: Uuid,
+    days_left: u32,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // language=PostgreSQL
+    let moved = sqlx::query!(
+        r#"
+        update subscription set trial_end = greatest($2, trial_start)
+        where organization_id = $1 and provider is null and status = 'trialing'
+        "#,
+        organization_id,
+        (now + chrono::TimeDelta::days(i64::from(days_left))) as _
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if moved {
+        crate::outbound::events::subscription_changed(&mut tx, organization_id, now).await?;
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
 /// Pauses one ended signup trial: the status moves `trialing` → `paused`
 /// with its ledger row (no MRR either side) and the owners are told, in the
 /// caller's transaction. Checkout later takes the paused subscription over.

@@ -2,6 +2,7 @@
 //! limits, add-ons, admin overrides and subscription state), the usage it
 //! has, and the one guard every gated server function and API route uses.
 
+pub mod banner;
 #[cfg(feature = "ssr")]
 pub mod domain;
 #[cfg(feature = "ssr")]
@@ -10,3 +11,4 @@ pub mod db;
 pub mod guard;
 #[cfg(feature = "ssr")]
 pub mod usage;
+pub mod usage_view;

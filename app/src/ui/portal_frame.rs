@@ -41,6 +41,7 @@ pub fn PortalNav(
                 </div>
             </nav>
         </header>
+        <crate::entitlements::banner::PortalStatusBar current />
     }
 }
 

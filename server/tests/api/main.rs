@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod host_api;
 mod outbound;
+mod portal_status;
 mod hostile;
 mod marketing;
 mod pages;

@@ -117,3 +117,28 @@ pub async fn sandbox_end_trial() -> Result<(), AppError> {
     crate::security::redirect::redirect("/app/billing?trial_ended=1");
     Ok(())
 }
+
+/// Test mode only: leaves `days` (1 to 90) days of the signup trial, as if
+/// the rest had passed.
+#[server(prefix = "/api", endpoint = "sandbox_trial_days_left")]
+pub async fn sandbox_trial_days_left(days: String) -> Result<(), AppError> {
+    let (_, scope) = require_billing_manager().await?;
+    let context = app_context()?;
+    if context.sandbox.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let days = days
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|d| (1..=90).contains(d))
+        .ok_or_else(|| AppError::field("days", "enter a whole number of days from 1 to 90"))?;
+    let moved =
+        crate::billing::trials::set_signup_trial_days_left(&context.pool, scope.organization_id(), days, context.clock.now())
+            .await?;
+    if !moved {
+        return Err(AppError::Conflict("There is no running trial to shorten.".into()));
+    }
+    crate::security::redirect::redirect("/app/billing?trial_moved=1");
+    Ok(())
+}

@@ -41,6 +41,7 @@ pub fn BillingPage() -> impl IntoView {
                     portal_outcome(get_billing().await, "/app/billing", move |view| view! { <BillingPanels view feedback /> })
                 })}
             </Suspense>
+            <crate::entitlements::usage_view::UsageSection />
         </main>
     }
 }
@@ -150,6 +151,13 @@ fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView {
                                 action="/api/sandbox_end_trial"
                                 button="End the trial now"
                             />
+                            <form method="post" action="/api/sandbox_trial_days_left" class="flex flex-wrap items-end gap-2 text-sm">
+                                <div>
+                                    <label for="days" class="block font-medium">"Trial days left"</label>
+                                    <input id="days" name="days" type="number" min="1" max="90" value="5" class="w-24 rounded-md border border-slate-300 px-2 py-1" />
+                                </div>
+                                <button type="submit" class=SECONDARY>"Make the rest of the trial pass"</button>
+                            </form>
                         }
                     })}
             </section>

@@ -1,0 +1,308 @@
+//! What every `/app` page shows above its content: a trial banner coloured
+//! by urgency (dismissible until the next day), a past-due or read-only
+//! banner saying why and the way out, and the organisation switcher.
+
+// #[server] turns each function's parameters into the fields of a generated
+// argument struct; parameters cannot carry doc comments, the functions do.
+#![allow(missing_docs)]
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The cookie that hides the trial banner, holding the UTC day it was dismissed.
+pub const DISMISS_COOKIE: &str = "gatehouse_trial_banner_dismissed";
+
+/// How urgent a trial banner is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    /// More than 7 days left.
+    Calm,
+    /// 3 to 7 days left.
+    Warning,
+    /// 2 days or fewer.
+    Urgent,
+}
+
+impl Urgency {
+    /// The urgency of `days_left` whole days.
+    pub fn of_days_left(days_left: u32) -> Self {
+        match days_left {
+            0..=2 => Urgency::Urgent,
+            3..=7 => Urgency::Warning,
+            _ => Urgency::Calm,
+        }
+    }
+
+    fn classes(self) -> &'static str {
+        match self {
+            Urgency::Calm => "border-sky-200 bg-sky-50 text-sky-900",
+            Urgency::Warning => "border-amber-300 bg-amber-50 text-amber-900",
+            Urgency::Urgent => "border-red-300 bg-red-50 text-red-900",
+        }
+    }
+}
+
+/// The banner to show, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Banner {
+    /// In a trial.
+    Trial {
+        /// Whole days left, a part day counting as one.
+        days_left: u32,
+        /// Its colour.
+        urgency: Urgency,
+        /// The tier on trial.
+        tier_name: String,
+    },
+    /// The latest payment failed; the plan is kept.
+    PastDue,
+    /// Reads only, and why.
+    ReadOnly {
+        /// The reason code.
+        code: String,
+        /// What the customer reads.
+        message: String,
+    },
+}
+
+/// One organisation the user belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationChoice {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The one this session works in.
+    pub current: bool,
+}
+
+/// What the portal frame shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalStatus {
+    /// The banner, unless there is none or it was dismissed today.
+    pub banner: Option<Banner>,
+    /// Every organisation the user belongs to.
+    pub organizations: Vec<OrganizationChoice>,
+}
+
+/// The dismiss cookie's day in a `Cookie` header, if it is set.
+#[cfg(feature = "ssr")]
+fn dismissed_day(cookie_header: &str) -> Option<&str> {
+    cookie_header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == DISMISS_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// The banner for a standing at `now`; a trial banner is hidden on the UTC
+/// day it was dismissed (`dismissed_on`, `YYYY-MM-DD`).
+#[cfg(feature = "ssr")]
+pub fn banner_for(
+    catalog: &crate::catalog::domain::Catalog,
+    standing: &super::guard::Standing,
+    now: chrono::DateTime<chrono::Utc>,
+    dismissed_on: Option<&str>,
+) -> Option<Banner> {
+    use super::domain::Access;
+    match standing.entitlements.access {
+        Access::ReadOnly(why) => Some(Banner::ReadOnly {
+            code: serde_json::to_value(why)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            message: why.explain().to_owned(),
+        }),
+        Access::PastDue => Some(Banner::PastDue),
+        Access::Full => {
+            let trial_end = standing.trial_end?;
+            let today = now.format("%Y-%m-%d").to_string();
+            if dismissed_on == Some(today.as_str()) {
+                return None;
+            }
+            let days_left = crate::billing::trials::days_left(now, trial_end);
+            let tier = standing.entitlements.tier.as_deref().unwrap_or_default();
+            Some(Banner::Trial {
+                days_left,
+                urgency: Urgency::of_days_left(days_left),
+                tier_name: catalog.tier(tier).map_or_else(|| tier.to_owned(), |t| t.name.clone()),
+            })
+        }
+    }
+}
+
+/// The banner and the organisations of the signed-in user.
+#[server(prefix = "/api", endpoint = "portal_status", input = server_fn::codec::GetUrl)]
+pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
+    use super::db::OrganizationAddress;
+    use super::guard::standing;
+    let (user, scope) = crate::accounts::session::require_member().await?;
+    let context = crate::context::app_context()?;
+    let now = context.clock.now();
+    let catalog = context.catalog.get(&context.pool).await?;
+    let headers: http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
+    let cookies = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let address = OrganizationAddress::Id(scope.organization_id());
+    let banner = standing(&context.pool, &catalog, &address, now)
+        .await?
+        .and_then(|s| banner_for(&catalog, &s, now, dismissed_day(&cookies)));
+    // language=PostgreSQL
+    let organizations = sqlx::query!(
+        r#"
+        select o.organization_id, o.name from membership m join organization o using (organization_id)
+        where m.user_id = $1 order by o.name, o.organization_id
+        "#,
+        user.user_id
+    )
+    .fetch_all(&context.pool)
+    .await?
+    .into_iter()
+    .map(|r| OrganizationChoice {
+        current: r.organization_id == scope.organization_id(),
+        id: r.organization_id.to_string(),
+        name: r.name,
+    })
+    .collect();
+    Ok(PortalStatus { banner, organizations })
+}
+
+/// Hides the trial banner for the rest of the UTC day.
+#[server(prefix = "/api", endpoint = "dismiss_trial_banner")]
+pub async fn dismiss_trial_banner(back_to: Option<String>) -> Result<(), AppError> {
+    crate::accounts::session::require_member().await?;
+    let context = crate::context::app_context()?;
+    let today = context.clock.now().format("%Y-%m-%d");
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(value) = http::HeaderValue::from_str(&format!(
+            "{DISMISS_COOKIE}={today}; Path=/; Max-Age=172800; SameSite=Lax; HttpOnly"
+        ))
+    {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
+    let back = back_to
+        .as_deref()
+        .and_then(crate::security::local_path::local_path)
+        .filter(|path| path == "/app" || path.starts_with("/app/"))
+        .unwrap_or_else(|| "/app".to_owned());
+    crate::security::redirect::redirect(&back);
+    Ok(())
+}
+
+/// Moves this session to another organisation the user belongs to.
+#[server(prefix = "/api", endpoint = "switch_organization")]
+pub async fn switch_organization(organization_id: String) -> Result<(), AppError> {
+    let (user, _) = crate::accounts::session::require_member().await?;
+    let context = crate::context::app_context()?;
+    let id = uuid::Uuid::parse_str(organization_id.trim())
+        .map_err(|_| AppError::field("organization_id", "that is not a valid identifier"))?;
+    // language=PostgreSQL
+    let member = sqlx::query_scalar!(
+        r#"select exists(select 1 from membership where user_id = $1 and organization_id = $2) as "member!""#,
+        user.user_id,
+        id
+    )
+    .fetch_one(&context.pool)
+    .await?;
+    if !member {
+        return Err(AppError::NotFound);
+    }
+    let session = crate::accounts::session::current_session().await?;
+    crate::accounts::session::switch_organization(&session, id).await?;
+    crate::security::redirect::redirect("/app");
+    Ok(())
+}
+
+/// The banner and the organisation switcher, under the portal's navigation.
+#[component]
+pub fn PortalStatusBar(
+    /// The current page's path, to come back to after dismissing.
+    current: &'static str,
+) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| ()>
+            {Suspend::new(async move {
+                get_portal_status().await.ok().map(|status| view! { <StatusBar status current /> })
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn StatusBar(status: PortalStatus, current: &'static str) -> impl IntoView {
+    let switcher = (status.organizations.len() > 1).then(|| {
+        let options = status
+            .organizations
+            .iter()
+            .map(|o| view! { <option value=o.id.clone() selected=o.current>{o.name.clone()}</option> })
+            .collect_view();
+        view! {
+            <form method="post" action="/api/switch_organization" class="mx-auto flex max-w-5xl items-center justify-end gap-2 px-4 pt-3 text-sm" data-org-switcher>
+                <label for="organization_id" class="text-slate-700">"Organisation"</label>
+                <select id="organization_id" name="organization_id" class="rounded-md border border-slate-300 px-2 py-1">
+                    {options}
+                </select>
+                <button type="submit" class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-50">"Switch"</button>
+            </form>
+        }
+    });
+    let banner = status.banner.map(|banner| match banner {
+        Banner::Trial {
+            days_left,
+            urgency,
+            tier_name,
+        } => {
+            let days = if days_left == 1 { "1 day".to_owned() } else { format!("{days_left} days") };
+            let urgency_word = match urgency {
+                Urgency::Calm => "calm",
+                Urgency::Warning => "warning",
+                Urgency::Urgent => "urgent",
+            };
+            view! {
+                <div role="status" data-banner="trial" data-urgency=urgency_word class=format!("mx-auto mt-3 flex max-w-5xl flex-wrap items-center justify-between gap-3 rounded-md border px-4 py-3 text-sm {}", urgency.classes())>
+                    <p>
+                        <strong>{format!("{days} left")}</strong>
+                        {format!(" in your free trial of {tier_name}. ")}
+                        <a href="/app/billing" class="font-semibold underline">"Choose a plan"</a>
+                    </p>
+                    <form method="post" action="/api/dismiss_trial_banner">
+                        <input type="hidden" name="back_to" value=current />
+                        <button type="submit" class="underline">"Dismiss for today"</button>
+                    </form>
+                </div>
+            }
+            .into_any()
+        }
+        Banner::PastDue => view! {
+            <div role="alert" data-banner="past_due" class="mx-auto mt-3 max-w-5xl rounded-md border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900">
+                <p>
+                    <strong>"Your latest payment failed. "</strong>
+                    "Your plan stays on while we retry. "
+                    <a href="/app/billing" class="font-semibold underline">"Fix your payment method"</a>
+                </p>
+            </div>
+        }
+        .into_any(),
+        Banner::ReadOnly { code, message } => view! {
+            <div role="alert" data-banner="read_only" data-reason=code class="mx-auto mt-3 max-w-5xl rounded-md border border-red-300 bg-red-50 px-4 py-3 text-sm text-red-900">
+                <p>
+                    <strong>"Read-only. "</strong>
+                    {message}
+                    " "
+                    <a href="/app/billing" class="font-semibold underline">"Go to billing"</a>
+                </p>
+            </div>
+        }
+        .into_any(),
+    });
+    view! {
+        {switcher}
+        {banner}
+    }
+}
