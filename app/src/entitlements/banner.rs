@@ -280,7 +280,7 @@ fn StatusBar(status: PortalStatus, current: &'static str) -> impl IntoView {
             .into_any()
         }
         Banner::PastDue => view! {
-            <div role="alert" data-banner="past_due" class="mx-auto mt-3 max-w-5xl rounded-md border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900">
+            <div role="status" data-banner="past_due" class="mx-auto mt-3 max-w-5xl rounded-md border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900">
                 <p>
                     <strong>"Your latest payment failed. "</strong>
                     "Your plan stays on while we retry. "
@@ -289,17 +289,25 @@ fn StatusBar(status: PortalStatus, current: &'static str) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Banner::ReadOnly { code, message } => view! {
-            <div role="alert" data-banner="read_only" data-reason=code class="mx-auto mt-3 max-w-5xl rounded-md border border-red-300 bg-red-50 px-4 py-3 text-sm text-red-900">
-                <p>
-                    <strong>"Read-only. "</strong>
-                    {message}
-                    " "
-                    <a href="/app/billing" class="font-semibold underline">"Go to billing"</a>
-                </p>
-            </div>
+        Banner::ReadOnly { code, message } => {
+            // The way out: a plan, a working card, or (suspended) support.
+            let way_out = match code.as_str() {
+                "unpaid" => Some("Update your payment method"),
+                "suspended" => None,
+                _ => Some("Choose a plan"),
+            };
+            view! {
+                <div role="status" data-banner="read_only" data-reason=code.clone() class="mx-auto mt-3 max-w-5xl rounded-md border border-red-300 bg-red-50 px-4 py-3 text-sm text-red-900">
+                    <p>
+                        <strong>"Read-only. "</strong>
+                        {message}
+                        " "
+                        {way_out.map(|label| view! { <a href="/app/billing" class="font-semibold underline">{label}</a> })}
+                    </p>
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
     });
     view! {
         {switcher}
