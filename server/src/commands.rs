@@ -102,7 +102,12 @@ fn options<'a>(arguments: &[&'a str], known: &[&str]) -> Result<std::collections
         let name = option
             .strip_prefix("--")
             .filter(|name| known.contains(name))
-            .ok_or_else(|| anyhow::anyhow!("unknown argument {option:?}; expected one of --{}", known.join(", --")))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown argument {option:?}; expected one of --{}",
+                    known.join(", --")
+                )
+            })?;
         let value = rest
             .next()
             .ok_or_else(|| anyhow::anyhow!("--{name} needs a value"))?;
@@ -115,15 +120,22 @@ fn options<'a>(arguments: &[&'a str], known: &[&str]) -> Result<std::collections
 /// on standard output (it is shown only this once), so scripts can capture it.
 pub async fn create_api_key(settings: &Settings, arguments: &[&str]) -> Result<()> {
     let options = options(arguments, &["name", "scope"])?;
-    let name = options.get("name").ok_or_else(|| anyhow::anyhow!("--name is required"))?;
+    let name = options
+        .get("name")
+        .ok_or_else(|| anyhow::anyhow!("--name is required"))?;
     let scope = options.get("scope").copied().unwrap_or("read");
     let scope = crate::host_api::keys::Scope::parse(scope)
         .ok_or_else(|| anyhow::anyhow!("--scope must be read or write, not {scope:?}"))?;
     let database = Database::open_migrated(settings).await?;
-    let created = crate::host_api::keys::create(&database.pool, name, scope, &app::clock::Clock::System).await;
+    let created =
+        crate::host_api::keys::create(&database.pool, name, scope, &app::clock::Clock::System).await;
     database.close().await?;
     let created = created?;
-    eprintln!("API key {} ({}) created; it is shown only this once", created.prefix, scope.as_str());
+    eprintln!(
+        "API key {} ({}) created; it is shown only this once",
+        created.prefix,
+        scope.as_str()
+    );
     println!("{}", created.key);
     Ok(())
 }
@@ -131,7 +143,9 @@ pub async fn create_api_key(settings: &Settings, arguments: &[&str]) -> Result<(
 /// `revoke-api-key --prefix gk_…`: revokes a key.
 pub async fn revoke_api_key(settings: &Settings, arguments: &[&str]) -> Result<()> {
     let options = options(arguments, &["prefix"])?;
-    let prefix = options.get("prefix").ok_or_else(|| anyhow::anyhow!("--prefix is required"))?;
+    let prefix = options
+        .get("prefix")
+        .ok_or_else(|| anyhow::anyhow!("--prefix is required"))?;
     let database = Database::open_migrated(settings).await?;
     let revoked = crate::host_api::keys::revoke(&database.pool, prefix, &app::clock::Clock::System).await;
     database.close().await?;
@@ -147,10 +161,13 @@ pub async fn revoke_api_key(settings: &Settings, arguments: &[&str]) -> Result<(
 /// endpoint and prints its signing secret alone on standard output.
 pub async fn add_webhook_endpoint(settings: &Settings, arguments: &[&str]) -> Result<()> {
     let options = options(arguments, &["url", "description"])?;
-    let url = options.get("url").ok_or_else(|| anyhow::anyhow!("--url is required"))?;
+    let url = options
+        .get("url")
+        .ok_or_else(|| anyhow::anyhow!("--url is required"))?;
     let description = options.get("description").copied().unwrap_or("");
     let database = Database::open_migrated(settings).await?;
-    let added = crate::outbound::add_endpoint(&database.pool, url, description, &app::clock::Clock::System).await;
+    let added =
+        crate::outbound::add_endpoint(&database.pool, url, description, &app::clock::Clock::System).await;
     database.close().await?;
     let (id, secret) = added?;
     eprintln!("endpoint {id} added; verify deliveries with this Standard Webhooks secret");

@@ -120,12 +120,18 @@ pub async fn deliver_due(pool: &PgPool, sender: &Sender, clock: &Clock) -> Resul
                 let answer = sender.post(&delivery.url, &headers, body).await;
                 (answer, started.elapsed())
             }
-            Err(error) => (Answer::Failed(format!("the endpoint's secret is unusable: {error}")), Duration::ZERO),
+            Err(error) => (
+                Answer::Failed(format!("the endpoint's secret is unusable: {error}")),
+                Duration::ZERO,
+            ),
         };
         let (answer, took) = answer;
         let (status_code, error) = match &answer {
             Answer::Status(code) if (200..300).contains(code) => (Some(i32::from(*code)), None),
-            Answer::Status(code) => (Some(i32::from(*code)), Some(format!("the endpoint answered {code}"))),
+            Answer::Status(code) => (
+                Some(i32::from(*code)),
+                Some(format!("the endpoint answered {code}")),
+            ),
             Answer::Failed(message) => (None, Some(message.clone())),
         };
         // language=PostgreSQL
@@ -203,12 +209,21 @@ pub fn spawn_delivery_worker(pool: PgPool, clock: Clock) {
     let drain_pool = pool.clone();
     jobs::spawn_drain_loop(pool, OUTBOUND_CHANNEL, "webhook delivery", move || {
         let (pool, sender, clock) = (drain_pool.clone(), sender.clone(), clock.clone());
-        async move { deliver_due(&pool, &sender, &clock).await.map(|attempted| attempted > 0) }
+        async move {
+            deliver_due(&pool, &sender, &clock)
+                .await
+                .map(|attempted| attempted > 0)
+        }
     });
 }
 
 /// Adds an endpoint and returns its id and signing secret.
-pub async fn add_endpoint(pool: &PgPool, url: &str, description: &str, clock: &Clock) -> Result<(uuid::Uuid, String)> {
+pub async fn add_endpoint(
+    pool: &PgPool,
+    url: &str,
+    description: &str,
+    clock: &Clock,
+) -> Result<(uuid::Uuid, String)> {
     let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("{url:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         anyhow::bail!("{url:?} must be an http or https URL with a host");

@@ -46,7 +46,9 @@ fn limits_to_db(limits: &PlanLimits) -> serde_json::Value {
 
 fn limits_from_db(value: serde_json::Value) -> Result<PlanLimits, LoadCatalogError> {
     let serde_json::Value::Object(map) = value else {
-        return Err(LoadCatalogError::Inconsistent("a plan's limits are not an object".into()));
+        return Err(LoadCatalogError::Inconsistent(
+            "a plan's limits are not an object".into(),
+        ));
     };
     let mut limits = PlanLimits::default();
     for (metric, limit) in map {

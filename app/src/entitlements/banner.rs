@@ -127,7 +127,9 @@ pub fn banner_for(
             Some(Banner::Trial {
                 days_left,
                 urgency: Urgency::of_days_left(days_left),
-                tier_name: catalog.tier(tier).map_or_else(|| tier.to_owned(), |t| t.name.clone()),
+                tier_name: catalog
+                    .tier(tier)
+                    .map_or_else(|| tier.to_owned(), |t| t.name.clone()),
             })
         }
     }
@@ -170,7 +172,10 @@ pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
         name: r.name,
     })
     .collect();
-    Ok(PortalStatus { banner, organizations })
+    Ok(PortalStatus {
+        banner,
+        organizations,
+    })
 }
 
 /// Hides the trial banner for the rest of the UTC day.

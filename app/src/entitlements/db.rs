@@ -1,7 +1,7 @@
 //! Reading what the resolver needs, and the usage Gatehouse counts itself,
 //! in one round trip per organisation.
 
-use super::domain::{Override, OverrideGrant, OrganizationFacts, SubscriptionFacts};
+use super::domain::{OrganizationFacts, Override, OverrideGrant, SubscriptionFacts};
 use crate::billing::domain::{PlanChoice, SubscriptionStatus};
 use crate::catalog::domain::{Limit, USERS_METRIC};
 use chrono::{DateTime, Utc};
@@ -137,7 +137,8 @@ pub async fn organization_state(
             Some(SubscriptionFacts {
                 tier: choice.tier,
                 add_ons: choice.add_ons,
-                status: SubscriptionStatus::parse(&status).ok_or_else(|| decode_error("subscription status"))?,
+                status: SubscriptionStatus::parse(&status)
+                    .ok_or_else(|| decode_error("subscription status"))?,
                 cancel_at_period_end: row.cancel_at_period_end.unwrap_or(false),
                 current_period_end: row.current_period_end,
                 trial_end: row.trial_end,
@@ -147,7 +148,10 @@ pub async fn organization_state(
     };
     let stored: Vec<StoredOverride> =
         serde_json::from_value(row.overrides).map_err(|_| decode_error("entitlement override"))?;
-    let overrides = stored.into_iter().filter_map(StoredOverride::into_override).collect();
+    let overrides = stored
+        .into_iter()
+        .filter_map(StoredOverride::into_override)
+        .collect();
     let mut usage: BTreeMap<String, u64> =
         serde_json::from_value(row.counters).map_err(|_| decode_error("usage counter"))?;
     usage.insert(USERS_METRIC.to_owned(), row.users.max(0) as u64);

@@ -89,7 +89,10 @@ pub async fn seats(
     let address = OrganizationAddress::Id(scope.organization_id());
     Ok(match standing(executor, catalog, &address, now).await? {
         Some(standing) => {
-            let limit = standing.entitlements.limit(USERS_METRIC).and_then(|l| l.as_option());
+            let limit = standing
+                .entitlements
+                .limit(USERS_METRIC)
+                .and_then(|l| l.as_option());
             (standing.used(USERS_METRIC), limit)
         }
         None => (0, Some(0)),
@@ -98,12 +101,21 @@ pub async fn seats(
 
 /// What a refusal says to a customer, with the tier that would allow it.
 pub fn explain(catalog: &Catalog, refusal: &Refusal) -> String {
-    let tier_name = |key: &str| catalog.tier(key).map_or_else(|| key.to_owned(), |t| t.name.clone());
+    let tier_name = |key: &str| {
+        catalog
+            .tier(key)
+            .map_or_else(|| key.to_owned(), |t| t.name.clone())
+    };
     match refusal {
         Refusal::FeatureNotInPlan { feature, upgrade_to } => {
-            let name = catalog.feature(feature).map_or(feature.as_str(), |f| f.name.as_str());
+            let name = catalog
+                .feature(feature)
+                .map_or(feature.as_str(), |f| f.name.as_str());
             match upgrade_to {
-                Some(tier) => format!("{name} is not in your plan. Upgrade to {} to use it.", tier_name(tier)),
+                Some(tier) => format!(
+                    "{name} is not in your plan. Upgrade to {} to use it.",
+                    tier_name(tier)
+                ),
                 None => format!("{name} is switched off for your organisation."),
             }
         }
@@ -113,7 +125,9 @@ pub fn explain(catalog: &Catalog, refusal: &Refusal) -> String {
             upgrade_to,
             ..
         } => {
-            let units = catalog.metric(metric).map_or(metric.as_str(), |m| m.units.as_str());
+            let units = catalog
+                .metric(metric)
+                .map_or(metric.as_str(), |m| m.units.as_str());
             let first = format!("Your plan includes {limit} {units} and all are in use.");
             match upgrade_to {
                 Some(tier) => format!("{first} Upgrade to {} or add more to your plan.", tier_name(tier)),

@@ -4,9 +4,9 @@
 
 pub mod banner;
 #[cfg(feature = "ssr")]
-pub mod domain;
-#[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod guard;
 #[cfg(feature = "ssr")]

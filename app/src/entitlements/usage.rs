@@ -74,7 +74,10 @@ pub fn parse_batch(catalog: &Catalog, raw: Vec<RawReport>) -> Result<Vec<Report>
         return Err(problem("reports".into(), "send at least one report"));
     }
     if raw.len() > MAX_BATCH {
-        return Err(problem("reports".into(), format!("send at most {MAX_BATCH} reports at once")));
+        return Err(problem(
+            "reports".into(),
+            format!("send at most {MAX_BATCH} reports at once"),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     raw.into_iter()
@@ -83,12 +86,17 @@ pub fn parse_batch(catalog: &Catalog, raw: Vec<RawReport>) -> Result<Vec<Report>
             let at = |field: &str| format!("reports[{index}].{field}");
             let id = report.id.ok_or_else(|| problem(at("id"), "is required"))?;
             if id.is_empty() || id.chars().count() > MAX_REPORT_ID || id.chars().any(char::is_control) {
-                return Err(problem(at("id"), format!("must be 1 to {MAX_REPORT_ID} printable characters")));
+                return Err(problem(
+                    at("id"),
+                    format!("must be 1 to {MAX_REPORT_ID} printable characters"),
+                ));
             }
             if !seen.insert(id.clone()) {
                 return Err(problem(at("id"), "is used twice in this batch"));
             }
-            let metric = report.metric.ok_or_else(|| problem(at("metric"), "is required"))?;
+            let metric = report
+                .metric
+                .ok_or_else(|| problem(at("metric"), "is required"))?;
             match catalog.metric(&metric) {
                 None => {
                     let known: Vec<&str> = catalog
@@ -97,7 +105,10 @@ pub fn parse_batch(catalog: &Catalog, raw: Vec<RawReport>) -> Result<Vec<Report>
                         .filter(|m| !m.counted_by_gatehouse())
                         .map(|m| m.key.as_str())
                         .collect();
-                    return Err(problem(at("metric"), format!("is not a metric; one of: {}", known.join(", "))));
+                    return Err(problem(
+                        at("metric"),
+                        format!("is not a metric; one of: {}", known.join(", ")),
+                    ));
                 }
                 Some(m) if m.counted_by_gatehouse() => {
                     return Err(problem(
@@ -387,18 +398,81 @@ mod tests {
         let long = "x".repeat(MAX_REPORT_ID + 1);
         let cases: Vec<(Vec<RawReport>, &str, &str)> = vec![
             (vec![], "reports", "at least one"),
-            ((0..101).map(|i| report(&i.to_string(), "workspaces", Some(1), None)).collect(), "reports", "at most 100"),
-            (vec![RawReport { id: None, metric: Some("workspaces".into()), increment: Some(1), set: None }], "reports[0].id", "required"),
-            (vec![report("", "workspaces", Some(1), None)], "reports[0].id", "printable"),
-            (vec![report(&long, "workspaces", Some(1), None)], "reports[0].id", "printable"),
-            (vec![report("a\nb", "workspaces", Some(1), None)], "reports[0].id", "printable"),
-            (vec![report("a", "workspaces", Some(1), None), report("a", "storage_gb", Some(1), None)], "reports[1].id", "twice"),
-            (vec![RawReport { id: Some("a".into()), metric: None, increment: Some(1), set: None }], "reports[0].metric", "required"),
-            (vec![report("a", "seats", Some(1), None)], "reports[0].metric", "one of: workspaces, storage_gb"),
-            (vec![report("a", "users", Some(1), None)], "reports[0].metric", "counted by Gatehouse"),
-            (vec![report("a", "workspaces", None, None)], "reports[0].increment", "exactly one"),
-            (vec![report("a", "workspaces", Some(1), Some(1))], "reports[0].increment", "exactly one"),
-            (vec![report("a", "workspaces", None, Some(-1))], "reports[0].set", "0 or more"),
+            (
+                (0..101)
+                    .map(|i| report(&i.to_string(), "workspaces", Some(1), None))
+                    .collect(),
+                "reports",
+                "at most 100",
+            ),
+            (
+                vec![RawReport {
+                    id: None,
+                    metric: Some("workspaces".into()),
+                    increment: Some(1),
+                    set: None,
+                }],
+                "reports[0].id",
+                "required",
+            ),
+            (
+                vec![report("", "workspaces", Some(1), None)],
+                "reports[0].id",
+                "printable",
+            ),
+            (
+                vec![report(&long, "workspaces", Some(1), None)],
+                "reports[0].id",
+                "printable",
+            ),
+            (
+                vec![report("a\nb", "workspaces", Some(1), None)],
+                "reports[0].id",
+                "printable",
+            ),
+            (
+                vec![
+                    report("a", "workspaces", Some(1), None),
+                    report("a", "storage_gb", Some(1), None),
+                ],
+                "reports[1].id",
+                "twice",
+            ),
+            (
+                vec![RawReport {
+                    id: Some("a".into()),
+                    metric: None,
+                    increment: Some(1),
+                    set: None,
+                }],
+                "reports[0].metric",
+                "required",
+            ),
+            (
+                vec![report("a", "seats", Some(1), None)],
+                "reports[0].metric",
+                "one of: workspaces, storage_gb",
+            ),
+            (
+                vec![report("a", "users", Some(1), None)],
+                "reports[0].metric",
+                "counted by Gatehouse",
+            ),
+            (
+                vec![report("a", "workspaces", None, None)],
+                "reports[0].increment",
+                "exactly one",
+            ),
+            (
+                vec![report("a", "workspaces", Some(1), Some(1))],
+                "reports[0].increment",
+                "exactly one",
+            ),
+            (
+                vec![report("a", "workspaces", None, Some(-1))],
+                "reports[0].set",
+                "0 or more",
+            ),
         ];
         for (batch, field, message) in cases {
             let error = parse_batch(&valid(), batch).unwrap_err();

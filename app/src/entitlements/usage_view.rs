@@ -94,7 +94,12 @@ pub async fn get_usage_view() -> Result<UsageView, AppError> {
         .collect();
 
     let mut conn = context.pool.acquire().await?;
-    let points = super::usage::snapshot_history(&mut conn, scope.organization_id(), now - chrono::TimeDelta::days(30)).await?;
+    let points = super::usage::snapshot_history(
+        &mut conn,
+        scope.organization_id(),
+        now - chrono::TimeDelta::days(30),
+    )
+    .await?;
     let mut times: Vec<chrono::DateTime<chrono::Utc>> = points.iter().map(|(_, at, _)| *at).collect();
     times.sort();
     times.dedup();
@@ -114,10 +119,15 @@ pub async fn get_usage_view() -> Result<UsageView, AppError> {
             (m.name.clone(), values)
         })
         .collect();
-    let labels: Vec<String> = times.iter().map(|t| t.format("%b %d %H:%M").to_string()).collect();
-    let mut history = vec![std::iter::once("Recorded (UTC)".to_owned())
-        .chain(series.iter().map(|(name, _)| name.clone()))
-        .collect::<Vec<_>>()];
+    let labels: Vec<String> = times
+        .iter()
+        .map(|t| t.format("%b %d %H:%M").to_string())
+        .collect();
+    let mut history = vec![
+        std::iter::once("Recorded (UTC)".to_owned())
+            .chain(series.iter().map(|(name, _)| name.clone()))
+            .collect::<Vec<_>>(),
+    ];
     for (index, label) in labels.iter().enumerate() {
         history.push(
             std::iter::once(label.clone())

@@ -159,7 +159,14 @@ pub async fn publish_changes(
     subscription_changed: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let Some(standing) = standing(&mut *conn, catalog, &OrganizationAddress::Id(organization_id), now).await? else {
+    let Some(standing) = standing(
+        &mut *conn,
+        catalog,
+        &OrganizationAddress::Id(organization_id),
+        now,
+    )
+    .await?
+    else {
         return Ok(());
     };
     let full = entitlements_json(catalog, &standing);
@@ -172,7 +179,15 @@ pub async fn publish_changes(
             "trial_ends_at": full["trial_ends_at"],
             "current_period_ends_at": full["current_period_ends_at"],
         });
-        record(conn, now, EventType::SubscriptionUpdated, cause, Some(organization_id), data).await?;
+        record(
+            conn,
+            now,
+            EventType::SubscriptionUpdated,
+            cause,
+            Some(organization_id),
+            data,
+        )
+        .await?;
     }
     let terms = entitlement_terms(catalog, &standing);
     // language=PostgreSQL
@@ -191,7 +206,15 @@ pub async fn publish_changes(
     .rows_affected()
         == 1;
     if changed {
-        record(conn, now, EventType::EntitlementsUpdated, cause, Some(organization_id), full).await?;
+        record(
+            conn,
+            now,
+            EventType::EntitlementsUpdated,
+            cause,
+            Some(organization_id),
+            full,
+        )
+        .await?;
     }
     Ok(())
 }

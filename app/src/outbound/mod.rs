@@ -1,5 +1,5 @@
 //! Outbound webhooks: what the host product hears about. A change writes its
-//! event in the change's own transaction ([`record`]), one delivery per
+//! event in the change's own transaction ([`events::record`]), one delivery per
 //! enabled endpoint; the server's worker delivers them, signed the way the
 //! Standard Webhooks specification describes. Events are never dropped.
 

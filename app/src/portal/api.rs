@@ -19,10 +19,10 @@ use {
     crate::accounts::secrets::{hash_password, new_token, token_hash},
     crate::accounts::session::{self, require_member},
     crate::catalog::domain::USERS_METRIC,
-    crate::entitlements::db::OrganizationAddress,
-    crate::entitlements::guard::{explain, standing},
     crate::context::app_context,
     crate::email::{outbox, templates},
+    crate::entitlements::db::OrganizationAddress,
+    crate::entitlements::guard::{explain, standing},
     crate::error::FormCheck,
     crate::security::{db::throttle, throttle as rates},
     uuid::Uuid,
@@ -98,7 +98,9 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
     // The organisation row is locked, so the users counted here stay true
     // until this transaction commits.
     let address = OrganizationAddress::Id(scope.organization_id());
-    let standing = standing(&mut *tx, &catalog, &address, now).await?.ok_or(AppError::NotFound)?;
+    let standing = standing(&mut *tx, &catalog, &address, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if let Some(Err(refusal)) = standing.check_room(&catalog, USERS_METRIC, 1) {
         form.fail("email", explain(&catalog, &refusal));
         return Err(form.into_error());

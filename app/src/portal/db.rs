@@ -4,9 +4,9 @@
 use super::{InvitationView, MemberView, OrgOverview};
 use crate::accounts::domain::{EmailAddress, Role, trial_days_left};
 use crate::accounts::session::TenantScope;
-use crate::entitlements::guard::seats;
 use crate::billing::domain::SubscriptionStatus;
 use crate::catalog::domain::Catalog;
+use crate::entitlements::guard::seats;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;

@@ -78,8 +78,24 @@ pub async fn sign_up(
             .await?;
             // The host product hears of the organisation and its first entitlements.
             let organization = serde_json::json!({"organization": {"id": organization_id, "external_id": null, "name": company.as_str()}});
-            record(&mut tx, now, EventType::OrganizationCreated, &organization_id.to_string(), Some(organization_id), organization).await?;
-            publish_changes(&mut tx, &catalog, organization_id, &format!("signup:{organization_id}"), true, now).await?;
+            record(
+                &mut tx,
+                now,
+                EventType::OrganizationCreated,
+                &organization_id.to_string(),
+                Some(organization_id),
+                organization,
+            )
+            .await?;
+            publish_changes(
+                &mut tx,
+                &catalog,
+                organization_id,
+                &format!("signup:{organization_id}"),
+                true,
+                now,
+            )
+            .await?;
             let token = new_token();
             accounts_db::insert_token(
                 &mut tx,

@@ -49,7 +49,11 @@ impl ApiError {
 
     /// 404 for an organisation that is not there.
     pub fn no_organization() -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "organization_not_found", "no organisation has that id")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "organization_not_found",
+            "no organisation has that id",
+        )
     }
 
     /// 500 for our own failure, logged with what it was doing.

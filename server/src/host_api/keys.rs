@@ -141,17 +141,26 @@ fn unauthorized(code: &'static str, message: &str) -> ApiError {
 
 /// The bearer token of a request, if it has one.
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| unauthorized("missing_api_key", "send your API key as Authorization: Bearer <key>"))?;
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        unauthorized(
+            "missing_api_key",
+            "send your API key as Authorization: Bearer <key>",
+        )
+    })?;
     let value = value
         .to_str()
         .map_err(|_| unauthorized("invalid_api_key", "that API key is not valid"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| unauthorized("invalid_api_key", "send your API key as Authorization: Bearer <key>"))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        unauthorized(
+            "invalid_api_key",
+            "send your API key as Authorization: Bearer <key>",
+        )
+    })?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(unauthorized("invalid_api_key", "send your API key as Authorization: Bearer <key>"));
+        return Err(unauthorized(
+            "invalid_api_key",
+            "send your API key as Authorization: Bearer <key>",
+        ));
     }
     Ok(token.trim())
 }
@@ -160,7 +169,12 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 
 /// Authenticates a request's key and counts it against the key's rate.
-pub async fn authenticate(pool: &PgPool, headers: &HeaderMap, now: DateTime<Utc>, rate: Rate) -> Result<Caller, ApiError> {
+pub async fn authenticate(
+    pool: &PgPool,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+    rate: Rate,
+) -> Result<Caller, ApiError> {
     let token = bearer(headers)?;
     if token.len() > 200 || !token.starts_with("gk_") {
         return Err(unauthorized("invalid_api_key", "that API key is not valid"));
@@ -180,7 +194,8 @@ pub async fn authenticate(pool: &PgPool, headers: &HeaderMap, now: DateTime<Utc>
     if row.revoked {
         return Err(unauthorized("revoked_api_key", "that API key has been revoked"));
     }
-    let scope = Scope::parse(&row.scope).ok_or_else(|| ApiError::internal("reading an API key", "unknown scope"))?;
+    let scope =
+        Scope::parse(&row.scope).ok_or_else(|| ApiError::internal("reading an API key", "unknown scope"))?;
     match app::security::db::throttle(pool, now, &format!("api_key:{}", row.api_key_id), rate).await {
         Ok(()) => {}
         Err(app::error::AppError::TooManyRequests { retry_after_secs }) => {
@@ -195,7 +210,10 @@ pub async fn authenticate(pool: &PgPool, headers: &HeaderMap, now: DateTime<Utc>
         }
         Err(error) => return Err(ApiError::internal("throttling an API key", error)),
     }
-    if row.last_used_at.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
+    if row
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
+    {
         // language=PostgreSQL
         sqlx::query!(
             "update api_key set last_used_at = $2 where api_key_id = $1",

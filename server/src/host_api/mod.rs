@@ -32,13 +32,14 @@ use uuid::Uuid;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/organizations", get(list_organizations))
-        .route("/organizations/{id}", get(get_organization).patch(patch_organization))
+        .route(
+            "/organizations/{id}",
+            get(get_organization).patch(patch_organization),
+        )
         .route("/organizations/{id}/entitlements", get(get_entitlements))
         .route("/organizations/{id}/entitlements/check", get(check_entitlement))
         .route("/organizations/{id}/usage", get(get_usage).post(post_usage))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such API route")
-        })
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such API route") })
 }
 
 fn rfc3339(time: DateTime<Utc>) -> String {
@@ -114,13 +115,19 @@ async fn list_organizations(
         None => 20,
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => return Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_PAGE}"))),
+            _ => {
+                return Err(ApiError::invalid(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE}"),
+                ));
+            }
         },
     };
     let after = match query.starting_after.as_deref() {
         None => None,
         Some(raw) => Some(
-            Uuid::parse_str(raw).map_err(|_| ApiError::invalid("starting_after", "must be an organisation id"))?,
+            Uuid::parse_str(raw)
+                .map_err(|_| ApiError::invalid("starting_after", "must be an organisation id"))?,
         ),
     };
     // language=PostgreSQL
@@ -200,12 +207,18 @@ async fn patch_organization(
     }
     let patch: Patch = read_json(&body)?;
     let Some(external_id) = patch.external_id else {
-        return Err(ApiError::invalid("external_id", "send the external_id to set (or null to clear it)"));
+        return Err(ApiError::invalid(
+            "external_id",
+            "send the external_id to set (or null to clear it)",
+        ));
     };
     if let Some(value) = &external_id
         && (value.is_empty() || value.chars().count() > 200 || value.chars().any(char::is_control))
     {
-        return Err(ApiError::invalid("external_id", "must be 1 to 200 printable characters"));
+        return Err(ApiError::invalid(
+            "external_id",
+            "must be 1 to 200 printable characters",
+        ));
     }
     let catalog = catalog(&state).await?;
     let current = standing_at(&state, &catalog, &id).await?;
@@ -281,7 +294,12 @@ async fn check_entitlement(
                 json!({"metric": metric, "increment": increment, "used": standing.used(metric), "limit": limit}),
             )
         }
-        _ => return Err(ApiError::invalid("feature", "give either feature, or metric (with an optional increment)")),
+        _ => {
+            return Err(ApiError::invalid(
+                "feature",
+                "give either feature, or metric (with an optional increment)",
+            ));
+        }
     };
     let mut body = json!({"allowed": outcome.is_ok(), "reason": null, "message": null, "upgrade_to": null});
     if let Err(refusal) = &outcome {
@@ -314,7 +332,8 @@ async fn post_usage(
     }
     let batch: Batch = read_json(&body)?;
     let catalog = catalog(&state).await?;
-    let reports = usage::parse_batch(&catalog, batch.reports).map_err(|p| ApiError::invalid(p.field, p.message))?;
+    let reports =
+        usage::parse_batch(&catalog, batch.reports).map_err(|p| ApiError::invalid(p.field, p.message))?;
     let now = state.clock.now();
     let address = address(&id)?;
     let mut tx = state.pool.begin().await?;
@@ -323,22 +342,18 @@ async fn post_usage(
         .ok_or_else(ApiError::no_organization)?;
     let organization_id = before.header.id;
     match usage::apply_batch(&mut tx, organization_id, &reports, now).await? {
-        BatchOutcome::Conflict { index } => {
-            return Err(ApiError {
-                field: Some(format!("reports[{index}].id")),
-                ..ApiError::new(
-                    StatusCode::CONFLICT,
-                    "idempotency_conflict",
-                    "this report id was used before with different content; nothing in this batch was applied",
-                )
-            });
-        }
-        BatchOutcome::BelowZero { index } => {
-            return Err(ApiError::invalid(
-                format!("reports[{index}].increment"),
-                "would take the usage below zero; nothing in this batch was applied",
-            ));
-        }
+        BatchOutcome::Conflict { index } => Err(ApiError {
+            field: Some(format!("reports[{index}].id")),
+            ..ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                "this report id was used before with different content; nothing in this batch was applied",
+            )
+        }),
+        BatchOutcome::BelowZero { index } => Err(ApiError::invalid(
+            format!("reports[{index}].increment"),
+            "would take the usage below zero; nothing in this batch was applied",
+        )),
         BatchOutcome::Applied {
             applied,
             duplicates,
@@ -360,7 +375,15 @@ async fn post_usage(
                         "organization": {"id": organization_id, "external_id": before.header.external_id, "name": before.header.name},
                         "metric": metric, "limit": limit, "used": value,
                     });
-                    record(&mut tx, now, EventType::UsageLimitReached, &cause, Some(organization_id), data).await?;
+                    record(
+                        &mut tx,
+                        now,
+                        EventType::UsageLimitReached,
+                        &cause,
+                        Some(organization_id),
+                        data,
+                    )
+                    .await?;
                 }
             }
             tx.commit().await?;
@@ -369,7 +392,10 @@ async fn post_usage(
                 .map(|(metric, value)| {
                     let limit = before.entitlements.limit(&metric).and_then(Limit::as_option);
                     let remaining = limit.map(|l| l.saturating_sub(value));
-                    (metric, json!({"used": value, "limit": limit, "remaining": remaining}))
+                    (
+                        metric,
+                        json!({"used": value, "limit": limit, "remaining": remaining}),
+                    )
                 })
                 .collect();
             Ok((

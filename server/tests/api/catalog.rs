@@ -171,7 +171,10 @@ async fn a_metric_added_to_the_file_is_metered_by_the_api_without_code(pool: PgP
     for (from, to) in [
         ("storage_gb = 10 }", "storage_gb = 10, api_calls = 1000 }"),
         ("storage_gb = 100 }", "storage_gb = 100, api_calls = 10000 }"),
-        ("storage_gb = \"unlimited\" }", "storage_gb = \"unlimited\", api_calls = \"unlimited\" }"),
+        (
+            "storage_gb = \"unlimited\" }",
+            "storage_gb = \"unlimited\", api_calls = \"unlimited\" }",
+        ),
     ] {
         assert!(text.contains(from));
         text = text.replace(from, to);
@@ -184,10 +187,27 @@ async fn a_metric_added_to_the_file_is_metered_by_the_api_without_code(pool: PgP
     let key = api_key(&app, server::host_api::keys::Scope::Write).await;
 
     let usage = json!({"reports": [{"id": "c1", "metric": "api_calls", "set": 990}]});
-    let (status, body, _) = call(&app, Some(&key), "POST", &format!("/api/v1/organizations/{org}/usage"), Some(usage)).await;
+    let (status, body, _) = call(
+        &app,
+        Some(&key),
+        "POST",
+        &format!("/api/v1/organizations/{org}/usage"),
+        Some(usage),
+    )
+    .await;
     assert_eq!(status, axum::http::StatusCode::OK, "{body}");
-    let (_, body, _) = call(&app, Some(&key), "GET", &format!("/api/v1/organizations/{org}/entitlements"), None).await;
-    assert_eq!(body["limits"]["api_calls"], json!({"limit": 1000, "used": 990, "remaining": 10}));
+    let (_, body, _) = call(
+        &app,
+        Some(&key),
+        "GET",
+        &format!("/api/v1/organizations/{org}/entitlements"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        body["limits"]["api_calls"],
+        json!({"limit": 1000, "used": 990, "remaining": 10})
+    );
     let (_, body, _) = call(
         &app,
         Some(&key),

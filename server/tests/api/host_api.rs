@@ -25,7 +25,13 @@ pub async fn organization_id(pool: &PgPool, name: &str) -> Uuid {
         .unwrap()
 }
 
-pub async fn call(app: &TestApp, key: Option<&str>, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value, TestResponse) {
+pub async fn call(
+    app: &TestApp,
+    key: Option<&str>,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value, TestResponse) {
     let mut request = Request::builder().method(method).uri(uri);
     if let Some(key) = key {
         request = request.header("authorization", format!("Bearer {key}"));
@@ -53,7 +59,14 @@ async fn entitlements_answer_in_the_documented_shape(pool: PgPool) {
     let org = organization_id(&pool, "Acme").await;
     let key = api_key(&app, Scope::Read).await;
 
-    let (status, body, _) = call(&app, Some(&key), "GET", &format!("/api/v1/organizations/{org}/entitlements"), None).await;
+    let (status, body, _) = call(
+        &app,
+        Some(&key),
+        "GET",
+        &format!("/api/v1/organizations/{org}/entitlements"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["organization"]["id"], json!(org));
     assert_eq!(body["organization"]["name"], "Acme");
@@ -63,8 +76,14 @@ async fn entitlements_answer_in_the_documented_shape(pool: PgPool) {
     assert_eq!(body["read_only"], false);
     assert_eq!(body["features"]["work_orders"], true);
     assert_eq!(body["features"]["oee_dashboard"], false);
-    assert_eq!(body["limits"]["workspaces"], json!({"limit": 1, "used": 0, "remaining": 1}));
-    assert_eq!(body["limits"]["users"], json!({"limit": 3, "used": 1, "remaining": 2}));
+    assert_eq!(
+        body["limits"]["workspaces"],
+        json!({"limit": 1, "used": 0, "remaining": 1})
+    );
+    assert_eq!(
+        body["limits"]["users"],
+        json!({"limit": 3, "used": 1, "remaining": 2})
+    );
     assert!(body["trial_ends_at"].as_str().unwrap().ends_with('Z'));
     let features = body["features"].as_object().unwrap();
     assert_eq!(features.len(), 27, "every catalogue feature is answered");
@@ -73,8 +92,18 @@ async fn entitlements_answer_in_the_documented_shape(pool: PgPool) {
         app.signed_up("bo@big.test", "Big", "enterprise").await;
         organization_id(&pool, "Big").await
     };
-    let (_, body, _) = call(&app, Some(&key), "GET", &format!("/api/v1/organizations/{enterprise}/entitlements"), None).await;
-    assert_eq!(body["limits"]["workspaces"], json!({"limit": null, "used": 0, "remaining": null}));
+    let (_, body, _) = call(
+        &app,
+        Some(&key),
+        "GET",
+        &format!("/api/v1/organizations/{enterprise}/entitlements"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        body["limits"]["workspaces"],
+        json!({"limit": null, "used": 0, "remaining": null})
+    );
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -88,77 +117,229 @@ async fn keys_are_required_valid_live_and_scoped(pool: PgPool) {
 
     let cases: Vec<(Option<String>, StatusCode, &str)> = vec![
         (None, StatusCode::UNAUTHORIZED, "missing_api_key"),
-        (Some("gk_nope".into()), StatusCode::UNAUTHORIZED, "invalid_api_key"),
-        (Some(format!("{read}x")), StatusCode::UNAUTHORIZED, "invalid_api_key"),
-        (Some("x".repeat(5000)), StatusCode::UNAUTHORIZED, "invalid_api_key"),
+        (
+            Some("gk_nope".into()),
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+        ),
+        (
+            Some(format!("{read}x")),
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+        ),
+        (
+            Some("x".repeat(5000)),
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+        ),
     ];
     for (key, status, code) in cases {
         let (got, body, _) = call(&app, key.as_deref(), "GET", &uri, None).await;
         assert_eq!((got, error_code(&body)), (status, code), "{key:?}");
     }
-    let request = Request::get(&uri).header("authorization", format!("Basic {read}")).body(Body::empty()).unwrap();
+    let request = Request::get(&uri)
+        .header("authorization", format!("Basic {read}"))
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(app.request(request).await.status, StatusCode::UNAUTHORIZED);
 
     // A read key reads but does not write.
     assert_eq!(call(&app, Some(&read), "GET", &uri, None).await.0, StatusCode::OK);
     let usage = json!({"reports": [{"id": "r1", "metric": "workspaces", "increment": 1}]});
-    let (status, body, _) = call(&app, Some(&read), "POST", &format!("/api/v1/organizations/{org}/usage"), Some(usage.clone())).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "read_only_key"));
-    let (status, body, _) = call(&app, Some(&read), "PATCH", &format!("/api/v1/organizations/{org}"), Some(json!({"external_id": "x"}))).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "read_only_key"));
-    assert_eq!(call(&app, Some(&write), "POST", &format!("/api/v1/organizations/{org}/usage"), Some(usage)).await.0, StatusCode::OK);
+    let (status, body, _) = call(
+        &app,
+        Some(&read),
+        "POST",
+        &format!("/api/v1/organizations/{org}/usage"),
+        Some(usage.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "read_only_key")
+    );
+    let (status, body, _) = call(
+        &app,
+        Some(&read),
+        "PATCH",
+        &format!("/api/v1/organizations/{org}"),
+        Some(json!({"external_id": "x"})),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "read_only_key")
+    );
+    assert_eq!(
+        call(
+            &app,
+            Some(&write),
+            "POST",
+            &format!("/api/v1/organizations/{org}/usage"),
+            Some(usage)
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
 
     // A revoked key stops at once.
     let prefix = write[.."gk_".len() + 8].to_owned();
     assert!(keys::revoke(&pool, &prefix, &app.state.clock).await.unwrap());
     let (status, body, _) = call(&app, Some(&write), "GET", &uri, None).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "revoked_api_key"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "revoked_api_key")
+    );
     let last_used: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("select last_used_at from api_key where prefix = $1").bind(&prefix).fetch_one(&pool).await.unwrap();
+        sqlx::query_scalar("select last_used_at from api_key where prefix = $1")
+            .bind(&prefix)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(last_used.is_some(), "last use is recorded");
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn organisations_are_addressed_by_id_or_external_id_and_listed_newest_first(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
-    for (email, name) in [("a@one.test", "One"), ("b@two.test", "Two"), ("c@three.test", "Three")] {
+    for (email, name) in [
+        ("a@one.test", "One"),
+        ("b@two.test", "Two"),
+        ("c@three.test", "Three"),
+    ] {
         app.signed_up(email, name, "starter").await;
         app.state.clock.advance(TimeDelta::seconds(1));
     }
     let two = organization_id(&pool, "Two").await;
     let key = api_key(&app, Scope::Write).await;
 
-    let (status, body, _) = call(&app, Some(&key), "PATCH", &format!("/api/v1/organizations/{two}"), Some(json!({"external_id": "host-42"}))).await;
+    let (status, body, _) = call(
+        &app,
+        Some(&key),
+        "PATCH",
+        &format!("/api/v1/organizations/{two}"),
+        Some(json!({"external_id": "host-42"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["external_id"], "host-42");
-    let (status, body, _) = call(&app, Some(&key), "GET", "/api/v1/organizations/ext:host-42/entitlements", None).await;
+    let (status, body, _) = call(
+        &app,
+        Some(&key),
+        "GET",
+        "/api/v1/organizations/ext:host-42/entitlements",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["organization"]["id"], json!(two));
-    let (_, body, _) = call(&app, Some(&key), "GET", "/api/v1/organizations?external_id=host-42", None).await;
+    let (_, body, _) = call(
+        &app,
+        Some(&key),
+        "GET",
+        "/api/v1/organizations?external_id=host-42",
+        None,
+    )
+    .await;
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
     assert_eq!(body["data"][0]["name"], "Two");
 
     // Another organisation cannot take the same external id.
     let one = organization_id(&pool, "One").await;
-    let (status, body, _) = call(&app, Some(&key), "PATCH", &format!("/api/v1/organizations/{one}"), Some(json!({"external_id": "host-42"}))).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "external_id_taken"));
+    let (status, body, _) = call(
+        &app,
+        Some(&key),
+        "PATCH",
+        &format!("/api/v1/organizations/{one}"),
+        Some(json!({"external_id": "host-42"})),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "external_id_taken")
+    );
 
     // Bad input is 400/422 with the field, unknown organisations 404.
     let bad: Vec<(&str, &str, Option<Value>, StatusCode, &str)> = vec![
-        ("PATCH", "/api/v1/organizations/ext:host-42", Some(json!({"external_id": ""})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("PATCH", "/api/v1/organizations/ext:host-42", Some(json!({"name": "x"})), StatusCode::BAD_REQUEST, "invalid_json"),
-        ("PATCH", "/api/v1/organizations/ext:host-42", Some(json!({})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("GET", "/api/v1/organizations/not-a-uuid/entitlements", None, StatusCode::NOT_FOUND, "organization_not_found"),
-        ("GET", &"/api/v1/organizations/00000000-0000-0000-0000-000000000000/entitlements", None, StatusCode::NOT_FOUND, "organization_not_found"),
-        ("GET", "/api/v1/organizations/ext:nobody/usage", None, StatusCode::NOT_FOUND, "organization_not_found"),
-        ("GET", "/api/v1/organizations?limit=0", None, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("GET", "/api/v1/organizations?limit=abc", None, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("GET", "/api/v1/organizations?starting_after=zzz", None, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("GET", "/api/v1/nothing-here", None, StatusCode::NOT_FOUND, "route_not_found"),
+        (
+            "PATCH",
+            "/api/v1/organizations/ext:host-42",
+            Some(json!({"external_id": ""})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "PATCH",
+            "/api/v1/organizations/ext:host-42",
+            Some(json!({"name": "x"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "PATCH",
+            "/api/v1/organizations/ext:host-42",
+            Some(json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "GET",
+            "/api/v1/organizations/not-a-uuid/entitlements",
+            None,
+            StatusCode::NOT_FOUND,
+            "organization_not_found",
+        ),
+        (
+            "GET",
+            "/api/v1/organizations/00000000-0000-0000-0000-000000000000/entitlements",
+            None,
+            StatusCode::NOT_FOUND,
+            "organization_not_found",
+        ),
+        (
+            "GET",
+            "/api/v1/organizations/ext:nobody/usage",
+            None,
+            StatusCode::NOT_FOUND,
+            "organization_not_found",
+        ),
+        (
+            "GET",
+            "/api/v1/organizations?limit=0",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "GET",
+            "/api/v1/organizations?limit=abc",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "GET",
+            "/api/v1/organizations?starting_after=zzz",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "GET",
+            "/api/v1/nothing-here",
+            None,
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+        ),
     ];
     for (method, uri, body, status, code) in bad {
         let (got, answer, _) = call(&app, Some(&key), method, uri, body).await;
-        assert_eq!((got, error_code(&answer)), (status, code), "{method} {uri}: {answer}");
+        assert_eq!(
+            (got, error_code(&answer)),
+            (status, code),
+            "{method} {uri}: {answer}"
+        );
     }
     let request = Request::patch(format!("/api/v1/organizations/{one}"))
         .header("authorization", format!("Bearer {key}"))
@@ -168,13 +349,30 @@ async fn organisations_are_addressed_by_id_or_external_id_and_listed_newest_firs
 
     // Newest first, paged by the last id seen, and a page survives an insert.
     let (_, first, _) = call(&app, Some(&key), "GET", "/api/v1/organizations?limit=2", None).await;
-    let names: Vec<&str> = first["data"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Three", "Two"]);
     assert_eq!(first["has_more"], true);
     app.signed_up("d@four.test", "Four", "starter").await;
     let last = first["data"][1]["id"].as_str().unwrap();
-    let (_, second, _) = call(&app, Some(&key), "GET", &format!("/api/v1/organizations?limit=2&starting_after={last}"), None).await;
-    let names: Vec<&str> = second["data"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    let (_, second, _) = call(
+        &app,
+        Some(&key),
+        "GET",
+        &format!("/api/v1/organizations?limit=2&starting_after={last}"),
+        None,
+    )
+    .await;
+    let names: Vec<&str> = second["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["One"]);
     assert_eq!(second["has_more"], false);
 }
@@ -189,13 +387,38 @@ async fn checks_say_allowed_or_why_not_with_the_tier_that_would_allow_it(pool: P
 
     let cases: Vec<(&str, bool, Value, Value)> = vec![
         ("feature=work_orders", true, Value::Null, Value::Null),
-        ("feature=oee_dashboard", false, json!("feature_not_in_plan"), json!("professional")),
-        ("feature=lot_traceability", false, json!("feature_not_in_plan"), json!("enterprise")),
+        (
+            "feature=oee_dashboard",
+            false,
+            json!("feature_not_in_plan"),
+            json!("professional"),
+        ),
+        (
+            "feature=lot_traceability",
+            false,
+            json!("feature_not_in_plan"),
+            json!("enterprise"),
+        ),
         ("metric=workspaces", true, Value::Null, Value::Null),
-        ("metric=workspaces&increment=2", false, json!("limit_reached"), json!("professional")),
-        ("metric=workspaces&increment=6", false, json!("limit_reached"), json!("enterprise")),
+        (
+            "metric=workspaces&increment=2",
+            false,
+            json!("limit_reached"),
+            json!("professional"),
+        ),
+        (
+            "metric=workspaces&increment=6",
+            false,
+            json!("limit_reached"),
+            json!("enterprise"),
+        ),
         ("metric=users&increment=2", true, Value::Null, Value::Null),
-        ("metric=users&increment=3", false, json!("limit_reached"), json!("professional")),
+        (
+            "metric=users&increment=3",
+            false,
+            json!("limit_reached"),
+            json!("professional"),
+        ),
         ("metric=storage_gb&increment=0", true, Value::Null, Value::Null),
     ];
     for (query, allowed, reason, upgrade) in cases {
@@ -205,9 +428,20 @@ async fn checks_say_allowed_or_why_not_with_the_tier_that_would_allow_it(pool: P
         assert_eq!(body["reason"], reason, "{query}");
         assert_eq!(body["upgrade_to"], upgrade, "{query}");
     }
-    for query in ["feature=teleport", "metric=seats", "metric=workspaces&increment=-1", "metric=workspaces&increment=x", "", "feature=a&metric=b"] {
+    for query in [
+        "feature=teleport",
+        "metric=seats",
+        "metric=workspaces&increment=-1",
+        "metric=workspaces&increment=x",
+        "",
+        "feature=a&metric=b",
+    ] {
         let (status, body, _) = call(&app, Some(&key), "GET", &check(query), None).await;
-        assert_eq!((status, error_code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"), "{query}");
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            "{query}"
+        );
     }
 }
 
@@ -227,12 +461,18 @@ async fn usage_reports_count_once_refuse_a_reused_id_and_apply_all_or_nothing(po
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["applied"], 2);
     assert_eq!(body["usage"]["workspaces"]["used"], 2);
-    assert_eq!(body["usage"]["storage_gb"], json!({"used": 40, "limit": 100, "remaining": 60}));
+    assert_eq!(
+        body["usage"]["storage_gb"],
+        json!({"used": 40, "limit": 100, "remaining": 60})
+    );
 
     // The retry counts once.
     let (status, body, _) = call(&app, Some(&key), "POST", &uri, Some(batch)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((body["applied"].clone(), body["duplicates"].clone()), (json!(0), json!(2)));
+    assert_eq!(
+        (body["applied"].clone(), body["duplicates"].clone()),
+        (json!(0), json!(2))
+    );
     assert_eq!(body["usage"]["workspaces"]["used"], 2);
 
     // An id reused with other content is 409, and nothing of its batch counts.
@@ -241,30 +481,56 @@ async fn usage_reports_count_once_refuse_a_reused_id_and_apply_all_or_nothing(po
         {"id": "host-event-1", "metric": "workspaces", "increment": 5},
     ]});
     let (status, body, _) = call(&app, Some(&key), "POST", &uri, Some(conflict)).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "idempotency_conflict"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "idempotency_conflict")
+    );
     assert_eq!(body["error"]["field"], "reports[1].id");
 
     // A bad report anywhere refuses the whole batch.
     let bad_batches = [
-        (json!({"reports": [{"id": "a", "metric": "workspaces", "increment": 1}, {"id": "b", "metric": "nope", "increment": 1}]}), "reports[1].metric"),
-        (json!({"reports": [{"id": "a", "metric": "workspaces", "increment": -9}]}), "reports[0].increment"),
-        (json!({"reports": [{"id": "a", "metric": "users", "set": 9}]}), "reports[0].metric"),
+        (
+            json!({"reports": [{"id": "a", "metric": "workspaces", "increment": 1}, {"id": "b", "metric": "nope", "increment": 1}]}),
+            "reports[1].metric",
+        ),
+        (
+            json!({"reports": [{"id": "a", "metric": "workspaces", "increment": -9}]}),
+            "reports[0].increment",
+        ),
+        (
+            json!({"reports": [{"id": "a", "metric": "users", "set": 9}]}),
+            "reports[0].metric",
+        ),
         (json!({"reports": []}), "reports"),
-        (json!({"reports": (0..101).map(|i| json!({"id": format!("x{i}"), "metric": "workspaces", "increment": 1})).collect::<Vec<_>>()}), "reports"),
+        (
+            json!({"reports": (0..101).map(|i| json!({"id": format!("x{i}"), "metric": "workspaces", "increment": 1})).collect::<Vec<_>>()}),
+            "reports",
+        ),
     ];
     for (batch, field) in bad_batches {
         let (status, body, _) = call(&app, Some(&key), "POST", &uri, Some(batch)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["error"]["field"], field);
     }
-    for raw in ["{", "[]", "{\"reports\": [{\"id\": 1}]}", "{\"reports\": [], \"extra\": 1}"] {
-        let request = Request::post(&uri).header("authorization", format!("Bearer {key}")).body(Body::from(raw)).unwrap();
+    for raw in [
+        "{",
+        "[]",
+        "{\"reports\": [{\"id\": 1}]}",
+        "{\"reports\": [], \"extra\": 1}",
+    ] {
+        let request = Request::post(&uri)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::from(raw))
+            .unwrap();
         let response = app.request(request).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{raw}");
     }
 
     let (_, body, _) = call(&app, Some(&key), "GET", &uri, None).await;
-    assert_eq!(body["metrics"]["workspaces"]["used"], 2, "nothing refused was applied");
+    assert_eq!(
+        body["metrics"]["workspaces"]["used"], 2,
+        "nothing refused was applied"
+    );
     assert_eq!(body["metrics"]["storage_gb"]["used"], 40);
     assert_eq!(body["metrics"]["users"]["used"], 1);
 }
@@ -286,7 +552,11 @@ async fn racing_reports_lose_no_update_and_a_raced_retry_counts_once(pool: PgPoo
         let (app, key, uri) = (&app, &key, &uri);
         async move { call(app, Some(key), "POST", uri, Some(body)).await.0 }
     });
-    let (a, b) = futures::future::join(futures::future::join_all(distinct), futures::future::join_all(same)).await;
+    let (a, b) = futures::future::join(
+        futures::future::join_all(distinct),
+        futures::future::join_all(same),
+    )
+    .await;
     assert!(a.iter().chain(&b).all(|s| *s == StatusCode::OK), "{a:?} {b:?}");
     let (_, body, _) = call(&app, Some(&key), "GET", &uri, None).await;
     assert_eq!(body["metrics"]["workspaces"]["used"], 20);
@@ -325,8 +595,18 @@ async fn an_ended_trial_is_read_only_and_an_expired_override_stops_counting(pool
         assert_eq!(body["read_only"], true, "{body}");
         assert_eq!(body["read_only_reason"], "trial_ended");
         assert_eq!(body["features"]["work_orders"], true, "reads still work");
-        let (_, check, _) = call(&app, Some(&key), "GET", &format!("{entitlements}/check?metric=workspaces"), None).await;
-        assert_eq!((check["allowed"].clone(), check["reason"].clone()), (json!(false), json!("read_only")));
+        let (_, check, _) = call(
+            &app,
+            Some(&key),
+            "GET",
+            &format!("{entitlements}/check?metric=workspaces"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (check["allowed"].clone(), check["reason"].clone()),
+            (json!(false), json!("read_only"))
+        );
         server::billing::worker::run_timed_work(&pool, None, &app.state.notices(), &app.state.clock).await;
     }
     let (_, body, _) = call(&app, Some(&key), "GET", &entitlements, None).await;
@@ -342,13 +622,26 @@ async fn each_key_is_throttled_with_retry_after(pool: PgPool) {
     let (first, second) = (api_key(&app, Scope::Read).await, api_key(&app, Scope::Read).await);
     let uri = format!("/api/v1/organizations/{org}/entitlements");
     for _ in 0..3 {
-        assert_eq!(call(&app, Some(&first), "GET", &uri, None).await.0, StatusCode::OK);
+        assert_eq!(
+            call(&app, Some(&first), "GET", &uri, None).await.0,
+            StatusCode::OK
+        );
     }
     let (status, body, response) = call(&app, Some(&first), "GET", &uri, None).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
     let retry: u64 = response.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=20).contains(&retry), "{retry}");
-    assert_eq!(call(&app, Some(&second), "GET", &uri, None).await.0, StatusCode::OK, "keys are throttled apart");
+    assert_eq!(
+        call(&app, Some(&second), "GET", &uri, None).await.0,
+        StatusCode::OK,
+        "keys are throttled apart"
+    );
     app.state.clock.advance(TimeDelta::seconds(retry as i64));
-    assert_eq!(call(&app, Some(&first), "GET", &uri, None).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, Some(&first), "GET", &uri, None).await.0,
+        StatusCode::OK
+    );
 }

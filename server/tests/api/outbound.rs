@@ -28,8 +28,18 @@ async fn receiver(failures: usize) -> (String, Arc<Mutex<Received>>) {
             let state = state.clone();
             async move {
                 let mut received = state.lock().unwrap();
-                let status = if received.requests.len() < failures { 503 } else { 200 };
-                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                let status = if received.requests.len() < failures {
+                    503
+                } else {
+                    200
+                };
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 received.requests.push((
                     header("webhook-id"),
                     header("webhook-timestamp").parse().unwrap_or(0),
@@ -50,7 +60,9 @@ async fn receiver(failures: usize) -> (String, Arc<Mutex<Received>>) {
 async fn drain(app: &TestApp, rounds: usize) {
     let sender = Sender::default();
     for _ in 0..rounds {
-        deliver_due(&app.state.pool, &sender, &app.state.clock).await.unwrap();
+        deliver_due(&app.state.pool, &sender, &app.state.clock)
+            .await
+            .unwrap();
         // Past the longest backoff these tests reach.
         app.state.clock.advance(TimeDelta::minutes(10));
     }
@@ -60,7 +72,9 @@ async fn drain(app: &TestApp, rounds: usize) {
 async fn a_receiver_that_fails_then_recovers_gets_every_event_once_signed(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     let (url, received) = receiver(3).await;
-    let (_, secret) = add_endpoint(&pool, &url, "host product", &app.state.clock).await.unwrap();
+    let (_, secret) = add_endpoint(&pool, &url, "host product", &app.state.clock)
+        .await
+        .unwrap();
 
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     let org = organization_id(&pool, "Acme").await;
@@ -68,46 +82,65 @@ async fn a_receiver_that_fails_then_recovers_gets_every_event_once_signed(pool: 
     // Reaching the workspace limit is heard once, even when the report is retried.
     let usage = json!({"reports": [{"id": "ws-1", "metric": "workspaces", "increment": 1}]});
     for _ in 0..2 {
-        let (status, _, _) = call(&app, Some(&key), "POST", &format!("/api/v1/organizations/{org}/usage"), Some(usage.clone())).await;
+        let (status, _, _) = call(
+            &app,
+            Some(&key),
+            "POST",
+            &format!("/api/v1/organizations/{org}/usage"),
+            Some(usage.clone()),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
     }
 
     drain(&app, 8).await;
 
-    let received = received.lock().unwrap();
+    let requests = received.lock().unwrap().requests.clone();
     let hook = standardwebhooks::Webhook::new(&secret).unwrap();
     let mut delivered: Vec<(String, String)> = Vec::new();
-    for (id, timestamp, signature, body, status) in &received.requests {
+    for (id, timestamp, signature, body, status) in &requests {
         let expected = hook.sign(id, *timestamp, body.as_bytes()).unwrap();
         assert_eq!(signature, &expected, "every attempt is signed");
         let payload: Value = serde_json::from_str(body).unwrap();
-        assert_eq!(payload["id"], json!(id), "the body carries the id the header does");
+        assert_eq!(
+            payload["id"],
+            json!(id),
+            "the body carries the id the header does"
+        );
         if *status == 200 {
             delivered.push((id.clone(), payload["type"].as_str().unwrap().to_owned()));
         }
     }
-    assert_eq!(received.requests.iter().filter(|r| r.4 == 503).count(), 3);
+    assert_eq!(requests.iter().filter(|r| r.4 == 503).count(), 3);
     let mut types: Vec<&str> = delivered.iter().map(|(_, t)| t.as_str()).collect();
     types.sort_unstable();
     assert_eq!(
         types,
-        ["entitlements.updated", "organization.created", "subscription.updated", "usage.limit_reached"]
+        [
+            "entitlements.updated",
+            "organization.created",
+            "subscription.updated",
+            "usage.limit_reached"
+        ]
     );
     let mut ids: Vec<&String> = delivered.iter().map(|(id, _)| id).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 4, "each event delivered exactly once");
     // A failed delivery was retried under the same id.
-    let failed_id = &received.requests[0].0;
+    let failed_id = &requests[0].0;
     assert!(delivered.iter().any(|(id, _)| id == failed_id));
-    drop(received);
 
-    let attempts: i64 = sqlx::query_scalar("select count(*) from outbound_attempt").fetch_one(&pool).await.unwrap();
-    assert_eq!(attempts, 7, "every attempt is recorded");
-    let pending: i64 = sqlx::query_scalar("select count(*) from outbound_delivery where state <> 'delivered'")
+    let attempts: i64 = sqlx::query_scalar("select count(*) from outbound_attempt")
         .fetch_one(&pool)
         .await
         .unwrap();
+    assert_eq!(attempts, 7, "every attempt is recorded");
+    let pending: i64 =
+        sqlx::query_scalar("select count(*) from outbound_delivery where state <> 'delivered'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(pending, 0);
 }
 
@@ -119,26 +152,31 @@ async fn a_receiver_that_stays_down_is_marked_failing_and_nothing_is_dropped(poo
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()
     };
-    add_endpoint(&pool, &format!("http://{closed}/hooks"), "down", &app.state.clock).await.unwrap();
+    add_endpoint(&pool, &format!("http://{closed}/hooks"), "down", &app.state.clock)
+        .await
+        .unwrap();
     app.signed_up("ada@acme.test", "Acme", "starter").await;
 
     // Attempts 1..6 with waits of 30 s doubling: 10-minute steps reach them all.
     drain(&app, 7).await;
     let failing: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("select failing_since from webhook_endpoint").fetch_one(&pool).await.unwrap();
+        sqlx::query_scalar("select failing_since from webhook_endpoint")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(failing.is_some(), "marked failing");
-    let (pending, least_attempts): (i64, i32) = sqlx::query_as(
-        "select count(*), min(attempts) from outbound_delivery where state = 'pending'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (pending, least_attempts): (i64, i32) =
+        sqlx::query_as("select count(*), min(attempts) from outbound_delivery where state = 'pending'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(pending, 3, "every event still waits for its receiver");
     assert!(least_attempts >= 5);
-    let errors: Vec<String> = sqlx::query_scalar("select error from outbound_attempt where error is not null limit 1")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let errors: Vec<String> =
+        sqlx::query_scalar("select error from outbound_attempt where error is not null limit 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert!(errors[0].contains("could not reach"), "{errors:?}");
 
     // An endpoint added later hears only what happens after it.
@@ -154,7 +192,8 @@ async fn two_workers_racing_deliver_each_event_once(pool: PgPool) {
     let (url, received) = receiver(0).await;
     add_endpoint(&pool, &url, "host", &app.state.clock).await.unwrap();
     for i in 0..6 {
-        app.signed_up(&format!("u{i}@org{i}.test"), &format!("Org {i}"), "starter").await;
+        app.signed_up(&format!("u{i}@org{i}.test"), &format!("Org {i}"), "starter")
+            .await;
     }
     let sender = Sender::default();
     let workers = (0..3).map(|_| {
@@ -166,8 +205,8 @@ async fn two_workers_racing_deliver_each_event_once(pool: PgPool) {
         })
     });
     futures::future::join_all(workers).await;
-    let received = received.lock().unwrap();
-    let mut ids: Vec<&String> = received.requests.iter().map(|r| &r.0).collect();
+    let requests = received.lock().unwrap().requests.clone();
+    let mut ids: Vec<&String> = requests.iter().map(|r| &r.0).collect();
     assert_eq!(ids.len(), 18, "three events for each of six organisations");
     ids.sort();
     ids.dedup();

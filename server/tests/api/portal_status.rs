@@ -31,14 +31,26 @@ async fn the_trial_banner_grows_urgent_and_a_dismissal_lasts_the_day(pool: PgPoo
     let app = TestApp::spawn(pool).await;
     let mut owner = app.signed_up("ada@acme.test", "Acme", "starter").await;
     // Whole days left, a part day counting as one: 14, 10, 8, 7, 5, 3, 2, 1.
-    let steps = [(0, "calm", "14 days"), (4, "calm", "10 days"), (2, "calm", "8 days"), (1, "warning", "7 days"),
-        (2, "warning", "5 days"), (2, "warning", "3 days"), (1, "urgent", "2 days"), (1, "urgent", "1 day")];
+    let steps = [
+        (0, "calm", "14 days"),
+        (4, "calm", "10 days"),
+        (2, "calm", "8 days"),
+        (1, "warning", "7 days"),
+        (2, "warning", "5 days"),
+        (2, "warning", "3 days"),
+        (1, "urgent", "2 days"),
+        (1, "urgent", "1 day"),
+    ];
     for (days, urgency, left) in steps {
         app.state.clock.advance(TimeDelta::days(days));
         owner.sign_in("ada@acme.test").await;
         for page in ["/app", "/app/billing", "/app/team", "/app/account"] {
             let body = owner.get(page).await.body;
-            assert_eq!(banner(&body), Some(("trial".into(), urgency.into())), "{page} with {left} left");
+            assert_eq!(
+                banner(&body),
+                Some(("trial".into(), urgency.into())),
+                "{page} with {left} left"
+            );
             assert!(body.contains(&format!("{left} left")), "{page}: {left}");
         }
     }
@@ -48,19 +60,41 @@ async fn the_trial_banner_grows_urgent_and_a_dismissal_lasts_the_day(pool: PgPoo
 async fn a_dismissed_trial_banner_stays_hidden_that_day_and_returns_the_next(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     // Start the day at 08:00 so the trial spans whole days clearly.
-    let morning = (app.state.clock.now() + TimeDelta::days(1)).date_naive().and_hms_opt(8, 0, 0).unwrap().and_utc();
+    let morning = (app.state.clock.now() + TimeDelta::days(1))
+        .date_naive()
+        .and_hms_opt(8, 0, 0)
+        .unwrap()
+        .and_utc();
     app.state.clock.set(morning);
     let mut owner = app.signed_up("ada@acme.test", "Acme", "starter").await;
-    let dismissed = owner.submit("/api/dismiss_trial_banner", &[("back_to", "/app/team")]).await;
+    let dismissed = owner
+        .submit("/api/dismiss_trial_banner", &[("back_to", "/app/team")])
+        .await;
     assert_eq!(dismissed.headers["location"], "/app/team");
-    let cookie = dismissed.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = dismissed.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let session = owner.cookie.clone().unwrap();
     owner.cookie = Some(format!("{session}; {cookie}"));
     for page in ["/app", "/app/billing", "/app/team"] {
-        assert_eq!(banner(&owner.get(page).await.body), None, "{page}: hidden for the rest of the day");
+        assert_eq!(
+            banner(&owner.get(page).await.body),
+            None,
+            "{page}: hidden for the rest of the day"
+        );
     }
-    app.state.clock.advance(TimeDelta::hours(15) + TimeDelta::minutes(59));
-    assert_eq!(banner(&owner.get("/app").await.body), None, "still hidden at 23:59 UTC");
+    app.state
+        .clock
+        .advance(TimeDelta::hours(15) + TimeDelta::minutes(59));
+    assert_eq!(
+        banner(&owner.get("/app").await.body),
+        None,
+        "still hidden at 23:59 UTC"
+    );
     app.state.clock.advance(TimeDelta::minutes(2));
     assert_eq!(
         banner(&owner.get("/app").await.body),
@@ -68,7 +102,9 @@ async fn a_dismissed_trial_banner_stays_hidden_that_day_and_returns_the_next(poo
         "back the next day with the same cookie"
     );
     // An outside address is never followed.
-    let outside = owner.submit("/api/dismiss_trial_banner", &[("back_to", "//evil.test/app")]).await;
+    let outside = owner
+        .submit("/api/dismiss_trial_banner", &[("back_to", "//evil.test/app")])
+        .await;
     assert_eq!(outside.headers["location"], "/app");
 }
 
@@ -80,15 +116,28 @@ async fn an_ended_trial_is_read_only_in_the_portal_whatever_the_browser_sends(po
     owner.sign_in("ada@acme.test").await;
     for page in ["/app", "/app/billing", "/app/team"] {
         let body = owner.get(page).await.body;
-        assert_eq!(banner(&body), Some(("read_only".into(), "trial_ended".into())), "{page}");
+        assert_eq!(
+            banner(&body),
+            Some(("read_only".into(), "trial_ended".into())),
+            "{page}"
+        );
         assert!(body.contains("Your free trial has ended"));
         assert!(body.contains("href=\"/app/billing\""), "offers the way out");
     }
-    let refused = owner.submit("/api/invite_member", &[("email", "bob@acme.test"), ("role", "member")]).await;
+    let refused = owner
+        .submit(
+            "/api/invite_member",
+            &[("email", "bob@acme.test"), ("role", "member")],
+        )
+        .await;
     let app::error::AppError::InvalidForm { errors, .. } = form_error(&refused) else {
         panic!("{:?}", refused.headers)
     };
-    assert!(errors[0].message.contains("trial has ended"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("trial has ended"),
+        "{}",
+        errors[0].message
+    );
     assert!(app.emails_to("bob@acme.test").await.is_empty());
     // Reads still work.
     assert_eq!(owner.get("/app/team").await.status, axum::http::StatusCode::OK);
@@ -129,7 +178,14 @@ async fn usage_shows_as_bars_warning_from_eighty_percent(pool: PgPool) {
         {"id": "w", "metric": "workspaces", "set": 4},
         {"id": "s", "metric": "storage_gb", "set": 100},
     ]});
-    call(&app, Some(&key), "POST", &format!("/api/v1/organizations/{org}/usage"), Some(report)).await;
+    call(
+        &app,
+        Some(&key),
+        "POST",
+        &format!("/api/v1/organizations/{org}/usage"),
+        Some(report),
+    )
+    .await;
     // Two snapshots six hours apart make a history to chart.
     server::billing::worker::run_timed_work(&pool, None, &app.state.notices(), &app.state.clock).await;
     app.state.clock.advance(TimeDelta::hours(6));
@@ -150,9 +206,18 @@ async fn usage_shows_as_bars_warning_from_eighty_percent(pool: PgPool) {
     }
     assert!(body.contains("<meter"), "bars are meters");
     assert!(body.contains("<svg"), "the history is charted");
-    assert!(body.contains("Usage history as a table"), "with a text alternative");
-    let snapshots: i64 = sqlx::query_scalar("select count(*) from usage_snapshot").fetch_one(&pool).await.unwrap();
-    assert_eq!(snapshots, 6, "three metrics, two slots, one row each however often the work runs");
+    assert!(
+        body.contains("Usage history as a table"),
+        "with a text alternative"
+    );
+    let snapshots: i64 = sqlx::query_scalar("select count(*) from usage_snapshot")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        snapshots, 6,
+        "three metrics, two slots, one row each however often the work runs"
+    );
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -160,10 +225,17 @@ async fn a_member_of_two_organisations_switches_between_them(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     let mut ada = app.signed_up("ada@acme.test", "Acme", "starter").await;
     let mut bob = join(&app, &mut ada, "bob@acme.test", "member").await;
-    assert!(!bob.get("/app").await.body.contains("data-org-switcher"), "one organisation: no switcher");
+    assert!(
+        !bob.get("/app").await.body.contains("data-org-switcher"),
+        "one organisation: no switcher"
+    );
     // Bob's own organisation invites... Bob signs up a second one by invitation from Cy.
     let mut cy = app.signed_up("cy@beta.test", "Beta", "starter").await;
-    cy.submit("/api/invite_member", &[("email", "bob@acme.test"), ("role", "member")]).await;
+    cy.submit(
+        "/api/invite_member",
+        &[("email", "bob@acme.test"), ("role", "member")],
+    )
+    .await;
     let link = app.link_in_email("bob@acme.test", "invitation").await;
     let token = link.split("token=").nth(1).unwrap().to_owned();
     let accepted = bob.submit("/api/accept_invitation", &[("token", &token)]).await;
@@ -173,17 +245,37 @@ async fn a_member_of_two_organisations_switches_between_them(pool: PgPool) {
     assert!(body.contains("Beta"));
 
     let acme = organization_id(&pool, "Acme").await;
-    let switched = bob.submit("/api/switch_organization", &[("organization_id", &acme.to_string())]).await;
+    let switched = bob
+        .submit(
+            "/api/switch_organization",
+            &[("organization_id", &acme.to_string())],
+        )
+        .await;
     assert_eq!(switched.headers["location"], "/app");
-    assert!(bob.get("/app").await.body.contains("<option value=\"".to_owned().as_str()));
+    assert!(
+        bob.get("/app")
+            .await
+            .body
+            .contains("<option value=\"".to_owned().as_str())
+    );
     let overview = bob.get("/app").await.body;
-    assert!(overview.contains(&format!("<option value=\"{acme}\" selected")), "Acme is current");
+    assert!(
+        overview.contains(&format!("<option value=\"{acme}\" selected")),
+        "Acme is current"
+    );
 
     // Not a member: 404, and the session stays where it was.
     let stranger = organization_id(&pool, "Beta").await;
     let mut ada_again = ada;
-    let refused = ada_again.call("/api/switch_organization", &[("organization_id", &stranger.to_string())]).await;
+    let refused = ada_again
+        .call(
+            "/api/switch_organization",
+            &[("organization_id", &stranger.to_string())],
+        )
+        .await;
     assert_eq!(refused.status, axum::http::StatusCode::NOT_FOUND);
-    let refused = ada_again.call("/api/switch_organization", &[("organization_id", "nonsense")]).await;
+    let refused = ada_again
+        .call("/api/switch_organization", &[("organization_id", "nonsense")])
+        .await;
     assert_eq!(refused.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -133,9 +133,13 @@ pub async fn sandbox_trial_days_left(days: String) -> Result<(), AppError> {
         .ok()
         .filter(|d| (1..=90).contains(d))
         .ok_or_else(|| AppError::field("days", "enter a whole number of days from 1 to 90"))?;
-    let moved =
-        crate::billing::trials::set_signup_trial_days_left(&context.pool, scope.organization_id(), days, context.clock.now())
-            .await?;
+    let moved = crate::billing::trials::set_signup_trial_days_left(
+        &context.pool,
+        scope.organization_id(),
+        days,
+        context.clock.now(),
+    )
+    .await?;
     if !moved {
         return Err(AppError::Conflict("There is no running trial to shorten.".into()));
     }

@@ -2,8 +2,8 @@
 //! invoices, and its seats (used and allowed).
 
 use crate::accounts::session::TenantScope;
-use crate::billing::domain::SubscriptionStatus;
 use crate::billing::domain::InvoiceLine;
+use crate::billing::domain::SubscriptionStatus;
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;

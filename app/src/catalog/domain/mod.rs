@@ -378,7 +378,12 @@ impl Catalog {
     /// What a tier with these add-ons allows of `metric`: the tier's limit
     /// raised by every add-on that raises it. An unknown tier allows
     /// anything, so a retired plan never locks its customers out.
-    pub fn plan_limit(&self, tier_key: &str, add_ons: &std::collections::BTreeMap<String, u32>, metric: &str) -> Limit {
+    pub fn plan_limit(
+        &self,
+        tier_key: &str,
+        add_ons: &std::collections::BTreeMap<String, u32>,
+        metric: &str,
+    ) -> Limit {
         let Some(tier) = self.tier(tier_key) else {
             return Limit::Unlimited;
         };
@@ -386,17 +391,25 @@ impl Catalog {
             .iter()
             .filter_map(|(key, quantity)| {
                 let add_on = self.add_on(key)?;
-                (add_on.raises.as_deref() == Some(metric)).then(|| u64::from(*quantity).saturating_mul(add_on.per_unit))
+                (add_on.raises.as_deref() == Some(metric))
+                    .then(|| u64::from(*quantity).saturating_mul(add_on.per_unit))
             })
             .fold(0u64, u64::saturating_add);
         tier.limits.get(metric).raised_by(raised)
     }
 
     /// Units bought of the add-ons that raise `metric`.
-    pub fn add_on_units_raising(&self, add_ons: &std::collections::BTreeMap<String, u32>, metric: &str) -> u32 {
+    pub fn add_on_units_raising(
+        &self,
+        add_ons: &std::collections::BTreeMap<String, u32>,
+        metric: &str,
+    ) -> u32 {
         add_ons
             .iter()
-            .filter(|(key, _)| self.add_on(key).is_some_and(|a| a.raises.as_deref() == Some(metric)))
+            .filter(|(key, _)| {
+                self.add_on(key)
+                    .is_some_and(|a| a.raises.as_deref() == Some(metric))
+            })
             .map(|(_, quantity)| *quantity)
             .fold(0u32, u32::saturating_add)
     }

@@ -107,7 +107,9 @@ fn validate_metrics(raw: &[RawMetric]) -> Result<Vec<Metric>, CatalogError> {
     if !keys.contains(USERS_METRIC) {
         return Err(CatalogError::new(
             "metrics",
-            format!("\"{USERS_METRIC}\" must be one of them: Gatehouse counts members and invitations against it"),
+            format!(
+                "\"{USERS_METRIC}\" must be one of them: Gatehouse counts members and invitations against it"
+            ),
         ));
     }
     Ok(metrics)
@@ -123,10 +125,12 @@ fn parse_limits(entry: &str, metrics: &[Metric], raw: &RawLimits) -> Result<Plan
     }
     let mut limits = PlanLimits::default();
     for metric in metrics {
-        let value = raw.get(&metric.key).ok_or_else(|| {
-            CatalogError::new(format!("{entry}.limits.{}", metric.key), "is missing")
-        })?;
-        limits.0.insert(metric.key.clone(), parse_limit(entry, &metric.key, value)?);
+        let value = raw
+            .get(&metric.key)
+            .ok_or_else(|| CatalogError::new(format!("{entry}.limits.{}", metric.key), "is missing"))?;
+        limits
+            .0
+            .insert(metric.key.clone(), parse_limit(entry, &metric.key, value)?);
     }
     Ok(limits)
 }
@@ -344,7 +348,10 @@ mod tests {
         let starter = catalog.tier("starter").unwrap();
         assert_eq!(starter.monthly_price.amount_minor, 4900);
         assert_eq!(starter.annual_price.amount_minor, 52900);
-        assert_eq!(catalog.tier("enterprise").unwrap().limits.users(), Limit::Unlimited);
+        assert_eq!(
+            catalog.tier("enterprise").unwrap().limits.users(),
+            Limit::Unlimited
+        );
         assert_eq!(catalog.add_ons[1].monthly_unit_price.amount_minor, 50);
         assert_eq!(catalog.trial.days, 14);
     }
@@ -406,27 +413,39 @@ mod tests {
             ),
             (
                 "zero limit",
-                |c| { c.tiers[0].limits.insert("users".into(), RawLimit::Number(0)); },
+                |c| {
+                    c.tiers[0].limits.insert("users".into(), RawLimit::Number(0));
+                },
                 "tiers[0] \"starter\".limits.users: must be a whole number of at least 1 or \"unlimited\"",
             ),
             (
                 "word limit",
-                |c| { c.tiers[0].limits.insert("storage_gb".into(), RawLimit::Word("lots".into())); },
+                |c| {
+                    c.tiers[0]
+                        .limits
+                        .insert("storage_gb".into(), RawLimit::Word("lots".into()));
+                },
                 "limits.storage_gb: must be a whole number",
             ),
             (
                 "shrinking limit",
-                |c| { c.tiers[1].limits.insert("users".into(), RawLimit::Number(2)); },
+                |c| {
+                    c.tiers[1].limits.insert("users".into(), RawLimit::Number(2));
+                },
                 "tiers[1] \"pro\".limits.users: is lower than in the cheaper tier \"starter\"",
             ),
             (
                 "missing limit",
-                |c| { c.tiers[2].limits.remove("workspaces"); },
+                |c| {
+                    c.tiers[2].limits.remove("workspaces");
+                },
                 "tiers[2] \"enterprise\".limits.workspaces: is missing",
             ),
             (
                 "undeclared metric",
-                |c| { c.tiers[0].limits.insert("seats".into(), RawLimit::Number(1)); },
+                |c| {
+                    c.tiers[0].limits.insert("seats".into(), RawLimit::Number(1));
+                },
                 "tiers[0] \"starter\".limits.seats: is not a metric of this catalogue",
             ),
             (
@@ -554,7 +573,10 @@ mod tests {
         file.add_ons[1].per_unit = Some(500);
         let catalog = assert_ok!(Catalog::validate(file));
         assert_eq!(catalog.metrics.len(), 4);
-        assert_eq!(catalog.tier("pro").unwrap().limits.get("api_calls"), Limit::Limited(10000));
+        assert_eq!(
+            catalog.tier("pro").unwrap().limits.get("api_calls"),
+            Limit::Limited(10000)
+        );
         assert_eq!(catalog.add_ons[1].per_unit, 500);
         let metric = catalog.metric("api_calls").unwrap();
         assert_eq!(Limit::Limited(1).label(metric), "1 API call");

@@ -101,9 +101,13 @@ impl ReadOnlyReason {
     pub fn explain(self) -> &'static str {
         match self {
             ReadOnlyReason::TrialEnded => "Your free trial has ended. Choose a plan to keep working.",
-            ReadOnlyReason::Unpaid => "Payment failed and every retry has run out. Update your payment method to keep working.",
+            ReadOnlyReason::Unpaid => {
+                "Payment failed and every retry has run out. Update your payment method to keep working."
+            }
             ReadOnlyReason::Canceled => "Your subscription has ended. Choose a plan to start again.",
-            ReadOnlyReason::Suspended => "This organisation has been suspended. Contact support to reactivate it.",
+            ReadOnlyReason::Suspended => {
+                "This organisation has been suspended. Contact support to reactivate it."
+            }
             ReadOnlyReason::NoSubscription => "This organisation has no plan. Choose one to start working.",
         }
     }
@@ -303,7 +307,11 @@ pub fn check_write(entitlements: &Entitlements) -> Result<(), Refusal> {
 
 /// Whether a gated action using `feature` may happen. `None` when the
 /// catalogue has no such feature (the caller's input is wrong).
-pub fn check_feature(catalog: &Catalog, entitlements: &Entitlements, feature: &str) -> Option<Result<(), Refusal>> {
+pub fn check_feature(
+    catalog: &Catalog,
+    entitlements: &Entitlements,
+    feature: &str,
+) -> Option<Result<(), Refusal>> {
     let on = *entitlements.features.get(feature)?;
     Some(check_write(entitlements).and_then(|()| {
         if on {
@@ -353,7 +361,11 @@ fn upgrade_for(catalog: &Catalog, entitlements: &Entitlements, metric: &str, wan
         .iter()
         .enumerate()
         .filter(|(rank, _)| have.is_none_or(|h| *rank > h))
-        .find(|(_, t)| catalog.plan_limit(&t.key, &entitlements.add_ons, metric).allows(wanted))
+        .find(|(_, t)| {
+            catalog
+                .plan_limit(&t.key, &entitlements.add_ons, metric)
+                .allows(wanted)
+        })
         .map(|(_, t)| t.key.clone())
 }
 

@@ -45,14 +45,22 @@ fn limit_override(metric: &str, limit: Limit, expires_at: Option<DateTime<Utc>>)
 #[test]
 fn a_tier_gives_its_features_and_limits() {
     let catalog = catalog();
-    let starter = resolve(&catalog, &facts(Some(subscription("starter", SubscriptionStatus::Active))), noon());
+    let starter = resolve(
+        &catalog,
+        &facts(Some(subscription("starter", SubscriptionStatus::Active))),
+        noon(),
+    );
     assert_eq!(starter.tier.as_deref(), Some("starter"));
     assert_eq!(starter.access, Access::Full);
-    assert_eq!(starter.features["reports"], true);
-    assert_eq!(starter.features["sso"], false);
+    assert!(starter.features["reports"]);
+    assert!(!starter.features["sso"]);
     assert_eq!(starter.limits["users"], Limit::Limited(3));
     assert_eq!(starter.limits["workspaces"], Limit::Limited(1));
-    let enterprise = resolve(&catalog, &facts(Some(subscription("enterprise", SubscriptionStatus::Active))), noon());
+    let enterprise = resolve(
+        &catalog,
+        &facts(Some(subscription("enterprise", SubscriptionStatus::Active))),
+        noon(),
+    );
     assert!(enterprise.features.values().all(|on| *on));
     assert!(enterprise.limits.values().all(|l| *l == Limit::Unlimited));
 }
@@ -60,12 +68,18 @@ fn a_tier_gives_its_features_and_limits() {
 #[test]
 fn add_ons_raise_the_limit_they_name_and_unlimited_stays_unlimited() {
     let catalog = catalog();
-    let cases: &[(&str, &[(&str, u32)], &str, Limit)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, u32)], &'a str, Limit);
+    let cases: &[Case] = &[
         ("starter", &[("extra_user", 2)], "users", Limit::Limited(5)),
         ("starter", &[("extra_user", 2)], "storage_gb", Limit::Limited(10)),
         ("starter", &[("storage", 15)], "storage_gb", Limit::Limited(25)),
         ("starter", &[("extra_user", 0)], "users", Limit::Limited(3)),
-        ("pro", &[("extra_user", 100), ("storage", 1)], "users", Limit::Limited(125)),
+        (
+            "pro",
+            &[("extra_user", 100), ("storage", 1)],
+            "users",
+            Limit::Limited(125),
+        ),
         ("enterprise", &[("extra_user", 7)], "users", Limit::Unlimited),
         ("starter", &[("no_such_add_on", 9)], "users", Limit::Limited(3)),
     ];
@@ -95,9 +109,13 @@ fn the_state_rules_decide_access() {
     for (status, expected) in cases {
         let resolved = resolve(&catalog, &facts(Some(subscription("pro", status))), noon());
         assert_eq!(resolved.access, expected, "{status:?}");
-        assert_eq!(check_write(&resolved).is_err(), resolved.read_only(), "{status:?}");
+        assert_eq!(
+            check_write(&resolved).is_err(),
+            resolved.read_only(),
+            "{status:?}"
+        );
         // Read-only keeps the plan's features visible: reads still work.
-        assert_eq!(resolved.features["reports"], true, "{status:?}");
+        assert!(resolved.features["reports"], "{status:?}");
     }
     let no_plan = resolve(&catalog, &facts(None), noon());
     assert_eq!(no_plan.access, Access::ReadOnly(ReadOnlyReason::NoSubscription));
@@ -111,7 +129,11 @@ fn a_suspension_makes_any_state_read_only() {
         let mut org = facts(Some(subscription("pro", status)));
         org.suspended = Some("chargeback".into());
         let resolved = resolve(&catalog, &org, noon());
-        assert_eq!(resolved.access, Access::ReadOnly(ReadOnlyReason::Suspended), "{status:?}");
+        assert_eq!(
+            resolved.access,
+            Access::ReadOnly(ReadOnlyReason::Suspended),
+            "{status:?}"
+        );
     }
 }
 
@@ -121,7 +143,10 @@ fn a_trial_past_its_end_is_read_only_even_before_the_sweep_pauses_it() {
     let sub = subscription("pro", SubscriptionStatus::Trialing);
     let end = sub.trial_end.unwrap();
     let org = facts(Some(sub));
-    assert_eq!(resolve(&catalog, &org, end - Duration::seconds(1)).access, Access::Full);
+    assert_eq!(
+        resolve(&catalog, &org, end - Duration::seconds(1)).access,
+        Access::Full
+    );
     assert_eq!(
         resolve(&catalog, &org, end).access,
         Access::ReadOnly(ReadOnlyReason::TrialEnded)
@@ -172,12 +197,12 @@ fn overrides_count_until_they_expire() {
     ];
     let before = resolve(&catalog, &org, expiry - Duration::seconds(1));
     assert_eq!(before.limits["workspaces"], Limit::Limited(4));
-    assert_eq!(before.features["sso"], true);
-    assert_eq!(before.features["reports"], false);
+    assert!(before.features["sso"]);
+    assert!(!before.features["reports"]);
     let after = resolve(&catalog, &org, expiry);
     assert_eq!(after.limits["workspaces"], Limit::Limited(1));
-    assert_eq!(after.features["sso"], true);
-    assert_eq!(after.features["reports"], true);
+    assert!(after.features["sso"]);
+    assert!(after.features["reports"]);
 }
 
 #[test]
@@ -186,7 +211,9 @@ fn a_tier_override_replaces_the_tier_and_the_later_override_of_a_key_wins() {
     let mut org = facts(Some(subscription("starter", SubscriptionStatus::Active)));
     org.overrides = vec![
         Override {
-            grant: OverrideGrant::Tier { tier: "enterprise".into() },
+            grant: OverrideGrant::Tier {
+                tier: "enterprise".into(),
+            },
             expires_at: None,
             reason: "partner".into(),
         },
@@ -200,7 +227,7 @@ fn a_tier_override_replaces_the_tier_and_the_later_override_of_a_key_wins() {
     ];
     let resolved = resolve(&catalog, &org, noon());
     assert_eq!(resolved.tier.as_deref(), Some("enterprise"));
-    assert_eq!(resolved.features["sso"], true);
+    assert!(resolved.features["sso"]);
     assert_eq!(resolved.limits["users"], Limit::Limited(40));
     assert_eq!(resolved.limits["workspaces"], Limit::Unlimited);
 }
@@ -208,7 +235,11 @@ fn a_tier_override_replaces_the_tier_and_the_later_override_of_a_key_wins() {
 #[test]
 fn refusals_name_the_feature_or_limit_and_the_tier_that_allows_it() {
     let catalog = catalog();
-    let starter = resolve(&catalog, &facts(Some(subscription("starter", SubscriptionStatus::Active))), noon());
+    let starter = resolve(
+        &catalog,
+        &facts(Some(subscription("starter", SubscriptionStatus::Active))),
+        noon(),
+    );
     assert_eq!(
         check_feature(&catalog, &starter, "sso"),
         Some(Err(Refusal::FeatureNotInPlan {
@@ -218,8 +249,13 @@ fn refusals_name_the_feature_or_limit_and_the_tier_that_allows_it() {
     );
     assert_eq!(check_feature(&catalog, &starter, "reports"), Some(Ok(())));
     assert_eq!(check_feature(&catalog, &starter, "teleport"), None);
-    assert_eq!(check_increment(&catalog, &starter, "workspaces", 0, 1), Some(Ok(())));
-    let refusal = check_increment(&catalog, &starter, "workspaces", 1, 3).unwrap().unwrap_err();
+    assert_eq!(
+        check_increment(&catalog, &starter, "workspaces", 0, 1),
+        Some(Ok(()))
+    );
+    let refusal = check_increment(&catalog, &starter, "workspaces", 1, 3)
+        .unwrap()
+        .unwrap_err();
     assert_eq!(
         refusal,
         Refusal::LimitReached {
@@ -231,15 +267,34 @@ fn refusals_name_the_feature_or_limit_and_the_tier_that_allows_it() {
     );
     assert_eq!(refusal.code(), "limit_reached");
     // Past Pro's 5 workspaces, only Enterprise would do.
-    let far = check_increment(&catalog, &starter, "workspaces", 1, 9).unwrap().unwrap_err();
+    let far = check_increment(&catalog, &starter, "workspaces", 1, 9)
+        .unwrap()
+        .unwrap_err();
     assert!(matches!(far, Refusal::LimitReached { upgrade_to: Some(ref t), .. } if t == "enterprise"));
     assert_eq!(check_increment(&catalog, &starter, "furniture", 0, 1), None);
 
-    let unpaid = resolve(&catalog, &facts(Some(subscription("starter", SubscriptionStatus::Unpaid))), noon());
-    let refusal = check_increment(&catalog, &unpaid, "workspaces", 0, 1).unwrap().unwrap_err();
-    assert_eq!(refusal, Refusal::ReadOnly { why: ReadOnlyReason::Unpaid });
+    let unpaid = resolve(
+        &catalog,
+        &facts(Some(subscription("starter", SubscriptionStatus::Unpaid))),
+        noon(),
+    );
+    let refusal = check_increment(&catalog, &unpaid, "workspaces", 0, 1)
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        refusal,
+        Refusal::ReadOnly {
+            why: ReadOnlyReason::Unpaid
+        }
+    );
     assert_eq!(refusal.code(), "read_only");
-    assert_eq!(check_feature(&catalog, &unpaid, "reports").unwrap().unwrap_err().code(), "read_only");
+    assert_eq!(
+        check_feature(&catalog, &unpaid, "reports")
+            .unwrap()
+            .unwrap_err()
+            .code(),
+        "read_only"
+    );
 }
 
 #[test]
@@ -275,8 +330,20 @@ fn allowances_colour_from_eighty_percent_and_fill_at_the_limit() {
         (Limit::Limited(10), 13, Some(100), UsageLevel::AtLimit, Some(0)),
         (Limit::Limited(0), 0, Some(100), UsageLevel::AtLimit, Some(0)),
         (Limit::Unlimited, 1_000_000, None, UsageLevel::Calm, None),
-        (Limit::Limited(u64::MAX), u64::MAX - 1, Some(99), UsageLevel::Warning, Some(1)),
-        (Limit::Limited(u64::MAX), u64::MAX / 2, Some(49), UsageLevel::Calm, Some(u64::MAX - u64::MAX / 2)),
+        (
+            Limit::Limited(u64::MAX),
+            u64::MAX - 1,
+            Some(99),
+            UsageLevel::Warning,
+            Some(1),
+        ),
+        (
+            Limit::Limited(u64::MAX),
+            u64::MAX / 2,
+            Some(49),
+            UsageLevel::Calm,
+            Some(u64::MAX - u64::MAX / 2),
+        ),
     ];
     for (limit, used, percent, level, remaining) in cases {
         let allowance = Allowance::of(limit, used);
@@ -296,10 +363,22 @@ fn any_limit() -> impl Strategy<Value = Limit> {
 
 fn any_override() -> impl Strategy<Value = Override> {
     let grant = prop_oneof![
-        (proptest::sample::select(vec!["users", "workspaces", "storage_gb", "unknown"]), any_limit())
-            .prop_map(|(metric, limit)| OverrideGrant::Limit { metric: metric.into(), limit }),
-        (proptest::sample::select(vec!["sso", "reports", "unknown"]), any::<bool>())
-            .prop_map(|(feature, enabled)| OverrideGrant::Feature { feature: feature.into(), enabled }),
+        (
+            proptest::sample::select(vec!["users", "workspaces", "storage_gb", "unknown"]),
+            any_limit()
+        )
+            .prop_map(|(metric, limit)| OverrideGrant::Limit {
+                metric: metric.into(),
+                limit
+            }),
+        (
+            proptest::sample::select(vec!["sso", "reports", "unknown"]),
+            any::<bool>()
+        )
+            .prop_map(|(feature, enabled)| OverrideGrant::Feature {
+                feature: feature.into(),
+                enabled
+            }),
         proptest::sample::select(vec!["starter", "pro", "enterprise", "gold"])
             .prop_map(|tier| OverrideGrant::Tier { tier: tier.into() }),
     ];
@@ -319,14 +398,16 @@ fn any_facts() -> impl Strategy<Value = OrganizationFacts> {
         any::<bool>(),
         -30i64..30,
     )
-        .prop_map(|(tier, users, storage, status, cancel, period_days)| SubscriptionFacts {
-            tier: tier.into(),
-            add_ons: [("extra_user".to_owned(), users), ("storage".to_owned(), storage)].into(),
-            status,
-            cancel_at_period_end: cancel,
-            current_period_end: Some(noon() + Duration::days(period_days)),
-            trial_end: Some(noon() + Duration::days(period_days)),
-        });
+        .prop_map(
+            |(tier, users, storage, status, cancel, period_days)| SubscriptionFacts {
+                tier: tier.into(),
+                add_ons: [("extra_user".to_owned(), users), ("storage".to_owned(), storage)].into(),
+                status,
+                cancel_at_period_end: cancel,
+                current_period_end: Some(noon() + Duration::days(period_days)),
+                trial_end: Some(noon() + Duration::days(period_days)),
+            },
+        );
     (
         proptest::option::of(sub),
         proptest::collection::vec(any_override(), 0..6),
