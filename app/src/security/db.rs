@@ -9,42 +9,35 @@ use sqlx::PgPool;
 /// Counts one request at `now` against `bucket`, refusing with
 /// [`AppError::TooManyRequests`] when over `rate`.
 pub async fn throttle(pool: &PgPool, now: DateTime<Utc>, bucket: &str, rate: Rate) -> Result<(), AppError> {
-    let mut tx = pool.begin().await?;
+    let requests = i64::from(rate.requests.max(1));
+    let interval_ms = i64::from(rate.per_seconds.max(1)) * 1000 / requests;
+    let now_ms = now.timestamp_millis();
+    // One statement, so a busy bucket's row is locked only for its length:
+    // the same rule as `decide` (new TAT = max(TAT, now) + interval; allowed
+    // while new TAT − interval × requests ≤ now), applied atomically.
     // language=PostgreSQL
-    sqlx::query!(
-        "insert into rate_limit (bucket, tat) values ($1, $2) on conflict (bucket) do nothing",
-        bucket,
-        now as _
-    )
-    .execute(&mut *tx)
-    .await?;
-    // language=PostgreSQL
-    let tat_ms = sqlx::query_scalar!(
+    let counted = sqlx::query_scalar!(
         r#"
-        select floor(extract(epoch from tat) * 1000)::bigint as "tat_ms!"
-        from rate_limit where bucket = $1 for update
+        insert into rate_limit as r (bucket, tat) values ($1, to_timestamp(($2::bigint + $3::bigint) / 1000.0))
+        on conflict (bucket) do update
+            set tat = to_timestamp((greatest(floor(extract(epoch from r.tat) * 1000)::bigint, $2) + $3) / 1000.0)
+            where greatest(floor(extract(epoch from r.tat) * 1000)::bigint, $2) + $3 - $3 * $4::bigint <= $2
+        returning 1 as "counted!"
         "#,
-        bucket
+        bucket,
+        now_ms,
+        interval_ms,
+        requests
     )
-    .fetch_one(&mut *tx)
+    .fetch_optional(pool)
     .await?;
-    match decide(now.timestamp_millis(), Some(tat_ms), rate) {
-        Decision::Allow { new_tat_ms } => {
-            // language=PostgreSQL
-            sqlx::query!(
-                "update rate_limit set tat = to_timestamp($2::bigint / 1000.0) where bucket = $1",
-                bucket,
-                new_tat_ms
-            )
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(())
-        }
-        Decision::Deny { retry_after_secs } => {
-            tx.rollback().await?;
-            Err(AppError::TooManyRequests { retry_after_secs })
-        }
+    if counted.is_some() {
+        return Ok(());
+    }
+    match check_throttle(pool, now, bucket, rate).await {
+        // Refused a moment ago and allowed now: the retry is due at once.
+        Ok(()) => Err(AppError::TooManyRequests { retry_after_secs: 1 }),
+        Err(error) => Err(error),
     }
 }
 
