@@ -649,12 +649,26 @@ async fn each_key_is_throttled_with_retry_after(pool: PgPool) {
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn the_one_statement_throttle_decides_as_the_pure_rule_does(pool: PgPool) {
     use app::security::throttle::{Decision, Rate, decide};
-    let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap().to_utc();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
     for (case, rate) in [
-        Rate { requests: 1, per_seconds: 10 },
-        Rate { requests: 3, per_seconds: 60 },
-        Rate { requests: 5, per_seconds: 900 },
-        Rate { requests: 100, per_seconds: 60 },
+        Rate {
+            requests: 1,
+            per_seconds: 10,
+        },
+        Rate {
+            requests: 3,
+            per_seconds: 60,
+        },
+        Rate {
+            requests: 5,
+            per_seconds: 900,
+        },
+        Rate {
+            requests: 100,
+            per_seconds: 60,
+        },
     ]
     .into_iter()
     .enumerate()
@@ -663,8 +677,11 @@ async fn the_one_statement_throttle_decides_as_the_pure_rule_does(pool: PgPool) 
         let (mut tat, mut at_ms, mut seed) = (None, 0i64, 7u64 + case as u64);
         for _ in 0..150 {
             // A deterministic walk of gaps from 0 to about 4 intervals.
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            at_ms += (seed >> 33) as i64 % (4 * 1000 * i64::from(rate.per_seconds) / i64::from(rate.requests) + 1);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            at_ms +=
+                (seed >> 33) as i64 % (4 * 1000 * i64::from(rate.per_seconds) / i64::from(rate.requests) + 1);
             let now = start + TimeDelta::milliseconds(at_ms);
             let expected = decide(now.timestamp_millis(), tat, rate);
             let got = app::security::db::throttle(&pool, now, &bucket, rate).await;
