@@ -212,3 +212,54 @@ async fn two_workers_racing_deliver_each_event_once(pool: PgPool) {
     ids.dedup();
     assert_eq!(ids.len(), 18, "no event twice");
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_subscription_change_at_the_provider_is_heard_once_with_the_new_entitlements(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (url, received) = receiver(0).await;
+    add_endpoint(&pool, &url, "host", &app.state.clock).await.unwrap();
+    let mut owner = app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let session_id = start_sandbox_checkout(&mut owner, "professional").await;
+    owner
+        .submit(
+            "/api/sandbox_pay",
+            &[
+                ("session_id", &session_id),
+                ("card_number", "4242 4242 4242 4242"),
+            ],
+        )
+        .await;
+    crate::billing_events::drain(&app).await;
+    // The provider's events redelivered change nothing, so they are heard of no more.
+    crate::billing_events::drain(&app).await;
+    drain(&app, 1).await;
+
+    let requests = received.lock().unwrap().requests.clone();
+    let payloads: Vec<Value> = requests
+        .iter()
+        .map(|r| serde_json::from_str(&r.3).unwrap())
+        .collect();
+    let entitlements: Vec<&Value> = payloads
+        .iter()
+        .filter(|p| p["type"] == "entitlements.updated")
+        .collect();
+    assert_eq!(
+        entitlements.len(),
+        2,
+        "at signup, and when Professional replaced Starter"
+    );
+    let latest = entitlements.last().unwrap();
+    assert_eq!(latest["data"]["tier"], "professional");
+    assert_eq!(latest["data"]["features"]["oee_dashboard"], true);
+    assert_eq!(latest["data"]["limits"]["workspaces"]["limit"], 5);
+    let updates = payloads
+        .iter()
+        .filter(|p| p["type"] == "subscription.updated")
+        .count();
+    assert!(updates >= 2, "{updates}");
+    let mut ids: Vec<&String> = requests.iter().map(|r| &r.0).collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "no event twice");
+}
