@@ -86,6 +86,10 @@ pub struct AppState {
     pub payments: billing::Payments,
     /// The current time, for everything this process does.
     pub clock: Clock,
+    /// Connections for throttle counts, committed without waiting for the
+    /// disk: a count lost in a crash lets one request more through, while
+    /// waiting for a flush on every API call would halve its throughput.
+    pub throttle_pool: PgPool,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -125,7 +129,15 @@ impl AppState {
             .site_pkg_dir("pkg")
             .build();
         let static_files = static_files::StaticFiles::load(&settings.site_root);
+        let throttle_pool = PgPoolOptions::new()
+            .max_connections(settings.db_max_connections.clamp(1, 8))
+            .connect_lazy_with(
+                (*pool.connect_options())
+                    .clone()
+                    .options([("synchronous_commit", "off")]),
+            );
         Ok(AppState {
+            throttle_pool,
             leptos_options,
             pool,
             catalog: CatalogCache::default(),

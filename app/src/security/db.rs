@@ -1,7 +1,7 @@
 //! Rate-limit state in Postgres: one row per key, updated under a row lock so
 //! concurrent requests on any process see each other.
 
-use super::throttle::{Decision, Rate, decide};
+use super::throttle::{Decision, Rate, decide, emission_interval_ms};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -10,7 +10,7 @@ use sqlx::PgPool;
 /// [`AppError::TooManyRequests`] when over `rate`.
 pub async fn throttle(pool: &PgPool, now: DateTime<Utc>, bucket: &str, rate: Rate) -> Result<(), AppError> {
     let requests = i64::from(rate.requests.max(1));
-    let interval_ms = i64::from(rate.per_seconds.max(1)) * 1000 / requests;
+    let interval_ms = emission_interval_ms(rate);
     let now_ms = now.timestamp_millis();
     // One statement, so a busy bucket's row is locked only for its length:
     // the same rule as `decide` (new TAT = max(TAT, now) + interval; allowed

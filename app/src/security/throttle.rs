@@ -78,11 +78,18 @@ pub enum Decision {
     },
 }
 
+/// Milliseconds between two requests at `rate`'s steady pace; at least 1,
+/// so a rate above 1,000 a second is held to that rather than left with no
+/// burst tolerance at all.
+pub fn emission_interval_ms(rate: Rate) -> i64 {
+    let requests = i64::from(rate.requests.max(1));
+    (i64::from(rate.per_seconds.max(1)) * 1000 / requests).max(1)
+}
+
 /// Decides one request at `now_ms` given the key's stored state.
 pub fn decide(now_ms: i64, stored_tat_ms: Option<i64>, rate: Rate) -> Decision {
     let requests = i64::from(rate.requests.max(1));
-    let window_ms = i64::from(rate.per_seconds.max(1)) * 1000;
-    let interval_ms = window_ms / requests;
+    let interval_ms = emission_interval_ms(rate);
     let tat = stored_tat_ms.unwrap_or(now_ms).max(now_ms);
     let new_tat = tat + interval_ms;
     let allowed_from = new_tat - interval_ms * requests;

@@ -168,9 +168,11 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 /// How often a key's last use is written: not on every request.
 const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 
-/// Authenticates a request's key and counts it against the key's rate.
+/// Authenticates a request's key and counts it against the key's rate;
+/// `throttle_pool` counts it (see [`crate::AppState::throttle_pool`]).
 pub async fn authenticate(
     pool: &PgPool,
+    throttle_pool: &PgPool,
     headers: &HeaderMap,
     now: DateTime<Utc>,
     rate: Rate,
@@ -196,7 +198,8 @@ pub async fn authenticate(
     }
     let scope =
         Scope::parse(&row.scope).ok_or_else(|| ApiError::internal("reading an API key", "unknown scope"))?;
-    match app::security::db::throttle(pool, now, &format!("api_key:{}", row.api_key_id), rate).await {
+    match app::security::db::throttle(throttle_pool, now, &format!("api_key:{}", row.api_key_id), rate).await
+    {
         Ok(()) => {}
         Err(app::error::AppError::TooManyRequests { retry_after_secs }) => {
             return Err(ApiError {

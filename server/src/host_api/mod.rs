@@ -51,7 +51,14 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
         requests: state.settings.api_requests_per_minute,
         per_seconds: 60,
     };
-    authenticate(&state.pool, headers, state.clock.now(), rate).await
+    authenticate(
+        &state.pool,
+        &state.throttle_pool,
+        headers,
+        state.clock.now(),
+        rate,
+    )
+    .await
 }
 
 async fn catalog(state: &AppState) -> Result<std::sync::Arc<Catalog>, ApiError> {
