@@ -107,9 +107,7 @@ pub async fn organization_state(
                          where e.organization_id = o.organization_id and e.removed_at is null), '[]') as "overrides!",
                coalesce((select jsonb_object_agg(c.metric_key, c.value) from usage_counter c
                          where c.organization_id = o.organization_id), '{}') as "counters!",
-               (select count(*) from membership m where m.organization_id = o.organization_id)
-             + (select count(*) from invitation v where v.organization_id = o.organization_id
-                  and v.accepted_at is null and v.revoked_at is null and v.expires_at > $3) as "users!"
+               counted_users(o.organization_id, $3) as "users!"
         from organization o
         left join lateral (select * from subscription where organization_id = o.organization_id
                            order by created_at desc limit 1) s on true

@@ -306,10 +306,7 @@ pub async fn take_snapshots(
     let users = sqlx::query!(
         r#"
         insert into usage_snapshot (organization_id, metric_key, taken_at, value)
-        select o.organization_id, $1, $2,
-               (select count(*) from membership m where m.organization_id = o.organization_id)
-             + (select count(*) from invitation v where v.organization_id = o.organization_id
-                  and v.accepted_at is null and v.revoked_at is null and v.expires_at > $3)
+        select o.organization_id, $1, $2, counted_users(o.organization_id, $3)
         from organization o
         on conflict do nothing
         "#,

@@ -180,9 +180,7 @@ pub async fn users_counted(
     // language=PostgreSQL
     let count = sqlx::query_scalar!(
         r#"
-        select (select count(*) from membership where organization_id = $1)
-             + (select count(*) from invitation where organization_id = $1
-                  and accepted_at is null and revoked_at is null and expires_at > $2) as "count!"
+        select counted_users($1, $2) as "count!"
         "#,
         scope.organization_id(),
         now as _
