@@ -31,18 +31,6 @@ pub enum AppError {
     /// Signed in but not allowed.
     #[error("you do not have permission to do that")]
     Forbidden,
-    /// The plan or the organisation's state does not allow it: `code` is
-    /// `feature_not_in_plan`, `limit_reached` or `read_only`; `upgrade_to`
-    /// names the tier that would allow it, for an upgrade link (403).
-    #[error("{message}")]
-    NotEntitled {
-        /// The stable reason code.
-        code: String,
-        /// What the customer reads.
-        message: String,
-        /// The tier key that would allow it, if one would.
-        upgrade_to: Option<String>,
-    },
     /// No such thing (or not yours to see).
     #[error("not found")]
     NotFound,
@@ -162,7 +150,7 @@ impl AppError {
         match self {
             AppError::Validation { .. } | AppError::InvalidForm { .. } => 422,
             AppError::Unauthorized => 401,
-            AppError::Forbidden | AppError::NotEntitled { .. } => 403,
+            AppError::Forbidden => 403,
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
             AppError::TooManyRequests { .. } => 429,

@@ -109,10 +109,7 @@ pub fn banner_for(
     use super::domain::Access;
     match standing.entitlements.access {
         Access::ReadOnly(why) => Some(Banner::ReadOnly {
-            code: serde_json::to_value(why)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            code: why.code().to_owned(),
             message: why.explain().to_owned(),
         }),
         Access::PastDue => Some(Banner::PastDue),

@@ -5,7 +5,6 @@ use super::db::{OrganizationAddress, OrganizationHeader, organization_state};
 use super::domain::{self, Allowance, Entitlements, Refusal};
 use crate::accounts::session::TenantScope;
 use crate::catalog::domain::{Catalog, USERS_METRIC};
-use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use std::collections::BTreeMap;
@@ -135,19 +134,5 @@ pub fn explain(catalog: &Catalog, refusal: &Refusal) -> String {
             }
         }
         Refusal::ReadOnly { why } => why.explain().to_owned(),
-    }
-}
-
-/// A refusal as the error a server function answers with.
-pub fn refused(catalog: &Catalog, refusal: &Refusal) -> AppError {
-    AppError::NotEntitled {
-        code: refusal.code().to_owned(),
-        message: explain(catalog, refusal),
-        upgrade_to: match refusal {
-            Refusal::FeatureNotInPlan { upgrade_to, .. } | Refusal::LimitReached { upgrade_to, .. } => {
-                upgrade_to.clone()
-            }
-            Refusal::ReadOnly { .. } => None,
-        },
     }
 }

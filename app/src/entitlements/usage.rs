@@ -296,6 +296,18 @@ pub async fn take_snapshots(
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     let slot = snapshot_slot(now);
+    // The timed work runs every 30 s on every process: once a slot is taken,
+    // later runs stop here instead of re-offering every organisation's rows.
+    // language=PostgreSQL
+    let taken = sqlx::query_scalar!(
+        r#"select exists(select 1 from usage_snapshot where taken_at = $1) as "taken!""#,
+        slot as _
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if taken {
+        return Ok(0);
+    }
     let reported: Vec<String> = catalog
         .metrics
         .iter()

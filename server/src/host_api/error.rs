@@ -1,7 +1,6 @@
 //! The API's errors: JSON with a stable `code`, a `message` and, for bad
 //! input, the `field` at fault. Nothing a client can send answers 500.
 
-use app::entitlements::domain::Refusal;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -66,11 +65,6 @@ impl ApiError {
             "internal",
             "something went wrong on our side; please try again",
         )
-    }
-
-    /// 403 for an action the organisation's entitlements refuse.
-    pub fn refused(refusal: &Refusal, message: String) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, refusal.code(), message)
     }
 }
 

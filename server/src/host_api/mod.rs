@@ -10,6 +10,7 @@ pub mod keys;
 use crate::AppState;
 use app::catalog::domain::{Catalog, Limit};
 use app::entitlements::db::OrganizationAddress;
+use app::entitlements::domain::Allowance;
 use app::entitlements::guard::{Standing, explain, standing};
 use app::entitlements::usage::{self, BatchOutcome, RawReport};
 use app::outbound::events::{EventType, entitlements_json, record};
@@ -96,13 +97,6 @@ fn read_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError
     })
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    external_id: Option<String>,
-    limit: Option<String>,
-    starting_after: Option<String>,
-}
-
 const MAX_PAGE: i64 = 100;
 
 /// `GET /organizations`: newest first, paged by `starting_after` (the last
@@ -113,12 +107,7 @@ async fn list_organizations(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     caller(&state, &headers).await?;
-    let query = ListQuery {
-        external_id: query.get("external_id").cloned(),
-        limit: query.get("limit").cloned(),
-        starting_after: query.get("starting_after").cloned(),
-    };
-    let limit = match query.limit.as_deref() {
+    let limit = match query.get("limit") {
         None => 20,
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
@@ -130,7 +119,7 @@ async fn list_organizations(
             }
         },
     };
-    let after = match query.starting_after.as_deref() {
+    let after = match query.get("starting_after") {
         None => None,
         Some(raw) => Some(
             Uuid::parse_str(raw)
@@ -152,7 +141,7 @@ async fn list_organizations(
         order by o.created_at desc, o.organization_id desc
         limit $3
         "#,
-        query.external_id,
+        query.get("external_id"),
         after,
         limit + 1
     )
@@ -312,11 +301,7 @@ async fn check_entitlement(
     if let Err(refusal) = &outcome {
         body["reason"] = json!(refusal.code());
         body["message"] = json!(explain(&catalog, refusal));
-        body["upgrade_to"] = match refusal {
-            app::entitlements::domain::Refusal::FeatureNotInPlan { upgrade_to, .. }
-            | app::entitlements::domain::Refusal::LimitReached { upgrade_to, .. } => json!(upgrade_to),
-            app::entitlements::domain::Refusal::ReadOnly { .. } => Value::Null,
-        };
+        body["upgrade_to"] = json!(refusal.upgrade_to());
     }
     if let (Some(body), Some(subject)) = (body.as_object_mut(), subject.as_object()) {
         body.extend(subject.clone());
@@ -397,12 +382,10 @@ async fn post_usage(
             let usage: serde_json::Map<String, Value> = values
                 .into_iter()
                 .map(|(metric, value)| {
-                    let limit = before.entitlements.limit(&metric).and_then(Limit::as_option);
-                    let remaining = limit.map(|l| l.saturating_sub(value));
-                    (
-                        metric,
-                        json!({"used": value, "limit": limit, "remaining": remaining}),
-                    )
+                    let limit = before.entitlements.limit(&metric).unwrap_or(Limit::Unlimited);
+                    let allowance = Allowance::of(limit, value);
+                    let body = json!({"used": allowance.used, "limit": allowance.limit, "remaining": allowance.remaining});
+                    (metric, body)
                 })
                 .collect();
             Ok((

@@ -97,6 +97,17 @@ pub enum ReadOnlyReason {
 }
 
 impl ReadOnlyReason {
+    /// The stable code (as the API and the banner's `data-reason` spell it).
+    pub fn code(self) -> &'static str {
+        match self {
+            ReadOnlyReason::TrialEnded => "trial_ended",
+            ReadOnlyReason::Unpaid => "unpaid",
+            ReadOnlyReason::Canceled => "canceled",
+            ReadOnlyReason::Suspended => "suspended",
+            ReadOnlyReason::NoSubscription => "no_subscription",
+        }
+    }
+
     /// What the customer reads, and what to do about it.
     pub fn explain(self) -> &'static str {
         match self {
@@ -194,6 +205,16 @@ impl Refusal {
             Refusal::FeatureNotInPlan { .. } => "feature_not_in_plan",
             Refusal::LimitReached { .. } => "limit_reached",
             Refusal::ReadOnly { .. } => "read_only",
+        }
+    }
+
+    /// The tier that would allow it, for an upgrade link (none when read-only).
+    pub fn upgrade_to(&self) -> Option<&str> {
+        match self {
+            Refusal::FeatureNotInPlan { upgrade_to, .. } | Refusal::LimitReached { upgrade_to, .. } => {
+                upgrade_to.as_deref()
+            }
+            Refusal::ReadOnly { .. } => None,
         }
     }
 }

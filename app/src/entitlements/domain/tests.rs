@@ -485,3 +485,14 @@ proptest! {
         prop_assert_eq!(resolve(&catalog, &overridden, noon()).limits["workspaces"], limit);
     }
 }
+
+#[test]
+fn a_read_only_reason_is_spelt_the_same_by_its_code_and_on_the_wire() {
+    use ReadOnlyReason::*;
+    for reason in [TrialEnded, Unpaid, Canceled, Suspended, NoSubscription] {
+        assert_eq!(
+            serde_json::to_value(reason).unwrap(),
+            serde_json::json!(reason.code())
+        );
+    }
+}
