@@ -7,6 +7,8 @@
 #![recursion_limit = "256"]
 
 pub mod accounts;
+#[cfg(feature = "ssr")]
+pub mod analytics;
 pub mod billing;
 pub mod catalog;
 #[cfg(feature = "ssr")]

@@ -86,6 +86,40 @@ impl ExactMrr {
         )
     }
 
+    /// `numerator / denominator` minor units (`denominator` > 0), reduced;
+    /// `None` for a zero or negative denominator.
+    pub fn from_parts(numerator: i128, denominator: i128) -> Option<ExactMrr> {
+        (denominator > 0).then(|| ExactMrr::new(numerator, denominator))
+    }
+
+    /// A whole number of minor units.
+    pub fn whole(minor_units: i64) -> ExactMrr {
+        ExactMrr::new(i128::from(minor_units), 1)
+    }
+
+    /// The reduced fraction, `(numerator, denominator)`, denominator > 0.
+    pub fn parts(self) -> (i128, i128) {
+        (self.numerator, self.denominator)
+    }
+
+    /// The largest whole number of minor units not above it.
+    pub fn floor(self) -> i64 {
+        i64::try_from(self.numerator.div_euclid(self.denominator)).unwrap_or(i64::MAX)
+    }
+
+    /// It less a whole number of minor units.
+    pub fn minus_whole(self, minor_units: i64) -> ExactMrr {
+        ExactMrr::new(
+            self.numerator - i128::from(minor_units) * self.denominator,
+            self.denominator,
+        )
+    }
+
+    /// Compares two amounts by value.
+    pub fn cmp_value(&self, other: &ExactMrr) -> std::cmp::Ordering {
+        (self.numerator * other.denominator).cmp(&(other.numerator * self.denominator))
+    }
+
     /// Rounded half-even to whole minor units: done once, per customer.
     pub fn rounded(self) -> i64 {
         let rounded = div_round_half_even(

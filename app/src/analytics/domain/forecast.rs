@@ -1,0 +1,103 @@
+//! The 12-month MRR forecast: Baremetrics' documented baseline.
+//!
+//! For each of the last three complete months: growth rate = (new +
+//! expansion + reactivation) ÷ MRR at the month's start, loss rate =
+//! −(churn + contraction) ÷ MRR at the month's start. Their three-month
+//! means compound current MRR month by month with (1 + growth − loss).
+//!
+//! The 80 % band is informative: the central figure ± 1.2816 × σ × √h of it,
+//! σ being the sample standard deviation of the three months' net rates
+//! (growth − loss) and h the months ahead.
+
+use super::history::{History, MovementKind};
+use super::month::Month;
+use super::report::{Period, PeriodFigures, Window, period_figures};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The method's name, as the page and the export state it.
+pub const METHOD: &str = "baremetrics_trailing_three_month_rates";
+
+/// The z-score of a two-sided 80 % interval.
+const Z_80: f64 = 1.2816;
+
+/// The next 12 months of MRR.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Forecast {
+    /// How the figures were produced.
+    pub method: String,
+    /// One entry per month ahead (empty with no complete month to start from).
+    pub months: Vec<ForecastMonth>,
+}
+
+/// One forecast month; every figure `null` when a base month started at 0 MRR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ForecastMonth {
+    /// `YYYY-MM`.
+    pub month: Month,
+    /// Central MRR.
+    pub mrr_cents: Option<i64>,
+    /// Lower edge of the 80 % band.
+    pub lower_cents: Option<i64>,
+    /// Upper edge of the 80 % band.
+    pub upper_cents: Option<i64>,
+}
+
+impl Serialize for Month {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Monthly growth and loss rates of a month that started with MRR.
+fn rates(figures: &PeriodFigures) -> Option<(f64, f64)> {
+    if figures.mrr_start <= 0 {
+        return None;
+    }
+    let start = figures.mrr_start as f64;
+    let growth = figures.movement(MovementKind::NewBusiness)
+        + figures.movement(MovementKind::Expansion)
+        + figures.movement(MovementKind::Reactivation);
+    let loss = -(figures.movement(MovementKind::Churn) + figures.movement(MovementKind::Contraction));
+    Some((growth as f64 / start, loss as f64 / start))
+}
+
+/// The forecast from the last complete month of `window` (complete: ended before `now`).
+pub fn forecast(history: &History, window: Window, now: DateTime<Utc>) -> Forecast {
+    let base = window.last.min(Month::of(now).plus(-1));
+    let mut months = Vec::new();
+    if base >= window.first {
+        let figures: Vec<PeriodFigures> = (0..3)
+            .map(|back| period_figures(history, Period::month(base.plus(-back))))
+            .collect();
+        let rates: Option<Vec<(f64, f64)>> = figures.iter().map(rates).collect();
+        let current = figures[0].mrr_end as f64;
+        for ahead in 1..=12 {
+            let month = base.plus(ahead);
+            let Some(rates) = &rates else {
+                months.push(ForecastMonth {
+                    month,
+                    mrr_cents: None,
+                    lower_cents: None,
+                    upper_cents: None,
+                });
+                continue;
+            };
+            let nets: Vec<f64> = rates.iter().map(|(g, l)| g - l).collect();
+            let mean = nets.iter().sum::<f64>() / 3.0;
+            let spread = (nets.iter().map(|n| (n - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+            let central = current * (1.0 + mean).max(0.0).powi(ahead);
+            let band = central * Z_80 * spread * f64::from(ahead).sqrt();
+            months.push(ForecastMonth {
+                month,
+                mrr_cents: Some(central.round() as i64),
+                lower_cents: Some((central - band).max(0.0).round() as i64),
+                upper_cents: Some((central + band).round() as i64),
+            });
+        }
+    }
+    Forecast {
+        method: METHOD.to_owned(),
+        months,
+    }
+}

@@ -1,0 +1,16 @@
+//! Revenue analytics' pure rules (`shared/METRICS.md`): subscription
+//! histories in, every figure out. No I/O; each rule tested beside it, and
+//! the whole checked against hand-computed fixtures and generated histories
+//! in `tests.rs`.
+
+mod forecast;
+mod history;
+mod month;
+mod report;
+#[cfg(test)]
+mod tests;
+
+pub use forecast::*;
+pub use history::*;
+pub use month::*;
+pub use report::*;

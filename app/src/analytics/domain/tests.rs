@@ -1,0 +1,759 @@
+//! Hand-computed fixtures for every figure, including each case METRICS.md
+//! names, and properties over generated histories.
+
+use super::*;
+use crate::billing::domain::{
+    Discount, DiscountDuration, ExactMrr, IntervalUnit, RecurringItem, SubscriptionStatus, customer_mrr,
+    subscription_mrr,
+};
+use SubscriptionStatus::*;
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("a fixture time")
+        .with_timezone(&Utc)
+}
+
+fn month(text: &str) -> Month {
+    Month::parse(text).expect("a fixture month")
+}
+
+/// Builds histories from fixture rows.
+#[derive(Default)]
+struct Fixture {
+    points: Vec<StatePoint>,
+    plans: Labels,
+    intervals: Labels,
+}
+
+/// What a subscription bills: per period amount, quantity, interval, months per interval.
+#[derive(Debug, Clone, Copy)]
+struct Bill {
+    amount: i64,
+    quantity: u32,
+    interval: IntervalUnit,
+    count: u32,
+    percent_off_forever: u32,
+}
+
+fn monthly(amount: i64) -> Bill {
+    Bill {
+        amount,
+        quantity: 1,
+        interval: IntervalUnit::Month,
+        count: 1,
+        percent_off_forever: 0,
+    }
+}
+
+fn yearly(amount: i64) -> Bill {
+    Bill {
+        interval: IntervalUnit::Year,
+        ..monthly(amount)
+    }
+}
+
+impl Bill {
+    fn interval_name(self) -> &'static str {
+        match (self.interval, self.count) {
+            (IntervalUnit::Month, 3) => "quarter",
+            (IntervalUnit::Month, _) => "month",
+            (IntervalUnit::Year, _) => "year",
+            (IntervalUnit::Week, _) => "week",
+            (IntervalUnit::Day, _) => "day",
+        }
+    }
+
+    fn mrr(self, status: SubscriptionStatus) -> ExactMrr {
+        let item = RecurringItem {
+            unit_amount: self.amount,
+            quantity: self.quantity,
+            interval: self.interval,
+            interval_count: self.count,
+        };
+        let discounts: Vec<Discount> = (self.percent_off_forever > 0)
+            .then_some(Discount::PercentOff {
+                basis_points: self.percent_off_forever * 100,
+                duration: DiscountDuration::Forever,
+            })
+            .into_iter()
+            .collect();
+        subscription_mrr(status, &[item], &discounts)
+    }
+}
+
+impl Fixture {
+    fn state(
+        &mut self,
+        customer: u32,
+        subscription: u32,
+        when: &str,
+        status: SubscriptionStatus,
+        plan: &str,
+        bill: Bill,
+    ) -> &mut Self {
+        self.state_at(customer, subscription, at(when), status, plan, bill)
+    }
+
+    fn state_at(
+        &mut self,
+        customer: u32,
+        subscription: u32,
+        when: DateTime<Utc>,
+        status: SubscriptionStatus,
+        plan: &str,
+        bill: Bill,
+    ) -> &mut Self {
+        let point = StatePoint {
+            customer,
+            subscription,
+            at: when,
+            status,
+            plan: self.plans.id(plan),
+            interval: self.intervals.id(bill.interval_name()),
+            mrr: bill.mrr(status),
+        };
+        self.points.push(point);
+        self
+    }
+
+    fn history(&self) -> History {
+        History::build(self.points.clone(), self.plans.clone(), self.intervals.clone())
+    }
+
+    fn report(&self, first: &str, last: &str) -> AnalyticsReport {
+        let window = Window {
+            first: month(first),
+            last: month(last),
+        };
+        report(&self.history(), window, at("2030-01-01T00:00:00Z"))
+    }
+}
+
+fn month_of<'a>(report: &'a AnalyticsReport, name: &str) -> &'a MonthReport {
+    report
+        .months
+        .iter()
+        .find(|m| m.month == name)
+        .expect("the month is in the report")
+}
+
+#[test]
+fn two_annual_subscriptions_round_once_at_the_customer() {
+    let mut fixture = Fixture::default();
+    fixture
+        .state(0, 0, "2026-01-10T12:00:00Z", Active, "starter", yearly(52_900))
+        .state(0, 1, "2026-01-10T12:00:00Z", Active, "growth", yearly(52_900));
+    let report = fixture.report("2026-01", "2026-01");
+    let january = month_of(&report, "2026-01");
+    assert_eq!(january.mrr_cents, 8817, "2 × 529 ÷ 12 = 88.1667, not 2 × 44.08");
+    assert_eq!(january.arr_cents, 12 * 8817);
+    assert_eq!(january.movements_cents.new_business, 8817);
+    // 4408.33 + 4408.33: floors 4408 + 4408, the one cent left goes to the first label.
+    assert_eq!(january.mrr_by_plan_cents.values().sum::<i64>(), 8817);
+    assert_eq!(january.mrr_by_plan_cents["starter"], 4409);
+    assert_eq!(january.mrr_by_plan_cents["growth"], 4408);
+    assert_eq!(january.mrr_by_interval_cents["year"], 8817);
+}
+
+#[test]
+fn intervals_and_forever_discounts_follow_the_definitions() {
+    let quarterly = Bill {
+        count: 3,
+        ..monthly(15_000)
+    };
+    let weekly = Bill {
+        interval: IntervalUnit::Week,
+        ..monthly(1_000)
+    };
+    let discounted = Bill {
+        percent_off_forever: 20,
+        quantity: 3,
+        ..monthly(4_900)
+    };
+    let free = Bill {
+        percent_off_forever: 100,
+        ..monthly(4_900)
+    };
+    let mut fixture = Fixture::default();
+    fixture
+        .state(0, 0, "2026-03-01T00:00:00Z", Active, "a", quarterly)
+        .state(1, 1, "2026-03-01T00:00:00Z", Active, "a", weekly)
+        .state(2, 2, "2026-03-01T00:00:00Z", Active, "a", discounted)
+        .state(3, 3, "2026-03-01T00:00:00Z", Active, "a", free);
+    let history = fixture.history();
+    let end = month("2026-03").last_day();
+    assert_eq!(history.mrr_at_end_of(0, end), 5_000, "15,000 a quarter");
+    assert_eq!(history.mrr_at_end_of(1, end), 4_333, "1,000 × 52 ÷ 12 = 4,333.33");
+    assert_eq!(history.mrr_at_end_of(2, end), 11_760, "3 × 4,900 less 20 %");
+    assert_eq!(
+        history.mrr_at_end_of(3, end),
+        0,
+        "a 100 % discount carries no MRR"
+    );
+    let report = fixture.report("2026-03", "2026-04");
+    let march = month_of(&report, "2026-03");
+    assert_eq!(march.active_customers, 3, "the free customer is not active");
+    assert_eq!(
+        march.arpa_cents,
+        Some((5_000 + 4_333 + 11_760 + 1) / 3),
+        "21,093 ÷ 3 = 7,031"
+    );
+    assert_eq!(report.cohorts.len(), 1);
+    assert_eq!(report.cohorts[0].customers, 3, "the free customer has no cohort");
+    assert_eq!(march.mrr_by_interval_cents["quarter"], 5_000);
+    assert_eq!(march.mrr_by_interval_cents["week"], 4_333);
+}
+
+#[test]
+fn every_status_but_active_and_past_due_carries_nothing_and_leaving_is_churn_then_reactivation() {
+    let mut fixture = Fixture::default();
+    fixture
+        .state(0, 0, "2026-01-05T00:00:00Z", Trialing, "starter", monthly(4_900))
+        .state(0, 0, "2026-01-19T00:00:00Z", PastDue, "starter", monthly(4_900))
+        .state(0, 0, "2026-01-21T00:00:00Z", Active, "starter", monthly(4_900))
+        .state(0, 0, "2026-02-10T00:00:00Z", Paused, "starter", monthly(4_900))
+        .state(0, 0, "2026-03-10T00:00:00Z", Active, "starter", monthly(4_900))
+        .state(0, 0, "2026-03-15T00:00:00Z", Unpaid, "starter", monthly(4_900));
+    let report = fixture.report("2026-01", "2026-03");
+    let january = month_of(&report, "2026-01");
+    assert_eq!(
+        january.movements_cents.new_business, 4_900,
+        "past due after the trial is new business"
+    );
+    assert_eq!(january.mrr_cents, 4_900);
+    let february = month_of(&report, "2026-02");
+    assert_eq!(february.movements_cents.churn, -4_900, "entering paused is churn");
+    assert_eq!(february.customer_churn_rate.value, Some(1.0));
+    let march = month_of(&report, "2026-03");
+    assert_eq!(march.movements_cents.reactivation, 4_900);
+    assert_eq!(march.movements_cents.churn, -4_900, "unpaid carries nothing");
+    assert_eq!(march.customer_churn_rate.denominator, 0);
+    assert_eq!(
+        march.customer_churn_rate.value, None,
+        "no customer at the start: undefined, not 0"
+    );
+    assert_eq!(march.gross_mrr_churn_rate.value, None);
+    assert_eq!(march.arpa_cents, None);
+    // The trial ended in January in past due; it converted on reaching active.
+    assert_eq!(january.trials.ended, 1);
+    assert_eq!(january.trials.converted, 1);
+    assert_eq!(january.trials.avg_days_to_convert.as_deref(), Some("16.0"));
+}
+
+#[test]
+fn a_change_at_midnight_belongs_to_the_day_it_opens() {
+    let mut fixture = Fixture::default();
+    fixture
+        .state(0, 0, "2026-01-10T00:00:00Z", Active, "starter", monthly(4_900))
+        .state(0, 0, "2026-02-01T00:00:00Z", Active, "growth", monthly(9_900))
+        .state(1, 1, "2026-01-31T23:59:59Z", Active, "starter", monthly(4_900));
+    let report = fixture.report("2026-01", "2026-02");
+    let january = month_of(&report, "2026-01");
+    let february = month_of(&report, "2026-02");
+    assert_eq!(
+        january.mrr_cents, 9_800,
+        "the upgrade at 00:00 on 1 February is February's"
+    );
+    assert_eq!(february.mrr_start_cents, 9_800);
+    assert_eq!(february.movements_cents.expansion, 5_000);
+    assert_eq!(
+        january.movements_cents.new_business, 9_800,
+        "23:59:59 is still January"
+    );
+}
+
+#[test]
+fn changes_with_one_timestamp_apply_in_the_order_recorded_and_a_day_nets_out() {
+    let mut fixture = Fixture::default();
+    fixture
+        .state(0, 0, "2026-01-10T00:00:00Z", Active, "starter", monthly(4_900))
+        .state(0, 0, "2026-01-20T10:00:00Z", Active, "growth", monthly(9_900))
+        .state(0, 0, "2026-01-20T10:00:00Z", Active, "starter", monthly(4_900))
+        .state(1, 1, "2026-01-10T00:00:00Z", Active, "starter", monthly(4_900))
+        .state(1, 1, "2026-01-25T09:00:00Z", Canceled, "starter", monthly(4_900))
+        .state(1, 1, "2026-01-25T17:00:00Z", Active, "starter", monthly(4_900));
+    let report = fixture.report("2026-01", "2026-01");
+    let january = month_of(&report, "2026-01");
+    assert_eq!(january.mrr_cents, 9_800);
+    assert_eq!(
+        january.movements_cents.expansion, 0,
+        "the later of two equal times wins, within the day"
+    );
+    assert_eq!(
+        january.movements_cents.churn, 0,
+        "cancelled and back within one day nets out"
+    );
+    assert_eq!(january.movements_cents.new_business, 9_800);
+}
+
+#[test]
+fn cancel_at_period_end_keeps_mrr_until_the_subscription_ends() {
+    // Stripe keeps the subscription active (cancel_at_period_end) until the end.
+    let mut fixture = Fixture::default();
+    fixture
+        .state(0, 0, "2026-01-15T00:00:00Z", Active, "starter", monthly(4_900))
+        .state(0, 0, "2026-02-15T00:00:00Z", Canceled, "starter", monthly(4_900));
+    let report = fixture.report("2026-01", "2026-02");
+    assert_eq!(month_of(&report, "2026-01").mrr_cents, 4_900);
+    let february = month_of(&report, "2026-02");
+    assert_eq!(february.movements_cents.churn, -4_900);
+    assert_eq!(february.gross_mrr_churn_rate, Rate::new(4_900, 4_900));
+    assert_eq!(february.net_mrr_churn_rate.value, Some(1.0));
+}
+
+#[test]
+fn customer_churn_compares_only_the_start_and_the_end() {
+    let mut fixture = Fixture::default();
+    // 0: leaves and comes back inside February: not churned.
+    fixture
+        .state(0, 0, "2026-01-05T00:00:00Z", Active, "a", monthly(1_000))
+        .state(0, 0, "2026-02-05T00:00:00Z", Canceled, "a", monthly(1_000))
+        .state(0, 1, "2026-02-20T00:00:00Z", Active, "a", monthly(2_000));
+    // 1: joins and leaves inside February: not counted, but its movements are.
+    fixture
+        .state(1, 2, "2026-02-03T00:00:00Z", Active, "a", monthly(3_000))
+        .state(1, 2, "2026-02-13T00:00:00Z", Canceled, "a", monthly(3_000));
+    // 2 and 3: there at the start; 3 churns.
+    fixture
+        .state(2, 3, "2026-01-05T00:00:00Z", Active, "a", monthly(1_000))
+        .state(3, 4, "2026-01-05T00:00:00Z", Active, "a", monthly(1_000))
+        .state(3, 4, "2026-02-28T00:00:00Z", Canceled, "a", monthly(1_000));
+    let report = fixture.report("2026-02", "2026-02");
+    let february = month_of(&report, "2026-02");
+    assert_eq!(february.customer_churn_rate, Rate::new(1, 3));
+    assert_eq!(february.customer_churn_rate.value, Some(0.333333));
+    // Movements: 0 churns −1,000 then reactivates +2,000; 1 new +3,000 then −3,000; 3 churns −1,000.
+    assert_eq!(february.movements_cents.churn, -5_000);
+    assert_eq!(february.movements_cents.reactivation, 2_000);
+    assert_eq!(february.movements_cents.new_business, 3_000);
+    assert_eq!(february.gross_mrr_churn_rate, Rate::new(5_000, 3_000));
+    assert_eq!(february.net_mrr_churn_rate, Rate::new(3_000, 3_000));
+    assert_eq!(
+        february.mrr_start_cents + 3_000 + 2_000 - 5_000,
+        february.mrr_cents
+    );
+}
+
+#[test]
+fn net_mrr_churn_is_negative_when_expansion_outgrows_losses() {
+    let mut fixture = Fixture::default();
+    fixture
+        .state(0, 0, "2026-01-05T00:00:00Z", Active, "a", monthly(1_000))
+        .state(0, 0, "2026-02-05T00:00:00Z", Active, "b", monthly(4_000))
+        .state(1, 1, "2026-01-05T00:00:00Z", Active, "a", monthly(1_000))
+        .state(1, 1, "2026-02-05T00:00:00Z", Active, "a", monthly(500));
+    let february = month_of(&fixture.report("2026-02", "2026-02"), "2026-02").clone();
+    assert_eq!(february.net_mrr_churn_rate, Rate::new(-2_500, 2_000));
+    assert_eq!(february.net_mrr_churn_rate.value, Some(-1.25));
+    assert_eq!(february.gross_mrr_churn_rate.value, Some(0.25));
+}
+
+#[test]
+fn trials_are_counted_per_subscription_in_the_month_they_end() {
+    let mut fixture = Fixture::default();
+    // Converts after 14 days, with a plan change inside the trial.
+    fixture
+        .state(0, 0, "2026-01-01T00:00:00Z", Trialing, "starter", monthly(4_900))
+        .state(0, 0, "2026-01-07T00:00:00Z", Trialing, "growth", monthly(9_900))
+        .state(0, 0, "2026-01-15T00:00:00Z", Active, "growth", monthly(9_900));
+    // Cancelled at its end.
+    fixture
+        .state(1, 1, "2026-01-10T00:00:00Z", Trialing, "starter", monthly(4_900))
+        .state(1, 1, "2026-01-24T00:00:00Z", Canceled, "starter", monthly(4_900));
+    // Ends in February in past due, pays 3.5 days later.
+    fixture
+        .state(2, 2, "2026-01-20T00:00:00Z", Trialing, "starter", monthly(4_900))
+        .state(2, 2, "2026-02-03T00:00:00Z", PastDue, "starter", monthly(4_900))
+        .state(2, 2, "2026-02-06T12:00:00Z", Active, "starter", monthly(4_900));
+    // Expires into paused and never pays; another still running when the data ends.
+    fixture
+        .state(3, 3, "2026-01-25T00:00:00Z", Trialing, "starter", monthly(4_900))
+        .state(3, 3, "2026-02-08T00:00:00Z", Paused, "starter", monthly(4_900))
+        .state(4, 4, "2026-02-20T00:00:00Z", Trialing, "starter", monthly(4_900));
+    let report = fixture.report("2026-01", "2026-02");
+    let january = &month_of(&report, "2026-01").trials;
+    assert_eq!((january.ended, january.converted), (2, 1));
+    assert_eq!(january.conversion_rate.value, Some(0.5));
+    assert_eq!(
+        january.avg_days_to_convert.as_deref(),
+        Some("14.0"),
+        "from the first moment of trialing"
+    );
+    let february = &month_of(&report, "2026-02").trials;
+    assert_eq!((february.ended, february.converted), (2, 1));
+    assert_eq!(february.avg_days_to_convert.as_deref(), Some("17.5"));
+    assert_eq!(
+        month_of(&fixture.report("2026-03", "2026-03"), "2026-03")
+            .trials
+            .conversion_rate
+            .value,
+        None,
+        "no trial ended: undefined"
+    );
+}
+
+#[test]
+fn average_days_to_convert_rounds_half_even_to_one_decimal() {
+    let cases = [
+        (Duration::hours(14 * 24 + 1), "14.0"),            // 14.0417
+        (Duration::hours(14 * 24 + 3), "14.1"),            // 14.125
+        (Duration::minutes(14 * 1440 + 72), "14.0"),       // 14.05 exactly → even
+        (Duration::minutes(14 * 1440 + 216), "14.2"),      // 14.15 exactly → even
+        (Duration::seconds(14 * 86_400 + 12_959), "14.1"), // 14.1499
+    ];
+    for (delay, expected) in cases {
+        let mut fixture = Fixture::default();
+        let start = at("2026-01-01T00:00:00Z");
+        fixture
+            .state_at(0, 0, start, Trialing, "a", monthly(100))
+            .state_at(0, 0, start + delay, Active, "a", monthly(100));
+        let report = fixture.report("2026-01", "2026-01");
+        assert_eq!(
+            month_of(&report, "2026-01").trials.avg_days_to_convert.as_deref(),
+            Some(expected),
+            "{delay:?}"
+        );
+    }
+}
+
+#[test]
+fn cohorts_follow_first_new_business_and_keep_reactivated_customers() {
+    let mut fixture = Fixture::default();
+    fixture
+        .state(0, 0, "2026-01-03T00:00:00Z", Active, "a", monthly(1_000))
+        .state(0, 0, "2026-02-10T00:00:00Z", Canceled, "a", monthly(1_000))
+        .state(0, 1, "2026-03-10T00:00:00Z", Active, "a", monthly(3_000))
+        .state(1, 2, "2026-01-20T00:00:00Z", Active, "a", monthly(2_000))
+        .state(1, 2, "2026-01-25T00:00:00Z", Canceled, "a", monthly(2_000))
+        .state(2, 3, "2026-02-01T00:00:00Z", Active, "a", monthly(5_000));
+    let report = fixture.report("2026-01", "2026-03");
+    assert_eq!(report.cohorts.len(), 2);
+    let january = &report.cohorts[0];
+    assert_eq!((january.cohort.as_str(), january.customers), ("2026-01", 2));
+    let cells: Vec<(i32, i64, i64)> = january
+        .cells
+        .iter()
+        .map(|c| (c.k, c.customers_retained, c.mrr_cents))
+        .collect();
+    assert_eq!(
+        cells,
+        vec![(0, 1, 1_000), (1, 0, 0), (2, 1, 3_000)],
+        "month 0 below 100 %; the reactivated customer counts again in its cohort"
+    );
+    let february = &report.cohorts[1];
+    assert_eq!(february.cohort, "2026-02");
+    assert_eq!(february.cells.len(), 2);
+}
+
+#[test]
+fn ltv_divides_arpa_by_the_mean_of_three_months_of_churn() {
+    // Churn rates 1/4, 0/3 and 1/3: mean = 7/36; ARPA 3,000 → 15,428.571… → 15,429.
+    assert_eq!(
+        ltv(3_000, &[Rate::new(1, 4), Rate::new(0, 3), Rate::new(1, 3)]),
+        Some(15_429)
+    );
+    assert_eq!(
+        ltv(3_000, &[Rate::new(0, 4), Rate::new(0, 3), Rate::new(0, 3)]),
+        None,
+        "mean 0"
+    );
+    assert_eq!(
+        ltv(3_000, &[Rate::new(1, 4), Rate::new(0, 0), Rate::new(1, 3)]),
+        None,
+        "one undefined"
+    );
+    // Half-even at the cent: 2 × 3 ÷ (1/4 + 1/4 + 1/4 … ) cases.
+    assert_eq!(
+        ltv(1, &[Rate::new(2, 1), Rate::new(2, 1), Rate::new(2, 1)]),
+        Some(0),
+        "0.5 → 0"
+    );
+    assert_eq!(
+        ltv(3, &[Rate::new(2, 1), Rate::new(2, 1), Rate::new(2, 1)]),
+        Some(2),
+        "1.5 → 2"
+    );
+}
+
+#[test]
+fn ltv_in_the_report_uses_the_rounded_arpa_and_the_months_before() {
+    let mut fixture = Fixture::default();
+    for customer in 0..4 {
+        fixture.state(
+            customer,
+            customer,
+            "2026-01-05T00:00:00Z",
+            Active,
+            "a",
+            monthly(3_000),
+        );
+    }
+    fixture.state(0, 0, "2026-02-10T00:00:00Z", Canceled, "a", monthly(3_000));
+    fixture.state(1, 1, "2026-04-10T00:00:00Z", Canceled, "a", monthly(3_000));
+    let report = fixture.report("2026-01", "2026-04");
+    assert_eq!(
+        month_of(&report, "2026-01").ltv.ltv_cents,
+        None,
+        "the months before have no customers"
+    );
+    assert_eq!(
+        month_of(&report, "2026-03").ltv.ltv_cents,
+        None,
+        "January's rate is undefined"
+    );
+    // April: rates February 1/4, March 0/3, April 1/3; ARPA 3,000.
+    assert_eq!(month_of(&report, "2026-04").ltv.ltv_cents, Some(15_429));
+}
+
+#[test]
+fn rates_round_half_even_to_six_places() {
+    assert_eq!(Rate::new(1, 3).value, Some(0.333333));
+    assert_eq!(Rate::new(2, 3).value, Some(0.666667));
+    assert_eq!(Rate::millionths(1, 8_000_000), Some(0), "0.000000125 → 0.000000");
+    assert_eq!(Rate::millionths(3, 2_000_000), Some(2), "0.0000015 → 0.000002");
+    assert_eq!(Rate::millionths(5, 2_000_000), Some(2), "0.0000025 → 0.000002");
+    assert_eq!(Rate::millionths(-5, 2_000_000), Some(-2));
+    assert_eq!(Rate::new(5, 0).value, None);
+    assert_eq!(Rate::new(0, 0).percent(1), "—");
+    assert_eq!(Rate::new(1, 4).percent(1), "25.0 %");
+}
+
+#[test]
+fn the_forecast_compounds_the_trailing_three_month_rates() {
+    let mut fixture = Fixture::default();
+    // Ten customers from December; one more each month from January (10 % growth-ish).
+    for customer in 0..10 {
+        fixture.state(
+            customer,
+            customer,
+            "2025-12-05T00:00:00Z",
+            Active,
+            "a",
+            monthly(1_000),
+        );
+    }
+    for (i, when) in [
+        "2026-01-10T00:00:00Z",
+        "2026-02-10T00:00:00Z",
+        "2026-03-10T00:00:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let customer = 10 + i as u32;
+        fixture.state(customer, customer, when, Active, "a", monthly(1_000));
+    }
+    let history = fixture.history();
+    let window = Window {
+        first: month("2025-12"),
+        last: month("2026-03"),
+    };
+    let forecast = forecast(&history, window, at("2026-04-15T00:00:00Z"));
+    assert_eq!(forecast.method, METHOD);
+    assert_eq!(forecast.months.len(), 12);
+    assert_eq!(forecast.months[0].month.to_string(), "2026-04");
+    // Growth 1/10, 1/11, 1/12 → mean 0.090909…; no loss. 13,000 × (1 + mean).
+    let mean: f64 = (1.0 / 10.0 + 1.0 / 11.0 + 1.0 / 12.0) / 3.0;
+    assert_eq!(
+        forecast.months[0].mrr_cents,
+        Some((13_000.0 * (1.0 + mean)).round() as i64)
+    );
+    assert_eq!(
+        forecast.months[11].mrr_cents,
+        Some((13_000.0 * (1.0 + mean).powi(12)).round() as i64)
+    );
+    for month in &forecast.months {
+        let (lower, central, upper) = (
+            month.lower_cents.unwrap(),
+            month.mrr_cents.unwrap(),
+            month.upper_cents.unwrap(),
+        );
+        assert!(lower <= central && central <= upper);
+    }
+    // A base month that starts at zero MRR: every figure undefined.
+    let early = forecast_with_start(&history, "2025-12");
+    assert!(early.months.iter().all(|m| m.mrr_cents.is_none()));
+}
+
+fn forecast_with_start(history: &History, last: &str) -> Forecast {
+    let window = Window {
+        first: month("2025-12"),
+        last: month(last),
+    };
+    forecast(history, window, at("2026-06-01T00:00:00Z"))
+}
+
+#[test]
+fn movement_kinds_follow_the_table() {
+    use MovementKind::*;
+    let cases = [
+        (0, 100, false, Some(NewBusiness)),
+        (0, 100, true, Some(Reactivation)),
+        (100, 150, true, Some(Expansion)),
+        (150, 100, true, Some(Contraction)),
+        (100, 0, true, Some(Churn)),
+        (100, 100, true, None),
+        (0, 0, true, None),
+    ];
+    for (before, after, had, expected) in cases {
+        assert_eq!(
+            MovementKind::of(before, after, had),
+            expected,
+            "{before} → {after}"
+        );
+    }
+}
+
+#[test]
+fn a_largest_remainder_split_always_sums_to_the_rounded_total() {
+    let third = ExactMrr::from_parts(1, 3).unwrap();
+    let parts = split(1, [(0, third), (1, third), (2, third)].into_iter());
+    assert_eq!(
+        &*parts,
+        &[(0, 1)],
+        "1 cent over three equal thirds goes to the first"
+    );
+    let parts = split(
+        2,
+        [(0, ExactMrr::whole(1)), (1, ExactMrr::from_parts(5, 4).unwrap())].into_iter(),
+    );
+    assert_eq!(parts.iter().map(|p| p.1).sum::<i64>(), 2);
+    assert_eq!(&*split(0, std::iter::empty()), &[]);
+}
+
+// ---- Generated histories -------------------------------------------------
+
+fn arbitrary_status() -> impl Strategy<Value = SubscriptionStatus> {
+    prop::sample::select(SubscriptionStatus::ALL.to_vec())
+}
+
+fn arbitrary_bill() -> impl Strategy<Value = Bill> {
+    (
+        0i64..200_000,
+        1u32..5,
+        prop::sample::select(vec![
+            (IntervalUnit::Month, 1),
+            (IntervalUnit::Month, 3),
+            (IntervalUnit::Year, 1),
+            (IntervalUnit::Week, 1),
+        ]),
+        prop::sample::select(vec![0u32, 0, 10, 25, 100]),
+    )
+        .prop_map(
+            |(amount, quantity, (interval, count), percent_off_forever)| Bill {
+                amount,
+                quantity,
+                interval,
+                count,
+                percent_off_forever,
+            },
+        )
+}
+
+/// (customer, subscription within customer, seconds after 2026-01-01, status, plan, bill)
+type GeneratedState = (u32, u32, i64, SubscriptionStatus, usize, Bill);
+
+fn arbitrary_history() -> impl Strategy<Value = Vec<GeneratedState>> {
+    prop::collection::vec(
+        (
+            0u32..6,
+            0u32..3,
+            // Six months, with a bias to midnight and to repeated instants.
+            prop_oneof![0i64..(183 * 86_400), (0i64..183).prop_map(|d| d * 86_400)],
+            arbitrary_status(),
+            0usize..3,
+            arbitrary_bill(),
+        ),
+        0..60,
+    )
+}
+
+fn fixture_of(states: &[GeneratedState]) -> Fixture {
+    let start = at("2026-01-01T00:00:00Z");
+    let mut fixture = Fixture::default();
+    for (customer, sub, seconds, status, plan, bill) in states {
+        let plan = ["starter", "growth", "scale"][*plan];
+        fixture.state_at(
+            *customer,
+            customer * 3 + sub,
+            start + Duration::seconds(*seconds),
+            *status,
+            plan,
+            *bill,
+        );
+    }
+    fixture
+}
+
+/// MRR at the end of `month` worked out the slow way: every state strictly
+/// before the next month, latest per subscription (ties in the given order).
+fn brute_force_mrr(fixture: &Fixture, month: Month) -> i64 {
+    let cutoff = month.plus(1).first_day().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let mut customers: std::collections::BTreeMap<u32, std::collections::BTreeMap<u32, ExactMrr>> =
+        Default::default();
+    let mut ordered: Vec<&StatePoint> = fixture.points.iter().filter(|p| p.at < cutoff).collect();
+    ordered.sort_by_key(|p| p.at);
+    for point in ordered {
+        customers
+            .entry(point.customer)
+            .or_default()
+            .insert(point.subscription, point.mrr);
+    }
+    customers
+        .values()
+        .map(|subs| customer_mrr(&subs.values().copied().collect::<Vec<_>>()))
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn every_month_moves_by_the_sum_of_its_movements_and_every_split_sums_to_mrr(states in arbitrary_history()) {
+        let fixture = fixture_of(&states);
+        let report = fixture.report("2026-01", "2026-07");
+        let mut previous_end = 0;
+        for month in &report.months {
+            let m = month.movements_cents;
+            prop_assert_eq!(
+                month.mrr_cents - month.mrr_start_cents,
+                m.new_business + m.reactivation + m.expansion + m.contraction + m.churn,
+                "{}", month.month
+            );
+            prop_assert_eq!(month.mrr_start_cents, previous_end);
+            prop_assert!(m.new_business >= 0 && m.reactivation >= 0 && m.expansion >= 0);
+            prop_assert!(m.contraction <= 0 && m.churn <= 0);
+            prop_assert_eq!(month.mrr_by_plan_cents.values().sum::<i64>(), month.mrr_cents);
+            prop_assert_eq!(month.mrr_by_interval_cents.values().sum::<i64>(), month.mrr_cents);
+            prop_assert_eq!(month.mrr_cents, brute_force_mrr(&fixture, Month::parse(&month.month).unwrap()));
+            prop_assert_eq!(month.arr_cents, 12 * month.mrr_cents);
+            if let Some(value) = month.customer_churn_rate.value {
+                prop_assert!((0.0..=1.0).contains(&value));
+            }
+            previous_end = month.mrr_cents;
+        }
+        for cohort in &report.cohorts {
+            for cell in &cohort.cells {
+                prop_assert!(cell.customers_retained <= cohort.customers);
+            }
+        }
+    }
+
+    #[test]
+    fn the_order_states_arrive_in_across_subscriptions_does_not_matter(states in arbitrary_history()) {
+        let fixture = fixture_of(&states);
+        let mut shuffled = Fixture { points: fixture.points.clone(), plans: fixture.plans.clone(), intervals: fixture.intervals.clone() };
+        // Reverse, then restore each subscription's own order (ties apply in recorded order).
+        shuffled.points.reverse();
+        shuffled.points.sort_by_key(|p| p.subscription);
+        let mut by_sub: std::collections::BTreeMap<u32, Vec<StatePoint>> = Default::default();
+        for point in &fixture.points {
+            by_sub.entry(point.subscription).or_default().push(point.clone());
+        }
+        shuffled.points = by_sub.into_values().rev().flatten().collect();
+        prop_assert_eq!(fixture.report("2026-01", "2026-07"), shuffled.report("2026-01", "2026-07"));
+    }
+}
