@@ -174,3 +174,51 @@ pub async fn add_webhook_endpoint(settings: &Settings, arguments: &[&str]) -> Re
     println!("{secret}");
     Ok(())
 }
+
+/// `import-history FILE`: loads subscription histories from a CSV file into
+/// the ledger, all or nothing; progress goes to standard error.
+pub async fn import_history(settings: &Settings, arguments: &[&str]) -> Result<()> {
+    let [path] = arguments else {
+        bail!("usage: server import-history FILE");
+    };
+    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {path}: {e}"))?;
+    let rows = app::analytics::import::read_history(std::io::BufReader::new(file), |read| {
+        eprintln!("{path}: {read} rows read…")
+    })
+    .map_err(|rejected| anyhow::anyhow!("{path}: {rejected}"))?;
+    eprintln!("{path}: {} rows checked; storing…", rows.len());
+    // Plans are checked against the catalogue, so the database holds the file's.
+    let catalog = app::catalog::source::load_catalog_file(&settings.catalog_path)?;
+    let database = Database::open_migrated(settings).await?;
+    crate::sync_catalog_file(&database.pool, &catalog).await?;
+    let now = app::clock::Clock::System.now();
+    let stored = app::analytics::import_store::store_history(&database.pool, &rows, now).await;
+    database.close().await?;
+    let summary = stored.map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    println!(
+        "imported {} rows: {} new revisions, {} subscriptions and {} organisations created",
+        summary.rows, summary.revisions_added, summary.subscriptions_created, summary.organizations_created
+    );
+    Ok(())
+}
+
+/// `export-analytics [--first-month YYYY-MM] [--last-month YYYY-MM]`: prints
+/// every monthly figure as JSON (the format is in the README).
+pub async fn export_analytics(settings: &Settings, arguments: &[&str]) -> Result<()> {
+    let options = options(arguments, &["first-month", "last-month"])?;
+    let month = |name: &str| -> Result<Option<app::analytics::domain::Month>> {
+        options
+            .get(name)
+            .map(|raw| {
+                app::analytics::domain::Month::parse(raw).map_err(|e| anyhow::anyhow!("--{name}: {e}"))
+            })
+            .transpose()
+    };
+    let (first, last) = (month("first-month")?, month("last-month")?);
+    let database = Database::open_migrated(settings).await?;
+    let now = app::clock::Clock::System.now();
+    let report = app::analytics::export::export(&database.pool, first, last, now).await;
+    database.close().await?;
+    println!("{}", serde_json::to_string_pretty(&report?)?);
+    Ok(())
+}

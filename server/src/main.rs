@@ -19,6 +19,9 @@ commands:
                       revoke an API key
   add-webhook-endpoint --url URL [--description TEXT]
                       add an outbound webhook endpoint and print its signing secret
+  import-history FILE load subscription histories from a CSV file (all or nothing)
+  export-analytics [--first-month YYYY-MM] [--last-month YYYY-MM]
+                      print every monthly revenue figure as JSON
   embedded-db start   start the embedded PostgreSQL cluster and print its URL
   embedded-db stop    stop the embedded PostgreSQL cluster
   help                show this text
@@ -51,6 +54,8 @@ async fn run() -> Result<()> {
         ["create-api-key", rest @ ..] => commands::create_api_key(&settings, rest).await,
         ["revoke-api-key", rest @ ..] => commands::revoke_api_key(&settings, rest).await,
         ["add-webhook-endpoint", rest @ ..] => commands::add_webhook_endpoint(&settings, rest).await,
+        ["import-history", rest @ ..] => commands::import_history(&settings, rest).await,
+        ["export-analytics", rest @ ..] => commands::export_analytics(&settings, rest).await,
         ["embedded-db", "start"] => commands::embedded_db_start(&settings).await,
         ["embedded-db", "stop"] => commands::embedded_db_stop(&settings).await,
         ["help" | "--help" | "-h"] => {

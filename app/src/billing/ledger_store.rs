@@ -2,8 +2,8 @@
 //! the rows [`super::domain::place`] says they make. The only writer of
 //! `subscription_revision` and `subscription_event`.
 
-use super::domain::SubscriptionStatus;
 use super::domain::{ChangeKind, LedgerState, PriceKey};
+use super::domain::{ExactMrr, SubscriptionStatus};
 use super::domain::{NextRowFix, place};
 use crate::catalog::domain::BillingCycle;
 use chrono::{DateTime, Utc};
@@ -27,8 +27,10 @@ pub struct Revision<'a> {
     pub state: LedgerState,
     /// The tier key.
     pub plan: &'a str,
-    /// MRR in this state, minor units.
-    pub mrr: i64,
+    /// MRR in this state, exact (the ledger rounds it for the subscription).
+    pub mrr: ExactMrr,
+    /// The billing interval: `month`, `year`, `quarter`, `week` or `day`.
+    pub interval: &'a str,
     /// ISO currency of `mrr`.
     pub currency: &'a str,
     /// When Gatehouse learnt it (the clock's now): the ledger's transaction time.
@@ -92,12 +94,13 @@ pub async fn record_revision(
     .execute(&mut *conn)
     .await?;
     let state = serde_json::to_value(&revision.state).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let (numerator, denominator) = exact_columns(revision.mrr);
     // language=PostgreSQL
     let inserted = sqlx::query_scalar!(
         r#"
         insert into subscription_revision (subscription_id, occurred_at, cause, state, plan, mrr, currency,
-                                           recorded_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8)
+                                           recorded_at, mrr_numerator, mrr_denominator, billing_interval)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         on conflict (subscription_id, cause) do nothing
         returning true as "inserted!"
         "#,
@@ -106,9 +109,12 @@ pub async fn record_revision(
         revision.cause,
         state,
         revision.plan,
-        revision.mrr,
+        revision.mrr.rounded(),
         revision.currency,
         revision.recorded_at as _,
+        numerator,
+        denominator,
+        revision.interval,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -163,7 +169,7 @@ pub async fn record_revision(
         cause: revision.cause.to_owned(),
         state: revision.state.clone(),
         plan: revision.plan.to_owned(),
-        mrr: revision.mrr,
+        mrr: revision.mrr.rounded(),
         currency: revision.currency.to_owned(),
     };
     let sub = revision.subscription_id;
@@ -247,4 +253,14 @@ async fn append_row(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The exact MRR as the revision's two columns; an amount too large for them
+/// (never a real price) is stored rounded.
+pub fn exact_columns(mrr: ExactMrr) -> (i64, i64) {
+    let (numerator, denominator) = mrr.parts();
+    match (i64::try_from(numerator), i64::try_from(denominator)) {
+        (Ok(numerator), Ok(denominator)) => (numerator, denominator),
+        _ => (mrr.rounded(), 1),
+    }
 }

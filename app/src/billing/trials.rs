@@ -7,7 +7,7 @@
 //! whole job (state, ledger, email) in that row's transaction, so instances
 //! never do the same work twice and a crash leaves it to be done again.
 
-use super::domain::SubscriptionStatus;
+use super::domain::{ExactMrr, SubscriptionStatus};
 use super::ledger_store::{Revision, plan_state, record_revision};
 use crate::catalog::domain::BillingCycle;
 use crate::email::{outbox, templates};
@@ -74,7 +74,8 @@ pub async fn start_signup_trial(
             state: plan_state(SubscriptionStatus::Trialing, plan_key, cycle),
             plan: plan_key,
             // A trial carries no MRR.
-            mrr: 0,
+            mrr: ExactMrr::ZERO,
+            interval: cycle.interval(),
             currency,
             recorded_at: now,
         },
@@ -343,7 +344,8 @@ async fn pause_ended_trial(
             state: plan_state(SubscriptionStatus::Paused, &trial.plan_key, cycle),
             plan: &trial.plan_key,
             // A paused subscription carries no MRR.
-            mrr: 0,
+            mrr: ExactMrr::ZERO,
+            interval: cycle.interval(),
             currency: &trial.currency,
             recorded_at: now,
         },

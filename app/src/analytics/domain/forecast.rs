@@ -43,12 +43,6 @@ pub struct ForecastMonth {
     pub upper_cents: Option<i64>,
 }
 
-impl Serialize for Month {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
 /// Monthly growth and loss rates of a month that started with MRR.
 fn rates(figures: &PeriodFigures) -> Option<(f64, f64)> {
     if figures.mrr_start <= 0 {

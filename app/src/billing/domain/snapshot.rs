@@ -3,7 +3,7 @@
 //! providers (Stripe and the sandbox) describe their objects with these
 //! types, so everything downstream of a provider is shared.
 
-use super::mrr::{Discount, RecurringItem, subscription_mrr};
+use super::mrr::{Discount, ExactMrr, RecurringItem, subscription_mrr};
 use super::plan_change::DesiredItem;
 use super::price_key::{PriceKey, PriceKind};
 use super::status::{IntervalUnit, SubscriptionStatus};
@@ -108,8 +108,13 @@ impl SubscriptionSnapshot {
     /// The subscription's exact MRR, rounded half-even (one subscription per
     /// customer, so this is the customer's rounding).
     pub fn mrr(&self) -> i64 {
+        self.exact_mrr().rounded()
+    }
+
+    /// The subscription's exact MRR.
+    pub fn exact_mrr(&self) -> ExactMrr {
         let items: Vec<RecurringItem> = self.items.iter().map(SnapshotItem::recurring).collect();
-        subscription_mrr(self.status, &items, &self.discounts).rounded()
+        subscription_mrr(self.status, &items, &self.discounts)
     }
 }
 

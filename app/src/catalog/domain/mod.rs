@@ -39,6 +39,14 @@ impl BillingCycle {
         }
     }
 
+    /// The billing interval analytics report it under (`month`, `year`).
+    pub fn interval(self) -> &'static str {
+        match self {
+            BillingCycle::Monthly => "month",
+            BillingCycle::Annual => "year",
+        }
+    }
+
     /// The word used in URLs and forms (`monthly`, `annual`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,0 +1,52 @@
+//! The analytics export: every monthly figure, cohort and forecast month as
+//! one JSON document (`server export-analytics`, and the admin download).
+
+use super::db::load_history;
+use super::domain::{AnalyticsReport, Forecast, METHOD, Month, Window, report};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+/// Why an export could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The months asked for run backwards.
+    #[error("the first month ({first}) is after the last ({last})")]
+    Backwards {
+        /// First month asked for.
+        first: Month,
+        /// Last month asked for.
+        last: Month,
+    },
+    /// The database failed.
+    #[error("the database failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The report from `first` to `last`; either defaults to the month of the
+/// earliest (latest) ledger revision. With no ledger and no months given,
+/// an empty report.
+pub async fn export(
+    pool: &PgPool,
+    first: Option<Month>,
+    last: Option<Month>,
+    now: DateTime<Utc>,
+) -> Result<AnalyticsReport, ExportError> {
+    let history = load_history(pool).await?;
+    let default = Window::of(&history);
+    let first = first.or(default.map(|w| w.first)).or(last);
+    let last = last.or(default.map(|w| w.last)).or(first);
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(AnalyticsReport {
+            months: vec![],
+            cohorts: vec![],
+            forecast: Forecast {
+                method: METHOD.to_owned(),
+                months: vec![],
+            },
+        });
+    };
+    if first > last {
+        return Err(ExportError::Backwards { first, last });
+    }
+    Ok(report(&history, Window { first, last }, now))
+}
