@@ -47,7 +47,7 @@ def main():
         row(at, "active")
         status = "active"
         while True:
-            at += timedelta(days=rng.expovariate(1 / 14))
+            at += timedelta(days=rng.expovariate(1 / 9))
             if at >= end:
                 break
             event = rng.random()
@@ -58,7 +58,7 @@ def main():
                 else:
                     break
             elif status == "past_due":
-                status = "active" if event < 0.8 else "unpaid"
+                status = "active" if event < 0.9 else "unpaid"
                 row(at, status)
                 if status == "unpaid":
                     at += timedelta(days=10)
@@ -80,7 +80,7 @@ def main():
             elif event < 0.85:
                 status = "past_due"
                 row(at, status)
-            elif event < 0.87:
+            elif event < 0.86:
                 status = "canceled"
                 row(at, status)
 

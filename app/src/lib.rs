@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod accounts;
+pub mod admin;
 #[cfg(feature = "ssr")]
 pub mod analytics;
 pub mod billing;
@@ -89,6 +90,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/app/billing/invoices/:id") view=billing::InvoicePage ssr=SsrMode::Async />
                 <Route path=path!("/billing/sandbox/checkout/:id") view=billing::SandboxCheckoutPage ssr=SsrMode::Async />
                 <Route path=path!("/app/account") view=portal::AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/admin") view=admin::pages::AdminDashboardPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/login") view=admin::pages::AdminLoginPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/enroll") view=admin::pages::AdminEnrollPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/verify") view=admin::pages::AdminVerifyPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/recovery-codes") view=admin::pages::AdminRecoveryCodesPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/organizations") view=admin::pages::AdminOrganizationsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/organizations/:id") view=admin::pages::AdminOrganizationPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/audit") view=admin::pages::AdminAuditPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/mailbox") view=accounts::pages::DevMailboxPage ssr=SsrMode::Async />
             </Routes>
         </Router>

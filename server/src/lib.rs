@@ -255,6 +255,10 @@ pub fn app(state: AppState) -> Router {
             (state.pool.clone(), state.clock.clone()),
             security::require_sign_in_for_portal,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.pool.clone(), state.clock.clone()),
+            security::require_admin_for_console,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(api_errors::status_from_app_error))
         .layer(axum::middleware::from_fn(security::default_cache_control))

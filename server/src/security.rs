@@ -169,15 +169,45 @@ pub async fn require_sign_in_for_portal(
     }
 }
 
-/// `303 See Other` to `/login?next=<this page>`.
-fn sign_in_redirect(uri: &Uri) -> Response {
-    let here = uri.path_and_query().map_or("/app", |p| p.as_str());
-    let target = format!("/login?next={}", app::ui::encode_query_value(here));
+/// The console's pages an admin reaches before both factors are given.
+const CONSOLE_SIGN_IN_PAGES: [&str; 3] = ["/admin/login", "/admin/enroll", "/admin/verify"];
+
+/// Sends anyone who is not a fully signed-in platform admin from a console
+/// page (`/admin…`) to the console's sign-in with a 303. Customers are
+/// turned away alike: a customer session is no admin session. The console's
+/// server functions check again themselves.
+pub async fn require_admin_for_console(
+    State((pool, clock)): State<(sqlx::PgPool, app::clock::Clock)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let is_console_page = path == "/admin" || path.starts_with("/admin/");
+    let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
+    if !is_console_page || !is_read || CONSOLE_SIGN_IN_PAGES.contains(&path) {
+        return next.run(request).await;
+    }
+    let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
+        return next.run(request).await;
+    };
+    match app::admin::session::signed_in_admin(&session, &pool, clock.now()).await {
+        Ok(None) => see_other("/admin/login"),
+        Ok(Some(_)) | Err(_) => next.run(request).await,
+    }
+}
+
+fn see_other(target: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(location) = HeaderValue::from_str(&target) {
+    if let Ok(location) = HeaderValue::from_str(target) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
+}
+
+/// `303 See Other` to `/login?next=<this page>`.
+fn sign_in_redirect(uri: &Uri) -> Response {
+    let here = uri.path_and_query().map_or("/app", |p| p.as_str());
+    see_other(&format!("/login?next={}", app::ui::encode_query_value(here)))
 }
 
 /// Responses that say nothing of their caching are private and not stored:

@@ -375,3 +375,81 @@ mod tests {
         assert_eq!(days(-5), 0, "an ended trial has none");
     }
 }
+
+/// A card-free trial before and after an admin extended it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrialExtension {
+    /// The status before (`trialing`, or `paused` once it had run out).
+    pub status_before: String,
+    /// The trial's end before.
+    pub trial_end_before: DateTime<Utc>,
+    /// The trial's end now.
+    pub trial_end_after: DateTime<Utc>,
+}
+
+/// Extends an organisation's card-free trial by `days` from its end (or
+/// from now, when it already ran out and was paused, which reopens it), in
+/// the caller's transaction; `None` when it has no such trial (a provider's
+/// subscription is extended at the provider). `cause` names the admin action
+/// for the ledger.
+pub async fn extend_signup_trial(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    days: u32,
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<TrialExtension>, sqlx::Error> {
+    // language=PostgreSQL
+    let Some(trial) = sqlx::query!(
+        r#"
+        select s.subscription_id, s.status, s.trial_end as "trial_end!: DateTime<Utc>", s.billing_cycle,
+               p.plan_key, p.currency
+        from subscription s join plan p using (plan_id)
+        where s.organization_id = $1 and s.provider is null and s.import_key is null
+          and s.trial_end is not null and s.status in ('trialing', 'paused')
+        order by s.created_at desc limit 1
+        for update of s
+        "#,
+        organization_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let trial_end = trial.trial_end.max(now) + chrono::TimeDelta::days(i64::from(days));
+    // language=PostgreSQL
+    sqlx::query!(
+        "update subscription set trial_end = $2, status = 'trialing', trial_reminder_sent_for = null
+         where subscription_id = $1",
+        trial.subscription_id,
+        trial_end as _
+    )
+    .execute(&mut *conn)
+    .await?;
+    if trial.status == "paused" {
+        let cycle = BillingCycle::from_query(Some(&trial.billing_cycle));
+        record_revision(
+            conn,
+            &Revision {
+                organization_id,
+                subscription_id: trial.subscription_id,
+                occurred_at: now,
+                cause,
+                state: plan_state(SubscriptionStatus::Trialing, &trial.plan_key, cycle),
+                plan: &trial.plan_key,
+                mrr: ExactMrr::ZERO,
+                interval: cycle.interval(),
+                currency: &trial.currency,
+                recorded_at: now,
+            },
+        )
+        .await?;
+    }
+    crate::outbound::events::subscription_changed(conn, organization_id, now).await?;
+    Ok(Some(TrialExtension {
+        status_before: trial.status,
+        trial_end_before: trial.trial_end,
+        trial_end_after: trial_end,
+    }))
+}

@@ -1,0 +1,381 @@
+//! The console's server functions. Every one but the sign-in steps asks
+//! for a fully signed-in admin first; every change writes its audit entry
+//! in the change's own transaction.
+
+// #[server] turns each function's parameters into the fields of a generated
+// argument struct; parameters cannot carry doc comments, the functions do.
+#![allow(missing_docs)]
+
+use super::views::{AuditList, DashboardView, OrganizationDetail, OrganizationList};
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use {
+    super::db::{self, AuditEntry},
+    super::domain::{self, RECOVERY_CODES},
+    super::queries,
+    super::session::{self, AdminScope},
+    super::totp,
+    crate::accounts::api::client_ip,
+    crate::accounts::secrets::{token_hash, verify_password},
+    crate::accounts::session::current_session,
+    crate::context::app_context,
+    crate::error::FormCheck,
+    crate::security::{
+        db::{check_throttle, throttle},
+        throttle as rates,
+    },
+    uuid::Uuid,
+};
+
+/// What the enrolment page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// The admin's email.
+    pub email: String,
+    /// The QR code, an SVG document.
+    pub qr_svg: String,
+    /// The secret in base32, to type in by hand.
+    pub secret: String,
+}
+
+/// The password step of the admin sign-in. Wrong email and wrong password
+/// get the same message; attempts are throttled per address and account.
+#[server(prefix = "/api", endpoint = "admin_login")]
+pub async fn admin_log_in(email: String, password: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let now = context.clock.now();
+    let mut form = FormCheck::new();
+    form.keep("email", &email);
+    let email = email.trim().to_lowercase();
+    throttle(&context.pool, now, &format!("admin_login:ip:{}", client_ip()), rates::LOGIN_PER_IP).await?;
+    let failures = format!("admin_login:failures:{email}");
+    check_throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    let credentials = db::admin_credentials(&context.pool, &email).await?;
+    let matches = verify_password(&password, credentials.as_ref().map(|c| c.password_hash.clone())).await;
+    let Some(credentials) = credentials.filter(|_| matches) else {
+        let _ = throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await;
+        form.fail("password", "the email or password is incorrect");
+        return Err(form.into_error());
+    };
+    let session = current_session().await?;
+    session::start(&session, credentials.admin_id, credentials.auth_version, now).await?;
+    let enrolled = db::admin_by_id(&context.pool, credentials.admin_id)
+        .await?
+        .is_some_and(|a| a.enrolled);
+    crate::security::redirect::redirect(if enrolled { "/admin/verify" } else { "/admin/enroll" });
+    Ok(())
+}
+
+/// The secret to enrol, as a QR code (the same one until confirmed).
+#[server(prefix = "/api", endpoint = "admin_enrolment")]
+pub async fn get_enrolment() -> Result<Enrolment, AppError> {
+    let context = app_context()?;
+    let pending = session::require_pending().await?;
+    let secret = db::enrolment_secret(&context.pool, pending.admin_id, &totp::new_secret())
+        .await?
+        .ok_or_else(|| AppError::Conflict("a second factor is already enrolled; sign in with it".to_owned()))?;
+    let url = totp::otpauth_url(&secret, &pending.email).ok_or(AppError::Internal)?;
+    Ok(Enrolment {
+        email: pending.email,
+        qr_svg: totp::qr_svg(&url).ok_or(AppError::Internal)?,
+        secret: totp::secret_text(&secret),
+    })
+}
+
+/// Confirms enrolment with a first code; makes the recovery codes, shown once.
+#[server(prefix = "/api", endpoint = "admin_enrol")]
+pub async fn admin_confirm_enrolment(code: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let now = context.clock.now();
+    let pending = session::require_pending().await?;
+    throttle(&context.pool, now, &format!("admin_code:{}", pending.admin_id), rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    let Some((secret, false)) = db::totp_secret(&context.pool, pending.admin_id).await? else {
+        return Err(AppError::Conflict("a second factor is already enrolled; sign in with it".to_owned()));
+    };
+    let Some(step) = totp::accepted_step(&secret, &pending.email, &code, now, None) else {
+        return Err(AppError::field("code", "that code is not the one your app shows now"));
+    };
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| {
+            let mut random = [0u8; 10];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+            domain::format_recovery_code(&random)
+        })
+        .collect();
+    let hashes: Vec<Vec<u8>> = codes.iter().map(|c| token_hash(&domain::normalise_code(c))).collect();
+    let mut tx = context.pool.begin().await?;
+    if !db::use_totp_step(&mut tx, pending.admin_id, step).await? || !db::confirm_enrolment(&mut tx, pending.admin_id, &hashes, now).await? {
+        return Err(AppError::field("code", "that code was already used; wait for the next one"));
+    }
+    db::audit(
+        &mut *tx,
+        &AuditEntry {
+            at: now,
+            admin_id: pending.admin_id,
+            admin_email: &pending.email,
+            action: "admin.enrol_second_factor",
+            organization_id: None,
+            reason: None,
+            before: None,
+            after: None,
+            client_ip: &client_ip(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let session = current_session().await?;
+    session::complete(&session, now).await?;
+    session::keep_fresh_codes(&session, codes).await?;
+    crate::security::redirect::redirect("/admin/recovery-codes");
+    Ok(())
+}
+
+/// The second step of sign-in: a code from the app, or a recovery code.
+#[server(prefix = "/api", endpoint = "admin_verify")]
+pub async fn admin_verify(code: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let now = context.clock.now();
+    let pending = session::require_pending().await?;
+    let attempts = format!("admin_code:{}", pending.admin_id);
+    check_throttle(&context.pool, now, &attempts, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    let Some((secret, true)) = db::totp_secret(&context.pool, pending.admin_id).await? else {
+        crate::security::redirect::redirect("/admin/enroll");
+        return Ok(());
+    };
+    let mut tx = context.pool.begin().await?;
+    let method = if domain::looks_like_totp(&code) {
+        let step = totp::accepted_step(&secret, &pending.email, &code, now, None);
+        match step {
+            Some(step) if db::use_totp_step(&mut tx, pending.admin_id, step).await? => "authenticator app",
+            _ => "",
+        }
+    } else {
+        let hash = token_hash(&domain::normalise_code(&code));
+        if db::use_recovery_code(&mut tx, pending.admin_id, &hash, now).await? { "recovery code" } else { "" }
+    };
+    if method.is_empty() {
+        drop(tx);
+        let _ = throttle(&context.pool, now, &attempts, rates::LOGIN_FAILURES_PER_ACCOUNT).await;
+        return Err(AppError::field("code", "that code is not valid (a code works once)"));
+    }
+    db::audit(
+        &mut *tx,
+        &AuditEntry {
+            at: now,
+            admin_id: pending.admin_id,
+            admin_email: &pending.email,
+            action: "admin.sign_in",
+            organization_id: None,
+            reason: None,
+            before: None,
+            after: Some(serde_json::json!({ "second_factor": method })),
+            client_ip: &client_ip(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let session = current_session().await?;
+    session::complete(&session, now).await?;
+    crate::security::redirect::redirect("/admin");
+    Ok(())
+}
+
+/// Ends the admin sign-in.
+#[server(prefix = "/api", endpoint = "admin_logout")]
+pub async fn admin_log_out() -> Result<(), AppError> {
+    let session = current_session().await?;
+    session::end(&session).await?;
+    crate::security::redirect::redirect("/admin/login");
+    Ok(())
+}
+
+/// The recovery codes just made, once.
+#[server(prefix = "/api", endpoint = "admin_fresh_codes")]
+pub async fn get_fresh_recovery_codes() -> Result<Vec<String>, AppError> {
+    session::require_admin().await?;
+    let session = current_session().await?;
+    session::take_fresh_codes(&session).await
+}
+
+/// The dashboard.
+#[server(prefix = "/api", endpoint = "admin_dashboard")]
+pub async fn get_dashboard() -> Result<DashboardView, AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    Ok(queries::dashboard(&context.pool, admin.email, context.clock.now()).await?)
+}
+
+#[cfg(feature = "ssr")]
+fn optional(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+#[cfg(feature = "ssr")]
+fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| AppError::field(field, "that is not an organisation id"))
+}
+
+/// A page of organisations.
+#[server(prefix = "/api", endpoint = "admin_organizations", input = server_fn::codec::GetUrl)]
+pub async fn list_organizations(
+    q: Option<String>,
+    tier: Option<String>,
+    status: Option<String>,
+    sort: Option<String>,
+    after: Option<String>,
+) -> Result<OrganizationList, AppError> {
+    session::require_admin().await?;
+    let context = app_context()?;
+    let after = optional(after).map(|a| parse_id("after", &a)).transpose()?;
+    let status = optional(status);
+    if let Some(status) = &status
+        && crate::billing::domain::SubscriptionStatus::parse(status).is_none()
+    {
+        return Err(AppError::field("status", "that is not a subscription status"));
+    }
+    let filter = queries::OrganizationFilter {
+        search: optional(q).map(|q| q.chars().take(200).collect()),
+        tier: optional(tier),
+        status,
+    };
+    let order = queries::OrganizationOrder::parse(sort.as_deref());
+    Ok(queries::organizations(&context.pool, &filter, order, after).await?)
+}
+
+/// One organisation in full.
+#[server(prefix = "/api", endpoint = "admin_organization", input = server_fn::codec::GetUrl)]
+pub async fn get_organization(id: String) -> Result<OrganizationDetail, AppError> {
+    session::require_admin().await?;
+    let context = app_context()?;
+    let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
+    queries::organization_detail(&context.pool, id).await?.ok_or(AppError::NotFound)
+}
+
+#[cfg(feature = "ssr")]
+fn checked_reason(raw: &str) -> Result<String, AppError> {
+    domain::parse_reason(raw).map_err(|e| AppError::field("reason", e.to_string()))
+}
+
+#[cfg(feature = "ssr")]
+fn entry<'a>(
+    admin: &'a AdminScope,
+    now: chrono::DateTime<chrono::Utc>,
+    ip: &'a str,
+    action: &'a str,
+    organization_id: Uuid,
+    reason: &'a str,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        at: now,
+        admin_id: admin.admin_id,
+        admin_email: &admin.email,
+        action,
+        organization_id: Some(organization_id),
+        reason: Some(reason),
+        before: None,
+        after: None,
+        client_ip: ip,
+    }
+}
+
+/// Extends an organisation's card-free trial by 1–90 days, with a reason.
+#[server(prefix = "/api", endpoint = "admin_extend_trial")]
+pub async fn extend_trial(organization_id: String, days: String, reason: String) -> Result<(), AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let id = parse_id("organization_id", &organization_id)?;
+    let days = domain::parse_trial_days(&days).map_err(|e| AppError::field("days", e.to_string()))?;
+    let reason = checked_reason(&reason)?;
+    let mut tx = context.pool.begin().await?;
+    let cause = format!("admin:{}:extend_trial:{}", admin.admin_id, now.timestamp_micros());
+    let Some(extension) = crate::billing::trials::extend_signup_trial(&mut tx, id, days, &cause, now).await? else {
+        return Err(AppError::Conflict(
+            "this organisation has no card-free trial to extend; a provider's trial is extended at the provider"
+                .to_owned(),
+        ));
+    };
+    let ip = client_ip();
+    let mut audit = entry(&admin, now, &ip, "trial.extend", id, &reason);
+    audit.before = Some(serde_json::json!({
+        "status": extension.status_before, "trial_end": extension.trial_end_before
+    }));
+    audit.after = Some(serde_json::json!({ "status": "trialing", "trial_end": extension.trial_end_after, "days": days }));
+    db::audit(&mut *tx, &audit).await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=trial"));
+    Ok(())
+}
+
+/// Suspends an organisation (its portal and API turn read-only), or lifts it.
+#[server(prefix = "/api", endpoint = "admin_suspension")]
+pub async fn set_suspension(organization_id: String, suspend: String, reason: String) -> Result<(), AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let id = parse_id("organization_id", &organization_id)?;
+    let suspend = match suspend.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(AppError::field("suspend", "say whether to suspend or reactivate")),
+    };
+    let reason = checked_reason(&reason)?;
+    let mut tx = context.pool.begin().await?;
+    let before = super::db::set_suspension(&mut tx, id, suspend.then_some(reason.as_str()), now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if before == suspend {
+        return Err(AppError::Conflict(
+            if suspend { "the organisation is already suspended" } else { "the organisation is not suspended" }.to_owned(),
+        ));
+    }
+    crate::outbound::events::subscription_changed(&mut tx, id, now).await?;
+    let ip = client_ip();
+    let action = if suspend { "organization.suspend" } else { "organization.reactivate" };
+    let mut audit = entry(&admin, now, &ip, action, id, &reason);
+    audit.before = Some(serde_json::json!({ "suspended": before }));
+    audit.after = Some(serde_json::json!({ "suspended": suspend }));
+    db::audit(&mut *tx, &audit).await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=suspension"));
+    Ok(())
+}
+
+/// The audit log, filtered.
+#[server(prefix = "/api", endpoint = "admin_audit", input = server_fn::codec::GetUrl)]
+pub async fn list_audit(
+    admin: Option<String>,
+    organization: Option<String>,
+    action: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    before: Option<String>,
+) -> Result<AuditList, AppError> {
+    session::require_admin().await?;
+    let context = app_context()?;
+    let day = |field: &str, raw: Option<String>| -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+        optional(raw)
+            .map(|raw| {
+                chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
+                    .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+                    .map_err(|_| AppError::field(field, "give a date as YYYY-MM-DD"))
+            })
+            .transpose()
+    };
+    let filter = queries::AuditFilter {
+        admin_email: optional(admin),
+        organization_id: optional(organization).map(|o| parse_id("organization", &o)).transpose()?,
+        action: optional(action),
+        from: day("from", from)?,
+        // The `to` day is included: entries before the next midnight.
+        to: day("to", to)?.map(|t| t + chrono::TimeDelta::days(1)),
+        before: optional(before)
+            .map(|b| b.parse::<i64>().map_err(|_| AppError::field("before", "not a page of the audit log")))
+            .transpose()?,
+        limit: 50,
+    };
+    Ok(queries::audit_entries(&context.pool, &filter).await?)
+}

@@ -1,0 +1,17 @@
+//! The admin console (`/admin`): platform admins sign in with a password
+//! and a second factor, find organisations, act on them with a reason the
+//! audit log keeps, and read the business's figures.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod domain;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod queries;
+#[cfg(feature = "ssr")]
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod totp;
+pub mod views;

@@ -1,0 +1,368 @@
+//! The console's pages once signed in: the dashboard, organisations, one
+//! organisation with its actions, and the audit log.
+
+use super::super::api::{get_dashboard, get_organization, list_audit, list_organizations};
+use super::super::views::{AuditRow, OrganizationDetail};
+use super::frame::{AdminNav, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
+use crate::ui::form::{FormFeedback, FormSummary, Notice};
+use crate::ui::{encode_query_value, query_value};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// `/admin`.
+#[component]
+pub fn AdminDashboardPage() -> impl IntoView {
+    view! {
+        <Title text="Dashboard — Gatehouse admin" />
+        <AdminNav current="/admin" />
+        <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
+            <h1 class="text-3xl font-bold tracking-tight">"Dashboard"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    admin_outcome(get_dashboard().await, |dashboard| view! {
+                        <p class="text-slate-700">"Signed in as " {dashboard.admin_email.clone()} ". Changes are against 30 days ago."</p>
+                        <dl class="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-3">
+                            {dashboard.figures.into_iter().map(|figure| {
+                                let key = figure.label.to_lowercase();
+                                view! {
+                                    <div class="rounded-lg border border-slate-200 p-4" data-figure=key>
+                                        <dt class="text-sm text-slate-600">{figure.label}</dt>
+                                        <dd class="text-2xl font-semibold">{figure.now}</dd>
+                                        <dd class="text-sm text-slate-600">{figure.change}</dd>
+                                    </div>
+                                }
+                            }).collect_view()}
+                        </dl>
+                        <section aria-labelledby="attention">
+                            <h2 id="attention" class="text-xl font-semibold">"Needs attention"</h2>
+                            <ul class="mt-3 space-y-1">
+                                {dashboard.attention.into_iter().map(|item| {
+                                    let label = format!("{}: {}", item.label, item.count);
+                                    let urgent = item.count > 0;
+                                    view! {
+                                        <li class=if urgent { "font-semibold text-red-800" } else { "text-slate-700" }>
+                                            {match item.href {
+                                                Some(href) => view! { <a href=href class="underline">{label}</a> }.into_any(),
+                                                None => label.into_any(),
+                                            }}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    })
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+const STATUSES: [&str; 8] = [
+    "trialing",
+    "active",
+    "past_due",
+    "unpaid",
+    "paused",
+    "canceled",
+    "incomplete",
+    "incomplete_expired",
+];
+
+/// `/admin/organizations?q=&tier=&status=&sort=&after=`: search, filter, sort, 20 a page.
+#[component]
+pub fn AdminOrganizationsPage() -> impl IntoView {
+    let q = query_value("q");
+    let tier = query_value("tier");
+    let status = query_value("status");
+    let sort = query_value("sort");
+    let after = query_value("after");
+    let (q2, tier2, status2, sort2) = (q.clone(), tier.clone(), status.clone(), sort.clone());
+    view! {
+        <Title text="Organisations — Gatehouse admin" />
+        <AdminNav current="/admin/organizations" />
+        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+            <h1 class="text-3xl font-bold tracking-tight">"Organisations"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    let (q, tier, status, sort) = (q2.clone(), tier2.clone(), status2.clone(), sort2.clone());
+                    let result = list_organizations(q.clone(), tier.clone(), status.clone(), sort.clone(), after.clone()).await;
+                    admin_outcome(result, move |list| {
+                        let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
+                        let next = list.next_after.clone().map(|after| {
+                            let mut query = vec![format!("after={}", encode_query_value(&after))];
+                            for (name, value) in [("q", &q), ("tier", &tier), ("status", &status), ("sort", &sort)] {
+                                if let Some(value) = value {
+                                    query.push(format!("{name}={}", encode_query_value(value)));
+                                }
+                            }
+                            format!("/admin/organizations?{}", query.join("&"))
+                        });
+                        view! {
+                            <form method="get" action="/admin/organizations" class="grid grid-cols-1 gap-3 sm:grid-cols-5" role="search">
+                                <div class="sm:col-span-2">
+                                    <label for="q" class="block text-sm font-medium">"Name, member email or external id"</label>
+                                    <input id="q" name="q" type="search" value=q.clone() class=INPUT />
+                                </div>
+                                <div>
+                                    <label for="tier" class="block text-sm font-medium">"Tier"</label>
+                                    <select id="tier" name="tier" class=INPUT>
+                                        <option value="">"Any"</option>
+                                        {list.tiers.iter().map(|t| view! { <option value=t.clone() selected=selected(&tier, t)>{t.clone()}</option> }).collect_view()}
+                                    </select>
+                                </div>
+                                <div>
+                                    <label for="status" class="block text-sm font-medium">"Status"</label>
+                                    <select id="status" name="status" class=INPUT>
+                                        <option value="">"Any"</option>
+                                        {STATUSES.iter().map(|s| view! { <option value=*s selected=selected(&status, s)>{*s}</option> }).collect_view()}
+                                    </select>
+                                </div>
+                                <div>
+                                    <label for="sort" class="block text-sm font-medium">"Sort"</label>
+                                    <select id="sort" name="sort" class=INPUT>
+                                        <option value="newest" selected=!selected(&sort, "name")>"Newest first"</option>
+                                        <option value="name" selected=selected(&sort, "name")>"Name"</option>
+                                    </select>
+                                </div>
+                                <div class="sm:col-span-5"><button type="submit" class=SMALL_BUTTON>"Search"</button></div>
+                            </form>
+                            <div class="overflow-x-auto">
+                                <table class="w-full text-sm">
+                                    <caption class="sr-only">"Organisations"</caption>
+                                    <thead><tr>
+                                        <th scope="col" class=TH>"Name"</th>
+                                        <th scope="col" class=TH>"External id"</th>
+                                        <th scope="col" class=TH>"Tier"</th>
+                                        <th scope="col" class=TH>"Status"</th>
+                                        <th scope="col" class=TH>"Created"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {list.rows.into_iter().map(|row| view! {
+                                            <tr class="border-t border-slate-100" data-organization=row.name.clone()>
+                                                <th scope="row" class="py-2 pr-4 text-left font-normal">
+                                                    <a href=format!("/admin/organizations/{}", row.id) class="underline">{row.name.clone()}</a>
+                                                    {row.suspended.then_some(" (suspended)")}
+                                                </th>
+                                                <td class=TD>{row.external_id.unwrap_or_default()}</td>
+                                                <td class=TD>{row.tier.unwrap_or_default()}</td>
+                                                <td class=TD>{row.status.unwrap_or_default()}</td>
+                                                <td class=TD>{row.created}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            {next.map(|href| view! { <a href=href rel="next" class="underline">"Next page"</a> })}
+                        }
+                    })
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto">
+            <table class="w-full text-sm">
+                <caption class="sr-only">{caption}</caption>
+                <thead><tr>
+                    <th scope="col" class=TH>"When"</th>
+                    <th scope="col" class=TH>"Admin"</th>
+                    <th scope="col" class=TH>"Action"</th>
+                    <th scope="col" class=TH>"Organisation"</th>
+                    <th scope="col" class=TH>"Reason"</th>
+                    <th scope="col" class=TH>"Before → after"</th>
+                </tr></thead>
+                <tbody>
+                    {rows.into_iter().map(|row| { let action = row.action.clone(); view! {
+                        <tr class="border-t border-slate-100" data-audit=action>
+                            <td class=TD>{row.at}</td>
+                            <td class=TD>{row.admin_email}</td>
+                            <td class=TD>{row.action}</td>
+                            <td class=TD>{match (row.organization_id, row.organization_name) {
+                                (Some(id), name) => {
+                                    let href = format!("/admin/organizations/{id}");
+                                    view! { <a href=href class="underline">{name.unwrap_or(id)}</a> }.into_any()
+                                }
+                                (None, _) => "—".into_any(),
+                            }}</td>
+                            <td class=TD>{row.reason.unwrap_or_default()}</td>
+                            <td class="py-2 pr-4 align-top font-mono text-xs break-all">
+                                {row.before.unwrap_or_else(|| "—".to_owned())} " → " {row.after.unwrap_or_else(|| "—".to_owned())}
+                            </td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// `/admin/organizations/:id`: everything about one organisation, and its actions.
+#[component]
+pub fn AdminOrganizationPage() -> impl IntoView {
+    let id = use_params_map().with_untracked(|p| p.get("id")).unwrap_or_default();
+    let feedback = FormFeedback::from_address();
+    let done = query_value("done");
+    view! {
+        <Title text="Organisation — Gatehouse admin" />
+        <AdminNav current="/admin/organizations" />
+        <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
+            {done.map(|done| view! { <Notice message=match done.as_str() {
+                "trial" => "The trial was extended and the audit log has the entry.".to_owned(),
+                _ => "Done; the audit log has the entry.".to_owned(),
+            } /> })}
+            <FormSummary feedback=feedback.clone() />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new({
+                    let id = id.clone();
+                    async move { admin_outcome(get_organization(id).await, organization_view) }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+fn organization_view(org: OrganizationDetail) -> impl IntoView {
+    let id = org.id.clone();
+    let suspended = org.suspension.is_some();
+    view! {
+        <h1 class="text-3xl font-bold tracking-tight">{org.name.clone()}</h1>
+        <dl class="grid grid-cols-1 gap-2 text-sm sm:grid-cols-2">
+            <div><dt class="inline font-semibold">"Id: "</dt><dd class="inline font-mono">{org.id.clone()}</dd></div>
+            <div><dt class="inline font-semibold">"External id: "</dt><dd class="inline">{org.external_id.clone().unwrap_or_else(|| "—".to_owned())}</dd></div>
+            <div><dt class="inline font-semibold">"Created: "</dt><dd class="inline">{org.created.clone()}</dd></div>
+            <div><dt class="inline font-semibold">"Suspended: "</dt><dd class="inline">{org.suspension.clone().unwrap_or_else(|| "no".to_owned())}</dd></div>
+        </dl>
+        <section aria-labelledby="actions" class="grid grid-cols-1 gap-6 lg:grid-cols-2">
+            <h2 id="actions" class="sr-only">"Actions"</h2>
+            {org.trial_extendable.then(|| view! {
+                <form method="post" action="/api/admin_extend_trial" class="space-y-3 rounded-lg border border-slate-200 p-4" aria-labelledby="extend-heading">
+                    <h3 id="extend-heading" class="font-semibold">"Extend the trial"</h3>
+                    <input type="hidden" name="organization_id" value=id.clone() />
+                    <label for="days" class="block text-sm font-medium">"Days (1–90)"</label>
+                    <input id="days" name="days" type="number" min="1" max="90" value="14" required class=INPUT />
+                    <label for="extend-reason" class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
+                    <textarea id="extend-reason" name="reason" required maxlength="500" class=INPUT></textarea>
+                    <button type="submit" class=SMALL_BUTTON>"Extend trial"</button>
+                </form>
+            })}
+            <form method="post" action="/api/admin_suspension" class="space-y-3 rounded-lg border border-slate-200 p-4" aria-labelledby="suspend-heading">
+                <h3 id="suspend-heading" class="font-semibold">{if suspended { "Reactivate" } else { "Suspend" }}</h3>
+                <input type="hidden" name="organization_id" value=id.clone() />
+                <input type="hidden" name="suspend" value=if suspended { "false" } else { "true" } />
+                <label for="suspend-reason" class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
+                <textarea id="suspend-reason" name="reason" required maxlength="500" class=INPUT></textarea>
+                <button type="submit" class=SMALL_BUTTON>{if suspended { "Reactivate the organisation" } else { "Suspend the organisation" }}</button>
+            </form>
+        </section>
+        <section aria-labelledby="subscription">
+            <h2 id="subscription" class="text-xl font-semibold">"Subscription"</h2>
+            {match org.subscription.clone() {
+                Some(facts) => view! {
+                    <dl class="mt-2 grid grid-cols-1 gap-1 text-sm sm:grid-cols-2">
+                        {facts.into_iter().map(|(k, v)| view! { <div><dt class="inline font-semibold">{k} ": "</dt><dd class="inline">{v}</dd></div> }).collect_view()}
+                    </dl>
+                }.into_any(),
+                None => view! { <p class="text-slate-700">"No subscription."</p> }.into_any(),
+            }}
+        </section>
+        <section aria-labelledby="members">
+            <h2 id="members" class="text-xl font-semibold">"Members"</h2>
+            <ul class="mt-2 text-sm">
+                {org.members.iter().map(|m| view! { <li>{m.email.clone()} " — " {m.role.clone()}</li> }).collect_view()}
+            </ul>
+        </section>
+        <section aria-labelledby="ledger">
+            <h2 id="ledger" class="text-xl font-semibold">"Ledger"</h2>
+            <div class="overflow-x-auto">
+                <table class="mt-2 w-full text-sm">
+                    <caption class="sr-only">"Subscription ledger, newest first"</caption>
+                    <thead><tr>
+                        <th scope="col" class=TH>"When (at the provider)"</th>
+                        <th scope="col" class=TH>"Change"</th>
+                        <th scope="col" class=TH>"Status"</th>
+                        <th scope="col" class=TH>"Plan"</th>
+                        <th scope="col" class=TH>"MRR"</th>
+                    </tr></thead>
+                    <tbody>
+                        {org.ledger.into_iter().map(|row| view! {
+                            <tr class="border-t border-slate-100">
+                                <td class=TD>{row.occurred_at}</td><td class=TD>{row.kind}</td><td class=TD>{row.status}</td>
+                                <td class=TD>{row.plan}</td><td class=TD>{row.mrr}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <section aria-labelledby="invoices">
+            <h2 id="invoices" class="text-xl font-semibold">"Invoices"</h2>
+            <ul class="mt-2 text-sm">
+                {org.invoices.into_iter().map(|(number, status, total, date)| view! { <li>{date} " — " {number} " — " {status} " — " {total}</li> }).collect_view()}
+            </ul>
+        </section>
+        <section aria-labelledby="overrides">
+            <h2 id="overrides" class="text-xl font-semibold">"Entitlement overrides"</h2>
+            <ul class="mt-2 text-sm">{org.overrides.into_iter().map(|o| view! { <li>{o}</li> }).collect_view()}</ul>
+        </section>
+        <section aria-labelledby="org-audit">
+            <h2 id="org-audit" class="text-xl font-semibold">"Audit entries"</h2>
+            {audit_table(org.audit, "Audit entries about this organisation")}
+        </section>
+    }
+}
+
+/// `/admin/audit?admin=&organization=&action=&from=&to=&before=`.
+#[component]
+pub fn AdminAuditPage() -> impl IntoView {
+    let fields = ["admin", "organization", "action", "from", "to"].map(|name| (name, query_value(name)));
+    let before = query_value("before");
+    let values = fields.clone();
+    view! {
+        <Title text="Audit log — Gatehouse admin" />
+        <AdminNav current="/admin/audit" />
+        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+            <h1 class="text-3xl font-bold tracking-tight">"Audit log"</h1>
+            <p class="text-slate-700">"Every admin action, with who, when, why, and what it changed. Entries cannot be changed or deleted."</p>
+            <form method="get" action="/admin/audit" class="grid grid-cols-1 gap-3 sm:grid-cols-5">
+                {values.iter().map(|(name, value)| {
+                    let label = match *name {
+                        "admin" => "Admin email",
+                        "organization" => "Organisation id",
+                        "action" => "Action",
+                        "from" => "From (YYYY-MM-DD)",
+                        _ => "To (YYYY-MM-DD)",
+                    };
+                    view! {
+                        <div>
+                            <label for=*name class="block text-sm font-medium">{label}</label>
+                            <input id=*name name=*name type="text" value=value.clone() class=INPUT />
+                        </div>
+                    }
+                }).collect_view()}
+                <div class="sm:col-span-5"><button type="submit" class=SMALL_BUTTON>"Filter"</button></div>
+            </form>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    let [admin, organization, action, from, to] = fields.clone().map(|(_, v)| v);
+                    let result = list_audit(admin, organization, action, from, to, before.clone()).await;
+                    let query: Vec<String> = fields
+                        .iter()
+                        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={}", encode_query_value(v))))
+                        .collect();
+                    admin_outcome(result, move |list| view! {
+                        {audit_table(list.rows, "Audit log, newest first")}
+                        {list.next_before.map(|before| {
+                            let mut query = query.clone();
+                            query.push(format!("before={before}"));
+                            view! { <a href=format!("/admin/audit?{}", query.join("&")) rel="next" class="underline">"Older entries"</a> }
+                        })}
+                    })
+                })}
+            </Suspense>
+        </main>
+    }
+}

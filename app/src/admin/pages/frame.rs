@@ -1,0 +1,80 @@
+//! What every console page shares: its navigation, and how a page turns its
+//! data or its error into a view.
+
+use crate::error::AppError;
+use crate::ui::ErrorNotice;
+use leptos::prelude::*;
+use leptos_meta::Meta;
+
+/// The console's navigation, with the sign-out button.
+#[component]
+pub fn AdminNav(
+    /// The current section's path.
+    current: &'static str,
+) -> impl IntoView {
+    let link = move |href: &'static str, label: &'static str| {
+        let active = href == current;
+        view! {
+            <a
+                href=href
+                aria-current=active.then_some("page")
+                class=if active { "font-semibold text-white underline" } else { "text-slate-200 hover:text-white" }
+            >
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <Meta name="robots" content="noindex" />
+        <header class="bg-slate-900">
+            <nav aria-label="Admin console" class="mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-4 px-4 py-4">
+                <a href="/admin" class="text-lg font-bold tracking-tight text-white">"Gatehouse admin"</a>
+                <div class="flex flex-wrap items-center gap-5 text-sm">
+                    {link("/admin", "Dashboard")}
+                    {link("/admin/organizations", "Organisations")}
+                    {link("/admin/analytics", "Analytics")}
+                    {link("/admin/audit", "Audit log")}
+                    <form method="post" action="/api/admin_logout">
+                        <button type="submit" class="text-slate-200 underline hover:text-white">"Sign out"</button>
+                    </form>
+                </div>
+            </nav>
+        </header>
+    }
+}
+
+/// Renders a console page's data; an admin who is not signed in is sent to
+/// the console's sign-in, and any other error is shown with its status.
+pub fn admin_outcome<T, V: IntoView + 'static>(result: Result<T, AppError>, render: impl FnOnce(T) -> V) -> AnyView {
+    match result {
+        Ok(data) => render(data).into_any(),
+        Err(AppError::Unauthorized) => {
+            #[cfg(feature = "ssr")]
+            crate::security::redirect::redirect("/admin/login");
+            view! {
+                <p class="mx-auto my-12 max-w-xl">
+                    "Please " <a href="/admin/login" class="underline">"sign in to the console"</a> "."
+                </p>
+            }
+            .into_any()
+        }
+        Err(error) => {
+            #[cfg(feature = "ssr")]
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(
+                    http::StatusCode::from_u16(error.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                );
+            }
+            view! { <ErrorNotice error /> }.into_any()
+        }
+    }
+}
+
+/// Table header cell classes.
+pub const TH: &str = "py-2 pr-4 text-left text-xs font-semibold uppercase tracking-wide text-slate-600";
+/// Table cell classes.
+pub const TD: &str = "py-2 pr-4 align-top";
+/// A small primary button.
+pub const SMALL_BUTTON: &str = "rounded-md bg-brand px-3 py-2 text-sm font-semibold text-white hover:opacity-90";
+/// A text input.
+pub const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-slate-900";

@@ -1,0 +1,8 @@
+//! The console's pages.
+
+pub mod console;
+pub mod frame;
+pub mod sign_in;
+
+pub use console::{AdminAuditPage, AdminDashboardPage, AdminOrganizationPage, AdminOrganizationsPage};
+pub use sign_in::{AdminEnrollPage, AdminLoginPage, AdminRecoveryCodesPage, AdminVerifyPage};

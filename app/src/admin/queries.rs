@@ -1,0 +1,469 @@
+//! The console's reads: one function per page, each returning its view.
+
+use super::views::{AuditList, AuditRow, LedgerRow, MemberRow, OrganizationDetail, OrganizationList, OrganizationRow};
+use crate::catalog::money::Money;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Organisations per page.
+pub const PAGE_SIZE: i64 = 20;
+
+/// How the organisation list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrganizationOrder {
+    /// Newest first.
+    Newest,
+    /// By name, A to Z.
+    Name,
+}
+
+impl OrganizationOrder {
+    /// Reads `newest` or `name`; anything else is the default, newest.
+    pub fn parse(raw: Option<&str>) -> OrganizationOrder {
+        match raw {
+            Some("name") => OrganizationOrder::Name,
+            _ => OrganizationOrder::Newest,
+        }
+    }
+}
+
+/// What the list is filtered by; every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationFilter {
+    /// Part of the name, a member's exact email, or the exact external id.
+    pub search: Option<String>,
+    /// Tier key.
+    pub tier: Option<String>,
+    /// Subscription status.
+    pub status: Option<String>,
+}
+
+/// `%` and `_` typed into a search are searched for, not wildcards.
+fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// One page of organisations after `after` (the last id of the page before),
+/// in `order`. The cursor is a row, not an offset, so a page never repeats
+/// or skips a row when organisations are added meanwhile.
+pub async fn organizations(
+    pool: &PgPool,
+    filter: &OrganizationFilter,
+    order: OrganizationOrder,
+    after: Option<Uuid>,
+) -> Result<OrganizationList, sqlx::Error> {
+    let search = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let pattern = search.map(like_pattern);
+    let email = search.map(str::to_lowercase);
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"
+        with cursor_row as (select created_at, lower(name) as name, organization_id
+                            from organization where organization_id = $5)
+        select o.organization_id, o.name, o.external_id, o.created_at as "created_at: DateTime<Utc>",
+               o.suspended_at is not null as "suspended!", p.plan_key as "tier?", s.status as "status?"
+        from organization o
+        left join lateral (select plan_id, status from subscription s
+                           where s.organization_id = o.organization_id
+                           order by s.created_at desc limit 1) s on true
+        left join plan p on p.plan_id = s.plan_id
+        where ($1::text is null
+               or o.name ilike $1
+               or o.external_id = $2
+               or exists (select 1 from membership m join app_user u using (user_id)
+                          where m.organization_id = o.organization_id and u.email = $6))
+          and ($3::text is null or p.plan_key = $3)
+          and ($4::text is null or s.status = $4)
+          and ($5::uuid is null
+               or ($7 and (o.created_at, o.organization_id)
+                          < (select created_at, organization_id from cursor_row))
+               or (not $7 and (lower(o.name), o.organization_id)
+                              > (select name, organization_id from cursor_row)))
+        order by case when $7 then o.created_at end desc,
+                 case when not $7 then lower(o.name) end,
+                 case when $7 then o.organization_id end desc,
+                 case when not $7 then o.organization_id end
+        limit $8
+        "#,
+        pattern,
+        search,
+        filter.tier,
+        filter.status,
+        after,
+        email,
+        order == OrganizationOrder::Newest,
+        PAGE_SIZE + 1,
+    )
+    .fetch_all(pool)
+    .await?;
+    let has_more = rows.len() as i64 > PAGE_SIZE;
+    let rows: Vec<OrganizationRow> = rows
+        .into_iter()
+        .take(PAGE_SIZE as usize)
+        .map(|r| OrganizationRow {
+            id: r.organization_id.to_string(),
+            name: r.name,
+            external_id: r.external_id,
+            tier: r.tier,
+            status: r.status,
+            created: r.created_at.format("%Y-%m-%d").to_string(),
+            suspended: r.suspended,
+        })
+        .collect();
+    // language=PostgreSQL
+    let tiers = sqlx::query_scalar!("select plan_key from plan where not retired order by rank, plan_key")
+        .fetch_all(pool)
+        .await?;
+    Ok(OrganizationList {
+        next_after: has_more.then(|| rows.last().map(|r| r.id.clone())).flatten(),
+        rows,
+        tiers,
+    })
+}
+
+fn money(cents: i64, currency: &str) -> String {
+    Money::display_minor(cents, currency)
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// Audit entries, newest first, before the entry `before`; filtered by
+/// admin email, organisation, action and a `[from, to)` range of times.
+pub struct AuditFilter {
+    /// The admin's email.
+    pub admin_email: Option<String>,
+    /// The organisation.
+    pub organization_id: Option<Uuid>,
+    /// The action, exactly.
+    pub action: Option<String>,
+    /// From this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Entries older than this id.
+    pub before: Option<i64>,
+    /// How many.
+    pub limit: i64,
+}
+
+/// The audit log, filtered.
+pub async fn audit_entries(pool: &PgPool, filter: &AuditFilter) -> Result<AuditList, sqlx::Error> {
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"
+        select a.admin_audit_id, a.occurred_at as "occurred_at: DateTime<Utc>", a.admin_email, a.action,
+               a.organization_id, o.name as "organization_name?", a.reason, a.before, a.after
+        from admin_audit a left join organization o using (organization_id)
+        where ($1::text is null or a.admin_email = lower($1))
+          and ($2::uuid is null or a.organization_id = $2)
+          and ($3::text is null or a.action = $3)
+          and ($4::timestamptz is null or a.occurred_at >= $4)
+          and ($5::timestamptz is null or a.occurred_at < $5)
+          and ($6::bigint is null or a.admin_audit_id < $6)
+        order by a.admin_audit_id desc
+        limit $7
+        "#,
+        filter.admin_email,
+        filter.organization_id,
+        filter.action,
+        filter.from as _,
+        filter.to as _,
+        filter.before,
+        filter.limit + 1,
+    )
+    .fetch_all(pool)
+    .await?;
+    let has_more = rows.len() as i64 > filter.limit;
+    let rows: Vec<(i64, AuditRow)> = rows
+        .into_iter()
+        .take(filter.limit as usize)
+        .map(|r| {
+            (
+                r.admin_audit_id,
+                AuditRow {
+                    at: time(r.occurred_at),
+                    admin_email: r.admin_email,
+                    action: r.action,
+                    organization_id: r.organization_id.map(|id| id.to_string()),
+                    organization_name: r.organization_name,
+                    reason: r.reason,
+                    before: r.before.map(|v| v.to_string()),
+                    after: r.after.map(|v| v.to_string()),
+                },
+            )
+        })
+        .collect();
+    Ok(AuditList {
+        next_before: has_more.then(|| rows.last().map(|(id, _)| *id)).flatten(),
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
+    })
+}
+
+/// One organisation in full; `None` if there is no such organisation.
+pub async fn organization_detail(pool: &PgPool, organization_id: Uuid) -> Result<Option<OrganizationDetail>, sqlx::Error> {
+    // language=PostgreSQL
+    let Some(org) = sqlx::query!(
+        r#"select name, external_id, created_at as "created_at: DateTime<Utc>",
+                  suspended_at as "suspended_at: DateTime<Utc>", suspension_reason
+           from organization where organization_id = $1"#,
+        organization_id
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    // language=PostgreSQL
+    let members = sqlx::query!(
+        "select u.email, m.role from membership m join app_user u using (user_id)
+         where m.organization_id = $1 order by m.role = 'owner' desc, u.email",
+        organization_id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| MemberRow {
+        email: r.email,
+        role: r.role,
+    })
+    .collect();
+    // language=PostgreSQL
+    let subscription = sqlx::query!(
+        r#"select s.status, p.plan_key, s.billing_cycle, s.provider, s.import_key,
+                  s.trial_end as "trial_end: DateTime<Utc>",
+                  s.current_period_end as "current_period_end: DateTime<Utc>", s.cancel_at_period_end
+           from subscription s join plan p using (plan_id)
+           where s.organization_id = $1 order by s.created_at desc limit 1"#,
+        organization_id
+    )
+    .fetch_optional(pool)
+    .await?;
+    let trial_extendable = subscription.as_ref().is_some_and(|s| {
+        s.provider.is_none() && s.import_key.is_none() && s.trial_end.is_some() && matches!(s.status.as_str(), "trialing" | "paused")
+    });
+    let subscription = subscription.map(|s| {
+        let mut facts = vec![
+            ("Status".to_owned(), s.status.clone()),
+            ("Tier".to_owned(), s.plan_key.clone()),
+            ("Billing cycle".to_owned(), s.billing_cycle.clone()),
+            (
+                "Billed by".to_owned(),
+                match (&s.provider, &s.import_key) {
+                    (Some(provider), _) => provider.clone(),
+                    (None, Some(key)) => format!("imported history ({key})"),
+                    (None, None) => "no card yet (signup trial)".to_owned(),
+                },
+            ),
+        ];
+        if let Some(trial_end) = s.trial_end {
+            facts.push(("Trial ends".to_owned(), time(trial_end)));
+        }
+        if let Some(period_end) = s.current_period_end {
+            facts.push(("Current period ends".to_owned(), time(period_end)));
+        }
+        if s.cancel_at_period_end {
+            facts.push(("Cancels".to_owned(), "at the end of the period".to_owned()));
+        }
+        facts
+    });
+    // language=PostgreSQL
+    let ledger = sqlx::query!(
+        r#"select occurred_at as "occurred_at: DateTime<Utc>", kind, status_before, status_after, plan_after,
+                  mrr_before, mrr_after, currency
+           from subscription_event where organization_id = $1 and superseded_at is null
+           order by occurred_at desc, subscription_event_id desc limit 50"#,
+        organization_id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| LedgerRow {
+        occurred_at: time(r.occurred_at),
+        kind: r.kind,
+        status: match r.status_before {
+            Some(before) => format!("{before} → {}", r.status_after),
+            None => r.status_after,
+        },
+        plan: r.plan_after,
+        mrr: format!("{} → {}", money(r.mrr_before, &r.currency), money(r.mrr_after, &r.currency)),
+    })
+    .collect();
+    // language=PostgreSQL
+    let invoices = sqlx::query!(
+        r#"select number, status, total, currency, issued_at as "issued_at: DateTime<Utc>"
+           from invoice where organization_id = $1 order by issued_at desc limit 24"#,
+        organization_id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        (
+            r.number.unwrap_or_else(|| "—".to_owned()),
+            r.status,
+            money(r.total, &r.currency),
+            r.issued_at.format("%Y-%m-%d").to_string(),
+        )
+    })
+    .collect();
+    // language=PostgreSQL
+    let overrides = sqlx::query!(
+        r#"select kind, key, enabled, limit_value, expires_at as "expires_at: DateTime<Utc>", reason
+           from entitlement_override where organization_id = $1 and removed_at is null
+           order by created_at desc"#,
+        organization_id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        let what = match (r.kind.as_str(), r.enabled, r.limit_value) {
+            ("feature", Some(true), _) => format!("feature {} on", r.key),
+            ("feature", _, _) => format!("feature {} off", r.key),
+            ("limit", _, Some(limit)) => format!("limit {} = {limit}", r.key),
+            ("limit", _, None) => format!("limit {} unlimited", r.key),
+            _ => format!("tier {}", r.key),
+        };
+        let until = r.expires_at.map(|at| format!(" until {}", time(at))).unwrap_or_default();
+        format!("{what}{until} — {}", r.reason)
+    })
+    .collect();
+    let audit = audit_entries(
+        pool,
+        &AuditFilter {
+            admin_email: None,
+            organization_id: Some(organization_id),
+            action: None,
+            from: None,
+            to: None,
+            before: None,
+            limit: 50,
+        },
+    )
+    .await?
+    .rows;
+    Ok(Some(OrganizationDetail {
+        id: organization_id.to_string(),
+        name: org.name,
+        external_id: org.external_id,
+        created: time(org.created_at),
+        suspension: org
+            .suspended_at
+            .map(|at| format!("since {}: {}", time(at), org.suspension_reason.unwrap_or_default())),
+        members,
+        subscription,
+        trial_extendable,
+        ledger,
+        invoices,
+        overrides,
+        audit,
+    }))
+}
+
+/// Subscriptions in each status at `at`, from the ledger's revisions.
+async fn statuses_at(pool: &PgPool, at: DateTime<Utc>) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"
+        select status as "status!", count(*) as "count!"
+        from (select distinct on (subscription_id) state ->> 'status' as status
+              from subscription_revision where occurred_at < $1
+              order by subscription_id, occurred_at desc, cause desc) latest
+        group by status
+        "#,
+        at as _
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
+}
+
+fn signed(change: i64, format: impl Fn(i64) -> String) -> String {
+    match change {
+        0 => "no change".to_owned(),
+        c if c > 0 => format!("+{}", format(c)),
+        c => format!("−{}", format(-c)),
+    }
+}
+
+/// The dashboard at `now`: the business's figures against 30 days before,
+/// and what needs attention.
+pub async fn dashboard(pool: &PgPool, admin_email: String, now: DateTime<Utc>) -> Result<super::views::DashboardView, sqlx::Error> {
+    use super::views::{Attention, Trend};
+    let then = now - chrono::TimeDelta::days(30);
+    // language=PostgreSQL
+    let organizations = sqlx::query!(
+        r#"select count(*) filter (where created_at < $1) as "now!", count(*) filter (where created_at < $2) as "then!"
+           from organization"#,
+        now as _,
+        then as _
+    )
+    .fetch_one(pool)
+    .await?;
+    // MRR per METRICS.md, from the same engine as the analytics pages: the
+    // state after every change strictly before each instant.
+    let history = crate::analytics::db::load_history(pool).await?;
+    let mrr_at = |at: DateTime<Utc>| {
+        let day = at.date_naive().pred_opt().unwrap_or(at.date_naive());
+        (0..history.series.len()).map(|c| history.mrr_at_end_of(c, day)).sum::<i64>()
+    };
+    let (mrr_now, mrr_then) = (mrr_at(now), mrr_at(then));
+    let (statuses_now, statuses_then) = (statuses_at(pool, now).await?, statuses_at(pool, then).await?);
+    let count = |map: &std::collections::HashMap<String, i64>, names: &[&str]| -> i64 {
+        names.iter().map(|n| map.get(*n).copied().unwrap_or(0)).sum()
+    };
+    let usd = |cents: i64| Money::display_minor(cents, "USD");
+    let whole = |n: i64| n.to_string();
+    let trend = |label: &str, now: i64, then: i64, format: &dyn Fn(i64) -> String| Trend {
+        label: label.to_owned(),
+        now: format(now),
+        change: signed(now - then, format),
+    };
+    let figures = vec![
+        trend("Organisations", organizations.now, organizations.then, &whole),
+        trend("MRR", mrr_now, mrr_then, &usd),
+        trend("ARR", 12 * mrr_now, 12 * mrr_then, &usd),
+        trend(
+            "Active subscriptions",
+            count(&statuses_now, &["active", "past_due"]),
+            count(&statuses_then, &["active", "past_due"]),
+            &whole,
+        ),
+        trend("Trials", count(&statuses_now, &["trialing"]), count(&statuses_then, &["trialing"]), &whole),
+        trend("Past due", count(&statuses_now, &["past_due"]), count(&statuses_then, &["past_due"]), &whole),
+    ];
+    // language=PostgreSQL
+    let attention = sqlx::query!(
+        r#"select (select count(*) from webhook_event where status = 'failed') as "failed!",
+                  (select count(*) from webhook_event where status = 'unmatched') as "unmatched!",
+                  (select count(*) from webhook_event where status = 'rejected') as "rejected!",
+                  (select count(*) from email_outbox where status = 'dead') as "dead!",
+                  (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
+                      as "failing!""#
+    )
+    .fetch_one(pool)
+    .await?;
+    let attention = [
+        ("Failed provider events", attention.failed),
+        ("Unmatched provider events", attention.unmatched),
+        ("Rejected provider deliveries", attention.rejected),
+        ("Dead emails", attention.dead),
+        ("Failing outbound endpoints", attention.failing),
+    ]
+    .into_iter()
+    .map(|(label, count)| Attention {
+        label: label.to_owned(),
+        count,
+        href: None,
+    })
+    .collect();
+    Ok(super::views::DashboardView {
+        admin_email,
+        figures,
+        attention,
+    })
+}

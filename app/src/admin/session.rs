@@ -1,0 +1,171 @@
+//! Who is at the console: the admin's sign-in, kept in the request's
+//! session (in Postgres, like every session) under its own key, apart from
+//! any customer sign-in, with its own shorter lifetimes
+//! ([`super::domain::AdminSessionTimes`]).
+
+use super::domain::{AdminSessionTimes, AdminStage};
+use crate::accounts::session::current_session;
+use crate::context::app_context;
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+const ADMIN_KEY: &str = "gatehouse.admin";
+/// Recovery codes made at enrolment, shown once on the next page.
+const FRESH_CODES_KEY: &str = "gatehouse.admin.fresh_recovery_codes";
+
+/// What the session stores about its admin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AdminAuth {
+    admin_id: Uuid,
+    auth_version: i32,
+    stage: AdminStage,
+    signed_in_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+}
+
+/// An admin who has passed both factors, for this request.
+#[derive(Debug, Clone)]
+pub struct AdminScope {
+    /// The admin.
+    pub admin_id: Uuid,
+    /// Their email, as the audit log records it.
+    pub email: String,
+}
+
+/// An admin half-way through signing in (password given).
+#[derive(Debug, Clone)]
+pub struct PendingAdmin {
+    /// The admin.
+    pub admin_id: Uuid,
+    /// Their email.
+    pub email: String,
+    /// Whether a second factor is enrolled (else enrolment comes next).
+    pub enrolled: bool,
+}
+
+fn session_error(error: tower_sessions::session::Error) -> AppError {
+    tracing::error!(%error, "session store error");
+    AppError::Internal
+}
+
+/// Records the password step, under a fresh session id.
+pub async fn start(session: &Session, admin_id: Uuid, auth_version: i32, now: DateTime<Utc>) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    let auth = AdminAuth {
+        admin_id,
+        auth_version,
+        stage: AdminStage::PasswordOnly,
+        signed_in_at: now,
+        last_seen_at: now,
+    };
+    session.insert(ADMIN_KEY, auth).await.map_err(session_error)
+}
+
+/// Opens the console after the second factor, under a fresh session id.
+pub async fn complete(session: &Session, now: DateTime<Utc>) -> Result<(), AppError> {
+    let mut auth: AdminAuth = session
+        .get(ADMIN_KEY)
+        .await
+        .map_err(session_error)?
+        .ok_or(AppError::Unauthorized)?;
+    auth.stage = AdminStage::Full;
+    auth.signed_in_at = now;
+    auth.last_seen_at = now;
+    session.cycle_id().await.map_err(session_error)?;
+    session.insert(ADMIN_KEY, auth).await.map_err(session_error)
+}
+
+/// Ends the admin's sign-in; a customer sign-in in the same browser stays.
+pub async fn end(session: &Session) -> Result<(), AppError> {
+    session.remove::<AdminAuth>(ADMIN_KEY).await.map_err(session_error)?;
+    session.remove::<Vec<String>>(FRESH_CODES_KEY).await.map_err(session_error)?;
+    session.cycle_id().await.map_err(session_error)
+}
+
+/// Keeps freshly made recovery codes for the one page that shows them.
+pub async fn keep_fresh_codes(session: &Session, codes: Vec<String>) -> Result<(), AppError> {
+    session.insert(FRESH_CODES_KEY, codes).await.map_err(session_error)
+}
+
+/// Takes the freshly made recovery codes (they are shown once).
+pub async fn take_fresh_codes(session: &Session) -> Result<Vec<String>, AppError> {
+    Ok(session
+        .remove::<Vec<String>>(FRESH_CODES_KEY)
+        .await
+        .map_err(session_error)?
+        .unwrap_or_default())
+}
+
+/// The admin whose sign-in is at `stage` and alive at `now`, with their
+/// email; a dead or stale one is removed. A full session's idle clock restarts.
+async fn admin_at(
+    session: &Session,
+    pool: &PgPool,
+    stage: AdminStage,
+    now: DateTime<Utc>,
+) -> Result<Option<(AdminAuth, String, bool)>, AppError> {
+    let Some(mut auth) = session.get::<AdminAuth>(ADMIN_KEY).await.map_err(session_error)? else {
+        return Ok(None);
+    };
+    let times = AdminSessionTimes {
+        signed_in_at: auth.signed_in_at,
+        last_seen_at: auth.last_seen_at,
+    };
+    if auth.stage != stage || !times.is_live(stage, now) {
+        if !times.is_live(auth.stage, now) {
+            end(session).await?;
+        }
+        return Ok(None);
+    }
+    let Some(admin) = super::db::admin_by_id(pool, auth.admin_id).await? else {
+        end(session).await?;
+        return Ok(None);
+    };
+    if admin.auth_version != auth.auth_version {
+        end(session).await?;
+        return Ok(None);
+    }
+    if stage == AdminStage::Full {
+        auth.last_seen_at = now;
+        session.insert(ADMIN_KEY, auth.clone()).await.map_err(session_error)?;
+    }
+    Ok(Some((auth, admin.email, admin.enrolled)))
+}
+
+/// The fully signed-in admin at `now`, if any.
+pub async fn signed_in_admin(session: &Session, pool: &PgPool, now: DateTime<Utc>) -> Result<Option<AdminScope>, AppError> {
+    Ok(admin_at(session, pool, AdminStage::Full, now)
+        .await?
+        .map(|(auth, email, _)| AdminScope {
+            admin_id: auth.admin_id,
+            email,
+        }))
+}
+
+/// The fully signed-in admin, or [`AppError::Unauthorized`].
+pub async fn require_admin() -> Result<AdminScope, AppError> {
+    let context = app_context()?;
+    let session = current_session().await?;
+    signed_in_admin(&session, &context.pool, context.clock.now())
+        .await?
+        .ok_or(AppError::Unauthorized)
+}
+
+/// The admin who gave a password and owes the second factor, or
+/// [`AppError::Unauthorized`].
+pub async fn require_pending() -> Result<PendingAdmin, AppError> {
+    let context = app_context()?;
+    let session = current_session().await?;
+    admin_at(&session, &context.pool, AdminStage::PasswordOnly, context.clock.now())
+        .await?
+        .map(|(auth, email, enrolled)| PendingAdmin {
+            admin_id: auth.admin_id,
+            email,
+            enrolled,
+        })
+        .ok_or(AppError::Unauthorized)
+}
