@@ -50,7 +50,13 @@ pub async fn admin_log_in(email: String, password: String) -> Result<(), AppErro
     let mut form = FormCheck::new();
     form.keep("email", &email);
     let email = email.trim().to_lowercase();
-    throttle(&context.pool, now, &format!("admin_login:ip:{}", client_ip()), rates::LOGIN_PER_IP).await?;
+    throttle(
+        &context.pool,
+        now,
+        &format!("admin_login:ip:{}", client_ip()),
+        rates::LOGIN_PER_IP,
+    )
+    .await?;
     let failures = format!("admin_login:failures:{email}");
     check_throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
     let credentials = db::admin_credentials(&context.pool, &email).await?;
@@ -65,7 +71,11 @@ pub async fn admin_log_in(email: String, password: String) -> Result<(), AppErro
     let enrolled = db::admin_by_id(&context.pool, credentials.admin_id)
         .await?
         .is_some_and(|a| a.enrolled);
-    crate::security::redirect::redirect(if enrolled { "/admin/verify" } else { "/admin/enroll" });
+    crate::security::redirect::redirect(if enrolled {
+        "/admin/verify"
+    } else {
+        "/admin/enroll"
+    });
     Ok(())
 }
 
@@ -76,7 +86,9 @@ pub async fn get_enrolment() -> Result<Enrolment, AppError> {
     let pending = session::require_pending().await?;
     let secret = db::enrolment_secret(&context.pool, pending.admin_id, &totp::new_secret())
         .await?
-        .ok_or_else(|| AppError::Conflict("a second factor is already enrolled; sign in with it".to_owned()))?;
+        .ok_or_else(|| {
+            AppError::Conflict("a second factor is already enrolled; sign in with it".to_owned())
+        })?;
     let url = totp::otpauth_url(&secret, &pending.email).ok_or(AppError::Internal)?;
     Ok(Enrolment {
         email: pending.email,
@@ -91,12 +103,23 @@ pub async fn admin_confirm_enrolment(code: String) -> Result<(), AppError> {
     let context = app_context()?;
     let now = context.clock.now();
     let pending = session::require_pending().await?;
-    throttle(&context.pool, now, &format!("admin_code:{}", pending.admin_id), rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    throttle(
+        &context.pool,
+        now,
+        &format!("admin_code:{}", pending.admin_id),
+        rates::LOGIN_FAILURES_PER_ACCOUNT,
+    )
+    .await?;
     let Some((secret, false)) = db::totp_secret(&context.pool, pending.admin_id).await? else {
-        return Err(AppError::Conflict("a second factor is already enrolled; sign in with it".to_owned()));
+        return Err(AppError::Conflict(
+            "a second factor is already enrolled; sign in with it".to_owned(),
+        ));
     };
     let Some(step) = totp::accepted_step(&secret, &pending.email, &code, now, None) else {
-        return Err(AppError::field("code", "that code is not the one your app shows now"));
+        return Err(AppError::field(
+            "code",
+            "that code is not the one your app shows now",
+        ));
     };
     let codes: Vec<String> = (0..RECOVERY_CODES)
         .map(|_| {
@@ -105,10 +128,18 @@ pub async fn admin_confirm_enrolment(code: String) -> Result<(), AppError> {
             domain::format_recovery_code(&random)
         })
         .collect();
-    let hashes: Vec<Vec<u8>> = codes.iter().map(|c| token_hash(&domain::normalise_code(c))).collect();
+    let hashes: Vec<Vec<u8>> = codes
+        .iter()
+        .map(|c| token_hash(&domain::normalise_code(c)))
+        .collect();
     let mut tx = context.pool.begin().await?;
-    if !db::use_totp_step(&mut tx, pending.admin_id, step).await? || !db::confirm_enrolment(&mut tx, pending.admin_id, &hashes, now).await? {
-        return Err(AppError::field("code", "that code was already used; wait for the next one"));
+    if !db::use_totp_step(&mut tx, pending.admin_id, step).await?
+        || !db::confirm_enrolment(&mut tx, pending.admin_id, &hashes, now).await?
+    {
+        return Err(AppError::field(
+            "code",
+            "that code was already used; wait for the next one",
+        ));
     }
     db::audit(
         &mut *tx,
@@ -154,12 +185,19 @@ pub async fn admin_verify(code: String) -> Result<(), AppError> {
         }
     } else {
         let hash = token_hash(&domain::normalise_code(&code));
-        if db::use_recovery_code(&mut tx, pending.admin_id, &hash, now).await? { "recovery code" } else { "" }
+        if db::use_recovery_code(&mut tx, pending.admin_id, &hash, now).await? {
+            "recovery code"
+        } else {
+            ""
+        }
     };
     if method.is_empty() {
         drop(tx);
         let _ = throttle(&context.pool, now, &attempts, rates::LOGIN_FAILURES_PER_ACCOUNT).await;
-        return Err(AppError::field("code", "that code is not valid (a code works once)"));
+        return Err(AppError::field(
+            "code",
+            "that code is not valid (a code works once)",
+        ));
     }
     db::audit(
         &mut *tx,
@@ -251,7 +289,9 @@ pub async fn get_organization(id: String) -> Result<OrganizationDetail, AppError
     session::require_admin().await?;
     let context = app_context()?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
-    queries::organization_detail(&context.pool, id).await?.ok_or(AppError::NotFound)
+    queries::organization_detail(&context.pool, id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 #[cfg(feature = "ssr")]
@@ -292,7 +332,8 @@ pub async fn extend_trial(organization_id: String, days: String, reason: String)
     let reason = checked_reason(&reason)?;
     let mut tx = context.pool.begin().await?;
     let cause = format!("admin:{}:extend_trial:{}", admin.admin_id, now.timestamp_micros());
-    let Some(extension) = crate::billing::trials::extend_signup_trial(&mut tx, id, days, &cause, now).await? else {
+    let Some(extension) = crate::billing::trials::extend_signup_trial(&mut tx, id, days, &cause, now).await?
+    else {
         return Err(AppError::Conflict(
             "this organisation has no card-free trial to extend; a provider's trial is extended at the provider"
                 .to_owned(),
@@ -303,7 +344,9 @@ pub async fn extend_trial(organization_id: String, days: String, reason: String)
     audit.before = Some(serde_json::json!({
         "status": extension.status_before, "trial_end": extension.trial_end_before
     }));
-    audit.after = Some(serde_json::json!({ "status": "trialing", "trial_end": extension.trial_end_after, "days": days }));
+    audit.after = Some(
+        serde_json::json!({ "status": "trialing", "trial_end": extension.trial_end_after, "days": days }),
+    );
     db::audit(&mut *tx, &audit).await?;
     tx.commit().await?;
     crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=trial"));
@@ -312,7 +355,11 @@ pub async fn extend_trial(organization_id: String, days: String, reason: String)
 
 /// Suspends an organisation (its portal and API turn read-only), or lifts it.
 #[server(prefix = "/api", endpoint = "admin_suspension")]
-pub async fn set_suspension(organization_id: String, suspend: String, reason: String) -> Result<(), AppError> {
+pub async fn set_suspension(
+    organization_id: String,
+    suspend: String,
+    reason: String,
+) -> Result<(), AppError> {
     let admin = session::require_admin().await?;
     let context = app_context()?;
     let now = context.clock.now();
@@ -329,12 +376,21 @@ pub async fn set_suspension(organization_id: String, suspend: String, reason: St
         .ok_or(AppError::NotFound)?;
     if before == suspend {
         return Err(AppError::Conflict(
-            if suspend { "the organisation is already suspended" } else { "the organisation is not suspended" }.to_owned(),
+            if suspend {
+                "the organisation is already suspended"
+            } else {
+                "the organisation is not suspended"
+            }
+            .to_owned(),
         ));
     }
     crate::outbound::events::subscription_changed(&mut tx, id, now).await?;
     let ip = client_ip();
-    let action = if suspend { "organization.suspend" } else { "organization.reactivate" };
+    let action = if suspend {
+        "organization.suspend"
+    } else {
+        "organization.reactivate"
+    };
     let mut audit = entry(&admin, now, &ip, action, id, &reason);
     audit.before = Some(serde_json::json!({ "suspended": before }));
     audit.after = Some(serde_json::json!({ "suspended": suspend }));
@@ -367,13 +423,18 @@ pub async fn list_audit(
     };
     let filter = queries::AuditFilter {
         admin_email: optional(admin),
-        organization_id: optional(organization).map(|o| parse_id("organization", &o)).transpose()?,
+        organization_id: optional(organization)
+            .map(|o| parse_id("organization", &o))
+            .transpose()?,
         action: optional(action),
         from: day("from", from)?,
         // The `to` day is included: entries before the next midnight.
         to: day("to", to)?.map(|t| t + chrono::TimeDelta::days(1)),
         before: optional(before)
-            .map(|b| b.parse::<i64>().map_err(|_| AppError::field("before", "not a page of the audit log")))
+            .map(|b| {
+                b.parse::<i64>()
+                    .map_err(|_| AppError::field("before", "not a page of the audit log"))
+            })
             .transpose()?,
         limit: 50,
     };

@@ -61,7 +61,11 @@ pub async fn admin_by_id(pool: &PgPool, admin_id: Uuid) -> Result<Option<AdminRe
 
 /// The secret being enrolled: the one already offered if enrolment is under
 /// way (a reload shows the same QR code), else `fresh`. `None` once enrolled.
-pub async fn enrolment_secret(pool: &PgPool, admin_id: Uuid, fresh: &[u8]) -> Result<Option<Vec<u8>>, sqlx::Error> {
+pub async fn enrolment_secret(
+    pool: &PgPool,
+    admin_id: Uuid,
+    fresh: &[u8],
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
         r#"update platform_admin set totp_secret = coalesce(totp_secret, $2)
@@ -125,9 +129,12 @@ pub async fn confirm_enrolment(
         return Ok(false);
     }
     // language=PostgreSQL
-    sqlx::query!("delete from admin_recovery_code where platform_admin_id = $1", admin_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "delete from admin_recovery_code where platform_admin_id = $1",
+        admin_id
+    )
+    .execute(&mut *conn)
+    .await?;
     // language=PostgreSQL
     sqlx::query!(
         "insert into admin_recovery_code (platform_admin_id, code_hash, created_at)

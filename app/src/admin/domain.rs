@@ -41,7 +41,8 @@ impl AdminSessionTimes {
         match stage {
             AdminStage::PasswordOnly => now - self.signed_in_at < SECOND_FACTOR_WINDOW,
             AdminStage::Full => {
-                now - self.signed_in_at < ADMIN_SESSION_ABSOLUTE && now - self.last_seen_at < ADMIN_SESSION_IDLE
+                now - self.signed_in_at < ADMIN_SESSION_ABSOLUTE
+                    && now - self.last_seen_at < ADMIN_SESSION_IDLE
             }
         }
     }
@@ -62,7 +63,9 @@ pub enum AdminInputError {
 /// other than line breaks.
 pub fn parse_reason(raw: &str) -> Result<String, AdminInputError> {
     let reason = raw.trim();
-    let printable = reason.chars().all(|c| !c.is_control() || c == '\n' || c == '\r' || c == '\t');
+    let printable = reason
+        .chars()
+        .all(|c| !c.is_control() || c == '\n' || c == '\r' || c == '\t');
     if reason.is_empty() || reason.chars().count() > 500 || !printable {
         return Err(AdminInputError::Reason);
     }
@@ -126,7 +129,11 @@ mod tests {
             (times(10, 10), 5, false),
         ];
         for (session, now, live) in cases {
-            assert_eq!(session.is_live(AdminStage::Full, at(now)), live, "{session:?} at {now}");
+            assert_eq!(
+                session.is_live(AdminStage::Full, at(now)),
+                live,
+                "{session:?} at {now}"
+            );
         }
         assert!(times(0, 0).is_live(AdminStage::PasswordOnly, at(9)));
         assert!(!times(0, 0).is_live(AdminStage::PasswordOnly, at(10)));
@@ -134,11 +141,17 @@ mod tests {
 
     #[test]
     fn reasons_and_trial_days_are_checked() {
-        assert_eq!(parse_reason("  customer asked for more time \n"), Ok("customer asked for more time".into()));
+        assert_eq!(
+            parse_reason("  customer asked for more time \n"),
+            Ok("customer asked for more time".into())
+        );
         for bad in ["", "   ", "\u{7}beep", &"x".repeat(501)] {
             assert_eq!(parse_reason(bad), Err(AdminInputError::Reason), "{bad:?}");
         }
-        assert!(parse_reason(&"é".repeat(500)).is_ok(), "500 characters, not bytes");
+        assert!(
+            parse_reason(&"é".repeat(500)).is_ok(),
+            "500 characters, not bytes"
+        );
         for (raw, expected) in [("1", Ok(1)), ("90", Ok(90)), (" 14 ", Ok(14))] {
             assert_eq!(parse_trial_days(raw), expected);
         }
@@ -153,7 +166,10 @@ mod tests {
         assert_eq!(code.len(), 11);
         assert_eq!(&code[5..6], "-");
         assert!(!code.contains(['l', '1', 'o', '0', 'i']));
-        assert_eq!(normalise_code(&code.to_uppercase().replace('-', " ")), normalise_code(&code));
+        assert_eq!(
+            normalise_code(&code.to_uppercase().replace('-', " ")),
+            normalise_code(&code)
+        );
         assert!(looks_like_totp("123 456"));
         assert!(!looks_like_totp("12345"));
         assert!(!looks_like_totp(&code));

@@ -1,6 +1,8 @@
 //! The console's reads: one function per page, each returning its view.
 
-use super::views::{AuditList, AuditRow, LedgerRow, MemberRow, OrganizationDetail, OrganizationList, OrganizationRow};
+use super::views::{
+    AuditList, AuditRow, LedgerRow, MemberRow, OrganizationDetail, OrganizationList, OrganizationRow,
+};
 use crate::catalog::money::Money;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -204,7 +206,10 @@ pub async fn audit_entries(pool: &PgPool, filter: &AuditFilter) -> Result<AuditL
 }
 
 /// One organisation in full; `None` if there is no such organisation.
-pub async fn organization_detail(pool: &PgPool, organization_id: Uuid) -> Result<Option<OrganizationDetail>, sqlx::Error> {
+pub async fn organization_detail(
+    pool: &PgPool,
+    organization_id: Uuid,
+) -> Result<Option<OrganizationDetail>, sqlx::Error> {
     // language=PostgreSQL
     let Some(org) = sqlx::query!(
         r#"select name, external_id, created_at as "created_at: DateTime<Utc>",
@@ -243,7 +248,10 @@ pub async fn organization_detail(pool: &PgPool, organization_id: Uuid) -> Result
     .fetch_optional(pool)
     .await?;
     let trial_extendable = subscription.as_ref().is_some_and(|s| {
-        s.provider.is_none() && s.import_key.is_none() && s.trial_end.is_some() && matches!(s.status.as_str(), "trialing" | "paused")
+        s.provider.is_none()
+            && s.import_key.is_none()
+            && s.trial_end.is_some()
+            && matches!(s.status.as_str(), "trialing" | "paused")
     });
     let subscription = subscription.map(|s| {
         let mut facts = vec![
@@ -289,7 +297,11 @@ pub async fn organization_detail(pool: &PgPool, organization_id: Uuid) -> Result
             None => r.status_after,
         },
         plan: r.plan_after,
-        mrr: format!("{} → {}", money(r.mrr_before, &r.currency), money(r.mrr_after, &r.currency)),
+        mrr: format!(
+            "{} → {}",
+            money(r.mrr_before, &r.currency),
+            money(r.mrr_after, &r.currency)
+        ),
     })
     .collect();
     // language=PostgreSQL
@@ -328,7 +340,10 @@ pub async fn organization_detail(pool: &PgPool, organization_id: Uuid) -> Result
             ("limit", _, None) => format!("limit {} unlimited", r.key),
             _ => format!("tier {}", r.key),
         };
-        let until = r.expires_at.map(|at| format!(" until {}", time(at))).unwrap_or_default();
+        let until = r
+            .expires_at
+            .map(|at| format!(" until {}", time(at)))
+            .unwrap_or_default();
         format!("{what}{until} — {}", r.reason)
     })
     .collect();
@@ -351,9 +366,13 @@ pub async fn organization_detail(pool: &PgPool, organization_id: Uuid) -> Result
         name: org.name,
         external_id: org.external_id,
         created: time(org.created_at),
-        suspension: org
-            .suspended_at
-            .map(|at| format!("since {}: {}", time(at), org.suspension_reason.unwrap_or_default())),
+        suspension: org.suspended_at.map(|at| {
+            format!(
+                "since {}: {}",
+                time(at),
+                org.suspension_reason.unwrap_or_default()
+            )
+        }),
         members,
         subscription,
         trial_extendable,
@@ -365,7 +384,10 @@ pub async fn organization_detail(pool: &PgPool, organization_id: Uuid) -> Result
 }
 
 /// Subscriptions in each status at `at`, from the ledger's revisions.
-async fn statuses_at(pool: &PgPool, at: DateTime<Utc>) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
+async fn statuses_at(
+    pool: &PgPool,
+    at: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
     // language=PostgreSQL
     let rows = sqlx::query!(
         r#"
@@ -392,7 +414,11 @@ fn signed(change: i64, format: impl Fn(i64) -> String) -> String {
 
 /// The dashboard at `now`: the business's figures against 30 days before,
 /// and what needs attention.
-pub async fn dashboard(pool: &PgPool, admin_email: String, now: DateTime<Utc>) -> Result<super::views::DashboardView, sqlx::Error> {
+pub async fn dashboard(
+    pool: &PgPool,
+    admin_email: String,
+    now: DateTime<Utc>,
+) -> Result<super::views::DashboardView, sqlx::Error> {
     use super::views::{Attention, Trend};
     let then = now - chrono::TimeDelta::days(30);
     // language=PostgreSQL
@@ -409,7 +435,9 @@ pub async fn dashboard(pool: &PgPool, admin_email: String, now: DateTime<Utc>) -
     let history = crate::analytics::db::load_history(pool).await?;
     let mrr_at = |at: DateTime<Utc>| {
         let day = at.date_naive().pred_opt().unwrap_or(at.date_naive());
-        (0..history.series.len()).map(|c| history.mrr_at_end_of(c, day)).sum::<i64>()
+        (0..history.series.len())
+            .map(|c| history.mrr_at_end_of(c, day))
+            .sum::<i64>()
     };
     let (mrr_now, mrr_then) = (mrr_at(now), mrr_at(then));
     let (statuses_now, statuses_then) = (statuses_at(pool, now).await?, statuses_at(pool, then).await?);
@@ -433,8 +461,18 @@ pub async fn dashboard(pool: &PgPool, admin_email: String, now: DateTime<Utc>) -
             count(&statuses_then, &["active", "past_due"]),
             &whole,
         ),
-        trend("Trials", count(&statuses_now, &["trialing"]), count(&statuses_then, &["trialing"]), &whole),
-        trend("Past due", count(&statuses_now, &["past_due"]), count(&statuses_then, &["past_due"]), &whole),
+        trend(
+            "Trials",
+            count(&statuses_now, &["trialing"]),
+            count(&statuses_then, &["trialing"]),
+            &whole,
+        ),
+        trend(
+            "Past due",
+            count(&statuses_now, &["past_due"]),
+            count(&statuses_then, &["past_due"]),
+            &whole,
+        ),
     ];
     // language=PostgreSQL
     let attention = sqlx::query!(

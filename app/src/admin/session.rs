@@ -53,7 +53,12 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
 }
 
 /// Records the password step, under a fresh session id.
-pub async fn start(session: &Session, admin_id: Uuid, auth_version: i32, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn start(
+    session: &Session,
+    admin_id: Uuid,
+    auth_version: i32,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     let auth = AdminAuth {
         admin_id,
@@ -81,14 +86,23 @@ pub async fn complete(session: &Session, now: DateTime<Utc>) -> Result<(), AppEr
 
 /// Ends the admin's sign-in; a customer sign-in in the same browser stays.
 pub async fn end(session: &Session) -> Result<(), AppError> {
-    session.remove::<AdminAuth>(ADMIN_KEY).await.map_err(session_error)?;
-    session.remove::<Vec<String>>(FRESH_CODES_KEY).await.map_err(session_error)?;
+    session
+        .remove::<AdminAuth>(ADMIN_KEY)
+        .await
+        .map_err(session_error)?;
+    session
+        .remove::<Vec<String>>(FRESH_CODES_KEY)
+        .await
+        .map_err(session_error)?;
     session.cycle_id().await.map_err(session_error)
 }
 
 /// Keeps freshly made recovery codes for the one page that shows them.
 pub async fn keep_fresh_codes(session: &Session, codes: Vec<String>) -> Result<(), AppError> {
-    session.insert(FRESH_CODES_KEY, codes).await.map_err(session_error)
+    session
+        .insert(FRESH_CODES_KEY, codes)
+        .await
+        .map_err(session_error)
 }
 
 /// Takes the freshly made recovery codes (they are shown once).
@@ -131,13 +145,20 @@ async fn admin_at(
     }
     if stage == AdminStage::Full {
         auth.last_seen_at = now;
-        session.insert(ADMIN_KEY, auth.clone()).await.map_err(session_error)?;
+        session
+            .insert(ADMIN_KEY, auth.clone())
+            .await
+            .map_err(session_error)?;
     }
     Ok(Some((auth, admin.email, admin.enrolled)))
 }
 
 /// The fully signed-in admin at `now`, if any.
-pub async fn signed_in_admin(session: &Session, pool: &PgPool, now: DateTime<Utc>) -> Result<Option<AdminScope>, AppError> {
+pub async fn signed_in_admin(
+    session: &Session,
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<Option<AdminScope>, AppError> {
     Ok(admin_at(session, pool, AdminStage::Full, now)
         .await?
         .map(|(auth, email, _)| AdminScope {
@@ -160,12 +181,17 @@ pub async fn require_admin() -> Result<AdminScope, AppError> {
 pub async fn require_pending() -> Result<PendingAdmin, AppError> {
     let context = app_context()?;
     let session = current_session().await?;
-    admin_at(&session, &context.pool, AdminStage::PasswordOnly, context.clock.now())
-        .await?
-        .map(|(auth, email, enrolled)| PendingAdmin {
-            admin_id: auth.admin_id,
-            email,
-            enrolled,
-        })
-        .ok_or(AppError::Unauthorized)
+    admin_at(
+        &session,
+        &context.pool,
+        AdminStage::PasswordOnly,
+        context.clock.now(),
+    )
+    .await?
+    .map(|(auth, email, enrolled)| PendingAdmin {
+        admin_id: auth.admin_id,
+        email,
+        enrolled,
+    })
+    .ok_or(AppError::Unauthorized)
 }

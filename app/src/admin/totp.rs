@@ -48,7 +48,13 @@ pub fn qr_svg(data: &str) -> Option<String> {
 
 /// The time step `code` is valid for at `now`, if it is valid and newer
 /// than `last_step` (each step's code is accepted once).
-pub fn accepted_step(secret: &[u8], account: &str, code: &str, now: DateTime<Utc>, last_step: Option<i64>) -> Option<i64> {
+pub fn accepted_step(
+    secret: &[u8],
+    account: &str,
+    code: &str,
+    now: DateTime<Utc>,
+    last_step: Option<i64>,
+) -> Option<i64> {
     let seconds = u64::try_from(now.timestamp()).ok()?;
     let code = super::domain::normalise_code(code);
     let step = i64::try_from(totp(secret, account)?.check(&code, seconds)?).ok()?;
@@ -74,8 +80,17 @@ mod tests {
     fn rfc_6238_vectors_are_reproduced() {
         // RFC 6238 appendix B, SHA-1, secret "12345678901234567890", 6 digits.
         let secret = b"12345678901234567890";
-        for (time, code) in [(59, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924"), (2_000_000_000, "279037")] {
-            assert_eq!(code_at(secret, "admin@example.com", at(time)).as_deref(), Some(code), "{time}");
+        for (time, code) in [
+            (59, "287082"),
+            (1_111_111_109, "081804"),
+            (1_234_567_890, "005924"),
+            (2_000_000_000, "279037"),
+        ] {
+            assert_eq!(
+                code_at(secret, "admin@example.com", at(time)).as_deref(),
+                Some(code),
+                "{time}"
+            );
         }
     }
 
@@ -85,13 +100,24 @@ mod tests {
         let now = at(1_800_000_015);
         let code = code_at(&secret, "a@b.test", now).unwrap();
         let step = accepted_step(&secret, "a@b.test", &code, now, None).expect("the current code");
-        assert_eq!(accepted_step(&secret, "a@b.test", &code, now, Some(step)), None, "replayed");
+        assert_eq!(
+            accepted_step(&secret, "a@b.test", &code, now, Some(step)),
+            None,
+            "replayed"
+        );
         assert!(accepted_step(&secret, "a@b.test", &code, now + TimeDelta::seconds(30), None).is_some());
-        assert_eq!(accepted_step(&secret, "a@b.test", &code, now + TimeDelta::seconds(75), None), None);
+        assert_eq!(
+            accepted_step(&secret, "a@b.test", &code, now + TimeDelta::seconds(75), None),
+            None
+        );
         let spaced = format!("{} {}", &code[..3], &code[3..]);
         assert!(accepted_step(&secret, "a@b.test", &spaced, now, None).is_some());
         for bad in ["", "abcdef", "1234567", "12345"] {
-            assert_eq!(accepted_step(&secret, "a@b.test", bad, now, None), None, "{bad:?}");
+            assert_eq!(
+                accepted_step(&secret, "a@b.test", bad, now, None),
+                None,
+                "{bad:?}"
+            );
         }
     }
 

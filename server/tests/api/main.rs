@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod admin_console;
 mod analytics;
 mod billing_events;
 mod billing_tenancy;

@@ -203,7 +203,9 @@ fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
 /// `/admin/organizations/:id`: everything about one organisation, and its actions.
 #[component]
 pub fn AdminOrganizationPage() -> impl IntoView {
-    let id = use_params_map().with_untracked(|p| p.get("id")).unwrap_or_default();
+    let id = use_params_map()
+        .with_untracked(|p| p.get("id"))
+        .unwrap_or_default();
     let feedback = FormFeedback::from_address();
     let done = query_value("done");
     view! {

@@ -45,7 +45,10 @@ pub fn AdminNav(
 
 /// Renders a console page's data; an admin who is not signed in is sent to
 /// the console's sign-in, and any other error is shown with its status.
-pub fn admin_outcome<T, V: IntoView + 'static>(result: Result<T, AppError>, render: impl FnOnce(T) -> V) -> AnyView {
+pub fn admin_outcome<T, V: IntoView + 'static>(
+    result: Result<T, AppError>,
+    render: impl FnOnce(T) -> V,
+) -> AnyView {
     match result {
         Ok(data) => render(data).into_any(),
         Err(AppError::Unauthorized) => {
@@ -62,7 +65,8 @@ pub fn admin_outcome<T, V: IntoView + 'static>(result: Result<T, AppError>, rend
             #[cfg(feature = "ssr")]
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 response.set_status(
-                    http::StatusCode::from_u16(error.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                    http::StatusCode::from_u16(error.status_code())
+                        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
                 );
             }
             view! { <ErrorNotice error /> }.into_any()
@@ -75,6 +79,7 @@ pub const TH: &str = "py-2 pr-4 text-left text-xs font-semibold uppercase tracki
 /// Table cell classes.
 pub const TD: &str = "py-2 pr-4 align-top";
 /// A small primary button.
-pub const SMALL_BUTTON: &str = "rounded-md bg-brand px-3 py-2 text-sm font-semibold text-white hover:opacity-90";
+pub const SMALL_BUTTON: &str =
+    "rounded-md bg-brand px-3 py-2 text-sm font-semibold text-white hover:opacity-90";
 /// A text input.
 pub const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-slate-900";
