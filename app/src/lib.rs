@@ -97,6 +97,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/recovery-codes") view=admin::pages::AdminRecoveryCodesPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/organizations") view=admin::pages::AdminOrganizationsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/organizations/:id") view=admin::pages::AdminOrganizationPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/analytics") view=admin::pages::AdminAnalyticsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/audit") view=admin::pages::AdminAuditPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/mailbox") view=accounts::pages::DevMailboxPage ssr=SsrMode::Async />
             </Routes>

@@ -4,6 +4,7 @@
 //! Everything testable lives here; `main.rs` only reads the command line.
 
 pub mod admin;
+pub mod admin_downloads;
 pub mod api_errors;
 pub mod assets;
 pub mod billing;
@@ -235,6 +236,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/webhooks/stripe", axum::routing::post(webhooks::receive_stripe_event))
         .route("/app/billing/invoices/{id}/pdf", get(billing::invoice_pdf::invoice_pdf))
+        .route("/admin/analytics/{file}", get(admin_downloads::analytics_download))
         .route("/brand.css", get(seo_files::brand_css))
         .route("/robots.txt", get(seo_files::robots_txt))
         .route("/sitemap.xml", get(seo_files::sitemap_xml))
@@ -258,6 +260,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             (state.pool.clone(), state.clock.clone()),
             security::require_admin_for_console,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.pool.clone(), state.clock.clone()),
+            security::audit_impersonated_requests,
         ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(api_errors::status_from_app_error))

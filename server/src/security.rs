@@ -190,10 +190,82 @@ pub async fn require_admin_for_console(
     let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
         return next.run(request).await;
     };
+    if let Ok(Some(_)) = app::accounts::session::impersonation(&session, clock.now()).await {
+        return (
+            StatusCode::FORBIDDEN,
+            "You are seeing an organisation's portal as its owner: exit impersonation (the banner at the top of /app) to use the console.",
+        )
+            .into_response();
+    }
     match app::admin::session::signed_in_admin(&session, &pool, clock.now()).await {
         Ok(None) => see_other("/admin/login"),
         Ok(Some(_)) | Err(_) => next.run(request).await,
     }
+}
+
+/// What an impersonating admin may still post: the exit, the sign-out, and
+/// hiding the trial banner. Everything else that changes something is refused.
+const WRITES_WHILE_IMPERSONATING: [&str; 3] = [
+    "/api/admin_stop_impersonating",
+    "/api/admin_logout",
+    "/api/dismiss_trial_banner",
+];
+
+/// While an admin sees the portal as an owner: audits every request to the
+/// portal, the console and the server functions (who, which organisation,
+/// method and path), and refuses every change but the exit with a 403.
+pub async fn audit_impersonated_requests(
+    State((pool, clock)): State<(sqlx::PgPool, app::clock::Clock)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let watched = ["/app", "/api/", "/admin", "/billing/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix));
+    let Some(session) = request
+        .extensions()
+        .get::<tower_sessions::Session>()
+        .cloned()
+        .filter(|_| watched)
+    else {
+        return next.run(request).await;
+    };
+    let now = clock.now();
+    let Ok(Some(seen_as)) = app::accounts::session::impersonation(&session, now).await else {
+        return next.run(request).await;
+    };
+    let method = request.method().clone();
+    let is_write = !matches!(method, Method::GET | Method::HEAD);
+    let refused = is_write && !WRITES_WHILE_IMPERSONATING.contains(&path.as_str());
+    let entry = app::admin::db::AuditEntry {
+        at: now,
+        admin_id: seen_as.admin_id,
+        admin_email: &seen_as.admin_email,
+        action: if refused {
+            "impersonation.refused"
+        } else {
+            "impersonation.request"
+        },
+        organization_id: Some(seen_as.organization_id),
+        reason: None,
+        before: None,
+        after: Some(serde_json::json!({ "method": method.as_str(), "path": path })),
+        client_ip: "",
+    };
+    if let Err(error) = app::admin::db::audit(&pool, &entry).await {
+        // A request that cannot be audited is not served.
+        tracing::error!(%error, "could not audit an impersonated request");
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    if refused {
+        return (
+            StatusCode::FORBIDDEN,
+            "Refused while an admin is impersonating this organisation: billing, security and other changes are the owner's own.",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 fn see_other(target: &str) -> Response {

@@ -273,6 +273,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     let context = app_context()?;
     let now = context.clock.now();
     let user = session::require_user().await?;
+    user.refuse_while_impersonated()?;
     throttle(
         &context.pool,
         now,

@@ -36,6 +36,84 @@ pub struct SignedIn {
     pub organization_id: Option<Uuid>,
     /// Their role there, read with the user; `None` if not a member.
     pub role: Option<Role>,
+    /// The platform admin seeing the portal as this user, if one is.
+    pub impersonated_by: Option<Impersonation>,
+}
+
+impl SignedIn {
+    /// Refuses what only the user themselves may do (billing, security)
+    /// when an admin is seeing the portal as them.
+    pub fn refuse_while_impersonated(&self) -> Result<(), AppError> {
+        match self.impersonated_by {
+            Some(_) => Err(AppError::Forbidden),
+            None => Ok(()),
+        }
+    }
+}
+
+const IMPERSONATION_KEY: &str = "gatehouse.impersonation";
+/// An impersonation ends by itself this long after it started.
+pub const IMPERSONATION_SECS: i64 = 30 * 60;
+
+/// A platform admin seeing the portal as one organisation's owner. Set by
+/// the admin console, which audits its start, every request and its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Impersonation {
+    /// The admin.
+    pub admin_id: Uuid,
+    /// Their email, for the banner and the audit log.
+    pub admin_email: String,
+    /// The user seen as.
+    pub user_id: Uuid,
+    /// Their organisation.
+    pub organization_id: Uuid,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+}
+
+impl Impersonation {
+    /// Whether it is still on at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        now >= self.started_at && (now - self.started_at).num_seconds() < IMPERSONATION_SECS
+    }
+}
+
+/// Starts seeing the portal as someone, under a fresh session id.
+pub async fn start_impersonation(session: &Session, impersonation: Impersonation) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(IMPERSONATION_KEY, impersonation)
+        .await
+        .map_err(session_error)
+}
+
+/// Ends an impersonation; returns it, if there was one.
+pub async fn end_impersonation(session: &Session) -> Result<Option<Impersonation>, AppError> {
+    let ended = session
+        .remove::<Impersonation>(IMPERSONATION_KEY)
+        .await
+        .map_err(session_error)?;
+    if ended.is_some() {
+        session.cycle_id().await.map_err(session_error)?;
+    }
+    Ok(ended)
+}
+
+/// The impersonation on in this session at `now`; one past its 30 minutes
+/// is ended here and reads as none.
+pub async fn impersonation(session: &Session, now: DateTime<Utc>) -> Result<Option<Impersonation>, AppError> {
+    let Some(current) = session
+        .get::<Impersonation>(IMPERSONATION_KEY)
+        .await
+        .map_err(session_error)?
+    else {
+        return Ok(None);
+    };
+    if current.is_live(now) {
+        return Ok(Some(current));
+    }
+    end_impersonation(session).await?;
+    Ok(None)
 }
 
 /// The caller's membership in the organisation the session acts in. The
@@ -145,6 +223,22 @@ pub async fn signed_in(
     pool: &PgPool,
     now: DateTime<Utc>,
 ) -> Result<Option<SignedIn>, AppError> {
+    if let Some(seen_as) = impersonation(session, now).await? {
+        let Some(user) =
+            super::db::user_for_session(pool, seen_as.user_id, Some(seen_as.organization_id)).await?
+        else {
+            end_impersonation(session).await?;
+            return Ok(None);
+        };
+        return Ok(Some(SignedIn {
+            user_id: seen_as.user_id,
+            email: user.email,
+            email_verified: user.email_verified,
+            organization_id: Some(seen_as.organization_id),
+            role: user.role,
+            impersonated_by: Some(seen_as),
+        }));
+    }
     let Some(auth) = session
         .get::<SessionAuth>(SESSION_KEY)
         .await
@@ -170,6 +264,7 @@ pub async fn signed_in(
         email_verified: user.email_verified,
         organization_id: auth.organization_id,
         role: user.role,
+        impersonated_by: None,
     }))
 }
 

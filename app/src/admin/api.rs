@@ -239,7 +239,7 @@ pub async fn get_fresh_recovery_codes() -> Result<Vec<String>, AppError> {
 }
 
 /// The dashboard.
-#[server(prefix = "/api", endpoint = "admin_dashboard")]
+#[server(prefix = "/api", endpoint = "admin_dashboard", input = server_fn::codec::GetUrl)]
 pub async fn get_dashboard() -> Result<DashboardView, AppError> {
     let admin = session::require_admin().await?;
     let context = app_context()?;
@@ -439,4 +439,66 @@ pub async fn list_audit(
         limit: 50,
     };
     Ok(queries::audit_entries(&context.pool, &filter).await?)
+}
+
+/// Sees the portal as the organisation's owner, with a reason; every request
+/// until the exit (or 30 minutes) is audited, and billing and security
+/// actions are refused meanwhile.
+#[server(prefix = "/api", endpoint = "admin_impersonate")]
+pub async fn impersonate(organization_id: String, reason: String) -> Result<(), AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let id = parse_id("organization_id", &organization_id)?;
+    let reason = checked_reason(&reason)?;
+    let owner = db::owner_of(&context.pool, id).await?.ok_or_else(|| {
+        AppError::Conflict("this organisation has no owner to see the portal as".to_owned())
+    })?;
+    let ip = client_ip();
+    let mut audit = entry(&admin, now, &ip, "impersonation.start", id, &reason);
+    audit.after = Some(serde_json::json!({ "as_user": owner.to_string() }));
+    db::audit(&context.pool, &audit).await?;
+    let session = current_session().await?;
+    crate::accounts::session::start_impersonation(
+        &session,
+        crate::accounts::session::Impersonation {
+            admin_id: admin.admin_id,
+            admin_email: admin.email.clone(),
+            user_id: owner,
+            organization_id: id,
+            started_at: now,
+        },
+    )
+    .await?;
+    crate::security::redirect::redirect("/app");
+    Ok(())
+}
+
+/// Ends an impersonation and returns to the organisation in the console.
+#[server(prefix = "/api", endpoint = "admin_stop_impersonating")]
+pub async fn stop_impersonating() -> Result<(), AppError> {
+    let context = app_context()?;
+    let now = context.clock.now();
+    let session = current_session().await?;
+    let Some(ended) = crate::accounts::session::end_impersonation(&session).await? else {
+        crate::security::redirect::redirect("/admin");
+        return Ok(());
+    };
+    db::audit(
+        &context.pool,
+        &AuditEntry {
+            at: now,
+            admin_id: ended.admin_id,
+            admin_email: &ended.admin_email,
+            action: "impersonation.end",
+            organization_id: Some(ended.organization_id),
+            reason: None,
+            before: None,
+            after: Some(serde_json::json!({ "minutes": (now - ended.started_at).num_minutes() })),
+            client_ip: &client_ip(),
+        },
+    )
+    .await?;
+    crate::security::redirect::redirect(&format!("/admin/organizations/{}", ended.organization_id));
+    Ok(())
 }

@@ -243,3 +243,14 @@ pub async fn set_suspension(
     }
     Ok(Some(before))
 }
+
+/// The organisation's owner (the earliest, if several).
+pub async fn owner_of(pool: &PgPool, organization_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        "select user_id from membership where organization_id = $1 and role = 'owner' order by created_at limit 1",
+        organization_id
+    )
+    .fetch_optional(pool)
+    .await
+}

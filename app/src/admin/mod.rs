@@ -2,6 +2,7 @@
 //! and a second factor, find organisations, act on them with a reason the
 //! audit log keeps, and read the business's figures.
 
+pub mod analytics;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod db;

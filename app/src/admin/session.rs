@@ -84,8 +84,10 @@ pub async fn complete(session: &Session, now: DateTime<Utc>) -> Result<(), AppEr
     session.insert(ADMIN_KEY, auth).await.map_err(session_error)
 }
 
-/// Ends the admin's sign-in; a customer sign-in in the same browser stays.
+/// Ends the admin's sign-in, and any impersonation with it; a customer
+/// sign-in in the same browser stays.
 pub async fn end(session: &Session) -> Result<(), AppError> {
+    crate::accounts::session::end_impersonation(session).await?;
     session
         .remove::<AdminAuth>(ADMIN_KEY)
         .await
@@ -167,11 +169,20 @@ pub async fn signed_in_admin(
         }))
 }
 
-/// The fully signed-in admin, or [`AppError::Unauthorized`].
+/// The fully signed-in admin, or [`AppError::Unauthorized`]; an admin
+/// who is impersonating an organisation gets [`AppError::Forbidden`] until
+/// they exit (the console is not used from inside someone's portal).
 pub async fn require_admin() -> Result<AdminScope, AppError> {
     let context = app_context()?;
     let session = current_session().await?;
-    signed_in_admin(&session, &context.pool, context.clock.now())
+    let now = context.clock.now();
+    if crate::accounts::session::impersonation(&session, now)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::Forbidden);
+    }
+    signed_in_admin(&session, &context.pool, now)
         .await?
         .ok_or(AppError::Unauthorized)
 }

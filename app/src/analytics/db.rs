@@ -50,3 +50,20 @@ pub async fn load_history(pool: &PgPool) -> Result<History, sqlx::Error> {
     }
     Ok(History::build(points, plans, intervals))
 }
+
+/// MRR that subscriptions set to cancel at their period's end will lose
+/// (their latest state's MRR; they keep it until they end).
+pub async fn scheduled_churn(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        r#"
+        select coalesce(sum(latest.mrr), 0)::bigint as "mrr!"
+        from subscription s
+        cross join lateral (select mrr from subscription_revision r where r.subscription_id = s.subscription_id
+                            order by r.occurred_at desc, r.cause desc limit 1) latest
+        where s.cancel_at_period_end and s.status in ('active', 'past_due')
+        "#
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -6,3 +6,4 @@ pub mod domain;
 pub mod export;
 pub mod import;
 pub mod import_store;
+pub mod tables;

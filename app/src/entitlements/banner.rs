@@ -85,6 +85,8 @@ pub struct PortalStatus {
     pub banner: Option<Banner>,
     /// Every organisation the user belongs to.
     pub organizations: Vec<OrganizationChoice>,
+    /// The platform admin seeing this portal as the user, and the minutes left.
+    pub impersonated_by: Option<(String, i64)>,
 }
 
 /// The dismiss cookie's day in a `Cookie` header, if it is set.
@@ -169,9 +171,14 @@ pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
         name: r.name,
     })
     .collect();
+    let impersonated_by = user.impersonated_by.as_ref().map(|seen_as| {
+        let left = crate::accounts::session::IMPERSONATION_SECS - (now - seen_as.started_at).num_seconds();
+        (seen_as.admin_email.clone(), (left + 59) / 60)
+    });
     Ok(PortalStatus {
         banner,
         organizations,
+        impersonated_by,
     })
 }
 
@@ -238,6 +245,19 @@ pub fn PortalStatusBar(
 
 #[component]
 fn StatusBar(status: PortalStatus, current: &'static str) -> impl IntoView {
+    let impersonation = status.impersonated_by.clone().map(|(admin, minutes)| {
+        view! {
+            <div role="status" data-banner="impersonation" class="bg-amber-300 text-slate-900">
+                <form method="post" action="/api/admin_stop_impersonating" class="mx-auto flex max-w-5xl flex-wrap items-center justify-between gap-3 px-4 py-2 text-sm">
+                    <p>
+                        <strong>"Admin view: "</strong>
+                        {format!("{admin} is seeing this portal as its owner ({minutes} min left). Billing and security actions are refused.")}
+                    </p>
+                    <button type="submit" class="rounded-md bg-slate-900 px-3 py-1 font-semibold text-white">"Exit impersonation"</button>
+                </form>
+            </div>
+        }
+    });
     let switcher = (status.organizations.len() > 1).then(|| {
         let options = status
             .organizations
@@ -312,6 +332,7 @@ fn StatusBar(status: PortalStatus, current: &'static str) -> impl IntoView {
         }
     });
     view! {
+        {impersonation}
         {switcher}
         {banner}
     }

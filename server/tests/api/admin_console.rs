@@ -26,10 +26,14 @@ fn current_code(app: &TestApp, secret: &[u8]) -> String {
 /// An admin through password, enrolment and recovery codes; returns the
 /// browser and the recovery codes.
 async fn enrolled_admin(app: &TestApp) -> (Browser<'_>, Vec<String>) {
-    create_admin(&app.state.pool, ADMIN, PASSWORD).await.unwrap();
+    enrolled_admin_named(app, ADMIN).await
+}
+
+async fn enrolled_admin_named<'a>(app: &'a TestApp, email: &str) -> (Browser<'a>, Vec<String>) {
+    create_admin(&app.state.pool, email, PASSWORD).await.unwrap();
     let mut browser = app.browser();
     let login = browser
-        .submit("/api/admin_login", &[("email", ADMIN), ("password", PASSWORD)])
+        .submit("/api/admin_login", &[("email", email), ("password", PASSWORD)])
         .await;
     assert_eq!(login.headers["location"], "/admin/enroll");
     let page = browser.get("/admin/enroll").await;
@@ -38,8 +42,12 @@ async fn enrolled_admin(app: &TestApp) -> (Browser<'_>, Vec<String>) {
         page.body.contains("data-secret") && page.body.contains("<svg"),
         "the QR code and the secret"
     );
-    let secret = secret(&app.state.pool).await;
-    let code = current_code(app, &secret);
+    let secret: Vec<u8> = sqlx::query_scalar("select totp_secret from platform_admin where email = $1")
+        .bind(email)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let code = code_at(&secret, email, app.state.clock.now()).unwrap();
     let confirmed = browser.submit("/api/admin_enrol", &[("code", &code)]).await;
     assert_eq!(confirmed.headers["location"], "/admin/recovery-codes");
     let codes_page = browser.get("/admin/recovery-codes").await;
@@ -157,6 +165,7 @@ async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_ad
         "/api/admin_enrol",
         "/api/admin_verify",
         "/api/admin_enrolment",
+        "/api/admin_stop_impersonating",
     ];
     let functions: Vec<(&str, Method)> = crate::helpers::server_functions()
         .into_iter()
@@ -456,4 +465,200 @@ async fn the_organisation_list_pages_by_keyset_through_inserts_and_searches_safe
     assert_eq!(bad_status.status, 422);
     let bad_cursor = admin.fetch("/api/admin_organizations?after=not-an-id").await;
     assert_eq!(bad_cursor.status, 422);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_analytics_page_and_its_downloads_show_the_ledgers_figures_to_admins_only(pool: PgPool) {
+    use crate::analytics::{HEADER, HISTORY};
+    let app = TestApp::spawn(pool.clone()).await;
+    let rows =
+        app::analytics::import::read_history(format!("{HEADER}\n{HISTORY}").as_bytes(), |_| {}).unwrap();
+    app::analytics::import_store::store_history(&pool, &rows, app.state.clock.now())
+        .await
+        .unwrap();
+    let mut customer = app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let (mut admin, _) = enrolled_admin(&app).await;
+
+    let page = admin
+        .get("/admin/analytics?first=2026-01&last=2026-03&from=2026-02-01&to=2026-02-28")
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("data-table=\"months\"") && page.body.contains("<svg"),
+        "tables and charts"
+    );
+    assert!(
+        page.body.contains("$137.17"),
+        "January's MRR: two annual plans rounded once plus a monthly one"
+    );
+    assert!(page.body.contains("data-table=\"range\""), "the custom range");
+    assert!(page.body.contains("Baremetrics"), "the forecast names its method");
+
+    let csv = admin
+        .get("/admin/analytics/months.csv?first=2026-01&last=2026-03")
+        .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("gatehouse-months-2026-01-to-2026-03.csv")
+    );
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert!(lines[0].starts_with("Month,MRR at start,MRR,ARR,Active customers"));
+    assert!(
+        lines[1].starts_with("2026-01,$0.00,$137.17,\"$1,646.04\",1,"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines.len(), 4);
+    for file in ["cohorts.csv", "splits.csv", "forecast.csv"] {
+        let download = admin
+            .get(&format!("/admin/analytics/{file}?first=2026-01&last=2026-03"))
+            .await;
+        assert_eq!(download.status, 200, "{file}");
+    }
+    let json = admin
+        .get("/admin/analytics/export.json?first=2026-01&last=2026-03")
+        .await;
+    let exported: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(exported["months"][1]["mrr_cents"], 23_317);
+    assert_eq!(admin.get("/admin/analytics/secrets.csv").await.status, 404);
+    assert_eq!(
+        admin
+            .get("/admin/analytics/months.csv?first=2026-13")
+            .await
+            .status,
+        422
+    );
+    let backwards = admin.get("/admin/analytics?first=2026-03&last=2026-01").await;
+    assert!(backwards.body.contains("the last month is before the first"));
+
+    let mut anonymous = app.browser();
+    for browser in [&mut anonymous, &mut customer] {
+        let refused = browser.get("/admin/analytics/months.csv").await;
+        assert_eq!(refused.status, 303);
+        assert_eq!(refused.headers["location"], "/admin/login");
+    }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_impersonating_admin_sees_the_owners_portal_with_a_banner_is_audited_and_cannot_pay_or_change_security(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let (mut admin, _) = enrolled_admin(&app).await;
+    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let org_text = org.to_string();
+    let without_reason = admin
+        .submit(
+            "/api/admin_impersonate",
+            &[("organization_id", org_text.as_str()), ("reason", "")],
+        )
+        .await;
+    assert!(
+        matches!(form_error(&without_reason), app::error::AppError::Validation { field, .. } if field == "reason")
+    );
+    let started = admin
+        .submit(
+            "/api/admin_impersonate",
+            &[
+                ("organization_id", org_text.as_str()),
+                ("reason", "Ticket 4411: invoices look wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(started.headers["location"], "/app");
+
+    let portal = admin.get("/app/billing").await;
+    assert_eq!(portal.status, 200);
+    assert!(
+        portal.body.contains("data-banner=\"impersonation\""),
+        "a permanent banner"
+    );
+    assert!(portal.body.contains("Exit impersonation"));
+    // Billing, security and every other change are refused, whatever the path.
+    for (path, fields) in [
+        (
+            "/api/change_password",
+            vec![
+                ("current_password", PASSWORD),
+                ("new_password", "another long passphrase"),
+            ],
+        ),
+        (
+            "/api/start_checkout",
+            vec![("tier", "starter"), ("cycle", "monthly")],
+        ),
+        ("/api/set_cancellation", vec![("cancel", "true")]),
+        (
+            "/api/invite_member",
+            vec![("email", "eve@evil.test"), ("role", "admin")],
+        ),
+        ("/api/sandbox_end_trial", vec![]),
+    ] {
+        let refused = admin.submit(path, &fields).await;
+        assert_eq!(refused.status, 403, "{path}");
+    }
+    // The console itself is closed until the exit.
+    assert_eq!(admin.get("/admin").await.status, 403);
+    assert_eq!(admin.fetch("/api/admin_dashboard").await.status, 403);
+
+    let ended = admin.submit("/api/admin_stop_impersonating", &[]).await;
+    assert_eq!(ended.headers["location"], format!("/admin/organizations/{org}"));
+    assert_eq!(admin.get("/admin").await.status, 200);
+    let actions: Vec<(String, Option<serde_json::Value>)> = sqlx::query_as(
+        "select action, after from admin_audit where action like 'impersonation.%' order by admin_audit_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let names: Vec<&str> = actions.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(names.first(), Some(&"impersonation.start"));
+    assert_eq!(names.last(), Some(&"impersonation.end"));
+    assert_eq!(
+        names.iter().filter(|a| **a == "impersonation.refused").count(),
+        5,
+        "{names:?}"
+    );
+    assert!(
+        actions.iter().any(|(a, after)| a == "impersonation.request"
+            && after.as_ref().is_some_and(|v| v["path"] == "/app/billing")),
+        "every request is audited"
+    );
+    let password_unchanged: i64 =
+        sqlx::query_scalar("select auth_version::bigint from app_user where email = 'ada@acme.test'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(password_unchanged, 1);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_impersonation_ends_by_itself_after_thirty_minutes(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let (mut admin, _) = enrolled_admin(&app).await;
+    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let org_text = org.to_string();
+    admin
+        .submit(
+            "/api/admin_impersonate",
+            &[("organization_id", org_text.as_str()), ("reason", "Support call")],
+        )
+        .await;
+    app.state.clock.advance(TimeDelta::minutes(29));
+    assert_eq!(admin.get("/app").await.status, 200);
+    app.state.clock.advance(TimeDelta::minutes(2));
+    let after = admin.get("/app").await;
+    assert_eq!(after.status, 303, "no longer anyone in the portal");
+    assert!(after.headers["location"].to_str().unwrap().starts_with("/login"));
 }

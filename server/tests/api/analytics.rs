@@ -9,9 +9,9 @@ use app::analytics::import_store::{ImportError, store_history};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-const HEADER: &str = "org_id,subscription_id,at,status,plan,interval,unit_amount_cents,quantity,addon_unit_amount_cents,addon_quantity,discount_percent_forever,currency";
+pub const HEADER: &str = "org_id,subscription_id,at,status,plan,interval,unit_amount_cents,quantity,addon_unit_amount_cents,addon_quantity,discount_percent_forever,currency";
 
-const HISTORY: &str = "\
+pub const HISTORY: &str = "\
 acme,sub_1,2026-01-05T00:00:00Z,trialing,starter,month,4900,1,0,0,0,USD
 acme,sub_1,2026-01-19T00:00:00Z,active,starter,month,4900,1,0,0,0,USD
 acme,sub_2,2026-01-10T00:00:00Z,active,professional,year,52900,1,0,0,0,USD

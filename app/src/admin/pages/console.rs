@@ -251,6 +251,14 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                     <button type="submit" class=SMALL_BUTTON>"Extend trial"</button>
                 </form>
             })}
+            <form method="post" action="/api/admin_impersonate" class="space-y-3 rounded-lg border border-slate-200 p-4" aria-labelledby="impersonate-heading">
+                <h3 id="impersonate-heading" class="font-semibold">"See the portal as its owner"</h3>
+                <p class="text-sm text-slate-700">"For 30 minutes at most; every page you open is audited, and billing and security actions are refused."</p>
+                <input type="hidden" name="organization_id" value=id.clone() />
+                <label for="impersonate-reason" class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
+                <textarea id="impersonate-reason" name="reason" required maxlength="500" class=INPUT></textarea>
+                <button type="submit" class=SMALL_BUTTON>"Impersonate the owner"</button>
+            </form>
             <form method="post" action="/api/admin_suspension" class="space-y-3 rounded-lg border border-slate-200 p-4" aria-labelledby="suspend-heading">
                 <h3 id="suspend-heading" class="font-semibold">{if suspended { "Reactivate" } else { "Suspend" }}</h3>
                 <input type="hidden" name="organization_id" value=id.clone() />

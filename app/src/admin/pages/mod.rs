@@ -1,8 +1,10 @@
 //! The console's pages.
 
+pub mod analytics;
 pub mod console;
 pub mod frame;
 pub mod sign_in;
 
+pub use analytics::AdminAnalyticsPage;
 pub use console::{AdminAuditPage, AdminDashboardPage, AdminOrganizationPage, AdminOrganizationsPage};
 pub use sign_in::{AdminEnrollPage, AdminLoginPage, AdminRecoveryCodesPage, AdminVerifyPage};

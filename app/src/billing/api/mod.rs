@@ -100,6 +100,8 @@ async fn require_billing_manager() -> Result<
     AppError,
 > {
     let (user, scope) = require_member().await?;
+    // An admin seeing the portal as the owner never spends their money.
+    user.refuse_while_impersonated()?;
     if scope.role().manages_billing() {
         Ok((user, scope))
     } else {

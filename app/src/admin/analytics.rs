@@ -1,0 +1,328 @@
+//! `/admin/analytics`: every figure of `shared/METRICS.md` over a window of
+//! months, with server-rendered charts (charts-rs SVG), each beside a table
+//! and a sentence that say the same in text, and a custom date range.
+
+// #[server] turns each function's parameters into the fields of a generated
+// argument struct; parameters cannot carry doc comments, the functions do.
+#![allow(missing_docs)]
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A table as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableView {
+    /// Column heads.
+    pub head: Vec<String>,
+    /// Rows.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A chart and what it says in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartView {
+    /// The SVG document.
+    pub svg: String,
+    /// The text alternative.
+    pub summary: String,
+}
+
+/// The analytics page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyticsView {
+    /// The window's first month, `YYYY-MM` (empty with no data).
+    pub first: String,
+    /// The window's last month.
+    pub last: String,
+    /// A sentence on where MRR stands.
+    pub headline: String,
+    /// MRR of subscriptions set to cancel at period end.
+    pub scheduled_churn: String,
+    /// Months.
+    pub months: TableView,
+    /// MRR by plan and interval at the window's end.
+    pub splits: TableView,
+    /// Cohorts.
+    pub cohorts: TableView,
+    /// Forecast months.
+    pub forecast: TableView,
+    /// How the forecast is made.
+    pub forecast_method: String,
+    /// MRR over the months.
+    pub mrr_chart: Option<ChartView>,
+    /// Movements per month.
+    pub movements_chart: Option<ChartView>,
+    /// Customer retention by cohort.
+    pub cohort_chart: Option<ChartView>,
+    /// The forecast with its band.
+    pub forecast_chart: Option<ChartView>,
+    /// The custom range, if one was asked for: its label and figures.
+    pub range: Option<(String, TableView)>,
+}
+
+#[cfg(feature = "ssr")]
+fn table(table: crate::analytics::tables::Table) -> TableView {
+    TableView {
+        head: table.head,
+        rows: table.rows,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn dollars(cents: i64) -> f32 {
+    cents as f32 / 100.0
+}
+
+#[cfg(feature = "ssr")]
+fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<ChartView>; 4] {
+    use charts_rs::{BarChart, HeatmapChart, LineChart, Series};
+    let months: Vec<String> = report.months.iter().map(|m| m.month.clone()).collect();
+    let sized = |svg: Result<String, charts_rs::CanvasError>, summary: String| {
+        svg.ok().map(|svg| ChartView { svg, summary })
+    };
+    let mrr = (months.len() >= 2).then(|| {
+        let mut chart = LineChart::new(
+            vec![Series::new(
+                "MRR ($)".into(),
+                report.months.iter().map(|m| dollars(m.mrr_cents)).collect(),
+            )],
+            months.clone(),
+        );
+        chart.width = 720.0;
+        chart.height = 280.0;
+        chart.title_text = String::new();
+        let (first, last) = (&report.months[0], &report.months[report.months.len() - 1]);
+        sized(
+            chart.svg(),
+            format!(
+                "MRR went from {} at the start of {} to {} at the end of {}.",
+                crate::analytics::tables::money(Some(first.mrr_start_cents)),
+                first.month,
+                crate::analytics::tables::money(Some(last.mrr_cents)),
+                last.month
+            ),
+        )
+    });
+    let movements = (!months.is_empty()).then(|| {
+        let series = |name: &str, pick: fn(&crate::analytics::domain::Movements) -> i64| {
+            Series::new(
+                name.into(),
+                report
+                    .months
+                    .iter()
+                    .map(|m| dollars(pick(&m.movements_cents)))
+                    .collect(),
+            )
+        };
+        let mut chart = BarChart::new(
+            vec![
+                series("New", |v| v.new_business),
+                series("Reactivation", |v| v.reactivation),
+                series("Expansion", |v| v.expansion),
+                series("Contraction", |v| v.contraction),
+                series("Churn", |v| v.churn),
+            ],
+            months.clone(),
+        );
+        chart.width = 720.0;
+        chart.height = 300.0;
+        chart.title_text = String::new();
+        sized(
+            chart.svg(),
+            "MRR movements per month; the months table below lists each figure.".to_owned(),
+        )
+    });
+    let cohorts = (!report.cohorts.is_empty()).then(|| {
+        // A square grid (the chart's cells are indexed row × height + column).
+        let size = report
+            .cohorts
+            .len()
+            .max(report.cohorts.iter().map(|c| c.cells.len()).max().unwrap_or(0));
+        let mut data = Vec::new();
+        for (row, cohort) in report.cohorts.iter().enumerate() {
+            for cell in &cohort.cells {
+                if cohort.customers > 0 {
+                    let retained = 100.0 * cell.customers_retained as f32 / cohort.customers as f32;
+                    data.push((row * size + cell.k as usize, retained.round()));
+                }
+            }
+        }
+        let mut y: Vec<String> = report.cohorts.iter().map(|c| c.cohort.clone()).collect();
+        y.resize(size, String::new());
+        let x: Vec<String> = (0..size).map(|k| format!("M{k}")).collect();
+        let mut chart = HeatmapChart::new(data, x, y);
+        chart.width = 720.0;
+        chart.height = 40.0 * size as f32 + 60.0;
+        chart.title_text = String::new();
+        sized(
+            chart.svg(),
+            "Share of each cohort still paying at each month; the cohorts table below has every cell."
+                .to_owned(),
+        )
+    });
+    let forecast = (report.forecast.months.iter().all(|m| m.mrr_cents.is_some())
+        && !report.forecast.months.is_empty())
+    .then(|| {
+        let pick = |f: fn(&crate::analytics::domain::ForecastMonth) -> Option<i64>| {
+            report
+                .forecast
+                .months
+                .iter()
+                .map(|m| dollars(f(m).unwrap_or(0)))
+                .collect::<Vec<f32>>()
+        };
+        let mut chart = LineChart::new(
+            vec![
+                Series::new("Forecast ($)".into(), pick(|m| m.mrr_cents)),
+                Series::new("80 % low".into(), pick(|m| m.lower_cents)),
+                Series::new("80 % high".into(), pick(|m| m.upper_cents)),
+            ],
+            report
+                .forecast
+                .months
+                .iter()
+                .map(|m| m.month.to_string())
+                .collect(),
+        );
+        chart.width = 720.0;
+        chart.height = 280.0;
+        chart.title_text = String::new();
+        let last = report.forecast.months.last();
+        sized(
+            chart.svg(),
+            format!(
+                "The forecast reaches {} by {}, between {} and {} at 80 %.",
+                crate::analytics::tables::money(last.and_then(|m| m.mrr_cents)),
+                last.map(|m| m.month.to_string()).unwrap_or_default(),
+                crate::analytics::tables::money(last.and_then(|m| m.lower_cents)),
+                crate::analytics::tables::money(last.and_then(|m| m.upper_cents)),
+            ),
+        )
+    });
+    [
+        mrr.flatten(),
+        movements.flatten(),
+        cohorts.flatten(),
+        forecast.flatten(),
+    ]
+}
+
+/// Parses `YYYY-MM-DD`.
+#[cfg(feature = "ssr")]
+fn day(field: &str, raw: &str) -> Result<chrono::NaiveDate, AppError> {
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::field(field, "give a date as YYYY-MM-DD"))
+}
+
+/// The window from the page's `first` and `last` (`YYYY-MM`), checked.
+#[cfg(feature = "ssr")]
+pub fn window_of(
+    history: &crate::analytics::domain::History,
+    first: Option<String>,
+    last: Option<String>,
+) -> Result<Option<crate::analytics::domain::Window>, AppError> {
+    use crate::analytics::domain::{Month, Window};
+    let month = |field: &str, raw: Option<String>| -> Result<Option<Month>, AppError> {
+        raw.filter(|r| !r.trim().is_empty())
+            .map(|r| Month::parse(r.trim()).map_err(|e| AppError::field(field, e.to_string())))
+            .transpose()
+    };
+    let (first, last) = (month("first", first)?, month("last", last)?);
+    let default = Window::of(history);
+    let first = first.or(default.map(|w| w.first)).or(last);
+    let last = last.or(default.map(|w| w.last)).or(first);
+    match (first, last) {
+        (Some(first), Some(last)) if first > last => {
+            Err(AppError::field("last", "the last month is before the first"))
+        }
+        (Some(first), Some(last)) if last.since(first) > 120 => {
+            Err(AppError::field("first", "show at most ten years at a time"))
+        }
+        (Some(first), Some(last)) => Ok(Some(Window { first, last })),
+        _ => Ok(None),
+    }
+}
+
+/// The analytics page's figures for a window (`first`/`last`, `YYYY-MM`,
+/// defaulting to the ledger's months) and an optional day range (`from`/`to`,
+/// both included).
+#[server(prefix = "/api", endpoint = "admin_analytics", input = server_fn::codec::GetUrl)]
+pub async fn get_analytics(
+    first: Option<String>,
+    last: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<AnalyticsView, AppError> {
+    use crate::analytics::{domain, tables};
+    super::session::require_admin().await?;
+    let context = crate::context::app_context()?;
+    let now = context.clock.now();
+    let history = crate::analytics::db::load_history(&context.pool).await?;
+    let window = window_of(&history, first, last)?;
+    let range = match (
+        from.filter(|f| !f.trim().is_empty()),
+        to.filter(|t| !t.trim().is_empty()),
+    ) {
+        (Some(from), Some(to)) => {
+            let (start, end) = (day("from", &from)?, day("to", &to)?);
+            if end < start {
+                return Err(AppError::field("to", "the range ends before it starts"));
+            }
+            let period = domain::Period {
+                start,
+                end: end.succ_opt().unwrap_or(end),
+            };
+            Some((
+                format!("{start} to {end}"),
+                table(tables::range(&domain::period_figures(&history, period))),
+            ))
+        }
+        (None, None) => None,
+        _ => return Err(AppError::field("to", "give both ends of the range")),
+    };
+    let scheduled_churn = tables::money(Some(crate::analytics::db::scheduled_churn(&context.pool).await?));
+    let report = match window {
+        Some(window) => domain::report(&history, window, now),
+        None => domain::AnalyticsReport {
+            months: vec![],
+            cohorts: vec![],
+            forecast: domain::Forecast {
+                method: domain::METHOD.to_owned(),
+                months: vec![],
+            },
+        },
+    };
+    let [mrr_chart, movements_chart, cohort_chart, forecast_chart] = charts(&report);
+    let headline = match report.months.last() {
+        Some(last) => format!(
+            "MRR {} (ARR {}) from {} active customers at the end of {}.",
+            tables::money(Some(last.mrr_cents)),
+            tables::money(Some(last.arr_cents)),
+            last.active_customers,
+            last.month
+        ),
+        None => "No subscription history yet.".to_owned(),
+    };
+    Ok(AnalyticsView {
+        first: window.map(|w| w.first.to_string()).unwrap_or_default(),
+        last: window.map(|w| w.last.to_string()).unwrap_or_default(),
+        headline,
+        scheduled_churn,
+        months: table(tables::months(&report)),
+        splits: table(tables::splits(&report)),
+        cohorts: table(tables::cohorts(&report)),
+        forecast: table(tables::forecast(&report)),
+        forecast_method: "Baremetrics' baseline: current MRR compounded monthly by the mean growth rate \
+                          (new + expansion + reactivation) less the mean loss rate (churn + contraction) of the \
+                          last three complete months, each rate over MRR at its month's start. The 80 % band is \
+                          ± 1.2816 × σ × √(months ahead) of the central figure, σ being the spread of those \
+                          three months' net rates."
+            .to_owned(),
+        mrr_chart,
+        movements_chart,
+        cohort_chart,
+        forecast_chart,
+        range,
+    })
+}

@@ -1,0 +1,110 @@
+//! `/admin/analytics?first=&last=&from=&to=`.
+
+use super::super::analytics::{ChartView, TableView, get_analytics};
+use super::frame::{AdminNav, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
+use crate::ui::form::{FormFeedback, FormSummary};
+use crate::ui::{encode_query_value, query_value};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto">
+            <table class="w-full text-sm" data-table=id>
+                <caption class="text-left font-semibold">{caption}</caption>
+                <thead><tr>{table.head.into_iter().map(|h| view! { <th scope="col" class=TH>{h}</th> }).collect_view()}</tr></thead>
+                <tbody>
+                    {table.rows.into_iter().map(|row| {
+                        let mut cells = row.into_iter();
+                        let first = cells.next().unwrap_or_default();
+                        view! {
+                            <tr class="border-t border-slate-100">
+                                <th scope="row" class="py-2 pr-4 text-left font-normal whitespace-nowrap">{first}</th>
+                                {cells.map(|c| view! { <td class=TD>{c}</td> }).collect_view()}
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+fn chart(title: &'static str, chart: Option<ChartView>) -> impl IntoView {
+    chart.map(|chart| {
+        view! {
+            <figure class="space-y-2">
+                // The SVG is made on the server by charts-rs from figures, not from user input.
+                <div class="max-w-full overflow-x-auto" aria-hidden="true" inner_html=chart.svg></div>
+                <figcaption class="text-sm text-slate-700"><strong>{title} ": "</strong>{chart.summary}</figcaption>
+            </figure>
+        }
+    })
+}
+
+/// The analytics page.
+#[component]
+pub fn AdminAnalyticsPage() -> impl IntoView {
+    let feedback = FormFeedback::from_address();
+    let [first, last, from, to] = ["first", "last", "from", "to"].map(query_value);
+    let (f2, l2, fr2, t2) = (first.clone(), last.clone(), from.clone(), to.clone());
+    view! {
+        <Title text="Analytics — Gatehouse admin" />
+        <AdminNav current="/admin/analytics" />
+        <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
+            <h1 class="text-3xl font-bold tracking-tight">"Analytics"</h1>
+            <FormSummary feedback=feedback />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    let result = get_analytics(f2.clone(), l2.clone(), fr2.clone(), t2.clone()).await;
+                    let (from, to) = (fr2.clone(), t2.clone());
+                    admin_outcome(result, move |view| {
+                        let window = format!("first={}&last={}", encode_query_value(&view.first), encode_query_value(&view.last));
+                        let download = |table: &str| format!("/admin/analytics/{table}.csv?{window}");
+                        view! {
+                            <p class="text-lg" data-headline>{view.headline.clone()}</p>
+                            <p class="text-slate-700">"Scheduled churn (MRR of subscriptions set to cancel at period end): " {view.scheduled_churn.clone()}</p>
+                            <form method="get" action="/admin/analytics" class="grid grid-cols-1 gap-3 sm:grid-cols-5" aria-label="Date range">
+                                <div><label for="first" class="block text-sm font-medium">"First month"</label>
+                                    <input id="first" name="first" type="month" value=view.first.clone() class=INPUT /></div>
+                                <div><label for="last" class="block text-sm font-medium">"Last month"</label>
+                                    <input id="last" name="last" type="month" value=view.last.clone() class=INPUT /></div>
+                                <div><label for="from" class="block text-sm font-medium">"Range from"</label>
+                                    <input id="from" name="from" type="date" value=from.clone() class=INPUT /></div>
+                                <div><label for="to" class="block text-sm font-medium">"Range to"</label>
+                                    <input id="to" name="to" type="date" value=to.clone() class=INPUT /></div>
+                                <div class="flex items-end"><button type="submit" class=SMALL_BUTTON>"Show"</button></div>
+                            </form>
+                            <p class="flex flex-wrap gap-4 text-sm">
+                                <a href=download("months") class="underline" download>"Months (CSV)"</a>
+                                <a href=download("cohorts") class="underline" download>"Cohorts (CSV)"</a>
+                                <a href=download("splits") class="underline" download>"MRR by plan and interval (CSV)"</a>
+                                <a href=download("forecast") class="underline" download>"Forecast (CSV)"</a>
+                                <a href=format!("/admin/analytics/export.json?{window}") class="underline" download>"Every figure (JSON)"</a>
+                            </p>
+                            {view.range.clone().map(|(label, table)| data_table("range", format!("From {label}"), table))}
+                            <section aria-labelledby="mrr-heading" class="space-y-4">
+                                <h2 id="mrr-heading" class="text-xl font-semibold">"MRR and movements"</h2>
+                                {chart("MRR", view.mrr_chart.clone())}
+                                {chart("Movements", view.movements_chart.clone())}
+                                {data_table("months", "Each month".to_owned(), view.months.clone())}
+                                {data_table("splits", "MRR at the window's end by plan and by billing interval".to_owned(), view.splits.clone())}
+                            </section>
+                            <section aria-labelledby="cohort-heading" class="space-y-4">
+                                <h2 id="cohort-heading" class="text-xl font-semibold">"Cohort retention"</h2>
+                                {chart("Customer retention", view.cohort_chart.clone())}
+                                {data_table("cohorts", "Customer and net MRR retention by cohort".to_owned(), view.cohorts.clone())}
+                            </section>
+                            <section aria-labelledby="forecast-heading" class="space-y-4">
+                                <h2 id="forecast-heading" class="text-xl font-semibold">"Forecast"</h2>
+                                <p class="text-sm text-slate-700" data-method>{view.forecast_method.clone()}</p>
+                                {chart("Forecast", view.forecast_chart.clone())}
+                                {data_table("forecast", "The next 12 months".to_owned(), view.forecast.clone())}
+                            </section>
+                        }
+                    })
+                })}
+            </Suspense>
+        </main>
+    }
+}
