@@ -30,6 +30,8 @@ pub struct AppContext {
     pub sandbox: Option<Sandbox>,
     /// The current time.
     pub clock: Clock,
+    /// When this process started (by the clock), for its uptime.
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl AppContext {

@@ -98,6 +98,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/organizations") view=admin::pages::AdminOrganizationsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/organizations/:id") view=admin::pages::AdminOrganizationPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/analytics") view=admin::pages::AdminAnalyticsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/events") view=admin::pages::AdminEventsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/events/:id") view=admin::pages::AdminEventPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/emails") view=admin::pages::AdminEmailsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/health") view=admin::pages::AdminHealthPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/audit") view=admin::pages::AdminAuditPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/mailbox") view=accounts::pages::DevMailboxPage ssr=SsrMode::Async />
             </Routes>

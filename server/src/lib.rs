@@ -166,6 +166,7 @@ pub fn app(state: AppState) -> Router {
         billing: state.payments.provider(),
         sandbox: state.payments.sandbox(),
         clock: state.clock.clone(),
+        started_at: state.clock.now(),
     };
     let site = app::ui::Site {
         content: state.site.clone(),

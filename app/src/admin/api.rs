@@ -502,3 +502,80 @@ pub async fn stop_impersonating() -> Result<(), AppError> {
     crate::security::redirect::redirect(&format!("/admin/organizations/{}", ended.organization_id));
     Ok(())
 }
+
+/// Adds an entitlement override (a feature on or off, a limit, or the
+/// tier), with an optional expiry and a reason; the host product hears of
+/// the change as `entitlements.updated`.
+#[server(prefix = "/api", endpoint = "admin_add_override")]
+pub async fn add_override(
+    organization_id: String,
+    kind: String,
+    key: String,
+    value: String,
+    expires: String,
+    reason: String,
+) -> Result<(), AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let id = parse_id("organization_id", &organization_id)?;
+    let reason = checked_reason(&reason)?;
+    let catalog = context.catalog.get(&context.pool).await?;
+    let known = domain::KnownKeys {
+        features: catalog.features().map(|f| f.key.as_str()).collect(),
+        metrics: catalog.metrics.iter().map(|m| m.key.as_str()).collect(),
+        tiers: catalog.tiers.iter().map(|t| t.key.as_str()).collect(),
+    };
+    let input = domain::parse_override(&kind, &key, &value, &known).map_err(|e| {
+        let field = match e {
+            domain::OverrideError::Kind => "kind",
+            domain::OverrideError::UnknownKey(_) => "key",
+            _ => "value",
+        };
+        AppError::field(field, e.to_string())
+    })?;
+    let expires_at =
+        domain::parse_expiry(&expires, now).map_err(|e| AppError::field("expires", e.to_string()))?;
+    let mut tx = context.pool.begin().await?;
+    let override_id = db::add_override(&mut tx, id, &input, expires_at, &reason, &admin.email, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    crate::outbound::events::subscription_changed(&mut tx, id, now).await?;
+    let ip = client_ip();
+    let mut audit = entry(&admin, now, &ip, "override.add", id, &reason);
+    audit.after = Some(serde_json::json!({
+        "override": override_id.to_string(), "kind": kind, "key": key.trim(), "value": value.trim(),
+        "expires_at": expires_at,
+    }));
+    db::audit(&mut *tx, &audit).await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=override"));
+    Ok(())
+}
+
+/// Ends an override early, with a reason (the row stays, marked removed).
+#[server(prefix = "/api", endpoint = "admin_remove_override")]
+pub async fn remove_override(
+    organization_id: String,
+    override_id: String,
+    reason: String,
+) -> Result<(), AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let id = parse_id("organization_id", &organization_id)?;
+    let override_id = Uuid::parse_str(override_id.trim()).map_err(|_| AppError::NotFound)?;
+    let reason = checked_reason(&reason)?;
+    let mut tx = context.pool.begin().await?;
+    let removed = db::remove_override(&mut tx, id, override_id, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    crate::outbound::events::subscription_changed(&mut tx, id, now).await?;
+    let ip = client_ip();
+    let mut audit = entry(&admin, now, &ip, "override.remove", id, &reason);
+    audit.before = Some(removed);
+    db::audit(&mut *tx, &audit).await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=override"));
+    Ok(())
+}

@@ -175,3 +175,251 @@ mod tests {
         assert!(!looks_like_totp(&code));
     }
 }
+
+/// What an entitlement override sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverrideInput {
+    /// A feature on or off.
+    Feature {
+        /// The feature key.
+        key: String,
+        /// On or off.
+        enabled: bool,
+    },
+    /// A limit, `None` for unlimited.
+    Limit {
+        /// The metric key.
+        key: String,
+        /// The limit.
+        limit: Option<i64>,
+    },
+    /// The tier whose entitlements apply.
+    Tier {
+        /// The tier key.
+        key: String,
+    },
+}
+
+/// The catalogue's keys an override may name.
+pub struct KnownKeys<'a> {
+    /// Feature keys.
+    pub features: Vec<&'a str>,
+    /// Metric keys.
+    pub metrics: Vec<&'a str>,
+    /// Tier keys.
+    pub tiers: Vec<&'a str>,
+}
+
+/// Why an override was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideError {
+    /// Not feature, limit or tier.
+    #[error("choose what to override: a feature, a limit or the tier")]
+    Kind,
+    /// A key the catalogue does not have.
+    #[error("the catalogue has no {0} with that key")]
+    UnknownKey(&'static str),
+    /// A value that does not fit the kind.
+    #[error("{0}")]
+    Value(&'static str),
+    /// An expiry that is not a future date.
+    #[error("give the expiry as a future date, YYYY-MM-DD, or leave it empty")]
+    Expiry,
+}
+
+/// Reads an override from the console's form.
+pub fn parse_override(
+    kind: &str,
+    key: &str,
+    value: &str,
+    known: &KnownKeys<'_>,
+) -> Result<OverrideInput, OverrideError> {
+    let (key, value) = (key.trim(), value.trim());
+    match kind {
+        "feature" => {
+            if !known.features.contains(&key) {
+                return Err(OverrideError::UnknownKey("feature"));
+            }
+            let enabled = match value {
+                "on" => true,
+                "off" => false,
+                _ => return Err(OverrideError::Value("a feature override is on or off")),
+            };
+            Ok(OverrideInput::Feature {
+                key: key.to_owned(),
+                enabled,
+            })
+        }
+        "limit" => {
+            if !known.metrics.contains(&key) {
+                return Err(OverrideError::UnknownKey("metric"));
+            }
+            let limit = match value {
+                "unlimited" => None,
+                digits if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => Some(
+                    digits
+                        .parse::<i64>()
+                        .map_err(|_| OverrideError::Value("that limit is too large"))?,
+                ),
+                _ => return Err(OverrideError::Value("a limit is a whole number, or unlimited")),
+            };
+            Ok(OverrideInput::Limit {
+                key: key.to_owned(),
+                limit,
+            })
+        }
+        "tier" => {
+            if !known.tiers.contains(&key) {
+                return Err(OverrideError::UnknownKey("tier"));
+            }
+            Ok(OverrideInput::Tier { key: key.to_owned() })
+        }
+        _ => Err(OverrideError::Kind),
+    }
+}
+
+/// An override's expiry: empty for none, else a date after today (it ends
+/// at 00:00 UTC of that day).
+pub fn parse_expiry(raw: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, OverrideError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| OverrideError::Expiry)?;
+    let at = day.and_hms_opt(0, 0, 0).ok_or(OverrideError::Expiry)?.and_utc();
+    if at <= now {
+        return Err(OverrideError::Expiry);
+    }
+    Ok(Some(at))
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    fn known() -> KnownKeys<'static> {
+        KnownKeys {
+            features: vec!["sso", "audit_log"],
+            metrics: vec!["users", "workspaces"],
+            tiers: vec!["starter", "professional"],
+        }
+    }
+
+    #[test]
+    fn overrides_name_only_what_the_catalogue_has_with_values_that_fit() {
+        let ok = [
+            (
+                "feature",
+                "sso",
+                "on",
+                OverrideInput::Feature {
+                    key: "sso".into(),
+                    enabled: true,
+                },
+            ),
+            (
+                "feature",
+                " audit_log ",
+                "off",
+                OverrideInput::Feature {
+                    key: "audit_log".into(),
+                    enabled: false,
+                },
+            ),
+            (
+                "limit",
+                "users",
+                "25",
+                OverrideInput::Limit {
+                    key: "users".into(),
+                    limit: Some(25),
+                },
+            ),
+            (
+                "limit",
+                "workspaces",
+                "unlimited",
+                OverrideInput::Limit {
+                    key: "workspaces".into(),
+                    limit: None,
+                },
+            ),
+            (
+                "limit",
+                "users",
+                "0",
+                OverrideInput::Limit {
+                    key: "users".into(),
+                    limit: Some(0),
+                },
+            ),
+            (
+                "tier",
+                "professional",
+                "",
+                OverrideInput::Tier {
+                    key: "professional".into(),
+                },
+            ),
+        ];
+        for (kind, key, value, expected) in ok {
+            assert_eq!(
+                parse_override(kind, key, value, &known()),
+                Ok(expected),
+                "{kind} {key} {value}"
+            );
+        }
+        let bad = [
+            ("plan", "starter", "", OverrideError::Kind),
+            ("feature", "teleport", "on", OverrideError::UnknownKey("feature")),
+            (
+                "feature",
+                "sso",
+                "yes",
+                OverrideError::Value("a feature override is on or off"),
+            ),
+            ("limit", "seats", "5", OverrideError::UnknownKey("metric")),
+            (
+                "limit",
+                "users",
+                "-1",
+                OverrideError::Value("a limit is a whole number, or unlimited"),
+            ),
+            (
+                "limit",
+                "users",
+                "2.5",
+                OverrideError::Value("a limit is a whole number, or unlimited"),
+            ),
+            (
+                "limit",
+                "users",
+                "99999999999999999999",
+                OverrideError::Value("that limit is too large"),
+            ),
+            ("tier", "enterprise", "", OverrideError::UnknownKey("tier")),
+        ];
+        for (kind, key, value, expected) in bad {
+            assert_eq!(
+                parse_override(kind, key, value, &known()),
+                Err(expected),
+                "{kind} {key} {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_expiry_is_a_future_date_or_nothing() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(parse_expiry("", now), Ok(None));
+        assert_eq!(
+            parse_expiry("2026-12-02", now).unwrap().unwrap().to_rfc3339(),
+            "2026-12-02T00:00:00+00:00"
+        );
+        for bad in ["2026-12-01", "2025-01-01", "tomorrow", "2026-13-01", "02/12/2026"] {
+            assert_eq!(parse_expiry(bad, now), Err(OverrideError::Expiry), "{bad}");
+        }
+    }
+}

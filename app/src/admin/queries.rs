@@ -324,7 +324,7 @@ pub async fn organization_detail(
     .collect();
     // language=PostgreSQL
     let overrides = sqlx::query!(
-        r#"select kind, key, enabled, limit_value, expires_at as "expires_at: DateTime<Utc>", reason
+        r#"select override_id, kind, key, enabled, limit_value, expires_at as "expires_at: DateTime<Utc>", reason
            from entitlement_override where organization_id = $1 and removed_at is null
            order by created_at desc"#,
         organization_id
@@ -344,7 +344,7 @@ pub async fn organization_detail(
             .expires_at
             .map(|at| format!(" until {}", time(at)))
             .unwrap_or_default();
-        format!("{what}{until} — {}", r.reason)
+        (r.override_id.to_string(), format!("{what}{until} — {}", r.reason))
     })
     .collect();
     let audit = audit_entries(
@@ -486,17 +486,33 @@ pub async fn dashboard(
     .fetch_one(pool)
     .await?;
     let attention = [
-        ("Failed provider events", attention.failed),
-        ("Unmatched provider events", attention.unmatched),
-        ("Rejected provider deliveries", attention.rejected),
-        ("Dead emails", attention.dead),
-        ("Failing outbound endpoints", attention.failing),
+        (
+            "Failed provider events",
+            attention.failed,
+            Some("/admin/events?status=failed"),
+        ),
+        (
+            "Unmatched provider events",
+            attention.unmatched,
+            Some("/admin/events?status=unmatched"),
+        ),
+        (
+            "Rejected provider deliveries",
+            attention.rejected,
+            Some("/admin/events?status=rejected"),
+        ),
+        ("Dead emails", attention.dead, Some("/admin/emails?status=dead")),
+        (
+            "Failing outbound endpoints",
+            attention.failing,
+            Some("/admin/health"),
+        ),
     ]
     .into_iter()
-    .map(|(label, count)| Attention {
+    .map(|(label, count, href)| Attention {
         label: label.to_owned(),
         count,
-        href: None,
+        href: href.map(str::to_owned),
     })
     .collect();
     Ok(super::views::DashboardView {

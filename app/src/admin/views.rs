@@ -133,8 +133,8 @@ pub struct OrganizationDetail {
     pub ledger: Vec<LedgerRow>,
     /// Invoices: number, status, total, date.
     pub invoices: Vec<(String, String, String, String)>,
-    /// Entitlement overrides in words.
-    pub overrides: Vec<String>,
+    /// Live entitlement overrides: id, and what it sets in words.
+    pub overrides: Vec<(String, String)>,
     /// Audit entries about it, newest first.
     pub audit: Vec<AuditRow>,
 }

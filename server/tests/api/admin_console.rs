@@ -137,6 +137,23 @@ async fn an_admin_session_ends_after_thirty_idle_minutes_and_a_customer_session_
     );
 }
 
+/// Every field any console function takes, so each call gets past decoding
+/// and is refused for who is asking, not for its form.
+fn every_field(org: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("organization_id", org),
+        ("override_id", org),
+        ("id", org),
+        ("days", "7"),
+        ("reason", "x"),
+        ("suspend", "true"),
+        ("kind", "feature"),
+        ("key", "work_orders"),
+        ("value", "on"),
+        ("expires", ""),
+    ]
+}
+
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_admin(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
@@ -154,6 +171,11 @@ async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_ad
     let pages = [
         "/admin".to_owned(),
         "/admin/organizations".to_owned(),
+        "/admin/analytics".to_owned(),
+        "/admin/analytics/months.csv".to_owned(),
+        "/admin/events".to_owned(),
+        "/admin/emails".to_owned(),
+        "/admin/health".to_owned(),
         format!("/admin/organizations/{org}"),
         "/admin/audit".to_owned(),
         "/admin/recovery-codes".to_owned(),
@@ -188,17 +210,7 @@ async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_ad
                 browser.fetch(&format!("{path}?id={org}")).await
             } else {
                 let org = org.to_string();
-                browser
-                    .call(
-                        path,
-                        &[
-                            ("organization_id", org.as_str()),
-                            ("days", "7"),
-                            ("reason", "x"),
-                            ("suspend", "true"),
-                        ],
-                    )
-                    .await
+                browser.call(path, &every_field(&org)).await
             };
             assert_eq!(response.status, 401, "{who} {path}: {}", response.body);
         }
@@ -661,4 +673,179 @@ async fn an_impersonation_ends_by_itself_after_thirty_minutes(pool: PgPool) {
     let after = admin.get("/app").await;
     assert_eq!(after.status, 303, "no longer anyone in the portal");
     assert!(after.headers["location"].to_str().unwrap().starts_with("/login"));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn overrides_are_checked_against_the_catalogue_change_what_the_organisation_may_do_and_are_audited(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let (mut admin, _) = enrolled_admin(&app).await;
+    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let org_text = org.to_string();
+    let add = |kind: &'static str, key: &'static str, value: &'static str, expires: &'static str| {
+        [
+            ("organization_id", org_text.clone()),
+            ("kind", kind.to_owned()),
+            ("key", key.to_owned()),
+            ("value", value.to_owned()),
+            ("expires", expires.to_owned()),
+            ("reason", "Pilot agreed with sales".to_owned()),
+        ]
+    };
+    let form = |fields: &[(&'static str, String)]| -> Vec<(&'static str, String)> { fields.to_vec() };
+    for (fields, field) in [
+        (add("feature", "teleport", "on", ""), "key"),
+        (add("feature", "oee_dashboard", "maybe", ""), "value"),
+        (add("limit", "workspaces", "-3", ""), "value"),
+        (add("tier", "platinum", "", ""), "key"),
+        (add("limit", "workspaces", "10", "2020-01-01"), "expires"),
+    ] {
+        let fields = form(&fields);
+        let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = admin.submit("/api/admin_add_override", &refs).await;
+        assert!(
+            matches!(form_error(&refused), app::error::AppError::Validation { field: f, .. } if f == field),
+            "{refs:?}"
+        );
+    }
+    let fields = form(&add("feature", "oee_dashboard", "on", ""));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let added = admin.submit("/api/admin_add_override", &refs).await;
+    assert_eq!(
+        added.headers["location"],
+        format!("/admin/organizations/{org}?done=override")
+    );
+
+    // The organisation may now use a professional feature on the starter plan.
+    let catalog = app.state.catalog.get(&pool).await.unwrap();
+    let standing = app::entitlements::guard::standing(
+        &pool,
+        &catalog,
+        &app::entitlements::db::OrganizationAddress::Id(org),
+        app.state.clock.now(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(standing.check_feature(&catalog, "oee_dashboard"), Some(Ok(())));
+
+    let override_id: Uuid = sqlx::query_scalar("select override_id from entitlement_override")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let page = admin.get(&format!("/admin/organizations/{org}")).await;
+    assert!(page.body.contains(&format!("data-override=\"{override_id}\"")));
+    let override_text = override_id.to_string();
+    admin
+        .submit(
+            "/api/admin_remove_override",
+            &[
+                ("organization_id", org_text.as_str()),
+                ("override_id", override_text.as_str()),
+                ("reason", "Pilot over"),
+            ],
+        )
+        .await;
+    let removed: bool = sqlx::query_scalar("select removed_at is not null from entitlement_override")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(removed, "the row stays, marked removed");
+    let actions: Vec<String> = sqlx::query_scalar(
+        "select action from admin_audit where action like 'override.%' order by admin_audit_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(actions, ["override.add", "override.remove"]);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_failed_provider_event_shows_its_reason_and_payload_and_is_retried_once_and_a_dead_email_is_resent(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (mut admin, _) = enrolled_admin(&app).await;
+    let event: Uuid = sqlx::query_scalar(
+        "insert into webhook_event (provider, provider_event_id, event_type, livemode, provider_created_at, payload,
+                                    status, attempts, last_error)
+         values ('stripe', 'evt_broken', 'customer.subscription.updated', false, now(), '{\"id\": \"evt_broken\"}',
+                 'failed', 8, 'the provider answered 500 eight times')
+         returning webhook_event_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let list = admin.get("/admin/events?status=failed").await;
+    assert!(list.body.contains("data-event=\"evt_broken\""));
+    assert!(list.body.contains("the provider answered 500 eight times"));
+    let detail = admin.get(&format!("/admin/events/{event}")).await;
+    assert!(
+        detail.body.contains("&quot;id&quot;: &quot;evt_broken&quot;")
+            || detail.body.contains("\"id\": \"evt_broken\"")
+    );
+    let event_text = event.to_string();
+    let retried = admin
+        .submit("/api/admin_retry_event", &[("id", event_text.as_str())])
+        .await;
+    assert_eq!(
+        retried.headers["location"],
+        format!("/admin/events/{event}?retried=1")
+    );
+    let status: String = sqlx::query_scalar("select status from webhook_event")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending");
+    let again = admin
+        .submit("/api/admin_retry_event", &[("id", event_text.as_str())])
+        .await;
+    assert!(
+        form_error(&again)
+            .to_string()
+            .contains("only a failed or unmatched event")
+    );
+    assert_eq!(admin.fetch("/api/admin_events?status=lost").await.status, 422);
+
+    let email: Uuid = sqlx::query_scalar(
+        "insert into email_outbox (to_address, template, subject, text_body, html_body, status, attempts, last_error)
+         values ('ada@acme.test', 'trial_reminder', 'Your trial ends soon', 'x', 'x', 'dead', 10, '550 mailbox unavailable')
+         returning email_outbox_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let dead = admin.get("/admin/emails").await;
+    assert!(dead.body.contains("550 mailbox unavailable"));
+    let email_text = email.to_string();
+    let resent = admin
+        .submit("/api/admin_resend_email", &[("id", email_text.as_str())])
+        .await;
+    assert_eq!(resent.headers["location"], "/admin/emails?resent=1");
+    let (status, attempts): (String, i32) = sqlx::query_as("select status, attempts from email_outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((status.as_str(), attempts), ("queued", 0));
+    let actions: Vec<String> = sqlx::query_scalar(
+        "select action from admin_audit where action not like 'admin.%' order by admin_audit_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(actions, ["provider_event.retry", "email.resend"]);
+
+    let health = admin.get("/admin/health").await;
+    assert_eq!(health.status, 200);
+    assert!(health.body.contains("PostgreSQL") && health.body.contains("data-health=\"provider events\""));
+    let dashboard = admin.get("/admin").await;
+    assert!(
+        dashboard.body.contains("/admin/events?status=failed"),
+        "attention links to its page"
+    );
 }

@@ -9,7 +9,7 @@ use leptos_meta::Title;
 
 fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto">
+        <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
             <table class="w-full text-sm" data-table=id>
                 <caption class="text-left font-semibold">{caption}</caption>
                 <thead><tr>{table.head.into_iter().map(|h| view! { <th scope="col" class=TH>{h}</th> }).collect_view()}</tr></thead>
@@ -35,7 +35,7 @@ fn chart(title: &'static str, chart: Option<ChartView>) -> impl IntoView {
         view! {
             <figure class="space-y-2">
                 // The SVG is made on the server by charts-rs from figures, not from user input.
-                <div class="max-w-full overflow-x-auto" aria-hidden="true" inner_html=chart.svg></div>
+                <div class="[&_svg]:h-auto [&_svg]:max-w-full" aria-hidden="true" inner_html=chart.svg></div>
                 <figcaption class="text-sm text-slate-700"><strong>{title} ": "</strong>{chart.summary}</figcaption>
             </figure>
         }

@@ -127,7 +127,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                                 </div>
                                 <div class="sm:col-span-5"><button type="submit" class=SMALL_BUTTON>"Search"</button></div>
                             </form>
-                            <div class="overflow-x-auto">
+                            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Organisations"</caption>
                                     <thead><tr>
@@ -164,7 +164,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
 
 fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto">
+        <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
             <table class="w-full text-sm">
                 <caption class="sr-only">{caption}</caption>
                 <thead><tr>
@@ -214,6 +214,7 @@ pub fn AdminOrganizationPage() -> impl IntoView {
         <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
             {done.map(|done| view! { <Notice message=match done.as_str() {
                 "trial" => "The trial was extended and the audit log has the entry.".to_owned(),
+                "override" => "The overrides changed; the host product is told, and the audit log has the entry.".to_owned(),
                 _ => "Done; the audit log has the entry.".to_owned(),
             } /> })}
             <FormSummary feedback=feedback.clone() />
@@ -287,7 +288,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
         </section>
         <section aria-labelledby="ledger">
             <h2 id="ledger" class="text-xl font-semibold">"Ledger"</h2>
-            <div class="overflow-x-auto">
+            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
                 <table class="mt-2 w-full text-sm">
                     <caption class="sr-only">"Subscription ledger, newest first"</caption>
                     <thead><tr>
@@ -314,9 +315,45 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                 {org.invoices.into_iter().map(|(number, status, total, date)| view! { <li>{date} " — " {number} " — " {status} " — " {total}</li> }).collect_view()}
             </ul>
         </section>
-        <section aria-labelledby="overrides">
+        <section aria-labelledby="overrides" class="space-y-3">
             <h2 id="overrides" class="text-xl font-semibold">"Entitlement overrides"</h2>
-            <ul class="mt-2 text-sm">{org.overrides.into_iter().map(|o| view! { <li>{o}</li> }).collect_view()}</ul>
+            <ul class="space-y-2 text-sm">
+                {org.overrides.into_iter().map(|(override_id, text)| {
+                    let org_id = id.clone();
+                    let field = format!("remove-reason-{override_id}");
+                    view! {
+                        <li data-override=override_id.clone()>
+                            <form method="post" action="/api/admin_remove_override" class="flex flex-wrap items-end gap-2">
+                                <span class="grow">{text}</span>
+                                <input type="hidden" name="organization_id" value=org_id />
+                                <input type="hidden" name="override_id" value=override_id.clone() />
+                                <label for=field.clone() class="sr-only">"Reason for removing it"</label>
+                                <input id=field name="reason" type="text" required maxlength="500" placeholder="Reason" class="rounded-md border border-slate-300 px-2 py-1" />
+                                <button type="submit" class="underline">"Remove"</button>
+                            </form>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <form method="post" action="/api/admin_add_override" class="grid grid-cols-1 gap-3 rounded-lg border border-slate-200 p-4 sm:grid-cols-3" aria-labelledby="override-heading">
+                <h3 id="override-heading" class="font-semibold sm:col-span-3">"Add an override"</h3>
+                <input type="hidden" name="organization_id" value=id.clone() />
+                <div><label for="override-kind" class="block text-sm font-medium">"What"</label>
+                    <select id="override-kind" name="kind" class=INPUT>
+                        <option value="feature">"A feature (on/off)"</option>
+                        <option value="limit">"A limit (a number or unlimited)"</option>
+                        <option value="tier">"The tier"</option>
+                    </select></div>
+                <div><label for="override-key" class="block text-sm font-medium">"Key (feature, metric or tier)"</label>
+                    <input id="override-key" name="key" type="text" required class=INPUT /></div>
+                <div><label for="override-value" class="block text-sm font-medium">"Value (on, off, a number, unlimited)"</label>
+                    <input id="override-value" name="value" type="text" class=INPUT /></div>
+                <div><label for="override-expires" class="block text-sm font-medium">"Expires (optional)"</label>
+                    <input id="override-expires" name="expires" type="date" class=INPUT /></div>
+                <div class="sm:col-span-2"><label for="override-reason" class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
+                    <input id="override-reason" name="reason" type="text" required maxlength="500" class=INPUT /></div>
+                <div class="sm:col-span-3"><button type="submit" class=SMALL_BUTTON>"Add the override"</button></div>
+            </form>
         </section>
         <section aria-labelledby="org-audit">
             <h2 id="org-audit" class="text-xl font-semibold">"Audit entries"</h2>

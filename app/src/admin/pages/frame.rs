@@ -33,6 +33,9 @@ pub fn AdminNav(
                     {link("/admin", "Dashboard")}
                     {link("/admin/organizations", "Organisations")}
                     {link("/admin/analytics", "Analytics")}
+                    {link("/admin/events", "Events")}
+                    {link("/admin/emails", "Emails")}
+                    {link("/admin/health", "Health")}
                     {link("/admin/audit", "Audit log")}
                     <form method="post" action="/api/admin_logout">
                         <button type="submit" class="text-slate-200 underline hover:text-white">"Sign out"</button>

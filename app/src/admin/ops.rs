@@ -1,0 +1,361 @@
+//! The console's operations pages: provider events that failed or matched
+//! nothing (with the reason, the raw payload and a retry), the email
+//! outbox's dead letters (with a resend), and system health.
+
+// #[server] turns each function's parameters into the fields of a generated
+// argument struct; parameters cannot carry doc comments, the functions do.
+#![allow(missing_docs)]
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use {
+    super::db::{self, AuditEntry},
+    super::session,
+    crate::accounts::api::client_ip,
+    crate::context::app_context,
+    chrono::{DateTime, Utc},
+    uuid::Uuid,
+};
+
+/// A provider event in the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRow {
+    /// Gatehouse's id for it.
+    pub id: String,
+    /// `stripe` or `sandbox`.
+    pub provider: String,
+    /// The provider's event id.
+    pub provider_event_id: String,
+    /// Its type.
+    pub event_type: String,
+    /// `failed`, `unmatched`, `rejected`, `pending`, `processed`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// Why it failed, or what it matched nothing of.
+    pub reason: Option<String>,
+    /// When it arrived.
+    pub received_at: String,
+}
+
+/// One provider event with its payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventDetail {
+    /// The event.
+    pub event: EventRow,
+    /// The payload as stored (pretty JSON), or the raw body as received.
+    pub payload: String,
+    /// Whether it can be retried (failed or unmatched).
+    pub retryable: bool,
+}
+
+/// A queued, sent or dead email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailRow {
+    /// Its id.
+    pub id: String,
+    /// To whom.
+    pub to: String,
+    /// Which template.
+    pub template: String,
+    /// Its subject.
+    pub subject: String,
+    /// `queued`, `sent`, `dead`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+    /// When it was written.
+    pub created_at: String,
+}
+
+/// One line of the health page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthLine {
+    /// What.
+    pub label: String,
+    /// Its state, in words.
+    pub value: String,
+    /// Whether it needs attention.
+    pub attention: bool,
+}
+
+#[cfg(feature = "ssr")]
+fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// The statuses a provider event can be in, as the page lists them.
+pub const EVENT_STATUSES: [&str; 5] = ["failed", "unmatched", "rejected", "pending", "processed"];
+/// The statuses an email can be in, as the page lists them.
+pub const EMAIL_STATUSES: [&str; 3] = ["dead", "queued", "sent"];
+
+/// Provider events in one status (failed by default), newest first, 100 at most.
+#[server(prefix = "/api", endpoint = "admin_events", input = server_fn::codec::GetUrl)]
+pub async fn list_events(status: Option<String>) -> Result<Vec<EventRow>, AppError> {
+    session::require_admin().await?;
+    let context = app_context()?;
+    let status = status
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "failed".to_owned());
+    if !EVENT_STATUSES.contains(&status.as_str()) {
+        return Err(AppError::field("status", "that is not an event status"));
+    }
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"select webhook_event_id, provider, provider_event_id, event_type, status, attempts, last_error,
+                  received_at as "received_at: DateTime<Utc>"
+           from webhook_event where status = $1 order by received_at desc limit 100"#,
+        status
+    )
+    .fetch_all(&context.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EventRow {
+            id: r.webhook_event_id.to_string(),
+            provider: r.provider,
+            provider_event_id: r.provider_event_id,
+            event_type: r.event_type,
+            status: r.status,
+            attempts: r.attempts,
+            reason: r.last_error,
+            received_at: time(r.received_at),
+        })
+        .collect())
+}
+
+/// One provider event with its raw payload.
+#[server(prefix = "/api", endpoint = "admin_event", input = server_fn::codec::GetUrl)]
+pub async fn get_event(id: String) -> Result<EventDetail, AppError> {
+    session::require_admin().await?;
+    let context = app_context()?;
+    let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"select webhook_event_id, provider, provider_event_id, event_type, status, attempts, last_error,
+                  received_at as "received_at: DateTime<Utc>", payload, raw_body
+           from webhook_event where webhook_event_id = $1"#,
+        id
+    )
+    .fetch_optional(&context.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let payload = match (&row.payload, &row.raw_body) {
+        (Some(payload), _) => serde_json::to_string_pretty(payload).unwrap_or_default(),
+        (None, Some(raw)) => String::from_utf8_lossy(raw).into_owned(),
+        (None, None) => String::new(),
+    };
+    Ok(EventDetail {
+        retryable: matches!(row.status.as_str(), "failed" | "unmatched"),
+        payload,
+        event: EventRow {
+            id: row.webhook_event_id.to_string(),
+            provider: row.provider,
+            provider_event_id: row.provider_event_id,
+            event_type: row.event_type,
+            status: row.status,
+            attempts: row.attempts,
+            reason: row.last_error,
+            received_at: time(row.received_at),
+        },
+    })
+}
+
+/// Puts a failed or unmatched event back in the queue, due now.
+#[server(prefix = "/api", endpoint = "admin_retry_event")]
+pub async fn retry_event(id: String) -> Result<(), AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
+    let mut tx = context.pool.begin().await?;
+    // language=PostgreSQL
+    let before = sqlx::query_scalar!(
+        "update webhook_event w set status = 'pending', next_attempt_at = $2
+         from (select status from webhook_event where webhook_event_id = $1 for update) old
+         where w.webhook_event_id = $1 and old.status in ('failed', 'unmatched')
+         returning old.status",
+        id,
+        now as _
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::Conflict("only a failed or unmatched event can be retried".to_owned()))?;
+    db::audit(
+        &mut *tx,
+        &AuditEntry {
+            at: now,
+            admin_id: admin.admin_id,
+            admin_email: &admin.email,
+            action: "provider_event.retry",
+            organization_id: None,
+            reason: None,
+            before: Some(serde_json::json!({ "event": id.to_string(), "status": before })),
+            after: Some(serde_json::json!({ "status": "pending" })),
+            client_ip: &client_ip(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect(&format!("/admin/events/{id}?retried=1"));
+    Ok(())
+}
+
+/// Emails in one status (dead by default), newest first, 100 at most.
+#[server(prefix = "/api", endpoint = "admin_emails", input = server_fn::codec::GetUrl)]
+pub async fn list_emails(status: Option<String>) -> Result<Vec<EmailRow>, AppError> {
+    session::require_admin().await?;
+    let context = app_context()?;
+    let status = status
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "dead".to_owned());
+    if !EMAIL_STATUSES.contains(&status.as_str()) {
+        return Err(AppError::field("status", "that is not an email status"));
+    }
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"select email_outbox_id, to_address, template, subject, status, attempts, last_error,
+                  created_at as "created_at: DateTime<Utc>"
+           from email_outbox where status = $1 order by created_at desc limit 100"#,
+        status
+    )
+    .fetch_all(&context.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EmailRow {
+            id: r.email_outbox_id.to_string(),
+            to: r.to_address,
+            template: r.template,
+            subject: r.subject,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            created_at: time(r.created_at),
+        })
+        .collect())
+}
+
+/// Queues a dead email again, due now, with its attempts reset.
+#[server(prefix = "/api", endpoint = "admin_resend_email")]
+pub async fn resend_email(id: String) -> Result<(), AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
+    let mut tx = context.pool.begin().await?;
+    // language=PostgreSQL
+    let to = sqlx::query_scalar!(
+        "update email_outbox set status = 'queued', attempts = 0, next_attempt_at = $2
+         where email_outbox_id = $1 and status = 'dead' returning to_address",
+        id,
+        now as _
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::Conflict("only a dead email can be sent again".to_owned()))?;
+    db::audit(
+        &mut *tx,
+        &AuditEntry {
+            at: now,
+            admin_id: admin.admin_id,
+            admin_email: &admin.email,
+            action: "email.resend",
+            organization_id: None,
+            reason: None,
+            before: Some(serde_json::json!({ "email": id.to_string(), "to": to, "status": "dead" })),
+            after: Some(serde_json::json!({ "status": "queued" })),
+            client_ip: &client_ip(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect("/admin/emails?resent=1");
+    Ok(())
+}
+
+/// The database, the queues and the process, each with whether it needs attention.
+#[server(prefix = "/api", endpoint = "admin_health", input = server_fn::codec::GetUrl)]
+pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
+    session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"select current_setting('server_version') as "version!",
+                  (select count(*) from webhook_event where status = 'pending') as "events_pending!",
+                  (select min(next_attempt_at) from webhook_event where status = 'pending')
+                      as "events_oldest: DateTime<Utc>",
+                  (select count(*) from webhook_event where status in ('failed', 'unmatched', 'rejected'))
+                      as "events_stuck!",
+                  (select count(*) from email_outbox where status = 'queued') as "emails_queued!",
+                  (select min(next_attempt_at) from email_outbox where status = 'queued')
+                      as "emails_oldest: DateTime<Utc>",
+                  (select count(*) from email_outbox where status = 'dead') as "emails_dead!",
+                  (select count(*) from outbound_delivery where state = 'pending') as "outbound_pending!",
+                  (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
+                      as "endpoints_failing!""#
+    )
+    .fetch_one(&context.pool)
+    .await?;
+    let waiting = |oldest: Option<DateTime<Utc>>| match oldest {
+        Some(at) if at < now => format!(", the oldest due {} min ago", (now - at).num_minutes()),
+        _ => String::new(),
+    };
+    let line = |label: &str, value: String, attention: bool| HealthLine {
+        label: label.to_owned(),
+        value,
+        attention,
+    };
+    let uptime = now - context.started_at;
+    Ok(vec![
+        line(
+            "Database",
+            format!("PostgreSQL {}, answering", row.version),
+            false,
+        ),
+        line(
+            "Provider events",
+            format!(
+                "{} waiting{}; {} failed, unmatched or rejected",
+                row.events_pending,
+                waiting(row.events_oldest),
+                row.events_stuck
+            ),
+            row.events_stuck > 0,
+        ),
+        line(
+            "Email outbox",
+            format!(
+                "{} queued{}; {} dead",
+                row.emails_queued,
+                waiting(row.emails_oldest),
+                row.emails_dead
+            ),
+            row.emails_dead > 0,
+        ),
+        line(
+            "Outbound webhooks",
+            format!(
+                "{} deliveries waiting; {} endpoints failing",
+                row.outbound_pending, row.endpoints_failing
+            ),
+            row.endpoints_failing > 0,
+        ),
+        line(
+            "Gatehouse",
+            format!(
+                "version {}, up {} h {} min",
+                env!("CARGO_PKG_VERSION"),
+                uptime.num_hours(),
+                uptime.num_minutes() % 60
+            ),
+            false,
+        ),
+    ])
+}

@@ -1,0 +1,201 @@
+//! The operations pages: provider events, the email outbox, system health.
+
+use super::super::ops::{EMAIL_STATUSES, EVENT_STATUSES, get_event, get_health, list_emails, list_events};
+use super::frame::{AdminNav, SMALL_BUTTON, TD, TH, admin_outcome};
+use crate::ui::form::{FormFeedback, FormSummary, Notice};
+use crate::ui::query_value;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+fn status_links(base: &'static str, statuses: &'static [&'static str], current: String) -> impl IntoView {
+    view! {
+        <nav aria-label="Status" class="flex flex-wrap gap-4 text-sm">
+            {statuses.iter().map(|status| {
+                let active = *status == current;
+                view! {
+                    <a href=format!("{base}?status={status}") aria-current=active.then_some("page")
+                       class=if active { "font-semibold underline" } else { "underline text-slate-700" }>{*status}</a>
+                }
+            }).collect_view()}
+        </nav>
+    }
+}
+
+/// `/admin/events?status=`.
+#[component]
+pub fn AdminEventsPage() -> impl IntoView {
+    let status = query_value("status").unwrap_or_else(|| "failed".to_owned());
+    let current = status.clone();
+    view! {
+        <Title text="Provider events — Gatehouse admin" />
+        <AdminNav current="/admin/events" />
+        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+            <h1 class="text-3xl font-bold tracking-tight">"Provider events"</h1>
+            {status_links("/admin/events", &EVENT_STATUSES, current)}
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new({
+                    let status = status.clone();
+                    async move {
+                        admin_outcome(list_events(Some(status)).await, |rows| view! {
+                            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                                <table class="w-full text-sm">
+                                    <caption class="sr-only">"Provider events, newest first"</caption>
+                                    <thead><tr>
+                                        <th scope="col" class=TH>"Received"</th><th scope="col" class=TH>"Event"</th>
+                                        <th scope="col" class=TH>"Type"</th><th scope="col" class=TH>"Attempts"</th>
+                                        <th scope="col" class=TH>"Reason"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|row| view! {
+                                            <tr class="border-t border-slate-100" data-event=row.provider_event_id.to_owned()>
+                                                <td class=TD>{row.received_at.clone()}</td>
+                                                <th scope="row" class="py-2 pr-4 text-left font-normal">
+                                                    <a href=format!("/admin/events/{}", row.id) class="underline">{format!("{} {}", row.provider, row.provider_event_id)}</a>
+                                                </th>
+                                                <td class=TD>{row.event_type.clone()}</td>
+                                                <td class=TD>{row.attempts}</td>
+                                                <td class=TD>{row.reason.clone().unwrap_or_default()}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        })
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+/// `/admin/events/:id`: the reason, the raw payload, a retry.
+#[component]
+pub fn AdminEventPage() -> impl IntoView {
+    let id = use_params_map()
+        .with_untracked(|p| p.get("id"))
+        .unwrap_or_default();
+    let feedback = FormFeedback::from_address();
+    let retried = query_value("retried").is_some();
+    view! {
+        <Title text="Provider event — Gatehouse admin" />
+        <AdminNav current="/admin/events" />
+        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+            {retried.then(|| view! { <Notice message="The event is queued again; the worker picks it up now.".to_owned() /> })}
+            <FormSummary feedback=feedback />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new({
+                    let id = id.clone();
+                    async move {
+                        admin_outcome(get_event(id).await, |detail| {
+                            let event = detail.event;
+                            view! {
+                                <h1 class="text-3xl font-bold tracking-tight">{format!("{} {}", event.provider, event.provider_event_id)}</h1>
+                                <dl class="grid grid-cols-1 gap-1 text-sm sm:grid-cols-2">
+                                    <div><dt class="inline font-semibold">"Type: "</dt><dd class="inline">{event.event_type.clone()}</dd></div>
+                                    <div><dt class="inline font-semibold">"Status: "</dt><dd class="inline" data-status>{event.status.clone()}</dd></div>
+                                    <div><dt class="inline font-semibold">"Attempts: "</dt><dd class="inline">{event.attempts}</dd></div>
+                                    <div><dt class="inline font-semibold">"Received: "</dt><dd class="inline">{event.received_at.clone()}</dd></div>
+                                    <div class="sm:col-span-2"><dt class="inline font-semibold">"Reason: "</dt><dd class="inline">{event.reason.clone().unwrap_or_else(|| "—".to_owned())}</dd></div>
+                                </dl>
+                                {detail.retryable.then(|| view! {
+                                    <form method="post" action="/api/admin_retry_event">
+                                        <input type="hidden" name="id" value=event.id.clone() />
+                                        <button type="submit" class=SMALL_BUTTON>"Retry the event"</button>
+                                    </form>
+                                })}
+                                <h2 class="text-xl font-semibold">"Payload"</h2>
+                                <pre class="max-h-[32rem] overflow-auto rounded-md bg-slate-100 p-4 text-xs" tabindex="0" aria-label="Raw payload">{detail.payload}</pre>
+                            }
+                        })
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+/// `/admin/emails?status=`: the outbox, dead letters first.
+#[component]
+pub fn AdminEmailsPage() -> impl IntoView {
+    let status = query_value("status").unwrap_or_else(|| "dead".to_owned());
+    let resent = query_value("resent").is_some();
+    let feedback = FormFeedback::from_address();
+    let current = status.clone();
+    view! {
+        <Title text="Email outbox — Gatehouse admin" />
+        <AdminNav current="/admin/emails" />
+        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+            <h1 class="text-3xl font-bold tracking-tight">"Email outbox"</h1>
+            {resent.then(|| view! { <Notice message="The email is queued again.".to_owned() /> })}
+            <FormSummary feedback=feedback />
+            {status_links("/admin/emails", &EMAIL_STATUSES, current)}
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new({
+                    let status = status.clone();
+                    async move {
+                        admin_outcome(list_emails(Some(status)).await, |rows| view! {
+                            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                                <table class="w-full text-sm">
+                                    <caption class="sr-only">"Emails, newest first"</caption>
+                                    <thead><tr>
+                                        <th scope="col" class=TH>"Written"</th><th scope="col" class=TH>"To"</th>
+                                        <th scope="col" class=TH>"Subject"</th><th scope="col" class=TH>"Attempts"</th>
+                                        <th scope="col" class=TH>"Last error"</th><th scope="col" class=TH><span class="sr-only">"Action"</span></th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|row| {
+                                            let dead = row.status == "dead";
+                                            view! {
+                                                <tr class="border-t border-slate-100" data-email=row.template.clone()>
+                                                    <td class=TD>{row.created_at.clone()}</td>
+                                                    <th scope="row" class="py-2 pr-4 text-left font-normal">{row.to.clone()}</th>
+                                                    <td class=TD>{row.subject.clone()}</td>
+                                                    <td class=TD>{row.attempts}</td>
+                                                    <td class=TD>{row.last_error.clone().unwrap_or_default()}</td>
+                                                    <td class=TD>{dead.then(|| view! {
+                                                        <form method="post" action="/api/admin_resend_email">
+                                                            <input type="hidden" name="id" value=row.id.clone() />
+                                                            <button type="submit" class="underline">"Send again"</button>
+                                                        </form>
+                                                    })}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        })
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+/// `/admin/health`.
+#[component]
+pub fn AdminHealthPage() -> impl IntoView {
+    view! {
+        <Title text="System health — Gatehouse admin" />
+        <AdminNav current="/admin/health" />
+        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+            <h1 class="text-3xl font-bold tracking-tight">"System health"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    admin_outcome(get_health().await, |lines| view! {
+                        <dl class="space-y-3">
+                            {lines.into_iter().map(|line| view! {
+                                <div class=if line.attention { "rounded-md border border-red-300 bg-red-50 p-3" } else { "rounded-md border border-slate-200 p-3" }
+                                     data-health=line.label.to_lowercase()>
+                                    <dt class="font-semibold">{line.label.clone()}</dt>
+                                    <dd>{line.value.clone()}</dd>
+                                </div>
+                            }).collect_view()}
+                        </dl>
+                    })
+                })}
+            </Suspense>
+        </main>
+    }
+}
