@@ -102,6 +102,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/events/:id") view=admin::pages::AdminEventPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/emails") view=admin::pages::AdminEmailsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/health") view=admin::pages::AdminHealthPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/import") view=admin::pages::AdminImportPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/audit") view=admin::pages::AdminAuditPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/mailbox") view=accounts::pages::DevMailboxPage ssr=SsrMode::Async />
             </Routes>

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod admin_downloads;
+pub mod admin_import;
 pub mod api_errors;
 pub mod assets;
 pub mod billing;
@@ -238,6 +239,11 @@ pub fn app(state: AppState) -> Router {
         .route("/webhooks/stripe", axum::routing::post(webhooks::receive_stripe_event))
         .route("/app/billing/invoices/{id}/pdf", get(billing::invoice_pdf::invoice_pdf))
         .route("/admin/analytics/{file}", get(admin_downloads::analytics_download))
+        .route(
+            "/admin/import",
+            axum::routing::post(admin_import::import_upload)
+                .layer(axum::extract::DefaultBodyLimit::max(limits::MAX_IMPORT_BODY)),
+        )
         .route("/brand.css", get(seo_files::brand_css))
         .route("/robots.txt", get(seo_files::robots_txt))
         .route("/sitemap.xml", get(seo_files::sitemap_xml))

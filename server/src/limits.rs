@@ -15,6 +15,8 @@ use http_body_util::BodyExt;
 pub const MAX_FORM_BODY: usize = 64 * 1024;
 /// Largest provider event body (Stripe's biggest events are a few hundred KB).
 pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+/// Largest subscription-history upload (2 million rows are about 250 MB).
+pub const MAX_IMPORT_BODY: usize = 512 * 1024 * 1024;
 /// Largest body of any other route (pages and files take none).
 pub const MAX_OTHER_BODY: usize = 16 * 1024;
 /// Most fields in one server-function form or query.
@@ -27,6 +29,8 @@ pub const MAX_FIELD_VALUE: usize = 4096;
 fn body_limit(path: &str) -> usize {
     if path.starts_with("/webhooks/") {
         MAX_WEBHOOK_BODY
+    } else if path == "/admin/import" {
+        MAX_IMPORT_BODY
     } else if path.starts_with("/api/") {
         MAX_FORM_BODY
     } else {

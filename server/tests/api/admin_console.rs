@@ -176,6 +176,7 @@ async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_ad
         "/admin/events".to_owned(),
         "/admin/emails".to_owned(),
         "/admin/health".to_owned(),
+        "/admin/import".to_owned(),
         format!("/admin/organizations/{org}"),
         "/admin/audit".to_owned(),
         "/admin/recovery-codes".to_owned(),
@@ -847,5 +848,81 @@ async fn a_failed_provider_event_shows_its_reason_and_payload_and_is_retried_onc
     assert!(
         dashboard.body.contains("/admin/events?status=failed"),
         "attention links to its page"
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_uploaded_history_is_imported_all_or_nothing_and_audited(pool: PgPool) {
+    use crate::analytics::{HEADER, HISTORY};
+    let app = TestApp::spawn(pool.clone()).await;
+    let (admin, _) = enrolled_admin(&app).await;
+    let upload = |cookie: Option<String>, csv: String| {
+        let body = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"history.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n{csv}\r\n--XyZ--\r\n"
+        );
+        let mut request = axum::http::Request::post("/admin/import")
+            .header("origin", crate::helpers::ORIGIN)
+            .header("content-type", "multipart/form-data; boundary=XyZ");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.body(axum::body::Body::from(body)).unwrap()
+    };
+    let subscriptions = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from subscription")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let bad = format!("{HEADER}\n{HISTORY}acme,sub_7,yesterday,active,starter,month,4900,1,0,0,0,USD\n");
+    let refused = app.request(upload(admin.cookie.clone(), bad)).await;
+    let location = refused.headers["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/admin/import?error=") && location.contains("line%208"),
+        "{location}"
+    );
+    assert_eq!(subscriptions().await, 0, "nothing of a bad file is stored");
+    let page = app
+        .request(
+            axum::http::Request::get(&location)
+                .header("cookie", admin.cookie.clone().unwrap())
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(page.body.contains("data-import-error") && page.body.contains("line 8"));
+
+    let imported = app
+        .request(upload(admin.cookie.clone(), format!("{HEADER}\n{HISTORY}")))
+        .await;
+    let location = imported.headers["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("/admin/import?done=Imported%206%20rows"),
+        "{location}"
+    );
+    assert_eq!(subscriptions().await, 4);
+    let audited: serde_json::Value =
+        sqlx::query_scalar("select after from admin_audit where action = 'history.import'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited["revisions_added"], 6);
+
+    let anonymous = app.request(upload(None, format!("{HEADER}\n{HISTORY}"))).await;
+    assert!(anonymous.headers["location"].to_str().unwrap().contains("error="));
+    let from_elsewhere = app
+        .request(
+            axum::http::Request::post("/admin/import")
+                .header("origin", "https://evil.test")
+                .header("cookie", admin.cookie.clone().unwrap())
+                .header("content-type", "multipart/form-data; boundary=XyZ")
+                .body(axum::body::Body::from("--XyZ--\r\n"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        from_elsewhere.status, 403,
+        "the same-origin guard covers the upload"
     );
 }

@@ -33,6 +33,7 @@ pub fn AdminNav(
                     {link("/admin", "Dashboard")}
                     {link("/admin/organizations", "Organisations")}
                     {link("/admin/analytics", "Analytics")}
+                    {link("/admin/import", "Import")}
                     {link("/admin/events", "Events")}
                     {link("/admin/emails", "Emails")}
                     {link("/admin/health", "Health")}

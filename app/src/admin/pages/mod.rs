@@ -3,10 +3,12 @@
 pub mod analytics;
 pub mod console;
 pub mod frame;
+pub mod import;
 pub mod ops;
 pub mod sign_in;
 
 pub use analytics::AdminAnalyticsPage;
 pub use console::{AdminAuditPage, AdminDashboardPage, AdminOrganizationPage, AdminOrganizationsPage};
+pub use import::AdminImportPage;
 pub use ops::{AdminEmailsPage, AdminEventPage, AdminEventsPage, AdminHealthPage};
 pub use sign_in::{AdminEnrollPage, AdminLoginPage, AdminRecoveryCodesPage, AdminVerifyPage};
