@@ -10,6 +10,8 @@ pub mod accounts;
 pub mod admin;
 #[cfg(feature = "ssr")]
 pub mod analytics;
+#[cfg(feature = "ssr")]
+pub mod api_keys;
 pub mod billing;
 pub mod catalog;
 #[cfg(feature = "ssr")]
@@ -103,6 +105,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/emails") view=admin::pages::AdminEmailsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/health") view=admin::pages::AdminHealthPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/import") view=admin::pages::AdminImportPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/api-keys") view=admin::pages::AdminApiKeysPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/audit") view=admin::pages::AdminAuditPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/mailbox") view=accounts::pages::DevMailboxPage ssr=SsrMode::Async />
             </Routes>

@@ -359,3 +359,125 @@ pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
         ),
     ])
 }
+
+/// An API key as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRow {
+    /// Its name.
+    pub name: String,
+    /// Its visible prefix.
+    pub prefix: String,
+    /// `read` or `write`.
+    pub scope: String,
+    /// When it was made.
+    pub created_at: String,
+    /// When it was last used.
+    pub last_used_at: Option<String>,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// The API keys page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeysView {
+    /// Every key, newest first.
+    pub keys: Vec<ApiKeyRow>,
+    /// A key just made, shown this once.
+    pub fresh_key: Option<String>,
+}
+
+/// The keys, and a key just made (taken from the session: shown once).
+#[server(prefix = "/api", endpoint = "admin_api_keys")]
+pub async fn get_api_keys() -> Result<ApiKeysView, AppError> {
+    session::require_admin().await?;
+    let context = app_context()?;
+    let keys = crate::api_keys::list(&context.pool).await?;
+    let fresh_key = session::take_fresh_api_key(&crate::accounts::session::current_session().await?).await?;
+    Ok(ApiKeysView {
+        keys: keys
+            .into_iter()
+            .map(|k| ApiKeyRow {
+                name: k.name,
+                prefix: k.prefix,
+                scope: k.scope,
+                created_at: time(k.created_at),
+                last_used_at: k.last_used_at.map(time),
+                revoked_at: k.revoked_at.map(time),
+            })
+            .collect(),
+        fresh_key,
+    })
+}
+
+/// Makes an API key for the host product; it is shown once.
+#[server(prefix = "/api", endpoint = "admin_create_api_key")]
+pub async fn create_api_key(name: String, scope: String) -> Result<(), AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let scope = crate::api_keys::Scope::parse(scope.trim())
+        .ok_or_else(|| AppError::field("scope", "a key reads, or reads and writes"))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::field("name", "name the key in 1–100 characters"));
+    }
+    let made = crate::api_keys::create(&context.pool, name, scope, &context.clock)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "could not make an API key");
+            AppError::Internal
+        })?;
+    db::audit(
+        &context.pool,
+        &AuditEntry {
+            at: now,
+            admin_id: admin.admin_id,
+            admin_email: &admin.email,
+            action: "api_key.create",
+            organization_id: None,
+            reason: None,
+            before: None,
+            after: Some(serde_json::json!({ "name": name, "prefix": made.prefix, "scope": scope.as_str() })),
+            client_ip: &client_ip(),
+        },
+    )
+    .await?;
+    session::keep_fresh_api_key(&crate::accounts::session::current_session().await?, made.key).await?;
+    crate::security::redirect::redirect("/admin/api-keys");
+    Ok(())
+}
+
+/// Revokes a live API key by its prefix.
+#[server(prefix = "/api", endpoint = "admin_revoke_api_key")]
+pub async fn revoke_api_key(prefix: String) -> Result<(), AppError> {
+    let admin = session::require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let prefix = prefix.trim();
+    let revoked = crate::api_keys::revoke(&context.pool, prefix, &context.clock)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "could not revoke an API key");
+            AppError::Internal
+        })?;
+    if !revoked {
+        return Err(AppError::Conflict("no live key has that prefix".to_owned()));
+    }
+    db::audit(
+        &context.pool,
+        &AuditEntry {
+            at: now,
+            admin_id: admin.admin_id,
+            admin_email: &admin.email,
+            action: "api_key.revoke",
+            organization_id: None,
+            reason: None,
+            before: Some(serde_json::json!({ "prefix": prefix })),
+            after: None,
+            client_ip: &client_ip(),
+        },
+    )
+    .await?;
+    crate::security::redirect::redirect("/admin/api-keys?revoked=1");
+    Ok(())
+}

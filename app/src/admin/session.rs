@@ -206,3 +206,19 @@ pub async fn require_pending() -> Result<PendingAdmin, AppError> {
     })
     .ok_or(AppError::Unauthorized)
 }
+
+/// A key made by the console, shown once on the next page.
+const FRESH_API_KEY: &str = "gatehouse.admin.fresh_api_key";
+
+/// Keeps a freshly made API key for the one page that shows it.
+pub async fn keep_fresh_api_key(session: &Session, key: String) -> Result<(), AppError> {
+    session.insert(FRESH_API_KEY, key).await.map_err(session_error)
+}
+
+/// Takes the freshly made API key (it is shown once).
+pub async fn take_fresh_api_key(session: &Session) -> Result<Option<String>, AppError> {
+    session
+        .remove::<String>(FRESH_API_KEY)
+        .await
+        .map_err(session_error)
+}

@@ -1,47 +1,14 @@
-//! The operator's API keys: `gk_` + a short visible prefix + a random
-//! secret. Only a SHA-256 of the key is stored (a key is 256 random bits, so
-//! a fast hash is enough: there is nothing to guess), shown once, revocable,
-//! with its last use recorded.
+//! Authenticating the operator's API keys (made and revoked by
+//! [`app::api_keys`]), with their last use recorded.
 
 use super::error::ApiError;
-use anyhow::Result;
-use app::clock::Clock;
 use app::security::throttle::Rate;
 use axum::http::{HeaderMap, StatusCode, header};
-use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Reads only.
-    Read,
-    /// Reads and writes.
-    Write,
-}
-
-impl Scope {
-    /// Reads `read` or `write`.
-    pub fn parse(raw: &str) -> Option<Scope> {
-        match raw {
-            "read" => Some(Scope::Read),
-            "write" => Some(Scope::Write),
-            _ => None,
-        }
-    }
-
-    /// The stored word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Read => "read",
-            Scope::Write => "write",
-        }
-    }
-}
+pub use app::api_keys::{NewKey, Scope, create, key_hash, revoke};
 
 /// A key that authenticated a request.
 #[derive(Debug, Clone)]
@@ -64,75 +31,6 @@ impl Caller {
             )),
         }
     }
-}
-
-/// A newly made key: the key itself exists only here.
-#[derive(Debug, Clone)]
-pub struct NewKey {
-    /// The key's id.
-    pub api_key_id: Uuid,
-    /// The full key, shown once.
-    pub key: String,
-    /// Its visible prefix.
-    pub prefix: String,
-}
-
-fn key_hash(key: &str) -> Vec<u8> {
-    Sha256::digest(key.as_bytes()).to_vec()
-}
-
-/// Makes and stores a key.
-pub async fn create(pool: &PgPool, name: &str, scope: Scope, clock: &Clock) -> Result<NewKey> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        anyhow::bail!("a key's name must be 1 to 100 characters");
-    }
-    let mut visible = [0u8; 4];
-    let mut secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut visible);
-    rand::rng().fill_bytes(&mut secret);
-    let prefix = format!("gk_{}", hex_of(&visible));
-    let key = format!(
-        "{prefix}_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-    );
-    // language=PostgreSQL
-    let api_key_id = sqlx::query_scalar!(
-        r#"
-        insert into api_key (name, scope, prefix, key_hash, created_at) values ($1, $2, $3, $4, $5)
-        returning api_key_id
-        "#,
-        name,
-        scope.as_str(),
-        prefix,
-        key_hash(&key),
-        clock.now() as _
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(NewKey {
-        api_key_id,
-        key,
-        prefix,
-    })
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Revokes a key by its prefix; returns whether one was live.
-pub async fn revoke(pool: &PgPool, prefix: &str, clock: &Clock) -> Result<bool> {
-    // language=PostgreSQL
-    let revoked = sqlx::query!(
-        "update api_key set revoked_at = $2 where prefix = $1 and revoked_at is null",
-        prefix,
-        clock.now() as _
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(revoked == 1)
 }
 
 fn unauthorized(code: &'static str, message: &str) -> ApiError {

@@ -151,6 +151,9 @@ fn every_field(org: &str) -> Vec<(&'static str, &str)> {
         ("key", "work_orders"),
         ("value", "on"),
         ("expires", ""),
+        ("name", "x"),
+        ("scope", "read"),
+        ("prefix", "gk_00000000"),
     ]
 }
 
@@ -177,6 +180,7 @@ async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_ad
         "/admin/emails".to_owned(),
         "/admin/health".to_owned(),
         "/admin/import".to_owned(),
+        "/admin/api-keys".to_owned(),
         format!("/admin/organizations/{org}"),
         "/admin/audit".to_owned(),
         "/admin/recovery-codes".to_owned(),
@@ -925,4 +929,70 @@ async fn an_uploaded_history_is_imported_all_or_nothing_and_audited(pool: PgPool
         from_elsewhere.status, 403,
         "the same-origin guard covers the upload"
     );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_api_key_made_in_the_console_is_shown_once_works_and_stops_working_when_revoked(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (mut admin, _) = enrolled_admin(&app).await;
+    let refused = admin
+        .submit(
+            "/api/admin_create_api_key",
+            &[("name", "backend"), ("scope", "admin")],
+        )
+        .await;
+    assert!(
+        matches!(form_error(&refused), app::error::AppError::Validation { field, .. } if field == "scope")
+    );
+    let made = admin
+        .submit(
+            "/api/admin_create_api_key",
+            &[("name", "backend"), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(made.headers["location"], "/admin/api-keys");
+    let page = admin.get("/admin/api-keys").await;
+    let key = page
+        .body
+        .split("data-fresh-key")
+        .nth(1)
+        .and_then(|rest| rest.split_once('>'))
+        .and_then(|(_, rest)| rest.split('<').next())
+        .unwrap_or_else(|| {
+            panic!(
+                "the new key is shown: {}",
+                &page.body[page.body.len().saturating_sub(3000)..]
+            )
+        })
+        .to_owned();
+    assert!(key.starts_with("gk_"));
+    assert!(
+        !admin.get("/admin/api-keys").await.body.contains(&key),
+        "shown once"
+    );
+    let call = |key: String| {
+        axum::http::Request::get("/api/v1/organizations")
+            .header("authorization", format!("Bearer {key}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    assert_eq!(app.request(call(key.clone())).await.status, 200);
+    let prefix: String = key.split('_').take(2).collect::<Vec<_>>().join("_");
+    admin
+        .submit("/api/admin_revoke_api_key", &[("prefix", prefix.as_str())])
+        .await;
+    let after = app.request(call(key.clone())).await;
+    assert_eq!(after.status, 401);
+    assert!(after.body.contains("revoked_api_key"));
+    let twice = admin
+        .submit("/api/admin_revoke_api_key", &[("prefix", prefix.as_str())])
+        .await;
+    assert!(form_error(&twice).to_string().contains("no live key"));
+    let actions: Vec<String> = sqlx::query_scalar(
+        "select action from admin_audit where action like 'api_key.%' order by admin_audit_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(actions, ["api_key.create", "api_key.revoke"]);
 }

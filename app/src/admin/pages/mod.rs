@@ -10,5 +10,5 @@ pub mod sign_in;
 pub use analytics::AdminAnalyticsPage;
 pub use console::{AdminAuditPage, AdminDashboardPage, AdminOrganizationPage, AdminOrganizationsPage};
 pub use import::AdminImportPage;
-pub use ops::{AdminEmailsPage, AdminEventPage, AdminEventsPage, AdminHealthPage};
+pub use ops::{AdminApiKeysPage, AdminEmailsPage, AdminEventPage, AdminEventsPage, AdminHealthPage};
 pub use sign_in::{AdminEnrollPage, AdminLoginPage, AdminRecoveryCodesPage, AdminVerifyPage};

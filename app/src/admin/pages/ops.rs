@@ -199,3 +199,73 @@ pub fn AdminHealthPage() -> impl IntoView {
         </main>
     }
 }
+
+/// `/admin/api-keys`: the host product's keys; a new one is shown once.
+#[component]
+pub fn AdminApiKeysPage() -> impl IntoView {
+    let feedback = FormFeedback::from_address();
+    let revoked = query_value("revoked").is_some();
+    view! {
+        <Title text="API keys — Gatehouse admin" />
+        <AdminNav current="/admin/api-keys" />
+        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+            <h1 class="text-3xl font-bold tracking-tight">"API keys"</h1>
+            {revoked.then(|| view! { <Notice message="The key is revoked; requests with it are refused from now on.".to_owned() /> })}
+            <FormSummary feedback=feedback />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    admin_outcome(super::super::ops::get_api_keys().await, |view| view! {
+                        {view.fresh_key.map(|key| view! {
+                            <div role="status" class="rounded-md border border-emerald-200 bg-emerald-50 p-3 text-sm">
+                                <p class="font-semibold">"Your new key, shown only this once:"</p>
+                                <code class="break-all font-mono" data-fresh-key>{key}</code>
+                            </div>
+                        })}
+                        <form method="post" action="/api/admin_create_api_key" class="flex flex-wrap items-end gap-3">
+                            <div><label for="key-name" class="block text-sm font-medium">"Name"</label>
+                                <input id="key-name" name="name" type="text" required maxlength="100" class="rounded-md border border-slate-300 px-3 py-2" /></div>
+                            <div><label for="key-scope" class="block text-sm font-medium">"Scope"</label>
+                                <select id="key-scope" name="scope" class="rounded-md border border-slate-300 px-3 py-2">
+                                    <option value="read">"Read"</option>
+                                    <option value="write">"Read and write"</option>
+                                </select></div>
+                            <button type="submit" class=SMALL_BUTTON>"Make a key"</button>
+                        </form>
+                        <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                            <table class="w-full text-sm">
+                                <caption class="sr-only">"API keys, newest first"</caption>
+                                <thead><tr>
+                                    <th scope="col" class=TH>"Name"</th><th scope="col" class=TH>"Prefix"</th>
+                                    <th scope="col" class=TH>"Scope"</th><th scope="col" class=TH>"Made"</th>
+                                    <th scope="col" class=TH>"Last used"</th><th scope="col" class=TH>"State"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {view.keys.into_iter().map(|key| {
+                                        view! {
+                                            <tr class="border-t border-slate-100" data-key=key.prefix.clone()>
+                                                <th scope="row" class="py-2 pr-4 text-left font-normal">{key.name.clone()}</th>
+                                                <td class="py-2 pr-4 align-top font-mono">{key.prefix.clone()}</td>
+                                                <td class=TD>{key.scope.clone()}</td>
+                                                <td class=TD>{key.created_at.clone()}</td>
+                                                <td class=TD>{key.last_used_at.clone().unwrap_or_else(|| "never".to_owned())}</td>
+                                                <td class=TD>{match key.revoked_at.clone() {
+                                                    Some(at) => format!("revoked {at}").into_any(),
+                                                    None => view! {
+                                                        <form method="post" action="/api/admin_revoke_api_key">
+                                                            <input type="hidden" name="prefix" value=key.prefix.clone() />
+                                                            <button type="submit" class="underline">"Revoke"</button>
+                                                        </form>
+                                                    }.into_any(),
+                                                }}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    })
+                })}
+            </Suspense>
+        </main>
+    }
+}
