@@ -996,3 +996,32 @@ async fn an_api_key_made_in_the_console_is_shown_once_works_and_stops_working_wh
     .unwrap();
     assert_eq!(actions, ["api_key.create", "api_key.revoke"]);
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn one_code_sent_twice_at_once_signs_in_only_once(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    enrolled_admin(&app).await;
+    app.state.clock.advance(TimeDelta::seconds(31));
+    let code = current_code(&app, &secret(&pool).await);
+    let mut first = app.browser();
+    let mut second = app.browser();
+    for browser in [&mut first, &mut second] {
+        browser
+            .submit("/api/admin_login", &[("email", ADMIN), ("password", PASSWORD)])
+            .await;
+    }
+    let fields = [("code", code.as_str())];
+    let (one, two) = tokio::join!(
+        first.submit("/api/admin_verify", &fields),
+        second.submit("/api/admin_verify", &fields)
+    );
+    let signed_in = [&one, &two]
+        .iter()
+        .filter(|r| r.headers["location"] == "/admin")
+        .count();
+    assert_eq!(
+        signed_in, 1,
+        "{:?} {:?}",
+        one.headers["location"], two.headers["location"]
+    );
+}
