@@ -41,17 +41,7 @@ pub async fn analytics_download(
         Ok(window) => window,
         Err(error) => return (StatusCode::UNPROCESSABLE_ENTITY, error.to_string()).into_response(),
     };
-    let report = match window {
-        Some(window) => domain::report(&history, window, now),
-        None => domain::AnalyticsReport {
-            months: vec![],
-            cohorts: vec![],
-            forecast: domain::Forecast {
-                method: domain::METHOD.to_owned(),
-                months: vec![],
-            },
-        },
-    };
+    let report = domain::report_for(&history, window, now);
     let span = window.map_or_else(|| "empty".to_owned(), |w| format!("{}-to-{}", w.first, w.last));
     let (body, content_type, name) = match file.as_str() {
         "export.json" => match serde_json::to_string_pretty(&report) {

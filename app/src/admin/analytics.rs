@@ -282,17 +282,7 @@ pub async fn get_analytics(
         _ => return Err(AppError::field("to", "give both ends of the range")),
     };
     let scheduled_churn = tables::money(Some(crate::analytics::db::scheduled_churn(&context.pool).await?));
-    let report = match window {
-        Some(window) => domain::report(&history, window, now),
-        None => domain::AnalyticsReport {
-            months: vec![],
-            cohorts: vec![],
-            forecast: domain::Forecast {
-                method: domain::METHOD.to_owned(),
-                months: vec![],
-            },
-        },
-    };
+    let report = domain::report_for(&history, window, now);
     let [mrr_chart, movements_chart, cohort_chart, forecast_chart] = charts(&report);
     let headline = match report.months.last() {
         Some(last) => format!(

@@ -2,7 +2,7 @@
 //! one JSON document (`server export-analytics`, and the admin download).
 
 use super::db::load_history;
-use super::domain::{AnalyticsReport, Forecast, METHOD, Month, Window, report};
+use super::domain::{AnalyticsReport, Month, Window, report};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -36,14 +36,7 @@ pub async fn export(
     let first = first.or(default.map(|w| w.first)).or(last);
     let last = last.or(default.map(|w| w.last)).or(first);
     let (Some(first), Some(last)) = (first, last) else {
-        return Ok(AnalyticsReport {
-            months: vec![],
-            cohorts: vec![],
-            forecast: Forecast {
-                method: METHOD.to_owned(),
-                months: vec![],
-            },
-        });
+        return Ok(AnalyticsReport::empty());
     };
     if first > last {
         return Err(ExportError::Backwards { first, last });

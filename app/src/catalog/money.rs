@@ -233,6 +233,13 @@ fn group_thousands(value: u64) -> String {
 /// rule every displayed Gatehouse figure uses. `denominator` must be positive.
 pub fn div_round_half_even(numerator: i64, denominator: i64) -> i64 {
     assert!(denominator > 0, "denominator must be positive");
+    // The quotient of two i64 with a positive denominator fits an i64.
+    div_round_half_even_wide(i128::from(numerator), i128::from(denominator)) as i64
+}
+
+/// [`div_round_half_even`] on 128-bit integers, for sums and products of
+/// figures that may not fit 64 bits. `denominator` must be positive.
+pub fn div_round_half_even_wide(numerator: i128, denominator: i128) -> i128 {
     let quotient = numerator.div_euclid(denominator);
     let remainder = numerator.rem_euclid(denominator);
     match (2 * remainder).cmp(&denominator) {

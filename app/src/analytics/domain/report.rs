@@ -3,7 +3,7 @@
 
 use super::history::{History, LabelId, MovementKind};
 use super::month::Month;
-use crate::catalog::money::div_round_half_even;
+use crate::catalog::money::{div_round_half_even, div_round_half_even_wide};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -140,18 +140,6 @@ impl Rate {
             Some(value) => format!("{:.*} %", places, value * 100.0),
             None => "—".to_owned(),
         }
-    }
-}
-
-/// [`div_round_half_even`] on 128-bit integers.
-pub fn div_round_half_even_wide(numerator: i128, denominator: i128) -> i128 {
-    let quotient = numerator.div_euclid(denominator);
-    let remainder = numerator.rem_euclid(denominator);
-    match (2 * remainder).cmp(&denominator) {
-        std::cmp::Ordering::Less => quotient,
-        std::cmp::Ordering::Greater => quotient + 1,
-        std::cmp::Ordering::Equal if quotient.rem_euclid(2) == 0 => quotient,
-        std::cmp::Ordering::Equal => quotient + 1,
     }
 }
 
@@ -333,6 +321,25 @@ impl Window {
             last: Month::of(last),
         })
     }
+}
+
+impl AnalyticsReport {
+    /// The report of no months: what an empty ledger has.
+    pub fn empty() -> AnalyticsReport {
+        AnalyticsReport {
+            months: vec![],
+            cohorts: vec![],
+            forecast: super::forecast::Forecast {
+                method: super::forecast::METHOD.to_owned(),
+                months: vec![],
+            },
+        }
+    }
+}
+
+/// The report for `window`, or the empty one when there is no window (no ledger).
+pub fn report_for(history: &History, window: Option<Window>, now: DateTime<Utc>) -> AnalyticsReport {
+    window.map_or_else(AnalyticsReport::empty, |window| report(history, window, now))
 }
 
 /// The report for `window`; `now` decides which months are complete for the forecast.
