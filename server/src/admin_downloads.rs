@@ -2,7 +2,8 @@
 //! the export's JSON, for signed-in platform admins only.
 
 use crate::AppState;
-use app::analytics::{domain, tables};
+use app::analytics::tables;
+use app::error::AppError;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,22 +27,18 @@ pub async fn analytics_download(
         Ok(None) => return (StatusCode::UNAUTHORIZED, "sign in to the admin console").into_response(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-    let history = match app::analytics::db::load_history(&state.pool).await {
-        Ok(history) => history,
-        Err(error) => {
-            tracing::error!(%error, "could not read the ledger for a download");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    let window = match app::admin::analytics::window_of(
-        &history,
+    let (window, report) = match app::admin::analytics::report_of(
+        &state.pool,
         query.get("first").cloned(),
         query.get("last").cloned(),
-    ) {
-        Ok(window) => window,
+        now,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(AppError::Internal) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         Err(error) => return (StatusCode::UNPROCESSABLE_ENTITY, error.to_string()).into_response(),
     };
-    let report = domain::report_for(&history, window, now);
     let span = window.map_or_else(|| "empty".to_owned(), |w| format!("{}-to-{}", w.first, w.last));
     let (body, content_type, name) = match file.as_str() {
         "export.json" => match serde_json::to_string_pretty(&report) {

@@ -222,3 +222,18 @@ pub async fn export_analytics(settings: &Settings, arguments: &[&str]) -> Result
     println!("{}", serde_json::to_string_pretty(&report?)?);
     Ok(())
 }
+
+/// `rebuild-mrr-series`: recomputes every organisation's MRR series and the
+/// platform totals from the ledger, and says how many were wrong.
+pub async fn rebuild_mrr_series(settings: &Settings) -> Result<()> {
+    let database = Database::open_migrated(settings).await?;
+    let now = app::clock::Clock::System.now();
+    let rebuilt = app::billing::series_store::rebuild(&database.pool, now).await;
+    database.close().await?;
+    let rebuilt = rebuilt?;
+    println!(
+        "rebuilt the MRR series of {} organisations; {} stored series differed from the ledger",
+        rebuilt.organizations, rebuilt.corrected
+    );
+    Ok(())
+}

@@ -425,6 +425,13 @@ async fn serve_with_pool(
     admin::bootstrap_from_env(&pool).await?;
     // The one clock of this process; everything below reads the time from it.
     let clock = Clock::System;
+    let caught_up = app::billing::series_store::catch_up(&pool, clock.now()).await?;
+    if caught_up > 0 {
+        tracing::info!(
+            organizations = caught_up,
+            "MRR series written for a ledger older than them"
+        );
+    }
     match &settings.smtp_url {
         Some(url) => {
             let mailer = mailer::Mailer::new(url.expose_secret(), &settings.mail_from)?;

@@ -215,10 +215,33 @@ fn day(field: &str, raw: &str) -> Result<chrono::NaiveDate, AppError> {
         .map_err(|_| AppError::field(field, "give a date as YYYY-MM-DD"))
 }
 
-/// The window from the page's `first` and `last` (`YYYY-MM`), checked.
+/// The report for the page's `first` and `last` (`YYYY-MM`, checked, each
+/// defaulting to the ledger's first or last month), read from the ledger's
+/// MRR series; with its window.
 #[cfg(feature = "ssr")]
-pub fn window_of(
-    history: &crate::analytics::domain::History,
+pub async fn report_of(
+    pool: &sqlx::PgPool,
+    first: Option<String>,
+    last: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<
+    (
+        Option<crate::analytics::domain::Window>,
+        crate::analytics::domain::AnalyticsReport,
+    ),
+    AppError,
+> {
+    use crate::analytics::domain::{Window, report_for};
+    use crate::billing::series_store::{ledger_span, load_totals};
+    let window = window_of(ledger_span(pool).await?.map(Window::spanning), first, last)?;
+    Ok((window, report_for(&load_totals(pool).await?, window, now)))
+}
+
+/// The window from the page's `first` and `last` (`YYYY-MM`), checked;
+/// either missing takes its end of `default`.
+#[cfg(feature = "ssr")]
+fn window_of(
+    default: Option<crate::analytics::domain::Window>,
     first: Option<String>,
     last: Option<String>,
 ) -> Result<Option<crate::analytics::domain::Window>, AppError> {
@@ -229,7 +252,6 @@ pub fn window_of(
             .transpose()
     };
     let (first, last) = (month("first", first)?, month("last", last)?);
-    let default = Window::of(history);
     let first = first.or(default.map(|w| w.first)).or(last);
     let last = last.or(default.map(|w| w.last)).or(first);
     match (first, last) {
@@ -258,8 +280,7 @@ pub async fn get_analytics(
     super::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
-    let history = crate::analytics::db::load_history(&context.pool).await?;
-    let window = window_of(&history, first, last)?;
+    let (window, report) = report_of(&context.pool, first, last, now).await?;
     let range = match (
         from.filter(|f| !f.trim().is_empty()),
         to.filter(|t| !t.trim().is_empty()),
@@ -273,6 +294,9 @@ pub async fn get_analytics(
                 start,
                 end: end.succ_opt().unwrap_or(end),
             };
+            // Any run of days reads every customer's series: slower than the
+            // months, which the stored totals answer.
+            let (history, _) = crate::billing::series_store::load_history(&context.pool).await?;
             Some((
                 format!("{start} to {end}"),
                 table(tables::range(&domain::period_figures(&history, period))),
@@ -282,7 +306,6 @@ pub async fn get_analytics(
         _ => return Err(AppError::field("to", "give both ends of the range")),
     };
     let scheduled_churn = tables::money(Some(crate::analytics::db::scheduled_churn(&context.pool).await?));
-    let report = domain::report_for(&history, window, now);
     let [mrr_chart, movements_chart, cohort_chart, forecast_chart] = charts(&report);
     let headline = match report.months.last() {
         Some(last) => format!(

@@ -430,14 +430,12 @@ pub async fn dashboard(
     )
     .fetch_one(pool)
     .await?;
-    // MRR per METRICS.md, from the same engine as the analytics pages: the
-    // state after every change strictly before each instant.
-    let history = crate::analytics::db::load_history(pool).await?;
+    // MRR per METRICS.md, from the ledger's series as the analytics pages
+    // read it: the end of the day before each instant.
+    let totals = crate::billing::series_store::load_totals(pool).await?;
     let mrr_at = |at: DateTime<Utc>| {
         let day = at.date_naive().pred_opt().unwrap_or(at.date_naive());
-        (0..history.series.len())
-            .map(|c| history.mrr_at_end_of(c, day))
-            .sum::<i64>()
+        totals.at_end_of(day).0
     };
     let (mrr_now, mrr_then) = (mrr_at(now), mrr_at(then));
     let (statuses_now, statuses_then) = (statuses_at(pool, now).await?, statuses_at(pool, then).await?);

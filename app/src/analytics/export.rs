@@ -1,8 +1,8 @@
 //! The analytics export: every monthly figure, cohort and forecast month as
 //! one JSON document (`server export-analytics`, and the admin download).
 
-use super::db::load_history;
 use super::domain::{AnalyticsReport, Month, Window, report};
+use crate::billing::series_store::{ledger_span, load_totals};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -31,8 +31,7 @@ pub async fn export(
     last: Option<Month>,
     now: DateTime<Utc>,
 ) -> Result<AnalyticsReport, ExportError> {
-    let history = load_history(pool).await?;
-    let default = Window::of(&history);
+    let default = ledger_span(pool).await?.map(Window::spanning);
     let first = first.or(default.map(|w| w.first)).or(last);
     let last = last.or(default.map(|w| w.last)).or(first);
     let (Some(first), Some(last)) = (first, last) else {
@@ -41,5 +40,5 @@ pub async fn export(
     if first > last {
         return Err(ExportError::Backwards { first, last });
     }
-    Ok(report(&history, Window { first, last }, now))
+    Ok(report(&load_totals(pool).await?, Window { first, last }, now))
 }

@@ -67,6 +67,9 @@ pub async fn store_history(
     sqlx::query!("select pg_advisory_xact_lock(hashtextextended('import-history', 0))")
         .execute(&mut *tx)
         .await?;
+    // Before any revision: a live refresh holding the series' lock shared may
+    // be waiting for an organisation this import locks.
+    crate::billing::series_store::lock_exclusively(&mut tx).await?;
     let summary = store(&mut tx, rows, now).await?;
     tx.commit().await?;
     Ok(summary)
@@ -160,6 +163,8 @@ async fn store(
             summary.revisions_added += (revision_count(conn, subscription_id).await? - before) as u64;
         }
     }
+    let touched: Vec<Uuid> = organizations.values().copied().collect();
+    crate::billing::series_store::refresh_exclusively(conn, &touched, now).await?;
     Ok(summary)
 }
 

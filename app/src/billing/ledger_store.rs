@@ -78,8 +78,9 @@ impl Neighbour {
     }
 }
 
-/// Records `revision` once (a repeat of its cause is a no-op) and makes the
-/// ledger rows it implies; returns the kind of its own row, if it has one.
+/// Records `revision` once (a repeat of its cause is a no-op), makes the
+/// ledger rows it implies and brings its organisation's MRR series up to
+/// date; returns the kind of its own row, if it has one.
 /// Revisions of one subscription are recorded one at a time (an advisory
 /// lock per subscription), in the caller's transaction.
 pub async fn record_revision(
@@ -191,6 +192,7 @@ pub async fn record_revision(
             }
         }
     }
+    super::series_store::refresh(conn, &[revision.organization_id], revision.recorded_at).await?;
     Ok(placement.row)
 }
 

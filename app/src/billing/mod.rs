@@ -17,6 +17,8 @@ pub mod provider;
 #[cfg(feature = "ssr")]
 pub mod sandbox;
 #[cfg(feature = "ssr")]
+pub mod series_store;
+#[cfg(feature = "ssr")]
 pub mod trials;
 #[cfg(feature = "ssr")]
 pub mod view;

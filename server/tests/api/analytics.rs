@@ -30,7 +30,7 @@ fn month(text: &str) -> Option<Month> {
     Some(Month::parse(text).unwrap())
 }
 
-async fn import(
+pub async fn import(
     pool: &PgPool,
     body: &str,
 ) -> Result<app::analytics::import_store::ImportSummary, ImportError> {

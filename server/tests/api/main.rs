@@ -18,6 +18,7 @@ mod helpers;
 mod host_api;
 mod hostile;
 mod marketing;
+mod mrr_series;
 mod outbound;
 mod pages;
 mod portal_status;

@@ -9,11 +9,11 @@
 //! σ being the sample standard deviation of the three months' net rates
 //! (growth − loss) and h the months ahead.
 
-use super::history::{History, MovementKind};
-use super::month::Month;
-use super::report::{Period, PeriodFigures, Window, period_figures};
+use super::report::{PeriodFigures, Window};
+use crate::billing::domain::series::{Month, MovementKind};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The method's name, as the page and the export state it.
 pub const METHOD: &str = "baremetrics_trailing_three_month_rates";
@@ -56,16 +56,18 @@ fn rates(figures: &PeriodFigures) -> Option<(f64, f64)> {
     Some((growth as f64 / start, loss as f64 / start))
 }
 
-/// The forecast from the last complete month of `window` (complete: ended before `now`).
-pub fn forecast(history: &History, window: Window, now: DateTime<Utc>) -> Forecast {
+/// The forecast from the last complete month of `window` (complete: ended
+/// before `now`); `figures` holds every month of the window and the two before.
+pub fn forecast(figures: &BTreeMap<Month, PeriodFigures>, window: Window, now: DateTime<Utc>) -> Forecast {
     let base = window.last.min(Month::of(now).plus(-1));
     let mut months = Vec::new();
     if base >= window.first {
-        let figures: Vec<PeriodFigures> = (0..3)
-            .map(|back| period_figures(history, Period::month(base.plus(-back))))
-            .collect();
-        let rates: Option<Vec<(f64, f64)>> = figures.iter().map(rates).collect();
-        let current = figures[0].mrr_end as f64;
+        let figures: Vec<&PeriodFigures> = (0..3).filter_map(|back| figures.get(&base.plus(-back))).collect();
+        let rates: Option<Vec<(f64, f64)>> = match figures.len() {
+            3 => figures.iter().map(|f| rates(f)).collect(),
+            _ => None,
+        };
+        let current = figures.first().map_or(0.0, |f| f.mrr_end as f64);
         for ahead in 1..=12 {
             let month = base.plus(ahead);
             let Some(rates) = &rates else {

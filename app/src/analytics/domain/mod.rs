@@ -4,13 +4,10 @@
 //! in `tests.rs`.
 
 mod forecast;
-mod history;
-mod month;
 mod report;
 #[cfg(test)]
 mod tests;
 
+pub use crate::billing::domain::series::*;
 pub use forecast::*;
-pub use history::*;
-pub use month::*;
 pub use report::*;

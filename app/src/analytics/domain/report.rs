@@ -1,8 +1,8 @@
 //! The figures of any period, and the monthly report the analytics page and
 //! `server export-analytics` show, exactly as `shared/METRICS.md` defines them.
 
-use super::history::{History, LabelId, MovementKind};
-use super::month::Month;
+use crate::billing::domain::series::Month;
+use crate::billing::domain::series::{History, LabelId, MonthState, MovementKind, Rollup};
 use crate::catalog::money::{div_round_half_even, div_round_half_even_wide};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -104,6 +104,24 @@ impl PeriodFigures {
     }
 }
 
+impl From<MonthState> for PeriodFigures {
+    fn from(state: MonthState) -> PeriodFigures {
+        PeriodFigures {
+            mrr_start: state.mrr_start,
+            mrr_end: state.mrr_end,
+            active_start: state.active_start,
+            active_end: state.active_end,
+            churned_customers: state.flows.churned_customers,
+            movements: state.movements,
+            trials_ended: state.flows.trials_ended,
+            trials_converted: state.flows.trials_converted,
+            seconds_to_convert: i128::from(state.flows.seconds_to_convert),
+            by_plan: state.by_plan,
+            by_interval: state.by_interval,
+        }
+    }
+}
+
 /// A ratio kept with its parts; its value is rounded half-even to 6 places,
 /// and undefined (`null`, shown as “—”) when the denominator is 0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -143,7 +161,9 @@ impl Rate {
     }
 }
 
-/// The figures of `period`.
+/// The figures of any `period`, read from every customer's series (the
+/// monthly report reads the [`Rollup`] instead, which gives the same figures
+/// for calendar months without the whole history).
 pub fn period_figures(history: &History, period: Period) -> PeriodFigures {
     let mut figures = PeriodFigures::default();
     let before_start = period.start.pred_opt().unwrap_or(NaiveDate::MIN);
@@ -316,10 +336,15 @@ impl Window {
     /// The default window: the month of the earliest state to the month of
     /// the latest; `None` with no data.
     pub fn of(history: &History) -> Option<Window> {
-        history.span.map(|(first, last)| Window {
+        history.span.map(Window::spanning)
+    }
+
+    /// The months from the one of `first` to the one of `last`.
+    pub fn spanning((first, last): (DateTime<Utc>, DateTime<Utc>)) -> Window {
+        Window {
             first: Month::of(first),
             last: Month::of(last),
-        })
+        }
     }
 }
 
@@ -338,23 +363,26 @@ impl AnalyticsReport {
 }
 
 /// The report for `window`, or the empty one when there is no window (no ledger).
-pub fn report_for(history: &History, window: Option<Window>, now: DateTime<Utc>) -> AnalyticsReport {
-    window.map_or_else(AnalyticsReport::empty, |window| report(history, window, now))
+pub fn report_for(rollup: &Rollup, window: Option<Window>, now: DateTime<Utc>) -> AnalyticsReport {
+    window.map_or_else(AnalyticsReport::empty, |window| report(rollup, window, now))
 }
 
-/// The report for `window`; `now` decides which months are complete for the forecast.
-pub fn report(history: &History, window: Window, now: DateTime<Utc>) -> AnalyticsReport {
-    // LTV looks two months back, so figures start two months before the window.
-    let figures: BTreeMap<Month, PeriodFigures> = Month::range(window.first.plus(-2), window.last)
-        .map(|month| (month, period_figures(history, Period::month(month))))
+/// The report for `window` from the platform's rollup; `now` decides which
+/// months are complete for the forecast.
+pub fn report(rollup: &Rollup, window: Window, now: DateTime<Utc>) -> AnalyticsReport {
+    // LTV and the forecast look two months back, so figures start two months before the window.
+    let figures: BTreeMap<Month, PeriodFigures> = rollup
+        .month_states(window.first.plus(-2), window.last)
+        .into_iter()
+        .map(|(month, state)| (month, state.into()))
         .collect();
     let months = Month::range(window.first, window.last)
         .map(|month| month_report(month, &figures))
         .collect();
     AnalyticsReport {
         months,
-        cohorts: cohorts(history, window),
-        forecast: super::forecast::forecast(history, window, now),
+        cohorts: cohorts(rollup, window),
+        forecast: super::forecast::forecast(&figures, window, now),
     }
 }
 
@@ -413,36 +441,34 @@ pub fn ltv(arpa: i64, churn_rates: &[Rate]) -> Option<i64> {
 }
 
 /// Each cohort in the window, followed to the window's last month.
-pub fn cohorts(history: &History, window: Window) -> Vec<CohortReport> {
-    let mut first_new_business: Vec<Option<Month>> = vec![None; history.series.len()];
-    for movement in &history.movements {
-        if movement.kind == MovementKind::NewBusiness {
-            first_new_business[movement.customer as usize].get_or_insert(Month::of_day(movement.day));
-        }
-    }
-    let mut members: BTreeMap<Month, Vec<usize>> = BTreeMap::new();
-    for (customer, cohort) in first_new_business.iter().enumerate() {
-        if let Some(cohort) = cohort.filter(|c| (window.first..=window.last).contains(c)) {
-            members.entry(cohort).or_default().push(customer);
-        }
-    }
-    members
-        .into_iter()
-        .map(|(cohort, customers)| CohortReport {
-            cohort: cohort.to_string(),
-            customers: customers.len() as i64,
-            cells: (0..=window.last.since(cohort))
-                .map(|k| {
-                    let day = cohort.plus(k).last_day();
-                    let values = customers.iter().map(|c| history.mrr_at_end_of(*c, day));
-                    let (retained, mrr) = values.fold((0, 0), |(n, sum), v| (n + i64::from(v > 0), sum + v));
-                    CohortCell {
-                        k,
-                        customers_retained: retained,
-                        mrr_cents: mrr,
-                    }
-                })
-                .collect(),
+pub fn cohorts(rollup: &Rollup, window: Window) -> Vec<CohortReport> {
+    rollup
+        .cohorts
+        .range(window.first..=window.last)
+        .filter_map(|(cohort, months)| {
+            let members: i64 = months.values().map(|flows| flows.members).sum();
+            (members > 0).then(|| {
+                let (mut retained, mut mrr) = (0, 0);
+                let mut flows = months.iter().peekable();
+                let cells = (0..=window.last.since(*cohort))
+                    .map(|k| {
+                        while let Some((_, f)) = flows.next_if(|(month, _)| **month <= cohort.plus(k)) {
+                            retained += f.retained;
+                            mrr += f.mrr;
+                        }
+                        CohortCell {
+                            k,
+                            customers_retained: retained,
+                            mrr_cents: mrr,
+                        }
+                    })
+                    .collect();
+                CohortReport {
+                    cohort: cohort.to_string(),
+                    customers: members,
+                    cells,
+                }
+            })
         })
         .collect()
 }

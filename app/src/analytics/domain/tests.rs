@@ -128,7 +128,7 @@ impl Fixture {
             first: month(first),
             last: month(last),
         };
-        report(&self.history(), window, at("2030-01-01T00:00:00Z"))
+        report(&Rollup::of(&self.history()), window, at("2030-01-01T00:00:00Z"))
     }
 }
 
@@ -551,7 +551,7 @@ fn the_forecast_compounds_the_trailing_three_month_rates() {
         first: month("2025-12"),
         last: month("2026-03"),
     };
-    let forecast = forecast(&history, window, at("2026-04-15T00:00:00Z"));
+    let forecast = report(&Rollup::of(&history), window, at("2026-04-15T00:00:00Z")).forecast;
     assert_eq!(forecast.method, METHOD);
     assert_eq!(forecast.months.len(), 12);
     assert_eq!(forecast.months[0].month.to_string(), "2026-04");
@@ -583,7 +583,7 @@ fn forecast_with_start(history: &History, last: &str) -> Forecast {
         first: month("2025-12"),
         last: month(last),
     };
-    forecast(history, window, at("2026-06-01T00:00:00Z"))
+    report(&Rollup::of(history), window, at("2026-06-01T00:00:00Z")).forecast
 }
 
 #[test]
@@ -688,6 +688,41 @@ fn fixture_of(states: &[GeneratedState]) -> Fixture {
     fixture
 }
 
+/// Each cohort in the window worked out the slow way, from every member's series.
+fn cohorts_from_series(history: &History, window: Window) -> Vec<CohortReport> {
+    let mut first_new_business: Vec<Option<Month>> = vec![None; history.series.len()];
+    for movement in &history.movements {
+        if movement.kind == MovementKind::NewBusiness {
+            first_new_business[movement.customer as usize].get_or_insert(Month::of_day(movement.day));
+        }
+    }
+    let mut members: std::collections::BTreeMap<Month, Vec<usize>> = Default::default();
+    for (customer, cohort) in first_new_business.iter().enumerate() {
+        if let Some(cohort) = cohort.filter(|c| (window.first..=window.last).contains(c)) {
+            members.entry(cohort).or_default().push(customer);
+        }
+    }
+    members
+        .into_iter()
+        .map(|(cohort, customers)| CohortReport {
+            cohort: cohort.to_string(),
+            customers: customers.len() as i64,
+            cells: (0..=window.last.since(cohort))
+                .map(|k| {
+                    let day = cohort.plus(k).last_day();
+                    let values = customers.iter().map(|c| history.mrr_at_end_of(*c, day));
+                    let (retained, mrr) = values.fold((0, 0), |(n, sum), v| (n + i64::from(v > 0), sum + v));
+                    CohortCell {
+                        k,
+                        customers_retained: retained,
+                        mrr_cents: mrr,
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// MRR at the end of `month` worked out the slow way: every state strictly
 /// before the next month, latest per subscription (ties in the given order).
 fn brute_force_mrr(fixture: &Fixture, month: Month) -> i64 {
@@ -755,5 +790,44 @@ proptest! {
         }
         shuffled.points = by_sub.into_values().rev().flatten().collect();
         prop_assert_eq!(fixture.report("2026-01", "2026-07"), shuffled.report("2026-01", "2026-07"));
+    }
+
+    #[test]
+    fn the_rollup_gives_every_months_figures_and_cohorts_as_the_series_do(states in arbitrary_history()) {
+        let history = fixture_of(&states).history();
+        let rollup = Rollup::of(&history);
+        let (first, last) = (month("2025-11"), month("2026-08"));
+        for (month, state) in rollup.month_states(first, last) {
+            prop_assert_eq!(PeriodFigures::from(state), period_figures(&history, Period::month(month)), "{}", month);
+        }
+        let window = Window { first, last };
+        prop_assert_eq!(cohorts(&rollup, window), cohorts_from_series(&history, window));
+        for day in (0..200).map(|d| at("2025-12-25T00:00:00Z").date_naive() + Duration::days(d)) {
+            let (mrr, active) = rollup.at_end_of(day);
+            let values: Vec<i64> = (0..history.series.len()).map(|c| history.mrr_at_end_of(c, day)).collect();
+            prop_assert_eq!(mrr, values.iter().sum::<i64>());
+            prop_assert_eq!(active, values.iter().filter(|v| **v > 0).count() as i64);
+        }
+    }
+
+    #[test]
+    fn a_customers_rollup_can_be_taken_back_out_and_put_in_again(states in arbitrary_history(), cut in 0usize..60) {
+        // What the ledger does when one customer's history changes: subtract
+        // its old rollup, add its new one. The total must be the rollup of
+        // the new histories, whatever else the total holds.
+        let fixture = fixture_of(&states);
+        let mut earlier = Fixture { points: fixture.points.clone(), plans: fixture.plans.clone(), intervals: fixture.intervals.clone() };
+        earlier.points.truncate(cut.min(earlier.points.len()));
+        let (old, new) = (Rollup::per_customer(&earlier.history()), Rollup::per_customer(&fixture.history()));
+        let mut total = Rollup::of(&earlier.history());
+        for (customer, new) in new.iter().enumerate() {
+            let old = old.get(customer).cloned().unwrap_or_default();
+            let mut change = new.clone();
+            change.add_signed(&old, -1);
+            total.add_signed(&change, 1);
+        }
+        prop_assert_eq!(&total, &Rollup::of(&fixture.history()));
+        let json = serde_json::to_string(&total).expect("a rollup serialises");
+        prop_assert_eq!(serde_json::from_str::<Rollup>(&json).expect("and reads back"), total);
     }
 }

@@ -136,6 +136,8 @@ pub struct Movement {
 /// One unbroken stretch of `trialing` of one subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trial {
+    /// The customer whose subscription it is.
+    pub customer: u32,
     /// The first moment of `trialing`.
     pub started_at: DateTime<Utc>,
     /// When the subscription left `trialing` (`None`: still trialing when the data ends).
@@ -264,6 +266,7 @@ impl History {
             // A new stretch: an earlier trial that never converted stays unconverted.
             watch.open = None;
             self.trials.push(Trial {
+                customer: point.customer,
                 started_at: point.at,
                 ended_at: None,
                 converted_at: None,

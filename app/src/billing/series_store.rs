@@ -1,0 +1,608 @@
+//! The ledger's MRR series in Postgres (`migrations/…_mrr_series.sql`):
+//! each organisation's [`Rollup`] and the platform's totals, brought up to
+//! date in the transaction of every revision, rebuilt from the ledger by
+//! `server rebuild-mrr-series`, and read back by analytics.
+//!
+//! Writers for one organisation take turns (an advisory lock per
+//! organisation), so each recomputes from a ledger that already holds the
+//! other's revisions; writers for different organisations touch the totals'
+//! rows in one order (sorted keys) and mostly different shards. A rebuild or
+//! an import takes the series' lock exclusively, the others share it.
+
+use super::domain::series::{CohortFlows, DayFlows, Flows, History, Labels, MonthFlows, Rollup, StatePoint};
+use super::domain::series::{Month, MovementKind};
+use super::domain::{ExactMrr, SubscriptionStatus};
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::TryStreamExt;
+use sqlx::{PgConnection, PgPool};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// How many rows each platform total is spread over.
+const SHARDS: u8 = 16;
+
+/// The series' lock: shared by every refresh, exclusive for a rebuild or an import.
+const SERIES_LOCK: &str = "gatehouse.mrr_series";
+
+/// The shard of an organisation's share of the totals.
+fn shard_of(organization: Uuid) -> i16 {
+    i16::from(organization.as_bytes()[15] % SHARDS)
+}
+
+/// One revision as the series reads it.
+struct PointRow {
+    organization_id: Uuid,
+    subscription_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    status: String,
+    plan: String,
+    interval: String,
+    numerator: i64,
+    denominator: i64,
+}
+
+/// Revisions turned into a history; customers are numbered in first-seen
+/// order, and `organizations[i]` is customer `i`.
+#[derive(Default)]
+struct HistoryBuilder {
+    organizations: Vec<Uuid>,
+    customers: HashMap<Uuid, u32>,
+    subscriptions: HashMap<Uuid, u32>,
+    plans: Labels,
+    intervals: Labels,
+    points: Vec<StatePoint>,
+}
+
+impl HistoryBuilder {
+    fn push(&mut self, row: PointRow) -> Result<(), sqlx::Error> {
+        let next = self.customers.len() as u32;
+        let customer = *self.customers.entry(row.organization_id).or_insert_with(|| {
+            self.organizations.push(row.organization_id);
+            next
+        });
+        let next = self.subscriptions.len() as u32;
+        let subscription = *self.subscriptions.entry(row.subscription_id).or_insert(next);
+        let status = SubscriptionStatus::parse(&row.status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {:?}", row.status).into()))?;
+        let mrr = ExactMrr::from_parts(i128::from(row.numerator), i128::from(row.denominator))
+            .ok_or_else(|| sqlx::Error::Decode("a revision's MRR denominator is not positive".into()))?;
+        self.points.push(StatePoint {
+            customer,
+            subscription,
+            at: row.occurred_at,
+            status,
+            plan: self.plans.id(&row.plan),
+            interval: self.intervals.id(&row.interval),
+            mrr,
+        });
+        Ok(())
+    }
+
+    fn build(self) -> (History, Vec<Uuid>) {
+        (
+            History::build(self.points, self.plans, self.intervals),
+            self.organizations,
+        )
+    }
+}
+
+/// Every revision of every subscription, as one history, with the
+/// organisation of each customer.
+pub async fn load_history(pool: &PgPool) -> Result<(History, Vec<Uuid>), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    load(&mut conn, None).await
+}
+
+/// The revisions of `organizations` (all of them with `None`), in the
+/// ledger's order (effective time, then cause).
+async fn load(
+    conn: &mut PgConnection,
+    organizations: Option<&[Uuid]>,
+) -> Result<(History, Vec<Uuid>), sqlx::Error> {
+    let mut builder = HistoryBuilder::default();
+    // Two statements, so that one organisation's read uses its index.
+    match organizations {
+        Some(organizations) => {
+            // language=PostgreSQL
+            let mut rows = sqlx::query_as!(
+                PointRow,
+                r#"
+                select s.organization_id, r.subscription_id, r.occurred_at as "occurred_at: DateTime<Utc>",
+                       r.state ->> 'status' as "status!", r.plan,
+                       coalesce(r.billing_interval,
+                                case s.billing_cycle when 'annual' then 'year' else 'month' end) as "interval!",
+                       coalesce(r.mrr_numerator, r.mrr) as "numerator!", coalesce(r.mrr_denominator, 1) as "denominator!"
+                from subscription s
+                join subscription_revision r using (subscription_id)
+                where s.organization_id = any($1)
+                order by r.subscription_id, r.occurred_at, r.cause
+                "#,
+                organizations
+            )
+            .fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await? {
+                builder.push(row)?;
+            }
+        }
+        None => {
+            // language=PostgreSQL
+            let mut rows = sqlx::query_as!(
+                PointRow,
+                r#"
+                select s.organization_id, r.subscription_id, r.occurred_at as "occurred_at: DateTime<Utc>",
+                       r.state ->> 'status' as "status!", r.plan,
+                       coalesce(r.billing_interval,
+                                case s.billing_cycle when 'annual' then 'year' else 'month' end) as "interval!",
+                       coalesce(r.mrr_numerator, r.mrr) as "numerator!", coalesce(r.mrr_denominator, 1) as "denominator!"
+                from subscription_revision r
+                join subscription s using (subscription_id)
+                order by r.subscription_id, r.occurred_at, r.cause
+                "#
+            )
+            .fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await? {
+                builder.push(row)?;
+            }
+        }
+    }
+    Ok(builder.build())
+}
+
+/// Brings the series of `organizations` up to date with the ledger as this
+/// transaction sees it. The ledger calls it after every revision it records.
+pub async fn refresh(
+    conn: &mut PgConnection,
+    organizations: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut organizations = organizations.to_vec();
+    organizations.sort_unstable();
+    organizations.dedup();
+    // language=PostgreSQL
+    sqlx::query!(
+        "select pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
+        SERIES_LOCK
+    )
+    .execute(&mut *conn)
+    .await?;
+    for organization in &organizations {
+        // language=PostgreSQL
+        sqlx::query!(
+            "select pg_advisory_xact_lock(hashtextextended('mrr-series:' || $1::uuid::text, 0))",
+            organization
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    rewrite(conn, &organizations, now).await
+}
+
+/// Brings the series of `organizations` up to date while holding the
+/// series' lock exclusively: for an import, which may touch thousands.
+pub async fn refresh_exclusively(
+    conn: &mut PgConnection,
+    organizations: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    lock_exclusively(conn).await?;
+    let mut organizations = organizations.to_vec();
+    organizations.sort_unstable();
+    organizations.dedup();
+    rewrite(conn, &organizations, now).await
+}
+
+/// Takes the series' lock exclusively for the rest of the transaction: live
+/// refreshes wait until it ends.
+pub async fn lock_exclusively(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+        SERIES_LOCK
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Organisations with a ledger.
+    pub organizations: usize,
+    /// Of those, the ones whose stored series was wrong or missing.
+    pub corrected: usize,
+}
+
+/// Recomputes every organisation's series and the totals from the whole
+/// ledger, in one transaction; says how many stored series were wrong.
+pub async fn rebuild(pool: &PgPool, now: DateTime<Utc>) -> Result<Rebuilt, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    lock_exclusively(&mut tx).await?;
+    let (history, organizations) = load(&mut tx, None).await?;
+    let rollups = Rollup::per_customer(&history);
+    let stored = stored_rollups(&mut tx, None).await?;
+    let corrected = organizations
+        .iter()
+        .zip(&rollups)
+        .filter(|(organization, rollup)| stored.get(organization) != Some(rollup))
+        .count()
+        + stored.keys().filter(|o| !organizations.contains(o)).count();
+    // language=PostgreSQL
+    sqlx::query!(
+        "truncate mrr_series_customer, mrr_series_day, mrr_series_month, mrr_series_split, mrr_series_cohort"
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut totals: BTreeMap<i16, Rollup> = BTreeMap::new();
+    for (organization, rollup) in organizations.iter().zip(&rollups) {
+        totals
+            .entry(shard_of(*organization))
+            .or_default()
+            .add_signed(rollup, 1);
+    }
+    store_customers(&mut tx, &organizations, &rollups, now).await?;
+    add_to_totals(&mut tx, &totals).await?;
+    tx.commit().await?;
+    Ok(Rebuilt {
+        organizations: organizations.len(),
+        corrected,
+    })
+}
+
+/// Organisations with revisions but no stored series (a ledger older than
+/// the series): brought up to date, so an upgraded database reports right
+/// without waiting for a rebuild.
+pub async fn catch_up(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+    // language=PostgreSQL
+    let missing = sqlx::query_scalar!(
+        r#"
+        select distinct s.organization_id as "organization_id!"
+        from subscription s
+        where exists (select from subscription_revision r where r.subscription_id = s.subscription_id)
+          and not exists (select from mrr_series_customer c where c.organization_id = s.organization_id)
+        "#
+    )
+    .fetch_all(pool)
+    .await?;
+    if !missing.is_empty() {
+        let mut tx = pool.begin().await?;
+        refresh_exclusively(&mut tx, &missing, now).await?;
+        tx.commit().await?;
+    }
+    Ok(missing.len())
+}
+
+/// The stored rollups of `organizations` (all with `None`).
+async fn stored_rollups(
+    conn: &mut PgConnection,
+    organizations: Option<&[Uuid]>,
+) -> Result<HashMap<Uuid, Rollup>, sqlx::Error> {
+    let rows: Vec<(Uuid, serde_json::Value)> = match organizations {
+        // language=PostgreSQL
+        Some(organizations) => sqlx::query!(
+            "select organization_id, rollup from mrr_series_customer where organization_id = any($1)",
+            organizations
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|row| (row.organization_id, row.rollup))
+        .collect(),
+        // language=PostgreSQL
+        None => sqlx::query!("select organization_id, rollup from mrr_series_customer")
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|row| (row.organization_id, row.rollup))
+            .collect(),
+    };
+    rows.into_iter()
+        .map(|(organization, rollup)| {
+            let rollup = serde_json::from_value(rollup).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok((organization, rollup))
+        })
+        .collect()
+}
+
+/// Recomputes `organizations` (sorted, distinct, locked) and moves the
+/// totals by what changed.
+async fn rewrite(
+    conn: &mut PgConnection,
+    organizations: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if organizations.is_empty() {
+        return Ok(());
+    }
+    let (history, loaded) = load(conn, Some(organizations)).await?;
+    let fresh: HashMap<Uuid, Rollup> = loaded.into_iter().zip(Rollup::per_customer(&history)).collect();
+    let mut stored = stored_rollups(conn, Some(organizations)).await?;
+    let mut changes: BTreeMap<i16, Rollup> = BTreeMap::new();
+    let mut rewritten = (Vec::new(), Vec::new());
+    for organization in organizations {
+        let new = fresh.get(organization).cloned().unwrap_or_default();
+        let old = stored.remove(organization).unwrap_or_default();
+        let mut change = new.clone();
+        change.add_signed(&old, -1);
+        if !change.is_nothing() {
+            changes
+                .entry(shard_of(*organization))
+                .or_default()
+                .add_signed(&change, 1);
+        }
+        rewritten.0.push(*organization);
+        rewritten.1.push(new);
+    }
+    store_customers(conn, &rewritten.0, &rewritten.1, now).await?;
+    add_to_totals(conn, &changes).await
+}
+
+/// Writes organisations' rollups, replacing what was there.
+async fn store_customers(
+    conn: &mut PgConnection,
+    organizations: &[Uuid],
+    rollups: &[Rollup],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    const CHUNK: usize = 5_000;
+    for (organizations, rollups) in organizations.chunks(CHUNK).zip(rollups.chunks(CHUNK)) {
+        let json: Vec<serde_json::Value> = rollups
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        // language=PostgreSQL
+        sqlx::query!(
+            r#"
+            insert into mrr_series_customer (organization_id, rollup, refreshed_at)
+            select organization_id, rollup, $3 from unnest($1::uuid[], $2::jsonb[]) as t (organization_id, rollup)
+            on conflict (organization_id) do update set rollup = excluded.rollup, refreshed_at = excluded.refreshed_at
+            "#,
+            organizations,
+            &json,
+            now as _,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds each shard's change to the platform totals, every table's rows in
+/// key order so concurrent writers lock them in one order.
+async fn add_to_totals(conn: &mut PgConnection, changes: &BTreeMap<i16, Rollup>) -> Result<(), sqlx::Error> {
+    let mut days: Vec<(NaiveDate, i16, &DayFlows)> = Vec::new();
+    let mut months: Vec<(NaiveDate, i16, &MonthFlows)> = Vec::new();
+    let mut splits: Vec<(NaiveDate, &'static str, &str, i16, i64)> = Vec::new();
+    let mut cohorts: Vec<(NaiveDate, NaiveDate, i16, &CohortFlows)> = Vec::new();
+    for (shard, change) in changes {
+        days.extend(change.days.iter().map(|(day, flows)| (*day, *shard, flows)));
+        for (month, flows) in &change.months {
+            months.push((month.first_day(), *shard, flows));
+            for (dimension, split) in [("plan", &flows.by_plan), ("interval", &flows.by_interval)] {
+                splits.extend(
+                    split
+                        .iter()
+                        .map(|(label, cents)| (month.first_day(), dimension, label.as_str(), *shard, *cents)),
+                );
+            }
+        }
+        for (cohort, cells) in &change.cohorts {
+            cohorts.extend(
+                cells
+                    .iter()
+                    .map(|(month, flows)| (cohort.first_day(), month.first_day(), *shard, flows)),
+            );
+        }
+    }
+    days.sort_by_key(|(day, shard, _)| (*day, *shard));
+    months.sort_by_key(|(month, shard, _)| (*month, *shard));
+    splits.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+    cohorts.sort_by_key(|(cohort, month, shard, _)| (*cohort, *month, *shard));
+    if !days.is_empty() {
+        let movement = |kind: MovementKind| {
+            days.iter()
+                .map(|d| d.2.movements[kind as usize])
+                .collect::<Vec<_>>()
+        };
+        // language=PostgreSQL
+        sqlx::query!(
+            r#"
+            insert into mrr_series_day (day, shard, new_business, reactivation, expansion, contraction, churn, active)
+            select * from unnest($1::date[], $2::int2[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
+                                 $8::int8[])
+            order by 1, 2
+            on conflict (day, shard) do update set
+                new_business = mrr_series_day.new_business + excluded.new_business,
+                reactivation = mrr_series_day.reactivation + excluded.reactivation,
+                expansion = mrr_series_day.expansion + excluded.expansion,
+                contraction = mrr_series_day.contraction + excluded.contraction,
+                churn = mrr_series_day.churn + excluded.churn,
+                active = mrr_series_day.active + excluded.active
+            "#,
+            &days.iter().map(|d| d.0).collect::<Vec<_>>() as _,
+            &days.iter().map(|d| d.1).collect::<Vec<_>>(),
+            &movement(MovementKind::NewBusiness),
+            &movement(MovementKind::Reactivation),
+            &movement(MovementKind::Expansion),
+            &movement(MovementKind::Contraction),
+            &movement(MovementKind::Churn),
+            &days.iter().map(|d| d.2.active).collect::<Vec<_>>(),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !months.is_empty() {
+        // language=PostgreSQL
+        sqlx::query!(
+            r#"
+            insert into mrr_series_month (month, shard, churned_customers, trials_ended, trials_converted,
+                                          seconds_to_convert)
+            select * from unnest($1::date[], $2::int2[], $3::int8[], $4::int8[], $5::int8[], $6::int8[])
+            order by 1, 2
+            on conflict (month, shard) do update set
+                churned_customers = mrr_series_month.churned_customers + excluded.churned_customers,
+                trials_ended = mrr_series_month.trials_ended + excluded.trials_ended,
+                trials_converted = mrr_series_month.trials_converted + excluded.trials_converted,
+                seconds_to_convert = mrr_series_month.seconds_to_convert + excluded.seconds_to_convert
+            "#,
+            &months.iter().map(|m| m.0).collect::<Vec<_>>() as _,
+            &months.iter().map(|m| m.1).collect::<Vec<_>>(),
+            &months.iter().map(|m| m.2.churned_customers).collect::<Vec<_>>(),
+            &months.iter().map(|m| m.2.trials_ended).collect::<Vec<_>>(),
+            &months.iter().map(|m| m.2.trials_converted).collect::<Vec<_>>(),
+            &months.iter().map(|m| m.2.seconds_to_convert).collect::<Vec<_>>(),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !splits.is_empty() {
+        // language=PostgreSQL
+        sqlx::query!(
+            r#"
+            insert into mrr_series_split (month, dimension, label, shard, cents)
+            select * from unnest($1::date[], $2::text[], $3::text[], $4::int2[], $5::int8[])
+            order by 1, 2, 3, 4
+            on conflict (month, dimension, label, shard) do update set cents = mrr_series_split.cents + excluded.cents
+            "#,
+            &splits.iter().map(|s| s.0).collect::<Vec<_>>() as _,
+            &splits.iter().map(|s| s.1.to_owned()).collect::<Vec<_>>(),
+            &splits.iter().map(|s| s.2.to_owned()).collect::<Vec<_>>(),
+            &splits.iter().map(|s| s.3).collect::<Vec<_>>(),
+            &splits.iter().map(|s| s.4).collect::<Vec<_>>(),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !cohorts.is_empty() {
+        // language=PostgreSQL
+        sqlx::query!(
+            r#"
+            insert into mrr_series_cohort (cohort, month, shard, members, retained, mrr)
+            select * from unnest($1::date[], $2::date[], $3::int2[], $4::int8[], $5::int8[], $6::int8[])
+            order by 1, 2, 3
+            on conflict (cohort, month, shard) do update set
+                members = mrr_series_cohort.members + excluded.members,
+                retained = mrr_series_cohort.retained + excluded.retained,
+                mrr = mrr_series_cohort.mrr + excluded.mrr
+            "#,
+            &cohorts.iter().map(|c| c.0).collect::<Vec<_>>() as _,
+            &cohorts.iter().map(|c| c.1).collect::<Vec<_>>() as _,
+            &cohorts.iter().map(|c| c.2).collect::<Vec<_>>(),
+            &cohorts.iter().map(|c| c.3.members).collect::<Vec<_>>(),
+            &cohorts.iter().map(|c| c.3.retained).collect::<Vec<_>>(),
+            &cohorts.iter().map(|c| c.3.mrr).collect::<Vec<_>>(),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The platform's rollup: the totals, their shards summed.
+pub async fn load_totals(pool: &PgPool) -> Result<Rollup, sqlx::Error> {
+    let mut rollup = Rollup::default();
+    // language=PostgreSQL
+    let days = sqlx::query!(
+        r#"
+        select day as "day: NaiveDate", sum(new_business)::int8 as "new_business!", sum(reactivation)::int8 as "reactivation!",
+               sum(expansion)::int8 as "expansion!", sum(contraction)::int8 as "contraction!",
+               sum(churn)::int8 as "churn!", sum(active)::int8 as "active!"
+        from mrr_series_day group by day
+        "#
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in days {
+        let flows = DayFlows {
+            movements: [
+                row.new_business,
+                row.reactivation,
+                row.expansion,
+                row.contraction,
+                row.churn,
+            ],
+            active: row.active,
+        };
+        rollup.days.add_signed(&BTreeMap::from([(row.day, flows)]), 1);
+    }
+    // language=PostgreSQL
+    let months = sqlx::query!(
+        r#"
+        select month as "month: NaiveDate", sum(churned_customers)::int8 as "churned_customers!", sum(trials_ended)::int8 as "trials_ended!",
+               sum(trials_converted)::int8 as "trials_converted!",
+               sum(seconds_to_convert)::int8 as "seconds_to_convert!"
+        from mrr_series_month group by month
+        "#
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in months {
+        let flows = MonthFlows {
+            churned_customers: row.churned_customers,
+            trials_ended: row.trials_ended,
+            trials_converted: row.trials_converted,
+            seconds_to_convert: row.seconds_to_convert,
+            ..MonthFlows::default()
+        };
+        rollup
+            .months
+            .add_signed(&BTreeMap::from([(Month::of_day(row.month), flows)]), 1);
+    }
+    // language=PostgreSQL
+    let splits = sqlx::query!(
+        r#"select month as "month: NaiveDate", dimension, label, sum(cents)::int8 as "cents!" from mrr_series_split
+           group by month, dimension, label"#
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in splits {
+        let split = BTreeMap::from([(row.label, row.cents)]);
+        let flows = match row.dimension.as_str() {
+            "plan" => MonthFlows {
+                by_plan: split,
+                ..MonthFlows::default()
+            },
+            _ => MonthFlows {
+                by_interval: split,
+                ..MonthFlows::default()
+            },
+        };
+        rollup
+            .months
+            .add_signed(&BTreeMap::from([(Month::of_day(row.month), flows)]), 1);
+    }
+    // language=PostgreSQL
+    let cohorts = sqlx::query!(
+        r#"select cohort as "cohort: NaiveDate", month as "month: NaiveDate", sum(members)::int8 as "members!", sum(retained)::int8 as "retained!",
+                  sum(mrr)::int8 as "mrr!"
+           from mrr_series_cohort group by cohort, month"#
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in cohorts {
+        let flows = CohortFlows {
+            members: row.members,
+            retained: row.retained,
+            mrr: row.mrr,
+        };
+        let cell = BTreeMap::from([(
+            Month::of_day(row.cohort),
+            BTreeMap::from([(Month::of_day(row.month), flows)]),
+        )]);
+        rollup.cohorts.add_signed(&cell, 1);
+    }
+    Ok(rollup)
+}
+
+/// The times of the ledger's earliest and latest revisions.
+pub async fn ledger_span(pool: &PgPool) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
+    // language=PostgreSQL
+    let span = sqlx::query!(
+        r#"select min(occurred_at) as "first: DateTime<Utc>", max(occurred_at) as "last: DateTime<Utc>"
+           from subscription_revision"#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(span.first.zip(span.last))
+}
