@@ -217,42 +217,7 @@ pub fn spawn_delivery_worker(pool: PgPool, clock: Clock) {
     });
 }
 
-/// Adds an endpoint and returns its id and signing secret.
-pub async fn add_endpoint(
-    pool: &PgPool,
-    url: &str,
-    description: &str,
-    clock: &Clock,
-) -> Result<(uuid::Uuid, String)> {
-    let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("{url:?} is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        anyhow::bail!("{url:?} must be an http or https URL with a host");
-    }
-    let secret = new_secret();
-    // language=PostgreSQL
-    let id = sqlx::query_scalar!(
-        r#"
-        insert into webhook_endpoint (url, description, secret, created_at) values ($1, $2, $3, $4)
-        returning endpoint_id
-        "#,
-        parsed.as_str(),
-        description,
-        secret,
-        clock.now() as _
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok((id, secret))
-}
-
-/// A new Standard Webhooks secret: `whsec_` and 32 random bytes in base64.
-pub fn new_secret() -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut key = [0u8; 32];
-    rand::rng().fill_bytes(&mut key);
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key))
-}
+pub use app::outbound::endpoints::{add as add_endpoint, new_secret};
 
 #[cfg(test)]
 mod tests {

@@ -17,3 +17,4 @@ pub mod session;
 #[cfg(feature = "ssr")]
 pub mod totp;
 pub mod views;
+pub mod webhooks;

@@ -209,6 +209,8 @@ pub async fn require_pending() -> Result<PendingAdmin, AppError> {
 
 /// A key made by the console, shown once on the next page.
 const FRESH_API_KEY: &str = "gatehouse.admin.fresh_api_key";
+/// A webhook endpoint's signing secret, shown once on the next page.
+const FRESH_ENDPOINT_SECRET: &str = "gatehouse.admin.fresh_endpoint_secret";
 
 /// Keeps a freshly made API key for the one page that shows it.
 pub async fn keep_fresh_api_key(session: &Session, key: String) -> Result<(), AppError> {
@@ -219,6 +221,22 @@ pub async fn keep_fresh_api_key(session: &Session, key: String) -> Result<(), Ap
 pub async fn take_fresh_api_key(session: &Session) -> Result<Option<String>, AppError> {
     session
         .remove::<String>(FRESH_API_KEY)
+        .await
+        .map_err(session_error)
+}
+
+/// Keeps a new endpoint's signing secret for the one page that shows it.
+pub async fn keep_fresh_endpoint_secret(session: &Session, secret: String) -> Result<(), AppError> {
+    session
+        .insert(FRESH_ENDPOINT_SECRET, secret)
+        .await
+        .map_err(session_error)
+}
+
+/// Takes a new endpoint's signing secret (it is shown once).
+pub async fn take_fresh_endpoint_secret(session: &Session) -> Result<Option<String>, AppError> {
+    session
+        .remove::<String>(FRESH_ENDPOINT_SECRET)
         .await
         .map_err(session_error)
 }

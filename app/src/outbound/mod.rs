@@ -4,4 +4,6 @@
 //! Standard Webhooks specification describes. Events are never dropped.
 
 #[cfg(feature = "ssr")]
+pub mod endpoints;
+#[cfg(feature = "ssr")]
 pub mod events;

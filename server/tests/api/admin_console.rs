@@ -25,7 +25,7 @@ fn current_code(app: &TestApp, secret: &[u8]) -> String {
 
 /// An admin through password, enrolment and recovery codes; returns the
 /// browser and the recovery codes.
-async fn enrolled_admin(app: &TestApp) -> (Browser<'_>, Vec<String>) {
+pub async fn enrolled_admin(app: &TestApp) -> (Browser<'_>, Vec<String>) {
     enrolled_admin_named(app, ADMIN).await
 }
 
@@ -154,6 +154,10 @@ fn every_field(org: &str) -> Vec<(&'static str, &str)> {
         ("name", "x"),
         ("scope", "read"),
         ("prefix", "gk_00000000"),
+        ("url", "https://example.com/hooks"),
+        ("description", "x"),
+        ("enabled", "false"),
+        ("event_id", "evt_x"),
     ]
 }
 
@@ -181,6 +185,8 @@ async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_ad
         "/admin/health".to_owned(),
         "/admin/import".to_owned(),
         "/admin/api-keys".to_owned(),
+        "/admin/webhooks".to_owned(),
+        format!("/admin/webhooks/{}", Uuid::nil()),
         format!("/admin/organizations/{org}"),
         "/admin/audit".to_owned(),
         "/admin/recovery-codes".to_owned(),

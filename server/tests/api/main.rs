@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod admin_console;
+mod admin_webhooks;
 mod analytics;
 mod billing_events;
 mod billing_tenancy;

@@ -13,13 +13,13 @@ use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
-struct Received {
+pub struct Received {
     /// Every request: (webhook-id, timestamp, signature, body, answered).
-    requests: Vec<(String, i64, String, String, u16)>,
+    pub requests: Vec<(String, i64, String, String, u16)>,
 }
 
 /// Answers 503 to the first `failures` requests, then 200.
-async fn receiver(failures: usize) -> (String, Arc<Mutex<Received>>) {
+pub async fn receiver(failures: usize) -> (String, Arc<Mutex<Received>>) {
     let received = Arc::new(Mutex::new(Received::default()));
     let state = received.clone();
     let app = axum::Router::new().route(
@@ -57,7 +57,7 @@ async fn receiver(failures: usize) -> (String, Arc<Mutex<Received>>) {
     (format!("http://{address}/hooks"), received)
 }
 
-async fn drain(app: &TestApp, rounds: usize) {
+pub async fn drain(app: &TestApp, rounds: usize) {
     let sender = Sender::default();
     for _ in 0..rounds {
         deliver_due(&app.state.pool, &sender, &app.state.clock)

@@ -37,6 +37,7 @@ pub fn AdminNav(
                     {link("/admin/events", "Events")}
                     {link("/admin/emails", "Emails")}
                     {link("/admin/api-keys", "API keys")}
+                    {link("/admin/webhooks", "Webhooks")}
                     {link("/admin/health", "Health")}
                     {link("/admin/audit", "Audit log")}
                     <form method="post" action="/api/admin_logout">

@@ -6,9 +6,11 @@ pub mod frame;
 pub mod import;
 pub mod ops;
 pub mod sign_in;
+pub mod webhooks;
 
 pub use analytics::AdminAnalyticsPage;
 pub use console::{AdminAuditPage, AdminDashboardPage, AdminOrganizationPage, AdminOrganizationsPage};
 pub use import::AdminImportPage;
 pub use ops::{AdminApiKeysPage, AdminEmailsPage, AdminEventPage, AdminEventsPage, AdminHealthPage};
 pub use sign_in::{AdminEnrollPage, AdminLoginPage, AdminRecoveryCodesPage, AdminVerifyPage};
+pub use webhooks::{AdminWebhookPage, AdminWebhooksPage};
