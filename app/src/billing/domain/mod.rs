@@ -5,6 +5,7 @@ mod ledger;
 mod mrr;
 mod plan_change;
 mod price_key;
+#[cfg(feature = "ssr")]
 pub mod series;
 mod snapshot;
 mod status;
