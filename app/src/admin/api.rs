@@ -295,7 +295,7 @@ pub async fn get_organization(id: String) -> Result<OrganizationDetail, AppError
 }
 
 #[cfg(feature = "ssr")]
-fn checked_reason(raw: &str) -> Result<String, AppError> {
+pub(super) fn checked_reason(raw: &str) -> Result<String, AppError> {
     domain::parse_reason(raw).map_err(|e| AppError::field("reason", e.to_string()))
 }
 

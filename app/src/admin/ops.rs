@@ -241,24 +241,64 @@ pub async fn list_emails(status: Option<String>) -> Result<Vec<EmailRow>, AppErr
         .collect())
 }
 
-/// Queues a dead email again, due now, with its attempts reset.
+/// Sends an email again, with a reason: a dead one is queued again (its
+/// attempts reset), a sent one is copied into a new queued email. From an
+/// organisation's page (`organization_id`), the audit entry names it and the
+/// admin goes back there.
 #[server(prefix = "/api", endpoint = "admin_resend_email")]
-pub async fn resend_email(id: String) -> Result<(), AppError> {
+pub async fn resend_email(
+    id: String,
+    reason: String,
+    organization_id: Option<String>,
+) -> Result<(), AppError> {
     let admin = session::require_admin().await?;
     let context = app_context()?;
     let now = context.clock.now();
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
+    let reason = super::api::checked_reason(&reason)?;
+    let organization_id = match organization_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| AppError::NotFound)?),
+        None => None,
+    };
     let mut tx = context.pool.begin().await?;
     // language=PostgreSQL
-    let to = sqlx::query_scalar!(
-        "update email_outbox set status = 'queued', attempts = 0, next_attempt_at = $2
-         where email_outbox_id = $1 and status = 'dead' returning to_address",
-        id,
-        now as _
+    let email = sqlx::query!(
+        "select to_address, status from email_outbox where email_outbox_id = $1 for update",
+        id
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| AppError::Conflict("only a dead email can be sent again".to_owned()))?;
+    .ok_or(AppError::NotFound)?;
+    let sent_as = match email.status.as_str() {
+        "dead" => {
+            // language=PostgreSQL
+            sqlx::query!(
+                "update email_outbox set status = 'queued', attempts = 0, next_attempt_at = $2
+                 where email_outbox_id = $1",
+                id,
+                now as _
+            )
+            .execute(&mut *tx)
+            .await?;
+            id
+        }
+        // language=PostgreSQL
+        "sent" => sqlx::query_scalar!(
+            "insert into email_outbox (to_address, template, subject, text_body, html_body, next_attempt_at, created_at)
+             select to_address, template, subject, text_body, html_body, $2, $2 from email_outbox
+             where email_outbox_id = $1
+             returning email_outbox_id",
+            id,
+            now as _
+        )
+        .fetch_one(&mut *tx)
+        .await?,
+        _ => return Err(AppError::Conflict("the email is still queued; it goes out by itself".to_owned())),
+    };
     db::audit(
         &mut *tx,
         &AuditEntry {
@@ -266,16 +306,23 @@ pub async fn resend_email(id: String) -> Result<(), AppError> {
             admin_id: admin.admin_id,
             admin_email: &admin.email,
             action: "email.resend",
-            organization_id: None,
-            reason: None,
-            before: Some(serde_json::json!({ "email": id.to_string(), "to": to, "status": "dead" })),
-            after: Some(serde_json::json!({ "status": "queued" })),
+            organization_id,
+            reason: Some(&reason),
+            before: Some(serde_json::json!({ "email": id.to_string(), "to": email.to_address, "status": email.status })),
+            after: Some(serde_json::json!({ "email": sent_as.to_string(), "status": "queued" })),
             client_ip: &client_ip(),
         },
     )
     .await?;
+    // language=PostgreSQL
+    sqlx::query!("select pg_notify($1, '')", crate::email::outbox::OUTBOX_CHANNEL)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
-    crate::security::redirect::redirect("/admin/emails?resent=1");
+    crate::security::redirect::redirect(&match organization_id {
+        Some(org) => format!("/admin/organizations/{org}?done=email"),
+        None => "/admin/emails?resent=1".to_owned(),
+    });
     Ok(())
 }
 

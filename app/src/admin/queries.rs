@@ -347,6 +347,31 @@ pub async fn organization_detail(
         (r.override_id.to_string(), format!("{what}{until} — {}", r.reason))
     })
     .collect();
+    // language=PostgreSQL
+    let emails = sqlx::query!(
+        r#"select email_outbox_id, to_address, template, subject, status, attempts, last_error,
+                  created_at as "created_at: DateTime<Utc>"
+           from email_outbox
+           where lower(to_address) in (select lower(u.email) from membership m join app_user u using (user_id)
+                                       where m.organization_id = $1)
+           order by created_at desc, email_outbox_id
+           limit 20"#,
+        organization_id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| super::ops::EmailRow {
+        id: r.email_outbox_id.to_string(),
+        to: r.to_address,
+        template: r.template,
+        subject: r.subject,
+        status: r.status,
+        attempts: r.attempts,
+        last_error: r.last_error,
+        created_at: time(r.created_at),
+    })
+    .collect();
     let audit = audit_entries(
         pool,
         &AuditFilter {
@@ -374,6 +399,7 @@ pub async fn organization_detail(
             )
         }),
         members,
+        emails,
         subscription,
         trial_extendable,
         ledger,

@@ -137,6 +137,8 @@ pub struct OrganizationDetail {
     pub overrides: Vec<(String, String)>,
     /// Audit entries about it, newest first.
     pub audit: Vec<AuditRow>,
+    /// The latest 20 emails to its members, newest first.
+    pub emails: Vec<super::ops::EmailRow>,
 }
 
 /// A page of the audit log.

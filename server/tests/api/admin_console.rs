@@ -834,8 +834,22 @@ async fn a_failed_provider_event_shows_its_reason_and_payload_and_is_retried_onc
     let dead = admin.get("/admin/emails").await;
     assert!(dead.body.contains("550 mailbox unavailable"));
     let email_text = email.to_string();
+    for reason in ["", "   "] {
+        let refused = admin
+            .submit(
+                "/api/admin_resend_email",
+                &[("id", email_text.as_str()), ("reason", reason)],
+            )
+            .await;
+        assert!(
+            matches!(form_error(&refused), app::error::AppError::Validation { field, .. } if field == "reason")
+        );
+    }
     let resent = admin
-        .submit("/api/admin_resend_email", &[("id", email_text.as_str())])
+        .submit(
+            "/api/admin_resend_email",
+            &[("id", email_text.as_str()), ("reason", "the mailbox is fixed")],
+        )
         .await;
     assert_eq!(resent.headers["location"], "/admin/emails?resent=1");
     let (status, attempts): (String, i32) = sqlx::query_as("select status, attempts from email_outbox")
@@ -843,13 +857,72 @@ async fn a_failed_provider_event_shows_its_reason_and_payload_and_is_retried_onc
         .await
         .unwrap();
     assert_eq!((status.as_str(), attempts), ("queued", 0));
+    let queued = admin
+        .submit(
+            "/api/admin_resend_email",
+            &[("id", email_text.as_str()), ("reason", "again")],
+        )
+        .await;
+    assert!(matches!(form_error(&queued), app::error::AppError::Conflict(_)));
+
+    // From the organisation's page: a sent email is copied into a new one.
+    app.signed_up("grace@globex.test", "Globex", "starter").await;
+    let (globex, sent): (Uuid, Uuid) = sqlx::query_as(
+        "select m.organization_id, e.email_outbox_id from email_outbox e
+         join app_user u on lower(u.email) = lower(e.to_address) join membership m using (user_id)
+         where u.email = 'grace@globex.test' order by e.created_at limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query("update email_outbox set status = 'sent' where email_outbox_id = $1")
+        .bind(sent)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let page = admin.get(&format!("/admin/organizations/{globex}")).await;
+    assert!(page.body.contains("grace@globex.test") && page.body.contains(&sent.to_string()));
+    assert!(
+        !page.body.contains("ada@acme.test"),
+        "only its own members' emails"
+    );
+    let (globex_text, sent_text) = (globex.to_string(), sent.to_string());
+    let resent = admin
+        .submit(
+            "/api/admin_resend_email",
+            &[
+                ("id", sent_text.as_str()),
+                ("reason", "never arrived"),
+                ("organization_id", globex_text.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        resent.headers["location"],
+        format!("/admin/organizations/{globex}?done=email")
+    );
+    let copies: i64 = sqlx::query_scalar(
+        "select count(*) from email_outbox where status = 'queued' and subject = (select subject from email_outbox where email_outbox_id = $1)",
+    )
+    .bind(sent)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(copies, 1);
+    let audited: (String, Option<Uuid>) = sqlx::query_as(
+        "select reason, organization_id from admin_audit where action = 'email.resend' order by admin_audit_id desc limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, ("never arrived".to_owned(), Some(globex)));
     let actions: Vec<String> = sqlx::query_scalar(
         "select action from admin_audit where action not like 'admin.%' order by admin_audit_id",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(actions, ["provider_event.retry", "email.resend"]);
+    assert_eq!(actions, ["provider_event.retry", "email.resend", "email.resend"]);
 
     let health = admin.get("/admin/health").await;
     assert_eq!(health.status, 200);

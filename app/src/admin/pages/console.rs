@@ -215,6 +215,7 @@ pub fn AdminOrganizationPage() -> impl IntoView {
             {done.map(|done| view! { <Notice message=match done.as_str() {
                 "trial" => "The trial was extended and the audit log has the entry.".to_owned(),
                 "override" => "The overrides changed; the host product is told, and the audit log has the entry.".to_owned(),
+                "email" => "The email is queued to go again; the audit log has the entry.".to_owned(),
                 _ => "Done; the audit log has the entry.".to_owned(),
             } /> })}
             <FormSummary feedback=feedback.clone() />
@@ -308,6 +309,53 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+        </section>
+        <section aria-labelledby="emails" class="space-y-2">
+            <h2 id="emails" class="text-xl font-semibold">"Emails to its members"</h2>
+            {if org.emails.is_empty() {
+                view! { <p class="text-sm text-slate-700">"None yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                        <table class="w-full text-sm">
+                            <caption class="sr-only">"The latest emails to its members, newest first"</caption>
+                            <thead><tr>
+                                <th scope="col" class=TH>"Written"</th><th scope="col" class=TH>"To"</th>
+                                <th scope="col" class=TH>"Subject"</th><th scope="col" class=TH>"State"</th>
+                                <th scope="col" class=TH>"Send again"</th>
+                            </tr></thead>
+                            <tbody>
+                                {org.emails.into_iter().map(|email| {
+                                    let field = format!("resend-reason-{}", email.id);
+                                    let org_id = id.clone();
+                                    let state = match email.last_error.clone() {
+                                        Some(error) if email.status == "dead" => format!("dead: {error}"),
+                                        _ => email.status.clone(),
+                                    };
+                                    let queued = email.status == "queued";
+                                    view! {
+                                        <tr class="border-t border-slate-100 align-top" data-email=email.template.clone()>
+                                            <td class=TD>{email.created_at.clone()}</td>
+                                            <th scope="row" class="py-2 pr-4 text-left font-normal">{email.to.clone()}</th>
+                                            <td class=TD>{email.subject.clone()}</td>
+                                            <td class=TD>{state}</td>
+                                            <td class=TD>{(!queued).then(|| view! {
+                                                <form method="post" action="/api/admin_resend_email" class="flex flex-wrap items-end gap-2">
+                                                    <input type="hidden" name="id" value=email.id.clone() />
+                                                    <input type="hidden" name="organization_id" value=org_id />
+                                                    <label for=field.clone() class="sr-only">"Reason for sending it again"</label>
+                                                    <input id=field name="reason" type="text" required maxlength="500" placeholder="Reason" class="rounded-md border border-slate-300 px-2 py-1" />
+                                                    <button type="submit" class="underline">"Send again"</button>
+                                                </form>
+                                            })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
         </section>
         <section aria-labelledby="invoices">
             <h2 id="invoices" class="text-xl font-semibold">"Invoices"</h2>

@@ -154,8 +154,10 @@ pub fn AdminEmailsPage() -> impl IntoView {
                                                     <td class=TD>{row.attempts}</td>
                                                     <td class=TD>{row.last_error.clone().unwrap_or_default()}</td>
                                                     <td class=TD>{dead.then(|| view! {
-                                                        <form method="post" action="/api/admin_resend_email">
+                                                        <form method="post" action="/api/admin_resend_email" class="flex flex-wrap items-end gap-2">
                                                             <input type="hidden" name="id" value=row.id.clone() />
+                                                            <label for=format!("resend-reason-{}", row.id) class="sr-only">"Reason for sending it again"</label>
+                                                            <input id=format!("resend-reason-{}", row.id) name="reason" type="text" required maxlength="500" placeholder="Reason" class="rounded-md border border-slate-300 px-2 py-1" />
                                                             <button type="submit" class="underline">"Send again"</button>
                                                         </form>
                                                     })}</td>
