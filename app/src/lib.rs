@@ -106,6 +106,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/health") view=admin::pages::AdminHealthPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/import") view=admin::pages::AdminImportPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/api-keys") view=admin::pages::AdminApiKeysPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/work") view=admin::pages::AdminWorkPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/webhooks") view=admin::pages::AdminWebhooksPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/webhooks/:id") view=admin::pages::AdminWebhookPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/audit") view=admin::pages::AdminAuditPage ssr=SsrMode::Async />

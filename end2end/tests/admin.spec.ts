@@ -108,6 +108,19 @@ test("an admin enrols a second factor, finds an organisation, extends its trial 
   expect(download.suggestedFilename()).toMatch(/^gatehouse-months-\d{4}-\d{2}-to-\d{4}-\d{2}\.csv$/);
   const csv = readFileSync(await download.path(), "utf8");
   expect(csv.split("\n")[0]).toContain("Month,MRR at start,MRR,ARR");
+
+  // A webhook endpoint: added with its secret shown once, then disabled.
+  const hook = `http://127.0.0.1:9/e2e-hooks-${Date.now()}`;
+  await admin.getByRole("link", { name: "Webhooks" }).click();
+  await admin.getByLabel("URL", { exact: true }).fill(hook);
+  await admin.getByLabel("Description", { exact: true }).fill("e2e receiver");
+  await admin.getByRole("button", { name: "Add the endpoint" }).click();
+  await expect(admin.locator("[data-fresh-secret]")).toContainText("whsec_");
+  await expectNoSeriousViolations(admin);
+  await admin.getByRole("link", { name: hook }).click();
+  await admin.getByRole("button", { name: "Disable the endpoint" }).click();
+  await expect(admin.locator("[data-state]")).toContainText("disabled");
+  await expectNoSeriousViolations(admin);
   await admin.getByRole("button", { name: "Sign out" }).click();
   await admin.goto("/admin");
   await expect(admin).toHaveURL(/\/admin\/login$/);

@@ -18,3 +18,4 @@ pub mod session;
 pub mod totp;
 pub mod views;
 pub mod webhooks;
+pub mod work;

@@ -186,6 +186,7 @@ async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_ad
         "/admin/import".to_owned(),
         "/admin/api-keys".to_owned(),
         "/admin/webhooks".to_owned(),
+        "/admin/work".to_owned(),
         format!("/admin/webhooks/{}", Uuid::nil()),
         format!("/admin/organizations/{org}"),
         "/admin/audit".to_owned(),
@@ -923,6 +924,38 @@ async fn a_failed_provider_event_shows_its_reason_and_payload_and_is_retried_onc
     .await
     .unwrap();
     assert_eq!(actions, ["provider_event.retry", "email.resend", "email.resend"]);
+
+    // The background work page: each worker's record, its failures linked.
+    sqlx::query(
+        "update email_outbox set status = 'dead', last_error = '552 mailbox full' where email_outbox_id = $1",
+    )
+    .bind(email)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let work = admin.get("/admin/work").await;
+    assert_eq!(work.status, 200);
+    for worker in [
+        "Provider events",
+        "Email delivery",
+        "Outbound webhooks",
+        "Trial sweeps",
+        "MRR series",
+    ] {
+        assert!(
+            work.body.contains(&format!("data-worker=\"{worker}\"")),
+            "{worker}"
+        );
+    }
+    assert!(
+        work.body.contains("552 mailbox full"),
+        "a dead email's error is shown"
+    );
+    assert!(
+        work.body.contains("Dead: </dt><dd class=\"inline\">1<"),
+        "{}",
+        &work.body[..work.body.len().min(4000)]
+    );
 
     let health = admin.get("/admin/health").await;
     assert_eq!(health.status, 200);

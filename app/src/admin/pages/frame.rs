@@ -36,6 +36,7 @@ pub fn AdminNav(
                     {link("/admin/import", "Import")}
                     {link("/admin/events", "Events")}
                     {link("/admin/emails", "Emails")}
+                    {link("/admin/work", "Background work")}
                     {link("/admin/api-keys", "API keys")}
                     {link("/admin/webhooks", "Webhooks")}
                     {link("/admin/health", "Health")}

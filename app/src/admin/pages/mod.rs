@@ -11,6 +11,8 @@ pub mod webhooks;
 pub use analytics::AdminAnalyticsPage;
 pub use console::{AdminAuditPage, AdminDashboardPage, AdminOrganizationPage, AdminOrganizationsPage};
 pub use import::AdminImportPage;
-pub use ops::{AdminApiKeysPage, AdminEmailsPage, AdminEventPage, AdminEventsPage, AdminHealthPage};
+pub use ops::{
+    AdminApiKeysPage, AdminEmailsPage, AdminEventPage, AdminEventsPage, AdminHealthPage, AdminWorkPage,
+};
 pub use sign_in::{AdminEnrollPage, AdminLoginPage, AdminRecoveryCodesPage, AdminVerifyPage};
 pub use webhooks::{AdminWebhookPage, AdminWebhooksPage};

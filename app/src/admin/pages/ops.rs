@@ -271,3 +271,56 @@ pub fn AdminApiKeysPage() -> impl IntoView {
         </main>
     }
 }
+
+/// `/admin/work`: what each background worker ran, when, and what failed.
+#[component]
+pub fn AdminWorkPage() -> impl IntoView {
+    view! {
+        <Title text="Background work — Gatehouse admin" />
+        <AdminNav current="/admin/work" />
+        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+            <h1 class="text-3xl font-bold tracking-tight">"Background work"</h1>
+            <p class="text-sm text-slate-700">"Every worker keeps its queue in a table and any number of server processes share it; this is what those tables record."</p>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    admin_outcome(super::super::work::get_background_work().await, |workers| {
+                        workers.into_iter().enumerate().map(|(index, worker)| {
+                            let (heading, labelled_by) = (format!("worker-{index}"), format!("worker-{index}"));
+                            let attention = worker.attention;
+                            view! {
+                                <section aria-labelledby=labelled_by class="space-y-2 rounded-lg border border-slate-200 p-4" data-worker=worker.name.clone()>
+                                    <h2 id=heading class="text-xl font-semibold">
+                                        {worker.name.clone()}
+                                        {attention.then(|| view! { <span class="ml-2 rounded bg-amber-100 px-2 py-0.5 text-sm font-medium text-amber-900">"needs attention"</span> })}
+                                    </h2>
+                                    <p class="text-sm text-slate-700">{worker.does.clone()}</p>
+                                    <dl class="grid grid-cols-1 gap-1 text-sm sm:grid-cols-2">
+                                        {worker.figures.into_iter().map(|(label, value)| view! {
+                                            <div><dt class="inline font-semibold">{format!("{label}: ")}</dt><dd class="inline">{value}</dd></div>
+                                        }).collect_view()}
+                                    </dl>
+                                    {(!worker.failures.is_empty()).then(|| view! {
+                                        <h3 class="font-semibold">"Latest failures"</h3>
+                                        <ul class="space-y-1 text-sm">
+                                            {worker.failures.into_iter().map(|failure| view! {
+                                                <li>
+                                                    {failure.at.clone()} " — "
+                                                    {match failure.href.clone() {
+                                                        Some(href) => view! { <a href=href class="underline">{failure.what.clone()}</a> }.into_any(),
+                                                        None => failure.what.clone().into_any(),
+                                                    }}
+                                                    " — " {failure.error.clone()}
+                                                </li>
+                                            }).collect_view()}
+                                        </ul>
+                                    })}
+                                    {worker.list.map(|href| view! { <a href=href class="text-sm underline">"See them all"</a> })}
+                                </section>
+                            }
+                        }).collect_view()
+                    })
+                })}
+            </Suspense>
+        </main>
+    }
+}
