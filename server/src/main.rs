@@ -22,6 +22,8 @@ commands:
   import-history FILE load subscription histories from a CSV file (all or nothing)
   export-analytics [--first-month YYYY-MM] [--last-month YYYY-MM]
                       print every monthly revenue figure as JSON
+  seed-demo [--organizations N] [--months M] [--seed S]
+                      load a realistic demo history (default 200 organisations over 12 months)
   rebuild-mrr-series  recompute every organisation's MRR series and the totals from the ledger
   embedded-db start   start the embedded PostgreSQL cluster and print its URL
   embedded-db stop    stop the embedded PostgreSQL cluster
@@ -57,6 +59,7 @@ async fn run() -> Result<()> {
         ["add-webhook-endpoint", rest @ ..] => commands::add_webhook_endpoint(&settings, rest).await,
         ["import-history", rest @ ..] => commands::import_history(&settings, rest).await,
         ["export-analytics", rest @ ..] => commands::export_analytics(&settings, rest).await,
+        ["seed-demo", rest @ ..] => commands::seed_demo(&settings, rest).await,
         ["rebuild-mrr-series"] => commands::rebuild_mrr_series(&settings).await,
         ["embedded-db", "start"] => commands::embedded_db_start(&settings).await,
         ["embedded-db", "stop"] => commands::embedded_db_stop(&settings).await,

@@ -6,4 +6,5 @@ pub mod domain;
 pub mod export;
 pub mod import;
 pub mod import_store;
+pub mod seed;
 pub mod tables;

@@ -171,3 +171,28 @@ async fn a_rebuild_repairs_a_damaged_series_and_a_missing_one_is_caught_up(pool:
     assert_eq!(app::billing::series_store::catch_up(&pool, now).await.unwrap(), 0);
     assert_eq!(load_totals(&pool).await.unwrap(), expected);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_seeded_demo_history_lands_once_in_the_ledger_and_its_series(pool: PgPool) {
+    sync_shipped_catalog(&pool).await;
+    let catalog = app::catalog::source::parse_catalog(include_str!("../../../catalog/catalog.toml"))
+        .unwrap()
+        .catalog;
+    let size = app::analytics::seed::SeedSize {
+        organizations: 60,
+        months: 6,
+        seed: 3,
+    };
+    let rows = app::analytics::seed::generate(&catalog, size, now());
+    let first = app::analytics::import_store::store_history(&pool, &rows, now())
+        .await
+        .unwrap();
+    assert_eq!(first.organizations_created, 60);
+    assert!(first.revisions_added as usize == rows.len());
+    let again = app::analytics::import_store::store_history(&pool, &rows, now())
+        .await
+        .unwrap();
+    assert_eq!((again.revisions_added, again.subscriptions_created), (0, 0));
+    let totals = assert_series_match_the_ledger(&pool).await;
+    assert!(totals.at_end_of(now().date_naive()).0 > 0, "the business has MRR");
+}
