@@ -9,7 +9,7 @@
 //! file twice changes nothing and a late row lands where it belongs.
 
 use super::import::{ImportRejected, ImportRow};
-use crate::billing::domain::classify_change;
+use crate::billing::domain::{ChangeKind, LedgerState, classify_change};
 use crate::billing::ledger_store::{Revision, exact_columns, record_revision};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -137,9 +137,7 @@ async fn store(
         .collect();
     let created = create_subscriptions(conn, &fresh, &organizations, &plan_ids).await?;
     summary.subscriptions_created = created.len() as u64;
-    for chunk in fresh.chunks(CHUNK / 4) {
-        summary.revisions_added += write_new_histories(conn, chunk, &created, &organizations, now).await?;
-    }
+    summary.revisions_added += write_new_histories(conn, &fresh, &created, &organizations, now).await?;
     for group in groups
         .iter()
         .filter(|g| existing.contains_key(&g[0].subscription_id))
@@ -320,6 +318,152 @@ async fn create_subscriptions(
     Ok(created)
 }
 
+/// CSV for `COPY … (format csv)`: every text quoted, `None` as NULL.
+#[derive(Default)]
+struct CopyBuffer {
+    bytes: Vec<u8>,
+    row_open: bool,
+}
+
+impl CopyBuffer {
+    /// Flushed to Postgres once it holds about this much.
+    const FLUSH_AT: usize = 1 << 20;
+
+    fn separator(&mut self) {
+        if self.row_open {
+            self.bytes.push(b',');
+        }
+        self.row_open = true;
+    }
+
+    fn text(&mut self, text: &str) -> &mut Self {
+        self.separator();
+        self.bytes.push(b'"');
+        for byte in text.bytes() {
+            if byte == b'"' {
+                self.bytes.push(b'"');
+            }
+            self.bytes.push(byte);
+        }
+        self.bytes.push(b'"');
+        self
+    }
+
+    fn optional(&mut self, text: Option<&str>) -> &mut Self {
+        match text {
+            Some(text) => self.text(text),
+            None => {
+                self.separator();
+                self
+            }
+        }
+    }
+
+    fn number(&mut self, number: i64) -> &mut Self {
+        use std::io::Write;
+        self.separator();
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.bytes, "{number}");
+        self
+    }
+
+    fn uuid(&mut self, id: Uuid) -> &mut Self {
+        self.separator();
+        self.bytes.extend_from_slice(
+            id.hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer())
+                .as_bytes(),
+        );
+        self
+    }
+
+    fn time(&mut self, at: DateTime<Utc>) -> &mut Self {
+        self.text(&at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    }
+
+    fn end_row(&mut self) {
+        self.bytes.push(b'\n');
+        self.row_open = false;
+    }
+}
+
+/// Streams `rows` (one call per row into the buffer) into `statement`, a
+/// `COPY … FROM STDIN (format csv)`: Postgres stores each megabyte while the
+/// next is made.
+async fn copy_in<T>(
+    conn: &mut PgConnection,
+    statement: &str,
+    rows: impl Iterator<Item = T>,
+    mut write: impl FnMut(&mut CopyBuffer, T),
+) -> Result<u64, sqlx::Error> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    let mut buffer = CopyBuffer::default();
+    let mut count = 0;
+    for row in rows {
+        write(&mut buffer, row);
+        buffer.end_row();
+        count += 1;
+        if buffer.bytes.len() >= CopyBuffer::FLUSH_AT {
+            let full = std::mem::replace(&mut buffer.bytes, Vec::with_capacity(CopyBuffer::FLUSH_AT + 4096));
+            if let Err(error) = copy.send(full).await {
+                let _ = copy.abort("the import failed").await;
+                return Err(error);
+            }
+        }
+    }
+    if !buffer.bytes.is_empty()
+        && let Err(error) = copy.send(buffer.bytes).await
+    {
+        let _ = copy.abort("the import failed").await;
+        return Err(error);
+    }
+    copy.finish().await?;
+    Ok(count)
+}
+
+/// One state of a new subscription, with what the ledger makes of it.
+struct NewState<'a> {
+    subscription_id: Uuid,
+    organization_id: Uuid,
+    row: &'a ImportRow,
+    cause: String,
+    state: LedgerState,
+    before: Option<&'a ImportRow>,
+    change: Option<ChangeKind>,
+}
+
+/// Every state of the subscriptions with no stored history, in order.
+fn new_states<'a>(
+    groups: &'a [&'a [ImportRow]],
+    created: &'a HashMap<String, Uuid>,
+    organizations: &'a HashMap<String, Uuid>,
+) -> impl Iterator<Item = NewState<'a>> + 'a {
+    groups.iter().flat_map(move |group| {
+        let subscription_id = created[&group[0].subscription_id];
+        let organization_id = organizations[&group[0].org_id];
+        let mut previous: Option<(&ImportRow, LedgerState)> = None;
+        group
+            .iter()
+            .zip(causes(group))
+            .map(move |(row, cause)| {
+                let state = row.ledger_state();
+                let change = classify_change(previous.as_ref().map(|p| &p.1), &state);
+                let before = previous.as_ref().map(|p| p.0);
+                previous = Some((row, state.clone()));
+                NewState {
+                    subscription_id,
+                    organization_id,
+                    row,
+                    cause,
+                    state,
+                    before,
+                    change,
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
 /// The revisions and ledger rows of subscriptions with no stored history.
 async fn write_new_histories(
     conn: &mut PgConnection,
@@ -328,126 +472,55 @@ async fn write_new_histories(
     organizations: &HashMap<String, Uuid>,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    let mut revisions = RevisionColumns::default();
-    let mut events = EventColumns::default();
-    for group in groups {
-        let subscription_id = created[&group[0].subscription_id];
-        let organization_id = organizations[&group[0].org_id];
-        let mut previous: Option<(&ImportRow, crate::billing::domain::LedgerState, String)> = None;
-        for (row, cause) in group.iter().zip(causes(group)) {
-            let state = row.ledger_state();
-            let (numerator, denominator) = exact_columns(row.mrr());
-            revisions.subscription_id.push(subscription_id);
-            revisions.occurred_at.push(row.at);
-            revisions.cause.push(cause.clone());
-            revisions
-                .state
-                .push(serde_json::to_value(&state).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
-            revisions.plan.push(row.plan.clone());
-            revisions.mrr.push(row.mrr().rounded());
-            revisions.currency.push(row.currency.clone());
-            revisions.numerator.push(numerator);
-            revisions.denominator.push(denominator);
-            revisions.interval.push(row.interval.as_str().to_owned());
-            if let Some(kind) = classify_change(previous.as_ref().map(|p| &p.1), &state) {
-                let before = previous.as_ref().map(|p| p.0);
-                events.organization_id.push(organization_id);
-                events.subscription_id.push(subscription_id);
-                events.occurred_at.push(row.at);
-                events.kind.push(kind.as_str().to_owned());
-                events
-                    .status_before
-                    .push(before.map(|b| b.status.as_str().to_owned()));
-                events.status_after.push(row.status.as_str().to_owned());
-                events.plan_before.push(before.map(|b| b.plan.clone()));
-                events.plan_after.push(row.plan.clone());
-                events.mrr_before.push(before.map_or(0, |b| b.mrr().rounded()));
-                events.mrr_after.push(row.mrr().rounded());
-                events.currency.push(row.currency.clone());
-                events.cause.push(cause.clone());
-            }
-            previous = Some((row, state, cause));
-        }
-    }
-    let written = revisions.cause.len() as u64;
-    // language=PostgreSQL
-    sqlx::query!(
-        r#"
-        insert into subscription_revision (subscription_id, occurred_at, cause, state, plan, mrr, currency,
-                                           mrr_numerator, mrr_denominator, billing_interval, recorded_at)
-        select *, $11::timestamptz
-        from unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::jsonb[], $5::text[], $6::bigint[], $7::text[],
-                    $8::bigint[], $9::bigint[], $10::text[])
-        "#,
-        &revisions.subscription_id,
-        &revisions.occurred_at as _,
-        &revisions.cause,
-        &revisions.state,
-        &revisions.plan,
-        &revisions.mrr,
-        &revisions.currency,
-        &revisions.numerator,
-        &revisions.denominator,
-        &revisions.interval,
-        now as _,
+    let mut state_json = Vec::new();
+    let written = copy_in(
+        conn,
+        "copy subscription_revision (subscription_id, occurred_at, cause, state, plan, mrr, currency,
+                                     mrr_numerator, mrr_denominator, billing_interval, recorded_at)
+         from stdin (format csv)",
+        new_states(groups, created, organizations),
+        |out, new| {
+            let (numerator, denominator) = exact_columns(new.row.mrr());
+            state_json.clear();
+            // A state is plain data: serialising it cannot fail.
+            let _ = serde_json::to_writer(&mut state_json, &new.state);
+            out.uuid(new.subscription_id)
+                .time(new.row.at)
+                .text(&new.cause)
+                .text(std::str::from_utf8(&state_json).unwrap_or("{}"))
+                .text(&new.row.plan)
+                .number(new.row.mrr().rounded())
+                .text(&new.row.currency)
+                .number(numerator)
+                .number(denominator)
+                .text(new.row.interval.as_str())
+                .time(now);
+        },
     )
-    .execute(&mut *conn)
     .await?;
-    // language=PostgreSQL
-    sqlx::query!(
-        r#"
-        insert into subscription_event (organization_id, subscription_id, occurred_at, kind, status_before,
-                                        status_after, plan_before, plan_after, mrr_before, mrr_after, currency,
-                                        cause, recorded_at)
-        select *, $13::timestamptz
-        from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
-                    $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])
-        "#,
-        &events.organization_id,
-        &events.subscription_id,
-        &events.occurred_at as _,
-        &events.kind,
-        &events.status_before as _,
-        &events.status_after,
-        &events.plan_before as _,
-        &events.plan_after,
-        &events.mrr_before,
-        &events.mrr_after,
-        &events.currency,
-        &events.cause,
-        now as _,
+    copy_in(
+        conn,
+        "copy subscription_event (organization_id, subscription_id, occurred_at, kind, status_before, status_after,
+                                  plan_before, plan_after, mrr_before, mrr_after, currency, cause, recorded_at)
+         from stdin (format csv)",
+        new_states(groups, created, organizations).filter(|new| new.change.is_some()),
+        |out, new| {
+            let kind = new.change.map_or("", |kind| kind.as_str());
+            out.uuid(new.organization_id)
+                .uuid(new.subscription_id)
+                .time(new.row.at)
+                .text(kind)
+                .optional(new.before.map(|b| b.status.as_str()))
+                .text(new.row.status.as_str())
+                .optional(new.before.map(|b| b.plan.as_str()))
+                .text(&new.row.plan)
+                .number(new.before.map_or(0, |b| b.mrr().rounded()))
+                .number(new.row.mrr().rounded())
+                .text(&new.row.currency)
+                .text(&new.cause)
+                .time(now);
+        },
     )
-    .execute(&mut *conn)
     .await?;
     Ok(written)
-}
-
-#[derive(Default)]
-struct RevisionColumns {
-    subscription_id: Vec<Uuid>,
-    occurred_at: Vec<DateTime<Utc>>,
-    cause: Vec<String>,
-    state: Vec<serde_json::Value>,
-    plan: Vec<String>,
-    mrr: Vec<i64>,
-    currency: Vec<String>,
-    numerator: Vec<i64>,
-    denominator: Vec<i64>,
-    interval: Vec<String>,
-}
-
-#[derive(Default)]
-struct EventColumns {
-    organization_id: Vec<Uuid>,
-    subscription_id: Vec<Uuid>,
-    occurred_at: Vec<DateTime<Utc>>,
-    kind: Vec<String>,
-    status_before: Vec<Option<String>>,
-    status_after: Vec<String>,
-    plan_before: Vec<Option<String>>,
-    plan_after: Vec<String>,
-    mrr_before: Vec<i64>,
-    mrr_after: Vec<i64>,
-    currency: Vec<String>,
-    cause: Vec<String>,
 }
