@@ -74,9 +74,13 @@ fn dollars(cents: i64) -> f32 {
     cents as f32 / 100.0
 }
 
+/// A movement kind's name, colour and amount in a month.
+#[cfg(feature = "ssr")]
+type MovementLayer = (&'static str, &'static str, fn(&crate::analytics::domain::Movements) -> i64);
+
 /// The movement kinds, in stacking order from the zero line, with their colours.
 #[cfg(feature = "ssr")]
-const MOVEMENT_LAYERS: [(&str, &str, fn(&crate::analytics::domain::Movements) -> i64); 5] = [
+const MOVEMENT_LAYERS: [MovementLayer; 5] = [
     ("New", "#2563eb", |m| m.new_business),
     ("Reactivation", "#7c3aed", |m| m.reactivation),
     ("Expansion", "#16a34a", |m| m.expansion),
