@@ -76,7 +76,11 @@ fn dollars(cents: i64) -> f32 {
 
 /// A movement kind's name, colour and amount in a month.
 #[cfg(feature = "ssr")]
-type MovementLayer = (&'static str, &'static str, fn(&crate::analytics::domain::Movements) -> i64);
+type MovementLayer = (
+    &'static str,
+    &'static str,
+    fn(&crate::analytics::domain::Movements) -> i64,
+);
 
 /// The movement kinds, in stacking order from the zero line, with their colours.
 #[cfg(feature = "ssr")]

@@ -84,8 +84,18 @@ async fn store(
         rows: rows.len() as u64,
         ..ImportSummary::default()
     };
+    // Instant::now times the stages for the log; it decides nothing.
+    let started = std::time::Instant::now();
+    let stage = |name: &str| {
+        tracing::info!(
+            stage = name,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "import"
+        )
+    };
     let plan_ids = plan_ids(conn, rows).await?;
     let organizations = organizations(conn, rows, &mut summary).await?;
+    stage("organisations");
 
     // Each subscription's rows, and its last row (its present state).
     let mut groups: Vec<&[ImportRow]> = Vec::new();
@@ -136,8 +146,10 @@ async fn store(
         .filter(|g| !existing.contains_key(&g[0].subscription_id))
         .collect();
     let created = create_subscriptions(conn, &fresh, &organizations, &plan_ids).await?;
+    stage("subscriptions");
     summary.subscriptions_created = created.len() as u64;
     summary.revisions_added += write_new_histories(conn, &fresh, &created, &organizations, now).await?;
+    stage("new histories");
     for group in groups
         .iter()
         .filter(|g| existing.contains_key(&g[0].subscription_id))
@@ -161,8 +173,10 @@ async fn store(
             summary.revisions_added += (revision_count(conn, subscription_id).await? - before) as u64;
         }
     }
+    stage("stored histories");
     let touched: Vec<Uuid> = organizations.values().copied().collect();
     crate::billing::series_store::refresh_exclusively(conn, &touched, now).await?;
+    stage("MRR series");
     Ok(summary)
 }
 

@@ -314,9 +314,17 @@ async fn rewrite(
     if organizations.is_empty() {
         return Ok(());
     }
+    // Instant::now times the steps for the log; it decides nothing.
+    let started = std::time::Instant::now();
     let (history, loaded) = load(conn, Some(organizations)).await?;
     let fresh: HashMap<Uuid, Rollup> = loaded.into_iter().zip(Rollup::per_customer(&history)).collect();
+    drop(history);
     let mut stored = stored_rollups(conn, Some(organizations)).await?;
+    tracing::debug!(
+        organizations = organizations.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "series recomputed"
+    );
     let mut changes: BTreeMap<i16, Rollup> = BTreeMap::new();
     let mut rewritten = (Vec::new(), Vec::new());
     for organization in organizations {
@@ -346,16 +354,17 @@ async fn store_customers(
 ) -> Result<(), sqlx::Error> {
     const CHUNK: usize = 5_000;
     for (organizations, rollups) in organizations.chunks(CHUNK).zip(rollups.chunks(CHUNK)) {
-        let json: Vec<serde_json::Value> = rollups
+        let json: Vec<String> = rollups
             .iter()
-            .map(serde_json::to_value)
+            .map(serde_json::to_string)
             .collect::<Result<_, _>>()
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         // language=PostgreSQL
         sqlx::query!(
             r#"
             insert into mrr_series_customer (organization_id, rollup, refreshed_at)
-            select organization_id, rollup, $3 from unnest($1::uuid[], $2::jsonb[]) as t (organization_id, rollup)
+            select organization_id, rollup::jsonb, $3
+            from unnest($1::uuid[], $2::text[]) as t (organization_id, rollup)
             on conflict (organization_id) do update set rollup = excluded.rollup, refreshed_at = excluded.refreshed_at
             "#,
             organizations,
