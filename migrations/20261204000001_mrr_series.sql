@@ -64,5 +64,12 @@ create table mrr_series_cohort
     primary key (cohort, month, shard)
 );
 
--- The analytics window runs from the earliest revision to the latest.
-create index subscription_revision_occurred_idx on subscription_revision (occurred_at);
+-- The times of the earliest and latest revision (the analytics window's
+-- default), widened with every revision; readers take the extremes over
+-- the shards. Revisions are never removed, so a bound only ever widens.
+create table mrr_series_span
+(
+    shard    smallint primary key check (shard between 0 and 15),
+    first_at timestamptz not null,
+    last_at  timestamptz not null
+);

@@ -148,6 +148,10 @@ async fn store(
     let created = create_subscriptions(conn, &fresh, &organizations, &plan_ids).await?;
     stage("subscriptions");
     summary.subscriptions_created = created.len() as u64;
+    // In the order of the new ids, so every index on them is written front
+    // to back instead of at random.
+    let mut fresh = fresh;
+    fresh.sort_by_key(|group| created[&group[0].subscription_id]);
     summary.revisions_added += write_new_histories(conn, &fresh, &created, &organizations, now).await?;
     stage("new histories");
     for group in groups

@@ -229,10 +229,12 @@ pub async fn rebuild(pool: &PgPool, now: DateTime<Utc>) -> Result<Rebuilt, sqlx:
         + stored.keys().filter(|o| !organizations.contains(o)).count();
     // language=PostgreSQL
     sqlx::query!(
-        "truncate mrr_series_customer, mrr_series_day, mrr_series_month, mrr_series_split, mrr_series_cohort"
+        "truncate mrr_series_customer, mrr_series_day, mrr_series_month, mrr_series_split, mrr_series_cohort,
+                  mrr_series_span"
     )
     .execute(&mut *tx)
     .await?;
+    widen_span(&mut tx, 0, history.span).await?;
     let mut totals: BTreeMap<i16, Rollup> = BTreeMap::new();
     for (organization, rollup) in organizations.iter().zip(&rollups) {
         totals
@@ -317,6 +319,8 @@ async fn rewrite(
     // Instant::now times the steps for the log; it decides nothing.
     let started = std::time::Instant::now();
     let (history, loaded) = load(conn, Some(organizations)).await?;
+    // Which shard's row holds a bound does not matter: readers take the extremes.
+    widen_span(conn, shard_of(organizations[0]), history.span).await?;
     let fresh: HashMap<Uuid, Rollup> = loaded.into_iter().zip(Rollup::per_customer(&history)).collect();
     drop(history);
     let mut stored = stored_rollups(conn, Some(organizations)).await?;
@@ -604,12 +608,35 @@ pub async fn load_totals(pool: &PgPool) -> Result<Rollup, sqlx::Error> {
     Ok(rollup)
 }
 
+/// Widens the stored span of revision times to take in `span`.
+async fn widen_span(
+    conn: &mut PgConnection,
+    shard: i16,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> Result<(), sqlx::Error> {
+    let Some((first, last)) = span else { return Ok(()) };
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into mrr_series_span (shard, first_at, last_at) values ($1, $2, $3)
+        on conflict (shard) do update set first_at = least(mrr_series_span.first_at, excluded.first_at),
+                                          last_at = greatest(mrr_series_span.last_at, excluded.last_at)
+        "#,
+        shard,
+        first as _,
+        last as _
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The times of the ledger's earliest and latest revisions.
 pub async fn ledger_span(pool: &PgPool) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
     // language=PostgreSQL
     let span = sqlx::query!(
-        r#"select min(occurred_at) as "first: DateTime<Utc>", max(occurred_at) as "last: DateTime<Utc>"
-           from subscription_revision"#
+        r#"select min(first_at) as "first: DateTime<Utc>", max(last_at) as "last: DateTime<Utc>"
+           from mrr_series_span"#
     )
     .fetch_one(pool)
     .await?;

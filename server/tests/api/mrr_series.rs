@@ -128,6 +128,15 @@ async fn writers_racing_late_and_twice_keep_every_series_equal_to_the_ledger(poo
         handle.await.unwrap();
     }
     let totals = assert_series_match_the_ledger(&pool).await;
+    let ledger: (DateTime<Utc>, DateTime<Utc>) =
+        sqlx::query_as("select min(occurred_at), max(occurred_at) from subscription_revision")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        app::billing::series_store::ledger_span(&pool).await.unwrap(),
+        Some(ledger)
+    );
     // The races changed something worth checking: every movement kind occurred.
     let mut movements = [0_i64; 5];
     for flows in totals.days.values() {
@@ -170,6 +179,13 @@ async fn a_rebuild_repairs_a_damaged_series_and_a_missing_one_is_caught_up(pool:
     assert_eq!(app::billing::series_store::catch_up(&pool, now).await.unwrap(), 2);
     assert_eq!(app::billing::series_store::catch_up(&pool, now).await.unwrap(), 0);
     assert_eq!(load_totals(&pool).await.unwrap(), expected);
+    let span = app::billing::series_store::ledger_span(&pool).await.unwrap();
+    let ledger: (DateTime<Utc>, DateTime<Utc>) =
+        sqlx::query_as("select min(occurred_at), max(occurred_at) from subscription_revision")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(span, Some(ledger), "the window's default is the ledger's span");
 }
 
 #[sqlx::test(migrations = "../migrations")]
