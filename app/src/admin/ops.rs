@@ -84,8 +84,9 @@ pub struct HealthLine {
     pub attention: bool,
 }
 
+/// A time as the operations pages show it, to the second.
 #[cfg(feature = "ssr")]
-fn time(at: DateTime<Utc>) -> String {
+pub(super) fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 

@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use {
     super::db::{self, AuditEntry},
+    super::ops::time,
     super::session,
     crate::accounts::api::client_ip,
     crate::context::app_context,
     crate::outbound::endpoints::{self, EndpointError, Replay},
-    chrono::{DateTime, Utc},
     uuid::Uuid,
 };
 
@@ -88,11 +88,6 @@ pub struct EndpointDetail {
     pub endpoint: EndpointRow,
     /// Its latest 50 deliveries, newest first.
     pub deliveries: Vec<DeliveryRow>,
-}
-
-#[cfg(feature = "ssr")]
-fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 #[cfg(feature = "ssr")]

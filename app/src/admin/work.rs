@@ -43,12 +43,10 @@ pub struct Failure {
     pub href: Option<String>,
 }
 
+/// A time as the operations pages show it, or “never”.
 #[cfg(feature = "ssr")]
 fn time(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(
-        || "never".to_owned(),
-        |at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    )
+    at.map_or_else(|| "never".to_owned(), super::ops::time)
 }
 
 #[cfg(feature = "ssr")]
