@@ -31,8 +31,10 @@ use app::catalog::db::{CATALOG_CHANGED_CHANNEL, SyncReport, sync_catalog};
 use app::catalog::source::{LoadedCatalog, load_catalog_file};
 use app::clock::Clock;
 use app::context::AppContext;
+use app::entitlements::cache::{ENTITLEMENTS_CHANGED_CHANNEL, StandingCache};
 use app::marketing::content::SiteContent;
 use app::marketing::content_source::load_site_content;
+use app::security::lease::LeasedThrottle;
 use app::{App, SiteAssets, shell};
 use axum::Router;
 use axum::extract::FromRef;
@@ -92,6 +94,12 @@ pub struct AppState {
     /// disk: a count lost in a crash lets one request more through, while
     /// waiting for a flush on every API call would halve its throughput.
     pub throttle_pool: PgPool,
+    /// Cached organisation standings for the host API, dropped on NOTIFY.
+    pub standings: StandingCache,
+    /// Cached API keys, dropped on NOTIFY.
+    pub api_keys: host_api::keys::KeyCache,
+    /// This process's leases of busy API keys' next requests.
+    pub api_throttle: LeasedThrottle,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -140,6 +148,9 @@ impl AppState {
             );
         Ok(AppState {
             throttle_pool,
+            standings: StandingCache::default(),
+            api_keys: host_api::keys::KeyCache::default(),
+            api_throttle: LeasedThrottle::default(),
             leptos_options,
             pool,
             catalog: CatalogCache::default(),
@@ -311,28 +322,47 @@ pub async fn sync_catalog_file(pool: &PgPool, loaded: &LoadedCatalog) -> Result<
     Ok(report)
 }
 
-/// Drops the cached catalogue whenever any process announces a sync. On a
-/// lost connection it drops the cache too (an announcement may have been
-/// missed) and reconnects.
-pub fn spawn_catalog_listener(pool: PgPool, cache: CatalogCache) {
+/// Keeps this process's caches (catalogue, standings, API keys) current:
+/// listens for every process's change notices and drops what changed. On a
+/// lost connection the caches are emptied and the standings and keys stop
+/// answering (a notice may be missed) until it listens again.
+pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
+    let (catalog, standings, keys) = (
+        state.catalog.clone(),
+        state.standings.clone(),
+        state.api_keys.clone(),
+    );
+    let channels = [
+        CATALOG_CHANGED_CHANNEL,
+        ENTITLEMENTS_CHANGED_CHANNEL,
+        host_api::keys::API_KEYS_CHANGED_CHANNEL,
+    ];
     tokio::spawn(async move {
         // Stops when the pool is closed at shutdown.
         while !pool.is_closed() {
             match PgListener::connect_with(&pool).await {
                 Ok(mut listener) => {
-                    if let Err(error) = listener.listen(CATALOG_CHANGED_CHANNEL).await {
-                        tracing::warn!(%error, "could not listen for catalogue changes");
+                    if let Err(error) = listener.listen_all(channels).await {
+                        tracing::warn!(%error, "could not listen for changes");
                     } else {
-                        cache.invalidate();
-                        while listener.recv().await.is_ok() {
-                            cache.invalidate();
+                        catalog.invalidate();
+                        standings.set_live(true);
+                        keys.set_live(true);
+                        while let Ok(notice) = listener.recv().await {
+                            match notice.channel() {
+                                CATALOG_CHANGED_CHANNEL => catalog.invalidate(),
+                                ENTITLEMENTS_CHANGED_CHANNEL => standings.apply_notice(notice.payload()),
+                                _ => keys.invalidate_all(),
+                            }
                         }
                     }
                 }
-                Err(error) if pool.is_closed() => tracing::debug!(%error, "catalogue listener stopped"),
-                Err(error) => tracing::warn!(%error, "catalogue listener could not connect"),
+                Err(error) if pool.is_closed() => tracing::debug!(%error, "change listener stopped"),
+                Err(error) => tracing::warn!(%error, "change listener could not connect"),
             }
-            cache.invalidate();
+            standings.set_live(false);
+            keys.set_live(false);
+            catalog.invalidate();
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
@@ -468,7 +498,7 @@ async fn serve_with_pool(
         state.notices(),
         state.clock.clone(),
     );
-    spawn_catalog_listener(pool, state.catalog.clone());
+    spawn_change_listener(pool, &state);
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| format!("Failed to listen on {}", settings.addr))?;

@@ -39,6 +39,8 @@ pub struct OrganizationState {
     pub facts: OrganizationFacts,
     /// Usage now, per metric: users counted here, the rest as reported.
     pub usage: BTreeMap<String, u64>,
+    /// When the next open invitation expires (the user count drops then).
+    pub next_invitation_expiry: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -107,7 +109,10 @@ pub async fn organization_state(
                          where e.organization_id = o.organization_id and e.removed_at is null), '[]') as "overrides!",
                coalesce((select jsonb_object_agg(c.metric_key, c.value) from usage_counter c
                          where c.organization_id = o.organization_id), '{}') as "counters!",
-               counted_users(o.organization_id, $3) as "users!"
+               counted_users(o.organization_id, $3) as "users!",
+               (select min(v.expires_at) from invitation v
+                where v.organization_id = o.organization_id and v.accepted_at is null and v.revoked_at is null
+                  and v.expires_at > $3) as "next_invitation_expiry: DateTime<Utc>"
         from organization o
         left join lateral (select * from subscription where organization_id = o.organization_id
                            order by created_at desc limit 1) s on true
@@ -166,5 +171,6 @@ pub async fn organization_state(
             suspended: row.suspended.then(|| row.suspension_reason.unwrap_or_default()),
         },
         usage,
+        next_invitation_expiry: row.next_invitation_expiry,
     }))
 }

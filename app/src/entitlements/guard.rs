@@ -1,7 +1,7 @@
 //! The one guard: every gated server function and every API route reads the
 //! organisation's standing through [`standing`] and asks it before acting.
 
-use super::db::{OrganizationAddress, OrganizationHeader, organization_state};
+use super::db::{OrganizationAddress, OrganizationHeader, OrganizationState, organization_state};
 use super::domain::{self, Allowance, Entitlements, Refusal};
 use crate::accounts::session::TenantScope;
 use crate::catalog::domain::{Catalog, USERS_METRIC};
@@ -31,12 +31,16 @@ pub async fn standing(
     address: &OrganizationAddress,
     now: DateTime<Utc>,
 ) -> Result<Option<Standing>, sqlx::Error> {
-    let Some(state) = organization_state(executor, address, now).await? else {
-        return Ok(None);
-    };
+    Ok(organization_state(executor, address, now)
+        .await?
+        .map(|state| standing_of(catalog, state, now)))
+}
+
+/// Resolves a read organisation's standing at `now`.
+pub fn standing_of(catalog: &Catalog, state: OrganizationState, now: DateTime<Utc>) -> Standing {
     let entitlements = domain::resolve(catalog, &state.facts, now);
     let subscription = state.facts.subscription.as_ref();
-    Ok(Some(Standing {
+    Standing {
         header: state.header,
         entitlements,
         usage: state.usage,
@@ -44,7 +48,7 @@ pub async fn standing(
             .filter(|s| s.status == crate::billing::domain::SubscriptionStatus::Trialing)
             .and_then(|s| s.trial_end),
         current_period_end: subscription.and_then(|s| s.current_period_end),
-    }))
+    }
 }
 
 impl Standing {

@@ -1,5 +1,6 @@
 //! Defences shared by every feature: throttling whose state lives in
-//! Postgres (so every process sees it), and the rule for where a redirect
+//! Postgres (so every process sees it; busy keys lease their next requests
+//! in batches), and the rule for where a redirect
 //! may send a user.
 
 pub mod local_path;
@@ -7,5 +8,7 @@ pub mod throttle;
 
 #[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod lease;
 #[cfg(feature = "ssr")]
 pub mod redirect;

@@ -103,6 +103,48 @@ pub fn decide(now_ms: i64, stored_tat_ms: Option<i64>, rate: Rate) -> Decision {
     }
 }
 
+/// The outcome of asking for up to `wanted` requests at once (a process's
+/// lease of its next few requests, see [`super::lease`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseDecision {
+    /// `granted` requests (1 to `wanted`) are allowed; store this state.
+    Grant {
+        /// How many.
+        granted: u32,
+        /// The key's new state.
+        new_tat_ms: i64,
+    },
+    /// Not even one is allowed; the earliest retry is this many seconds away.
+    Deny {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+}
+
+/// Decides up to `wanted` requests at `now_ms` at once: exactly as many as
+/// `wanted` calls of [`decide`] at that instant would allow, leaving the
+/// same state, so a lease never lets more through than one-by-one counting.
+pub fn decide_lease(now_ms: i64, stored_tat_ms: Option<i64>, rate: Rate, wanted: u32) -> LeaseDecision {
+    let requests = i64::from(rate.requests.max(1));
+    let interval_ms = emission_interval_ms(rate);
+    let tat = stored_tat_ms.unwrap_or(now_ms).max(now_ms);
+    // The k-th request is allowed while tat + k × interval − interval × requests ≤ now.
+    let room = (now_ms + interval_ms * requests - tat).div_euclid(interval_ms);
+    let granted = room.min(i64::from(wanted.max(1)));
+    if granted >= 1 {
+        LeaseDecision::Grant {
+            granted: granted as u32,
+            new_tat_ms: tat + granted * interval_ms,
+        }
+    } else {
+        match decide(now_ms, stored_tat_ms, rate) {
+            Decision::Deny { retry_after_secs } => LeaseDecision::Deny { retry_after_secs },
+            // Unreachable: no room means the next single request is refused too.
+            Decision::Allow { .. } => LeaseDecision::Deny { retry_after_secs: 1 },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +217,41 @@ mod tests {
         };
         let outcome = run(rate, &[0, 1, 2, 10_000_000, 10_000_001, 10_000_002, 10_000_003]);
         assert_eq!(outcome, [true, true, true, true, true, true, false]);
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_lease_allows_exactly_what_one_by_one_counting_would(
+            requests in 1u32..2_000,
+            per_seconds in 1u32..4_000,
+            wanted in 1u32..600,
+            now_ms in 0i64..10_000_000,
+            offset in -5_000_000i64..5_000_000,
+            fresh in any::<bool>(),
+        ) {
+            let rate = Rate { requests, per_seconds };
+            let stored = (!fresh).then_some(now_ms + offset);
+            let mut tat = stored;
+            let mut allowed = 0u32;
+            let mut first_refusal = None;
+            for _ in 0..wanted {
+                match decide(now_ms, tat, rate) {
+                    Decision::Allow { new_tat_ms } => { tat = Some(new_tat_ms); allowed += 1; }
+                    Decision::Deny { retry_after_secs } => { first_refusal = Some(retry_after_secs); break; }
+                }
+            }
+            match decide_lease(now_ms, stored, rate, wanted) {
+                LeaseDecision::Grant { granted, new_tat_ms } => {
+                    prop_assert_eq!(granted, allowed);
+                    prop_assert_eq!(Some(new_tat_ms), tat);
+                }
+                LeaseDecision::Deny { retry_after_secs } => {
+                    prop_assert_eq!(allowed, 0);
+                    prop_assert_eq!(Some(retry_after_secs), first_refusal);
+                }
+            }
+        }
     }
 }

@@ -1,11 +1,16 @@
 //! Authenticating the operator's API keys (made and revoked by
-//! [`app::api_keys`]), with their last use recorded.
+//! [`app::api_keys`]), with their last use recorded about once a minute,
+//! from a per-process copy of the keys kept current through NOTIFY.
 
 use super::error::ApiError;
+use app::security::lease::LeasedThrottle;
 use app::security::throttle::Rate;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use uuid::Uuid;
 
 pub use app::api_keys::{NewKey, Scope, create, key_hash, revoke};
@@ -66,37 +71,170 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 /// How often a key's last use is written: not on every request.
 const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 
-/// Authenticates a request's key and counts it against the key's rate;
-/// `throttle_pool` counts it (see [`crate::AppState::throttle_pool`]).
+/// The channel the `api_key` triggers notify when a key's scope or
+/// revocation changes (migration `20261205000001`).
+pub const API_KEYS_CHANGED_CHANNEL: &str = "gatehouse_api_keys";
+
+/// Keys remembered before the cache starts again empty.
+const MAX_KEYS: usize = 10_000;
+
+/// A stored key as authentication needs it.
+#[derive(Debug, Clone)]
+struct StoredKey {
+    api_key_id: Uuid,
+    scope: Option<Scope>,
+    revoked: bool,
+}
+
+#[derive(Default)]
+struct KeyCacheInner {
+    live: AtomicBool,
+    // Bumped by every invalidation, so a read that began before one is not stored.
+    epoch: AtomicU64,
+    keys: RwLock<HashMap<Vec<u8>, StoredKey>>,
+    // When this process last wrote each key's last use (or read it).
+    last_used: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+}
+
+/// This process's copy of the keys it has seen, by hash; dropped through
+/// [`API_KEYS_CHANGED_CHANNEL`] (and entirely whenever the listener is
+/// not listening, when it answers nothing). Clones share it.
+#[derive(Clone, Default)]
+pub struct KeyCache {
+    inner: Arc<KeyCacheInner>,
+}
+
+impl KeyCache {
+    fn get(&self, hash: &[u8]) -> Option<StoredKey> {
+        if !self.inner.live.load(Ordering::Acquire) {
+            return None;
+        }
+        self.inner.keys.read().ok()?.get(hash).cloned()
+    }
+
+    fn store(&self, epoch: u64, hash: Vec<u8>, key: StoredKey) {
+        let Ok(mut keys) = self.inner.keys.write() else {
+            return;
+        };
+        if !self.inner.live.load(Ordering::Acquire) || self.inner.epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
+        if keys.len() >= MAX_KEYS {
+            keys.clear();
+        }
+        keys.insert(hash, key);
+    }
+
+    /// Drops every cached key.
+    pub fn invalidate_all(&self) {
+        if let Ok(mut keys) = self.inner.keys.write() {
+            self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+            keys.clear();
+        }
+    }
+
+    /// Whether notices are being received; the cache answers only then.
+    pub fn set_live(&self, live: bool) {
+        self.invalidate_all();
+        self.inner.live.store(live, Ordering::Release);
+        self.invalidate_all();
+    }
+
+    /// Whether this key's last use is due to be written at `now`, noting
+    /// `now` as written if so; `stored` is the stored value when just read.
+    fn last_use_due(
+        &self,
+        api_key_id: Uuid,
+        stored: Option<Option<DateTime<Utc>>>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Ok(mut last_used) = self.inner.last_used.lock() else {
+            return true;
+        };
+        if last_used.len() >= MAX_KEYS {
+            last_used.clear();
+        }
+        let known = match stored {
+            Some(stored) => stored,
+            None => last_used.get(&api_key_id).copied(),
+        };
+        let due = known.is_none_or(|at| now - at >= LAST_USED_GRANULARITY || at > now);
+        if due {
+            last_used.insert(api_key_id, now);
+        } else if let Some(at) = known {
+            last_used.entry(api_key_id).or_insert(at);
+        }
+        due
+    }
+
+    async fn lookup(
+        &self,
+        pool: &PgPool,
+        token: &str,
+    ) -> Result<(StoredKey, Option<Option<DateTime<Utc>>>), ApiError> {
+        let hash = key_hash(token);
+        if let Some(key) = self.get(&hash) {
+            return Ok((key, None));
+        }
+        let epoch = self.inner.epoch.load(Ordering::Acquire);
+        // language=PostgreSQL
+        let row = sqlx::query!(
+            r#"
+            select api_key_id, scope, (revoked_at is not null) as "revoked!",
+                   last_used_at as "last_used_at: DateTime<Utc>"
+            from api_key where key_hash = $1
+            "#,
+            hash
+        )
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| unauthorized("invalid_api_key", "that API key is not valid"))?;
+        let key = StoredKey {
+            api_key_id: row.api_key_id,
+            scope: Scope::parse(&row.scope),
+            revoked: row.revoked,
+        };
+        self.store(epoch, hash, key.clone());
+        Ok((key, Some(row.last_used_at)))
+    }
+}
+
+/// What authenticating a request needs from the server's state.
+pub struct Authenticator<'a> {
+    /// The database.
+    pub pool: &'a PgPool,
+    /// Connections for throttle counts (see [`crate::AppState::throttle_pool`]).
+    pub throttle_pool: &'a PgPool,
+    /// This process's cached keys.
+    pub keys: &'a KeyCache,
+    /// This process's leases of busy keys' requests.
+    pub throttle: &'a LeasedThrottle,
+    /// Requests per key.
+    pub rate: Rate,
+}
+
+/// Authenticates a request's key and counts it against the key's rate.
 pub async fn authenticate(
-    pool: &PgPool,
-    throttle_pool: &PgPool,
+    auth: &Authenticator<'_>,
     headers: &HeaderMap,
     now: DateTime<Utc>,
-    rate: Rate,
 ) -> Result<Caller, ApiError> {
     let token = bearer(headers)?;
     if token.len() > 200 || !token.starts_with("gk_") {
         return Err(unauthorized("invalid_api_key", "that API key is not valid"));
     }
-    // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"
-        select api_key_id, scope, (revoked_at is not null) as "revoked!",
-               last_used_at as "last_used_at: DateTime<Utc>"
-        from api_key where key_hash = $1
-        "#,
-        key_hash(token)
-    )
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| unauthorized("invalid_api_key", "that API key is not valid"))?;
-    if row.revoked {
+    let (key, stored_last_use) = auth.keys.lookup(auth.pool, token).await?;
+    if key.revoked {
         return Err(unauthorized("revoked_api_key", "that API key has been revoked"));
     }
-    let scope =
-        Scope::parse(&row.scope).ok_or_else(|| ApiError::internal("reading an API key", "unknown scope"))?;
-    match app::security::db::throttle(throttle_pool, now, &format!("api_key:{}", row.api_key_id), rate).await
+    let scope = key
+        .scope
+        .ok_or_else(|| ApiError::internal("reading an API key", "unknown scope"))?;
+    let bucket = format!("api_key:{}", key.api_key_id);
+    match auth
+        .throttle
+        .admit(auth.throttle_pool, now, &bucket, auth.rate)
+        .await
     {
         Ok(()) => {}
         Err(app::error::AppError::TooManyRequests { retry_after_secs }) => {
@@ -111,21 +249,18 @@ pub async fn authenticate(
         }
         Err(error) => return Err(ApiError::internal("throttling an API key", error)),
     }
-    if row
-        .last_used_at
-        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
-    {
+    if auth.keys.last_use_due(key.api_key_id, stored_last_use, now) {
         // language=PostgreSQL
         sqlx::query!(
             "update api_key set last_used_at = $2 where api_key_id = $1",
-            row.api_key_id,
+            key.api_key_id,
             now as _
         )
-        .execute(pool)
+        .execute(auth.pool)
         .await?;
     }
     Ok(Caller {
-        api_key_id: row.api_key_id,
+        api_key_id: key.api_key_id,
         scope,
     })
 }

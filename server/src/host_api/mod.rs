@@ -9,6 +9,7 @@ pub mod keys;
 
 use crate::AppState;
 use app::catalog::domain::{Catalog, Limit};
+use app::entitlements::cache::{CachedStanding, Rendered};
 use app::entitlements::db::OrganizationAddress;
 use app::entitlements::domain::Allowance;
 use app::entitlements::guard::{Standing, explain, standing};
@@ -18,15 +19,17 @@ use app::security::throttle::Rate;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use error::ApiError;
-use keys::{Caller, authenticate};
+use keys::{Authenticator, Caller, authenticate};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The routes, to be nested under `/api/v1`.
@@ -48,26 +51,29 @@ fn rfc3339(time: DateTime<Utc>) -> String {
 }
 
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let rate = Rate {
-        requests: state.settings.api_requests_per_minute,
-        per_seconds: 60,
+    let authenticator = Authenticator {
+        pool: &state.pool,
+        throttle_pool: &state.throttle_pool,
+        keys: &state.api_keys,
+        throttle: &state.api_throttle,
+        rate: Rate {
+            requests: state.settings.api_requests_per_minute,
+            per_seconds: 60,
+        },
     };
-    authenticate(
-        &state.pool,
-        &state.throttle_pool,
-        headers,
-        state.clock.now(),
-        rate,
-    )
-    .await
+    authenticate(&authenticator, headers, state.clock.now()).await
 }
 
-async fn catalog(state: &AppState) -> Result<std::sync::Arc<Catalog>, ApiError> {
-    state
+/// The catalogue, with the cache generation read before it (what a cached
+/// standing resolved against it is stored under).
+async fn catalog(state: &AppState) -> Result<(Arc<Catalog>, u64), ApiError> {
+    let generation = state.catalog.generation();
+    let catalog = state
         .catalog
         .get(&state.pool)
         .await
-        .map_err(|e| ApiError::internal("loading the catalogue", e))
+        .map_err(|e| ApiError::internal("loading the catalogue", e))?;
+    Ok((catalog, generation))
 }
 
 /// `{id}` is Gatehouse's id; `ext:{external_id}` is the host product's.
@@ -83,9 +89,17 @@ fn address(raw: &str) -> Result<OrganizationAddress, ApiError> {
     }
 }
 
-async fn standing_at(state: &AppState, catalog: &Catalog, raw_id: &str) -> Result<Standing, ApiError> {
+/// The standing of the organisation `raw_id` names, from this process's
+/// cache when it has a current one.
+async fn standing_at(
+    state: &AppState,
+    (catalog, generation): &(Arc<Catalog>, u64),
+    raw_id: &str,
+) -> Result<Arc<CachedStanding>, ApiError> {
     let address = address(raw_id)?;
-    standing(&state.pool, catalog, &address, state.clock.now())
+    state
+        .standings
+        .standing(&state.pool, catalog, *generation, &address, state.clock.now())
         .await?
         .ok_or_else(ApiError::no_organization)
 }
@@ -183,8 +197,8 @@ async fn get_organization(
 ) -> Result<Response, ApiError> {
     caller(&state, &headers).await?;
     let catalog = catalog(&state).await?;
-    let standing = standing_at(&state, &catalog, &id).await?;
-    Ok(Json(organization_json(&standing)).into_response())
+    let cached = standing_at(&state, &catalog, &id).await?;
+    Ok(Json(organization_json(&cached.standing)).into_response())
 }
 
 /// `PATCH /organizations/{id}` with `{"external_id": "..." | null}`.
@@ -216,8 +230,10 @@ async fn patch_organization(
             "must be 1 to 200 printable characters",
         ));
     }
-    let catalog = catalog(&state).await?;
-    let current = standing_at(&state, &catalog, &id).await?;
+    let (catalog, _) = catalog(&state).await?;
+    let current = standing(&state.pool, &catalog, &address(&id)?, state.clock.now())
+        .await?
+        .ok_or_else(ApiError::no_organization)?;
     // language=PostgreSQL
     let updated = sqlx::query!(
         "update organization set external_id = $2 where organization_id = $1",
@@ -240,7 +256,16 @@ async fn patch_organization(
         }
         Err(error) => return Err(error.into()),
     }
-    let standing = standing_at(&state, &catalog, &current.header.id.to_string()).await?;
+    // This process answers its own change at once, before the notice arrives.
+    state.standings.invalidate(current.header.id);
+    let standing = standing(
+        &state.pool,
+        &catalog,
+        &OrganizationAddress::Id(current.header.id),
+        state.clock.now(),
+    )
+    .await?
+    .ok_or_else(ApiError::no_organization)?;
     Ok(Json(organization_json(&standing)).into_response())
 }
 
@@ -252,8 +277,32 @@ async fn get_entitlements(
 ) -> Result<Response, ApiError> {
     caller(&state, &headers).await?;
     let catalog = catalog(&state).await?;
-    let standing = standing_at(&state, &catalog, &id).await?;
-    Ok(Json(entitlements_json(&catalog, &standing)).into_response())
+    let cached = standing_at(&state, &catalog, &id).await?;
+    let rendered = cached.rendered(|standing| {
+        let body = Bytes::from(entitlements_json(&catalog.0, standing).to_string());
+        let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
+        Rendered { body, etag }
+    });
+    let etag_header =
+        HeaderValue::from_str(&rendered.etag).map_err(|e| ApiError::internal("making an ETag", e))?;
+    let unchanged = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == rendered.etag || tag == "*");
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header)]).into_response());
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::ETAG, etag_header),
+        ],
+        rendered.body.clone(),
+    )
+        .into_response())
 }
 
 /// `GET /organizations/{id}/entitlements/check?feature=KEY` or
@@ -266,11 +315,12 @@ async fn check_entitlement(
 ) -> Result<Response, ApiError> {
     caller(&state, &headers).await?;
     let catalog = catalog(&state).await?;
-    let standing = standing_at(&state, &catalog, &id).await?;
+    let cached = standing_at(&state, &catalog, &id).await?;
+    let (standing, catalog) = (&cached.standing, &catalog.0);
     let (outcome, subject) = match (query.get("feature"), query.get("metric")) {
         (Some(feature), None) => {
             let outcome = standing
-                .check_feature(&catalog, feature)
+                .check_feature(catalog, feature)
                 .ok_or_else(|| ApiError::invalid("feature", "is not a feature of the catalogue"))?;
             (outcome, json!({"feature": feature}))
         }
@@ -282,7 +332,7 @@ async fn check_entitlement(
                     .map_err(|_| ApiError::invalid("increment", "must be a whole number of 0 or more"))?,
             };
             let outcome = standing
-                .check_room(&catalog, metric, increment)
+                .check_room(catalog, metric, increment)
                 .ok_or_else(|| ApiError::invalid("metric", "is not a metric of the catalogue"))?;
             let limit = standing.entitlements.limit(metric).and_then(Limit::as_option);
             (
@@ -300,7 +350,7 @@ async fn check_entitlement(
     let mut body = json!({"allowed": outcome.is_ok(), "reason": null, "message": null, "upgrade_to": null});
     if let Err(refusal) = &outcome {
         body["reason"] = json!(refusal.code());
-        body["message"] = json!(explain(&catalog, refusal));
+        body["message"] = json!(explain(catalog, refusal));
         body["upgrade_to"] = json!(refusal.upgrade_to());
     }
     if let (Some(body), Some(subject)) = (body.as_object_mut(), subject.as_object()) {
@@ -323,7 +373,7 @@ async fn post_usage(
         reports: Vec<RawReport>,
     }
     let batch: Batch = read_json(&body)?;
-    let catalog = catalog(&state).await?;
+    let (catalog, _) = catalog(&state).await?;
     let reports =
         usage::parse_batch(&catalog, batch.reports).map_err(|p| ApiError::invalid(p.field, p.message))?;
     let now = state.clock.now();
@@ -379,6 +429,8 @@ async fn post_usage(
                 }
             }
             tx.commit().await?;
+            // This process answers its own change at once, before the notice arrives.
+            state.standings.invalidate(organization_id);
             let usage: serde_json::Map<String, Value> = values
                 .into_iter()
                 .map(|(metric, value)| {
@@ -414,12 +466,13 @@ async fn get_usage(
         },
     };
     let catalog = catalog(&state).await?;
-    let standing = standing_at(&state, &catalog, &id).await?;
+    let cached = standing_at(&state, &catalog, &id).await?;
+    let (standing, catalog) = (&cached.standing, &catalog.0);
     let now = state.clock.now();
     let mut conn = state.pool.acquire().await?;
     let history = usage::snapshot_history(&mut conn, standing.header.id, now - TimeDelta::days(days)).await?;
     let metrics: serde_json::Map<String, Value> = standing
-        .allowances(&catalog)
+        .allowances(catalog)
         .map(|(metric, allowance)| {
             let points: Vec<Value> = history
                 .iter()
@@ -432,7 +485,7 @@ async fn get_usage(
             )
         })
         .collect();
-    Ok(Json(json!({"organization": organization_json(&standing), "metrics": metrics})).into_response())
+    Ok(Json(json!({"organization": organization_json(standing), "metrics": metrics})).into_response())
 }
 
 /// Tells a missing field from an explicit `null`.

@@ -3,7 +3,7 @@
 use crate::helpers::{TestApp, edited_catalog, shipped_catalog};
 use app::catalog::db::{SyncReport, load_catalog};
 use app::catalog::domain::Catalog;
-use server::{spawn_catalog_listener, sync_catalog_file};
+use server::{spawn_change_listener, sync_catalog_file};
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -135,7 +135,7 @@ async fn the_pricing_server_function_reports_an_unsynced_catalogue_without_leaki
 async fn a_sync_in_another_process_reaches_this_process_cache(pool: PgPool) {
     // Arrange: this process has the catalogue cached.
     let app = TestApp::spawn(pool.clone()).await;
-    spawn_catalog_listener(pool.clone(), app.state.catalog.clone());
+    spawn_change_listener(pool.clone(), &app.state);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(app.get("/pricing").await.body.contains("$199"));
 

@@ -17,6 +17,7 @@ mod event_races;
 mod health;
 mod helpers;
 mod host_api;
+mod host_api_cache;
 mod hostile;
 mod marketing;
 mod mrr_series;

@@ -80,6 +80,25 @@ pub struct OrganizationFacts {
     pub suspended: Option<String>,
 }
 
+impl OrganizationFacts {
+    /// The first instant after `now` at which [`resolve`] may answer
+    /// differently although no stored fact changed: a trial or period
+    /// ending, an override expiring. `None`: no such instant. Until then an
+    /// answer resolved at `now` stays exact, which is what lets it be cached.
+    pub fn next_change_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let subscription_ends = self
+            .subscription
+            .iter()
+            .flat_map(|s| [s.current_period_end, s.trial_end])
+            .flatten();
+        let override_ends = self.overrides.iter().filter_map(|o| o.expires_at);
+        subscription_ends
+            .chain(override_ends)
+            .filter(|end| *end > now)
+            .min()
+    }
+}
+
 /// Why an organisation may read but not write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

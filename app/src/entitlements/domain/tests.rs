@@ -435,6 +435,31 @@ proptest! {
     }
 
     #[test]
+    fn nothing_resolves_differently_before_the_next_change(
+        org in any_facts(),
+        from_minutes in -50_000i64..50_000,
+        fraction in 0.0f64..1.0,
+    ) {
+        let catalog = catalog();
+        let now = noon() + Duration::minutes(from_minutes);
+        let at_now = resolve(&catalog, &org, now);
+        match org.next_change_after(now) {
+            Some(next) => {
+                prop_assert!(next > now);
+                let span_ms = (next - now).num_milliseconds();
+                let later = now + Duration::milliseconds((span_ms as f64 * fraction) as i64);
+                prop_assert!(later < next);
+                prop_assert_eq!(resolve(&catalog, &org, later), at_now);
+            }
+            None => {
+                for later in [now + Duration::days(400), now + Duration::days(4_000)] {
+                    prop_assert_eq!(resolve(&catalog, &org, later), at_now.clone());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn expired_overrides_change_nothing(org in any_facts()) {
         let catalog = catalog();
         let mut only_live = org.clone();

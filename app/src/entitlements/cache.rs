@@ -1,0 +1,221 @@
+//! A per-process cache of organisations' standings, for the host API, which
+//! reads entitlements far more often than they change.
+//!
+//! Database triggers NOTIFY [`ENTITLEMENTS_CHANGED_CHANNEL`] with the
+//! organisation's id whenever anything the entitlement read draws on
+//! changes (organisation, subscription and items, overrides, usage,
+//! members, invitations), so no writer can forget to. The server's change
+//! listener drops the entry, or everything on `*` and whenever its
+//! connection is lost; while it is not listening the cache answers nothing
+//! and every read goes to the database. An entry also ends by itself at the
+//! first instant its answer could change with time alone (a trial, period,
+//! override or invitation ending), and with the catalogue it was resolved
+//! against.
+
+use super::db::{OrganizationAddress, organization_state};
+use super::guard::{Standing, standing_of};
+use crate::catalog::domain::Catalog;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use uuid::Uuid;
+
+/// The channel the triggers of migration `20261205000001` notify: an
+/// organisation id, or `*` for all.
+pub const ENTITLEMENTS_CHANGED_CHANNEL: &str = "gatehouse_entitlements";
+
+/// Organisations kept before the cache starts again empty: bounded memory
+/// (an entry is about a kilobyte) without bookkeeping on every read.
+const MAX_ENTRIES: usize = 20_000;
+
+/// One organisation's standing as read at `loaded_at`, and its answer once
+/// rendered.
+#[derive(Debug)]
+pub struct CachedStanding {
+    /// The standing.
+    pub standing: Standing,
+    loaded_at: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+    catalog_generation: u64,
+    rendered: OnceLock<Rendered>,
+}
+
+/// A response body made from a standing, with its entity tag.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The body.
+    pub body: axum::body::Bytes,
+    /// Its `ETag` (quoted).
+    pub etag: String,
+}
+
+impl CachedStanding {
+    /// A standing read and resolved at `now`, for an answer that is not kept.
+    pub fn uncached(standing: Standing, now: DateTime<Utc>) -> Self {
+        CachedStanding {
+            standing,
+            loaded_at: now,
+            valid_until: Some(now),
+            catalog_generation: 0,
+            rendered: OnceLock::new(),
+        }
+    }
+
+    /// The body `render` makes of this standing, made once per entry.
+    pub fn rendered(&self, render: impl FnOnce(&Standing) -> Rendered) -> &Rendered {
+        self.rendered.get_or_init(|| render(&self.standing))
+    }
+
+    fn answers_at(&self, now: DateTime<Utc>, catalog_generation: u64) -> bool {
+        self.catalog_generation == catalog_generation
+            && self.loaded_at <= now
+            && self.valid_until.is_none_or(|end| now < end)
+    }
+}
+
+#[derive(Default)]
+struct Entries {
+    by_id: HashMap<Uuid, Arc<CachedStanding>>,
+    by_external: HashMap<String, Uuid>,
+}
+
+#[derive(Default)]
+struct Inner {
+    live: AtomicBool,
+    // Bumped by every invalidation, so a read that began before one is not stored.
+    epoch: AtomicU64,
+    entries: RwLock<Entries>,
+}
+
+/// Shared handle to this process's cached standings; clones share it.
+#[derive(Clone, Default)]
+pub struct StandingCache {
+    inner: Arc<Inner>,
+}
+
+impl StandingCache {
+    /// The standing of the organisation at `address` at `now`, from the
+    /// cache or read (and kept); `None` if there is no such organisation.
+    /// `catalog_generation` is the catalogue cache's generation read before
+    /// `catalog` was.
+    pub async fn standing(
+        &self,
+        pool: &PgPool,
+        catalog: &Catalog,
+        catalog_generation: u64,
+        address: &OrganizationAddress,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<CachedStanding>>, sqlx::Error> {
+        if let Some(hit) = self.get(address, now, catalog_generation) {
+            return Ok(Some(hit));
+        }
+        let epoch = self.inner.epoch.load(Ordering::Acquire);
+        let Some(state) = organization_state(pool, address, now).await? else {
+            return Ok(None);
+        };
+        let valid_until = [state.facts.next_change_after(now), state.next_invitation_expiry]
+            .into_iter()
+            .flatten()
+            .min();
+        let entry = Arc::new(CachedStanding {
+            standing: standing_of(catalog, state, now),
+            loaded_at: now,
+            valid_until,
+            catalog_generation,
+            rendered: OnceLock::new(),
+        });
+        self.store(epoch, entry.clone());
+        Ok(Some(entry))
+    }
+
+    fn get(
+        &self,
+        address: &OrganizationAddress,
+        now: DateTime<Utc>,
+        catalog_generation: u64,
+    ) -> Option<Arc<CachedStanding>> {
+        if !self.inner.live.load(Ordering::Acquire) {
+            return None;
+        }
+        let entries = self.inner.entries.read().ok()?;
+        let id = match address {
+            OrganizationAddress::Id(id) => *id,
+            OrganizationAddress::External(external) => *entries.by_external.get(external)?,
+        };
+        entries
+            .by_id
+            .get(&id)
+            .filter(|entry| entry.answers_at(now, catalog_generation))
+            .cloned()
+    }
+
+    fn store(&self, epoch: u64, entry: Arc<CachedStanding>) {
+        let Ok(mut entries) = self.inner.entries.write() else {
+            return;
+        };
+        // Checked under the lock that invalidations take, so none slips between.
+        if !self.inner.live.load(Ordering::Acquire) || self.inner.epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
+        if entries.by_id.len() >= MAX_ENTRIES {
+            *entries = Entries::default();
+        }
+        let header = &entry.standing.header;
+        if let Some(external) = &header.external_id {
+            entries.by_external.insert(external.clone(), header.id);
+        }
+        entries.by_id.insert(header.id, entry);
+    }
+
+    /// Drops one organisation's entry (a notice arrived, or this process
+    /// just changed it).
+    pub fn invalidate(&self, organization_id: Uuid) {
+        let Ok(mut entries) = self.inner.entries.write() else {
+            return;
+        };
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+        if let Some(entry) = entries.by_id.remove(&organization_id)
+            && let Some(external) = &entry.standing.header.external_id
+            && entries.by_external.get(external) == Some(&organization_id)
+        {
+            entries.by_external.remove(external);
+        }
+    }
+
+    /// Drops every entry.
+    pub fn invalidate_all(&self) {
+        let Ok(mut entries) = self.inner.entries.write() else {
+            return;
+        };
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+        *entries = Entries::default();
+    }
+
+    /// Applies one notice from [`ENTITLEMENTS_CHANGED_CHANNEL`].
+    pub fn apply_notice(&self, payload: &str) {
+        match Uuid::parse_str(payload) {
+            Ok(id) => self.invalidate(id),
+            Err(_) => self.invalidate_all(),
+        }
+    }
+
+    /// Whether notices are being received; the cache answers only then, and
+    /// starts empty each time that changes.
+    pub fn set_live(&self, live: bool) {
+        self.invalidate_all();
+        self.inner.live.store(live, Ordering::Release);
+        self.invalidate_all();
+    }
+
+    /// How many organisations are cached.
+    pub fn len(&self) -> usize {
+        self.inner.entries.read().map_or(0, |e| e.by_id.len())
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,147 @@
+//! A busy key's next requests, leased by this process in one round trip.
+//!
+//! Counting every request in Postgres costs a write per request. Instead a
+//! process takes a lease of its next few requests from the key's bucket (the
+//! bucket is still the one state every process shares, and a lease is
+//! counted there exactly as that many requests would have been), serves
+//! them from memory, and asks again when they run out. Leased requests
+//! left unused expire with the lease, so a process never holds budget for
+//! long; the only cost of leasing is that another process may be refused
+//! a moment early while one still holds a few. Quiet keys (a lease of one)
+//! are counted request by request, as before.
+
+use super::db;
+use super::throttle::{Rate, emission_interval_ms};
+use crate::error::AppError;
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use tokio::sync::Mutex;
+
+/// How many requests one lease asks for: a fiftieth of the burst, between 1
+/// and 500, so a key limited to 6,000 a minute goes to the database about
+/// once in 120 requests and one of 3 a minute on every request.
+pub fn lease_size(rate: Rate) -> u32 {
+    (rate.requests / 50).clamp(1, 500)
+}
+
+/// How long a lease of `granted` requests lasts: the time the bucket takes
+/// to refill them, and at least a second.
+fn lease_lifetime(rate: Rate, granted: u32) -> TimeDelta {
+    let refill_ms = emission_interval_ms(rate) * i64::from(granted);
+    TimeDelta::milliseconds(refill_ms.max(1000))
+}
+
+/// Buckets this process keeps leases for before it forgets them all.
+const MAX_BUCKETS: usize = 10_000;
+
+/// This process's leases, one per bucket; clones share them.
+#[derive(Clone, Default)]
+pub struct LeasedThrottle {
+    leases: Arc<RwLock<HashMap<String, Arc<Mutex<Lease>>>>>,
+}
+
+#[derive(Default)]
+struct Lease {
+    remaining: u32,
+    granted_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl Lease {
+    fn take(&mut self, now: DateTime<Utc>) -> bool {
+        let current =
+            self.granted_at.is_some_and(|from| from <= now) && self.expires_at.is_some_and(|end| now < end);
+        if current && self.remaining > 0 {
+            self.remaining -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl LeasedThrottle {
+    /// Counts one request at `now` against `bucket`, refusing with
+    /// [`AppError::TooManyRequests`] when over `rate`.
+    pub async fn admit(
+        &self,
+        pool: &PgPool,
+        now: DateTime<Utc>,
+        bucket: &str,
+        rate: Rate,
+    ) -> Result<(), AppError> {
+        let slot = self.slot(bucket);
+        // Held across the database call, so one request per bucket renews
+        // the lease while the others wait for it.
+        let mut lease = slot.lock().await;
+        if lease.take(now) {
+            return Ok(());
+        }
+        *lease = Lease::default();
+        let granted = db::lease(pool, now, bucket, rate, lease_size(rate)).await?;
+        *lease = Lease {
+            remaining: granted - 1,
+            granted_at: Some(now),
+            expires_at: Some(now + lease_lifetime(rate, granted)),
+        };
+        Ok(())
+    }
+
+    fn slot(&self, bucket: &str) -> Arc<Mutex<Lease>> {
+        if let Some(slot) = self.leases.read().ok().and_then(|map| map.get(bucket).cloned()) {
+            return slot;
+        }
+        let Ok(mut map) = self.leases.write() else {
+            return Arc::default();
+        };
+        if map.len() >= MAX_BUCKETS {
+            map.clear();
+        }
+        map.entry(bucket.to_owned()).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_keys_are_counted_one_by_one_and_busy_ones_in_batches() {
+        let rate = |requests| Rate {
+            requests,
+            per_seconds: 60,
+        };
+        assert_eq!(lease_size(rate(3)), 1);
+        assert_eq!(lease_size(rate(99)), 1);
+        assert_eq!(lease_size(rate(100)), 2);
+        assert_eq!(lease_size(rate(6_000)), 120);
+        assert_eq!(lease_size(rate(60_000)), 500);
+    }
+
+    #[test]
+    fn a_lease_lasts_while_its_requests_refill_and_at_least_a_second() {
+        let rate = Rate {
+            requests: 6_000,
+            per_seconds: 60,
+        };
+        assert_eq!(lease_lifetime(rate, 120), TimeDelta::milliseconds(1_200));
+        assert_eq!(lease_lifetime(rate, 1), TimeDelta::seconds(1));
+    }
+
+    #[test]
+    fn a_lease_is_spent_only_while_it_lasts() {
+        let at = DateTime::from_timestamp(1_000_000, 0).unwrap();
+        let mut lease = Lease {
+            remaining: 2,
+            granted_at: Some(at),
+            expires_at: Some(at + TimeDelta::seconds(1)),
+        };
+        assert!(!lease.take(at - TimeDelta::milliseconds(1)), "a clock set back");
+        assert!(lease.take(at));
+        assert!(!lease.take(at + TimeDelta::seconds(1)), "expired");
+        assert!(lease.take(at + TimeDelta::milliseconds(999)));
+        assert!(!lease.take(at), "spent");
+    }
+}
