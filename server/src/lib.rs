@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod page_cache;
 pub mod security;
 pub mod seo_files;
+pub mod session_cache;
 pub mod static_files;
 pub mod telemetry;
 pub mod webhooks;
@@ -100,6 +101,8 @@ pub struct AppState {
     pub api_keys: host_api::keys::KeyCache,
     /// This process's leases of busy API keys' next requests.
     pub api_throttle: LeasedThrottle,
+    /// The session store (Postgres, with this process's cache in front).
+    pub sessions: session_cache::CachedSessionStore,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -151,6 +154,7 @@ impl AppState {
             standings: StandingCache::default(),
             api_keys: host_api::keys::KeyCache::default(),
             api_throttle: LeasedThrottle::default(),
+            sessions: session_cache::CachedSessionStore::new(PostgresStore::new(pool.clone()), clock.clone()),
             leptos_options,
             pool,
             catalog: CatalogCache::default(),
@@ -189,6 +193,7 @@ pub fn app(state: AppState) -> Router {
     // inline scripts.
     let provide_app_context = move || {
         provide_context(context.clone());
+        provide_context(app::entitlements::guard::RequestStanding::default());
         provide_context(site.clone());
         if let (Some(nonce), Some(response)) = (
             leptos::nonce::use_nonce(),
@@ -231,7 +236,7 @@ pub fn app(state: AppState) -> Router {
         }
     };
 
-    let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+    let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name("gatehouse_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -322,7 +327,7 @@ pub async fn sync_catalog_file(pool: &PgPool, loaded: &LoadedCatalog) -> Result<
     Ok(report)
 }
 
-/// Keeps this process's caches (catalogue, standings, API keys) current:
+/// Keeps this process's caches (catalogue, standings, API keys, sessions) current:
 /// listens for every process's change notices and drops what changed. On a
 /// lost connection the caches are emptied and the standings and keys stop
 /// answering (a notice may be missed) until it listens again.
@@ -332,10 +337,12 @@ pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
         state.standings.clone(),
         state.api_keys.clone(),
     );
+    let sessions = state.sessions.clone();
     let channels = [
         CATALOG_CHANGED_CHANNEL,
         ENTITLEMENTS_CHANGED_CHANNEL,
         host_api::keys::API_KEYS_CHANGED_CHANNEL,
+        session_cache::SESSIONS_CHANGED_CHANNEL,
     ];
     tokio::spawn(async move {
         // Stops when the pool is closed at shutdown.
@@ -348,10 +355,14 @@ pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
                         catalog.invalidate();
                         standings.set_live(true);
                         keys.set_live(true);
+                        sessions.set_live(true);
                         while let Ok(notice) = listener.recv().await {
                             match notice.channel() {
                                 CATALOG_CHANGED_CHANNEL => catalog.invalidate(),
                                 ENTITLEMENTS_CHANGED_CHANNEL => standings.apply_notice(notice.payload()),
+                                session_cache::SESSIONS_CHANGED_CHANNEL => {
+                                    sessions.apply_notice(notice.payload())
+                                }
                                 _ => keys.invalidate_all(),
                             }
                         }
@@ -362,6 +373,7 @@ pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
             }
             standings.set_live(false);
             keys.set_live(false);
+            sessions.set_live(false);
             catalog.invalidate();
             tokio::time::sleep(Duration::from_secs(1)).await;
         }

@@ -16,6 +16,9 @@ pub struct SessionUser {
     pub auth_version: i32,
     /// Their role in the session's organisation; `None` if not a member (any more).
     pub role: Option<Role>,
+    /// Every organisation they belong to (id and name), by name, for the
+    /// portal's organisation switcher.
+    pub organizations: Vec<(Uuid, String)>,
 }
 
 /// Loads the user behind a session, with their role in the organisation the
@@ -28,7 +31,11 @@ pub async fn user_for_session(
     // language=PostgreSQL
     let row = sqlx::query!(
         r#"
-        select u.email, u.email_verified_at is not null as "verified!", u.auth_version, m.role as "role?"
+        select u.email, u.email_verified_at is not null as "verified!", u.auth_version, m.role as "role?",
+               array(select o.organization_id from membership a join organization o using (organization_id)
+                     where a.user_id = u.user_id order by o.name, o.organization_id) as "organization_ids!",
+               array(select o.name from membership a join organization o using (organization_id)
+                     where a.user_id = u.user_id order by o.name, o.organization_id) as "organization_names!"
         from app_user u left join membership m on m.user_id = u.user_id and m.organization_id = $2
         where u.user_id = $1
         "#,
@@ -42,6 +49,7 @@ pub async fn user_for_session(
         email_verified: r.verified,
         auth_version: r.auth_version,
         role: r.role.and_then(|role| Role::parse(&role).ok()),
+        organizations: r.organization_ids.into_iter().zip(r.organization_names).collect(),
     }))
 }
 

@@ -38,6 +38,8 @@ pub struct SignedIn {
     pub role: Option<Role>,
     /// The platform admin seeing the portal as this user, if one is.
     pub impersonated_by: Option<Impersonation>,
+    /// Every organisation the user belongs to (id and name), by name.
+    pub organizations: Vec<(Uuid, String)>,
 }
 
 impl SignedIn {
@@ -237,6 +239,7 @@ pub async fn signed_in(
             organization_id: Some(seen_as.organization_id),
             role: user.role,
             impersonated_by: Some(seen_as),
+            organizations: user.organizations,
         }));
     }
     let Some(auth) = session
@@ -265,6 +268,7 @@ pub async fn signed_in(
         organization_id: auth.organization_id,
         role: user.role,
         impersonated_by: None,
+        organizations: user.organizations,
     }))
 }
 

@@ -137,8 +137,7 @@ pub fn banner_for(
 /// The banner and the organisations of the signed-in user.
 #[server(prefix = "/api", endpoint = "portal_status", input = server_fn::codec::GetUrl)]
 pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
-    use super::db::OrganizationAddress;
-    use super::guard::standing;
+    use super::guard::page_standing;
     let (user, scope) = crate::accounts::session::require_member().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
@@ -150,27 +149,18 @@ pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
         .filter_map(|v| v.to_str().ok())
         .collect::<Vec<_>>()
         .join("; ");
-    let address = OrganizationAddress::Id(scope.organization_id());
-    let banner = standing(&context.pool, &catalog, &address, now)
+    let banner = page_standing(&context.pool, &catalog, &scope, now)
         .await?
         .and_then(|s| banner_for(&catalog, &s, now, dismissed_day(&cookies)));
-    // language=PostgreSQL
-    let organizations = sqlx::query!(
-        r#"
-        select o.organization_id, o.name from membership m join organization o using (organization_id)
-        where m.user_id = $1 order by o.name, o.organization_id
-        "#,
-        user.user_id
-    )
-    .fetch_all(&context.pool)
-    .await?
-    .into_iter()
-    .map(|r| OrganizationChoice {
-        current: r.organization_id == scope.organization_id(),
-        id: r.organization_id.to_string(),
-        name: r.name,
-    })
-    .collect();
+    let organizations = user
+        .organizations
+        .iter()
+        .map(|(id, name)| OrganizationChoice {
+            current: *id == scope.organization_id(),
+            id: id.to_string(),
+            name: name.clone(),
+        })
+        .collect();
     let impersonated_by = user.impersonated_by.as_ref().map(|seen_as| {
         let left = crate::accounts::session::IMPERSONATION_SECS - (now - seen_as.started_at).num_seconds();
         (seen_as.admin_email.clone(), (left + 59) / 60)

@@ -17,7 +17,11 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
     let catalog = context.catalog.get(&context.pool).await?;
     let row = db::billing_row(&context.pool, &scope).await?;
     let invoices = db::invoices(&context.pool, &scope, None).await?;
-    let users_counted = db::users_counted(&context.pool, &scope, context.clock.now()).await?;
+    // The status bar read the same standing for this request: one read for both.
+    let users_counted =
+        crate::entitlements::guard::page_standing(&context.pool, &catalog, &scope, context.clock.now())
+            .await?
+            .map_or(0, |standing| standing.used(crate::catalog::domain::USERS_METRIC));
     let card = match &context.sandbox {
         Some(sandbox) => sandbox
             .card_on_file(organization_id)

@@ -1,4 +1,4 @@
-//! The host API's per-process caches (standings, keys) and the leased
+//! The per-process caches (standings, API keys, sessions) and the leased
 //! throttle, with two server instances on one database: a change committed
 //! through either (or straight in SQL) reaches the other's cache through
 //! NOTIFY; time alone ends a cached answer at its boundary; a lease never
@@ -50,6 +50,14 @@ where
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     start.elapsed()
+}
+
+/// A browser on `app` holding `cookie`.
+fn visitor<'a>(app: &'a TestApp, cookie: &Option<String>) -> Browser<'a> {
+    Browser {
+        app,
+        cookie: cookie.clone(),
+    }
 }
 
 async fn entitlements(app: &TestApp, key: &str, org: &str) -> Value {
@@ -464,4 +472,61 @@ async fn processes_racing_on_one_key_never_get_more_than_its_burst(pool: PgPool)
         let allowed: u32 = tasks.join_all().await.into_iter().sum();
         assert_eq!(allowed, requests, "a burst of {requests}");
     }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_session_ended_on_one_instance_is_refused_by_another(pool: PgPool) {
+    let a = TestApp::spawn(pool.clone()).await;
+    let on_a = a.signed_up("ada@acme.test", "Acme", "starter").await;
+    let b = listening_instance(&pool).await;
+    let mut on_b = Browser {
+        app: &b,
+        cookie: on_a.cookie.clone(),
+    };
+    assert_eq!(on_b.get("/app").await.status, StatusCode::OK);
+    assert_eq!(b.state.sessions.len(), 1, "B keeps the session it read");
+
+    // A deletion that sends no notice leaves B's copy, so B answers from memory...
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("set session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("delete from tower_sessions.session")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("set session_replication_role = origin")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(on_b.get("/app").await.status, StatusCode::OK);
+    // ...until the notice the trigger sends arrives.
+    sqlx::query("select pg_notify('gatehouse_sessions', 'all')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let cookie = on_b.cookie.clone();
+    eventually("the notice to end the session on B", || async {
+        visitor(&b, &cookie).get("/app").await.status == StatusCode::SEE_OTHER
+    })
+    .await;
+
+    // Signing out through A ends the session on B.
+    let mut on_a = a.browser();
+    on_a.sign_in("ada@acme.test").await;
+    let mut on_b = Browser {
+        app: &b,
+        cookie: on_a.cookie.clone(),
+    };
+    assert_eq!(on_b.get("/app").await.status, StatusCode::OK);
+    on_a.submit("/api/logout", &[]).await;
+    let cookie = on_b.cookie.clone();
+    let took = eventually("the sign-out to reach B", || async {
+        visitor(&b, &cookie).get("/app").await.status == StatusCode::SEE_OTHER
+    })
+    .await;
+    println!("sign-out reached the other instance in {took:?}");
+    assert_eq!(on_b.get("/app").await.status, StatusCode::SEE_OTHER);
 }
