@@ -41,6 +41,19 @@ pub struct OrganizationState {
     pub usage: BTreeMap<String, u64>,
     /// When the next open invitation expires (the user count drops then).
     pub next_invitation_expiry: Option<DateTime<Utc>>,
+    /// The subscription's own plan (whatever an override grants), if any.
+    pub plan: Option<SubscribedPlan>,
+}
+
+/// The plan an organisation's subscription is on, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribedPlan {
+    /// Tier key.
+    pub key: String,
+    /// Its name (a retired tier's too).
+    pub name: String,
+    /// `monthly` or `annual`.
+    pub billing_cycle: String,
 }
 
 #[derive(Deserialize)]
@@ -95,7 +108,7 @@ pub async fn organization_state(
         r#"
         select o.organization_id, o.name, o.external_id, o.suspension_reason,
                (o.suspended_at is not null) as "suspended!",
-               p.plan_key as "plan_key?", s.billing_cycle as "billing_cycle?", s.status as "status?",
+               p.plan_key as "plan_key?", p.name as "plan_name?", s.billing_cycle as "billing_cycle?", s.status as "status?",
                s.cancel_at_period_end as "cancel_at_period_end?",
                s.current_period_end as "current_period_end: DateTime<Utc>", s.trial_end as "trial_end: DateTime<Utc>",
                array(select i.lookup_key from subscription_item i where i.subscription_id = s.subscription_id
@@ -129,6 +142,14 @@ pub async fn organization_state(
         return Ok(None);
     };
 
+    let plan = match (&row.plan_key, &row.plan_name, &row.billing_cycle) {
+        (Some(key), Some(name), Some(cycle)) => Some(SubscribedPlan {
+            key: key.clone(),
+            name: name.clone(),
+            billing_cycle: cycle.clone(),
+        }),
+        _ => None,
+    };
     let subscription = match (row.plan_key, row.billing_cycle, row.status) {
         (Some(tier), Some(cycle), Some(status)) => {
             let items: Vec<(String, u32)> = row
@@ -172,5 +193,6 @@ pub async fn organization_state(
         },
         usage,
         next_invitation_expiry: row.next_invitation_expiry,
+        plan,
     }))
 }

@@ -1,7 +1,9 @@
 //! The one guard: every gated server function and every API route reads the
 //! organisation's standing through [`standing`] and asks it before acting.
 
-use super::db::{OrganizationAddress, OrganizationHeader, OrganizationState, organization_state};
+use super::db::{
+    OrganizationAddress, OrganizationHeader, OrganizationState, SubscribedPlan, organization_state,
+};
 use super::domain::{self, Allowance, Entitlements, Refusal};
 use crate::accounts::session::TenantScope;
 use crate::catalog::domain::{Catalog, USERS_METRIC};
@@ -23,6 +25,8 @@ pub struct Standing {
     pub trial_end: Option<DateTime<Utc>>,
     /// When the current period ends.
     pub current_period_end: Option<DateTime<Utc>>,
+    /// The subscription's own plan, if it has one.
+    pub plan: Option<SubscribedPlan>,
 }
 
 /// Reads and resolves the standing of the organisation at `address`.
@@ -49,6 +53,7 @@ pub fn standing_of(catalog: &Catalog, state: OrganizationState, now: DateTime<Ut
             .filter(|s| s.status == crate::billing::domain::SubscriptionStatus::Trialing)
             .and_then(|s| s.trial_end),
         current_period_end: subscription.and_then(|s| s.current_period_end),
+        plan: state.plan,
     }
 }
 

@@ -4,9 +4,9 @@
 use super::{InvitationView, MemberView, OrgOverview};
 use crate::accounts::domain::{EmailAddress, Role, trial_days_left};
 use crate::accounts::session::TenantScope;
-use crate::billing::domain::SubscriptionStatus;
 use crate::catalog::domain::Catalog;
-use crate::entitlements::guard::seats;
+use crate::catalog::domain::USERS_METRIC;
+use crate::entitlements::guard::{page_standing, seats};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
@@ -36,43 +36,29 @@ pub async fn overview(
     catalog: &Catalog,
     now: DateTime<Utc>,
 ) -> Result<OrgOverview, sqlx::Error> {
-    // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"
-        select o.name as organization_name, p.name as "plan_name?", p.plan_key as "plan_key?",
-               s.billing_cycle as "billing_cycle?", s.status as "status?",
-               s.trial_end as "trial_end: DateTime<Utc>",
-               to_char(s.trial_end at time zone 'UTC', 'FMDD Mon YYYY') as trial_ends_on
-        from organization o
-        left join lateral (
-            select * from subscription where organization_id = o.organization_id
-            order by created_at desc limit 1
-        ) s on true
-        left join plan p on p.plan_id = s.plan_id
-        where o.organization_id = $1
-        "#,
-        scope.organization_id()
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let (seats_used, seat_limit) = seats(&mut *conn, catalog, scope, now).await?;
-    let status = row.status.as_deref().and_then(SubscriptionStatus::parse);
-    let trialing = status == Some(SubscriptionStatus::Trialing);
+    // The standing the status bar reads too: one read for the whole page.
+    let standing = page_standing(&mut *conn, catalog, scope, now)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    let seat_limit = standing
+        .entitlements
+        .limit(USERS_METRIC)
+        .and_then(|limit| limit.as_option());
+    let plan = standing.plan.as_ref();
     Ok(OrgOverview {
-        organization_name: row.organization_name,
+        organization_name: standing.header.name.clone(),
         user_email: user_email.to_owned(),
         email_verified,
         role: scope.role(),
-        plan_name: row.plan_name,
-        plan_key: row.plan_key,
-        billing_cycle: row.billing_cycle,
-        status,
-        trial_days_left: row
+        plan_name: plan.map(|p| p.name.clone()),
+        plan_key: plan.map(|p| p.key.clone()),
+        billing_cycle: plan.map(|p| p.billing_cycle.clone()),
+        status: standing.entitlements.status,
+        trial_days_left: standing
             .trial_end
-            .filter(|_| trialing)
             .map(|end| trial_days_left(now.timestamp(), end.timestamp())),
-        trial_ends_on: row.trial_ends_on.filter(|_| trialing),
-        seats_used,
+        trial_ends_on: standing.trial_end.map(|end| end.format("%-d %b %Y").to_string()),
+        seats_used: standing.used(USERS_METRIC),
         seat_limit,
     })
 }
