@@ -110,6 +110,15 @@ execute function api_key_changed();
 create trigger api_key_deleted after delete on api_key
     for each row execute function api_key_changed();
 
--- How many requests the last count granted at once: a process leases a few
--- of its next requests in one round trip (see app::security::lease).
-alter table rate_limit add column granted integer not null default 1;
+-- The throttle's state to the microsecond, as whole numbers (so a key may
+-- be allowed more than a thousand requests a second, and no rounding of a
+-- float touches it), and how many requests the last count granted at once:
+-- a process leases a few of its next requests in one round trip (see
+-- app::security::lease).
+alter table rate_limit add column tat_us bigint;
+update rate_limit set tat_us = floor(extract(epoch from tat) * 1000000)::bigint;
+alter table rate_limit
+    drop column tat,
+    alter column tat_us set not null,
+    add column granted integer not null default 1;
+comment on column rate_limit.tat_us is 'Theoretical arrival time of the next request, microseconds since the Unix epoch.';

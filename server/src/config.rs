@@ -172,12 +172,12 @@ impl Settings {
         let api_requests_per_minute = match get("GATEHOUSE_API_REQUESTS_PER_MINUTE") {
             None => 6000,
             Some(raw) => match raw.parse::<u32>() {
-                // At most 1,000 a second: the throttle counts in milliseconds.
-                Ok(n) if (1..=60_000).contains(&n) => n,
+                // At most 100,000 a second: the throttle counts in microseconds.
+                Ok(n) if (1..=6_000_000).contains(&n) => n,
                 _ => {
                     return Err(SettingsError {
                         variable: "GATEHOUSE_API_REQUESTS_PER_MINUTE",
-                        problem: format!("\"{raw}\" is not a number of requests from 1 to 60000"),
+                        problem: format!("\"{raw}\" is not a number of requests from 1 to 6000000"),
                     });
                 }
             },

@@ -11,7 +11,7 @@
 //! are counted request by request, as before.
 
 use super::db;
-use super::throttle::{Rate, emission_interval_ms};
+use super::throttle::{Rate, emission_interval_us};
 use crate::error::AppError;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
@@ -29,8 +29,8 @@ pub fn lease_size(rate: Rate) -> u32 {
 /// How long a lease of `granted` requests lasts: the time the bucket takes
 /// to refill them, and at least a second.
 fn lease_lifetime(rate: Rate, granted: u32) -> TimeDelta {
-    let refill_ms = emission_interval_ms(rate) * i64::from(granted);
-    TimeDelta::milliseconds(refill_ms.max(1000))
+    let refill_us = emission_interval_us(rate) * i64::from(granted);
+    TimeDelta::microseconds(refill_us.max(1_000_000))
 }
 
 /// Buckets this process keeps leases for before it forgets them all.
@@ -118,6 +118,7 @@ mod tests {
         assert_eq!(lease_size(rate(100)), 2);
         assert_eq!(lease_size(rate(6_000)), 120);
         assert_eq!(lease_size(rate(60_000)), 500);
+        assert_eq!(lease_size(rate(6_000_000)), 500);
     }
 
     #[test]

@@ -66,10 +66,10 @@ pub const SIGNUP_PER_IP: Rate = Rate {
 /// The outcome of one request against a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Allowed; store this theoretical arrival time (milliseconds).
+    /// Allowed; store this theoretical arrival time (microseconds).
     Allow {
         /// The key's new state.
-        new_tat_ms: i64,
+        new_tat_us: i64,
     },
     /// Refused; the earliest retry is this many seconds away (at least 1).
     Deny {
@@ -78,28 +78,34 @@ pub enum Decision {
     },
 }
 
-/// Milliseconds between two requests at `rate`'s steady pace; at least 1,
-/// so a rate above 1,000 a second is held to that rather than left with no
-/// burst tolerance at all.
-pub fn emission_interval_ms(rate: Rate) -> i64 {
+/// Microseconds in a second: the state is kept to the microsecond, so a
+/// key may be allowed far more than a thousand requests a second.
+const MICROS: i64 = 1_000_000;
+
+/// Microseconds between two requests at `rate`'s steady pace; at least 1.
+pub fn emission_interval_us(rate: Rate) -> i64 {
     let requests = i64::from(rate.requests.max(1));
-    (i64::from(rate.per_seconds.max(1)) * 1000 / requests).max(1)
+    (i64::from(rate.per_seconds.max(1)) * MICROS / requests).max(1)
 }
 
-/// Decides one request at `now_ms` given the key's stored state.
-pub fn decide(now_ms: i64, stored_tat_ms: Option<i64>, rate: Rate) -> Decision {
+/// Whole seconds to wait for `wait_us` microseconds to pass; at least 1.
+fn retry_secs(wait_us: i64) -> u64 {
+    ((wait_us + MICROS - 1) / MICROS).max(1) as u64
+}
+
+/// Decides one request at `now_us` (microseconds) given the key's stored state.
+pub fn decide(now_us: i64, stored_tat_us: Option<i64>, rate: Rate) -> Decision {
     let requests = i64::from(rate.requests.max(1));
-    let interval_ms = emission_interval_ms(rate);
-    let tat = stored_tat_ms.unwrap_or(now_ms).max(now_ms);
-    let new_tat = tat + interval_ms;
-    let allowed_from = new_tat - interval_ms * requests;
-    if allowed_from > now_ms {
-        let wait_ms = allowed_from - now_ms;
+    let interval_us = emission_interval_us(rate);
+    let tat = stored_tat_us.unwrap_or(now_us).max(now_us);
+    let new_tat = tat + interval_us;
+    let allowed_from = new_tat - interval_us * requests;
+    if allowed_from > now_us {
         Decision::Deny {
-            retry_after_secs: ((wait_ms + 999) / 1000).max(1) as u64,
+            retry_after_secs: retry_secs(allowed_from - now_us),
         }
     } else {
-        Decision::Allow { new_tat_ms: new_tat }
+        Decision::Allow { new_tat_us: new_tat }
     }
 }
 
@@ -112,7 +118,7 @@ pub enum LeaseDecision {
         /// How many.
         granted: u32,
         /// The key's new state.
-        new_tat_ms: i64,
+        new_tat_us: i64,
     },
     /// Not even one is allowed; the earliest retry is this many seconds away.
     Deny {
@@ -121,23 +127,23 @@ pub enum LeaseDecision {
     },
 }
 
-/// Decides up to `wanted` requests at `now_ms` at once: exactly as many as
+/// Decides up to `wanted` requests at `now_us` at once: exactly as many as
 /// `wanted` calls of [`decide`] at that instant would allow, leaving the
 /// same state, so a lease never lets more through than one-by-one counting.
-pub fn decide_lease(now_ms: i64, stored_tat_ms: Option<i64>, rate: Rate, wanted: u32) -> LeaseDecision {
+pub fn decide_lease(now_us: i64, stored_tat_us: Option<i64>, rate: Rate, wanted: u32) -> LeaseDecision {
     let requests = i64::from(rate.requests.max(1));
-    let interval_ms = emission_interval_ms(rate);
-    let tat = stored_tat_ms.unwrap_or(now_ms).max(now_ms);
+    let interval_us = emission_interval_us(rate);
+    let tat = stored_tat_us.unwrap_or(now_us).max(now_us);
     // The k-th request is allowed while tat + k × interval − interval × requests ≤ now.
-    let room = (now_ms + interval_ms * requests - tat).div_euclid(interval_ms);
+    let room = (now_us + interval_us * requests - tat).div_euclid(interval_us);
     let granted = room.min(i64::from(wanted.max(1)));
     if granted >= 1 {
         LeaseDecision::Grant {
             granted: granted as u32,
-            new_tat_ms: tat + granted * interval_ms,
+            new_tat_us: tat + granted * interval_us,
         }
     } else {
-        match decide(now_ms, stored_tat_ms, rate) {
+        match decide(now_us, stored_tat_us, rate) {
             Decision::Deny { retry_after_secs } => LeaseDecision::Deny { retry_after_secs },
             // Unreachable: no room means the next single request is refused too.
             Decision::Allow { .. } => LeaseDecision::Deny { retry_after_secs: 1 },
@@ -149,13 +155,16 @@ pub fn decide_lease(now_ms: i64, stored_tat_ms: Option<i64>, rate: Rate, wanted:
 mod tests {
     use super::*;
 
+    const MS: i64 = 1000;
+
+    /// Decides requests at these milliseconds in turn.
     fn run(rate: Rate, times_ms: &[i64]) -> Vec<bool> {
         let mut tat = None;
         times_ms
             .iter()
-            .map(|&now| match decide(now, tat, rate) {
-                Decision::Allow { new_tat_ms } => {
-                    tat = Some(new_tat_ms);
+            .map(|&now| match decide(now * MS, tat, rate) {
+                Decision::Allow { new_tat_us } => {
+                    tat = Some(new_tat_us);
                     true
                 }
                 Decision::Deny { .. } => false,
@@ -192,19 +201,19 @@ mod tests {
             requests: 1,
             per_seconds: 60,
         };
-        let Decision::Allow { new_tat_ms } = decide(0, None, rate) else {
+        let Decision::Allow { new_tat_us } = decide(0, None, rate) else {
             panic!()
         };
         assert_eq!(
-            decide(10_000, Some(new_tat_ms), rate),
+            decide(10_000 * MS, Some(new_tat_us), rate),
             Decision::Deny { retry_after_secs: 50 }
         );
         assert_eq!(
-            decide(59_999, Some(new_tat_ms), rate),
+            decide(60_000 * MS - 1, Some(new_tat_us), rate),
             Decision::Deny { retry_after_secs: 1 }
         );
         assert!(matches!(
-            decide(60_000, Some(new_tat_ms), rate),
+            decide(60_000 * MS, Some(new_tat_us), rate),
             Decision::Allow { .. }
         ));
     }
@@ -219,6 +228,23 @@ mod tests {
         assert_eq!(outcome, [true, true, true, true, true, true, false]);
     }
 
+    #[test]
+    fn a_key_may_be_allowed_more_than_a_thousand_requests_a_second() {
+        let rate = Rate {
+            requests: 6_000_000,
+            per_seconds: 60,
+        };
+        assert_eq!(emission_interval_us(rate), 10);
+        // A spent burst refills at 100 a millisecond.
+        let mut tat = Some(6_000_000 * 10);
+        let mut allowed = 0;
+        while let Decision::Allow { new_tat_us } = decide(MS, tat, rate) {
+            tat = Some(new_tat_us);
+            allowed += 1;
+        }
+        assert_eq!(allowed, 100);
+    }
+
     use proptest::prelude::*;
 
     proptest! {
@@ -227,25 +253,25 @@ mod tests {
             requests in 1u32..2_000,
             per_seconds in 1u32..4_000,
             wanted in 1u32..600,
-            now_ms in 0i64..10_000_000,
-            offset in -5_000_000i64..5_000_000,
+            now_us in 0i64..10_000_000_000,
+            offset in -5_000_000_000i64..5_000_000_000,
             fresh in any::<bool>(),
         ) {
             let rate = Rate { requests, per_seconds };
-            let stored = (!fresh).then_some(now_ms + offset);
+            let stored = (!fresh).then_some(now_us + offset);
             let mut tat = stored;
             let mut allowed = 0u32;
             let mut first_refusal = None;
             for _ in 0..wanted {
-                match decide(now_ms, tat, rate) {
-                    Decision::Allow { new_tat_ms } => { tat = Some(new_tat_ms); allowed += 1; }
+                match decide(now_us, tat, rate) {
+                    Decision::Allow { new_tat_us } => { tat = Some(new_tat_us); allowed += 1; }
                     Decision::Deny { retry_after_secs } => { first_refusal = Some(retry_after_secs); break; }
                 }
             }
-            match decide_lease(now_ms, stored, rate, wanted) {
-                LeaseDecision::Grant { granted, new_tat_ms } => {
+            match decide_lease(now_us, stored, rate, wanted) {
+                LeaseDecision::Grant { granted, new_tat_us } => {
                     prop_assert_eq!(granted, allowed);
-                    prop_assert_eq!(Some(new_tat_ms), tat);
+                    prop_assert_eq!(Some(new_tat_us), tat);
                 }
                 LeaseDecision::Deny { retry_after_secs } => {
                     prop_assert_eq!(allowed, 0);

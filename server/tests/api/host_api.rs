@@ -683,12 +683,12 @@ async fn the_one_statement_throttle_decides_as_the_pure_rule_does(pool: PgPool) 
             at_ms +=
                 (seed >> 33) as i64 % (4 * 1000 * i64::from(rate.per_seconds) / i64::from(rate.requests) + 1);
             let now = start + TimeDelta::milliseconds(at_ms);
-            let expected = decide(now.timestamp_millis(), tat, rate);
+            let expected = decide(now.timestamp_micros(), tat, rate);
             let got = app::security::db::throttle(&pool, now, &bucket, rate).await;
             match expected {
-                Decision::Allow { new_tat_ms } => {
+                Decision::Allow { new_tat_us } => {
                     assert!(got.is_ok(), "case {case} at {at_ms}: {got:?}");
-                    tat = Some(new_tat_ms);
+                    tat = Some(new_tat_us);
                 }
                 Decision::Deny { retry_after_secs } => assert_eq!(
                     got,

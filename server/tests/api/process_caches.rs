@@ -407,35 +407,42 @@ async fn the_lease_statement_grants_as_the_pure_rule_does(pool: PgPool) {
     let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
         .unwrap()
         .to_utc();
-    for (case, rate) in [(1, 10), (3, 60), (100, 60), (6_000, 60), (60_000, 60)]
-        .into_iter()
-        .map(|(requests, per_seconds)| Rate {
-            requests,
-            per_seconds,
-        })
-        .enumerate()
+    for (case, rate) in [
+        (1, 10),
+        (3, 60),
+        (100, 60),
+        (6_000, 60),
+        (60_000, 60),
+        (6_000_000, 60),
+    ]
+    .into_iter()
+    .map(|(requests, per_seconds)| Rate {
+        requests,
+        per_seconds,
+    })
+    .enumerate()
     {
         let bucket = format!("lease:{case}");
-        let (mut tat, mut at_ms, mut seed) = (None, 0i64, 11u64 + case as u64);
+        let (mut tat, mut at_us, mut seed) = (None, 0i64, 11u64 + case as u64);
         for _ in 0..150 {
             seed = seed
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let interval = 1000 * i64::from(rate.per_seconds) / i64::from(rate.requests);
-            at_ms += (seed >> 33) as i64 % (40 * interval.max(1) + 1);
+            let interval_us = 1_000_000 * i64::from(rate.per_seconds) / i64::from(rate.requests);
+            at_us += (seed >> 33) as i64 % (40 * interval_us.max(1) + 1);
             let wanted = 1 + (seed >> 20) as u32 % 300;
-            let now = start + TimeDelta::milliseconds(at_ms);
-            let expected = decide_lease(now.timestamp_millis(), tat, rate, wanted);
+            let now = start + TimeDelta::microseconds(at_us);
+            let expected = decide_lease(now.timestamp_micros(), tat, rate, wanted);
             let got = app::security::db::lease(&pool, now, &bucket, rate, wanted).await;
             match expected {
-                LeaseDecision::Grant { granted, new_tat_ms } => {
-                    assert_eq!(got, Ok(granted), "case {case} at {at_ms} wanting {wanted}");
-                    tat = Some(new_tat_ms);
+                LeaseDecision::Grant { granted, new_tat_us } => {
+                    assert_eq!(got, Ok(granted), "case {case} at {at_us} µs wanting {wanted}");
+                    tat = Some(new_tat_us);
                 }
                 LeaseDecision::Deny { retry_after_secs } => assert_eq!(
                     got,
                     Err(app::error::AppError::TooManyRequests { retry_after_secs }),
-                    "case {case} at {at_ms}"
+                    "case {case} at {at_us} µs"
                 ),
             }
         }
