@@ -16,6 +16,7 @@ use crate::error::AppError;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::Mutex;
 
@@ -39,26 +40,41 @@ const MAX_BUCKETS: usize = 10_000;
 /// This process's leases, one per bucket; clones share them.
 #[derive(Clone, Default)]
 pub struct LeasedThrottle {
-    leases: Arc<RwLock<HashMap<String, Arc<Mutex<Lease>>>>>,
+    leases: Arc<RwLock<HashMap<String, Arc<Lease>>>>,
 }
 
+/// One bucket's lease: spent without a lock (an atomic count), renewed by
+/// one request at a time while the others wait.
 #[derive(Default)]
 struct Lease {
-    remaining: u32,
-    granted_at: Option<DateTime<Utc>>,
-    expires_at: Option<DateTime<Utc>>,
+    remaining: AtomicU32,
+    // The lease's span in microseconds since the epoch; 0 when none.
+    granted_at_us: AtomicI64,
+    expires_at_us: AtomicI64,
+    renewing: Mutex<()>,
 }
 
 impl Lease {
-    fn take(&mut self, now: DateTime<Utc>) -> bool {
-        let current =
-            self.granted_at.is_some_and(|from| from <= now) && self.expires_at.is_some_and(|end| now < end);
-        if current && self.remaining > 0 {
-            self.remaining -= 1;
-            true
-        } else {
-            false
-        }
+    /// Takes one leased request, if the lease is current at `now` and not spent.
+    fn take(&self, now: DateTime<Utc>) -> bool {
+        let now_us = now.timestamp_micros();
+        // Times first: a renewal writes them before the count it publishes.
+        let current = self.granted_at_us.load(Ordering::Acquire) <= now_us
+            && now_us < self.expires_at_us.load(Ordering::Acquire);
+        current
+            && self
+                .remaining
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(1))
+                .is_ok()
+    }
+
+    fn renew(&self, now: DateTime<Utc>, lifetime: TimeDelta, unused: u32) {
+        self.remaining.store(0, Ordering::Release);
+        self.granted_at_us
+            .store(now.timestamp_micros(), Ordering::Release);
+        self.expires_at_us
+            .store((now + lifetime).timestamp_micros(), Ordering::Release);
+        self.remaining.store(unused, Ordering::Release);
     }
 }
 
@@ -72,26 +88,24 @@ impl LeasedThrottle {
         bucket: &str,
         rate: Rate,
     ) -> Result<(), AppError> {
-        let slot = self.slot(bucket);
-        // Held across the database call, so one request per bucket renews
-        // the lease while the others wait for it.
-        let mut lease = slot.lock().await;
+        let lease = self.lease(bucket);
         if lease.take(now) {
             return Ok(());
         }
-        *lease = Lease::default();
+        let _renewing = lease.renewing.lock().await;
+        // Another request may have renewed it while this one waited.
+        if lease.take(now) {
+            return Ok(());
+        }
+        lease.remaining.store(0, Ordering::Release);
         let granted = db::lease(pool, now, bucket, rate, lease_size(rate)).await?;
-        *lease = Lease {
-            remaining: granted - 1,
-            granted_at: Some(now),
-            expires_at: Some(now + lease_lifetime(rate, granted)),
-        };
+        lease.renew(now, lease_lifetime(rate, granted), granted - 1);
         Ok(())
     }
 
-    fn slot(&self, bucket: &str) -> Arc<Mutex<Lease>> {
-        if let Some(slot) = self.leases.read().ok().and_then(|map| map.get(bucket).cloned()) {
-            return slot;
+    fn lease(&self, bucket: &str) -> Arc<Lease> {
+        if let Some(lease) = self.leases.read().ok().and_then(|map| map.get(bucket).cloned()) {
+            return lease;
         }
         let Ok(mut map) = self.leases.write() else {
             return Arc::default();
@@ -134,11 +148,9 @@ mod tests {
     #[test]
     fn a_lease_is_spent_only_while_it_lasts() {
         let at = DateTime::from_timestamp(1_000_000, 0).unwrap();
-        let mut lease = Lease {
-            remaining: 2,
-            granted_at: Some(at),
-            expires_at: Some(at + TimeDelta::seconds(1)),
-        };
+        let lease = Lease::default();
+        assert!(!lease.take(at), "no lease yet");
+        lease.renew(at, TimeDelta::seconds(1), 2);
         assert!(!lease.take(at - TimeDelta::milliseconds(1)), "a clock set back");
         assert!(lease.take(at));
         assert!(!lease.take(at + TimeDelta::seconds(1)), "expired");

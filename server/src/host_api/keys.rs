@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
 pub use app::api_keys::{NewKey, Scope, create, key_hash, revoke};
@@ -93,7 +93,7 @@ struct KeyCacheInner {
     epoch: AtomicU64,
     keys: RwLock<HashMap<Vec<u8>, StoredKey>>,
     // When this process last wrote each key's last use (or read it).
-    last_used: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+    last_used: RwLock<HashMap<Uuid, DateTime<Utc>>>,
 }
 
 /// This process's copy of the keys it has seen, by hash; dropped through
@@ -148,7 +148,15 @@ impl KeyCache {
         stored: Option<Option<DateTime<Utc>>>,
         now: DateTime<Utc>,
     ) -> bool {
-        let Ok(mut last_used) = self.inner.last_used.lock() else {
+        let due_after = |at: DateTime<Utc>| now - at >= LAST_USED_GRANULARITY || at > now;
+        // Nearly always: written less than a minute ago, seen under a read lock.
+        if stored.is_none()
+            && let Ok(last_used) = self.inner.last_used.read()
+            && last_used.get(&api_key_id).is_some_and(|at| !due_after(*at))
+        {
+            return false;
+        }
+        let Ok(mut last_used) = self.inner.last_used.write() else {
             return true;
         };
         if last_used.len() >= MAX_KEYS {
@@ -158,7 +166,7 @@ impl KeyCache {
             Some(stored) => stored,
             None => last_used.get(&api_key_id).copied(),
         };
-        let due = known.is_none_or(|at| now - at >= LAST_USED_GRANULARITY || at > now);
+        let due = known.is_none_or(due_after);
         if due {
             last_used.insert(api_key_id, now);
         } else if let Some(at) = known {
