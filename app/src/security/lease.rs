@@ -4,7 +4,8 @@
 //! process takes a lease of its next few requests from the key's bucket (the
 //! bucket is still the one state every process shares, and a lease is
 //! counted there exactly as that many requests would have been), serves
-//! them from memory, and asks again when they run out. Leased requests
+//! them from memory, and tops the lease up when a quarter is left (one
+//! request waits for that; the others go on spending). Leased requests
 //! left unused expire with the lease, so a process never holds budget for
 //! long; the only cost of leasing is that another process may be refused
 //! a moment early while one still holds a few. Quiet keys (a lease of one)
@@ -68,6 +69,14 @@ impl Lease {
                 .is_ok()
     }
 
+    /// Adds `granted` requests taken while the lease was still running, and
+    /// lets the lease run as long as the new ones take to refill.
+    fn top_up(&self, now: DateTime<Utc>, lifetime: TimeDelta, granted: u32) {
+        self.expires_at_us
+            .fetch_max((now + lifetime).timestamp_micros(), Ordering::AcqRel);
+        self.remaining.fetch_add(granted, Ordering::AcqRel);
+    }
+
     fn renew(&self, now: DateTime<Utc>, lifetime: TimeDelta, unused: u32) {
         self.remaining.store(0, Ordering::Release);
         self.granted_at_us
@@ -90,6 +99,15 @@ impl LeasedThrottle {
     ) -> Result<(), AppError> {
         let lease = self.lease(bucket);
         if lease.take(now) {
+            // Running low: this request tops the lease up while the others
+            // spend what is left, so none of them waits for the database.
+            if lease.remaining.load(Ordering::Acquire) < lease_size(rate) / 4
+                && let Ok(_renewing) = lease.renewing.try_lock()
+                && let Ok(granted) = db::lease(pool, now, bucket, rate, lease_size(rate)).await
+            {
+                lease.top_up(now, lease_lifetime(rate, granted), granted);
+            }
+            // A refusal of the top-up is not this request's: it was admitted.
             return Ok(());
         }
         let _renewing = lease.renewing.lock().await;
@@ -156,5 +174,11 @@ mod tests {
         assert!(!lease.take(at + TimeDelta::seconds(1)), "expired");
         assert!(lease.take(at + TimeDelta::milliseconds(999)));
         assert!(!lease.take(at), "spent");
+        lease.top_up(at, TimeDelta::seconds(2), 1);
+        assert!(
+            lease.take(at + TimeDelta::milliseconds(1_500)),
+            "topped up and lasting longer"
+        );
+        assert!(!lease.take(at + TimeDelta::milliseconds(1_500)));
     }
 }
