@@ -193,7 +193,6 @@ pub fn app(state: AppState) -> Router {
     // inline scripts.
     let provide_app_context = move || {
         provide_context(context.clone());
-        provide_context(app::entitlements::guard::RequestStanding::default());
         provide_context(site.clone());
         if let (Some(nonce), Some(response)) = (
             leptos::nonce::use_nonce(),

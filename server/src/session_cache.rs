@@ -59,6 +59,16 @@ impl CachedSessionStore {
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
+    /// The cached record, if the cache is answering (the read lock is
+    /// released before this returns).
+    fn cached(&self, id: &Id) -> Option<Record> {
+        if !self.cached.live.load(Ordering::Acquire) {
+            return None;
+        }
+        let records = self.cached.records.read().ok()?;
+        records.get(id).cloned()
+    }
+
     fn keep(&self, epoch: u64, record: &Record) {
         let Ok(mut records) = self.cached.records.write() else {
             return;
@@ -127,9 +137,7 @@ impl SessionStore for CachedSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        if self.cached.live.load(Ordering::Acquire)
-            && let Some(record) = self.cached.records.read().ok().and_then(|r| r.get(id).cloned())
-        {
+        if let Some(record) = self.cached(id) {
             if record.expiry_date > self.now() {
                 return Ok(Some(record));
             }

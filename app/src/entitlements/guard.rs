@@ -8,9 +8,8 @@ use super::domain::{self, Allowance, Entitlements, Refusal};
 use crate::accounts::session::TenantScope;
 use crate::catalog::domain::{Catalog, USERS_METRIC};
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// An organisation's entitlements and usage at one instant.
 #[derive(Debug, Clone)]
@@ -87,44 +86,31 @@ impl Standing {
     }
 }
 
-/// The standing one request has read of its organisation, so that a page's
-/// parts (the status bar, the overview, the seats) read it once. Provided
-/// afresh for every request: nothing read here outlives it. Gated writes do
-/// not use it; they read inside their own transaction.
-#[derive(Clone, Default)]
-pub struct RequestStanding(Arc<tokio::sync::Mutex<Option<Arc<Standing>>>>);
-
-/// The standing of the scope's organisation for a page: the one this
-/// request already read, or read now (through `executor`) and kept for the
-/// rest of the request.
+/// The standing of the scope's organisation for a page.
 pub async fn page_standing(
-    executor: impl PgExecutor<'_>,
+    pool: &PgPool,
     catalog: &Catalog,
     scope: &TenantScope,
     now: DateTime<Utc>,
-) -> Result<Option<Arc<Standing>>, sqlx::Error> {
-    let address = OrganizationAddress::Id(scope.organization_id());
-    let Some(memo) = leptos::prelude::use_context::<RequestStanding>() else {
-        return Ok(standing(executor, catalog, &address, now).await?.map(Arc::new));
-    };
-    let mut slot = memo.0.lock().await;
-    if let Some(read) = slot.as_ref().filter(|s| s.header.id == scope.organization_id()) {
-        return Ok(Some(read.clone()));
-    }
-    let read = standing(executor, catalog, &address, now).await?.map(Arc::new);
-    slot.clone_from(&read);
-    Ok(read)
+) -> Result<Option<Standing>, sqlx::Error> {
+    standing(
+        pool,
+        catalog,
+        &OrganizationAddress::Id(scope.organization_id()),
+        now,
+    )
+    .await
 }
 
 /// Users counted now and the user limit (`None`: unlimited), as the guard
 /// sees them, for pages that show seats.
 pub async fn seats(
-    executor: impl PgExecutor<'_>,
+    pool: &PgPool,
     catalog: &Catalog,
     scope: &TenantScope,
     now: DateTime<Utc>,
 ) -> Result<(u64, Option<u64>), sqlx::Error> {
-    Ok(match page_standing(executor, catalog, scope, now).await? {
+    Ok(match page_standing(pool, catalog, scope, now).await? {
         Some(standing) => {
             let limit = standing
                 .entitlements

@@ -47,9 +47,16 @@ pub async fn get_overview() -> Result<OrgOverview, AppError> {
     let (user, scope) = require_member().await?;
     let context = app_context()?;
     let now = context.clock.now();
-    let mut conn = context.pool.acquire().await?;
     let catalog = context.catalog.get(&context.pool).await?;
-    Ok(db::overview(&mut conn, &scope, &user.email, user.email_verified, &catalog, now).await?)
+    Ok(db::overview(
+        &context.pool,
+        &scope,
+        &user.email,
+        user.email_verified,
+        &catalog,
+        now,
+    )
+    .await?)
 }
 
 /// Members, open invitations and seats. Any member may look.
@@ -58,9 +65,8 @@ pub async fn get_team() -> Result<TeamView, AppError> {
     let (_, scope) = require_member().await?;
     let context = app_context()?;
     let now = context.clock.now();
-    let mut conn = context.pool.acquire().await?;
     let catalog = context.catalog.get(&context.pool).await?;
-    let team = db::team(&mut conn, &scope, &catalog, now).await?;
+    let team = db::team(&context.pool, &scope, &catalog, now).await?;
     Ok(TeamView {
         your_user_id: scope.user_id().to_string(),
         your_role: scope.role(),

@@ -8,7 +8,7 @@ use crate::catalog::domain::Catalog;
 use crate::catalog::domain::USERS_METRIC;
 use crate::entitlements::guard::{page_standing, seats};
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 /// How long an invitation stays open.
@@ -29,15 +29,14 @@ pub struct Team {
 
 /// The portal's home figures.
 pub async fn overview(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     scope: &TenantScope,
     user_email: &str,
     email_verified: bool,
     catalog: &Catalog,
     now: DateTime<Utc>,
 ) -> Result<OrgOverview, sqlx::Error> {
-    // The standing the status bar reads too: one read for the whole page.
-    let standing = page_standing(&mut *conn, catalog, scope, now)
+    let standing = page_standing(pool, catalog, scope, now)
         .await?
         .ok_or(sqlx::Error::RowNotFound)?;
     let seat_limit = standing
@@ -65,7 +64,7 @@ pub async fn overview(
 
 /// Members and open invitations.
 pub async fn team(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     scope: &TenantScope,
     catalog: &Catalog,
     now: DateTime<Utc>,
@@ -80,7 +79,7 @@ pub async fn team(
         "#,
         scope.organization_id()
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(pool)
     .await?
     .into_iter()
     .map(|r| MemberView {
@@ -101,7 +100,7 @@ pub async fn team(
         scope.organization_id(),
         now as _
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(pool)
     .await?
     .into_iter()
     .map(|r| InvitationView {
@@ -111,7 +110,7 @@ pub async fn team(
         expires_on: r.expires_on,
     })
     .collect();
-    let (seats_used, seat_limit) = seats(&mut *conn, catalog, scope, now).await?;
+    let (seats_used, seat_limit) = seats(pool, catalog, scope, now).await?;
     Ok(Team {
         members,
         invitations,

@@ -17,7 +17,6 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
     let catalog = context.catalog.get(&context.pool).await?;
     let row = db::billing_row(&context.pool, &scope).await?;
     let invoices = db::invoices(&context.pool, &scope, None).await?;
-    // The status bar read the same standing for this request: one read for both.
     let users_counted =
         crate::entitlements::guard::page_standing(&context.pool, &catalog, &scope, context.clock.now())
             .await?
