@@ -52,17 +52,6 @@ pub struct Rendered {
 }
 
 impl CachedStanding {
-    /// A standing read and resolved at `now`, for an answer that is not kept.
-    pub fn uncached(standing: Standing, now: DateTime<Utc>) -> Self {
-        CachedStanding {
-            standing,
-            loaded_at: now,
-            valid_until: Some(now),
-            catalog_generation: 0,
-            rendered: OnceLock::new(),
-        }
-    }
-
     /// The body `render` makes of this standing, made once per entry.
     pub fn rendered(&self, render: impl FnOnce(&Standing) -> Rendered) -> &Rendered {
         self.rendered.get_or_init(|| render(&self.standing))

@@ -17,10 +17,7 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
     let catalog = context.catalog.get(&context.pool).await?;
     let row = db::billing_row(&context.pool, &scope).await?;
     let invoices = db::invoices(&context.pool, &scope, None).await?;
-    let users_counted =
-        crate::entitlements::guard::page_standing(&context.pool, &catalog, &scope, context.clock.now())
-            .await?
-            .map_or(0, |standing| standing.used(crate::catalog::domain::USERS_METRIC));
+    let users_counted = db::users_counted(&context.pool, &scope, context.clock.now()).await?;
     let card = match &context.sandbox {
         Some(sandbox) => sandbox
             .card_on_file(organization_id)
