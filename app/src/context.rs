@@ -16,6 +16,9 @@ pub struct AppContext {
     pub pool: PgPool,
     /// Cached catalogue, invalidated by NOTIFY.
     pub catalog: CatalogCache,
+    /// This process's cached standings, shared with the host API (see
+    /// [`crate::entitlements::cache`]).
+    pub standings: crate::entitlements::cache::StandingCache,
     /// The site's origin as browsers see it, for links in emails.
     pub public_url: String,
     /// Whether `X-Forwarded-For` comes from a trusted proxy.

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod limits;
 pub mod mailer;
 pub mod outbound;
+pub mod own_writes;
 pub mod page_cache;
 pub mod security;
 pub mod seo_files;
@@ -175,6 +176,7 @@ pub fn app(state: AppState) -> Router {
     let context = AppContext {
         pool: state.pool.clone(),
         catalog: state.catalog.clone(),
+        standings: state.standings.clone(),
         public_url: settings.public_url.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
         local_mailbox: settings.smtp_url.is_none() && settings.is_local(),
@@ -286,6 +288,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             (state.pool.clone(), state.clock.clone()),
             security::audit_impersonated_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.standings.clone(),
+            own_writes::forget_own_writes,
         ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(api_errors::status_from_app_error))
@@ -404,6 +410,10 @@ impl Database {
         let pool = PgPoolOptions::new()
             .max_connections(settings.db_max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx already checks every connection when it is given back; a
+            // second round trip on every checkout doubled the cost of the
+            // one-query reads a page makes.
+            .test_before_acquire(false)
             .connect(&url)
             .await
             .context("Failed to connect to PostgreSQL")?;

@@ -119,6 +119,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
 /// have sent, so a newcomer can follow the confirmation link.
 #[component]
 pub fn DevMailboxPage() -> impl IntoView {
+    let mailbox = OnceResource::new(crate::email::api::get_dev_mailbox());
     view! {
         <Title text="Local mailbox" />
         <Meta name="robots" content="noindex" />
@@ -129,7 +130,7 @@ pub fn DevMailboxPage() -> impl IntoView {
             </p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    match crate::email::api::get_dev_mailbox().await {
+                    match mailbox.await {
                         Ok(emails) if emails.is_empty() => view! { <p>"No email yet."</p> }.into_any(),
                         Ok(emails) => {
                             emails

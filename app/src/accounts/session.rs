@@ -145,6 +145,14 @@ impl TenantScope {
     }
 }
 
+/// The organisation the session acts in, if any. Not verified against the
+/// user's row: for dropping this process's cached reads after a write,
+/// never for access.
+pub async fn session_organization(session: &Session) -> Option<Uuid> {
+    let auth = session.get::<SessionAuth>(SESSION_KEY).await.ok().flatten()?;
+    auth.organization_id
+}
+
 /// The request's session (provided by the session layer).
 pub async fn current_session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(|error| {

@@ -141,7 +141,6 @@ pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
     let (user, scope) = crate::accounts::session::require_member().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
-    let catalog = context.catalog.get(&context.pool).await?;
     let headers: http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
     let cookies = headers
         .get_all(http::header::COOKIE)
@@ -149,9 +148,8 @@ pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
         .filter_map(|v| v.to_str().ok())
         .collect::<Vec<_>>()
         .join("; ");
-    let banner = page_standing(&context.pool, &catalog, &scope, now)
-        .await?
-        .and_then(|s| banner_for(&catalog, &s, now, dismissed_day(&cookies)));
+    let (catalog, standing) = page_standing(&context, &scope, now).await?;
+    let banner = standing.and_then(|s| banner_for(&catalog, &s.standing, now, dismissed_day(&cookies)));
     let organizations = user
         .organizations
         .iter()
@@ -224,10 +222,11 @@ pub fn PortalStatusBar(
     /// The current page's path, to come back to after dismissing.
     current: &'static str,
 ) -> impl IntoView {
+    let status = OnceResource::new(get_portal_status());
     view! {
         <Suspense fallback=|| ()>
             {Suspend::new(async move {
-                get_portal_status().await.ok().map(|status| view! { <StatusBar status current /> })
+                status.await.ok().map(|status| view! { <StatusBar status current /> })
             })}
         </Suspense>
     }

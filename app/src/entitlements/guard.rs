@@ -1,15 +1,19 @@
 //! The one guard: every gated server function and every API route reads the
 //! organisation's standing through [`standing`] and asks it before acting.
 
+use super::cache::CachedStanding;
 use super::db::{
     OrganizationAddress, OrganizationHeader, OrganizationState, SubscribedPlan, organization_state,
 };
 use super::domain::{self, Allowance, Entitlements, Refusal};
 use crate::accounts::session::TenantScope;
 use crate::catalog::domain::{Catalog, USERS_METRIC};
+use crate::context::AppContext;
+use crate::error::AppError;
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// An organisation's entitlements and usage at one instant.
 #[derive(Debug, Clone)]
@@ -86,31 +90,40 @@ impl Standing {
     }
 }
 
-/// The standing of the scope's organisation for a page.
+/// The catalogue and the standing of the scope's organisation, for a page
+/// (`None`: the organisation is gone). Read from this process's standing
+/// cache when it holds a current entry: the change listener keeps it so
+/// within the notice's latency, and a write this process answers drops
+/// its organisation's entry before the answer leaves (`server`'s
+/// `forget_own_writes`), so a page loaded after a form post shows the post.
+/// Gated writes read their standing afresh inside their transaction, never
+/// from here.
 pub async fn page_standing(
-    pool: &PgPool,
-    catalog: &Catalog,
+    context: &AppContext,
     scope: &TenantScope,
     now: DateTime<Utc>,
-) -> Result<Option<Standing>, sqlx::Error> {
-    standing(
-        pool,
-        catalog,
-        &OrganizationAddress::Id(scope.organization_id()),
-        now,
-    )
-    .await
+) -> Result<(Arc<Catalog>, Option<Arc<CachedStanding>>), AppError> {
+    // The generation is read before the catalogue, so an entry is never
+    // filed under a newer catalogue than the one it was resolved with.
+    let generation = context.catalog.generation();
+    let catalog = context.catalog.get(&context.pool).await?;
+    let standing = context
+        .standings
+        .standing(
+            &context.pool,
+            &catalog,
+            generation,
+            &OrganizationAddress::Id(scope.organization_id()),
+            now,
+        )
+        .await?;
+    Ok((catalog, standing))
 }
 
 /// Users counted now and the user limit (`None`: unlimited), as the guard
-/// sees them, for pages that show seats.
-pub async fn seats(
-    pool: &PgPool,
-    catalog: &Catalog,
-    scope: &TenantScope,
-    now: DateTime<Utc>,
-) -> Result<(u64, Option<u64>), sqlx::Error> {
-    Ok(match page_standing(pool, catalog, scope, now).await? {
+/// sees them, for pages that show seats (a missing organisation has none).
+pub fn seats(standing: Option<&Standing>) -> (u64, Option<u64>) {
+    match standing {
         Some(standing) => {
             let limit = standing
                 .entitlements
@@ -119,7 +132,7 @@ pub async fn seats(
             (standing.used(USERS_METRIC), limit)
         }
         None => (0, Some(0)),
-    })
+    }
 }
 
 /// What a refusal says to a customer, with the tier that would allow it.

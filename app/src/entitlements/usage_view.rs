@@ -59,18 +59,15 @@ pub fn history_chart(series: &[(String, Vec<f32>)], times: &[String]) -> Option<
 /// Usage against each limit, and its recorded history (last 30 days).
 #[server(prefix = "/api", endpoint = "usage", input = server_fn::codec::GetUrl)]
 pub async fn get_usage_view() -> Result<UsageView, AppError> {
-    use super::db::OrganizationAddress;
     use super::domain::UsageLevel;
-    use super::guard::standing;
+    use super::guard::page_standing;
     let (_, scope) = crate::accounts::session::require_member().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
-    let catalog = context.catalog.get(&context.pool).await?;
-    let address = OrganizationAddress::Id(scope.organization_id());
-    let standing = standing(&context.pool, &catalog, &address, now)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (catalog, standing) = page_standing(&context, &scope, now).await?;
+    let standing = standing.ok_or(AppError::NotFound)?;
     let bars = standing
+        .standing
         .allowances(&catalog)
         .filter_map(|(key, allowance)| {
             let metric = catalog.metric(key)?;
@@ -145,9 +142,10 @@ pub async fn get_usage_view() -> Result<UsageView, AppError> {
 /// The usage section of the billing page.
 #[component]
 pub fn UsageSection() -> impl IntoView {
+    let usage = OnceResource::new(get_usage_view());
     view! {
         <Suspense fallback=|| ()>
-            {Suspend::new(async move { get_usage_view().await.ok().map(|usage| view! { <UsagePanel usage /> }) })}
+            {Suspend::new(async move { usage.await.ok().map(|usage| view! { <UsagePanel usage /> }) })}
         </Suspense>
     }
 }

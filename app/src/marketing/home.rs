@@ -171,6 +171,7 @@ pub fn HomePage() -> impl IntoView {
 /// The tiers' monthly prices, read from the catalogue.
 #[component]
 fn PricingTeaser() -> impl IntoView {
+    let pricing = OnceResource::new(get_pricing());
     view! {
         <section aria-labelledby="pricing-teaser-heading" class="mx-auto max-w-6xl px-4 py-16">
             <h2 id="pricing-teaser-heading" class="text-center text-3xl font-bold tracking-tight">
@@ -178,7 +179,7 @@ fn PricingTeaser() -> impl IntoView {
             </h2>
             <Suspense fallback=|| ()>
                 {Suspend::new(async move {
-                    get_pricing()
+                    pricing
                         .await
                         .ok()
                         .map(|catalog| {

@@ -71,6 +71,7 @@ pub fn PricingPage() -> impl IntoView {
     let cycle = BillingCycle::from_query(query.read_untracked().get("cycle").as_deref());
     let site = use_site();
     let faqs = site.content.faqs.clone();
+    let pricing = OnceResource::new(get_pricing());
     view! {
         <PageMeta
             title="Pricing".to_owned()
@@ -92,7 +93,7 @@ pub fn PricingPage() -> impl IntoView {
                 view! { <p class="mt-12 text-center">"Loading prices…"</p> }
             }>
                 {Suspend::new(async move {
-                    match get_pricing().await {
+                    match pricing.await {
                         Ok(catalog) => view! { <PricingContent catalog cycle /> }.into_any(),
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }

@@ -22,7 +22,7 @@ use {
     crate::context::app_context,
     crate::email::{outbox, templates},
     crate::entitlements::db::OrganizationAddress,
-    crate::entitlements::guard::{explain, standing},
+    crate::entitlements::guard::{explain, page_standing, seats, standing},
     crate::error::FormCheck,
     crate::security::{db::throttle, throttle as rates},
     uuid::Uuid,
@@ -47,16 +47,15 @@ pub async fn get_overview() -> Result<OrgOverview, AppError> {
     let (user, scope) = require_member().await?;
     let context = app_context()?;
     let now = context.clock.now();
-    let catalog = context.catalog.get(&context.pool).await?;
+    let (_, standing) = page_standing(&context, &scope, now).await?;
+    let standing = standing.ok_or(AppError::NotFound)?;
     Ok(db::overview(
-        &context.pool,
         &scope,
         &user.email,
         user.email_verified,
-        &catalog,
+        &standing.standing,
         now,
-    )
-    .await?)
+    ))
 }
 
 /// Members, open invitations and seats. Any member may look.
@@ -65,8 +64,9 @@ pub async fn get_team() -> Result<TeamView, AppError> {
     let (_, scope) = require_member().await?;
     let context = app_context()?;
     let now = context.clock.now();
-    let catalog = context.catalog.get(&context.pool).await?;
-    let team = db::team(&context.pool, &scope, &catalog, now).await?;
+    let (_, standing) = page_standing(&context, &scope, now).await?;
+    let seats = seats(standing.as_ref().map(|s| &s.standing));
+    let team = db::team(&context.pool, &scope, seats, now).await?;
     Ok(TeamView {
         your_user_id: scope.user_id().to_string(),
         your_role: scope.role(),
@@ -248,8 +248,8 @@ pub async fn leave_organization() -> Result<(), AppError> {
 pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError> {
     let context = app_context()?;
     let now = context.clock.now();
-    let mut conn = context.pool.acquire().await?;
-    let invitation = db::open_invitation(&mut conn, &token_hash(&token), now)
+    // The connection is given back before the session is read (through the pool).
+    let invitation = db::open_invitation(&mut *context.pool.acquire().await?, &token_hash(&token), now)
         .await?
         .ok_or(AppError::NotFound)?;
     let session = session::current_session().await?;

@@ -4,9 +4,8 @@
 use super::{InvitationView, MemberView, OrgOverview};
 use crate::accounts::domain::{EmailAddress, Role, trial_days_left};
 use crate::accounts::session::TenantScope;
-use crate::catalog::domain::Catalog;
 use crate::catalog::domain::USERS_METRIC;
-use crate::entitlements::guard::{page_standing, seats};
+use crate::entitlements::guard::Standing;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
@@ -27,24 +26,20 @@ pub struct Team {
     pub seat_limit: Option<u64>,
 }
 
-/// The portal's home figures.
-pub async fn overview(
-    pool: &PgPool,
+/// The portal's home figures, from the organisation's standing.
+pub fn overview(
     scope: &TenantScope,
     user_email: &str,
     email_verified: bool,
-    catalog: &Catalog,
+    standing: &Standing,
     now: DateTime<Utc>,
-) -> Result<OrgOverview, sqlx::Error> {
-    let standing = page_standing(pool, catalog, scope, now)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
+) -> OrgOverview {
     let seat_limit = standing
         .entitlements
         .limit(USERS_METRIC)
         .and_then(|limit| limit.as_option());
     let plan = standing.plan.as_ref();
-    Ok(OrgOverview {
+    OrgOverview {
         organization_name: standing.header.name.clone(),
         user_email: user_email.to_owned(),
         email_verified,
@@ -59,14 +54,14 @@ pub async fn overview(
         trial_ends_on: standing.trial_end.map(|end| end.format("%-d %b %Y").to_string()),
         seats_used: standing.used(USERS_METRIC),
         seat_limit,
-    })
+    }
 }
 
-/// Members and open invitations.
+/// Members and open invitations, with the seats (used, limit) the guard counts.
 pub async fn team(
     pool: &PgPool,
     scope: &TenantScope,
-    catalog: &Catalog,
+    (seats_used, seat_limit): (u64, Option<u64>),
     now: DateTime<Utc>,
 ) -> Result<Team, sqlx::Error> {
     // language=PostgreSQL
@@ -110,7 +105,6 @@ pub async fn team(
         expires_on: r.expires_on,
     })
     .collect();
-    let (seats_used, seat_limit) = seats(pool, catalog, scope, now).await?;
     Ok(Team {
         members,
         invitations,

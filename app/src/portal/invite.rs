@@ -15,6 +15,7 @@ pub fn InvitePage() -> impl IntoView {
     let feedback = FormFeedback::from_address();
     let token = query_value("token").unwrap_or_default();
     let here = format!("/invite?token={}", crate::ui::encode_query_value(&token));
+    let invitation = OnceResource::new(get_invitation(token.clone()));
     view! {
         <Title text=format!("Join your team — {product}") />
         <AuthCard heading="Join your team">
@@ -22,7 +23,7 @@ pub fn InvitePage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let token = token.clone();
-                    match get_invitation(token.clone()).await {
+                    match invitation.await {
                         Ok(invite) => {
                             let intro = format!(
                                 "You are invited to join {} on {product} as {}.",

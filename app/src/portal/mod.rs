@@ -129,6 +129,7 @@ pub fn PortalHome() -> impl IntoView {
             None
         }
     });
+    let overview = OnceResource::new(get_overview());
     view! {
         <Title text=format!("Overview — {product}") />
         <PortalNav current="/app" />
@@ -136,7 +137,7 @@ pub fn PortalHome() -> impl IntoView {
             {notice.map(|message| view! { <Notice message=message.to_owned() /> })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    portal_outcome(get_overview().await, "/app", |overview| view! { <OverviewPanels overview /> })
+                    portal_outcome(overview.await, "/app", |overview| view! { <OverviewPanels overview /> })
                 })}
             </Suspense>
         </main>
@@ -204,6 +205,7 @@ pub fn TeamPage() -> impl IntoView {
     let product = product_name();
     let feedback = FormFeedback::from_address();
     let invited = use_query_map().with_untracked(|q| q.get("invited").is_some());
+    let team = OnceResource::new(get_team());
     view! {
         <Title text=format!("Team — {product}") />
         <PortalNav current="/app/team" />
@@ -213,7 +215,7 @@ pub fn TeamPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let feedback = feedback.clone();
-                    portal_outcome(get_team().await, "/app/team", move |team| view! { <TeamPanels team feedback /> })
+                    portal_outcome(team.await, "/app/team", move |team| view! { <TeamPanels team feedback /> })
                 })}
             </Suspense>
         </main>
@@ -372,6 +374,7 @@ pub fn AccountPage() -> impl IntoView {
     let product = product_name();
     let feedback = FormFeedback::from_address();
     let changed = use_query_map().with_untracked(|q| q.get("changed").is_some());
+    let overview = OnceResource::new(get_overview());
     view! {
         <Title text=format!("Account — {product}") />
         <PortalNav current="/app/account" />
@@ -386,7 +389,7 @@ pub fn AccountPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let feedback = feedback.clone();
-                    portal_outcome(get_overview().await, "/app/account", move |overview| {
+                    portal_outcome(overview.await, "/app/account", move |overview| {
                         view! {
                             <p class="text-slate-700">{format!("Signed in as {}", overview.user_email)}</p>
                             <form method="post" action="/api/change_password" class="space-y-4" novalidate>

@@ -21,6 +21,7 @@ mod hostile;
 mod marketing;
 mod mrr_series;
 mod outbound;
+mod page_loads;
 mod pages;
 mod portal_status;
 mod process_caches;

@@ -537,3 +537,71 @@ async fn a_session_ended_on_one_instance_is_refused_by_another(pool: PgPool) {
     println!("sign-out reached the other instance in {took:?}");
     assert_eq!(on_b.get("/app").await.status, StatusCode::SEE_OTHER);
 }
+
+/// Seats in use on the team page, as `browser` sees it on its instance.
+async fn seats_used(browser: &mut Browser<'_>) -> u64 {
+    let team = browser.fetch("/api/team").await;
+    assert_eq!(team.status, StatusCode::OK, "{}", team.body);
+    let team: Value = serde_json::from_str(&team.body).unwrap();
+    team["seats_used"].as_u64().unwrap()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn portal_pages_read_the_cache_and_a_post_shows_at_once_on_its_own_instance(pool: PgPool) {
+    let a = TestApp::spawn(pool.clone()).await;
+    let owner = a.signed_up("ada@acme.test", "Acme", "professional").await;
+    // B's own writes fire no triggers (replication role), so no notice tells
+    // B of them: only B dropping its own entry can make its pages show them.
+    let quiet = sqlx::postgres::PgPoolOptions::new()
+        .connect_with(
+            (*pool.connect_options())
+                .clone()
+                .options([("session_replication_role", "replica")]),
+        )
+        .await
+        .unwrap();
+    let b = listening_instance(&quiet).await;
+    let org = organization_id(&pool, "Acme").await;
+    let mut on_b = visitor(&b, &owner.cookie);
+    assert_eq!(seats_used(&mut on_b).await, 1);
+
+    // An invitation written elsewhere without a notice: B's page still
+    // counts from memory...
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("set session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into invitation (organization_id, email, role, token_hash, invited_by, expires_at, created_at)
+         select $1, 'quiet@acme.test', 'member', convert_to('quiet-token', 'UTF8'), user_id, now() + interval '7 days', now()
+         from app_user where email = 'ada@acme.test'",
+    )
+    .bind(org)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(seats_used(&mut on_b).await, 1, "answered from the cache");
+    // ...until the notice the trigger would have sent arrives.
+    sqlx::query("select pg_notify('gatehouse_entitlements', $1)")
+        .bind(org.to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    eventually("the notice to reach B's portal", || async {
+        seats_used(&mut visitor(&b, &owner.cookie)).await == 2
+    })
+    .await;
+
+    // A form posted through B is on B's next page at once.
+    let invited = on_b
+        .submit(
+            "/api/invite_member",
+            &[("email", "bob@acme.test"), ("role", "member")],
+        )
+        .await;
+    assert_eq!(invited.headers["location"], "/app/team?invited=1");
+    assert_eq!(seats_used(&mut on_b).await, 3);
+}

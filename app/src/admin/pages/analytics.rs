@@ -47,7 +47,8 @@ fn chart(title: &'static str, chart: Option<ChartView>) -> impl IntoView {
 pub fn AdminAnalyticsPage() -> impl IntoView {
     let feedback = FormFeedback::from_address();
     let [first, last, from, to] = ["first", "last", "from", "to"].map(query_value);
-    let (f2, l2, fr2, t2) = (first.clone(), last.clone(), from.clone(), to.clone());
+    let (fr2, t2) = (from.clone(), to.clone());
+    let analytics = OnceResource::new(get_analytics(first, last, from, to));
     view! {
         <Title text="Analytics — Gatehouse admin" />
         <AdminNav current="/admin/analytics" />
@@ -56,7 +57,7 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    let result = get_analytics(f2.clone(), l2.clone(), fr2.clone(), t2.clone()).await;
+                    let result = analytics.await;
                     let (from, to) = (fr2.clone(), t2.clone());
                     admin_outcome(result, move |view| {
                         let window = format!("first={}&last={}", encode_query_value(&view.first), encode_query_value(&view.last));

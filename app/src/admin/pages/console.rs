@@ -13,6 +13,7 @@ use leptos_router::hooks::use_params_map;
 /// `/admin`.
 #[component]
 pub fn AdminDashboardPage() -> impl IntoView {
+    let dashboard = OnceResource::new(get_dashboard());
     view! {
         <Title text="Dashboard — Gatehouse admin" />
         <AdminNav current="/admin" />
@@ -20,7 +21,7 @@ pub fn AdminDashboardPage() -> impl IntoView {
             <h1 class="text-3xl font-bold tracking-tight">"Dashboard"</h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    admin_outcome(get_dashboard().await, |dashboard| view! {
+                    admin_outcome(dashboard.await, |dashboard| view! {
                         <p class="text-slate-700">"Signed in as " {dashboard.admin_email.clone()} ". Changes are against 30 days ago."</p>
                         <dl class="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-3">
                             {dashboard.figures.into_iter().map(|figure| {
@@ -78,6 +79,13 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
     let sort = query_value("sort");
     let after = query_value("after");
     let (q2, tier2, status2, sort2) = (q.clone(), tier.clone(), status.clone(), sort.clone());
+    let organizations = OnceResource::new(list_organizations(
+        q.clone(),
+        tier.clone(),
+        status.clone(),
+        sort.clone(),
+        after,
+    ));
     view! {
         <Title text="Organisations — Gatehouse admin" />
         <AdminNav current="/admin/organizations" />
@@ -86,8 +94,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let (q, tier, status, sort) = (q2.clone(), tier2.clone(), status2.clone(), sort2.clone());
-                    let result = list_organizations(q.clone(), tier.clone(), status.clone(), sort.clone(), after.clone()).await;
-                    admin_outcome(result, move |list| {
+                    admin_outcome(organizations.await, move |list| {
                         let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
                         let next = list.next_after.clone().map(|after| {
                             let mut query = vec![format!("after={}", encode_query_value(&after))];
@@ -208,6 +215,7 @@ pub fn AdminOrganizationPage() -> impl IntoView {
         .unwrap_or_default();
     let feedback = FormFeedback::from_address();
     let done = query_value("done");
+    let organization = OnceResource::new(get_organization(id));
     view! {
         <Title text="Organisation — Gatehouse admin" />
         <AdminNav current="/admin/organizations" />
@@ -220,10 +228,7 @@ pub fn AdminOrganizationPage() -> impl IntoView {
             } /> })}
             <FormSummary feedback=feedback.clone() />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {Suspend::new({
-                    let id = id.clone();
-                    async move { admin_outcome(get_organization(id).await, organization_view) }
-                })}
+                {Suspend::new(async move { admin_outcome(organization.await, organization_view) })}
             </Suspense>
         </main>
     }
@@ -416,6 +421,10 @@ pub fn AdminAuditPage() -> impl IntoView {
     let fields = ["admin", "organization", "action", "from", "to"].map(|name| (name, query_value(name)));
     let before = query_value("before");
     let values = fields.clone();
+    let entries = {
+        let [admin, organization, action, from, to] = fields.clone().map(|(_, v)| v);
+        OnceResource::new(list_audit(admin, organization, action, from, to, before.clone()))
+    };
     view! {
         <Title text="Audit log — Gatehouse admin" />
         <AdminNav current="/admin/audit" />
@@ -442,8 +451,7 @@ pub fn AdminAuditPage() -> impl IntoView {
             </form>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    let [admin, organization, action, from, to] = fields.clone().map(|(_, v)| v);
-                    let result = list_audit(admin, organization, action, from, to, before.clone()).await;
+                    let result = entries.await;
                     let query: Vec<String> = fields
                         .iter()
                         .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={}", encode_query_value(v))))

@@ -27,6 +27,7 @@ fn status_links(base: &'static str, statuses: &'static [&'static str], current: 
 pub fn AdminEventsPage() -> impl IntoView {
     let status = query_value("status").unwrap_or_else(|| "failed".to_owned());
     let current = status.clone();
+    let events = OnceResource::new(list_events(Some(status)));
     view! {
         <Title text="Provider events — Gatehouse admin" />
         <AdminNav current="/admin/events" />
@@ -35,9 +36,8 @@ pub fn AdminEventsPage() -> impl IntoView {
             {status_links("/admin/events", &EVENT_STATUSES, current)}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new({
-                    let status = status.clone();
                     async move {
-                        admin_outcome(list_events(Some(status)).await, |rows| view! {
+                        admin_outcome(events.await, |rows| view! {
                             <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Provider events, newest first"</caption>
@@ -77,6 +77,7 @@ pub fn AdminEventPage() -> impl IntoView {
         .unwrap_or_default();
     let feedback = FormFeedback::from_address();
     let retried = query_value("retried").is_some();
+    let event = OnceResource::new(get_event(id));
     view! {
         <Title text="Provider event — Gatehouse admin" />
         <AdminNav current="/admin/events" />
@@ -85,9 +86,8 @@ pub fn AdminEventPage() -> impl IntoView {
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new({
-                    let id = id.clone();
                     async move {
-                        admin_outcome(get_event(id).await, |detail| {
+                        admin_outcome(event.await, |detail| {
                             let event = detail.event;
                             view! {
                                 <h1 class="text-3xl font-bold tracking-tight">{format!("{} {}", event.provider, event.provider_event_id)}</h1>
@@ -122,6 +122,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
     let resent = query_value("resent").is_some();
     let feedback = FormFeedback::from_address();
     let current = status.clone();
+    let emails = OnceResource::new(list_emails(Some(status)));
     view! {
         <Title text="Email outbox — Gatehouse admin" />
         <AdminNav current="/admin/emails" />
@@ -132,9 +133,8 @@ pub fn AdminEmailsPage() -> impl IntoView {
             {status_links("/admin/emails", &EMAIL_STATUSES, current)}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new({
-                    let status = status.clone();
                     async move {
-                        admin_outcome(list_emails(Some(status)).await, |rows| view! {
+                        admin_outcome(emails.await, |rows| view! {
                             <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Emails, newest first"</caption>
@@ -178,6 +178,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
 /// `/admin/health`.
 #[component]
 pub fn AdminHealthPage() -> impl IntoView {
+    let health = OnceResource::new(get_health());
     view! {
         <Title text="System health — Gatehouse admin" />
         <AdminNav current="/admin/health" />
@@ -185,7 +186,7 @@ pub fn AdminHealthPage() -> impl IntoView {
             <h1 class="text-3xl font-bold tracking-tight">"System health"</h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    admin_outcome(get_health().await, |lines| view! {
+                    admin_outcome(health.await, |lines| view! {
                         <dl class="space-y-3">
                             {lines.into_iter().map(|line| view! {
                                 <div class=if line.attention { "rounded-md border border-red-300 bg-red-50 p-3" } else { "rounded-md border border-slate-200 p-3" }
@@ -207,6 +208,7 @@ pub fn AdminHealthPage() -> impl IntoView {
 pub fn AdminApiKeysPage() -> impl IntoView {
     let feedback = FormFeedback::from_address();
     let revoked = query_value("revoked").is_some();
+    let keys = OnceResource::new(super::super::ops::get_api_keys());
     view! {
         <Title text="API keys — Gatehouse admin" />
         <AdminNav current="/admin/api-keys" />
@@ -216,7 +218,7 @@ pub fn AdminApiKeysPage() -> impl IntoView {
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    admin_outcome(super::super::ops::get_api_keys().await, |view| view! {
+                    admin_outcome(keys.await, |view| view! {
                         {view.fresh_key.map(|key| view! {
                             <div role="status" class="rounded-md border border-emerald-200 bg-emerald-50 p-3 text-sm">
                                 <p class="font-semibold">"Your new key, shown only this once:"</p>
@@ -275,6 +277,7 @@ pub fn AdminApiKeysPage() -> impl IntoView {
 /// `/admin/work`: what each background worker ran, when, and what failed.
 #[component]
 pub fn AdminWorkPage() -> impl IntoView {
+    let work = OnceResource::new(super::super::work::get_background_work());
     view! {
         <Title text="Background work — Gatehouse admin" />
         <AdminNav current="/admin/work" />
@@ -283,7 +286,7 @@ pub fn AdminWorkPage() -> impl IntoView {
             <p class="text-sm text-slate-700">"Every worker keeps its queue in a table and any number of server processes share it; this is what those tables record."</p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    admin_outcome(super::super::work::get_background_work().await, |workers| {
+                    admin_outcome(work.await, |workers| {
                         workers.into_iter().enumerate().map(|(index, worker)| {
                             let (heading, labelled_by) = (format!("worker-{index}"), format!("worker-{index}"));
                             let attention = worker.attention;

@@ -29,13 +29,14 @@ pub fn AdminLoginPage() -> impl IntoView {
 #[component]
 pub fn AdminEnrollPage() -> impl IntoView {
     let feedback = FormFeedback::from_address();
+    let enrolment = OnceResource::new(get_enrolment());
     view! {
         <Title text="Set up your second factor — Gatehouse" />
         <AuthCard heading="Set up your second factor">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let feedback = feedback.clone();
-                    super::frame::admin_outcome(get_enrolment().await, move |enrolment| view! {
+                    super::frame::admin_outcome(enrolment.await, move |enrolment| view! {
                         <p class="text-slate-700">
                             "Scan this code with an authenticator app (1Password, Google Authenticator, …) for "
                             <strong>{enrolment.email.clone()}</strong> ", then type the six-digit code it shows."
@@ -83,12 +84,13 @@ pub fn AdminVerifyPage() -> impl IntoView {
 /// `/admin/recovery-codes`: the codes made at enrolment, shown this once.
 #[component]
 pub fn AdminRecoveryCodesPage() -> impl IntoView {
+    let codes = OnceResource::new(get_fresh_recovery_codes());
     view! {
         <Title text="Recovery codes — Gatehouse" />
         <AuthCard heading="Your recovery codes">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    super::frame::admin_outcome(get_fresh_recovery_codes().await, |codes| {
+                    super::frame::admin_outcome(codes.await, |codes| {
                         if codes.is_empty() {
                             return view! {
                                 <p>"Recovery codes are shown once, right after enrolment. " <a href="/admin" class="underline">"Go to the console"</a></p>

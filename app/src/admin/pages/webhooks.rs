@@ -13,6 +13,7 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn AdminWebhooksPage() -> impl IntoView {
     let feedback = FormFeedback::from_address();
+    let endpoints = OnceResource::new(get_endpoints());
     view! {
         <Title text="Webhook endpoints — Gatehouse admin" />
         <AdminNav current="/admin/webhooks" />
@@ -22,7 +23,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    admin_outcome(get_endpoints().await, |view| view! {
+                    admin_outcome(endpoints.await, |view| view! {
                         {view.fresh_secret.map(|secret| view! {
                             <div role="status" class="rounded-md border border-emerald-200 bg-emerald-50 p-3 text-sm">
                                 <p class="font-semibold">"The endpoint's signing secret, shown only this once:"</p>
@@ -84,6 +85,7 @@ pub fn AdminWebhookPage() -> impl IntoView {
         .unwrap_or_default();
     let feedback = FormFeedback::from_address();
     let replayed = query_value("replayed").is_some();
+    let endpoint = OnceResource::new(get_endpoint(id));
     view! {
         <Title text="Webhook endpoint — Gatehouse admin" />
         <AdminNav current="/admin/webhooks" />
@@ -92,9 +94,8 @@ pub fn AdminWebhookPage() -> impl IntoView {
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new({
-                    let id = id.clone();
                     async move {
-                        admin_outcome(get_endpoint(id).await, |detail| {
+                        admin_outcome(endpoint.await, |detail| {
                             let endpoint = detail.endpoint;
                             let (id, enabled) = (endpoint.id.clone(), endpoint.enabled);
                             let replay_id = id.clone();

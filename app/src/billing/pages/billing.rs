@@ -28,6 +28,8 @@ pub fn BillingPage() -> impl IntoView {
         .find(|(key, value, _)| q.get(key).as_deref() == Some(*value))
         .map(|(_, _, message)| message)
     });
+    // A resource runs as its own task: see `server/tests/api/page_loads.rs`.
+    let billing = OnceResource::new(get_billing());
     view! {
         <Title text=format!("Billing — {product}") />
         <PortalNav current="/app/billing" />
@@ -38,7 +40,7 @@ pub fn BillingPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let feedback = feedback.clone();
-                    portal_outcome(get_billing().await, "/app/billing", move |view| view! { <BillingPanels view feedback /> })
+                    portal_outcome(billing.await, "/app/billing", move |view| view! { <BillingPanels view feedback /> })
                 })}
             </Suspense>
             <crate::entitlements::usage_view::UsageSection />

@@ -12,6 +12,7 @@ pub fn ChangePlanPage() -> impl IntoView {
     let cycle = query.get("cycle").unwrap_or_default();
     let add_ons = query_add_ons(&query);
     let feedback = FormFeedback::from_address();
+    let preview = OnceResource::new(preview_plan_change(tier.clone(), cycle.clone(), add_ons.clone()));
     view! {
         <Title text=format!("Change plan — {product}") />
         <PortalNav current="/app/billing" />
@@ -20,9 +21,8 @@ pub fn ChangePlanPage() -> impl IntoView {
             <FormSummary feedback=feedback.clone() />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {
-                    let (tier, cycle, add_ons) = (tier.clone(), cycle.clone(), add_ons.clone());
                     Suspend::new(async move {
-                        match preview_plan_change(tier, cycle, add_ons).await {
+                        match preview.await {
                             Ok(preview) => view! { <ChangePreviewPanel preview /> }.into_any(),
                             Err(crate::error::AppError::Unauthorized) => {
                                 view! { <crate::ui::SignInRedirect next="/app/billing".to_owned() /> }.into_any()

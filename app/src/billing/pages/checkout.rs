@@ -7,15 +7,15 @@ use super::*;
 pub fn CheckoutSuccessPage() -> impl IntoView {
     let product = product_name();
     let session_id = use_query_map().with_untracked(|q| q.get("session_id").unwrap_or_default());
+    let outcome = OnceResource::new(checkout_result(session_id));
     view! {
         <Title text=format!("Subscription — {product}") />
         <PortalNav current="/app/billing" />
         <main id="main" class="mx-auto max-w-3xl space-y-6 px-4 py-10">
             <Suspense fallback=|| view! { <p>"Checking your payment…"</p> }>
                 {
-                    let session_id = session_id.clone();
                     Suspend::new(async move {
-                        portal_outcome(checkout_result(session_id).await, "/app/billing", |result| {
+                        portal_outcome(outcome.await, "/app/billing", |result| {
                             if result.complete {
                                 view! {
                                     <h1 class="text-3xl font-bold tracking-tight" data-checkout-complete>

@@ -7,16 +7,16 @@ use super::*;
 pub fn InvoicePage() -> impl IntoView {
     let product = product_name();
     let invoice_id = use_params_map().with_untracked(|p| p.get("id").unwrap_or_default());
+    let invoice = OnceResource::new(get_invoice(invoice_id));
     view! {
         <Title text=format!("Invoice — {product}") />
         <main id="main" class="mx-auto max-w-3xl space-y-6 px-4 py-10 print:p-0">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {
-                    let invoice_id = invoice_id.clone();
                     let product = product.clone();
                     Suspend::new(async move {
                         let product = product.clone();
-                        portal_outcome(get_invoice(invoice_id).await, "/app/billing", move |invoice| {
+                        portal_outcome(invoice.await, "/app/billing", move |invoice| {
                             view! { <InvoiceDocument invoice product /> }
                         })
                     })

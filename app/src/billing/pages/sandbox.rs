@@ -17,6 +17,7 @@ pub fn SandboxCheckoutPage() -> impl IntoView {
     let product = product_name();
     let session_id = use_params_map().with_untracked(|p| p.get("id").unwrap_or_default());
     let feedback = FormFeedback::from_address();
+    let checkout = OnceResource::new(get_sandbox_checkout(session_id));
     view! {
         <Title text=format!("Test checkout — {product}") />
         <main id="main" class="mx-auto max-w-xl space-y-6 px-4 py-10">
@@ -24,10 +25,9 @@ pub fn SandboxCheckoutPage() -> impl IntoView {
             <TestModeBanner />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {
-                    let session_id = session_id.clone();
                     Suspend::new(async move {
                         let feedback = feedback.clone();
-                        portal_outcome(get_sandbox_checkout(session_id).await, "/app/billing", move |checkout| {
+                        portal_outcome(checkout.await, "/app/billing", move |checkout| {
                             view! { <SandboxCheckoutForm checkout feedback /> }
                         })
                     })
