@@ -19,6 +19,15 @@ pub struct AppContext {
     /// This process's cached standings, shared with the host API (see
     /// [`crate::entitlements::cache`]).
     pub standings: crate::entitlements::cache::StandingCache,
+    /// This process's cached users behind sessions (see
+    /// [`crate::accounts::users`]).
+    pub users: crate::accounts::users::UserCache,
+    /// This process's cached billing-page reads (see
+    /// [`crate::billing::page_cache`]).
+    pub billing_pages: crate::billing::page_cache::BillingPageCache,
+    /// This process's cached usage snapshots (see
+    /// [`crate::entitlements::history_cache`]).
+    pub snapshot_histories: crate::entitlements::history_cache::SnapshotHistoryCache,
     /// The site's origin as browsers see it, for links in emails.
     pub public_url: String,
     /// Whether `X-Forwarded-For` comes from a trusted proxy.

@@ -20,6 +20,8 @@ pub mod email;
 pub mod entitlements;
 pub mod error;
 pub mod marketing;
+#[cfg(feature = "ssr")]
+pub mod notice_cache;
 pub mod outbound;
 pub mod portal;
 pub mod security;

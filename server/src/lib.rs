@@ -28,12 +28,15 @@ pub mod telemetry;
 pub mod webhooks;
 
 use anyhow::{Context, Result};
+use app::accounts::users::{USERS_CHANGED_CHANNEL, UserCache};
+use app::billing::page_cache::BillingPageCache;
 use app::catalog::cache::CatalogCache;
 use app::catalog::db::{CATALOG_CHANGED_CHANNEL, SyncReport, sync_catalog};
 use app::catalog::source::{LoadedCatalog, load_catalog_file};
 use app::clock::Clock;
 use app::context::AppContext;
 use app::entitlements::cache::{ENTITLEMENTS_CHANGED_CHANNEL, StandingCache};
+use app::entitlements::history_cache::SnapshotHistoryCache;
 use app::marketing::content::SiteContent;
 use app::marketing::content_source::load_site_content;
 use app::security::lease::LeasedThrottle;
@@ -98,6 +101,12 @@ pub struct AppState {
     pub throttle_pool: PgPool,
     /// Cached organisation standings for the host API, dropped on NOTIFY.
     pub standings: StandingCache,
+    /// Cached users behind sessions, dropped on NOTIFY.
+    pub users: UserCache,
+    /// Cached billing-page reads, dropped on NOTIFY.
+    pub billing_pages: BillingPageCache,
+    /// Cached usage snapshots, dropped on NOTIFY.
+    pub snapshot_histories: SnapshotHistoryCache,
     /// Cached API keys, dropped on NOTIFY.
     pub api_keys: host_api::keys::KeyCache,
     /// This process's leases of busy API keys' next requests.
@@ -153,6 +162,9 @@ impl AppState {
         Ok(AppState {
             throttle_pool,
             standings: StandingCache::default(),
+            users: UserCache::default(),
+            billing_pages: BillingPageCache::default(),
+            snapshot_histories: SnapshotHistoryCache::default(),
             api_keys: host_api::keys::KeyCache::default(),
             api_throttle: LeasedThrottle::default(),
             sessions: session_cache::CachedSessionStore::new(PostgresStore::new(pool.clone()), clock.clone()),
@@ -177,6 +189,9 @@ pub fn app(state: AppState) -> Router {
         pool: state.pool.clone(),
         catalog: state.catalog.clone(),
         standings: state.standings.clone(),
+        users: state.users.clone(),
+        billing_pages: state.billing_pages.clone(),
+        snapshot_histories: state.snapshot_histories.clone(),
         public_url: settings.public_url.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
         local_mailbox: settings.smtp_url.is_none() && settings.is_local(),
@@ -278,7 +293,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(axum::middleware::from_fn_with_state(
-            (state.pool.clone(), state.clock.clone()),
+            (state.pool.clone(), state.users.clone(), state.clock.clone()),
             security::require_sign_in_for_portal,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -290,7 +305,7 @@ pub fn app(state: AppState) -> Router {
             security::audit_impersonated_requests,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.standings.clone(),
+            own_writes::OwnWriteCaches::of(&state),
             own_writes::forget_own_writes,
         ))
         .layer(sessions)
@@ -332,7 +347,8 @@ pub async fn sync_catalog_file(pool: &PgPool, loaded: &LoadedCatalog) -> Result<
     Ok(report)
 }
 
-/// Keeps this process's caches (catalogue, standings, API keys, sessions) current:
+/// Keeps this process's caches (catalogue, standings, API keys, sessions,
+/// users) current:
 /// listens for every process's change notices and drops what changed. On a
 /// lost connection the caches are emptied and the standings and keys stop
 /// answering (a notice may be missed) until it listens again.
@@ -342,8 +358,10 @@ pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
         state.standings.clone(),
         state.api_keys.clone(),
     );
-    let sessions = state.sessions.clone();
+    let (sessions, users) = (state.sessions.clone(), state.users.clone());
+    let (billing_pages, snapshot_histories) = (state.billing_pages.clone(), state.snapshot_histories.clone());
     let channels = [
+        USERS_CHANGED_CHANNEL,
         CATALOG_CHANGED_CHANNEL,
         ENTITLEMENTS_CHANGED_CHANNEL,
         host_api::keys::API_KEYS_CHANGED_CHANNEL,
@@ -361,13 +379,21 @@ pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
                         standings.set_live(true);
                         keys.set_live(true);
                         sessions.set_live(true);
+                        users.set_live(true);
+                        billing_pages.set_live(true);
+                        snapshot_histories.set_live(true);
                         while let Ok(notice) = listener.recv().await {
                             match notice.channel() {
                                 CATALOG_CHANGED_CHANNEL => catalog.invalidate(),
-                                ENTITLEMENTS_CHANGED_CHANNEL => standings.apply_notice(notice.payload()),
+                                ENTITLEMENTS_CHANGED_CHANNEL => {
+                                    standings.apply_notice(notice.payload());
+                                    billing_pages.apply_notice(notice.payload());
+                                    snapshot_histories.apply_notice(notice.payload());
+                                }
                                 session_cache::SESSIONS_CHANGED_CHANNEL => {
                                     sessions.apply_notice(notice.payload())
                                 }
+                                USERS_CHANGED_CHANNEL => users.apply_notice(notice.payload()),
                                 _ => keys.invalidate_all(),
                             }
                         }
@@ -379,6 +405,9 @@ pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
             standings.set_live(false);
             keys.set_live(false);
             sessions.set_live(false);
+            users.set_live(false);
+            billing_pages.set_live(false);
+            snapshot_histories.set_live(false);
             catalog.invalidate();
             tokio::time::sleep(Duration::from_secs(1)).await;
         }

@@ -1,6 +1,7 @@
 //! Request guards and response headers: same-origin checks for every
 //! state-changing request, and the security headers every response carries.
 
+use app::accounts::users::UserCache;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
@@ -144,7 +145,7 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
 /// page, which shows the error. The sign-in it checked goes into the
 /// request's extensions, so the page's server functions do not check it again.
 pub async fn require_sign_in_for_portal(
-    State((pool, clock)): State<(sqlx::PgPool, app::clock::Clock)>,
+    State((pool, users, clock)): State<(sqlx::PgPool, UserCache, app::clock::Clock)>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -157,7 +158,7 @@ pub async fn require_sign_in_for_portal(
     let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
         return next.run(request).await;
     };
-    match app::accounts::session::signed_in(&session, &pool, clock.now()).await {
+    match app::accounts::session::signed_in(&session, &pool, &users, clock.now()).await {
         Ok(None) => sign_in_redirect(request.uri()),
         Ok(Some(user)) => {
             request

@@ -9,14 +9,12 @@
 //! id in every process; while the listener is not connected, the cache
 //! answers nothing. A session signed out on one process is refused by the
 //! others once the notice arrives (milliseconds); what ends sessions for
-//! security (a password change) is checked against the user's row on every
-//! request, not through this cache.
+//! security (a password change) is checked against the user's row, cached
+//! the same way (`app::accounts::users`), on every request.
 
 use app::clock::Clock;
+use app::notice_cache::NoticeCache;
 use async_trait::async_trait;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -28,19 +26,11 @@ pub const SESSIONS_CHANGED_CHANNEL: &str = "gatehouse_sessions";
 /// Sessions kept before the cache starts again empty.
 const MAX_SESSIONS: usize = 50_000;
 
-#[derive(Debug, Default)]
-struct Cached {
-    live: AtomicBool,
-    // Bumped by every invalidation, so a read that began before one is not stored.
-    epoch: AtomicU64,
-    records: RwLock<HashMap<Id, Record>>,
-}
-
 /// The Postgres session store with this process's cache in front.
 #[derive(Debug, Clone)]
 pub struct CachedSessionStore {
     store: PostgresStore,
-    cached: Arc<Cached>,
+    cached: NoticeCache<Id, Record>,
     clock: Clock,
 }
 
@@ -49,7 +39,7 @@ impl CachedSessionStore {
     pub fn new(store: PostgresStore, clock: Clock) -> Self {
         CachedSessionStore {
             store,
-            cached: Arc::default(),
+            cached: NoticeCache::new(MAX_SESSIONS),
             clock,
         }
     }
@@ -59,67 +49,27 @@ impl CachedSessionStore {
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
-    /// The cached record, if the cache is answering (the read lock is
-    /// released before this returns).
-    fn cached(&self, id: &Id) -> Option<Record> {
-        if !self.cached.live.load(Ordering::Acquire) {
-            return None;
-        }
-        let records = self.cached.records.read().ok()?;
-        records.get(id).cloned()
-    }
-
-    fn keep(&self, epoch: u64, record: &Record) {
-        let Ok(mut records) = self.cached.records.write() else {
-            return;
-        };
-        if !self.cached.live.load(Ordering::Acquire) || self.cached.epoch.load(Ordering::Acquire) != epoch {
-            return;
-        }
-        if records.len() >= MAX_SESSIONS {
-            records.clear();
-        }
-        records.insert(record.id, record.clone());
-    }
-
-    fn forget(&self, id: &Id) {
-        if let Ok(mut records) = self.cached.records.write() {
-            self.cached.epoch.fetch_add(1, Ordering::AcqRel);
-            records.remove(id);
-        }
-    }
-
     /// Applies one notice from [`SESSIONS_CHANGED_CHANNEL`].
     pub fn apply_notice(&self, payload: &str) {
         match payload.parse::<Id>() {
-            Ok(id) => self.forget(&id),
-            Err(_) => self.invalidate_all(),
-        }
-    }
-
-    /// Drops every cached session.
-    pub fn invalidate_all(&self) {
-        if let Ok(mut records) = self.cached.records.write() {
-            self.cached.epoch.fetch_add(1, Ordering::AcqRel);
-            records.clear();
+            Ok(id) => drop(self.cached.forget(&id)),
+            Err(_) => self.cached.forget_all(),
         }
     }
 
     /// Whether notices are being received; the cache answers only then.
     pub fn set_live(&self, live: bool) {
-        self.invalidate_all();
-        self.cached.live.store(live, Ordering::Release);
-        self.invalidate_all();
+        self.cached.set_live(live);
     }
 
     /// How many sessions this process holds.
     pub fn len(&self) -> usize {
-        self.cached.records.read().map_or(0, |r| r.len())
+        self.cached.len()
     }
 
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.cached.is_empty()
     }
 }
 
@@ -132,27 +82,27 @@ impl SessionStore for CachedSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         // The row's trigger will drop this id everywhere; until then this
         // process must not answer with the old record.
-        self.forget(&record.id);
+        self.cached.forget(&record.id);
         self.store.save(record).await
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        if let Some(record) = self.cached(id) {
+        if let Some(record) = self.cached.get(id) {
             if record.expiry_date > self.now() {
                 return Ok(Some(record));
             }
-            self.forget(id);
+            self.cached.forget(id);
         }
-        let epoch = self.cached.epoch.load(Ordering::Acquire);
+        let read = self.cached.read_started();
         let record = self.store.load(id).await?;
         if let Some(record) = &record {
-            self.keep(epoch, record);
+            self.cached.keep(read, record.id, record.clone());
         }
         Ok(record)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.forget(id);
+        self.cached.forget(id);
         self.store.delete(id).await
     }
 }

@@ -112,7 +112,9 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
     db::mark_email_verified(&mut tx, user_id, now).await?;
     tx.commit().await?;
     let session = session::current_session().await?;
-    let signed_in = session::signed_in(&session, &context.pool, now).await?.is_some();
+    let signed_in = session::signed_in(&session, &context.pool, &context.users, now)
+        .await?
+        .is_some();
     crate::security::redirect::redirect(if signed_in {
         "/app?verified=1"
     } else {

@@ -5,51 +5,54 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
-/// What a session needs to know about its user on every request.
-#[derive(Debug, Clone)]
-pub struct SessionUser {
+/// What a session needs to know about its user: everything the sign-in
+/// check and the portal's organisation switcher read, for every
+/// organisation at once so one record serves whichever the session acts in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
     /// Email address.
     pub email: String,
     /// Whether the address is confirmed.
     pub email_verified: bool,
     /// Current auth version; sessions from another version are over.
     pub auth_version: i32,
-    /// Their role in the session's organisation; `None` if not a member (any more).
-    pub role: Option<Role>,
-    /// Every organisation they belong to (id and name), by name, for the
-    /// portal's organisation switcher.
-    pub organizations: Vec<(Uuid, String)>,
+    /// Every organisation they belong to (id, name and their role), by name.
+    pub memberships: Vec<(Uuid, String, Role)>,
 }
 
-/// Loads the user behind a session, with their role in the organisation the
-/// session acts in (one round trip for both, on every signed-in request).
-pub async fn user_for_session(
-    pool: &PgPool,
-    user_id: Uuid,
-    organization_id: Option<Uuid>,
-) -> Result<Option<SessionUser>, sqlx::Error> {
+/// Loads the user behind a session with all their memberships, in one
+/// round trip; `None` if there is no such user.
+pub async fn user_record(pool: &PgPool, user_id: Uuid) -> Result<Option<UserRecord>, sqlx::Error> {
     // language=PostgreSQL
     let row = sqlx::query!(
         r#"
-        select u.email, u.email_verified_at is not null as "verified!", u.auth_version, m.role as "role?",
+        select u.email, u.email_verified_at is not null as "verified!", u.auth_version,
                array(select o.organization_id from membership a join organization o using (organization_id)
                      where a.user_id = u.user_id order by o.name, o.organization_id) as "organization_ids!",
                array(select o.name from membership a join organization o using (organization_id)
-                     where a.user_id = u.user_id order by o.name, o.organization_id) as "organization_names!"
-        from app_user u left join membership m on m.user_id = u.user_id and m.organization_id = $2
+                     where a.user_id = u.user_id order by o.name, o.organization_id) as "organization_names!",
+               array(select a.role from membership a join organization o using (organization_id)
+                     where a.user_id = u.user_id order by o.name, o.organization_id) as "roles!"
+        from app_user u
         where u.user_id = $1
         "#,
-        user_id,
-        organization_id
+        user_id
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| SessionUser {
+    Ok(row.map(|r| UserRecord {
         email: r.email,
         email_verified: r.verified,
         auth_version: r.auth_version,
-        role: r.role.and_then(|role| Role::parse(&role).ok()),
-        organizations: r.organization_ids.into_iter().zip(r.organization_names).collect(),
+        memberships: r
+            .organization_ids
+            .into_iter()
+            .zip(r.organization_names)
+            .zip(r.roles)
+            .filter_map(|((id, name), role): ((Uuid, String), String)| {
+                Some((id, name, Role::parse(&role).ok()?))
+            })
+            .collect(),
     }))
 }
 

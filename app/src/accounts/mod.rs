@@ -10,3 +10,5 @@ pub mod db;
 pub mod secrets;
 #[cfg(feature = "ssr")]
 pub mod session;
+#[cfg(feature = "ssr")]
+pub mod users;

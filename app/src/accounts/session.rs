@@ -2,6 +2,7 @@
 //! every organisation-owned query takes (server only).
 
 use super::domain::Role;
+use super::users::UserCache;
 use crate::context::app_context;
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
@@ -153,6 +154,14 @@ pub async fn session_organization(session: &Session) -> Option<Uuid> {
     auth.organization_id
 }
 
+/// The user the session is signed in as, if any. Not verified against the
+/// user's row: for dropping this process's cached reads after a write,
+/// never for access.
+pub async fn session_user(session: &Session) -> Option<Uuid> {
+    let auth = session.get::<SessionAuth>(SESSION_KEY).await.ok().flatten()?;
+    Some(auth.user_id)
+}
+
 /// The request's session (provided by the session layer).
 pub async fn current_session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(|error| {
@@ -231,11 +240,13 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
 pub async fn signed_in(
     session: &Session,
     pool: &PgPool,
+    users: &UserCache,
     now: DateTime<Utc>,
 ) -> Result<Option<SignedIn>, AppError> {
     if let Some(seen_as) = impersonation(session, now).await? {
-        let Some(user) =
-            super::db::user_for_session(pool, seen_as.user_id, Some(seen_as.organization_id)).await?
+        let Some(user) = users
+            .session_user(pool, seen_as.user_id, Some(seen_as.organization_id))
+            .await?
         else {
             end_impersonation(session).await?;
             return Ok(None);
@@ -261,7 +272,10 @@ pub async fn signed_in(
         sign_out(session).await?;
         return Ok(None);
     }
-    let Some(user) = super::db::user_for_session(pool, auth.user_id, auth.organization_id).await? else {
+    let Some(user) = users
+        .session_user(pool, auth.user_id, auth.organization_id)
+        .await?
+    else {
         sign_out(session).await?;
         return Ok(None);
     };
@@ -302,7 +316,7 @@ pub async fn require_user() -> Result<SignedIn, AppError> {
     }
     let context = app_context()?;
     let session = current_session().await?;
-    signed_in(&session, &context.pool, context.clock.now())
+    signed_in(&session, &context.pool, &context.users, context.clock.now())
         .await?
         .ok_or(AppError::Unauthorized)
 }
@@ -315,7 +329,7 @@ pub async fn require_member() -> Result<(SignedIn, TenantScope), AppError> {
         Some(user) => user,
         None => {
             let session = current_session().await?;
-            signed_in(&session, &context.pool, context.clock.now())
+            signed_in(&session, &context.pool, &context.users, context.clock.now())
                 .await?
                 .ok_or(AppError::Unauthorized)?
         }
@@ -330,11 +344,12 @@ pub async fn member_of_session(
     session: &Session,
     verified: Option<SignedIn>,
     pool: &PgPool,
+    users: &UserCache,
     now: DateTime<Utc>,
 ) -> Result<(SignedIn, TenantScope), AppError> {
     let user = match verified {
         Some(user) => user,
-        None => signed_in(session, pool, now)
+        None => signed_in(session, pool, users, now)
             .await?
             .ok_or(AppError::Unauthorized)?,
     };

@@ -13,6 +13,8 @@ pub mod inbox;
 #[cfg(feature = "ssr")]
 pub mod ledger_store;
 #[cfg(feature = "ssr")]
+pub mod page_cache;
+#[cfg(feature = "ssr")]
 pub mod provider;
 #[cfg(feature = "ssr")]
 pub mod sandbox;

@@ -1,5 +1,5 @@
-//! A per-process cache of organisations' standings, for the host API, which
-//! reads entitlements far more often than they change.
+//! A per-process cache of organisations' standings, for the host API and the
+//! portal's pages, which read entitlements far more often than they change.
 //!
 //! Database triggers NOTIFY [`ENTITLEMENTS_CHANGED_CHANNEL`] with the
 //! organisation's id whenever anything the entitlement read draws on
@@ -15,11 +15,10 @@
 use super::db::{OrganizationAddress, organization_state};
 use super::guard::{Standing, standing_of};
 use crate::catalog::domain::Catalog;
+use crate::notice_cache::NoticeCache;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
 
 /// The channel the triggers of migration `20261205000001` notify: an
@@ -64,24 +63,22 @@ impl CachedStanding {
     }
 }
 
-#[derive(Default)]
-struct Entries {
-    by_id: HashMap<Uuid, Arc<CachedStanding>>,
-    by_external: HashMap<String, Uuid>,
-}
-
-#[derive(Default)]
-struct Inner {
-    live: AtomicBool,
-    // Bumped by every invalidation, so a read that began before one is not stored.
-    epoch: AtomicU64,
-    entries: RwLock<Entries>,
-}
-
 /// Shared handle to this process's cached standings; clones share it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct StandingCache {
-    inner: Arc<Inner>,
+    by_id: NoticeCache<Uuid, Arc<CachedStanding>>,
+    // The host product's ids; an entry found through one is checked against
+    // the standing's own, so a mapping left behind by a change answers nothing.
+    by_external: NoticeCache<String, Uuid>,
+}
+
+impl Default for StandingCache {
+    fn default() -> Self {
+        StandingCache {
+            by_id: NoticeCache::new(MAX_ENTRIES),
+            by_external: NoticeCache::new(MAX_ENTRIES),
+        }
+    }
 }
 
 impl StandingCache {
@@ -100,7 +97,7 @@ impl StandingCache {
         if let Some(hit) = self.get(address, now, catalog_generation) {
             return Ok(Some(hit));
         }
-        let epoch = self.inner.epoch.load(Ordering::Acquire);
+        let (read_by_id, read_by_external) = (self.by_id.read_started(), self.by_external.read_started());
         let Some(state) = organization_state(pool, address, now).await? else {
             return Ok(None);
         };
@@ -115,7 +112,12 @@ impl StandingCache {
             catalog_generation,
             rendered: OnceLock::new(),
         });
-        self.store(epoch, entry.clone());
+        let header = &entry.standing.header;
+        if let Some(external) = &header.external_id {
+            self.by_external
+                .keep(read_by_external, external.clone(), header.id);
+        }
+        self.by_id.keep(read_by_id, header.id, entry.clone());
         Ok(Some(entry))
     }
 
@@ -125,61 +127,34 @@ impl StandingCache {
         now: DateTime<Utc>,
         catalog_generation: u64,
     ) -> Option<Arc<CachedStanding>> {
-        if !self.inner.live.load(Ordering::Acquire) {
-            return None;
-        }
-        let entries = self.inner.entries.read().ok()?;
-        let id = match address {
-            OrganizationAddress::Id(id) => *id,
-            OrganizationAddress::External(external) => *entries.by_external.get(external)?,
+        let (id, external) = match address {
+            OrganizationAddress::Id(id) => (*id, None),
+            OrganizationAddress::External(external) => {
+                (self.by_external.get(external.as_str())?, Some(external))
+            }
         };
-        entries
-            .by_id
-            .get(&id)
-            .filter(|entry| entry.answers_at(now, catalog_generation))
-            .cloned()
-    }
-
-    fn store(&self, epoch: u64, entry: Arc<CachedStanding>) {
-        let Ok(mut entries) = self.inner.entries.write() else {
-            return;
-        };
-        // Checked under the lock that invalidations take, so none slips between.
-        if !self.inner.live.load(Ordering::Acquire) || self.inner.epoch.load(Ordering::Acquire) != epoch {
-            return;
-        }
-        if entries.by_id.len() >= MAX_ENTRIES {
-            *entries = Entries::default();
-        }
-        let header = &entry.standing.header;
-        if let Some(external) = &header.external_id {
-            entries.by_external.insert(external.clone(), header.id);
-        }
-        entries.by_id.insert(header.id, entry);
+        self.by_id.get(&id).filter(|entry| {
+            entry.answers_at(now, catalog_generation)
+                && external
+                    .is_none_or(|external| entry.standing.header.external_id.as_ref() == Some(external))
+        })
     }
 
     /// Drops one organisation's entry (a notice arrived, or this process
     /// just changed it).
     pub fn invalidate(&self, organization_id: Uuid) {
-        let Ok(mut entries) = self.inner.entries.write() else {
-            return;
-        };
-        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-        if let Some(entry) = entries.by_id.remove(&organization_id)
+        if let Some(entry) = self.by_id.forget(&organization_id)
             && let Some(external) = &entry.standing.header.external_id
-            && entries.by_external.get(external) == Some(&organization_id)
         {
-            entries.by_external.remove(external);
+            self.by_external
+                .forget_if(external.as_str(), |id| *id == organization_id);
         }
     }
 
     /// Drops every entry.
     pub fn invalidate_all(&self) {
-        let Ok(mut entries) = self.inner.entries.write() else {
-            return;
-        };
-        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-        *entries = Entries::default();
+        self.by_id.forget_all();
+        self.by_external.forget_all();
     }
 
     /// Applies one notice from [`ENTITLEMENTS_CHANGED_CHANNEL`].
@@ -193,14 +168,13 @@ impl StandingCache {
     /// Whether notices are being received; the cache answers only then, and
     /// starts empty each time that changes.
     pub fn set_live(&self, live: bool) {
-        self.invalidate_all();
-        self.inner.live.store(live, Ordering::Release);
-        self.invalidate_all();
+        self.by_id.set_live(live);
+        self.by_external.set_live(live);
     }
 
     /// How many organisations are cached.
     pub fn len(&self) -> usize {
-        self.inner.entries.read().map_or(0, |e| e.by_id.len())
+        self.by_id.len()
     }
 
     /// Whether none is.

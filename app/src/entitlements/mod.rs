@@ -12,5 +12,7 @@ pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod guard;
 #[cfg(feature = "ssr")]
+pub mod history_cache;
+#[cfg(feature = "ssr")]
 pub mod usage;
 pub mod usage_view;

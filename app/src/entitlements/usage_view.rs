@@ -90,13 +90,14 @@ pub async fn get_usage_view() -> Result<UsageView, AppError> {
         })
         .collect();
 
-    let mut conn = context.pool.acquire().await?;
-    let points = super::usage::snapshot_history(
-        &mut conn,
-        scope.organization_id(),
-        now - chrono::TimeDelta::days(30),
-    )
-    .await?;
+    let points = context
+        .snapshot_histories
+        .since(
+            &context.pool,
+            scope.organization_id(),
+            now - chrono::TimeDelta::days(30),
+        )
+        .await?;
     let mut times: Vec<chrono::DateTime<chrono::Utc>> = points.iter().map(|(_, at, _)| *at).collect();
     times.sort();
     times.dedup();

@@ -253,7 +253,7 @@ pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError
         .await?
         .ok_or(AppError::NotFound)?;
     let session = session::current_session().await?;
-    let signed_in_as = session::signed_in(&session, &context.pool, now)
+    let signed_in_as = session::signed_in(&session, &context.pool, &context.users, now)
         .await?
         .map(|u| u.email);
     Ok(InvitationPreview {
@@ -280,7 +280,7 @@ pub async fn accept_invitation(token: String, password: Option<String>) -> Resul
     )
     .await?;
     let session = session::current_session().await?;
-    let signed_in = session::signed_in(&session, &context.pool, now).await?;
+    let signed_in = session::signed_in(&session, &context.pool, &context.users, now).await?;
     let invalid_token = || {
         AppError::field(
             "token",

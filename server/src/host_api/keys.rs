@@ -3,13 +3,13 @@
 //! from a per-process copy of the keys kept current through NOTIFY.
 
 use super::error::ApiError;
+use app::notice_cache::NoticeCache;
 use app::security::lease::LeasedThrottle;
 use app::security::throttle::Rate;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
@@ -86,14 +86,19 @@ struct StoredKey {
     revoked: bool,
 }
 
-#[derive(Default)]
 struct KeyCacheInner {
-    live: AtomicBool,
-    // Bumped by every invalidation, so a read that began before one is not stored.
-    epoch: AtomicU64,
-    keys: RwLock<HashMap<Vec<u8>, StoredKey>>,
+    keys: NoticeCache<Vec<u8>, StoredKey>,
     // When this process last wrote each key's last use (or read it).
     last_used: RwLock<HashMap<Uuid, DateTime<Utc>>>,
+}
+
+impl Default for KeyCacheInner {
+    fn default() -> Self {
+        KeyCacheInner {
+            keys: NoticeCache::new(MAX_KEYS),
+            last_used: RwLock::default(),
+        }
+    }
 }
 
 /// This process's copy of the keys it has seen, by hash; dropped through
@@ -105,39 +110,14 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    fn get(&self, hash: &[u8]) -> Option<StoredKey> {
-        if !self.inner.live.load(Ordering::Acquire) {
-            return None;
-        }
-        self.inner.keys.read().ok()?.get(hash).cloned()
-    }
-
-    fn store(&self, epoch: u64, hash: Vec<u8>, key: StoredKey) {
-        let Ok(mut keys) = self.inner.keys.write() else {
-            return;
-        };
-        if !self.inner.live.load(Ordering::Acquire) || self.inner.epoch.load(Ordering::Acquire) != epoch {
-            return;
-        }
-        if keys.len() >= MAX_KEYS {
-            keys.clear();
-        }
-        keys.insert(hash, key);
-    }
-
     /// Drops every cached key.
     pub fn invalidate_all(&self) {
-        if let Ok(mut keys) = self.inner.keys.write() {
-            self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-            keys.clear();
-        }
+        self.inner.keys.forget_all();
     }
 
     /// Whether notices are being received; the cache answers only then.
     pub fn set_live(&self, live: bool) {
-        self.invalidate_all();
-        self.inner.live.store(live, Ordering::Release);
-        self.invalidate_all();
+        self.inner.keys.set_live(live);
     }
 
     /// Whether this key's last use is due to be written at `now`, noting
@@ -181,10 +161,10 @@ impl KeyCache {
         token: &str,
     ) -> Result<(StoredKey, Option<Option<DateTime<Utc>>>), ApiError> {
         let hash = key_hash(token);
-        if let Some(key) = self.get(&hash) {
+        if let Some(key) = self.inner.keys.get(&hash) {
             return Ok((key, None));
         }
-        let epoch = self.inner.epoch.load(Ordering::Acquire);
+        let read = self.inner.keys.read_started();
         // language=PostgreSQL
         let row = sqlx::query!(
             r#"
@@ -202,7 +182,7 @@ impl KeyCache {
             scope: Scope::parse(&row.scope),
             revoked: row.revoked,
         };
-        self.store(epoch, hash, key.clone());
+        self.inner.keys.keep(read, hash, key.clone());
         Ok((key, Some(row.last_used_at)))
     }
 }

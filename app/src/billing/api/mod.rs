@@ -44,7 +44,7 @@ use {
 /// unusable answer 502 (both: nothing was changed), a refusal is 409 in
 /// Gatehouse's words (a provider's own message never reaches the page).
 #[cfg(feature = "ssr")]
-fn provider_error(error: ProviderError) -> AppError {
+pub(crate) fn provider_error(error: ProviderError) -> AppError {
     let words = error.to_string();
     match error {
         ProviderError::Unavailable => AppError::Unavailable(words),

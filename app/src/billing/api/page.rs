@@ -7,29 +7,36 @@
 use super::*;
 #[cfg(feature = "ssr")]
 use crate::billing::view::{BillingFacts, billing_view, describe_test_card};
+#[cfg(feature = "ssr")]
+use crate::entitlements::guard::{page_standing, seats};
 
 /// Everything the billing page shows.
 #[server(prefix = "/api", endpoint = "billing", input = server_fn::codec::GetUrl)]
 pub async fn get_billing() -> Result<BillingView, AppError> {
     let (_, scope) = require_member().await?;
     let context = app_context()?;
-    let organization_id = scope.organization_id();
+    let catalog_generation = context.catalog.generation();
     let catalog = context.catalog.get(&context.pool).await?;
-    let row = db::billing_row(&context.pool, &scope).await?;
-    let invoices = db::invoices(&context.pool, &scope, None).await?;
-    let users_counted = db::users_counted(&context.pool, &scope, context.clock.now()).await?;
-    let card = match &context.sandbox {
-        Some(sandbox) => sandbox
-            .card_on_file(organization_id)
-            .await
-            .map_err(provider_error)?
-            .map(|(last4, fails)| describe_test_card(&last4, fails)),
-        None => None,
-    };
+    let reads = context
+        .billing_pages
+        .reads(
+            &context.pool,
+            context.sandbox.as_ref(),
+            &scope,
+            catalog_generation,
+        )
+        .await?;
+    // The banner and the usage bars read the same cached standing.
+    let (_, standing) = page_standing(&context, &scope, context.clock.now()).await?;
+    let (users_counted, _) = seats(standing.as_ref().map(|cached| &cached.standing));
+    let card = reads
+        .card
+        .as_ref()
+        .map(|(last4, fails)| describe_test_card(last4, *fails));
     Ok(billing_view(BillingFacts {
         catalog: &catalog,
-        row: row.as_ref(),
-        invoices,
+        row: reads.row.as_ref(),
+        invoices: reads.invoices.clone(),
         users_counted,
         card,
         can_manage: scope.role().manages_team(),

@@ -1,0 +1,216 @@
+//! A per-process map kept in step with Postgres by notices: the pattern
+//! behind every cache a server process keeps (standings, API keys, sessions,
+//! signed-in users).
+//!
+//! Postgres stays the only place the data lives. A trigger notifies a
+//! channel when a row the cache draws on changes, and the server's change
+//! listener forgets the entries it names, in every process. The cache
+//! answers only while the listener is connected ([`NoticeCache::set_live`]):
+//! a notice missed while it is not is a change nobody would hear of. A value
+//! read from the database is kept only if no invalidation came between the
+//! start of that read ([`NoticeCache::read_started`]) and its keeping, so a
+//! read racing a change cannot put the old value back.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// Where a read from the database began, in the cache's count of
+/// invalidations; see [`NoticeCache::read_started`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadStart(u64);
+
+#[derive(Debug)]
+struct Inner<K, V> {
+    live: AtomicBool,
+    // Bumped by every invalidation, so a read that began before one is not kept.
+    epoch: AtomicU64,
+    entries: RwLock<HashMap<K, V>>,
+    capacity: usize,
+}
+
+/// A shared handle to one cache; clones share it.
+#[derive(Debug)]
+pub struct NoticeCache<K, V> {
+    inner: Arc<Inner<K, V>>,
+}
+
+impl<K, V> Clone for NoticeCache<K, V> {
+    fn clone(&self) -> Self {
+        NoticeCache {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> NoticeCache<K, V> {
+    /// An empty cache, not answering until set live, that starts again empty
+    /// when it would hold more than `capacity` entries: bounded memory
+    /// without bookkeeping on every read.
+    pub fn new(capacity: usize) -> Self {
+        NoticeCache {
+            inner: Arc::new(Inner {
+                live: AtomicBool::new(false),
+                epoch: AtomicU64::new(0),
+                entries: RwLock::new(HashMap::new()),
+                capacity,
+            }),
+        }
+    }
+
+    /// The cached value of `key`, if the cache is answering (the read lock
+    /// is released before this returns).
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if !self.inner.live.load(Ordering::Acquire) {
+            return None;
+        }
+        let entries = self.inner.entries.read().ok()?;
+        entries.get(key).cloned()
+    }
+
+    /// Marks the start of a read from the database whose result may be
+    /// [kept](NoticeCache::keep).
+    pub fn read_started(&self) -> ReadStart {
+        ReadStart(self.inner.epoch.load(Ordering::Acquire))
+    }
+
+    /// Keeps `value` under `key`, unless the cache stopped answering or an
+    /// invalidation came since `read`.
+    pub fn keep(&self, read: ReadStart, key: K, value: V) {
+        let Ok(mut entries) = self.inner.entries.write() else {
+            return;
+        };
+        // Checked under the lock that invalidations take, so none slips between.
+        if !self.inner.live.load(Ordering::Acquire) || self.inner.epoch.load(Ordering::Acquire) != read.0 {
+            return;
+        }
+        if entries.len() >= self.inner.capacity {
+            entries.clear();
+        }
+        entries.insert(key, value);
+    }
+
+    /// Forgets `key`, returning what was kept under it.
+    pub fn forget<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut entries = self.inner.entries.write().ok()?;
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.remove(key)
+    }
+
+    /// Forgets `key` if what is kept under it passes `test`.
+    pub fn forget_if<Q>(&self, key: &Q, test: impl FnOnce(&V) -> bool)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Ok(mut entries) = self.inner.entries.write() else {
+            return;
+        };
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+        if entries.get(key).is_some_and(test) {
+            entries.remove(key);
+        }
+    }
+
+    /// Forgets everything.
+    pub fn forget_all(&self) {
+        if let Ok(mut entries) = self.inner.entries.write() {
+            self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+            entries.clear();
+        }
+    }
+
+    /// Whether notices are being received; the cache answers only then, and
+    /// starts empty each time that changes.
+    pub fn set_live(&self, live: bool) {
+        self.forget_all();
+        self.inner.live.store(live, Ordering::Release);
+        self.forget_all();
+    }
+
+    /// How many entries are kept.
+    pub fn len(&self) -> usize {
+        self.inner.entries.read().map_or(0, |entries| entries.len())
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> NoticeCache<u32, &'static str> {
+        let cache = NoticeCache::new(3);
+        cache.set_live(true);
+        cache
+    }
+
+    #[test]
+    fn answers_only_while_live_and_starts_empty_each_time() {
+        let cache = NoticeCache::new(3);
+        cache.keep(cache.read_started(), 1, "one");
+        assert_eq!(cache.get(&1), None, "not live: nothing is kept");
+        cache.set_live(true);
+        cache.keep(cache.read_started(), 1, "one");
+        assert_eq!(cache.get(&1), Some("one"));
+        cache.set_live(false);
+        assert_eq!(cache.get(&1), None);
+        cache.set_live(true);
+        assert_eq!(cache.get(&1), None, "live again, but empty");
+    }
+
+    #[test]
+    fn a_read_that_began_before_an_invalidation_is_not_kept() {
+        let cache = live();
+        for invalidate in [
+            |c: &NoticeCache<u32, &str>| {
+                c.forget(&9);
+            },
+            |c: &NoticeCache<u32, &str>| c.forget_if(&9, |_| false),
+            |c: &NoticeCache<u32, &str>| c.forget_all(),
+            |c: &NoticeCache<u32, &str>| c.set_live(true),
+        ] {
+            let read = cache.read_started();
+            invalidate(&cache);
+            cache.keep(read, 1, "stale");
+            assert_eq!(cache.get(&1), None);
+        }
+    }
+
+    #[test]
+    fn forgetting_drops_only_what_it_names() {
+        let cache = live();
+        cache.keep(cache.read_started(), 1, "one");
+        cache.keep(cache.read_started(), 2, "two");
+        assert_eq!(cache.forget(&1), Some("one"));
+        cache.forget_if(&2, |value| *value == "other");
+        assert_eq!((cache.get(&1), cache.get(&2)), (None, Some("two")));
+        cache.forget_if(&2, |value| *value == "two");
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn past_its_capacity_it_starts_again_empty() {
+        let cache = live();
+        for key in 1..=3 {
+            cache.keep(cache.read_started(), key, "x");
+        }
+        assert_eq!(cache.len(), 3);
+        cache.keep(cache.read_started(), 4, "y");
+        assert_eq!((cache.len(), cache.get(&4)), (1, Some("y")));
+    }
+}
