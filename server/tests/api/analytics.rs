@@ -222,3 +222,52 @@ async fn live_signups_feed_the_same_report_and_bad_windows_are_refused(pool: PgP
     let backwards = export(&pool, month("2026-05"), month("2026-04"), now()).await;
     assert!(matches!(backwards, Err(ExportError::Backwards { .. })));
 }
+
+/// A pool whose connections act as a role that may write every table but,
+/// not being a superuser, may not turn the ledger's reference checks off.
+async fn as_ordinary_role(pool: &PgPool) -> PgPool {
+    // Roles are the cluster's, shared by the tests running beside this one.
+    sqlx::raw_sql(
+        "do $$ begin create role gatehouse_ordinary_importer;
+         exception when duplicate_object or unique_violation then null; end $$;
+         grant usage on schema public to gatehouse_ordinary_importer;
+         grant select, insert, update, delete on all tables in schema public to gatehouse_ordinary_importer;
+         grant usage, select on all sequences in schema public to gatehouse_ordinary_importer;",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let options = (*pool.connect_options()).clone();
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("set role gatehouse_ordinary_importer")
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_role_that_may_not_lift_the_reference_checks_imports_the_same_history(pool: PgPool) {
+    sync_shipped_catalog(&pool).await;
+    let ordinary = as_ordinary_role(&pool).await;
+    let refused = sqlx::raw_sql("set session_replication_role = replica")
+        .execute(&ordinary)
+        .await;
+    assert!(refused.is_err(), "the role may not lift the checks");
+
+    let summary = import(&ordinary, HISTORY).await.unwrap();
+    assert_eq!((summary.revisions_added, summary.subscriptions_created), (6, 4));
+    assert_eq!(counts(&pool).await, (2, 4, 6, 6));
+    let late = "acme,sub_1,2026-02-01T00:00:00Z,past_due,starter,month,4900,1,0,0,0,USD\n";
+    assert_eq!(import(&ordinary, late).await.unwrap().revisions_added, 1);
+    let report = report(&pool, "2026-01", "2026-03").await;
+    let mrr: Vec<i64> = report.months.iter().map(|m| m.mrr_cents).collect();
+    assert_eq!(mrr, [13_717, 23_317, 13_717], "past due still counts");
+}

@@ -76,20 +76,29 @@ impl TestApp {
     }
 
     pub async fn request(&self, request: Request<Body>) -> TestResponse {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
+        let what = format!("{} {}", request.method(), request.uri());
+        // A request that never answers fails its test, naming itself, instead
+        // of holding the whole run until CI's limit.
+        let answered = async {
+            let response = self
+                .router
+                .clone()
+                .oneshot(request)
+                .await
+                .expect("router answers");
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body reads")
+                .to_bytes();
+            (status, headers, bytes)
+        };
+        let (status, headers, bytes) = tokio::time::timeout(std::time::Duration::from_secs(120), answered)
             .await
-            .expect("router answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body reads")
-            .to_bytes();
+            .unwrap_or_else(|_| panic!("{what} did not answer within 120 s"));
         TestResponse {
             status,
             headers,
