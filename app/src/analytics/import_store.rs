@@ -559,6 +559,8 @@ async fn write_new_histories(
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     let mut state_json = Vec::new();
+    // The same on every row: written out once.
+    let recorded_at = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let written = copy_in(
         conn,
         "copy subscription_revision (subscription_id, occurred_at, cause, state, plan, mrr, currency,
@@ -580,7 +582,7 @@ async fn write_new_histories(
                 .number(numerator)
                 .number(denominator)
                 .text(new.row.interval.as_str())
-                .time(now);
+                .text(&recorded_at);
         },
     )
     .await?;
@@ -604,7 +606,7 @@ async fn write_new_histories(
                 .number(new.row.mrr().rounded())
                 .text(&new.row.currency)
                 .text(&new.cause)
-                .time(now);
+                .text(&recorded_at);
         },
     )
     .await?;
