@@ -546,20 +546,26 @@ async fn seats_used(browser: &mut Browser<'_>) -> u64 {
     team["seats_used"].as_u64().unwrap()
 }
 
-#[sqlx::test(migrator = "server::MIGRATOR")]
-async fn portal_pages_read_the_cache_and_a_post_shows_at_once_on_its_own_instance(pool: PgPool) {
-    let a = TestApp::spawn(pool.clone()).await;
-    let owner = a.signed_up("ada@acme.test", "Acme", "professional").await;
-    // B's own writes fire no triggers (replication role), so no notice tells
-    // B of them: only B dropping its own entry can make its pages show them.
-    let quiet = sqlx::postgres::PgPoolOptions::new()
+/// A pool on the same database whose writes fire no triggers (the
+/// replication role), so no notice tells any instance of them.
+async fn quiet_pool(pool: &PgPool) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
         .connect_with(
             (*pool.connect_options())
                 .clone()
                 .options([("session_replication_role", "replica")]),
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn portal_pages_read_the_cache_and_a_post_shows_at_once_on_its_own_instance(pool: PgPool) {
+    let a = TestApp::spawn(pool.clone()).await;
+    let owner = a.signed_up("ada@acme.test", "Acme", "professional").await;
+    // B's own writes fire no triggers (replication role), so no notice tells
+    // B of them: only B dropping its own entry can make its pages show them.
+    let quiet = quiet_pool(&pool).await;
     let b = listening_instance(&quiet).await;
     let org = organization_id(&pool, "Acme").await;
     let mut on_b = visitor(&b, &owner.cookie);
@@ -736,14 +742,7 @@ async fn billing_page_counts(browser: &mut Browser<'_>) -> (usize, usize) {
 async fn the_billing_page_reads_from_the_cache_until_a_notice_or_its_own_write(pool: PgPool) {
     let a = TestApp::spawn(pool.clone()).await;
     let owner = a.signed_up("ada@acme.test", "Acme", "starter").await;
-    let quiet = sqlx::postgres::PgPoolOptions::new()
-        .connect_with(
-            (*pool.connect_options())
-                .clone()
-                .options([("session_replication_role", "replica")]),
-        )
-        .await
-        .unwrap();
+    let quiet = quiet_pool(&pool).await;
     let b = listening_instance(&quiet).await;
     let org = organization_id(&pool, "Acme").await;
     let mut on_b = visitor(&b, &owner.cookie);
