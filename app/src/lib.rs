@@ -87,7 +87,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/invite") view=portal::invite::InvitePage ssr=SsrMode::Async />
                 <Route path=path!("/app") view=portal::PortalHome ssr=SsrMode::Async />
                 <Route path=path!("/app/team") view=portal::TeamPage ssr=SsrMode::Async />
-                <Route path=path!("/app/billing") view=billing::BillingPage ssr=SsrMode::Async />
+                <Route path=path!("/app/billing") view=portal::billing::BillingPage ssr=SsrMode::Async />
                 <Route path=path!("/app/billing/change") view=billing::ChangePlanPage ssr=SsrMode::Async />
                 <Route path=path!("/app/billing/success") view=billing::CheckoutSuccessPage ssr=SsrMode::Async />
                 <Route path=path!("/app/billing/card") view=billing::SandboxCardPage ssr=SsrMode::Async />

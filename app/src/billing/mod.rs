@@ -26,7 +26,7 @@ pub mod trials;
 pub mod view;
 
 pub use pages::{
-    BillingPage, ChangePlanPage, CheckoutSuccessPage, InvoicePage, SandboxCardPage, SandboxCheckoutPage,
+    BillingPanels, ChangePlanPage, CheckoutSuccessPage, InvoicePage, SandboxCardPage, SandboxCheckoutPage,
 };
 
 use domain::SubscriptionStatus;

@@ -1,7 +1,8 @@
-//! The customer portal: `/app` (organisation, plan, trial), `/app/team` and
-//! `/app/account`.
+//! The customer portal: `/app` (organisation, plan, trial), `/app/billing`
+//! (with the usage beside it), `/app/team` and `/app/account`.
 
 pub mod api;
+pub mod billing;
 pub mod invite;
 
 #[cfg(feature = "ssr")]

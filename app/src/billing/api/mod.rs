@@ -19,7 +19,7 @@ pub use page::*;
 pub use plan::*;
 pub use sandbox::*;
 
-use super::{BillingView, ChangePreviewView, CheckoutResultView, SandboxCheckoutView};
+use super::{ChangePreviewView, CheckoutResultView, SandboxCheckoutView};
 use crate::error::AppError;
 use leptos::prelude::*;
 use std::collections::BTreeMap;

@@ -1,55 +1,12 @@
-//! `/app/billing`: plan, trial, add-ons, card, invoices and the forms that change them.
+//! The panels of `/app/billing`: plan, trial, add-ons, card, invoices and the
+//! forms that change them.
 
 use super::*;
 
-/// `/app/billing`.
+/// The billing floor's part of `/app/billing`: plan, trial, add-ons, card,
+/// invoices and their forms (the page itself is `portal::billing`).
 #[component]
-pub fn BillingPage() -> impl IntoView {
-    let product = product_name();
-    let feedback = FormFeedback::from_address();
-    let notice = use_query_map().with_untracked(|q| {
-        [
-            ("changed", "now", "Your plan was changed."),
-            (
-                "changed",
-                "later",
-                "Your plan will change at the end of the current period.",
-            ),
-            (
-                "canceled",
-                "1",
-                "Your subscription will end at the end of the current period.",
-            ),
-            ("resumed", "1", "Your subscription will continue."),
-            ("card", "1", "Your card was updated."),
-            ("period_ended", "1", "Test mode: the current period has ended."),
-        ]
-        .into_iter()
-        .find(|(key, value, _)| q.get(key).as_deref() == Some(*value))
-        .map(|(_, _, message)| message)
-    });
-    // A resource runs as its own task: see `server/tests/api/page_loads.rs`.
-    let billing = OnceResource::new(get_billing());
-    view! {
-        <Title text=format!("Billing — {product}") />
-        <PortalNav current="/app/billing" />
-        <main id="main" class="mx-auto max-w-5xl space-y-8 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Billing"</h1>
-            {notice.map(|message| view! { <Notice message=message.to_owned() /> })}
-            <FormSummary feedback=feedback.clone() />
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {Suspend::new(async move {
-                    let feedback = feedback.clone();
-                    portal_outcome(billing.await, "/app/billing", move |view| view! { <BillingPanels view feedback /> })
-                })}
-            </Suspense>
-            <crate::entitlements::usage_view::UsageSection />
-        </main>
-    }
-}
-
-#[component]
-fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView {
+pub fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView {
     let status = view.status;
     let manage = view.can_manage;
     let request_id = view.request_id.clone();

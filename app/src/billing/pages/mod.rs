@@ -3,12 +3,10 @@
 //! and the sandbox's test-mode checkout and card pages. Every action is a
 //! plain form, so all of it works without JavaScript.
 
-use crate::billing::api::{
-    checkout_result, get_billing, get_invoice, get_sandbox_checkout, preview_plan_change,
-};
+use crate::billing::api::{checkout_result, get_invoice, get_sandbox_checkout, preview_plan_change};
 use crate::billing::domain::SubscriptionStatus;
 use crate::billing::{BillingView, ChangePreviewView, InvoiceView, SandboxCheckoutView};
-use crate::ui::form::{FormFeedback, FormSummary, Notice, TextField};
+use crate::ui::form::{FormFeedback, FormSummary, TextField};
 use crate::ui::portal_frame::{PortalNav, portal_outcome};
 use crate::ui::product_name;
 use leptos::prelude::*;
@@ -22,7 +20,7 @@ mod checkout;
 mod invoice;
 mod sandbox;
 
-pub use billing::BillingPage;
+pub use billing::BillingPanels;
 pub use change_plan::ChangePlanPage;
 pub use checkout::CheckoutSuccessPage;
 pub use invoice::InvoicePage;
