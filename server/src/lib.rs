@@ -9,6 +9,7 @@ pub mod admin_import;
 pub mod api_errors;
 pub mod assets;
 pub mod billing;
+pub mod change_listener;
 pub mod commands;
 pub mod config;
 pub mod embedded_db;
@@ -27,15 +28,17 @@ pub mod static_files;
 pub mod telemetry;
 pub mod webhooks;
 
+pub use change_listener::spawn_change_listener;
+
 use anyhow::{Context, Result};
-use app::accounts::users::{USERS_CHANGED_CHANNEL, UserCache};
+use app::accounts::users::UserCache;
 use app::billing::page_cache::BillingPageCache;
 use app::catalog::cache::CatalogCache;
-use app::catalog::db::{CATALOG_CHANGED_CHANNEL, SyncReport, sync_catalog};
+use app::catalog::db::{SyncReport, sync_catalog};
 use app::catalog::source::{LoadedCatalog, load_catalog_file};
 use app::clock::Clock;
 use app::context::AppContext;
-use app::entitlements::cache::{ENTITLEMENTS_CHANGED_CHANNEL, StandingCache};
+use app::entitlements::cache::StandingCache;
 use app::entitlements::history_cache::SnapshotHistoryCache;
 use app::marketing::content::SiteContent;
 use app::marketing::content_source::load_site_content;
@@ -53,7 +56,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -345,73 +348,6 @@ pub async fn sync_catalog_file(pool: &PgPool, loaded: &LoadedCatalog) -> Result<
         .context("Failed to sync the catalogue")?;
     tx.commit().await.context("Failed to commit the catalogue sync")?;
     Ok(report)
-}
-
-/// Keeps this process's caches (catalogue, standings, API keys, sessions,
-/// users) current:
-/// listens for every process's change notices and drops what changed. On a
-/// lost connection the caches are emptied and the standings and keys stop
-/// answering (a notice may be missed) until it listens again.
-pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
-    let (catalog, standings, keys) = (
-        state.catalog.clone(),
-        state.standings.clone(),
-        state.api_keys.clone(),
-    );
-    let (sessions, users) = (state.sessions.clone(), state.users.clone());
-    let (billing_pages, snapshot_histories) = (state.billing_pages.clone(), state.snapshot_histories.clone());
-    let channels = [
-        USERS_CHANGED_CHANNEL,
-        CATALOG_CHANGED_CHANNEL,
-        ENTITLEMENTS_CHANGED_CHANNEL,
-        host_api::keys::API_KEYS_CHANGED_CHANNEL,
-        session_cache::SESSIONS_CHANGED_CHANNEL,
-    ];
-    tokio::spawn(async move {
-        // Stops when the pool is closed at shutdown.
-        while !pool.is_closed() {
-            match PgListener::connect_with(&pool).await {
-                Ok(mut listener) => {
-                    if let Err(error) = listener.listen_all(channels).await {
-                        tracing::warn!(%error, "could not listen for changes");
-                    } else {
-                        catalog.invalidate();
-                        standings.set_live(true);
-                        keys.set_live(true);
-                        sessions.set_live(true);
-                        users.set_live(true);
-                        billing_pages.set_live(true);
-                        snapshot_histories.set_live(true);
-                        while let Ok(notice) = listener.recv().await {
-                            match notice.channel() {
-                                CATALOG_CHANGED_CHANNEL => catalog.invalidate(),
-                                ENTITLEMENTS_CHANGED_CHANNEL => {
-                                    standings.apply_notice(notice.payload());
-                                    billing_pages.apply_notice(notice.payload());
-                                    snapshot_histories.apply_notice(notice.payload());
-                                }
-                                session_cache::SESSIONS_CHANGED_CHANNEL => {
-                                    sessions.apply_notice(notice.payload())
-                                }
-                                USERS_CHANGED_CHANNEL => users.apply_notice(notice.payload()),
-                                _ => keys.invalidate_all(),
-                            }
-                        }
-                    }
-                }
-                Err(error) if pool.is_closed() => tracing::debug!(%error, "change listener stopped"),
-                Err(error) => tracing::warn!(%error, "change listener could not connect"),
-            }
-            standings.set_live(false);
-            keys.set_live(false);
-            sessions.set_live(false);
-            users.set_live(false);
-            billing_pages.set_live(false);
-            snapshot_histories.set_live(false);
-            catalog.invalidate();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
 }
 
 /// The open database: the pool, and the embedded cluster when Gatehouse
