@@ -14,6 +14,7 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -130,6 +131,19 @@ impl<K: Eq + Hash, V: Clone> NoticeCache<K, V> {
         }
     }
 
+    /// Applies one notice: a payload that names a key forgets that key, any
+    /// other (`*`, or one too long for a notice) forgets everything, since
+    /// it says only that something changed.
+    pub fn apply_notice(&self, payload: &str)
+    where
+        K: FromStr,
+    {
+        match payload.parse::<K>() {
+            Ok(key) => drop(self.forget(&key)),
+            Err(_) => self.forget_all(),
+        }
+    }
+
     /// Whether notices are being received; the cache answers only then, and
     /// starts empty each time that changes.
     pub fn set_live(&self, live: bool) {
@@ -201,6 +215,26 @@ mod tests {
         assert_eq!((cache.get(&1), cache.get(&2)), (None, Some("two")));
         cache.forget_if(&2, |value| *value == "two");
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_notice_naming_a_key_forgets_it_and_any_other_forgets_all() {
+        let cache = live();
+        for (payload, left) in [
+            ("1", vec![2, 3]),
+            ("4", vec![1, 2, 3]),
+            ("*", vec![]),
+            ("", vec![]),
+            ("not a key", vec![]),
+            ("-1", vec![]),
+        ] {
+            for key in 1..=3 {
+                cache.keep(cache.read_started(), key, "x");
+            }
+            cache.apply_notice(payload);
+            let kept: Vec<u32> = (1..=3).filter(|key| cache.get(key).is_some()).collect();
+            assert_eq!(kept, left, "after the notice {payload:?}");
+        }
     }
 
     #[test]

@@ -59,9 +59,9 @@ pub async fn import_upload(State(state): State<AppState>, session: Session, mut 
     let summary = match store_history(&state.pool, &rows, now).await {
         Ok(summary) => summary,
         Err(ImportError::Rejected(rejected)) => return back("error", &rejected.to_string()),
-        Err(ImportError::Database(error)) => {
+        Err(error @ (ImportError::Database(_) | ImportError::Computation(_))) => {
             tracing::error!(%error, "an uploaded import failed");
-            return back("error", "the database failed; nothing was imported");
+            return back("error", "the import failed; nothing was imported");
         }
     };
     let entry = app::admin::db::AuditEntry {

@@ -51,10 +51,7 @@ impl CachedSessionStore {
 
     /// Applies one notice from [`SESSIONS_CHANGED_CHANNEL`].
     pub fn apply_notice(&self, payload: &str) {
-        match payload.parse::<Id>() {
-            Ok(id) => drop(self.cached.forget(&id)),
-            Err(_) => self.cached.forget_all(),
-        }
+        self.cached.apply_notice(payload);
     }
 
     /// Whether notices are being received; the cache answers only then.

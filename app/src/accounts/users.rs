@@ -106,10 +106,7 @@ impl UserCache {
 
     /// Applies one notice from [`USERS_CHANGED_CHANNEL`].
     pub fn apply_notice(&self, payload: &str) {
-        match Uuid::parse_str(payload) {
-            Ok(user_id) => self.forget(user_id),
-            Err(_) => self.records.forget_all(),
-        }
+        self.records.apply_notice(payload);
     }
 
     /// Whether notices are being received; the cache answers only then.

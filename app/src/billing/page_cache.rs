@@ -91,10 +91,7 @@ impl BillingPageCache {
 
     /// Applies one notice from the entitlements channel.
     pub fn apply_notice(&self, payload: &str) {
-        match Uuid::parse_str(payload) {
-            Ok(id) => self.invalidate(id),
-            Err(_) => self.reads.forget_all(),
-        }
+        self.reads.apply_notice(payload);
     }
 
     /// Whether notices are being received; the cache answers only then.

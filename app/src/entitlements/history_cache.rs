@@ -70,10 +70,7 @@ impl SnapshotHistoryCache {
 
     /// Applies one notice from the entitlements channel.
     pub fn apply_notice(&self, payload: &str) {
-        match Uuid::parse_str(payload) {
-            Ok(id) => self.invalidate(id),
-            Err(_) => self.histories.forget_all(),
-        }
+        self.histories.apply_notice(payload);
     }
 
     /// Whether notices are being received; the cache answers only then.

@@ -153,7 +153,7 @@ async fn a_rebuild_repairs_a_damaged_series_and_a_missing_one_is_caught_up(pool:
     import(&pool, crate::analytics::HISTORY).await.unwrap();
     let expected = assert_series_match_the_ledger(&pool).await;
     // Damage: one organisation's series emptied, a total shifted.
-    sqlx::query("update mrr_series_customer set rollup = '{\"days\":{},\"months\":{},\"cohorts\":{}}' where organization_id = (select min(organization_id::text)::uuid from mrr_series_customer)")
+    sqlx::query("update mrr_series_customer set rollup = convert_to('{\"days\":{},\"months\":{},\"cohorts\":{}}', 'UTF8') where organization_id = (select min(organization_id::text)::uuid from mrr_series_customer)")
         .execute(&pool)
         .await
         .unwrap();

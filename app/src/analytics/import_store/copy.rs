@@ -6,9 +6,10 @@ use super::causes;
 use crate::analytics::import::ImportRow;
 use crate::billing::domain::{ChangeKind, LedgerState, classify_change};
 use crate::billing::ledger_store::exact_columns;
+use crate::billing::series_store::NewHistories;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// The ledger's foreign keys, checked row by row while a new history is
@@ -223,25 +224,41 @@ fn new_states<'a>(
     })
 }
 
-/// The revisions and ledger rows of subscriptions with no stored history.
-pub(super) async fn write_new_histories(
+/// The revisions of subscriptions with no stored history. The states of
+/// `whole` organisations (ones with no ledger but this) are also gathered
+/// into `series` as they go by, in the ledger's order.
+pub(super) async fn write_new_revisions(
     conn: &mut PgConnection,
     groups: &[&[ImportRow]],
     created: &HashMap<String, Uuid>,
     organizations: &HashMap<String, Uuid>,
     now: DateTime<Utc>,
+    whole: &HashSet<Uuid>,
+    series: &mut NewHistories,
 ) -> Result<u64, sqlx::Error> {
     let mut state_json = Vec::new();
     // The same on every row: written out once.
     let recorded_at = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let written = copy_in(
+    copy_in(
         conn,
         "copy subscription_revision (subscription_id, occurred_at, cause, state, plan, mrr, currency,
                                      mrr_numerator, mrr_denominator, billing_interval, recorded_at)
          from stdin (format csv)",
         new_states(groups, created, organizations),
         |out, new| {
-            let (numerator, denominator) = exact_columns(new.row.mrr());
+            let mrr = new.row.mrr();
+            if whole.contains(&new.organization_id) {
+                series.push(
+                    new.organization_id,
+                    new.subscription_id,
+                    new.row.at,
+                    new.state.status,
+                    &new.row.plan,
+                    new.row.interval.as_str(),
+                    mrr,
+                );
+            }
+            let (numerator, denominator) = exact_columns(mrr);
             state_json.clear();
             // A state is plain data: serialising it cannot fail.
             let _ = serde_json::to_writer(&mut state_json, &new.state);
@@ -250,7 +267,7 @@ pub(super) async fn write_new_histories(
                 .text(&new.cause)
                 .text(std::str::from_utf8(&state_json).unwrap_or("{}"))
                 .text(&new.row.plan)
-                .number(new.row.mrr().rounded())
+                .number(mrr.rounded())
                 .text(&new.row.currency)
                 .number(numerator)
                 .number(denominator)
@@ -258,7 +275,18 @@ pub(super) async fn write_new_histories(
                 .text(&recorded_at);
         },
     )
-    .await?;
+    .await
+}
+
+/// The ledger rows of subscriptions with no stored history.
+pub(super) async fn write_new_events(
+    conn: &mut PgConnection,
+    groups: &[&[ImportRow]],
+    created: &HashMap<String, Uuid>,
+    organizations: &HashMap<String, Uuid>,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let recorded_at = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     copy_in(
         conn,
         "copy subscription_event (organization_id, subscription_id, occurred_at, kind, status_before, status_after,
@@ -282,6 +310,5 @@ pub(super) async fn write_new_histories(
                 .text(&recorded_at);
         },
     )
-    .await?;
-    Ok(written)
+    .await
 }

@@ -10,10 +10,11 @@
 
 use super::import::{ImportRejected, ImportRow};
 use crate::billing::ledger_store::{Revision, record_revision};
+use crate::billing::series_store::{self, NewHistories};
 use chrono::{DateTime, Utc};
-use copy::{ReferenceChecks, write_new_histories};
+use copy::{ReferenceChecks, write_new_events, write_new_revisions};
 use sqlx::{PgConnection, PgPool};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
 mod copy;
@@ -43,6 +44,10 @@ pub enum ImportError {
     /// The database failed; the transaction was rolled back.
     #[error("the database failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// Computing the new organisations' series failed (a panic, reported
+    /// instead of taking the process down); the transaction was rolled back.
+    #[error("computing the MRR series failed: {0}")]
+    Computation(String),
 }
 
 /// The revision cause of a row: its time and its place among the
@@ -96,7 +101,7 @@ async fn store(
         )
     };
     let plan_ids = plan_ids(conn, rows).await?;
-    let organizations = organizations(conn, rows, &mut summary).await?;
+    let (organizations, created_organizations) = organizations(conn, rows, &mut summary).await?;
     stage("organisations");
 
     // Each subscription's rows, and its last row (its present state).
@@ -154,8 +159,24 @@ async fn store(
     // to back instead of at random.
     let mut fresh = fresh;
     fresh.sort_by_key(|group| created[&group[0].subscription_id]);
+    // The organisations this import created have no ledger but what it
+    // writes now: their series are computed from the rows as they are
+    // copied in, on a blocking thread while Postgres takes the ledger rows,
+    // instead of being read back afterwards.
+    let mut new_series = NewHistories::default();
     let checks = ReferenceChecks::lift(conn).await?;
-    summary.revisions_added += write_new_histories(conn, &fresh, &created, &organizations, now).await?;
+    summary.revisions_added += write_new_revisions(
+        conn,
+        &fresh,
+        &created,
+        &organizations,
+        now,
+        &created_organizations,
+        &mut new_series,
+    )
+    .await?;
+    let computing = tokio::task::spawn_blocking(move || new_series.rollups());
+    write_new_events(conn, &fresh, &created, &organizations, now).await?;
     checks.restore(conn).await?;
     stage("new histories");
     for group in groups
@@ -182,8 +203,16 @@ async fn store(
         }
     }
     stage("stored histories");
-    let touched: Vec<Uuid> = organizations.values().copied().collect();
-    crate::billing::series_store::refresh_exclusively(conn, &touched, now).await?;
+    let new_rollups = computing
+        .await
+        .map_err(|error| ImportError::Computation(error.to_string()))?;
+    series_store::store_new_exclusively(conn, new_rollups, now).await?;
+    let touched: Vec<Uuid> = organizations
+        .values()
+        .filter(|organization| !created_organizations.contains(organization))
+        .copied()
+        .collect();
+    series_store::refresh_exclusively(conn, &touched, now).await?;
     stage("MRR series");
     Ok(summary)
 }
@@ -256,12 +285,13 @@ async fn plan_ids(conn: &mut PgConnection, rows: &[ImportRow]) -> Result<HashMap
     }
 }
 
-/// Organisation ids by external id, creating the ones not known.
+/// Organisation ids by external id, creating the ones not known; and the
+/// ids of those created.
 async fn organizations(
     conn: &mut PgConnection,
     rows: &[ImportRow],
     summary: &mut ImportSummary,
-) -> Result<HashMap<String, Uuid>, sqlx::Error> {
+) -> Result<(HashMap<String, Uuid>, HashSet<Uuid>), sqlx::Error> {
     let ids: Vec<String> = rows
         .iter()
         .map(|r| r.org_id.clone())
@@ -288,10 +318,11 @@ async fn organizations(
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(found
+    let found = found
         .into_iter()
         .map(|r| (r.external_id, r.organization_id))
-        .collect())
+        .collect();
+    Ok((found, created.into_iter().collect()))
 }
 
 /// Creates one local subscription per new group, in its present (last) state.

@@ -59,27 +59,49 @@ struct HistoryBuilder {
 
 impl HistoryBuilder {
     fn push(&mut self, row: PointRow) -> Result<(), sqlx::Error> {
-        let next = self.customers.len() as u32;
-        let customer = *self.customers.entry(row.organization_id).or_insert_with(|| {
-            self.organizations.push(row.organization_id);
-            next
-        });
-        let next = self.subscriptions.len() as u32;
-        let subscription = *self.subscriptions.entry(row.subscription_id).or_insert(next);
         let status = SubscriptionStatus::parse(&row.status)
             .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {:?}", row.status).into()))?;
         let mrr = ExactMrr::from_parts(i128::from(row.numerator), i128::from(row.denominator))
             .ok_or_else(|| sqlx::Error::Decode("a revision's MRR denominator is not positive".into()))?;
+        self.push_state(
+            row.organization_id,
+            row.subscription_id,
+            row.occurred_at,
+            status,
+            &row.plan,
+            &row.interval,
+            mrr,
+        );
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_state(
+        &mut self,
+        organization_id: Uuid,
+        subscription_id: Uuid,
+        at: DateTime<Utc>,
+        status: SubscriptionStatus,
+        plan: &str,
+        interval: &str,
+        mrr: ExactMrr,
+    ) {
+        let next = self.customers.len() as u32;
+        let customer = *self.customers.entry(organization_id).or_insert_with(|| {
+            self.organizations.push(organization_id);
+            next
+        });
+        let next = self.subscriptions.len() as u32;
+        let subscription = *self.subscriptions.entry(subscription_id).or_insert(next);
         self.points.push(StatePoint {
             customer,
             subscription,
-            at: row.occurred_at,
+            at,
             status,
-            plan: self.plans.id(&row.plan),
-            interval: self.intervals.id(&row.interval),
+            plan: self.plans.id(plan),
+            interval: self.intervals.id(interval),
             mrr,
         });
-        Ok(())
     }
 
     fn build(self) -> (History, Vec<Uuid>) {
@@ -87,6 +109,62 @@ impl HistoryBuilder {
             History::build(self.points, self.plans, self.intervals),
             self.organizations,
         )
+    }
+}
+
+/// Whole histories of organisations the ledger holds nothing else of, as
+/// they are written (by an import, from the rows it copies in), so their
+/// series are computed from memory instead of read back. Each
+/// subscription's states are pushed in the ledger's order, and the
+/// subscriptions in id order, as [`load`] reads them.
+#[derive(Default)]
+pub struct NewHistories {
+    builder: HistoryBuilder,
+}
+
+/// The rollups of [`NewHistories`], ready for [`store_new_exclusively`].
+pub struct NewRollups {
+    rollups: HashMap<Uuid, Rollup>,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl NewHistories {
+    /// One state of a subscription, as the ledger stores it: the time is
+    /// kept to the microsecond, as Postgres keeps it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        organization_id: Uuid,
+        subscription_id: Uuid,
+        at: DateTime<Utc>,
+        status: SubscriptionStatus,
+        plan: &str,
+        interval: &str,
+        mrr: ExactMrr,
+    ) {
+        use chrono::SubsecRound;
+        self.builder.push_state(
+            organization_id,
+            subscription_id,
+            at.trunc_subsecs(6),
+            status,
+            plan,
+            interval,
+            mrr,
+        );
+    }
+
+    /// Every organisation's rollup: pure computation, for a blocking thread.
+    pub fn rollups(self) -> NewRollups {
+        let (history, organizations) = self.builder.build();
+        let rollups = organizations
+            .into_iter()
+            .zip(Rollup::per_customer(&history))
+            .collect();
+        NewRollups {
+            rollups,
+            span: history.span,
+        }
     }
 }
 
@@ -195,6 +273,20 @@ pub async fn refresh_exclusively(
     rewrite(conn, &organizations, now).await
 }
 
+/// Stores the series of organisations whose whole history is in `new`,
+/// while holding the series' lock exclusively (an import, for the
+/// organisations it created).
+pub async fn store_new_exclusively(
+    conn: &mut PgConnection,
+    new: NewRollups,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    lock_exclusively(conn).await?;
+    let mut organizations: Vec<Uuid> = new.rollups.keys().copied().collect();
+    organizations.sort_unstable();
+    store_recomputed(conn, &organizations, new.rollups, new.span, now).await
+}
+
 /// Takes the series' lock exclusively for the rest of the transaction: live
 /// refreshes wait until it ends.
 pub async fn lock_exclusively(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
@@ -283,7 +375,7 @@ async fn stored_rollups(
     conn: &mut PgConnection,
     organizations: Option<&[Uuid]>,
 ) -> Result<HashMap<Uuid, Rollup>, sqlx::Error> {
-    let rows: Vec<(Uuid, serde_json::Value)> = match organizations {
+    let rows: Vec<(Uuid, Vec<u8>)> = match organizations {
         // language=PostgreSQL
         Some(organizations) => sqlx::query!(
             "select organization_id, rollup from mrr_series_customer where organization_id = any($1)",
@@ -304,7 +396,7 @@ async fn stored_rollups(
     };
     rows.into_iter()
         .map(|(organization, rollup)| {
-            let rollup = serde_json::from_value(rollup).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let rollup = serde_json::from_slice(&rollup).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             Ok((organization, rollup))
         })
         .collect()
@@ -323,20 +415,37 @@ async fn rewrite(
     // Instant::now times the steps for the log; it decides nothing.
     let started = std::time::Instant::now();
     let (history, loaded) = load(conn, Some(organizations)).await?;
-    // Which shard's row holds a bound does not matter: readers take the extremes.
-    widen_span(conn, shard_of(organizations[0]), history.span).await?;
     let fresh: HashMap<Uuid, Rollup> = loaded.into_iter().zip(Rollup::per_customer(&history)).collect();
+    let span = history.span;
     drop(history);
-    let mut stored = stored_rollups(conn, Some(organizations)).await?;
     tracing::debug!(
         organizations = organizations.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "series recomputed"
     );
+    store_recomputed(conn, organizations, fresh, span, now).await
+}
+
+/// Stores `fresh`, the recomputed rollups of `organizations` (sorted,
+/// distinct, locked; one missing from `fresh` has no ledger), and moves the
+/// totals by what changed.
+async fn store_recomputed(
+    conn: &mut PgConnection,
+    organizations: &[Uuid],
+    mut fresh: HashMap<Uuid, Rollup>,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let Some(first) = organizations.first() else {
+        return Ok(());
+    };
+    // Which shard's row holds a bound does not matter: readers take the extremes.
+    widen_span(conn, shard_of(*first), span).await?;
+    let mut stored = stored_rollups(conn, Some(organizations)).await?;
     let mut changes: BTreeMap<i16, Rollup> = BTreeMap::new();
     let mut rewritten = (Vec::new(), Vec::new());
     for organization in organizations {
-        let new = fresh.get(organization).cloned().unwrap_or_default();
+        let new = fresh.remove(organization).unwrap_or_default();
         let old = stored.remove(organization).unwrap_or_default();
         let mut change = new.clone();
         change.add_signed(&old, -1);
@@ -362,17 +471,17 @@ async fn store_customers(
 ) -> Result<(), sqlx::Error> {
     const CHUNK: usize = 5_000;
     for (organizations, rollups) in organizations.chunks(CHUNK).zip(rollups.chunks(CHUNK)) {
-        let json: Vec<String> = rollups
+        let json: Vec<Vec<u8>> = rollups
             .iter()
-            .map(serde_json::to_string)
+            .map(serde_json::to_vec)
             .collect::<Result<_, _>>()
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         // language=PostgreSQL
         sqlx::query!(
             r#"
             insert into mrr_series_customer (organization_id, rollup, refreshed_at)
-            select organization_id, rollup::jsonb, $3
-            from unnest($1::uuid[], $2::text[]) as t (organization_id, rollup)
+            select organization_id, rollup, $3
+            from unnest($1::uuid[], $2::bytea[]) as t (organization_id, rollup)
             on conflict (organization_id) do update set rollup = excluded.rollup, refreshed_at = excluded.refreshed_at
             "#,
             organizations,
