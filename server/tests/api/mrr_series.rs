@@ -147,6 +147,45 @@ async fn writers_racing_late_and_twice_keep_every_series_equal_to_the_ledger(poo
     assert!(movements.iter().all(|m| *m > 0), "{movements:?}");
 }
 
+/// An import computes the series of the organisations it creates from the
+/// rows it copies in, and reads the others back from the ledger: both must
+/// store what the whole ledger says. The second import here creates
+/// organisations (some with times finer than the microseconds Postgres
+/// keeps), gives a known one new subscriptions and continues its stored ones.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_imports_new_organisations_get_the_series_the_ledger_gives_beside_known_ones(pool: PgPool) {
+    sync_shipped_catalog(&pool).await;
+    let mut rows = changes(12);
+    for row in rows
+        .iter_mut()
+        .filter(|row| row.org_id == "org3" || row.org_id == "org5")
+    {
+        row.at += Duration::nanoseconds(999);
+    }
+    let known: Vec<ImportRow> = rows
+        .iter()
+        .filter(|row| row.subscription_id == "sub0" && row.at < rows[6].at)
+        .cloned()
+        .collect();
+    assert_eq!(known.len(), 6);
+    let first = app::analytics::import_store::store_history(&pool, &known, now())
+        .await
+        .unwrap();
+    assert_eq!(first.organizations_created, 1);
+    assert_series_match_the_ledger(&pool).await;
+
+    let second = app::analytics::import_store::store_history(&pool, &rows, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.organizations_created, second.subscriptions_created),
+        (5, 11),
+        "org0 was known, with sub0"
+    );
+    assert_eq!(second.revisions_added, 12 * 12 - 6);
+    assert_series_match_the_ledger(&pool).await;
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn a_rebuild_repairs_a_damaged_series_and_a_missing_one_is_caught_up(pool: PgPool) {
     sync_shipped_catalog(&pool).await;
