@@ -191,7 +191,7 @@ impl KeyCache {
 pub struct Authenticator<'a> {
     /// The database.
     pub pool: &'a PgPool,
-    /// Connections for throttle counts (see [`crate::AppState::throttle_pool`]).
+    /// Connections for throttle counts (see [`crate::ProcessState::throttle_pool`]).
     pub throttle_pool: &'a PgPool,
     /// This process's cached keys.
     pub keys: &'a KeyCache,

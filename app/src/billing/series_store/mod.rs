@@ -116,7 +116,7 @@ impl HistoryBuilder {
 /// they are written (by an import, from the rows it copies in), so their
 /// series are computed from memory instead of read back. Each
 /// subscription's states are pushed in the ledger's order, and the
-/// subscriptions in id order, as [`load`] reads them.
+/// subscriptions in id order, as [`load_history`] reads them.
 #[derive(Default)]
 pub struct NewHistories {
     builder: HistoryBuilder,
