@@ -228,6 +228,7 @@ mod tests {
             ("not a key", vec![]),
             ("-1", vec![]),
         ] {
+            cache.forget_all();
             for key in 1..=3 {
                 cache.keep(cache.read_started(), key, "x");
             }
