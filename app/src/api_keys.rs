@@ -58,7 +58,14 @@ pub fn key_hash(key: &str) -> Vec<u8> {
 }
 
 /// Makes and stores a key.
-pub async fn create(pool: &PgPool, name: &str, scope: Scope, clock: &Clock) -> Result<NewKey> {
+/// `executor` may be the caller's transaction, so its audit entry commits
+/// with the key.
+pub async fn create(
+    executor: impl sqlx::PgExecutor<'_>,
+    name: &str,
+    scope: Scope,
+    clock: &Clock,
+) -> Result<NewKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         anyhow::bail!("a key's name must be 1 to 100 characters");
@@ -84,7 +91,7 @@ pub async fn create(pool: &PgPool, name: &str, scope: Scope, clock: &Clock) -> R
         key_hash(&key),
         clock.now() as _
     )
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await?;
     Ok(NewKey {
         api_key_id,
@@ -98,14 +105,15 @@ fn hex_of(bytes: &[u8]) -> String {
 }
 
 /// Revokes a key by its prefix; returns whether one was live.
-pub async fn revoke(pool: &PgPool, prefix: &str, clock: &Clock) -> Result<bool> {
+/// `executor` may be the caller's transaction, as for [`create`].
+pub async fn revoke(executor: impl sqlx::PgExecutor<'_>, prefix: &str, clock: &Clock) -> Result<bool> {
     // language=PostgreSQL
     let revoked = sqlx::query!(
         "update api_key set revoked_at = $2 where prefix = $1 and revoked_at is null",
         prefix,
         clock.now() as _
     )
-    .execute(pool)
+    .execute(executor)
     .await?
     .rows_affected();
     Ok(revoked == 1)

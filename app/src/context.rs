@@ -32,6 +32,8 @@ pub struct AppContext {
     pub public_url: String,
     /// Whether `X-Forwarded-For` comes from a trusted proxy.
     pub trust_forwarded_for: bool,
+    /// Private hosts the operator lets outbound webhooks reach.
+    pub webhook_private_hosts: crate::outbound::address::PrivateHosts,
     /// Whether queued mail is shown at `/dev/mailbox` (local runs without SMTP).
     pub local_mailbox: bool,
     /// The marketing copy.

@@ -228,8 +228,34 @@ impl From<sqlx::Error> for AppError {
     #[track_caller]
     fn from(error: sqlx::Error) -> Self {
         let at = std::panic::Location::caller();
+        if let Some(message) = input_refused_by_database(&error) {
+            // The last net under input checks: a value no column can hold
+            // is the request's fault (422), never a 500.
+            tracing::warn!(error = %error, at = %at, "input refused by the database");
+            return AppError::Validation {
+                field: String::new(),
+                message: message.to_owned(),
+            };
+        }
         tracing::error!(error = %error, at = %at, "database error");
         AppError::Internal
+    }
+}
+
+/// What to tell a user when the database refused a value they sent (SQL
+/// state class 22, "data exception": a NUL character, a number or a date out
+/// of range, text that is not a number), or `None` for any other failure.
+#[cfg(feature = "ssr")]
+pub fn input_refused_by_database(error: &sqlx::Error) -> Option<&'static str> {
+    let code = error.as_database_error()?.code()?;
+    match code.as_ref() {
+        "22021" | "22P05" => {
+            Some("the request contains a character that cannot be stored (a NUL or control character)")
+        }
+        "22003" => Some("a number in the request is out of range"),
+        "22008" | "22007" => Some("a date in the request is out of range"),
+        code if code.starts_with("22") => Some("a value in the request cannot be stored"),
+        _ => None,
     }
 }
 

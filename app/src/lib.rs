@@ -19,6 +19,8 @@ pub mod clock;
 pub mod email;
 pub mod entitlements;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod input;
 pub mod marketing;
 #[cfg(feature = "ssr")]
 pub mod notice_cache;

@@ -10,6 +10,11 @@
 //! read from the database is kept only if no invalidation came between the
 //! start of that read ([`NoticeCache::read_started`]) and its keeping, so a
 //! read racing a change cannot put the old value back.
+//!
+//! Even while every notice arrives, no entry is answered for longer than
+//! [`MAX_AGE_TICKS`] of the listener's heartbeats ([`NoticeCache::tick`]):
+//! a bound on how long any cached authorisation can outlive a change whose
+//! notice was lost in a way nobody detected.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -18,17 +23,27 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+/// How many heartbeats of the change listener an entry is answered for,
+/// counted from the start of the read that produced it. The listener ticks
+/// every few seconds (`server/src/change_listener.rs`: 3 s, so 27–30 s).
+pub const MAX_AGE_TICKS: u64 = 10;
+
 /// Where a read from the database began, in the cache's count of
-/// invalidations; see [`NoticeCache::read_started`].
+/// invalidations and of heartbeats; see [`NoticeCache::read_started`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadStart(u64);
+pub struct ReadStart {
+    epoch: u64,
+    tick: u64,
+}
 
 #[derive(Debug)]
 struct Inner<K, V> {
     live: AtomicBool,
     // Bumped by every invalidation, so a read that began before one is not kept.
     epoch: AtomicU64,
-    entries: RwLock<HashMap<K, V>>,
+    // Bumped by every heartbeat the listener hears: the entries' clock.
+    tick: AtomicU64,
+    entries: RwLock<HashMap<K, (V, u64)>>,
     capacity: usize,
 }
 
@@ -55,6 +70,7 @@ impl<K: Eq + Hash, V: Clone> NoticeCache<K, V> {
             inner: Arc::new(Inner {
                 live: AtomicBool::new(false),
                 epoch: AtomicU64::new(0),
+                tick: AtomicU64::new(0),
                 entries: RwLock::new(HashMap::new()),
                 capacity,
             }),
@@ -72,13 +88,23 @@ impl<K: Eq + Hash, V: Clone> NoticeCache<K, V> {
             return None;
         }
         let entries = self.inner.entries.read().ok()?;
-        entries.get(key).cloned()
+        let (value, read_at) = entries.get(key)?;
+        let now = self.inner.tick.load(Ordering::Acquire);
+        (now.saturating_sub(*read_at) < MAX_AGE_TICKS).then(|| value.clone())
+    }
+
+    /// One heartbeat of the change listener heard: entries age by one.
+    pub fn tick(&self) {
+        self.inner.tick.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Marks the start of a read from the database whose result may be
     /// [kept](NoticeCache::keep).
     pub fn read_started(&self) -> ReadStart {
-        ReadStart(self.inner.epoch.load(Ordering::Acquire))
+        ReadStart {
+            epoch: self.inner.epoch.load(Ordering::Acquire),
+            tick: self.inner.tick.load(Ordering::Acquire),
+        }
     }
 
     /// Keeps `value` under `key`, unless the cache stopped answering or an
@@ -88,13 +114,14 @@ impl<K: Eq + Hash, V: Clone> NoticeCache<K, V> {
             return;
         };
         // Checked under the lock that invalidations take, so none slips between.
-        if !self.inner.live.load(Ordering::Acquire) || self.inner.epoch.load(Ordering::Acquire) != read.0 {
+        if !self.inner.live.load(Ordering::Acquire) || self.inner.epoch.load(Ordering::Acquire) != read.epoch
+        {
             return;
         }
         if entries.len() >= self.inner.capacity {
             entries.clear();
         }
-        entries.insert(key, value);
+        entries.insert(key, (value, read.tick));
     }
 
     /// Forgets `key`, returning what was kept under it.
@@ -105,7 +132,7 @@ impl<K: Eq + Hash, V: Clone> NoticeCache<K, V> {
     {
         let mut entries = self.inner.entries.write().ok()?;
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-        entries.remove(key)
+        entries.remove(key).map(|(value, _)| value)
     }
 
     /// Forgets `key` if what is kept under it passes `test`.
@@ -118,7 +145,7 @@ impl<K: Eq + Hash, V: Clone> NoticeCache<K, V> {
             return;
         };
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-        if entries.get(key).is_some_and(test) {
+        if entries.get(key).is_some_and(|(value, _)| test(value)) {
             entries.remove(key);
         }
     }
@@ -236,6 +263,23 @@ mod tests {
             let kept: Vec<u32> = (1..=3).filter(|key| cache.get(key).is_some()).collect();
             assert_eq!(kept, left, "after the notice {payload:?}");
         }
+    }
+
+    #[test]
+    fn an_entry_is_answered_for_a_bounded_number_of_heartbeats() {
+        let cache = live();
+        let early = cache.read_started();
+        cache.tick();
+        cache.keep(early, 1, "read before the tick");
+        cache.keep(cache.read_started(), 2, "read after it");
+        for _ in 1..MAX_AGE_TICKS {
+            assert_eq!(cache.get(&2), Some("read after it"));
+            cache.tick();
+        }
+        assert_eq!(cache.get(&1), None, "aged from the start of its read");
+        assert_eq!(cache.get(&2), Some("read after it"));
+        cache.tick();
+        assert_eq!(cache.get(&2), None, "too old to answer, though no notice came");
     }
 
     #[test]

@@ -14,9 +14,11 @@ use app::entitlements::history_cache::SnapshotHistoryCache;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// The caches a notice may name: clones of the state's handles.
-struct ProcessCaches {
+#[derive(Clone)]
+pub struct ProcessCaches {
     catalog: CatalogCache,
     standings: StandingCache,
     keys: KeyCache,
@@ -27,7 +29,8 @@ struct ProcessCaches {
 }
 
 impl ProcessCaches {
-    fn of(state: &AppState) -> Self {
+    /// The caches of `state`.
+    pub fn of(state: &AppState) -> Self {
         ProcessCaches {
             catalog: state.catalog.clone(),
             standings: state.standings.clone(),
@@ -51,6 +54,39 @@ impl ProcessCaches {
         self.snapshot_histories.set_live(live);
     }
 
+    /// One heartbeat heard: every entry ages by one.
+    fn tick(&self) {
+        self.standings.tick();
+        self.keys.tick();
+        self.sessions.tick();
+        self.users.tick();
+        self.billing_pages.tick();
+        self.snapshot_histories.tick();
+    }
+
+    /// Drops every entry (the console changed something anywhere).
+    pub fn forget_all(&self) {
+        self.catalog.invalidate();
+        self.standings.invalidate_all();
+        self.keys.invalidate_all();
+        self.sessions.forget_all();
+        self.users.forget_all();
+        self.billing_pages.forget_all();
+        self.snapshot_histories.forget_all();
+    }
+
+    /// Drops what this process holds about one organisation.
+    pub fn forget_organization(&self, organization_id: uuid::Uuid) {
+        self.standings.invalidate(organization_id);
+        self.billing_pages.invalidate(organization_id);
+        self.snapshot_histories.invalidate(organization_id);
+    }
+
+    /// Drops every cached user.
+    pub fn forget_users(&self) {
+        self.users.forget_all();
+    }
+
     fn apply(&self, channel: &str, payload: &str) {
         match channel {
             CATALOG_CHANGED_CHANNEL => self.catalog.invalidate(),
@@ -66,39 +102,160 @@ impl ProcessCaches {
     }
 }
 
+/// How the listener proves it is still hearing notices.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerTiming {
+    /// How often it notifies itself and expects to hear that back before the
+    /// next one; each heartbeat heard ages the caches' entries by one tick.
+    pub heartbeat: Duration,
+}
+
+impl Default for ListenerTiming {
+    fn default() -> Self {
+        // With MAX_AGE_TICKS of 10, no entry answers for longer than 30 s.
+        ListenerTiming {
+            heartbeat: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The channel each process's listener notifies itself on.
+const HEARTBEAT_CHANNEL: &str = "gatehouse_heartbeat";
+
+/// The `application_name` of the listener's connection (operators and
+/// tests find it in `pg_stat_activity` by it).
+pub const LISTENER_APPLICATION_NAME: &str = "gatehouse-change-listener";
+
+/// What the task that owns the connection passes on.
+enum Heard {
+    Notice { channel: String, payload: String },
+    // The connection failed: sqlx would reconnect silently and the notices
+    // sent meanwhile would be lost, so this is where the caches stop.
+    Lost,
+}
+
 /// Keeps this process's caches (catalogue, standings, API keys, sessions,
 /// users, billing pages, usage histories) current: listens for every
-/// process's change notices and drops what changed. On a lost connection
-/// the caches are emptied and stop answering (a notice may be missed) until
-/// it listens again.
+/// process's change notices and drops what changed. The caches answer only
+/// while the process provably hears every notice: a dropped connection
+/// (detected, never silently reconnected) or a heartbeat not heard back
+/// within [`ListenerTiming::heartbeat`] (a half-open connection) empties
+/// them and stops them answering until a new connection listens again.
 pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
+    spawn_change_listener_with(pool, state, ListenerTiming::default());
+}
+
+/// [`spawn_change_listener`] with its heartbeat set (tests shorten it).
+pub fn spawn_change_listener_with(pool: PgPool, state: &AppState, timing: ListenerTiming) {
     let caches = ProcessCaches::of(state);
-    let channels = [
-        USERS_CHANGED_CHANNEL,
-        CATALOG_CHANGED_CHANNEL,
-        ENTITLEMENTS_CHANGED_CHANNEL,
-        API_KEYS_CHANGED_CHANNEL,
-        SESSIONS_CHANGED_CHANNEL,
-    ];
+    let listen_options = (*pool.connect_options())
+        .clone()
+        .application_name(LISTENER_APPLICATION_NAME);
+    // This process's own heartbeats, told apart from other processes'.
+    let me = uuid::Uuid::new_v4().simple().to_string();
     tokio::spawn(async move {
         // Stops when the pool is closed at shutdown.
         while !pool.is_closed() {
-            match PgListener::connect_with(&pool).await {
-                Ok(mut listener) => {
-                    if let Err(error) = listener.listen_all(channels).await {
-                        tracing::warn!(%error, "could not listen for changes");
-                    } else {
-                        caches.set_live(true);
-                        while let Ok(notice) = listener.recv().await {
-                            caches.apply(notice.channel(), notice.payload());
-                        }
-                    }
+            match listen(&listen_options).await {
+                Ok(mut heard) => {
+                    caches.set_live(true);
+                    hear(&pool, &caches, &mut heard, &me, timing).await;
                 }
                 Err(error) if pool.is_closed() => tracing::debug!(%error, "change listener stopped"),
-                Err(error) => tracing::warn!(%error, "change listener could not connect"),
+                Err(error) => tracing::warn!(%error, "change listener could not listen"),
             }
             caches.set_live(false);
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
+}
+
+/// Connects and listens on every channel; the connection is owned by a task
+/// that passes on what it hears and ends (closing it) when the receiver is
+/// dropped or the connection fails.
+async fn listen(options: &sqlx::postgres::PgConnectOptions) -> Result<mpsc::Receiver<Heard>, sqlx::Error> {
+    let mut listener = PgListener::connect_with(&sqlx::PgPool::connect_lazy_with(options.clone())).await?;
+    listener
+        .listen_all([
+            USERS_CHANGED_CHANNEL,
+            CATALOG_CHANGED_CHANNEL,
+            ENTITLEMENTS_CHANGED_CHANNEL,
+            API_KEYS_CHANGED_CHANNEL,
+            SESSIONS_CHANGED_CHANNEL,
+            HEARTBEAT_CHANNEL,
+        ])
+        .await?;
+    let (send, heard) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        loop {
+            let next = tokio::select! {
+                next = listener.try_recv() => next,
+                () = send.closed() => return,
+            };
+            let message = match next {
+                Ok(Some(notice)) => Heard::Notice {
+                    channel: notice.channel().to_owned(),
+                    payload: notice.payload().to_owned(),
+                },
+                Ok(None) | Err(_) => Heard::Lost,
+            };
+            let lost = matches!(message, Heard::Lost);
+            if send.send(message).await.is_err() || lost {
+                return;
+            }
+        }
+    });
+    Ok(heard)
+}
+
+/// Applies what is heard until the connection is lost or a heartbeat is not
+/// heard back in time.
+async fn hear(
+    pool: &PgPool,
+    caches: &ProcessCaches,
+    heard: &mut mpsc::Receiver<Heard>,
+    me: &str,
+    timing: ListenerTiming,
+) {
+    let mut beats = tokio::time::interval(timing.heartbeat);
+    beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sequence: u64 = 0;
+    let mut awaited: Option<String> = None;
+    loop {
+        tokio::select! {
+            message = heard.recv() => match message {
+                Some(Heard::Notice { channel, payload }) if channel == HEARTBEAT_CHANNEL => {
+                    if awaited.as_deref() == Some(payload.as_str()) {
+                        awaited = None;
+                        caches.tick();
+                    }
+                }
+                Some(Heard::Notice { channel, payload }) => caches.apply(&channel, &payload),
+                Some(Heard::Lost) | None => {
+                    tracing::warn!("change listener lost its connection; caches dropped until it listens again");
+                    return;
+                }
+            },
+            _ = beats.tick() => {
+                if awaited.is_some() {
+                    tracing::warn!("change listener did not hear its heartbeat; caches dropped until it listens again");
+                    return;
+                }
+                sequence += 1;
+                let beat = format!("{me}:{sequence}");
+                awaited = Some(beat.clone());
+                let pool = pool.clone();
+                // Sent apart, so a slow pool cannot stall the notices; one not
+                // heard back by the next beat ends this connection.
+                tokio::spawn(async move {
+                    // language=PostgreSQL
+                    let _ = sqlx::query("select pg_notify($1, $2)")
+                        .bind(HEARTBEAT_CHANNEL)
+                        .bind(beat)
+                        .execute(&pool)
+                        .await;
+                });
+            }
+        }
+    }
 }

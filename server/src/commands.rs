@@ -166,8 +166,14 @@ pub async fn add_webhook_endpoint(settings: &Settings, arguments: &[&str]) -> Re
         .ok_or_else(|| anyhow::anyhow!("--url is required"))?;
     let description = options.get("description").copied().unwrap_or("");
     let database = Database::open_migrated(settings).await?;
-    let added =
-        crate::outbound::add_endpoint(&database.pool, url, description, &app::clock::Clock::System).await;
+    let added = crate::outbound::add_endpoint(
+        &database.pool,
+        url,
+        description,
+        &app::clock::Clock::System,
+        &settings.webhook_private_hosts,
+    )
+    .await;
     database.close().await?;
     let (id, secret) = added?;
     eprintln!("endpoint {id} added; verify deliveries with this Standard Webhooks secret");

@@ -47,6 +47,10 @@ pub struct Settings {
     /// `GATEHOUSE_TRUST_FORWARDED_FOR`: `true` behind a proxy that sets
     /// `X-Forwarded-For` (client addresses for throttling come from it).
     pub trust_forwarded_for: bool,
+    /// `GATEHOUSE_WEBHOOK_PRIVATE_HOSTS`: private hosts (names or addresses,
+    /// comma-separated) outbound webhooks may reach, for self-hosted setups;
+    /// unset, only public addresses are.
+    pub webhook_private_hosts: app::outbound::address::PrivateHosts,
     /// `GATEHOUSE_SESSION_IDLE_MINUTES`: sessions end after this much inactivity.
     pub session_idle_minutes: i64,
     /// `GATEHOUSE_API_REQUESTS_PER_MINUTE`: requests one API key may make
@@ -200,6 +204,9 @@ impl Settings {
             mail_from: get("GATEHOUSE_MAIL_FROM")
                 .unwrap_or_else(|| "Forgeline <no-reply@localhost>".to_owned()),
             trust_forwarded_for,
+            webhook_private_hosts: app::outbound::address::PrivateHosts::parse(
+                &get("GATEHOUSE_WEBHOOK_PRIVATE_HOSTS").unwrap_or_default(),
+            ),
             session_idle_minutes,
             stripe_webhook_secret: get("GATEHOUSE_STRIPE_WEBHOOK_SECRET").map(SecretString::from),
             stripe_secret_key: get("GATEHOUSE_STRIPE_SECRET_KEY").map(SecretString::from),

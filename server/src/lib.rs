@@ -183,7 +183,11 @@ impl AppState {
             snapshot_histories: SnapshotHistoryCache::default(),
             api_keys: host_api::keys::KeyCache::default(),
             api_throttle: LeasedThrottle::default(),
-            sessions: session_cache::CachedSessionStore::new(PostgresStore::new(pool.clone()), clock.clone()),
+            sessions: session_cache::CachedSessionStore::new(
+                PostgresStore::new(pool.clone()),
+                pool.clone(),
+                clock.clone(),
+            ),
             leptos_options,
             pool,
             catalog: CatalogCache::default(),
@@ -210,6 +214,7 @@ pub fn app(state: AppState) -> Router {
         snapshot_histories: state.snapshot_histories.clone(),
         public_url: settings.public_url.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
+        webhook_private_hosts: settings.webhook_private_hosts.clone(),
         local_mailbox: settings.smtp_url.is_none() && settings.is_local(),
         site: state.site.clone(),
         billing: state.payments.provider(),
@@ -317,11 +322,11 @@ pub fn app(state: AppState) -> Router {
             security::require_admin_for_console,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            (state.pool.clone(), state.clock.clone()),
+            (state.pool.clone(), state.clock.clone(), settings.trust_forwarded_for),
             security::audit_impersonated_requests,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            own_writes::OwnWriteCaches::of(&state),
+            change_listener::ProcessCaches::of(&state),
             own_writes::forget_own_writes,
         ))
         .layer(sessions)
@@ -330,6 +335,8 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(allowed_origins, security::require_same_origin))
         // Before anything reads a body or a query.
         .layer(axum::middleware::from_fn(limits::limit_request_sizes))
+        // Outside every refusal, so each `/api/v1` answer is the API's envelope.
+        .layer(axum::middleware::from_fn(host_api::error::envelope_every_error))
         .layer(axum::middleware::from_fn_with_state(settings.is_https(), security::security_headers))
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(
@@ -473,7 +480,11 @@ async fn serve_with_pool(
             tracing::warn!("no SMTP server configured (GATEHOUSE_SMTP_URL): email is queued but not sent")
         }
     }
-    outbound::spawn_delivery_worker(pool.clone(), clock.clone());
+    outbound::spawn_delivery_worker(
+        pool.clone(),
+        clock.clone(),
+        settings.webhook_private_hosts.clone(),
+    );
     spawn_session_cleanup(pool.clone());
     let state = AppState::with_clock(pool.clone(), settings.clone(), site, clock)
         .context("GATEHOUSE_STRIPE_SECRET_KEY / GATEHOUSE_STRIPE_API_BASE cannot make a Stripe client")?;

@@ -4,6 +4,7 @@
 //! 422. Both answers are short JSON that never repeats what was sent.
 
 use app::error::{AppError, is_plain_field_name};
+use app::input::has_forbidden_control;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -48,6 +49,9 @@ pub enum FieldProblem {
     /// The named field's value is over [`MAX_FIELD_VALUE`]; the name is
     /// given only when it is a plain identifier (never submitted text).
     ValueTooLong(Option<String>),
+    /// A field's name or value holds a NUL or another control character no
+    /// field of ours accepts (see [`app::input::has_forbidden_control`]).
+    ControlCharacter(Option<String>),
 }
 
 impl FieldProblem {
@@ -60,6 +64,10 @@ impl FieldProblem {
             FieldProblem::ValueTooLong(field) => AppError::field(
                 field.unwrap_or_default(),
                 format!("this is longer than any value we accept ({MAX_FIELD_VALUE} characters)"),
+            ),
+            FieldProblem::ControlCharacter(field) => AppError::field(
+                field.unwrap_or_default(),
+                "this holds a control character (such as NUL), which no field accepts",
             ),
         }
     }
@@ -79,8 +87,43 @@ pub fn check_fields(encoded: &[u8]) -> Result<(), FieldProblem> {
                 is_plain_field_name(&name).then(|| name.into_owned()),
             ));
         }
+        if has_forbidden_control(&name) || has_forbidden_control(&value) {
+            return Err(FieldProblem::ControlCharacter(
+                is_plain_field_name(&name).then(|| name.into_owned()),
+            ));
+        }
     }
     Ok(())
+}
+
+/// Whether a path, percent-decoded, holds a control character (any: no
+/// path segment of ours is multi-line).
+pub fn path_has_control(path: &str) -> bool {
+    let decoded: Vec<u8> = percent_decode(path.as_bytes());
+    String::from_utf8_lossy(&decoded).chars().any(char::is_control)
+}
+
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        match (
+            bytes[at],
+            bytes.get(at + 1).copied().and_then(hex),
+            bytes.get(at + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push(high << 4 | low);
+                at += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    out
 }
 
 fn refuse(status: StatusCode, error: AppError) -> Response {
@@ -107,8 +150,15 @@ pub async fn limit_request_sizes(request: Request, next: Next) -> Response {
         return too_large();
     }
     let is_server_function = request.uri().path().starts_with("/api/");
-    if is_server_function
-        && let Some(query) = request.uri().query()
+    if path_has_control(request.uri().path()) {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::field("", "the address holds a control character (such as NUL)"),
+        );
+    }
+    // Every query, a page's as well as a server function's, reaches code
+    // that may hand it to the database.
+    if let Some(query) = request.uri().query()
         && let Err(problem) = check_fields(query.as_bytes())
     {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, problem.into_app_error());
@@ -197,8 +247,49 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_refused_in_names_values_and_paths() {
+        for encoded in [
+            "q=%00",
+            "external_id=%00",
+            "tier=starter%00",
+            "admin=a%07b",
+            "action=%1B%5B31m",
+            "q%00=1",
+            "before=%7F",
+            "to=%C2%85",
+        ] {
+            assert!(
+                matches!(
+                    check_fields(encoded.as_bytes()),
+                    Err(FieldProblem::ControlCharacter(_))
+                ),
+                "{encoded}"
+            );
+        }
+        assert_eq!(check_fields(b"reason=line%0Aone%0D%0Atab%09"), Ok(()));
+        for path in [
+            "/api/v1/organizations/ext:%00",
+            "/admin/organizations/%00",
+            "/a%0ab",
+            "/%7f",
+        ] {
+            assert!(path_has_control(path), "{path}");
+        }
+        for path in [
+            "/api/v1/organizations/ext:acme",
+            "/pricing",
+            "/%E2%82%AC",
+            "/100%25",
+            "/bad%zz",
+        ] {
+            assert!(!path_has_control(path), "{path}");
+        }
+    }
+
+    #[test]
     fn refusals_are_short_and_never_quote_the_input() {
         for problem in [
+            FieldProblem::ControlCharacter(Some("q".into())),
             FieldProblem::TooMany,
             FieldProblem::NameTooLong,
             FieldProblem::ValueTooLong(None),

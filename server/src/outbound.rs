@@ -5,22 +5,42 @@
 //! delivers it; anything else (5xx, a timeout, a refused connection) is
 //! retried with backoff for as long as it takes. An endpoint that keeps
 //! failing is marked failing, never dropped, and clears on its next success.
+//!
+//! Only public addresses are reached (checked on the URL and again on every
+//! address a name resolves to), unless the operator names a private host;
+//! each delivery is claimed with a lease, sent outside any transaction with
+//! a deadline and a cap on what is read, and recorded only under its lease.
 
 use crate::jobs;
 use anyhow::Result;
 use app::clock::Clock;
+use app::outbound::address::{PrivateHosts, is_public, refusal};
 use app::outbound::events::OUTBOUND_CHANNEL;
 use chrono::TimeDelta;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
 use sqlx::PgPool;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
 
-/// How long a receiver has to answer.
+/// How long a receiver has to answer, body included.
 pub const RECEIVER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of a receiver's answer is read: the status is what counts.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024;
+/// How long a claimed delivery is held before another process may take it
+/// (longer than any one attempt).
+const LEASE: TimeDelta = TimeDelta::seconds(60);
+/// Deliveries one process sends at once.
+const IN_FLIGHT: usize = 32;
 /// Consecutive failed attempts after which an endpoint is marked failing.
 pub const FAILING_AFTER: i32 = 5;
 /// The longest wait between two attempts.
@@ -33,22 +53,59 @@ pub fn backoff_secs(attempts: i32) -> i64 {
     (30i64 << doublings).min(MAX_BACKOFF_SECS)
 }
 
-/// The HTTP client deliveries go through (HTTP and HTTPS).
+/// Resolves names for webhook connections and keeps only the addresses
+/// they may reach, so a name that resolves (or is rebound) to a private
+/// address is refused at connect time.
+#[derive(Clone)]
+struct GuardedResolver {
+    allowed: Arc<PrivateHosts>,
+}
+
+impl tower::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allowed = self.allowed.clone();
+        Box::pin(async move { Ok(resolve_reachable(name.as_str(), &allowed).await?.into_iter()) })
+    }
+}
+
+/// The addresses `host` resolves to that a webhook may reach: all of them
+/// for a host the operator allowed, else only public ones (an error when
+/// none is).
+pub async fn resolve_reachable(host: &str, allowed: &PrivateHosts) -> std::io::Result<Vec<SocketAddr>> {
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+    if allowed.allows(host) {
+        return Ok(resolved);
+    }
+    let public: Vec<SocketAddr> = resolved.into_iter().filter(|a| is_public(a.ip())).collect();
+    if public.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{host} resolves only to private addresses; webhooks go to public addresses"),
+        ));
+    }
+    Ok(public)
+}
+
+/// The HTTP client deliveries go through (HTTP and HTTPS), refusing
+/// private addresses unless the operator allowed them.
 #[derive(Clone)]
 pub struct Sender {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>,
+    allowed: Arc<PrivateHosts>,
 }
 
 impl Default for Sender {
+    /// A sender to public addresses only.
     fn default() -> Self {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Sender {
-            client: Client::builder(TokioExecutor::new()).build(https),
-        }
+        Sender::new(PrivateHosts::none())
     }
 }
 
@@ -60,8 +117,38 @@ enum Answer {
 }
 
 impl Sender {
+    /// A sender that may also reach the private hosts in `allowed`.
+    pub fn new(allowed: PrivateHosts) -> Self {
+        let allowed = Arc::new(allowed);
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver {
+            allowed: allowed.clone(),
+        });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(RECEIVER_TIMEOUT));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Sender {
+            client: Client::builder(TokioExecutor::new()).build(https),
+            allowed,
+        }
+    }
+
     async fn post(&self, url: &str, headers: &[(&str, String)], body: Bytes) -> Answer {
-        let mut request = hyper::Request::post(url).header("content-type", "application/json");
+        // The stored URL is parsed again so the host is checked in the one
+        // spelling the connection uses (an address literal skips resolution).
+        let parsed = match url::Url::parse(url) {
+            Ok(parsed) => parsed,
+            Err(error) => return Answer::Failed(format!("not a URL: {error}")),
+        };
+        if let Some(host) = parsed.host()
+            && let Some(refusal) = refusal(&host, &self.allowed)
+        {
+            return Answer::Failed(refusal);
+        }
+        let mut request = hyper::Request::post(parsed.as_str()).header("content-type", "application/json");
         for (name, value) in headers {
             request = request.header(*name, value);
         }
@@ -69,150 +156,263 @@ impl Sender {
             Ok(request) => request,
             Err(error) => return Answer::Failed(format!("bad request: {error}")),
         };
-        match tokio::time::timeout(RECEIVER_TIMEOUT, self.client.request(request)).await {
+        let exchange = async {
+            let response = self.client.request(request).await?;
+            let status = response.status().as_u16();
+            // Read at most a little of the answer, so the connection may be
+            // reused; a receiver that sends more is not waited for.
+            let _ = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await;
+            Ok::<u16, hyper_util::client::legacy::Error>(status)
+        };
+        match tokio::time::timeout(RECEIVER_TIMEOUT, exchange).await {
             Err(_) => Answer::Failed(format!("no answer within {} s", RECEIVER_TIMEOUT.as_secs())),
-            Ok(Err(error)) => Answer::Failed(format!("could not reach the endpoint: {error}")),
-            Ok(Ok(response)) => {
-                let status = response.status().as_u16();
-                // Read (and drop) the body so the connection can be reused.
-                let _ = tokio::time::timeout(RECEIVER_TIMEOUT, response.into_body().collect()).await;
-                Answer::Status(status)
-            }
+            Ok(Err(error)) => Answer::Failed(format!("could not reach the endpoint: {}", describe(&error))),
+            Ok(Ok(status)) => Answer::Status(status),
         }
     }
 }
 
-/// Attempts every delivery due at the clock's now; returns how many.
-pub async fn deliver_due(pool: &PgPool, sender: &Sender, clock: &Clock) -> Result<usize> {
+/// The innermost cause of a client error (where a refused address says why).
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+/// A delivery this process holds the lease of.
+struct Claimed {
+    delivery_id: i64,
+    attempts: i32,
+    endpoint_id: Uuid,
+    event_id: String,
+    payload: String,
+    url: String,
+    secret: String,
+    lease: Uuid,
+}
+
+/// Claims up to `limit` due deliveries: each is leased (its next attempt
+/// moved past the lease) in one short transaction, then sent without one.
+async fn claim(pool: &PgPool, clock: &Clock, limit: i64) -> Result<Vec<Claimed>> {
     let now = clock.now();
+    let lease = Uuid::new_v4();
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"
+        with due as (
+            select d.delivery_id
+            from outbound_delivery d
+            join webhook_endpoint w using (endpoint_id)
+            where d.state = 'pending' and d.next_attempt_at <= $1 and w.disabled_at is null
+            order by d.next_attempt_at, d.delivery_id
+            limit $4
+            for update of d skip locked
+        ), claimed as (
+            update outbound_delivery d set lease_token = $2, next_attempt_at = $3
+            from due where d.delivery_id = due.delivery_id
+            returning d.delivery_id, d.attempts, d.endpoint_id, d.event_id
+        )
+        select c.delivery_id as "delivery_id!", c.attempts as "attempts!", c.endpoint_id as "endpoint_id!",
+               e.event_id, e.payload::text as "payload!", w.url, w.secret
+        from claimed c
+        join outbound_event e on e.event_id = c.event_id
+        join webhook_endpoint w on w.endpoint_id = c.endpoint_id
+        "#,
+        now as _,
+        lease,
+        (now + LEASE) as _,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Claimed {
+            delivery_id: row.delivery_id,
+            attempts: row.attempts,
+            endpoint_id: row.endpoint_id,
+            event_id: row.event_id,
+            payload: row.payload,
+            url: row.url,
+            secret: row.secret,
+            lease,
+        })
+        .collect())
+}
+
+/// Sends one claimed delivery and records the attempt, if the lease still holds.
+async fn attempt(pool: &PgPool, sender: &Sender, clock: &Clock, delivery: Claimed) -> Result<()> {
+    let timestamp = clock.unix();
+    let body = Bytes::from(delivery.payload.clone());
+    let (answer, took) = match standardwebhooks::Webhook::new(&delivery.secret)
+        .and_then(|hook| hook.sign(&delivery.event_id, timestamp, &body))
+    {
+        Ok(signature) => {
+            let headers = [
+                (standardwebhooks::HEADER_WEBHOOK_ID, delivery.event_id.clone()),
+                (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string()),
+                (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature),
+            ];
+            let started = Instant::now();
+            let answer = sender.post(&delivery.url, &headers, body).await;
+            (answer, started.elapsed())
+        }
+        Err(error) => (
+            Answer::Failed(format!("the endpoint's secret is unusable: {error}")),
+            Duration::ZERO,
+        ),
+    };
+    record(pool, clock, &delivery, &answer, took).await
+}
+
+/// Records an attempt's outcome, fenced by the lease: a process whose lease
+/// ran out (and whose delivery another has since claimed) records nothing.
+async fn record(
+    pool: &PgPool,
+    clock: &Clock,
+    delivery: &Claimed,
+    answer: &Answer,
+    took: Duration,
+) -> Result<()> {
+    let now = clock.now();
+    let attempts = delivery.attempts.saturating_add(1);
+    let (status_code, error) = match answer {
+        Answer::Status(code) if (200..300).contains(code) => (Some(i32::from(*code)), None),
+        Answer::Status(code) => (
+            Some(i32::from(*code)),
+            Some(format!("the endpoint answered {code}")),
+        ),
+        Answer::Failed(message) => (None, Some(message.chars().take(1000).collect::<String>())),
+    };
     let mut tx = pool.begin().await?;
     // language=PostgreSQL
-    let due = sqlx::query!(
+    let held = sqlx::query!(
         r#"
-        select d.delivery_id, d.attempts, d.endpoint_id, e.event_id, e.payload::text as "payload!",
-               w.url, w.secret
-        from outbound_delivery d
-        join outbound_event e using (event_id)
-        join webhook_endpoint w using (endpoint_id)
-        where d.state = 'pending' and d.next_attempt_at <= $1 and w.disabled_at is null
-        order by d.next_attempt_at, d.delivery_id
-        limit 20
-        for update of d skip locked
+        update outbound_delivery
+        set attempts = $3,
+            lease_token = null,
+            state = case when $4::text is null then 'delivered' else state end,
+            delivered_at = case when $4::text is null then $5 else delivered_at end,
+            last_error = $4,
+            next_attempt_at = case when $4::text is null then next_attempt_at else $6 end
+        where delivery_id = $1 and lease_token = $2 and state = 'pending'
         "#,
-        now as _
+        delivery.delivery_id,
+        delivery.lease,
+        attempts,
+        error,
+        now as _,
+        (now + TimeDelta::seconds(backoff_secs(attempts))) as _
     )
-    .fetch_all(&mut *tx)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !held {
+        tracing::warn!(
+            delivery = delivery.delivery_id,
+            "webhook delivery's lease was lost; its outcome is not recorded"
+        );
+        return Ok(());
+    }
+    // language=PostgreSQL
+    sqlx::query!(
+        r#"
+        insert into outbound_attempt (delivery_id, attempted_at, status_code, error, duration_ms)
+        values ($1, $2, $3, $4, $5)
+        "#,
+        delivery.delivery_id,
+        now as _,
+        status_code,
+        error,
+        took.as_millis().min(i32::MAX as u128) as i32
+    )
+    .execute(&mut *tx)
     .await?;
-    for delivery in &due {
-        let attempts = delivery.attempts + 1;
-        let timestamp = clock.unix();
-        let body = Bytes::from(delivery.payload.clone());
-        let answer = match standardwebhooks::Webhook::new(&delivery.secret)
-            .and_then(|hook| hook.sign(&delivery.event_id, timestamp, &body))
-        {
-            Ok(signature) => {
-                let headers = [
-                    (standardwebhooks::HEADER_WEBHOOK_ID, delivery.event_id.clone()),
-                    (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string()),
-                    (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature),
-                ];
-                let started = Instant::now();
-                let answer = sender.post(&delivery.url, &headers, body).await;
-                (answer, started.elapsed())
-            }
-            Err(error) => (
-                Answer::Failed(format!("the endpoint's secret is unusable: {error}")),
-                Duration::ZERO,
-            ),
-        };
-        let (answer, took) = answer;
-        let (status_code, error) = match &answer {
-            Answer::Status(code) if (200..300).contains(code) => (Some(i32::from(*code)), None),
-            Answer::Status(code) => (
-                Some(i32::from(*code)),
-                Some(format!("the endpoint answered {code}")),
-            ),
-            Answer::Failed(message) => (None, Some(message.clone())),
-        };
-        // language=PostgreSQL
-        sqlx::query!(
-            r#"
-            insert into outbound_attempt (delivery_id, attempted_at, status_code, error, duration_ms)
-            values ($1, $2, $3, $4, $5)
-            "#,
-            delivery.delivery_id,
-            now as _,
-            status_code,
-            error,
-            took.as_millis().min(i32::MAX as u128) as i32
-        )
-        .execute(&mut *tx)
-        .await?;
-        match error {
-            None => {
+    match &error {
+        None => {
+            // language=PostgreSQL
+            sqlx::query!(
+                "update webhook_endpoint set failing_since = null where endpoint_id = $1 and failing_since is not null",
+                delivery.endpoint_id
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Some(error) => {
+            tracing::warn!(delivery = delivery.delivery_id, attempts, %error, "webhook delivery failed");
+            if attempts >= FAILING_AFTER {
                 // language=PostgreSQL
                 sqlx::query!(
-                    r#"
-                    update outbound_delivery set state = 'delivered', attempts = $2, delivered_at = $3, last_error = null
-                    where delivery_id = $1
-                    "#,
-                    delivery.delivery_id,
-                    attempts,
+                    "update webhook_endpoint set failing_since = $2 where endpoint_id = $1 and failing_since is null",
+                    delivery.endpoint_id,
                     now as _
                 )
                 .execute(&mut *tx)
                 .await?;
-                // language=PostgreSQL
-                sqlx::query!(
-                    "update webhook_endpoint set failing_since = null where endpoint_id = $1 and failing_since is not null",
-                    delivery.endpoint_id
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-            Some(error) => {
-                tracing::warn!(delivery = delivery.delivery_id, attempts, %error, "webhook delivery failed");
-                // language=PostgreSQL
-                sqlx::query!(
-                    r#"
-                    update outbound_delivery set attempts = $2, last_error = $3, next_attempt_at = $4
-                    where delivery_id = $1
-                    "#,
-                    delivery.delivery_id,
-                    attempts,
-                    error.chars().take(1000).collect::<String>(),
-                    (now + TimeDelta::seconds(backoff_secs(attempts))) as _
-                )
-                .execute(&mut *tx)
-                .await?;
-                if attempts >= FAILING_AFTER {
-                    // language=PostgreSQL
-                    sqlx::query!(
-                        "update webhook_endpoint set failing_since = $2 where endpoint_id = $1 and failing_since is null",
-                        delivery.endpoint_id,
-                        now as _
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                }
             }
         }
     }
     tx.commit().await?;
-    Ok(due.len())
+    Ok(())
+}
+
+/// Attempts every delivery due at the clock's now (up to a batch), all at
+/// once, and waits for them; returns how many.
+pub async fn deliver_due(pool: &PgPool, sender: &Sender, clock: &Clock) -> Result<usize> {
+    let due = claim(pool, clock, 20).await?;
+    let count = due.len();
+    let results = futures::future::join_all(
+        due.into_iter()
+            .map(|delivery| attempt(pool, sender, clock, delivery)),
+    )
+    .await;
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(count)
 }
 
 /// Runs delivery forever: on every NOTIFY from a recording transaction and
-/// every few seconds for retries that come due.
-pub fn spawn_delivery_worker(pool: PgPool, clock: Clock) {
-    let sender = Sender::default();
+/// every few seconds for retries that come due. Each delivery is sent on
+/// its own task (at most [`IN_FLIGHT`] at once), so one slow receiver
+/// never holds up another endpoint's events.
+pub fn spawn_delivery_worker(pool: PgPool, clock: Clock, allowed: PrivateHosts) {
+    let sender = Sender::new(allowed);
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let drain_pool = pool.clone();
     jobs::spawn_drain_loop(pool, OUTBOUND_CHANNEL, "webhook delivery", move || {
-        let (pool, sender, clock) = (drain_pool.clone(), sender.clone(), clock.clone());
+        let (pool, sender, clock, in_flight) = (
+            drain_pool.clone(),
+            sender.clone(),
+            clock.clone(),
+            in_flight.clone(),
+        );
         async move {
-            deliver_due(&pool, &sender, &clock)
-                .await
-                .map(|attempted| attempted > 0)
+            let free = in_flight.available_permits();
+            if free == 0 {
+                return Ok(false);
+            }
+            let due = claim(&pool, &clock, free.min(20) as i64).await?;
+            let claimed = !due.is_empty();
+            for delivery in due {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
+                let (pool, sender, clock) = (pool.clone(), sender.clone(), clock.clone());
+                tokio::spawn(async move {
+                    if let Err(error) = attempt(&pool, &sender, &clock, delivery).await {
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            "webhook delivery could not be recorded"
+                        );
+                    }
+                    drop(permit);
+                });
+            }
+            Ok::<bool, anyhow::Error>(claimed)
         }
     });
 }

@@ -1,65 +1,54 @@
 //! A write this process answers drops what it may have changed from this
-//! process's caches before the answer leaves (the session's organisation's
-//! standing, billing reads and usage history, and the session's user), so the page a form post
-//! redirects to shows the post even if the change notice (which every other
-//! process waits for) has not arrived yet.
+//! process's caches before the answer leaves, so the page a form post
+//! redirects to shows the post (and a revocation made here is refused here)
+//! even if the change notice, which every other process waits for, has not
+//! arrived yet.
 
+use crate::change_listener::ProcessCaches;
 use app::accounts::session::{session_organization, session_user};
-use app::accounts::users::UserCache;
-use app::billing::page_cache::BillingPageCache;
-use app::entitlements::cache::StandingCache;
-use app::entitlements::history_cache::SnapshotHistoryCache;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// The caches a write through this process may have made stale.
-#[derive(Clone)]
-pub struct OwnWriteCaches {
-    standings: StandingCache,
-    users: UserCache,
-    billing_pages: BillingPageCache,
-    snapshot_histories: SnapshotHistoryCache,
+/// Whether a request is the console's: its actions reach any organisation,
+/// user, key or session, so this process drops everything it holds.
+fn is_console(request: &Request) -> bool {
+    let path = request.uri().path();
+    path.starts_with("/api/admin_") || path.starts_with("/admin/") || path == "/admin"
 }
 
-impl OwnWriteCaches {
-    /// The caches of `state`.
-    pub fn of(state: &crate::AppState) -> Self {
-        OwnWriteCaches {
-            standings: state.standings.clone(),
-            users: state.users.clone(),
-            billing_pages: state.billing_pages.clone(),
-            snapshot_histories: state.snapshot_histories.clone(),
-        }
-    }
-}
-
-/// Runs after the session layer: every request that is not a read and
-/// carries a session drops the standing of the organisation the session
-/// acted in, and its user, before the request and after it (a request may
-/// switch organisation or sign in as someone else).
+/// Runs after the session layer: every request that is not a read drops
+/// what it may have changed from this process's caches before its answer
+/// leaves. A console request drops everything; one with a portal session
+/// drops the standing of the organisation the session acted in (before and
+/// after: a request may switch organisation or sign in as someone else),
+/// and every cached user (a member removed or a role changed is another
+/// user's record).
 pub async fn forget_own_writes(
-    State(caches): State<OwnWriteCaches>,
+    State(caches): State<ProcessCaches>,
     request: Request,
     next: Next,
 ) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
+    if is_console(&request) {
+        let response = next.run(request).await;
+        caches.forget_all();
+        return response;
+    }
     let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
         return next.run(request).await;
     };
-    let before = (session_organization(&session).await, session_user(&session).await);
+    let before = session_organization(&session).await;
     let response = next.run(request).await;
-    let after = (session_organization(&session).await, session_user(&session).await);
-    for organization in [before.0, after.0].into_iter().flatten() {
-        caches.standings.invalidate(organization);
-        caches.billing_pages.invalidate(organization);
-        caches.snapshot_histories.invalidate(organization);
+    let after = session_organization(&session).await;
+    for organization in [before, after].into_iter().flatten() {
+        caches.forget_organization(organization);
     }
-    for user in [before.1, after.1].into_iter().flatten() {
-        caches.users.forget(user);
+    if session_user(&session).await.is_some() {
+        caches.forget_users();
     }
     response
 }

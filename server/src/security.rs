@@ -216,7 +216,7 @@ const WRITES_WHILE_IMPERSONATING: [&str; 3] = [
 /// portal, the console and the server functions (who, which organisation,
 /// method and path), and refuses every change but the exit with a 403.
 pub async fn audit_impersonated_requests(
-    State((pool, clock)): State<(sqlx::PgPool, app::clock::Clock)>,
+    State((pool, clock, trust_forwarded_for)): State<(sqlx::PgPool, app::clock::Clock, bool)>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -237,6 +237,11 @@ pub async fn audit_impersonated_requests(
         return next.run(request).await;
     };
     let method = request.method().clone();
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let client_ip = app::security::client::client_address(request.headers(), peer, trust_forwarded_for);
     let is_write = !matches!(method, Method::GET | Method::HEAD);
     let refused = is_write && !WRITES_WHILE_IMPERSONATING.contains(&path.as_str());
     let entry = app::admin::db::AuditEntry {
@@ -252,7 +257,7 @@ pub async fn audit_impersonated_requests(
         reason: None,
         before: None,
         after: Some(serde_json::json!({ "method": method.as_str(), "path": path })),
-        client_ip: "",
+        client_ip: &client_ip,
     };
     if let Err(error) = app::admin::db::audit(&pool, &entry).await {
         // A request that cannot be audited is not served.

@@ -30,15 +30,17 @@ const MAX_SESSIONS: usize = 50_000;
 #[derive(Debug, Clone)]
 pub struct CachedSessionStore {
     store: PostgresStore,
+    pool: sqlx::PgPool,
     cached: NoticeCache<Id, Record>,
     clock: Clock,
 }
 
 impl CachedSessionStore {
     /// The store over `store`, judging expiry by `clock`.
-    pub fn new(store: PostgresStore, clock: Clock) -> Self {
+    pub fn new(store: PostgresStore, pool: sqlx::PgPool, clock: Clock) -> Self {
         CachedSessionStore {
             store,
+            pool,
             cached: NoticeCache::new(MAX_SESSIONS),
             clock,
         }
@@ -52,6 +54,18 @@ impl CachedSessionStore {
     /// Applies one notice from [`SESSIONS_CHANGED_CHANNEL`].
     pub fn apply_notice(&self, payload: &str) {
         self.cached.apply_notice(payload);
+    }
+
+    /// Drops every entry (a change this process made, whose reach it does
+    /// not know, such as a console action).
+    pub fn forget_all(&self) {
+        self.cached.forget_all();
+    }
+
+    /// One heartbeat of the change listener: entries age by one (see
+    /// [`app::notice_cache::MAX_AGE_TICKS`]).
+    pub fn tick(&self) {
+        self.cached.tick();
     }
 
     /// Whether notices are being received; the cache answers only then.
@@ -76,11 +90,25 @@ impl SessionStore for CachedSessionStore {
         self.store.create(record).await
     }
 
+    /// Saves an existing session by update only, never by upsert: a request
+    /// still in flight when its session was deleted (signed out, cycled at
+    /// sign-in) must not write it back. New sessions come through `create`.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         // The row's trigger will drop this id everywhere; until then this
         // process must not answer with the old record.
         self.cached.forget(&record.id);
-        self.store.save(record).await
+        let data =
+            rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
+        // language=PostgreSQL
+        sqlx::query("update tower_sessions.session set data = $2, expiry_date = $3 where id = $1")
+            .bind(record.id.to_string())
+            .bind(data)
+            .bind(record.expiry_date)
+            .execute(&self.pool)
+            .await
+            .map_err(|error| session_store::Error::Backend(error.to_string()))?;
+        self.cached.forget(&record.id);
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -79,13 +79,31 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("path", path), ("status", status)];
+    let labels = [("method", method.to_owned()), ("path", path), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A request method as a label from a fixed set: any method a client makes
+/// up is `other`, so requests cannot add series to `/metrics`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// Sets the queue gauges from the database: provider events waiting,
@@ -119,4 +137,20 @@ pub async fn record_queue_depths(pool: &sqlx::PgPool) -> Result<(), sqlx::Error>
         metrics::gauge!("gatehouse_email_outbox", "status" => status).set(count as f64);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod method_tests {
+    use super::method_label;
+    use axum::http::Method;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        for made_up in ["FOO", "PROPFIND", "get", "X-1", "BREW"] {
+            let method = Method::from_bytes(made_up.as_bytes()).expect("a token");
+            assert_eq!(method_label(&method), "other", "{made_up}");
+        }
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+    }
 }

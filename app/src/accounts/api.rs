@@ -19,7 +19,7 @@ use {
     crate::email::{outbox, templates},
     crate::error::FormCheck,
     crate::security::{
-        db::{check_throttle, clear_throttle, throttle},
+        db::{clear_throttle, throttle},
         throttle as rates,
     },
 };
@@ -60,14 +60,14 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
     )
     .await?;
     let failures = login_failures_bucket(email.as_str());
-    check_throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    // Counted before the password is checked (one statement), so that
+    // simultaneous guesses spend the budget instead of racing it.
+    throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
     let credentials = db::credentials(&context.pool, &email).await?;
     // Runs against a decoy hash when there is no account: same time either way.
     let password_matches =
         verify_password(&password, credentials.as_ref().map(|c| c.password_hash.clone())).await;
     let Some(credentials) = credentials.filter(|_| password_matches) else {
-        // Counted whether or not it is now over the limit: the next attempt is refused.
-        let _ = throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await;
         form.fail("password", "the email or password is incorrect");
         return Err(form.into_error());
     };
@@ -315,16 +315,11 @@ pub fn client_ip() -> String {
         return "unknown".into();
     };
     let trust_proxy = app_context().map(|c| c.trust_forwarded_for).unwrap_or(false);
-    if trust_proxy
-        && let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-        && let Some(first) = forwarded.split(',').next()
-    {
-        return first.trim().chars().take(64).collect();
-    }
-    parts
+    let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".into(), |info| info.0.ip().to_string())
+        .map(|info| info.0.ip());
+    crate::security::client::client_address(&parts.headers, peer, trust_proxy)
 }
 
 #[cfg(test)]

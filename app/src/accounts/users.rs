@@ -109,6 +109,18 @@ impl UserCache {
         self.records.apply_notice(payload);
     }
 
+    /// Drops every entry (a change this process made, whose reach it does
+    /// not know, such as a console action).
+    pub fn forget_all(&self) {
+        self.records.forget_all();
+    }
+
+    /// One heartbeat of the change listener: entries age by one (see
+    /// [`crate::notice_cache::MAX_AGE_TICKS`]).
+    pub fn tick(&self) {
+        self.records.tick();
+    }
+
     /// Whether notices are being received; the cache answers only then.
     pub fn set_live(&self, live: bool) {
         self.records.set_live(live);

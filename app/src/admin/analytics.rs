@@ -309,8 +309,8 @@ fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<ChartVi
 /// Parses `YYYY-MM-DD`.
 #[cfg(feature = "ssr")]
 fn day(field: &str, raw: &str) -> Result<chrono::NaiveDate, AppError> {
-    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::field(field, "give a date as YYYY-MM-DD"))
+    crate::input::parse_day(raw)
+        .ok_or_else(|| AppError::field(field, "give a date as YYYY-MM-DD, from 1970 to 9999"))
 }
 
 /// The report for the page's `first` and `last` (`YYYY-MM`, checked, each

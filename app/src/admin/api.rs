@@ -16,17 +16,14 @@ use {
     super::db::{self, AuditEntry},
     super::domain::{self, RECOVERY_CODES},
     super::queries,
-    super::session::{self, AdminScope},
+    super::session::{self, AdminScope, known_device},
     super::totp,
     crate::accounts::api::client_ip,
     crate::accounts::secrets::{token_hash, verify_password},
     crate::accounts::session::current_session,
     crate::context::app_context,
     crate::error::FormCheck,
-    crate::security::{
-        db::{check_throttle, throttle},
-        throttle as rates,
-    },
+    crate::security::{db::throttle, throttle as rates},
     uuid::Uuid,
 };
 
@@ -50,19 +47,44 @@ pub async fn admin_log_in(email: String, password: String) -> Result<(), AppErro
     let mut form = FormCheck::new();
     form.keep("email", &email);
     let email = email.trim().to_lowercase();
+    // Every attempt is counted before it is checked (one statement each), so
+    // simultaneous guesses spend the budgets instead of racing them.
+    let ip = client_ip();
     throttle(
         &context.pool,
         now,
-        &format!("admin_login:ip:{}", client_ip()),
+        &format!("admin_login:ip:{ip}"),
         rates::LOGIN_PER_IP,
     )
     .await?;
-    let failures = format!("admin_login:failures:{email}");
-    check_throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    throttle(
+        &context.pool,
+        now,
+        &format!("admin_login:account:{email}:ip:{ip}"),
+        rates::LOGIN_PER_ACCOUNT_AND_IP,
+    )
+    .await?;
     let credentials = db::admin_credentials(&context.pool, &email).await?;
+    // The account-wide budget, which a campaign from many addresses can
+    // spend, is not asked of a device the admin proved the second factor on.
+    let known_device = match (&credentials, known_device::token()) {
+        (Some(credentials), Some(token)) => {
+            db::is_known_device(
+                &context.pool,
+                credentials.admin_id,
+                &token_hash(&token),
+                now - known_device::LIFETIME,
+            )
+            .await?
+        }
+        _ => false,
+    };
+    if !known_device {
+        let failures = format!("admin_login:failures:{email}");
+        throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    }
     let matches = verify_password(&password, credentials.as_ref().map(|c| c.password_hash.clone())).await;
     let Some(credentials) = credentials.filter(|_| matches) else {
-        let _ = throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await;
         form.fail("password", "the email or password is incorrect");
         return Err(form.into_error());
     };
@@ -157,6 +179,7 @@ pub async fn admin_confirm_enrolment(code: String) -> Result<(), AppError> {
     )
     .await?;
     tx.commit().await?;
+    remember_this_device(&context, pending.admin_id, now).await?;
     let session = current_session().await?;
     session::complete(&session, now).await?;
     session::keep_fresh_codes(&session, codes).await?;
@@ -170,8 +193,10 @@ pub async fn admin_verify(code: String) -> Result<(), AppError> {
     let context = app_context()?;
     let now = context.clock.now();
     let pending = session::require_pending().await?;
+    // Counted before it is checked, in one statement: simultaneous guesses
+    // spend the budget instead of all being checked against it.
     let attempts = format!("admin_code:{}", pending.admin_id);
-    check_throttle(&context.pool, now, &attempts, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    throttle(&context.pool, now, &attempts, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
     let Some((secret, true)) = db::totp_secret(&context.pool, pending.admin_id).await? else {
         crate::security::redirect::redirect("/admin/enroll");
         return Ok(());
@@ -193,7 +218,6 @@ pub async fn admin_verify(code: String) -> Result<(), AppError> {
     };
     if method.is_empty() {
         drop(tx);
-        let _ = throttle(&context.pool, now, &attempts, rates::LOGIN_FAILURES_PER_ACCOUNT).await;
         return Err(AppError::field(
             "code",
             "that code is not valid (a code works once)",
@@ -215,9 +239,23 @@ pub async fn admin_verify(code: String) -> Result<(), AppError> {
     )
     .await?;
     tx.commit().await?;
+    remember_this_device(&context, pending.admin_id, now).await?;
     let session = current_session().await?;
     session::complete(&session, now).await?;
     crate::security::redirect::redirect("/admin");
+    Ok(())
+}
+
+/// Marks this browser as a device the admin proved the second factor on.
+#[cfg(feature = "ssr")]
+async fn remember_this_device(
+    context: &crate::context::AppContext,
+    admin_id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    let token = known_device::new_token();
+    db::remember_device(&context.pool, admin_id, &token_hash(&token), now).await?;
+    known_device::set_cookie(&token, context.public_url.starts_with("https://"));
     Ok(())
 }
 
@@ -415,9 +453,9 @@ pub async fn list_audit(
     let day = |field: &str, raw: Option<String>| -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
         optional(raw)
             .map(|raw| {
-                chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
-                    .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-                    .map_err(|_| AppError::field(field, "give a date as YYYY-MM-DD"))
+                crate::input::parse_day(&raw)
+                    .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                    .ok_or_else(|| AppError::field(field, "give a date as YYYY-MM-DD, from 1970 to 9999"))
             })
             .transpose()
     };

@@ -311,3 +311,43 @@ pub async fn remove_override(
     .fetch_optional(conn)
     .await
 }
+
+/// Remembers a device the admin completed the second factor on.
+pub async fn remember_device(
+    pool: &PgPool,
+    admin_id: Uuid,
+    token_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "insert into admin_known_device (token_hash, platform_admin_id, created_at, last_seen_at)
+         values ($1, $2, $3, $3) on conflict (token_hash) do update set last_seen_at = $3",
+        token_hash,
+        admin_id,
+        now as _
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Whether the device with this token is one `admin_id` proved the second
+/// factor on within `max_age` before `now`.
+pub async fn is_known_device(
+    pool: &PgPool,
+    admin_id: Uuid,
+    token_hash: &[u8],
+    since: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from admin_known_device
+            where token_hash = $1 and platform_admin_id = $2 and last_seen_at >= $3) as "known!""#,
+        token_hash,
+        admin_id,
+        since as _
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -285,8 +285,8 @@ pub fn parse_expiry(raw: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc
     if raw.is_empty() {
         return Ok(None);
     }
-    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| OverrideError::Expiry)?;
-    let at = day.and_hms_opt(0, 0, 0).ok_or(OverrideError::Expiry)?.and_utc();
+    let day = crate::input::parse_day(raw).ok_or(OverrideError::Expiry)?;
+    let at = day.and_time(chrono::NaiveTime::MIN).and_utc();
     if at <= now {
         return Err(OverrideError::Expiry);
     }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod domain;
+pub mod import_outcome;
 pub mod ops;
 pub mod pages;
 #[cfg(feature = "ssr")]

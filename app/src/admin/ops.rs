@@ -469,14 +469,15 @@ pub async fn create_api_key(name: String, scope: String) -> Result<(), AppError>
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(AppError::field("name", "name the key in 1–100 characters"));
     }
-    let made = crate::api_keys::create(&context.pool, name, scope, &context.clock)
+    let mut tx = context.pool.begin().await?;
+    let made = crate::api_keys::create(&mut *tx, name, scope, &context.clock)
         .await
         .map_err(|error| {
             tracing::error!(%error, "could not make an API key");
             AppError::Internal
         })?;
     db::audit(
-        &context.pool,
+        &mut *tx,
         &AuditEntry {
             at: now,
             admin_id: admin.admin_id,
@@ -490,6 +491,7 @@ pub async fn create_api_key(name: String, scope: String) -> Result<(), AppError>
         },
     )
     .await?;
+    tx.commit().await?;
     session::keep_fresh_api_key(&crate::accounts::session::current_session().await?, made.key).await?;
     crate::security::redirect::redirect("/admin/api-keys");
     Ok(())
@@ -502,7 +504,8 @@ pub async fn revoke_api_key(prefix: String) -> Result<(), AppError> {
     let context = app_context()?;
     let now = context.clock.now();
     let prefix = prefix.trim();
-    let revoked = crate::api_keys::revoke(&context.pool, prefix, &context.clock)
+    let mut tx = context.pool.begin().await?;
+    let revoked = crate::api_keys::revoke(&mut *tx, prefix, &context.clock)
         .await
         .map_err(|error| {
             tracing::error!(%error, "could not revoke an API key");
@@ -512,7 +515,7 @@ pub async fn revoke_api_key(prefix: String) -> Result<(), AppError> {
         return Err(AppError::Conflict("no live key has that prefix".to_owned()));
     }
     db::audit(
-        &context.pool,
+        &mut *tx,
         &AuditEntry {
             at: now,
             admin_id: admin.admin_id,
@@ -526,6 +529,7 @@ pub async fn revoke_api_key(prefix: String) -> Result<(), AppError> {
         },
     )
     .await?;
+    tx.commit().await?;
     crate::security::redirect::redirect("/admin/api-keys?revoked=1");
     Ok(())
 }

@@ -68,7 +68,7 @@ pub async fn organizations(
                o.suspended_at is not null as "suspended!", p.plan_key as "tier?", s.status as "status?"
         from organization o
         left join lateral (select plan_id, status from subscription s
-                           where s.organization_id = o.organization_id
+                           where s.organization_id = o.organization_id and s.live
                            order by s.created_at desc limit 1) s on true
         left join plan p on p.plan_id = s.plan_id
         where ($1::text is null
@@ -242,7 +242,7 @@ pub async fn organization_detail(
                   s.trial_end as "trial_end: DateTime<Utc>",
                   s.current_period_end as "current_period_end: DateTime<Utc>", s.cancel_at_period_end
            from subscription s join plan p using (plan_id)
-           where s.organization_id = $1 order by s.created_at desc limit 1"#,
+           where s.organization_id = $1 and s.live order by s.created_at desc limit 1"#,
         organization_id
     )
     .fetch_optional(pool)

@@ -101,18 +101,14 @@ pub async fn end(session: &Session) -> Result<(), AppError> {
 
 /// Keeps freshly made recovery codes for the one page that shows them.
 pub async fn keep_fresh_codes(session: &Session, codes: Vec<String>) -> Result<(), AppError> {
-    session
-        .insert(FRESH_CODES_KEY, codes)
-        .await
-        .map_err(session_error)
+    shown_once::keep(session, FRESH_CODES_KEY, &codes.join("\n")).await
 }
 
 /// Takes the freshly made recovery codes (they are shown once).
 pub async fn take_fresh_codes(session: &Session) -> Result<Vec<String>, AppError> {
-    Ok(session
-        .remove::<Vec<String>>(FRESH_CODES_KEY)
-        .await
-        .map_err(session_error)?
+    Ok(shown_once::take(session, FRESH_CODES_KEY)
+        .await?
+        .map(|codes| codes.lines().map(str::to_owned).collect())
         .unwrap_or_default())
 }
 
@@ -214,29 +210,173 @@ const FRESH_ENDPOINT_SECRET: &str = "gatehouse.admin.fresh_endpoint_secret";
 
 /// Keeps a freshly made API key for the one page that shows it.
 pub async fn keep_fresh_api_key(session: &Session, key: String) -> Result<(), AppError> {
-    session.insert(FRESH_API_KEY, key).await.map_err(session_error)
+    shown_once::keep(session, FRESH_API_KEY, &key).await
 }
 
 /// Takes the freshly made API key (it is shown once).
 pub async fn take_fresh_api_key(session: &Session) -> Result<Option<String>, AppError> {
-    session
-        .remove::<String>(FRESH_API_KEY)
-        .await
-        .map_err(session_error)
+    shown_once::take(session, FRESH_API_KEY).await
 }
 
 /// Keeps a new endpoint's signing secret for the one page that shows it.
 pub async fn keep_fresh_endpoint_secret(session: &Session, secret: String) -> Result<(), AppError> {
-    session
-        .insert(FRESH_ENDPOINT_SECRET, secret)
-        .await
-        .map_err(session_error)
+    shown_once::keep(session, FRESH_ENDPOINT_SECRET, &secret).await
 }
 
 /// Takes a new endpoint's signing secret (it is shown once).
 pub async fn take_fresh_endpoint_secret(session: &Session) -> Result<Option<String>, AppError> {
-    session
-        .remove::<String>(FRESH_ENDPOINT_SECRET)
-        .await
-        .map_err(session_error)
+    shown_once::take(session, FRESH_ENDPOINT_SECRET).await
+}
+
+/// A secret shown once (a new API key, a signing secret, recovery codes)
+/// waits for its page split in two: the session row holds it XORed with a
+/// random pad of its length, and only the browser holds the pad, in an
+/// HttpOnly cookie the page clears. Neither the session table nor the
+/// cookie alone reveals anything of it.
+pub mod shown_once {
+    use crate::error::AppError;
+    use leptos::prelude::use_context;
+    use tower_sessions::Session;
+
+    fn cookie_name(key: &str) -> String {
+        let slot: String = key
+            .rsplit('.')
+            .next()
+            .unwrap_or(key)
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        format!("gatehouse_reveal_{slot}")
+    }
+
+    fn set_cookie(name: &str, value: &str, max_age: i64) {
+        let secure = crate::context::app_context()
+            .map(|context| context.public_url.starts_with("https://"))
+            .unwrap_or(false);
+        let secure = if secure { "; Secure" } else { "" };
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+            && let Ok(value) = http::HeaderValue::from_str(&format!(
+                "{name}={value}; Path=/; Max-Age={max_age}; SameSite=Strict; HttpOnly{secure}"
+            ))
+        {
+            response.append_header(http::header::SET_COOKIE, value);
+        }
+    }
+
+    fn cookie(name: &str) -> Option<String> {
+        let parts = use_context::<http::request::Parts>()?;
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(found, _)| *found == name)
+            .map(|(_, value)| value.to_owned())
+    }
+
+    /// XORs `bytes` with `pad` (of the same length).
+    pub fn xor(bytes: &[u8], pad: &[u8]) -> Vec<u8> {
+        bytes.iter().zip(pad).map(|(b, p)| b ^ p).collect()
+    }
+
+    /// Keeps `secret` under `key`: the sealed half in the session, the pad in
+    /// the answer's cookie.
+    pub async fn keep(session: &Session, key: &str, secret: &str) -> Result<(), AppError> {
+        let mut pad = vec![0u8; secret.len()];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut pad);
+        let sealed = hex::encode(xor(secret.as_bytes(), &pad));
+        set_cookie(&cookie_name(key), &hex::encode(&pad), 600);
+        session.insert(key, sealed).await.map_err(|_| AppError::Internal)
+    }
+
+    /// Takes the secret kept under `key`, if both halves are here; either way
+    /// the session's half is removed and the cookie cleared.
+    pub async fn take(session: &Session, key: &str) -> Result<Option<String>, AppError> {
+        let sealed = session
+            .remove::<String>(key)
+            .await
+            .map_err(|_| AppError::Internal)?;
+        let name = cookie_name(key);
+        let pad = cookie(&name);
+        if pad.is_some() {
+            set_cookie(&name, "", 0);
+        }
+        let (Some(sealed), Some(pad)) = (sealed, pad) else {
+            return Ok(None);
+        };
+        let (Ok(sealed), Ok(pad)) = (hex::decode(sealed), hex::decode(pad)) else {
+            return Ok(None);
+        };
+        if sealed.len() != pad.len() {
+            return Ok(None);
+        }
+        Ok(String::from_utf8(xor(&sealed, &pad)).ok())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn sealing_is_undone_only_by_the_same_pad() {
+            let secret = b"gk_0123abcd_secretsecret";
+            let pad: Vec<u8> = (0..secret.len() as u8)
+                .map(|i| i.wrapping_mul(37).wrapping_add(11))
+                .collect();
+            let sealed = xor(secret, &pad);
+            assert_ne!(sealed, secret.to_vec());
+            assert_eq!(xor(&sealed, &pad), secret.to_vec());
+            assert_eq!(
+                cookie_name("gatehouse.admin.fresh_api_key"),
+                "gatehouse_reveal_fresh_api_key"
+            );
+        }
+    }
+}
+
+/// The cookie that marks a browser on which an admin proved the second
+/// factor; only its hash is stored (`admin_known_device`).
+pub mod known_device {
+    use chrono::TimeDelta;
+    use leptos::prelude::use_context;
+
+    /// The cookie's name.
+    pub const COOKIE: &str = "gatehouse_admin_device";
+    /// How long a device stays known after its last second factor.
+    pub const LIFETIME: TimeDelta = TimeDelta::days(90);
+
+    /// A new random device token.
+    pub fn new_token() -> String {
+        crate::accounts::secrets::new_token()
+    }
+
+    /// The device token the request carries, if any.
+    pub fn token() -> Option<String> {
+        let parts = use_context::<http::request::Parts>()?;
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == COOKIE)
+            .map(|(_, value)| value.to_owned())
+            .filter(|value| !value.is_empty() && value.len() <= 128)
+    }
+
+    /// Sets the device cookie on the answer.
+    pub fn set_cookie(token: &str, secure: bool) {
+        let secure = if secure { "; Secure" } else { "" };
+        let max_age = LIFETIME.num_seconds();
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+            && let Ok(value) = http::HeaderValue::from_str(&format!(
+                "{COOKIE}={token}; Path=/admin; Max-Age={max_age}; SameSite=Strict; HttpOnly{secure}"
+            ))
+        {
+            response.append_header(http::header::SET_COOKIE, value);
+        }
+    }
 }

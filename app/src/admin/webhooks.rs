@@ -143,11 +143,18 @@ pub async fn get_endpoints() -> Result<EndpointsView, AppError> {
 pub async fn add_endpoint(url: String, description: String) -> Result<(), AppError> {
     let admin = session::require_admin().await?;
     let context = app_context()?;
-    let (id, secret) = endpoints::add(&context.pool, &url, &description, &context.clock)
-        .await
-        .map_err(endpoint_error)?;
+    let mut tx = context.pool.begin().await?;
+    let (id, secret) = endpoints::add(
+        &mut *tx,
+        &url,
+        &description,
+        &context.clock,
+        &context.webhook_private_hosts,
+    )
+    .await
+    .map_err(endpoint_error)?;
     db::audit(
-        &context.pool,
+        &mut *tx,
         &AuditEntry {
             at: context.clock.now(),
             admin_id: admin.admin_id,
@@ -161,6 +168,7 @@ pub async fn add_endpoint(url: String, description: String) -> Result<(), AppErr
         },
     )
     .await?;
+    tx.commit().await?;
     session::keep_fresh_endpoint_secret(&crate::accounts::session::current_session().await?, secret).await?;
     crate::security::redirect::redirect("/admin/webhooks");
     Ok(())

@@ -141,7 +141,7 @@ pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
     // language=PostgreSQL
     let trials = sqlx::query!(
         r#"
-        select (select count(*) from subscription where status = 'trialing' and trial_end <= $1) as "overdue!",
+        select (select count(*) from subscription where live and status = 'trialing' and trial_end <= $1) as "overdue!",
                (select max(recorded_at) from subscription_revision where cause = $2) as "last_expiry: DateTime<Utc>",
                (select count(*) from subscription_revision where cause = $2 and recorded_at >= $3) as "expired!"
         "#,

@@ -376,7 +376,7 @@ fn parse_row(line: u64, record: &csv::StringRecord) -> Result<ImportRow, String>
             field(11)
         ));
     }
-    Ok(ImportRow {
+    let row = ImportRow {
         line,
         org_id: text(0, 200)?,
         subscription_id: text(1, 255)?,
@@ -390,8 +390,23 @@ fn parse_row(line: u64, record: &csv::StringRecord) -> Result<ImportRow, String>
         addon_quantity: whole(9, MAX_QUANTITY)? as u32,
         discount_percent_forever: whole(10, 100)? as u32,
         currency,
-    })
+    };
+    // One subscription's charge per period is bounded too, so that its MRR
+    // (a weekly price is 4.35 a month), twelve times that, and the sum over
+    // a million subscriptions all stay inside 64 bits.
+    let per_period = i128::from(row.unit_amount_cents) * i128::from(row.quantity)
+        + i128::from(row.addon_unit_amount_cents) * i128::from(row.addon_quantity);
+    if per_period > i128::from(MAX_PERIOD_CENTS) {
+        return Err(format!(
+            "charges {per_period} cents a period (unit amounts times quantities); at most {MAX_PERIOD_CENTS} are accepted"
+        ));
+    }
+    Ok(row)
 }
+
+/// The most one imported subscription may charge per billing period, in
+/// minor units: one billion in major units.
+pub const MAX_PERIOD_CENTS: i64 = 100_000_000_000;
 
 #[cfg(test)]
 mod tests {
@@ -508,6 +523,23 @@ mod tests {
             (
                 "acme,sub_1,2026-02-01T00:00:00Z,active,starter,month,4900,1,0,0,0,EUR",
                 "bills in USD",
+            ),
+            // Each within its bounds, but their products past any real charge.
+            (
+                "acme,sub_1,2026-01-01T00:00:00Z,active,starter,month,100000000000,1000000,0,0,0,USD",
+                "cents a period",
+            ),
+            (
+                "acme,sub_1,2026-01-01T00:00:00Z,active,starter,week,100000000000,1,1,1,0,USD",
+                "cents a period",
+            ),
+            (
+                "acme,sub_1,2026-01-01T00:00:00Z,active,starter,month,1,1,100000000000,1000000,0,USD",
+                "cents a period",
+            ),
+            (
+                "acme\u{0}x,sub_1,2026-01-01T00:00:00Z,active,starter,month,4900,1,0,0,0,USD",
+                "org_id",
             ),
         ];
         for (bad, expected) in cases {

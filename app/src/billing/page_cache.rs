@@ -94,6 +94,18 @@ impl BillingPageCache {
         self.reads.apply_notice(payload);
     }
 
+    /// Drops every entry (a change this process made, whose reach it does
+    /// not know, such as a console action).
+    pub fn forget_all(&self) {
+        self.reads.forget_all();
+    }
+
+    /// One heartbeat of the change listener: entries age by one (see
+    /// [`crate::notice_cache::MAX_AGE_TICKS`]).
+    pub fn tick(&self) {
+        self.reads.tick();
+    }
+
     /// Whether notices are being received; the cache answers only then.
     pub fn set_live(&self, live: bool) {
         self.reads.set_live(live);

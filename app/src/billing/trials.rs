@@ -119,7 +119,7 @@ async fn remind_locked(
         select s.organization_id, o.name as organization, s.provider is not null as "subscribed!",
                s.trial_end as "trial_end!: DateTime<Utc>"
         from subscription s join organization o using (organization_id)
-        where s.subscription_id = $1 and s.status = 'trialing' and s.trial_end > $2
+        where s.subscription_id = $1 and s.live and s.status = 'trialing' and s.trial_end > $2
           and s.trial_reminder_sent_for is distinct from s.trial_end
         "#,
         subscription_id,
@@ -179,7 +179,7 @@ pub async fn send_due_reminders(
         let Some(subscription_id) = sqlx::query_scalar!(
             r#"
             select subscription_id from subscription
-            where status = 'trialing' and trial_end > $1
+            where live and status = 'trialing' and trial_end > $1
               and trial_end <= $1 + make_interval(days => $2)
               and trial_reminder_sent_for is distinct from trial_end
             order by trial_end
@@ -216,7 +216,7 @@ pub async fn expire_ended_trials(
         let Some(subscription_id) = sqlx::query_scalar!(
             r#"
             select subscription_id from subscription
-            where provider is null and status = 'trialing' and trial_end <= $1
+            where live and provider is null and status = 'trialing' and trial_end <= $1
             order by trial_end
             limit 1
             for update skip locked
@@ -314,7 +314,7 @@ async fn pause_ended_trial(
                                       where r.subscription_id = s.subscription_id))
                    as "trial_end!: chrono::DateTime<Utc>"
         from subscription s join organization o using (organization_id) join plan p using (plan_id)
-        where s.subscription_id = $1 and s.provider is null and s.status = 'trialing' and s.trial_end <= $2
+        where s.subscription_id = $1 and s.live and s.provider is null and s.status = 'trialing' and s.trial_end <= $2
         for update of s
         "#,
         subscription_id,
@@ -405,7 +405,7 @@ pub async fn extend_signup_trial(
         select s.subscription_id, s.status, s.trial_end as "trial_end!: DateTime<Utc>", s.billing_cycle,
                p.plan_key, p.currency
         from subscription s join plan p using (plan_id)
-        where s.organization_id = $1 and s.provider is null and s.import_key is null
+        where s.organization_id = $1 and s.live and s.provider is null and s.import_key is null
           and s.trial_end is not null and s.status in ('trialing', 'paused')
         order by s.created_at desc limit 1
         for update of s

@@ -165,6 +165,13 @@ impl StandingCache {
         }
     }
 
+    /// One heartbeat of the change listener: entries age by one (see
+    /// [`crate::notice_cache::MAX_AGE_TICKS`]).
+    pub fn tick(&self) {
+        self.by_id.tick();
+        self.by_external.tick();
+    }
+
     /// Whether notices are being received; the cache answers only then, and
     /// starts empty each time that changes.
     pub fn set_live(&self, live: bool) {

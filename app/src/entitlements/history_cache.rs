@@ -73,6 +73,18 @@ impl SnapshotHistoryCache {
         self.histories.apply_notice(payload);
     }
 
+    /// Drops every entry (a change this process made, whose reach it does
+    /// not know, such as a console action).
+    pub fn forget_all(&self) {
+        self.histories.forget_all();
+    }
+
+    /// One heartbeat of the change listener: entries age by one (see
+    /// [`crate::notice_cache::MAX_AGE_TICKS`]).
+    pub fn tick(&self) {
+        self.histories.tick();
+    }
+
     /// Whether notices are being received; the cache answers only then.
     pub fn set_live(&self, live: bool) {
         self.histories.set_live(live);

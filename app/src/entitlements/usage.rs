@@ -12,6 +12,11 @@ use uuid::Uuid;
 pub const MAX_BATCH: usize = 100;
 /// Longest report id.
 pub const MAX_REPORT_ID: usize = 200;
+/// The largest usage value, increment or set a counter takes: far past
+/// any real count, and small enough that every figure derived from it
+/// (sums, percentages of a limit, a thousand times it) stays inside `i64`.
+pub const MAX_USAGE_VALUE: i64 = 1_000_000_000_000_000;
+
 /// How often every organisation's usage is recorded.
 pub const SNAPSHOT_EVERY: TimeDelta = TimeDelta::hours(6);
 
@@ -119,9 +124,15 @@ pub fn parse_batch(catalog: &Catalog, raw: Vec<RawReport>) -> Result<Vec<Report>
                 Some(_) => {}
             }
             let change = match (report.increment, report.set) {
-                (Some(n), None) => Change::Increment(n),
-                (None, Some(n)) if n >= 0 => Change::Set(n as u64),
-                (None, Some(_)) => return Err(problem(at("set"), "must be 0 or more")),
+                (Some(n), None) if n.unsigned_abs() <= MAX_USAGE_VALUE as u64 => Change::Increment(n),
+                (Some(_), None) => {
+                    return Err(problem(
+                        at("increment"),
+                        format!("must be between -{MAX_USAGE_VALUE} and {MAX_USAGE_VALUE}"),
+                    ));
+                }
+                (None, Some(n)) if (0..=MAX_USAGE_VALUE).contains(&n) => Change::Set(n as u64),
+                (None, Some(_)) => return Err(problem(at("set"), format!("must be 0 to {MAX_USAGE_VALUE}"))),
                 _ => return Err(problem(at("increment"), "give exactly one of increment and set")),
             };
             Ok(Report { id, metric, change })
@@ -148,6 +159,12 @@ pub enum BatchOutcome {
     },
     /// A decrement would go below zero; nothing was applied.
     BelowZero {
+        /// The report's index in the batch.
+        index: usize,
+    },
+    /// An increment would take the value past [`MAX_USAGE_VALUE`]; nothing
+    /// was applied.
+    TooLarge {
         /// The report's index in the batch.
         index: usize,
     },
@@ -221,19 +238,25 @@ pub async fn apply_batch(
             update usage_counter
                set value = case when $3::bigint is not null then $3 else value + $4 end, updated_at = $5
              where organization_id = $1 and metric_key = $2
-               and (case when $3::bigint is not null then $3 else value + $4 end) >= 0
+               and (case when $3::bigint is not null then $3 else value + $4 end) between 0 and $6
             returning value
             "#,
             organization_id,
             report.metric,
             set_value,
             increment,
-            now as _
+            now as _,
+            MAX_USAGE_VALUE
         )
         .fetch_optional(&mut *conn)
         .await?;
         let Some(value_after) = value_after else {
-            return Ok(BatchOutcome::BelowZero { index });
+            // Values and increments are bounded, so the sum cannot overflow.
+            return Ok(if increment.is_some_and(|n| n > 0) {
+                BatchOutcome::TooLarge { index }
+            } else {
+                BatchOutcome::BelowZero { index }
+            });
         };
         // A concurrent batch for this organisation waits on the counter lock
         // above and then finds this row; one for another organisation with

@@ -3,6 +3,7 @@
 //! read back, and an event replayed to one of them. The command line and
 //! the admin console share these.
 
+use super::address::{self, PrivateHosts};
 use super::events::OUTBOUND_CHANNEL;
 use crate::clock::Clock;
 use chrono::{DateTime, Utc};
@@ -23,8 +24,10 @@ pub enum EndpointError {
     Database(#[from] sqlx::Error),
 }
 
-/// The URL as it will be stored, or why it cannot be.
-pub fn check_url(url: &str) -> Result<String, EndpointError> {
+/// The URL as it will be stored (its host in the one spelling connections
+/// use), or why it cannot be: not http(s), no host, too long, or a private
+/// address `allowed` does not name.
+pub fn check_url(url: &str, allowed: &PrivateHosts) -> Result<String, EndpointError> {
     let url = url.trim();
     let parsed =
         url::Url::parse(url).map_err(|e| EndpointError::BadUrl(format!("{url:?} is not a URL: {e}")))?;
@@ -32,6 +35,11 @@ pub fn check_url(url: &str) -> Result<String, EndpointError> {
         return Err(EndpointError::BadUrl(format!(
             "{url:?} must be an http or https URL with a host"
         )));
+    }
+    if let Some(host) = parsed.host()
+        && let Some(refusal) = address::refusal(&host, allowed)
+    {
+        return Err(EndpointError::BadUrl(refusal));
     }
     if parsed.as_str().len() > 2_000 {
         return Err(EndpointError::BadUrl(
@@ -43,12 +51,13 @@ pub fn check_url(url: &str) -> Result<String, EndpointError> {
 
 /// Adds an endpoint; returns its id and its signing secret.
 pub async fn add(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     url: &str,
     description: &str,
     clock: &Clock,
+    allowed: &PrivateHosts,
 ) -> Result<(Uuid, String), EndpointError> {
-    let url = check_url(url)?;
+    let url = check_url(url, allowed)?;
     let description = description.trim();
     if description.chars().count() > 200 || description.chars().any(char::is_control) {
         return Err(EndpointError::BadDescription);
@@ -65,7 +74,7 @@ pub async fn add(
         secret,
         clock.now() as _
     )
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await?;
     Ok((id, secret))
 }
@@ -321,10 +330,10 @@ mod tests {
     fn only_absolute_http_urls_with_a_host_are_endpoints() {
         for good in [
             "https://example.com/hooks",
-            "http://127.0.0.1:9000/h?x=1",
+            "http://93.184.215.14:9000/h?x=1",
             " https://a.b/ ",
         ] {
-            assert!(check_url(good).is_ok(), "{good}");
+            assert!(check_url(good, &PrivateHosts::none()).is_ok(), "{good}");
         }
         for bad in [
             "",
@@ -334,9 +343,12 @@ mod tests {
             "javascript:alert(1)",
             "https://",
             "mailto:a@b.c",
+            "http://127.0.0.1:9000/h",
+            "http://2130706433/",
+            "http://169.254.169.254/",
             &format!("https://example.com/{}", "a".repeat(2_100)),
         ] {
-            assert!(check_url(bad).is_err(), "{bad}");
+            assert!(check_url(bad, &PrivateHosts::none()).is_err(), "{bad}");
         }
     }
 }

@@ -254,10 +254,10 @@ pub async fn publish_time_changes(
             where removed_at is null and expires_at <= $1
             union all
             select organization_id, trial_end from subscription
-            where status = 'trialing' and trial_end <= $1
+            where live and status = 'trialing' and trial_end <= $1
             union all
             select organization_id, current_period_end from subscription
-            where cancel_at_period_end and current_period_end <= $1 and status <> 'canceled'
+            where live and cancel_at_period_end and current_period_end <= $1 and status <> 'canceled'
         ) b
         where not exists (select 1 from entitlements_published p
                           where p.organization_id = b.organization_id and p.published_at >= b.boundary)

@@ -3,6 +3,7 @@
 //! enabled endpoint; the server's worker delivers them, signed the way the
 //! Standard Webhooks specification describes. Events are never dropped.
 
+pub mod address;
 #[cfg(feature = "ssr")]
 pub mod endpoints;
 #[cfg(feature = "ssr")]

@@ -1,7 +1,7 @@
 //! Rate-limit state in Postgres: one row per key, updated under a row lock so
 //! concurrent requests on any process see each other.
 
-use super::throttle::{Decision, LeaseDecision, Rate, decide, decide_lease, emission_interval_us};
+use super::throttle::{LeaseDecision, Rate, decide_lease, emission_interval_us};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -67,24 +67,6 @@ async fn stored_tat_us(pool: &PgPool, bucket: &str) -> Result<Option<i64>, sqlx:
     sqlx::query_scalar!("select tat_us from rate_limit where bucket = $1", bucket)
         .fetch_optional(pool)
         .await
-}
-
-/// Refuses with [`AppError::TooManyRequests`] when `bucket` is over `rate`,
-/// without counting this request (it is counted later, and only if it
-/// fails, with [`throttle`]).
-pub async fn check_throttle(
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    bucket: &str,
-    rate: Rate,
-) -> Result<(), AppError> {
-    let Some(tat_us) = stored_tat_us(pool, bucket).await? else {
-        return Ok(());
-    };
-    match decide(micros(now), Some(tat_us), rate) {
-        Decision::Allow { .. } => Ok(()),
-        Decision::Deny { retry_after_secs } => Err(AppError::TooManyRequests { retry_after_secs }),
-    }
 }
 
 /// Forgets a bucket's history (a proven owner clears their account's

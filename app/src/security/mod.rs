@@ -7,6 +7,8 @@ pub mod local_path;
 pub mod throttle;
 
 #[cfg(feature = "ssr")]
+pub mod client;
+#[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod lease;

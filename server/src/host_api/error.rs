@@ -87,6 +87,105 @@ impl IntoResponse for ApiError {
 impl From<sqlx::Error> for ApiError {
     #[track_caller]
     fn from(error: sqlx::Error) -> Self {
-        ApiError::internal("querying the database", error)
+        match app::error::input_refused_by_database(&error) {
+            Some(message) => {
+                tracing::warn!(%error, "input refused by the database");
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+            }
+            None => ApiError::internal("querying the database", error),
+        }
+    }
+}
+
+/// The stable code for an error status the API's own handlers did not
+/// answer (a refusal by a layer in front of them).
+fn code_for(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::BAD_REQUEST => ("bad_request", "the request could not be read"),
+        StatusCode::UNAUTHORIZED => (
+            "missing_api_key",
+            "send your API key as Authorization: Bearer <key>",
+        ),
+        StatusCode::FORBIDDEN => ("forbidden", "this request is not allowed"),
+        StatusCode::NOT_FOUND => ("route_not_found", "no such API route"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not take that method"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "send the body as application/json"),
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            ("invalid_input", "the request holds a value that is not accepted")
+        }
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests; try again later"),
+        status if status.is_client_error() => ("bad_request", "the request was refused"),
+        _ => ("internal", "something went wrong on our side; please try again"),
+    }
+}
+
+/// Whether a body is already the API's error envelope.
+fn is_envelope(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value.get("error")?.get("code")?.as_str().map(|_| ()))
+        .is_some()
+}
+
+/// Every error answer under `/api/v1` is the API's envelope, whoever made
+/// it (a size limit, an unknown method, a query that did not parse): one a
+/// layer made in another shape is replaced by the envelope for its status,
+/// which never repeats what the client sent.
+pub async fn envelope_every_error(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    if !(path == "/api/v1" || path.starts_with("/api/v1/")) {
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, 64 * 1024))
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    if is_envelope(&bytes) {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let (code, message) = code_for(status);
+    let mut error = ApiError::new(status, code, message);
+    error.retry_after = parts
+        .headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let mut answer = error.into_response();
+    for name in [header::ALLOW, header::CACHE_CONTROL] {
+        if let Some(value) = parts.headers.get(&name) {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_status_has_a_code_and_a_message_of_its_own() {
+        for status in 400..600u16 {
+            let Ok(status) = StatusCode::from_u16(status) else {
+                continue;
+            };
+            let (code, message) = code_for(status);
+            assert!(!code.is_empty() && !message.is_empty(), "{status}");
+        }
+        assert!(is_envelope(br#"{"error":{"code":"x","message":"y"}}"#));
+        for other in [
+            &br#"{"Validation":{"field":"","message":"x"}}"#[..],
+            b"",
+            b"Method Not Allowed",
+        ] {
+            assert!(!is_envelope(other));
+        }
     }
 }

@@ -115,6 +115,12 @@ impl KeyCache {
         self.inner.keys.forget_all();
     }
 
+    /// One heartbeat of the change listener: entries age by one (see
+    /// [`app::notice_cache::MAX_AGE_TICKS`]).
+    pub fn tick(&self) {
+        self.inner.keys.tick();
+    }
+
     /// Whether notices are being received; the cache answers only then.
     pub fn set_live(&self, live: bool) {
         self.inner.keys.set_live(live);

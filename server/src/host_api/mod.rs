@@ -106,8 +106,17 @@ async fn standing_at(
 
 fn read_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| {
-        // serde's message names the field and position, never secrets.
-        ApiError::bad_json(format!("the body is not the JSON this route takes: {error}"))
+        // serde's own message may quote the value sent; this never does.
+        use serde_json::error::Category;
+        let what = match error.classify() {
+            Category::Syntax | Category::Eof | Category::Io => "it is not valid JSON",
+            Category::Data => "a field is missing, unknown or of the wrong type",
+        };
+        ApiError::bad_json(format!(
+            "the body is not the JSON this route takes: {what} (line {}, column {})",
+            error.line(),
+            error.column()
+        ))
     })
 }
 
@@ -146,7 +155,7 @@ async fn list_organizations(
         select o.organization_id, o.name, o.external_id, o.created_at as "created_at: DateTime<Utc>",
                p.plan_key as "tier?", s.status as "status?"
         from organization o
-        left join lateral (select * from subscription where organization_id = o.organization_id
+        left join lateral (select * from subscription where organization_id = o.organization_id and live
                            order by created_at desc limit 1) s on true
         left join plan p on p.plan_id = s.plan_id
         where ($1::text is null or o.external_id = $1)
@@ -395,6 +404,13 @@ async fn post_usage(
         BatchOutcome::BelowZero { index } => Err(ApiError::invalid(
             format!("reports[{index}].increment"),
             "would take the usage below zero; nothing in this batch was applied",
+        )),
+        BatchOutcome::TooLarge { index } => Err(ApiError::invalid(
+            format!("reports[{index}].increment"),
+            format!(
+                "would take the usage past {}; nothing in this batch was applied",
+                usage::MAX_USAGE_VALUE
+            ),
         )),
         BatchOutcome::Applied {
             applied,

@@ -218,15 +218,37 @@ fn urlencode(value: &str) -> String {
 }
 
 impl Browser<'_> {
+    /// Keeps every cookie the site sets (the session, a known device, a
+    /// secret's pad), as a browser would: one `Cookie` header of them all.
     fn remember_cookie(&mut self, response: &TestResponse) {
+        let mut jar: Vec<(String, String)> = self
+            .cookie
+            .as_deref()
+            .unwrap_or_default()
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
         for value in response.headers.get_all("set-cookie") {
             let value = value.to_str().unwrap();
-            if let Some(pair) = value.split(';').next()
-                && pair.starts_with("gatehouse_session=")
-            {
-                self.cookie = Some(pair.to_owned());
+            let Some((name, cookie_value)) = value.split(';').next().and_then(|pair| pair.split_once('='))
+            else {
+                continue;
+            };
+            jar.retain(|(kept, _)| kept != name);
+            let expired = value.split(';').any(|attribute| attribute.trim() == "Max-Age=0");
+            if !expired {
+                jar.push((name.to_owned(), cookie_value.to_owned()));
             }
         }
+        // The session first, as tests that read it expect.
+        jar.sort_by_key(|(name, _)| name != "gatehouse_session");
+        self.cookie = (!jar.is_empty()).then(|| {
+            jar.iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
     }
 
     async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> TestResponse {

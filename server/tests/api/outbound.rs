@@ -4,6 +4,7 @@
 
 use crate::helpers::*;
 use crate::host_api::{api_key, call, organization_id};
+use app::outbound::address::PrivateHosts;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::TimeDelta;
 use serde_json::{Value, json};
@@ -57,8 +58,14 @@ pub async fn receiver(failures: usize) -> (String, Arc<Mutex<Received>>) {
     (format!("http://{address}/hooks"), received)
 }
 
+/// The tests' receivers listen on loopback, which only an operator's
+/// allowance lets webhooks reach.
+pub fn loopback_allowed() -> PrivateHosts {
+    PrivateHosts::parse("127.0.0.1")
+}
+
 pub async fn drain(app: &TestApp, rounds: usize) {
-    let sender = Sender::default();
+    let sender = Sender::new(loopback_allowed());
     for _ in 0..rounds {
         deliver_due(&app.state.pool, &sender, &app.state.clock)
             .await
@@ -72,7 +79,7 @@ pub async fn drain(app: &TestApp, rounds: usize) {
 async fn a_receiver_that_fails_then_recovers_gets_every_event_once_signed(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     let (url, received) = receiver(3).await;
-    let (_, secret) = add_endpoint(&pool, &url, "host product", &app.state.clock)
+    let (_, secret) = add_endpoint(&pool, &url, "host product", &app.state.clock, &loopback_allowed())
         .await
         .unwrap();
 
@@ -152,9 +159,15 @@ async fn a_receiver_that_stays_down_is_marked_failing_and_nothing_is_dropped(poo
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()
     };
-    add_endpoint(&pool, &format!("http://{closed}/hooks"), "down", &app.state.clock)
-        .await
-        .unwrap();
+    add_endpoint(
+        &pool,
+        &format!("http://{closed}/hooks"),
+        "down",
+        &app.state.clock,
+        &loopback_allowed(),
+    )
+    .await
+    .unwrap();
     app.signed_up("ada@acme.test", "Acme", "starter").await;
 
     // Attempts 1..6 with waits of 30 s doubling: 10-minute steps reach them all.
@@ -181,7 +194,9 @@ async fn a_receiver_that_stays_down_is_marked_failing_and_nothing_is_dropped(poo
 
     // An endpoint added later hears only what happens after it.
     let (url, received) = receiver(0).await;
-    add_endpoint(&pool, &url, "new", &app.state.clock).await.unwrap();
+    add_endpoint(&pool, &url, "new", &app.state.clock, &loopback_allowed())
+        .await
+        .unwrap();
     drain(&app, 1).await;
     assert!(received.lock().unwrap().requests.is_empty());
 }
@@ -190,12 +205,14 @@ async fn a_receiver_that_stays_down_is_marked_failing_and_nothing_is_dropped(poo
 async fn two_workers_racing_deliver_each_event_once(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     let (url, received) = receiver(0).await;
-    add_endpoint(&pool, &url, "host", &app.state.clock).await.unwrap();
+    add_endpoint(&pool, &url, "host", &app.state.clock, &loopback_allowed())
+        .await
+        .unwrap();
     for i in 0..6 {
         app.signed_up(&format!("u{i}@org{i}.test"), &format!("Org {i}"), "starter")
             .await;
     }
-    let sender = Sender::default();
+    let sender = Sender::new(loopback_allowed());
     let workers = (0..3).map(|_| {
         let (pool, sender, clock) = (pool.clone(), sender.clone(), app.state.clock.clone());
         tokio::spawn(async move {
@@ -217,7 +234,9 @@ async fn two_workers_racing_deliver_each_event_once(pool: PgPool) {
 async fn a_subscription_change_at_the_provider_is_heard_once_with_the_new_entitlements(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     let (url, received) = receiver(0).await;
-    add_endpoint(&pool, &url, "host", &app.state.clock).await.unwrap();
+    add_endpoint(&pool, &url, "host", &app.state.clock, &loopback_allowed())
+        .await
+        .unwrap();
     let mut owner = app.signed_up("ada@acme.test", "Acme", "starter").await;
     let session_id = start_sandbox_checkout(&mut owner, "professional").await;
     owner

@@ -7,6 +7,11 @@
 //! state before, exactly what [`record_revision`] would append). One already
 //! imported goes through [`record_revision`] state by state, so importing a
 //! file twice changes nothing and a late row lands where it belongs.
+//!
+//! Imported subscriptions are history, not live state: they are stored with
+//! `live` false, so no organisation's entitlements, billing page or trial
+//! change. Only [`make_live`], the operator's explicit and audited
+//! migration, turns them into what an organisation may do.
 
 use super::import::{ImportRejected, ImportRow};
 use crate::billing::ledger_store::{Revision, record_revision};
@@ -68,18 +73,29 @@ pub async fn store_history(
     now: DateTime<Utc>,
 ) -> Result<ImportSummary, ImportError> {
     let mut tx = pool.begin().await?;
+    let summary = store_history_in(&mut tx, rows, now).await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// [`store_history`] inside the caller's transaction (which it must be: the
+/// import's locks are held until it ends), so what the caller records of
+/// the import (its audit entry) commits with it or not at all.
+pub async fn store_history_in(
+    conn: &mut PgConnection,
+    rows: &[ImportRow],
+    now: DateTime<Utc>,
+) -> Result<ImportSummary, ImportError> {
     // Imports run one at a time, across processes: a second import of the
     // same file then finds every subscription and revision stored.
     // language=PostgreSQL
     sqlx::query!("select pg_advisory_xact_lock(hashtextextended('import-history', 0))")
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     // Before any revision: a live refresh holding the series' lock shared may
     // be waiting for an organisation this import locks.
-    crate::billing::series_store::lock_exclusively(&mut tx).await?;
-    let summary = store(&mut tx, rows, now).await?;
-    tx.commit().await?;
-    Ok(summary)
+    crate::billing::series_store::lock_exclusively(conn).await?;
+    store(conn, rows, now).await
 }
 
 async fn store(
@@ -215,6 +231,64 @@ async fn store(
     series_store::refresh_exclusively(conn, &touched, now).await?;
     stage("MRR series");
     Ok(summary)
+}
+
+/// An organisation whose imported subscriptions were made live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeLive {
+    /// The organisation.
+    pub organization_id: Uuid,
+    /// Its external id, as the file named it.
+    pub external_id: String,
+    /// The subscriptions made live, by their import key.
+    pub subscriptions: Vec<String>,
+}
+
+/// The operator's explicit migration of live subscriptions: makes the
+/// subscriptions `rows` name (already imported) live, so they decide what
+/// their organisations may do, inside the caller's transaction, and
+/// announces each organisation's change to the host product. Returns each
+/// organisation changed, for the caller to audit in the same transaction.
+pub async fn make_live(
+    conn: &mut PgConnection,
+    rows: &[ImportRow],
+    now: DateTime<Utc>,
+) -> Result<Vec<MadeLive>, sqlx::Error> {
+    let keys: Vec<String> = rows
+        .iter()
+        .map(|r| r.subscription_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // language=PostgreSQL
+    let changed = sqlx::query!(
+        r#"
+        update subscription s set live = true
+        from organization o
+        where s.import_key = any($1) and not s.live and o.organization_id = s.organization_id
+        returning s.organization_id, o.external_id as "external_id!", s.import_key as "import_key!"
+        "#,
+        &keys
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut made: Vec<MadeLive> = Vec::new();
+    for row in changed {
+        match made.iter_mut().find(|m| m.organization_id == row.organization_id) {
+            Some(entry) => entry.subscriptions.push(row.import_key),
+            None => made.push(MadeLive {
+                organization_id: row.organization_id,
+                external_id: row.external_id,
+                subscriptions: vec![row.import_key],
+            }),
+        }
+    }
+    made.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    for organization in &mut made {
+        organization.subscriptions.sort();
+        crate::outbound::events::subscription_changed(conn, organization.organization_id, now).await?;
+    }
+    Ok(made)
 }
 
 async fn revision_count(conn: &mut PgConnection, subscription_id: Uuid) -> Result<i64, sqlx::Error> {
@@ -354,8 +428,8 @@ async fn create_subscriptions(
         // language=PostgreSQL
         let rows = sqlx::query!(
             r#"
-            insert into subscription (import_key, organization_id, plan_id, billing_cycle, status)
-            select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
+            insert into subscription (import_key, organization_id, plan_id, billing_cycle, status, live)
+            select *, false from unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
             returning import_key as "import_key!", subscription_id
             "#,
             &keys,

@@ -64,7 +64,7 @@ pub async fn billing_row(pool: &PgPool, scope: &TenantScope) -> Result<Option<Bi
                array(select i.quantity from subscription_item i where i.subscription_id = s.subscription_id
                      order by i.lookup_key) as "item_quantities!"
         from subscription s join plan p using (plan_id)
-        where s.organization_id = $1
+        where s.organization_id = $1 and s.live
         order by s.created_at desc limit 1
         "#,
         scope.organization_id()

@@ -92,7 +92,7 @@ pub async fn local_subscription(
             let trial = sqlx::query_scalar!(
                 r#"
                 select subscription_id from subscription
-                where organization_id = $1 and provider is null
+                where organization_id = $1 and provider is null and live
                 order by created_at desc limit 1
                 "#,
                 organization_id

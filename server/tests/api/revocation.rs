@@ -1,0 +1,389 @@
+//! Access ends when it is revoked, on every process, whatever happens to
+//! the change listener's connection. Each revocation below is written
+//! *quietly* (its trigger's notice suppressed), which is exactly what a
+//! notice lost while the listener was cut looks like to a process; the
+//! cached answer must then end because the process noticed the cut, because
+//! its heartbeat went unheard, or because the entry grew too old, and the
+//! process that made a change drops it itself.
+
+use crate::admin_console::enrolled_admin;
+use crate::helpers::*;
+use crate::host_api::{api_key, call, organization_id};
+use axum::http::StatusCode;
+use server::change_listener::{LISTENER_APPLICATION_NAME, ListenerTiming, spawn_change_listener_with};
+use server::host_api::keys::Scope;
+use sqlx::PgPool;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// An instance over `pool` whose caches follow notices, with `heartbeat`.
+async fn listening(pool: &PgPool, heartbeat: Duration) -> TestApp {
+    let app = TestApp::without_sync(pool.clone());
+    spawn_change_listener_with(pool.clone(), &app.state, ListenerTiming { heartbeat });
+    let key = api_key(&app, Scope::Read).await;
+    let org: uuid::Uuid = sqlx::query_scalar("select organization_id from organization limit 1")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let uri = format!("/api/v1/organizations/{org}/entitlements");
+    within("the listener to start", Duration::from_secs(5), || async {
+        call(&app, Some(&key), "GET", &uri, None).await;
+        !app.state.standings.is_empty()
+    })
+    .await;
+    app
+}
+
+/// Waits up to `bound` for `done`; returns how long it took.
+async fn within<F, Fut>(what: &str, bound: Duration, mut done: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < bound, "waited {bound:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    start.elapsed()
+}
+
+/// Runs `statements` on one connection whose writes fire no triggers.
+async fn quietly(pool: &PgPool, statements: &[&str]) {
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("set session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    for statement in statements {
+        sqlx::query(statement).execute(&mut *conn).await.unwrap();
+    }
+    sqlx::query("set session_replication_role = origin")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// The backend pids of this database's change listeners.
+async fn listener_backends(pool: &PgPool) -> Vec<i32> {
+    sqlx::query_scalar(
+        "select pid from pg_stat_activity where application_name = $1 and datname = current_database()",
+    )
+    .bind(LISTENER_APPLICATION_NAME)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Five kinds of access, each to be cached on B and then revoked quietly: an
+/// API key, a session (signed out), a user's sessions (password changed), a
+/// membership (removed) and an organisation's standing (suspended).
+struct Accesses {
+    key: String,
+    org: uuid::Uuid,
+    signed_out: Option<String>,
+    password_changed: Option<String>,
+    removed: Option<String>,
+}
+
+/// The people and key, made through A before B starts.
+async fn accesses(a: &TestApp) -> Accesses {
+    let mut owner = a.signed_up("ada@acme.test", "Acme", "professional").await;
+    let bob = join(a, &mut owner, "bob@acme.test", "member").await;
+    let carol = join(a, &mut owner, "carol@acme.test", "member").await;
+    let dan = join(a, &mut owner, "dan@acme.test", "member").await;
+    Accesses {
+        key: api_key(a, Scope::Read).await,
+        org: organization_id(&a.state.pool, "Acme").await,
+        signed_out: bob.cookie.clone(),
+        password_changed: carol.cookie.clone(),
+        removed: dan.cookie.clone(),
+    }
+}
+
+/// Each access used once on B, so B holds it in its caches.
+async fn cache_on(b: &TestApp, accesses: &Accesses) {
+    for cookie in [
+        &accesses.signed_out,
+        &accesses.password_changed,
+        &accesses.removed,
+    ] {
+        let page = Browser {
+            app: b,
+            cookie: cookie.clone(),
+        }
+        .get("/app")
+        .await;
+        assert_eq!(page.status, StatusCode::OK);
+    }
+    let (status, body) = entitlements(b, &accesses.key, accesses.org).await;
+    assert_eq!(
+        (status, body["read_only"].clone()),
+        (StatusCode::OK, false.into())
+    );
+}
+
+async fn entitlements(app: &TestApp, key: &str, org: uuid::Uuid) -> (StatusCode, serde_json::Value) {
+    let (status, body, _) = call(
+        app,
+        Some(key),
+        "GET",
+        &format!("/api/v1/organizations/{org}/entitlements"),
+        None,
+    )
+    .await;
+    (status, body)
+}
+
+/// The session id a browser's cookie carries.
+fn session_id(cookie: &Option<String>) -> String {
+    cookie
+        .as_deref()
+        .unwrap()
+        .split(';')
+        .find_map(|pair| pair.trim().strip_prefix("gatehouse_session="))
+        .unwrap()
+        .to_owned()
+}
+
+/// Revokes every access in the database without a notice.
+async fn revoke_quietly(pool: &PgPool, accesses: &Accesses) {
+    let org = accesses.org;
+    let signed_out = session_id(&accesses.signed_out);
+    quietly(
+        pool,
+        &[
+            "update api_key set revoked_at = now() where revoked_at is null",
+            &format!("delete from tower_sessions.session where id = '{signed_out}'"),
+            "update app_user set auth_version = auth_version + 1 where email = 'carol@acme.test'",
+            "delete from membership where user_id = (select user_id from app_user where email = 'dan@acme.test')",
+            &format!("update organization set suspended_at = now() where organization_id = '{org}'"),
+        ],
+    )
+    .await;
+}
+
+/// Whether every access is refused on `app`.
+async fn all_refused(app: &TestApp, accesses: &Accesses) -> bool {
+    let key_refused = entitlements(app, &accesses.key, accesses.org).await.0 == StatusCode::UNAUTHORIZED;
+    let signed_out = Browser {
+        app,
+        cookie: accesses.signed_out.clone(),
+    }
+    .get("/app")
+    .await
+    .status
+        != StatusCode::OK;
+    let password_changed = Browser {
+        app,
+        cookie: accesses.password_changed.clone(),
+    }
+    .get("/app")
+    .await
+    .status
+        != StatusCode::OK;
+    let removed = Browser {
+        app,
+        cookie: accesses.removed.clone(),
+    }
+    .get("/app")
+    .await
+    .status
+        != StatusCode::OK;
+    key_refused && signed_out && password_changed && removed
+}
+
+/// Whether B still answers from its caches (each access allowed).
+async fn none_refused(app: &TestApp, accesses: &Accesses) -> bool {
+    entitlements(app, &accesses.key, accesses.org).await.0 == StatusCode::OK
+        && Browser {
+            app,
+            cookie: accesses.signed_out.clone(),
+        }
+        .get("/app")
+        .await
+        .status
+            == StatusCode::OK
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_cut_listener_connection_drops_every_cache_before_it_answers_again(pool: PgPool) {
+    let a = TestApp::spawn(pool.clone()).await;
+    let accesses = accesses(&a).await;
+    // A long heartbeat, so only the detected cut can end the cached answers.
+    let b = listening(&pool, Duration::from_secs(600)).await;
+    cache_on(&b, &accesses).await;
+    revoke_quietly(&pool, &accesses).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        none_refused(&b, &accesses).await,
+        "the test means something: B answers from memory while nothing tells it"
+    );
+    let backends = listener_backends(&pool).await;
+    assert_eq!(backends.len(), 1, "B's listener is found by its name");
+    sqlx::query("select pg_terminate_backend($1)")
+        .bind(backends[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    let took = within(
+        "every access to end on B after the cut",
+        Duration::from_secs(5),
+        || all_refused(&b, &accesses),
+    )
+    .await;
+    println!("a cut listener ended every cached access in {took:?}");
+    let entitlements = entitlements(&b, &api_key(&a, Scope::Read).await, accesses.org).await;
+    assert_eq!(
+        entitlements.1["read_only_reason"], "suspended",
+        "{}",
+        entitlements.1
+    );
+    // It listens again, on a new connection, and caches again.
+    within("the listener to come back", Duration::from_secs(5), || async {
+        listener_backends(&pool)
+            .await
+            .first()
+            .is_some_and(|pid| *pid != backends[0])
+    })
+    .await;
+}
+
+/// Runs `kill -SIGNAL pid` (the test runs as the machine's root, as CI does).
+fn signal(name: &str, pid: i32) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_half_open_listener_is_noticed_by_its_missing_heartbeat(pool: PgPool) {
+    let a = TestApp::spawn(pool.clone()).await;
+    let accesses = accesses(&a).await;
+    let b = listening(&pool, Duration::from_millis(250)).await;
+    cache_on(&b, &accesses).await;
+    let backends = listener_backends(&pool).await;
+    assert_eq!(backends.len(), 1);
+    // The backend stops reading and sending, its socket open: to B, a
+    // connection that says nothing, as one through a dead route would.
+    signal("STOP", backends[0]);
+    revoke_quietly(&pool, &accesses).await;
+    let took = within(
+        "every access to end on B with its listener silent",
+        Duration::from_secs(5),
+        || all_refused(&b, &accesses),
+    )
+    .await;
+    signal("CONT", backends[0]);
+    println!("a silent listener ended every cached access in {took:?}");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn no_cached_authorisation_outlives_its_age_bound_even_when_every_notice_arrives(pool: PgPool) {
+    let a = TestApp::spawn(pool.clone()).await;
+    let accesses = accesses(&a).await;
+    // Ten heartbeats of 100 ms: nothing is answered from memory after 1 s.
+    let b = listening(&pool, Duration::from_millis(100)).await;
+    cache_on(&b, &accesses).await;
+    revoke_quietly(&pool, &accesses).await;
+    let took = within(
+        "every access to end on B by age alone",
+        Duration::from_secs(5),
+        || all_refused(&b, &accesses),
+    )
+    .await;
+    assert!(
+        !listener_backends(&pool).await.is_empty(),
+        "the listener stayed connected throughout"
+    );
+    println!("the age bound ended every cached access in {took:?}");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_process_that_revokes_refuses_at_once_without_waiting_for_its_notice(pool: PgPool) {
+    sync_shipped_catalog(&pool).await;
+    // B's own writes fire no triggers, so no notice reaches B: only B
+    // dropping what it changed can make B refuse.
+    let quiet = sqlx::postgres::PgPoolOptions::new()
+        .connect_with(
+            (*pool.connect_options())
+                .clone()
+                .options([("session_replication_role", "replica")]),
+        )
+        .await
+        .unwrap();
+    let a = TestApp::spawn(pool.clone()).await;
+    let mut owner = a.signed_up("ada@acme.test", "Acme", "starter").await;
+    let member = join(&a, &mut owner, "bob@acme.test", "member").await;
+    let b = listening(&quiet, Duration::from_secs(600)).await;
+    let org = organization_id(&pool, "Acme").await;
+    let (mut admin, _) = enrolled_admin(&b).await;
+    admin
+        .submit(
+            "/api/admin_create_api_key",
+            &[("name", "host"), ("scope", "read")],
+        )
+        .await;
+    let key = admin
+        .get("/admin/api-keys")
+        .await
+        .body
+        .split("data-fresh-key")
+        .nth(1)
+        .and_then(|rest| rest.split('>').nth(1))
+        .and_then(|rest| rest.split('<').next())
+        .map(str::to_owned)
+        .expect("the new key is shown once");
+    let (status, body) = entitlements(&b, &key, org).await;
+    assert_eq!(
+        (status, body["read_only"].clone()),
+        (StatusCode::OK, false.into())
+    );
+    let mut member_on_b = Browser {
+        app: &b,
+        cookie: member.cookie.clone(),
+    };
+    assert_eq!(member_on_b.get("/app").await.status, StatusCode::OK);
+
+    // Suspended through B's console: B's own next answer says so.
+    let org_text = org.to_string();
+    admin
+        .submit(
+            "/api/admin_suspension",
+            &[
+                ("organization_id", &org_text),
+                ("suspend", "true"),
+                ("reason", "Chargeback"),
+            ],
+        )
+        .await;
+    let (_, body) = entitlements(&b, &key, org).await;
+    assert_eq!(body["read_only_reason"], "suspended", "{body}");
+
+    // The key revoked through B's console is refused by B at once.
+    let prefix: String = sqlx::query_scalar("select prefix from api_key where name = 'host'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    admin
+        .submit("/api/admin_revoke_api_key", &[("prefix", &prefix)])
+        .await;
+    assert_eq!(entitlements(&b, &key, org).await.0, StatusCode::UNAUTHORIZED);
+
+    // A member removed through B (by the owner, on B) is refused by B at once.
+    let mut owner_on_b = Browser {
+        app: &b,
+        cookie: owner.cookie.clone(),
+    };
+    let bob: uuid::Uuid = sqlx::query_scalar("select user_id from app_user where email = 'bob@acme.test'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let removed = owner_on_b
+        .call("/api/remove_member", &[("user_id", &bob.to_string())])
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    assert_ne!(member_on_b.get("/app").await.status, StatusCode::OK);
+}
