@@ -110,7 +110,7 @@ test("an admin enrols a second factor, finds an organisation, extends its trial 
   expect(csv.split("\n")[0]).toContain("Month,MRR at start,MRR,ARR");
 
   // A webhook endpoint: added with its secret shown once, then disabled.
-  const hook = `http://127.0.0.1:9/e2e-hooks-${Date.now()}`;
+  const hook = `https://hooks.example.com/e2e-hooks-${Date.now()}`;
   await admin.getByRole("link", { name: "Webhooks" }).click();
   await admin.getByLabel("URL", { exact: true }).fill(hook);
   await admin.getByLabel("Description", { exact: true }).fill("e2e receiver");

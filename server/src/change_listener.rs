@@ -102,19 +102,23 @@ impl ProcessCaches {
     }
 }
 
-/// How the listener proves it is still hearing notices.
-#[derive(Debug, Clone, Copy)]
-pub struct ListenerTiming {
+/// How the listener connects and proves it is still hearing notices.
+#[derive(Debug, Clone)]
+pub struct ListenerSettings {
     /// How often it notifies itself and expects to hear that back before the
     /// next one; each heartbeat heard ages the caches' entries by one tick.
     pub heartbeat: Duration,
+    /// Where it connects, when not where the pool does (a pooler in
+    /// transaction mode cannot hold a LISTEN: `GATEHOUSE_LISTEN_DATABASE_URL`).
+    pub connect_options: Option<sqlx::postgres::PgConnectOptions>,
 }
 
-impl Default for ListenerTiming {
+impl Default for ListenerSettings {
     fn default() -> Self {
         // With MAX_AGE_TICKS of 10, no entry answers for longer than 30 s.
-        ListenerTiming {
+        ListenerSettings {
             heartbeat: Duration::from_secs(3),
+            connect_options: None,
         }
     }
 }
@@ -139,17 +143,20 @@ enum Heard {
 /// process's change notices and drops what changed. The caches answer only
 /// while the process provably hears every notice: a dropped connection
 /// (detected, never silently reconnected) or a heartbeat not heard back
-/// within [`ListenerTiming::heartbeat`] (a half-open connection) empties
+/// within [`ListenerSettings::heartbeat`] (a half-open connection) empties
 /// them and stops them answering until a new connection listens again.
 pub fn spawn_change_listener(pool: PgPool, state: &AppState) {
-    spawn_change_listener_with(pool, state, ListenerTiming::default());
+    spawn_change_listener_with(pool, state, ListenerSettings::default());
 }
 
-/// [`spawn_change_listener`] with its heartbeat set (tests shorten it).
-pub fn spawn_change_listener_with(pool: PgPool, state: &AppState, timing: ListenerTiming) {
+/// [`spawn_change_listener`] with its own settings (tests shorten the
+/// heartbeat; an operator may point it past a pooler).
+pub fn spawn_change_listener_with(pool: PgPool, state: &AppState, settings: ListenerSettings) {
     let caches = ProcessCaches::of(state);
-    let listen_options = (*pool.connect_options())
-        .clone()
+    let timing = settings.heartbeat;
+    let listen_options = settings
+        .connect_options
+        .unwrap_or_else(|| (*pool.connect_options()).clone())
         .application_name(LISTENER_APPLICATION_NAME);
     // This process's own heartbeats, told apart from other processes'.
     let me = uuid::Uuid::new_v4().simple().to_string();
@@ -215,9 +222,9 @@ async fn hear(
     caches: &ProcessCaches,
     heard: &mut mpsc::Receiver<Heard>,
     me: &str,
-    timing: ListenerTiming,
+    heartbeat: Duration,
 ) {
-    let mut beats = tokio::time::interval(timing.heartbeat);
+    let mut beats = tokio::time::interval(heartbeat);
     beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sequence: u64 = 0;
     let mut awaited: Option<String> = None;

@@ -23,6 +23,10 @@ pub struct Settings {
     pub public_url: String,
     /// `DATABASE_URL`: an external PostgreSQL; unset means the embedded cluster.
     pub database_url: Option<SecretString>,
+    /// `GATEHOUSE_LISTEN_DATABASE_URL`: where the change listener connects
+    /// when the pool goes through a pooler that cannot hold a `LISTEN`
+    /// (transaction mode); unset, it connects as the pool does.
+    pub listen_database_url: Option<SecretString>,
     /// `GATEHOUSE_DB_MAX_CONNECTIONS`: pool size per process.
     pub db_max_connections: u32,
     /// `GATEHOUSE_DATA_DIR`: where the embedded cluster keeps its files.
@@ -191,6 +195,7 @@ impl Settings {
             api_requests_per_minute,
             public_url,
             database_url: get("DATABASE_URL").map(SecretString::from),
+            listen_database_url: get("GATEHOUSE_LISTEN_DATABASE_URL").map(SecretString::from),
             db_max_connections,
             data_dir: get("GATEHOUSE_DATA_DIR").map_or_else(|| PathBuf::from(".gatehouse"), PathBuf::from),
             pg_bindir: get("GATEHOUSE_PG_BINDIR").map(PathBuf::from),

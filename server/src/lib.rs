@@ -508,7 +508,22 @@ async fn serve_with_pool(
         state.notices(),
         state.clock.clone(),
     );
-    spawn_change_listener(pool, &state);
+    let listen_options = match &settings.listen_database_url {
+        Some(url) => Some(
+            url.expose_secret()
+                .parse::<sqlx::postgres::PgConnectOptions>()
+                .context("GATEHOUSE_LISTEN_DATABASE_URL is not a PostgreSQL URL")?,
+        ),
+        None => None,
+    };
+    change_listener::spawn_change_listener_with(
+        pool,
+        &state,
+        change_listener::ListenerSettings {
+            connect_options: listen_options,
+            ..change_listener::ListenerSettings::default()
+        },
+    );
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| format!("Failed to listen on {}", settings.addr))?;

@@ -503,7 +503,27 @@ mod tests {
             (
                 vec![report("a", "workspaces", None, Some(-1))],
                 "reports[0].set",
-                "0 or more",
+                "must be 0 to",
+            ),
+            (
+                vec![report("a", "workspaces", None, Some(i64::MAX))],
+                "reports[0].set",
+                "must be 0 to",
+            ),
+            (
+                vec![report("a", "workspaces", None, Some(MAX_USAGE_VALUE + 1))],
+                "reports[0].set",
+                "must be 0 to",
+            ),
+            (
+                vec![report("a", "workspaces", Some(i64::MIN), None)],
+                "reports[0].increment",
+                "must be between",
+            ),
+            (
+                vec![report("a", "workspaces", Some(MAX_USAGE_VALUE + 1), None)],
+                "reports[0].increment",
+                "must be between",
             ),
         ];
         for (batch, field, message) in cases {

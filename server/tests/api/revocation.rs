@@ -10,16 +10,34 @@ use crate::admin_console::enrolled_admin;
 use crate::helpers::*;
 use crate::host_api::{api_key, call, organization_id};
 use axum::http::StatusCode;
-use server::change_listener::{LISTENER_APPLICATION_NAME, ListenerTiming, spawn_change_listener_with};
+use server::change_listener::{LISTENER_APPLICATION_NAME, ListenerSettings, spawn_change_listener_with};
 use server::host_api::keys::Scope;
 use sqlx::PgPool;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// An instance over `pool` whose caches follow notices, with `heartbeat`.
 async fn listening(pool: &PgPool, heartbeat: Duration) -> TestApp {
+    listening_through(pool, heartbeat, None).await
+}
+
+/// [`listening`] with the listener connecting through `connect_options`.
+async fn listening_through(
+    pool: &PgPool,
+    heartbeat: Duration,
+    connect_options: Option<sqlx::postgres::PgConnectOptions>,
+) -> TestApp {
     let app = TestApp::without_sync(pool.clone());
-    spawn_change_listener_with(pool.clone(), &app.state, ListenerTiming { heartbeat });
+    spawn_change_listener_with(
+        pool.clone(),
+        &app.state,
+        ListenerSettings {
+            heartbeat,
+            connect_options,
+        },
+    );
     let key = api_key(&app, Scope::Read).await;
     let org: uuid::Uuid = sqlx::query_scalar("select organization_id from organization limit 1")
         .fetch_one(pool)
@@ -249,26 +267,84 @@ async fn a_cut_listener_connection_drops_every_cache_before_it_answers_again(poo
     .await;
 }
 
-/// Runs `kill -SIGNAL pid` (the test runs as the machine's root, as CI does).
-fn signal(name: &str, pid: i32) {
-    let status = std::process::Command::new("kill")
-        .args([format!("-{name}"), pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill -{name} {pid}");
+/// A TCP relay to the database that can go silent: once `silent` is set it
+/// stops passing bytes either way but keeps both sockets open, as a
+/// connection through a dead route or a stalled pooler looks to its ends.
+async fn silenceable_relay(pool: &PgPool) -> (sqlx::postgres::PgConnectOptions, Arc<AtomicBool>) {
+    let target = (*pool.connect_options()).clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = Arc::new(AtomicBool::new(false));
+    let relay_silent = silent.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server: Box<dyn Stream> = match target.get_socket() {
+                Some(dir) => Box::new(
+                    tokio::net::UnixStream::connect(dir.join(format!(".s.PGSQL.{}", target.get_port())))
+                        .await
+                        .unwrap(),
+                ),
+                None => Box::new(
+                    tokio::net::TcpStream::connect((target.get_host(), target.get_port()))
+                        .await
+                        .unwrap(),
+                ),
+            };
+            let (client_read, client_write) = tokio::io::split(client);
+            let (server_read, server_write) = tokio::io::split(server);
+            tokio::spawn(pass(client_read, server_write, relay_silent.clone()));
+            tokio::spawn(pass(server_read, client_write, relay_silent.clone()));
+        }
+    });
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    let options = sqlx::postgres::PgConnectOptions::new_without_pgpass()
+        .host("127.0.0.1")
+        .port(port)
+        .username(pool.connect_options().get_username())
+        .database(&database)
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+    (options, silent)
+}
+
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
+/// Copies `from` to `to` until `silent`, then holds both open and idle.
+async fn pass(
+    mut from: impl tokio::io::AsyncRead + Unpin,
+    mut to: impl tokio::io::AsyncWrite + Unpin,
+    silent: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match tokio::time::timeout(Duration::from_millis(20), from.read(&mut buffer)).await {
+            Err(_) if silent.load(Ordering::SeqCst) => break,
+            Err(_) => continue,
+            Ok(Ok(0) | Err(_)) => return,
+            Ok(Ok(read)) => read,
+        };
+        if silent.load(Ordering::SeqCst) {
+            break;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
+    // Silent: the bytes stop, the sockets stay.
+    let _held = (from, to);
+    tokio::time::sleep(Duration::from_secs(3600)).await;
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn a_half_open_listener_is_noticed_by_its_missing_heartbeat(pool: PgPool) {
     let a = TestApp::spawn(pool.clone()).await;
     let accesses = accesses(&a).await;
-    let b = listening(&pool, Duration::from_millis(250)).await;
+    let (through_relay, silent) = silenceable_relay(&pool).await;
+    let b = listening_through(&pool, Duration::from_millis(250), Some(through_relay)).await;
     cache_on(&b, &accesses).await;
-    let backends = listener_backends(&pool).await;
-    assert_eq!(backends.len(), 1);
-    // The backend stops reading and sending, its socket open: to B, a
-    // connection that says nothing, as one through a dead route would.
-    signal("STOP", backends[0]);
+    // The listener's connection goes quiet without closing.
+    silent.store(true, Ordering::SeqCst);
     revoke_quietly(&pool, &accesses).await;
     let took = within(
         "every access to end on B with its listener silent",
@@ -276,7 +352,6 @@ async fn a_half_open_listener_is_noticed_by_its_missing_heartbeat(pool: PgPool) 
         || all_refused(&b, &accesses),
     )
     .await;
-    signal("CONT", backends[0]);
     println!("a silent listener ended every cached access in {took:?}");
 }
 
