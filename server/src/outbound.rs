@@ -377,7 +377,7 @@ pub async fn deliver_due(pool: &PgPool, sender: &Sender, clock: &Clock) -> Resul
 
 /// Runs delivery forever: on every NOTIFY from a recording transaction and
 /// every few seconds for retries that come due. Each delivery is sent on
-/// its own task (at most [`IN_FLIGHT`] at once), so one slow receiver
+/// its own task (at most 32 at once), so one slow receiver
 /// never holds up another endpoint's events.
 pub fn spawn_delivery_worker(pool: PgPool, clock: Clock, allowed: PrivateHosts) {
     let sender = Sender::new(allowed);
