@@ -21,6 +21,8 @@ pub mod entitlements;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod input;
+#[cfg(feature = "ssr")]
+pub mod licensing;
 pub mod marketing;
 #[cfg(feature = "ssr")]
 pub mod notice_cache;

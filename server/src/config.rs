@@ -27,6 +27,14 @@ pub struct Settings {
     /// when the pool goes through a pooler that cannot hold a `LISTEN`
     /// (transaction mode); unset, it connects as the pool does.
     pub listen_database_url: Option<SecretString>,
+    /// `GATEHOUSE_LICENSE_SIGNING_KEYS`: the licence signing keys' text (see
+    /// `app::licensing::keys`); unset, they are read from
+    /// `license_keys_file`.
+    pub license_signing_keys: Option<SecretString>,
+    /// `GATEHOUSE_LICENSE_KEYS_FILE`: where the signing keys are kept when not
+    /// in the environment (default: the data directory's
+    /// `license-signing-keys`, made on the embedded default's first start).
+    pub license_keys_file: PathBuf,
     /// `GATEHOUSE_DB_MAX_CONNECTIONS`: pool size per process.
     pub db_max_connections: u32,
     /// `GATEHOUSE_DATA_DIR`: where the embedded cluster keeps its files.
@@ -196,6 +204,15 @@ impl Settings {
             public_url,
             database_url: get("DATABASE_URL").map(SecretString::from),
             listen_database_url: get("GATEHOUSE_LISTEN_DATABASE_URL").map(SecretString::from),
+            license_signing_keys: get("GATEHOUSE_LICENSE_SIGNING_KEYS").map(SecretString::from),
+            license_keys_file: get("GATEHOUSE_LICENSE_KEYS_FILE").map_or_else(
+                || {
+                    get("GATEHOUSE_DATA_DIR")
+                        .map_or_else(|| PathBuf::from(".gatehouse"), PathBuf::from)
+                        .join("license-signing-keys")
+                },
+                PathBuf::from,
+            ),
             db_max_connections,
             data_dir: get("GATEHOUSE_DATA_DIR").map_or_else(|| PathBuf::from(".gatehouse"), PathBuf::from),
             pg_bindir: get("GATEHOUSE_PG_BINDIR").map(PathBuf::from),
@@ -229,6 +246,64 @@ impl Settings {
             },
         })
     }
+}
+
+/// The licence signing keys: the environment's text, else the key file's;
+/// `None` (licensing answers 503) when neither is there or readable, which
+/// is logged, the secret never.
+pub fn license_signing_keys(settings: &Settings) -> Option<app::licensing::keys::SigningKeys> {
+    let text = match &settings.license_signing_keys {
+        Some(text) => secrecy::ExposeSecret::expose_secret(text).to_owned(),
+        None => std::fs::read_to_string(&settings.license_keys_file).ok()?,
+    };
+    match app::licensing::keys::SigningKeys::parse(&text) {
+        Ok(keys) => Some(keys),
+        Err(error) => {
+            tracing::error!(%error, "licence signing keys are unusable; licensing is off");
+            None
+        }
+    }
+}
+
+/// On the embedded default's first start, makes the key file with one new
+/// active key (readable by its owner only); checks a configured one reads.
+pub fn ensure_license_signing_keys(
+    settings: &Settings,
+    embedded: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if let Some(text) = &settings.license_signing_keys {
+        app::licensing::keys::SigningKeys::parse(secrecy::ExposeSecret::expose_secret(text))
+            .context("GATEHOUSE_LICENSE_SIGNING_KEYS")?;
+        return Ok(());
+    }
+    let path = &settings.license_keys_file;
+    if path.exists() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        app::licensing::keys::SigningKeys::parse(&text).with_context(|| path.display().to_string())?;
+        return Ok(());
+    }
+    if !embedded {
+        tracing::warn!(
+            "no licence signing keys (GATEHOUSE_LICENSE_SIGNING_KEYS or GATEHOUSE_LICENSE_KEYS_FILE): licensing is off"
+        );
+        return Ok(());
+    }
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+    let id = format!("gh-{}", now.format("%Y-%m-%d"));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let text = app::licensing::keys::SigningKeys::generate_text(&id, seed);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())?;
+    tracing::info!(key_id = %id, file = %path.display(), "made a licence signing key");
+    Ok(())
 }
 
 #[cfg(test)]

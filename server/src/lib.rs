@@ -16,6 +16,7 @@ pub mod embedded_db;
 pub mod health;
 pub mod host_api;
 pub mod jobs;
+pub mod licensing;
 pub mod limits;
 pub mod mailer;
 pub mod outbound;
@@ -129,6 +130,8 @@ pub struct ProcessState {
     pub api_throttle: LeasedThrottle,
     /// The session store (Postgres, with this process's cache in front).
     pub sessions: session_cache::CachedSessionStore,
+    /// The keys licence files are signed with; `None` when none are configured.
+    pub license_keys: Option<Arc<app::licensing::keys::SigningKeys>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -175,7 +178,9 @@ impl AppState {
                     .clone()
                     .options([("synchronous_commit", "off")]),
             );
+        let license_keys = config::license_signing_keys(&settings).map(Arc::new);
         Ok(AppState(Arc::new(ProcessState {
+            license_keys,
             throttle_pool,
             standings: StandingCache::default(),
             users: UserCache::default(),
@@ -285,7 +290,7 @@ pub fn app(state: AppState) -> Router {
 
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .nest("/api/v1", host_api::router())
+        .nest("/api/v1", host_api::router().merge(licensing::router()))
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
         .route("/metrics", get(render_metrics))
@@ -432,6 +437,8 @@ pub async fn serve(settings: Settings) -> Result<()> {
     // The catalogue is checked before anything starts, so a bad file fails fast.
     let loaded = load_catalog_file(&settings.catalog_path)?;
     let site = load_site_content(&settings.content_path).map_err(anyhow::Error::msg)?;
+    // So are the licence signing keys; the embedded default makes its own.
+    config::ensure_license_signing_keys(&settings, settings.database_url.is_none(), Clock::System.now())?;
     let database = Database::open(&settings).await?;
     let result = serve_with_pool(&settings, database.pool.clone(), &loaded, site).await;
     if let Err(error) = database.close().await {

@@ -19,6 +19,7 @@ mod helpers;
 mod host_api;
 mod hostile;
 mod hostile_two;
+mod licensing;
 mod marketing;
 mod mrr_series;
 mod outbound;
