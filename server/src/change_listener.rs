@@ -123,6 +123,9 @@ impl Default for ListenerSettings {
     }
 }
 
+/// The `application_name` of the connection heartbeats are sent on.
+const HEARTBEAT_APPLICATION_NAME: &str = "gatehouse-heartbeat";
+
 /// The channel each process's listener notifies itself on.
 const HEARTBEAT_CHANNEL: &str = "gatehouse_heartbeat";
 
@@ -158,15 +161,25 @@ pub fn spawn_change_listener_with(pool: PgPool, state: &AppState, settings: List
         .connect_options
         .unwrap_or_else(|| (*pool.connect_options()).clone())
         .application_name(LISTENER_APPLICATION_NAME);
-    // This process's own heartbeats, told apart from other processes'.
+    // This process's own heartbeats, told apart from other processes'. They
+    // go through a connection of their own, so a busy pool cannot delay
+    // them (a false alarm) and they never take a request's connection.
     let me = uuid::Uuid::new_v4().simple().to_string();
+    let beats = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(timing.max(Duration::from_millis(100)))
+        .connect_lazy_with(
+            (*pool.connect_options())
+                .clone()
+                .application_name(HEARTBEAT_APPLICATION_NAME),
+        );
     tokio::spawn(async move {
         // Stops when the pool is closed at shutdown.
         while !pool.is_closed() {
             match listen(&listen_options).await {
                 Ok(mut heard) => {
                     caches.set_live(true);
-                    hear(&pool, &caches, &mut heard, &me, timing).await;
+                    hear(&beats, &caches, &mut heard, &me, timing).await;
                 }
                 Err(error) if pool.is_closed() => tracing::debug!(%error, "change listener stopped"),
                 Err(error) => tracing::warn!(%error, "change listener could not listen"),
@@ -218,16 +231,17 @@ async fn listen(options: &sqlx::postgres::PgConnectOptions) -> Result<mpsc::Rece
 /// Applies what is heard until the connection is lost or a heartbeat is not
 /// heard back in time.
 async fn hear(
-    pool: &PgPool,
+    beats: &PgPool,
     caches: &ProcessCaches,
     heard: &mut mpsc::Receiver<Heard>,
     me: &str,
     heartbeat: Duration,
 ) {
-    let mut beats = tokio::time::interval(heartbeat);
-    beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = tokio::time::interval(heartbeat);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sequence: u64 = 0;
     let mut awaited: Option<String> = None;
+    let mut in_flight: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             message = heard.recv() => match message {
@@ -243,7 +257,7 @@ async fn hear(
                     return;
                 }
             },
-            _ = beats.tick() => {
+            _ = ticks.tick() => {
                 if awaited.is_some() {
                     tracing::warn!("change listener did not hear its heartbeat; caches dropped until it listens again");
                     return;
@@ -251,17 +265,19 @@ async fn hear(
                 sequence += 1;
                 let beat = format!("{me}:{sequence}");
                 awaited = Some(beat.clone());
-                let pool = pool.clone();
-                // Sent apart, so a slow pool cannot stall the notices; one not
-                // heard back by the next beat ends this connection.
-                tokio::spawn(async move {
-                    // language=PostgreSQL
-                    let _ = sqlx::query("select pg_notify($1, $2)")
-                        .bind(HEARTBEAT_CHANNEL)
-                        .bind(beat)
-                        .execute(&pool)
-                        .await;
-                });
+                // One beat in flight at most: one still being sent is itself
+                // a beat not heard, and ends this connection at the next tick.
+                if in_flight.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+                    let beats = beats.clone();
+                    in_flight = Some(tokio::spawn(async move {
+                        // language=PostgreSQL
+                        let _ = sqlx::query("select pg_notify($1, $2)")
+                            .bind(HEARTBEAT_CHANNEL)
+                            .bind(beat)
+                            .execute(&beats)
+                            .await;
+                    }));
+                }
             }
         }
     }

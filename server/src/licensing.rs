@@ -91,8 +91,11 @@ async fn checked(
     state: &AppState,
     request: &MachineRequest,
     headers: &HeaderMap,
-    peer: Option<std::net::IpAddr>,
+    extensions: &axum::http::Extensions,
 ) -> Result<Checked, ApiError> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
     let key = request
         .key
         .as_deref()
@@ -149,6 +152,14 @@ fn refused(code: ValidationCode) -> ApiError {
     ApiError::new(status, code.as_str(), message)
 }
 
+async fn catalog(state: &AppState) -> Result<std::sync::Arc<app::catalog::domain::Catalog>, ApiError> {
+    state
+        .catalog
+        .get(&state.pool)
+        .await
+        .map_err(|e| ApiError::internal("loading the catalogue", e))
+}
+
 fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -161,10 +172,7 @@ async fn activate(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request = read(&body)?;
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let checked = checked(&state, &request, &headers, peer).await?;
+    let checked = checked(&state, &request, &headers, &extensions).await?;
     let hostname = request
         .hostname
         .as_deref()
@@ -182,11 +190,7 @@ async fn activate(
         Some(_) => return Err(ApiError::invalid("instance_id", "1 to 200 printable characters")),
         None => None,
     };
-    let catalog = state
-        .catalog
-        .get(&state.pool)
-        .await
-        .map_err(|e| ApiError::internal("loading the catalogue", e))?;
+    let catalog = catalog(&state).await?;
     let machine = Machine {
         fingerprint: &checked.fingerprint,
         hostname: hostname.trim(),
@@ -251,10 +255,7 @@ async fn deactivate(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request = read(&body)?;
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let checked = checked(&state, &request, &headers, peer).await?;
+    let checked = checked(&state, &request, &headers, &extensions).await?;
     match licences::deactivate(&state.pool, &checked.key, &checked.fingerprint, state.clock.now()).await? {
         None => Err(refused(ValidationCode::NotFound)),
         Some(false) => Err(refused(ValidationCode::NoMachine)),
@@ -278,16 +279,9 @@ async fn validate(
         }
         nonce => nonce.map(str::to_owned),
     };
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let checked = checked(&state, &request, &headers, peer).await?;
+    let checked = checked(&state, &request, &headers, &extensions).await?;
     let keys = signing_keys(&state)?;
-    let catalog = state
-        .catalog
-        .get(&state.pool)
-        .await
-        .map_err(|e| ApiError::internal("loading the catalogue", e))?;
+    let catalog = catalog(&state).await?;
     let now = state.clock.now();
     let outcome = licences::validate(
         &state.pool,

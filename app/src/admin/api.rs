@@ -255,7 +255,7 @@ async fn remember_this_device(
 ) -> Result<(), AppError> {
     let token = known_device::new_token();
     db::remember_device(&context.pool, admin_id, &token_hash(&token), now).await?;
-    known_device::set_cookie(&token, context.public_url.starts_with("https://"));
+    known_device::set_cookie(&token);
     Ok(())
 }
 

@@ -235,7 +235,7 @@ pub async fn take_fresh_endpoint_secret(session: &Session) -> Result<Option<Stri
 /// cookie alone reveals anything of it.
 pub mod shown_once {
     use crate::error::AppError;
-    use leptos::prelude::use_context;
+    use crate::security::cookies::{request_cookie, set_cookie};
     use tower_sessions::Session;
 
     fn cookie_name(key: &str) -> String {
@@ -249,33 +249,6 @@ pub mod shown_once {
         format!("gatehouse_reveal_{slot}")
     }
 
-    fn set_cookie(name: &str, value: &str, max_age: i64) {
-        let secure = crate::context::app_context()
-            .map(|context| context.public_url.starts_with("https://"))
-            .unwrap_or(false);
-        let secure = if secure { "; Secure" } else { "" };
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-            && let Ok(value) = http::HeaderValue::from_str(&format!(
-                "{name}={value}; Path=/; Max-Age={max_age}; SameSite=Strict; HttpOnly{secure}"
-            ))
-        {
-            response.append_header(http::header::SET_COOKIE, value);
-        }
-    }
-
-    fn cookie(name: &str) -> Option<String> {
-        let parts = use_context::<http::request::Parts>()?;
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(found, _)| *found == name)
-            .map(|(_, value)| value.to_owned())
-    }
-
     /// XORs `bytes` with `pad` (of the same length).
     pub fn xor(bytes: &[u8], pad: &[u8]) -> Vec<u8> {
         bytes.iter().zip(pad).map(|(b, p)| b ^ p).collect()
@@ -287,7 +260,7 @@ pub mod shown_once {
         let mut pad = vec![0u8; secret.len()];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut pad);
         let sealed = hex::encode(xor(secret.as_bytes(), &pad));
-        set_cookie(&cookie_name(key), &hex::encode(&pad), 600);
+        set_cookie(&cookie_name(key), &hex::encode(&pad), "/", 600);
         session.insert(key, sealed).await.map_err(|_| AppError::Internal)
     }
 
@@ -299,9 +272,9 @@ pub mod shown_once {
             .await
             .map_err(|_| AppError::Internal)?;
         let name = cookie_name(key);
-        let pad = cookie(&name);
+        let pad = request_cookie(&name);
         if pad.is_some() {
-            set_cookie(&name, "", 0);
+            set_cookie(&name, "", "/", 0);
         }
         let (Some(sealed), Some(pad)) = (sealed, pad) else {
             return Ok(None);
@@ -340,7 +313,6 @@ pub mod shown_once {
 /// factor; only its hash is stored (`admin_known_device`).
 pub mod known_device {
     use chrono::TimeDelta;
-    use leptos::prelude::use_context;
 
     /// The cookie's name.
     pub const COOKIE: &str = "gatehouse_admin_device";
@@ -354,29 +326,13 @@ pub mod known_device {
 
     /// The device token the request carries, if any.
     pub fn token() -> Option<String> {
-        let parts = use_context::<http::request::Parts>()?;
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == COOKIE)
-            .map(|(_, value)| value.to_owned())
+        crate::security::cookies::request_cookie(COOKIE)
             .filter(|value| !value.is_empty() && value.len() <= 128)
     }
 
-    /// Sets the device cookie on the answer.
-    pub fn set_cookie(token: &str, secure: bool) {
-        let secure = if secure { "; Secure" } else { "" };
-        let max_age = LIFETIME.num_seconds();
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-            && let Ok(value) = http::HeaderValue::from_str(&format!(
-                "{COOKIE}={token}; Path=/admin; Max-Age={max_age}; SameSite=Strict; HttpOnly{secure}"
-            ))
-        {
-            response.append_header(http::header::SET_COOKIE, value);
-        }
+    /// Sets the device cookie on the answer: for every path, since the
+    /// sign-in posts to `/api/admin_login`.
+    pub fn set_cookie(token: &str) {
+        crate::security::cookies::set_cookie(COOKIE, token, "/", LIFETIME.num_seconds());
     }
 }

@@ -143,6 +143,24 @@ async fn locked(conn: &mut PgConnection, key: &LicenseKey) -> Result<Option<Lice
     }))
 }
 
+/// The licence with `key`, locked, and its standing if it is valid; else
+/// the code that says why not.
+async fn valid_license(
+    conn: &mut PgConnection,
+    key: &LicenseKey,
+    now: DateTime<Utc>,
+) -> Result<Result<(LicenseRow, LicenseStanding), ValidationCode>, sqlx::Error> {
+    let Some(license) = locked(conn, key).await? else {
+        return Ok(Err(ValidationCode::NotFound));
+    };
+    let standing = standing(&license.facts, now);
+    Ok(if standing.code == ValidationCode::Valid {
+        Ok((license, standing))
+    } else {
+        Err(standing.code)
+    })
+}
+
 async fn live_activations(conn: &mut PgConnection, license_id: Uuid) -> Result<Vec<Activation>, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_as!(
@@ -168,13 +186,10 @@ pub async fn activate(
     now: DateTime<Utc>,
 ) -> Result<Outcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let Some(license) = locked(&mut tx, key).await? else {
-        return Ok(Outcome::Refused(ValidationCode::NotFound));
+    let (license, standing) = match valid_license(&mut tx, key, now).await? {
+        Ok(valid) => valid,
+        Err(code) => return Ok(Outcome::Refused(code)),
     };
-    let standing = standing(&license.facts, now);
-    if standing.code != ValidationCode::Valid {
-        return Ok(Outcome::Refused(standing.code));
-    }
     if !license.node_locked {
         // Floating seats not checked in for a while are free again.
         // language=PostgreSQL
@@ -225,13 +240,10 @@ pub async fn validate(
     now: DateTime<Utc>,
 ) -> Result<Outcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let Some(license) = locked(&mut tx, key).await? else {
-        return Ok(Outcome::Refused(ValidationCode::NotFound));
+    let (license, standing) = match valid_license(&mut tx, key, now).await? {
+        Ok(valid) => valid,
+        Err(code) => return Ok(Outcome::Refused(code)),
     };
-    let standing = standing(&license.facts, now);
-    if standing.code != ValidationCode::Valid {
-        return Ok(Outcome::Refused(standing.code));
-    }
     let live = live_activations(&mut tx, license.license_id).await?;
     let Some(held) = live.iter().find(|a| a.fingerprint == fingerprint) else {
         return Ok(Outcome::Refused(ValidationCode::NoMachine));

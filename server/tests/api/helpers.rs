@@ -220,7 +220,7 @@ fn urlencode(value: &str) -> String {
 impl Browser<'_> {
     /// Keeps every cookie the site sets (the session, a known device, a
     /// secret's pad), as a browser would: one `Cookie` header of them all.
-    fn remember_cookie(&mut self, response: &TestResponse) {
+    pub fn remember_cookie(&mut self, response: &TestResponse) {
         let mut jar: Vec<(String, String)> = self
             .cookie
             .as_deref()

@@ -25,6 +25,19 @@ pub async fn organization_id(pool: &PgPool, name: &str) -> Uuid {
         .unwrap()
 }
 
+/// `GET /api/v1/organizations/{org}/entitlements` with `key`: the status and body.
+pub async fn entitlements_of(app: &TestApp, key: &str, org: impl std::fmt::Display) -> (StatusCode, Value) {
+    let (status, body, _) = call(
+        app,
+        Some(key),
+        "GET",
+        &format!("/api/v1/organizations/{org}/entitlements"),
+        None,
+    )
+    .await;
+    (status, body)
+}
+
 pub async fn call(
     app: &TestApp,
     key: Option<&str>,

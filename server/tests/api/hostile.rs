@@ -243,7 +243,12 @@ async fn static_file_names_are_served_exactly_or_not_found_and_never_cached_as_e
 
 /// Posts a form from this site as a browser would, from client address `ip`
 /// (the app trusts `X-Forwarded-For`).
-async fn post_from(browser: &mut Browser<'_>, ip: &str, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+pub async fn post_from(
+    browser: &mut Browser<'_>,
+    ip: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> TestResponse {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields.iter())
         .finish();
@@ -257,13 +262,7 @@ async fn post_from(browser: &mut Browser<'_>, ip: &str, path: &str, fields: &[(&
         request = request.header("cookie", cookie.as_str());
     }
     let response = browser.app.request(request.body(Body::from(body)).unwrap()).await;
-    for value in response.headers.get_all("set-cookie") {
-        if let Some(pair) = value.to_str().unwrap().split(';').next()
-            && pair.starts_with("gatehouse_session=")
-        {
-            browser.cookie = Some(pair.to_owned());
-        }
-    }
+    browser.remember_cookie(&response);
     response
 }
 

@@ -8,6 +8,7 @@
 use crate::admin_console::enrolled_admin;
 use crate::helpers::*;
 use crate::host_api::{api_key, call, organization_id};
+use crate::hostile::post_from;
 use crate::outbound::receiver;
 use app::admin::totp::code_at;
 use app::outbound::address::PrivateHosts;
@@ -181,24 +182,6 @@ async fn a_session_signed_out_while_its_requests_are_in_flight_stays_signed_out(
     .get("/app")
     .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-}
-
-/// Posts a form as a browser at client address `ip` would (the app trusts
-/// `X-Forwarded-For`), keeping the cookies it is given.
-async fn post_from(browser: &mut Browser<'_>, ip: &str, path: &str, fields: &[(&str, &str)]) -> TestResponse {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields.iter())
-        .finish();
-    let mut request = Request::post(path)
-        .header("origin", ORIGIN)
-        .header("referer", format!("{ORIGIN}/admin/login"))
-        .header("accept", "text/html")
-        .header("x-forwarded-for", ip)
-        .header("content-type", "application/x-www-form-urlencoded");
-    if let Some(cookie) = &browser.cookie {
-        request = request.header("cookie", cookie.as_str());
-    }
-    browser.app.request(request.body(Body::from(body)).unwrap()).await
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -633,14 +616,7 @@ async fn usage_amounts_past_their_bound_are_refused_with_the_field_and_nothing_c
     let org = organization_id(&pool, "Acme").await;
     let uri = format!("/api/v1/organizations/{org}/usage");
     let metric = {
-        let (_, body, _) = call(
-            &app,
-            Some(&key),
-            "GET",
-            &format!("/api/v1/organizations/{org}/entitlements"),
-            None,
-        )
-        .await;
+        let (_, body) = crate::host_api::entitlements_of(&app, &key, org).await;
         body["limits"]
             .as_object()
             .unwrap()
@@ -805,14 +781,7 @@ async fn imported_history_changes_no_live_state_unless_migrated_explicitly_and_a
         .unwrap();
     let key = api_key(&app, Scope::Read).await;
     let standing = || async {
-        let (status, body, _) = call(
-            &app,
-            Some(&key),
-            "GET",
-            &format!("/api/v1/organizations/{org}/entitlements"),
-            None,
-        )
-        .await;
+        let (status, body) = crate::host_api::entitlements_of(&app, &key, org).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         (
             body["tier"].clone(),
@@ -950,4 +919,38 @@ async fn the_ledger_and_the_audit_log_refuse_truncate_and_changes_even_as_a_repl
         guards.iter().all(|(_, enabled)| enabled == "A"),
         "every guard fires always: {guards:?}"
     );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_proven_device_cookie_reaches_the_sign_in_it_is_for(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (mut admin, _) = enrolled_admin(&app).await;
+    admin.submit("/api/admin_logout", &[]).await;
+    let mut browser = pending_admin(&app).await;
+    let secret: Vec<u8> = sqlx::query_scalar("select totp_secret from platform_admin")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // The enrolment's code works once: the next one.
+    app.state.clock.advance(chrono::TimeDelta::seconds(31));
+    let code = code_at(&secret, ADMIN, app.state.clock.now()).unwrap();
+    let verified = browser.submit("/api/admin_verify", &[("code", &code)]).await;
+    assert_eq!(verified.headers["location"], "/admin");
+    let device = verified
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("gatehouse_admin_device="))
+        .expect("the device is remembered");
+    // The password step posts to /api/admin_login: a narrower path would
+    // keep the cookie from the very request it is for.
+    for attribute in ["Path=/;", "HttpOnly", "SameSite=Strict"] {
+        assert!(device.contains(attribute), "{device}");
+    }
+    let stored: i64 = sqlx::query_scalar("select count(*) from admin_known_device")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 2, "one for enrolment, one for this sign-in; hashes only");
 }

@@ -134,23 +134,11 @@ async fn cache_on(b: &TestApp, accesses: &Accesses) {
         .await;
         assert_eq!(page.status, StatusCode::OK);
     }
-    let (status, body) = entitlements(b, &accesses.key, accesses.org).await;
+    let (status, body) = crate::host_api::entitlements_of(b, &accesses.key, accesses.org).await;
     assert_eq!(
         (status, body["read_only"].clone()),
         (StatusCode::OK, false.into())
     );
-}
-
-async fn entitlements(app: &TestApp, key: &str, org: uuid::Uuid) -> (StatusCode, serde_json::Value) {
-    let (status, body, _) = call(
-        app,
-        Some(key),
-        "GET",
-        &format!("/api/v1/organizations/{org}/entitlements"),
-        None,
-    )
-    .await;
-    (status, body)
 }
 
 /// The session id a browser's cookie carries.
@@ -183,7 +171,10 @@ async fn revoke_quietly(pool: &PgPool, accesses: &Accesses) {
 
 /// Whether every access is refused on `app`.
 async fn all_refused(app: &TestApp, accesses: &Accesses) -> bool {
-    let key_refused = entitlements(app, &accesses.key, accesses.org).await.0 == StatusCode::UNAUTHORIZED;
+    let key_refused = crate::host_api::entitlements_of(app, &accesses.key, accesses.org)
+        .await
+        .0
+        == StatusCode::UNAUTHORIZED;
     let signed_out = Browser {
         app,
         cookie: accesses.signed_out.clone(),
@@ -213,7 +204,10 @@ async fn all_refused(app: &TestApp, accesses: &Accesses) -> bool {
 
 /// Whether B still answers from its caches (each access allowed).
 async fn none_refused(app: &TestApp, accesses: &Accesses) -> bool {
-    entitlements(app, &accesses.key, accesses.org).await.0 == StatusCode::OK
+    crate::host_api::entitlements_of(app, &accesses.key, accesses.org)
+        .await
+        .0
+        == StatusCode::OK
         && Browser {
             app,
             cookie: accesses.signed_out.clone(),
@@ -251,7 +245,8 @@ async fn a_cut_listener_connection_drops_every_cache_before_it_answers_again(poo
     )
     .await;
     println!("a cut listener ended every cached access in {took:?}");
-    let entitlements = entitlements(&b, &api_key(&a, Scope::Read).await, accesses.org).await;
+    let entitlements =
+        crate::host_api::entitlements_of(&b, &api_key(&a, Scope::Read).await, accesses.org).await;
     assert_eq!(
         entitlements.1["read_only_reason"], "suspended",
         "{}",
@@ -411,7 +406,7 @@ async fn the_process_that_revokes_refuses_at_once_without_waiting_for_its_notice
         .and_then(|rest| rest.split('<').next())
         .map(str::to_owned)
         .expect("the new key is shown once");
-    let (status, body) = entitlements(&b, &key, org).await;
+    let (status, body) = crate::host_api::entitlements_of(&b, &key, org).await;
     assert_eq!(
         (status, body["read_only"].clone()),
         (StatusCode::OK, false.into())
@@ -434,7 +429,7 @@ async fn the_process_that_revokes_refuses_at_once_without_waiting_for_its_notice
             ],
         )
         .await;
-    let (_, body) = entitlements(&b, &key, org).await;
+    let (_, body) = crate::host_api::entitlements_of(&b, &key, org).await;
     assert_eq!(body["read_only_reason"], "suspended", "{body}");
 
     // The key revoked through B's console is refused by B at once.
@@ -445,7 +440,10 @@ async fn the_process_that_revokes_refuses_at_once_without_waiting_for_its_notice
     admin
         .submit("/api/admin_revoke_api_key", &[("prefix", &prefix)])
         .await;
-    assert_eq!(entitlements(&b, &key, org).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        crate::host_api::entitlements_of(&b, &key, org).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 
     // A member removed through B (by the owner, on B) is refused by B at once.
     let mut owner_on_b = Browser {
