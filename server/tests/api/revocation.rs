@@ -348,6 +348,16 @@ async fn a_half_open_listener_is_noticed_by_its_missing_heartbeat(pool: PgPool) 
     )
     .await;
     println!("a silent listener ended every cached access in {took:?}");
+    // The silenced backend would sit in this database until the test's end:
+    // end it now, so nothing of this test outlives it.
+    sqlx::query(
+        "select pg_terminate_backend(pid) from pg_stat_activity
+         where application_name = $1 and datname = current_database()",
+    )
+    .bind(LISTENER_APPLICATION_NAME)
+    .execute(&pool)
+    .await
+    .unwrap();
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
