@@ -126,6 +126,27 @@ fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+fn is_console_page(method: &Method, path: &str) -> bool {
+    (*method == Method::GET || *method == Method::HEAD) && (path == "/admin" || path.starts_with("/admin/"))
+}
+
+/// `303` to the same console page without its query, naming the refusal.
+fn back_to_console_page(path: &str, field: Option<&str>) -> Response {
+    let mut target = format!("{path}?refused=control_character");
+    if let Some(field) = field {
+        target.push_str("&field=");
+        target.push_str(field);
+    }
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(&target) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn refuse(status: StatusCode, error: AppError) -> Response {
     let mut response = (status, axum::Json(error)).into_response();
     response
@@ -161,6 +182,13 @@ pub async fn limit_request_sizes(request: Request, next: Next) -> Response {
     if let Some(query) = request.uri().query()
         && let Err(problem) = check_fields(query.as_bytes())
     {
+        // A console page's filter or search comes back to the page with the
+        // console's notice (a fixed code; the field only if it is ours).
+        if let (FieldProblem::ControlCharacter(field), true) =
+            (&problem, is_console_page(request.method(), request.uri().path()))
+        {
+            return back_to_console_page(request.uri().path(), field.as_deref());
+        }
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, problem.into_app_error());
     }
     let (parts, body) = request.into_parts();

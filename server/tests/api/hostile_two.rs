@@ -570,14 +570,36 @@ async fn control_characters_in_any_request_text_are_refused_with_422(pool: PgPoo
             answer.body
         );
     }
-    for page in [
-        "/admin/organizations?q=%00",
-        "/admin/audit?action=%00",
-        "/admin/organizations/%00",
+    // A console page's search or filter comes back to the page with the
+    // console's notice, naming the field, and runs nothing.
+    for (page, field) in [
+        ("/admin/organizations?q=%00", "q"),
+        ("/admin/organizations?tier=starter%00", "tier"),
+        ("/admin/audit?action=%00", "action"),
+        ("/admin/emails?status=%1B", "status"),
     ] {
         let answer = admin.get(page).await;
-        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{page}");
+        let back = answer.headers["location"].to_str().unwrap().to_owned();
+        assert_eq!(
+            back,
+            format!(
+                "{}?refused=control_character&field={field}",
+                page.split('?').next().unwrap()
+            )
+        );
+        let shown = admin.get(&back).await;
+        assert_eq!(shown.status, StatusCode::OK, "{back}");
+        assert!(
+            shown.body.contains("data-refused-input") && shown.body.contains(&format!("The {field} field")),
+            "{back}"
+        );
     }
+    // A path holding one is refused outright.
+    assert_eq!(
+        admin.get("/admin/organizations/%00").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]

@@ -47,7 +47,28 @@ pub fn AdminNav(
                 </div>
             </nav>
         </header>
+        {refused_input_notice()}
     }
+}
+
+/// The console's notice for a filter or search the server refused before
+/// running it (`?refused=control_character&field=NAME`): the words are this
+/// code's, and the field is shown only when it is a plain field name.
+fn refused_input_notice() -> Option<impl IntoView> {
+    (crate::ui::query_value("refused").as_deref() == Some("control_character")).then(|| {
+        let field = crate::ui::query_value("field").filter(|f| crate::error::is_plain_field_name(f));
+        let message = match field {
+            Some(field) => format!(
+                "The {field} field held a control character (such as NUL), which no field accepts; nothing was searched."
+            ),
+            None => "A field held a control character (such as NUL), which no field accepts; nothing was searched.".to_owned(),
+        };
+        view! {
+            <div role="alert" class="mx-auto mt-4 max-w-6xl px-4">
+                <p class="rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800" data-refused-input>{message}</p>
+            </div>
+        }
+    })
 }
 
 /// Renders a console page's data; an admin who is not signed in is sent to
