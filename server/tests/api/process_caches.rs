@@ -61,14 +61,7 @@ fn visitor<'a>(app: &'a TestApp, cookie: &Option<String>) -> Browser<'a> {
 }
 
 async fn entitlements(app: &TestApp, key: &str, org: &str) -> Value {
-    let (status, body, _) = call(
-        app,
-        Some(key),
-        "GET",
-        &format!("/api/v1/organizations/{org}/entitlements"),
-        None,
-    )
-    .await;
+    let (status, body) = crate::host_api::entitlements_of(app, key, org).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
