@@ -6,6 +6,7 @@
 
 use crate::AppState;
 use crate::host_api::error::ApiError;
+use crate::host_api::read_json;
 use app::licensing::db::{self as licences, Machine, Outcome};
 use app::licensing::domain::{ValidationCode, is_machine_text};
 use app::security::throttle::Rate;
@@ -72,17 +73,6 @@ struct MachineRequest {
 struct Checked {
     key: LicenseKey,
     fingerprint: String,
-}
-
-fn read(body: &Bytes) -> Result<MachineRequest, ApiError> {
-    serde_json::from_slice(body).map_err(|error| {
-        use serde_json::error::Category;
-        let what = match error.classify() {
-            Category::Syntax | Category::Eof | Category::Io => "it is not valid JSON",
-            Category::Data => "a field is missing, unknown or of the wrong type",
-        };
-        ApiError::bad_json(format!("the body is not the JSON this route takes: {what}"))
-    })
 }
 
 /// Checks the key (its check symbol catches a typo here) and fingerprint,
@@ -171,7 +161,7 @@ async fn activate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request = read(&body)?;
+    let request: MachineRequest = read_json(&body)?;
     let checked = checked(&state, &request, &headers, &extensions).await?;
     let hostname = request
         .hostname
@@ -234,17 +224,12 @@ async fn activate(
 }
 
 fn instance_hmac(keys: &app::licensing::keys::SigningKeys, instance_id: &str) -> Vec<u8> {
-    // HMAC-SHA256 by hand (two hashes): the key is derived from the signer's secret.
-    let key: [u8; 32] =
-        Sha256::digest([&b"gatehouse-instance-id:"[..], &keys.signer().key.to_bytes()].concat()).into();
-    let pad = |byte: u8| {
-        key.iter()
-            .map(|k| k ^ byte)
-            .chain(std::iter::repeat_n(byte, 32))
-            .collect::<Vec<u8>>()
-    };
-    let inner = Sha256::digest([pad(0x36), instance_id.as_bytes().to_vec()].concat());
-    Sha256::digest([pad(0x5c), inner.to_vec()].concat()).to_vec()
+    use hmac::Mac;
+    // Keyed by a key derived from the signer's secret, never the secret itself.
+    let key = Sha256::digest([&b"gatehouse-instance-id:"[..], &keys.signer().key.to_bytes()].concat());
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes a key of any length");
+    mac.update(instance_id.as_bytes());
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// `POST /licenses/deactivate` `{key, fingerprint}`: frees the machine's seat.
@@ -254,7 +239,7 @@ async fn deactivate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request = read(&body)?;
+    let request: MachineRequest = read_json(&body)?;
     let checked = checked(&state, &request, &headers, &extensions).await?;
     match licences::deactivate(&state.pool, &checked.key, &checked.fingerprint, state.clock.now()).await? {
         None => Err(refused(ValidationCode::NotFound)),
@@ -272,7 +257,7 @@ async fn validate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request = read(&body)?;
+    let request: MachineRequest = read_json(&body)?;
     let nonce = match request.nonce.as_deref() {
         Some(nonce) if !is_machine_text(nonce, 128) => {
             return Err(ApiError::invalid("nonce", "1 to 128 printable characters"));

@@ -104,7 +104,9 @@ async fn standing_at(
         .ok_or_else(ApiError::no_organization)
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+/// A request body as `T`, or the envelope's `invalid_json` without the
+/// body's values (every `/api/v1` route that takes JSON reads through it).
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| {
         // serde's own message may quote the value sent; this never does.
         use serde_json::error::Category;
