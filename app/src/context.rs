@@ -42,6 +42,9 @@ pub struct AppContext {
     pub billing: SharedProvider,
     /// The sandbox, when it is the provider (its test-mode pages need it).
     pub sandbox: Option<Sandbox>,
+    /// The licence signing keys and licensing secret (`None`: licensing is
+    /// off on this Gatehouse).
+    pub license_keys: Option<Arc<crate::licensing::keys::SigningKeys>>,
     /// The current time.
     pub clock: Clock,
     /// When this process started (by the clock), for its uptime.
@@ -54,6 +57,7 @@ impl AppContext {
         crate::billing::trials::Notices {
             product: self.site.product.name.clone(),
             public_url: self.public_url.clone(),
+            license_keys: self.license_keys.clone(),
         }
     }
 }

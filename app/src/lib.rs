@@ -21,7 +21,6 @@ pub mod entitlements;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod input;
-#[cfg(feature = "ssr")]
 pub mod licensing;
 pub mod marketing;
 #[cfg(feature = "ssr")]
@@ -98,6 +97,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/app/billing/invoices/:id") view=billing::InvoicePage ssr=SsrMode::Async />
                 <Route path=path!("/billing/sandbox/checkout/:id") view=billing::SandboxCheckoutPage ssr=SsrMode::Async />
                 <Route path=path!("/app/account") view=portal::AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/app/licenses") view=licensing::LicensesPage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=admin::pages::AdminDashboardPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/login") view=admin::pages::AdminLoginPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/enroll") view=admin::pages::AdminEnrollPage ssr=SsrMode::Async />

@@ -27,6 +27,7 @@
 
 pub mod file;
 pub mod key;
+pub mod offline;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -290,13 +290,14 @@ pub fn ensure_license_signing_keys(
         );
         return Ok(());
     }
-    let mut seed = [0u8; 32];
+    let (mut seed, mut secret) = ([0u8; 32], [0u8; 32]);
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
     let id = format!("gh-{}", now.format("%Y-%m-%d"));
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let text = app::licensing::keys::SigningKeys::generate_text(&id, seed);
+    let text = app::licensing::keys::SigningKeys::generate_text(&id, seed, secret);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -146,6 +146,7 @@ impl AppState {
         app::billing::trials::Notices {
             product: self.site.product.name.clone(),
             public_url: self.settings.public_url.clone(),
+            license_keys: self.license_keys.clone(),
         }
     }
 
@@ -224,6 +225,7 @@ pub fn app(state: AppState) -> Router {
         site: state.site.clone(),
         billing: state.payments.provider(),
         sandbox: state.payments.sandbox(),
+        license_keys: state.license_keys.clone(),
         clock: state.clock.clone(),
         started_at: state.clock.now(),
     };
@@ -296,6 +298,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/webhooks/stripe", axum::routing::post(webhooks::receive_stripe_event))
         .route("/app/billing/invoices/{id}/pdf", get(billing::invoice_pdf::invoice_pdf))
+        .merge(licensing::portal_router())
         .route("/admin/analytics/{file}", get(admin_downloads::analytics_download))
         .route(
             "/admin/import",

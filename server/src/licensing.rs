@@ -174,9 +174,9 @@ async fn activate(
             )
         })?;
     let keys = signing_keys(&state)?;
-    // An operator's instance id is kept only as an HMAC under the signer's key.
+    // An operator's instance id is kept only as an HMAC under the licensing secret.
     let instance_hmac = match request.instance_id.as_deref() {
-        Some(id) if is_machine_text(id, 200) => Some(instance_hmac(keys, id)),
+        Some(id) if is_machine_text(id, 200) => Some(keys.instance_hmac(id)),
         Some(_) => return Err(ApiError::invalid("instance_id", "1 to 200 printable characters")),
         None => None,
     };
@@ -190,7 +190,7 @@ async fn activate(
         &state.pool,
         &catalog,
         keys,
-        &checked.key,
+        licences::Named::Key(&checked.key),
         &machine,
         state.clock.now(),
     )
@@ -221,15 +221,6 @@ async fn activate(
         }))
         .into_response(),
     })
-}
-
-fn instance_hmac(keys: &app::licensing::keys::SigningKeys, instance_id: &str) -> Vec<u8> {
-    use hmac::Mac;
-    // Keyed by a key derived from the signer's secret, never the secret itself.
-    let key = Sha256::digest([&b"gatehouse-instance-id:"[..], &keys.signer().key.to_bytes()].concat());
-    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes a key of any length");
-    mac.update(instance_id.as_bytes());
-    mac.finalize().into_bytes().to_vec()
 }
 
 /// `POST /licenses/deactivate` `{key, fingerprint}`: frees the machine's seat.
@@ -309,4 +300,226 @@ async fn validate(
         "signed": { "answer": answer, "key_id": signer.id, "signature": signature },
     }))
     .into_response())
+}
+
+/// The portal's downloads, beside `/app/licenses`: a machine's licence
+/// file, a floating licence's file, and the offline exchange's response.
+pub fn portal_router() -> Router<AppState> {
+    Router::new()
+        .route("/app/licenses/{license_id}/file", get(floating_file))
+        .route(
+            "/app/licenses/{license_id}/activations/{activation_id}/file",
+            get(machine_file),
+        )
+        .route("/app/licenses/offline", post(offline_exchange))
+}
+
+/// The signed-in member's organisation, or the answer that ends the request.
+async fn member_scope(
+    state: &AppState,
+    session: &tower_sessions::Session,
+    verified: Option<axum::Extension<app::accounts::session::VerifiedSignIn>>,
+) -> Result<app::accounts::session::TenantScope, Response> {
+    let verified = verified.map(|axum::Extension(app::accounts::session::VerifiedSignIn(user))| user);
+    match app::accounts::session::member_of_session(
+        session,
+        verified,
+        &state.pool,
+        &state.users,
+        state.clock.now(),
+    )
+    .await
+    {
+        Ok((_, scope)) => Ok(scope),
+        Err(app::error::AppError::Unauthorized) => {
+            Err(axum::response::Redirect::to("/login?next=/app/licenses").into_response())
+        }
+        Err(app::error::AppError::Forbidden) => {
+            Err((StatusCode::NOT_FOUND, "no such licence").into_response())
+        }
+        Err(_) => Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+    }
+}
+
+fn attachment(name: &str, text: String) -> Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+async fn file_download(
+    state: &AppState,
+    scope: &app::accounts::session::TenantScope,
+    license_id: &str,
+    activation_id: Option<&str>,
+) -> Response {
+    let not_found = || (StatusCode::NOT_FOUND, "no such licence").into_response();
+    let (Ok(license_id), Some(keys)) = (uuid::Uuid::parse_str(license_id), state.license_keys.as_deref())
+    else {
+        return not_found();
+    };
+    let fingerprint = match activation_id.map(uuid::Uuid::parse_str) {
+        None => None,
+        Some(Err(_)) => return not_found(),
+        Some(Ok(activation_id)) => {
+            match app::licensing::manage::activation_fingerprint(
+                &state.pool,
+                scope.organization_id(),
+                license_id,
+                activation_id,
+            )
+            .await
+            {
+                Ok(Some(fingerprint)) => Some(fingerprint),
+                Ok(None) => return not_found(),
+                Err(error) => return ApiError::internal("finding a machine", error).into_response(),
+            }
+        }
+    };
+    let catalog = match catalog(state).await {
+        Ok(catalog) => catalog,
+        Err(error) => return error.into_response(),
+    };
+    match licences::file_for(
+        &state.pool,
+        &catalog,
+        keys,
+        scope.organization_id(),
+        license_id,
+        fingerprint.as_deref(),
+        state.clock.now(),
+    )
+    .await
+    {
+        Ok(Ok(file)) => attachment("license.txt", file),
+        Ok(Err(ValidationCode::NotFound)) => not_found(),
+        Ok(Err(code)) => (
+            StatusCode::CONFLICT,
+            format!("no file can be issued: the licence is {}", code.as_str()),
+        )
+            .into_response(),
+        Err(error) => ApiError::internal("signing a licence file", error).into_response(),
+    }
+}
+
+/// `GET /app/licenses/{id}/file`: a floating licence's file.
+async fn floating_file(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    verified: Option<axum::Extension<app::accounts::session::VerifiedSignIn>>,
+    axum::extract::Path(license_id): axum::extract::Path<String>,
+) -> Response {
+    match member_scope(&state, &session, verified).await {
+        Ok(scope) => file_download(&state, &scope, &license_id, None).await,
+        Err(response) => response,
+    }
+}
+
+/// `GET /app/licenses/{id}/activations/{activation}/file`: the file bound
+/// to one of the organisation's machines.
+async fn machine_file(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    verified: Option<axum::Extension<app::accounts::session::VerifiedSignIn>>,
+    axum::extract::Path((license_id, activation_id)): axum::extract::Path<(String, String)>,
+) -> Response {
+    match member_scope(&state, &session, verified).await {
+        Ok(scope) => file_download(&state, &scope, &license_id, Some(&activation_id)).await,
+        Err(response) => response,
+    }
+}
+
+/// `POST /app/licenses/offline` (form field `request`): answers an
+/// air-gapped install's request file with a response file, as an online
+/// activation and check-in would (owners and admins). A request that cannot
+/// be answered comes back to the page with the reason.
+async fn offline_exchange(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    verified: Option<axum::Extension<app::accounts::session::VerifiedSignIn>>,
+    axum::extract::Form(form): axum::extract::Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let scope = match member_scope(&state, &session, verified).await {
+        Ok(scope) => scope,
+        Err(response) => return response,
+    };
+    let back = |reason: &str| {
+        axum::response::Redirect::to(&format!("/app/licenses?offline={reason}")).into_response()
+    };
+    if !scope.role().manages_billing() {
+        return (StatusCode::FORBIDDEN, "only owners and admins renew licences").into_response();
+    }
+    let Some(keys) = state.license_keys.as_deref() else {
+        return back("unknown");
+    };
+    let text = form.get("request").map(String::as_str).unwrap_or_default();
+    let Ok(request) = license::offline::Request::parse(text) else {
+        return back("unreadable");
+    };
+    let Ok(license_id) = uuid::Uuid::parse_str(&request.license_id) else {
+        return back("unknown");
+    };
+    if !is_machine_text(&request.fingerprint, 200) || !is_machine_text(&request.hostname, 255) {
+        return back("unreadable");
+    }
+    let catalog = match catalog(&state).await {
+        Ok(catalog) => catalog,
+        Err(error) => return error.into_response(),
+    };
+    let now = state.clock.now();
+    let machine = Machine {
+        fingerprint: &request.fingerprint,
+        hostname: &request.hostname,
+        instance_hmac: None,
+    };
+    let outcome = match app::licensing::manage::offline_exchange(
+        &state.pool,
+        &catalog,
+        keys,
+        scope.organization_id(),
+        license_id,
+        &machine,
+        now,
+    )
+    .await
+    {
+        Ok(outcome) => outcome,
+        Err(error) => return ApiError::internal("answering an offline request", error).into_response(),
+    };
+    let (standing, file) = match outcome {
+        Outcome::Valid { standing, file, .. } => (standing, file),
+        Outcome::TooManyMachines(_) => return back("full"),
+        Outcome::Refused(ValidationCode::NotFound) => return back("unknown"),
+        Outcome::Refused(_) => return back("invalid"),
+    };
+    let answer = json!({
+        "valid": true,
+        "code": ValidationCode::Valid.as_str(),
+        "license_id": request.license_id,
+        "nonce": request.nonce,
+        "fingerprint": request.fingerprint,
+        "past_due": standing.past_due,
+        "expires_at": rfc3339(standing.expires_at),
+        "checked_at": rfc3339(now),
+        "license_file": file,
+    })
+    .to_string();
+    let signer = keys.signer();
+    let signature = license::issue::sign_answer(&answer, &signer.id, &signer.key);
+    attachment(
+        "license-response.txt",
+        license::offline::response_text(&answer, &signer.id, &signature),
+    )
 }

@@ -29,6 +29,9 @@ pub struct Notices {
     pub product: String,
     /// The site's origin as browsers see it.
     pub public_url: String,
+    /// The licensing keys, for the licence a self-hosted tier's
+    /// subscription carries (`None`: licensing is off).
+    pub license_keys: Option<std::sync::Arc<crate::licensing::keys::SigningKeys>>,
 }
 
 impl Notices {
@@ -91,7 +94,10 @@ pub fn days_left(now: DateTime<Utc>, trial_end: DateTime<Utc>) -> u32 {
 }
 
 /// The owners of an organisation, who get its billing notices.
-async fn owner_emails(conn: &mut PgConnection, organization_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
+pub(crate) async fn owner_emails(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
         r#"

@@ -236,6 +236,54 @@ Choose a plan: {billing_url}
     }
 }
 
+/// Sent when a self-hosted licence is issued with a subscription. The key
+/// itself is not in the email: the portal shows it to the organisation's
+/// members, behind their sign-in.
+pub fn license_issued(product: &str, organization: &str, licenses_url: &str) -> EmailMessage {
+    let lines = vec![
+        format!("A self-hosted licence for {organization} is ready."),
+        format!(
+            "Copy its key or download the licence file from your {product} account, and activate each installation with it."
+        ),
+    ];
+    EmailMessage {
+        template: "license_issued",
+        subject: format!("Your {product} self-hosted licence is ready"),
+        text: format!("{}\n\n{}\n\nYour licences: {licenses_url}\n", lines[0], lines[1]),
+        html: layout(
+            product,
+            &lines,
+            Some(("See your licences", licenses_url)),
+            "You are receiving this because you own this organisation's account.",
+        ),
+    }
+}
+
+/// Sent 30 and 7 days before a self-hosted licence ends without renewing.
+pub fn license_expiring(
+    product: &str,
+    organization: &str,
+    ends_on: &str,
+    days_left: i64,
+    licenses_url: &str,
+) -> EmailMessage {
+    let lines = vec![
+        format!("The self-hosted {product} licence for {organization} ends in {days_left} days, on {ends_on}."),
+        "After that, installations keep running through the licence's grace period and then turn read-only. Renew the subscription or talk to us to keep them fully licensed.".to_owned(),
+    ];
+    EmailMessage {
+        template: "license_expiring",
+        subject: format!("Your {product} self-hosted licence ends in {days_left} days"),
+        text: format!("{}\n\n{}\n\nYour licences: {licenses_url}\n", lines[0], lines[1]),
+        html: layout(
+            product,
+            &lines,
+            Some(("See your licences", licenses_url)),
+            "You are receiving this because you own this organisation's account.",
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +296,8 @@ mod tests {
             verify_email("Forgeline", link),
             reset_password("Forgeline", link),
             invitation("Forgeline", "Acme", "ada@acme.test", "member", link),
+            license_issued("Forgeline", "Acme", link),
+            license_expiring("Forgeline", "Acme", "25 November 2026", 7, link),
             signup_with_existing_account("Forgeline", link),
             trial_ending("Forgeline", "Acme", "25 November 2026", 3, false, link),
             trial_ending("Forgeline", "Acme", "25 November 2026", 1, true, link),

@@ -13,7 +13,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// A licence as the checks need it.
+/// A licence as the checks need it (read under its row's lock).
 #[derive(Debug, Clone)]
 struct LicenseRow {
     license_id: Uuid,
@@ -21,7 +21,7 @@ struct LicenseRow {
     max_activations: i32,
     node_locked: bool,
     grace_days: i32,
-    after_grace: String,
+    after_grace: AfterGrace,
     floating_lease_hours: i32,
     facts: LicenseFacts,
 }
@@ -70,57 +70,128 @@ pub enum Outcome {
     },
 }
 
-/// Issues a licence to an organisation; returns its id and its key (shown
-/// once: only its hash is kept).
+/// The catalogue feature that makes a tier's subscription carry a licence.
+pub const SELF_HOSTED_FEATURE: &str = "self_hosted_licence";
+
+/// Machines a licence issued with a subscription may activate at once.
+pub const SUBSCRIPTION_ACTIVATIONS: i32 = 3;
+
+/// Where a licence came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Issued when a self-hosted tier's subscription became active (one an
+    /// organisation).
+    Subscription,
+    /// Issued by a platform admin.
+    Console,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Subscription => "subscription",
+            Source::Console => "console",
+        }
+    }
+}
+
+/// Issues a licence to an organisation; returns its id, or `None` when it
+/// comes from a subscription and the organisation already has that one.
+/// Its key is derived from the licensing secret; only the hash is stored.
 pub async fn issue(
     conn: &mut PgConnection,
+    keys: &SigningKeys,
     organization_id: Uuid,
+    source: Source,
     max_activations: i32,
     node_locked: bool,
     now: DateTime<Utc>,
-) -> Result<(Uuid, LicenseKey), sqlx::Error> {
+) -> Result<Option<Uuid>, sqlx::Error> {
     use chrono::Datelike;
-    let mut random = [0u8; 8];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+    let license_id = Uuid::new_v4();
     let year = u16::try_from(now.year()).unwrap_or(2026).clamp(2000, 2999);
-    let key = LicenseKey::new(year, u64::from_le_bytes(random))
+    let key = keys
+        .license_key(license_id, year)
         .map_err(|error| sqlx::Error::Protocol(error.to_string()))?;
     let hint = format!("{}-…-{}", &key.as_str()[..4], &key.as_str()[15..]);
     // language=PostgreSQL
-    let license_id = sqlx::query_scalar!(
-        r#"insert into license (organization_id, key_hash, key_hint, max_activations, node_locked, issued_at)
-           values ($1, $2, $3, $4, $5, $6) returning license_id"#,
+    sqlx::query_scalar!(
+        r#"insert into license (license_id, organization_id, key_hash, key_hint, max_activations, node_locked, source, issued_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
+           on conflict (organization_id) where source = 'subscription' do nothing
+           returning license_id"#,
+        license_id,
         organization_id,
         token_hash(key.as_str()),
         hint,
         max_activations,
         node_locked,
+        source.as_str(),
         now as _
     )
-    .fetch_one(conn)
-    .await?;
-    Ok((license_id, key))
+    .fetch_optional(conn)
+    .await
 }
 
-/// The licence with `key`, locked for the transaction.
-async fn locked(conn: &mut PgConnection, key: &LicenseKey) -> Result<Option<LicenseRow>, sqlx::Error> {
+/// The key of a licence as its customer sees it: derived again from the
+/// licensing secret, and shown only if it still hashes to the stored one
+/// (a changed secret would give another).
+pub(super) fn shown_key(
+    keys: &SigningKeys,
+    license_id: Uuid,
+    issued_at: DateTime<Utc>,
+    key_hash: &[u8],
+) -> Option<String> {
+    use chrono::Datelike;
+    let year = u16::try_from(issued_at.year()).ok()?;
+    let key = keys.license_key(license_id, year).ok()?;
+    (token_hash(key.as_str()) == key_hash).then(|| key.as_str().to_owned())
+}
+
+/// Which licence a request names.
+#[derive(Debug, Clone, Copy)]
+pub enum Named<'a> {
+    /// By its key (an install).
+    Key(&'a LicenseKey),
+    /// By its id, within an organisation (the portal's offline exchange).
+    Id {
+        /// The licence.
+        license_id: Uuid,
+        /// The organisation it must belong to.
+        organization_id: Uuid,
+    },
+}
+
+/// The licence named, locked for the transaction.
+async fn locked(conn: &mut PgConnection, named: Named<'_>) -> Result<Option<LicenseRow>, sqlx::Error> {
+    let (key_hash, license_id, organization_id) = match named {
+        Named::Key(key) => (Some(token_hash(key.as_str())), None, None),
+        Named::Id {
+            license_id,
+            organization_id,
+        } => (None, Some(license_id), Some(organization_id)),
+    };
     // language=PostgreSQL
     let row = sqlx::query!(
         r#"
         select l.license_id, l.organization_id, l.max_activations, l.node_locked, l.grace_days, l.after_grace,
                l.floating_lease_hours, l.issued_at as "issued_at: DateTime<Utc>",
+               l.extended_until as "extended_until: DateTime<Utc>",
                l.suspended_at as "suspended_at: DateTime<Utc>", l.revoked_at as "revoked_at: DateTime<Utc>",
                o.suspended_at is not null as "organization_suspended!",
-               s.status as "subscription_status?", s.current_period_end as "current_period_end: DateTime<Utc>"
+               s.status as "subscription_status?", s.current_period_end as "current_period_end: DateTime<Utc>",
+               coalesce(s.cancel_at_period_end, false) as "cancel_at_period_end!"
         from license l
         join organization o using (organization_id)
-        left join lateral (select status, current_period_end from subscription
+        left join lateral (select status, current_period_end, cancel_at_period_end from subscription
                            where organization_id = l.organization_id and live
                            order by created_at desc limit 1) s on true
-        where l.key_hash = $1
+        where (l.key_hash = $1 or ($1 is null and l.license_id = $2 and l.organization_id = $3))
         for update of l
         "#,
-        token_hash(key.as_str())
+        key_hash,
+        license_id,
+        organization_id
     )
     .fetch_optional(conn)
     .await?;
@@ -130,7 +201,12 @@ async fn locked(conn: &mut PgConnection, key: &LicenseKey) -> Result<Option<Lice
         max_activations: r.max_activations,
         node_locked: r.node_locked,
         grace_days: r.grace_days,
-        after_grace: r.after_grace,
+        // The database allows only these two words.
+        after_grace: if r.after_grace == "warn_only" {
+            AfterGrace::WarnOnly
+        } else {
+            AfterGrace::ReadOnly
+        },
         floating_lease_hours: r.floating_lease_hours,
         facts: LicenseFacts {
             revoked_at: r.revoked_at,
@@ -138,6 +214,8 @@ async fn locked(conn: &mut PgConnection, key: &LicenseKey) -> Result<Option<Lice
             organization_suspended: r.organization_suspended,
             subscription_status: r.subscription_status,
             current_period_end: r.current_period_end,
+            cancel_at_period_end: r.cancel_at_period_end,
+            extended_until: r.extended_until,
             issued_at: r.issued_at,
         },
     }))
@@ -147,10 +225,10 @@ async fn locked(conn: &mut PgConnection, key: &LicenseKey) -> Result<Option<Lice
 /// the code that says why not.
 async fn valid_license(
     conn: &mut PgConnection,
-    key: &LicenseKey,
+    named: Named<'_>,
     now: DateTime<Utc>,
 ) -> Result<Result<(LicenseRow, LicenseStanding), ValidationCode>, sqlx::Error> {
-    let Some(license) = locked(conn, key).await? else {
+    let Some(license) = locked(conn, named).await? else {
         return Ok(Err(ValidationCode::NotFound));
     };
     let standing = standing(&license.facts, now);
@@ -181,12 +259,12 @@ pub async fn activate(
     pool: &PgPool,
     catalog: &Catalog,
     keys: &SigningKeys,
-    key: &LicenseKey,
+    named: Named<'_>,
     machine: &Machine<'_>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let (license, standing) = match valid_license(&mut tx, key, now).await? {
+    let (license, standing) = match valid_license(&mut tx, named, now).await? {
         Ok(valid) => valid,
         Err(code) => return Ok(Outcome::Refused(code)),
     };
@@ -240,7 +318,7 @@ pub async fn validate(
     now: DateTime<Utc>,
 ) -> Result<Outcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let (license, standing) = match valid_license(&mut tx, key, now).await? {
+    let (license, standing) = match valid_license(&mut tx, Named::Key(key), now).await? {
         Ok(valid) => valid,
         Err(code) => return Ok(Outcome::Refused(code)),
     };
@@ -261,7 +339,7 @@ pub async fn deactivate(
     now: DateTime<Utc>,
 ) -> Result<Option<bool>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let Some(license) = locked(&mut tx, key).await? else {
+    let Some(license) = locked(&mut tx, Named::Key(key)).await? else {
         return Ok(None);
     };
     // language=PostgreSQL
@@ -300,6 +378,34 @@ async fn checked_in(
     )
     .fetch_one(&mut *conn)
     .await?;
+    let file = sign_file(
+        conn,
+        catalog,
+        keys,
+        license,
+        standing,
+        Some(&activation.fingerprint),
+        now,
+    )
+    .await?;
+    Ok(Outcome::Valid {
+        standing,
+        file,
+        activation,
+    })
+}
+
+/// The licence's file as of `now`, bound to `fingerprint` when the licence
+/// is node-locked.
+async fn sign_file(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    keys: &SigningKeys,
+    license: &LicenseRow,
+    standing: LicenseStanding,
+    fingerprint: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, sqlx::Error> {
     let entitlements = crate::entitlements::guard::standing(
         &mut *conn,
         catalog,
@@ -319,21 +425,44 @@ async fn checked_in(
         issued_at: now.timestamp(),
         expires_at: standing.expires_at.timestamp(),
         grace_days: u32::try_from(license.grace_days).unwrap_or(0),
-        after_grace: if license.after_grace == "warn_only" {
-            AfterGrace::WarnOnly
-        } else {
-            AfterGrace::ReadOnly
-        },
+        after_grace: license.after_grace,
         max_activations: u32::try_from(license.max_activations).unwrap_or(1),
         node_locked: license.node_locked,
-        fingerprint: license.node_locked.then(|| activation.fingerprint.clone()),
+        fingerprint: license
+            .node_locked
+            .then(|| fingerprint.map(str::to_owned))
+            .flatten(),
     };
     let signer = keys.signer();
-    let file = license::issue::sign(&claims, &signer.id, &signer.key)
-        .map_err(|error| sqlx::Error::Protocol(error.to_string()))?;
-    Ok(Outcome::Valid {
-        standing,
-        file,
-        activation,
-    })
+    license::issue::sign(&claims, &signer.id, &signer.key)
+        .map_err(|error| sqlx::Error::Protocol(error.to_string()))
+}
+
+/// The licence's file for one of the organisation's machines (`None` for a
+/// floating licence's unbound file), signed now, without a check-in; or the
+/// code that says why there is none.
+pub async fn file_for(
+    pool: &PgPool,
+    catalog: &Catalog,
+    keys: &SigningKeys,
+    organization_id: Uuid,
+    license_id: Uuid,
+    fingerprint: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Result<String, ValidationCode>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let named = Named::Id {
+        license_id,
+        organization_id,
+    };
+    let (license, standing) = match valid_license(&mut tx, named, now).await? {
+        Ok(valid) => valid,
+        Err(code) => return Ok(Err(code)),
+    };
+    if license.node_locked && fingerprint.is_none() {
+        return Ok(Err(ValidationCode::NoMachine));
+    }
+    let file = sign_file(&mut tx, catalog, keys, &license, standing, fingerprint, now).await?;
+    tx.commit().await?;
+    Ok(Ok(file))
 }

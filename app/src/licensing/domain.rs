@@ -55,6 +55,10 @@ pub struct LicenseFacts {
     pub subscription_status: Option<String>,
     /// The end of the period paid for, which a renewal moves on.
     pub current_period_end: Option<DateTime<Utc>>,
+    /// The subscription ends at its period's end (a cancellation).
+    pub cancel_at_period_end: bool,
+    /// An admin's extension: valid at least until then.
+    pub extended_until: Option<DateTime<Utc>>,
     /// When the licence was issued.
     pub issued_at: DateTime<Utc>,
 }
@@ -68,6 +72,9 @@ pub struct LicenseStanding {
     pub expires_at: DateTime<Utc>,
     /// A payment is being collected: valid, with a warning.
     pub past_due: bool,
+    /// The subscription will move the expiry on by itself (it renews), so
+    /// the expiry is no end to warn of.
+    pub renews: bool,
 }
 
 /// How long a file is valid when no period end is known (a licence issued
@@ -79,11 +86,17 @@ const DEFAULT_TERM_DAYS: i64 = 30;
 /// period's end, renewal moving it on; a payment being collected is valid
 /// with a warning; a cancelled or unpaid one expires at its period's end.
 pub fn standing(facts: &LicenseFacts, now: DateTime<Utc>) -> LicenseStanding {
-    let expires_at = facts
+    let billed_until = facts
         .current_period_end
         .unwrap_or(facts.issued_at + chrono::TimeDelta::days(DEFAULT_TERM_DAYS));
+    let expires_at = facts
+        .extended_until
+        .map_or(billed_until, |until| until.max(billed_until));
     let status = facts.subscription_status.as_deref();
     let past_due = matches!(status, Some("past_due"));
+    let renews = matches!(status, Some("active" | "trialing" | "past_due"))
+        && !facts.cancel_at_period_end
+        && expires_at == billed_until;
     let code = if facts.revoked_at.is_some() {
         ValidationCode::Revoked
     } else if facts.suspended_at.is_some() || facts.organization_suspended || matches!(status, Some("paused"))
@@ -100,7 +113,27 @@ pub fn standing(facts: &LicenseFacts, now: DateTime<Utc>) -> LicenseStanding {
         code,
         expires_at,
         past_due,
+        renews,
     }
+}
+
+/// How many days ahead of a real end (one no renewal will move) its owners
+/// are warned, tightest last.
+pub const EXPIRY_ALERT_LEADS: [i64; 2] = [30, 7];
+
+/// The expiry alert due for a licence at `now`: the tightest lead the
+/// expiry is within (`Some(7)` inside a week, else `Some(30)` inside a
+/// month), for a valid licence that will not renew by itself. A lead
+/// passed without its alert (an extension shortened nothing, a licence
+/// issued a week before its end) is skipped, never sent late.
+pub fn expiry_alert_due(standing: &LicenseStanding, now: DateTime<Utc>) -> Option<i64> {
+    if standing.code != ValidationCode::Valid || standing.renews || standing.expires_at <= now {
+        return None;
+    }
+    EXPIRY_ALERT_LEADS
+        .into_iter()
+        .filter(|days| standing.expires_at - now <= chrono::TimeDelta::days(*days))
+        .last()
 }
 
 /// Whether a machine's fingerprint or hostname is one a request may carry.
@@ -124,6 +157,8 @@ mod tests {
             organization_suspended: false,
             subscription_status: Some(status.to_owned()),
             current_period_end: Some(at(30)),
+            cancel_at_period_end: false,
+            extended_until: None,
             issued_at: at(0),
         }
     }
@@ -175,6 +210,59 @@ mod tests {
             standing(&no_subscription, at(0) + TimeDelta::days(31)).code,
             ValidationCode::Expired
         );
+    }
+
+    #[test]
+    fn an_extension_moves_the_expiry_past_the_billing() {
+        let mut extended = facts("canceled");
+        extended.extended_until = Some(at(45));
+        let later = standing(&extended, at(40));
+        assert_eq!(
+            (later.code, later.expires_at, later.renews),
+            (ValidationCode::Valid, at(45), false)
+        );
+        assert_eq!(standing(&extended, at(46)).code, ValidationCode::Expired);
+        // An extension that ends before the period paid for changes nothing.
+        let mut short = facts("active");
+        short.extended_until = Some(at(10));
+        assert_eq!(standing(&short, at(20)).expires_at, at(30));
+        assert!(standing(&short, at(20)).renews);
+    }
+
+    #[test]
+    fn expiry_alerts_come_at_30_and_7_days_before_a_real_end() {
+        let mut ending = facts("active");
+        ending.cancel_at_period_end = true;
+        for (day, due) in [
+            (-1, None),
+            (0, Some(30)),
+            (5, Some(30)),
+            (22, Some(30)),
+            (23, Some(7)),
+            (29, Some(7)),
+            (30, None),
+            (31, None),
+        ] {
+            assert_eq!(
+                expiry_alert_due(&standing(&ending, at(day)), at(day)),
+                due,
+                "day {day}"
+            );
+        }
+        // A renewing subscription's period end is no end: no alert.
+        let renewing = facts("active");
+        assert_eq!(expiry_alert_due(&standing(&renewing, at(29)), at(29)), None);
+        // Nor a revoked or suspended licence.
+        let mut revoked = ending.clone();
+        revoked.revoked_at = Some(at(1));
+        assert_eq!(expiry_alert_due(&standing(&revoked, at(29)), at(29)), None);
+        for status in ["canceled", "unpaid"] {
+            assert_eq!(
+                expiry_alert_due(&standing(&facts(status), at(25)), at(25)),
+                Some(7),
+                "{status}"
+            );
+        }
     }
 
     #[test]

@@ -11,9 +11,15 @@
 //! gh-2026-02 active   4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb
 //! ```
 //!
-//! Each line: the key id, its status, its 32-byte secret seed in hex.
+//! Each line: the key id, its status, its 32-byte secret seed in hex. One
+//! more line, `secret <64 hex digits>`, is the licensing secret, which never
+//! rotates: each licence's key is derived from it (so the portal can show a
+//! key that the database keeps only hashed) and instance ids are kept as its
+//! HMAC. Without that line the first key's seed stands in for it, so keep
+//! that key listed (`revoked` if need be) or write the line before rotating.
 
 use license::SigningKey;
+use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// Where a key is in its life.
@@ -80,16 +86,27 @@ pub struct PublishedKey {
 }
 
 /// The configured keys.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SigningKeys {
     keys: Vec<SigningKeyEntry>,
+    /// The licensing secret (see the module's text).
+    secret: [u8; 32],
+}
+
+impl fmt::Debug for SigningKeys {
+    /// Never a secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.keys).finish()
+    }
 }
 
 /// Why a key text cannot be used, naming the line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeysError {
-    /// A line is not `id status hex-seed`.
-    #[error("licence signing keys, line {0}: expected `key-id active|retiring|revoked <64 hex digits>`")]
+    /// A line is not `id status hex-seed` (or `secret hex`).
+    #[error(
+        "licence signing keys, line {0}: expected `key-id active|retiring|revoked <64 hex digits>` or `secret <64 hex digits>`"
+    )]
     Line(usize),
     /// Two lines name one id.
     #[error("licence signing keys: the id {0:?} is given twice")]
@@ -103,20 +120,30 @@ impl SigningKeys {
     /// Reads the text form.
     pub fn parse(text: &str) -> Result<Self, KeysError> {
         let mut keys: Vec<SigningKeyEntry> = Vec::new();
+        let mut secret = None;
+        let seed_of = |hex_text: &str, number: usize| -> Result<[u8; 32], KeysError> {
+            hex::decode(hex_text)
+                .ok()
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or(KeysError::Line(number + 1))
+        };
         for (number, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or_default().trim();
             if line.is_empty() {
                 continue;
             }
             let fields: Vec<&str> = line.split_whitespace().collect();
+            if let ["secret", value] = fields[..] {
+                if secret.replace(seed_of(value, number)?).is_some() {
+                    return Err(KeysError::Duplicate("secret".to_owned()));
+                }
+                continue;
+            }
             let [id, status, seed] = fields[..] else {
                 return Err(KeysError::Line(number + 1));
             };
             let status = KeyStatus::parse(status).ok_or(KeysError::Line(number + 1))?;
-            let seed: [u8; 32] = hex::decode(seed)
-                .ok()
-                .and_then(|bytes| bytes.try_into().ok())
-                .ok_or(KeysError::Line(number + 1))?;
+            let seed = seed_of(seed, number)?;
             if !license::file::is_key_id(id) {
                 return Err(KeysError::Line(number + 1));
             }
@@ -132,16 +159,54 @@ impl SigningKeys {
         if !keys.iter().any(|k| k.status == KeyStatus::Active) {
             return Err(KeysError::NoActive);
         }
-        Ok(SigningKeys { keys })
+        let secret = secret.unwrap_or_else(|| {
+            let first = keys[0].key.to_bytes();
+            Sha256::digest([&b"gatehouse-licensing-secret:"[..], &first].concat()).into()
+        });
+        Ok(SigningKeys { keys, secret })
     }
 
-    /// A new set of one active key `id` made from `seed` (32 random bytes
-    /// the caller drew from a secure source), in the text form.
-    pub fn generate_text(id: &str, seed: [u8; 32]) -> String {
+    /// A new set of one active key `id` made from `seed`, and the licensing
+    /// secret (32 random bytes each, drawn by the caller from a secure
+    /// source), in the text form.
+    pub fn generate_text(id: &str, seed: [u8; 32], secret: [u8; 32]) -> String {
         format!(
-            "# Gatehouse licence signing keys: keep secret, back up, share with every instance.\n{id} active {}\n",
+            "# Gatehouse licence signing keys: keep secret, back up, share with every instance.\n\
+             # The secret line never changes: licence keys are derived from it.\n\
+             secret {}\n{id} active {}\n",
+            hex::encode(secret),
             hex::encode(seed)
         )
+    }
+
+    /// The key of the licence `license_id` issued in `year`: derived from
+    /// the licensing secret, so it can be shown again while only its hash
+    /// is stored.
+    pub fn license_key(
+        &self,
+        license_id: uuid::Uuid,
+        year: u16,
+    ) -> Result<license::LicenseKey, license::KeyError> {
+        let digest = self.mac(b"license-key", license_id.as_bytes());
+        let mut random = [0u8; 8];
+        random.copy_from_slice(&digest[..8]);
+        license::LicenseKey::new(year, u64::from_le_bytes(random))
+    }
+
+    /// An operator's container instance id as kept: its HMAC, stable across
+    /// signing-key rotations.
+    pub fn instance_hmac(&self, instance_id: &str) -> Vec<u8> {
+        self.mac(b"instance-id", instance_id.as_bytes())
+    }
+
+    fn mac(&self, purpose: &[u8], message: &[u8]) -> Vec<u8> {
+        use hmac::Mac;
+        let mut mac =
+            hmac::Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes a key of any length");
+        mac.update(purpose);
+        mac.update(b":");
+        mac.update(message);
+        mac.finalize().into_bytes().to_vec()
     }
 
     /// The key new files are signed with: the last active one listed.
@@ -241,9 +306,40 @@ mod tests {
 
     #[test]
     fn generated_text_reads_back_as_one_active_key() {
-        let text = SigningKeys::generate_text("gh-2026-12", [7; 32]);
+        let text = SigningKeys::generate_text("gh-2026-12", [7; 32], [8; 32]);
         let keys = SigningKeys::parse(&text).unwrap();
         assert_eq!(keys.signer().id, "gh-2026-12");
         assert_eq!(keys.signer().key.to_bytes(), [7; 32]);
+        assert!(
+            !format!("{keys:?}").contains("0808"),
+            "debug output holds no secret"
+        );
+    }
+
+    #[test]
+    fn licence_keys_come_from_the_secret_and_survive_rotation() {
+        let id = uuid::Uuid::from_u128(42);
+        let first = SigningKeys::parse(&SigningKeys::generate_text("gh-1", [7; 32], [8; 32])).unwrap();
+        let key = first.license_key(id, 2026).unwrap();
+        assert!(key.as_str().starts_with("2026-"));
+        assert_eq!(first.license_key(id, 2026).unwrap(), key, "the same every time");
+        assert_ne!(first.license_key(uuid::Uuid::from_u128(43), 2026).unwrap(), key);
+        // Rotated: the old key retires, a new one signs; the secret line stays.
+        let rotated = SigningKeys::parse(
+            "secret 0808080808080808080808080808080808080808080808080808080808080808\n\
+             gh-1 retiring 0707070707070707070707070707070707070707070707070707070707070707\n\
+             gh-2 active 0909090909090909090909090909090909090909090909090909090909090909",
+        )
+        .unwrap();
+        assert_eq!(rotated.signer().id, "gh-2");
+        assert_eq!(rotated.license_key(id, 2026).unwrap(), key);
+        assert_eq!(rotated.instance_hmac("pod-1"), first.instance_hmac("pod-1"));
+        // Without a secret line, the first key's seed stands in for it.
+        let other = SigningKeys::parse(TEXT).unwrap();
+        assert_ne!(other.license_key(id, 2026).unwrap(), key);
+        assert_eq!(
+            SigningKeys::parse(&format!("{TEXT}\nsecret 00\n")).unwrap_err(),
+            KeysError::Line(6)
+        );
     }
 }

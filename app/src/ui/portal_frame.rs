@@ -32,6 +32,7 @@ pub fn PortalNav(
                     {link("/app", "Overview")}
                     {link("/app/billing", "Billing")}
                     {link("/app/team", "Team")}
+                    {link("/app/licenses", "Licences")}
                     {link("/app/account", "Account")}
                     <form method="post" action="/api/logout">
                         <button type="submit" class="text-slate-700 underline hover:text-brand">

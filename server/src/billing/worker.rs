@@ -243,7 +243,56 @@ async fn process_batch(
             }
         }
     }
+    follow_with_licences(conn, notices, now, &rereads).await?;
     Ok(pass)
+}
+
+/// A subscription that turned active on a self-hosted tier issues its
+/// licence in the same transaction (once an organisation, however many
+/// workers apply its events). The licence's later states are derived from
+/// the billing state, so nothing else follows here.
+async fn follow_with_licences(
+    conn: &mut PgConnection,
+    notices: &Notices,
+    now: DateTime<Utc>,
+    rereads: &HashMap<String, Reread>,
+) -> Result<(), sqlx::Error> {
+    let Some(keys) = notices.license_keys.as_deref() else {
+        return Ok(());
+    };
+    let organizations: std::collections::BTreeSet<uuid::Uuid> = rereads
+        .values()
+        .filter_map(|reread| match reread {
+            Reread::Present(Present::Applied(local)) => Some(local.organization_id),
+            _ => None,
+        })
+        .collect();
+    if organizations.is_empty() {
+        return Ok(());
+    }
+    let catalog = match app::catalog::db::load_catalog(&mut *conn).await {
+        Ok(catalog) => catalog,
+        Err(error) => {
+            // The sweep in the timed work issues it later.
+            tracing::warn!(%error, "no catalogue: licences wait for the sweep");
+            return Ok(());
+        }
+    };
+    for organization_id in organizations {
+        if let Some(license_id) = app::licensing::lifecycle::follow_subscription(
+            conn,
+            &catalog,
+            keys,
+            notices,
+            organization_id,
+            now,
+        )
+        .await?
+        {
+            tracing::info!(%organization_id, %license_id, "self-hosted licence issued with the subscription");
+        }
+    }
+    Ok(())
 }
 
 /// The subscription an event needs read from the provider.
@@ -403,12 +452,34 @@ pub async fn run_timed_work(
         Ok(paused) => tracing::info!(paused, "ended trials paused"),
         Err(error) => tracing::warn!(%error, "trial expiry failed"),
     }
+    if let Err(error) = licence_work(pool, notices, clock).await {
+        tracing::warn!(%error, "licence issue or expiry alerts failed");
+    }
     if let Err(error) = entitlement_work(pool, clock).await {
         tracing::warn!(%error, "usage snapshots or time-driven entitlement events failed");
     }
     if let Err(error) = crate::telemetry::record_queue_depths(pool).await {
         tracing::warn!(%error, "queue gauges not updated");
     }
+}
+
+/// Licences owed to subscriptions that turned active without an event this
+/// process applied, and the 30- and 7-day expiry alerts.
+async fn licence_work(pool: &PgPool, notices: &Notices, clock: &Clock) -> anyhow::Result<()> {
+    let Some(keys) = notices.license_keys.as_deref() else {
+        return Ok(());
+    };
+    let now = clock.now();
+    let catalog = app::catalog::db::load_catalog(&mut *pool.acquire().await?).await?;
+    let issued = app::licensing::lifecycle::issue_due(pool, &catalog, keys, notices, now, 500).await?;
+    if issued > 0 {
+        tracing::info!(issued, "self-hosted licences issued");
+    }
+    let alerts = app::licensing::lifecycle::send_expiry_alerts(pool, notices, now).await?;
+    if alerts > 0 {
+        tracing::info!(alerts, "licence expiry alerts queued");
+    }
+    Ok(())
 }
 
 /// Usage snapshots (once per six-hour slot, whichever process gets there

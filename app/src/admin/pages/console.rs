@@ -286,6 +286,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                 None => view! { <p class="text-slate-700">"No subscription."</p> }.into_any(),
             }}
         </section>
+        <crate::licensing::console::ConsoleLicenses organization_id=id.clone() />
         <section aria-labelledby="members">
             <h2 id="members" class="text-xl font-semibold">"Members"</h2>
             <ul class="mt-2 text-sm">

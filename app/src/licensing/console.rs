@@ -1,0 +1,278 @@
+//! The console's licence section on an organisation's page: its licences
+//! with their machines, and the platform team's issue, extend, suspend,
+//! reinstate and revoke, each audited with a reason in its own transaction.
+//! Keys are never shown here: only the organisation's own owners see them.
+
+// #[server] turns each function's parameters into the fields of a generated
+// argument struct; parameters cannot carry doc comments, the functions do.
+#![allow(missing_docs)]
+
+use super::view::LicenseView;
+use crate::admin::pages::frame::{INPUT, SMALL_BUTTON};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::manage::{AdminAction, Changed},
+    crate::accounts::api::client_ip,
+    crate::admin::db::{AuditEntry, audit},
+    crate::admin::session::{AdminScope, require_admin},
+    crate::context::app_context,
+    chrono::{DateTime, Utc},
+    uuid::Uuid,
+};
+
+#[cfg(feature = "ssr")]
+fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| AppError::field(field, "that is not a valid identifier"))
+}
+
+#[cfg(feature = "ssr")]
+fn checked_reason(raw: &str) -> Result<String, AppError> {
+    crate::admin::domain::parse_reason(raw).map_err(|e| AppError::field("reason", e.to_string()))
+}
+
+#[cfg(feature = "ssr")]
+async fn record(
+    conn: &mut sqlx::PgConnection,
+    admin: &AdminScope,
+    now: DateTime<Utc>,
+    action: &str,
+    reason: &str,
+    changed: &Changed,
+) -> Result<(), AppError> {
+    let ip = client_ip();
+    audit(
+        &mut *conn,
+        &AuditEntry {
+            at: now,
+            admin_id: admin.admin_id,
+            admin_email: &admin.email,
+            action,
+            organization_id: Some(changed.organization_id),
+            reason: Some(reason),
+            before: Some(changed.before.clone()),
+            after: Some(changed.after.clone()),
+            client_ip: &ip,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// An organisation's licences, for the console (no keys).
+#[server(prefix = "/api", endpoint = "admin_licenses", input = server_fn::codec::GetUrl)]
+pub async fn get_console_licenses(organization_id: String) -> Result<Vec<LicenseView>, AppError> {
+    require_admin().await?;
+    let context = app_context()?;
+    let id = Uuid::parse_str(organization_id.trim()).map_err(|_| AppError::NotFound)?;
+    let mut conn = context.pool.acquire().await?;
+    Ok(super::manage::licenses_of(&mut conn, id, None, context.clock.now()).await?)
+}
+
+/// Issues a licence to an organisation by hand (1–1000 machines,
+/// node-locked or floating), with a reason.
+#[server(prefix = "/api", endpoint = "admin_issue_license")]
+pub async fn issue_license(
+    organization_id: String,
+    max_activations: String,
+    node_locked: Option<String>,
+    reason: String,
+) -> Result<(), AppError> {
+    let admin = require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let id = parse_id("organization_id", &organization_id)?;
+    let max_activations = max_activations
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| {
+            AppError::field(
+                "max_activations",
+                "give a whole number of machines from 1 to 1000",
+            )
+        })?;
+    let node_locked = node_locked.is_some();
+    let reason = checked_reason(&reason)?;
+    let keys = context.license_keys.as_deref().ok_or_else(|| {
+        AppError::Conflict("licensing is off: this Gatehouse has no licence signing keys".to_owned())
+    })?;
+    let mut tx = context.pool.begin().await?;
+    // language=PostgreSQL
+    let exists = sqlx::query_scalar!(
+        "select exists (select 1 from organization where organization_id = $1) as \"e!\"",
+        id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !exists {
+        return Err(AppError::NotFound);
+    }
+    let license_id = super::db::issue(
+        &mut tx,
+        keys,
+        id,
+        super::db::Source::Console,
+        max_activations,
+        node_locked,
+        now,
+    )
+    .await?
+    .ok_or(AppError::Internal)?;
+    let changed = Changed {
+        organization_id: id,
+        before: serde_json::Value::Null,
+        after: serde_json::json!({
+            "license_id": license_id, "max_activations": max_activations, "node_locked": node_locked
+        }),
+    };
+    record(&mut tx, &admin, now, "license.issue", &reason, &changed).await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=license"));
+    Ok(())
+}
+
+/// Extends (`until`, a date), suspends, reinstates or revokes a licence,
+/// with a reason.
+#[server(prefix = "/api", endpoint = "admin_license_action")]
+pub async fn license_action(
+    license_id: String,
+    action: String,
+    until: Option<String>,
+    reason: String,
+) -> Result<(), AppError> {
+    let admin = require_admin().await?;
+    let context = app_context()?;
+    let now = context.clock.now();
+    let license_id = parse_id("license_id", &license_id)?;
+    let (action, word) = match action.as_str() {
+        "extend" => {
+            let day = crate::input::parse_day(until.as_deref().unwrap_or_default())
+                .ok_or_else(|| AppError::field("until", "give a date as YYYY-MM-DD"))?;
+            let until = day
+                .and_hms_opt(23, 59, 59)
+                .map(|t| t.and_utc())
+                .ok_or_else(|| AppError::field("until", "give a date as YYYY-MM-DD"))?;
+            (AdminAction::Extend(until), "license.extend")
+        }
+        "suspend" => (AdminAction::Suspend, "license.suspend"),
+        "reinstate" => (AdminAction::Reinstate, "license.reinstate"),
+        "revoke" => (AdminAction::Revoke, "license.revoke"),
+        _ => {
+            return Err(AppError::field(
+                "action",
+                "choose extend, suspend, reinstate or revoke",
+            ));
+        }
+    };
+    let reason = checked_reason(&reason)?;
+    let mut tx = context.pool.begin().await?;
+    let changed = super::manage::apply_admin_action(&mut tx, license_id, action, now)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .map_err(|why| AppError::Conflict(why.to_owned()))?;
+    record(&mut tx, &admin, now, word, &reason, &changed).await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect(&format!(
+        "/admin/organizations/{}?done=license",
+        changed.organization_id
+    ));
+    Ok(())
+}
+
+/// The licence section of the console's organisation page.
+#[component]
+pub fn ConsoleLicenses(
+    /// The organisation's id.
+    organization_id: String,
+) -> impl IntoView {
+    let licenses = OnceResource::new(get_console_licenses(organization_id.clone()));
+    view! {
+        <section aria-labelledby="licenses" class="space-y-4">
+            <h2 id="licenses" class="text-xl font-semibold">"Self-hosted licences"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    match licenses.await {
+                        Ok(list) if list.is_empty() => {
+                            view! { <p class="text-sm text-slate-700">"No licences. One is issued with an Enterprise subscription, or by hand below."</p> }
+                                .into_any()
+                        }
+                        Ok(list) => list.into_iter().map(|license| view! { <ConsoleLicense license /> }).collect_view().into_any(),
+                        Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <form method="post" action="/api/admin_issue_license" class="space-y-3 rounded-lg border border-slate-200 p-4" aria-labelledby="issue-license-heading">
+                <h3 id="issue-license-heading" class="font-semibold">"Issue a licence"</h3>
+                <input type="hidden" name="organization_id" value=organization_id />
+                <label for="max-activations" class="block text-sm font-medium">"Machines (1–1000)"</label>
+                <input id="max-activations" name="max_activations" type="number" min="1" max="1000" value="3" required class=INPUT />
+                <label class="flex items-center gap-2 text-sm">
+                    <input type="checkbox" name="node_locked" value="on" checked />
+                    "Bind each file to its machine's fingerprint"
+                </label>
+                <label for="issue-license-reason" class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
+                <textarea id="issue-license-reason" name="reason" required maxlength="500" class=INPUT></textarea>
+                <button type="submit" class=SMALL_BUTTON>"Issue the licence"</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn ConsoleLicense(license: LicenseView) -> impl IntoView {
+    let id = license.id.clone();
+    let revoked = license.code == "REVOKED";
+    let suspended_by_hand = license.suspended_by_hand;
+    let hint = license.key_hint.clone();
+    let action_form = move |action: &'static str, label: &'static str, danger: bool| {
+        let form_id = format!("{action}-{id}");
+        let reason_id = format!("{form_id}-reason");
+        let until_id = format!("{form_id}-until");
+        view! {
+            <form method="post" action="/api/admin_license_action" class="space-y-2 rounded-md border border-slate-200 p-3" aria-label=format!("{label} licence {hint}")>
+                <input type="hidden" name="license_id" value=id.clone() />
+                <input type="hidden" name="action" value=action />
+                {(action == "extend").then(|| view! {
+                    <label for=until_id.clone() class="block text-sm font-medium">"Valid at least until"</label>
+                    <input id=until_id.clone() name="until" type="date" required class=INPUT />
+                })}
+                <label for=reason_id.clone() class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
+                <textarea id=reason_id name="reason" required maxlength="500" class=INPUT></textarea>
+                <button type="submit" class=if danger { "rounded-md bg-red-700 px-3 py-1.5 text-sm font-semibold text-white" } else { SMALL_BUTTON }>{label}</button>
+            </form>
+        }
+    };
+    let machines = license
+        .activations
+        .iter()
+        .map(|m| view! { <li>{format!("{} ({}), last check-in {}", m.hostname, m.fingerprint, m.last_check_in_at)}</li> })
+        .collect_view();
+    view! {
+        <article class="space-y-3 rounded-lg border border-slate-200 p-4" data-license=license.id.clone()>
+            <h3 class="font-semibold">{format!("Licence {} — {}", license.key_hint, license.status)}</h3>
+            <p class="text-sm text-slate-700">
+                {format!(
+                    "Issued {} ({}); expires {}; {} of {} machines; {}.",
+                    license.issued_on,
+                    license.source.to_lowercase(),
+                    license.expires_on,
+                    license.activations.len(),
+                    license.max_activations,
+                    if license.node_locked { "node-locked" } else { "floating" },
+                )}
+            </p>
+            <ul class="text-sm">{machines}</ul>
+            {(!revoked).then(|| view! {
+                <div class="grid grid-cols-1 gap-3 lg:grid-cols-2">
+                    {action_form("extend", "Extend", false)}
+                    {if suspended_by_hand { action_form("reinstate", "Reinstate", false) } else { action_form("suspend", "Suspend", true) }}
+                    {action_form("revoke", "Revoke for good", true)}
+                </div>
+            })}
+        </article>
+    }
+}
