@@ -163,6 +163,7 @@ async fn drain(
     let notices = Notices {
         product: "Bench".into(),
         public_url: "http://127.0.0.1".into(),
+        license_keys: None,
     };
     let reads_before = mock.received_requests().await.map_or(0, |r| r.len());
     let started = Instant::now();

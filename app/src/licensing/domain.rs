@@ -132,8 +132,7 @@ pub fn expiry_alert_due(standing: &LicenseStanding, now: DateTime<Utc>) -> Optio
     }
     EXPIRY_ALERT_LEADS
         .into_iter()
-        .filter(|days| standing.expires_at - now <= chrono::TimeDelta::days(*days))
-        .last()
+        .rfind(|days| standing.expires_at - now <= chrono::TimeDelta::days(*days))
 }
 
 /// Whether a machine's fingerprint or hostname is one a request may carry.

@@ -339,7 +339,7 @@ mod tests {
         assert_ne!(other.license_key(id, 2026).unwrap(), key);
         assert_eq!(
             SigningKeys::parse(&format!("{TEXT}\nsecret 00\n")).unwrap_err(),
-            KeysError::Line(6)
+            KeysError::Line(7)
         );
     }
 }

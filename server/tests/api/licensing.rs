@@ -14,26 +14,46 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Two keys: a retiring one and the active one that signs.
-const KEYS: &str = "gh-test-1 retiring 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n\
+pub(crate) const KEYS: &str = "gh-test-1 retiring 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n\
                     gh-test-2 active 4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb\n";
 
-async fn licensing_app(pool: &PgPool) -> TestApp {
+pub(crate) async fn licensing_app(pool: &PgPool) -> TestApp {
     sync_shipped_catalog(pool).await;
     TestApp::with_settings(pool.clone(), &[("GATEHOUSE_LICENSE_SIGNING_KEYS", KEYS)])
 }
 
-/// Acme on the enterprise plan with a licence of `seats`; returns its key.
-async fn licensed(app: &TestApp, seats: i32) -> (Uuid, String) {
+/// Acme on the enterprise plan with a licence of `seats` issued in the
+/// console; returns its organisation and key.
+pub(crate) async fn licensed(app: &TestApp, seats: i32) -> (Uuid, String) {
     app.signed_up("ada@acme.test", "Acme", "enterprise").await;
     let org = organization_id(&app.state.pool, "Acme").await;
-    let mut conn = app.state.pool.acquire().await.unwrap();
-    let (_, key) = app::licensing::db::issue(&mut conn, org, seats, true, app.state.clock.now())
-        .await
-        .unwrap();
-    (org, key.to_string())
+    let (_, key) = issued(app, org, seats).await;
+    (org, key)
 }
 
-async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
+/// A console licence of `seats` for `org`; its id and key.
+pub(crate) async fn issued(app: &TestApp, org: Uuid, seats: i32) -> (Uuid, String) {
+    use chrono::Datelike;
+    let keys = app.state.license_keys.as_deref().unwrap();
+    let now = app.state.clock.now();
+    let mut conn = app.state.pool.acquire().await.unwrap();
+    let id = app::licensing::db::issue(
+        &mut conn,
+        keys,
+        org,
+        app::licensing::db::Source::Console,
+        seats,
+        true,
+        now,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let key = keys.license_key(id, now.year() as u16).unwrap();
+    (id, key.to_string())
+}
+
+pub(crate) async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
     let response = app
         .request(
             Request::post(path)
@@ -46,7 +66,7 @@ async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
     (response.status, value)
 }
 
-fn trusted(app: &TestApp) -> Vec<license::TrustedKey> {
+pub(crate) fn trusted(app: &TestApp) -> Vec<license::TrustedKey> {
     app.state.license_keys.as_ref().unwrap().trusted()
 }
 

@@ -20,6 +20,7 @@ mod host_api;
 mod hostile;
 mod hostile_two;
 mod licensing;
+mod licensing_lifecycle;
 mod marketing;
 mod mrr_series;
 mod outbound;
