@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod admin_downloads;
 pub mod admin_import;
+pub mod api_doc;
 pub mod api_errors;
 pub mod assets;
 pub mod billing;
@@ -208,6 +209,16 @@ impl AppState {
     }
 }
 
+/// `/api/v1`'s routes (the host product's and the licences') and their
+/// OpenAPI document, generated from the same handlers.
+pub fn api_v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(api_doc::ApiDoc::openapi())
+        .merge(host_api::router())
+        .merge(licensing::router())
+        .split_for_parts()
+}
+
 /// Builds the whole HTTP application from its state.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
@@ -291,8 +302,12 @@ pub fn app(state: AppState) -> Router {
     let allowed_origins = security::AllowedOrigins::for_public_url(&settings.public_url, settings.is_local());
 
     let request_id = HeaderName::from_static("x-request-id");
+    let (api_v1, document) = api_v1();
+    let api_v1 = api_v1
+        .route("/openapi.json", api_doc::serve(&document))
+        .fallback(host_api::no_such_route);
     Router::new()
-        .nest("/api/v1", host_api::router().merge(licensing::router()))
+        .nest("/api/v1", api_v1)
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
         .route("/metrics", get(render_metrics))

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Check-ins one licence key may make: 60 a minute, as a burst.
 const PER_KEY: Rate = Rate {
@@ -34,16 +35,26 @@ const PER_ADDRESS: Rate = Rate {
     per_seconds: 60,
 };
 
-/// The routes, to be nested under `/api/v1`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/licensing/keys", get(published_keys))
-        .route("/licenses/activate", post(activate))
-        .route("/licenses/deactivate", post(deactivate))
-        .route("/licenses/validate", post(validate))
+/// The routes, to be nested under `/api/v1`, with their OpenAPI paths.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(published_keys))
+        .routes(routes!(activate))
+        .routes(routes!(deactivate))
+        .routes(routes!(validate))
 }
 
 /// `GET /licensing/keys`: every signing key's id, status and public half.
+#[utoipa::path(
+    get,
+    path = "/licensing/keys",
+    tag = "licenses",
+    summary = "The public signing keys licence files verify against",
+    responses(
+        (status = 200, description = "Every key, with its status", body = crate::api_doc::KeySet),
+        (status = 503, description = "This Gatehouse has no signing keys (`licensing_not_configured`)", body = crate::api_doc::ErrorEnvelope),
+    )
+)]
 async fn published_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let keys = signing_keys(&state)?;
     Ok(Json(json!({ "keys": keys.published() })))
@@ -155,6 +166,23 @@ fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// `POST /licenses/activate` `{key, fingerprint, hostname, instance_id?}`.
+#[utoipa::path(
+    post,
+    path = "/licenses/activate",
+    tag = "licenses",
+    summary = "Activate a machine (the same machine again keeps its seat)",
+    request_body = crate::api_doc::MachineRequest,
+    responses(
+        (status = 200, description = "Activated, with the machine-bound file", body = crate::api_doc::Activated),
+        (status = 400, description = "Not the JSON this route takes (`invalid_json`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 422, description = "A bad key (its check symbol), fingerprint, hostname, instance id or nonce (`invalid_field`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 403, description = "The licence is `EXPIRED`, `SUSPENDED` or `REVOKED`", body = crate::api_doc::ErrorEnvelope),
+        (status = 404, description = "No licence has the key (`NOT_FOUND`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 409, description = "Every seat is taken (`TOO_MANY_MACHINES`), listing the machines", body = crate::api_doc::TooManyMachines),
+        (status = 429, description = "Over the key's or the address's budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 503, description = "This Gatehouse has no signing keys (`licensing_not_configured`)", body = crate::api_doc::ErrorEnvelope),
+    )
+)]
 async fn activate(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -224,6 +252,20 @@ async fn activate(
 }
 
 /// `POST /licenses/deactivate` `{key, fingerprint}`: frees the machine's seat.
+#[utoipa::path(
+    post,
+    path = "/licenses/deactivate",
+    tag = "licenses",
+    summary = "Free the seat a machine holds",
+    request_body = crate::api_doc::MachineRequest,
+    responses(
+        (status = 200, description = "Freed", body = crate::api_doc::Deactivated),
+        (status = 400, description = "Not the JSON this route takes (`invalid_json`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 422, description = "A bad key (its check symbol), fingerprint, hostname, instance id or nonce (`invalid_field`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 404, description = "No licence has the key (`NOT_FOUND`), or the machine holds no seat (`NO_MACHINE`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 429, description = "Over the key's or the address's budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+    )
+)]
 async fn deactivate(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -242,6 +284,20 @@ async fn deactivate(
 /// `POST /licenses/validate` `{key, fingerprint, nonce?}`: always 200 with
 /// `{valid, code, …}` and a signed answer echoing the nonce; a fresh file
 /// when valid.
+#[utoipa::path(
+    post,
+    path = "/licenses/validate",
+    tag = "licenses",
+    summary = "Check in: where the licence stands for this machine, signed, with a fresh file when valid",
+    request_body = crate::api_doc::MachineRequest,
+    responses(
+        (status = 200, description = "The answer, valid or not (`code` says which)", body = crate::api_doc::Validation),
+        (status = 400, description = "Not the JSON this route takes (`invalid_json`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 422, description = "A bad key (its check symbol), fingerprint, hostname, instance id or nonce (`invalid_field`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 429, description = "Over the key's or the address's budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 503, description = "This Gatehouse has no signing keys (`licensing_not_configured`)", body = crate::api_doc::ErrorEnvelope),
+    )
+)]
 async fn validate(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,

@@ -16,12 +16,10 @@ use app::entitlements::guard::{Standing, explain, standing};
 use app::entitlements::usage::{self, BatchOutcome, RawReport};
 use app::outbound::events::{EventType, entitlements_json, record};
 use app::security::throttle::Rate;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use error::ApiError;
 use keys::{Authenticator, Caller, authenticate};
@@ -30,20 +28,22 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-/// The routes, to be nested under `/api/v1`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/organizations", get(list_organizations))
-        .route(
-            "/organizations/{id}",
-            get(get_organization).patch(patch_organization),
-        )
-        .route("/organizations/{id}/entitlements", get(get_entitlements))
-        .route("/organizations/{id}/entitlements/check", get(check_entitlement))
-        .route("/organizations/{id}/usage", get(get_usage).post(post_usage))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such API route") })
+/// The routes, to be nested under `/api/v1`, with their OpenAPI paths.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_organizations))
+        .routes(routes!(get_organization, patch_organization))
+        .routes(routes!(get_entitlements))
+        .routes(routes!(check_entitlement))
+        .routes(routes!(get_usage, post_usage))
+}
+
+/// What `/api/v1` answers for a route it does not have.
+pub async fn no_such_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such API route")
 }
 
 fn rfc3339(time: DateTime<Utc>) -> String {
@@ -126,6 +126,24 @@ const MAX_PAGE: i64 = 100;
 
 /// `GET /organizations`: newest first, paged by `starting_after` (the last
 /// id of the previous page), `limit` 1–100 (20 by default).
+#[utoipa::path(
+    get,
+    path = "/organizations",
+    tag = "organizations",
+    summary = "List organisations, newest first",
+    params(
+        ("limit" = Option<i64>, Query, description = "1 to 100 (20 by default)"),
+        ("starting_after" = Option<String>, Query, description = "The last id of the previous page"),
+        ("external_id" = Option<String>, Query, description = "Only the organisation with this external id")
+    ),
+    responses(
+        (status = 200, description = "A page of organisations", body = crate::api_doc::OrganizationList),
+        (status = 422, description = "A bad `limit` or `starting_after` (`invalid_field`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 401, description = "No API key, or not a valid one (`missing_api_key`, `invalid_api_key`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 429, description = "Over the key's request budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
 async fn list_organizations(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -201,6 +219,20 @@ fn organization_json(standing: &Standing) -> Value {
 }
 
 /// `GET /organizations/{id}`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{id}",
+    tag = "organizations",
+    summary = "One organisation",
+    params(("id" = String, Path, description = "Gatehouse's organisation id, or `ext:` and the host product's id")),
+    responses(
+        (status = 200, description = "The organisation", body = crate::api_doc::Organization),
+        (status = 404, description = "No organisation has that id (`organization_not_found`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 401, description = "No API key, or not a valid one (`missing_api_key`, `invalid_api_key`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 429, description = "Over the key's request budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
 async fn get_organization(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -213,6 +245,25 @@ async fn get_organization(
 }
 
 /// `PATCH /organizations/{id}` with `{"external_id": "..." | null}`.
+#[utoipa::path(
+    patch,
+    path = "/organizations/{id}",
+    tag = "organizations",
+    summary = "Set or clear the host product's id for an organisation",
+    params(("id" = String, Path, description = "Gatehouse's organisation id, or `ext:` and the host product's id")),
+    request_body = crate::api_doc::OrganizationPatch,
+    responses(
+        (status = 200, description = "The organisation, changed", body = crate::api_doc::Organization),
+        (status = 400, description = "Not the JSON this route takes (`invalid_json`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 403, description = "A read-only key (`read_only_key`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 404, description = "No organisation has that id (`organization_not_found`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 409, description = "Another organisation has that external id (`external_id_taken`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 422, description = "A bad `external_id` (`invalid_field`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 401, description = "No API key, or not a valid one (`missing_api_key`, `invalid_api_key`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 429, description = "Over the key's request budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
 async fn patch_organization(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -281,6 +332,22 @@ async fn patch_organization(
 }
 
 /// `GET /organizations/{id}/entitlements`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{id}/entitlements",
+    tag = "organizations",
+    summary = "What an organisation may do now (with an ETag)",
+    params(("id" = String, Path, description = "Gatehouse's organisation id, or `ext:` and the host product's id"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of an answer you hold")),
+    responses(
+        (status = 200, description = "Its entitlements", body = crate::api_doc::Entitlements, headers(("ETag" = String, description = "Send it back as If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 404, description = "No organisation has that id (`organization_not_found`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 401, description = "No API key, or not a valid one (`missing_api_key`, `invalid_api_key`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 429, description = "Over the key's request budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
 async fn get_entitlements(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -318,6 +385,24 @@ async fn get_entitlements(
 
 /// `GET /organizations/{id}/entitlements/check?feature=KEY` or
 /// `?metric=KEY&increment=N` (N ≥ 0, 1 by default).
+#[utoipa::path(
+    get,
+    path = "/organizations/{id}/entitlements/check",
+    tag = "organizations",
+    summary = "May the organisation use a feature, or grow a metric?",
+    params(("id" = String, Path, description = "Gatehouse's organisation id, or `ext:` and the host product's id"),
+        ("feature" = Option<String>, Query, description = "A feature's key; or"),
+        ("metric" = Option<String>, Query, description = "a metric's key,"),
+        ("increment" = Option<u64>, Query, description = "and by how much (1 by default)")),
+    responses(
+        (status = 200, description = "The answer (allowed or not)", body = crate::api_doc::CheckAnswer),
+        (status = 404, description = "No organisation has that id (`organization_not_found`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 422, description = "No feature or metric, an unknown one, or a bad increment (`invalid_field`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 401, description = "No API key, or not a valid one (`missing_api_key`, `invalid_api_key`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 429, description = "Over the key's request budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
 async fn check_entitlement(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -371,6 +456,25 @@ async fn check_entitlement(
 }
 
 /// `POST /organizations/{id}/usage` with `{"reports": [...]}`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{id}/usage",
+    tag = "organizations",
+    summary = "Report usage (a batch: all applied, or none)",
+    params(("id" = String, Path, description = "Gatehouse's organisation id, or `ext:` and the host product's id")),
+    request_body = crate::api_doc::UsageBatch,
+    responses(
+        (status = 200, description = "Applied", body = crate::api_doc::UsageApplied),
+        (status = 400, description = "Not the JSON this route takes (`invalid_json`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 403, description = "A read-only key (`read_only_key`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 404, description = "No organisation has that id (`organization_not_found`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 409, description = "A report id used before with other content (`idempotency_conflict`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 422, description = "A report breaks a rule (`invalid_field`, naming it)", body = crate::api_doc::ErrorEnvelope),
+        (status = 401, description = "No API key, or not a valid one (`missing_api_key`, `invalid_api_key`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 429, description = "Over the key's request budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
 async fn post_usage(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -469,6 +573,22 @@ async fn post_usage(
 
 /// `GET /organizations/{id}/usage?days=N`: current values and the
 /// snapshot history of the last N days (30 by default, at most 366).
+#[utoipa::path(
+    get,
+    path = "/organizations/{id}/usage",
+    tag = "organizations",
+    summary = "Usage now and its history",
+    params(("id" = String, Path, description = "Gatehouse's organisation id, or `ext:` and the host product's id"),
+        ("days" = Option<i64>, Query, description = "History of the last 1 to 366 days (30 by default)")),
+    responses(
+        (status = 200, description = "Usage and history", body = crate::api_doc::Usage),
+        (status = 404, description = "No organisation has that id (`organization_not_found`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 422, description = "A bad `days` (`invalid_field`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 401, description = "No API key, or not a valid one (`missing_api_key`, `invalid_api_key`)", body = crate::api_doc::ErrorEnvelope),
+        (status = 429, description = "Over the key's request budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
 async fn get_usage(
     State(state): State<AppState>,
     headers: HeaderMap,

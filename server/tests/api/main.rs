@@ -23,6 +23,7 @@ mod licensing;
 mod licensing_lifecycle;
 mod marketing;
 mod mrr_series;
+mod openapi;
 mod outbound;
 mod page_loads;
 mod pages;
