@@ -282,3 +282,99 @@ pub async fn seed_demo(settings: &Settings, arguments: &[&str]) -> Result<()> {
     );
     Ok(())
 }
+
+/// `verify-license --keys KEYS.json --file LICENSE [--fingerprint F]`: checks
+/// a licence file as a self-hosted install would, with the `license` crate
+/// and the key set `GET /api/v1/licensing/keys` publishes; prints the
+/// verdict as JSON. For operators and support, and the browser tests.
+pub fn verify_license(arguments: &[&str]) -> Result<()> {
+    let options = options(arguments, &["keys", "file", "fingerprint"])?;
+    let (Some(keys), Some(file)) = (options.get("keys"), options.get("file")) else {
+        bail!("usage: verify-license --keys KEYS.json --file LICENSE [--fingerprint F]");
+    };
+    let (keys, file) = (std::fs::read_to_string(keys)?, std::fs::read_to_string(file)?);
+    let fingerprint = options.get("fingerprint").copied();
+    let published: serde_json::Value = serde_json::from_str(&keys)?;
+    let trusted: Vec<license::TrustedKey> = published["keys"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|key| key["status"] != "revoked")
+        .filter_map(|key| license::TrustedKey::from_base64(key["id"].as_str()?, key["public_key"].as_str()?))
+        .collect();
+    let verdict = license::check(&license::Check {
+        file: Some(&file),
+        trusted: &trusted,
+        now: app::clock::Clock::System.unix(),
+        fingerprint,
+        watermark: None,
+    });
+    let standing = match &verdict.standing {
+        license::Standing::Licensed => "licensed".to_owned(),
+        license::Standing::InGrace { .. } => "in_grace".to_owned(),
+        license::Standing::Lapsed { .. } => "lapsed".to_owned(),
+        license::Standing::NoFile => "no_file".to_owned(),
+        license::Standing::Unverifiable(why) => format!("unverifiable: {why}"),
+    };
+    let claims = verdict.claims.as_ref();
+    println!(
+        "{}",
+        serde_json::json!({
+            "standing": standing,
+            "license_id": claims.map(|c| c.license_id.clone()),
+            "tier": claims.map(|c| c.tier.clone()),
+            "expires_at": claims.map(|c| c.expires_at),
+            "fingerprint": claims.and_then(|c| c.fingerprint.clone()),
+        })
+    );
+    Ok(())
+}
+
+/// `issue-license --organization ID [--machines N] [--floating true]`:
+/// issues a licence by hand (as the console does, without its audit entry:
+/// the operator's shell is its own record) and prints its key.
+pub async fn issue_license(settings: &Settings, arguments: &[&str]) -> Result<()> {
+    let options = options(arguments, &["organization", "machines", "floating"])?;
+    let organization: uuid::Uuid = options
+        .get("organization")
+        .ok_or_else(|| anyhow::anyhow!("--organization is required"))?
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--organization must be an organisation id"))?;
+    let machines: i32 = options
+        .get("machines")
+        .unwrap_or(&"3")
+        .parse()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| anyhow::anyhow!("--machines must be a whole number from 1 to 1000"))?;
+    let node_locked = match options.get("floating").copied() {
+        None | Some("false") => true,
+        Some("true") => false,
+        Some(other) => bail!("--floating must be true or false, not {other:?}"),
+    };
+    let keys = crate::config::license_signing_keys(settings)
+        .ok_or_else(|| anyhow::anyhow!("no licence signing keys are configured"))?;
+    let database = Database::open_migrated(settings).await?;
+    let now = app::clock::Clock::System.now();
+    let issued = async {
+        let mut conn = database.pool.acquire().await?;
+        app::licensing::db::issue(
+            &mut conn,
+            &keys,
+            organization,
+            app::licensing::db::Source::Console,
+            machines,
+            node_locked,
+            now,
+        )
+        .await
+    }
+    .await;
+    database.close().await?;
+    let license_id = issued?.ok_or_else(|| anyhow::anyhow!("no licence was issued"))?;
+    let key = keys.license_key(license_id, chrono::Datelike::year(&now).clamp(2000, 2999) as u16)?;
+    eprintln!("licence {license_id} issued ({machines} machines)");
+    println!("{key}");
+    Ok(())
+}

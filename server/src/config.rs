@@ -68,6 +68,10 @@ pub struct Settings {
     /// `GATEHOUSE_API_REQUESTS_PER_MINUTE`: requests one API key may make
     /// per minute, as a burst (default 6,000).
     pub api_requests_per_minute: u32,
+    /// `GATEHOUSE_LICENSE_CHECKS_PER_MINUTE`: licence requests one licence
+    /// key may make per minute, as a burst (default 60); one client address
+    /// may make five times as many.
+    pub license_checks_per_minute: u32,
     /// `GATEHOUSE_STRIPE_WEBHOOK_SECRET`: the `whsec_…` signing secret of
     /// the Stripe webhook endpoint. Unset: `/webhooks/stripe` answers 404.
     pub stripe_webhook_secret: Option<SecretString>,
@@ -185,6 +189,18 @@ impl Settings {
                 }
             },
         };
+        let license_checks_per_minute = match get("GATEHOUSE_LICENSE_CHECKS_PER_MINUTE") {
+            None => 60,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                _ => {
+                    return Err(SettingsError {
+                        variable: "GATEHOUSE_LICENSE_CHECKS_PER_MINUTE",
+                        problem: format!("\"{raw}\" is not a number of requests from 1 to 1000000"),
+                    });
+                }
+            },
+        };
         let api_requests_per_minute = match get("GATEHOUSE_API_REQUESTS_PER_MINUTE") {
             None => 6000,
             Some(raw) => match raw.parse::<u32>() {
@@ -201,6 +217,7 @@ impl Settings {
         Ok(Settings {
             addr,
             api_requests_per_minute,
+            license_checks_per_minute,
             public_url,
             database_url: get("DATABASE_URL").map(SecretString::from),
             listen_database_url: get("GATEHOUSE_LISTEN_DATABASE_URL").map(SecretString::from),

@@ -24,16 +24,22 @@ use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// Check-ins one licence key may make: 60 a minute, as a burst.
-const PER_KEY: Rate = Rate {
-    requests: 60,
-    per_seconds: 60,
-};
-/// Requests one client address may make: 300 a minute.
-const PER_ADDRESS: Rate = Rate {
-    requests: 300,
-    per_seconds: 60,
-};
+/// Requests one licence key may make a minute, as a burst
+/// (`GATEHOUSE_LICENSE_CHECKS_PER_MINUTE`, 60 by default), and one client
+/// address: five times as many.
+fn budgets(state: &AppState) -> (Rate, Rate) {
+    let per_key = state.settings.license_checks_per_minute;
+    (
+        Rate {
+            requests: per_key,
+            per_seconds: 60,
+        },
+        Rate {
+            requests: per_key.saturating_mul(5),
+            per_seconds: 60,
+        },
+    )
+}
 
 /// The routes, to be nested under `/api/v1`, with their OpenAPI paths.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -115,9 +121,10 @@ async fn checked(
     let now = state.clock.now();
     let address = app::security::client::client_address(headers, peer, state.settings.trust_forwarded_for);
     let key_bucket = format!("license:key:{}", hex::encode(&Sha256::digest(key.as_str())[..12]));
+    let (per_key, per_address) = budgets(state);
     for (bucket, rate) in [
-        (format!("license:ip:{address}"), PER_ADDRESS),
-        (key_bucket, PER_KEY),
+        (format!("license:ip:{address}"), per_address),
+        (key_bucket, per_key),
     ] {
         if let Err(app::error::AppError::TooManyRequests { retry_after_secs }) =
             app::security::db::throttle(&state.pool, now, &bucket, rate).await

@@ -31,6 +31,10 @@ commands:
   seed-demo [--organizations N] [--months M] [--seed S]
                       load a realistic demo history (default 200 organisations over 12 months)
   rebuild-mrr-series  recompute every organisation's MRR series and the totals from the ledger
+  issue-license --organization ID [--machines N] [--floating true]
+                      issue a self-hosted licence by hand and print its key
+  verify-license --keys KEYS.json --file LICENSE [--fingerprint F]
+                      check a licence file offline, as an install would (keys as GET /api/v1/licensing/keys publishes them)
   embedded-db start   start the embedded PostgreSQL cluster and print its URL
   embedded-db stop    stop the embedded PostgreSQL cluster
   help                show this text
@@ -67,6 +71,8 @@ async fn run() -> Result<()> {
         ["export-analytics", rest @ ..] => commands::export_analytics(&settings, rest).await,
         ["seed-demo", rest @ ..] => commands::seed_demo(&settings, rest).await,
         ["rebuild-mrr-series"] => commands::rebuild_mrr_series(&settings).await,
+        ["issue-license", rest @ ..] => commands::issue_license(&settings, rest).await,
+        ["verify-license", rest @ ..] => commands::verify_license(rest),
         ["embedded-db", "start"] => commands::embedded_db_start(&settings).await,
         ["embedded-db", "stop"] => commands::embedded_db_stop(&settings).await,
         ["help" | "--help" | "-h"] => {

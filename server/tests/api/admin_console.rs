@@ -158,6 +158,11 @@ fn every_field(org: &str) -> Vec<(&'static str, &str)> {
         ("description", "x"),
         ("enabled", "false"),
         ("event_id", "evt_x"),
+        ("license_id", org),
+        ("action", "suspend"),
+        ("until", ""),
+        ("max_activations", "1"),
+        ("node_locked", "on"),
     ]
 }
 
@@ -219,7 +224,9 @@ async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_ad
         }
         for (path, method) in &functions {
             let response = if *method == Method::GET {
-                browser.fetch(&format!("{path}?id={org}")).await
+                browser
+                    .fetch(&format!("{path}?id={org}&organization_id={org}"))
+                    .await
             } else {
                 let org = org.to_string();
                 browser.call(path, &every_field(&org)).await

@@ -609,3 +609,115 @@ async fn act(
         )
         .await
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn floating_seats_free_themselves_and_files_degrade_through_grace_on_the_clock(pool: PgPool) {
+    let app = licensing_app(&pool).await;
+    app.signed_up("ada@acme.test", "Acme", "enterprise").await;
+    let org = organization_id(&pool, "Acme").await;
+    let keys = app.state.license_keys.clone().unwrap();
+    let now = app.state.clock.now();
+    let license_id = {
+        let mut conn = pool.acquire().await.unwrap();
+        app::licensing::db::issue(
+            &mut conn,
+            &keys,
+            org,
+            app::licensing::db::Source::Console,
+            1,
+            false,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    let key = {
+        use chrono::Datelike;
+        keys.license_key(license_id, now.year() as u16)
+            .unwrap()
+            .to_string()
+    };
+    let activate = |fingerprint: &'static str| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            post(
+                app,
+                "/api/v1/licenses/activate",
+                json!({ "key": key, "fingerprint": fingerprint, "hostname": "h" }),
+            )
+            .await
+        }
+    };
+    assert_eq!(activate("m-1").await.0, StatusCode::OK);
+    assert_eq!(
+        activate("m-2").await.0,
+        StatusCode::CONFLICT,
+        "the one floating seat is held"
+    );
+    // m-1 stops checking in; after the lease (72 h) its seat is free again.
+    app.state.clock.advance(TimeDelta::hours(71));
+    assert_eq!(activate("m-2").await.0, StatusCode::CONFLICT);
+    app.state.clock.advance(TimeDelta::hours(2));
+    let (status, body) = activate("m-2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = post(
+        &app,
+        "/api/v1/licenses/validate",
+        json!({ "key": key, "fingerprint": "m-1" }),
+    )
+    .await;
+    assert_eq!(body["code"], "NO_MACHINE");
+
+    // A floating licence's file is bound to no machine: it verifies anywhere.
+    let file = body_file(&app, &key, "m-2").await;
+    let claims = license::verify(&file, &trusted(&app), Some("any-machine")).unwrap();
+    assert_eq!(claims.fingerprint, None);
+    // Offline, on the injectable clock: licensed to the expiry, then grace, then read-only.
+    let check = |at: chrono::DateTime<chrono::Utc>| {
+        license::check(&license::Check {
+            file: Some(&file),
+            trusted: &trusted(&app),
+            now: at.timestamp(),
+            fingerprint: None,
+            watermark: None,
+        })
+        .standing
+    };
+    let expires = chrono::DateTime::from_timestamp(claims.expires_at, 0).unwrap();
+    assert_eq!(check(app.state.clock.now()), license::Standing::Licensed);
+    app.state.clock.set(expires + TimeDelta::days(1));
+    assert!(matches!(
+        check(app.state.clock.now()),
+        license::Standing::InGrace { .. }
+    ));
+    app.state
+        .clock
+        .set(expires + TimeDelta::days(i64::from(claims.grace_days) + 1));
+    assert_eq!(
+        check(app.state.clock.now()),
+        license::Standing::Lapsed {
+            after: license::AfterGrace::ReadOnly
+        }
+    );
+    // Online, the same instant answers at once.
+    let (_, body) = post(
+        &app,
+        "/api/v1/licenses/validate",
+        json!({ "key": key, "fingerprint": "m-2" }),
+    )
+    .await;
+    assert_eq!(body["code"], "EXPIRED");
+}
+
+/// A check-in's fresh file.
+async fn body_file(app: &TestApp, key: &str, fingerprint: &str) -> String {
+    let (status, body) = post(
+        app,
+        "/api/v1/licenses/validate",
+        json!({ "key": key, "fingerprint": fingerprint }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    body["license_file"].as_str().unwrap().to_owned()
+}
