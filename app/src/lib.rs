@@ -27,6 +27,8 @@ pub mod marketing;
 pub mod notice_cache;
 pub mod outbound;
 pub mod portal;
+#[cfg(feature = "ssr")]
+pub mod runner;
 pub mod security;
 pub mod signup;
 pub mod ui;

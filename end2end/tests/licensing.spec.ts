@@ -1,12 +1,17 @@
 import { expect, test } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 test.skip(({ javaScriptEnabled }) => !javaScriptEnabled, "runs in the JavaScript project");
 
+// A client address of its own (the e2e server trusts X-Forwarded-For), and
+// no CSP so axe can be injected.
+test.use({ extraHTTPHeaders: { "x-forwarded-for": "203.0.113.26" }, bypassCSP: true });
+
 const password = "correct horse battery";
+const axeSource = readFileSync(join(process.cwd(), "node_modules/axe-core/axe.min.js"), "utf8");
 
 test("buy the self-hosted plan → the licence appears → a machine's file verifies offline → free its seat", async ({ page }) => {
   // A customer on a trial buys Enterprise in the sandbox; the trial ends, so it is active.
@@ -74,6 +79,14 @@ test("buy the self-hosted plan → the licence appears → a machine's file veri
   expect(verdict.standing).toBe("licensed");
   expect(verdict.tier).toBe("enterprise");
   expect(verify("another-machine").standing).toMatch(/^unverifiable: .*another machine/);
+
+  // The page is accessible and fits a phone.
+  await page.addScriptTag({ content: axeSource });
+  const results = await page.evaluate(async () => (window as any).axe.run(document, { resultTypes: ["violations"] }));
+  expect(results.violations.map((v: any) => `${v.impact} ${v.id}: ${v.help}`)).toEqual([]);
+  await page.setViewportSize({ width: 390, height: 844 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await page.setViewportSize({ width: 1366, height: 900 });
 
   // Free the machine's seat in the portal: the installation no longer holds one.
   await machine.getByRole("button", { name: /Free this seat/ }).click();

@@ -23,6 +23,7 @@ pub mod mailer;
 pub mod outbound;
 pub mod own_writes;
 pub mod page_cache;
+pub mod runner;
 pub mod security;
 pub mod seo_files;
 pub mod session_cache;
@@ -532,6 +533,18 @@ async fn serve_with_pool(
         state.payments.sandbox(),
         state.notices(),
         state.clock.clone(),
+    );
+    runner::spawn(
+        runner::Runner::gatehouse(format!(
+            "pid-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )),
+        runner::JobContext {
+            pool: pool.clone(),
+            clock: state.clock.clone(),
+            notices: state.notices(),
+        },
     );
     let listen_options = match &settings.listen_database_url {
         Some(url) => Some(

@@ -282,8 +282,30 @@ pub async fn activate(
         .await?;
     }
     let live = live_activations(&mut tx, license.license_id).await?;
-    let activation_id = match live.iter().find(|a| a.fingerprint == machine.fingerprint) {
-        Some(held) => held.id,
+    let held = match live.iter().find(|a| a.fingerprint == machine.fingerprint) {
+        Some(held) => Some(held.id),
+        // A container starts with a new fingerprint each time; the operator's
+        // stable instance id says it is the same install, which keeps its seat.
+        None => match &machine.instance_hmac {
+            Some(instance) => {
+                // language=PostgreSQL
+                sqlx::query_scalar!(
+                    "update license_activation set fingerprint = $3, hostname = $4
+                     where license_id = $1 and instance_hmac = $2 and deactivated_at is null
+                     returning activation_id",
+                    license.license_id,
+                    instance,
+                    machine.fingerprint,
+                    machine.hostname
+                )
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            None => None,
+        },
+    };
+    let activation_id = match held {
+        Some(held) => held,
         None if live.len() >= usize::try_from(license.max_activations).unwrap_or(0) => {
             return Ok(Outcome::TooManyMachines(live));
         }

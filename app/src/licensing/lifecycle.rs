@@ -1,8 +1,10 @@
 //! The licence follows the subscription: issued when a self-hosted tier's
 //! subscription turns active, and its owners warned 30 and 7 days before
-//! it really ends. Both run on every process at once; unique rows make each
-//! happen once (a licence an organisation, an alert a licence, lead and
-//! expiry), and the email is queued in the same transaction as the row.
+//! it really ends. The sweeps run as jobs of the runner (one a period
+//! across every process, each in its job's transaction); unique rows make
+//! each effect happen once even so (a licence an organisation, an alert a
+//! licence, lead and expiry), and each email is queued in the same
+//! transaction as its row.
 
 use super::db::{self, SELF_HOSTED_FEATURE, SUBSCRIPTION_ACTIVATIONS, Source};
 use super::domain::{LicenseFacts, expiry_alert_due, standing};
@@ -12,7 +14,7 @@ use crate::catalog::domain::Catalog;
 use crate::email::{outbox, templates};
 use crate::entitlements::db::OrganizationAddress;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 fn licenses_url(notices: &Notices) -> String {
@@ -79,7 +81,7 @@ pub async fn follow_subscription(
 /// a tier that includes self-hosting with no licence yet, up to `limit`.
 /// Returns how many licences were issued.
 pub async fn issue_due(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     catalog: &Catalog,
     keys: &SigningKeys,
     notices: &Notices,
@@ -105,17 +107,15 @@ pub async fn issue_due(
         &tiers,
         limit
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut issued = 0;
     for organization_id in candidates {
-        let mut tx = pool.begin().await?;
         issued += usize::from(
-            follow_subscription(&mut tx, catalog, keys, notices, organization_id, now)
+            follow_subscription(conn, catalog, keys, notices, organization_id, now)
                 .await?
                 .is_some(),
         );
-        tx.commit().await?;
     }
     Ok(issued)
 }
@@ -123,7 +123,7 @@ pub async fn issue_due(
 /// Emails each licence's owners once per lead (30, then 7 days) before an
 /// end that no renewal will move. Returns how many alerts went out.
 pub async fn send_expiry_alerts(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     notices: &Notices,
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
@@ -144,7 +144,7 @@ pub async fn send_expiry_alerts(
         where l.revoked_at is null
         "#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut sent = 0;
     for license in licenses {
@@ -162,7 +162,6 @@ pub async fn send_expiry_alerts(
         let Some(days_before) = expiry_alert_due(&standing, now) else {
             continue;
         };
-        let mut tx = pool.begin().await?;
         // language=PostgreSQL
         let first = sqlx::query!(
             "insert into license_expiry_alert (license_id, days_before, expires_at, sent_at) values ($1, $2, $3, $4)
@@ -172,7 +171,7 @@ pub async fn send_expiry_alerts(
             standing.expires_at as _,
             now as _
         )
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?
         .rows_affected()
             == 1;
@@ -185,12 +184,11 @@ pub async fn send_expiry_alerts(
                 days_left.min(days_before),
                 &licenses_url(notices),
             );
-            for owner in owner_emails(&mut tx, license.organization_id).await? {
-                outbox::enqueue(&mut tx, now, &owner, &message).await?;
+            for owner in owner_emails(conn, license.organization_id).await? {
+                outbox::enqueue(conn, now, &owner, &message).await?;
             }
             sent += 1;
         }
-        tx.commit().await?;
     }
     Ok(sent)
 }

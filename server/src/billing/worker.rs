@@ -452,34 +452,12 @@ pub async fn run_timed_work(
         Ok(paused) => tracing::info!(paused, "ended trials paused"),
         Err(error) => tracing::warn!(%error, "trial expiry failed"),
     }
-    if let Err(error) = licence_work(pool, notices, clock).await {
-        tracing::warn!(%error, "licence issue or expiry alerts failed");
-    }
     if let Err(error) = entitlement_work(pool, clock).await {
         tracing::warn!(%error, "usage snapshots or time-driven entitlement events failed");
     }
     if let Err(error) = crate::telemetry::record_queue_depths(pool).await {
         tracing::warn!(%error, "queue gauges not updated");
     }
-}
-
-/// Licences owed to subscriptions that turned active without an event this
-/// process applied, and the 30- and 7-day expiry alerts.
-async fn licence_work(pool: &PgPool, notices: &Notices, clock: &Clock) -> anyhow::Result<()> {
-    let Some(keys) = notices.license_keys.as_deref() else {
-        return Ok(());
-    };
-    let now = clock.now();
-    let catalog = app::catalog::db::load_catalog(&mut *pool.acquire().await?).await?;
-    let issued = app::licensing::lifecycle::issue_due(pool, &catalog, keys, notices, now, 500).await?;
-    if issued > 0 {
-        tracing::info!(issued, "self-hosted licences issued");
-    }
-    let alerts = app::licensing::lifecycle::send_expiry_alerts(pool, notices, now).await?;
-    if alerts > 0 {
-        tracing::info!(alerts, "licence expiry alerts queued");
-    }
-    Ok(())
 }
 
 /// Usage snapshots (once per six-hour slot, whichever process gets there

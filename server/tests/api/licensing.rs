@@ -116,17 +116,18 @@ async fn twenty_machines_racing_for_three_seats_end_with_exactly_three(pool: PgP
 async fn a_machine_activates_once_verifies_its_file_offline_and_frees_its_seat(pool: PgPool) {
     let app = licensing_app(&pool).await;
     let (_, key) = licensed(&app, 1).await;
-    let activate = |fingerprint: &'static str| {
+    let activate_as = |fingerprint: &'static str, instance: &'static str| {
         let (app, key) = (&app, key.clone());
         async move {
             post(
                 app,
                 "/api/v1/licenses/activate",
-                json!({ "key": key, "fingerprint": fingerprint, "hostname": "build-01", "instance_id": "container-7" }),
+                json!({ "key": key, "fingerprint": fingerprint, "hostname": "build-01", "instance_id": instance }),
             )
             .await
         }
     };
+    let activate = |fingerprint: &'static str| activate_as(fingerprint, "container-7");
     let (status, first) = activate("machine-a").await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let (status, again) = activate("machine-a").await;
@@ -136,11 +137,19 @@ async fn a_machine_activates_once_verifies_its_file_offline_and_frees_its_seat(p
         "the same machine again is not a second activation"
     );
     assert_eq!(first["activation"]["id"], again["activation"]["id"]);
-    let (status, other) = activate("machine-b").await;
+    let (status, other) = activate_as("machine-b", "container-8").await;
     assert_eq!(
         (status, other["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("TOO_MANY_MACHINES"))
     );
+    // A container restarted with a new fingerprint but its operator's stable
+    // instance id is the same install: it keeps its seat, under the new print.
+    let (status, restarted) = activate("machine-a-restarted").await;
+    assert_eq!(status, StatusCode::OK, "{restarted}");
+    assert_eq!(restarted["activation"]["id"], first["activation"]["id"]);
+    assert_eq!(restarted["activation"]["fingerprint"], "machine-a-restarted");
+    let (status, _) = activate("machine-a").await;
+    assert_eq!(status, StatusCode::OK, "and back again");
 
     // The file verifies offline, bound to this machine, with the entitlements.
     let file = first["license_file"].as_str().unwrap();

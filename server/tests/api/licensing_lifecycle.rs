@@ -60,7 +60,7 @@ async fn an_enterprise_subscription_issues_its_licence_once_when_it_turns_active
     let other_org = organization_id(&pool, "Other").await;
 
     // A signup trial of any tier carries no licence.
-    server::billing::worker::run_timed_work(&pool, None, &app.state.notices(), &app.state.clock).await;
+    runner_pass(&app).await;
     assert_eq!(licence_count(&pool, acme).await, 0);
 
     subscribe_and_end_trial(&app, &mut owner, "enterprise").await;
@@ -83,11 +83,9 @@ async fn an_enterprise_subscription_issues_its_licence_once_when_it_turns_active
         pool.clone(),
         &[("GATEHOUSE_LICENSE_SIGNING_KEYS", crate::licensing::KEYS)],
     );
-    let (first_notices, second_notices) = (app.state.notices(), second.state.notices());
-    tokio::join!(
-        server::billing::worker::run_timed_work(&pool, None, &first_notices, &app.state.clock),
-        server::billing::worker::run_timed_work(&pool, None, &second_notices, &second.state.clock),
-    );
+    // A new period of the sweep's schedule, ticked and run by both at once.
+    app.state.clock.advance(TimeDelta::minutes(11));
+    tokio::join!(runner_pass(&app), runner_pass(&second));
     assert_eq!(licence_count(&pool, acme).await, 1);
     assert_eq!(emails_of(&app, "ada@acme.test", "license_issued").await, 1);
 
@@ -141,9 +139,13 @@ async fn processes_racing_to_issue_the_same_licence_issue_one(pool: PgPool) {
         let (pool, catalog, keys, notices) = (pool.clone(), catalog.clone(), keys.clone(), notices.clone());
         async move {
             if n % 2 == 0 {
-                app::licensing::lifecycle::issue_due(&pool, &catalog, &keys, &notices, now, 10)
-                    .await
-                    .unwrap()
+                let mut tx = pool.begin().await.unwrap();
+                let issued =
+                    app::licensing::lifecycle::issue_due(&mut tx, &catalog, &keys, &notices, now, 10)
+                        .await
+                        .unwrap();
+                tx.commit().await.unwrap();
+                issued
             } else {
                 let mut tx = pool.begin().await.unwrap();
                 let issued = app::licensing::lifecycle::follow_subscription(
@@ -177,7 +179,13 @@ async fn owners_are_warned_30_and_7_days_before_a_real_end_once_each(pool: PgPoo
     .await
     .unwrap();
     let notices = app.state.notices();
-    let sweep = || app::licensing::lifecycle::send_expiry_alerts(&pool, &notices, app.state.clock.now());
+    let sweep = || async {
+        let mut tx = pool.begin().await?;
+        let sent =
+            app::licensing::lifecycle::send_expiry_alerts(&mut tx, &notices, app.state.clock.now()).await?;
+        tx.commit().await?;
+        Ok::<usize, sqlx::Error>(sent)
+    };
     assert_eq!(sweep().await.unwrap(), 0);
 
     // Cancelled at the period's end, 40 days away.
@@ -720,4 +728,15 @@ async fn body_file(app: &TestApp, key: &str, fingerprint: &str) -> String {
     .await;
     assert_eq!(status, StatusCode::OK);
     body["license_file"].as_str().unwrap().to_owned()
+}
+
+/// One pass of the process's job runner (its schedules ticked, due jobs run).
+async fn runner_pass(app: &TestApp) {
+    let runner = server::runner::Runner::gatehouse("test");
+    let context = server::runner::JobContext {
+        pool: app.state.pool.clone(),
+        clock: app.state.clock.clone(),
+        notices: app.state.notices(),
+    };
+    runner.pass(&context).await.unwrap();
 }

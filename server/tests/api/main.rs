@@ -30,6 +30,7 @@ mod pages;
 mod portal_status;
 mod process_caches;
 mod revocation;
+mod runner;
 mod security;
 mod stripe_provider;
 mod team;

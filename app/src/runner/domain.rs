@@ -1,0 +1,218 @@
+//! The runner's pure rules: how long a failed job waits (from the failure,
+//! never from its creation), and which periods of a schedule are due.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// The first retry's wait; each later one doubles, up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: TimeDelta = TimeDelta::seconds(10);
+/// The longest a failed job waits before its next attempt.
+pub const MAX_BACKOFF: TimeDelta = TimeDelta::hours(1);
+
+/// The wait after a job's `attempt`-th attempt (1-based) failed.
+pub fn backoff(attempt: i32) -> TimeDelta {
+    let doublings = attempt.clamp(1, 20) - 1;
+    let seconds = FIRST_BACKOFF.num_seconds().saturating_mul(1_i64 << doublings);
+    TimeDelta::seconds(seconds).min(MAX_BACKOFF)
+}
+
+/// What a schedule does with periods that passed while no process ran it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// Each missed period runs, oldest first, the most recent `cap` of them.
+    All {
+        /// At most this many periods are run after downtime.
+        cap: usize,
+    },
+    /// Only the current period runs; the missed ones are recorded as skipped.
+    Latest,
+    /// Only the current period runs; the missed ones are forgotten.
+    None,
+}
+
+/// A named schedule: one job per period, across every process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// Its name, which is also the kind of job it makes.
+    pub name: &'static str,
+    /// How often.
+    pub every: TimeDelta,
+    /// What downtime means for it.
+    pub catch_up: CatchUp,
+}
+
+/// The start of the period `at` falls in: periods are aligned to the Unix
+/// epoch, so every process computes the same ones whatever its start time.
+pub fn period_start(every: TimeDelta, at: DateTime<Utc>) -> DateTime<Utc> {
+    let every_us = every.num_microseconds().unwrap_or(i64::MAX).max(1);
+    let at_us = at.timestamp_micros();
+    let start = at_us - at_us.rem_euclid(every_us);
+    DateTime::from_timestamp_micros(start).unwrap_or(at)
+}
+
+/// What a tick of `schedule` at `now` should record, given the latest
+/// period already ticked: the periods to run (oldest first) and the ones to
+/// record as skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Due {
+    /// Periods that get a job.
+    pub run: Vec<DateTime<Utc>>,
+    /// Missed periods recorded without a job.
+    pub skipped: Vec<DateTime<Utc>>,
+}
+
+/// Most missed periods a tick looks back over (a schedule of one minute
+/// down for a month would otherwise list 43,200).
+const LOOK_BACK: i64 = 1_000;
+
+/// The periods due at `now` after `last` (the latest period ticked, if any).
+pub fn due(schedule: &Schedule, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Due {
+    let current = period_start(schedule.every, now);
+    let Some(last) = last else {
+        return Due {
+            run: vec![current],
+            skipped: vec![],
+        };
+    };
+    if last >= current {
+        return Due::default();
+    }
+    // Every period after `last` up to the current one, oldest first.
+    let missed_count = ((current - last).num_microseconds().unwrap_or(i64::MAX)
+        / schedule.every.num_microseconds().unwrap_or(i64::MAX).max(1))
+    .clamp(1, LOOK_BACK);
+    let periods: Vec<DateTime<Utc>> = (0..missed_count)
+        .rev()
+        .map(|back| current - schedule.every * i32::try_from(back).unwrap_or(0))
+        .collect();
+    match schedule.catch_up {
+        CatchUp::All { cap } => {
+            let keep = periods.len().saturating_sub(cap.max(1));
+            Due {
+                run: periods[keep..].to_vec(),
+                skipped: vec![],
+            }
+        }
+        CatchUp::Latest => {
+            let (skipped, run) = periods.split_at(periods.len() - 1);
+            Due {
+                run: run.to_vec(),
+                skipped: skipped.to_vec(),
+            }
+        }
+        CatchUp::None => Due {
+            run: vec![current],
+            skipped: vec![],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000 + seconds, 0).unwrap()
+    }
+
+    const HOURLY: Schedule = Schedule {
+        name: "test.hourly",
+        every: TimeDelta::hours(1),
+        catch_up: CatchUp::All { cap: 3 },
+    };
+
+    #[test]
+    fn retries_wait_longer_from_the_failure_up_to_an_hour() {
+        let waits: Vec<i64> = (1..=12).map(|n| backoff(n).num_seconds()).collect();
+        assert_eq!(
+            waits,
+            [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600, 3600]
+        );
+        assert_eq!(backoff(i32::MAX), MAX_BACKOFF);
+        assert_eq!(backoff(0), FIRST_BACKOFF);
+    }
+
+    #[test]
+    fn periods_are_aligned_to_the_epoch() {
+        let start = period_start(TimeDelta::hours(1), at(1234));
+        assert_eq!(start.timestamp() % 3600, 0);
+        assert!(start <= at(1234) && at(1234) - start < TimeDelta::hours(1));
+        assert_eq!(period_start(TimeDelta::hours(1), start), start);
+    }
+
+    #[test]
+    fn downtime_is_caught_up_as_each_schedule_says() {
+        let now = at(10 * 3600 + 5);
+        let current = period_start(HOURLY.every, now);
+        let last = current - TimeDelta::hours(10);
+        let all = due(&HOURLY, Some(last), now);
+        assert_eq!(
+            all.run,
+            [
+                current - TimeDelta::hours(2),
+                current - TimeDelta::hours(1),
+                current
+            ]
+        );
+        let latest = due(
+            &Schedule {
+                catch_up: CatchUp::Latest,
+                ..HOURLY
+            },
+            Some(last),
+            now,
+        );
+        assert_eq!(latest.run, [current]);
+        assert_eq!(latest.skipped.len(), 9);
+        assert_eq!(latest.skipped[0], last + TimeDelta::hours(1));
+        let none = due(
+            &Schedule {
+                catch_up: CatchUp::None,
+                ..HOURLY
+            },
+            Some(last),
+            now,
+        );
+        assert_eq!((none.run, none.skipped), (vec![current], vec![]));
+        // Already ticked, or never ticked.
+        assert_eq!(due(&HOURLY, Some(current), now), Due::default());
+        assert_eq!(due(&HOURLY, None, now).run, [current]);
+    }
+
+    proptest! {
+        #[test]
+        fn a_tick_never_runs_a_period_twice_or_one_in_the_future(
+            last_offset in 0i64..200_000,
+            elapsed in 0i64..400_000,
+            every_minutes in 1i64..180,
+            cap in 1usize..20,
+            policy in 0u8..3,
+        ) {
+            let schedule = Schedule {
+                name: "p",
+                every: TimeDelta::minutes(every_minutes),
+                catch_up: match policy { 0 => CatchUp::All { cap }, 1 => CatchUp::Latest, _ => CatchUp::None },
+            };
+            let last = period_start(schedule.every, at(last_offset));
+            let now = at(last_offset + elapsed);
+            let due = due(&schedule, Some(last), now);
+            for period in due.run.iter().chain(&due.skipped) {
+                prop_assert!(*period > last && *period <= now);
+                prop_assert_eq!(period_start(schedule.every, *period), *period);
+            }
+            let mut all: Vec<_> = due.run.iter().chain(&due.skipped).collect();
+            all.sort();
+            let count = all.len();
+            all.dedup();
+            prop_assert_eq!(all.len(), count);
+            if let CatchUp::All { cap } = schedule.catch_up {
+                prop_assert!(due.run.len() <= cap);
+            } else {
+                prop_assert!(due.run.len() <= 1);
+            }
+            // The current period always runs when it was not ticked yet.
+            let current = period_start(schedule.every, now);
+            prop_assert_eq!(due.run.last().copied(), (current > last).then_some(current));
+        }
+    }
+}
