@@ -378,3 +378,87 @@ pub async fn issue_license(settings: &Settings, arguments: &[&str]) -> Result<()
     println!("{key}");
     Ok(())
 }
+
+/// `jobs list | runs [--failed] | run NAME | retry ID`: the job runner from
+/// the command line: open jobs, the latest attempts, a schedule's job made
+/// now (for its current period, once), a dead job queued again.
+pub async fn jobs(settings: &Settings, arguments: &[&str]) -> Result<()> {
+    let runner = crate::runner::Runner::gatehouse("cli");
+    let known: Vec<&str> = runner.schedules().iter().map(|s| s.name).collect();
+    let database = Database::open_migrated(settings).await?;
+    let pool = database.pool.clone();
+    let now = app::clock::Clock::System.now();
+    let outcome = async {
+        match arguments {
+            ["list"] => {
+                for job in app::runner::db::open_jobs(&pool, 200).await? {
+                    println!(
+                        "{:>8}  {:<28} {:<9} attempt {:<3} due {}  {}",
+                        job.job_id,
+                        job.kind,
+                        job.state,
+                        job.attempt,
+                        job.run_at.to_rfc3339(),
+                        job.last_error.unwrap_or_default()
+                    );
+                }
+                Ok(())
+            }
+            ["runs", rest @ ..] => {
+                let failed_only = match rest {
+                    [] => false,
+                    ["--failed"] => true,
+                    _ => bail!("usage: jobs runs [--failed]"),
+                };
+                for run in app::runner::db::recent_runs(&pool, failed_only, 100).await? {
+                    println!(
+                        "{:>8}  {:<28} attempt {:<3} {:<12} {} by {}  {}",
+                        run.job_id,
+                        run.kind,
+                        run.attempt,
+                        run.outcome.unwrap_or_else(|| "running".to_owned()),
+                        run.started_at.to_rfc3339(),
+                        run.worker,
+                        run.error.unwrap_or_default()
+                    );
+                }
+                Ok(())
+            }
+            ["run", name] => {
+                let Some(schedule) = runner.schedules().iter().find(|s| s.name == *name) else {
+                    bail!("no schedule {name:?}; the schedules are: {}", known.join(", "));
+                };
+                let made = app::runner::db::tick(&pool, schedule, now).await?;
+                if made.is_empty() {
+                    // The period's job exists: make a one-off job beside it.
+                    let mut tx = pool.begin().await?;
+                    let key = format!("manual:{}", now.to_rfc3339());
+                    let job = app::runner::db::NewJob {
+                        kind: schedule.name,
+                        dedup_key: Some(&key),
+                        payload: serde_json::json!({ "manual": true }),
+                        run_at: now,
+                        max_attempts: 1,
+                    };
+                    let id = app::runner::db::enqueue(&mut tx, &job, now).await?;
+                    tx.commit().await?;
+                    println!("queued job {} ({name}, run now)", id.unwrap_or_default());
+                } else {
+                    println!("queued job {} ({name}, this period)", made[0]);
+                }
+                Ok(())
+            }
+            ["retry", id] => {
+                let id: i64 = id.parse().map_err(|_| anyhow::anyhow!("{id:?} is not a job id"))?;
+                let mut conn = pool.acquire().await?;
+                app::runner::db::retry_dead(&mut conn, id, now).await??;
+                println!("job {id} queued again");
+                Ok(())
+            }
+            _ => bail!("usage: jobs list | jobs runs [--failed] | jobs run NAME | jobs retry ID"),
+        }
+    }
+    .await;
+    database.close().await?;
+    outcome
+}

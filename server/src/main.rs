@@ -31,6 +31,8 @@ commands:
   seed-demo [--organizations N] [--months M] [--seed S]
                       load a realistic demo history (default 200 organisations over 12 months)
   rebuild-mrr-series  recompute every organisation's MRR series and the totals from the ledger
+  jobs list | jobs runs [--failed] | jobs run NAME | jobs retry ID
+                      the job runner: open jobs, latest attempts, run a schedule now, retry a dead job
   issue-license --organization ID [--machines N] [--floating true]
                       issue a self-hosted licence by hand and print its key
   verify-license --keys KEYS.json --file LICENSE [--fingerprint F]
@@ -71,6 +73,7 @@ async fn run() -> Result<()> {
         ["export-analytics", rest @ ..] => commands::export_analytics(&settings, rest).await,
         ["seed-demo", rest @ ..] => commands::seed_demo(&settings, rest).await,
         ["rebuild-mrr-series"] => commands::rebuild_mrr_series(&settings).await,
+        ["jobs", rest @ ..] => commands::jobs(&settings, rest).await,
         ["issue-license", rest @ ..] => commands::issue_license(&settings, rest).await,
         ["verify-license", rest @ ..] => commands::verify_license(rest),
         ["embedded-db", "start"] => commands::embedded_db_start(&settings).await,

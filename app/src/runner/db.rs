@@ -361,3 +361,72 @@ pub async fn tick(pool: &PgPool, schedule: &Schedule, now: DateTime<Utc>) -> Res
     tx.commit().await?;
     Ok(made)
 }
+
+/// A job as an operator sees it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct JobRow {
+    /// The job.
+    pub job_id: i64,
+    /// Its kind.
+    pub kind: String,
+    /// `queued`, `running`, `succeeded`, `dead` or `cancelled`.
+    pub state: String,
+    /// Attempts so far.
+    pub attempt: i32,
+    /// When it is (or was) due.
+    pub run_at: DateTime<Utc>,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+}
+
+/// The jobs not yet succeeded (queued, running, dead), oldest due first.
+pub async fn open_jobs(pool: &PgPool, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_as!(
+        JobRow,
+        r#"select job_id, kind, state, attempt, run_at as "run_at: DateTime<Utc>", last_error
+           from job where state in ('queued', 'running', 'dead') order by run_at, job_id limit $1"#,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// One attempt, as an operator sees it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunRow {
+    /// The job.
+    pub job_id: i64,
+    /// Its kind.
+    pub kind: String,
+    /// Which attempt.
+    pub attempt: i32,
+    /// The worker that made it.
+    pub worker: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended, if it has.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `succeeded`, `failed`, `lease_lost`, `dead`, or none while running.
+    pub outcome: Option<String>,
+    /// What failed.
+    pub error: Option<String>,
+}
+
+/// The latest attempts, newest first; only the ones that did not succeed
+/// when `failed_only`.
+pub async fn recent_runs(pool: &PgPool, failed_only: bool, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_as!(
+        RunRow,
+        r#"select r.job_id, j.kind, r.attempt, r.worker, r.started_at as "started_at: DateTime<Utc>",
+                  r.finished_at as "finished_at: DateTime<Utc>", r.outcome, r.error
+           from job_run r join job j using (job_id)
+           where not $1 or r.outcome in ('failed', 'lease_lost', 'dead')
+           order by r.started_at desc, r.job_run_id desc limit $2"#,
+        failed_only,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
