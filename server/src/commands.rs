@@ -449,7 +449,9 @@ pub async fn jobs(settings: &Settings, arguments: &[&str]) -> Result<()> {
                 Ok(())
             }
             ["retry", id] => {
-                let id: i64 = id.parse().map_err(|_| anyhow::anyhow!("{id:?} is not a job id"))?;
+                let id: i64 = id
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("{id:?} is not a job id"))?;
                 let mut conn = pool.acquire().await?;
                 app::runner::db::retry_dead(&mut conn, id, now).await??;
                 println!("job {id} queued again");

@@ -117,6 +117,32 @@ async fn an_enterprise_subscription_issues_its_licence_once_when_it_turns_active
     assert_eq!(claims.tier, "enterprise");
     assert_eq!(claims.features["self_hosted_licence"], true);
     assert_eq!(claims.max_activations, 3);
+
+    // A renewal at the provider, a month on, moves the licence's expiry on by a period.
+    app.state.clock.advance(TimeDelta::days(29));
+    owner.sign_in("ada@acme.test").await; // the session idled out meanwhile
+    let renewed = owner.submit("/api/sandbox_end_period", &[]).await;
+    assert_eq!(renewed.headers["location"], "/app/billing?period_ended=1");
+    drain(&app).await;
+    let (_, body) = post(
+        &app,
+        "/api/v1/licenses/validate",
+        json!({ "key": key, "fingerprint": "plant-3-fp" }),
+    )
+    .await;
+    let renewed_claims = license::verify(
+        body["license_file"].as_str().unwrap(),
+        &trusted(&app),
+        Some("plant-3-fp"),
+    )
+    .unwrap();
+    let moved_days = (renewed_claims.expires_at - claims.expires_at) / 86_400;
+    assert!((28..=31).contains(&moved_days), "moved by {moved_days} days");
+    assert_eq!(
+        licence_count(&pool, acme).await,
+        1,
+        "a renewal issues no second licence"
+    );
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
