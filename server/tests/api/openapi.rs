@@ -187,126 +187,123 @@ async fn the_document_is_served(pool: PgPool) {
     assert_eq!(served, generated());
 }
 
+/// What a case sends as its body.
+enum Sent {
+    Nothing,
+    Json(Value),
+    Raw(&'static str),
+}
+
+/// Sends each `(uri, body, expected status)` to the route documented as
+/// `path` with `key`, validating every answer against the document.
+async fn expect(
+    checked: &mut Checked,
+    app: &TestApp,
+    key: Option<&str>,
+    method: &str,
+    path: &str,
+    cases: Vec<(String, Sent, u16)>,
+) {
+    for (uri, body, expected) in cases {
+        let status = match body {
+            Sent::Nothing => send(checked, app, key, method, path, &uri, None).await.0,
+            Sent::Json(json) => send(checked, app, key, method, path, &uri, Some(json)).await.0,
+            Sent::Raw(raw) => send_raw(checked, app, key, method, path, &uri, raw).await,
+        };
+        assert_eq!(status, expected, "{method} {uri}");
+    }
+}
+
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn every_answer_of_every_route_is_the_documented_one(pool: PgPool) {
+    use Sent::{Json, Nothing, Raw};
     let mut checked = Checked::new();
     let c = &mut checked;
     let app = licensing_app(&pool).await;
     app.signed_up("ada@acme.test", "Acme", "enterprise").await;
     app.signed_up("bob@other.test", "Other", "starter").await;
     let acme = organization_id(&pool, "Acme").await;
+    let other = organization_id(&pool, "Other").await;
     let read = api_key(&app, Scope::Read).await;
     let write = api_key(&app, Scope::Write).await;
     let (w, r) = (Some(write.as_str()), Some(read.as_str()));
     let org = format!("/organizations/{acme}");
-    let nobody = "/organizations/00000000-0000-0000-0000-000000000000";
+    let nobody = "/organizations/00000000-0000-0000-0000-000000000000".to_owned();
+    let s = |text: &str| text.to_owned();
 
     // The host product's routes.
     let p = "/organizations";
-    assert_eq!(
-        send(c, &app, r, "GET", p, "/organizations?limit=1", None).await.0,
-        200
-    );
-    assert_eq!(send(c, &app, None, "GET", p, "/organizations", None).await.0, 401);
-    assert_eq!(
-        send(c, &app, Some("gh_nope"), "GET", p, "/organizations", None)
-            .await
-            .0,
-        401
-    );
-    assert_eq!(
-        send(c, &app, r, "GET", p, "/organizations?limit=0", None).await.0,
-        422
-    );
-    assert_eq!(
-        send(c, &app, r, "GET", p, "/organizations?starting_after=x", None)
-            .await
-            .0,
-        422
-    );
+    expect(
+        c,
+        &app,
+        r,
+        "GET",
+        p,
+        vec![
+            (s("/organizations?limit=1"), Nothing, 200),
+            (s("/organizations?limit=0"), Nothing, 422),
+            (s("/organizations?starting_after=x"), Nothing, 422),
+        ],
+    )
+    .await;
+    expect(c, &app, None, "GET", p, vec![(s(p), Nothing, 401)]).await;
+    expect(c, &app, Some("gh_nope"), "GET", p, vec![(s(p), Nothing, 401)]).await;
 
     let p = "/organizations/{id}";
-    assert_eq!(send(c, &app, r, "GET", p, &org, None).await.0, 200);
-    assert_eq!(send(c, &app, r, "GET", p, nobody, None).await.0, 404);
-    assert_eq!(send(c, &app, None, "GET", p, &org, None).await.0, 401);
-    assert_eq!(
-        send(c, &app, r, "GET", p, "/organizations/ext:unknown", None)
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            w,
-            "PATCH",
-            p,
-            &org,
-            Some(json!({"external_id": "acme-1"}))
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        send(c, &app, w, "PATCH", p, &org, Some(json!({"external_id": null})))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        send(c, &app, r, "PATCH", p, &org, Some(json!({"external_id": "x"})))
-            .await
-            .0,
-        403
-    );
-    assert_eq!(
-        send(c, &app, w, "PATCH", p, nobody, Some(json!({"external_id": "x"})))
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        send(c, &app, w, "PATCH", p, &org, Some(json!({"external_id": ""})))
-            .await
-            .0,
-        422
-    );
-    assert_eq!(send(c, &app, w, "PATCH", p, &org, Some(json!({}))).await.0, 422);
-    assert_eq!(send_raw(c, &app, w, "PATCH", p, &org, "{not json").await, 400);
-    send(c, &app, w, "PATCH", p, "/organizations/ext:unknown", None).await;
-    let other = organization_id(&pool, "Other").await;
-    send(
+    expect(
+        c,
+        &app,
+        r,
+        "GET",
+        p,
+        vec![
+            (org.clone(), Nothing, 200),
+            (nobody.clone(), Nothing, 404),
+            (s("/organizations/ext:unknown"), Nothing, 404),
+        ],
+    )
+    .await;
+    expect(c, &app, None, "GET", p, vec![(org.clone(), Nothing, 401)]).await;
+    expect(
         c,
         &app,
         w,
         "PATCH",
         p,
-        &format!("/organizations/{other}"),
-        Some(json!({"external_id": "taken"})),
+        vec![
+            (org.clone(), Json(json!({"external_id": "acme-1"})), 200),
+            (org.clone(), Json(json!({"external_id": null})), 200),
+            (nobody.clone(), Json(json!({"external_id": "x"})), 404),
+            (org.clone(), Json(json!({"external_id": ""})), 422),
+            (org.clone(), Json(json!({})), 422),
+            (org.clone(), Raw("{not json"), 400),
+            (
+                format!("/organizations/{other}"),
+                Json(json!({"external_id": "taken"})),
+                200,
+            ),
+            (org.clone(), Json(json!({"external_id": "taken"})), 409),
+        ],
     )
     .await;
-    assert_eq!(
-        send(
-            c,
-            &app,
-            w,
-            "PATCH",
-            p,
-            &org,
-            Some(json!({"external_id": "taken"}))
-        )
-        .await
-        .0,
-        409
-    );
-    assert_eq!(
-        send(c, &app, None, "PATCH", p, &org, Some(json!({"external_id": "x"})))
-            .await
-            .0,
-        401
-    );
+    expect(
+        c,
+        &app,
+        r,
+        "PATCH",
+        p,
+        vec![(org.clone(), Json(json!({"external_id": "x"})), 403)],
+    )
+    .await;
+    expect(
+        c,
+        &app,
+        None,
+        "PATCH",
+        p,
+        vec![(org.clone(), Json(json!({"external_id": "x"})), 401)],
+    )
+    .await;
 
     let p = "/organizations/{id}/entitlements";
     let (status, _, first) = call(&app, r, "GET", &format!("/api/v1{org}/entitlements"), None).await;
@@ -323,270 +320,148 @@ async fn every_answer_of_every_route_is_the_documented_one(pool: PgPool) {
         .await;
     c.answer("GET", p, unchanged.status.as_u16(), &unchanged.body);
     assert_eq!(unchanged.status, 304);
-    assert_eq!(
-        send(c, &app, r, "GET", p, &format!("{nobody}/entitlements"), None)
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        send(c, &app, None, "GET", p, &format!("{org}/entitlements"), None)
-            .await
-            .0,
-        401
-    );
+    expect(
+        c,
+        &app,
+        r,
+        "GET",
+        p,
+        vec![(format!("{nobody}/entitlements"), Nothing, 404)],
+    )
+    .await;
+    expect(
+        c,
+        &app,
+        None,
+        "GET",
+        p,
+        vec![(format!("{org}/entitlements"), Nothing, 401)],
+    )
+    .await;
 
     let p = "/organizations/{id}/entitlements/check";
-    for query in [
-        "feature=self_hosted_licence",
-        "metric=users&increment=1",
-        "metric=users&increment=1000",
-    ] {
-        assert_eq!(
-            send(
-                c,
-                &app,
-                r,
-                "GET",
-                p,
-                &format!("{org}/entitlements/check?{query}"),
-                None
-            )
-            .await
-            .0,
-            200
-        );
-    }
-    for query in ["", "feature=nope", "metric=nope", "metric=users&increment=-1"] {
-        assert_eq!(
-            send(
-                c,
-                &app,
-                r,
-                "GET",
-                p,
-                &format!("{org}/entitlements/check?{query}"),
-                None
-            )
-            .await
-            .0,
-            422
-        );
-    }
-    assert_eq!(
-        send(
-            c,
-            &app,
-            r,
-            "GET",
-            p,
-            &format!("{nobody}/entitlements/check?feature=x"),
-            None
-        )
-        .await
-        .0,
-        404
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            None,
-            "GET",
-            p,
-            &format!("{org}/entitlements/check?feature=x"),
-            None
-        )
-        .await
-        .0,
-        401
-    );
+    let check = |target: &str, query: &str| format!("{target}/entitlements/check?{query}");
+    expect(
+        c,
+        &app,
+        r,
+        "GET",
+        p,
+        vec![
+            (check(&org, "feature=self_hosted_licence"), Nothing, 200),
+            (check(&org, "metric=users&increment=1"), Nothing, 200),
+            (check(&org, "metric=users&increment=1000"), Nothing, 200),
+            (check(&org, ""), Nothing, 422),
+            (check(&org, "feature=nope"), Nothing, 422),
+            (check(&org, "metric=nope"), Nothing, 422),
+            (check(&org, "metric=users&increment=-1"), Nothing, 422),
+            (check(&nobody, "feature=x"), Nothing, 404),
+        ],
+    )
+    .await;
+    expect(
+        c,
+        &app,
+        None,
+        "GET",
+        p,
+        vec![(check(&org, "feature=x"), Nothing, 401)],
+    )
+    .await;
 
     let p = "/organizations/{id}/usage";
-    let batch = |id: &str, increment: i64| json!({"reports": [{"id": id, "metric": "workspaces", "increment": increment}]});
-    assert_eq!(
-        send(
-            c,
-            &app,
-            w,
-            "POST",
-            p,
-            &format!("{org}/usage"),
-            Some(batch("r-1", 2))
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            w,
-            "POST",
-            p,
-            &format!("{org}/usage"),
-            Some(batch("r-1", 2))
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            w,
-            "POST",
-            p,
-            &format!("{org}/usage"),
-            Some(batch("r-1", 3))
-        )
-        .await
-        .0,
-        409
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            w,
-            "POST",
-            p,
-            &format!("{org}/usage"),
-            Some(batch("r-2", -9))
-        )
-        .await
-        .0,
-        422
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            r,
-            "POST",
-            p,
-            &format!("{org}/usage"),
-            Some(batch("r-3", 1))
-        )
-        .await
-        .0,
-        403
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            w,
-            "POST",
-            p,
-            &format!("{nobody}/usage"),
-            Some(batch("r-4", 1))
-        )
-        .await
-        .0,
-        404
-    );
-    assert_eq!(
-        send_raw(c, &app, w, "POST", p, &format!("{org}/usage"), "[]").await,
-        400
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            None,
-            "POST",
-            p,
-            &format!("{org}/usage"),
-            Some(batch("r-5", 1))
-        )
-        .await
-        .0,
-        401
-    );
-    assert_eq!(
-        send(c, &app, r, "GET", p, &format!("{org}/usage?days=7"), None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        send(c, &app, r, "GET", p, &format!("{org}/usage?days=0"), None)
-            .await
-            .0,
-        422
-    );
-    assert_eq!(
-        send(c, &app, r, "GET", p, &format!("{nobody}/usage"), None)
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        send(c, &app, None, "GET", p, &format!("{org}/usage"), None)
-            .await
-            .0,
-        401
-    );
-
-    // The licence routes.
-    let (_, key) = issued(&app, acme, 1).await;
-    assert_eq!(
-        send(c, &app, None, "GET", "/licensing/keys", "/licensing/keys", None)
-            .await
-            .0,
-        200
-    );
-    let p = "/licenses/activate";
-    let machine = |fingerprint: &str| json!({"key": key, "fingerprint": fingerprint, "hostname": "h"});
-    assert_eq!(
-        send(c, &app, None, "POST", p, p, Some(machine("m-1"))).await.0,
-        200
-    );
-    assert_eq!(
-        send(c, &app, None, "POST", p, p, Some(machine("m-2"))).await.0,
-        409
-    );
-    let typo = format!("{}X", &key[..key.len() - 1]);
-    assert_eq!(
-        send(
-            c,
-            &app,
-            None,
-            "POST",
-            p,
-            p,
-            Some(json!({"key": typo, "fingerprint": "m", "hostname": "h"}))
-        )
-        .await
-        .0,
-        422
-    );
-    assert_eq!(send_raw(c, &app, None, "POST", p, p, "nope").await, 400);
-    let (_, unknown_key) = {
-        let keys = app.state.license_keys.as_deref().unwrap();
-        (
-            (),
-            keys.license_key(uuid::Uuid::new_v4(), 2026).unwrap().to_string(),
-        )
+    let usage = format!("{org}/usage");
+    let batch = |id: &str, increment: i64| {
+        Json(json!({"reports": [{"id": id, "metric": "workspaces", "increment": increment}]}))
     };
-    assert_eq!(
-        send(
-            c,
-            &app,
-            None,
-            "POST",
-            p,
-            p,
-            Some(json!({"key": unknown_key, "fingerprint": "m", "hostname": "h"}))
-        )
-        .await
-        .0,
-        404
-    );
+    expect(
+        c,
+        &app,
+        w,
+        "POST",
+        p,
+        vec![
+            (usage.clone(), batch("r-1", 2), 200),
+            (usage.clone(), batch("r-1", 2), 200),
+            (usage.clone(), batch("r-1", 3), 409),
+            (usage.clone(), batch("r-2", -9), 422),
+            (format!("{nobody}/usage"), batch("r-4", 1), 404),
+            (usage.clone(), Raw("[]"), 400),
+        ],
+    )
+    .await;
+    expect(c, &app, r, "POST", p, vec![(usage.clone(), batch("r-3", 1), 403)]).await;
+    expect(
+        c,
+        &app,
+        None,
+        "POST",
+        p,
+        vec![(usage.clone(), batch("r-5", 1), 401)],
+    )
+    .await;
+    expect(
+        c,
+        &app,
+        r,
+        "GET",
+        p,
+        vec![
+            (format!("{usage}?days=7"), Nothing, 200),
+            (format!("{usage}?days=0"), Nothing, 422),
+            (format!("{nobody}/usage"), Nothing, 404),
+        ],
+    )
+    .await;
+    expect(c, &app, None, "GET", p, vec![(usage.clone(), Nothing, 401)]).await;
 
+    // The licence routes (no API key: the licence key is in the body).
+    let (_, key) = issued(&app, acme, 1).await;
+    let unknown_key = app
+        .state
+        .license_keys
+        .as_deref()
+        .unwrap()
+        .license_key(uuid::Uuid::new_v4(), 2026)
+        .unwrap()
+        .to_string();
+    // A typo in the check symbol: any other symbol than the real one.
+    let last = key.chars().last().unwrap();
+    let typo = format!("{}{}", &key[..key.len() - 1], if last == 'X' { 'Y' } else { 'X' });
+    let machine = |fingerprint: &str| Json(json!({"key": key, "fingerprint": fingerprint, "hostname": "h"}));
+    expect(
+        c,
+        &app,
+        None,
+        "GET",
+        "/licensing/keys",
+        vec![(s("/licensing/keys"), Nothing, 200)],
+    )
+    .await;
+    let p = "/licenses/activate";
+    expect(
+        c,
+        &app,
+        None,
+        "POST",
+        p,
+        vec![
+            (s(p), machine("m-1"), 200),
+            (s(p), machine("m-2"), 409),
+            (
+                s(p),
+                Json(json!({"key": typo, "fingerprint": "m", "hostname": "h"})),
+                422,
+            ),
+            (s(p), Raw("nope"), 400),
+            (
+                s(p),
+                Json(json!({"key": unknown_key, "fingerprint": "m", "hostname": "h"})),
+                404,
+            ),
+        ],
+    )
+    .await;
     let p = "/licenses/validate";
     let (status, body) = send(
         c,
@@ -610,117 +485,67 @@ async fn every_answer_of_every_route_is_the_documented_one(pool: PgPool) {
     )
     .await;
     assert_eq!((status, body["code"].as_str()), (200, Some("NO_MACHINE")));
-    assert_eq!(
-        send(
-            c,
-            &app,
-            None,
-            "POST",
-            p,
-            p,
-            Some(json!({"key": "2026-0000", "fingerprint": "m"}))
-        )
-        .await
-        .0,
-        422
-    );
-    assert_eq!(send_raw(c, &app, None, "POST", p, p, "{").await, 400);
-
+    expect(
+        c,
+        &app,
+        None,
+        "POST",
+        p,
+        vec![
+            (s(p), Json(json!({"key": "2026-0000", "fingerprint": "m"})), 422),
+            (s(p), Raw("{"), 400),
+        ],
+    )
+    .await;
     let p = "/licenses/deactivate";
-    assert_eq!(
-        send(
-            c,
-            &app,
-            None,
-            "POST",
-            p,
-            p,
-            Some(json!({"key": key, "fingerprint": "m-9"}))
-        )
-        .await
-        .0,
-        404
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            None,
-            "POST",
-            p,
-            p,
-            Some(json!({"key": key, "fingerprint": "m-1"}))
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        send(
-            c,
-            &app,
-            None,
-            "POST",
-            p,
-            p,
-            Some(json!({"key": key, "fingerprint": ""}))
-        )
-        .await
-        .0,
-        422
-    );
-    assert_eq!(send_raw(c, &app, None, "POST", p, p, "[1]").await, 400);
-
-    // Revoked and suspended licences refuse activation at once.
+    expect(
+        c,
+        &app,
+        None,
+        "POST",
+        p,
+        vec![
+            (s(p), Json(json!({"key": key, "fingerprint": "m-9"})), 404),
+            (s(p), Json(json!({"key": key, "fingerprint": "m-1"})), 200),
+            (s(p), Json(json!({"key": key, "fingerprint": ""})), 422),
+            (s(p), Raw("[1]"), 400),
+        ],
+    )
+    .await;
+    // A suspended licence refuses activation at once.
     sqlx::query("update license set suspended_at = now()")
         .execute(&pool)
         .await
         .unwrap();
-    assert_eq!(
-        send(
-            c,
-            &app,
-            None,
-            "POST",
-            "/licenses/activate",
-            "/licenses/activate",
-            Some(machine("m-3"))
-        )
-        .await
-        .0,
-        403
-    );
+    expect(
+        c,
+        &app,
+        None,
+        "POST",
+        "/licenses/activate",
+        vec![(s("/licenses/activate"), machine("m-3"), 403)],
+    )
+    .await;
     sqlx::query("update license set suspended_at = null")
         .execute(&pool)
         .await
         .unwrap();
 
-    // Budgets run out: the licence key's (60 a minute) and an API key's.
-    let mut limited = false;
-    for _ in 0..70 {
-        let (status, _) = send(
-            c,
-            &app,
-            None,
-            "POST",
-            p,
-            p,
-            Some(json!({"key": key, "fingerprint": "m-1"})),
-        )
-        .await;
-        limited |= status == 429;
-        if limited {
-            break;
-        }
-    }
-    assert!(limited, "the licence key's budget ran out");
-    for path in ["/licenses/activate", "/licenses/validate"] {
+    // Budgets run out: the licence key's (60 a minute, shared by its routes) and an API key's.
+    for path in ["/licenses/deactivate", "/licenses/activate", "/licenses/validate"] {
         let mut limited = false;
         for _ in 0..70 {
-            limited |= send(c, &app, None, "POST", path, path, Some(machine("m-1")))
-                .await
-                .0
-                == 429;
+            limited |= send(
+                c,
+                &app,
+                None,
+                "POST",
+                path,
+                path,
+                Some(json!({"key": key, "fingerprint": "m-1", "hostname": "h"})),
+            )
+            .await
+            .0 == 429;
             if limited {
                 break;
             }
@@ -731,7 +556,7 @@ async fn every_answer_of_every_route_is_the_documented_one(pool: PgPool) {
     let throttled_key = api_key(&throttled, Scope::Write).await;
     let t = Some(throttled_key.as_str());
     for (method, path, uri, body) in [
-        ("GET", "/organizations", "/organizations".to_owned(), None),
+        ("GET", "/organizations", s("/organizations"), None),
         ("GET", "/organizations/{id}", org.clone(), None),
         (
             "PATCH",
@@ -748,15 +573,15 @@ async fn every_answer_of_every_route_is_the_documented_one(pool: PgPool) {
         (
             "GET",
             "/organizations/{id}/entitlements/check",
-            format!("{org}/entitlements/check?feature=x"),
+            check(&org, "feature=x"),
             None,
         ),
-        ("GET", "/organizations/{id}/usage", format!("{org}/usage"), None),
+        ("GET", "/organizations/{id}/usage", usage.clone(), None),
         (
             "POST",
             "/organizations/{id}/usage",
-            format!("{org}/usage"),
-            Some(batch("r-9", 1)),
+            usage.clone(),
+            Some(json!({"reports": [{"id": "r-9", "metric": "workspaces", "increment": 1}]})),
         ),
     ] {
         let mut limited = false;
@@ -766,25 +591,37 @@ async fn every_answer_of_every_route_is_the_documented_one(pool: PgPool) {
         assert!(limited, "{method} {path}");
     }
 
-    // Without signing keys, the licence routes say so.
+    // Without signing keys, the licence routes that sign say so.
     let unconfigured = TestApp::without_sync(pool.clone());
-    for (method, path) in [
-        ("GET", "/licensing/keys"),
-        ("POST", "/licenses/activate"),
-        ("POST", "/licenses/deactivate"),
-        ("POST", "/licenses/validate"),
-    ] {
-        // A key whose budget is not spent.
-        let body =
-            (method == "POST").then(|| json!({"key": unknown_key, "fingerprint": "m-1", "hostname": "h"}));
-        let (status, _) = send(c, &unconfigured, None, method, path, path, body).await;
-        if path == "/licenses/deactivate" {
-            // Freeing a seat needs no signature: it answers without keys.
-            assert!([200, 404].contains(&status), "{status}");
-        } else {
-            assert_eq!(status, 503, "{path}");
-        }
-    }
+    let fresh = Json(json!({"key": unknown_key, "fingerprint": "m-1", "hostname": "h"}));
+    expect(
+        c,
+        &unconfigured,
+        None,
+        "GET",
+        "/licensing/keys",
+        vec![(s("/licensing/keys"), Nothing, 503)],
+    )
+    .await;
+    expect(
+        c,
+        &unconfigured,
+        None,
+        "POST",
+        "/licenses/activate",
+        vec![(s("/licenses/activate"), fresh, 503)],
+    )
+    .await;
+    let fresh = Json(json!({"key": unknown_key, "fingerprint": "m-1"}));
+    expect(
+        c,
+        &unconfigured,
+        None,
+        "POST",
+        "/licenses/validate",
+        vec![(s("/licenses/validate"), fresh, 503)],
+    )
+    .await;
 
     // Every documented answer was met at least once.
     let unmet: Vec<_> = checked.documented().difference(&checked.seen).cloned().collect();
