@@ -220,6 +220,18 @@ pub fn api_v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// The app's routes, generated once per process. Generating them renders
+/// the app under leptos_server's process-global `SuppressResourceLoad`
+/// flag, and any `Resource` or `OnceResource` that another thread creates
+/// meanwhile never loads, so its page never finishes
+/// (leptos-rs/leptos#4773): building a second router while pages render
+/// (as the tests do, a router each, in parallel) hung a page now and then.
+/// Once generated, no render can meet the flag again.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Builds the whole HTTP application from its state.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
@@ -264,7 +276,7 @@ pub fn app(state: AppState) -> Router {
         move |options: LeptosOptions| shell(options, assets.clone())
     };
     let options = state.leptos_options.clone();
-    let routes = generate_route_list(App);
+    let routes = route_list();
     // Anything that is neither a route nor one of the site's files renders
     // the 404 page.
     let not_found_page = {

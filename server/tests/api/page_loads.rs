@@ -14,6 +14,7 @@ use crate::helpers::TestApp;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 use tower::ServiceExt;
@@ -104,4 +105,88 @@ async fn admin_pages_answer_with_more_requests_than_connections(
     ] {
         all_answer(&app, &cookie, path, StatusCode::OK).await;
     }
+}
+
+/// Pages render to the end while other threads build routers: leptos sets a
+/// process-global flag while it generates a route list, and a resource
+/// created meanwhile on another thread never loaded, so a page hung now and
+/// then when tests built their routers in parallel (leptos-rs/leptos#4773).
+/// The route list is now generated once per process; here one thread keeps
+/// building routers while three render pages whose data comes from
+/// resources, each on a runtime and pool of its own, each answer bounded.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn pages_render_to_the_end_while_other_threads_build_routers(pool: PgPool) {
+    TestApp::spawn(pool.clone()).await;
+    let options = (*pool.connect_options()).clone();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    // A thread's own runtime and pool (a pool's connections belong to the
+    // runtime that opened them), and an app on them.
+    let own_app = |runtime: &tokio::runtime::Runtime| {
+        runtime.block_on(async {
+            let pool = PgPoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.clone())
+                .await
+                .unwrap();
+            TestApp::without_sync(pool)
+        })
+    };
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    std::thread::scope(|scope| {
+        let builder = scope.spawn(|| {
+            let runtime = runtime();
+            let app = own_app(&runtime);
+            let _entered = runtime.enter();
+            let mut built = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(server::app(app.state.clone()));
+                built += 1;
+            }
+            built
+        });
+        let renderers: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    let runtime = runtime();
+                    let app = own_app(&runtime);
+                    runtime.block_on(async {
+                        for round in 0..150 {
+                            // A query string keeps the page cache out: each is rendered.
+                            for page in ["/pricing", "/"] {
+                                let path = format!("{page}?round={round}");
+                                let request = Request::get(&path)
+                                    .header("accept", "text/html")
+                                    .body(Body::empty())
+                                    .unwrap();
+                                let answer = async {
+                                    let response = app.router.clone().oneshot(request).await.unwrap();
+                                    let status = response.status();
+                                    response.into_body().collect().await.unwrap();
+                                    status
+                                };
+                                let status = tokio::time::timeout(Duration::from_secs(10), answer)
+                                    .await
+                                    .unwrap_or_else(|_| panic!("{path} did not finish within 10 s"));
+                                assert_eq!(status, StatusCode::OK, "{path}");
+                            }
+                        }
+                    });
+                })
+            })
+            .collect();
+        // The builder stops whatever the renderers came to, so a failure is reported, not a hang.
+        let rendered: Vec<_> = renderers.into_iter().map(|renderer| renderer.join()).collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(builder.join().unwrap() > 0, "routers were built meanwhile");
+        for outcome in rendered {
+            if let Err(panic) = outcome {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
 }
