@@ -88,6 +88,23 @@ pub enum AfterGrace {
     WarnOnly,
 }
 
+impl AfterGrace {
+    /// The word a file and Gatehouse's database use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AfterGrace::ReadOnly => "read_only",
+            AfterGrace::WarnOnly => "warn_only",
+        }
+    }
+
+    /// Reads [`AfterGrace::as_str`]'s word.
+    pub fn parse(word: &str) -> Option<Self> {
+        [AfterGrace::ReadOnly, AfterGrace::WarnOnly]
+            .into_iter()
+            .find(|after| after.as_str() == word)
+    }
+}
+
 /// What a licence grants and until when: the claims its file signs. The
 /// tier, features and limits are in the same shape as Gatehouse's
 /// entitlements API, so a self-hosted product and the SaaS share one check.

@@ -291,3 +291,17 @@ proptest! {
         prop_assert_eq!(standing, expected);
     }
 }
+
+#[test]
+fn after_grace_words_read_back_and_match_the_file_format() {
+    for after in [AfterGrace::ReadOnly, AfterGrace::WarnOnly] {
+        assert_eq!(AfterGrace::parse(after.as_str()), Some(after));
+        assert_eq!(
+            serde_json::to_string(&after).unwrap(),
+            format!("\"{}\"", after.as_str())
+        );
+    }
+    for word in ["", "stop", "Read_Only", "read-only"] {
+        assert_eq!(AfterGrace::parse(word), None, "{word:?}");
+    }
+}

@@ -225,7 +225,7 @@ pub fn ConsoleLicenses(
 #[component]
 fn ConsoleLicense(license: LicenseView) -> impl IntoView {
     let id = license.id.clone();
-    let revoked = license.code == "REVOKED";
+    let revoked = license.revoked;
     let suspended_by_hand = license.suspended_by_hand;
     let hint = license.key_hint.clone();
     let action_form = move |action: &'static str, label: &'static str, danger: bool| {

@@ -87,7 +87,8 @@ pub enum Source {
 }
 
 impl Source {
-    fn as_str(self) -> &'static str {
+    /// The word stored in `license.source`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Source::Subscription => "subscription",
             Source::Console => "console",
@@ -201,12 +202,8 @@ async fn locked(conn: &mut PgConnection, named: Named<'_>) -> Result<Option<Lice
         max_activations: r.max_activations,
         node_locked: r.node_locked,
         grace_days: r.grace_days,
-        // The database allows only these two words.
-        after_grace: if r.after_grace == "warn_only" {
-            AfterGrace::WarnOnly
-        } else {
-            AfterGrace::ReadOnly
-        },
+        // The database allows only the two words; the stricter reading otherwise.
+        after_grace: AfterGrace::parse(&r.after_grace).unwrap_or(AfterGrace::ReadOnly),
         floating_lease_hours: r.floating_lease_hours,
         facts: LicenseFacts {
             revoked_at: r.revoked_at,

@@ -96,6 +96,8 @@ pub async fn licenses_of(
             key_hint: row.key_hint,
             status: status_words(&standing).to_owned(),
             code: standing.code.as_str().to_owned(),
+            valid: standing.code == ValidationCode::Valid,
+            revoked: standing.code == ValidationCode::Revoked,
             past_due: standing.past_due,
             suspended_by_hand: suspended_at.is_some(),
             renews: standing.renews,
@@ -103,7 +105,7 @@ pub async fn licenses_of(
             grace_days: row.grace_days,
             max_activations: row.max_activations,
             node_locked: row.node_locked,
-            source: if row.source == "subscription" {
+            source: if row.source == super::db::Source::Subscription.as_str() {
                 "With the subscription"
             } else {
                 "By the platform team"

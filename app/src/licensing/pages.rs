@@ -101,7 +101,7 @@ fn Licenses(overview: LicensesOverview) -> impl IntoView {
 #[component]
 fn License(license: LicenseView, manages: bool) -> impl IntoView {
     let heading_id = format!("license-{}", license.id);
-    let valid = license.code == "VALID";
+    let valid = license.valid;
     let status_class = if valid {
         "rounded-full bg-emerald-100 px-2 py-0.5 text-sm font-medium text-emerald-900"
     } else {

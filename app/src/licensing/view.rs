@@ -17,6 +17,10 @@ pub struct LicenseView {
     pub status: String,
     /// The stable code (`VALID`, `EXPIRED`, …).
     pub code: String,
+    /// Valid now (the code is `VALID`).
+    pub valid: bool,
+    /// Revoked: never valid again.
+    pub revoked: bool,
     /// A payment is being collected: valid, with a warning.
     pub past_due: bool,
     /// Suspended by the platform team (not with its organisation).
