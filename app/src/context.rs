@@ -55,7 +55,7 @@ impl AppContext {
     /// What trial emails are signed with and link to.
     pub fn trial_notices(&self) -> crate::billing::trials::Notices {
         crate::billing::trials::Notices {
-            product: self.site.product.name.clone(),
+            brand: self.site.product.brand(),
             public_url: self.public_url.clone(),
             license_keys: self.license_keys.clone(),
         }

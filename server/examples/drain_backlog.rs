@@ -161,7 +161,7 @@ async fn drain(
     events: usize,
 ) -> (f64, usize) {
     let notices = Notices {
-        product: "Bench".into(),
+        brand: app::email::templates::Brand::new("Bench", "#4338ca"),
         public_url: "http://127.0.0.1".into(),
         license_keys: None,
     };

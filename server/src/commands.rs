@@ -428,24 +428,9 @@ pub async fn jobs(settings: &Settings, arguments: &[&str]) -> Result<()> {
                 let Some(schedule) = runner.schedules().iter().find(|s| s.name == *name) else {
                     bail!("no schedule {name:?}; the schedules are: {}", known.join(", "));
                 };
-                let made = app::runner::db::tick(&pool, schedule, now).await?;
-                if made.is_empty() {
-                    // The period's job exists: make a one-off job beside it.
-                    let mut tx = pool.begin().await?;
-                    let key = format!("manual:{}", now.to_rfc3339());
-                    let job = app::runner::db::NewJob {
-                        kind: schedule.name,
-                        dedup_key: Some(&key),
-                        payload: serde_json::json!({ "manual": true }),
-                        run_at: now,
-                        max_attempts: 1,
-                    };
-                    let id = app::runner::db::enqueue(&mut tx, &job, now).await?;
-                    tx.commit().await?;
-                    println!("queued job {} ({name}, run now)", id.unwrap_or_default());
-                } else {
-                    println!("queued job {} ({name}, this period)", made[0]);
-                }
+                let mut conn = pool.acquire().await?;
+                let id = app::runner::db::run_now(&mut conn, schedule.name, now).await?;
+                println!("queued job {id} ({name}, run now)");
                 Ok(())
             }
             ["retry", id] => {

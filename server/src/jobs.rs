@@ -1,5 +1,6 @@
 //! What the background workers share: the drain loop that wakes on a
-//! Postgres NOTIFY (or polls when none comes), and the retry backoff.
+//! Postgres NOTIFY (or polls when none comes). Their retry waits follow
+//! `app::runner::domain::Backoff`, the one rule of every queue.
 //!
 //! Workers keep their queues in tables (the email outbox, the provider-event
 //! inbox) and claim rows with `FOR UPDATE SKIP LOCKED`, so any number of
@@ -14,12 +15,6 @@ use std::time::Duration;
 /// How long a worker waits for a NOTIFY before looking again (retries come
 /// due without one).
 const POLL: Duration = Duration::from_secs(5);
-
-/// Seconds to wait before attempt `attempts + 1`: 30 s doubling, at most an hour.
-pub fn backoff_secs(attempts: i32) -> i64 {
-    let exponent = attempts.clamp(1, 12) - 1;
-    (30_i64 << exponent).min(3600)
-}
 
 /// Runs `pass` until the pool closes at shutdown: again at once while it
 /// reports work done (`Ok(true)`), else after a NOTIFY on `channel` or
@@ -58,15 +53,4 @@ where
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff_secs;
-
-    #[test]
-    fn retries_back_off_exponentially_up_to_an_hour() {
-        let waits: Vec<i64> = (1..=10).map(backoff_secs).collect();
-        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
-    }
 }

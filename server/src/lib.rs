@@ -146,9 +146,19 @@ impl AppState {
     /// What trial emails are signed with and link to.
     pub fn notices(&self) -> app::billing::trials::Notices {
         app::billing::trials::Notices {
-            product: self.site.product.name.clone(),
+            brand: self.site.product.brand(),
             public_url: self.settings.public_url.clone(),
             license_keys: self.license_keys.clone(),
+        }
+    }
+
+    /// What the job runner's handlers use, on this state.
+    pub fn job_context(&self) -> runner::JobContext {
+        runner::JobContext {
+            pool: self.pool.clone(),
+            clock: self.clock.clone(),
+            notices: self.notices(),
+            sandbox: self.payments.sandbox(),
         }
     }
 
@@ -542,7 +552,6 @@ async fn serve_with_pool(
     billing::worker::spawn(
         pool.clone(),
         state.payments.provider(),
-        state.payments.sandbox(),
         state.notices(),
         state.clock.clone(),
     );
@@ -552,11 +561,7 @@ async fn serve_with_pool(
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         )),
-        runner::JobContext {
-            pool: pool.clone(),
-            clock: state.clock.clone(),
-            notices: state.notices(),
-        },
+        state.job_context(),
     );
     let listen_options = match &settings.listen_database_url {
         Some(url) => Some(

@@ -6,11 +6,11 @@
 //! retried with backoff and, after the last attempt, kept as `dead`, never
 //! deleted.
 
-use crate::jobs::{self, backoff_secs};
+use crate::jobs;
 use anyhow::{Context, Result};
 use app::clock::Clock;
 use app::email::outbox::OUTBOX_CHANNEL;
-use chrono::TimeDelta;
+use app::runner::domain::DELIVERY_BACKOFF;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::PgPool;
@@ -144,7 +144,7 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer, clock: &Clock) -> Resul
                     attempts,
                     error.to_string().chars().take(1000).collect::<String>(),
                     dead,
-                    (now + TimeDelta::seconds(backoff_secs(attempts))) as _,
+                    (now + DELIVERY_BACKOFF.after(attempts)) as _,
                 )
                 .execute(&mut *tx)
                 .await?;

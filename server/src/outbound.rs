@@ -47,10 +47,10 @@ pub const FAILING_AFTER: i32 = 5;
 pub const MAX_BACKOFF_SECS: i64 = 6 * 3600;
 
 /// Seconds to wait after the `attempts`-th failure: 30 s doubling, at most
-/// six hours. The delivery is never given up.
+/// six hours (the one backoff rule, with webhooks' cap). The delivery is
+/// never given up.
 pub fn backoff_secs(attempts: i32) -> i64 {
-    let doublings = attempts.clamp(1, 20) - 1;
-    (30i64 << doublings).min(MAX_BACKOFF_SECS)
+    app::runner::domain::WEBHOOK_BACKOFF.after(attempts).num_seconds()
 }
 
 /// Resolves names for webhook connections and keeps only the addresses

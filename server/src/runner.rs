@@ -8,12 +8,13 @@
 use app::billing::trials::Notices;
 use app::clock::Clock;
 use app::runner::db::{self, Claimed, Failed};
-use app::runner::domain::{CatchUp, Schedule};
-use chrono::TimeDelta;
+use app::runner::domain::{CatchUp, Schedule, period_start};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgPool};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 
 /// A handler's future, borrowing its transaction.
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
@@ -30,6 +31,9 @@ pub struct JobContext {
     pub clock: Clock,
     /// Who emails are from and link to; the licensing keys.
     pub notices: Notices,
+    /// The built-in payment provider, when it is the provider (its renewals,
+    /// retries and trial notices are jobs too).
+    pub sandbox: Option<app::billing::sandbox::Sandbox>,
 }
 
 /// The schedules and handlers of one process.
@@ -39,6 +43,10 @@ pub struct Runner {
     kinds: Vec<String>,
     worker: String,
     lease: TimeDelta,
+    /// The latest period this process saw ticked, per schedule: a tick
+    /// before the next period starts would find nothing to do, so it is
+    /// not sent. Only an optimisation: `schedule_tick` decides.
+    ticked_through: Mutex<HashMap<&'static str, DateTime<Utc>>>,
 }
 
 /// How long a claimed job is its worker's before another may take it.
@@ -47,20 +55,188 @@ pub const LEASE: TimeDelta = TimeDelta::minutes(5);
 /// Jobs one pass runs before it lets the loop breathe.
 const JOBS_PER_PASS: usize = 50;
 
+/// Rows one run of a sweep handles; the rest wait for the next period.
+const SWEEP_BATCH: i64 = 500;
+
+const fn every(name: &'static str, every: TimeDelta, catch_up: CatchUp) -> Schedule {
+    Schedule {
+        name,
+        every,
+        catch_up,
+    }
+}
+
+/// Trial reminders at the catalogue's offsets (7, 3 and 1 days).
+pub const TRIALS_REMIND: Schedule = every("trials.remind", TimeDelta::minutes(15), CatchUp::Latest);
+/// Card-free trials that ended are paused.
+pub const TRIALS_EXPIRE: Schedule = every("trials.expire", TimeDelta::minutes(5), CatchUp::Latest);
+/// Unpaid invoices past their grace period restrict their organisation.
+pub const COLLECTION_RESTRICT: Schedule =
+    every("collection.restrict", TimeDelta::minutes(15), CatchUp::Latest);
+/// The sandbox's renewals, payment retries and trial notices.
+pub const SANDBOX_RENEW: Schedule = every("sandbox.renew", TimeDelta::minutes(1), CatchUp::Latest);
+/// Usage snapshots for the history charts, in six-hour slots.
+pub const USAGE_SNAPSHOTS: Schedule = every("usage.snapshots", TimeDelta::hours(6), CatchUp::Latest);
+/// `entitlements.updated` events that time alone causes (a trial or an
+/// override running out).
+pub const ENTITLEMENTS_TIME_EVENTS: Schedule =
+    every("entitlements.time_events", TimeDelta::minutes(5), CatchUp::Latest);
+/// The queue gauges of `/metrics`.
+pub const QUEUE_GAUGES: Schedule = every("queues.gauges", TimeDelta::minutes(1), CatchUp::None);
+/// Runner history older than its retention is removed.
+pub const RETENTION_CLEANUP: Schedule = every("retention.cleanup", TimeDelta::days(1), CatchUp::Latest);
 /// Licences owed to subscriptions that turned active without an event this
 /// process applied (the event's own transaction issues it first).
-pub const LICENCES_ISSUE_DUE: Schedule = Schedule {
-    name: "licences.issue_due",
-    every: TimeDelta::minutes(10),
-    catch_up: CatchUp::Latest,
-};
-
+pub const LICENCES_ISSUE_DUE: Schedule = every("licences.issue_due", TimeDelta::minutes(10), CatchUp::Latest);
 /// The 30- and 7-day expiry alerts.
-pub const LICENCES_EXPIRY_ALERTS: Schedule = Schedule {
-    name: "licences.expiry_alerts",
-    every: TimeDelta::hours(1),
-    catch_up: CatchUp::Latest,
-};
+pub const LICENCES_EXPIRY_ALERTS: Schedule =
+    every("licences.expiry_alerts", TimeDelta::hours(1), CatchUp::Latest);
+
+/// How long finished jobs and their runs are kept.
+pub const JOB_RETENTION: TimeDelta = TimeDelta::days(30);
+
+/// The job's cause, as emails and ledger steps name it.
+fn cause_of(job: &Claimed) -> String {
+    format!("job:{}:{}", job.kind, job.job_id)
+}
+
+fn trials_remind<'a>(
+    conn: &'a mut PgConnection,
+    job: &'a Claimed,
+    context: &'a JobContext,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let catalog = app::catalog::db::load_catalog(&mut *conn).await?;
+        let sent = app::billing::trials::send_due_reminders(
+            conn,
+            &catalog.trial.reminder_days,
+            &cause_of(job),
+            &context.notices,
+            context.clock.now(),
+            SWEEP_BATCH,
+        )
+        .await?;
+        if sent > 0 {
+            tracing::info!(sent, "trial reminders queued");
+        }
+        Ok(())
+    })
+}
+
+fn trials_expire<'a>(
+    conn: &'a mut PgConnection,
+    _: &'a Claimed,
+    context: &'a JobContext,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let paused = app::billing::trials::expire_ended_trials(
+            conn,
+            &context.notices,
+            context.clock.now(),
+            SWEEP_BATCH,
+        )
+        .await?;
+        if paused > 0 {
+            tracing::info!(paused, "ended trials paused");
+        }
+        Ok(())
+    })
+}
+
+fn collection_restrict<'a>(
+    conn: &'a mut PgConnection,
+    job: &'a Claimed,
+    context: &'a JobContext,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let catalog = app::catalog::db::load_catalog(&mut *conn).await?;
+        let restricted = app::billing::collection::restrict_overdue(
+            conn,
+            catalog.collection.grace_days,
+            &cause_of(job),
+            &context.notices,
+            context.clock.now(),
+            SWEEP_BATCH,
+        )
+        .await?;
+        if restricted > 0 {
+            tracing::info!(restricted, "organisations restricted for unpaid invoices");
+        }
+        Ok(())
+    })
+}
+
+fn sandbox_renew<'a>(
+    conn: &'a mut PgConnection,
+    _: &'a Claimed,
+    context: &'a JobContext,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let Some(sandbox) = context.sandbox.as_ref() else {
+            return Ok(());
+        };
+        let renewed = sandbox.renew_due(conn).await?;
+        let retried = sandbox.retry_due_payments(conn).await?;
+        let announced = sandbox.announce_trials_ending(conn).await?;
+        if renewed + retried + announced > 0 {
+            tracing::info!(
+                renewed,
+                retried,
+                announced,
+                "sandbox periods, retries and trial notices"
+            );
+        }
+        Ok(())
+    })
+}
+
+fn usage_snapshots<'a>(
+    conn: &'a mut PgConnection,
+    _: &'a Claimed,
+    context: &'a JobContext,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let catalog = app::catalog::db::load_catalog(&mut *conn).await?;
+        let taken = app::entitlements::usage::take_snapshots(conn, &catalog, context.clock.now()).await?;
+        if taken > 0 {
+            tracing::info!(rows = taken, "usage snapshot taken");
+        }
+        Ok(())
+    })
+}
+
+fn entitlements_time_events<'a>(
+    conn: &'a mut PgConnection,
+    _: &'a Claimed,
+    context: &'a JobContext,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let catalog = app::catalog::db::load_catalog(&mut *conn).await?;
+        app::outbound::events::publish_time_changes(conn, &catalog, context.clock.now()).await?;
+        Ok(())
+    })
+}
+
+fn queue_gauges<'a>(_: &'a mut PgConnection, _: &'a Claimed, context: &'a JobContext) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        crate::telemetry::record_queue_depths(&context.pool).await?;
+        Ok(())
+    })
+}
+
+fn retention_cleanup<'a>(
+    conn: &'a mut PgConnection,
+    _: &'a Claimed,
+    context: &'a JobContext,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let removed = db::remove_finished_before(conn, context.clock.now() - JOB_RETENTION).await?;
+        if removed > 0 {
+            tracing::info!(removed, "finished jobs past retention removed");
+        }
+        Ok(())
+    })
+}
 
 fn issue_due<'a>(conn: &'a mut PgConnection, _: &'a Claimed, context: &'a JobContext) -> HandlerFuture<'a> {
     Box::pin(async move {
@@ -108,12 +284,21 @@ impl Runner {
             kinds: Vec::new(),
             worker: worker.into(),
             lease: LEASE,
+            ticked_through: Mutex::new(HashMap::new()),
         }
     }
 
     /// Gatehouse's schedules and handlers.
     pub fn gatehouse(worker: impl Into<String>) -> Self {
         Runner::new(worker)
+            .schedule(SANDBOX_RENEW, sandbox_renew)
+            .schedule(TRIALS_REMIND, trials_remind)
+            .schedule(TRIALS_EXPIRE, trials_expire)
+            .schedule(COLLECTION_RESTRICT, collection_restrict)
+            .schedule(USAGE_SNAPSHOTS, usage_snapshots)
+            .schedule(ENTITLEMENTS_TIME_EVENTS, entitlements_time_events)
+            .schedule(QUEUE_GAUGES, queue_gauges)
+            .schedule(RETENTION_CLEANUP, retention_cleanup)
             .schedule(LICENCES_ISSUE_DUE, issue_due)
             .schedule(LICENCES_EXPIRY_ALERTS, expiry_alerts)
     }
@@ -145,9 +330,7 @@ impl Runner {
     /// One pass: ticks every schedule, then runs due jobs (up to a batch).
     /// Returns whether any job ran.
     pub async fn pass(&self, context: &JobContext) -> Result<bool, sqlx::Error> {
-        for schedule in &self.schedules {
-            db::tick(&context.pool, schedule, context.clock.now()).await?;
-        }
+        self.tick(context).await?;
         let mut ran = false;
         for _ in 0..JOBS_PER_PASS {
             let Some(job) = db::claim(
@@ -165,6 +348,28 @@ impl Runner {
             ran = true;
         }
         Ok(ran)
+    }
+
+    /// Ticks every schedule whose current period this process has not
+    /// seen ticked yet.
+    pub async fn tick(&self, context: &JobContext) -> Result<(), sqlx::Error> {
+        let now = context.clock.now();
+        for schedule in &self.schedules {
+            let current = period_start(schedule.every, now);
+            let seen = self
+                .ticked_through
+                .lock()
+                .ok()
+                .and_then(|seen| seen.get(schedule.name).copied());
+            if seen.is_some_and(|seen| seen >= current) {
+                continue;
+            }
+            db::tick(&context.pool, schedule, now).await?;
+            if let Ok(mut seen) = self.ticked_through.lock() {
+                seen.insert(schedule.name, current);
+            }
+        }
+        Ok(())
     }
 
     /// Runs one claimed job: its work and its finish commit together, or not at all.

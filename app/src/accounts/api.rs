@@ -154,7 +154,7 @@ pub async fn resend_verification() -> Result<(), AppError> {
         &mut tx,
         now,
         &user.email,
-        &templates::verify_email(&context.site.product.name, &link),
+        &templates::verify_email(&context.site.product.brand(), &link),
     )
     .await?;
     tx.commit().await?;
@@ -202,7 +202,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
             &mut tx,
             now,
             email.as_str(),
-            &templates::reset_password(&context.site.product.name, &link),
+            &templates::reset_password(&context.site.product.brand(), &link),
         )
         .await?;
     }

@@ -3,6 +3,8 @@
 //! customer's billing pages.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod collection;
 pub mod domain;
 pub mod pages;
 
@@ -12,6 +14,8 @@ pub mod db;
 pub mod inbox;
 #[cfg(feature = "ssr")]
 pub mod ledger_store;
+#[cfg(feature = "ssr")]
+pub mod notices;
 #[cfg(feature = "ssr")]
 pub mod page_cache;
 #[cfg(feature = "ssr")]

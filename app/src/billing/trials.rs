@@ -11,13 +11,14 @@ use super::domain::{ExactMrr, SubscriptionStatus};
 use super::ledger_store::{Revision, plan_state, record_revision};
 use crate::catalog::domain::BillingCycle;
 use crate::email::{outbox, templates};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// How long before a trial ends its reminder goes out (Stripe sends
-/// `customer.subscription.trial_will_end` at the same lead).
-pub const REMINDER_LEAD_DAYS: i64 = 3;
+/// The lead of the provider's own trial notice (Stripe sends
+/// `customer.subscription.trial_will_end` three days before the end); it
+/// counts as the 3-day reminder.
+pub const PROVIDER_NOTICE_DAYS: u32 = 3;
 
 /// The ledger's cause for a trial that ended without a subscription.
 pub const TRIAL_EXPIRED_CAUSE: &str = "system:trial_expired";
@@ -25,8 +26,8 @@ pub const TRIAL_EXPIRED_CAUSE: &str = "system:trial_expired";
 /// What the trial emails need to say and link to.
 #[derive(Debug, Clone)]
 pub struct Notices {
-    /// The product's name, as emails sign it.
-    pub product: String,
+    /// The product's name and colour, as emails show them.
+    pub brand: crate::email::templates::Brand,
     /// The site's origin as browsers see it.
     pub public_url: String,
     /// The licensing keys, for the licence a self-hosted tier's
@@ -111,131 +112,267 @@ pub(crate) async fn owner_emails(
     .await
 }
 
-/// Sends the reminder for one locked, trialing subscription unless it was
-/// already sent for this trial end. Returns whether it was sent.
-async fn remind_locked(
+/// Which of a trial's reminders to record at `now`, given the offsets
+/// (days before the end) already recorded for this trial end.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DueReminders {
+    /// The reminder to send: the most urgent one whose moment has come,
+    /// unless a more urgent one was already recorded.
+    pub send: Option<u32>,
+    /// Reminders whose moment passed while a more urgent one is due (after
+    /// downtime): recorded as skipped, never mailed in a burst.
+    pub skip: Vec<u32>,
+}
+
+/// The reminders due for a trial ending at `trial_end`, at `now`.
+pub fn due_reminders(
+    offsets: &[u32],
+    trial_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+    recorded: &[u32],
+) -> DueReminders {
+    if now >= trial_end {
+        return DueReminders::default();
+    }
+    let mut passed: Vec<u32> = offsets
+        .iter()
+        .copied()
+        .filter(|days| trial_end - TimeDelta::days(i64::from(*days)) <= now && !recorded.contains(days))
+        .collect();
+    passed.sort_unstable();
+    passed.dedup();
+    let Some(&most_urgent) = passed.first() else {
+        return DueReminders::default();
+    };
+    let already_more_urgent = recorded.iter().any(|days| *days < most_urgent);
+    let send = (!already_more_urgent).then_some(most_urgent);
+    DueReminders {
+        send,
+        skip: passed.into_iter().filter(|days| Some(*days) != send).collect(),
+    }
+}
+
+/// Who gets an organisation's billing notices: its owners and admins.
+pub async fn billing_contacts(
     conn: &mut PgConnection,
+    organization_id: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        r#"
+        select u.email from membership m join app_user u using (user_id)
+        where m.organization_id = $1 and m.role in ('owner', 'admin')
+        order by m.role desc, m.created_at
+        "#,
+        organization_id
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// A trial that may owe reminders, as a sweep reads it (row locked).
+struct TrialDue {
     subscription_id: Uuid,
+    organization_id: Uuid,
+    organization: String,
+    trial_end: DateTime<Utc>,
+    /// What the card on file will be charged at the end (a provider's
+    /// trial with its items); `None` for a card-free trial.
+    charge_minor: Option<(i64, String)>,
+    recorded: Vec<u32>,
+}
+
+/// Records one reminder of a locked trial; when `outcome` is sent and the
+/// record is new, mails it. Returns whether it was mailed.
+async fn record_reminder(
+    conn: &mut PgConnection,
+    trial: &TrialDue,
+    days_before: u32,
+    sent: bool,
+    cause: &str,
     notices: &Notices,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
-    let Some(trial) = sqlx::query!(
+    let new = sqlx::query!(
         r#"
-        select s.organization_id, o.name as organization, s.provider is not null as "subscribed!",
-               s.trial_end as "trial_end!: DateTime<Utc>"
-        from subscription s join organization o using (organization_id)
-        where s.subscription_id = $1 and s.live and s.status = 'trialing' and s.trial_end > $2
-          and s.trial_reminder_sent_for is distinct from s.trial_end
+        insert into trial_reminder (subscription_id, trial_end, days_before, outcome, cause, recorded_at)
+        values ($1, $2, $3, $4, $5, $6)
+        on conflict do nothing
         "#,
-        subscription_id,
+        trial.subscription_id,
+        trial.trial_end as _,
+        days_before as i32,
+        if sent { "sent" } else { "skipped" },
+        cause,
         now as _,
     )
-    .fetch_optional(&mut *conn)
+    .execute(&mut *conn)
     .await?
-    else {
+    .rows_affected()
+        == 1;
+    if !(new && sent) {
         return Ok(false);
-    };
+    }
+    let ends_on = trial.trial_end.format("%-d %B %Y").to_string();
+    let charge = trial
+        .charge_minor
+        .as_ref()
+        .map(|(amount, currency)| templates::UpcomingCharge {
+            amount: crate::catalog::money::Money::display_minor(*amount, currency),
+            on: ends_on.clone(),
+        });
     let message = templates::trial_ending(
-        &notices.product,
+        &notices.brand,
         &trial.organization,
-        &trial.trial_end.format("%-d %B %Y").to_string(),
+        &ends_on,
         days_left(now, trial.trial_end),
-        trial.subscribed,
+        charge.as_ref(),
         &notices.billing_url(),
     );
-    for owner in owner_emails(conn, trial.organization_id).await? {
-        outbox::enqueue(conn, now, &owner, &message).await?;
-    }
-    // language=PostgreSQL
-    sqlx::query!(
-        "update subscription set trial_reminder_sent_for = trial_end where subscription_id = $1",
-        subscription_id
-    )
-    .execute(&mut *conn)
-    .await?;
+    let email_cause = format!(
+        "trial_reminder:{}:{}:{days_before}",
+        trial.subscription_id,
+        trial.trial_end.timestamp()
+    );
+    let contacts = billing_contacts(conn, trial.organization_id).await?;
+    outbox::enqueue_once_each(conn, now, &contacts, &message, &email_cause).await?;
     Ok(true)
 }
 
-/// The reminder for a provider's subscription, when its provider says the
+/// The live trials (card-free or a provider's) that owe a reminder at
+/// `now`, locked, skipping rows another transaction holds. A
+/// `provider_notice` (the provider says the trial ends soon) is due
+/// whenever it comes, unless a reminder as urgent was recorded.
+async fn trials_owing_reminders(
+    conn: &mut PgConnection,
+    offsets: &[u32],
+    now: DateTime<Utc>,
+    only: Option<Uuid>,
+    provider_notice: bool,
+    limit: i64,
+) -> Result<Vec<TrialDue>, sqlx::Error> {
+    let offsets: Vec<i32> = offsets.iter().map(|d| *d as i32).collect();
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"
+        select s.subscription_id, s.organization_id, o.name as organization,
+               s.trial_end as "trial_end!: DateTime<Utc>",
+               case when s.provider is not null then
+                   (select sum(i.unit_amount * i.quantity)::bigint from subscription_item i
+                    where i.subscription_id = s.subscription_id) end as "charge_minor: i64",
+               (select min(i.currency) from subscription_item i where i.subscription_id = s.subscription_id)
+                   as "charge_currency?",
+               array(select r.days_before from trial_reminder r
+                     where r.subscription_id = s.subscription_id and r.trial_end = s.trial_end) as "recorded!"
+        from subscription s join organization o using (organization_id)
+        where s.live and s.status = 'trialing' and s.trial_end > $1
+          and ($4::uuid is null or s.subscription_id = $4)
+          -- some reminder's moment has come (a provider's notice is its own moment) …
+          and ($5 or exists (select 1 from unnest($2::int[]) d where s.trial_end - make_interval(days => d) <= $1))
+          -- … and no reminder at least as urgent is recorded.
+          and not exists (select 1 from trial_reminder r
+                          where r.subscription_id = s.subscription_id and r.trial_end = s.trial_end
+                            and r.days_before <= (select min(d) from unnest($2::int[]) d
+                                                  where s.trial_end - make_interval(days => d) <= $1))
+        order by s.trial_end
+        limit $3
+        for update of s skip locked
+        "#,
+        now as _,
+        &offsets,
+        limit,
+        only,
+        provider_notice,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TrialDue {
+            subscription_id: row.subscription_id,
+            organization_id: row.organization_id,
+            organization: row.organization,
+            trial_end: row.trial_end,
+            charge_minor: row.charge_minor.zip(row.charge_currency),
+            recorded: row.recorded.into_iter().map(|d| d.clamp(0, 90) as u32).collect(),
+        })
+        .collect())
+}
+
+/// The 3-day reminder of a provider's trial when its provider says the
 /// trial ends soon (Stripe's `trial_will_end`), in the caller's transaction
-/// (which has just applied the subscription and holds its row). Sent once
-/// per trial end, whichever of the event and the sweep comes first.
+/// (which has just applied the subscription). Counts as the catalogue's
+/// 3-day reminder: sent once per trial end, whichever of the event and the
+/// sweep comes first. Returns whether it was mailed now.
 pub async fn remind_provider_trial(
     conn: &mut PgConnection,
     subscription_id: Uuid,
+    cause: &str,
     notices: &Notices,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    remind_locked(conn, subscription_id, notices, now).await
+    // The provider's notice stands for the 3-day reminder whatever the
+    // catalogue's offsets: the sweep then skips what it made redundant.
+    let owing =
+        trials_owing_reminders(conn, &[PROVIDER_NOTICE_DAYS], now, Some(subscription_id), true, 1).await?;
+    let Some(trial) = owing.first() else {
+        return Ok(false);
+    };
+    record_reminder(conn, trial, PROVIDER_NOTICE_DAYS, true, cause, notices, now).await
 }
 
-/// Sends the reminder for every trial ending within [`REMINDER_LEAD_DAYS`]
-/// that has not had one at `now`, up to `limit`. Returns how many were sent.
+/// Sends the most urgent due reminder of every trial that owes one at
+/// `now` (the catalogue's `reminder_days`), recording any it skipped, up to
+/// `limit` trials, in the caller's transaction. Returns how many were sent.
 pub async fn send_due_reminders(
-    pool: &PgPool,
+    conn: &mut PgConnection,
+    offsets: &[u32],
+    cause: &str,
     notices: &Notices,
     now: DateTime<Utc>,
-    limit: usize,
+    limit: i64,
 ) -> Result<usize, sqlx::Error> {
     let mut sent = 0;
-    for _ in 0..limit {
-        let mut tx = pool.begin().await?;
-        // language=PostgreSQL
-        let Some(subscription_id) = sqlx::query_scalar!(
-            r#"
-            select subscription_id from subscription
-            where live and status = 'trialing' and trial_end > $1
-              and trial_end <= $1 + make_interval(days => $2)
-              and trial_reminder_sent_for is distinct from trial_end
-            order by trial_end
-            limit 1
-            for update skip locked
-            "#,
-            now as _,
-            REMINDER_LEAD_DAYS as i32,
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            break;
-        };
-        sent += usize::from(remind_locked(&mut tx, subscription_id, notices, now).await?);
-        tx.commit().await?;
+    for trial in trials_owing_reminders(conn, offsets, now, None, false, limit).await? {
+        let due = due_reminders(offsets, trial.trial_end, now, &trial.recorded);
+        for days in &due.skip {
+            record_reminder(conn, &trial, *days, false, cause, notices, now).await?;
+        }
+        if let Some(days) = due.send {
+            sent += usize::from(record_reminder(conn, &trial, days, true, cause, notices, now).await?);
+        }
     }
     Ok(sent)
 }
 
 /// Pauses every signup trial that has ended without a subscription (a
-/// provider's trials end at the provider) by `now`, up to `limit`. Returns
-/// how many were paused.
+/// provider's trials end at the provider) by `now`, up to `limit`, in the
+/// caller's transaction (rows another transaction holds wait for the next
+/// run). Returns how many were paused.
 pub async fn expire_ended_trials(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     notices: &Notices,
     now: DateTime<Utc>,
-    limit: usize,
+    limit: i64,
 ) -> Result<usize, sqlx::Error> {
+    // language=PostgreSQL
+    let ended = sqlx::query_scalar!(
+        r#"
+        select subscription_id from subscription
+        where live and provider is null and status = 'trialing' and trial_end <= $1
+        order by trial_end
+        limit $2
+        for update skip locked
+        "#,
+        now as _,
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let mut expired = 0;
-    for _ in 0..limit {
-        let mut tx = pool.begin().await?;
-        // language=PostgreSQL
-        let Some(subscription_id) = sqlx::query_scalar!(
-            r#"
-            select subscription_id from subscription
-            where live and provider is null and status = 'trialing' and trial_end <= $1
-            order by trial_end
-            limit 1
-            for update skip locked
-            "#,
-            now as _
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            break;
-        };
-        expired += usize::from(pause_ended_trial(&mut tx, subscription_id, notices, now).await?);
-        tx.commit().await?;
+    for subscription_id in ended {
+        expired += usize::from(pause_ended_trial(conn, subscription_id, notices, now).await?);
     }
     Ok(expired)
 }
@@ -357,10 +494,10 @@ async fn pause_ended_trial(
         },
     )
     .await?;
-    let message = templates::trial_ended(&notices.product, &trial.organization, &notices.billing_url());
-    for owner in owner_emails(conn, trial.organization_id).await? {
-        outbox::enqueue(conn, now, &owner, &message).await?;
-    }
+    let message = templates::trial_ended(&notices.brand, &trial.organization, &notices.billing_url());
+    let contacts = billing_contacts(conn, trial.organization_id).await?;
+    let cause = format!("trial_ended:{subscription_id}:{}", trial.trial_end.timestamp());
+    outbox::enqueue_once_each(conn, now, &contacts, &message, &cause).await?;
     Ok(true)
 }
 
@@ -368,6 +505,86 @@ async fn pause_ended_trial(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    const OFFSETS: [u32; 3] = [7, 3, 1];
+
+    fn end() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 20, 9, 30, 0).unwrap()
+    }
+
+    fn days_before(days: i64, hours_after: i64) -> DateTime<Utc> {
+        end() - chrono::Duration::days(days) + chrono::Duration::hours(hours_after)
+    }
+
+    #[test]
+    fn the_most_urgent_due_reminder_is_sent_and_the_passed_ones_skipped() {
+        let due = |now, recorded: &[u32]| due_reminders(&OFFSETS, end(), now, recorded);
+        let send = |days: u32, skip: &[u32]| DueReminders {
+            send: Some(days),
+            skip: skip.to_vec(),
+        };
+        let cases: Vec<(DateTime<Utc>, Vec<u32>, DueReminders)> = vec![
+            (days_before(8, 0), vec![], DueReminders::default()),
+            (days_before(7, -1), vec![], DueReminders::default()),
+            (days_before(7, 0), vec![], send(7, &[])),
+            (days_before(6, 0), vec![7], DueReminders::default()),
+            (days_before(3, 0), vec![7], send(3, &[])),
+            (days_before(1, 0), vec![7, 3], send(1, &[])),
+            (days_before(0, -1), vec![7, 3, 1], DueReminders::default()),
+            // Down from before the 7-day moment to after the 1-day one.
+            (days_before(1, 2), vec![], send(1, &[3, 7])),
+            (days_before(2, 0), vec![], send(3, &[7])),
+            // The provider's notice took the 3-day slot: the 7-day is moot.
+            (
+                days_before(2, 0),
+                vec![3],
+                DueReminders {
+                    send: None,
+                    skip: vec![7],
+                },
+            ),
+            // Ended: nothing more.
+            (end(), vec![], DueReminders::default()),
+            (days_before(-1, 0), vec![7], DueReminders::default()),
+        ];
+        for (now, recorded, expected) in cases {
+            assert_eq!(due(now, &recorded), expected, "at {now} with {recorded:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// However often and whenever the sweep runs, each offset is
+        /// recorded at most once, at most one reminder goes out per run,
+        /// sends come in order of urgency, and the last moment passed is
+        /// never skipped.
+        #[test]
+        fn sweeps_at_any_moments_send_each_reminder_at_most_once(
+            mut hours in proptest::collection::vec(0_i64..(15 * 24), 1..30)
+        ) {
+            hours.sort_unstable();
+            let start = end() - chrono::Duration::days(15);
+            let mut recorded: Vec<u32> = vec![];
+            let mut sent: Vec<u32> = vec![];
+            for hour in &hours {
+                let now = start + chrono::Duration::hours(*hour);
+                let due = due_reminders(&OFFSETS, end(), now, &recorded);
+                for days in due.skip.iter().chain(due.send.iter()) {
+                    proptest::prop_assert!(!recorded.contains(days));
+                    recorded.push(*days);
+                }
+                if let Some(days) = due.send {
+                    proptest::prop_assert!(sent.last().is_none_or(|last| days < *last));
+                    sent.push(days);
+                }
+            }
+            let last = start + chrono::Duration::hours(*hours.last().unwrap());
+            let most_urgent_passed = OFFSETS.iter().copied()
+                .filter(|d| end() - chrono::Duration::days(i64::from(*d)) <= last).min();
+            if last < end() {
+                proptest::prop_assert_eq!(sent.last().copied(), most_urgent_passed);
+            }
+        }
+    }
 
     #[test]
     fn a_started_day_counts_as_a_day_left() {
@@ -426,7 +643,7 @@ pub async fn extend_signup_trial(
     let trial_end = trial.trial_end.max(now) + chrono::TimeDelta::days(i64::from(days));
     // language=PostgreSQL
     sqlx::query!(
-        "update subscription set trial_end = $2, status = 'trialing', trial_reminder_sent_for = null
+        "update subscription set trial_end = $2, status = 'trialing'
          where subscription_id = $1",
         trial.subscription_id,
         trial_end as _

@@ -1,6 +1,8 @@
 //! Catalogue storage: the idempotent sync from the file and the read back.
 
-use super::domain::{AddOn, Catalog, Feature, FeatureGroup, Limit, Metric, PlanLimits, Tier, TrialTerms};
+use super::domain::{
+    AddOn, Catalog, CollectionTerms, Feature, FeatureGroup, Limit, Metric, PlanLimits, Tier, TrialTerms,
+};
 use super::money::{Currency, Money};
 use sqlx::PgConnection;
 
@@ -274,16 +276,21 @@ pub async fn sync_catalog(
     // language=PostgreSQL
     let settings_changed = sqlx::query_scalar!(
         r#"
-        insert into catalog_settings (version, currency, trial_days, trial_default_plan_id, content_sha256)
-        select $1, $2, $3, plan_id, $4 from plan where plan_key = $5
+        insert into catalog_settings (version, currency, trial_days, trial_default_plan_id, content_sha256,
+                                      trial_reminder_days, collection_grace_days)
+        select $1, $2, $3, plan_id, $4, $6, $7 from plan where plan_key = $5
         on conflict (singleton) do update
             set version = excluded.version, currency = excluded.currency, trial_days = excluded.trial_days,
                 trial_default_plan_id = excluded.trial_default_plan_id,
+                trial_reminder_days = excluded.trial_reminder_days,
+                collection_grace_days = excluded.collection_grace_days,
                 content_sha256 = excluded.content_sha256, synced_at = now()
             where (catalog_settings.version, catalog_settings.currency, catalog_settings.trial_days,
-                   catalog_settings.trial_default_plan_id)
+                   catalog_settings.trial_default_plan_id, catalog_settings.trial_reminder_days,
+                   catalog_settings.collection_grace_days)
                   is distinct from
-                  (excluded.version, excluded.currency, excluded.trial_days, excluded.trial_default_plan_id)
+                  (excluded.version, excluded.currency, excluded.trial_days, excluded.trial_default_plan_id,
+                   excluded.trial_reminder_days, excluded.collection_grace_days)
         returning (xmax = 0) as "inserted!"
         "#,
         catalog.version as i32,
@@ -291,6 +298,13 @@ pub async fn sync_catalog(
         catalog.trial.days as i32,
         content_sha256,
         catalog.trial.default_tier,
+        &catalog
+            .trial
+            .reminder_days
+            .iter()
+            .map(|d| *d as i32)
+            .collect::<Vec<_>>(),
+        catalog.collection.grace_days as i32,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -332,7 +346,8 @@ pub async fn load_catalog(conn: &mut PgConnection) -> Result<Catalog, LoadCatalo
     // language=PostgreSQL
     let settings = sqlx::query!(
         r#"
-        select s.version, s.currency, s.trial_days, p.plan_key as default_plan
+        select s.version, s.currency, s.trial_days, p.plan_key as default_plan,
+               s.trial_reminder_days, s.collection_grace_days
         from catalog_settings s join plan p on p.plan_id = s.trial_default_plan_id
         "#
     )
@@ -434,6 +449,14 @@ pub async fn load_catalog(conn: &mut PgConnection) -> Result<Catalog, LoadCatalo
         trial: TrialTerms {
             days: settings.trial_days.max(1) as u32,
             default_tier: settings.default_plan,
+            reminder_days: settings
+                .trial_reminder_days
+                .into_iter()
+                .map(|d| d.clamp(1, 90) as u32)
+                .collect(),
+        },
+        collection: CollectionTerms {
+            grace_days: settings.collection_grace_days.clamp(1, 90) as u32,
         },
     })
 }

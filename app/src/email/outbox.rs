@@ -15,11 +15,36 @@ pub async fn enqueue(
     to: &str,
     message: &EmailMessage,
 ) -> Result<(), sqlx::Error> {
+    insert(conn, now, to, message, None).await.map(|_| ())
+}
+
+/// Queues `message` for `to` once per `cause` (a job's period, a provider
+/// event, a collection step): a second call for the same cause and
+/// recipient, from any process or re-run, queues nothing. Returns whether
+/// it was queued now.
+pub async fn enqueue_once(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    to: &str,
+    message: &EmailMessage,
+    cause: &str,
+) -> Result<bool, sqlx::Error> {
+    insert(conn, now, to, message, Some(cause)).await
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    to: &str,
+    message: &EmailMessage,
+    cause: Option<&str>,
+) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
-    sqlx::query!(
+    let queued = sqlx::query!(
         r#"
-        insert into email_outbox (to_address, template, subject, text_body, html_body, created_at, next_attempt_at)
-        values ($1, $2, $3, $4, $5, $6, $6)
+        insert into email_outbox (to_address, template, subject, text_body, html_body, created_at, next_attempt_at, cause)
+        values ($1, $2, $3, $4, $5, $6, $6, $7)
+        on conflict (cause, to_address) where cause is not null do nothing
         "#,
         to,
         message.template,
@@ -27,14 +52,35 @@ pub async fn enqueue(
         message.text,
         message.html,
         now as _,
+        cause,
     )
     .execute(&mut *conn)
-    .await?;
-    // language=PostgreSQL
-    sqlx::query!("select pg_notify($1, '')", OUTBOX_CHANNEL)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    .await?
+    .rows_affected()
+        == 1;
+    if queued {
+        // language=PostgreSQL
+        sqlx::query!("select pg_notify($1, '')", OUTBOX_CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(queued)
+}
+
+/// Queues `message` once per `cause` for each of `recipients`; returns how
+/// many were queued now.
+pub async fn enqueue_once_each(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    recipients: &[String],
+    message: &EmailMessage,
+    cause: &str,
+) -> Result<usize, sqlx::Error> {
+    let mut queued = 0;
+    for to in recipients {
+        queued += usize::from(enqueue_once(conn, now, to, message, cause).await?);
+    }
+    Ok(queued)
 }
 
 /// The most recent emails, newest first.

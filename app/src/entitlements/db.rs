@@ -108,6 +108,7 @@ pub async fn organization_state(
         r#"
         select o.organization_id, o.name, o.external_id, o.suspension_reason,
                (o.suspended_at is not null) as "suspended!",
+               (o.payment_restricted_at is not null) as "payment_restricted!",
                p.plan_key as "plan_key?", p.name as "plan_name?", s.billing_cycle as "billing_cycle?", s.status as "status?",
                s.cancel_at_period_end as "cancel_at_period_end?",
                s.current_period_end as "current_period_end: DateTime<Utc>", s.trial_end as "trial_end: DateTime<Utc>",
@@ -190,6 +191,7 @@ pub async fn organization_state(
             subscription,
             overrides,
             suspended: row.suspended.then(|| row.suspension_reason.unwrap_or_default()),
+            payment_restricted: row.payment_restricted,
         },
         usage,
         next_invitation_expiry: row.next_invitation_expiry,

@@ -69,7 +69,7 @@ pub async fn follow_subscription(
     else {
         return Ok(None);
     };
-    let message = templates::license_issued(&notices.product, &standing.header.name, &licenses_url(notices));
+    let message = templates::license_issued(&notices.brand, &standing.header.name, &licenses_url(notices));
     for owner in owner_emails(conn, organization_id).await? {
         outbox::enqueue(conn, now, &owner, &message).await?;
     }
@@ -178,7 +178,7 @@ pub async fn send_expiry_alerts(
         if first {
             let days_left = (standing.expires_at - now).num_hours().div_euclid(24) + 1;
             let message = templates::license_expiring(
-                &notices.product,
+                &notices.brand,
                 &license.organization,
                 &standing.expires_at.format("%-d %B %Y").to_string(),
                 days_left.min(days_before),

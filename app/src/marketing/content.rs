@@ -41,6 +41,13 @@ pub struct Product {
     pub brand_colour: String,
 }
 
+impl Product {
+    /// The name and colour every email is drawn in.
+    pub fn brand(&self) -> crate::email::templates::Brand {
+        crate::email::templates::Brand::new(self.name.clone(), &self.brand_colour)
+    }
+}
+
 /// The landing page's first screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -20,6 +20,12 @@ pub enum EventType {
     EntitlementsUpdated,
     /// A reported metric reached its limit.
     UsageLimitReached,
+    /// An attempt to charge one of its invoices failed.
+    InvoicePaymentFailed,
+    /// An unpaid invoice outlived its grace period: it is read-only.
+    OrganizationRestricted,
+    /// The payment came and the restriction is lifted.
+    OrganizationRestored,
 }
 
 impl EventType {
@@ -30,6 +36,9 @@ impl EventType {
             EventType::SubscriptionUpdated => "subscription.updated",
             EventType::EntitlementsUpdated => "entitlements.updated",
             EventType::UsageLimitReached => "usage.limit_reached",
+            EventType::InvoicePaymentFailed => "invoice.payment_failed",
+            EventType::OrganizationRestricted => "organization.restricted",
+            EventType::OrganizationRestored => "organization.restored",
         }
     }
 }

@@ -121,7 +121,7 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
     }
     let link = format!("{}/invite?token={token}", context.public_url);
     let message = templates::invitation(
-        &context.site.product.name,
+        &context.site.product.brand(),
         &organization_name,
         &user.email,
         role.as_str(),

@@ -430,3 +430,132 @@ pub async fn recent_runs(pool: &PgPool, failed_only: bool, limit: i64) -> Result
     .fetch_all(pool)
     .await
 }
+
+/// Queues a one-off job of `kind` (a schedule's "run now"), due at `now`,
+/// beside whatever its schedule made; tried once. Returns its id.
+pub async fn run_now(conn: &mut PgConnection, kind: &str, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+    let key = format!("manual:{}", Uuid::new_v4());
+    let job = NewJob {
+        kind,
+        dedup_key: Some(&key),
+        payload: serde_json::json!({ "manual": true }),
+        run_at: now,
+        max_attempts: 1,
+    };
+    // A fresh key is never taken.
+    Ok(enqueue(conn, &job, now).await?.unwrap_or_default())
+}
+
+/// Removes succeeded and cancelled jobs (and their runs) finished before
+/// `before`; dead jobs stay until someone retries or looks at them.
+/// Returns how many jobs went.
+pub async fn remove_finished_before(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    // language=PostgreSQL
+    let removed = sqlx::query!(
+        "delete from job where state in ('succeeded', 'cancelled') and finished_at < $1",
+        before as _
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    // language=PostgreSQL
+    sqlx::query!(
+        "delete from schedule_tick where ticked_at < $1 and job_id is null",
+        before as _
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(removed)
+}
+
+/// A schedule as its record says: the latest period ticked and how its
+/// latest job ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScheduleRecord {
+    /// The schedule.
+    pub name: String,
+    /// The latest period that has a job (or was skipped).
+    pub last_period: Option<DateTime<Utc>>,
+    /// The latest job's state: `queued`, `running`, `succeeded`, `dead`.
+    pub last_state: Option<String>,
+    /// When the latest finished job finished.
+    pub last_finished_at: Option<DateTime<Utc>>,
+    /// The latest job's last error, if it failed.
+    pub last_error: Option<String>,
+}
+
+/// The record of each schedule in `names`, in that order.
+pub async fn schedule_records(pool: &PgPool, names: &[String]) -> Result<Vec<ScheduleRecord>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_as!(
+        ScheduleRecord,
+        r#"
+        select n.name as "name!",
+               (select max(t.period_start) from schedule_tick t where t.schedule = n.name)
+                   as "last_period: DateTime<Utc>",
+               j.state as "last_state?", j.finished_at as "last_finished_at?: DateTime<Utc>",
+               j.last_error as "last_error?"
+        from unnest($1::text[]) with ordinality as n(name, position)
+        left join lateral (select state, finished_at, last_error from job
+                           where kind = n.name order by job_id desc limit 1) j on true
+        order by n.position
+        "#,
+        names
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// One kind's queue at a moment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueueRecord {
+    /// The kind.
+    pub kind: String,
+    /// Queued and due.
+    pub due: i64,
+    /// Queued for later.
+    pub scheduled: i64,
+    /// Held by a worker.
+    pub running: i64,
+    /// Dead, waiting for someone.
+    pub dead: i64,
+    /// The oldest due job's due time.
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
+/// Every kind with open work at `now`.
+pub async fn queue_records(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<QueueRecord>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_as!(
+        QueueRecord,
+        r#"
+        select kind,
+               count(*) filter (where state = 'queued' and run_at <= $1) as "due!",
+               count(*) filter (where state = 'queued' and run_at > $1) as "scheduled!",
+               count(*) filter (where state = 'running') as "running!",
+               count(*) filter (where state = 'dead') as "dead!",
+               min(run_at) filter (where state = 'queued' and run_at <= $1) as "oldest_due: DateTime<Utc>"
+        from job where state in ('queued', 'running', 'dead')
+        group by kind order by kind
+        "#,
+        now as _
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The dead jobs, newest first.
+pub async fn dead_jobs(pool: &PgPool, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_as!(
+        JobRow,
+        r#"select job_id, kind, state, attempt, run_at as "run_at: DateTime<Utc>", last_error
+           from job where state = 'dead' order by finished_at desc, job_id desc limit $1"#,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}

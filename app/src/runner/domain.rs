@@ -3,16 +3,51 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-/// The first retry's wait; each later one doubles, up to [`MAX_BACKOFF`].
-pub const FIRST_BACKOFF: TimeDelta = TimeDelta::seconds(10);
+/// The one retry rule of every queue: the first wait, doubling after each
+/// failure up to a cap, counted from the failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The wait after the first failure.
+    pub first: TimeDelta,
+    /// The longest wait.
+    pub max: TimeDelta,
+}
+
+impl Backoff {
+    /// The wait after the `attempt`-th attempt (1-based) failed.
+    pub fn after(self, attempt: i32) -> TimeDelta {
+        let doublings = attempt.clamp(1, 20) - 1;
+        let seconds = self.first.num_seconds().saturating_mul(1_i64 << doublings);
+        TimeDelta::seconds(seconds).min(self.max)
+    }
+}
+
+/// The runner's jobs: 10 s doubling to an hour.
+pub const JOB_BACKOFF: Backoff = Backoff {
+    first: TimeDelta::seconds(10),
+    max: TimeDelta::hours(1),
+};
+
+/// Emails and provider events: 30 s doubling to an hour.
+pub const DELIVERY_BACKOFF: Backoff = Backoff {
+    first: TimeDelta::seconds(30),
+    max: TimeDelta::hours(1),
+};
+
+/// Outbound webhooks, which never give up: 30 s doubling to six hours.
+pub const WEBHOOK_BACKOFF: Backoff = Backoff {
+    first: TimeDelta::seconds(30),
+    max: TimeDelta::hours(6),
+};
+
+/// The first retry's wait of a job.
+pub const FIRST_BACKOFF: TimeDelta = JOB_BACKOFF.first;
 /// The longest a failed job waits before its next attempt.
-pub const MAX_BACKOFF: TimeDelta = TimeDelta::hours(1);
+pub const MAX_BACKOFF: TimeDelta = JOB_BACKOFF.max;
 
 /// The wait after a job's `attempt`-th attempt (1-based) failed.
 pub fn backoff(attempt: i32) -> TimeDelta {
-    let doublings = attempt.clamp(1, 20) - 1;
-    let seconds = FIRST_BACKOFF.num_seconds().saturating_mul(1_i64 << doublings);
-    TimeDelta::seconds(seconds).min(MAX_BACKOFF)
+    JOB_BACKOFF.after(attempt)
 }
 
 /// What a schedule does with periods that passed while no process ran it.

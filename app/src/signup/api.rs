@@ -107,7 +107,7 @@ pub async fn sign_up(
             .await?;
             let portal = format!("{}/app", context.public_url);
             let welcome = templates::welcome(
-                &context.site.product.name,
+                &context.site.product.brand(),
                 company.as_str(),
                 catalog.trial.days,
                 &portal,
@@ -118,7 +118,7 @@ pub async fn sign_up(
                 &mut tx,
                 now,
                 email.as_str(),
-                &templates::verify_email(&context.site.product.name, &link),
+                &templates::verify_email(&context.site.product.brand(), &link),
             )
             .await?;
             tx.commit().await?;
@@ -126,7 +126,7 @@ pub async fn sign_up(
         }
         None => {
             let login = format!("{}/login", context.public_url);
-            let notice = templates::signup_with_existing_account(&context.site.product.name, &login);
+            let notice = templates::signup_with_existing_account(&context.site.product.brand(), &login);
             outbox::enqueue(&mut tx, now, email.as_str(), &notice).await?;
             tx.commit().await?;
             session::mark_anonymous_activity(&session).await?;

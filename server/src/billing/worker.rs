@@ -14,18 +14,18 @@
 //! Invoices carry their own state and never move to an older one.
 
 use super::stripe::billing_event_from_stripe;
-use crate::jobs::{self, backoff_secs};
+use crate::jobs;
 use app::billing::db::{self, Applied, Present};
 use app::billing::domain::BillingEvent;
 use app::billing::inbox::{self, Claim, ClaimedEvent, Done, INBOX_CHANNEL};
 use app::billing::provider::{BillingProvider, ProviderError};
 use app::billing::trials::{self, Notices};
 use app::clock::Clock;
-use chrono::{DateTime, TimeDelta, Utc};
+use app::runner::domain::DELIVERY_BACKOFF;
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// Attempts before an event is parked as `failed` for an admin to look at.
 pub const MAX_ATTEMPTS: i32 = 12;
@@ -331,7 +331,21 @@ async fn apply_event(
             ..
         } => Applied::Unchanged,
         BillingEvent::InvoiceChanged { invoice } => {
-            db::apply_invoice(conn, name, &invoice, event.created).await?
+            let applied = db::apply_invoice(conn, name, &invoice, event.created).await?;
+            if !matches!(applied, Applied::Unmatched(_)) {
+                app::billing::collection::on_invoice_event(
+                    conn,
+                    name,
+                    &invoice,
+                    &event.event_type,
+                    event.created,
+                    &event.cause(),
+                    notices,
+                    now,
+                )
+                .await?;
+            }
+            applied
         }
         BillingEvent::CustomerUpdated { customer_id, email } => {
             if db::update_customer_email(conn, name, &customer_id, email.as_deref(), event.created).await? {
@@ -357,12 +371,27 @@ async fn apply_event(
             Ok(Ok(local)) => {
                 let kind = match &state {
                     Some(state) => {
-                        db::record_event_state(conn, local, state, event.created, &event.cause(), now).await?
+                        let kind =
+                            db::record_event_state(conn, local, state, event.created, &event.cause(), now)
+                                .await?;
+                        app::billing::notices::after_subscription_event(
+                            conn,
+                            local,
+                            state,
+                            kind,
+                            event.created,
+                            &event.cause(),
+                            notices,
+                            now,
+                        )
+                        .await?;
+                        kind
                     }
                     None => None,
                 };
                 if trial_will_end {
-                    trials::remind_provider_trial(conn, local.subscription_id, notices, now).await?;
+                    trials::remind_provider_trial(conn, local.subscription_id, &event.cause(), notices, now)
+                        .await?;
                 }
                 Applied::Changed(kind)
             }
@@ -372,46 +401,24 @@ async fn apply_event(
     }))
 }
 
-/// How often the time-driven work runs on each instance: the sandbox's
-/// renewals and trial announcements, trial reminders and trial expiry, and
-/// the queue gauges.
-const TIMED_WORK_EVERY: Duration = Duration::from_secs(30);
-
 /// When a failed event is tried again, after its `attempts` so far.
 fn retry_at(now: DateTime<Utc>, attempts: i32) -> DateTime<Utc> {
-    now + TimeDelta::seconds(backoff_secs(attempts + 1))
+    now + DELIVERY_BACKOFF.after(attempts + 1)
 }
 
 /// Runs the workers forever: on every NOTIFY from the inbox, and every few
-/// seconds for retries that come due. The time-driven work runs here too,
-/// every 30 s: the sandbox's renewals and trial announcements, trial
-/// reminders and trial expiry, and the queue gauges.
-pub fn spawn(
-    pool: PgPool,
-    provider: Arc<dyn BillingProvider>,
-    sandbox: Option<app::billing::sandbox::Sandbox>,
-    notices: Notices,
-    clock: Clock,
-) {
+/// seconds for retries that come due. (The time-driven work is the job
+/// runner's: `crate::runner`.)
+pub fn spawn(pool: PgPool, provider: Arc<dyn BillingProvider>, notices: Notices, clock: Clock) {
     let drain_pool = pool.clone();
-    let mut last_timed_work: Option<Instant> = None;
     jobs::spawn_drain_loop(pool, INBOX_CHANNEL, "provider events", move || {
-        // How often is measured on the monotonic timer; what is due, on the clock.
-        let timed_work_due = last_timed_work.is_none_or(|last| last.elapsed() >= TIMED_WORK_EVERY);
-        if timed_work_due {
-            last_timed_work = Some(Instant::now());
-        }
-        let (pool, provider, sandbox, notices, clock) = (
+        let (pool, provider, notices, clock) = (
             drain_pool.clone(),
             provider.clone(),
-            sandbox.clone(),
             notices.clone(),
             clock.clone(),
         );
         async move {
-            if timed_work_due {
-                run_timed_work(&pool, sandbox.as_ref(), &notices, &clock).await;
-            }
             process_due_concurrently(
                 &pool,
                 provider.as_ref(),
@@ -424,53 +431,4 @@ pub fn spawn(
             .map(|pass| pass.processed + pass.unmatched > 0)
         }
     });
-}
-
-/// The time-driven work due at the clock's now; each part logs its own
-/// failure and the rest still runs. Tests move the clock and call this.
-pub async fn run_timed_work(
-    pool: &PgPool,
-    sandbox: Option<&app::billing::sandbox::Sandbox>,
-    notices: &Notices,
-    clock: &Clock,
-) {
-    if let Some(sandbox) = sandbox {
-        if let Err(error) = sandbox.renew_due().await {
-            tracing::warn!(%error, "sandbox renewals failed");
-        }
-        if let Err(error) = sandbox.announce_trials_ending().await {
-            tracing::warn!(%error, "sandbox trial announcements failed");
-        }
-    }
-    match trials::send_due_reminders(pool, notices, clock.now(), 500).await {
-        Ok(0) => {}
-        Ok(sent) => tracing::info!(sent, "trial reminders queued"),
-        Err(error) => tracing::warn!(%error, "trial reminders failed"),
-    }
-    match trials::expire_ended_trials(pool, notices, clock.now(), 500).await {
-        Ok(0) => {}
-        Ok(paused) => tracing::info!(paused, "ended trials paused"),
-        Err(error) => tracing::warn!(%error, "trial expiry failed"),
-    }
-    if let Err(error) = entitlement_work(pool, clock).await {
-        tracing::warn!(%error, "usage snapshots or time-driven entitlement events failed");
-    }
-    if let Err(error) = crate::telemetry::record_queue_depths(pool).await {
-        tracing::warn!(%error, "queue gauges not updated");
-    }
-}
-
-/// Usage snapshots (once per six-hour slot, whichever process gets there
-/// first) and the `entitlements.updated` events that time alone causes.
-async fn entitlement_work(pool: &PgPool, clock: &Clock) -> anyhow::Result<()> {
-    let now = clock.now();
-    let mut tx = pool.begin().await?;
-    let catalog = app::catalog::db::load_catalog(&mut tx).await?;
-    let taken = app::entitlements::usage::take_snapshots(&mut tx, &catalog, now).await?;
-    if taken > 0 {
-        tracing::info!(rows = taken, "usage snapshot taken");
-    }
-    app::outbound::events::publish_time_changes(&mut tx, &catalog, now).await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -349,9 +349,13 @@ async fn a_trial_that_ran_out_reopens_when_extended_and_the_ledger_records_it(po
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     enrolled_admin(&app).await;
     app.state.clock.advance(TimeDelta::days(15));
-    let paused =
-        app::billing::trials::expire_ended_trials(&pool, &app.state.notices(), app.state.clock.now(), 10)
-            .await;
+    let paused = app::billing::trials::expire_ended_trials(
+        &mut pool.acquire().await.unwrap(),
+        &app.state.notices(),
+        app.state.clock.now(),
+        10,
+    )
+    .await;
     assert!(paused.is_ok());
     let status: String = sqlx::query_scalar("select status from subscription")
         .fetch_one(&pool)

@@ -834,7 +834,13 @@ async fn trial_will_end_reminds_the_owners_once_and_the_sweep_does_not_repeat_it
     for payload in [&warning, &warning, &update] {
         assert_eq!(deliver_signed(&app, payload).await.status, 200);
     }
-    assert_eq!(drain(&app).await.processed, 2);
+    let pass = drain(&app).await;
+    let errors: Vec<(String, Option<String>)> =
+        sqlx::query_as("select status, last_error from webhook_event")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(pass.processed, 2, "{pass:?} {errors:?}");
 
     let reminders: Vec<String> = app
         .emails_to("ada@acme.test")
@@ -851,9 +857,16 @@ async fn trial_will_end_reminds_the_owners_once_and_the_sweep_does_not_repeat_it
         reminders[0]
     );
     assert_eq!(
-        app::billing::trials::send_due_reminders(&pool, &app.state.notices(), app.state.clock.now(), 100)
-            .await
-            .unwrap(),
+        app::billing::trials::send_due_reminders(
+            &mut pool.acquire().await.unwrap(),
+            &[7, 3, 1],
+            "test:sweep",
+            &app.state.notices(),
+            app.state.clock.now(),
+            100
+        )
+        .await
+        .unwrap(),
         0,
         "the sweep knows the event already reminded"
     );

@@ -246,7 +246,10 @@ async fn a_recipient_refused_for_good_is_dead_at_once_and_one_refused_for_now_is
             &mut tx,
             app::clock::Clock::System.now(),
             to,
-            &app::email::templates::verify_email("Forgeline", "http://x/verify"),
+            &app::email::templates::verify_email(
+                &app::email::templates::Brand::new("Forgeline", "#4338ca"),
+                "http://x/verify",
+            ),
         )
         .await
         .unwrap();

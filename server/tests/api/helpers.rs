@@ -147,6 +147,30 @@ impl TestApp {
         }
     }
 
+    /// Everything due at the clock's now, as the running processes would do
+    /// it: the runner's schedules and jobs, then the provider events they
+    /// made, until nothing is left.
+    pub async fn run_due_work(&self) {
+        let runner = server::runner::Runner::gatehouse("test");
+        let context = self.state.job_context();
+        for _ in 0..20 {
+            let ran = runner.pass(&context).await.expect("runner pass");
+            let events = server::billing::worker::process_due(
+                &self.state.pool,
+                self.state.payments.provider().as_ref(),
+                &self.state.notices(),
+                &self.state.clock,
+                1000,
+            )
+            .await
+            .expect("provider events");
+            if !ran && events.processed + events.unmatched == 0 {
+                return;
+            }
+        }
+        panic!("work kept coming for 20 passes");
+    }
+
     /// Unread emails to `to`, newest first, as (template, text body).
     pub async fn emails_to(&self, to: &str) -> Vec<(String, String)> {
         // language=PostgreSQL

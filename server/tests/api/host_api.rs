@@ -620,7 +620,7 @@ async fn an_ended_trial_is_read_only_and_an_expired_override_stops_counting(pool
             (check["allowed"].clone(), check["reason"].clone()),
             (json!(false), json!("read_only"))
         );
-        server::billing::worker::run_timed_work(&pool, None, &app.state.notices(), &app.state.clock).await;
+        app.run_due_work().await;
     }
     let (_, body, _) = call(&app, Some(&key), "GET", &entitlements, None).await;
     assert_eq!(body["status"], "paused");

@@ -759,10 +759,5 @@ async fn body_file(app: &TestApp, key: &str, fingerprint: &str) -> String {
 /// One pass of the process's job runner (its schedules ticked, due jobs run).
 async fn runner_pass(app: &TestApp) {
     let runner = server::runner::Runner::gatehouse("test");
-    let context = server::runner::JobContext {
-        pool: app.state.pool.clone(),
-        clock: app.state.clock.clone(),
-        notices: app.state.notices(),
-    };
-    runner.pass(&context).await.unwrap();
+    runner.pass(&app.state.job_context()).await.unwrap();
 }

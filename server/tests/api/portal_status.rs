@@ -187,9 +187,9 @@ async fn usage_shows_as_bars_warning_from_eighty_percent(pool: PgPool) {
     )
     .await;
     // Two snapshots six hours apart make a history to chart.
-    server::billing::worker::run_timed_work(&pool, None, &app.state.notices(), &app.state.clock).await;
+    app.run_due_work().await;
     app.state.clock.advance(TimeDelta::hours(6));
-    server::billing::worker::run_timed_work(&pool, None, &app.state.notices(), &app.state.clock).await;
+    app.run_due_work().await;
     owner.sign_in("ada@acme.test").await;
 
     let body = owner.get("/app/billing").await.body;

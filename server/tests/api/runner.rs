@@ -390,10 +390,11 @@ async fn the_runner_runs_handlers_in_the_finishing_transaction(pool: PgPool) {
         pool: pool.clone(),
         clock: clock.clone(),
         notices: app::billing::trials::Notices {
-            product: "Test".into(),
+            brand: app::email::templates::Brand::new("Test", "#4338ca"),
             public_url: "http://127.0.0.1".into(),
             license_keys: None,
         },
+        sandbox: None,
     };
     let runner = Runner::new("r")
         .schedule(HOURLY, effect)

@@ -42,10 +42,36 @@ async fn templates_to(app: &TestApp, to: &str, template: &str) -> Vec<String> {
         .collect()
 }
 
+/// The reminder sweep once, at the clock's now, in its own transaction.
+async fn remind(app: &TestApp) -> usize {
+    let mut tx = app.state.pool.begin().await.unwrap();
+    let sent = trials::send_due_reminders(
+        &mut tx,
+        &[7, 3, 1],
+        "test:sweep",
+        &app.state.notices(),
+        app.state.clock.now(),
+        100,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    sent
+}
+
+/// The expiry sweep once, at the clock's now, in its own transaction.
+async fn expire(app: &TestApp) -> usize {
+    let mut tx = app.state.pool.begin().await.unwrap();
+    let paused = trials::expire_ended_trials(&mut tx, &app.state.notices(), app.state.clock.now(), 100)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    paused
+}
+
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn owners_are_reminded_once_per_trial_end_a_few_days_before_it(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
-    let notices = app.state.notices();
     let mut owner = app
         .signed_up("ada@acme.test", "Acme Metals", "professional")
         .await;
@@ -65,27 +91,13 @@ async fn owners_are_reminded_once_per_trial_end_a_few_days_before_it(pool: PgPoo
     .unwrap();
 
     // Later Works' trial is 14 days out: nothing is due.
-    assert_eq!(
-        trials::send_due_reminders(&pool, &notices, app.state.clock.now(), 100)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(remind(&app).await, 0);
 
+    // Two days left: the 3-day reminder goes out, the missed 7-day one is
+    // recorded as skipped, not mailed.
     trial_ends_in(&pool, acme, 47).await;
-    assert_eq!(
-        trials::send_due_reminders(&pool, &notices, app.state.clock.now(), 100)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        trials::send_due_reminders(&pool, &notices, app.state.clock.now(), 100)
-            .await
-            .unwrap(),
-        0,
-        "a reminder is sent once"
-    );
+    assert_eq!(remind(&app).await, 1);
+    assert_eq!(remind(&app).await, 0, "a reminder is sent once");
     let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
     assert_eq!(reminders.len(), 1);
     assert!(reminders[0].contains("ends in 2 days"), "{}", reminders[0]);
@@ -101,14 +113,21 @@ async fn owners_are_reminded_once_per_trial_end_a_few_days_before_it(pool: PgPoo
             .is_empty()
     );
 
+    // language=PostgreSQL
+    let recorded = sqlx::query!(
+        "select days_before, outcome from trial_reminder r join subscription s using (subscription_id)
+         where s.organization_id = $1 order by days_before",
+        acme
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let recorded: Vec<_> = recorded.into_iter().map(|r| (r.days_before, r.outcome)).collect();
+    assert_eq!(recorded, [(3, "sent".to_owned()), (7, "skipped".to_owned())]);
+
     // A different trial end (an extension) earns its own reminder.
     trial_ends_in(&pool, acme, 20).await;
-    assert_eq!(
-        trials::send_due_reminders(&pool, &notices, app.state.clock.now(), 100)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(remind(&app).await, 1);
     let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
     assert_eq!(reminders.len(), 2);
     assert!(reminders[0].contains("ends tomorrow"), "{}", reminders[0]);
@@ -120,7 +139,6 @@ async fn owners_are_reminded_once_per_trial_end_a_few_days_before_it(pool: PgPoo
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn an_ended_signup_trial_is_paused_once_with_its_ledger_row_and_notice(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
-    let notices = app.state.notices();
     let mut owner = app
         .signed_up("ada@acme.test", "Acme Metals", "professional")
         .await;
@@ -140,17 +158,9 @@ async fn an_ended_signup_trial_is_paused_once_with_its_ledger_row_and_notice(poo
     .unwrap();
 
     // Two workers at once pause it once.
-    let (first, second) = tokio::join!(
-        trials::expire_ended_trials(&pool, &notices, app.state.clock.now(), 100),
-        trials::expire_ended_trials(&pool, &notices, app.state.clock.now(), 100)
-    );
-    assert_eq!(first.unwrap() + second.unwrap(), 1);
-    assert_eq!(
-        trials::expire_ended_trials(&pool, &notices, app.state.clock.now(), 100)
-            .await
-            .unwrap(),
-        0
-    );
+    let (first, second) = tokio::join!(expire(&app), expire(&app));
+    assert_eq!(first + second, 1);
+    assert_eq!(expire(&app).await, 0);
 
     // language=PostgreSQL
     let statuses = sqlx::query!(
@@ -192,12 +202,7 @@ async fn an_ended_signup_trial_is_paused_once_with_its_ledger_row_and_notice(poo
     assert_eq!(notices.len(), 1);
     assert!(notices[0].contains("account is paused"));
     // Ended trials get no "ends soon" reminder.
-    assert_eq!(
-        trials::send_due_reminders(&pool, &app.state.notices(), app.state.clock.now(), 100)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(remind(&app).await, 0);
 
     // The billing page says so and still offers checkout.
     let page = owner.get("/app/billing").await;
@@ -209,6 +214,12 @@ async fn an_ended_signup_trial_is_paused_once_with_its_ledger_row_and_notice(poo
 async fn the_sandbox_announces_a_subscribed_trial_ending_once_through_the_inbox(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     let sandbox = app.state.payments.sandbox().expect("the sandbox is the default");
+    let announce = || async {
+        let mut tx = app.state.pool.begin().await.unwrap();
+        let announced = sandbox.announce_trials_ending(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+        announced
+    };
     let drain = || async {
         process_due(
             &app.state.pool,
@@ -242,7 +253,7 @@ async fn the_sandbox_announces_a_subscribed_trial_ending_once_through_the_inbox(
         .await;
     assert!(paid.headers.contains_key("location"), "{}", paid.body);
     drain().await;
-    assert_eq!(sandbox.announce_trials_ending().await.unwrap(), 0, "14 days out");
+    assert_eq!(announce().await, 0, "14 days out");
 
     // The sandbox's clock: the carried-over trial now ends in two days.
     // language=PostgreSQL
@@ -255,20 +266,16 @@ async fn the_sandbox_announces_a_subscribed_trial_ending_once_through_the_inbox(
     .execute(&pool)
     .await
     .unwrap();
-    assert_eq!(sandbox.announce_trials_ending().await.unwrap(), 1);
-    assert_eq!(
-        sandbox.announce_trials_ending().await.unwrap(),
-        0,
-        "announced once"
-    );
+    assert_eq!(announce().await, 1);
+    assert_eq!(announce().await, 0, "announced once");
     assert!(drain().await.processed >= 1);
 
     let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
     assert_eq!(reminders.len(), 1);
     assert!(reminders[0].contains("ends in 2 days"), "{}", reminders[0]);
     assert!(
-        reminders[0].contains("card on file is charged"),
-        "{}",
+        reminders[0].contains("card on file is charged $49.00 on"),
+        "the charge and its day: {}",
         reminders[0]
     );
     // language=PostgreSQL
@@ -338,48 +345,51 @@ async fn ledger_times(
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn a_signup_trial_runs_its_course_by_the_clock_alone(pool: PgPool) {
     use chrono::TimeDelta;
-    use server::billing::worker::run_timed_work;
 
     let app = TestApp::spawn(pool.clone()).await;
-    let (clock, notices) = (&app.state.clock, app.state.notices());
-    let sandbox = app.state.payments.sandbox();
-    let timed_work = || run_timed_work(&pool, sandbox.as_ref(), &notices, clock);
+    let clock = &app.state.clock;
     let mut owner = app
         .signed_up("ada@acme.test", "Acme Metals", "professional")
         .await;
     let acme = organization(&pool, "Acme Metals").await;
     let signed_up_at = ledger_times(&pool, acme).await[0].2;
 
-    // Day 0 and day 10: nothing is due.
-    timed_work().await;
-    assert!(clock.advance(TimeDelta::days(10)));
-    timed_work().await;
-    assert!(
-        templates_to(&app, "ada@acme.test", "trial_ending")
-            .await
-            .is_empty()
-    );
+    // Six-hourly through the fortnight, as the schedules would see it:
+    // the reminders go out on days 7, 11 and 13, each once, then the
+    // trial is paused once, dated at its end.
+    let mut sent_on: Vec<(i64, String)> = Vec::new();
+    for step in 0..=(14 * 4) {
+        app.run_due_work().await;
+        let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
+        if reminders.len() > sent_on.len() {
+            assert_eq!(reminders.len(), sent_on.len() + 1, "one at a time");
+            sent_on.push((
+                step / 4,
+                reminders[0].lines().next().unwrap_or_default().to_owned(),
+            ));
+        }
+        if step == 7 * 4 + 1 {
+            // Past the week-long session lifetime, the portal asks to sign in again.
+            let page = owner.get("/app").await;
+            assert_eq!(page.status, 303, "{}", page.body);
+            owner.sign_in("ada@acme.test").await;
+        }
+        assert!(clock.advance(TimeDelta::hours(6)));
+    }
+    let days: Vec<i64> = sent_on.iter().map(|(day, _)| *day).collect();
+    assert_eq!(days, [7, 11, 13], "{sent_on:?}");
+    assert!(sent_on[0].1.contains("ends in 7 days"), "{sent_on:?}");
+    assert!(sent_on[1].1.contains("ends in 3 days"), "{sent_on:?}");
+    assert!(sent_on[2].1.contains("ends tomorrow"), "{sent_on:?}");
+    let subjects: Vec<String> = sqlx::query_scalar(
+        "select subject from email_outbox where template = 'trial_ending' order by created_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(subjects[1].starts_with("Action needed"), "{subjects:?}");
+    assert!(subjects[2].starts_with("Last day"), "{subjects:?}");
 
-    // Past the week-long session lifetime, the portal asks to sign in again.
-    let page = owner.get("/app").await;
-    assert_eq!(page.status, 303, "{}", page.body);
-    assert!(page.headers["location"].to_str().unwrap().starts_with("/login"));
-    owner.sign_in("ada@acme.test").await;
-
-    // Day 11 and a bit: inside the reminder's lead, sent once.
-    assert!(clock.advance(TimeDelta::days(1) + TimeDelta::hours(1)));
-    timed_work().await;
-    timed_work().await;
-    let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
-    assert_eq!(reminders.len(), 1);
-    assert!(reminders[0].contains("ends in 3 days"), "{}", reminders[0]);
-    let page = owner.get("/app/billing").await;
-    assert!(page.body.contains("Your trial ends on"), "{}", page.body);
-
-    // Day 14 and an hour: the trial has ended; it is paused once, dated at the trial's end.
-    assert!(clock.advance(TimeDelta::days(3)));
-    timed_work().await;
-    timed_work().await;
     assert_eq!(templates_to(&app, "ada@acme.test", "trial_ended").await.len(), 1);
     let ledger = ledger_times(&pool, acme).await;
     assert_eq!(ledger.len(), 2, "{ledger:?}");
@@ -391,9 +401,111 @@ async fn a_signup_trial_runs_its_course_by_the_clock_alone(pool: PgPool) {
         "when the trial ended"
     );
     assert!(
-        *recorded - signed_up_at >= TimeDelta::days(14) + TimeDelta::hours(1) && *recorded > *occurred,
+        *recorded >= *occurred && *recorded - *occurred <= TimeDelta::hours(6),
         "recorded when the clock said, not the wall's time: {recorded}"
     );
+    owner.sign_in("ada@acme.test").await;
     let page = owner.get("/app/billing").await;
     assert!(page.body.contains("Your trial ended on"), "{}", page.body);
+    // Every period of the reminder schedule ran once, whatever the passes.
+    // language=PostgreSQL
+    let doubled = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from (select period_start from schedule_tick
+           where schedule = 'trials.remind' group by period_start having count(*) > 1) d"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(doubled, 0);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_extended_trial_is_reminded_again_for_its_new_end(pool: PgPool) {
+    use chrono::TimeDelta;
+    let app = TestApp::spawn(pool.clone()).await;
+    let clock = &app.state.clock;
+    app.signed_up("ada@acme.test", "Acme Metals", "professional")
+        .await;
+    let acme = organization(&pool, "Acme Metals").await;
+    // Day 12: the 7- and 3-day reminders are out.
+    for _ in 0..2 {
+        app.run_due_work().await;
+    }
+    assert!(clock.advance(TimeDelta::days(7)));
+    app.run_due_work().await;
+    assert!(clock.advance(TimeDelta::days(5)));
+    app.run_due_work().await;
+    assert_eq!(templates_to(&app, "ada@acme.test", "trial_ending").await.len(), 2);
+
+    // An admin extends it by 10 days: the trial now ends on day 24.
+    let mut tx = pool.begin().await.unwrap();
+    trials::extend_signup_trial(&mut tx, acme, 10, "admin:test", clock.now())
+        .await
+        .unwrap()
+        .expect("a trial to extend");
+    tx.commit().await.unwrap();
+    app.run_due_work().await;
+    assert_eq!(
+        templates_to(&app, "ada@acme.test", "trial_ending").await.len(),
+        2,
+        "twelve days left: nothing due for the new end yet"
+    );
+    // Day 17: the new end's 7-day reminder; day 21: its 3-day; day 23: its 1-day.
+    let mut lines = Vec::new();
+    for days in [5, 4, 2] {
+        assert!(clock.advance(TimeDelta::days(days)));
+        app.run_due_work().await;
+        app.run_due_work().await;
+        let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
+        lines.push(reminders[0].lines().next().unwrap_or_default().to_owned());
+        assert_eq!(reminders.len(), 2 + lines.len(), "{lines:?}");
+    }
+    assert!(
+        lines[0].contains("in 7 days") && lines[1].contains("in 3 days") && lines[2].contains("tomorrow"),
+        "{lines:?}"
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn after_three_days_down_only_the_latest_reminder_goes_out(pool: PgPool) {
+    use chrono::TimeDelta;
+    let app = TestApp::spawn(pool.clone()).await;
+    let clock = &app.state.clock;
+    app.signed_up("ada@acme.test", "Acme Metals", "professional")
+        .await;
+    let acme = organization(&pool, "Acme Metals").await;
+    assert!(clock.advance(TimeDelta::days(6)));
+    app.run_due_work().await;
+    assert!(
+        templates_to(&app, "ada@acme.test", "trial_ending")
+            .await
+            .is_empty()
+    );
+    // Down from day 6 to day 12 and a bit: the 7- and 3-day moments passed.
+    assert!(clock.advance(TimeDelta::days(6) + TimeDelta::hours(3)));
+    app.run_due_work().await;
+    app.run_due_work().await;
+    let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
+    assert_eq!(reminders.len(), 1, "one catch-up reminder, not two");
+    assert!(reminders[0].contains("ends in 2 days"), "{}", reminders[0]);
+    // language=PostgreSQL
+    let recorded = sqlx::query!(
+        "select days_before, outcome from trial_reminder r join subscription s using (subscription_id)
+         where s.organization_id = $1 order by days_before",
+        acme
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let recorded: Vec<_> = recorded.into_iter().map(|r| (r.days_before, r.outcome)).collect();
+    assert_eq!(recorded, [(3, "sent".to_owned()), (7, "skipped".to_owned())]);
+    // The missed periods of the schedule were recorded as skipped, not run.
+    // language=PostgreSQL
+    let skipped = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from schedule_tick where schedule = 'trials.remind' and job_id is null"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(skipped > 500, "six days of 15-minute periods: {skipped}");
 }

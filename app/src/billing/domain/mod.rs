@@ -1,6 +1,7 @@
 //! Billing's pure rules: no I/O, built for the server and the browser alike,
 //! each tested beside it. Split by concern; everything is re-exported here.
 
+pub mod collection;
 mod ledger;
 mod mrr;
 mod plan_change;

@@ -239,6 +239,13 @@ pub struct InvoiceSnapshot {
     pub invoice_pdf_url: Option<String>,
     /// When it was issued, Unix seconds.
     pub created: i64,
+    /// Attempts made to charge it so far.
+    #[serde(default)]
+    pub attempt_count: u32,
+    /// When the provider will try to charge it next, Unix seconds (`None`:
+    /// no retry is scheduled).
+    #[serde(default)]
+    pub next_payment_attempt: Option<i64>,
 }
 
 /// A provider event, reduced to what Gatehouse acts on. Stripe's events are

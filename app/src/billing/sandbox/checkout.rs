@@ -239,6 +239,8 @@ impl Sandbox {
                 };
                 invoice.status = InvoiceStatus::Paid;
                 invoice.amount_paid = invoice.amount_due;
+                invoice.attempt_count += 1;
+                invoice.next_payment_attempt = None;
                 save_invoice(&mut tx, &invoice).await.map_err(db_error)?;
                 let subscription_id = invoice.subscription_id.clone();
                 emit(

@@ -15,6 +15,12 @@ use crate::billing::provider::{ProviderError, ProviderName};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+/// Days between the sandbox's attempts to charge an unpaid invoice: the
+/// first retry 3 days after the failure, then 5, then 7; after the last
+/// the subscription turns `unpaid` (Stripe's smart retries play this part
+/// when Stripe is the provider).
+pub const PAYMENT_RETRY_DAYS: [i64; 3] = [3, 5, 7];
+
 /// Records an event in the inbox, in the caller's transaction.
 pub(super) async fn emit(
     conn: &mut PgConnection,
@@ -163,6 +169,8 @@ pub(super) async fn issue_invoice(
         hosted_invoice_url: None,
         invoice_pdf_url: None,
         created: now.timestamp(),
+        attempt_count: u32::from(total > 0),
+        next_payment_attempt: (!paid).then(|| now.timestamp() + PAYMENT_RETRY_DAYS[0] * 86_400),
     };
     save_invoice(conn, &invoice).await?;
     emit(

@@ -322,6 +322,30 @@ pub struct TrialTerms {
     pub days: u32,
     /// The tier a signup without a chosen plan trials.
     pub default_tier: String,
+    /// Days before the trial's end each reminder goes out, longest lead
+    /// first (distinct, each shorter than the trial).
+    #[serde(default = "default_reminder_days")]
+    pub reminder_days: Vec<u32>,
+}
+
+/// The reminders a catalogue without `reminder_days` sends.
+pub const DEFAULT_REMINDER_DAYS: [u32; 3] = [7, 3, 1];
+
+fn default_reminder_days() -> Vec<u32> {
+    DEFAULT_REMINDER_DAYS.to_vec()
+}
+
+/// What Gatehouse does about an invoice that stays unpaid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionTerms {
+    /// Days past due after which the organisation is restricted (read-only).
+    pub grace_days: u32,
+}
+
+impl Default for CollectionTerms {
+    fn default() -> Self {
+        CollectionTerms { grace_days: 14 }
+    }
 }
 
 /// A validated catalogue. Tiers are in ascending order: each includes
@@ -342,6 +366,9 @@ pub struct Catalog {
     pub feature_groups: Vec<FeatureGroup>,
     /// Trial terms.
     pub trial: TrialTerms,
+    /// Collection terms.
+    #[serde(default)]
+    pub collection: CollectionTerms,
 }
 
 impl Catalog {

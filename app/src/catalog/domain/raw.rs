@@ -13,6 +13,9 @@ pub struct RawCatalog {
     pub currency: String,
     /// See [`TrialTerms`](super::TrialTerms).
     pub trial: RawTrial,
+    /// See [`CollectionTerms`](super::CollectionTerms); defaults when left out.
+    #[serde(default)]
+    pub collection: Option<RawCollection>,
     /// What the tiers' limits measure; a tier gives a limit for each.
     #[serde(default)]
     pub metrics: Vec<RawMetric>,
@@ -35,6 +38,17 @@ pub struct RawTrial {
     pub days: i64,
     /// Tier key.
     pub default_tier: String,
+    /// Days before the end each reminder goes out (default 7, 3 and 1).
+    #[serde(default)]
+    pub reminder_days: Option<Vec<i64>>,
+}
+
+/// What happens to unpaid invoices, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCollection {
+    /// Days past due before an organisation is restricted.
+    pub grace_days: i64,
 }
 
 /// A tier as written; prices are decimal strings in major units ("49.00").

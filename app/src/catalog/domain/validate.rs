@@ -28,6 +28,9 @@ impl CatalogError {
 /// The longest trial an operator may offer.
 pub const MAX_TRIAL_DAYS: i64 = 90;
 
+/// The longest grace period before an unpaid organisation is restricted.
+pub const MAX_GRACE_DAYS: i64 = 90;
+
 fn check_key(entry: &str, key: &str) -> Result<(), CatalogError> {
     let valid = !key.is_empty()
         && key.len() <= 40
@@ -322,6 +325,44 @@ impl Catalog {
             ));
         }
 
+        let reminder_days = match &raw.trial.reminder_days {
+            None => DEFAULT_REMINDER_DAYS
+                .iter()
+                .copied()
+                .filter(|d| i64::from(*d) < raw.trial.days)
+                .collect(),
+            Some(days) => {
+                let mut sorted = days.clone();
+                sorted.sort_unstable_by(|a, b| b.cmp(a));
+                sorted.dedup();
+                if sorted.len() != days.len() || sorted.len() > 5 {
+                    return Err(CatalogError::new(
+                        "trial.reminder_days",
+                        "must be at most 5 different numbers of days",
+                    ));
+                }
+                if let Some(bad) = sorted.iter().find(|d| !(1..raw.trial.days).contains(d)) {
+                    return Err(CatalogError::new(
+                        "trial.reminder_days",
+                        format!("{bad} must be at least 1 and shorter than the trial"),
+                    ));
+                }
+                sorted.into_iter().map(|d| d as u32).collect()
+            }
+        };
+        let collection = match &raw.collection {
+            None => CollectionTerms::default(),
+            Some(collection) if (1..=MAX_GRACE_DAYS).contains(&collection.grace_days) => CollectionTerms {
+                grace_days: collection.grace_days as u32,
+            },
+            Some(_) => {
+                return Err(CatalogError::new(
+                    "collection.grace_days",
+                    format!("must be between 1 and {MAX_GRACE_DAYS}"),
+                ));
+            }
+        };
+
         Ok(Catalog {
             version: raw.version,
             currency,
@@ -332,7 +373,9 @@ impl Catalog {
             trial: TrialTerms {
                 days: raw.trial.days as u32,
                 default_tier: raw.trial.default_tier,
+                reminder_days,
             },
+            collection,
         })
     }
 }

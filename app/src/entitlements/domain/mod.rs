@@ -78,6 +78,9 @@ pub struct OrganizationFacts {
     pub overrides: Vec<Override>,
     /// Suspended by a platform admin, with the reason.
     pub suspended: Option<String>,
+    /// Restricted by the collection ladder (an invoice unpaid past its
+    /// grace period).
+    pub payment_restricted: bool,
 }
 
 impl OrganizationFacts {
@@ -107,6 +110,9 @@ pub enum ReadOnlyReason {
     TrialEnded,
     /// Payment retries ran out.
     Unpaid,
+    /// An invoice stayed unpaid past the grace period (the collection
+    /// ladder's restriction); paying it lifts this at once.
+    PaymentOverdue,
     /// The subscription ended.
     Canceled,
     /// A platform admin suspended the organisation.
@@ -121,6 +127,7 @@ impl ReadOnlyReason {
         match self {
             ReadOnlyReason::TrialEnded => "trial_ended",
             ReadOnlyReason::Unpaid => "unpaid",
+            ReadOnlyReason::PaymentOverdue => "payment_overdue",
             ReadOnlyReason::Canceled => "canceled",
             ReadOnlyReason::Suspended => "suspended",
             ReadOnlyReason::NoSubscription => "no_subscription",
@@ -133,6 +140,9 @@ impl ReadOnlyReason {
             ReadOnlyReason::TrialEnded => "Your free trial has ended. Choose a plan to keep working.",
             ReadOnlyReason::Unpaid => {
                 "Payment failed and every retry has run out. Update your payment method to keep working."
+            }
+            ReadOnlyReason::PaymentOverdue => {
+                "An invoice is overdue, so your account is read-only. Pay it or update your payment method and full access returns at once."
             }
             ReadOnlyReason::Canceled => "Your subscription has ended. Choose a plan to start again.",
             ReadOnlyReason::Suspended => {
@@ -240,13 +250,27 @@ impl Refusal {
 
 /// The access a subscription state gives, `now` deciding a cancellation
 /// that waits for its period's end.
-fn access_of(subscription: Option<&SubscriptionFacts>, suspended: bool, now: DateTime<Utc>) -> Access {
+fn access_of(
+    subscription: Option<&SubscriptionFacts>,
+    suspended: bool,
+    payment_restricted: bool,
+    now: DateTime<Utc>,
+) -> Access {
     if suspended {
         return Access::ReadOnly(ReadOnlyReason::Suspended);
     }
     let Some(sub) = subscription else {
         return Access::ReadOnly(ReadOnlyReason::NoSubscription);
     };
+    // Only while the subscription still bills: once it ends, its end says why.
+    if payment_restricted
+        && matches!(
+            sub.status,
+            SubscriptionStatus::PastDue | SubscriptionStatus::Active
+        )
+    {
+        return Access::ReadOnly(ReadOnlyReason::PaymentOverdue);
+    }
     let period_over = sub.current_period_end.is_some_and(|end| now >= end);
     match sub.status {
         // A cancellation at period end keeps the plan until that end, even
@@ -280,7 +304,12 @@ fn live_overrides(overrides: &[Override], now: DateTime<Utc>) -> impl Iterator<I
 /// Resolves an organisation's effective entitlements at `now`.
 pub fn resolve(catalog: &Catalog, facts: &OrganizationFacts, now: DateTime<Utc>) -> Entitlements {
     let subscription = facts.subscription.as_ref();
-    let access = access_of(subscription, facts.suspended.is_some(), now);
+    let access = access_of(
+        subscription,
+        facts.suspended.is_some(),
+        facts.payment_restricted,
+        now,
+    );
     let tier_override = live_overrides(&facts.overrides, now)
         .filter_map(|o| match &o.grant {
             OverrideGrant::Tier { tier } if catalog.tier(tier).is_some() => Some(tier.clone()),

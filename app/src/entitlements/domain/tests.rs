@@ -28,6 +28,7 @@ fn facts(subscription: Option<SubscriptionFacts>) -> OrganizationFacts {
         subscription,
         overrides: Vec::new(),
         suspended: None,
+        payment_restricted: false,
     }
 }
 
@@ -120,6 +121,32 @@ fn the_state_rules_decide_access() {
     let no_plan = resolve(&catalog, &facts(None), noon());
     assert_eq!(no_plan.access, Access::ReadOnly(ReadOnlyReason::NoSubscription));
     assert!(no_plan.limits.values().all(|l| *l == Limit::Limited(0)));
+}
+
+#[test]
+fn a_payment_restriction_makes_a_billing_subscription_read_only_until_it_ends() {
+    use SubscriptionStatus::*;
+    let catalog = catalog();
+    for status in SubscriptionStatus::ALL {
+        let mut org = facts(Some(subscription("pro", status)));
+        let unrestricted = resolve(&catalog, &org, noon()).access;
+        org.payment_restricted = true;
+        let restricted = resolve(&catalog, &org, noon()).access;
+        let expected = match status {
+            Active | PastDue => Access::ReadOnly(ReadOnlyReason::PaymentOverdue),
+            // An ended or never-billed subscription's own state says why.
+            _ => unrestricted,
+        };
+        assert_eq!(restricted, expected, "{status:?}");
+    }
+    let mut suspended = facts(Some(subscription("pro", PastDue)));
+    suspended.payment_restricted = true;
+    suspended.suspended = Some("chargeback".into());
+    assert_eq!(
+        resolve(&catalog, &suspended, noon()).access,
+        Access::ReadOnly(ReadOnlyReason::Suspended),
+        "a suspension says more"
+    );
 }
 
 #[test]
@@ -412,12 +439,16 @@ fn any_facts() -> impl Strategy<Value = OrganizationFacts> {
         proptest::option::of(sub),
         proptest::collection::vec(any_override(), 0..6),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(subscription, overrides, suspended)| OrganizationFacts {
-            subscription,
-            overrides,
-            suspended: suspended.then(|| "generated".into()),
-        })
+        .prop_map(
+            |(subscription, overrides, suspended, payment_restricted)| OrganizationFacts {
+                subscription,
+                overrides,
+                suspended: suspended.then(|| "generated".into()),
+                payment_restricted,
+            },
+        )
 }
 
 proptest! {
@@ -514,7 +545,14 @@ proptest! {
 #[test]
 fn a_read_only_reason_is_spelt_the_same_by_its_code_and_on_the_wire() {
     use ReadOnlyReason::*;
-    for reason in [TrialEnded, Unpaid, Canceled, Suspended, NoSubscription] {
+    for reason in [
+        TrialEnded,
+        Unpaid,
+        PaymentOverdue,
+        Canceled,
+        Suspended,
+        NoSubscription,
+    ] {
         assert_eq!(
             serde_json::to_value(reason).unwrap(),
             serde_json::json!(reason.code())

@@ -186,12 +186,14 @@ pub fn invoice_snapshot(invoice: &Invoice) -> Option<InvoiceSnapshot> {
         hosted_invoice_url: invoice.hosted_invoice_url.clone(),
         invoice_pdf_url: invoice.invoice_pdf.clone(),
         created: invoice.created,
+        attempt_count: invoice.attempt_count.min(u64::from(u32::MAX)) as u32,
+        next_payment_attempt: invoice.next_payment_attempt,
     })
 }
 
 /// The Stripe event types Gatehouse acts on; every other type is stored and
 /// acknowledged only.
-const HANDLED: [&str; 12] = [
+const HANDLED: [&str; 13] = [
     "checkout.session.completed",
     "customer.subscription.created",
     "customer.subscription.updated",
@@ -201,6 +203,7 @@ const HANDLED: [&str; 12] = [
     "customer.subscription.trial_will_end",
     "invoice.paid",
     "invoice.payment_failed",
+    "invoice.payment_action_required",
     "invoice.finalized",
     "customer.updated",
     "checkout.session.async_payment_succeeded",
@@ -233,14 +236,15 @@ pub fn billing_event_from_stripe_event(event: &stripe_webhook::Event) -> Billing
         | E::CustomerSubscriptionPaused(s)
         | E::CustomerSubscriptionResumed(s) => changed(s, false),
         E::CustomerSubscriptionTrialWillEnd(s) => changed(s, true),
-        E::InvoicePaid(invoice) | E::InvoicePaymentFailed(invoice) | E::InvoiceFinalized(invoice) => {
-            match invoice_snapshot(invoice) {
-                Some(invoice) => BillingEvent::InvoiceChanged {
-                    invoice: Box::new(invoice),
-                },
-                None => BillingEvent::Ignored,
-            }
-        }
+        E::InvoicePaid(invoice)
+        | E::InvoicePaymentFailed(invoice)
+        | E::InvoicePaymentActionRequired(invoice)
+        | E::InvoiceFinalized(invoice) => match invoice_snapshot(invoice) {
+            Some(invoice) => BillingEvent::InvoiceChanged {
+                invoice: Box::new(invoice),
+            },
+            None => BillingEvent::Ignored,
+        },
         E::CustomerUpdated(customer) => BillingEvent::CustomerUpdated {
             customer_id: customer.id.to_string(),
             email: customer.email.clone(),
