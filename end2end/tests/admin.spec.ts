@@ -121,6 +121,25 @@ test("an admin enrols a second factor, finds an organisation, extends its trial 
   await admin.getByRole("button", { name: "Disable the endpoint" }).click();
   await expect(admin.locator("[data-state]")).toContainText("disabled");
   await expectNoSeriousViolations(admin);
+  // The engine room: every schedule with its record, and "run now" audited.
+  await admin.getByRole("link", { name: "Background work" }).click();
+  await expect(admin.getByRole("heading", { name: "Background work" })).toBeVisible();
+  await expect(admin.locator("[data-schedule]")).toHaveCount(10);
+  await expectNoSeriousViolations(admin);
+  const gauges = admin.locator('[data-schedule="queues.gauges"]');
+  await gauges.getByLabel("Reason (Run now)").fill("Checking the gauges by hand");
+  await gauges.getByRole("button", { name: "Run now" }).click();
+  await expect(admin.getByText("The schedule's work is queued")).toBeVisible();
+  await admin.getByRole("link", { name: "Audit log" }).click();
+  await expect(admin.locator('[data-audit="schedule.run_now"]').first()).toContainText("Checking the gauges by hand");
+
+  // Every email template, previewed with sample data, HTML beside text.
+  await admin.getByRole("link", { name: "Emails" }).click();
+  await expect(admin.getByRole("heading", { name: "Templates" })).toBeVisible();
+  expect(await admin.locator("[data-email-previews] [data-template]").count()).toBeGreaterThanOrEqual(20);
+  await expect(admin.locator('[data-template="payment_failed"] pre')).toContainText("We could not charge");
+  await expectNoSeriousViolations(admin);
+
   await admin.getByRole("button", { name: "Sign out" }).click();
   await admin.goto("/admin");
   await expect(admin).toHaveURL(/\/admin\/login$/);

@@ -143,6 +143,67 @@ test("a card whose charges fail leads to past_due, and a working card recovers i
   await expect(page.locator("[data-invoice-status]").first()).toHaveText("paid");
 });
 
+test("a failed payment climbs the collection ladder: the banner's facts, the restriction, and back to active", async ({
+  page,
+}) => {
+  await signUp(page, "ladder@billing-e2e.test", "Ladder Works");
+  await checkout(page, "starter", "4000 0000 0000 0341");
+  await expect(page.locator("[data-checkout-complete]")).toBeVisible();
+  await page.goto("/app/billing");
+
+  // The first charge fails: the banner says how much, which attempt and what comes next.
+  await page.getByRole("button", { name: "End the current period now" }).click();
+  await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "past_due");
+  await expect
+    .poll(
+      async () => {
+        await page.goto("/app");
+        return (await page.locator('[data-banner="past_due"]').textContent()) ?? "";
+      },
+      { timeout: 10_000 },
+    )
+    .toContain("Payment of $49.00 failed (attempt 1)");
+  const banner = page.locator('[data-banner="past_due"]');
+  await expect(banner).toContainText("We retry on");
+  await expect(banner).toContainText("turns read-only on");
+  const email = await waitForEmail("ladder@billing-e2e.test", "Payment of $49.00 failed (attempt 1)");
+  expect(email.text).toContain("Update payment method");
+
+  // The grace period runs out: the account is read-only, and says why.
+  await page.goto("/app/billing");
+  await page.getByRole("button", { name: "Skip the grace period" }).click();
+  await page.goto("/app");
+  const readOnly = page.locator('[data-banner="read_only"]');
+  await expect(readOnly).toHaveAttribute("data-reason", "payment_overdue");
+  await expect(readOnly).toContainText("$49.00 is due.");
+  await waitForEmail("ladder@billing-e2e.test", "Your Forgeline account is now read-only");
+
+  // A working card pays it: restored at once.
+  await page.goto("/app/billing");
+  await page.getByRole("button", { name: "Manage payment methods" }).click();
+  await page.getByLabel("Test card number").fill("4242424242424242");
+  await page.getByRole("button", { name: "Save card" }).click();
+  await expect
+    .poll(
+      async () => {
+        await page.goto("/app/billing");
+        return page.locator("[data-billing-status]").getAttribute("data-billing-status");
+      },
+      { timeout: 10_000 },
+    )
+    .toBe("active");
+  await expect
+    .poll(
+      async () => {
+        await page.goto("/app");
+        return page.locator('[data-banner="read_only"], [data-banner="past_due"]').count();
+      },
+      { timeout: 10_000 },
+    )
+    .toBe(0);
+  await waitForEmail("ladder@billing-e2e.test", "Payment received: Forgeline is fully available again");
+});
+
 test("a trial that ends without a subscription pauses the account, and subscribing brings it back", async ({ page }) => {
   await signUp(page, "lapse@billing-e2e.test", "Lapsed Trials");
 

@@ -8,7 +8,8 @@
 use app::billing::trials::Notices;
 use app::clock::Clock;
 use app::runner::db::{self, Claimed, Failed};
-use app::runner::domain::{CatchUp, Schedule, period_start};
+use app::runner::domain::{Schedule, period_start};
+use app::runner::schedules::*;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::collections::{BTreeMap, HashMap};
@@ -58,39 +59,25 @@ const JOBS_PER_PASS: usize = 50;
 /// Rows one run of a sweep handles; the rest wait for the next period.
 const SWEEP_BATCH: i64 = 500;
 
-const fn every(name: &'static str, every: TimeDelta, catch_up: CatchUp) -> Schedule {
-    Schedule {
-        name,
-        every,
-        catch_up,
-    }
+/// The handler of each of Gatehouse's schedules.
+pub fn handler_for(name: &str) -> Option<Handler> {
+    let handlers: [(&str, Handler); 10] = [
+        (SANDBOX_RENEW.name, sandbox_renew),
+        (TRIALS_REMIND.name, trials_remind),
+        (TRIALS_EXPIRE.name, trials_expire),
+        (COLLECTION_RESTRICT.name, collection_restrict),
+        (USAGE_SNAPSHOTS.name, usage_snapshots),
+        (ENTITLEMENTS_TIME_EVENTS.name, entitlements_time_events),
+        (QUEUE_GAUGES.name, queue_gauges),
+        (RETENTION_CLEANUP.name, retention_cleanup),
+        (LICENCES_ISSUE_DUE.name, issue_due),
+        (LICENCES_EXPIRY_ALERTS.name, expiry_alerts),
+    ];
+    handlers
+        .into_iter()
+        .find(|(kind, _)| *kind == name)
+        .map(|(_, handler)| handler)
 }
-
-/// Trial reminders at the catalogue's offsets (7, 3 and 1 days).
-pub const TRIALS_REMIND: Schedule = every("trials.remind", TimeDelta::minutes(15), CatchUp::Latest);
-/// Card-free trials that ended are paused.
-pub const TRIALS_EXPIRE: Schedule = every("trials.expire", TimeDelta::minutes(5), CatchUp::Latest);
-/// Unpaid invoices past their grace period restrict their organisation.
-pub const COLLECTION_RESTRICT: Schedule =
-    every("collection.restrict", TimeDelta::minutes(15), CatchUp::Latest);
-/// The sandbox's renewals, payment retries and trial notices.
-pub const SANDBOX_RENEW: Schedule = every("sandbox.renew", TimeDelta::minutes(1), CatchUp::Latest);
-/// Usage snapshots for the history charts, in six-hour slots.
-pub const USAGE_SNAPSHOTS: Schedule = every("usage.snapshots", TimeDelta::hours(6), CatchUp::Latest);
-/// `entitlements.updated` events that time alone causes (a trial or an
-/// override running out).
-pub const ENTITLEMENTS_TIME_EVENTS: Schedule =
-    every("entitlements.time_events", TimeDelta::minutes(5), CatchUp::Latest);
-/// The queue gauges of `/metrics`.
-pub const QUEUE_GAUGES: Schedule = every("queues.gauges", TimeDelta::minutes(1), CatchUp::None);
-/// Runner history older than its retention is removed.
-pub const RETENTION_CLEANUP: Schedule = every("retention.cleanup", TimeDelta::days(1), CatchUp::Latest);
-/// Licences owed to subscriptions that turned active without an event this
-/// process applied (the event's own transaction issues it first).
-pub const LICENCES_ISSUE_DUE: Schedule = every("licences.issue_due", TimeDelta::minutes(10), CatchUp::Latest);
-/// The 30- and 7-day expiry alerts.
-pub const LICENCES_EXPIRY_ALERTS: Schedule =
-    every("licences.expiry_alerts", TimeDelta::hours(1), CatchUp::Latest);
 
 /// How long finished jobs and their runs are kept.
 pub const JOB_RETENTION: TimeDelta = TimeDelta::days(30);
@@ -288,19 +275,20 @@ impl Runner {
         }
     }
 
-    /// Gatehouse's schedules and handlers.
+    /// Gatehouse's schedules (`app::runner::schedules::ALL`) and their handlers.
     pub fn gatehouse(worker: impl Into<String>) -> Self {
-        Runner::new(worker)
-            .schedule(SANDBOX_RENEW, sandbox_renew)
-            .schedule(TRIALS_REMIND, trials_remind)
-            .schedule(TRIALS_EXPIRE, trials_expire)
-            .schedule(COLLECTION_RESTRICT, collection_restrict)
-            .schedule(USAGE_SNAPSHOTS, usage_snapshots)
-            .schedule(ENTITLEMENTS_TIME_EVENTS, entitlements_time_events)
-            .schedule(QUEUE_GAUGES, queue_gauges)
-            .schedule(RETENTION_CLEANUP, retention_cleanup)
-            .schedule(LICENCES_ISSUE_DUE, issue_due)
-            .schedule(LICENCES_EXPIRY_ALERTS, expiry_alerts)
+        ALL.iter().fold(Runner::new(worker), |runner, scheduled| {
+            match handler_for(scheduled.schedule.name) {
+                Some(handler) => runner.schedule(scheduled.schedule, handler),
+                None => {
+                    tracing::error!(
+                        schedule = scheduled.schedule.name,
+                        "no handler: the schedule does not run"
+                    );
+                    runner
+                }
+            }
+        })
     }
 
     /// Handles jobs of `kind` with `handler`.
@@ -418,4 +406,21 @@ pub fn spawn(runner: Runner, context: JobContext) {
         let (runner, context) = (runner.clone(), context.clone());
         async move { runner.pass(&context).await }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schedule_has_its_handler() {
+        for scheduled in ALL {
+            assert!(
+                handler_for(scheduled.schedule.name).is_some(),
+                "{}",
+                scheduled.schedule.name
+            );
+        }
+        assert_eq!(Runner::gatehouse("t").schedules().len(), ALL.len());
+    }
 }

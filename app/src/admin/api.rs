@@ -391,6 +391,40 @@ pub async fn extend_trial(organization_id: String, days: String, reason: String)
     Ok(())
 }
 
+/// Tells the organisation's billing contacts it was suspended (with the
+/// reason) or reactivated, in the change's transaction; once per change.
+#[cfg(feature = "ssr")]
+async fn tell_suspension(
+    conn: &mut sqlx::PgConnection,
+    context: &crate::context::AppContext,
+    organization_id: uuid::Uuid,
+    suspended: bool,
+    reason: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    let name = sqlx::query_scalar!(
+        "select name from organization where organization_id = $1",
+        organization_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let brand = context.site.product.brand();
+    let message = if suspended {
+        crate::email::templates::suspended(&brand, &name, reason, &format!("{}/app", context.public_url))
+    } else {
+        crate::email::templates::reactivated(&brand, &name, &format!("{}/app", context.public_url))
+    };
+    let contacts = crate::billing::trials::billing_contacts(conn, organization_id).await?;
+    let cause = format!(
+        "{}:{organization_id}:{}",
+        message.template,
+        now.timestamp_micros()
+    );
+    crate::email::outbox::enqueue_once_each(conn, now, &contacts, &message, &cause).await?;
+    Ok(())
+}
+
 /// Suspends an organisation (its portal and API turn read-only), or lifts it.
 #[server(prefix = "/api", endpoint = "admin_suspension")]
 pub async fn set_suspension(
@@ -423,6 +457,7 @@ pub async fn set_suspension(
         ));
     }
     crate::outbound::events::subscription_changed(&mut tx, id, now).await?;
+    tell_suspension(&mut tx, &context, id, suspend, &reason, now).await?;
     let ip = client_ip();
     let action = if suspend {
         "organization.suspend"

@@ -207,6 +207,37 @@ pub async fn retry_event(id: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// One template rendered with sample data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailPreview {
+    /// The template's name.
+    pub template: String,
+    /// Its subject line.
+    pub subject: String,
+    /// The HTML part.
+    pub html: String,
+    /// The plain-text part.
+    pub text: String,
+}
+
+/// Every email template, rendered with sample data in the site's brand.
+#[server(prefix = "/api", endpoint = "admin_email_previews", input = server_fn::codec::GetUrl)]
+pub async fn email_previews() -> Result<Vec<EmailPreview>, AppError> {
+    session::require_admin().await?;
+    let context = app_context()?;
+    Ok(
+        crate::email::templates::samples(&context.site.product.brand(), &context.public_url)
+            .into_iter()
+            .map(|message| EmailPreview {
+                template: message.template.to_owned(),
+                subject: message.subject,
+                html: message.html,
+                text: message.text,
+            })
+            .collect(),
+    )
+}
+
 /// Emails in one status (dead by default), newest first, 100 at most.
 #[server(prefix = "/api", endpoint = "admin_emails", input = server_fn::codec::GetUrl)]
 pub async fn list_emails(status: Option<String>) -> Result<Vec<EmailRow>, AppError> {

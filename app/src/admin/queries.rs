@@ -390,6 +390,13 @@ pub async fn organization_detail(
     )
     .await?
     .rows;
+    let grace_days = match crate::catalog::db::load_catalog(&mut *pool.acquire().await?).await {
+        Ok(catalog) => catalog.collection.grace_days,
+        Err(_) => crate::catalog::domain::CollectionTerms::default().grace_days,
+    };
+    let collection =
+        crate::billing::collection::cases_of(&mut *pool.acquire().await?, organization_id, grace_days, 10)
+            .await?;
     Ok(Some(OrganizationDetail {
         id: organization_id.to_string(),
         name: org.name,
@@ -409,6 +416,7 @@ pub async fn organization_detail(
         ledger,
         invoices,
         overrides,
+        collection,
         audit,
     }))
 }

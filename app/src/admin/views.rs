@@ -135,6 +135,9 @@ pub struct OrganizationDetail {
     pub invoices: Vec<(String, String, String, String)>,
     /// Live entitlement overrides: id, and what it sets in words.
     pub overrides: Vec<(String, String)>,
+    /// Its collection cases (unpaid invoices), open ones first, with their
+    /// history.
+    pub collection: Vec<crate::billing::domain::collection::CaseView>,
     /// Audit entries about it, newest first.
     pub audit: Vec<AuditRow>,
     /// The latest 20 emails to its members, newest first.

@@ -1,6 +1,8 @@
-//! The console's background work page: what each worker ran, when, and what
-//! failed, as far as its own tables record it (there is no separate job
-//! log: every queue is a table its rows stay in).
+//! The console's background work page: the job runner's own record (each
+//! schedule's last and next run, the queues, the latest runs, dead jobs,
+//! with "run now" and "retry", both audited), and the delivery queues that
+//! keep their items in their own tables (provider events, email, outbound
+//! webhooks) as those tables record them.
 
 // #[server] turns each function's parameters into the fields of a generated
 // argument struct; parameters cannot carry doc comments, the functions do.
@@ -96,8 +98,7 @@ pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
                count(*) filter (where status = 'queued' and next_attempt_at > $1) as "waiting!",
                count(*) filter (where status = 'sent' and sent_at >= $2) as "sent!",
                count(*) filter (where status = 'dead') as "dead!",
-               max(sent_at) as "last: DateTime<Utc>",
-               max(sent_at) filter (where template = 'trial_reminder') as "last_reminder: DateTime<Utc>"
+               max(sent_at) as "last: DateTime<Utc>"
         from email_outbox
         "#,
         now as _,
@@ -136,21 +137,6 @@ pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
            order by a.attempt_id desc limit 10"#
     )
     .fetch_all(pool)
-    .await?;
-
-    // language=PostgreSQL
-    let trials = sqlx::query!(
-        r#"
-        select (select count(*) from subscription where live and status = 'trialing' and trial_end <= $1) as "overdue!",
-               (select max(recorded_at) from subscription_revision where cause = $2) as "last_expiry: DateTime<Utc>",
-               (select count(*) from subscription_revision where cause = $2 and recorded_at >= $3) as "expired!"
-        "#,
-        // An hour's grace: the sweep runs every few minutes.
-        (now - TimeDelta::hours(1)) as _,
-        crate::billing::trials::TRIAL_EXPIRED_CAUSE,
-        day_ago as _
-    )
-    .fetch_one(pool)
     .await?;
 
     // language=PostgreSQL
@@ -243,23 +229,6 @@ pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
             list: Some("/admin/webhooks".to_owned()),
         },
         Worker {
-            name: "Trial sweeps".to_owned(),
-            does: "Reminds trialing customers before their trial ends and pauses trials that ran out."
-                .to_owned(),
-            figures: vec![
-                figure("Last reminder sent", time(mail.last_reminder)),
-                figure("Trials ended by the sweep in the last 24 hours", trials.expired),
-                figure("Last trial ended by the sweep", time(trials.last_expiry)),
-                figure(
-                    "Trials over an hour past their end, still trialing",
-                    trials.overdue,
-                ),
-            ],
-            attention: trials.overdue > 0,
-            failures: vec![],
-            list: None,
-        },
-        Worker {
             name: "MRR series".to_owned(),
             does:
                 "Keeps each organisation's MRR series and the platform's totals with every ledger revision \
@@ -275,4 +244,284 @@ pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
             list: Some("/admin/analytics".to_owned()),
         },
     ])
+}
+
+/// One schedule, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleLine {
+    /// Its name (the job kind).
+    pub name: String,
+    /// What it does.
+    pub does: String,
+    /// How often, in words.
+    pub every: String,
+    /// The latest period that ran (or was skipped), or “never”.
+    pub last_run: String,
+    /// When its next period starts.
+    pub next_run: String,
+    /// How its latest job ended: succeeded, failed (retrying), dead, queued, running.
+    pub outcome: String,
+    /// The latest job's error, if it failed.
+    pub error: Option<String>,
+}
+
+/// One kind's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueLine {
+    /// The job kind.
+    pub kind: String,
+    /// Due now.
+    pub due: i64,
+    /// Held by a worker.
+    pub running: i64,
+    /// Waiting for a later time (retries).
+    pub scheduled: i64,
+    /// Dead.
+    pub dead: i64,
+    /// The oldest due job's due time, or “none”.
+    pub oldest_due: String,
+}
+
+/// One attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunLine {
+    /// The job.
+    pub job_id: i64,
+    /// Its kind.
+    pub kind: String,
+    /// Which attempt.
+    pub attempt: i32,
+    /// The process that ran it.
+    pub worker: String,
+    /// When it started.
+    pub started: String,
+    /// How long it took, or “running”.
+    pub took: String,
+    /// succeeded, failed, lease_lost, dead, or running.
+    pub outcome: String,
+    /// What failed.
+    pub error: Option<String>,
+}
+
+/// A dead job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLine {
+    /// The job.
+    pub job_id: i64,
+    /// Its kind.
+    pub kind: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// When it was due.
+    pub due: String,
+    /// Its last error.
+    pub error: String,
+}
+
+/// The job runner's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunnerRecord {
+    /// Every schedule.
+    pub schedules: Vec<ScheduleLine>,
+    /// Kinds with open work.
+    pub queues: Vec<QueueLine>,
+    /// The latest 30 attempts, newest first.
+    pub runs: Vec<RunLine>,
+    /// Dead jobs, newest first.
+    pub dead: Vec<DeadLine>,
+}
+
+/// A period in words: “every 15 min”, “every 6 h”, “every day”.
+#[cfg(feature = "ssr")]
+pub fn every_in_words(every: chrono::TimeDelta) -> String {
+    let minutes = every.num_minutes();
+    match minutes {
+        m if m >= 1440 && m % 1440 == 0 => match m / 1440 {
+            1 => "every day".to_owned(),
+            days => format!("every {days} days"),
+        },
+        m if m >= 60 && m % 60 == 0 => format!("every {} h", m / 60),
+        m if m >= 1 => format!("every {m} min"),
+        _ => format!("every {} s", every.num_seconds()),
+    }
+}
+
+/// The runner's schedules, queues, latest runs and dead jobs.
+#[server(prefix = "/api", endpoint = "admin_runner_record", input = server_fn::codec::GetUrl)]
+pub async fn get_runner_record() -> Result<RunnerRecord, AppError> {
+    use crate::runner::{db, domain::period_start, schedules::ALL};
+    super::session::require_admin().await?;
+    let context = crate::context::app_context()?;
+    let pool = &context.pool;
+    let now = context.clock.now();
+    let names: Vec<String> = ALL.iter().map(|s| s.schedule.name.to_owned()).collect();
+    let records = db::schedule_records(pool, &names).await?;
+    let schedules = ALL
+        .iter()
+        .zip(records)
+        .map(|(scheduled, record)| {
+            let current = period_start(scheduled.schedule.every, now);
+            let next = if record.last_period.is_some_and(|last| last >= current) {
+                current + scheduled.schedule.every
+            } else {
+                current
+            };
+            let outcome = match (record.last_state.as_deref(), record.last_error.is_some()) {
+                (None, _) => "not run yet",
+                (Some("queued"), true) => "failed, retrying",
+                (Some("queued"), false) => "queued",
+                (Some("running"), _) => "running",
+                (Some("succeeded"), _) => "succeeded",
+                (Some("dead"), _) => "dead",
+                (Some(_), _) => "cancelled",
+            };
+            ScheduleLine {
+                name: scheduled.schedule.name.to_owned(),
+                does: scheduled.does.to_owned(),
+                every: every_in_words(scheduled.schedule.every),
+                last_run: time(record.last_finished_at.or(record.last_period)),
+                next_run: if next <= now {
+                    "due now".to_owned()
+                } else {
+                    time(Some(next))
+                },
+                outcome: outcome.to_owned(),
+                error: record.last_error,
+            }
+        })
+        .collect();
+    let queues = db::queue_records(pool, now)
+        .await?
+        .into_iter()
+        .map(|q| QueueLine {
+            kind: q.kind,
+            due: q.due,
+            running: q.running,
+            scheduled: q.scheduled,
+            dead: q.dead,
+            oldest_due: q.oldest_due.map_or_else(|| "none".to_owned(), super::ops::time),
+        })
+        .collect();
+    let runs = db::recent_runs(pool, false, 30)
+        .await?
+        .into_iter()
+        .map(|r| RunLine {
+            job_id: r.job_id,
+            kind: r.kind,
+            attempt: r.attempt,
+            worker: r.worker,
+            started: super::ops::time(r.started_at),
+            took: r.finished_at.map_or_else(
+                || "running".to_owned(),
+                |end| format!("{} ms", (end - r.started_at).num_milliseconds().max(0)),
+            ),
+            outcome: r.outcome.unwrap_or_else(|| "running".to_owned()),
+            error: r.error,
+        })
+        .collect();
+    let dead = db::dead_jobs(pool, 50)
+        .await?
+        .into_iter()
+        .map(|j| DeadLine {
+            job_id: j.job_id,
+            kind: j.kind,
+            attempts: j.attempt,
+            due: super::ops::time(j.run_at),
+            error: j.last_error.unwrap_or_default(),
+        })
+        .collect();
+    Ok(RunnerRecord {
+        schedules,
+        queues,
+        runs,
+        dead,
+    })
+}
+
+/// Runs a schedule's work now, beside its periods (audited).
+#[server(prefix = "/api", endpoint = "admin_run_schedule")]
+pub async fn run_schedule(name: String, reason: String) -> Result<(), AppError> {
+    use super::db::{AuditEntry, audit};
+    let admin = super::session::require_admin().await?;
+    let context = crate::context::app_context()?;
+    let now = context.clock.now();
+    let scheduled = crate::runner::schedules::find(name.trim())
+        .ok_or_else(|| AppError::field("name", "there is no such schedule"))?;
+    let reason = super::api::checked_reason(&reason)?;
+    let mut tx = context.pool.begin().await?;
+    let job_id = crate::runner::db::run_now(&mut tx, scheduled.schedule.name, now).await?;
+    audit(
+        &mut *tx,
+        &AuditEntry {
+            at: now,
+            admin_id: admin.admin_id,
+            admin_email: &admin.email,
+            action: "schedule.run_now",
+            organization_id: None,
+            reason: Some(&reason),
+            before: None,
+            after: Some(serde_json::json!({ "schedule": scheduled.schedule.name, "job": job_id })),
+            client_ip: &crate::accounts::api::client_ip(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect("/admin/work?done=run");
+    Ok(())
+}
+
+/// Queues a dead job again (audited).
+#[server(prefix = "/api", endpoint = "admin_retry_job")]
+pub async fn retry_job(id: String, reason: String) -> Result<(), AppError> {
+    use super::db::{AuditEntry, audit};
+    let admin = super::session::require_admin().await?;
+    let context = crate::context::app_context()?;
+    let now = context.clock.now();
+    let job_id: i64 = id.trim().parse().map_err(|_| AppError::NotFound)?;
+    let reason = super::api::checked_reason(&reason)?;
+    let mut tx = context.pool.begin().await?;
+    match crate::runner::db::retry_dead(&mut tx, job_id, now).await? {
+        Ok(()) => {}
+        Err(crate::runner::db::RetryRefused::NoSuchJob(_)) => return Err(AppError::NotFound),
+        Err(refused) => return Err(AppError::Conflict(refused.to_string())),
+    }
+    audit(
+        &mut *tx,
+        &AuditEntry {
+            at: now,
+            admin_id: admin.admin_id,
+            admin_email: &admin.email,
+            action: "job.retry",
+            organization_id: None,
+            reason: Some(&reason),
+            before: Some(serde_json::json!({ "job": job_id, "state": "dead" })),
+            after: Some(serde_json::json!({ "job": job_id, "state": "queued" })),
+            client_ip: &crate::accounts::api::client_ip(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    crate::security::redirect::redirect("/admin/work?done=retry");
+    Ok(())
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::every_in_words;
+    use chrono::TimeDelta;
+
+    #[test]
+    fn periods_read_in_words() {
+        for (every, words) in [
+            (TimeDelta::seconds(30), "every 30 s"),
+            (TimeDelta::minutes(1), "every 1 min"),
+            (TimeDelta::minutes(15), "every 15 min"),
+            (TimeDelta::minutes(90), "every 90 min"),
+            (TimeDelta::hours(6), "every 6 h"),
+            (TimeDelta::days(1), "every day"),
+            (TimeDelta::days(7), "every 7 days"),
+        ] {
+            assert_eq!(every_in_words(every), words);
+        }
+    }
 }

@@ -561,24 +561,82 @@ pub async fn cases_of(
     )
     .fetch_all(&mut *conn)
     .await?;
+    /// A step as stored, before it is put in words.
+    #[derive(serde::Deserialize)]
+    struct StoredStep {
+        step: CaseState,
+        attempt: i32,
+        cause: String,
+        occurred_at: DateTime<Utc>,
+    }
     let grace = TimeDelta::days(i64::from(grace_days));
+    let day = |at: DateTime<Utc>| at.format("%-d %B %Y").to_string();
+    let moment = |at: DateTime<Utc>| at.format("%-d %b %Y %H:%M UTC").to_string();
     Ok(rows
         .into_iter()
         .filter_map(|row| {
             let state = CaseState::parse(&row.state)?;
-            let steps: Vec<StepView> = serde_json::from_value(row.steps).unwrap_or_default();
+            let steps: Vec<StoredStep> = serde_json::from_value(row.steps).unwrap_or_default();
             Some(CaseView {
                 invoice: row.provider_invoice_id,
                 state,
                 attempt: row.attempt,
                 amount: Money::display_minor(row.amount_due, &row.currency.to_uppercase()),
-                next_retry_at: row.next_retry_at.filter(|_| state.is_open()),
-                restricts_at: matches!(state, CaseState::Failing | CaseState::ActionRequired)
-                    .then_some(row.past_due_since + grace),
+                next_retry_on: row.next_retry_at.filter(|_| state.is_open()).map(day),
+                restricts_on: matches!(state, CaseState::Failing | CaseState::ActionRequired)
+                    .then(|| day(row.past_due_since + grace)),
                 pay_url: row.hosted_invoice_url,
-                past_due_since: row.past_due_since,
-                steps,
+                past_due_since: moment(row.past_due_since),
+                steps: steps
+                    .into_iter()
+                    .map(|s| StepView {
+                        step: s.step,
+                        attempt: s.attempt,
+                        cause: s.cause,
+                        occurred: moment(s.occurred_at),
+                    })
+                    .collect(),
             })
         })
         .collect())
+}
+
+/// The open case of an organisation, if it has one (the newest).
+pub async fn open_case_of(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    grace_days: u32,
+) -> Result<Option<CaseView>, sqlx::Error> {
+    Ok(cases_of(conn, organization_id, grace_days, 1)
+        .await?
+        .into_iter()
+        .find(|case| case.state.is_open()))
+}
+
+/// Test mode: moves the organisation's open, unrestricted case back so its
+/// grace period ends now, and restricts it through the sweep's own step.
+/// Returns whether a case was restricted.
+pub async fn skip_grace(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    grace_days: u32,
+    notices: &Notices,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    let moved = sqlx::query!(
+        r#"
+        update collection_case set past_due_since = $2
+        where organization_id = $1 and state in ('failing', 'action_required')
+        "#,
+        organization_id,
+        (now - TimeDelta::days(i64::from(grace_days))) as _
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(false);
+    }
+    Ok(restrict_overdue(conn, grace_days, "sandbox:skip_grace", notices, now, 10).await? > 0)
 }

@@ -12,19 +12,36 @@ use crate::email::{outbox, templates};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+/// A provider's subscription event, as applied.
+#[derive(Debug, Clone, Copy)]
+pub struct AppliedEvent<'a> {
+    /// The local subscription it is about.
+    pub local: LocalSubscription,
+    /// The subscription as the event saw it.
+    pub state: &'a SubscriptionSnapshot,
+    /// The ledger's reading of the change, if the ledger recorded one.
+    pub kind: Option<ChangeKind>,
+    /// When it happened at the provider.
+    pub occurred_at: DateTime<Utc>,
+    /// The event, as causes name it.
+    pub cause: &'a str,
+}
+
 /// Tells the billing contacts what a subscription event changed, in the
-/// event's transaction. `kind` is the ledger's reading of the change (if
-/// the ledger recorded one); `state` is the subscription as the event saw it.
+/// event's transaction.
 pub async fn after_subscription_event(
     conn: &mut PgConnection,
-    local: LocalSubscription,
-    state: &SubscriptionSnapshot,
-    kind: Option<ChangeKind>,
-    occurred_at: DateTime<Utc>,
-    cause: &str,
+    event: AppliedEvent<'_>,
     notices: &Notices,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    let AppliedEvent {
+        local,
+        state,
+        kind,
+        occurred_at,
+        cause,
+    } = event;
     let ended = matches!(
         state.status,
         SubscriptionStatus::Canceled | SubscriptionStatus::Unpaid | SubscriptionStatus::IncompleteExpired

@@ -446,11 +446,7 @@ pub fn usage_warning(
     billing_url: &str,
 ) -> EmailMessage {
     let product = &brand.product;
-    let percent = if limit == 0 {
-        100
-    } else {
-        used.saturating_mul(100) / limit
-    };
+    let percent = used.saturating_mul(100).checked_div(limit).unwrap_or(100);
     Letter {
         template: "usage_warning",
         subject: format!("{organization} has used {percent} % of its {metric} on {product}"),
@@ -465,7 +461,7 @@ pub fn usage_warning(
 }
 
 /// Sent when a platform admin suspends an organisation.
-pub fn suspended(brand: &Brand, organization: &str, reason: &str, contact_url: &str) -> EmailMessage {
+pub fn suspended(brand: &Brand, organization: &str, reason: &str, portal_url: &str) -> EmailMessage {
     let product = &brand.product;
     Letter {
         template: "suspended",
@@ -473,9 +469,9 @@ pub fn suspended(brand: &Brand, organization: &str, reason: &str, contact_url: &
         paragraphs: vec![
             format!("{organization}'s {product} account has been suspended and is read-only for now."),
             format!("The reason given: {reason}"),
-            "Your data is kept. Contact us to resolve it and reactivate the account.".to_owned(),
+            "Your data is kept and stays readable. Reply to this email to resolve it and have the account reactivated.".to_owned(),
         ],
-        action: Some(("Contact us", contact_url)),
+        action: Some(("Open your account", portal_url)),
         footnote: TO_OWNERS,
     }
     .render(brand)
@@ -582,7 +578,7 @@ pub fn samples(brand: &Brand, public_url: &str) -> Vec<EmailMessage> {
             brand,
             "Acme Ltd",
             "Unusual payment activity under review.",
-            &link("/contact"),
+            &link("/app"),
         ),
         reactivated(brand, "Acme Ltd", &link("/app")),
         license_issued(brand, "Acme Ltd", &link("/app/licenses")),

@@ -57,14 +57,56 @@ pub enum Banner {
         tier_name: String,
     },
     /// The latest payment failed; the plan is kept.
-    PastDue,
+    PastDue {
+        /// The unpaid invoice's collection facts, when a case is open.
+        collection: Option<CollectionFacts>,
+    },
     /// Reads only, and why.
     ReadOnly {
         /// The reason code.
         code: String,
         /// What the customer reads.
         message: String,
+        /// The unpaid invoice's collection facts (an overdue payment).
+        collection: Option<CollectionFacts>,
     },
+}
+
+/// What the past-due banner says about the unpaid invoice: the same facts
+/// the collection emails give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionFacts {
+    /// The amount, with its currency.
+    pub amount: String,
+    /// Attempts so far.
+    pub attempt: i32,
+    /// The next attempt's day, if one is scheduled.
+    pub next_retry_on: Option<String>,
+    /// The day the account turns read-only, if it is not yet.
+    pub restricts_on: Option<String>,
+    /// The bank asks for authentication.
+    pub action_required: bool,
+    /// Where to pay or authenticate.
+    pub pay_url: String,
+}
+
+#[cfg(feature = "ssr")]
+impl CollectionFacts {
+    fn of(case: &crate::billing::domain::collection::CaseView) -> Self {
+        let action_required = case.state == crate::billing::domain::collection::CaseState::ActionRequired;
+        CollectionFacts {
+            amount: case.amount.clone(),
+            attempt: case.attempt,
+            next_retry_on: case.next_retry_on.clone(),
+            restricts_on: case.restricts_on.clone(),
+            action_required,
+            pay_url: case
+                .pay_url
+                .clone()
+                .filter(|_| action_required)
+                .unwrap_or_else(|| "/app/billing".to_owned()),
+        }
+    }
 }
 
 /// One organisation the user belongs to.
@@ -113,8 +155,9 @@ pub fn banner_for(
         Access::ReadOnly(why) => Some(Banner::ReadOnly {
             code: why.code().to_owned(),
             message: why.explain().to_owned(),
+            collection: None,
         }),
-        Access::PastDue => Some(Banner::PastDue),
+        Access::PastDue => Some(Banner::PastDue { collection: None }),
         Access::Full => {
             let trial_end = standing.trial_end?;
             let today = now.format("%Y-%m-%d").to_string();
@@ -149,7 +192,18 @@ pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
         .collect::<Vec<_>>()
         .join("; ");
     let (catalog, standing) = page_standing(&context, &scope, now).await?;
-    let banner = standing.and_then(|s| banner_for(&catalog, &s.standing, now, dismissed_day(&cookies)));
+    let mut banner = standing.and_then(|s| banner_for(&catalog, &s.standing, now, dismissed_day(&cookies)));
+    // A banner about money owed says how much, and what happens next.
+    if let Some(Banner::PastDue { collection } | Banner::ReadOnly { collection, .. }) = banner.as_mut() {
+        let mut conn = context.pool.acquire().await?;
+        let case = crate::billing::collection::open_case_of(
+            &mut conn,
+            scope.organization_id(),
+            catalog.collection.grace_days,
+        )
+        .await?;
+        *collection = case.as_ref().map(CollectionFacts::of);
+    }
     let organizations = user
         .organizations
         .iter()
@@ -290,20 +344,49 @@ fn StatusBar(status: PortalStatus, current: &'static str) -> impl IntoView {
             }
             .into_any()
         }
-        Banner::PastDue => view! {
-            <div role="status" data-banner="past_due" class="mx-auto mt-3 max-w-5xl rounded-md border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900">
-                <p>
-                    <strong>"Your latest payment failed. "</strong>
-                    "Your plan stays on while we retry. "
-                    <a href="/app/billing" class="font-semibold underline">"Fix your payment method"</a>
-                </p>
-            </div>
+        Banner::PastDue { collection } => {
+            let (headline, detail, link, label) = match &collection {
+                Some(facts) if facts.action_required => (
+                    format!("Your bank needs you to confirm the payment of {}. ", facts.amount),
+                    facts.restricts_on.as_ref().map(|day| format!("Confirm it before {day} to keep full access. ")).unwrap_or_default(),
+                    facts.pay_url.clone(),
+                    "Confirm the payment",
+                ),
+                Some(facts) => (
+                    format!("Payment of {} failed (attempt {}). ", facts.amount, facts.attempt),
+                    [
+                        facts.next_retry_on.as_ref().map(|day| format!("We retry on {day}. ")),
+                        facts.restricts_on.as_ref().map(|day| format!("The account turns read-only on {day} if it stays unpaid. ")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<String>(),
+                    facts.pay_url.clone(),
+                    "Update your payment method",
+                ),
+                None => (
+                    "Your latest payment failed. ".to_owned(),
+                    "Your plan stays on while we retry. ".to_owned(),
+                    "/app/billing".to_owned(),
+                    "Fix your payment method",
+                ),
+            };
+            view! {
+                <div role="status" data-banner="past_due" class="mx-auto mt-3 max-w-5xl rounded-md border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900">
+                    <p>
+                        <strong>{headline}</strong>
+                        {detail}
+                        <a href=link class="font-semibold underline">{label}</a>
+                    </p>
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
-        Banner::ReadOnly { code, message } => {
+        Banner::ReadOnly { code, message, collection } => {
             // The way out: a plan, a working card, or (suspended) support.
+            let owed = collection.map(|facts| format!(" {} is due.", facts.amount));
             let way_out = match code.as_str() {
-                "unpaid" => Some("Update your payment method"),
+                "unpaid" | "payment_overdue" => Some("Update your payment method"),
                 "suspended" => None,
                 _ => Some("Choose a plan"),
             };
@@ -312,6 +395,7 @@ fn StatusBar(status: PortalStatus, current: &'static str) -> impl IntoView {
                     <p>
                         <strong>"Read-only. "</strong>
                         {message}
+                        {owed}
                         " "
                         {way_out.map(|label| view! { <a href="/app/billing" class="font-semibold underline">{label}</a> })}
                     </p>

@@ -542,3 +542,77 @@ mod tests {
         assert_eq!(snapshot_slot(at(23, 59)), at(18, 0));
     }
 }
+
+/// The share of a limit at which the billing contacts are warned, in percent.
+pub const WARN_AT_PERCENT: u64 = 80;
+
+/// Whether going from `before` to `after` crosses [`WARN_AT_PERCENT`] of
+/// `limit` upwards (a limit of 0 has no warning: it is always reached).
+pub fn crosses_warning(before: u64, after: u64, limit: u64) -> bool {
+    let threshold = |used: u64| u128::from(used) * 100 >= u128::from(limit) * u128::from(WARN_AT_PERCENT);
+    limit > 0 && threshold(after) && !threshold(before)
+}
+
+/// Emails the billing contacts once when a report takes `metric` to 80 %
+/// of its `limit`, in the report's transaction (once per organisation,
+/// metric and limit: a second crossing of the same limit stays quiet).
+#[allow(clippy::too_many_arguments)]
+pub async fn warn_near_limit(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    organization_id: Uuid,
+    organization: &str,
+    metric: &str,
+    (before, after, limit): (u64, u64, u64),
+    notices: &crate::billing::trials::Notices,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    if !crosses_warning(before, after, limit) {
+        return Ok(false);
+    }
+    let label = catalog
+        .metrics
+        .iter()
+        .find(|m| m.key == metric)
+        .map_or_else(|| metric.to_owned(), |m| m.units.clone());
+    let message = crate::email::templates::usage_warning(
+        &notices.brand,
+        organization,
+        &label,
+        after,
+        limit,
+        &format!("{}/app/billing", notices.public_url),
+    );
+    let contacts = crate::billing::trials::billing_contacts(conn, organization_id).await?;
+    let cause = format!("usage_warning:{organization_id}:{metric}:{limit}");
+    crate::email::outbox::enqueue_once_each(conn, now, &contacts, &message, &cause).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod warning_tests {
+    use super::crosses_warning;
+
+    #[test]
+    fn the_warning_fires_on_the_report_that_crosses_eighty_percent() {
+        for (before, after, limit, fires) in [
+            (0, 79, 100, false),
+            (0, 80, 100, true),
+            (79, 80, 100, true),
+            (80, 81, 100, false),
+            (50, 100, 100, true),
+            (90, 70, 100, false),
+            (0, 4, 5, true),
+            (0, 3, 5, false),
+            (0, 1, 0, false),
+            (0, u64::MAX, u64::MAX, true),
+            (u64::MAX - 1, u64::MAX, u64::MAX, false),
+        ] {
+            assert_eq!(
+                crosses_warning(before, after, limit),
+                fires,
+                "{before} → {after} of {limit}"
+            );
+        }
+    }
+}

@@ -9,3 +9,4 @@
 
 pub mod db;
 pub mod domain;
+pub mod schedules;

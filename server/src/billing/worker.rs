@@ -376,11 +376,13 @@ async fn apply_event(
                                 .await?;
                         app::billing::notices::after_subscription_event(
                             conn,
-                            local,
-                            state,
-                            kind,
-                            event.created,
-                            &event.cause(),
+                            app::billing::notices::AppliedEvent {
+                                local,
+                                state,
+                                kind,
+                                occurred_at: event.created,
+                                cause: &event.cause(),
+                            },
                             notices,
                             now,
                         )

@@ -527,6 +527,17 @@ async fn post_usage(
                 let Some(Limit::Limited(limit)) = before.entitlements.limit(metric) else {
                     continue;
                 };
+                usage::warn_near_limit(
+                    &mut tx,
+                    &catalog,
+                    organization_id,
+                    &before.header.name,
+                    metric,
+                    (before.used(metric), *value, limit),
+                    &state.notices(),
+                    now,
+                )
+                .await?;
                 if *value >= limit && before.used(metric) < limit {
                     // The last report of the batch on this metric is the cause.
                     let cause = reports

@@ -435,6 +435,146 @@ async fn suspension_is_audited_and_refused_twice(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(actions, ["organization.suspend", "organization.reactivate"]);
+    // The owner heard both, once each.
+    let subjects: Vec<String> = sqlx::query_scalar(
+        "select subject from email_outbox where template in ('suspended', 'reactivated') order by created_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        subjects,
+        [
+            "Acme has been suspended on Forgeline",
+            "Acme is active again on Forgeline"
+        ]
+    );
+    let suspended: String =
+        sqlx::query_scalar("select text_body from email_outbox where template = 'suspended'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(suspended.contains("The reason given: Chargeback"), "{suspended}");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_work_page_reads_the_runner_record_and_run_now_and_retry_are_audited(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let (mut admin, _) = enrolled_admin(&app).await;
+    app.run_due_work().await;
+    let dead: i64 = sqlx::query_scalar(
+        "insert into job (kind, payload, run_at, state, attempt, max_attempts, last_error, created_at, finished_at)
+         values ('reports.send', '{}', now(), 'dead', 8, 8, 'smtp exploded', now(), now()) returning job_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
+    let work = admin.get("/admin/work").await;
+    assert_eq!(work.status, 200);
+    for scheduled in app::runner::schedules::ALL {
+        let row_start = work
+            .body
+            .find(&format!("data-schedule=\"{}\"", scheduled.schedule.name))
+            .unwrap_or_else(|| panic!("{} is listed", scheduled.schedule.name));
+        let row = &work.body[row_start..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains("succeeded"),
+            "{} ran once already: {row}",
+            scheduled.schedule.name
+        );
+    }
+    assert!(work.body.contains(&format!("data-dead-job=\"{dead}\"")));
+    assert!(work.body.contains("smtp exploded"));
+    assert!(work.body.contains("data-run-outcome=\"succeeded\""));
+
+    // Run now: a one-off job beside the periods, audited.
+    let run = admin
+        .submit(
+            "/api/admin_run_schedule",
+            &[("name", "trials.remind"), ("reason", "Customer asked")],
+        )
+        .await;
+    assert_eq!(run.headers["location"], "/admin/work?done=run");
+    let manual: i64 = sqlx::query_scalar(
+        "select count(*) from job where kind = 'trials.remind' and state = 'queued' and dedup_key like 'manual:%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(manual, 1);
+    let unknown = admin
+        .submit(
+            "/api/admin_run_schedule",
+            &[("name", "trials.nope"), ("reason", "x")],
+        )
+        .await;
+    assert!(form_error(&unknown).to_string().contains("no such schedule"));
+
+    // Retry: the dead job is queued again, audited; a second retry is refused.
+    let retried = admin
+        .submit(
+            "/api/admin_retry_job",
+            &[("id", &dead.to_string()), ("reason", "SMTP is back")],
+        )
+        .await;
+    assert_eq!(retried.headers["location"], "/admin/work?done=retry");
+    let state: String = sqlx::query_scalar("select state from job where job_id = $1")
+        .bind(dead)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "queued");
+    let twice = admin
+        .submit(
+            "/api/admin_retry_job",
+            &[("id", &dead.to_string()), ("reason", "again")],
+        )
+        .await;
+    assert!(
+        form_error(&twice).to_string().contains("not dead"),
+        "{}",
+        twice.body
+    );
+    for bad in ["", "abc", "-1", "99999999999999999999"] {
+        let refused = admin
+            .call("/api/admin_retry_job", &[("id", bad), ("reason", "x")])
+            .await;
+        assert_eq!(refused.status, 404, "{bad:?}: {}", refused.body);
+    }
+    let actions: Vec<(String, String)> = sqlx::query_as(
+        "select action, reason from admin_audit where action in ('schedule.run_now', 'job.retry') order by admin_audit_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            ("schedule.run_now".to_owned(), "Customer asked".to_owned()),
+            ("job.retry".to_owned(), "SMTP is back".to_owned())
+        ]
+    );
+
+    // The email previews: every template, HTML beside text.
+    let emails = admin.get("/admin/emails").await;
+    assert_eq!(emails.status, 200);
+    let templates = app::email::templates::samples(
+        &app::email::templates::Brand::new("Forgeline", "#4338ca"),
+        "http://127.0.0.1:3000",
+    );
+    for sample in &templates {
+        assert!(
+            emails
+                .body
+                .contains(&format!("data-template=\"{}\"", sample.template)),
+            "{} is previewed",
+            sample.template
+        );
+    }
+    assert!(emails.body.contains("<iframe"), "the HTML part is drawn");
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -950,7 +1090,6 @@ async fn a_failed_provider_event_shows_its_reason_and_payload_and_is_retried_onc
         "Provider events",
         "Email delivery",
         "Outbound webhooks",
-        "Trial sweeps",
         "MRR series",
     ] {
         assert!(

@@ -281,3 +281,137 @@ async fn a_recipient_refused_for_good_is_dead_at_once_and_one_refused_for_now_is
     );
     assert_eq!(sink.messages().len(), 1);
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn every_template_arrives_over_smtp_in_both_parts_with_its_facts(pool: PgPool) {
+    use app::email::templates::{Brand, samples};
+    let sink = SmtpSink::start().await;
+    let brand = Brand::new("Forgeline", "#0f766e");
+    let samples = samples(&brand, "http://127.0.0.1:3000");
+    let now = app::clock::Clock::System.now();
+    let mut tx = pool.begin().await.unwrap();
+    for (index, message) in samples.iter().enumerate() {
+        app::email::outbox::enqueue(&mut tx, now, &format!("t{index}@acme.test"), message)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mailer = Mailer::new(&sink.url(), "Forgeline <no-reply@forgeline.test>").unwrap();
+    while deliver_due(&pool, &mailer, &app::clock::Clock::System)
+        .await
+        .unwrap()
+        > 0
+    {}
+
+    let messages = sink.messages();
+    assert_eq!(messages.len(), samples.len());
+    let normalised = |text: &str| text.replace("\r\n", "\n").trim_end().to_owned();
+    for (index, sample) in samples.iter().enumerate() {
+        let to = format!("t{index}@acme.test");
+        let received = messages
+            .iter()
+            .find(|m| m["to"][0] == to.as_str())
+            .unwrap_or_else(|| panic!("{} never arrived", sample.template));
+        assert_eq!(
+            received["subject"],
+            sample.subject.as_str(),
+            "{}",
+            sample.template
+        );
+        assert_eq!(
+            received["content_type"], "multipart/alternative",
+            "{}",
+            sample.template
+        );
+        assert_eq!(
+            normalised(received["text"].as_str().unwrap()),
+            normalised(&sample.text),
+            "{}",
+            sample.template
+        );
+        let html = received["html"].as_str().unwrap();
+        assert!(
+            html.contains("#0f766e"),
+            "{} is in the brand colour",
+            sample.template
+        );
+        assert!(
+            html.contains(">Forgeline</p>"),
+            "{} names the product",
+            sample.template
+        );
+    }
+    // The facts each message must carry, as the customer reads them.
+    let text_of = |template: &str, needle: &str| {
+        let found = messages.iter().any(|m| {
+            let of_template = samples
+                .iter()
+                .any(|s| s.template == template && m["subject"] == s.subject.as_str());
+            of_template && m["text"].as_str().unwrap().contains(needle)
+        });
+        assert!(found, "{template} says {needle:?}");
+    };
+    text_of("payment_failed", "We could not charge $49.00");
+    text_of("payment_failed", "(attempt 2)");
+    text_of("payment_failed", "try again on 23 December 2026");
+    text_of("payment_receipt", "Invoice GH-0042 is paid");
+    text_of(
+        "payment_action_required",
+        "Confirm the payment: http://127.0.0.1:3000/app/billing/invoices",
+    );
+    text_of(
+        "account_restricted",
+        "unpaid for 14 days, so the account is now read-only",
+    );
+    text_of("account_restored", "Every restriction is lifted");
+    text_of("trial_ending", "charged $49.00 on 20 December 2026");
+    text_of("cancellation_scheduled", "ends on 31 December 2026");
+    text_of("usage_warning", "8000 of its 10000 API calls (80 %)");
+    text_of(
+        "suspended",
+        "The reason given: Unusual payment activity under review.",
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_email_queued_for_one_cause_by_racing_transactions_goes_out_once(pool: PgPool) {
+    let brand = app::email::templates::Brand::new("Forgeline", "#4338ca");
+    let message = app::email::templates::account_restored(&brand, "Acme", "$49.00", "http://x/app");
+    let now = app::clock::Clock::System.now();
+    let queue = || async {
+        let mut tx = pool.begin().await.unwrap();
+        let queued = app::email::outbox::enqueue_once(
+            &mut tx,
+            now,
+            "ada@acme.test",
+            &message,
+            "collection:x:recovered:1",
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tx.commit().await.unwrap();
+        queued
+    };
+    let results = futures::future::join_all((0..4).map(|_| queue())).await;
+    assert_eq!(results.iter().filter(|q| **q).count(), 1, "{results:?}");
+    // language=PostgreSQL
+    let rows = sqlx::query_scalar!(r#"select count(*) as "n!" from email_outbox"#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    // Another recipient of the same cause gets their own copy.
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(
+        app::email::outbox::enqueue_once(
+            &mut conn,
+            now,
+            "bo@acme.test",
+            &message,
+            "collection:x:recovered:1"
+        )
+        .await
+        .unwrap()
+    );
+}

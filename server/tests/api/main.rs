@@ -11,6 +11,7 @@ mod analytics;
 mod billing_events;
 mod billing_tenancy;
 mod catalog;
+mod collection;
 mod email;
 mod embedded_db;
 mod event_races;

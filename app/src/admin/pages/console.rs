@@ -409,10 +409,62 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                 <div class="sm:col-span-3"><button type="submit" class=SMALL_BUTTON>"Add the override"</button></div>
             </form>
         </section>
+        <section aria-labelledby="org-collection" class="space-y-3" data-collection>
+            <h2 id="org-collection" class="text-xl font-semibold">"Unpaid invoices"</h2>
+            {if org.collection.is_empty() {
+                view! { <p class="text-sm text-slate-600">"No failed payments."</p> }.into_any()
+            } else {
+                org.collection.into_iter().map(collection_case).collect_view().into_any()
+            }}
+        </section>
         <section aria-labelledby="org-audit">
             <h2 id="org-audit" class="text-xl font-semibold">"Audit entries"</h2>
             {audit_table(org.audit, "Audit entries about this organisation")}
         </section>
+    }
+}
+
+/// One collection case and its steps, as a small table.
+fn collection_case(case: crate::billing::domain::collection::CaseView) -> impl IntoView {
+    let summary = format!(
+        "{}: {} after {} attempt{}",
+        case.invoice,
+        case.amount,
+        case.attempt,
+        if case.attempt == 1 { "" } else { "s" }
+    );
+    let next = [
+        case.next_retry_on.map(|day| format!("next retry on {day}")),
+        case.restricts_on.map(|day| format!("read-only from {day}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("; ");
+    view! {
+        <div class="overflow-x-auto rounded-lg border border-slate-200 p-4" data-case-state=case.state.as_str()>
+            <p class="text-sm"><strong>{case.state.label()}</strong>" · "{summary}</p>
+            {(!next.is_empty()).then(|| view! { <p class="text-sm text-slate-600">{next}</p> })}
+            <table class="mt-2 min-w-full text-left text-sm">
+                <caption class="sr-only">{format!("The history of invoice {}", case.invoice)}</caption>
+                <thead><tr>
+                    <th scope="col" class="py-1 pr-4">"When (at the provider)"</th>
+                    <th scope="col" class="py-1 pr-4">"Step"</th>
+                    <th scope="col" class="py-1 pr-4">"Attempt"</th>
+                    <th scope="col" class="py-1">"Cause"</th>
+                </tr></thead>
+                <tbody>
+                    {case.steps.into_iter().map(|step| view! {
+                        <tr class="border-t border-slate-100">
+                            <td class="py-1 pr-4 whitespace-nowrap">{step.occurred}</td>
+                            <td class="py-1 pr-4">{step.step.label()}</td>
+                            <td class="py-1 pr-4 tabular-nums">{(step.attempt > 0).then(|| step.attempt.to_string())}</td>
+                            <td class="py-1 break-all font-mono text-xs">{step.cause}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 

@@ -1,6 +1,8 @@
 //! The operations pages: provider events, the email outbox, system health.
 
-use super::super::ops::{EMAIL_STATUSES, EVENT_STATUSES, get_event, get_health, list_emails, list_events};
+use super::super::ops::{
+    EMAIL_STATUSES, EVENT_STATUSES, email_previews, get_event, get_health, list_emails, list_events,
+};
 use super::frame::{AdminNav, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
@@ -171,7 +173,44 @@ pub fn AdminEmailsPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <EmailPreviews />
         </main>
+    }
+}
+
+/// Every template with sample data: the HTML as a mail client draws it,
+/// beside its plain-text part.
+#[component]
+fn EmailPreviews() -> impl IntoView {
+    let previews = OnceResource::new(email_previews());
+    view! {
+        <section aria-labelledby="templates" class="space-y-4" data-email-previews>
+            <h2 id="templates" class="text-2xl font-semibold">"Templates"</h2>
+            <p class="text-sm text-slate-700">"Every email Gatehouse sends, with sample data, in the product's name and colour. Each is queued once per cause, so a retried job or a redelivered event never sends a second copy."</p>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    admin_outcome(previews.await, |previews| {
+                        previews.into_iter().enumerate().map(|(index, preview)| {
+                            let (heading, labelled_by) = (format!("template-{index}"), format!("template-{index}"));
+                            let (html_title, text_label) = (format!("{} as HTML", preview.template), format!("{} as plain text", preview.template));
+                            view! {
+                                <article aria-labelledby=labelled_by class="space-y-2 rounded-lg border border-slate-200 p-4" data-template=preview.template.clone()>
+                                    <h3 id=heading class="font-semibold">
+                                        <span class="font-mono">{preview.template.clone()}</span>": "{preview.subject.clone()}
+                                    </h3>
+                                    <div class="grid grid-cols-1 gap-4 lg:grid-cols-2">
+                                        <iframe srcdoc=preview.html sandbox="" title=html_title
+                                            class="h-96 w-full rounded border border-slate-200 bg-white"></iframe>
+                                        <pre class="h-96 overflow-auto whitespace-pre-wrap break-words rounded border border-slate-200 bg-slate-50 p-3 text-xs" tabindex="0"
+                                            aria-label=text_label>{preview.text}</pre>
+                                    </div>
+                                </article>
+                            }
+                        }).collect_view()
+                    })
+                })}
+            </Suspense>
+        </section>
     }
 }
 
@@ -274,16 +313,31 @@ pub fn AdminApiKeysPage() -> impl IntoView {
     }
 }
 
-/// `/admin/work`: what each background worker ran, when, and what failed.
+/// `/admin/work`: the job runner's schedules, queues, latest runs and dead
+/// jobs (with "run now" and "retry"), then the delivery queues.
 #[component]
 pub fn AdminWorkPage() -> impl IntoView {
+    let record = OnceResource::new(super::super::work::get_runner_record());
     let work = OnceResource::new(super::super::work::get_background_work());
+    let feedback = FormFeedback::from_address();
+    let done = query_value("done").map(|done| match done.as_str() {
+        "retry" => "The job is queued again.".to_owned(),
+        _ => "The schedule's work is queued and runs in a moment.".to_owned(),
+    });
     view! {
         <Title text="Background work — Gatehouse admin" />
         <AdminNav current="/admin/work" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+        <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Background work"</h1>
-            <p class="text-sm text-slate-700">"Every worker keeps its queue in a table and any number of server processes share it; this is what those tables record."</p>
+            <p class="text-sm text-slate-700">"Every server process runs the same job runner on the one database: each schedule's period runs once, whichever process gets there first, and every attempt is recorded here."</p>
+            {done.map(|message| view! { <Notice message=message /> })}
+            <FormSummary feedback=feedback />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    admin_outcome(record.await, runner_record)
+                })}
+            </Suspense>
+            <h2 class="text-2xl font-semibold">"Delivery queues"</h2>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     admin_outcome(work.await, |workers| {
@@ -292,10 +346,10 @@ pub fn AdminWorkPage() -> impl IntoView {
                             let attention = worker.attention;
                             view! {
                                 <section aria-labelledby=labelled_by class="space-y-2 rounded-lg border border-slate-200 p-4" data-worker=worker.name.clone()>
-                                    <h2 id=heading class="text-xl font-semibold">
+                                    <h3 id=heading class="text-xl font-semibold">
                                         {worker.name.clone()}
                                         {attention.then(|| view! { <span class="ml-2 rounded bg-amber-100 px-2 py-0.5 text-sm font-medium text-amber-900">"needs attention"</span> })}
-                                    </h2>
+                                    </h3>
                                     <p class="text-sm text-slate-700">{worker.does.clone()}</p>
                                     <dl class="grid grid-cols-1 gap-1 text-sm sm:grid-cols-2">
                                         {worker.figures.into_iter().map(|(label, value)| view! {
@@ -303,8 +357,8 @@ pub fn AdminWorkPage() -> impl IntoView {
                                         }).collect_view()}
                                     </dl>
                                     {(!worker.failures.is_empty()).then(|| view! {
-                                        <h3 class="font-semibold">"Latest failures"</h3>
-                                        <ul class="space-y-1 text-sm">
+                                        <h4 class="font-semibold">"Latest failures"</h4>
+                                        <ul class="space-y-1 text-sm break-words">
                                             {worker.failures.into_iter().map(|failure| view! {
                                                 <li>
                                                     {failure.at.clone()} " — "
@@ -325,5 +379,156 @@ pub fn AdminWorkPage() -> impl IntoView {
                 })}
             </Suspense>
         </main>
+    }
+}
+
+/// A short reason field and a submit button, for an audited action.
+fn reasoned_action(
+    action: &'static str,
+    field: (&'static str, String),
+    id: String,
+    label: &'static str,
+) -> impl IntoView {
+    let input_id = format!("{}-reason-{id}", field.0);
+    view! {
+        <form method="post" action=action class="flex flex-wrap items-end gap-2">
+            <input type="hidden" name=field.0 value=field.1 />
+            <label for=input_id.clone() class="sr-only">{format!("Reason ({label})")}</label>
+            <input id=input_id name="reason" type="text" required maxlength="500" placeholder="Reason" class="w-32 rounded-md border border-slate-300 px-2 py-1" />
+            <button type="submit" class="rounded-md border border-slate-300 px-2 py-1 font-medium hover:bg-slate-50">{label}</button>
+        </form>
+    }
+}
+
+fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
+    let dead_count = record.dead.len();
+    view! {
+        <section aria-labelledby="schedules" class="space-y-3" data-runner-schedules>
+            <h2 id="schedules" class="text-2xl font-semibold">"Schedules"</h2>
+            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Schedules, scrolls sideways">
+                <table class="w-full text-sm">
+                    <caption class="sr-only">"Each schedule: how often, its last and next run, how the last ended"</caption>
+                    <thead><tr>
+                        <th scope="col" class=TH>"Schedule"</th><th scope="col" class=TH>"How often"</th>
+                        <th scope="col" class=TH>"Last run"</th><th scope="col" class=TH>"Next run"</th>
+                        <th scope="col" class=TH>"Outcome"</th><th scope="col" class=TH>"Run now"</th>
+                    </tr></thead>
+                    <tbody>
+                        {record.schedules.into_iter().map(|line| {
+                            let failed = matches!(line.outcome.as_str(), "dead" | "failed, retrying");
+                            view! {
+                                <tr class="border-t border-slate-100 align-top" data-schedule=line.name.clone()>
+                                    <th scope="row" class="py-2 pr-4 text-left font-normal">
+                                        <span class="font-mono font-semibold">{line.name.clone()}</span>
+                                        <span class="block max-w-md text-slate-600">{line.does.clone()}</span>
+                                    </th>
+                                    <td class=TD>{line.every.clone()}</td>
+                                    <td class=TD>{line.last_run.clone()}</td>
+                                    <td class=TD>{line.next_run.clone()}</td>
+                                    <td class=TD>
+                                        <span class=if failed { "font-semibold text-red-800" } else { "" }>{line.outcome.clone()}</span>
+                                        {line.error.clone().map(|error| view! { <span class="block max-w-xs break-words text-red-800">{error}</span> })}
+                                    </td>
+                                    <td class=TD>{reasoned_action("/api/admin_run_schedule", ("name", line.name.clone()), line.name.replace('.', "-"), "Run now")}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <section aria-labelledby="queues" class="space-y-3">
+            <h2 id="queues" class="text-2xl font-semibold">"Queues"</h2>
+            {if record.queues.is_empty() {
+                view! { <p class="text-sm text-slate-700">"Nothing queued: every job has run."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Queues, scrolls sideways">
+                        <table class="w-full text-sm">
+                            <caption class="sr-only">"Open jobs by kind"</caption>
+                            <thead><tr>
+                                <th scope="col" class=TH>"Kind"</th><th scope="col" class="py-2 pr-4 text-right font-semibold">"Due"</th>
+                                <th scope="col" class="py-2 pr-4 text-right font-semibold">"Running"</th><th scope="col" class="py-2 pr-4 text-right font-semibold">"Retrying later"</th>
+                                <th scope="col" class="py-2 pr-4 text-right font-semibold">"Dead"</th><th scope="col" class=TH>"Oldest due"</th>
+                            </tr></thead>
+                            <tbody>
+                                {record.queues.into_iter().map(|q| view! {
+                                    <tr class="border-t border-slate-100">
+                                        <th scope="row" class="py-2 pr-4 text-left font-mono font-normal">{q.kind}</th>
+                                        <td class="py-2 pr-4 text-right tabular-nums">{q.due}</td>
+                                        <td class="py-2 pr-4 text-right tabular-nums">{q.running}</td>
+                                        <td class="py-2 pr-4 text-right tabular-nums">{q.scheduled}</td>
+                                        <td class="py-2 pr-4 text-right tabular-nums">{q.dead}</td>
+                                        <td class=TD>{q.oldest_due}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+        <section aria-labelledby="dead-jobs" class="space-y-3" data-dead-jobs=dead_count>
+            <h2 id="dead-jobs" class="text-2xl font-semibold">"Dead jobs"</h2>
+            {if record.dead.is_empty() {
+                view! { <p class="text-sm text-slate-700">"No dead jobs."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Dead jobs, scrolls sideways">
+                        <table class="w-full text-sm">
+                            <caption class="sr-only">"Jobs that failed every attempt, newest first"</caption>
+                            <thead><tr>
+                                <th scope="col" class=TH>"Job"</th><th scope="col" class=TH>"Kind"</th><th scope="col" class=TH>"Attempts"</th>
+                                <th scope="col" class=TH>"Due"</th><th scope="col" class=TH>"Last error"</th><th scope="col" class=TH>"Retry"</th>
+                            </tr></thead>
+                            <tbody>
+                                {record.dead.into_iter().map(|job| view! {
+                                    <tr class="border-t border-slate-100 align-top" data-dead-job=job.job_id>
+                                        <th scope="row" class="py-2 pr-4 text-left font-normal tabular-nums">{job.job_id}</th>
+                                        <td class="py-2 pr-4 font-mono">{job.kind}</td>
+                                        <td class="py-2 pr-4 tabular-nums">{job.attempts}</td>
+                                        <td class=TD>{job.due}</td>
+                                        <td class="py-2 pr-4 max-w-xs break-words">{job.error}</td>
+                                        <td class=TD>{reasoned_action("/api/admin_retry_job", ("id", job.job_id.to_string()), job.job_id.to_string(), "Retry")}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+        <section aria-labelledby="runs" class="space-y-3">
+            <h2 id="runs" class="text-2xl font-semibold">"Latest runs"</h2>
+            {if record.runs.is_empty() {
+                view! { <p class="text-sm text-slate-700">"Nothing has run yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Latest runs, scrolls sideways">
+                        <table class="w-full text-sm">
+                            <caption class="sr-only">"The latest 30 attempts, newest first"</caption>
+                            <thead><tr>
+                                <th scope="col" class=TH>"Started"</th><th scope="col" class=TH>"Kind"</th><th scope="col" class=TH>"Attempt"</th>
+                                <th scope="col" class=TH>"Took"</th><th scope="col" class=TH>"Outcome"</th><th scope="col" class=TH>"Process"</th>
+                            </tr></thead>
+                            <tbody>
+                                {record.runs.into_iter().map(|run| {
+                                    let outcome = run.outcome.clone();
+                                    view! {
+                                    <tr class="border-t border-slate-100 align-top" data-run-outcome=outcome>
+                                        <th scope="row" class="py-2 pr-4 text-left font-normal whitespace-nowrap">{run.started}</th>
+                                        <td class="py-2 pr-4 font-mono">{format!("{} #{}", run.kind, run.job_id)}</td>
+                                        <td class="py-2 pr-4 tabular-nums">{run.attempt}</td>
+                                        <td class="py-2 pr-4 tabular-nums">{run.took}</td>
+                                        <td class="py-2 pr-4">{run.outcome}{run.error.map(|error| view! { <span class="block max-w-xs break-words text-red-800">{error}</span> })}</td>
+                                        <td class="py-2 pr-4 font-mono text-xs">{run.worker}</td>
+                                    </tr>
+                                }}).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
     }
 }

@@ -95,6 +95,40 @@ pub async fn sandbox_end_period() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Test mode only: lets the open collection case's grace period run out
+/// now, as if its days had passed, and restricts the organisation through
+/// the same step the runner's sweep takes.
+#[server(prefix = "/api", endpoint = "sandbox_skip_grace")]
+pub async fn sandbox_skip_grace() -> Result<(), AppError> {
+    let (_, scope) = require_billing_manager().await?;
+    let context = app_context()?;
+    if context.sandbox.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let now = context.clock.now();
+    let mut tx = context.pool.begin().await?;
+    let grace_days = crate::catalog::db::load_catalog(&mut tx)
+        .await
+        .map(|catalog| catalog.collection.grace_days)
+        .unwrap_or_else(|_| crate::catalog::domain::CollectionTerms::default().grace_days);
+    let restricted = crate::billing::collection::skip_grace(
+        &mut tx,
+        scope.organization_id(),
+        grace_days,
+        &context.trial_notices(),
+        now,
+    )
+    .await?;
+    if !restricted {
+        return Err(AppError::Conflict(
+            "There is no unpaid invoice in its grace period.".into(),
+        ));
+    }
+    tx.commit().await?;
+    crate::security::redirect::redirect("/app/billing?grace_skipped=1");
+    Ok(())
+}
+
 /// Test mode only: ends the signup trial now, as if its days had run out
 /// (without a subscription the account is paused until a plan is chosen).
 #[server(prefix = "/api", endpoint = "sandbox_end_trial")]

@@ -129,14 +129,14 @@ pub struct CaseView {
     pub attempt: i32,
     /// The amount, with its currency.
     pub amount: String,
-    /// The next retry, if one is scheduled.
-    pub next_retry_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// When the grace period ends (restriction), for open unrestricted cases.
-    pub restricts_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The next retry's day, if one is scheduled.
+    pub next_retry_on: Option<String>,
+    /// The day the grace period ends (restriction), for open unrestricted cases.
+    pub restricts_on: Option<String>,
     /// Where the customer pays or authenticates, if the provider hosts it.
     pub pay_url: Option<String>,
-    /// Opened (first failure at the provider).
-    pub past_due_since: chrono::DateTime<chrono::Utc>,
+    /// Opened (first failure at the provider), as a time in words.
+    pub past_due_since: String,
     /// Its steps, oldest first.
     pub steps: Vec<StepView>,
 }
@@ -150,8 +150,8 @@ pub struct StepView {
     pub attempt: i32,
     /// What took it.
     pub cause: String,
-    /// When it happened at the provider.
-    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    /// When it happened at the provider, as a time in words.
+    pub occurred: String,
 }
 
 #[cfg(test)]

@@ -126,6 +126,7 @@ pub fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView
         let view_for_fields = view.clone();
         let request_id = request_id.clone();
         let test_mode = view.test_mode;
+        let past_due = view.status == Some(crate::billing::domain::SubscriptionStatus::PastDue);
         view! {
             <section aria-labelledby="change-heading" class="space-y-4 rounded-xl border border-slate-200 p-6">
                 <h2 id="change-heading" class="text-xl font-semibold">"Change plan"</h2>
@@ -160,6 +161,16 @@ pub fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView
                                 explanation="Make time pass: end the current period now (the trial ends or the subscription renews and is charged)."
                                 action="/api/sandbox_end_period"
                                 button="End the current period now"
+                            />
+                        }
+                    })}
+                {(test_mode && past_due)
+                    .then(|| {
+                        view! {
+                            <TestModeClock
+                                explanation="Make time pass: let the unpaid invoice's grace period run out now (the account turns read-only until it is paid)."
+                                action="/api/sandbox_skip_grace"
+                                button="Skip the grace period"
                             />
                         }
                     })}
