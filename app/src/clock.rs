@@ -68,6 +68,20 @@ impl Clock {
         }
     }
 
+    /// Sets a test clock `ahead` of the wall clock; false for the system
+    /// clock.
+    pub fn set_ahead(&self, ahead: TimeDelta) -> bool {
+        match self {
+            Clock::System => false,
+            Clock::Shifted(offset) => {
+                offset
+                    .0
+                    .store(ahead.num_microseconds().unwrap_or(i64::MAX), Ordering::SeqCst);
+                true
+            }
+        }
+    }
+
     /// Sets a test clock to `at`, to run on from there; false for the
     /// system clock.
     pub fn set(&self, at: DateTime<Utc>) -> bool {

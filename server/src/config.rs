@@ -54,6 +54,12 @@ pub struct Settings {
     /// `smtp://user:pass@host:587?tls=required` or `smtps://…`. Unset: mail
     /// stays in the outbox and, on local runs, shows at `/dev/mailbox`.
     pub smtp_url: Option<SecretString>,
+    /// `GATEHOUSE_CLOCK_OFFSET_FILE`: for tests of several processes only. The
+    /// process's clock runs ahead of the wall clock by the whole seconds
+    /// this file holds, re-read every 100 ms, so a test can walk every
+    /// process through days at once. Unset (always, in production): the
+    /// wall clock.
+    pub clock_offset_file: Option<PathBuf>,
     /// `GATEHOUSE_MAIL_FROM`: the sender of every email.
     pub mail_from: String,
     /// `GATEHOUSE_TRUST_FORWARDED_FOR`: `true` behind a proxy that sets
@@ -240,6 +246,7 @@ impl Settings {
             site_root: get("GATEHOUSE_SITE_ROOT").map_or_else(|| PathBuf::from("target/site"), PathBuf::from),
             log_format,
             smtp_url: get("GATEHOUSE_SMTP_URL").map(SecretString::from),
+            clock_offset_file: get("GATEHOUSE_CLOCK_OFFSET_FILE").map(PathBuf::from),
             mail_from: get("GATEHOUSE_MAIL_FROM")
                 .unwrap_or_else(|| "Forgeline <no-reply@localhost>".to_owned()),
             trust_forwarded_for,

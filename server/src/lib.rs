@@ -508,7 +508,10 @@ async fn serve_with_pool(
     );
     admin::bootstrap_from_env(&pool).await?;
     // The one clock of this process; everything below reads the time from it.
-    let clock = Clock::System;
+    let clock = match &settings.clock_offset_file {
+        None => Clock::System,
+        Some(path) => follow_clock_offset_file(path.clone()),
+    };
     let caught_up = app::billing::series_store::catch_up(&pool, clock.now()).await?;
     if caught_up > 0 {
         tracing::info!(
@@ -613,6 +616,32 @@ async fn check_stripe_catalog(
 }
 
 /// Deletes expired sessions hourly.
+/// A clock that runs ahead of the wall clock by the whole seconds in
+/// `path` (`GATEHOUSE_CLOCK_OFFSET_FILE`, for tests of several processes),
+/// re-read every 100 ms; an unreadable file leaves the offset as it was.
+fn follow_clock_offset_file(path: std::path::PathBuf) -> Clock {
+    let clock = Clock::shifted();
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+    };
+    if let Some(seconds) = read(&path) {
+        clock.set_ahead(chrono::TimeDelta::seconds(seconds));
+    }
+    tracing::warn!(path = %path.display(), "the clock follows an offset file: a test setting, never for production");
+    let follower = clock.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if let Some(seconds) = read(&path) {
+                follower.set_ahead(chrono::TimeDelta::seconds(seconds));
+            }
+        }
+    });
+    clock
+}
+
 fn spawn_session_cleanup(pool: PgPool) {
     let store = PostgresStore::new(pool);
     tokio::spawn(async move {

@@ -182,8 +182,17 @@ async fn three_failed_payments_restrict_the_account_and_a_payment_restores_it(po
     // The console's organisation page shows the case and its history.
     let (mut admin, _) = crate::admin_console::enrolled_admin(&app).await;
     let page = admin.get(&format!("/admin/organizations/{acme}")).await;
-    assert!(page.body.contains(r#"data-case-state="recovered""#), "{}", page.body);
-    for label in ["Payment failing", "Restricted (read-only)", "Paid", "sandbox:evt_"] {
+    assert!(
+        page.body.contains(r#"data-case-state="recovered""#),
+        "{}",
+        page.body
+    );
+    for label in [
+        "Payment failing",
+        "Restricted (read-only)",
+        "Paid",
+        "sandbox:evt_",
+    ] {
         assert!(page.body.contains(label), "{label}");
     }
 

@@ -37,3 +37,4 @@ mod stripe_provider;
 mod team;
 mod trials;
 mod webhooks;
+mod week;
