@@ -133,7 +133,11 @@ async fn three_processes_walk_a_week_running_each_period_email_and_event_once(po
     .await;
     crate::billing_events::drain(&app).await;
     let ended = c.submit("/api/sandbox_end_period", &[]).await;
-    assert_eq!(ended.headers["location"], "/app/billing?period_ended=1", "{}", ended.body);
+    assert_eq!(
+        ended.headers["location"], "/app/billing?period_ended=1",
+        "{}",
+        ended.body
+    );
 
     let offset_file = std::env::temp_dir().join(format!("gatehouse-week-{}", uuid::Uuid::new_v4()));
     std::fs::write(&offset_file, "0").unwrap();
