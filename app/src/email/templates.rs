@@ -1,4 +1,4 @@
-//! The emails Gatehouse sends. Every message is a [`Letter`] (paragraphs,
+//! The emails Gatehouse sends. Every message is a `Letter` (paragraphs,
 //! one action, a footnote) drawn in one layout with the product's name and
 //! brand colour; its plain-text part is written from the same parts, so the
 //! two never say different things.

@@ -125,7 +125,7 @@ impl Sandbox {
     }
 
     /// Charges again every unpaid invoice whose next attempt is due (the
-    /// sandbox's retry schedule, [`PAYMENT_RETRY_DAYS`]), in the job's
+    /// sandbox's retry schedule, `PAYMENT_RETRY_DAYS`: 3, 5 and 7 days), in the job's
     /// transaction: a working card pays it and the subscription is active
     /// again; a failing one records the attempt and schedules the next, and
     /// after the last the subscription turns `unpaid`. Returns how many
