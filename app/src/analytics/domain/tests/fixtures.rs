@@ -13,10 +13,11 @@ fn two_annual_subscriptions_round_once_at_the_customer() {
     assert_eq!(january.mrr_cents, 8817, "2 × 529 ÷ 12 = 88.1667, not 2 × 44.08");
     assert_eq!(january.arr_cents, 12 * 8817);
     assert_eq!(january.movements_cents.new_business, 8817);
-    // 4408.33 + 4408.33: floors 4408 + 4408, the one cent left goes to the first label.
+    // 4408.33 + 4408.33: floors 4408 + 4408, the one cent left goes to the
+    // key that sorts first ("growth"), although "starter" was seen first.
     assert_eq!(january.mrr_by_plan_cents.values().sum::<i64>(), 8817);
-    assert_eq!(january.mrr_by_plan_cents["starter"], 4409);
-    assert_eq!(january.mrr_by_plan_cents["growth"], 4408);
+    assert_eq!(january.mrr_by_plan_cents["growth"], 4409);
+    assert_eq!(january.mrr_by_plan_cents["starter"], 4408);
     assert_eq!(january.mrr_by_interval_cents["year"], 8817);
 }
 
@@ -469,19 +470,115 @@ fn movement_kinds_follow_the_table() {
     }
 }
 
+/// Labels named in the given order (ids 0, 1, 2… in arrival order).
+fn labels_in_order(names: &[&str]) -> crate::billing::domain::series::Labels {
+    let mut labels = crate::billing::domain::series::Labels::default();
+    for name in names {
+        labels.id(name);
+    }
+    labels
+}
+
 #[test]
 fn a_largest_remainder_split_always_sums_to_the_rounded_total() {
+    let labels = labels_in_order(&["a", "b", "c"]);
     let third = ExactMrr::from_parts(1, 3).unwrap();
-    let parts = split(1, [(0, third), (1, third), (2, third)].into_iter());
+    let parts = split(1, [(0, third), (1, third), (2, third)].into_iter(), &labels);
     assert_eq!(
         &*parts,
         &[(0, 1)],
-        "1 cent over three equal thirds goes to the first"
+        "1 cent over three equal thirds goes to the name that sorts first"
     );
     let parts = split(
         2,
         [(0, ExactMrr::whole(1)), (1, ExactMrr::from_parts(5, 4).unwrap())].into_iter(),
+        &labels,
     );
     assert_eq!(parts.iter().map(|p| p.1).sum::<i64>(), 2);
-    assert_eq!(&*split(0, std::iter::empty()), &[]);
+    assert_eq!(&*split(0, std::iter::empty(), &labels), &[]);
+}
+
+#[test]
+fn a_tied_cent_goes_to_the_key_that_sorts_first_whatever_arrived_first() {
+    // The same shares, their labels seen in every order: the split by name
+    // is the same each time (ties by name, not by arrival).
+    let third = ExactMrr::from_parts(1, 3).unwrap();
+    let half = ExactMrr::from_parts(1, 2).unwrap();
+    let cases: [(&[(&str, ExactMrr)], i64, &[(&str, i64)]); 3] = [
+        (
+            &[("pro", third), ("basic", third), ("team", third)],
+            1,
+            &[("basic", 1)],
+        ),
+        (&[("year", half), ("month", half)], 1, &[("month", 1)]),
+        (
+            &[
+                ("z.tier", ExactMrr::whole(3).plus(half)),
+                ("a.tier", ExactMrr::whole(2).plus(half)),
+            ],
+            6,
+            &[("a.tier", 3), ("z.tier", 3)],
+        ),
+    ];
+    for (shares, total, expected) in cases {
+        let names: Vec<&str> = shares.iter().map(|(name, _)| *name).collect();
+        let mut orders = vec![names.clone()];
+        let mut reversed = names.clone();
+        reversed.reverse();
+        orders.push(reversed);
+        orders.push({
+            let mut rotated = names.clone();
+            rotated.rotate_left(1);
+            rotated
+        });
+        for order in orders {
+            let labels = labels_in_order(&order);
+            let mut ids = labels.clone();
+            let parts = split(
+                total,
+                shares.iter().map(|(name, share)| (ids.id(name), *share)),
+                &labels,
+            );
+            let mut named: Vec<(&str, i64)> = parts
+                .iter()
+                .map(|(id, cents)| (labels.name(*id), *cents))
+                .collect();
+            named.sort();
+            assert_eq!(named, expected, "labels seen in the order {order:?}");
+        }
+    }
+}
+
+proptest::proptest! {
+    /// Any shares, their labels met in any order, split alike by name.
+    #[test]
+    fn a_split_never_depends_on_the_order_labels_arrived(
+        cents in proptest::collection::vec((0_i64..5_000, 1_i64..13), 1..6),
+        rotation in 0_usize..6,
+    ) {
+        let names = ["annual", "basic", "month", "pro", "team", "year"];
+        let shares: Vec<(&str, ExactMrr)> = cents
+            .iter()
+            .enumerate()
+            .map(|(i, (amount, months))| (names[i], ExactMrr::from_parts(i128::from(*amount), i128::from(*months)).unwrap()))
+            .collect();
+        let total = shares.iter().fold(ExactMrr::ZERO, |sum, (_, share)| sum.plus(*share)).rounded();
+        let by_name = |order: Vec<&str>| {
+            let labels = labels_in_order(&order);
+            let mut ids = labels.clone();
+            let parts = split(total, shares.iter().map(|(name, share)| (ids.id(name), *share)), &labels);
+            let mut named: Vec<(String, i64)> =
+                parts.iter().map(|(id, cents)| (labels.name(*id).to_owned(), *cents)).collect();
+            named.sort();
+            named
+        };
+        let arrival: Vec<&str> = shares.iter().map(|(name, _)| *name).collect();
+        let mut other = arrival.clone();
+        let turns = rotation % other.len();
+        other.rotate_left(turns);
+        other.reverse();
+        let first = by_name(arrival);
+        proptest::prop_assert_eq!(first.iter().map(|(_, c)| c).sum::<i64>(), total.max(0));
+        proptest::prop_assert_eq!(first, by_name(other));
+    }
 }

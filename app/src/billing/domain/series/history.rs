@@ -233,7 +233,7 @@ impl History {
                 }
                 i += 1;
             }
-            let value = day_value(day, &current);
+            let value = day_value(day, &current, &self.plans, &self.intervals);
             if let Some(kind) = MovementKind::of(last_mrr, value.mrr, had_mrr) {
                 self.movements.push(Movement {
                     customer,
@@ -304,21 +304,23 @@ impl History {
 }
 
 /// The customer's value at the end of `day` from its subscriptions' states.
-fn day_value(day: NaiveDate, current: &[Current]) -> DayValue {
+fn day_value(day: NaiveDate, current: &[Current], plans: &Labels, intervals: &Labels) -> DayValue {
     let total = current.iter().fold(ExactMrr::ZERO, |sum, c| sum.plus(c.mrr));
     let mrr = total.rounded();
     DayValue {
         day,
         mrr,
-        by_plan: split(mrr, current.iter().map(|c| (c.plan, c.mrr))),
-        by_interval: split(mrr, current.iter().map(|c| (c.interval, c.mrr))),
+        by_plan: split(mrr, current.iter().map(|c| (c.plan, c.mrr)), plans),
+        by_interval: split(mrr, current.iter().map(|c| (c.interval, c.mrr)), intervals),
     }
 }
 
 /// Splits the rounded `total` over the labels' exact shares by largest
 /// remainder, so the parts sum to `total` exactly. Labels with nothing are
-/// left out; ties go to the smaller label id.
-pub fn split(total: i64, shares: impl Iterator<Item = (LabelId, ExactMrr)>) -> Split {
+/// left out. Equal remainders go to the label whose name sorts first (byte
+/// order, METRICS.md), never to the one seen first: ids are handed out in
+/// arrival order, so the same history read in another order splits alike.
+pub fn split(total: i64, shares: impl Iterator<Item = (LabelId, ExactMrr)>, labels: &Labels) -> Split {
     let mut grouped: Vec<(LabelId, ExactMrr)> = Vec::new();
     for (label, share) in shares {
         if share == ExactMrr::ZERO {
@@ -342,8 +344,13 @@ pub fn split(total: i64, shares: impl Iterator<Item = (LabelId, ExactMrr)>) -> S
         .collect();
     let mut left = total - parts.iter().map(|(_, floor, _)| floor).sum::<i64>();
     let mut order: Vec<usize> = (0..parts.len()).collect();
-    // Largest fractional remainder first; a stable sort keeps label order on ties.
-    order.sort_by(|a, b| parts[*b].2.cmp_value(&parts[*a].2));
+    // Largest fractional remainder first; on a tie, the name that sorts first.
+    order.sort_by(|a, b| {
+        parts[*b]
+            .2
+            .cmp_value(&parts[*a].2)
+            .then_with(|| labels.name(parts[*a].0).cmp(labels.name(parts[*b].0)))
+    });
     let mut k = 0;
     while left > 0 && !order.is_empty() {
         parts[order[k % order.len()]].1 += 1;
@@ -353,8 +360,13 @@ pub fn split(total: i64, shares: impl Iterator<Item = (LabelId, ExactMrr)>) -> S
     while left < 0 {
         // Only when a part's floor exceeds what rounding left (never for
         // non-negative shares); take from the largest part.
-        if let Some(part) = parts.iter_mut().max_by_key(|p| p.1) {
-            part.1 -= 1;
+        let largest = parts
+            .iter()
+            .enumerate()
+            .max_by(|(_, a), (_, b)| a.1.cmp(&b.1).then_with(|| labels.name(b.0).cmp(labels.name(a.0))))
+            .map(|(index, _)| index);
+        if let Some(index) = largest {
+            parts[index].1 -= 1;
         }
         left += 1;
     }
