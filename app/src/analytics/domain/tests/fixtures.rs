@@ -504,7 +504,9 @@ fn a_tied_cent_goes_to_the_key_that_sorts_first_whatever_arrived_first() {
     // is the same each time (ties by name, not by arrival).
     let third = ExactMrr::from_parts(1, 3).unwrap();
     let half = ExactMrr::from_parts(1, 2).unwrap();
-    let cases: [(&[(&str, ExactMrr)], i64, &[(&str, i64)]); 3] = [
+    /// Named shares, the rounded total, and the split expected by name.
+    type Case<'a> = (&'a [(&'a str, ExactMrr)], i64, &'a [(&'a str, i64)]);
+    let cases: [Case; 3] = [
         (
             &[("pro", third), ("basic", third), ("team", third)],
             1,
