@@ -1,6 +1,8 @@
 //! Signing up, signing in, email confirmation and password resets.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod contacts;
 pub mod domain;
 pub mod pages;
 

@@ -415,13 +415,12 @@ async fn tell_suspension(
     } else {
         crate::email::templates::reactivated(&brand, &name, &format!("{}/app", context.public_url))
     };
-    let contacts = crate::billing::trials::billing_contacts(conn, organization_id).await?;
     let cause = format!(
         "{}:{organization_id}:{}",
         message.template,
         now.timestamp_micros()
     );
-    crate::email::outbox::enqueue_once_each(conn, now, &contacts, &message, &cause).await?;
+    crate::accounts::contacts::email_billing_contacts(conn, organization_id, &message, &cause, now).await?;
     Ok(())
 }
 

@@ -11,9 +11,10 @@
 use super::domain::collection::{CaseState, CaseView, Signal, StepView, next};
 use super::domain::{InvoiceSnapshot, InvoiceStatus};
 use super::provider::ProviderName;
-use super::trials::{Notices, billing_contacts};
+use super::trials::Notices;
+use crate::accounts::contacts::email_billing_contacts;
 use crate::catalog::money::Money;
-use crate::email::{outbox, templates};
+use crate::email::templates;
 use crate::outbound::events::{EventType, record};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
@@ -457,8 +458,7 @@ async fn tell(
         case.attempt
     );
     if let Some(message) = message {
-        let contacts = billing_contacts(conn, case.organization_id).await?;
-        outbox::enqueue_once_each(conn, now, &contacts, &message, &step_key).await?;
+        email_billing_contacts(conn, case.organization_id, &message, &step_key, now).await?;
     }
     let data = json!({
         "organization": { "id": case.organization_id },
@@ -528,8 +528,14 @@ async fn send_receipt(
         invoice.number.as_deref().unwrap_or(&invoice.id),
         invoice.hosted_invoice_url.as_deref().unwrap_or(&invoices_url),
     );
-    let contacts = billing_contacts(conn, organization_id).await?;
-    outbox::enqueue_once_each(conn, now, &contacts, &message, &format!("receipt:{}", invoice.id)).await?;
+    email_billing_contacts(
+        conn,
+        organization_id,
+        &message,
+        &format!("receipt:{}", invoice.id),
+        now,
+    )
+    .await?;
     Ok(())
 }
 

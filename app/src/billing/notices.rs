@@ -7,8 +7,9 @@
 use super::collection;
 use super::db::LocalSubscription;
 use super::domain::{ChangeKind, SubscriptionSnapshot, SubscriptionStatus};
-use super::trials::{Notices, billing_contacts};
-use crate::email::{outbox, templates};
+use super::trials::Notices;
+use crate::accounts::contacts::email_billing_contacts;
+use crate::email::templates;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
@@ -94,7 +95,6 @@ pub async fn after_subscription_event(
     } else {
         return Ok(());
     };
-    let contacts = billing_contacts(conn, local.organization_id).await?;
-    outbox::enqueue_once_each(conn, now, &contacts, &message, &email_cause).await?;
+    email_billing_contacts(conn, local.organization_id, &message, &email_cause, now).await?;
     Ok(())
 }

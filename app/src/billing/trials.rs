@@ -9,8 +9,9 @@
 
 use super::domain::{ExactMrr, SubscriptionStatus};
 use super::ledger_store::{Revision, plan_state, record_revision};
+use crate::accounts::contacts::email_billing_contacts;
 use crate::catalog::domain::BillingCycle;
-use crate::email::{outbox, templates};
+use crate::email::templates;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -152,24 +153,6 @@ pub fn due_reminders(
     }
 }
 
-/// Who gets an organisation's billing notices: its owners and admins.
-pub async fn billing_contacts(
-    conn: &mut PgConnection,
-    organization_id: Uuid,
-) -> Result<Vec<String>, sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query_scalar!(
-        r#"
-        select u.email from membership m join app_user u using (user_id)
-        where m.organization_id = $1 and m.role in ('owner', 'admin')
-        order by m.role desc, m.created_at
-        "#,
-        organization_id
-    )
-    .fetch_all(&mut *conn)
-    .await
-}
-
 /// A trial that may owe reminders, as a sweep reads it (row locked).
 struct TrialDue {
     subscription_id: Uuid,
@@ -235,8 +218,7 @@ async fn record_reminder(
         trial.subscription_id,
         trial.trial_end.timestamp()
     );
-    let contacts = billing_contacts(conn, trial.organization_id).await?;
-    outbox::enqueue_once_each(conn, now, &contacts, &message, &email_cause).await?;
+    email_billing_contacts(conn, trial.organization_id, &message, &email_cause, now).await?;
     Ok(true)
 }
 
@@ -495,9 +477,8 @@ async fn pause_ended_trial(
     )
     .await?;
     let message = templates::trial_ended(&notices.brand, &trial.organization, &notices.billing_url());
-    let contacts = billing_contacts(conn, trial.organization_id).await?;
     let cause = format!("trial_ended:{subscription_id}:{}", trial.trial_end.timestamp());
-    outbox::enqueue_once_each(conn, now, &contacts, &message, &cause).await?;
+    email_billing_contacts(conn, trial.organization_id, &message, &cause, now).await?;
     Ok(true)
 }
 

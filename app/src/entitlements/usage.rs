@@ -583,9 +583,8 @@ pub async fn warn_near_limit(
         limit,
         &format!("{}/app/billing", notices.public_url),
     );
-    let contacts = crate::billing::trials::billing_contacts(conn, organization_id).await?;
     let cause = format!("usage_warning:{organization_id}:{metric}:{limit}");
-    crate::email::outbox::enqueue_once_each(conn, now, &contacts, &message, &cause).await?;
+    crate::accounts::contacts::email_billing_contacts(conn, organization_id, &message, &cause, now).await?;
     Ok(true)
 }
 

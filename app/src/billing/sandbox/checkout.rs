@@ -2,15 +2,10 @@
 
 use super::cards::{TestCard, test_card};
 use super::prices::{add_months, currency_of, cycle_of, line_descriptions, period_amount, priced_items};
-use super::store::{
-    emit, emit_subscription, issue_invoice, lock_subscription, save_and_report, save_invoice,
-    save_subscription,
-};
+use super::store::{emit, emit_subscription, issue_invoice, save_subscription, settle_invoice};
 use super::{Sandbox, db_error, new_id};
 use crate::billing::domain::SubscriptionStatus;
-use crate::billing::domain::{
-    BillingEvent, DesiredItem, InvoiceLine, InvoiceSnapshot, InvoiceStatus, SubscriptionSnapshot,
-};
+use crate::billing::domain::{BillingEvent, DesiredItem, InvoiceLine, InvoiceSnapshot, SubscriptionSnapshot};
 use crate::billing::provider::ProviderError;
 use crate::catalog::domain::BillingCycle;
 
@@ -234,34 +229,8 @@ impl Sandbox {
             .await
             .map_err(db_error)?;
             for json in open {
-                let Ok(mut invoice) = serde_json::from_value::<InvoiceSnapshot>(json) else {
-                    continue;
-                };
-                invoice.status = InvoiceStatus::Paid;
-                invoice.amount_paid = invoice.amount_due;
-                invoice.attempt_count += 1;
-                invoice.next_payment_attempt = None;
-                save_invoice(&mut tx, &invoice).await.map_err(db_error)?;
-                let subscription_id = invoice.subscription_id.clone();
-                emit(
-                    &mut tx,
-                    at,
-                    "invoice.paid",
-                    &BillingEvent::InvoiceChanged {
-                        invoice: Box::new(invoice),
-                    },
-                )
-                .await
-                .map_err(db_error)?;
-                if let Some(id) = subscription_id
-                    && let Some(mut snapshot) = lock_subscription(&mut tx, &id).await.map_err(db_error)?
-                    && matches!(
-                        snapshot.status,
-                        SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid
-                    )
-                {
-                    snapshot.status = SubscriptionStatus::Active;
-                    save_and_report(&mut tx, at, "customer.subscription.updated", &snapshot).await?;
+                if let Ok(invoice) = serde_json::from_value::<InvoiceSnapshot>(json) {
+                    settle_invoice(&mut tx, at, invoice).await?;
                 }
             }
         }

@@ -6,10 +6,11 @@
 use super::prices::{add_months, cycle_of, line_descriptions, priced_items};
 use super::store::{
     PAYMENT_RETRY_DAYS, card_pays, emit, issue_invoice, lock_subscription, save_and_report, save_invoice,
+    settle_invoice,
 };
 use super::{Sandbox, db_error};
 use crate::billing::domain::SubscriptionStatus;
-use crate::billing::domain::{BillingEvent, InvoiceSnapshot, InvoiceStatus, SubscriptionSnapshot};
+use crate::billing::domain::{BillingEvent, InvoiceSnapshot, SubscriptionSnapshot};
 use crate::billing::provider::ProviderError;
 use crate::billing::trials::PROVIDER_NOTICE_DAYS;
 
@@ -152,59 +153,36 @@ impl Sandbox {
                 continue;
             };
             tried += 1;
-            let pays = card_pays(tx, &invoice.customer_id).await.map_err(db_error)? == Some(true);
+            if card_pays(tx, &invoice.customer_id).await.map_err(db_error)? == Some(true) {
+                settle_invoice(tx, at, invoice).await?;
+                continue;
+            }
             invoice.attempt_count += 1;
             let subscription = match invoice.subscription_id.clone() {
                 Some(id) => lock_subscription(tx, &id).await.map_err(db_error)?,
                 None => None,
             };
-            if pays {
-                invoice.status = InvoiceStatus::Paid;
-                invoice.amount_paid = invoice.amount_due;
-                invoice.next_payment_attempt = None;
-                save_invoice(tx, &invoice).await.map_err(db_error)?;
-                emit(
-                    tx,
-                    at,
-                    "invoice.paid",
-                    &BillingEvent::InvoiceChanged {
-                        invoice: Box::new(invoice),
-                    },
-                )
-                .await
-                .map_err(db_error)?;
-                if let Some(mut snapshot) = subscription
-                    && matches!(
-                        snapshot.status,
-                        SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid
-                    )
-                {
-                    snapshot.status = SubscriptionStatus::Active;
-                    save_and_report(tx, at, "customer.subscription.updated", &snapshot).await?;
-                }
-            } else {
-                // The n-th attempt failed: the next waits the n-th gap, if any.
-                let gap = PAYMENT_RETRY_DAYS.get(invoice.attempt_count.saturating_sub(1) as usize);
-                invoice.next_payment_attempt = gap.map(|days| at.timestamp() + days * 86_400);
-                save_invoice(tx, &invoice).await.map_err(db_error)?;
-                let retries_over = invoice.next_payment_attempt.is_none();
-                emit(
-                    tx,
-                    at,
-                    "invoice.payment_failed",
-                    &BillingEvent::InvoiceChanged {
-                        invoice: Box::new(invoice),
-                    },
-                )
-                .await
-                .map_err(db_error)?;
-                if retries_over
-                    && let Some(mut snapshot) = subscription
-                    && snapshot.status == SubscriptionStatus::PastDue
-                {
-                    snapshot.status = SubscriptionStatus::Unpaid;
-                    save_and_report(tx, at, "customer.subscription.updated", &snapshot).await?;
-                }
+            // The n-th attempt failed: the next waits the n-th gap, if any.
+            let gap = PAYMENT_RETRY_DAYS.get(invoice.attempt_count.saturating_sub(1) as usize);
+            invoice.next_payment_attempt = gap.map(|days| at.timestamp() + days * 86_400);
+            save_invoice(tx, &invoice).await.map_err(db_error)?;
+            let retries_over = invoice.next_payment_attempt.is_none();
+            emit(
+                tx,
+                at,
+                "invoice.payment_failed",
+                &BillingEvent::InvoiceChanged {
+                    invoice: Box::new(invoice),
+                },
+            )
+            .await
+            .map_err(db_error)?;
+            if retries_over
+                && let Some(mut snapshot) = subscription
+                && snapshot.status == SubscriptionStatus::PastDue
+            {
+                snapshot.status = SubscriptionStatus::Unpaid;
+                save_and_report(tx, at, "customer.subscription.updated", &snapshot).await?;
             }
         }
         Ok(tried)

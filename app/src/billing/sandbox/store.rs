@@ -203,6 +203,43 @@ pub(super) async fn issue_invoice(
     Ok(paid)
 }
 
+/// Settles an open invoice now (the card on file paid it): it is paid, its
+/// event reported, and a past-due or unpaid subscription is active again.
+pub(super) async fn settle_invoice(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    mut invoice: InvoiceSnapshot,
+) -> Result<(), ProviderError> {
+    invoice.status = InvoiceStatus::Paid;
+    invoice.amount_paid = invoice.amount_due;
+    invoice.attempt_count += 1;
+    invoice.next_payment_attempt = None;
+    let subscription_id = invoice.subscription_id.clone();
+    save_invoice(conn, &invoice).await.map_err(db_error)?;
+    emit(
+        conn,
+        now,
+        "invoice.paid",
+        &BillingEvent::InvoiceChanged {
+            invoice: Box::new(invoice),
+        },
+    )
+    .await
+    .map_err(db_error)?;
+    if let Some(id) = subscription_id
+        && let Some(mut snapshot) = lock_subscription(conn, &id).await.map_err(db_error)?
+        && matches!(
+            snapshot.status,
+            crate::billing::domain::SubscriptionStatus::PastDue
+                | crate::billing::domain::SubscriptionStatus::Unpaid
+        )
+    {
+        snapshot.status = crate::billing::domain::SubscriptionStatus::Active;
+        save_and_report(conn, now, "customer.subscription.updated", &snapshot).await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn save_invoice(
     conn: &mut PgConnection,
     invoice: &InvoiceSnapshot,
