@@ -261,6 +261,8 @@ pub struct ScheduleLine {
     pub next_run: String,
     /// How its latest job ended: succeeded, failed (retrying), dead, queued, running.
     pub outcome: String,
+    /// Whether that needs someone's attention (dead, or failed and retrying).
+    pub failed: bool,
     /// The latest job's error, if it failed.
     pub error: Option<String>,
 }
@@ -366,14 +368,14 @@ pub async fn get_runner_record() -> Result<RunnerRecord, AppError> {
             } else {
                 current
             };
-            let outcome = match (record.last_state.as_deref(), record.last_error.is_some()) {
-                (None, _) => "not run yet",
-                (Some("queued"), true) => "failed, retrying",
-                (Some("queued"), false) => "queued",
-                (Some("running"), _) => "running",
-                (Some("succeeded"), _) => "succeeded",
-                (Some("dead"), _) => "dead",
-                (Some(_), _) => "cancelled",
+            use crate::runner::domain::JobState;
+            let state = record.last_state.as_deref().and_then(JobState::parse);
+            let failed = matches!(state, Some(JobState::Dead))
+                || (state == Some(JobState::Queued) && record.last_error.is_some());
+            let outcome = match state {
+                None => "not run yet",
+                Some(JobState::Queued) if failed => "failed, retrying",
+                Some(state) => state.as_str(),
             };
             ScheduleLine {
                 name: scheduled.schedule.name.to_owned(),
@@ -386,6 +388,7 @@ pub async fn get_runner_record() -> Result<RunnerRecord, AppError> {
                     time(Some(next))
                 },
                 outcome: outcome.to_owned(),
+                failed,
                 error: record.last_error,
             }
         })

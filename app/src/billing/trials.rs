@@ -113,6 +113,33 @@ pub(crate) async fn owner_emails(
     .await
 }
 
+/// What became of one reminder (the `trial_reminder.outcome` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderOutcome {
+    /// Mailed.
+    Sent,
+    /// Passed while a more urgent one was due (downtime): recorded, not mailed.
+    Skipped,
+}
+
+impl ReminderOutcome {
+    fn of(sent: bool) -> Self {
+        if sent {
+            ReminderOutcome::Sent
+        } else {
+            ReminderOutcome::Skipped
+        }
+    }
+
+    /// The column's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReminderOutcome::Sent => "sent",
+            ReminderOutcome::Skipped => "skipped",
+        }
+    }
+}
+
 /// Which of a trial's reminders to record at `now`, given the offsets
 /// (days before the end) already recorded for this trial end.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -186,7 +213,7 @@ async fn record_reminder(
         trial.subscription_id,
         trial.trial_end as _,
         days_before as i32,
-        if sent { "sent" } else { "skipped" },
+        ReminderOutcome::of(sent).as_str(),
         cause,
         now as _,
     )

@@ -50,6 +50,47 @@ pub fn backoff(attempt: i32) -> TimeDelta {
     JOB_BACKOFF.after(attempt)
 }
 
+/// Where a job stands (the `job.state` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for its time or a worker.
+    Queued,
+    /// Held by a worker under a lease.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Failed its last attempt; kept until retried.
+    Dead,
+    /// Withdrawn.
+    Cancelled,
+}
+
+impl JobState {
+    /// The column's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state a stored word names.
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Dead,
+            JobState::Cancelled,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == word)
+    }
+}
+
 /// What a schedule does with periods that passed while no process ran it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CatchUp {

@@ -415,7 +415,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                     </tr></thead>
                     <tbody>
                         {record.schedules.into_iter().map(|line| {
-                            let failed = matches!(line.outcome.as_str(), "dead" | "failed, retrying");
+                            let failed = line.failed;
                             view! {
                                 <tr class="border-t border-slate-100 align-top" data-schedule=line.name.clone()>
                                     <th scope="row" class="py-2 pr-4 text-left font-normal">
