@@ -673,6 +673,22 @@ pub(crate) fn start_server(database_url: &str, mock: &MockServer) -> std::proces
 /// Starts the real server binary on `database_url`, with Stripe at `mock`
 /// and webhooks signed with the test secret; returns it and its port.
 pub(crate) fn start_server_on(database_url: &str, mock: &MockServer) -> (std::process::Child, u16) {
+    start_server_process(
+        database_url,
+        &[
+            ("GATEHOUSE_STRIPE_SECRET_KEY", "sk_test_gatehouse".to_owned()),
+            ("GATEHOUSE_STRIPE_API_BASE", mock.uri()),
+            (
+                "GATEHOUSE_STRIPE_WEBHOOK_SECRET",
+                crate::helpers::WEBHOOK_SECRET.to_owned(),
+            ),
+        ],
+    )
+}
+
+/// Starts the real server binary on `database_url` on a free port, with
+/// only `env` beside the basics (no built site, errors-only logs).
+pub(crate) fn start_server_process(database_url: &str, env: &[(&str, String)]) -> (std::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -685,10 +701,8 @@ pub(crate) fn start_server_on(database_url: &str, mock: &MockServer) -> (std::pr
         .env("DATABASE_URL", database_url)
         .env("GATEHOUSE_ADDR", format!("127.0.0.1:{port}"))
         .env("GATEHOUSE_SITE_ROOT", "target/site-absent-in-tests")
-        .env("GATEHOUSE_STRIPE_SECRET_KEY", "sk_test_gatehouse")
-        .env("GATEHOUSE_STRIPE_API_BASE", mock.uri())
-        .env("GATEHOUSE_STRIPE_WEBHOOK_SECRET", crate::helpers::WEBHOOK_SECRET)
         .env("RUST_LOG", "error")
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -42,6 +42,22 @@ async fn templates_to(app: &TestApp, to: &str, template: &str) -> Vec<String> {
         .collect()
 }
 
+/// The organisation's recorded reminders as (days before the end, outcome).
+async fn reminders_recorded(pool: &PgPool, organization_id: Uuid) -> Vec<(i32, String)> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "select days_before, outcome from trial_reminder r join subscription s using (subscription_id)
+         where s.organization_id = $1 order by days_before",
+        organization_id
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.days_before, r.outcome))
+    .collect()
+}
+
 /// The reminder sweep once, at the clock's now, in its own transaction.
 async fn remind(app: &TestApp) -> usize {
     let mut tx = app.state.pool.begin().await.unwrap();
@@ -113,17 +129,10 @@ async fn owners_are_reminded_once_per_trial_end_a_few_days_before_it(pool: PgPoo
             .is_empty()
     );
 
-    // language=PostgreSQL
-    let recorded = sqlx::query!(
-        "select days_before, outcome from trial_reminder r join subscription s using (subscription_id)
-         where s.organization_id = $1 order by days_before",
-        acme
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let recorded: Vec<_> = recorded.into_iter().map(|r| (r.days_before, r.outcome)).collect();
-    assert_eq!(recorded, [(3, "sent".to_owned()), (7, "skipped".to_owned())]);
+    assert_eq!(
+        reminders_recorded(&pool, acme).await,
+        [(3, "sent".to_owned()), (7, "skipped".to_owned())]
+    );
 
     // A different trial end (an extension) earns its own reminder.
     trial_ends_in(&pool, acme, 20).await;
@@ -488,17 +497,10 @@ async fn after_three_days_down_only_the_latest_reminder_goes_out(pool: PgPool) {
     let reminders = templates_to(&app, "ada@acme.test", "trial_ending").await;
     assert_eq!(reminders.len(), 1, "one catch-up reminder, not two");
     assert!(reminders[0].contains("ends in 2 days"), "{}", reminders[0]);
-    // language=PostgreSQL
-    let recorded = sqlx::query!(
-        "select days_before, outcome from trial_reminder r join subscription s using (subscription_id)
-         where s.organization_id = $1 order by days_before",
-        acme
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let recorded: Vec<_> = recorded.into_iter().map(|r| (r.days_before, r.outcome)).collect();
-    assert_eq!(recorded, [(3, "sent".to_owned()), (7, "skipped".to_owned())]);
+    assert_eq!(
+        reminders_recorded(&pool, acme).await,
+        [(3, "sent".to_owned()), (7, "skipped".to_owned())]
+    );
     // The missed periods of the schedule were recorded as skipped, not run.
     // language=PostgreSQL
     let skipped = sqlx::query_scalar!(

@@ -25,26 +25,17 @@ impl Drop for Process {
 }
 
 fn start(database_url: &str, smtp_url: &str, offset_file: &Path) -> (Process, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", database_url)
-        .env("GATEHOUSE_ADDR", format!("127.0.0.1:{port}"))
-        .env("GATEHOUSE_SITE_ROOT", "target/site-absent-in-tests")
-        .env("GATEHOUSE_SMTP_URL", smtp_url)
-        .env("GATEHOUSE_MAIL_FROM", "Forgeline <no-reply@forgeline.test>")
-        .env("GATEHOUSE_CLOCK_OFFSET_FILE", offset_file)
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
+    let (child, port) = crate::billing_events::start_server_process(
+        database_url,
+        &[
+            ("GATEHOUSE_SMTP_URL", smtp_url.to_owned()),
+            (
+                "GATEHOUSE_MAIL_FROM",
+                "Forgeline <no-reply@forgeline.test>".to_owned(),
+            ),
+            ("GATEHOUSE_CLOCK_OFFSET_FILE", offset_file.display().to_string()),
+        ],
+    );
     (Process(child), port)
 }
 
