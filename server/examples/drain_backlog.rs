@@ -14,8 +14,9 @@ use app::billing::trials::Notices;
 use app::catalog::domain::BillingCycle;
 use serde_json::{Value, json};
 use server::billing::stripe::billing_event_from_stripe_event;
-use server::billing::worker::{WORKERS_PER_PROCESS, process_due_concurrently};
+use server::billing::worker::process_due_with;
 use server::config::Settings;
+use server::runner::IN_TRANSACTION;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::collections::HashMap;
@@ -155,7 +156,7 @@ async fn store_backlog(
 /// the provider reads it made.
 async fn drain(
     pool: &PgPool,
-    provider: &dyn app::billing::provider::BillingProvider,
+    provider: Arc<dyn app::billing::provider::BillingProvider>,
     mock: &MockServer,
     workers: usize,
     events: usize,
@@ -169,9 +170,9 @@ async fn drain(
     let started = Instant::now();
     let mut done = 0;
     while done < events {
-        let pass = process_due_concurrently(
+        let pass = process_due_with(
             pool,
-            provider,
+            provider.clone(),
             &notices,
             &app::clock::Clock::System,
             workers,
@@ -246,16 +247,16 @@ async fn main() {
         .provider();
 
     let baseline_events = store_backlog(&pool, &stripe, "one", customers, per_customer).await;
-    let (baseline, baseline_reads) = drain(&pool, provider.as_ref(), &mock, 1, baseline_events).await;
+    let (baseline, baseline_reads) = drain(&pool, provider.clone(), &mock, 1, baseline_events).await;
     let events = store_backlog(&pool, &stripe, "many", customers, per_customer).await;
-    let (rate, reads) = drain(&pool, provider.as_ref(), &mock, WORKERS_PER_PROCESS, events).await;
+    let (rate, reads) = drain(&pool, provider.clone(), &mock, IN_TRANSACTION, events).await;
 
     println!(
         "backlog: {customers} customers x ({per_customer} subscription events + 2 invoice events) = {events} events"
     );
     println!("1 worker (baseline)   {baseline:>8.0} events/s   {baseline_reads} Stripe reads");
     println!(
-        "{WORKERS_PER_PROCESS} workers (a process) {rate:>8.0} events/s   {reads} Stripe reads ({:.2} per event)",
+        "{IN_TRANSACTION} workers (a process) {rate:>8.0} events/s   {reads} Stripe reads ({:.2} per event)",
         reads as f64 / events as f64
     );
     println!(

@@ -20,28 +20,27 @@
 use app::billing::trials::Notices;
 use app::clock::Clock;
 use app::runner::db::Claimed;
-use server::runner::{HandlerFuture, JobContext, Runner};
+use server::runner::{Attempt, HandlerFuture, JobContext, Runner};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 use std::time::Instant;
 
 const NOOP: &str = "bench.noop";
 
-fn noop<'a>(_: &'a mut PgConnection, _: &'a Claimed, _: &'a JobContext) -> HandlerFuture<'a> {
-    Box::pin(async { Ok(()) })
+fn noop<'a>(_: &'a mut PgConnection, _: &'a Claimed, _: &'a JobContext) -> HandlerFuture<'a, Attempt> {
+    Box::pin(async { Ok(Attempt::Done) })
 }
 
 fn context(pool: PgPool) -> JobContext {
-    JobContext {
+    JobContext::with_sandbox_provider(
         pool,
-        clock: Clock::System,
-        notices: Notices {
+        Clock::System,
+        Notices {
             brand: app::email::templates::Brand::new("Bench", "#4338ca"),
             public_url: "http://127.0.0.1".into(),
             license_keys: None,
         },
-        sandbox: None,
-    }
+    )
 }
 
 async fn pool(url: &str, connections: u32) -> PgPool {

@@ -16,7 +16,6 @@ pub mod config;
 pub mod embedded_db;
 pub mod health;
 pub mod host_api;
-pub mod jobs;
 pub mod licensing;
 pub mod limits;
 pub mod mailer;
@@ -159,6 +158,14 @@ impl AppState {
             clock: self.clock.clone(),
             notices: self.notices(),
             sandbox: self.payments.sandbox(),
+            provider: self.payments.provider(),
+            // Checked at start-up: a process whose SMTP settings are unusable does not start.
+            mailer: self
+                .settings
+                .smtp_url
+                .as_ref()
+                .and_then(|url| mailer::Mailer::new(url.expose_secret(), &self.settings.mail_from).ok()),
+            sender: outbound::Sender::new(self.settings.webhook_private_hosts.clone()),
         }
     }
 
@@ -521,8 +528,8 @@ async fn serve_with_pool(
     }
     match &settings.smtp_url {
         Some(url) => {
-            let mailer = mailer::Mailer::new(url.expose_secret(), &settings.mail_from)?;
-            mailer::spawn_delivery_worker(pool.clone(), mailer, clock.clone());
+            // Email is sent by the runner's `email.deliver` jobs.
+            mailer::Mailer::new(url.expose_secret(), &settings.mail_from)?;
         }
         None if settings.is_local() => {
             tracing::info!(url = %format!("{}/dev/mailbox", settings.public_url), "no SMTP server: email is kept in the outbox")
@@ -531,11 +538,6 @@ async fn serve_with_pool(
             tracing::warn!("no SMTP server configured (GATEHOUSE_SMTP_URL): email is queued but not sent")
         }
     }
-    outbound::spawn_delivery_worker(
-        pool.clone(),
-        clock.clone(),
-        settings.webhook_private_hosts.clone(),
-    );
     spawn_session_cleanup(pool.clone());
     let state = AppState::with_clock(pool.clone(), settings.clone(), site, clock)
         .context("GATEHOUSE_STRIPE_SECRET_KEY / GATEHOUSE_STRIPE_API_BASE cannot make a Stripe client")?;
@@ -552,12 +554,6 @@ async fn serve_with_pool(
             tracing::info!("no Stripe key: payments use the built-in sandbox (test mode)")
         }
     }
-    billing::worker::spawn(
-        pool.clone(),
-        state.payments.provider(),
-        state.notices(),
-        state.clock.clone(),
-    );
     runner::spawn(
         runner::Runner::gatehouse(format!(
             "pid-{}-{}",

@@ -1,23 +1,18 @@
-//! Email delivery: a worker that drains the outbox over SMTP with retries.
-//!
-//! Several processes may run it: rows are claimed with `FOR UPDATE SKIP
-//! LOCKED`, so each email goes to one worker at a time. Delivery is at least
-//! once (a crash between sending and committing resends). A failed send is
-//! retried with backoff and, after the last attempt, kept as `dead`, never
-//! deleted.
+//! Email delivery over SMTP: each queued email is a runner job
+//! (`email.deliver`), so any number of processes send each email once at
+//! a time. Delivery is at least once (a crash between sending and
+//! committing resends). A failed send is retried with backoff and, after
+//! the last attempt, kept as `dead`, never deleted.
 
-use crate::jobs;
+use crate::runner::{Attempt, HandlerFuture, JobContext, Recorded};
 use anyhow::{Context, Result};
-use app::clock::Clock;
-use app::email::outbox::OUTBOX_CHANNEL;
-use app::runner::domain::DELIVERY_BACKOFF;
+use app::runner::db::Claimed;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use sqlx::PgPool;
 use std::time::Duration;
+use uuid::Uuid;
 
-/// Attempts before an email is given up as `dead`.
-pub const MAX_ATTEMPTS: i32 = 10;
+pub use app::email::outbox::MAX_ATTEMPTS;
 
 /// An SMTP connection pool and the sender address.
 #[derive(Clone)]
@@ -89,82 +84,84 @@ impl SendError {
     }
 }
 
-/// Sends every email due at the clock's now; returns how many were attempted.
-pub async fn deliver_due(pool: &PgPool, mailer: &Mailer, clock: &Clock) -> Result<usize> {
-    let now = clock.now();
-    let mut tx = pool.begin().await?;
-    // language=PostgreSQL
-    let due = sqlx::query!(
-        r#"
-        select email_outbox_id, to_address, subject, text_body, html_body, attempts
-        from email_outbox
-        where status = 'queued' and next_attempt_at <= $1
-        order by next_attempt_at
-        limit 20
-        for update skip locked
-        "#,
-        now as _
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    for email in &due {
-        let attempts = email.attempts + 1;
-        match mailer
+/// Sends one queued email (a job of kind `email.deliver`, holding no
+/// connection while SMTP answers), then records the attempt on the outbox
+/// row: sent, queued again after the backoff, or dead when no retry can
+/// help or the attempts ran out.
+pub fn deliver<'a>(job: &'a Claimed, context: &'a JobContext) -> HandlerFuture<'a, Recorded> {
+    Box::pin(async move {
+        let mailer = context
+            .mailer
+            .as_ref()
+            .context("this process has no SMTP server")?;
+        let id: Uuid = job
+            .item()
+            .and_then(|item| item.parse().ok())
+            .context("the job names no email")?;
+        // language=PostgreSQL
+        let email = sqlx::query!(
+            "select to_address, subject, text_body, html_body, status from email_outbox where email_outbox_id = $1",
+            id
+        )
+        .fetch_optional(&context.pool)
+        .await?;
+        let Some(email) = email.filter(|email| email.status == "queued") else {
+            // Sent by an earlier job, or gone: nothing to send.
+            let tx = context.pool.begin().await?;
+            return Ok(Recorded {
+                tx,
+                attempt: Attempt::Done,
+            });
+        };
+        let sent = mailer
             .send(
                 &email.to_address,
                 &email.subject,
-                email.text_body.clone(),
-                email.html_body.clone(),
+                email.text_body,
+                email.html_body,
             )
-            .await
-        {
+            .await;
+        let now = context.clock.now();
+        let mut tx = context.pool.begin().await?;
+        let attempt = match sent {
             Ok(()) => {
                 // language=PostgreSQL
                 sqlx::query!(
-                    "update email_outbox set status = 'sent', sent_at = $3, attempts = $2, last_error = null where email_outbox_id = $1",
-                    email.email_outbox_id,
-                    attempts,
+                    "update email_outbox set status = 'sent', sent_at = $3, attempts = $2, last_error = null
+                     where email_outbox_id = $1",
+                    id,
+                    job.attempt,
                     now as _
                 )
                 .execute(&mut *tx)
                 .await?;
+                Attempt::Done
             }
             Err(error) => {
-                tracing::warn!(email = %email.email_outbox_id, attempts, %error, "email delivery failed");
-                let dead = attempts >= MAX_ATTEMPTS || error.is_permanent();
+                tracing::warn!(email = %id, attempts = job.attempt, %error, "email delivery failed");
+                let dead = job.attempt >= MAX_ATTEMPTS || error.is_permanent();
+                let message: String = error.to_string().chars().take(1000).collect();
                 // language=PostgreSQL
                 sqlx::query!(
-                    r#"
-                    update email_outbox
-                    set attempts = $2, last_error = $3, status = case when $4 then 'dead' else 'queued' end,
-                        next_attempt_at = $5
-                    where email_outbox_id = $1
-                    "#,
-                    email.email_outbox_id,
-                    attempts,
-                    error.to_string().chars().take(1000).collect::<String>(),
+                    "update email_outbox
+                     set attempts = $2, last_error = $3, status = case when $4 then 'dead' else 'queued' end,
+                         next_attempt_at = $5
+                     where email_outbox_id = $1",
+                    id,
+                    job.attempt,
+                    message,
                     dead,
-                    (now + DELIVERY_BACKOFF.after(attempts)) as _,
+                    job.retry_at(now) as _,
                 )
                 .execute(&mut *tx)
                 .await?;
+                if error.is_permanent() {
+                    Attempt::GiveUp(message)
+                } else {
+                    Attempt::Retry(message)
+                }
             }
-        }
-    }
-    tx.commit().await?;
-    Ok(due.len())
-}
-
-/// Runs delivery forever: on every NOTIFY from a queueing transaction, and
-/// every few seconds for retries that come due.
-pub fn spawn_delivery_worker(pool: PgPool, mailer: Mailer, clock: Clock) {
-    let drain_pool = pool.clone();
-    jobs::spawn_drain_loop(pool, OUTBOX_CHANNEL, "email delivery", move || {
-        let (pool, mailer, clock) = (drain_pool.clone(), mailer.clone(), clock.clone());
-        async move {
-            deliver_due(&pool, &mailer, &clock)
-                .await
-                .map(|attempted| attempted > 0)
-        }
-    });
+        };
+        Ok(Recorded { tx, attempt })
+    })
 }

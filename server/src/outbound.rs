@@ -8,39 +8,32 @@
 //!
 //! Only public addresses are reached (checked on the URL and again on every
 //! address a name resolves to), unless the operator names a private host;
-//! each delivery is claimed with a lease, sent outside any transaction with
-//! a deadline and a cap on what is read, and recorded only under its lease.
+//! each delivery is a runner job (leased and fenced there), sent outside
+//! any transaction with a deadline and a cap on what is read.
 
-use crate::jobs;
-use anyhow::Result;
-use app::clock::Clock;
+use crate::runner::{Attempt, HandlerFuture, JobContext, Recorded};
+use anyhow::{Context, Result};
 use app::outbound::address::{PrivateHosts, is_public, refusal};
-use app::outbound::events::OUTBOUND_CHANNEL;
-use chrono::TimeDelta;
+use app::runner::db::Claimed;
+use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 /// How long a receiver has to answer, body included.
 pub const RECEIVER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a receiver's answer is read: the status is what counts.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024;
-/// How long a claimed delivery is held before another process may take it
-/// (longer than any one attempt).
-const LEASE: TimeDelta = TimeDelta::seconds(60);
-/// Deliveries one process sends at once.
-const IN_FLIGHT: usize = 32;
 /// Consecutive failed attempts after which an endpoint is marked failing.
 pub const FAILING_AFTER: i32 = 5;
 /// The longest wait between two attempts.
@@ -183,103 +176,85 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-/// A delivery this process holds the lease of.
-struct Claimed {
-    delivery_id: i64,
-    attempts: i32,
-    endpoint_id: Uuid,
-    event_id: String,
-    payload: String,
-    url: String,
-    secret: String,
-    lease: Uuid,
-}
-
-/// Claims up to `limit` due deliveries: each is leased (its next attempt
-/// moved past the lease) in one short transaction, then sent without one.
-async fn claim(pool: &PgPool, clock: &Clock, limit: i64) -> Result<Vec<Claimed>> {
-    let now = clock.now();
-    let lease = Uuid::new_v4();
-    // language=PostgreSQL
-    let rows = sqlx::query!(
-        r#"
-        with due as (
-            select d.delivery_id
+/// Sends one delivery to its endpoint (a job of kind `webhook.deliver`),
+/// holding no connection while the receiver answers, then records the
+/// attempt: delivered, or pending again after the backoff. A delivery to a
+/// disabled endpoint waits without a job; enabling the endpoint queues it.
+pub fn deliver<'a>(job: &'a Claimed, context: &'a JobContext) -> HandlerFuture<'a, Recorded> {
+    Box::pin(async move {
+        let id: i64 = job
+            .item()
+            .and_then(|item| item.parse().ok())
+            .context("the job names no delivery")?;
+        // language=PostgreSQL
+        let delivery = sqlx::query!(
+            r#"
+            select d.attempts, d.endpoint_id, e.event_id, e.payload::text as "payload!", w.url, w.secret
             from outbound_delivery d
-            join webhook_endpoint w using (endpoint_id)
-            where d.state = 'pending' and d.next_attempt_at <= $1 and w.disabled_at is null
-            order by d.next_attempt_at, d.delivery_id
-            limit $4
-            for update of d skip locked
-        ), claimed as (
-            update outbound_delivery d set lease_token = $2, next_attempt_at = $3
-            from due where d.delivery_id = due.delivery_id
-            returning d.delivery_id, d.attempts, d.endpoint_id, d.event_id
+            join outbound_event e on e.event_id = d.event_id
+            join webhook_endpoint w on w.endpoint_id = d.endpoint_id
+            where d.delivery_id = $1 and d.state = 'pending' and w.disabled_at is null
+            "#,
+            id
         )
-        select c.delivery_id as "delivery_id!", c.attempts as "attempts!", c.endpoint_id as "endpoint_id!",
-               e.event_id, e.payload::text as "payload!", w.url, w.secret
-        from claimed c
-        join outbound_event e on e.event_id = c.event_id
-        join webhook_endpoint w on w.endpoint_id = c.endpoint_id
-        "#,
-        now as _,
-        lease,
-        (now + LEASE) as _,
-        limit
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Claimed {
-            delivery_id: row.delivery_id,
-            attempts: row.attempts,
-            endpoint_id: row.endpoint_id,
-            event_id: row.event_id,
-            payload: row.payload,
-            url: row.url,
-            secret: row.secret,
-            lease,
-        })
-        .collect())
+        .fetch_optional(&context.pool)
+        .await?;
+        let Some(delivery) = delivery else {
+            let tx = context.pool.begin().await?;
+            return Ok(Recorded {
+                tx,
+                attempt: Attempt::Done,
+            });
+        };
+        let timestamp = context.clock.unix();
+        let body = Bytes::from(delivery.payload);
+        let (answer, took) = match standardwebhooks::Webhook::new(&delivery.secret)
+            .and_then(|hook| hook.sign(&delivery.event_id, timestamp, &body))
+        {
+            Ok(signature) => {
+                let headers = [
+                    (standardwebhooks::HEADER_WEBHOOK_ID, delivery.event_id.clone()),
+                    (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string()),
+                    (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature),
+                ];
+                let started = Instant::now();
+                let answer = context.sender.post(&delivery.url, &headers, body).await;
+                (answer, started.elapsed())
+            }
+            Err(error) => (
+                Answer::Failed(format!("the endpoint's secret is unusable: {error}")),
+                Duration::ZERO,
+            ),
+        };
+        let attempt = Attempted {
+            delivery_id: id,
+            endpoint_id: delivery.endpoint_id,
+            attempts: delivery.attempts.saturating_add(1),
+        };
+        let mut tx = context.pool.begin().await?;
+        let attempt = record(&mut tx, job, context.clock.now(), &attempt, &answer, took).await?;
+        Ok(Recorded { tx, attempt })
+    })
 }
 
-/// Sends one claimed delivery and records the attempt, if the lease still holds.
-async fn attempt(pool: &PgPool, sender: &Sender, clock: &Clock, delivery: Claimed) -> Result<()> {
-    let timestamp = clock.unix();
-    let body = Bytes::from(delivery.payload.clone());
-    let (answer, took) = match standardwebhooks::Webhook::new(&delivery.secret)
-        .and_then(|hook| hook.sign(&delivery.event_id, timestamp, &body))
-    {
-        Ok(signature) => {
-            let headers = [
-                (standardwebhooks::HEADER_WEBHOOK_ID, delivery.event_id.clone()),
-                (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string()),
-                (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature),
-            ];
-            let started = Instant::now();
-            let answer = sender.post(&delivery.url, &headers, body).await;
-            (answer, started.elapsed())
-        }
-        Err(error) => (
-            Answer::Failed(format!("the endpoint's secret is unusable: {error}")),
-            Duration::ZERO,
-        ),
-    };
-    record(pool, clock, &delivery, &answer, took).await
+/// The delivery an attempt was made for.
+struct Attempted {
+    delivery_id: i64,
+    endpoint_id: Uuid,
+    attempts: i32,
 }
 
-/// Records an attempt's outcome, fenced by the lease: a process whose lease
-/// ran out (and whose delivery another has since claimed) records nothing.
+/// Records an attempt's outcome on the delivery (if still pending), its
+/// attempt row and the endpoint's failing mark.
 async fn record(
-    pool: &PgPool,
-    clock: &Clock,
-    delivery: &Claimed,
+    conn: &mut PgConnection,
+    job: &Claimed,
+    now: DateTime<Utc>,
+    delivery: &Attempted,
     answer: &Answer,
     took: Duration,
-) -> Result<()> {
-    let now = clock.now();
-    let attempts = delivery.attempts.saturating_add(1);
+) -> Result<Attempt> {
+    let attempts = delivery.attempts;
     let (status_code, error) = match answer {
         Answer::Status(code) if (200..300).contains(code) => (Some(i32::from(*code)), None),
         Answer::Status(code) => (
@@ -288,36 +263,30 @@ async fn record(
         ),
         Answer::Failed(message) => (None, Some(message.chars().take(1000).collect::<String>())),
     };
-    let mut tx = pool.begin().await?;
     // language=PostgreSQL
     let held = sqlx::query!(
         r#"
         update outbound_delivery
-        set attempts = $3,
-            lease_token = null,
-            state = case when $4::text is null then 'delivered' else state end,
-            delivered_at = case when $4::text is null then $5 else delivered_at end,
-            last_error = $4,
-            next_attempt_at = case when $4::text is null then next_attempt_at else $6 end
-        where delivery_id = $1 and lease_token = $2 and state = 'pending'
+        set attempts = $2,
+            state = case when $3::text is null then 'delivered' else state end,
+            delivered_at = case when $3::text is null then $4 else delivered_at end,
+            last_error = $3,
+            next_attempt_at = case when $3::text is null then next_attempt_at else $5 end
+        where delivery_id = $1 and state = 'pending'
         "#,
         delivery.delivery_id,
-        delivery.lease,
         attempts,
         error,
         now as _,
-        (now + TimeDelta::seconds(backoff_secs(attempts))) as _
+        job.retry_at(now) as _
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
     if !held {
-        tracing::warn!(
-            delivery = delivery.delivery_id,
-            "webhook delivery's lease was lost; its outcome is not recorded"
-        );
-        return Ok(());
+        // Delivered meanwhile by another job (a replay racing this one).
+        return Ok(Attempt::Done);
     }
     // language=PostgreSQL
     sqlx::query!(
@@ -331,17 +300,18 @@ async fn record(
         error,
         took.as_millis().min(i32::MAX as u128) as i32
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    match &error {
+    match error {
         None => {
             // language=PostgreSQL
             sqlx::query!(
                 "update webhook_endpoint set failing_since = null where endpoint_id = $1 and failing_since is not null",
                 delivery.endpoint_id
             )
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
+            Ok(Attempt::Done)
         }
         Some(error) => {
             tracing::warn!(delivery = delivery.delivery_id, attempts, %error, "webhook delivery failed");
@@ -352,69 +322,12 @@ async fn record(
                     delivery.endpoint_id,
                     now as _
                 )
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             }
+            Ok(Attempt::Retry(error))
         }
     }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Attempts every delivery due at the clock's now (up to a batch), all at
-/// once, and waits for them; returns how many.
-pub async fn deliver_due(pool: &PgPool, sender: &Sender, clock: &Clock) -> Result<usize> {
-    let due = claim(pool, clock, 20).await?;
-    let count = due.len();
-    let results = futures::future::join_all(
-        due.into_iter()
-            .map(|delivery| attempt(pool, sender, clock, delivery)),
-    )
-    .await;
-    results.into_iter().collect::<Result<Vec<()>>>()?;
-    Ok(count)
-}
-
-/// Runs delivery forever: on every NOTIFY from a recording transaction and
-/// every few seconds for retries that come due. Each delivery is sent on
-/// its own task (at most 32 at once), so one slow receiver
-/// never holds up another endpoint's events.
-pub fn spawn_delivery_worker(pool: PgPool, clock: Clock, allowed: PrivateHosts) {
-    let sender = Sender::new(allowed);
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
-    let drain_pool = pool.clone();
-    jobs::spawn_drain_loop(pool, OUTBOUND_CHANNEL, "webhook delivery", move || {
-        let (pool, sender, clock, in_flight) = (
-            drain_pool.clone(),
-            sender.clone(),
-            clock.clone(),
-            in_flight.clone(),
-        );
-        async move {
-            let free = in_flight.available_permits();
-            if free == 0 {
-                return Ok(false);
-            }
-            let due = claim(&pool, &clock, free.min(20) as i64).await?;
-            let claimed = !due.is_empty();
-            for delivery in due {
-                let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                    break;
-                };
-                let (pool, sender, clock) = (pool.clone(), sender.clone(), clock.clone());
-                tokio::spawn(async move {
-                    if let Err(error) = attempt(&pool, &sender, &clock, delivery).await {
-                        tracing::error!(
-                            error = format!("{error:#}"),
-                            "webhook delivery could not be recorded"
-                        );
-                    }
-                    drop(permit);
-                });
-            }
-            Ok::<bool, anyhow::Error>(claimed)
-        }
-    });
 }
 
 pub use app::outbound::endpoints::{add as add_endpoint, new_secret};

@@ -24,8 +24,6 @@ use serde::Serialize;
 use std::borrow::Cow;
 use stripe_webhook::{Webhook, WebhookError};
 
-pub use app::billing::inbox::INBOX_CHANNEL;
-
 /// What the endpoint answers a verified event.
 #[derive(Debug, Serialize)]
 pub struct Receipt {

@@ -202,6 +202,7 @@ pub async fn retry_event(id: String) -> Result<(), AppError> {
         },
     )
     .await?;
+    crate::billing::inbox::queue_apply(&mut tx, id, now).await?;
     tx.commit().await?;
     crate::security::redirect::redirect(&format!("/admin/events/{id}?retried=1"));
     Ok(())
@@ -346,10 +347,7 @@ pub async fn resend_email(
         },
     )
     .await?;
-    // language=PostgreSQL
-    sqlx::query!("select pg_notify($1, '')", crate::email::outbox::OUTBOX_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
+    crate::email::outbox::queue_delivery(&mut tx, sent_as, now).await?;
     tx.commit().await?;
     crate::security::redirect::redirect(&match organization_id {
         Some(org) => format!("/admin/organizations/{org}?done=email"),

@@ -2,13 +2,14 @@
 //! sandbox, is stored here under its provider id before anything acts on it;
 //! workers on any number of instances claim and mark events here.
 //!
-//! Events are claimed per *subject* (the provider customer they concern):
-//! one worker takes all of a subject's due events at once, in the order the
-//! provider made them, while other workers take other subjects. A subject
-//! in the hands of one worker is skipped by the others (an advisory lock
-//! held for the claiming transaction), so one customer's events are never
-//! applied by two workers at once, and one re-read of a subscription serves
-//! all of its waiting events.
+//! Each stored event gets a job on the runner (kind [`APPLY_KIND`]). The
+//! job applies its event's whole *subject* (the provider customer it
+//! concerns): all of that subject's pending events at once, in the order
+//! the provider made them, under an advisory lock held for the
+//! transaction, so one customer's events are never applied by two workers
+//! at once and one re-read of a subscription serves all of its waiting
+//! events. A job whose event an earlier job already applied has nothing
+//! left to do.
 
 use super::domain::BillingEvent;
 use super::provider::ProviderName;
@@ -17,8 +18,24 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// The channel that wakes event workers when an event is stored.
-pub const INBOX_CHANNEL: &str = "gatehouse_webhook_received";
+/// The runner's job kind that applies one stored event (and the rest of
+/// its subject's pending events).
+pub const APPLY_KIND: &str = "provider_event.apply";
+
+/// Attempts before an event is parked as `failed` for an admin to look at.
+pub const MAX_ATTEMPTS: i32 = 12;
+
+/// Queues the job that applies the event `webhook_event_id`, due at `now`.
+pub async fn queue_apply(
+    conn: &mut PgConnection,
+    webhook_event_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let item = [webhook_event_id.to_string()];
+    crate::runner::db::enqueue_items(conn, APPLY_KIND, &item, now, MAX_ATTEMPTS, now)
+        .await
+        .map(|_| ())
+}
 
 /// Most events claimed in one batch.
 pub const MAX_BATCH: i64 = 500;
@@ -75,9 +92,8 @@ pub fn is_storable_time(time: DateTime<Utc>) -> bool {
     (1970..=9999).contains(&time.year())
 }
 
-/// Stores an event received at `now` once, due at once, in the caller's
-/// transaction; returns whether it was new. Workers are woken when the
-/// transaction commits.
+/// Stores an event received at `now` once, due at once, with its job, in
+/// the caller's transaction; returns whether it was new.
 pub async fn store_event(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
@@ -106,11 +122,8 @@ pub async fn store_event(
     )
     .fetch_optional(&mut *conn)
     .await?;
-    if inserted.is_some() {
-        // language=PostgreSQL
-        sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
-            .execute(&mut *conn)
-            .await?;
+    if let Some(webhook_event_id) = inserted {
+        queue_apply(conn, webhook_event_id, now).await?;
     }
     Ok(inserted.is_some())
 }
@@ -181,55 +194,61 @@ impl ClaimedEvent {
     }
 }
 
-/// What a claim found.
+/// Where one event stands, as its job finds it.
 #[derive(Debug)]
 pub enum Claim {
-    /// Nothing is due (outside the skipped subjects).
-    Nothing,
-    /// The oldest due event's subject is being worked on by another worker:
-    /// roll back, skip it and claim again.
-    Busy(String),
-    /// These events, of one subject (or one event without a subject), in
-    /// the provider's order, locked until the transaction ends.
+    /// Pending: these events of its subject (or the event alone, without a
+    /// subject), in the provider's order, locked until the transaction ends.
     Batch(Vec<ClaimedEvent>),
+    /// Already applied, unmatched or rejected: nothing to do.
+    Settled,
+    /// Parked after its last attempt, with its last error.
+    Parked(Option<String>),
+    /// No such event.
+    Missing,
 }
 
-/// Claims the events of one subject due at `now`, oldest first, skipping
-/// `busy` subjects, in the caller's transaction.
-pub async fn claim_batch(
+/// Claims, in the caller's transaction, the pending events of the subject
+/// of `webhook_event_id`, oldest first, leaving out `tried` (events this
+/// transaction already attempted). Waits for another worker applying the
+/// same subject to finish first.
+pub async fn claim_subject(
     conn: &mut PgConnection,
-    now: DateTime<Utc>,
-    busy: &[String],
+    webhook_event_id: Uuid,
+    tried: &[Uuid],
 ) -> Result<Claim, sqlx::Error> {
     // language=PostgreSQL
-    let Some(first) = sqlx::query!(
-        r#"
-        select webhook_event_id, provider, subject from webhook_event
-        where status = 'pending' and next_attempt_at <= $2 and (subject is null or not (subject = any($1)))
-        order by provider_created_at, provider_event_id
-        limit 1
-        for update skip locked
-        "#,
-        busy,
-        now as _
+    let Some(event) = sqlx::query!(
+        "select provider, subject, status, last_error from webhook_event where webhook_event_id = $1",
+        webhook_event_id
     )
     .fetch_optional(&mut *conn)
     .await?
     else {
-        return Ok(Claim::Nothing);
+        return Ok(Claim::Missing);
     };
-    if let Some(subject) = &first.subject {
+    if let Some(subject) = &event.subject {
         // language=PostgreSQL
-        let mine = sqlx::query_scalar!(
-            r#"select pg_try_advisory_xact_lock(hashtextextended('inbox:' || $1 || ':' || $2, 0)) as "mine!""#,
-            first.provider,
+        sqlx::query!(
+            "select pg_advisory_xact_lock(hashtextextended('inbox:' || $1 || ':' || $2, 0))",
+            event.provider,
             subject
         )
-        .fetch_one(&mut *conn)
+        .execute(&mut *conn)
         .await?;
-        if !mine {
-            return Ok(Claim::Busy(subject.clone()));
-        }
+    }
+    // Read again under the lock: another worker may have applied it meanwhile.
+    // language=PostgreSQL
+    let status = sqlx::query_scalar!(
+        "select status from webhook_event where webhook_event_id = $1 for update",
+        webhook_event_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    match status.as_str() {
+        "pending" => {}
+        "failed" => return Ok(Claim::Parked(event.last_error)),
+        _ => return Ok(Claim::Settled),
     }
     // language=PostgreSQL
     let rows = sqlx::query!(
@@ -241,17 +260,17 @@ pub async fn claim_batch(
                case when decoded is null then payload::text end as legacy_payload,
                provider_created_at as "provider_created_at: DateTime<Utc>"
         from webhook_event
-        where status = 'pending' and next_attempt_at <= $5
+        where status = 'pending' and not (webhook_event_id = any($5))
           and (webhook_event_id = $1 or ($3::text is not null and provider = $2 and subject = $3))
         order by provider_created_at, provider_event_id
         limit $4
-        for update skip locked
+        for update
         "#,
-        first.webhook_event_id,
-        first.provider,
-        first.subject,
+        webhook_event_id,
+        event.provider,
+        event.subject,
         MAX_BATCH,
-        now as _
+        tried
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -308,13 +327,12 @@ pub async fn mark_done(
     Ok(())
 }
 
-/// Records a failed attempt: the event waits until `retry_at` and is tried
-/// again, or is parked as `failed` after `max_attempts`.
+/// Records a failed attempt: the event waits until `retry_at` (its job is
+/// tried again then), or is parked as `failed` after [`MAX_ATTEMPTS`].
 pub async fn mark_failed(
     executor: impl sqlx::PgExecutor<'_>,
     event: &ClaimedEvent,
     error: &str,
-    max_attempts: i32,
     retry_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let attempts = event.attempts + 1;
@@ -329,7 +347,7 @@ pub async fn mark_failed(
         event.webhook_event_id,
         attempts,
         error.chars().take(1000).collect::<String>(),
-        max_attempts,
+        MAX_ATTEMPTS,
         retry_at as _,
     )
     .execute(executor)

@@ -1,12 +1,30 @@
 //! The outbox: emails are queued in the same transaction as the change that
-//! causes them, and a delivery worker sends them later with retries.
+//! causes them, each with its delivery job on the runner (kind
+//! [`DELIVER_KIND`]), which sends it later with retries.
 
 use super::templates::EmailMessage;
+use crate::runner::db::enqueue_items;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
-/// The channel that wakes delivery workers when mail is queued.
-pub const OUTBOX_CHANNEL: &str = "gatehouse_email_queued";
+/// The runner's job kind that sends one queued email.
+pub const DELIVER_KIND: &str = "email.deliver";
+
+/// Attempts before an email is given up as `dead`.
+pub const MAX_ATTEMPTS: i32 = 10;
+
+/// Queues the delivery job of the email `email_outbox_id`, due at `now`.
+pub async fn queue_delivery(
+    conn: &mut PgConnection,
+    email_outbox_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let item = [email_outbox_id.to_string()];
+    enqueue_items(conn, DELIVER_KIND, &item, now, MAX_ATTEMPTS, now)
+        .await
+        .map(|_| ())
+}
 
 /// Queues `message` for `to`, due at `now`, inside the caller's transaction.
 pub async fn enqueue(
@@ -40,11 +58,12 @@ async fn insert(
     cause: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
-    let queued = sqlx::query!(
+    let queued = sqlx::query_scalar!(
         r#"
         insert into email_outbox (to_address, template, subject, text_body, html_body, created_at, next_attempt_at, cause)
         values ($1, $2, $3, $4, $5, $6, $6, $7)
         on conflict (cause, to_address) where cause is not null do nothing
+        returning email_outbox_id
         "#,
         to,
         message.template,
@@ -54,17 +73,15 @@ async fn insert(
         now as _,
         cause,
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    if queued {
-        // language=PostgreSQL
-        sqlx::query!("select pg_notify($1, '')", OUTBOX_CHANNEL)
-            .execute(&mut *conn)
-            .await?;
+    .fetch_optional(&mut *conn)
+    .await?;
+    match queued {
+        Some(email_outbox_id) => {
+            queue_delivery(conn, email_outbox_id, now).await?;
+            Ok(true)
+        }
+        None => Ok(false),
     }
-    Ok(queued)
 }
 
 /// Queues `message` once per `cause` for each of `recipients`; returns how

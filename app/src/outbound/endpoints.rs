@@ -4,7 +4,6 @@
 //! the admin console share these.
 
 use super::address::{self, PrivateHosts};
-use super::events::OUTBOUND_CHANNEL;
 use crate::clock::Clock;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -165,7 +164,14 @@ pub async fn set_enabled(
         .execute(&mut *conn)
         .await?;
         if enabled {
-            notify(conn).await?;
+            // language=PostgreSQL
+            let waiting = sqlx::query_scalar!(
+                "select delivery_id from outbound_delivery where endpoint_id = $1 and state = 'pending'",
+                id
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            super::events::queue_deliveries(conn, &waiting, now).await?;
         }
     }
     Ok(before)
@@ -297,29 +303,21 @@ pub async fn replay(
         _ => {}
     }
     // language=PostgreSQL
-    sqlx::query!(
+    let delivery = sqlx::query_scalar!(
         r#"
         insert into outbound_delivery (event_id, endpoint_id, next_attempt_at) values ($1, $2, $3)
         on conflict (event_id, endpoint_id)
             do update set state = 'pending', next_attempt_at = excluded.next_attempt_at, delivered_at = null
+        returning delivery_id
         "#,
         event_id,
         endpoint,
         now as _
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    notify(conn).await?;
+    super::events::queue_deliveries(conn, &[delivery], now).await?;
     Ok(Replay::Queued)
-}
-
-/// Wakes the delivery workers.
-async fn notify(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query!("select pg_notify($1, '')", OUTBOUND_CHANNEL)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

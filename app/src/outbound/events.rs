@@ -86,26 +86,41 @@ pub async fn record(
         == 1;
     if inserted {
         // language=PostgreSQL
-        sqlx::query!(
+        let deliveries = sqlx::query_scalar!(
             r#"
             insert into outbound_delivery (event_id, endpoint_id, next_attempt_at)
             select $1, endpoint_id, $2 from webhook_endpoint where disabled_at is null
+            returning delivery_id
             "#,
             id,
             now as _
         )
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-        // language=PostgreSQL
-        sqlx::query!("select pg_notify($1, '')", OUTBOUND_CHANNEL)
-            .execute(&mut *conn)
-            .await?;
+        queue_deliveries(conn, &deliveries, now).await?;
     }
     Ok(inserted)
 }
 
-/// The channel a recording transaction wakes the delivery workers on.
-pub const OUTBOUND_CHANNEL: &str = "gatehouse_outbound";
+/// The runner's job kind that sends one delivery to its endpoint.
+pub const DELIVER_KIND: &str = "webhook.deliver";
+
+/// A delivery is retried for as long as it takes (its endpoint is marked
+/// failing meanwhile): at the six-hour cap, 100 attempts are three weeks,
+/// and a job still failing then is dead, kept, shown and retryable.
+pub const MAX_ATTEMPTS: i32 = 100;
+
+/// Queues a delivery job for each of `deliveries` that has none open, due at `now`.
+pub async fn queue_deliveries(
+    conn: &mut PgConnection,
+    deliveries: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let items: Vec<String> = deliveries.iter().map(i64::to_string).collect();
+    crate::runner::db::enqueue_items(conn, DELIVER_KIND, &items, now, MAX_ATTEMPTS, now)
+        .await
+        .map(|_| ())
+}
 
 /// The entitlements as the API and events show them.
 pub fn entitlements_json(catalog: &Catalog, standing: &Standing) -> Value {

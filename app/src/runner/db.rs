@@ -2,7 +2,7 @@
 //! Postgres. Every decision takes its time from the caller (the injectable
 //! clock), never from SQL's `now()`.
 
-use super::domain::{Schedule, backoff, due};
+use super::domain::{Backoff, JOB_BACKOFF, Schedule, due};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -71,6 +71,21 @@ pub struct Claimed {
     pub attempt: i32,
     /// The lease this attempt holds; finishing needs it.
     pub lease_token: Uuid,
+    /// How long its kind waits after a failed attempt (the runner sets its
+    /// kind's; [`JOB_BACKOFF`] as claimed).
+    pub backoff: Backoff,
+}
+
+impl Claimed {
+    /// When this attempt, failing at `now`, is tried again.
+    pub fn retry_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + self.backoff.after(self.attempt)
+    }
+
+    /// The item an item job works on (see [`enqueue_items`]).
+    pub fn item(&self) -> Option<&str> {
+        self.payload.get("item").and_then(Value::as_str)
+    }
 }
 
 /// Claims the next due job of `kinds` for `lease`: a queued one whose time
@@ -158,6 +173,7 @@ pub async fn claim(
             payload: row.payload,
             attempt: row.attempt,
             lease_token: token,
+            backoff: JOB_BACKOFF,
         }));
     }
 }
@@ -192,6 +208,22 @@ pub async fn finish(conn: &mut PgConnection, job: &Claimed, now: DateTime<Utc>) 
     Ok(finished)
 }
 
+/// Extends a running job's lease to `until`, if this attempt still holds
+/// it; returns whether it did.
+pub async fn renew_lease(pool: &PgPool, job: &Claimed, until: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    let renewed = sqlx::query!(
+        "update job set lease_until = $3 where job_id = $1 and lease_token = $2 and state = 'running'",
+        job.job_id,
+        job.lease_token,
+        until as _
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(renewed == 1)
+}
+
 /// What became of a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failed {
@@ -203,23 +235,25 @@ pub enum Failed {
     LeaseLost,
 }
 
-/// Records a failed attempt, fenced by its lease: queued again after the
-/// backoff counted from `now`, or dead after its last attempt.
+/// Records a failed attempt in `conn` (the transaction that also records
+/// what the attempt did), fenced by its lease: queued again after its
+/// kind's backoff counted from `now`, or dead after its last attempt (or at
+/// once when `give_up`: no retry can succeed).
 pub async fn fail(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     job: &Claimed,
     error: &str,
+    give_up: bool,
     now: DateTime<Utc>,
 ) -> Result<Failed, sqlx::Error> {
     let error: String = error.chars().take(2000).collect();
-    let mut tx = pool.begin().await?;
-    let retry_at = now + backoff(job.attempt);
+    let retry_at = job.retry_at(now);
     // language=PostgreSQL
     let Some(dead) = sqlx::query_scalar!(
         r#"update job set
-               state = case when attempt >= max_attempts then 'dead' else 'queued' end,
-               run_at = case when attempt >= max_attempts then run_at else $3 end,
-               finished_at = case when attempt >= max_attempts then $4::timestamptz end,
+               state = case when $6 or attempt >= max_attempts then 'dead' else 'queued' end,
+               run_at = case when $6 or attempt >= max_attempts then run_at else $3 end,
+               finished_at = case when $6 or attempt >= max_attempts then $4::timestamptz end,
                lease_token = null, lease_until = null, last_error = $5
            where job_id = $1 and lease_token = $2 and state = 'running'
            returning state = 'dead' as "dead!""#,
@@ -227,9 +261,10 @@ pub async fn fail(
         job.lease_token,
         retry_at as _,
         now as _,
-        error
+        error,
+        give_up
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?
     else {
         return Ok(Failed::LeaseLost);
@@ -243,14 +278,66 @@ pub async fn fail(
         now as _,
         error
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(if dead {
         Failed::Dead
     } else {
         Failed::RetryAt(retry_at)
     })
+}
+
+/// [`fail`] in a transaction of its own (the attempt's work was rolled back).
+pub async fn fail_alone(
+    pool: &PgPool,
+    job: &Claimed,
+    error: &str,
+    give_up: bool,
+    now: DateTime<Utc>,
+) -> Result<Failed, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let failed = fail(&mut tx, job, error, give_up, now).await?;
+    tx.commit().await?;
+    Ok(failed)
+}
+
+/// Adds a job of `kind` for each of `items` (an email, a delivery, an
+/// event: its id, kept in the payload as `item`) that has no open job of
+/// that kind yet, due at `run_at`, in the caller's transaction, and wakes
+/// every runner. Returns how many were added.
+pub async fn enqueue_items(
+    conn: &mut PgConnection,
+    kind: &str,
+    items: &[String],
+    run_at: DateTime<Utc>,
+    max_attempts: i32,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    // language=PostgreSQL
+    let added = sqlx::query!(
+        "insert into job (kind, payload, run_at, max_attempts, created_at)
+         select $1, jsonb_build_object('item', i.item), $3, $4, $5 from unnest($2::text[]) as i(item)
+         where not exists (select from job j where j.kind = $1 and j.state in ('queued', 'running')
+                                                and j.payload ->> 'item' = i.item)",
+        kind,
+        items,
+        run_at as _,
+        max_attempts,
+        now as _
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if added > 0 {
+        // language=PostgreSQL
+        sqlx::query!("select pg_notify($1, $2)", JOB_QUEUED_CHANNEL, kind)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(added)
 }
 
 /// Why a dead job cannot be retried.

@@ -1,10 +1,9 @@
-//! The event worker: drains the `webhook_event` inbox (Stripe's webhooks and
-//! the sandbox's events alike) into local state.
-//!
-//! Workers claim one subject's due events at a time (see
-//! [`app::billing::inbox`]): several per process, any number of processes.
-//! A batch is applied and marked in one transaction, so a crash mid-way
-//! leaves its events pending, to be applied once on the next pass.
+//! Applying the `webhook_event` inbox (Stripe's webhooks and the sandbox's
+//! events alike) to local state: each stored event is a runner job
+//! (`provider_event.apply`) that applies its subject's pending events (see
+//! [`app::billing::inbox`]), several per process, any number of processes.
+//! A batch is applied and marked in the job's transaction, so a crash
+//! mid-way leaves its events pending, to be applied once by the retry.
 //!
 //! Two things are written for a subscription event. Its *present* state is
 //! read from the provider once per batch, under the customer's lock, so
@@ -14,24 +13,23 @@
 //! Invoices carry their own state and never move to an older one.
 
 use super::stripe::billing_event_from_stripe;
-use crate::jobs;
+use crate::runner::{Attempt, Handler, HandlerFuture, JobContext, Runner};
+use anyhow::Context;
 use app::billing::db::{self, Applied, Present};
 use app::billing::domain::BillingEvent;
-use app::billing::inbox::{self, Claim, ClaimedEvent, Done, INBOX_CHANNEL};
+use app::billing::inbox::{self, APPLY_KIND, Claim, ClaimedEvent, Done};
 use app::billing::provider::{BillingProvider, ProviderError};
 use app::billing::trials::{self, Notices};
 use app::clock::Clock;
+use app::runner::db::Claimed;
 use app::runner::domain::DELIVERY_BACKOFF;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use std::sync::Arc;
+use uuid::Uuid;
 
-/// Attempts before an event is parked as `failed` for an admin to look at.
-pub const MAX_ATTEMPTS: i32 = 12;
-
-/// Workers per process: each holds one database connection while it works.
-pub const WORKERS_PER_PROCESS: usize = 4;
+pub use app::billing::inbox::MAX_ATTEMPTS;
 
 /// Why one event could not be processed now (it is retried).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -58,18 +56,6 @@ pub struct Pass {
     pub failed: usize,
 }
 
-impl Pass {
-    fn total(&self) -> usize {
-        self.processed + self.unmatched + self.failed
-    }
-
-    fn add(&mut self, other: Pass) {
-        self.processed += other.processed;
-        self.unmatched += other.unmatched;
-        self.failed += other.failed;
-    }
-}
-
 /// Reads a stored event as a billing event: the form the endpoint decoded
 /// it into, or (for events stored before that) its payload.
 pub fn billing_event(event: &ClaimedEvent) -> Result<BillingEvent, ProcessError> {
@@ -92,74 +78,140 @@ pub fn billing_event(event: &ClaimedEvent) -> Result<BillingEvent, ProcessError>
     }
 }
 
-/// Claims and processes due events with one worker until none is left or
-/// `limit` is reached.
+/// Applies the event a job names, with its subject's other pending events
+/// (in the provider's order), in the job's transaction. The job succeeds
+/// when its event is applied (or was already), is retried while the event
+/// waits for a retry, and is dead once the event is parked.
+pub fn apply<'a>(
+    conn: &'a mut PgConnection,
+    job: &'a Claimed,
+    context: &'a JobContext,
+) -> HandlerFuture<'a, Attempt> {
+    Box::pin(async move {
+        let id: Uuid = job
+            .item()
+            .and_then(|item| item.parse().ok())
+            .context("the job names no event")?;
+        let now = context.clock.now();
+        let mut tried = Vec::new();
+        loop {
+            let events = match inbox::claim_subject(conn, id, &tried).await? {
+                Claim::Missing | Claim::Settled => return Ok(Attempt::Done),
+                Claim::Parked(error) => {
+                    return Ok(Attempt::GiveUp(
+                        error.unwrap_or_else(|| "parked after its last attempt".to_owned()),
+                    ));
+                }
+                Claim::Batch(events) => events,
+            };
+            tried.extend(events.iter().map(|event| event.webhook_event_id));
+            let holds_its_event = events.iter().any(|event| event.webhook_event_id == id);
+            let pass = process_batch(conn, context.provider.as_ref(), &context.notices, now, &events).await?;
+            tracing::debug!(?pass, "provider events applied");
+            if holds_its_event || events.is_empty() {
+                break;
+            }
+        }
+        // language=PostgreSQL
+        let event = sqlx::query!(
+            "select status, last_error from webhook_event where webhook_event_id = $1",
+            id
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let error = || event.last_error.clone().unwrap_or_default();
+        Ok(match event.status.as_str() {
+            "pending" => Attempt::Retry(error()),
+            "failed" => Attempt::GiveUp(error()),
+            _ => Attempt::Done,
+        })
+    })
+}
+
+/// Runs the due provider-event jobs at the clock's now until none is left
+/// (or `limit` jobs ran), as a server process's runner does, and says what
+/// became of the events meanwhile (read from the inbox, so events stored
+/// meanwhile by others count too). For tests and benchmarks.
 pub async fn process_due(
     pool: &PgPool,
-    provider: &dyn BillingProvider,
+    provider: Arc<dyn BillingProvider>,
     notices: &Notices,
     clock: &Clock,
     limit: usize,
 ) -> Result<Pass, sqlx::Error> {
-    let mut pass = Pass::default();
-    // Subjects another worker holds; skipped for the rest of this pass.
-    let mut busy: Vec<String> = Vec::new();
-    while pass.total() < limit {
-        let mut tx = pool.begin().await?;
-        let now = clock.now();
-        let events = match inbox::claim_batch(&mut tx, now, &busy).await? {
-            Claim::Nothing => break,
-            Claim::Busy(subject) => {
-                tx.rollback().await?;
-                busy.push(subject);
-                continue;
-            }
-            Claim::Batch(events) => events,
-        };
-        match process_batch(&mut tx, provider, notices, now, &events).await {
-            Ok(done) => {
-                tx.commit().await?;
-                pass.add(done);
-            }
-            Err(error) => {
-                // Nothing of this attempt is kept; the events wait and are tried again.
-                tx.rollback().await?;
-                tracing::warn!(events = events.len(), %error, "event batch failed");
-                for event in &events {
-                    inbox::mark_failed(
-                        pool,
-                        event,
-                        &format!("database: {error}"),
-                        MAX_ATTEMPTS,
-                        retry_at(now, event.attempts),
-                    )
-                    .await?;
-                }
-                pass.failed += events.len();
-            }
-        }
-    }
-    Ok(pass)
+    process_due_with(
+        pool,
+        provider,
+        notices,
+        clock,
+        crate::runner::IN_TRANSACTION,
+        limit,
+    )
+    .await
 }
 
-/// [`process_due`] with `workers` workers at once.
-pub async fn process_due_concurrently(
+/// [`process_due`] with at most `workers` jobs at once.
+pub async fn process_due_with(
     pool: &PgPool,
-    provider: &dyn BillingProvider,
+    provider: Arc<dyn BillingProvider>,
     notices: &Notices,
     clock: &Clock,
     workers: usize,
-    limit_per_worker: usize,
+    limit: usize,
 ) -> Result<Pass, sqlx::Error> {
-    let passes = futures::future::join_all(
-        (0..workers.max(1)).map(|_| process_due(pool, provider, notices, clock, limit_per_worker)),
-    )
-    .await;
-    let mut total = Pass::default();
-    for pass in passes {
-        total.add(pass?);
+    let context = JobContext::new(pool.clone(), clock.clone(), notices.clone(), provider);
+    let runner = Runner::new(format!("events-{}", std::process::id()))
+        .handle_kind(APPLY_KIND, Handler::InTransaction(apply), DELIVERY_BACKOFF)
+        .with_concurrency(workers);
+    let before = InboxCounts::read(pool).await?;
+    let mut ran = 0;
+    while ran < limit {
+        match runner.pass_counted(&context).await? {
+            0 => break,
+            jobs => ran += jobs,
+        }
     }
-    Ok(total)
+    Ok(InboxCounts::read(pool).await?.since(&before))
+}
+
+/// The inbox's totals, to tell what a drain did.
+struct InboxCounts {
+    processed: i64,
+    unmatched: i64,
+    attempts: i64,
+}
+
+impl InboxCounts {
+    async fn read(pool: &PgPool) -> Result<Self, sqlx::Error> {
+        // language=PostgreSQL
+        let row = sqlx::query!(
+            r#"select count(*) filter (where status = 'processed') as "processed!",
+                      count(*) filter (where status = 'unmatched') as "unmatched!",
+                      coalesce(sum(attempts), 0)::bigint as "attempts!"
+               from webhook_event"#
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok(InboxCounts {
+            processed: row.processed,
+            unmatched: row.unmatched,
+            attempts: row.attempts,
+        })
+    }
+
+    /// Each applied or unmatched event counts one attempt; the other new
+    /// attempts failed.
+    fn since(&self, before: &InboxCounts) -> Pass {
+        let processed = (self.processed - before.processed).max(0);
+        let unmatched = (self.unmatched - before.unmatched).max(0);
+        let failed = (self.attempts - before.attempts - processed - unmatched).max(0);
+        let count = |n: i64| usize::try_from(n).unwrap_or(0);
+        Pass {
+            processed: count(processed),
+            unmatched: count(unmatched),
+            failed: count(failed),
+        }
+    }
 }
 
 /// What the provider holds now for one subscription of the batch.
@@ -235,7 +287,6 @@ async fn process_batch(
                     &mut *conn,
                     event,
                     &error.to_string(),
-                    MAX_ATTEMPTS,
                     retry_at(now, event.attempts),
                 )
                 .await?;
@@ -406,31 +457,4 @@ async fn apply_event(
 /// When a failed event is tried again, after its `attempts` so far.
 fn retry_at(now: DateTime<Utc>, attempts: i32) -> DateTime<Utc> {
     now + DELIVERY_BACKOFF.after(attempts + 1)
-}
-
-/// Runs the workers forever: on every NOTIFY from the inbox, and every few
-/// seconds for retries that come due. (The time-driven work is the job
-/// runner's: `crate::runner`.)
-pub fn spawn(pool: PgPool, provider: Arc<dyn BillingProvider>, notices: Notices, clock: Clock) {
-    let drain_pool = pool.clone();
-    jobs::spawn_drain_loop(pool, INBOX_CHANNEL, "provider events", move || {
-        let (pool, provider, notices, clock) = (
-            drain_pool.clone(),
-            provider.clone(),
-            notices.clone(),
-            clock.clone(),
-        );
-        async move {
-            process_due_concurrently(
-                &pool,
-                provider.as_ref(),
-                &notices,
-                &clock,
-                WORKERS_PER_PROCESS,
-                100,
-            )
-            .await
-            .map(|pass| pass.processed + pass.unmatched > 0)
-        }
-    });
 }

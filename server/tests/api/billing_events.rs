@@ -170,7 +170,7 @@ pub(crate) async fn customer_org(pool: &PgPool, customer: &str) -> Uuid {
 pub(crate) async fn drain(app: &TestApp) -> Pass {
     process_due(
         &app.state.pool,
-        app.state.payments.provider().as_ref(),
+        app.state.payments.provider(),
         &app.state.notices(),
         &app.state.clock,
         10_000,

@@ -1,7 +1,7 @@
 //! Email delivery over real SMTP to a local sink (aiosmtpd, from PyPI).
 
 use crate::helpers::TestApp;
-use server::mailer::{Mailer, deliver_due};
+use server::mailer::Mailer;
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -104,9 +104,7 @@ async fn queued_mail_is_delivered_over_smtp_with_text_and_html_parts(pool: PgPoo
     let mailer = Mailer::new(&sink.url(), "Forgeline <no-reply@forgeline.test>").unwrap();
 
     // Act
-    let attempted = deliver_due(&pool, &mailer, &app::clock::Clock::System)
-        .await
-        .unwrap();
+    let attempted = app.deliver_email(&mailer).await;
 
     // Assert
     assert_eq!(attempted, 2);
@@ -133,13 +131,7 @@ async fn queued_mail_is_delivered_over_smtp_with_text_and_html_parts(pool: PgPoo
             .iter()
             .all(|(_, status, attempts, _, _)| status == "sent" && *attempts == 1)
     );
-    assert_eq!(
-        deliver_due(&pool, &mailer, &app::clock::Clock::System)
-            .await
-            .unwrap(),
-        0,
-        "nothing is sent twice"
-    );
+    assert_eq!(app.deliver_email(&mailer).await, 0, "nothing is sent twice");
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -153,9 +145,7 @@ async fn a_failed_send_is_kept_and_retried_later_until_it_goes_through(pool: PgP
     let down = unreachable_mailer();
 
     // Act
-    deliver_due(&pool, &down, &app::clock::Clock::System)
-        .await
-        .unwrap();
+    app.deliver_email(&down).await;
 
     // Assert: kept, with the error, scheduled for later.
     for (template, status, attempts, error, later) in outbox_status(&pool).await {
@@ -166,13 +156,7 @@ async fn a_failed_send_is_kept_and_retried_later_until_it_goes_through(pool: PgP
         );
         assert!(error.is_some(), "{template}");
     }
-    assert_eq!(
-        deliver_due(&pool, &down, &app::clock::Clock::System)
-            .await
-            .unwrap(),
-        0,
-        "not retried before its time"
-    );
+    assert_eq!(app.deliver_email(&down).await, 0, "not retried before its time");
 
     // When the retry comes due and the server is back, it goes through.
     let sink = SmtpSink::start().await;
@@ -181,8 +165,9 @@ async fn a_failed_send_is_kept_and_retried_later_until_it_goes_through(pool: PgP
         .execute(&pool)
         .await
         .unwrap();
+    app.run_jobs_now("email.deliver").await;
     let up = Mailer::new(&sink.url(), "no-reply@forgeline.test").unwrap();
-    deliver_due(&pool, &up, &app::clock::Clock::System).await.unwrap();
+    app.deliver_email(&up).await;
     assert_eq!(sink.messages().len(), 2);
     assert!(
         outbox_status(&pool)
@@ -198,7 +183,7 @@ async fn after_the_last_attempt_an_email_is_kept_as_dead(pool: PgPool) {
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     // language=PostgreSQL
     sqlx::query!(
-        "update email_outbox set attempts = $1 - 1",
+        "update job set attempt = $1 - 1 where kind = 'email.deliver'",
         server::mailer::MAX_ATTEMPTS
     )
     .execute(&pool)
@@ -206,9 +191,7 @@ async fn after_the_last_attempt_an_email_is_kept_as_dead(pool: PgPool) {
     .unwrap();
     let down = unreachable_mailer();
 
-    deliver_due(&pool, &down, &app::clock::Clock::System)
-        .await
-        .unwrap();
+    app.deliver_email(&down).await;
 
     let rows = outbox_status(&pool).await;
     assert_eq!(rows.len(), 2, "never deleted");
@@ -235,6 +218,7 @@ async fn the_local_mailbox_shows_queued_mail_only_on_local_runs_without_smtp(poo
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn a_recipient_refused_for_good_is_dead_at_once_and_one_refused_for_now_is_retried(pool: PgPool) {
     let sink = SmtpSink::start().await;
+    let app = TestApp::spawn(pool.clone()).await;
     let mut tx = pool.begin().await.unwrap();
     for to in [
         "gone@refused.test",
@@ -257,9 +241,7 @@ async fn a_recipient_refused_for_good_is_dead_at_once_and_one_refused_for_now_is
     tx.commit().await.unwrap();
     let mailer = Mailer::new(&sink.url(), "no-reply@forgeline.test").unwrap();
 
-    deliver_due(&pool, &mailer, &app::clock::Clock::System)
-        .await
-        .unwrap();
+    app.deliver_email(&mailer).await;
 
     // language=PostgreSQL
     let rows = sqlx::query!("select to_address, status, attempts from email_outbox order by to_address")
@@ -286,6 +268,7 @@ async fn a_recipient_refused_for_good_is_dead_at_once_and_one_refused_for_now_is
 async fn every_template_arrives_over_smtp_in_both_parts_with_its_facts(pool: PgPool) {
     use app::email::templates::{Brand, samples};
     let sink = SmtpSink::start().await;
+    let app = TestApp::spawn(pool.clone()).await;
     let brand = Brand::new("Forgeline", "#0f766e");
     let samples = samples(&brand, "http://127.0.0.1:3000");
     let now = app::clock::Clock::System.now();
@@ -297,11 +280,7 @@ async fn every_template_arrives_over_smtp_in_both_parts_with_its_facts(pool: PgP
     }
     tx.commit().await.unwrap();
     let mailer = Mailer::new(&sink.url(), "Forgeline <no-reply@forgeline.test>").unwrap();
-    while deliver_due(&pool, &mailer, &app::clock::Clock::System)
-        .await
-        .unwrap()
-        > 0
-    {}
+    while app.deliver_email(&mailer).await > 0 {}
 
     let messages = sink.messages();
     assert_eq!(messages.len(), samples.len());

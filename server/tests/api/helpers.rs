@@ -148,27 +148,39 @@ impl TestApp {
     }
 
     /// Everything due at the clock's now, as the running processes would do
-    /// it: the runner's schedules and jobs, then the provider events they
-    /// made, until nothing is left.
+    /// it: the runner's schedules and jobs (provider events among them),
+    /// until nothing is left.
     pub async fn run_due_work(&self) {
         let runner = server::runner::Runner::gatehouse("test");
         let context = self.state.job_context();
         for _ in 0..20 {
-            let ran = runner.pass(&context).await.expect("runner pass");
-            let events = server::billing::worker::process_due(
-                &self.state.pool,
-                self.state.payments.provider().as_ref(),
-                &self.state.notices(),
-                &self.state.clock,
-                1000,
-            )
-            .await
-            .expect("provider events");
-            if !ran && events.processed + events.unmatched == 0 {
+            if !runner.pass(&context).await.expect("runner pass") {
                 return;
             }
         }
         panic!("work kept coming for 20 passes");
+    }
+
+    /// Runs the due `email.deliver` jobs once through `mailer`, as a
+    /// process with SMTP does; returns how many ran.
+    pub async fn deliver_email(&self, mailer: &server::mailer::Mailer) -> usize {
+        let runner = server::runner::Runner::gatehouse_kind("mail-test", app::email::outbox::DELIVER_KIND);
+        let mut context = self.state.job_context();
+        context.mailer = Some(mailer.clone());
+        runner.pass_counted(&context).await.expect("runner pass")
+    }
+
+    /// Makes the queued jobs of `kind` due now (a retry's wait, skipped).
+    pub async fn run_jobs_now(&self, kind: &str) {
+        // language=PostgreSQL
+        sqlx::query!(
+            "update job set run_at = $2 where kind = $1 and state = 'queued'",
+            kind,
+            self.state.clock.now() as _
+        )
+        .execute(&self.state.pool)
+        .await
+        .unwrap();
     }
 
     /// Unread emails to `to`, newest first, as (template, text body).

@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use server::host_api::keys::Scope;
-use server::outbound::{Sender, deliver_due, resolve_reachable, spawn_delivery_worker};
+use server::outbound::{Sender, resolve_reachable};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
 
@@ -414,9 +414,7 @@ async fn webhook_endpoints_at_private_addresses_are_refused_at_entry_and_at_conn
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    deliver_due(&pool, &Sender::default(), &app.state.clock)
-        .await
-        .unwrap();
+    crate::outbound::deliver_due(&app, &Sender::default()).await;
     assert!(
         received.lock().unwrap().requests.is_empty(),
         "nothing reached the private address"
@@ -468,7 +466,12 @@ async fn a_slow_receiver_holds_up_no_other_endpoint(pool: PgPool) {
             .await
             .unwrap();
     }
-    spawn_delivery_worker(pool.clone(), app.state.clock.clone(), loopback);
+    let mut context = app.state.job_context();
+    context.sender = Sender::new(loopback);
+    server::runner::spawn(
+        server::runner::Runner::gatehouse_kind("webhooks", app::outbound::events::DELIVER_KIND),
+        context,
+    );
     for n in 0..3 {
         let started = Instant::now();
         let mut tx = pool.begin().await.unwrap();

@@ -10,7 +10,7 @@ use app::clock::Clock;
 use app::runner::db::{self, Claimed, Failed, NewJob, RetryRefused};
 use app::runner::domain::{CatchUp, Schedule, backoff, period_start};
 use chrono::TimeDelta;
-use server::runner::{HandlerFuture, JobContext, Runner};
+use server::runner::{Attempt, HandlerFuture, JobContext, Runner};
 use sqlx::{PgConnection, PgPool};
 
 const HOURLY: Schedule = Schedule {
@@ -148,7 +148,9 @@ async fn a_worker_whose_lease_ran_out_cannot_finish_and_its_work_rolls_back(pool
     assert!(!db::finish(&mut slow_tx, &slow, clock.now()).await.unwrap());
     slow_tx.rollback().await.unwrap();
     assert_eq!(
-        db::fail(&pool, &slow, "late", clock.now()).await.unwrap(),
+        db::fail_alone(&pool, &slow, "late", false, clock.now())
+            .await
+            .unwrap(),
         Failed::LeaseLost
     );
     let applied: Vec<String> = sqlx::query_scalar("select applied_by from test_effect")
@@ -184,7 +186,7 @@ async fn failures_back_off_from_the_failure_then_the_job_is_dead_kept_and_retrya
             .unwrap();
         assert_eq!(job.attempt, attempt);
         let failed_at = clock.now();
-        let failed = db::fail(&pool, &job, &format!("boom {attempt}"), failed_at)
+        let failed = db::fail_alone(&pool, &job, &format!("boom {attempt}"), false, failed_at)
             .await
             .unwrap();
         if attempt < 3 {
@@ -373,13 +375,13 @@ async fn a_storm_of_claims_finishes_crashes_and_expiries_applies_each_job_once(p
     }
 }
 
-fn effect<'a>(conn: &'a mut PgConnection, job: &'a Claimed, _: &'a JobContext) -> HandlerFuture<'a> {
+fn effect<'a>(conn: &'a mut PgConnection, job: &'a Claimed, _: &'a JobContext) -> HandlerFuture<'a, Attempt> {
     Box::pin(async move {
         if job.payload["fail"] == true {
             anyhow::bail!("asked to fail");
         }
         apply(conn, job, "runner").await;
-        Ok(())
+        Ok(Attempt::Done)
     })
 }
 
@@ -387,16 +389,15 @@ fn effect<'a>(conn: &'a mut PgConnection, job: &'a Claimed, _: &'a JobContext) -
 async fn the_runner_runs_handlers_in_the_finishing_transaction(pool: PgPool) {
     effects_table(&pool).await;
     let clock = Clock::shifted();
-    let context = JobContext {
-        pool: pool.clone(),
-        clock: clock.clone(),
-        notices: app::billing::trials::Notices {
+    let context = JobContext::with_sandbox_provider(
+        pool.clone(),
+        clock.clone(),
+        app::billing::trials::Notices {
             brand: app::email::templates::Brand::new("Test", "#4338ca"),
             public_url: "http://127.0.0.1".into(),
             license_keys: None,
         },
-        sandbox: None,
-    };
+    );
     let runner = Runner::new("r")
         .schedule(HOURLY, effect)
         .handle("test.effect", effect);

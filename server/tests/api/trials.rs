@@ -232,7 +232,7 @@ async fn the_sandbox_announces_a_subscribed_trial_ending_once_through_the_inbox(
     let drain = || async {
         process_due(
             &app.state.pool,
-            app.state.payments.provider().as_ref(),
+            app.state.payments.provider(),
             &app.state.notices(),
             &app.state.clock,
             1000,
