@@ -278,10 +278,13 @@ pub async fn organization_detail(
         }
         facts
     });
+    // The ledger as the console shows it: the subscription ledger's live
+    // rows and every step of the organisation's collection cases, each at
+    // its time at the provider and with its cause, newest first.
     // language=PostgreSQL
-    let ledger = sqlx::query!(
+    let subscription_rows = sqlx::query!(
         r#"select occurred_at as "occurred_at: DateTime<Utc>", kind, status_before, status_after, plan_after,
-                  mrr_before, mrr_after, currency
+                  mrr_before, mrr_after, currency, cause
            from subscription_event
            -- Through the organisation's subscriptions, so each is read by the
            -- live rows' index instead of scanning the whole ledger.
@@ -293,21 +296,56 @@ pub async fn organization_detail(
     .fetch_all(pool)
     .await?
     .into_iter()
-    .map(|r| LedgerRow {
-        occurred_at: time(r.occurred_at),
-        kind: r.kind,
-        status: match r.status_before {
-            Some(before) => format!("{before} → {}", r.status_after),
-            None => r.status_after,
-        },
-        plan: r.plan_after,
-        mrr: format!(
-            "{} → {}",
-            money(r.mrr_before, &r.currency),
-            money(r.mrr_after, &r.currency)
-        ),
-    })
-    .collect();
+    .map(|r| {
+        let row = LedgerRow {
+            occurred_at: time(r.occurred_at),
+            kind: r.kind,
+            status: match r.status_before {
+                Some(before) => format!("{before} → {}", r.status_after),
+                None => r.status_after,
+            },
+            plan: r.plan_after,
+            mrr: format!(
+                "{} → {}",
+                money(r.mrr_before, &r.currency),
+                money(r.mrr_after, &r.currency)
+            ),
+            cause: r.cause,
+        };
+        (r.occurred_at, row)
+    });
+    // language=PostgreSQL
+    let collection_rows = sqlx::query!(
+        r#"select s.occurred_at as "occurred_at: DateTime<Utc>", s.step, s.attempt, s.cause,
+                  c.provider_invoice_id, c.amount_due, c.currency
+           from collection_step s join collection_case c using (collection_case_id)
+           where c.organization_id = $1
+           order by s.occurred_at desc, s.collection_step_id desc limit 50"#,
+        organization_id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        let label = crate::billing::domain::collection::CaseState::parse(&r.step)
+            .map_or(r.step.as_str(), |state| state.label());
+        let row = LedgerRow {
+            occurred_at: time(r.occurred_at),
+            kind: format!("Collection: {label}"),
+            status: if r.attempt > 0 {
+                format!("attempt {}", r.attempt)
+            } else {
+                String::new()
+            },
+            plan: format!("invoice {}", r.provider_invoice_id),
+            mrr: format!("{} due", money(r.amount_due, &r.currency.to_uppercase())),
+            cause: r.cause,
+        };
+        (r.occurred_at, row)
+    });
+    let mut ledger: Vec<(DateTime<Utc>, LedgerRow)> = subscription_rows.chain(collection_rows).collect();
+    ledger.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    let ledger: Vec<LedgerRow> = ledger.into_iter().take(50).map(|(_, row)| row).collect();
     // language=PostgreSQL
     let invoices = sqlx::query!(
         r#"select number, status, total, currency, issued_at as "issued_at: DateTime<Utc>"

@@ -85,8 +85,10 @@ pub struct LedgerRow {
     pub status: String,
     /// Plan after.
     pub plan: String,
-    /// MRR before → after, formatted.
+    /// MRR before → after, formatted (for a collection step: the amount due).
     pub mrr: String,
+    /// What caused it: a provider event, a runner job, a user or an admin.
+    pub cause: String,
 }
 
 /// An audit log entry.

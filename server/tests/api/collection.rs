@@ -195,6 +195,28 @@ async fn three_failed_payments_restrict_the_account_and_a_payment_restores_it(po
     ] {
         assert!(page.body.contains(label), "{label}");
     }
+    // Each step is in the organisation's ledger, beside the subscription's
+    // changes, with its cause: the provider's event or the runner's job.
+    let ledger: Vec<&str> = page
+        .body
+        .split("data-ledger-row")
+        .skip(1)
+        .map(|row| row.split("</tr>").next().unwrap_or_default())
+        .collect();
+    for (step, cause) in [
+        ("Collection: Payment failing", "sandbox:evt_"),
+        ("Collection: Restricted (read-only)", "job:collection.restrict:"),
+        ("Collection: Paid", "sandbox:evt_"),
+    ] {
+        assert!(
+            ledger.iter().any(|row| row.contains(step) && row.contains(cause)),
+            "{step} caused by {cause}: {ledger:?}"
+        );
+    }
+    assert!(
+        ledger.iter().any(|row| !row.contains("Collection:")),
+        "the subscription's own changes are there too"
+    );
 
     // Nothing more happens however often the work runs again.
     let before = app.emails_to("ada@acme.test").await.len();

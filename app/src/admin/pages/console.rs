@@ -297,19 +297,21 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
             <h2 id="ledger" class="text-xl font-semibold">"Ledger"</h2>
             <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
                 <table class="mt-2 w-full text-sm">
-                    <caption class="sr-only">"Subscription ledger, newest first"</caption>
+                    <caption class="sr-only">"Subscription ledger and payment collection steps, newest first"</caption>
                     <thead><tr>
                         <th scope="col" class=TH>"When (at the provider)"</th>
                         <th scope="col" class=TH>"Change"</th>
                         <th scope="col" class=TH>"Status"</th>
-                        <th scope="col" class=TH>"Plan"</th>
-                        <th scope="col" class=TH>"MRR"</th>
+                        <th scope="col" class=TH>"Plan or invoice"</th>
+                        <th scope="col" class=TH>"MRR or amount"</th>
+                        <th scope="col" class=TH>"Cause"</th>
                     </tr></thead>
                     <tbody>
                         {org.ledger.into_iter().map(|row| view! {
-                            <tr class="border-t border-slate-100">
+                            <tr class="border-t border-slate-100" data-ledger-row>
                                 <td class=TD>{row.occurred_at}</td><td class=TD>{row.kind}</td><td class=TD>{row.status}</td>
                                 <td class=TD>{row.plan}</td><td class=TD>{row.mrr}</td>
+                                <td class=TD><code class="text-xs">{row.cause}</code></td>
                             </tr>
                         }).collect_view()}
                     </tbody>
