@@ -139,7 +139,7 @@ pub fn deliver<'a>(job: &'a Claimed, context: &'a JobContext) -> HandlerFuture<'
             }
             Err(error) => {
                 tracing::warn!(email = %id, attempts = job.attempt, %error, "email delivery failed");
-                let dead = job.attempt >= MAX_ATTEMPTS || error.is_permanent();
+                let dead = job.is_last_attempt() || error.is_permanent();
                 let message: String = error.to_string().chars().take(1000).collect();
                 // language=PostgreSQL
                 sqlx::query!(

@@ -473,6 +473,58 @@ pub async fn run_schedule(name: String, reason: String) -> Result<(), AppError> 
     Ok(())
 }
 
+/// Queues a dead job again, now, and reopens the item a delivery job
+/// works on (a dead email queued again, a parked provider event pending
+/// again), so the retry can succeed. Used by the console and `server jobs
+/// retry`.
+#[cfg(feature = "ssr")]
+pub async fn retry_dead_job(
+    conn: &mut sqlx::PgConnection,
+    job_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Result<(), crate::runner::db::RetryRefused>, sqlx::Error> {
+    if let Err(refused) = crate::runner::db::retry_dead(&mut *conn, job_id, now).await? {
+        return Ok(Err(refused));
+    }
+    // language=PostgreSQL
+    let job = sqlx::query!(
+        "select kind, payload ->> 'item' as item from job where job_id = $1",
+        job_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(item) = job.item.and_then(|item| uuid::Uuid::parse_str(&item).ok()) else {
+        return Ok(Ok(()));
+    };
+    match job.kind.as_str() {
+        crate::email::outbox::DELIVER_KIND => {
+            // language=PostgreSQL
+            sqlx::query!(
+                "update email_outbox set status = 'queued', next_attempt_at = $2
+                 where email_outbox_id = $1 and status = 'dead'",
+                item,
+                now as _
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        crate::billing::inbox::APPLY_KIND => {
+            // language=PostgreSQL
+            sqlx::query!(
+                "update webhook_event set status = 'pending', next_attempt_at = $2
+                 where webhook_event_id = $1 and status = 'failed'",
+                item,
+                now as _
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        // A delivery stays pending while it fails: nothing to reopen.
+        _ => {}
+    }
+    Ok(Ok(()))
+}
+
 /// Queues a dead job again (audited).
 #[server(prefix = "/api", endpoint = "admin_retry_job")]
 pub async fn retry_job(id: String, reason: String) -> Result<(), AppError> {
@@ -483,7 +535,7 @@ pub async fn retry_job(id: String, reason: String) -> Result<(), AppError> {
     let job_id: i64 = id.trim().parse().map_err(|_| AppError::NotFound)?;
     let reason = super::api::checked_reason(&reason)?;
     let mut tx = context.pool.begin().await?;
-    match crate::runner::db::retry_dead(&mut tx, job_id, now).await? {
+    match retry_dead_job(&mut tx, job_id, now).await? {
         Ok(()) => {}
         Err(crate::runner::db::RetryRefused::NoSuchJob(_)) => return Err(AppError::NotFound),
         Err(refused) => return Err(AppError::Conflict(refused.to_string())),

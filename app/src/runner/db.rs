@@ -69,6 +69,8 @@ pub struct Claimed {
     pub payload: Value,
     /// This attempt's number (1 for the first).
     pub attempt: i32,
+    /// The attempts it may make: this one is its last when they are equal.
+    pub max_attempts: i32,
     /// The lease this attempt holds; finishing needs it.
     pub lease_token: Uuid,
     /// How long its kind waits after a failed attempt (the runner sets its
@@ -80,6 +82,11 @@ impl Claimed {
     /// When this attempt, failing at `now`, is tried again.
     pub fn retry_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now + self.backoff.after(self.attempt)
+    }
+
+    /// Whether a failure of this attempt makes the job dead.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
     }
 
     /// The item an item job works on (see [`enqueue_items`]).
@@ -172,6 +179,7 @@ pub async fn claim(
             kind: row.kind,
             payload: row.payload,
             attempt: row.attempt,
+            max_attempts: row.max_attempts,
             lease_token: token,
             backoff: JOB_BACKOFF,
         }));

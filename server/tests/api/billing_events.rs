@@ -476,6 +476,50 @@ async fn foreign_customers_are_unmatched_unknown_types_acknowledged_and_outages_
             .await
             .unwrap();
     assert_eq!(linked, Some(0));
+
+    // Stripe keeps failing: the event's job is retried, every attempt a run
+    // of its job, until the event is parked and its job dead, kept and shown.
+    for _ in 0..20 {
+        assert!(app.state.clock.advance(chrono::TimeDelta::hours(2)));
+        drain(&app).await;
+    }
+    // language=PostgreSQL
+    let flaky =
+        sqlx::query!("select status, attempts from webhook_event where provider_event_id = 'evt_flaky'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (flaky.status.as_str(), flaky.attempts),
+        ("failed", server::billing::worker::MAX_ATTEMPTS)
+    );
+    let dead = app::runner::db::dead_jobs(&pool, 10).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].kind, "provider_event.apply");
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("provider"),
+        "{dead:?}"
+    );
+    let runs = app::runner::db::recent_runs(&pool, true, 50).await.unwrap();
+    let failed_runs = runs.iter().filter(|r| r.job_id == dead[0].job_id).count();
+    assert_eq!(
+        failed_runs,
+        server::billing::worker::MAX_ATTEMPTS as usize,
+        "{runs:?}"
+    );
+
+    // Retrying the dead job puts the event back in the queue: one more attempt.
+    let mut conn = pool.acquire().await.unwrap();
+    app::admin::work::retry_dead_job(&mut conn, dead[0].job_id, app.state.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    assert_eq!(drain(&app).await.failed, 1, "tried again at once");
 }
 
 /// A deterministic shuffle (no randomness in tests): Fisher–Yates over an LCG.

@@ -196,6 +196,33 @@ async fn after_the_last_attempt_an_email_is_kept_as_dead(pool: PgPool) {
     let rows = outbox_status(&pool).await;
     assert_eq!(rows.len(), 2, "never deleted");
     assert!(rows.iter().all(|(_, status, _, _, _)| status == "dead"));
+    // The runner's record agrees: two dead jobs, each with its error.
+    let dead = app::runner::db::dead_jobs(&pool, 10).await.unwrap();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(
+        dead.iter()
+            .all(|job| job.kind == "email.deliver" && job.last_error.is_some())
+    );
+
+    // Retrying a dead job (as /admin/work and `server jobs retry` do) queues
+    // its email again, and it goes out once the server is back.
+    let sink = SmtpSink::start().await;
+    for job in &dead {
+        let mut conn = pool.acquire().await.unwrap();
+        app::admin::work::retry_dead_job(&mut conn, job.job_id, app.state.clock.now())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let up = Mailer::new(&sink.url(), "no-reply@forgeline.test").unwrap();
+    assert_eq!(app.deliver_email(&up).await, 2);
+    assert_eq!(sink.messages().len(), 2);
+    assert!(
+        outbox_status(&pool)
+            .await
+            .iter()
+            .all(|(_, status, _, _, _)| status == "sent")
+    );
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
