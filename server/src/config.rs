@@ -37,6 +37,10 @@ pub struct Settings {
     pub license_keys_file: PathBuf,
     /// `GATEHOUSE_DB_MAX_CONNECTIONS`: pool size per process.
     pub db_max_connections: u32,
+    /// `GATEHOUSE_SHUTDOWN_GRACE_SECONDS`: how long a stopping process lets
+    /// in-flight requests finish (default 20 s, 1 to 600); running jobs
+    /// then get up to 10 s more.
+    pub shutdown_grace: std::time::Duration,
     /// `GATEHOUSE_DATA_DIR`: where the embedded cluster keeps its files.
     pub data_dir: PathBuf,
     /// `GATEHOUSE_PG_BINDIR`: PostgreSQL's binaries for the embedded cluster;
@@ -151,6 +155,18 @@ impl Settings {
                 });
             }
         };
+        let shutdown_grace = match get("GATEHOUSE_SHUTDOWN_GRACE_SECONDS") {
+            None => std::time::Duration::from_secs(20),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(n) if (1..=600).contains(&n) => std::time::Duration::from_secs(n),
+                _ => {
+                    return Err(SettingsError {
+                        variable: "GATEHOUSE_SHUTDOWN_GRACE_SECONDS",
+                        problem: format!("\"{raw}\" is not a number of seconds from 1 to 600"),
+                    });
+                }
+            },
+        };
         let db_max_connections = match get("GATEHOUSE_DB_MAX_CONNECTIONS") {
             None => 10,
             Some(raw) => match raw.parse::<u32>() {
@@ -237,6 +253,7 @@ impl Settings {
                 PathBuf::from,
             ),
             db_max_connections,
+            shutdown_grace,
             data_dir: get("GATEHOUSE_DATA_DIR").map_or_else(|| PathBuf::from(".gatehouse"), PathBuf::from),
             pg_bindir: get("GATEHOUSE_PG_BINDIR").map(PathBuf::from),
             catalog_path: get("GATEHOUSE_CATALOG")

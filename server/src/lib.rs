@@ -470,7 +470,14 @@ impl Database {
 
     /// Closes the pool and stops the embedded cluster if it was started here.
     pub async fn close(self) -> Result<()> {
-        self.pool.close().await;
+        // Waits for connections in use to come back, but not for ever: a
+        // task that still holds one is cut off when the cluster stops.
+        if tokio::time::timeout(Duration::from_secs(5), self.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still in use after 5 s; closing anyway");
+        }
         if let Some(cluster) = self.embedded.filter(EmbeddedPostgres::started_here) {
             tracing::info!("stopping the embedded PostgreSQL cluster");
             cluster.stop().await?;
@@ -554,13 +561,15 @@ async fn serve_with_pool(
             tracing::info!("no Stripe key: payments use the built-in sandbox (test mode)")
         }
     }
-    runner::spawn(
+    let stop_background = tokio_util::sync::CancellationToken::new();
+    let runner = runner::spawn(
         runner::Runner::gatehouse(format!(
             "pid-{}-{}",
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         )),
         state.job_context(),
+        stop_background.clone(),
     );
     let listen_options = match &settings.listen_database_url {
         Some(url) => Some(
@@ -582,14 +591,37 @@ async fn serve_with_pool(
         .await
         .with_context(|| format!("Failed to listen on {}", settings.addr))?;
     tracing::info!(addr = %settings.addr, url = %settings.public_url, "Gatehouse is listening");
-    axum::serve(
+    let signalled = tokio_util::sync::CancellationToken::new();
+    let on_signal = signalled.clone();
+    let serving = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server error")?;
-    tracing::info!("stopped accepting requests; in-flight requests finished");
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        on_signal.cancel();
+    })
+    .into_future();
+    // In-flight requests get a bounded time to finish: a client that holds
+    // its request open never holds the process.
+    let drain_bound = settings.shutdown_grace;
+    tokio::select! {
+        served = serving => {
+            served.context("server error")?;
+            tracing::info!("stopped accepting requests; in-flight requests finished");
+        }
+        () = async {
+            signalled.cancelled().await;
+            tokio::time::sleep(drain_bound).await;
+        } => tracing::warn!(
+            seconds = drain_bound.as_secs(),
+            "in-flight requests did not finish in time; stopping anyway"
+        ),
+    }
+    stop_background.cancel();
+    if runner.await.is_err() {
+        tracing::warn!("the job runner ended abnormally");
+    }
     Ok(())
 }
 

@@ -51,10 +51,18 @@ async fn main() {
     {
         eprintln!("warning: .env ignored: {error}");
     }
-    if let Err(error) = run().await {
-        eprintln!("error: {error:#}");
-        std::process::exit(1);
-    }
+    let code = match run().await {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            1
+        }
+    };
+    // Everything was stopped in order (requests drained, jobs waited for,
+    // pool closed, cluster stopped); a detached task or a blocking thread
+    // left somewhere must not keep the process alive after that.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    std::process::exit(code);
 }
 
 async fn run() -> Result<()> {

@@ -680,30 +680,37 @@ impl Runner {
     }
 }
 
-/// Runs `runner` on this process until the pool closes: again at once
-/// while it finds work, else after a NOTIFY on the job channel, a job
-/// finishing (room again), or [`POLL`]. A lost listener falls back to
-/// polling.
-pub fn spawn(runner: Runner, context: JobContext) {
+/// How long a stopping process waits for its running jobs; a job still
+/// running then is left to its lease (another process takes it over, and
+/// this one's late finish is fenced off).
+pub const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `runner` on this process until `stop` is cancelled (or the pool
+/// closes): again at once while it finds work, else after a NOTIFY on the
+/// job channel, a job finishing (room again), or [`POLL`]. A lost listener
+/// is connected again on the next round; meanwhile the loop polls. On stop
+/// it claims nothing more and waits up to [`STOP_WAIT`] for the jobs it
+/// runs.
+pub fn spawn(
+    runner: Runner,
+    context: JobContext,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     let runner = Arc::new(runner);
     let room = Arc::new(Semaphore::new(runner.in_flight));
     let transactions = Arc::new(Semaphore::new(runner.transactions_on(&context.pool)));
     let finished = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(async move {
         let pool = context.pool.clone();
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut listener) => listener
-                .listen(db::JOB_QUEUED_CHANNEL)
-                .await
-                .ok()
-                .map(|_| listener),
-            Err(_) => None,
-        };
-        while !pool.is_closed() {
+        let mut listener = None;
+        while !stop.is_cancelled() && !pool.is_closed() {
+            if listener.is_none() {
+                listener = listen(&pool).await;
+            }
             match runner.claim_into(&context, &room, &transactions, &finished).await {
                 Ok(claimed) if claimed > 0 => continue,
                 Ok(_) => {}
-                Err(_) if pool.is_closed() => break,
+                Err(_) if pool.is_closed() || stop.is_cancelled() => break,
                 Err(error) => tracing::error!(%error, "runner pass failed"),
             }
             let notified = async {
@@ -715,14 +722,30 @@ pub fn spawn(runner: Runner, context: JobContext) {
             tokio::select! {
                 woken = tokio::time::timeout(POLL, notified) => {
                     if let Ok(Err(error)) = woken {
-                        tracing::warn!(%error, "job listener lost; polling every 5 s");
+                        tracing::warn!(%error, "job listener lost; polling until it is back");
                         listener = None;
                     }
                 }
                 _ = finished.notified() => {}
+                _ = stop.cancelled() => {}
             }
         }
-    });
+        let all = u32::try_from(runner.in_flight).unwrap_or(u32::MAX);
+        match tokio::time::timeout(STOP_WAIT, room.acquire_many(all)).await {
+            Ok(_) => tracing::info!("job runner stopped"),
+            Err(_) => tracing::warn!(
+                running = runner.in_flight - room.available_permits(),
+                "job runner stopped with jobs still running: their leases hand them on"
+            ),
+        }
+    })
+}
+
+/// A listener on the job channel, or `None` (polling) when it cannot be had.
+async fn listen(pool: &PgPool) -> Option<sqlx::postgres::PgListener> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.ok()?;
+    listener.listen(db::JOB_QUEUED_CHANNEL).await.ok()?;
+    Some(listener)
 }
 
 #[cfg(test)]

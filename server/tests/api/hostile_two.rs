@@ -471,6 +471,7 @@ async fn a_slow_receiver_holds_up_no_other_endpoint(pool: PgPool) {
     server::runner::spawn(
         server::runner::Runner::gatehouse_kind("webhooks", app::outbound::events::DELIVER_KIND),
         context,
+        tokio_util::sync::CancellationToken::new(),
     );
     for n in 0..3 {
         let started = Instant::now();

@@ -33,6 +33,7 @@ mod process_caches;
 mod revocation;
 mod runner;
 mod security;
+mod shutdown;
 mod stripe_provider;
 mod team;
 mod trials;
