@@ -1,6 +1,7 @@
-import { APIRequestContext, expect, Page, test } from "@playwright/test";
+import { APIRequestContext, expect, test } from "@playwright/test";
 import { spawn } from "node:child_process";
 import { openSync, readFileSync, writeFileSync } from "node:fs";
+import { checkout, expectInvoice, signUp } from "../tests/steps";
 
 // Three processes behind HAProxy (scripts/e2e-balanced): each request of this
 // journey may land on any of them, so the session, the checkout and the
@@ -8,7 +9,6 @@ import { openSync, readFileSync, writeFileSync } from "node:fs";
 // and started again.
 const dir = process.env.GATEHOUSE_BALANCED_DIR ?? "target/balanced";
 const ports = (process.env.GATEHOUSE_BALANCED_PORTS ?? "3201 3202 3203").split(" ");
-const password = "correct horse battery";
 
 const pidOf = (n: number) => Number(readFileSync(`${dir}/pid-${n}`, "utf8").trim());
 
@@ -36,26 +36,9 @@ async function answers(request: APIRequestContext, n: number): Promise<number> {
   }
 }
 
-async function expectInvoices(page: Page, count: number) {
-  await expect
-    .poll(
-      async () => {
-        await page.goto("/app/billing");
-        return page.locator("[data-invoice]").count();
-      },
-      { timeout: 15_000 },
-    )
-    .toBe(count);
-}
-
 test("a customer's journey crosses three processes and survives one killed mid-way", async ({ page, request }) => {
   // Signup: the user, the organisation and the trial.
-  await page.goto("/signup?plan=starter&cycle=monthly");
-  await page.getByLabel("Work email").fill("lb@balanced-e2e.test");
-  await page.getByLabel("Password").fill(password);
-  await page.getByLabel("Company name").fill("Balanced Works");
-  await page.getByRole("button", { name: "Start free trial" }).click();
-  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
+  await signUp(page, "lb@balanced-e2e.test", "Balanced Works");
 
   // One process dies without a word; the session lives on in the others.
   killHard(1);
@@ -66,11 +49,7 @@ test("a customer's journey crosses three processes and survives one killed mid-w
   }
 
   // Checkout in the sandbox while it is down.
-  await page.getByLabel("Plan", { exact: true }).selectOption("starter");
-  await page.getByRole("button", { name: "Continue to payment" }).click();
-  await expect(page).toHaveURL(/\/billing\/sandbox\/checkout\/cs_sbx_/);
-  await page.getByLabel("Test card number").fill("4242 4242 4242 4242");
-  await page.getByRole("button", { name: "Pay (test mode)" }).click();
+  await checkout(page, "starter", "4242 4242 4242 4242");
   await expect(page.locator("[data-checkout-complete]")).toHaveText("You are subscribed to Starter");
 
   // It comes back and takes requests again.
@@ -81,7 +60,7 @@ test("a customer's journey crosses three processes and survives one killed mid-w
   await page.goto("/app/billing");
   await page.getByRole("button", { name: "End the current period now" }).click();
   await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "active");
-  await expectInvoices(page, 1);
+  await expectInvoice(page, 1);
   await page.getByLabel("Plan", { exact: true }).selectOption("professional");
   await page.getByRole("button", { name: "Review change" }).click();
   await expect(page.locator("[data-change-to]")).toHaveText("Professional, billed monthly");
@@ -89,7 +68,7 @@ test("a customer's journey crosses three processes and survives one killed mid-w
   await expect(page.getByText("Your plan was changed.")).toBeVisible();
   await expect(page.locator("[data-billing-plan]")).toHaveText("Professional");
   // Nothing doubled however many processes saw the events.
-  await expectInvoices(page, 2);
+  await expectInvoice(page, 2);
   for (let i = 0; i < 6; i++) {
     await page.goto("/app/billing");
     await expect(page.locator("[data-invoice]")).toHaveCount(2);

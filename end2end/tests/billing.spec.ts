@@ -1,42 +1,9 @@
-import { expect, Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { linkIn, waitForEmail } from "./mail";
 
 test.skip(({ javaScriptEnabled }) => !javaScriptEnabled, "runs in the JavaScript project");
 
-const password = "correct horse battery";
-
-async function signUp(page: Page, email: string, company: string) {
-  await page.goto("/signup?plan=starter&cycle=monthly");
-  await page.getByLabel("Work email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByLabel("Company name").fill(company);
-  await page.getByRole("button", { name: "Start free trial" }).click();
-  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
-  await page.goto("/app/billing");
-  await expect(page.locator("[data-billing-status]")).toHaveAttribute("data-billing-status", "trialing");
-}
-
-async function checkout(page: Page, tier: string, card: string) {
-  await page.getByLabel("Plan", { exact: true }).selectOption(tier);
-  await page.getByRole("button", { name: "Continue to payment" }).click();
-  await expect(page).toHaveURL(/\/billing\/sandbox\/checkout\/cs_sbx_/);
-  await expect(page.getByText("Test mode — no real payment")).toBeVisible();
-  await page.getByLabel("Test card number").fill(card);
-  await page.getByRole("button", { name: "Pay (test mode)" }).click();
-}
-
-/// Invoices arrive through the event worker a moment after the action.
-async function expectInvoice(page: Page, count: number) {
-  await expect
-    .poll(
-      async () => {
-        await page.goto("/app/billing");
-        return page.locator("[data-invoice]").count();
-      },
-      { timeout: 10_000 },
-    )
-    .toBe(count);
-}
+import { checkout, expectInvoice, signUp } from "./steps";
 
 test("trial → checkout → active → upgrade with preview → add a seat → annual → cancel → resume", async ({ page }) => {
   await signUp(page, "pay@billing-e2e.test", "Billing Works");
