@@ -687,7 +687,7 @@ pub const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs `runner` on this process until `stop` is cancelled (or the pool
 /// closes): again at once while it finds work, else after a NOTIFY on the
-/// job channel, a job finishing (room again), or [`POLL`]. A lost listener
+/// job channel, a job finishing (room again), or five seconds. A lost listener
 /// is connected again on the next round; meanwhile the loop polls. On stop
 /// it claims nothing more and waits up to [`STOP_WAIT`] for the jobs it
 /// runs.
