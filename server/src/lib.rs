@@ -67,7 +67,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::cookie::time;
-use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
+use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 /// The schema migrations, applied at every start.
@@ -545,7 +545,6 @@ async fn serve_with_pool(
             tracing::warn!("no SMTP server configured (GATEHOUSE_SMTP_URL): email is queued but not sent")
         }
     }
-    spawn_session_cleanup(pool.clone());
     let state = AppState::with_clock(pool.clone(), settings.clone(), site, clock)
         .context("GATEHOUSE_STRIPE_SECRET_KEY / GATEHOUSE_STRIPE_API_BASE cannot make a Stripe client")?;
     match &state.payments {
@@ -668,15 +667,6 @@ fn follow_clock_offset_file(path: std::path::PathBuf) -> Clock {
         }
     });
     clock
-}
-
-fn spawn_session_cleanup(pool: PgPool) {
-    let store = PostgresStore::new(pool);
-    tokio::spawn(async move {
-        if let Err(error) = store.continuously_delete_expired(Duration::from_secs(3600)).await {
-            tracing::warn!(%error, "session cleanup stopped");
-        }
-    });
 }
 
 async fn shutdown_signal() {

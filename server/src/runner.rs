@@ -151,7 +151,7 @@ const SWEEP_BATCH: i64 = 500;
 
 /// The handler of each of Gatehouse's schedules.
 pub fn handler_for(name: &str) -> Option<TxHandler> {
-    let handlers: [(&str, TxHandler); 10] = [
+    let handlers: [(&str, TxHandler); 11] = [
         (SANDBOX_RENEW.name, sandbox_renew),
         (TRIALS_REMIND.name, trials_remind),
         (TRIALS_EXPIRE.name, trials_expire),
@@ -162,6 +162,7 @@ pub fn handler_for(name: &str) -> Option<TxHandler> {
         (RETENTION_CLEANUP.name, retention_cleanup),
         (LICENCES_ISSUE_DUE.name, issue_due),
         (LICENCES_EXPIRY_ALERTS.name, expiry_alerts),
+        (SESSIONS_CLEANUP.name, sessions_cleanup),
     ];
     handlers
         .into_iter()
@@ -314,6 +315,20 @@ fn retention_cleanup<'a>(
         let removed = db::remove_finished_before(conn, context.clock.now() - JOB_RETENTION).await?;
         if removed > 0 {
             tracing::info!(removed, "finished jobs past retention removed");
+        }
+        Ok(Attempt::Done)
+    })
+}
+
+fn sessions_cleanup<'a>(
+    conn: &'a mut PgConnection,
+    _: &'a Claimed,
+    context: &'a JobContext,
+) -> HandlerFuture<'a, Attempt> {
+    Box::pin(async move {
+        let removed = app::accounts::db::remove_expired_sessions(conn, context.clock.now(), 10_000).await?;
+        if removed > 0 {
+            tracing::info!(removed, "expired sessions removed");
         }
         Ok(Attempt::Done)
     })

@@ -347,3 +347,24 @@ pub async fn organization_name(pool: &PgPool, organization_id: Uuid) -> Result<S
     .fetch_one(pool)
     .await
 }
+
+/// Removes up to `limit` sessions that expired before `now` (each process's
+/// cache hears of it through the sessions' change trigger); returns how
+/// many went.
+pub async fn remove_expired_sessions(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    // language=PostgreSQL
+    let removed = sqlx::query!(
+        "delete from tower_sessions.session where id in
+             (select id from tower_sessions.session where expiry_date < $1 limit $2 for update skip locked)",
+        now as _,
+        limit
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(removed)
+}

@@ -47,8 +47,11 @@ pub const LICENCES_ISSUE_DUE: Schedule = every("licences.issue_due", TimeDelta::
 pub const LICENCES_EXPIRY_ALERTS: Schedule =
     every("licences.expiry_alerts", TimeDelta::hours(1), CatchUp::Latest);
 
+/// Expired sessions are removed.
+pub const SESSIONS_CLEANUP: Schedule = every("sessions.cleanup", TimeDelta::hours(1), CatchUp::Latest);
+
 /// Every schedule, in the order the console lists them.
-pub const ALL: [Scheduled; 10] = [
+pub const ALL: [Scheduled; 11] = [
     Scheduled {
         schedule: SANDBOX_RENEW,
         does: "Test mode only: renews sandbox subscriptions whose period ended, retries unpaid invoices (3, 5 and 7 days apart) and announces trials ending in 3 days.",
@@ -88,6 +91,10 @@ pub const ALL: [Scheduled; 10] = [
     Scheduled {
         schedule: LICENCES_EXPIRY_ALERTS,
         does: "Emails the 30- and 7-day alerts before self-hosted licences end.",
+    },
+    Scheduled {
+        schedule: SESSIONS_CLEANUP,
+        does: "Removes sessions past their expiry (signed-out and idle ones).",
     },
 ];
 

@@ -600,3 +600,43 @@ mod state_machine {
         outcome.unwrap();
     }
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn expired_sessions_are_removed_by_the_runner_by_its_clock(pool: PgPool) {
+    let app = crate::helpers::TestApp::spawn(pool.clone()).await;
+    let now = app.state.clock.now();
+    for (id, expires) in [
+        ("expired-long-ago", now - TimeDelta::days(30)),
+        ("expired-just-now", now - TimeDelta::seconds(1)),
+        ("still-valid", now + TimeDelta::hours(1)),
+    ] {
+        sqlx::query("insert into tower_sessions.session (id, data, expiry_date) values ($1, '\\x00', $2)")
+            .bind(id)
+            .bind(expires)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    app.run_due_work().await;
+    let left: Vec<String> = sqlx::query_scalar("select id from tower_sessions.session order by id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["still-valid"]);
+    // An hour on (the runner's clock, not the wall's), the last one has expired too.
+    assert!(app.state.clock.advance(TimeDelta::hours(2)));
+    app.run_due_work().await;
+    let left: i64 = sqlx::query_scalar("select count(*) from tower_sessions.session")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let runs = db::recent_runs(&pool, false, 100).await.unwrap();
+    assert_eq!(
+        runs.iter()
+            .filter(|r| r.kind == "sessions.cleanup" && r.outcome.as_deref() == Some("succeeded"))
+            .count(),
+        2,
+        "each period's sweep recorded as a run"
+    );
+}
