@@ -124,7 +124,7 @@ test("an admin enrols a second factor, finds an organisation, extends its trial 
   // The engine room: every schedule with its record, and "run now" audited.
   await admin.getByRole("link", { name: "Background work" }).click();
   await expect(admin.getByRole("heading", { name: "Background work" })).toBeVisible();
-  await expect(admin.locator("[data-schedule]")).toHaveCount(10);
+  await expect(admin.locator("[data-schedule]")).toHaveCount(11);
   await expectNoSeriousViolations(admin);
   const gauges = admin.locator('[data-schedule="queues.gauges"]');
   await gauges.getByLabel("Reason (Run now)").fill("Checking the gauges by hand");
