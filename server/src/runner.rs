@@ -542,12 +542,9 @@ impl Runner {
         Ok(())
     }
 
-    /// Runs one claimed job: its work and its finish commit together, or not at all.
-    pub async fn run(&self, context: &JobContext, job: Claimed) -> Result<(), sqlx::Error> {
-        self.run_with(context, job, &Semaphore::new(1)).await
-    }
-
-    async fn run_with(
+    /// Runs one claimed job, renewing its lease meanwhile: its work and its
+    /// finish commit together, or not at all.
+    async fn run(
         &self,
         context: &JobContext,
         mut job: Claimed,
@@ -591,12 +588,11 @@ impl Runner {
         kind: Kind,
         transactions: &Semaphore,
     ) -> Result<(), sqlx::Error> {
-        let job = job.clone();
         let recorded = match kind.handler {
             Handler::InTransaction(handler) => {
                 let _permit = transactions.acquire().await;
                 let mut tx = context.pool.begin().await?;
-                match handler(&mut tx, &job, context).await {
+                match handler(&mut tx, job, context).await {
                     Ok(attempt) => Ok(Recorded { tx, attempt }),
                     Err(error) => {
                         tx.rollback().await?;
@@ -604,7 +600,7 @@ impl Runner {
                     }
                 }
             }
-            Handler::SendThenRecord(handler) => handler(&job, context).await,
+            Handler::SendThenRecord(handler) => handler(job, context).await,
         };
         let now = context.clock.now();
         let Recorded { mut tx, attempt } = match recorded {
@@ -612,17 +608,17 @@ impl Runner {
             Err(error) => {
                 // Nothing of this attempt is kept but its failure.
                 let error = format!("{error:#}");
-                let failed = db::fail_alone(&context.pool, &job, &error, false, now).await?;
-                log_failure(&job, &error, failed);
+                let failed = db::fail_alone(&context.pool, job, &error, false, now).await?;
+                log_failure(job, &error, failed);
                 return Ok(());
             }
         };
         let kept = match &attempt {
-            Attempt::Done => db::finish(&mut tx, &job, now).await?,
+            Attempt::Done => db::finish(&mut tx, job, now).await?,
             Attempt::Retry(error) | Attempt::GiveUp(error) => {
                 let failed =
-                    db::fail(&mut tx, &job, error, matches!(attempt, Attempt::GiveUp(_)), now).await?;
-                log_failure(&job, error, failed);
+                    db::fail(&mut tx, job, error, matches!(attempt, Attempt::GiveUp(_)), now).await?;
+                log_failure(job, error, failed);
                 failed != Failed::LeaseLost
             }
         };
@@ -684,7 +680,7 @@ impl Runner {
                 finished.clone(),
             );
             tokio::spawn(async move {
-                if let Err(error) = runner.run_with(&context, job, &transactions).await {
+                if let Err(error) = runner.run(&context, job, &transactions).await {
                     tracing::error!(%error, "a job's outcome could not be recorded");
                 }
                 drop(permit);
