@@ -215,28 +215,31 @@ pub async fn publish_changes(
     }
     let terms = entitlement_terms(catalog, &standing);
     // language=PostgreSQL
-    let changed = sqlx::query!(
+    let revision = sqlx::query_scalar!(
         r#"
         insert into entitlements_published (organization_id, terms, published_at) values ($1, $2, $3)
-        on conflict (organization_id) do update set terms = excluded.terms, published_at = excluded.published_at
+        on conflict (organization_id) do update
+            set terms = excluded.terms, published_at = excluded.published_at,
+                revision = entitlements_published.revision + 1
             where entitlements_published.terms is distinct from excluded.terms
+        returning revision
         "#,
         organization_id,
         terms,
         now as _
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    if changed {
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(revision) = revision {
+        let mut data = full;
+        data["revision"] = json!(revision);
         record(
             conn,
             now,
             EventType::EntitlementsUpdated,
             cause,
             Some(organization_id),
-            full,
+            data,
         )
         .await?;
     }

@@ -271,7 +271,17 @@ async fn a_subscription_change_at_the_provider_is_heard_once_with_the_new_entitl
         2,
         "at signup, and when Professional replaced Starter"
     );
-    let latest = entitlements.last().unwrap();
+    // Deliveries run concurrently, so arrival order says nothing: the revision orders them.
+    let mut revisions: Vec<i64> = entitlements
+        .iter()
+        .map(|p| p["data"]["revision"].as_i64().unwrap())
+        .collect();
+    revisions.sort();
+    assert_eq!(revisions, [1, 2]);
+    let latest = entitlements
+        .iter()
+        .max_by_key(|p| p["data"]["revision"].as_i64())
+        .unwrap();
     assert_eq!(latest["data"]["tier"], "professional");
     assert_eq!(latest["data"]["features"]["oee_dashboard"], true);
     assert_eq!(latest["data"]["limits"]["workspaces"]["limit"], 5);
