@@ -14,6 +14,8 @@ use std::sync::Arc;
 pub struct AppContext {
     /// The database.
     pub pool: PgPool,
+    /// A streaming replica for reads that may trail, when one is configured.
+    pub replica: Option<crate::read_replica::ReadReplica>,
     /// Cached catalogue, invalidated by NOTIFY.
     pub catalog: CatalogCache,
     /// This process's cached standings, shared with the host API (see

@@ -28,6 +28,8 @@ pub mod notice_cache;
 pub mod outbound;
 pub mod portal;
 #[cfg(feature = "ssr")]
+pub mod read_replica;
+#[cfg(feature = "ssr")]
 pub mod runner;
 pub mod security;
 pub mod signup;

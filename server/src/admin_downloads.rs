@@ -22,12 +22,15 @@ pub async fn analytics_download(
     if let Ok(Some(_)) = app::accounts::session::impersonation(&session, now).await {
         return (StatusCode::FORBIDDEN, "exit impersonation to use the console").into_response();
     }
-    match app::admin::session::signed_in_admin(&session, &state.pool, now).await {
-        Ok(Some(_)) => {}
+    let admin = match app::admin::session::signed_in_admin(&session, &state.pool, now).await {
+        Ok(Some(admin)) => admin,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "sign in to the admin console").into_response(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-    let (window, report) = match app::admin::analytics::report_of(
+    };
+    let reads =
+        app::admin::analytics::analytics_reads(&state.pool, state.replica.as_ref(), admin.admin_id).await;
+    let (window, report) = match app::admin::analytics::report_from(
+        &reads,
         &state.pool,
         query.get("first").cloned(),
         query.get("last").cloned(),

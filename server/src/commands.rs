@@ -93,6 +93,24 @@ pub async fn embedded_db_stop(settings: &Settings) -> Result<()> {
     cluster.stop().await
 }
 
+/// `embedded-db start-replica`: starts a streaming replica of the embedded
+/// cluster (creating it from a base backup on first use) and prints its URL.
+pub async fn embedded_db_start_replica(settings: &Settings) -> Result<()> {
+    let mut primary = EmbeddedPostgres::prepare(&settings.data_dir, settings.pg_bindir.as_deref()).await?;
+    primary.start().await?;
+    let mut replica = primary.replica(&settings.data_dir.join("replica")).await?;
+    replica.start().await?;
+    println!("{}", replica.url("postgres"));
+    Ok(())
+}
+
+/// `embedded-db stop-replica`: stops the embedded cluster's replica.
+pub async fn embedded_db_stop_replica(settings: &Settings) -> Result<()> {
+    let replica =
+        EmbeddedPostgres::prepare(&settings.data_dir.join("replica"), settings.pg_bindir.as_deref()).await?;
+    replica.stop().await
+}
+
 /// Reads `--name VALUE` style options; an unknown option or a missing value
 /// is an error naming it.
 fn options<'a>(arguments: &[&'a str], known: &[&str]) -> Result<std::collections::HashMap<String, &'a str>> {

@@ -27,6 +27,10 @@ pub struct Settings {
     /// when the pool goes through a pooler that cannot hold a `LISTEN`
     /// (transaction mode); unset, it connects as the pool does.
     pub listen_database_url: Option<SecretString>,
+    /// `GATEHOUSE_REPLICA_DATABASE_URL`: a streaming replica of the
+    /// database, which the analytics pages and exports read when it has
+    /// replayed what they must see; unset, everything reads the primary.
+    pub replica_database_url: Option<SecretString>,
     /// `GATEHOUSE_LICENSE_SIGNING_KEYS`: the licence signing keys' text (see
     /// `app::licensing::keys`); unset, they are read from
     /// `license_keys_file`.
@@ -236,8 +240,18 @@ impl Settings {
                 }
             },
         };
+        let replica_database_url = get("GATEHOUSE_REPLICA_DATABASE_URL");
+        if let Some(url) = &replica_database_url
+            && url.parse::<sqlx::postgres::PgConnectOptions>().is_err()
+        {
+            return Err(SettingsError {
+                variable: "GATEHOUSE_REPLICA_DATABASE_URL",
+                problem: "is not a PostgreSQL URL (postgres://user@host/database)".to_owned(),
+            });
+        }
         Ok(Settings {
             addr,
+            replica_database_url: replica_database_url.map(SecretString::from),
             api_requests_per_minute,
             license_checks_per_minute,
             public_url,
@@ -386,6 +400,9 @@ mod tests {
             "postgres://u:hunter2@db/x"
         );
         assert!(!format!("{s:?}").contains("hunter2"));
+        let s = settings(&[("GATEHOUSE_REPLICA_DATABASE_URL", "postgres://u:hunter2@replica/x")]).unwrap();
+        assert!(s.replica_database_url.is_some());
+        assert!(!format!("{s:?}").contains("hunter2"));
     }
 
     #[test]
@@ -410,6 +427,16 @@ mod tests {
                 "GATEHOUSE_LOG_FORMAT",
                 "xml",
                 "GATEHOUSE_LOG_FORMAT: \"xml\" is neither",
+            ),
+            (
+                "GATEHOUSE_REPLICA_DATABASE_URL",
+                "replica.internal:5432",
+                "GATEHOUSE_REPLICA_DATABASE_URL: is not a PostgreSQL URL",
+            ),
+            (
+                "GATEHOUSE_REPLICA_DATABASE_URL",
+                "mysql://u:hunter2@replica/x",
+                "GATEHOUSE_REPLICA_DATABASE_URL: is not a PostgreSQL URL",
             ),
         ];
         for (variable, value, expected) in cases {

@@ -125,6 +125,40 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
+    /// A streaming replica of this (running) cluster below `root`: the
+    /// first call copies the cluster with `pg_basebackup -R`, which leaves
+    /// it configured to follow this one; [`EmbeddedPostgres::start`] starts
+    /// it. For trying `GATEHOUSE_REPLICA_DATABASE_URL` on one machine.
+    pub async fn replica(&self, root: &Path) -> Result<Self> {
+        let replica = Self::prepare(root, Some(&self.bindir)).await?;
+        if !replica.data_dir.join("PG_VERSION").exists() {
+            let (data_dir, primary) = (
+                replica.data_dir.display().to_string(),
+                self.socket_dir.display().to_string(),
+            );
+            replica
+                .run(
+                    "pg_basebackup",
+                    &[
+                        "-h",
+                        &primary,
+                        "-U",
+                        "postgres",
+                        "-D",
+                        &data_dir,
+                        "-R",
+                        "-X",
+                        "stream",
+                        "--checkpoint=fast",
+                        "--no-sync",
+                    ],
+                )
+                .await
+                .context("pg_basebackup failed")?;
+        }
+        Ok(replica)
+    }
+
     /// A connection URL for `database` over the cluster's socket.
     pub fn url(&self, database: &str) -> String {
         format!(

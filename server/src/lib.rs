@@ -97,6 +97,8 @@ pub struct ProcessState {
     pub leptos_options: LeptosOptions,
     /// The database.
     pub pool: PgPool,
+    /// A streaming replica for the analytics reads, when one is configured.
+    pub replica: Option<app::read_replica::ReadReplica>,
     /// Cached catalogue, dropped on NOTIFY.
     pub catalog: CatalogCache,
     /// Hashed asset URLs.
@@ -199,7 +201,26 @@ impl AppState {
                     .options([("synchronous_commit", "off")]),
             );
         let license_keys = config::license_signing_keys(&settings).map(Arc::new);
+        // Lazy, and quick to give up: a replica that does not answer sends
+        // its reads back to the primary instead of holding a page.
+        let replica = settings
+            .replica_database_url
+            .as_ref()
+            .and_then(|url| {
+                url.expose_secret()
+                    .parse::<sqlx::postgres::PgConnectOptions>()
+                    .ok()
+            })
+            .map(|options| {
+                app::read_replica::ReadReplica::new(
+                    PgPoolOptions::new()
+                        .max_connections(settings.db_max_connections.clamp(1, 4))
+                        .acquire_timeout(std::time::Duration::from_secs(2))
+                        .connect_lazy_with(options),
+                )
+            });
         Ok(AppState(Arc::new(ProcessState {
+            replica,
             license_keys,
             throttle_pool,
             standings: StandingCache::default(),
@@ -254,6 +275,7 @@ pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
     let context = AppContext {
         pool: state.pool.clone(),
+        replica: state.replica.clone(),
         catalog: state.catalog.clone(),
         standings: state.standings.clone(),
         users: state.users.clone(),

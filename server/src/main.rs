@@ -39,6 +39,8 @@ commands:
                       check a licence file offline, as an install would (keys as GET /api/v1/licensing/keys publishes them)
   embedded-db start   start the embedded PostgreSQL cluster and print its URL
   embedded-db stop    stop the embedded PostgreSQL cluster
+  embedded-db start-replica | stop-replica
+                      a streaming replica of it (for GATEHOUSE_REPLICA_DATABASE_URL), printing its URL
   help                show this text
 
 Configuration comes from the environment; see .env.example.";
@@ -86,6 +88,8 @@ async fn run() -> Result<()> {
         ["verify-license", rest @ ..] => commands::verify_license(rest),
         ["embedded-db", "start"] => commands::embedded_db_start(&settings).await,
         ["embedded-db", "stop"] => commands::embedded_db_stop(&settings).await,
+        ["embedded-db", "start-replica"] => commands::embedded_db_start_replica(&settings).await,
+        ["embedded-db", "stop-replica"] => commands::embedded_db_stop_replica(&settings).await,
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())

@@ -212,6 +212,22 @@ pub async fn audit(executor: impl PgExecutor<'_>, entry: &AuditEntry<'_>) -> Res
     Ok(())
 }
 
+/// The admin's newest audit entry (every change an admin makes writes one
+/// in its own transaction), as far as this database has it: a replica whose
+/// answer equals the primary's has every change that admin made.
+pub async fn last_audit_entry(
+    executor: impl PgExecutor<'_>,
+    admin_id: Uuid,
+) -> Result<Option<i64>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        "select max(admin_audit_id) from admin_audit where platform_admin_id = $1",
+        admin_id
+    )
+    .fetch_one(executor)
+    .await
+}
+
 /// Suspends (with a reason) or reactivates an organisation; returns whether
 /// it was suspended before, or `None` if there is no such organisation.
 pub async fn set_suspension(

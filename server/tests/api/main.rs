@@ -30,6 +30,7 @@ mod page_loads;
 mod pages;
 mod portal_status;
 mod process_caches;
+mod replica;
 mod revocation;
 mod runner;
 mod security;

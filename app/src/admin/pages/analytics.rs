@@ -64,6 +64,7 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
                         let download = |table: &str| format!("/admin/analytics/{table}.csv?{window}");
                         view! {
                             <p class="text-lg" data-headline>{view.headline.clone()}</p>
+                            {view.freshness.clone().map(|freshness| view! { <p class="text-sm text-slate-700" data-freshness>{freshness}</p> })}
                             <p class="text-slate-700">"Scheduled churn (MRR of subscriptions set to cancel at period end): " {view.scheduled_churn.clone()}</p>
                             <form method="get" action="/admin/analytics" class="grid grid-cols-1 gap-3 sm:grid-cols-5" aria-label="Date range">
                                 <div><label for="first" class="block text-sm font-medium">"First month"</label>
