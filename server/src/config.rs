@@ -241,8 +241,10 @@ impl Settings {
             },
         };
         let replica_database_url = get("GATEHOUSE_REPLICA_DATABASE_URL");
+        // sqlx reads any scheme as PostgreSQL's, so the scheme is checked here.
         if let Some(url) = &replica_database_url
-            && url.parse::<sqlx::postgres::PgConnectOptions>().is_err()
+            && (!(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+                || url.parse::<sqlx::postgres::PgConnectOptions>().is_err())
         {
             return Err(SettingsError {
                 variable: "GATEHOUSE_REPLICA_DATABASE_URL",
@@ -431,6 +433,11 @@ mod tests {
             (
                 "GATEHOUSE_REPLICA_DATABASE_URL",
                 "replica.internal:5432",
+                "GATEHOUSE_REPLICA_DATABASE_URL: is not a PostgreSQL URL",
+            ),
+            (
+                "GATEHOUSE_REPLICA_DATABASE_URL",
+                "postgres://replica:notaport/x",
                 "GATEHOUSE_REPLICA_DATABASE_URL: is not a PostgreSQL URL",
             ),
             (
