@@ -67,7 +67,81 @@ impl AppContext {
 /// The [`AppContext`] of the current request.
 pub fn app_context() -> Result<AppContext, AppError> {
     leptos::prelude::use_context::<AppContext>().ok_or_else(|| {
-        tracing::error!("AppContext missing from the Leptos context");
+        if render_has_ended() {
+            tracing::debug!("no AppContext: the request this render belonged to has ended");
+        } else {
+            tracing::error!("AppContext missing from the Leptos context");
+        }
         AppError::Internal
     })
+}
+
+/// Whether the current owner has lost its ancestors: a page's data loads
+/// run as tasks of their own under a child of the request's owner, which
+/// holds the context; when a client goes away mid-page the request (and
+/// that owner) is dropped, the child's link up is weak, and a load still
+/// running finds no context. Its answer has no one to go to, so that is no
+/// fault. Every request's own owner provides the context, so a live render
+/// that lacks it still reports an error.
+fn render_has_ended() -> bool {
+    leptos::prelude::Owner::current().is_some_and(|owner| owner.parent().is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leptos::prelude::Owner;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    /// The level and message of every event logged on this thread.
+    #[derive(Clone, Default)]
+    struct Logged(Arc<Mutex<Vec<(tracing::Level, String)>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Logged {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            struct Message(String);
+            impl tracing::field::Visit for Message {
+                fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                    if field.name() == "message" {
+                        self.0 = format!("{value:?}");
+                    }
+                }
+            }
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            self.0
+                .lock()
+                .unwrap()
+                .push((*event.metadata().level(), message.0));
+        }
+    }
+
+    #[test]
+    fn a_load_whose_request_ended_is_no_error_but_a_live_render_without_the_context_is() {
+        let logged = Logged::default();
+        let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(logged.clone()));
+        let levels = || {
+            logged
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(level, _)| *level)
+                .collect::<Vec<_>>()
+        };
+
+        // Outside any render.
+        assert!(app_context().is_err());
+        // A load under a live request that never provided the context: a fault.
+        let request = Owner::new();
+        let load = request.with(Owner::new);
+        assert!(load.with(app_context).is_err());
+        assert_eq!(levels(), [tracing::Level::ERROR, tracing::Level::ERROR]);
+        // The client went away: the request's owner is dropped, the load runs on.
+        drop(request);
+        assert!(load.with(app_context).is_err());
+        assert_eq!(levels()[2], tracing::Level::DEBUG);
+        assert!(logged.0.lock().unwrap()[2].1.contains("has ended"));
+    }
 }

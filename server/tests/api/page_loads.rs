@@ -50,6 +50,53 @@ async fn all_answer(app: &TestApp, cookie: &str, path: &str, expected: StatusCod
     }
 }
 
+/// The messages of the error events logged on this thread (where the
+/// test's runtime polls every request and every load it spawns).
+#[derive(Clone, Default)]
+struct LoggedErrors(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LoggedErrors {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        if *event.metadata().level() == tracing::Level::ERROR {
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            self.0.lock().unwrap().push(message.0);
+        }
+    }
+}
+
+impl LoggedErrors {
+    /// Records this thread's error events until the guard is dropped.
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        use tracing_subscriber::layer::SubscriberExt;
+        let errors = LoggedErrors::default();
+        let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(errors.clone()));
+        (errors, guard)
+    }
+
+    /// Fails if any render or server function ran without the context it needs.
+    fn assert_no_missing_context(&self) {
+        let errors = self.0.lock().unwrap();
+        let missing: Vec<&String> = errors
+            .iter()
+            .filter(|e| e.contains("AppContext missing"))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} renders without their context",
+            missing.len()
+        );
+    }
+}
+
 async fn small_pool_app(pool_options: PgPoolOptions, connect_options: PgConnectOptions) -> TestApp {
     let pool = pool_options
         .max_connections(POOL_CONNECTIONS)
@@ -65,6 +112,7 @@ async fn portal_and_marketing_pages_answer_with_more_requests_than_connections(
     pool_options: PgPoolOptions,
     connect_options: PgConnectOptions,
 ) {
+    let (errors, _capturing) = LoggedErrors::capture();
     let app = small_pool_app(pool_options, connect_options).await;
     let owner = app.signed_up("owner@pages.test", "Pages Works", "starter").await;
     let cookie = owner.cookie.clone().unwrap();
@@ -79,6 +127,7 @@ async fn portal_and_marketing_pages_answer_with_more_requests_than_connections(
     ] {
         all_answer(&app, &cookie, path, StatusCode::OK).await;
     }
+    errors.assert_no_missing_context();
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -86,6 +135,7 @@ async fn admin_pages_answer_with_more_requests_than_connections(
     pool_options: PgPoolOptions,
     connect_options: PgConnectOptions,
 ) {
+    let (errors, _capturing) = LoggedErrors::capture();
     let app = small_pool_app(pool_options, connect_options).await;
     app.signed_up("owner@pages.test", "Pages Works", "starter").await;
     let (admin, _) = enrolled_admin(&app).await;
@@ -105,6 +155,7 @@ async fn admin_pages_answer_with_more_requests_than_connections(
     ] {
         all_answer(&app, &cookie, path, StatusCode::OK).await;
     }
+    errors.assert_no_missing_context();
 }
 
 /// Pages render to the end while other threads build routers: leptos sets a
