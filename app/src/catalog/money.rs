@@ -342,4 +342,76 @@ mod tests {
         assert_eq!(div_round_half_even(-7, 2), -4);
         assert_eq!(div_round_half_even(52900, 12), 4408);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The amount a decimal text stands for, computed apart from the parser.
+        fn expected_minor(whole: &str, fraction: &str, digits: u32) -> Option<i64> {
+            let whole: i128 = whole.parse().ok()?;
+            let padded = format!("{fraction:0<width$}", width = digits as usize);
+            let fraction: i128 = if padded.is_empty() {
+                0
+            } else {
+                padded.parse().ok()?
+            };
+            i64::try_from(whole * 10_i128.pow(digits) + fraction).ok()
+        }
+
+        proptest! {
+            #[test]
+            fn every_decimal_within_the_currency_s_digits_parses_exactly(
+                whole in "[0-9]{1,20}",
+                fraction in "[0-9]{0,3}",
+                with_point in any::<bool>(),
+                code in prop::sample::select(vec!["USD", "EUR", "JPY", "CHF"]),
+            ) {
+                let currency = Currency::parse(code).unwrap();
+                let digits = currency.minor_digits();
+                let raw = if with_point { format!("{whole}.{fraction}") } else { whole.clone() };
+                let fraction = if with_point { fraction } else { String::new() };
+                match Money::parse_major(&raw, currency) {
+                    Ok(money) => {
+                        prop_assert!(!(with_point && fraction.is_empty()));
+                        prop_assert!(fraction.len() as u32 <= digits);
+                        prop_assert_eq!(Some(money.amount_minor), expected_minor(&whole, &fraction, digits));
+                        // Shown with every decimal, it reads back as itself.
+                        let shown = money.display_exact().replace([',', '$', '€', '¥'], "");
+                        let shown = shown.trim_start_matches(code).trim();
+                        prop_assert_eq!(Money::parse_major(shown, currency), Ok(money));
+                    }
+                    Err(MoneyError::TooPrecise { .. }) => prop_assert!(fraction.len() as u32 > digits),
+                    Err(MoneyError::Overflow(_)) => prop_assert_eq!(expected_minor(&whole, &fraction, digits), None),
+                    Err(MoneyError::InvalidAmount(_)) => prop_assert!(with_point && fraction.is_empty()),
+                    Err(other) => prop_assert!(false, "{other:?}"),
+                }
+            }
+
+            #[test]
+            fn any_other_text_is_refused_and_never_panics(raw in ".{0,24}") {
+                let well_formed = !raw.is_empty()
+                    && raw.split_once('.').map_or(raw.bytes().all(|b| b.is_ascii_digit()), |(w, f)| {
+                        !w.is_empty() && !f.is_empty() && (w.to_owned() + f).bytes().all(|b| b.is_ascii_digit())
+                    });
+                if !well_formed {
+                    prop_assert!(Money::parse_major(&raw, Currency::USD).is_err());
+                }
+            }
+
+            #[test]
+            fn half_even_division_is_the_nearest_integer_ties_to_even(
+                numerator in any::<i64>(),
+                denominator in 1..=i64::MAX,
+            ) {
+                let quotient = i128::from(div_round_half_even(numerator, denominator));
+                let (n, d) = (i128::from(numerator), i128::from(denominator));
+                let distance = (n - quotient * d).abs() * 2;
+                prop_assert!(distance <= d, "{quotient} is not nearest");
+                if distance == d {
+                    prop_assert_eq!(quotient.rem_euclid(2), 0, "a tie goes to the even neighbour");
+                }
+            }
+        }
+    }
 }

@@ -165,4 +165,40 @@ mod tests {
         assert_none!(PriceKey::tier("gold", BillingCycle::Annual).catalog_amount(&catalog));
         assert_eq!(PriceKey::all_for(&catalog).len(), 2 * (3 + catalog.add_ons.len()));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn cycles() -> impl Strategy<Value = BillingCycle> {
+            prop::sample::select(vec![BillingCycle::Monthly, BillingCycle::Annual])
+        }
+
+        proptest! {
+            #[test]
+            fn every_key_reads_back_as_itself(
+                key in "[a-z][a-z0-9_]{0,30}",
+                add_on in any::<bool>(),
+                cycle in cycles(),
+            ) {
+                let price = if add_on { PriceKey::add_on(&key, cycle) } else { PriceKey::tier(&key, cycle) };
+                prop_assert_eq!(PriceKey::parse(&price.lookup_key()), Some(price));
+            }
+
+            #[test]
+            fn whatever_reads_as_a_key_is_written_back_the_same(raw in "(gatehouse\\.)?(tier|add_on|x)?\\.?[a-z.]{0,12}\\.?(monthly|annual|weekly)?") {
+                if let Some(price) = PriceKey::parse(&raw) {
+                    prop_assert_eq!(price.lookup_key(), raw);
+                }
+            }
+
+            #[test]
+            fn foreign_lookup_keys_never_read_as_gatehouse_s(raw in ".{0,40}") {
+                if let Some(price) = PriceKey::parse(&raw) {
+                    prop_assert!(raw.starts_with("gatehouse."));
+                    prop_assert_eq!(price.lookup_key(), raw);
+                }
+            }
+        }
+    }
 }
