@@ -201,6 +201,48 @@ async fn a_late_row_in_a_later_file_lands_in_its_place(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn an_imported_organisation_dates_from_its_first_history_row_in_any_file(pool: PgPool) {
+    sync_shipped_catalog(&pool).await;
+    let created_at = || async {
+        sqlx::query_as::<_, (String, DateTime<Utc>)>(
+            "select external_id, created_at from organization order by external_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+    import(&pool, HISTORY).await.unwrap();
+    // Rows in any order within the file: the earliest counts (globex's March
+    // row comes first in the file, with another offset).
+    assert_eq!(
+        created_at().await,
+        [
+            ("acme".to_owned(), at("2026-01-05T00:00:00Z")),
+            ("globex".to_owned(), at("2026-02-01T00:00:00Z"))
+        ]
+    );
+    // A later file with an earlier row moves the date back; a later row never forward.
+    import(
+        &pool,
+        "acme,sub_0,2025-11-20T09:30:00Z,active,starter,month,4900,1,0,0,0,USD
+         globex,sub_8,2026-06-01T00:00:00Z,active,starter,month,4900,1,0,0,0,USD
+",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        created_at().await,
+        [
+            ("acme".to_owned(), at("2025-11-20T09:30:00Z")),
+            ("globex".to_owned(), at("2026-02-01T00:00:00Z"))
+        ]
+    );
+    let (organizations, ..) = counts(&pool).await;
+    assert_eq!(organizations, 2, "dated, not created again");
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn live_signups_feed_the_same_report_and_bad_windows_are_refused(pool: PgPool) {
     let empty = export(&pool, None, None, now()).await.unwrap();
     assert!(empty.months.is_empty() && empty.cohorts.is_empty());

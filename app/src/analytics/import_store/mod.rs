@@ -19,7 +19,7 @@ use crate::billing::series_store::{self, NewHistories};
 use chrono::{DateTime, Utc};
 use copy::{ReferenceChecks, write_new_events, write_new_revisions};
 use sqlx::{PgConnection, PgPool};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
 mod copy;
@@ -366,24 +366,36 @@ async fn organizations(
     rows: &[ImportRow],
     summary: &mut ImportSummary,
 ) -> Result<(HashMap<String, Uuid>, HashSet<Uuid>), sqlx::Error> {
-    let ids: Vec<String> = rows
-        .iter()
-        .map(|r| r.org_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    // Each organisation dates from its first history row: the customer
+    // existed then, whenever the file was imported (and by no clock here).
+    let mut first_seen: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+    for row in rows {
+        first_seen
+            .entry(row.org_id.as_str())
+            .and_modify(|at| *at = (*at).min(row.at))
+            .or_insert(row.at);
+    }
+    let ids: Vec<String> = first_seen.keys().map(|id| (*id).to_owned()).collect();
+    let firsts: Vec<DateTime<Utc>> = first_seen.values().copied().collect();
     // language=PostgreSQL
-    let created = sqlx::query_scalar!(
+    let created = sqlx::query!(
         r#"
-        insert into organization (name, external_id)
-        select left(id, 100), id from unnest($1::text[]) as id
-        on conflict (external_id) do nothing
-        returning organization_id
+        insert into organization (name, external_id, created_at)
+        select left(id, 100), id, first from unnest($1::text[], $2::timestamptz[]) as t (id, first)
+        on conflict (external_id) do update set created_at = least(organization.created_at, excluded.created_at)
+            where excluded.created_at < organization.created_at
+        returning organization_id, (xmax = 0) as "created!"
         "#,
-        &ids
+        &ids,
+        &firsts as _
     )
     .fetch_all(&mut *conn)
     .await?;
+    let created: Vec<Uuid> = created
+        .into_iter()
+        .filter(|row| row.created)
+        .map(|row| row.organization_id)
+        .collect();
     summary.organizations_created = created.len() as u64;
     // language=PostgreSQL
     let found = sqlx::query!(
