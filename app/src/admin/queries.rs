@@ -555,7 +555,11 @@ pub async fn dashboard(
                   (select count(*) from webhook_event where status = 'rejected') as "rejected!",
                   (select count(*) from email_outbox where status = 'dead') as "dead!",
                   (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
-                      as "failing!""#
+                      as "failing!",
+                  -- Still not sent an hour after it was queued: every retry failed so far.
+                  (select count(*) from email_outbox where status = 'queued' and created_at < $1) as "stuck!",
+                  (select count(*) from job where state = 'dead') as "dead_jobs!""#,
+        (now - chrono::TimeDelta::hours(1)) as _
     )
     .fetch_one(pool)
     .await?;
@@ -576,6 +580,12 @@ pub async fn dashboard(
             Some("/admin/events?status=rejected"),
         ),
         ("Dead emails", attention.dead, Some("/admin/emails?status=dead")),
+        (
+            "Emails unsent after an hour",
+            attention.stuck,
+            Some("/admin/emails?status=queued"),
+        ),
+        ("Dead jobs", attention.dead_jobs, Some("/admin/work")),
         (
             "Failing outbound endpoints",
             attention.failing,

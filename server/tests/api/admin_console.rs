@@ -1310,3 +1310,46 @@ async fn one_code_sent_twice_at_once_signs_in_only_once(pool: PgPool) {
         one.headers["location"], two.headers["location"]
     );
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn needs_attention_counts_emails_unsent_after_an_hour_and_dead_jobs(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let count = |body: &str, label: &str| -> i64 {
+        let marker = format!("data-attention=\"{label}\" data-count=\"");
+        let rest = &body[body.find(&marker).unwrap_or_else(|| panic!("no {label}")) + marker.len()..];
+        rest[..rest.find('"').unwrap()].parse().unwrap()
+    };
+    let queued: i64 = sqlx::query_scalar("select count(*) from email_outbox where status = 'queued'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        queued > 0,
+        "the signup's emails wait in the outbox (no SMTP here)"
+    );
+    {
+        let (mut admin, _) = enrolled_admin_named(&app, "early@gatehouse.test").await;
+        let page = admin.get("/admin").await;
+        assert_eq!(
+            count(&page.body, "Emails unsent after an hour"),
+            0,
+            "not yet an hour"
+        );
+        assert_eq!(count(&page.body, "Dead jobs"), 0);
+    }
+    app.state.clock.advance(chrono::TimeDelta::minutes(61));
+    sqlx::query(
+        "insert into job (kind, run_at, state, attempt, max_attempts, last_error, created_at, finished_at)
+         values ('trials.expire', $1, 'dead', 8, 8, 'gave up', $1, $1)",
+    )
+    .bind(app.state.clock.now())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (mut admin, _) = enrolled_admin(&app).await;
+    let page = admin.get("/admin").await;
+    assert_eq!(count(&page.body, "Emails unsent after an hour"), queued);
+    assert_eq!(count(&page.body, "Dead jobs"), 1);
+    assert!(page.body.contains("href=\"/admin/work\""));
+}

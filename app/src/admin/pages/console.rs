@@ -42,7 +42,7 @@ pub fn AdminDashboardPage() -> impl IntoView {
                                     let label = format!("{}: {}", item.label, item.count);
                                     let urgent = item.count > 0;
                                     view! {
-                                        <li class=if urgent { "font-semibold text-red-800" } else { "text-slate-700" }>
+                                        <li class=if urgent { "font-semibold text-red-800" } else { "text-slate-700" } data-attention=item.label.clone() data-count=item.count>
                                             {match item.href {
                                                 Some(href) => view! { <a href=href class="underline">{label}</a> }.into_any(),
                                                 None => label.into_any(),
