@@ -315,6 +315,13 @@ fn day(field: &str, raw: &str) -> Result<chrono::NaiveDate, AppError> {
         .ok_or_else(|| AppError::field(field, "give a date as YYYY-MM-DD, from 1970 to 9999"))
 }
 
+/// A report and the window of months it covers (`None`: no history yet).
+#[cfg(feature = "ssr")]
+pub type WindowedReport = (
+    Option<crate::analytics::domain::Window>,
+    crate::analytics::domain::AnalyticsReport,
+);
+
 /// Where the analytics figures are read, and what the page says of it.
 #[cfg(feature = "ssr")]
 pub struct AnalyticsReads {
@@ -386,13 +393,7 @@ pub async fn report_from(
     first: Option<String>,
     last: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<
-    (
-        Option<crate::analytics::domain::Window>,
-        crate::analytics::domain::AnalyticsReport,
-    ),
-    AppError,
-> {
+) -> Result<WindowedReport, AppError> {
     match report_of(&reads.pool, first.clone(), last.clone(), now).await {
         Err(AppError::Internal) if reads.on_replica => report_of(primary, first, last, now).await,
         found => found,
@@ -408,13 +409,7 @@ pub async fn report_of(
     first: Option<String>,
     last: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<
-    (
-        Option<crate::analytics::domain::Window>,
-        crate::analytics::domain::AnalyticsReport,
-    ),
-    AppError,
-> {
+) -> Result<WindowedReport, AppError> {
     use crate::analytics::domain::{Window, report_for};
     use crate::billing::series_store::{ledger_span, load_totals};
     let window = window_of(ledger_span(pool).await?.map(Window::spanning), first, last)?;
