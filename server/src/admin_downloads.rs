@@ -28,8 +28,9 @@ pub async fn analytics_download(
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     let reads =
-        app::admin::analytics::analytics_reads(&state.pool, state.replica.as_ref(), admin.admin_id).await;
-    let (window, report) = match app::admin::analytics::report_from(
+        app::admin::analytics_reads::analytics_reads(&state.pool, state.replica.as_ref(), admin.admin_id)
+            .await;
+    let (window, report) = match app::admin::analytics_reads::report_from(
         &reads,
         &state.pool,
         query.get("first").cloned(),

@@ -322,84 +322,6 @@ pub type WindowedReport = (
     crate::analytics::domain::AnalyticsReport,
 );
 
-/// Where the analytics figures are read, and what the page says of it.
-#[cfg(feature = "ssr")]
-pub struct AnalyticsReads {
-    /// The database to read.
-    pub pool: sqlx::PgPool,
-    /// Whether that is the replica (a failed read there retries the primary).
-    pub on_replica: bool,
-    /// Where the figures come from and how old they are; `None` without a replica.
-    pub freshness: Option<String>,
-}
-
-/// The replica when one is configured, answers, and has replayed the
-/// admin's own last change (so an import shows at once); else the primary.
-#[cfg(feature = "ssr")]
-pub async fn analytics_reads(
-    primary: &sqlx::PgPool,
-    replica: Option<&crate::read_replica::ReadReplica>,
-    admin_id: uuid::Uuid,
-) -> AnalyticsReads {
-    use crate::admin::db::last_audit_entry;
-    use crate::read_replica::{ReplicaError, ReplicaLag};
-    let from_primary = |why: &str| AnalyticsReads {
-        pool: primary.clone(),
-        on_replica: false,
-        freshness: Some(format!("Figures read from the primary: {why}.")),
-    };
-    let Some(replica) = replica else {
-        return AnalyticsReads {
-            pool: primary.clone(),
-            on_replica: false,
-            freshness: None,
-        };
-    };
-    let checked = async {
-        let lag = replica.lag(primary).await?;
-        let own_change_replayed = lag == ReplicaLag::CaughtUp
-            || last_audit_entry(primary, admin_id).await?
-                <= last_audit_entry(replica.pool(), admin_id).await?;
-        Ok::<_, ReplicaError>((lag, own_change_replayed))
-    };
-    match checked.await {
-        Ok((lag, true)) => AnalyticsReads {
-            pool: replica.pool().clone(),
-            on_replica: true,
-            freshness: Some(format!("Figures read from the replica, {}.", lag.describe())),
-        },
-        Ok((_, false)) => from_primary("the replica has not yet replayed your last change"),
-        Err(error) => {
-            tracing::warn!(%error, "analytics reads the primary: the replica cannot be read");
-            from_primary(&error_in_words(&error))
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn error_in_words(error: &crate::read_replica::ReplicaError) -> String {
-    match error {
-        crate::read_replica::ReplicaError::NotAStandby => error.to_string(),
-        crate::read_replica::ReplicaError::Database(_) => "the replica did not answer".to_owned(),
-    }
-}
-
-/// [`report_of`] on `reads`, and on the primary if the replica fails
-/// (a standby may cancel a read that conflicts with what it replays).
-#[cfg(feature = "ssr")]
-pub async fn report_from(
-    reads: &AnalyticsReads,
-    primary: &sqlx::PgPool,
-    first: Option<String>,
-    last: Option<String>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<WindowedReport, AppError> {
-    match report_of(&reads.pool, first.clone(), last.clone(), now).await {
-        Err(AppError::Internal) if reads.on_replica => report_of(primary, first, last, now).await,
-        found => found,
-    }
-}
-
 /// The report for the page's `first` and `last` (`YYYY-MM`, checked, each
 /// defaulting to the ledger's first or last month), read from the ledger's
 /// MRR series; with its window.
@@ -459,8 +381,11 @@ pub async fn get_analytics(
     let admin = super::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
-    let reads = analytics_reads(&context.pool, context.replica.as_ref(), admin.admin_id).await;
-    let (window, report) = report_from(&reads, &context.pool, first, last, now).await?;
+    let reads =
+        super::analytics_reads::analytics_reads(&context.pool, context.replica.as_ref(), admin.admin_id)
+            .await;
+    let (window, report) =
+        super::analytics_reads::report_from(&reads, &context.pool, first, last, now).await?;
     let range = match (
         from.filter(|f| !f.trim().is_empty()),
         to.filter(|t| !t.trim().is_empty()),

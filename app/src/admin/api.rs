@@ -281,7 +281,7 @@ pub async fn get_fresh_recovery_codes() -> Result<Vec<String>, AppError> {
 pub async fn get_dashboard() -> Result<DashboardView, AppError> {
     let admin = session::require_admin().await?;
     let context = app_context()?;
-    Ok(queries::dashboard(&context.pool, admin.email, context.clock.now()).await?)
+    Ok(super::dashboard::dashboard(&context.pool, admin.email, context.clock.now()).await?)
 }
 
 #[cfg(feature = "ssr")]

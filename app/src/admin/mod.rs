@@ -3,7 +3,11 @@
 //! audit log keeps, and read the business's figures.
 
 pub mod analytics;
+#[cfg(feature = "ssr")]
+pub mod analytics_reads;
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod dashboard;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
