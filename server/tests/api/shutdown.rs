@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Answers the load must have had before the signal.
+const LOAD_BEFORE_SIGNAL: usize = 32;
+
 /// One request on a fresh connection: the answer's status, or `None` when
 /// the connection was refused or cut.
 async fn status_of(port: u16, path: &str) -> Option<u16> {
@@ -94,14 +97,19 @@ async fn sigterm_under_load_with_a_job_mid_send_ends_the_process_within_its_boun
     // Load: eight clients asking for pages without a pause, and one that
     // sends half a request and holds its connection open.
     let stop_load = Arc::new(AtomicBool::new(false));
+    let answered_so_far = Arc::new(AtomicUsize::new(0));
     let clients: Vec<_> = (0..8)
         .map(|n| {
-            let stop_load = stop_load.clone();
+            let (stop_load, answered_so_far) = (stop_load.clone(), answered_so_far.clone());
             tokio::spawn(async move {
                 let mut answers: Vec<Option<u16>> = Vec::new();
                 while !stop_load.load(Ordering::SeqCst) {
                     let path = if n % 2 == 0 { "/pricing" } else { "/healthz" };
-                    answers.push(status_of(port, path).await);
+                    let answer = status_of(port, path).await;
+                    if answer.is_some() {
+                        answered_so_far.fetch_add(1, Ordering::SeqCst);
+                    }
+                    answers.push(answer);
                 }
                 answers
             })
@@ -112,7 +120,13 @@ async fn sigterm_under_load_with_a_job_mid_send_ends_the_process_within_its_boun
         .write_all(b"GET /pricing HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The load is really running before the signal (a fixed wait was not
+    // enough on a busy machine: 8 answers once in CI's parallel run).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while answered_so_far.load(Ordering::SeqCst) < LOAD_BEFORE_SIGNAL {
+        assert!(Instant::now() < deadline, "the load never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Act: SIGTERM.
     let signalled = Instant::now();
@@ -147,7 +161,10 @@ async fn sigterm_under_load_with_a_job_mid_send_ends_the_process_within_its_boun
             answered += 1;
         }
     }
-    assert!(answered > 8, "the load ran ({answered} answers)");
+    assert!(
+        answered >= LOAD_BEFORE_SIGNAL,
+        "the load ran ({answered} answers)"
+    );
     // The interrupted send is not lost: its delivery is still pending and
     // its job queued again (or left to its lease), never dead.
     let (delivery_state, job_state): (String, String) = sqlx::query_as(
