@@ -19,6 +19,7 @@ pub mod clock;
 pub mod email;
 pub mod entitlements;
 pub mod error;
+pub mod format;
 #[cfg(feature = "ssr")]
 pub mod input;
 pub mod licensing;

@@ -28,6 +28,34 @@ pub struct ChartView {
     pub summary: String,
 }
 
+/// One headline card: a figure of the window against the previous window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardView {
+    /// A stable key (`mrr`, `quick_ratio`, …).
+    pub key: String,
+    /// The figure's name.
+    pub label: String,
+    /// This window's figure.
+    pub now: String,
+    /// The previous window's.
+    pub previous: String,
+    /// The change in words.
+    pub change: String,
+    /// What the figure is.
+    pub meaning: String,
+}
+
+/// A quick choice of window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuickRange {
+    /// Its name.
+    pub label: String,
+    /// `first=YYYY-MM&last=YYYY-MM`.
+    pub query: String,
+    /// Whether it is the window shown.
+    pub current: bool,
+}
+
 /// The analytics page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnalyticsView {
@@ -37,6 +65,12 @@ pub struct AnalyticsView {
     pub last: String,
     /// A sentence on where MRR stands.
     pub headline: String,
+    /// The window the cards describe and the one they compare with, in words.
+    pub cards_period: String,
+    /// The headline cards.
+    pub cards: Vec<CardView>,
+    /// Quick choices of window.
+    pub quick_ranges: Vec<QuickRange>,
     /// Where the figures were read and how old they are (with a replica).
     pub freshness: Option<String>,
     /// MRR of subscriptions set to cancel at period end.
@@ -49,6 +83,8 @@ pub struct AnalyticsView {
     pub cohorts: TableView,
     /// Forecast months.
     pub forecast: TableView,
+    /// What the forecast says, in a sentence.
+    pub forecast_sentence: String,
     /// How the forecast is made.
     pub forecast_method: String,
     /// MRR over the months.
@@ -338,6 +374,169 @@ pub async fn report_of(
     Ok((window, report_for(&load_totals(pool).await?, window, now)))
 }
 
+/// Where MRR stands: at the headline's "now" when the window reaches the
+/// running month (whose figures end there, as [`domain::headline`]'s do),
+/// else at the window's last month's end.
+///
+/// [`domain::headline`]: crate::analytics::domain::headline
+#[cfg(feature = "ssr")]
+fn headline_words(
+    report: &crate::analytics::domain::AnalyticsReport,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    use crate::analytics::{domain, tables::money};
+    let Some(last) = report.months.last() else {
+        return "No subscription history yet.".to_owned();
+    };
+    let when = if last.month >= domain::Month::of(now).to_string() {
+        format!("as of {}", crate::format::minute(now))
+    } else {
+        format!("at the end of {}", last.month)
+    };
+    format!(
+        "MRR {} (ARR {}) from {} active customers {when}.",
+        money(Some(last.mrr_cents)),
+        money(Some(last.arr_cents)),
+        last.active_customers,
+    )
+}
+
+/// The forecast in a sentence a person reads.
+#[cfg(feature = "ssr")]
+fn forecast_sentence(
+    forecast: &crate::analytics::domain::Forecast,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    use crate::analytics::tables::money;
+    let (Some(start), Some(first), Some(last)) = (
+        forecast.start_cents,
+        forecast.months.first(),
+        forecast.months.last(),
+    ) else {
+        return "No forecast yet: it needs a complete month of history.".to_owned();
+    };
+    let (Some(next), Some(central)) = (first.mrr_cents, last.mrr_cents) else {
+        return "No forecast: one of the last three complete months started with no MRR, so it has no rates."
+            .to_owned();
+    };
+    let pace = crate::analytics::domain::Rate::new(next - start, start);
+    let start_month = first.month.plus(-1);
+    let from = if start_month >= crate::analytics::domain::Month::of(now) {
+        "now".to_owned()
+    } else {
+        format!("at the end of {}", crate::format::month(start_month))
+    };
+    format!(
+        "If the last three complete months' pace holds ({} a month), MRR goes from {} {from} to {} by {}; \
+         8 in 10 outcomes fall between {} and {}.",
+        pace.percent(1),
+        money(Some(start)),
+        money(Some(central)),
+        crate::format::month(last.month),
+        money(last.lower_cents),
+        money(last.upper_cents),
+    )
+}
+
+/// The headline cards and the sentence naming their windows.
+#[cfg(feature = "ssr")]
+fn cards_of(
+    report: &crate::analytics::domain::AnalyticsReport,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (String, Vec<CardView>) {
+    let Some((current, previous)) = &report.kpis else {
+        return (String::new(), vec![]);
+    };
+    let words = |w: crate::analytics::domain::Window| {
+        let (first, last) = (crate::format::month(w.first), crate::format::month(w.last));
+        if w.first == w.last {
+            first
+        } else {
+            format!("{first} – {last}")
+        }
+    };
+    let running = crate::analytics::domain::Month::of(now);
+    let so_far = if current.window.last >= running {
+        format!(" (so far: {})", crate::format::minute(now))
+    } else {
+        String::new()
+    };
+    let period = format!(
+        "{}{so_far}, against {}.",
+        words(current.window),
+        words(previous.window)
+    );
+    let cards = crate::analytics::cards::cards(current, previous)
+        .into_iter()
+        .map(|card| CardView {
+            key: card.key.to_owned(),
+            label: card.label.to_owned(),
+            now: card.now,
+            previous: card.previous,
+            change: card.change,
+            meaning: card.meaning.to_owned(),
+        })
+        .collect();
+    (period, cards)
+}
+
+/// This month so far, last month, this quarter, the year to date and the
+/// trailing twelve months, as windows of whole months.
+#[cfg(feature = "ssr")]
+fn quick_ranges(
+    shown: Option<crate::analytics::domain::Window>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<QuickRange> {
+    use crate::analytics::domain::{Month, Window};
+    let this = Month::of(now);
+    let quarter_start = this.plus(-(((this.number() - 1) % 3) as i32));
+    let year_start = this.plus(-((this.number() - 1) as i32));
+    [
+        (
+            "This month so far",
+            Window {
+                first: this,
+                last: this,
+            },
+        ),
+        (
+            "Last month",
+            Window {
+                first: this.plus(-1),
+                last: this.plus(-1),
+            },
+        ),
+        (
+            "This quarter",
+            Window {
+                first: quarter_start,
+                last: this,
+            },
+        ),
+        (
+            "Year to date",
+            Window {
+                first: year_start,
+                last: this,
+            },
+        ),
+        (
+            "Trailing 12 months",
+            Window {
+                first: this.plus(-11),
+                last: this,
+            },
+        ),
+    ]
+    .into_iter()
+    .map(|(label, window)| QuickRange {
+        label: label.to_owned(),
+        query: format!("first={}&last={}", window.first, window.last),
+        current: shown == Some(window),
+    })
+    .collect()
+}
+
 /// The window from the page's `first` and `last` (`YYYY-MM`), checked;
 /// either missing takes its end of `default`.
 #[cfg(feature = "ssr")]
@@ -412,26 +611,28 @@ pub async fn get_analytics(
     };
     let scheduled_churn = tables::money(Some(crate::analytics::db::scheduled_churn(&reads.pool).await?));
     let [mrr_chart, movements_chart, cohort_chart, forecast_chart] = charts(&report);
-    let headline = match report.months.last() {
-        Some(last) => format!(
-            "MRR {} (ARR {}) from {} active customers at the end of {}.",
-            tables::money(Some(last.mrr_cents)),
-            tables::money(Some(last.arr_cents)),
-            last.active_customers,
-            last.month
-        ),
-        None => "No subscription history yet.".to_owned(),
-    };
+    let headline = headline_words(&report, now);
+    let (cards_period, cards) = cards_of(&report, now);
+    let mut months = table(tables::months(&report));
+    // The running month's figures end now: say so beside it (the CSV keeps the plain month).
+    let running = domain::Month::of(now).to_string();
+    for row in months.rows.iter_mut().filter(|row| row.first() == Some(&running)) {
+        row[0] = format!("{running} (so far)");
+    }
     Ok(AnalyticsView {
         first: window.map(|w| w.first.to_string()).unwrap_or_default(),
         last: window.map(|w| w.last.to_string()).unwrap_or_default(),
         headline,
+        cards_period,
+        cards,
+        quick_ranges: quick_ranges(window, now),
         freshness: reads.freshness,
         scheduled_churn,
-        months: table(tables::months(&report)),
+        months,
         splits: table(tables::splits(&report)),
         cohorts: table(tables::cohorts(&report)),
         forecast: table(tables::forecast(&report)),
+        forecast_sentence: forecast_sentence(&report.forecast, now),
         forecast_method: "Baremetrics' baseline: current MRR compounded monthly by the mean growth rate \
                           (new + expansion + reactivation) less the mean loss rate (churn + contraction) of the \
                           last three complete months, each rate over MRR at its month's start. The 80 % band is \

@@ -1,7 +1,7 @@
 //! The console's dashboard: the business's figures against 30 days before,
 //! and what needs attention.
 
-use crate::catalog::money::Money;
+use crate::analytics::domain::headline;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -52,19 +52,14 @@ pub async fn dashboard(
     )
     .fetch_one(pool)
     .await?;
-    // MRR per METRICS.md, from the ledger's series as the analytics pages
-    // read it: the end of the day before each instant.
+    // MRR and active customers as every page states them (analytics' "now" too).
     let totals = crate::billing::series_store::load_totals(pool).await?;
-    let mrr_at = |at: DateTime<Utc>| {
-        let day = at.date_naive().pred_opt().unwrap_or(at.date_naive());
-        totals.at_end_of(day).0
-    };
-    let (mrr_now, mrr_then) = (mrr_at(now), mrr_at(then));
+    let (headline_now, headline_then) = (headline(&totals, now), headline(&totals, then));
     let (statuses_now, statuses_then) = (statuses_at(pool, now).await?, statuses_at(pool, then).await?);
-    let count = |map: &std::collections::HashMap<String, i64>, names: &[&str]| -> i64 {
-        names.iter().map(|n| map.get(*n).copied().unwrap_or(0)).sum()
+    let count = |map: &std::collections::HashMap<String, i64>, name: &str| -> i64 {
+        map.get(name).copied().unwrap_or(0)
     };
-    let usd = |cents: i64| Money::display_minor(cents, "USD");
+    let usd = |cents: i64| crate::format::money(cents, "USD");
     let whole = |n: i64| n.to_string();
     let trend = |label: &str, now: i64, then: i64, format: &dyn Fn(i64) -> String| Trend {
         label: label.to_owned(),
@@ -73,24 +68,24 @@ pub async fn dashboard(
     };
     let figures = vec![
         trend("Organisations", organizations.now, organizations.then, &whole),
-        trend("MRR", mrr_now, mrr_then, &usd),
-        trend("ARR", 12 * mrr_now, 12 * mrr_then, &usd),
+        trend("MRR", headline_now.mrr_cents, headline_then.mrr_cents, &usd),
+        trend("ARR", headline_now.arr_cents(), headline_then.arr_cents(), &usd),
         trend(
-            "Active subscriptions",
-            count(&statuses_now, &["active", "past_due"]),
-            count(&statuses_then, &["active", "past_due"]),
+            "Active customers",
+            headline_now.active_customers,
+            headline_then.active_customers,
             &whole,
         ),
         trend(
-            "Trials",
-            count(&statuses_now, &["trialing"]),
-            count(&statuses_then, &["trialing"]),
+            "Subscriptions in trial",
+            count(&statuses_now, "trialing"),
+            count(&statuses_then, "trialing"),
             &whole,
         ),
         trend(
-            "Past due",
-            count(&statuses_now, &["past_due"]),
-            count(&statuses_then, &["past_due"]),
+            "Subscriptions past due",
+            count(&statuses_now, "past_due"),
+            count(&statuses_then, "past_due"),
             &whole,
         ),
     ];
@@ -147,6 +142,10 @@ pub async fn dashboard(
     .collect();
     Ok(super::views::DashboardView {
         admin_email,
+        as_of: format!(
+            "Figures {}, against 30 days before. Active customers pay MRR above zero.",
+            headline_now.as_of_words()
+        ),
         figures,
         attention,
     })

@@ -29,7 +29,9 @@ pub struct Attention {
 pub struct DashboardView {
     /// The signed-in admin.
     pub admin_email: String,
-    /// Organisations, MRR, ARR, active subscriptions, trials, past due.
+    /// The instant the figures are for, and what "active" means, in words.
+    pub as_of: String,
+    /// Organisations, MRR, ARR, active customers, trials, past due.
     pub figures: Vec<Trend>,
     /// Failed and unmatched events, dead emails, failing endpoints.
     pub attention: Vec<Attention>,

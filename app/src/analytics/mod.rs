@@ -1,6 +1,7 @@
 //! Revenue analytics: MRR, movements, churn, trials, cohorts, LTV and the
 //! forecast, computed from the subscription ledger's revisions.
 
+pub mod cards;
 pub mod db;
 pub mod domain;
 pub mod export;

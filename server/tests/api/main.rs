@@ -15,6 +15,7 @@ mod collection;
 mod email;
 mod embedded_db;
 mod event_races;
+mod headline_figures;
 mod health;
 mod helpers;
 mod host_api;

@@ -7,12 +7,62 @@ use crate::ui::{encode_query_value, query_value};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+/// Figures line up by their digits.
+const FIGURE: &str = "text-right tabular-nums whitespace-nowrap";
+
+fn cards(period: String, cards: Vec<super::super::analytics::CardView>) -> impl IntoView {
+    (!cards.is_empty()).then(|| {
+        view! {
+            <section aria-labelledby="cards-heading" class="space-y-3">
+                <h2 id="cards-heading" class="text-xl font-semibold">"At a glance"</h2>
+                <p class="text-sm text-slate-700" data-cards-period>{period}</p>
+                <dl class="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-5">
+                    {cards.into_iter().map(|card| view! {
+                        <div class="rounded-lg border border-slate-200 p-3" data-card=card.key.clone()>
+                            <dt class="text-sm font-medium text-slate-700">{card.label.clone()}</dt>
+                            <dd class="text-2xl font-semibold tabular-nums" data-now>{card.now}</dd>
+                            <dd class="text-sm text-slate-700 tabular-nums">
+                                <span data-change>{card.change}</span>
+                                " · before: "
+                                <span data-previous>{card.previous}</span>
+                            </dd>
+                            <dd class="mt-1 text-xs text-slate-600">{card.meaning}</dd>
+                        </div>
+                    }).collect_view()}
+                </dl>
+            </section>
+        }
+    })
+}
+
+fn quick_ranges(ranges: Vec<super::super::analytics::QuickRange>) -> impl IntoView {
+    view! {
+        <nav aria-label="Quick ranges" class="flex flex-wrap gap-2 text-sm">
+            {ranges.into_iter().map(|range| {
+                let class = if range.current {
+                    "rounded-full bg-slate-900 px-3 py-1 text-white"
+                } else {
+                    "rounded-full border border-slate-300 px-3 py-1 text-slate-800 hover:bg-slate-100"
+                };
+                view! {
+                    <a href=format!("/admin/analytics?{}", range.query) class=class
+                        aria-current=range.current.then_some("page")>{range.label}</a>
+                }
+            }).collect_view()}
+        </nav>
+    }
+}
+
 fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoView {
     view! {
         <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
             <table class="w-full text-sm" data-table=id>
                 <caption class="text-left font-semibold">{caption}</caption>
-                <thead><tr>{table.head.into_iter().map(|h| view! { <th scope="col" class=TH>{h}</th> }).collect_view()}</tr></thead>
+                <thead><tr>{table.head.into_iter().enumerate().map(|(i, h)| {
+                    // Every column after the first holds figures: right-aligned, tabular digits.
+                    let class = if i == 0 { TH.to_owned() } else { format!("{TH} {FIGURE}") };
+                    view! { <th scope="col" class=class>{h}</th> }
+                }).collect_view()}</tr></thead>
                 <tbody>
                     {table.rows.into_iter().map(|row| {
                         let mut cells = row.into_iter();
@@ -20,7 +70,7 @@ fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoV
                         view! {
                             <tr class="border-t border-slate-100">
                                 <th scope="row" class="py-2 pr-4 text-left font-normal whitespace-nowrap">{first}</th>
-                                {cells.map(|c| view! { <td class=TD>{c}</td> }).collect_view()}
+                                {cells.map(|c| view! { <td class=format!("{TD} {FIGURE}")>{c}</td> }).collect_view()}
                             </tr>
                         }
                     }).collect_view()}
@@ -64,6 +114,8 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
                         let download = |table: &str| format!("/admin/analytics/{table}.csv?{window}");
                         view! {
                             <p class="text-lg" data-headline>{view.headline.clone()}</p>
+                            {quick_ranges(view.quick_ranges.clone())}
+                            {cards(view.cards_period.clone(), view.cards.clone())}
                             {view.freshness.clone().map(|freshness| view! { <p class="text-sm text-slate-700" data-freshness>{freshness}</p> })}
                             <p class="text-slate-700">"Scheduled churn (MRR of subscriptions set to cancel at period end): " {view.scheduled_churn.clone()}</p>
                             <form method="get" action="/admin/analytics" class="grid grid-cols-1 gap-3 sm:grid-cols-5" aria-label="Date range">
@@ -99,7 +151,11 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
                             </section>
                             <section aria-labelledby="forecast-heading" class="space-y-4">
                                 <h2 id="forecast-heading" class="text-xl font-semibold">"Forecast"</h2>
-                                <p class="text-sm text-slate-700" data-method>{view.forecast_method.clone()}</p>
+                                <p class="text-slate-800" data-forecast-sentence>{view.forecast_sentence.clone()}</p>
+                                <details class="text-sm text-slate-700">
+                                    <summary class="cursor-pointer">"How the forecast is made"</summary>
+                                    <p class="mt-2" data-method>{view.forecast_method.clone()}</p>
+                                </details>
                                 {chart("Forecast", view.forecast_chart.clone())}
                                 {data_table("forecast", "The next 12 months".to_owned(), view.forecast.clone())}
                             </section>

@@ -22,14 +22,15 @@ pub fn AdminDashboardPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     admin_outcome(dashboard.await, |dashboard| view! {
-                        <p class="text-slate-700">"Signed in as " {dashboard.admin_email.clone()} ". Changes are against 30 days ago."</p>
+                        <p class="text-slate-700">"Signed in as " {dashboard.admin_email.clone()} "."</p>
+                        <p class="text-slate-700" data-as-of>{dashboard.as_of.clone()}</p>
                         <dl class="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-3">
                             {dashboard.figures.into_iter().map(|figure| {
                                 let key = figure.label.to_lowercase();
                                 view! {
                                     <div class="rounded-lg border border-slate-200 p-4" data-figure=key>
                                         <dt class="text-sm text-slate-600">{figure.label}</dt>
-                                        <dd class="text-2xl font-semibold">{figure.now}</dd>
+                                        <dd class="text-2xl font-semibold tabular-nums" data-now>{figure.now}</dd>
                                         <dd class="text-sm text-slate-600">{figure.change}</dd>
                                     </div>
                                 }

@@ -4,6 +4,8 @@
 //! expansion + reactivation) ÷ MRR at the month's start, loss rate =
 //! −(churn + contraction) ÷ MRR at the month's start. Their three-month
 //! means compound current MRR month by month with (1 + growth − loss).
+//! "Current" is the headline MRR ([`super::headline`]) when the window
+//! reaches the running month, else MRR at the window's end.
 //!
 //! The 80 % band is informative: the central figure ± 1.2816 × σ × √h of it,
 //! σ being the sample standard deviation of the three months' net rates
@@ -26,6 +28,8 @@ const Z_80: f64 = 1.2816;
 pub struct Forecast {
     /// How the figures were produced.
     pub method: String,
+    /// The MRR it compounds from (`null` with no complete month to start from).
+    pub start_cents: Option<i64>,
     /// One entry per month ahead (empty with no complete month to start from).
     pub months: Vec<ForecastMonth>,
 }
@@ -56,20 +60,26 @@ fn rates(figures: &PeriodFigures) -> Option<(f64, f64)> {
     Some((growth as f64 / start, loss as f64 / start))
 }
 
-/// The forecast from the last complete month of `window` (complete: ended
-/// before `now`); `figures` holds every month of the window and the two before.
+/// The forecast from the end of `window`'s last month, or from the
+/// headline's "now" when that month is still running (its figures end
+/// there), at the rates of the last three complete months up to it;
+/// `figures` holds every month of the window and at least the three before it.
 pub fn forecast(figures: &BTreeMap<Month, PeriodFigures>, window: Window, now: DateTime<Utc>) -> Forecast {
+    let start = window.last.min(Month::of(now));
     let base = window.last.min(Month::of(now).plus(-1));
     let mut months = Vec::new();
-    if base >= window.first {
+    let mut start_cents = None;
+    // The rates may come from months before the window (a window of this month so far still forecasts).
+    if figures.contains_key(&base) {
+        start_cents = Some(figures.get(&start).map_or(0, |f| f.mrr_end));
+        let current = start_cents.unwrap_or(0) as f64;
         let figures: Vec<&PeriodFigures> = (0..3).filter_map(|back| figures.get(&base.plus(-back))).collect();
         let rates: Option<Vec<(f64, f64)>> = match figures.len() {
             3 => figures.iter().map(|f| rates(f)).collect(),
             _ => None,
         };
-        let current = figures.first().map_or(0.0, |f| f.mrr_end as f64);
         for ahead in 1..=12 {
-            let month = base.plus(ahead);
+            let month = start.plus(ahead);
             let Some(rates) = &rates else {
                 months.push(ForecastMonth {
                     month,
@@ -94,6 +104,7 @@ pub fn forecast(figures: &BTreeMap<Month, PeriodFigures>, window: Window, now: D
     }
     Forecast {
         method: METHOD.to_owned(),
+        start_cents,
         months,
     }
 }

@@ -4,10 +4,14 @@
 //! in `tests.rs`.
 
 mod forecast;
+mod headline;
+mod kpis;
 mod report;
 #[cfg(test)]
 mod tests;
 
 pub use crate::billing::domain::series::*;
 pub use forecast::*;
+pub use headline::*;
+pub use kpis::*;
 pub use report::*;

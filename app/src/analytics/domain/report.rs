@@ -321,6 +321,9 @@ pub struct AnalyticsReport {
     pub cohorts: Vec<CohortReport>,
     /// The next 12 months.
     pub forecast: super::forecast::Forecast,
+    /// The window's headline cards, then the previous window's (the page's; not exported).
+    #[serde(skip)]
+    pub kpis: Option<(super::WindowKpis, super::WindowKpis)>,
 }
 
 /// The months a report covers: from the first to the last, both included.
@@ -356,8 +359,10 @@ impl AnalyticsReport {
             cohorts: vec![],
             forecast: super::forecast::Forecast {
                 method: super::forecast::METHOD.to_owned(),
+                start_cents: None,
                 months: vec![],
             },
+            kpis: None,
         }
     }
 }
@@ -371,8 +376,11 @@ pub fn report_for(rollup: &Rollup, window: Option<Window>, now: DateTime<Utc>) -
 /// months are complete for the forecast.
 pub fn report(rollup: &Rollup, window: Window, now: DateTime<Utc>) -> AnalyticsReport {
     // LTV and the forecast look two months back, so figures start two months before the window.
+    // A month still running ends at the headline's instant, the figure every
+    // page shows as "now". The previous window's cards read as far back again.
+    let previous = super::previous_window(window);
     let figures: BTreeMap<Month, PeriodFigures> = rollup
-        .month_states(window.first.plus(-2), window.last)
+        .month_states_through(previous.first.plus(-2), window.last, super::last_day_counted(now))
         .into_iter()
         .map(|(month, state)| (month, state.into()))
         .collect();
@@ -383,6 +391,10 @@ pub fn report(rollup: &Rollup, window: Window, now: DateTime<Utc>) -> AnalyticsR
         months,
         cohorts: cohorts(rollup, window),
         forecast: super::forecast::forecast(&figures, window, now),
+        kpis: Some((
+            super::window_kpis(&figures, window),
+            super::window_kpis(&figures, previous),
+        )),
     }
 }
 

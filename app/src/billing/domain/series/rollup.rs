@@ -270,6 +270,18 @@ impl Rollup {
 
     /// Each month's start and end, from `first` to `last`, in one pass.
     pub fn month_states(&self, first: Month, last: Month) -> BTreeMap<Month, MonthState> {
+        self.month_states_through(first, last, NaiveDate::MAX)
+    }
+
+    /// [`month_states`](Self::month_states) with every day after `through`
+    /// left out: a month still running ends at the last day it has had, so
+    /// its "end" is the same figure [`at_end_of`](Self::at_end_of) gives.
+    pub fn month_states_through(
+        &self,
+        first: Month,
+        last: Month,
+        through: NaiveDate,
+    ) -> BTreeMap<Month, MonthState> {
         let (mut mrr, mut active) = (0, 0);
         let mut by_plan: BTreeMap<String, i64> = BTreeMap::new();
         let mut by_interval: BTreeMap<String, i64> = BTreeMap::new();
@@ -277,13 +289,17 @@ impl Rollup {
         let mut months = self.months.iter().peekable();
         let mut states = BTreeMap::new();
         for month in Month::range(first, last) {
-            while let Some((_, flows)) = days.next_if(|(day, _)| **day < month.first_day()) {
+            while let Some((_, flows)) =
+                days.next_if(|(day, _)| **day < month.first_day() && **day <= through)
+            {
                 mrr += flows.movements.iter().sum::<i64>();
                 active += flows.active;
             }
             let (mrr_start, active_start) = (mrr, active);
             let mut movements = [0; 5];
-            while let Some((_, flows)) = days.next_if(|(day, _)| **day <= month.last_day()) {
+            while let Some((_, flows)) =
+                days.next_if(|(day, _)| **day <= month.last_day() && **day <= through)
+            {
                 for (sum, amount) in movements.iter_mut().zip(flows.movements) {
                     *sum += amount;
                 }
