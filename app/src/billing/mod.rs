@@ -28,6 +28,7 @@ pub mod series_store;
 pub mod trials;
 #[cfg(feature = "ssr")]
 pub mod view;
+pub mod where_you_stand;
 
 pub use pages::{
     BillingPanels, ChangePlanPage, CheckoutSuccessPage, InvoicePage, SandboxCardPage, SandboxCheckoutPage,
@@ -102,6 +103,8 @@ pub struct BillingView {
     pub cycle: String,
     /// The subscription's state; `None` before there is one.
     pub status: Option<SubscriptionStatus>,
+    /// The status in words, what happens next with money, and the one step to take.
+    pub where_you_stand: where_you_stand::WhereYouStand,
     /// Trial end, formatted, while trialing.
     pub trial_ends_on: Option<String>,
     /// When a signup trial ended without a subscription (the account is

@@ -40,6 +40,13 @@ pub struct BillingFacts<'a> {
     pub request_id: Uuid,
 }
 
+/// The plan a scheduled change moves to, if one is due.
+fn scheduled_choice(row: Option<&BillingRow>) -> Option<PlanChoice> {
+    let change: ScheduledChange = serde_json::from_value(row?.scheduled_change.clone()?).ok()?;
+    let plan = plan_of_items(change.items.iter().map(|i| (i.lookup_key.as_str(), i.quantity))).ok()?;
+    Some(PlanChoice::from_plan(&plan))
+}
+
 /// The billing page from its facts.
 pub fn billing_view(facts: BillingFacts<'_>) -> BillingView {
     let catalog = facts.catalog;
@@ -98,7 +105,38 @@ pub fn billing_view(facts: BillingFacts<'_>) -> BillingView {
         Limit::Unlimited => None,
     });
     let row = facts.row;
+    // The next period is priced as the plan it will be on: a scheduled change
+    // takes effect at the period's end.
+    let next_plan = scheduled_choice(facts.row).or(current.clone());
+    let trial_ends_on = row
+        .as_ref()
+        .filter(|r| r.status == SubscriptionStatus::Trialing)
+        .and_then(|r| r.trial_end)
+        .map(date);
+    let trial_ended_on = row
+        .as_ref()
+        .filter(|r| r.status == SubscriptionStatus::Paused && r.provider_subscription.is_none())
+        .and_then(|r| r.trial_end)
+        .map(date);
+    let where_you_stand = super::where_you_stand::where_you_stand(&super::where_you_stand::Facts {
+        status: row.map(|r| r.status),
+        linked,
+        trial_ends_on: trial_ends_on.clone(),
+        trial_ended_on: trial_ended_on.clone(),
+        period_ends_on: row.and_then(|r| r.current_period_end).map(date),
+        cancel_at_period_end: row.is_some_and(|r| r.cancel_at_period_end),
+        next_amount: next_plan
+            .as_ref()
+            .and_then(|plan| plan.period_amount(catalog))
+            .map(|amount| Money::new(amount, catalog.currency).display_exact()),
+        per: match next_plan.as_ref().map(|plan| plan.cycle) {
+            Some(crate::catalog::domain::BillingCycle::Annual) => "year".to_owned(),
+            _ => "month".to_owned(),
+        },
+        card: facts.card.clone(),
+    });
     BillingView {
+        where_you_stand,
         can_manage: facts.can_manage,
         provider: facts.provider.as_str().to_owned(),
         test_mode: facts.test_mode,
@@ -110,16 +148,8 @@ pub fn billing_view(facts: BillingFacts<'_>) -> BillingView {
             .map(|c| c.cycle.as_str().to_owned())
             .unwrap_or_default(),
         status: row.map(|r| r.status),
-        trial_ends_on: row
-            .as_ref()
-            .filter(|r| r.status == SubscriptionStatus::Trialing)
-            .and_then(|r| r.trial_end)
-            .map(date),
-        trial_ended_on: row
-            .as_ref()
-            .filter(|r| r.status == SubscriptionStatus::Paused && r.provider_subscription.is_none())
-            .and_then(|r| r.trial_end)
-            .map(date),
+        trial_ends_on,
+        trial_ended_on,
         period_ends_on: row.and_then(|r| r.current_period_end).map(date),
         cancel_at_period_end: row.is_some_and(|r| r.cancel_at_period_end),
         scheduled_change: scheduled,

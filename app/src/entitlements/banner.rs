@@ -160,6 +160,11 @@ pub fn banner_for(
         Access::PastDue => Some(Banner::PastDue { collection: None }),
         Access::Full => {
             let trial_end = standing.trial_end?;
+            // A trial with a plan checked out needs nothing from the customer:
+            // the billing page says when the first charge comes.
+            if standing.plan.as_ref().is_some_and(|plan| plan.checked_out) {
+                return None;
+            }
             let today = now.format("%Y-%m-%d").to_string();
             if dismissed_on == Some(today.as_str()) {
                 return None;

@@ -54,6 +54,9 @@ pub struct SubscribedPlan {
     pub name: String,
     /// `monthly` or `annual`.
     pub billing_cycle: String,
+    /// A provider subscription pays for it (a plan was checked out), as
+    /// opposed to the signup trial, which has none.
+    pub checked_out: bool,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +114,7 @@ pub async fn organization_state(
                (o.payment_restricted_at is not null) as "payment_restricted!",
                p.plan_key as "plan_key?", p.name as "plan_name?", s.billing_cycle as "billing_cycle?", s.status as "status?",
                s.cancel_at_period_end as "cancel_at_period_end?",
+               (s.provider_subscription_id is not null) as "checked_out?",
                s.current_period_end as "current_period_end: DateTime<Utc>", s.trial_end as "trial_end: DateTime<Utc>",
                array(select i.lookup_key from subscription_item i where i.subscription_id = s.subscription_id
                      order by i.lookup_key) as "item_keys!",
@@ -148,6 +152,7 @@ pub async fn organization_state(
             key: key.clone(),
             name: name.clone(),
             billing_cycle: cycle.clone(),
+            checked_out: row.checked_out.unwrap_or(false),
         }),
         _ => None,
     };

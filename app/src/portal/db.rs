@@ -51,7 +51,8 @@ pub fn overview(
         trial_days_left: standing
             .trial_end
             .map(|end| trial_days_left(now.timestamp(), end.timestamp())),
-        trial_ends_on: standing.trial_end.map(|end| end.format("%-d %b %Y").to_string()),
+        trial_ends_on: standing.trial_end.map(|end| crate::format::day(end.date_naive())),
+        checked_out: plan.is_some_and(|p| p.checked_out),
         seats_used: standing.used(USERS_METRIC),
         seat_limit,
     }

@@ -41,6 +41,8 @@ pub struct OrgOverview {
     pub trial_days_left: Option<i64>,
     /// The trial's last day, while trialing.
     pub trial_ends_on: Option<String>,
+    /// A plan is checked out (the trial turns into it), as opposed to a signup trial.
+    pub checked_out: bool,
     /// Members plus open invitations.
     pub seats_used: u64,
     /// The plan's seat limit; `None` is unlimited.
@@ -156,7 +158,22 @@ fn OverviewPanels(overview: OrgOverview) -> impl IntoView {
                     <span data-trial-days>{days}</span>
                     {if days == 1 { " day left in your trial" } else { " days left in your trial" }}
                 </h2>
-                <p class="mt-1 text-slate-700">{format!("Your free trial of {plan} ends on {ends}.")}</p>
+                {if overview.checked_out {
+                    view! {
+                        <p class="mt-1 text-slate-700">
+                            {format!("Your trial of {plan} ends on {ends}, and your subscription starts then. ")}
+                            <a href="/app/billing" class="font-medium underline">"See the first charge"</a>
+                        </p>
+                    }.into_any()
+                } else {
+                    view! {
+                        <p class="mt-1 text-slate-700">
+                            {format!("Your free trial of {plan} ends on {ends}. ")}
+                            <a href="/app/billing" class="font-medium underline">"Choose a plan"</a>
+                            " to keep working without a pause."
+                        </p>
+                    }.into_any()
+                }}
             </section>
         }
     });

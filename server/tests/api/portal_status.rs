@@ -279,3 +279,89 @@ async fn a_member_of_two_organisations_switches_between_them(pool: PgPool) {
         .await;
     assert_eq!(refused.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// The text of the element carrying `attribute`.
+fn text_of(body: &str, attribute: &str) -> String {
+    let after = body
+        .split_once(attribute)
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let inner = after.split_once('>').map(|(_, rest)| rest).unwrap_or_default();
+    // The note wraps its sentence in a <p>: read the first text run.
+    inner
+        .trim_start_matches("<p>")
+        .split('<')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_portal_says_where_the_customer_stands_before_and_after_checkout(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let mut owner = app.signed_up("ada@acme.test", "Acme", "starter").await;
+    let mut member = join(&app, &mut owner, "bo@acme.test", "member").await;
+
+    // A signup trial: when it ends, what happens then, and the one step.
+    let billing = owner.get("/app/billing").await.body;
+    let stand = text_of(&billing, "data-where-you-stand");
+    assert!(stand.starts_with("Your trial ends on "), "{stand}");
+    assert!(
+        stand.contains("the account pauses until you choose a plan"),
+        "{stand}"
+    );
+    let step = billing
+        .split_once("data-next-step")
+        .map(|(_, rest)| rest.split_once("</a>").unwrap().0);
+    assert!(
+        step.is_some_and(|s| s.ends_with(">Choose a plan")),
+        "the step: {step:?}"
+    );
+    assert_eq!(
+        banner(&owner.get("/app").await.body).map(|b| b.0).as_deref(),
+        Some("trial")
+    );
+    // A member reads the same words without a button that leads nowhere.
+    let seen_by_member = member.get("/app/billing").await.body;
+    assert_eq!(text_of(&seen_by_member, "data-where-you-stand"), stand);
+    assert!(!seen_by_member.contains("data-next-step"));
+
+    // Checked out during the trial: the first charge with its amount, day and
+    // card; no call to action, no trial banner on any page.
+    let session = start_sandbox_checkout(&mut owner, "starter").await;
+    let paid = owner
+        .submit(
+            "/api/sandbox_pay",
+            &[("session_id", &session), ("card_number", "4242 4242 4242 4242")],
+        )
+        .await;
+    assert!(paid.headers.contains_key("location"), "{}", paid.body);
+    crate::billing_events::drain(&app).await;
+    let billing = owner.get("/app/billing").await.body;
+    let stand = text_of(&billing, "data-where-you-stand");
+    assert!(stand.starts_with("Your trial ends on "), "{stand}");
+    assert!(stand.contains("First charge: $"), "{stand}");
+    assert!(stand.contains("4242"), "the card: {stand}");
+    assert!(stand.ends_with("then every month."), "{stand}");
+    assert!(!billing.contains("data-next-step"), "nothing to do");
+    for page in ["/app", "/app/billing", "/app/team"] {
+        let body = owner.get(page).await.body;
+        assert_eq!(banner(&body), None, "no trial banner on {page}");
+        assert!(!body.contains("Choose a plan"), "no plan to choose on {page}");
+    }
+    assert!(
+        owner
+            .get("/app")
+            .await
+            .body
+            .contains("your subscription starts then")
+    );
+
+    // The trial ends and the first invoice is paid: the next renewal.
+    let ended = owner.submit("/api/sandbox_end_period", &[]).await;
+    assert_eq!(ended.headers["location"], "/app/billing?period_ended=1");
+    crate::billing_events::drain(&app).await;
+    let stand = text_of(&owner.get("/app/billing").await.body, "data-where-you-stand");
+    assert!(stand.starts_with("Next charge: $"), "{stand}");
+    assert!(stand.contains(" on "), "a day: {stand}");
+}

@@ -3,6 +3,38 @@
 
 use super::*;
 
+/// What happens next with money, and the one step to take (an alert when
+/// a payment needs fixing).
+#[component]
+fn WhereYouStandNote(
+    stand: crate::billing::where_you_stand::WhereYouStand,
+    trial_ended: bool,
+    manage: bool,
+) -> impl IntoView {
+    use crate::billing::where_you_stand::NextStep;
+    let (role, class) = match stand.step {
+        Some(NextStep::FixPayment) => ("alert", "mt-4 rounded-md bg-red-50 p-3 text-red-800"),
+        Some(NextStep::ChoosePlan) if trial_ended => {
+            ("alert", "mt-4 rounded-md bg-amber-50 p-3 text-amber-900")
+        }
+        _ => ("status", "mt-4 text-slate-800"),
+    };
+    // Only those who may change billing get the button; the forms it leads to are theirs.
+    let step = stand.step.filter(|_| manage).map(|step| {
+        let href = match step {
+            NextStep::ChoosePlan => "#subscribe-heading",
+            NextStep::FixPayment => "#change-heading",
+        };
+        view! { <a href=href class=format!("{BUTTON} mt-3 inline-block") data-next-step>{step.label()}</a> }
+    });
+    view! {
+        <div role=role class=class data-where-you-stand data-trial-ended=trial_ended.then_some("")>
+            <p>{stand.next}</p>
+            {step}
+        </div>
+    }
+}
+
 /// The billing floor's part of `/app/billing`: plan, trial, add-ons, card,
 /// invoices and their forms (the page itself is `portal::billing`).
 #[component]
@@ -24,7 +56,7 @@ pub fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView
                 </div>
                 <div>
                     <dt class="text-sm text-slate-600">"Status"</dt>
-                    <dd class="text-lg font-semibold" data-billing-status=status.map_or("", SubscriptionStatus::as_str)>{status_label(status)}</dd>
+                    <dd class="text-lg font-semibold" data-billing-status=status.map_or("", SubscriptionStatus::as_str)>{view.where_you_stand.status.clone()}</dd>
                 </div>
                 <div>
                     <dt class="text-sm text-slate-600">"Users"</dt>
@@ -36,36 +68,11 @@ pub fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView
                     </dd>
                 </div>
             </dl>
-            {view.trial_ends_on.clone().map(|d| view! { <p class="mt-4">{format!("Your trial ends on {d}.")}</p> })}
-            {view
-                .trial_ended_on
-                .clone()
-                .map(|d| {
-                    view! {
-                        <p role="alert" class="mt-4 rounded-md bg-amber-50 p-3 text-amber-900" data-trial-ended>
-                            {format!(
-                                "Your trial ended on {d} and the account is paused. Nothing is lost: choose a plan below to continue.",
-                            )}
-                        </p>
-                    }
-                })}
-            {(!view.cancel_at_period_end && view.linked && view.trial_ends_on.is_none())
-                .then(|| view.period_ends_on.clone())
-                .flatten()
-                .map(|d| view! { <p class="mt-4">{format!("Renews on {d}.")}</p> })}
+            <WhereYouStandNote stand=view.where_you_stand.clone() trial_ended=view.trial_ended_on.is_some() manage />
             {view
                 .scheduled_change
                 .clone()
                 .map(|c| view! { <p class="mt-2 text-slate-700" data-scheduled-change>{c}</p> })}
-            {view.card.clone().map(|c| view! { <p class="mt-2 text-slate-700">{format!("Payment method: {c}")}</p> })}
-            {(status == Some(SubscriptionStatus::PastDue))
-                .then(|| {
-                    view! {
-                        <p role="alert" class="mt-4 rounded-md bg-red-50 p-3 text-red-800">
-                            "Your last payment failed. Update your payment method to keep your subscription."
-                        </p>
-                    }
-                })}
             {(view.cancel_at_period_end && manage)
                 .then(|| {
                     let request_id = request_id.clone();
@@ -109,14 +116,15 @@ pub fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView
                                 explanation="Make time pass: end the free trial now. Without a subscription the account is paused until a plan is chosen."
                                 action="/api/sandbox_end_trial"
                                 button="End the trial now"
-                            />
-                            <form method="post" action="/api/sandbox_trial_days_left" class="flex flex-wrap items-end gap-2 text-sm">
-                                <div>
-                                    <label for="days" class="block font-medium">"Trial days left"</label>
-                                    <input id="days" name="days" type="number" min="1" max="90" value="5" class="w-24 rounded-md border border-slate-300 px-2 py-1" />
-                                </div>
-                                <button type="submit" class=SECONDARY>"Make the rest of the trial pass"</button>
-                            </form>
+                            >
+                                <form method="post" action="/api/sandbox_trial_days_left" class="mt-3 flex flex-wrap items-end gap-2 text-sm text-amber-900">
+                                    <div>
+                                        <label for="days" class="block font-medium">"Trial days left"</label>
+                                        <input id="days" name="days" type="number" min="1" max="90" value="5" class="w-24 rounded-md border border-slate-300 bg-white px-2 py-1 text-slate-900" />
+                                    </div>
+                                    <button type="submit" class=SECONDARY>"Make the rest of the trial pass"</button>
+                                </form>
+                            </TestModeClock>
                         }
                     })}
             </section>

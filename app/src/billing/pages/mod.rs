@@ -37,14 +37,22 @@ fn status_label(status: Option<SubscriptionStatus>) -> &'static str {
 
 /// A test-mode control that makes time pass, clearly marked as such.
 #[component]
-fn TestModeClock(explanation: &'static str, action: &'static str, button: &'static str) -> impl IntoView {
+fn TestModeClock(
+    explanation: &'static str,
+    action: &'static str,
+    button: &'static str,
+    /// More test-mode controls, drawn inside the same labelled box.
+    #[prop(optional)]
+    children: Option<Children>,
+) -> impl IntoView {
     view! {
-        <div class="rounded-md border border-dashed border-amber-400 bg-amber-50 p-4">
+        <div class="rounded-md border border-dashed border-amber-400 bg-amber-50 p-4" role="group" aria-label="Test mode controls" data-test-mode>
             <p class="text-sm font-semibold text-amber-900">"Test mode — no real payment"</p>
             <p class="text-sm text-amber-900">{explanation}</p>
             <form method="post" action=action class="mt-2">
                 <button type="submit" class=SECONDARY>{button}</button>
             </form>
+            {children.map(|children| children())}
         </div>
     }
 }
