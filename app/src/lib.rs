@@ -19,6 +19,7 @@ pub mod clock;
 pub mod email;
 pub mod entitlements;
 pub mod error;
+#[cfg(feature = "ssr")]
 pub mod format;
 #[cfg(feature = "ssr")]
 pub mod input;

@@ -23,4 +23,5 @@ pub mod session;
 pub mod totp;
 pub mod views;
 pub mod webhooks;
+pub mod words;
 pub mod work;

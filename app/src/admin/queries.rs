@@ -255,7 +255,7 @@ pub async fn organization_detail(
     });
     let subscription = subscription.map(|s| {
         let mut facts = vec![
-            ("Status".to_owned(), s.status.clone()),
+            ("Status".to_owned(), crate::admin::words::words(&s.status)),
             ("Tier".to_owned(), s.plan_key.clone()),
             ("Billing cycle".to_owned(), s.billing_cycle.clone()),
             (

@@ -194,7 +194,7 @@ fn UsagePanel(usage: UsageView) -> impl IntoView {
     let chart = usage.chart_svg.map(|svg| {
         view! {
             <figure class="space-y-2">
-                <div role="img" aria-label="Usage over the last 30 days; the table below gives the same figures" class="overflow-x-auto" inner_html=svg></div>
+                <div role="img" aria-label="Usage over the last 30 days; the table below gives the same figures" class="relative overflow-x-auto" inner_html=svg></div>
                 <figcaption class="text-sm text-slate-600">"Usage recorded every six hours over the last 30 days."</figcaption>
             </figure>
         }

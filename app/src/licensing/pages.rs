@@ -246,7 +246,7 @@ fn License(license: LicenseView, manages: bool) -> impl IntoView {
                     .into_any()
             } else {
                 view! {
-                    <div class="overflow-x-auto">
+                    <div class="relative overflow-x-auto">
                         <table class="w-full text-left text-sm">
                             <thead>
                                 <tr class="border-b border-slate-200 text-slate-600">

@@ -54,8 +54,9 @@ fn quick_ranges(ranges: Vec<super::super::analytics::QuickRange>) -> impl IntoVi
 }
 
 fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoView {
+    let region = format!("{caption}, scrolls sideways");
     view! {
-        <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+        <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label=region>
             <table class="w-full text-sm" data-table=id>
                 <caption class="text-left font-semibold">{caption}</caption>
                 <thead><tr>{table.head.into_iter().enumerate().map(|(i, h)| {

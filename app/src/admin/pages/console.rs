@@ -4,6 +4,7 @@
 use super::super::api::{get_dashboard, get_organization, list_audit, list_organizations};
 use super::super::views::{AuditRow, OrganizationDetail};
 use super::frame::{AdminNav, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
+use crate::admin::words::words;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::{encode_query_value, query_value};
 use leptos::prelude::*;
@@ -123,7 +124,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                                     <label for="status" class="block text-sm font-medium">"Status"</label>
                                     <select id="status" name="status" class=INPUT>
                                         <option value="">"Any"</option>
-                                        {STATUSES.iter().map(|s| view! { <option value=*s selected=selected(&status, s)>{*s}</option> }).collect_view()}
+                                        {STATUSES.iter().map(|s| view! { <option value=*s selected=selected(&status, s)>{words(s)}</option> }).collect_view()}
                                     </select>
                                 </div>
                                 <div>
@@ -135,7 +136,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                                 </div>
                                 <div class="sm:col-span-5"><button type="submit" class=SMALL_BUTTON>"Search"</button></div>
                             </form>
-                            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Organisations, scrolls sideways">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Organisations"</caption>
                                     <thead><tr>
@@ -154,7 +155,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                                                 </th>
                                                 <td class=TD>{row.external_id.unwrap_or_default()}</td>
                                                 <td class=TD>{row.tier.unwrap_or_default()}</td>
-                                                <td class=TD>{row.status.unwrap_or_default()}</td>
+                                                <td class=TD>{row.status.as_deref().map(words).unwrap_or_default()}</td>
                                                 <td class=TD>{row.created}</td>
                                             </tr>
                                         }).collect_view()}
@@ -172,7 +173,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
 
 fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+        <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label=format!("{caption}, scrolls sideways")>
             <table class="w-full text-sm">
                 <caption class="sr-only">{caption}</caption>
                 <thead><tr>
@@ -188,7 +189,7 @@ fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
                         <tr class="border-t border-slate-100" data-audit=action>
                             <td class=TD>{row.at}</td>
                             <td class=TD>{row.admin_email}</td>
-                            <td class=TD>{row.action}</td>
+                            <td class=TD>{words(&row.action)}</td>
                             <td class=TD>{match (row.organization_id, row.organization_name) {
                                 (Some(id), name) => {
                                     let href = format!("/admin/organizations/{id}");
@@ -296,7 +297,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
         </section>
         <section aria-labelledby="ledger">
             <h2 id="ledger" class="text-xl font-semibold">"Ledger"</h2>
-            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Subscription ledger and payment collection steps, newest first, scrolls sideways">
                 <table class="mt-2 w-full text-sm">
                     <caption class="sr-only">"Subscription ledger and payment collection steps, newest first"</caption>
                     <thead><tr>
@@ -310,7 +311,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                     <tbody>
                         {org.ledger.into_iter().map(|row| view! {
                             <tr class="border-t border-slate-100" data-ledger-row>
-                                <td class=TD>{row.occurred_at}</td><td class=TD>{row.kind}</td><td class=TD>{row.status}</td>
+                                <td class=TD>{row.occurred_at}</td><td class=TD>{words(&row.kind)}</td><td class=TD>{words(&row.status)}</td>
                                 <td class=TD>{row.plan}</td><td class=TD>{row.mrr}</td>
                                 <td class=TD><code class="text-xs">{row.cause}</code></td>
                             </tr>
@@ -325,7 +326,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                 view! { <p class="text-sm text-slate-700">"None yet."</p> }.into_any()
             } else {
                 view! {
-                    <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="The latest emails to its members, newest first, scrolls sideways">
                         <table class="w-full text-sm">
                             <caption class="sr-only">"The latest emails to its members, newest first"</caption>
                             <thead><tr>
@@ -338,8 +339,8 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                                     let field = format!("resend-reason-{}", email.id);
                                     let org_id = id.clone();
                                     let state = match email.last_error.clone() {
-                                        Some(error) if email.status == "dead" => format!("dead: {error}"),
-                                        _ => email.status.clone(),
+                                        Some(error) if email.status == "dead" => format!("{}: {error}", words(&email.status)),
+                                        _ => words(&email.status),
                                     };
                                     let queued = email.status == "queued";
                                     view! {
@@ -369,7 +370,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
         <section aria-labelledby="invoices">
             <h2 id="invoices" class="text-xl font-semibold">"Invoices"</h2>
             <ul class="mt-2 text-sm">
-                {org.invoices.into_iter().map(|(number, status, total, date)| view! { <li>{date} " — " {number} " — " {status} " — " {total}</li> }).collect_view()}
+                {org.invoices.into_iter().map(|(number, status, total, date)| view! { <li>{date} " — " {number} " — " {words(&status)} " — " {total}</li> }).collect_view()}
             </ul>
         </section>
         <section aria-labelledby="overrides" class="space-y-3">
@@ -445,7 +446,7 @@ fn collection_case(case: crate::billing::domain::collection::CaseView) -> impl I
     .collect::<Vec<_>>()
     .join("; ");
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 p-4" data-case-state=case.state.as_str()>
+        <div class="relative overflow-x-auto rounded-lg border border-slate-200 p-4" data-case-state=case.state.as_str()>
             <p class="text-sm"><strong>{case.state.label()}</strong>" · "{summary}</p>
             {(!next.is_empty()).then(|| view! { <p class="text-sm text-slate-600">{next}</p> })}
             <table class="mt-2 min-w-full text-left text-sm">

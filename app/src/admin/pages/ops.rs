@@ -40,7 +40,7 @@ pub fn AdminEventsPage() -> impl IntoView {
                 {Suspend::new({
                     async move {
                         admin_outcome(events.await, |rows| view! {
-                            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Provider events, newest first, scrolls sideways">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Provider events, newest first"</caption>
                                     <thead><tr>
@@ -95,7 +95,7 @@ pub fn AdminEventPage() -> impl IntoView {
                                 <h1 class="text-3xl font-bold tracking-tight">{format!("{} {}", event.provider, event.provider_event_id)}</h1>
                                 <dl class="grid grid-cols-1 gap-1 text-sm sm:grid-cols-2">
                                     <div><dt class="inline font-semibold">"Type: "</dt><dd class="inline">{event.event_type.clone()}</dd></div>
-                                    <div><dt class="inline font-semibold">"Status: "</dt><dd class="inline" data-status>{event.status.clone()}</dd></div>
+                                    <div><dt class="inline font-semibold">"Status: "</dt><dd class="inline" data-status=event.status.clone()>{crate::admin::words::words(&event.status)}</dd></div>
                                     <div><dt class="inline font-semibold">"Attempts: "</dt><dd class="inline">{event.attempts}</dd></div>
                                     <div><dt class="inline font-semibold">"Received: "</dt><dd class="inline">{event.received_at.clone()}</dd></div>
                                     <div class="sm:col-span-2"><dt class="inline font-semibold">"Reason: "</dt><dd class="inline">{event.reason.clone().unwrap_or_else(|| "—".to_owned())}</dd></div>
@@ -137,7 +137,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
                 {Suspend::new({
                     async move {
                         admin_outcome(emails.await, |rows| view! {
-                            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Emails, newest first, scrolls sideways">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Emails, newest first"</caption>
                                     <thead><tr>
@@ -196,7 +196,7 @@ fn EmailPreviews() -> impl IntoView {
                             view! {
                                 <article aria-labelledby=labelled_by class="space-y-2 rounded-lg border border-slate-200 p-4" data-template=preview.template.clone()>
                                     <h3 id=heading class="font-semibold">
-                                        <span class="font-mono">{preview.template.clone()}</span>": "{preview.subject.clone()}
+                                        <code>{preview.template.clone()}</code>": "{preview.subject.clone()}
                                     </h3>
                                     <div class="grid grid-cols-1 gap-4 lg:grid-cols-2">
                                         <iframe srcdoc=preview.html sandbox="" title=html_title
@@ -274,7 +274,7 @@ pub fn AdminApiKeysPage() -> impl IntoView {
                                 </select></div>
                             <button type="submit" class=SMALL_BUTTON>"Make a key"</button>
                         </form>
-                        <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                        <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="API keys, newest first, scrolls sideways">
                             <table class="w-full text-sm">
                                 <caption class="sr-only">"API keys, newest first"</caption>
                                 <thead><tr>
@@ -347,7 +347,7 @@ pub fn AdminWorkPage() -> impl IntoView {
                             view! {
                                 <section aria-labelledby=labelled_by class="space-y-2 rounded-lg border border-slate-200 p-4" data-worker=worker.name.clone()>
                                     <h3 id=heading class="text-xl font-semibold">
-                                        {worker.name.clone()}
+                                        {crate::admin::words::words(&worker.name)}
                                         {attention.then(|| view! { <span class="ml-2 rounded bg-amber-100 px-2 py-0.5 text-sm font-medium text-amber-900">"needs attention"</span> })}
                                     </h3>
                                     <p class="text-sm text-slate-700">{worker.does.clone()}</p>
@@ -405,7 +405,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
     view! {
         <section aria-labelledby="schedules" class="space-y-3" data-runner-schedules>
             <h2 id="schedules" class="text-2xl font-semibold">"Schedules"</h2>
-            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Schedules, scrolls sideways">
+            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Schedules, scrolls sideways">
                 <table class="w-full text-sm">
                     <caption class="sr-only">"Each schedule: how often, its last and next run, how the last ended"</caption>
                     <thead><tr>
@@ -419,7 +419,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                             view! {
                                 <tr class="border-t border-slate-100 align-top" data-schedule=line.name.clone()>
                                     <th scope="row" class="py-2 pr-4 text-left font-normal">
-                                        <span class="font-mono font-semibold">{line.name.clone()}</span>
+                                        <code class="font-semibold">{line.name.clone()}</code>
                                         <span class="block max-w-md text-slate-600">{line.does.clone()}</span>
                                     </th>
                                     <td class=TD>{line.every.clone()}</td>
@@ -443,7 +443,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                 view! { <p class="text-sm text-slate-700">"Nothing queued: every job has run."</p> }.into_any()
             } else {
                 view! {
-                    <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Queues, scrolls sideways">
+                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Queues, scrolls sideways">
                         <table class="w-full text-sm">
                             <caption class="sr-only">"Open jobs by kind"</caption>
                             <thead><tr>
@@ -454,7 +454,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                             <tbody>
                                 {record.queues.into_iter().map(|q| view! {
                                     <tr class="border-t border-slate-100">
-                                        <th scope="row" class="py-2 pr-4 text-left font-mono font-normal">{q.kind}</th>
+                                        <th scope="row" class="py-2 pr-4 text-left font-normal"><code>{q.kind}</code></th>
                                         <td class="py-2 pr-4 text-right tabular-nums">{q.due}</td>
                                         <td class="py-2 pr-4 text-right tabular-nums">{q.running}</td>
                                         <td class="py-2 pr-4 text-right tabular-nums">{q.scheduled}</td>
@@ -474,7 +474,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                 view! { <p class="text-sm text-slate-700">"No dead jobs."</p> }.into_any()
             } else {
                 view! {
-                    <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Dead jobs, scrolls sideways">
+                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Dead jobs, scrolls sideways">
                         <table class="w-full text-sm">
                             <caption class="sr-only">"Jobs that failed every attempt, newest first"</caption>
                             <thead><tr>
@@ -485,7 +485,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                                 {record.dead.into_iter().map(|job| view! {
                                     <tr class="border-t border-slate-100 align-top" data-dead-job=job.job_id>
                                         <th scope="row" class="py-2 pr-4 text-left font-normal tabular-nums">{job.job_id}</th>
-                                        <td class="py-2 pr-4 font-mono">{job.kind}</td>
+                                        <td class="py-2 pr-4"><code>{job.kind}</code></td>
                                         <td class="py-2 pr-4 tabular-nums">{job.attempts}</td>
                                         <td class=TD>{job.due}</td>
                                         <td class="py-2 pr-4 max-w-xs break-words">{job.error}</td>
@@ -504,7 +504,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                 view! { <p class="text-sm text-slate-700">"Nothing has run yet."</p> }.into_any()
             } else {
                 view! {
-                    <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Latest runs, scrolls sideways">
+                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Latest runs, scrolls sideways">
                         <table class="w-full text-sm">
                             <caption class="sr-only">"The latest 30 attempts, newest first"</caption>
                             <thead><tr>
@@ -517,7 +517,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                                     view! {
                                     <tr class="border-t border-slate-100 align-top" data-run-outcome=outcome>
                                         <th scope="row" class="py-2 pr-4 text-left font-normal whitespace-nowrap">{run.started}</th>
-                                        <td class="py-2 pr-4 font-mono">{format!("{} #{}", run.kind, run.job_id)}</td>
+                                        <td class="py-2 pr-4"><code>{format!("{} #{}", run.kind, run.job_id)}</code></td>
                                         <td class="py-2 pr-4 tabular-nums">{run.attempt}</td>
                                         <td class="py-2 pr-4 tabular-nums">{run.took}</td>
                                         <td class="py-2 pr-4">{run.outcome}{run.error.map(|error| view! { <span class="block max-w-xs break-words text-red-800">{error}</span> })}</td>

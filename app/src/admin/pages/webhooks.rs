@@ -41,7 +41,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
                             view! { <p class="text-sm text-slate-700">"No endpoints yet."</p> }.into_any()
                         } else {
                             view! {
-                                <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                                <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Webhook endpoints, newest first, scrolls sideways">
                                     <table class="w-full text-sm">
                                         <caption class="sr-only">"Webhook endpoints, newest first"</caption>
                                         <thead><tr>
@@ -125,7 +125,7 @@ pub fn AdminWebhookPage() -> impl IntoView {
                                     view! { <p class="text-sm text-slate-700">"Nothing was sent to this endpoint yet."</p> }.into_any()
                                 } else {
                                     view! {
-                                        <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Table, scrolls sideways">
+                                        <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Deliveries to this endpoint, newest first, with every attempt, scrolls sideways">
                                             <table class="w-full text-sm">
                                                 <caption class="sr-only">"Deliveries to this endpoint, newest first, with every attempt"</caption>
                                                 <thead><tr>
