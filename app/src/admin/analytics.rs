@@ -288,6 +288,14 @@ fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<ChartVi
         y.resize(size, String::new());
         let x: Vec<String> = (0..size).map(|k| format!("M{k}")).collect();
         let mut chart = HeatmapChart::new(data, x, y);
+        // A sequential scale, light (none retained) to dark blue (all): the
+        // page's legend states it. charts-rs's default runs to red.
+        chart.series.min = 0.0;
+        chart.series.max = 100.0;
+        chart.series.min_color = (239, 246, 255).into();
+        chart.series.max_color = (30, 58, 138).into();
+        chart.series.min_font_color = (15, 23, 42).into();
+        chart.series.max_font_color = (255, 255, 255).into();
         chart.width = 720.0;
         chart.height = 40.0 * size as f32 + 60.0;
         chart.title_text = String::new();

@@ -246,6 +246,8 @@ fn TeamPanels(team: TeamView, feedback: FormFeedback) -> impl IntoView {
     let is_owner = team.your_role == Role::Owner;
     let at_limit = team.seat_limit.is_some_and(|limit| team.seats_used >= limit);
     let you = team.your_user_id.clone();
+    // The only owner cannot leave (the server refuses it too): hand over ownership first.
+    let only_owner = is_owner && team.members.iter().filter(|m| m.role == Role::Owner).count() == 1;
     let members = team
         .members
         .into_iter()
@@ -379,9 +381,23 @@ fn TeamPanels(team: TeamView, feedback: FormFeedback) -> impl IntoView {
             })}
         <section aria-labelledby="leave-heading" class="border-t border-slate-200 pt-6">
             <h2 id="leave-heading" class="text-lg font-semibold">"Leave organisation"</h2>
-            <form method="post" action="/api/leave_organization" class="mt-2">
-                <button type="submit" class="text-sm text-red-700 underline">"Leave this organisation"</button>
-            </form>
+            {if only_owner {
+                view! {
+                    <p class="mt-2 text-sm text-slate-700" data-leave-blocked>
+                        "You are its only owner. Make another member an owner before you leave."
+                    </p>
+                }.into_any()
+            } else {
+                view! {
+                    <form method="post" action="/api/leave_organization" class="mt-2 space-y-2">
+                        <div class="flex items-start gap-2 text-sm">
+                            <input id="leave-confirm" name="confirm" type="checkbox" required class="mt-1" />
+                            <label for="leave-confirm">"I understand I lose access to this organisation until someone invites me again."</label>
+                        </div>
+                        <button type="submit" class="rounded-md border border-red-700 px-3 py-1.5 text-sm font-semibold text-red-700 hover:bg-red-50">"Leave this organisation"</button>
+                    </form>
+                }.into_any()
+            }}
         </section>
     }
 }

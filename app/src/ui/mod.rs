@@ -32,17 +32,26 @@ pub fn product_name() -> String {
     use_site().content.product.name.clone()
 }
 
+/// The first stop of the keyboard on every page: a link past the navigation
+/// to the page's `<main id="main">`, shown when it has focus.
+#[component]
+pub fn SkipLink() -> impl IntoView {
+    view! {
+        <a
+            href="#main"
+            class="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-4 focus:z-50 focus:rounded focus:bg-white focus:px-4 focus:py-2 focus:text-slate-900 focus:shadow"
+        >
+            "Skip to content"
+        </a>
+    }
+}
+
 /// Top bar with the product name and the main links, plus a skip link.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
     let product = product_name();
     view! {
-        <a
-            href="#main"
-            class="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-4 focus:z-50 focus:rounded focus:bg-white focus:px-4 focus:py-2 focus:shadow"
-        >
-            "Skip to content"
-        </a>
+        <SkipLink />
         <header class="border-b border-slate-200 bg-white">
             <nav
                 aria-label="Main"

@@ -82,15 +82,39 @@ fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoV
 }
 
 fn chart(title: &'static str, chart: Option<ChartView>) -> impl IntoView {
+    chart_with_legend(title, chart, None::<()>)
+}
+
+/// A chart, its sentence and an optional legend. Under the `sm` width the
+/// drawing (720 px wide, its text too small once shrunk) gives way to a
+/// pointer to the table beside it, which holds the same figures.
+fn chart_with_legend(
+    title: &'static str,
+    chart: Option<ChartView>,
+    legend: Option<impl IntoView>,
+) -> impl IntoView {
     chart.map(|chart| {
         view! {
             <figure class="space-y-2">
                 // The SVG is made on the server by charts-rs from figures, not from user input.
-                <div class="[&_svg]:h-auto [&_svg]:max-w-full" aria-hidden="true" inner_html=chart.svg></div>
+                <div class="hidden sm:block [&_svg]:h-auto [&_svg]:max-w-full" aria-hidden="true" inner_html=chart.svg></div>
+                <p class="text-sm text-slate-600 sm:hidden" aria-hidden="true">"The chart needs a wider screen; the table below has its figures."</p>
+                {legend}
                 <figcaption class="text-sm text-slate-700"><strong>{title} ": "</strong>{chart.summary}</figcaption>
             </figure>
         }
     })
+}
+
+/// The cohort heatmap's scale, light to dark.
+fn retention_legend() -> impl IntoView {
+    view! {
+        <div class="hidden items-center gap-2 text-xs text-slate-700 sm:flex" data-legend="cohorts">
+            <span>"0 % still paying"</span>
+            <span class="h-3 w-40 rounded bg-gradient-to-r from-[#eff6ff] to-[#1e3a8a]" aria-hidden="true"></span>
+            <span>"100 %"</span>
+        </div>
+    }
 }
 
 /// The analytics page.
@@ -147,7 +171,7 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
                             </section>
                             <section aria-labelledby="cohort-heading" class="space-y-4">
                                 <h2 id="cohort-heading" class="text-xl font-semibold">"Cohort retention"</h2>
-                                {chart("Customer retention", view.cohort_chart.clone())}
+                                {chart_with_legend("Customer retention", view.cohort_chart.clone(), Some(retention_legend()))}
                                 {data_table("cohorts", "Customer and net MRR retention by cohort".to_owned(), view.cohorts.clone())}
                             </section>
                             <section aria-labelledby="forecast-heading" class="space-y-4">

@@ -3,7 +3,7 @@
 
 use super::super::api::{get_dashboard, get_organization, list_audit, list_organizations};
 use super::super::views::{AuditRow, OrganizationDetail};
-use super::frame::{AdminNav, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
+use super::frame::{AdminNav, DANGER_BUTTON, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::admin::words::words;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::{encode_query_value, query_value};
@@ -198,8 +198,9 @@ fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
                                 (None, _) => "—".into_any(),
                             }}</td>
                             <td class=TD>{row.reason.unwrap_or_default()}</td>
-                            <td class="py-2 pr-4 align-top font-mono text-xs break-all">
-                                {row.before.unwrap_or_else(|| "—".to_owned())} " → " {row.after.unwrap_or_else(|| "—".to_owned())}
+                            // The stored states, as recorded: identifiers and all.
+                            <td class="py-2 pr-4 align-top text-xs break-all">
+                                <code>{row.before.unwrap_or_else(|| "—".to_owned())}</code> " → " <code>{row.after.unwrap_or_else(|| "—".to_owned())}</code>
                             </td>
                         </tr>
                     }}).collect_view()}
@@ -239,6 +240,7 @@ pub fn AdminOrganizationPage() -> impl IntoView {
 fn organization_view(org: OrganizationDetail) -> impl IntoView {
     let id = org.id.clone();
     let suspended = org.suspension.is_some();
+    let has_owner = org.members.iter().any(|m| m.role == "owner");
     view! {
         <h1 class="text-3xl font-bold tracking-tight">{org.name.clone()}</h1>
         <dl class="grid grid-cols-1 gap-2 text-sm sm:grid-cols-2">
@@ -260,21 +262,43 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                     <button type="submit" class=SMALL_BUTTON>"Extend trial"</button>
                 </form>
             })}
-            <form method="post" action="/api/admin_impersonate" class="space-y-3 rounded-lg border border-slate-200 p-4" aria-labelledby="impersonate-heading">
-                <h3 id="impersonate-heading" class="font-semibold">"See the portal as its owner"</h3>
-                <p class="text-sm text-slate-700">"For 30 minutes at most; every page you open is audited, and billing and security actions are refused."</p>
-                <input type="hidden" name="organization_id" value=id.clone() />
-                <label for="impersonate-reason" class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
-                <textarea id="impersonate-reason" name="reason" required maxlength="500" class=INPUT></textarea>
-                <button type="submit" class=SMALL_BUTTON>"Impersonate the owner"</button>
-            </form>
+            {if has_owner {
+                view! {
+                    <form method="post" action="/api/admin_impersonate" class="space-y-3 rounded-lg border border-slate-200 p-4" aria-labelledby="impersonate-heading">
+                        <h3 id="impersonate-heading" class="font-semibold">"See the portal as its owner"</h3>
+                        <p class="text-sm text-slate-700">"For 30 minutes at most; every page you open is audited, and billing and security actions are refused."</p>
+                        <input type="hidden" name="organization_id" value=id.clone() />
+                        <label for="impersonate-reason" class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
+                        <textarea id="impersonate-reason" name="reason" required maxlength="500" class=INPUT></textarea>
+                        <button type="submit" class=SMALL_BUTTON>"Impersonate the owner"</button>
+                    </form>
+                }.into_any()
+            } else {
+                view! {
+                    <div class="space-y-2 rounded-lg border border-slate-200 p-4" data-no-owner>
+                        <h3 class="font-semibold">"See the portal as its owner"</h3>
+                        <p class="text-sm text-slate-700">"It has no owner to see the portal as (an imported organisation has no members until someone is invited)."</p>
+                    </div>
+                }.into_any()
+            }}
             <form method="post" action="/api/admin_suspension" class="space-y-3 rounded-lg border border-slate-200 p-4" aria-labelledby="suspend-heading">
                 <h3 id="suspend-heading" class="font-semibold">{if suspended { "Reactivate" } else { "Suspend" }}</h3>
                 <input type="hidden" name="organization_id" value=id.clone() />
                 <input type="hidden" name="suspend" value=if suspended { "false" } else { "true" } />
                 <label for="suspend-reason" class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
                 <textarea id="suspend-reason" name="reason" required maxlength="500" class=INPUT></textarea>
-                <button type="submit" class=SMALL_BUTTON>{if suspended { "Reactivate the organisation" } else { "Suspend the organisation" }}</button>
+                {if suspended {
+                    view! { <button type="submit" class=SMALL_BUTTON>"Reactivate the organisation"</button> }.into_any()
+                } else {
+                    // The browser holds the form until the box is ticked, with or without JavaScript.
+                    view! {
+                        <div class="flex items-start gap-2 text-sm">
+                            <input id="suspend-confirm" name="confirm" type="checkbox" required class="mt-1" />
+                            <label for="suspend-confirm">"Its members and its API keys can only read until it is reactivated."</label>
+                        </div>
+                        <button type="submit" class=DANGER_BUTTON>"Suspend the organisation"</button>
+                    }.into_any()
+                }}
             </form>
         </section>
         <section aria-labelledby="subscription">

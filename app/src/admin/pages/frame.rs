@@ -26,7 +26,9 @@ pub fn AdminNav(
     };
     view! {
         <Meta name="robots" content="noindex" />
-        <header class="bg-slate-900">
+        <crate::ui::SkipLink />
+        // On the dark bar the brand-coloured ring would fall under 3:1; `on-dark` makes it light.
+        <header class="on-dark bg-slate-900">
             <nav aria-label="Admin console" class="mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-4 px-4 py-4">
                 <a href="/admin" class="text-lg font-bold tracking-tight text-white">"Gatehouse admin"</a>
                 <div class="flex flex-wrap items-center gap-5 text-sm">
@@ -109,5 +111,9 @@ pub const TD: &str = "py-2 pr-4 align-top";
 /// A small primary button.
 pub const SMALL_BUTTON: &str =
     "rounded-md bg-brand px-3 py-2 text-sm font-semibold text-white hover:opacity-90";
+/// A button whose action is hard to undo: red, and always beside a
+/// confirmation that states the consequence.
+pub const DANGER_BUTTON: &str =
+    "rounded-md bg-red-700 px-3 py-2 text-sm font-semibold text-white hover:bg-red-800";
 /// A text input.
 pub const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-slate-900";
