@@ -1,6 +1,7 @@
-//! How pages write dates, times and money, from one place so the same
-//! instant or amount reads the same on every page: `7 Dec 2026`,
-//! `7 Dec 2026, 02:45 UTC`, `$1,234.56`. Times are always UTC and say so.
+//! How pages write dates and times, from one place so the same instant
+//! reads the same on every page: `7 Dec 2026`, `Dec 2026`,
+//! `7 Dec 2026, 02:45 UTC`. Times are always UTC and say so. (Money is
+//! written by the catalogue's `Money`, which knows each currency's digits.)
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -9,19 +10,14 @@ pub fn day(day: NaiveDate) -> String {
     day.format("%-d %b %Y").to_string()
 }
 
-/// A calendar month: `Dec 2026`.
-pub fn month(month: crate::billing::domain::series::Month) -> String {
-    month.first_day().format("%b %Y").to_string()
+/// The calendar month of `day`: `Dec 2026`.
+pub fn month_of(day: NaiveDate) -> String {
+    day.format("%b %Y").to_string()
 }
 
 /// An instant to the minute: `7 Dec 2026, 02:45 UTC`.
 pub fn minute(at: DateTime<Utc>) -> String {
     at.format("%-d %b %Y, %H:%M UTC").to_string()
-}
-
-/// An amount in minor units of `currency`: `$1,234.56`.
-pub fn money(minor: i64, currency: &str) -> String {
-    crate::catalog::money::Money::display_minor(minor, currency)
 }
 
 #[cfg(test)]
@@ -41,8 +37,9 @@ mod tests {
             assert_eq!(day(at.date_naive()), want_day);
             assert_eq!(minute(at), want_minute);
         }
-        assert_eq!(money(123_456, "USD"), "$1,234.56");
-        let december = crate::billing::domain::series::Month::parse("2026-12").unwrap();
-        assert_eq!(month(december), "Dec 2026");
+        assert_eq!(
+            month_of(Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).unwrap().date_naive()),
+            "Dec 2026"
+        );
     }
 }

@@ -432,7 +432,10 @@ fn forecast_sentence(
     let from = if start_month >= crate::analytics::domain::Month::of(now) {
         "now".to_owned()
     } else {
-        format!("at the end of {}", crate::format::month(start_month))
+        format!(
+            "at the end of {}",
+            crate::format::month_of(start_month.first_day())
+        )
     };
     format!(
         "If the last three complete months' pace holds ({} a month), MRR goes from {} {from} to {} by {}; \
@@ -440,7 +443,7 @@ fn forecast_sentence(
         pace.percent(1),
         money(Some(start)),
         money(Some(central)),
-        crate::format::month(last.month),
+        crate::format::month_of(last.month.first_day()),
         money(last.lower_cents),
         money(last.upper_cents),
     )
@@ -456,7 +459,10 @@ fn cards_of(
         return (String::new(), vec![]);
     };
     let words = |w: crate::analytics::domain::Window| {
-        let (first, last) = (crate::format::month(w.first), crate::format::month(w.last));
+        let (first, last) = (
+            crate::format::month_of(w.first.first_day()),
+            crate::format::month_of(w.last.first_day()),
+        );
         if w.first == w.last {
             first
         } else {

@@ -59,7 +59,7 @@ pub async fn dashboard(
     let count = |map: &std::collections::HashMap<String, i64>, name: &str| -> i64 {
         map.get(name).copied().unwrap_or(0)
     };
-    let usd = |cents: i64| crate::format::money(cents, "USD");
+    let usd = |cents: i64| crate::catalog::money::Money::display_minor(cents, "USD");
     let whole = |n: i64| n.to_string();
     let trend = |label: &str, now: i64, then: i64, format: &dyn Fn(i64) -> String| Trend {
         label: label.to_owned(),
