@@ -75,6 +75,8 @@ pub struct AnalyticsView {
     pub freshness: Option<String>,
     /// MRR of subscriptions set to cancel at period end.
     pub scheduled_churn: String,
+    /// MRR in past-due accounts, and how many, in words.
+    pub at_risk: String,
     /// Months.
     pub months: TableView,
     /// MRR by plan and interval at the window's end.
@@ -624,6 +626,14 @@ pub async fn get_analytics(
         _ => return Err(AppError::field("to", "give both ends of the range")),
     };
     let scheduled_churn = tables::money(Some(crate::analytics::db::scheduled_churn(&reads.pool).await?));
+    let at_risk = match crate::analytics::db::past_due_at_risk(&reads.pool).await? {
+        (_, 0) => "No account is past due.".to_owned(),
+        (mrr, accounts) => format!(
+            "{} of MRR in {accounts} past-due {} (a failed payment not yet recovered).",
+            tables::money(Some(mrr)),
+            if accounts == 1 { "account" } else { "accounts" }
+        ),
+    };
     let [mrr_chart, movements_chart, cohort_chart, forecast_chart] = charts(&report);
     let headline = headline_words(&report, now);
     let (cards_period, cards) = cards_of(&report, now);
@@ -642,6 +652,7 @@ pub async fn get_analytics(
         quick_ranges: quick_ranges(window, now),
         freshness: reads.freshness,
         scheduled_churn,
+        at_risk,
         months,
         splits: table(tables::splits(&report)),
         cohorts: table(tables::cohorts(&report)),

@@ -19,3 +19,21 @@ pub async fn scheduled_churn(pool: &PgPool) -> Result<i64, sqlx::Error> {
     .fetch_one(pool)
     .await
 }
+
+/// The MRR of past-due subscriptions (a failed payment not yet recovered)
+/// and how many accounts hold it: the money at risk if collection fails.
+pub async fn past_due_at_risk(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"
+        select coalesce(sum(latest.mrr), 0)::bigint as "mrr!", count(distinct s.organization_id) as "accounts!"
+        from subscription s
+        cross join lateral (select mrr from subscription_revision r where r.subscription_id = s.subscription_id
+                            order by r.occurred_at desc, r.cause desc limit 1) latest
+        where s.status = 'past_due'
+        "#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.mrr, row.accounts))
+}

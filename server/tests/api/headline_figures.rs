@@ -40,6 +40,25 @@ fn text_after(body: &str, marker: &str, attribute: &str) -> String {
     text.replace("&amp;", "&")
 }
 
+/// The text of the paragraph carrying `marker`, tags and hydration markers left out.
+fn paragraph(body: &str, marker: &str) -> String {
+    let (_, rest) = body
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("{marker} on the page"));
+    let inner = rest.split_once('>').unwrap().1.split("</p>").next().unwrap();
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in inner.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
 fn card(body: &str, key: &str, part: &str) -> String {
     text_after(body, &format!("data-card=\"{key}\""), part)
 }
@@ -218,5 +237,32 @@ async fn the_dashboard_the_cards_and_the_forecast_start_from_one_figure_and_card
     assert!(
         quarter.contains("Oct 2026 – Dec 2026"),
         "and the one they compare with"
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_analytics_page_names_the_money_at_risk_in_past_due_accounts(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    assert!(app.state.clock.set(now()));
+    let (mut admin, _) = enrolled_admin(&app).await;
+    let calm = admin.get("/admin/analytics").await.body;
+    assert!(paragraph(&calm, "data-at-risk").contains("No account is past due."));
+    let history = format!(
+        "{HEADER}\n{HISTORY}\
+         g,s_g,2027-03-01T00:00:00Z,active,professional,month,14900,1,0,0,0,USD\n\
+         g,s_g,2027-03-12T00:00:00Z,past_due,professional,month,14900,1,0,0,0,USD\n\
+         h,s_h,2027-03-01T00:00:00Z,active,starter,month,4900,2,0,0,0,USD\n\
+         h,s_h,2027-03-13T00:00:00Z,past_due,starter,month,4900,2,0,0,0,USD\n"
+    );
+    let rows = app::analytics::import::read_history(history.as_bytes(), |_| {}).unwrap();
+    app::analytics::import_store::store_history(&pool, &rows, app.state.clock.now())
+        .await
+        .unwrap();
+    let page = admin.get("/admin/analytics").await.body;
+    // Past due keeps its MRR: 149 + 2 × 49.
+    let at_risk = paragraph(&page, "data-at-risk");
+    assert!(
+        at_risk.contains("$247.00 of MRR in 2 past-due accounts"),
+        "{at_risk}"
     );
 }

@@ -143,6 +143,8 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
                             {cards(view.cards_period.clone(), view.cards.clone())}
                             {view.freshness.clone().map(|freshness| view! { <p class="text-sm text-slate-700" data-freshness>{freshness}</p> })}
                             <p class="text-slate-700">"Scheduled churn (MRR of subscriptions set to cancel at period end): " {view.scheduled_churn.clone()}</p>
+                            <p class="text-slate-700" data-at-risk>"Money at risk: " {view.at_risk.clone()} " "
+                                <a href="/admin/organizations?status=past_due" class="underline">"See them"</a></p>
                             <form method="get" action="/admin/analytics" class="grid grid-cols-1 gap-3 sm:grid-cols-5" aria-label="Date range">
                                 <div><label for="first" class="block text-sm font-medium">"First month"</label>
                                     <input id="first" name="first" type="month" value=view.first.clone() class=INPUT /></div>
