@@ -112,6 +112,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/organizations") view=admin::pages::AdminOrganizationsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/organizations/:id") view=admin::pages::AdminOrganizationPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/analytics") view=admin::pages::AdminAnalyticsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/movements") view=admin::pages::AdminMoversPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/events") view=admin::pages::AdminEventsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/events/:id") view=admin::pages::AdminEventPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/emails") view=admin::pages::AdminEmailsPage ssr=SsrMode::Async />

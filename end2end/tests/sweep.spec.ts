@@ -140,6 +140,7 @@ test("every console and portal page fits a phone and a laptop, passes axe and sh
     "/admin/api-keys",
     "/admin/import",
     "/admin/audit",
+    `/admin/movements?month=${new Date().toISOString().slice(0, 7)}`,
   ];
   for (const [list, pattern] of [
     ["/admin/organizations", /^\/admin\/organizations\/[0-9a-f-]{36}$/],

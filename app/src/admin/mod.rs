@@ -4,6 +4,9 @@
 
 pub mod analytics;
 #[cfg(feature = "ssr")]
+pub mod analytics_charts;
+pub mod analytics_movers;
+#[cfg(feature = "ssr")]
 pub mod analytics_reads;
 pub mod api;
 #[cfg(feature = "ssr")]

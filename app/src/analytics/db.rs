@@ -37,3 +37,18 @@ pub async fn past_due_at_risk(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> 
     .await?;
     Ok((row.mrr, row.accounts))
 }
+
+/// The names of `organizations`, by id.
+pub async fn organization_names(
+    pool: &PgPool,
+    organizations: &[uuid::Uuid],
+) -> Result<std::collections::HashMap<uuid::Uuid, String>, sqlx::Error> {
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        "select organization_id, name from organization where organization_id = any($1)",
+        organizations
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.organization_id, r.name)).collect())
+}

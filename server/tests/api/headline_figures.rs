@@ -238,6 +238,22 @@ async fn the_dashboard_the_cards_and_the_forecast_start_from_one_figure_and_card
         quarter.contains("Oct 2026 – Dec 2026"),
         "and the one they compare with"
     );
+
+    // From a month's row to the organisations behind its movements.
+    assert!(
+        analytics.contains("href=\"/admin/movements?month=2027-03\""),
+        "the month links to its movers"
+    );
+    let movers = admin.get("/admin/movements?month=2027-03").await.body;
+    assert!(movers.contains("Who moved MRR in Mar 2027"));
+    assert!(movers.contains("New business +$149.00"), "f arrived");
+    assert!(movers.contains("Expansion +$49.00"), "a took a second seat");
+    let february = admin.get("/admin/movements?month=2027-02").await.body;
+    assert!(february.contains("Churn −$149.00"), "b left");
+    let quiet = admin.get("/admin/movements?month=2025-01").await.body;
+    assert!(quiet.contains("data-movers-empty"), "an empty month says so");
+    let refused = admin.fetch("/api/admin_analytics_movers?month=2027-13").await;
+    assert_eq!(refused.status, 422);
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]

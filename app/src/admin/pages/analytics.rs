@@ -55,6 +55,7 @@ fn quick_ranges(ranges: Vec<super::super::analytics::QuickRange>) -> impl IntoVi
 
 fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoView {
     let region = format!("{caption}, scrolls sideways");
+    let link_rows = id == "months";
     view! {
         <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label=region>
             <table class="w-full text-sm" data-table=id>
@@ -70,7 +71,13 @@ fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoV
                         let first = cells.next().unwrap_or_default();
                         view! {
                             <tr class="border-t border-slate-100">
-                                <th scope="row" class="py-2 pr-4 text-left font-normal whitespace-nowrap">{first}</th>
+                                <th scope="row" class="py-2 pr-4 text-left font-normal whitespace-nowrap">
+                                    {match link_rows.then(|| first.get(..7).unwrap_or_default().to_owned()) {
+                                        // A month's row leads to the organisations behind its movements.
+                                        Some(month) => view! { <a href=format!("/admin/movements?month={month}") class="underline">{first}</a> }.into_any(),
+                                        None => first.into_any(),
+                                    }}
+                                </th>
                                 {cells.map(|c| view! { <td class=format!("{TD} {FIGURE}")>{c}</td> }).collect_view()}
                             </tr>
                         }

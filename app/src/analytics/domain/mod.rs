@@ -6,6 +6,7 @@
 mod forecast;
 mod headline;
 mod kpis;
+mod movers;
 mod report;
 #[cfg(test)]
 mod tests;
@@ -14,4 +15,5 @@ pub use crate::billing::domain::series::*;
 pub use forecast::*;
 pub use headline::*;
 pub use kpis::*;
+pub use movers::*;
 pub use report::*;

@@ -1,0 +1,332 @@
+//! The analytics page's charts, drawn on the server by charts-rs as SVG:
+//! MRR over the months, the movements stacked per month, the cohort
+//! heatmap and the forecast with its band. Each comes with a sentence that
+//! says the same in words.
+
+use super::analytics::ChartView;
+
+fn dollars(cents: i64) -> f32 {
+    cents as f32 / 100.0
+}
+
+/// A movement kind's name, colour and amount in a month.
+type MovementLayer = (
+    &'static str,
+    &'static str,
+    fn(&crate::analytics::domain::Movements) -> i64,
+);
+
+/// The movement kinds, in stacking order from the zero line, with their colours.
+const MOVEMENT_LAYERS: [MovementLayer; 5] = [
+    ("New", "#2563eb", |m| m.new_business),
+    ("Reactivation", "#7c3aed", |m| m.reactivation),
+    ("Expansion", "#16a34a", |m| m.expansion),
+    ("Contraction", "#d97706", |m| m.contraction),
+    ("Churn", "#dc2626", |m| m.churn),
+];
+
+/// Each month's movements as one bar: gains (new, reactivation, expansion)
+/// stacked up from the zero line, losses (contraction, churn) down from it.
+/// charts-rs has no stacked bars, so they are drawn on its canvas.
+fn stacked_movements(
+    months: &[crate::analytics::domain::MonthReport],
+) -> Result<String, charts_rs::CanvasError> {
+    use charts_rs::{Canvas, Color, Line, Rect, Text};
+    let (width, height) = (720.0_f32, 300.0_f32);
+    let (left, right, top, bottom) = (80.0_f32, 10.0_f32, 36.0_f32, 28.0_f32);
+    let (plot_width, plot_height) = (width - left - right, height - top - bottom);
+    let gains = |m: &crate::analytics::domain::MonthReport| -> i64 {
+        MOVEMENT_LAYERS[..3]
+            .iter()
+            .map(|(_, _, pick)| pick(&m.movements_cents))
+            .sum()
+    };
+    let losses = |m: &crate::analytics::domain::MonthReport| -> i64 {
+        -MOVEMENT_LAYERS[3..]
+            .iter()
+            .map(|(_, _, pick)| pick(&m.movements_cents))
+            .sum::<i64>()
+    };
+    let up = months.iter().map(gains).max().unwrap_or(0).max(0);
+    let down = months.iter().map(losses).max().unwrap_or(0).max(0);
+    let range = (up + down).max(1) as f32;
+    let zero = top + plot_height * up as f32 / range;
+    let scale = plot_height / range;
+    let mut canvas = Canvas::new(width, height);
+    let label = |text: String, x: f32, y: f32, anchor: &str| Text {
+        text,
+        x: Some(x),
+        y: Some(y),
+        font_size: Some(11.0),
+        font_color: Some(Color::from("#334155")),
+        text_anchor: Some(anchor.to_owned()),
+        ..Text::default()
+    };
+    for (i, (name, colour, _)) in MOVEMENT_LAYERS.iter().enumerate() {
+        let x = left + i as f32 * 120.0;
+        canvas.rect(Rect {
+            fill: Some(Color::from(*colour)),
+            left: x,
+            top: 8.0,
+            width: 12.0,
+            height: 12.0,
+            ..Rect::default()
+        });
+        canvas.text(label((*name).to_owned(), x + 16.0, 18.0, "start"));
+    }
+    for (value, y) in [(up, top), (0, zero), (-down, top + plot_height)] {
+        canvas.text(label(
+            crate::analytics::tables::money(Some(value)),
+            left - 6.0,
+            y + 4.0,
+            "end",
+        ));
+    }
+    let slot = plot_width / months.len().max(1) as f32;
+    let every = months.len().div_ceil(12).max(1);
+    for (i, month) in months.iter().enumerate() {
+        let x = left + slot * i as f32 + slot * 0.2;
+        let (mut above, mut below) = (zero, zero);
+        for (_, colour, pick) in MOVEMENT_LAYERS {
+            let cents = pick(&month.movements_cents);
+            if cents == 0 {
+                continue;
+            }
+            let bar = cents.unsigned_abs() as f32 * scale;
+            let y = if cents > 0 {
+                above -= bar;
+                above
+            } else {
+                below += bar;
+                below - bar
+            };
+            canvas.rect(Rect {
+                fill: Some(Color::from(colour)),
+                left: x,
+                top: y,
+                width: slot * 0.6,
+                height: bar,
+                ..Rect::default()
+            });
+        }
+        if i % every == 0 {
+            canvas.text(label(month.month.clone(), x + slot * 0.3, height - 8.0, "middle"));
+        }
+    }
+    canvas.line(Line {
+        color: Some(Color::from("#64748b")),
+        stroke_width: 1.0,
+        left,
+        top: zero,
+        right: width - right,
+        bottom: zero,
+        ..Line::default()
+    });
+    canvas.svg()
+}
+
+/// The MRR, movements, cohort and forecast charts, each `None` when it has nothing to draw.
+pub fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<ChartView>; 4] {
+    use charts_rs::{HeatmapChart, LineChart, Series};
+    let months: Vec<String> = report.months.iter().map(|m| m.month.clone()).collect();
+    let sized = |svg: Result<String, charts_rs::CanvasError>, summary: String| {
+        svg.ok().map(|svg| ChartView { svg, summary })
+    };
+    let mrr = (months.len() >= 2).then(|| {
+        let mut chart = LineChart::new(
+            vec![Series::new(
+                "MRR ($)".into(),
+                report.months.iter().map(|m| dollars(m.mrr_cents)).collect(),
+            )],
+            months.clone(),
+        );
+        chart.width = 720.0;
+        chart.height = 280.0;
+        chart.title_text = String::new();
+        let (first, last) = (&report.months[0], &report.months[report.months.len() - 1]);
+        sized(
+            chart.svg(),
+            format!(
+                "MRR went from {} at the start of {} to {} at the end of {}.",
+                crate::analytics::tables::money(Some(first.mrr_start_cents)),
+                first.month,
+                crate::analytics::tables::money(Some(last.mrr_cents)),
+                last.month
+            ),
+        )
+    });
+    let movements = (!months.is_empty()).then(|| {
+        sized(
+            stacked_movements(&report.months),
+            "MRR movements per month, gains stacked above the line and losses below; the months table below \
+             lists each figure."
+                .to_owned(),
+        )
+    });
+    let cohorts = (!report.cohorts.is_empty()).then(|| {
+        // A square grid (the chart's cells are indexed row × height + column).
+        let size = report
+            .cohorts
+            .len()
+            .max(report.cohorts.iter().map(|c| c.cells.len()).max().unwrap_or(0));
+        let mut data = Vec::new();
+        for (row, cohort) in report.cohorts.iter().enumerate() {
+            for cell in &cohort.cells {
+                if cohort.customers > 0 {
+                    let retained = 100.0 * cell.customers_retained as f32 / cohort.customers as f32;
+                    data.push((row * size + cell.k as usize, retained.round()));
+                }
+            }
+        }
+        let mut y: Vec<String> = report.cohorts.iter().map(|c| c.cohort.clone()).collect();
+        y.resize(size, String::new());
+        let x: Vec<String> = (0..size).map(|k| format!("M{k}")).collect();
+        let mut chart = HeatmapChart::new(data, x, y);
+        // A sequential scale, light (none retained) to dark blue (all): the
+        // page's legend states it. charts-rs's default runs to red.
+        chart.series.min = 0.0;
+        chart.series.max = 100.0;
+        chart.series.min_color = (239, 246, 255).into();
+        chart.series.max_color = (30, 58, 138).into();
+        chart.series.min_font_color = (15, 23, 42).into();
+        chart.series.max_font_color = (255, 255, 255).into();
+        chart.width = 720.0;
+        chart.height = 40.0 * size as f32 + 60.0;
+        chart.title_text = String::new();
+        sized(
+            chart.svg(),
+            "Share of each cohort still paying at each month; the cohorts table below has every cell."
+                .to_owned(),
+        )
+    });
+    let forecast = (report.forecast.months.iter().all(|m| m.mrr_cents.is_some())
+        && !report.forecast.months.is_empty())
+    .then(|| {
+        let pick = |f: fn(&crate::analytics::domain::ForecastMonth) -> Option<i64>| {
+            report
+                .forecast
+                .months
+                .iter()
+                .map(|m| dollars(f(m).unwrap_or(0)))
+                .collect::<Vec<f32>>()
+        };
+        let mut chart = LineChart::new(
+            vec![
+                Series::new("Forecast ($)".into(), pick(|m| m.mrr_cents)),
+                Series::new("80 % low".into(), pick(|m| m.lower_cents)),
+                Series::new("80 % high".into(), pick(|m| m.upper_cents)),
+            ],
+            report
+                .forecast
+                .months
+                .iter()
+                .map(|m| m.month.to_string())
+                .collect(),
+        );
+        chart.width = 720.0;
+        chart.height = 280.0;
+        chart.title_text = String::new();
+        let last = report.forecast.months.last();
+        sized(
+            chart.svg(),
+            format!(
+                "The forecast reaches {} by {}, between {} and {} at 80 %.",
+                crate::analytics::tables::money(last.and_then(|m| m.mrr_cents)),
+                last.map(|m| m.month.to_string()).unwrap_or_default(),
+                crate::analytics::tables::money(last.and_then(|m| m.lower_cents)),
+                crate::analytics::tables::money(last.and_then(|m| m.upper_cents)),
+            ),
+        )
+    });
+    [
+        mrr.flatten(),
+        movements.flatten(),
+        cohorts.flatten(),
+        forecast.flatten(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::domain::{MonthReport, Movements};
+
+    fn month(name: &str, movements: Movements) -> MonthReport {
+        let rate = crate::analytics::domain::Rate::new(0, 0);
+        MonthReport {
+            month: name.to_owned(),
+            mrr_start_cents: 0,
+            mrr_cents: 0,
+            arr_cents: 0,
+            active_customers: 0,
+            arpa_cents: None,
+            movements_cents: movements,
+            customer_churn_rate: rate,
+            gross_mrr_churn_rate: rate,
+            net_mrr_churn_rate: rate,
+            trials: crate::analytics::domain::TrialReport {
+                ended: 0,
+                converted: 0,
+                conversion_rate: rate,
+                avg_days_to_convert: None,
+            },
+            ltv: crate::analytics::domain::Ltv { ltv_cents: None },
+            mrr_by_plan_cents: Default::default(),
+            mrr_by_interval_cents: Default::default(),
+        }
+    }
+
+    #[test]
+    fn movements_stack_gains_above_the_line_and_losses_below_one_bar_a_month() {
+        let months = [
+            month(
+                "2026-01",
+                Movements {
+                    new_business: 30_000,
+                    reactivation: 0,
+                    expansion: 10_000,
+                    contraction: -5_000,
+                    churn: -15_000,
+                },
+            ),
+            month(
+                "2026-02",
+                Movements {
+                    new_business: 0,
+                    reactivation: 0,
+                    expansion: 0,
+                    contraction: 0,
+                    churn: 0,
+                },
+            ),
+            month(
+                "2026-03",
+                Movements {
+                    new_business: 10_000,
+                    reactivation: 2_000,
+                    expansion: 0,
+                    contraction: 0,
+                    churn: -40_000,
+                },
+            ),
+        ];
+        let svg = stacked_movements(&months).expect("an SVG");
+        // Five legend swatches, then one rect per non-zero movement.
+        assert_eq!(svg.matches("<rect").count(), 5 + 4 + 3);
+        for label in [
+            "New",
+            "Reactivation",
+            "Expansion",
+            "Contraction",
+            "Churn",
+            "2026-01",
+            "2026-03",
+            "$400.00",
+        ] {
+            assert!(svg.contains(label), "{label}");
+        }
+        // Nothing moved at all: only the legend and the line.
+        let quiet = stacked_movements(&months[1..2]).expect("an SVG");
+        assert_eq!(quiet.matches("<rect").count(), 5);
+    }
+}

@@ -1,0 +1,59 @@
+//! `/admin/movements?month=YYYY-MM`.
+
+use super::super::analytics_movers::get_movers;
+use super::frame::{AdminNav, TD, TH, admin_outcome};
+use crate::ui::query_value;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// The organisations behind one month's MRR movements.
+#[component]
+pub fn AdminMoversPage() -> impl IntoView {
+    let month = query_value("month").unwrap_or_default();
+    let movers = OnceResource::new(get_movers(month));
+    view! {
+        <Title text="Movements — Gatehouse admin" />
+        <AdminNav current="/admin/analytics" />
+        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+            <p><a href="/admin/analytics" class="underline">"Analytics"</a></p>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    admin_outcome(movers.await, |view| {
+                        let heading = format!("Who moved MRR in {}", view.month_words);
+                        let empty = view.rows.is_empty();
+                        view! {
+                            <h1 class="text-3xl font-bold tracking-tight">{heading}</h1>
+                            {if empty {
+                                view! { <p class="text-slate-700" data-movers-empty>"No organisation's MRR changed that month."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Organisations whose MRR moved, scrolls sideways">
+                                        <table class="w-full text-sm" data-table="movers">
+                                            <caption class="sr-only">"Organisations whose MRR moved, largest change first"</caption>
+                                            <thead><tr>
+                                                <th scope="col" class=TH>"Organisation"</th>
+                                                <th scope="col" class=TH>"Movements"</th>
+                                                <th scope="col" class=format!("{TH} text-right")>"Net change"</th>
+                                            </tr></thead>
+                                            <tbody>
+                                                {view.rows.into_iter().map(|row| view! {
+                                                    <tr class="border-t border-slate-100" data-mover=row.organization_id.clone()>
+                                                        <th scope="row" class="py-2 pr-4 text-left font-normal">
+                                                            <a href=format!("/admin/organizations/{}", row.organization_id) class="underline">{row.name}</a>
+                                                        </th>
+                                                        <td class=TD>{row.changes}</td>
+                                                        <td class=format!("{TD} text-right tabular-nums whitespace-nowrap")>{row.net}</td>
+                                                    </tr>
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    </div>
+                                }.into_any()
+                            }}
+                        }
+                    })
+                })}
+            </Suspense>
+        </main>
+    }
+}
