@@ -133,25 +133,50 @@ pub fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<Cha
         svg.ok().map(|svg| ChartView { svg, summary })
     };
     let mrr = (months.len() >= 2).then(|| {
-        let mut chart = LineChart::new(
-            vec![Series::new(
-                "MRR ($)".into(),
-                report.months.iter().map(|m| dollars(m.mrr_cents)).collect(),
-            )],
-            months.clone(),
-        );
+        // The total, then one line per plan: how the mix moved, not only the sum.
+        let plans: std::collections::BTreeSet<&String> = report
+            .months
+            .iter()
+            .flat_map(|m| m.mrr_by_plan_cents.keys())
+            .collect();
+        let mut series = vec![Series::new(
+            "All plans ($)".into(),
+            report.months.iter().map(|m| dollars(m.mrr_cents)).collect(),
+        )];
+        for plan in &plans {
+            series.push(Series::new(
+                (*plan).clone(),
+                report
+                    .months
+                    .iter()
+                    .map(|m| dollars(m.mrr_by_plan_cents.get(*plan).copied().unwrap_or(0)))
+                    .collect(),
+            ));
+        }
+        let mut chart = LineChart::new(series, months.clone());
         chart.width = 720.0;
-        chart.height = 280.0;
+        chart.height = 300.0;
         chart.title_text = String::new();
         let (first, last) = (&report.months[0], &report.months[report.months.len() - 1]);
+        let by_plan = last
+            .mrr_by_plan_cents
+            .iter()
+            .map(|(plan, cents)| format!("{plan} {}", crate::analytics::tables::money(Some(*cents))))
+            .collect::<Vec<_>>()
+            .join(", ");
         sized(
             chart.svg(),
             format!(
-                "MRR went from {} at the start of {} to {} at the end of {}.",
+                "MRR went from {} at the start of {} to {} at the end of {}{}.",
                 crate::analytics::tables::money(Some(first.mrr_start_cents)),
                 first.month,
                 crate::analytics::tables::money(Some(last.mrr_cents)),
-                last.month
+                last.month,
+                if by_plan.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({by_plan})")
+                }
             ),
         )
     });

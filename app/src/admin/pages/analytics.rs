@@ -173,7 +173,7 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
                             {view.range.clone().map(|(label, table)| data_table("range", format!("From {label}"), table))}
                             <section aria-labelledby="mrr-heading" class="space-y-4">
                                 <h2 id="mrr-heading" class="text-xl font-semibold">"MRR and movements"</h2>
-                                {chart("MRR", view.mrr_chart.clone())}
+                                {chart("MRR, in all and by plan", view.mrr_chart.clone())}
                                 {chart("Movements", view.movements_chart.clone())}
                                 {data_table("months", "Each month".to_owned(), view.months.clone())}
                                 {data_table("splits", "MRR at the window's end by plan and by billing interval".to_owned(), view.splits.clone())}
