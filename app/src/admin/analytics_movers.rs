@@ -45,11 +45,14 @@ fn signed(cents: i64) -> String {
 
 /// The organisations whose MRR moved in `month`.
 #[server(prefix = "/api", endpoint = "admin_analytics_movers", input = server_fn::codec::GetUrl)]
-pub async fn get_movers(month: String) -> Result<MoversView, AppError> {
+pub async fn get_movers(month: Option<String>) -> Result<MoversView, AppError> {
     use crate::analytics::domain::{Month, movers};
+    // Optional in the signature so that a caller who is not an admin hears
+    // "sign in" before anything about the month.
     let admin = super::session::require_admin().await?;
     let context = crate::context::app_context()?;
-    let month = Month::parse(month.trim()).map_err(|e| AppError::field("month", e.to_string()))?;
+    let month = Month::parse(month.unwrap_or_default().trim())
+        .map_err(|e| AppError::field("month", e.to_string()))?;
     let reads =
         super::analytics_reads::analytics_reads(&context.pool, context.replica.as_ref(), admin.admin_id)
             .await;

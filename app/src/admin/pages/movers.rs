@@ -9,8 +9,7 @@ use leptos_meta::Title;
 /// The organisations behind one month's MRR movements.
 #[component]
 pub fn AdminMoversPage() -> impl IntoView {
-    let month = query_value("month").unwrap_or_default();
-    let movers = OnceResource::new(get_movers(month));
+    let movers = OnceResource::new(get_movers(query_value("month")));
     view! {
         <Title text="Movements — Gatehouse admin" />
         <AdminNav current="/admin/analytics" />

@@ -141,4 +141,5 @@ fn month_of<'a>(report: &'a AnalyticsReport, name: &str) -> &'a MonthReport {
 }
 
 mod fixtures;
+mod headline;
 mod properties;
