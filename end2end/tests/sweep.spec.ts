@@ -1,9 +1,8 @@
 import { Browser, BrowserContext, expect, Page, test } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { createHmac } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkout, password, signUp } from "./steps";
+import { checkout, password, signUp, totp } from "./steps";
 
 // Every console and portal page at a phone's and a laptop's width: no page
 // wider than the screen, no axe violation of any impact, no raw status word
@@ -19,18 +18,6 @@ test.use({ extraHTTPHeaders: client });
 const axeSource = readFileSync(join(process.cwd(), "node_modules/axe-core/axe.min.js"), "utf8");
 const shots = join(process.cwd(), "test-results", "sweep");
 const widths = [390, 1366];
-
-function totp(base32: string, at = Date.now()): string {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of base32.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0xf;
-  return ((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).toString().padStart(6, "0");
-}
 
 function server(args: string[], extra: Record<string, string> = {}) {
   return execFileSync("target/debug/server", args, {
