@@ -97,6 +97,8 @@ pub struct AnalyticsView {
     pub cohort_chart: Option<ChartView>,
     /// The forecast with its band.
     pub forecast_chart: Option<ChartView>,
+    /// The cohort heatmap shows net MRR retention (else customers retained).
+    pub cohorts_by_revenue: bool,
     /// The custom range, if one was asked for: its label and figures.
     pub range: Option<(String, TableView)>,
 }
@@ -346,6 +348,7 @@ pub async fn get_analytics(
     last: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    cohorts: Option<String>,
 ) -> Result<AnalyticsView, AppError> {
     use crate::analytics::{domain, tables};
     let admin = super::session::require_admin().await?;
@@ -389,7 +392,18 @@ pub async fn get_analytics(
             if accounts == 1 { "account" } else { "accounts" }
         ),
     };
-    let [mrr_chart, movements_chart, cohort_chart, forecast_chart] = super::analytics_charts::charts(&report);
+    let by_revenue = match cohorts.as_deref().map(str::trim) {
+        None | Some("") | Some("customers") => false,
+        Some("revenue") => true,
+        Some(_) => {
+            return Err(AppError::field(
+                "cohorts",
+                "show cohorts by customers or by revenue",
+            ));
+        }
+    };
+    let [mrr_chart, movements_chart, cohort_chart, forecast_chart] =
+        super::analytics_charts::charts(&report, by_revenue);
     let headline = headline_words(&report, now);
     let (cards_period, cards) = cards_of(&report, now);
     let mut months = table(tables::months(&report));
@@ -422,6 +436,7 @@ pub async fn get_analytics(
         mrr_chart,
         movements_chart,
         cohort_chart,
+        cohorts_by_revenue: by_revenue,
         forecast_chart,
         range,
     })

@@ -25,13 +25,42 @@ const MOVEMENT_LAYERS: [MovementLayer; 5] = [
     ("Churn", "#dc2626", |m| m.churn),
 ];
 
+/// The net new MRR line's colour (slate-900).
+const NET_COLOUR: &str = "#0f172a";
+
+/// A round step for an axis reaching `max` cents: 1, 2 or 5 × a power of
+/// ten, about four steps from the zero line.
+fn round_step(max: i64) -> i64 {
+    let raw = (max / 4).max(1);
+    let mut magnitude = 1_i64;
+    while magnitude <= raw / 10 {
+        magnitude *= 10;
+    }
+    [1, 2, 5, 10]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|step| *step >= raw)
+        .unwrap_or(10 * magnitude)
+}
+
+/// An axis label: whole dollars when the tick is whole (`$2,000`, `−$500`).
+fn axis_money(cents: i64) -> String {
+    let text = crate::analytics::tables::money(Some(cents.abs()));
+    let text = if cents % 100 == 0 {
+        text.trim_end_matches(".00").to_owned()
+    } else {
+        text
+    };
+    if cents < 0 { format!("−{text}") } else { text }
+}
+
 /// Each month's movements as one bar: gains (new, reactivation, expansion)
 /// stacked up from the zero line, losses (contraction, churn) down from it.
 /// charts-rs has no stacked bars, so they are drawn on its canvas.
 fn stacked_movements(
     months: &[crate::analytics::domain::MonthReport],
 ) -> Result<String, charts_rs::CanvasError> {
-    use charts_rs::{Canvas, Color, Line, Rect, Text};
+    use charts_rs::{Canvas, Circle, Color, Line, Point, Polyline, Rect, Text};
     let (width, height) = (720.0_f32, 300.0_f32);
     let (left, right, top, bottom) = (80.0_f32, 10.0_f32, 36.0_f32, 28.0_f32);
     let (plot_width, plot_height) = (width - left - right, height - top - bottom);
@@ -47,8 +76,15 @@ fn stacked_movements(
             .map(|(_, _, pick)| pick(&m.movements_cents))
             .sum::<i64>()
     };
-    let up = months.iter().map(gains).max().unwrap_or(0).max(0);
-    let down = months.iter().map(losses).max().unwrap_or(0).max(0);
+    // The axis runs to whole steps of a round size ($100, $200, $500, …) each way.
+    let (up, down) = (
+        months.iter().map(gains).max().unwrap_or(0).max(0),
+        months.iter().map(losses).max().unwrap_or(0).max(0),
+    );
+    let step = round_step(up.max(down));
+    // Both are ≥ 0 and step > 0: round each up to a whole step.
+    let whole_steps = |cents: i64| (cents + step - 1) / step * step;
+    let (up, down) = (whole_steps(up), whole_steps(down));
     let range = (up + down).max(1) as f32;
     let zero = top + plot_height * up as f32 / range;
     let scale = plot_height / range;
@@ -63,7 +99,7 @@ fn stacked_movements(
         ..Text::default()
     };
     for (i, (name, colour, _)) in MOVEMENT_LAYERS.iter().enumerate() {
-        let x = left + i as f32 * 120.0;
+        let x = left + i as f32 * 105.0;
         canvas.rect(Rect {
             fill: Some(Color::from(*colour)),
             left: x,
@@ -74,15 +110,34 @@ fn stacked_movements(
         });
         canvas.text(label((*name).to_owned(), x + 16.0, 18.0, "start"));
     }
-    for (value, y) in [(up, top), (0, zero), (-down, top + plot_height)] {
-        canvas.text(label(
-            crate::analytics::tables::money(Some(value)),
-            left - 6.0,
-            y + 4.0,
-            "end",
-        ));
+    let net_legend = left + MOVEMENT_LAYERS.len() as f32 * 105.0;
+    canvas.circle(Circle {
+        fill: Some(Color::from(NET_COLOUR)),
+        cx: net_legend + 6.0,
+        cy: 14.0,
+        r: 4.0,
+        ..Circle::default()
+    });
+    canvas.text(label("Net new MRR".to_owned(), net_legend + 16.0, 18.0, "start"));
+    let mut tick = -down;
+    while tick <= up {
+        let y = zero - tick as f32 * scale;
+        canvas.text(label(axis_money(tick), left - 6.0, y + 4.0, "end"));
+        if tick != 0 {
+            canvas.line(Line {
+                color: Some(Color::from("#e2e8f0")),
+                stroke_width: 1.0,
+                left,
+                top: y,
+                right: width - right,
+                bottom: y,
+                ..Line::default()
+            });
+        }
+        tick += step;
     }
     let slot = plot_width / months.len().max(1) as f32;
+    let mut net_points = Vec::with_capacity(months.len());
     let every = months.len().div_ceil(12).max(1);
     for (i, month) in months.iter().enumerate() {
         let x = left + slot * i as f32 + slot * 0.2;
@@ -112,6 +167,30 @@ fn stacked_movements(
         if i % every == 0 {
             canvas.text(label(month.month.clone(), x + slot * 0.3, height - 8.0, "middle"));
         }
+        net_points.push(Point {
+            x: x + slot * 0.3,
+            y: zero
+                - MOVEMENT_LAYERS
+                    .iter()
+                    .map(|(_, _, pick)| pick(&month.movements_cents))
+                    .sum::<i64>() as f32
+                    * scale,
+        });
+    }
+    // Net new MRR: a dot a month on the same scale, joined into a line.
+    canvas.polyline(Polyline {
+        color: Some(Color::from(NET_COLOUR)),
+        stroke_width: 1.5,
+        points: net_points.clone(),
+    });
+    for point in &net_points {
+        canvas.circle(Circle {
+            fill: Some(Color::from(NET_COLOUR)),
+            cx: point.x,
+            cy: point.y,
+            r: 3.0,
+            ..Circle::default()
+        });
     }
     canvas.line(Line {
         color: Some(Color::from("#64748b")),
@@ -125,8 +204,13 @@ fn stacked_movements(
     canvas.svg()
 }
 
-/// The MRR, movements, cohort and forecast charts, each `None` when it has nothing to draw.
-pub fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<ChartView>; 4] {
+/// The MRR, movements, cohort and forecast charts, each `None` when it has
+/// nothing to draw; the cohorts by customers retained, or `by_revenue` by
+/// net MRR retention.
+pub fn charts(
+    report: &crate::analytics::domain::AnalyticsReport,
+    by_revenue: bool,
+) -> [Option<ChartView>; 4] {
     use charts_rs::{HeatmapChart, LineChart, Series};
     let months: Vec<String> = report.months.iter().map(|m| m.month.clone()).collect();
     let sized = |svg: Result<String, charts_rs::CanvasError>, summary: String| {
@@ -183,8 +267,8 @@ pub fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<Cha
     let movements = (!months.is_empty()).then(|| {
         sized(
             stacked_movements(&report.months),
-            "MRR movements per month, gains stacked above the line and losses below; the months table below \
-             lists each figure."
+            "MRR movements per month, gains stacked above the line and losses below, net new MRR as a dark \
+             line; the months table below lists each figure."
                 .to_owned(),
         )
     });
@@ -196,10 +280,17 @@ pub fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<Cha
             .max(report.cohorts.iter().map(|c| c.cells.len()).max().unwrap_or(0));
         let mut data = Vec::new();
         for (row, cohort) in report.cohorts.iter().enumerate() {
+            let base = cohort.cells.first().map_or(0, |c| c.mrr_cents);
             for cell in &cohort.cells {
-                if cohort.customers > 0 {
-                    let retained = 100.0 * cell.customers_retained as f32 / cohort.customers as f32;
-                    data.push((row * size + cell.k as usize, retained.round()));
+                let (part, whole) = match by_revenue {
+                    true => (cell.mrr_cents, base),
+                    false => (cell.customers_retained, cohort.customers),
+                };
+                if whole > 0 {
+                    data.push((
+                        row * size + cell.k as usize,
+                        (100.0 * part as f32 / whole as f32).round(),
+                    ));
                 }
             }
         }
@@ -209,8 +300,9 @@ pub fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<Cha
         let mut chart = HeatmapChart::new(data, x, y);
         // A sequential scale, light (none retained) to dark blue (all): the
         // page's legend states it. charts-rs's default runs to red.
+        // Net MRR retention can pass 100 %: its scale runs to 150 % (darker is better either way).
         chart.series.min = 0.0;
-        chart.series.max = 100.0;
+        chart.series.max = if by_revenue { 150.0 } else { 100.0 };
         chart.series.min_color = (239, 246, 255).into();
         chart.series.max_color = (30, 58, 138).into();
         chart.series.min_font_color = (15, 23, 42).into();
@@ -220,8 +312,13 @@ pub fn charts(report: &crate::analytics::domain::AnalyticsReport) -> [Option<Cha
         chart.title_text = String::new();
         sized(
             chart.svg(),
-            "Share of each cohort still paying at each month; the cohorts table below has every cell."
-                .to_owned(),
+            if by_revenue {
+                "Each cohort's MRR at each month as a share of its first month's (net MRR retention); the \
+                 cohorts table below has every cell."
+            } else {
+                "Share of each cohort still paying at each month; the cohorts table below has every cell."
+            }
+            .to_owned(),
         )
     });
     let forecast = (report.forecast.months.iter().all(|m| m.mrr_cents.is_some())
@@ -302,6 +399,25 @@ mod tests {
     }
 
     #[test]
+    fn axis_steps_are_round_and_cover_the_largest_bar() {
+        let cases = [
+            (40_000, 10_000),
+            (1, 1),
+            (399, 100),
+            (123_456, 50_000),
+            (1_000_000, 500_000),
+            (0, 1),
+        ];
+        for (max, step) in cases {
+            assert_eq!(round_step(max), step, "{max}");
+            assert!(round_step(max) * 5 >= max, "{max}: five steps reach the bar");
+        }
+        assert_eq!(axis_money(200_000), "$2,000");
+        assert_eq!(axis_money(-50_000), "−$500");
+        assert_eq!(axis_money(150), "$1.50");
+    }
+
+    #[test]
     fn movements_stack_gains_above_the_line_and_losses_below_one_bar_a_month() {
         let months = [
             month(
@@ -346,10 +462,16 @@ mod tests {
             "Churn",
             "2026-01",
             "2026-03",
-            "$400.00",
+            "Net new MRR",
+            "$400",
+            "$200",
+            "−$400",
         ] {
             assert!(svg.contains(label), "{label}");
         }
+        assert!(!svg.contains("$400.00"), "round ticks read as whole dollars");
+        // One dot a month for net new MRR, plus the legend's.
+        assert_eq!(svg.matches("<circle").count(), 3 + 1);
         // Nothing moved at all: only the legend and the line.
         let quiet = stacked_movements(&months[1..2]).expect("an SVG");
         assert_eq!(quiet.matches("<rect").count(), 5);

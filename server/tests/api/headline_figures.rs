@@ -281,4 +281,13 @@ async fn the_analytics_page_names_the_money_at_risk_in_past_due_accounts(pool: P
         at_risk.contains("$247.00 of MRR in 2 past-due accounts"),
         "{at_risk}"
     );
+
+    // The cohort heatmap by customers (the default) or by revenue; nothing else.
+    assert!(page.contains("Customer retention") && !page.contains("Net MRR retention"));
+    let by_revenue = admin.get("/admin/analytics?cohorts=revenue").await.body;
+    assert!(by_revenue.contains("Net MRR retention"), "the revenue heatmap");
+    assert!(by_revenue.contains("150 % or more"), "its legend");
+    let refused = admin.fetch("/api/admin_analytics?cohorts=sideways").await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("show cohorts by customers or by revenue"));
 }

@@ -114,13 +114,38 @@ fn chart_with_legend(
 }
 
 /// The cohort heatmap's scale, light to dark.
-fn retention_legend() -> impl IntoView {
+fn retention_legend(by_revenue: bool) -> impl IntoView {
+    let (low, high) = match by_revenue {
+        true => ("0 % of month 0's MRR", "150 % or more"),
+        false => ("0 % still paying", "100 %"),
+    };
     view! {
         <div class="hidden items-center gap-2 text-xs text-slate-700 sm:flex" data-legend="cohorts">
-            <span>"0 % still paying"</span>
+            <span>{low}</span>
             <span class="h-3 w-40 rounded bg-gradient-to-r from-[#eff6ff] to-[#1e3a8a]" aria-hidden="true"></span>
-            <span>"100 %"</span>
+            <span>{high}</span>
         </div>
+    }
+}
+
+/// Customers or revenue for the cohort heatmap, as two links keeping the window.
+fn cohort_switch(window: String, by_revenue: bool) -> impl IntoView {
+    let link = |measure: &'static str, label: &'static str, current: bool| {
+        let class = if current {
+            "rounded-full bg-slate-900 px-3 py-1 text-white"
+        } else {
+            "rounded-full border border-slate-300 px-3 py-1 text-slate-800 hover:bg-slate-100"
+        };
+        view! {
+            <a href=format!("/admin/analytics?{window}&cohorts={measure}#cohort-heading") class=class
+                aria-current=current.then_some("page")>{label}</a>
+        }
+    };
+    view! {
+        <nav aria-label="Cohorts by" class="flex flex-wrap gap-2 text-sm" data-cohort-switch>
+            {link("customers", "Customers", !by_revenue)}
+            {link("revenue", "Revenue", by_revenue)}
+        </nav>
     }
 }
 
@@ -130,7 +155,7 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
     let feedback = FormFeedback::from_address();
     let [first, last, from, to] = ["first", "last", "from", "to"].map(query_value);
     let (fr2, t2) = (from.clone(), to.clone());
-    let analytics = OnceResource::new(get_analytics(first, last, from, to));
+    let analytics = OnceResource::new(get_analytics(first, last, from, to, query_value("cohorts")));
     view! {
         <Title text="Analytics — Gatehouse admin" />
         <AdminNav current="/admin/analytics" />
@@ -180,7 +205,12 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
                             </section>
                             <section aria-labelledby="cohort-heading" class="space-y-4">
                                 <h2 id="cohort-heading" class="text-xl font-semibold">"Cohort retention"</h2>
-                                {chart_with_legend("Customer retention", view.cohort_chart.clone(), Some(retention_legend()))}
+                                {cohort_switch(window.clone(), view.cohorts_by_revenue)}
+                                {chart_with_legend(
+                                    if view.cohorts_by_revenue { "Net MRR retention" } else { "Customer retention" },
+                                    view.cohort_chart.clone(),
+                                    Some(retention_legend(view.cohorts_by_revenue)),
+                                )}
                                 {data_table("cohorts", "Customer and net MRR retention by cohort".to_owned(), view.cohorts.clone())}
                             </section>
                             <section aria-labelledby="forecast-heading" class="space-y-4">
