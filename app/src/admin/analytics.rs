@@ -155,8 +155,9 @@ fn headline_words(
     let Some(last) = report.months.last() else {
         return "No subscription history yet.".to_owned();
     };
-    let when = if last.month >= domain::Month::of(now).to_string() {
-        format!("as of {}", crate::format::minute(now))
+    let running = domain::Month::parse(&last.month).is_ok_and(|month| !domain::month_is_complete(month, now));
+    let when = if running {
+        domain::as_of_words(now)
     } else {
         format!("at the end of {}", last.month)
     };
@@ -188,7 +189,7 @@ fn forecast_sentence(
     };
     let pace = crate::analytics::domain::Rate::new(next - start, start);
     let start_month = first.month.plus(-1);
-    let from = if start_month >= crate::analytics::domain::Month::of(now) {
+    let from = if !crate::analytics::domain::month_is_complete(start_month, now) {
         "now".to_owned()
     } else {
         format!(
@@ -228,8 +229,7 @@ fn cards_of(
             format!("{first} – {last}")
         }
     };
-    let running = crate::analytics::domain::Month::of(now);
-    let so_far = if current.window.last >= running {
+    let so_far = if !crate::analytics::domain::month_is_complete(current.window.last, now) {
         format!(" (so far: {})", crate::format::minute(now))
     } else {
         String::new()

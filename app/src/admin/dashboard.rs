@@ -2,6 +2,7 @@
 //! and what needs attention.
 
 use crate::analytics::domain::headline;
+use crate::billing::domain::SubscriptionStatus;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -26,14 +27,6 @@ async fn statuses_at(
     Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
 }
 
-fn signed(change: i64, format: impl Fn(i64) -> String) -> String {
-    match change {
-        0 => "no change".to_owned(),
-        c if c > 0 => format!("+{}", format(c)),
-        c => format!("−{}", format(-c)),
-    }
-}
-
 /// The dashboard at `now`: the business's figures against 30 days before,
 /// and what needs attention.
 pub async fn dashboard(
@@ -56,15 +49,15 @@ pub async fn dashboard(
     let totals = crate::billing::series_store::load_totals(pool).await?;
     let (headline_now, headline_then) = (headline(&totals, now), headline(&totals, then));
     let (statuses_now, statuses_then) = (statuses_at(pool, now).await?, statuses_at(pool, then).await?);
-    let count = |map: &std::collections::HashMap<String, i64>, name: &str| -> i64 {
-        map.get(name).copied().unwrap_or(0)
+    let count = |map: &std::collections::HashMap<String, i64>, status: SubscriptionStatus| -> i64 {
+        map.get(status.as_str()).copied().unwrap_or(0)
     };
-    let usd = |cents: i64| crate::catalog::money::Money::display_minor(cents, "USD");
+    let usd = |cents: i64| crate::analytics::tables::money(Some(cents));
     let whole = |n: i64| n.to_string();
     let trend = |label: &str, now: i64, then: i64, format: &dyn Fn(i64) -> String| Trend {
         label: label.to_owned(),
         now: format(now),
-        change: signed(now - then, format),
+        change: crate::analytics::cards::signed_change(now - then, format),
     };
     let figures = vec![
         trend("Organisations", organizations.now, organizations.then, &whole),
@@ -78,14 +71,14 @@ pub async fn dashboard(
         ),
         trend(
             "Subscriptions in trial",
-            count(&statuses_now, "trialing"),
-            count(&statuses_then, "trialing"),
+            count(&statuses_now, SubscriptionStatus::Trialing),
+            count(&statuses_then, SubscriptionStatus::Trialing),
             &whole,
         ),
         trend(
             "Subscriptions past due",
-            count(&statuses_now, "past_due"),
-            count(&statuses_then, "past_due"),
+            count(&statuses_now, SubscriptionStatus::PastDue),
+            count(&statuses_then, SubscriptionStatus::PastDue),
             &whole,
         ),
     ];

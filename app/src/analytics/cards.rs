@@ -21,12 +21,23 @@ pub struct Card {
     pub meaning: &'static str,
 }
 
-fn signed_money(change: i64) -> String {
+/// A change with its sign, its size written by `size`: `+$1.00`, `−2.50`,
+/// or `no change`. The minus is U+2212, as in print.
+pub fn signed_change(change: i64, size: impl Fn(i64) -> String) -> String {
     match change {
         0 => "no change".to_owned(),
-        c if c > 0 => format!("+{}", money(Some(c))),
-        c => format!("−{}", money(Some(-c))),
+        c if c > 0 => format!("+{}", size(c)),
+        c => format!("−{}", size(-c)),
     }
+}
+
+/// Hundredths (never negative) with two places: `2.35`.
+fn two_places(hundredths: i64) -> String {
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
+fn signed_money(change: i64) -> String {
+    signed_change(change, |cents| money(Some(cents)))
 }
 
 fn money_change(now: Option<i64>, previous: Option<i64>) -> String {
@@ -43,16 +54,7 @@ fn points_change(now: &Rate, previous: &Rate) -> String {
         Rate::millionths(previous.numerator, previous.denominator),
     ) {
         (Some(now), Some(previous)) => {
-            let hundredths = (now - previous) / 100;
-            match hundredths {
-                0 => "no change".to_owned(),
-                h => format!(
-                    "{}{}.{:02} pts",
-                    if h > 0 { "+" } else { "−" },
-                    h.abs() / 100,
-                    h.abs() % 100
-                ),
-            }
+            signed_change((now - previous) / 100, |h| format!("{} pts", two_places(h)))
         }
         _ => "—".to_owned(),
     }
@@ -66,20 +68,12 @@ fn hundredths(rate: &Rate) -> Option<i64> {
 
 /// A ratio such as the quick ratio: `2.35`, or “—”.
 fn ratio(rate: &Rate) -> String {
-    hundredths(rate).map_or_else(|| "—".to_owned(), |h| format!("{}.{:02}", h / 100, h % 100))
+    hundredths(rate).map_or_else(|| "—".to_owned(), two_places)
 }
 
 fn ratio_change(now: &Rate, previous: &Rate) -> String {
     match (hundredths(now), hundredths(previous)) {
-        (Some(now), Some(previous)) => match now - previous {
-            0 => "no change".to_owned(),
-            c => format!(
-                "{}{}.{:02}",
-                if c > 0 { "+" } else { "−" },
-                c.abs() / 100,
-                c.abs() % 100
-            ),
-        },
+        (Some(now), Some(previous)) => signed_change(now - previous, two_places),
         _ => "—".to_owned(),
     }
 }

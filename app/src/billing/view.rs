@@ -40,11 +40,11 @@ pub struct BillingFacts<'a> {
     pub request_id: Uuid,
 }
 
-/// The plan a scheduled change moves to, if one is due.
-fn scheduled_choice(row: Option<&BillingRow>) -> Option<PlanChoice> {
+/// The plan a scheduled change moves to and when, if one is due.
+fn scheduled_choice(row: Option<&BillingRow>) -> Option<(PlanChoice, i64)> {
     let change: ScheduledChange = serde_json::from_value(row?.scheduled_change.clone()?).ok()?;
     let plan = plan_of_items(change.items.iter().map(|i| (i.lookup_key.as_str(), i.quantity))).ok()?;
-    Some(PlanChoice::from_plan(&plan))
+    Some((PlanChoice::from_plan(&plan), change.effective_at))
 }
 
 /// The billing page from its facts.
@@ -53,27 +53,21 @@ pub fn billing_view(facts: BillingFacts<'_>) -> BillingView {
     let current = facts
         .row
         .map(|r| PlanChoice::of_subscription(&r.plan_key, &r.billing_cycle, &r.items));
-    let scheduled = facts
-        .row
-        .and_then(|r| r.scheduled_change.clone())
-        .and_then(|json| serde_json::from_value::<ScheduledChange>(json).ok())
-        .and_then(|change| {
-            let plan =
-                plan_of_items(change.items.iter().map(|i| (i.lookup_key.as_str(), i.quantity))).ok()?;
-            let choice = PlanChoice::from_plan(&plan);
-            let extras = choice.add_on_names(catalog);
-            Some(format!(
-                "Changes to {} ({}){} on {}",
-                choice.tier_name(catalog),
-                choice.cycle.as_str(),
-                if extras.is_empty() {
-                    String::new()
-                } else {
-                    format!(" with {}", extras.join(", "))
-                },
-                date(change.effective_at)
-            ))
-        });
+    let scheduled_plan = scheduled_choice(facts.row);
+    let scheduled = scheduled_plan.as_ref().map(|(choice, effective_at)| {
+        let extras = choice.add_on_names(catalog);
+        format!(
+            "Changes to {} ({}){} on {}",
+            choice.tier_name(catalog),
+            choice.cycle.as_str(),
+            if extras.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", extras.join(", "))
+            },
+            date(*effective_at)
+        )
+    });
     let linked = facts.row.is_some_and(BillingRow::has_live_subscription);
     let add_ons = catalog
         .add_ons
@@ -107,7 +101,7 @@ pub fn billing_view(facts: BillingFacts<'_>) -> BillingView {
     let row = facts.row;
     // The next period is priced as the plan it will be on: a scheduled change
     // takes effect at the period's end.
-    let next_plan = scheduled_choice(facts.row).or(current.clone());
+    let next_plan = scheduled_plan.map(|(choice, _)| choice).or(current.clone());
     let trial_ends_on = row
         .as_ref()
         .filter(|r| r.status == SubscriptionStatus::Trialing)

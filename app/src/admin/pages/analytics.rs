@@ -35,19 +35,21 @@ fn cards(period: String, cards: Vec<super::super::analytics::CardView>) -> impl 
     })
 }
 
+/// One of a row of choices, filled when it is the one shown.
+fn choice_link(href: String, label: String, current: bool) -> impl IntoView {
+    let class = if current {
+        "rounded-full bg-slate-900 px-3 py-1 text-white"
+    } else {
+        "rounded-full border border-slate-300 px-3 py-1 text-slate-800 hover:bg-slate-100"
+    };
+    view! { <a href=href class=class aria-current=current.then_some("page")>{label}</a> }
+}
+
 fn quick_ranges(ranges: Vec<super::super::analytics::QuickRange>) -> impl IntoView {
     view! {
         <nav aria-label="Quick ranges" class="flex flex-wrap gap-2 text-sm">
             {ranges.into_iter().map(|range| {
-                let class = if range.current {
-                    "rounded-full bg-slate-900 px-3 py-1 text-white"
-                } else {
-                    "rounded-full border border-slate-300 px-3 py-1 text-slate-800 hover:bg-slate-100"
-                };
-                view! {
-                    <a href=format!("/admin/analytics?{}", range.query) class=class
-                        aria-current=range.current.then_some("page")>{range.label}</a>
-                }
+                choice_link(format!("/admin/analytics?{}", range.query), range.label, range.current)
             }).collect_view()}
         </nav>
     }
@@ -130,16 +132,12 @@ fn retention_legend(by_revenue: bool) -> impl IntoView {
 
 /// Customers or revenue for the cohort heatmap, as two links keeping the window.
 fn cohort_switch(window: String, by_revenue: bool) -> impl IntoView {
-    let link = |measure: &'static str, label: &'static str, current: bool| {
-        let class = if current {
-            "rounded-full bg-slate-900 px-3 py-1 text-white"
-        } else {
-            "rounded-full border border-slate-300 px-3 py-1 text-slate-800 hover:bg-slate-100"
-        };
-        view! {
-            <a href=format!("/admin/analytics?{window}&cohorts={measure}#cohort-heading") class=class
-                aria-current=current.then_some("page")>{label}</a>
-        }
+    let link = |measure: &str, label: &str, current: bool| {
+        choice_link(
+            format!("/admin/analytics?{window}&cohorts={measure}#cohort-heading"),
+            label.to_owned(),
+            current,
+        )
     };
     view! {
         <nav aria-label="Cohorts by" class="flex flex-wrap gap-2 text-sm" data-cohort-switch>

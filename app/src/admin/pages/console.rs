@@ -240,7 +240,12 @@ pub fn AdminOrganizationPage() -> impl IntoView {
 fn organization_view(org: OrganizationDetail) -> impl IntoView {
     let id = org.id.clone();
     let suspended = org.suspension.is_some();
-    let has_owner = org.members.iter().any(|m| m.role == "owner");
+    let has_owner = org.members.iter().any(|m| {
+        matches!(
+            crate::accounts::domain::Role::parse(&m.role),
+            Ok(crate::accounts::domain::Role::Owner)
+        )
+    });
     view! {
         <h1 class="text-3xl font-bold tracking-tight">{org.name.clone()}</h1>
         <dl class="grid grid-cols-1 gap-2 text-sm sm:grid-cols-2">

@@ -68,11 +68,12 @@ pub fn forecast(figures: &BTreeMap<Month, PeriodFigures>, window: Window, now: D
     let start = window.last.min(Month::of(now));
     let base = window.last.min(Month::of(now).plus(-1));
     let mut months = Vec::new();
-    let mut start_cents = None;
     // The rates may come from months before the window (a window of this month so far still forecasts).
-    if figures.contains_key(&base) {
-        start_cents = Some(figures.get(&start).map_or(0, |f| f.mrr_end));
-        let current = start_cents.unwrap_or(0) as f64;
+    let start_cents = figures
+        .contains_key(&base)
+        .then(|| figures.get(&start).map_or(0, |f| f.mrr_end));
+    if let Some(start_mrr) = start_cents {
+        let current = start_mrr as f64;
         let figures: Vec<&PeriodFigures> = (0..3).filter_map(|back| figures.get(&base.plus(-back))).collect();
         let rates: Option<Vec<(f64, f64)>> = match figures.len() {
             3 => figures.iter().map(|f| rates(f)).collect(),

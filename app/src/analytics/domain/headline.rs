@@ -26,8 +26,13 @@ impl Headline {
 
     /// How pages state the instant: `as of 7 Dec 2026, 02:45 UTC`.
     pub fn as_of_words(&self) -> String {
-        format!("as of {}", crate::format::minute(self.as_of))
+        as_of_words(self.as_of)
     }
+}
+
+/// How pages state an instant the figures are for: `as of 7 Dec 2026, 02:45 UTC`.
+pub fn as_of_words(now: DateTime<Utc>) -> String {
+    format!("as of {}", crate::format::minute(now))
 }
 
 /// The last day whose changes count at `now`: today, so far. A month
