@@ -104,6 +104,7 @@ test("an admin enrols a second factor, finds an organisation, extends its trial 
   await expect(admin.locator("[data-fresh-secret]")).toContainText("whsec_");
   await expectNoSeriousViolations(admin);
   await admin.getByRole("link", { name: hook }).click();
+  await admin.getByLabel(/Events from now on are not sent to it/).check();
   await admin.getByRole("button", { name: "Disable the endpoint" }).click();
   await expect(admin.locator("[data-state]")).toContainText("disabled");
   await expectNoSeriousViolations(admin);

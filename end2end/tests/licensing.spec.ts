@@ -89,7 +89,10 @@ test("buy the self-hosted plan → the licence appears → a machine's file veri
   await page.setViewportSize({ width: 1366, height: 900 });
 
   // Free the machine's seat in the portal: the installation no longer holds one.
-  await machine.getByRole("button", { name: /Free this seat/ }).click();
+  // A danger action: its name opens the consequence, which must be ticked.
+  await machine.getByText("Free this seat").click();
+  await machine.getByLabel(/stops validating at its next check-in/).check();
+  await machine.getByRole("button", { name: "Free the seat" }).click();
   await expect(page.getByText("The machine's seat is free.")).toBeVisible();
   await expect(page.locator(`[data-activation="${fingerprint}"]`)).toHaveCount(0);
   const checkIn = await page.request.post("/api/v1/licenses/validate", { data: { key, fingerprint } });

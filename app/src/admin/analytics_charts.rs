@@ -30,7 +30,7 @@ const NET_COLOUR: &str = "#0f172a";
 
 /// A round step for an axis reaching `max` cents: 1, 2 or 5 × a power of
 /// ten, about four steps from the zero line.
-fn round_step(max: i64) -> i64 {
+pub(super) fn round_step(max: i64) -> i64 {
     let raw = (max / 4).max(1);
     let mut magnitude = 1_i64;
     while magnitude <= raw / 10 {
@@ -44,7 +44,7 @@ fn round_step(max: i64) -> i64 {
 }
 
 /// An axis label: whole dollars when the tick is whole (`$2,000`, `−$500`).
-fn axis_money(cents: i64) -> String {
+pub(super) fn axis_money(cents: i64) -> String {
     let text = crate::analytics::tables::money(Some(cents.abs()));
     let text = if cents % 100 == 0 {
         text.trim_end_matches(".00").to_owned()
@@ -321,59 +321,22 @@ pub fn charts(
             .to_owned(),
         )
     });
-    let forecast = (report.forecast.months.iter().all(|m| m.mrr_cents.is_some())
-        && !report.forecast.months.is_empty())
-    .then(|| {
-        let pick = |f: fn(&crate::analytics::domain::ForecastMonth) -> Option<i64>| {
-            report
-                .forecast
-                .months
-                .iter()
-                .map(|m| dollars(f(m).unwrap_or(0)))
-                .collect::<Vec<f32>>()
-        };
-        let mut chart = LineChart::new(
-            vec![
-                Series::new("Forecast ($)".into(), pick(|m| m.mrr_cents)),
-                Series::new("80 % low".into(), pick(|m| m.lower_cents)),
-                Series::new("80 % high".into(), pick(|m| m.upper_cents)),
-            ],
-            report
-                .forecast
-                .months
-                .iter()
-                .map(|m| m.month.to_string())
-                .collect(),
-        );
-        chart.width = 720.0;
-        chart.height = 280.0;
-        chart.title_text = String::new();
-        let last = report.forecast.months.last();
-        sized(
-            chart.svg(),
-            format!(
-                "The forecast reaches {} by {}, between {} and {} at 80 %.",
-                crate::analytics::tables::money(last.and_then(|m| m.mrr_cents)),
-                last.map(|m| m.month.to_string()).unwrap_or_default(),
-                crate::analytics::tables::money(last.and_then(|m| m.lower_cents)),
-                crate::analytics::tables::money(last.and_then(|m| m.upper_cents)),
-            ),
-        )
-    });
+    let forecast = super::analytics_forecast_chart::forecast_chart(&report.months, &report.forecast.months)
+        .map(|(svg, summary)| ChartView { svg, summary });
     [
         mrr.flatten(),
         movements.flatten(),
         cohorts.flatten(),
-        forecast.flatten(),
+        forecast,
     ]
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::analytics::domain::{MonthReport, Movements};
 
-    fn month(name: &str, movements: Movements) -> MonthReport {
+    pub(in crate::admin) fn month(name: &str, movements: Movements) -> MonthReport {
         let rate = crate::analytics::domain::Rate::new(0, 0);
         MonthReport {
             month: name.to_owned(),

@@ -430,6 +430,7 @@ pub async fn set_suspension(
     organization_id: String,
     suspend: String,
     reason: String,
+    confirm: Option<String>,
 ) -> Result<(), AppError> {
     let admin = session::require_admin().await?;
     let context = app_context()?;
@@ -440,6 +441,10 @@ pub async fn set_suspension(
         "false" => false,
         _ => return Err(AppError::field("suspend", "say whether to suspend or reactivate")),
     };
+    // Suspending cuts every member off; reactivating only gives back.
+    if suspend {
+        crate::ui::danger::confirmed(confirm.as_deref())?;
+    }
     let reason = checked_reason(&reason)?;
     let mut tx = context.pool.begin().await?;
     let before = super::db::set_suspension(&mut tx, id, suspend.then_some(reason.as_str()), now)
@@ -631,8 +636,10 @@ pub async fn remove_override(
     organization_id: String,
     override_id: String,
     reason: String,
+    confirm: Option<String>,
 ) -> Result<(), AppError> {
     let admin = session::require_admin().await?;
+    crate::ui::danger::confirmed(confirm.as_deref())?;
     let context = app_context()?;
     let now = context.clock.now();
     let id = parse_id("organization_id", &organization_id)?;

@@ -5,6 +5,8 @@
 pub mod analytics;
 #[cfg(feature = "ssr")]
 pub mod analytics_charts;
+#[cfg(feature = "ssr")]
+pub mod analytics_forecast_chart;
 pub mod analytics_movers;
 #[cfg(feature = "ssr")]
 pub mod analytics_reads;

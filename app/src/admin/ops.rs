@@ -528,8 +528,9 @@ pub async fn create_api_key(name: String, scope: String) -> Result<(), AppError>
 
 /// Revokes a live API key by its prefix.
 #[server(prefix = "/api", endpoint = "admin_revoke_api_key")]
-pub async fn revoke_api_key(prefix: String) -> Result<(), AppError> {
+pub async fn revoke_api_key(prefix: String, confirm: Option<String>) -> Result<(), AppError> {
     let admin = session::require_admin().await?;
+    crate::ui::danger::confirmed(confirm.as_deref())?;
     let context = app_context()?;
     let now = context.clock.now();
     let prefix = prefix.trim();

@@ -176,7 +176,11 @@ pub async fn add_endpoint(url: String, description: String) -> Result<(), AppErr
 
 /// Disables (`enabled` = `false`) or enables an endpoint.
 #[server(prefix = "/api", endpoint = "admin_set_webhook_endpoint")]
-pub async fn set_endpoint(id: String, enabled: String) -> Result<(), AppError> {
+pub async fn set_endpoint(
+    id: String,
+    enabled: String,
+    confirm: Option<String>,
+) -> Result<(), AppError> {
     let admin = session::require_admin().await?;
     let context = app_context()?;
     let now = context.clock.now();
@@ -186,6 +190,10 @@ pub async fn set_endpoint(id: String, enabled: String) -> Result<(), AppError> {
         "false" => false,
         _ => return Err(AppError::field("enabled", "enable or disable the endpoint")),
     };
+    // Disabling holds every event back; enabling only resumes.
+    if !enabled {
+        crate::ui::danger::confirmed(confirm.as_deref())?;
+    }
     let mut tx = context.pool.begin().await?;
     let before = endpoints::set_enabled(&mut tx, id, enabled, now)
         .await?

@@ -9,6 +9,7 @@
 
 use super::view::LicenseView;
 use crate::admin::pages::frame::{INPUT, SMALL_BUTTON};
+use crate::ui::danger::ConfirmDanger;
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -143,6 +144,7 @@ pub async fn license_action(
     action: String,
     until: Option<String>,
     reason: String,
+    confirm: Option<String>,
 ) -> Result<(), AppError> {
     let admin = require_admin().await?;
     let context = app_context()?;
@@ -168,6 +170,10 @@ pub async fn license_action(
             ));
         }
     };
+    // Suspending and revoking stop the customer's installs at their next check-in.
+    if matches!(action, AdminAction::Suspend | AdminAction::Revoke) {
+        crate::ui::danger::confirmed(confirm.as_deref())?;
+    }
     let reason = checked_reason(&reason)?;
     let mut tx = context.pool.begin().await?;
     let changed = super::manage::apply_admin_action(&mut tx, license_id, action, now)
@@ -228,7 +234,8 @@ fn ConsoleLicense(license: LicenseView) -> impl IntoView {
     let revoked = license.revoked;
     let suspended_by_hand = license.suspended_by_hand;
     let hint = license.key_hint.clone();
-    let action_form = move |action: &'static str, label: &'static str, danger: bool| {
+    // A danger action carries the consequence its tick box states.
+    let action_form = move |action: &'static str, label: &'static str, danger: Option<&'static str>| {
         let form_id = format!("{action}-{id}");
         let reason_id = format!("{form_id}-reason");
         let until_id = format!("{form_id}-until");
@@ -242,7 +249,12 @@ fn ConsoleLicense(license: LicenseView) -> impl IntoView {
                 })}
                 <label for=reason_id.clone() class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
                 <textarea id=reason_id name="reason" required maxlength="500" class=INPUT></textarea>
-                <button type="submit" class=if danger { "rounded-md bg-red-700 px-3 py-1.5 text-sm font-semibold text-white" } else { SMALL_BUTTON }>{label}</button>
+                {match danger {
+                    Some(consequence) => view! {
+                        <ConfirmDanger id=format!("{form_id}-confirm") consequence=consequence.to_owned() button=label.to_owned() />
+                    }.into_any(),
+                    None => view! { <button type="submit" class=SMALL_BUTTON>{label}</button> }.into_any(),
+                }}
             </form>
         }
     };
@@ -268,9 +280,13 @@ fn ConsoleLicense(license: LicenseView) -> impl IntoView {
             <ul class="text-sm">{machines}</ul>
             {(!revoked).then(|| view! {
                 <div class="grid grid-cols-1 gap-3 lg:grid-cols-2">
-                    {action_form("extend", "Extend", false)}
-                    {if suspended_by_hand { action_form("reinstate", "Reinstate", false) } else { action_form("suspend", "Suspend", true) }}
-                    {action_form("revoke", "Revoke for good", true)}
+                    {action_form("extend", "Extend", None)}
+                    {if suspended_by_hand {
+                        action_form("reinstate", "Reinstate", None)
+                    } else {
+                        action_form("suspend", "Suspend", Some("Its machines stop validating at their next check-in, until it is reinstated."))
+                    }}
+                    {action_form("revoke", "Revoke for good", Some("Its machines stop validating at their next check-in, for good: a revoked licence cannot be reinstated."))}
                 </div>
             })}
         </article>

@@ -7,6 +7,7 @@
 use super::api::get_licenses;
 use super::view::{LicenseView, LicensesOverview};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
+use crate::ui::danger::RowDangerAction;
 use crate::ui::portal_frame::{PortalNav, portal_outcome};
 use crate::ui::product_name;
 use leptos::prelude::*;
@@ -138,7 +139,7 @@ fn License(license: LicenseView, manages: bool) -> impl IntoView {
             let host = machine.hostname.clone();
             let fingerprint = machine.fingerprint.clone();
             view! {
-                <tr class="border-b border-slate-100" data-activation=fingerprint>
+                <tr class="border-b border-slate-100 align-top" data-activation=fingerprint>
                     <th scope="row" class="py-3 pr-4 text-left font-normal">{machine.hostname.clone()}</th>
                     <td class="py-3 pr-4 font-mono text-sm break-all">{machine.fingerprint}</td>
                     <td class="py-3 pr-4 tabular-nums">{machine.last_check_in_at}</td>
@@ -156,13 +157,18 @@ fn License(license: LicenseView, manages: bool) -> impl IntoView {
                             {manages
                                 .then(|| {
                                     view! {
-                                        <form method="post" action="/api/license_free_seat">
-                                            <input type="hidden" name="activation_id" value=machine.id.clone() />
-                                            <button type="submit" class="text-red-700 underline">
-                                                "Free this seat"
-                                                <span class="sr-only">{format!(" ({})", machine.hostname)}</span>
-                                            </button>
-                                        </form>
+                                        <RowDangerAction
+                                            action="/api/license_free_seat"
+                                            fields=vec![("activation_id", machine.id.clone())]
+                                            label="Free this seat"
+                                            target=format!("({})", machine.hostname)
+                                            consequence=format!(
+                                                "{} stops validating at its next check-in; another machine can take the seat.",
+                                                machine.hostname,
+                                            )
+                                            button="Free the seat".to_owned()
+                                            id=format!("free-{}", machine.id)
+                                        />
                                     }
                                 })}
                         </div>

@@ -152,8 +152,9 @@ pub async fn revoke_invitation(invitation_id: String) -> Result<(), AppError> {
 
 /// Removes another member.
 #[server(prefix = "/api", endpoint = "remove_member")]
-pub async fn remove_member(user_id: String) -> Result<(), AppError> {
+pub async fn remove_member(user_id: String, confirm: Option<String>) -> Result<(), AppError> {
     let (_, scope) = require_member().await?;
+    crate::ui::danger::confirmed(confirm.as_deref())?;
     let target = parse_id("user_id", &user_id)?;
     if target == scope.user_id() {
         return Err(AppError::Conflict(
@@ -224,8 +225,9 @@ pub async fn transfer_ownership(user_id: String) -> Result<(), AppError> {
 
 /// Leaves the organisation (not as its last owner).
 #[server(prefix = "/api", endpoint = "leave_organization")]
-pub async fn leave_organization() -> Result<(), AppError> {
+pub async fn leave_organization(confirm: Option<String>) -> Result<(), AppError> {
     let (user, scope) = require_member().await?;
+    crate::ui::danger::confirmed(confirm.as_deref())?;
     let context = app_context()?;
     let mut tx = context.pool.begin().await?;
     db::lock_organization(&mut tx, &scope).await?;

@@ -9,6 +9,7 @@ pub mod invite;
 pub mod db;
 
 use crate::accounts::domain::Role;
+use crate::ui::danger::{ConfirmDanger, RowDangerAction};
 use crate::ui::form::{FormFeedback, FormSummary, Notice, TextField};
 use crate::ui::portal_frame::{PortalNav, portal_outcome};
 use crate::ui::product_name;
@@ -257,7 +258,7 @@ fn TeamPanels(team: TeamView, feedback: FormFeedback) -> impl IntoView {
             let id = member.user_id.clone();
             let email = member.email.clone();
             view! {
-                <tr class="border-b border-slate-100" data-member=member.email.clone()>
+                <tr class="border-b border-slate-100 align-top" data-member=member.email.clone()>
                     <th scope="row" class="py-3 pr-4 text-left font-normal">
                         {member.email.clone()}
                         {is_you.then_some(" (you)")}
@@ -291,12 +292,17 @@ fn TeamPanels(team: TeamView, feedback: FormFeedback) -> impl IntoView {
                                                     </form>
                                                 }
                                             })}
-                                        <form method="post" action="/api/remove_member">
-                                            <input type="hidden" name="user_id" value=id.clone() />
-                                            <button type="submit" class="text-red-700 underline">
-                                                "Remove"
-                                            </button>
-                                        </form>
+                                        <RowDangerAction
+                                            action="/api/remove_member"
+                                            fields=vec![("user_id", id.clone())]
+                                            label="Remove"
+                                            target=format!("({email})")
+                                            consequence=format!(
+                                                "{email} loses access to this organisation at once; invite them again to bring them back.",
+                                            )
+                                            button="Remove from the team".to_owned()
+                                            id=format!("remove-{id}")
+                                        />
                                     </div>
                                 }
                             })}
@@ -390,11 +396,11 @@ fn TeamPanels(team: TeamView, feedback: FormFeedback) -> impl IntoView {
             } else {
                 view! {
                     <form method="post" action="/api/leave_organization" class="mt-2 space-y-2">
-                        <div class="flex items-start gap-2 text-sm">
-                            <input id="leave-confirm" name="confirm" type="checkbox" required class="mt-1" />
-                            <label for="leave-confirm">"I understand I lose access to this organisation until someone invites me again."</label>
-                        </div>
-                        <button type="submit" class="rounded-md border border-red-700 px-3 py-1.5 text-sm font-semibold text-red-700 hover:bg-red-50">"Leave this organisation"</button>
+                        <ConfirmDanger
+                            id="leave-confirm".to_owned()
+                            consequence="I understand I lose access to this organisation until someone invites me again.".to_owned()
+                            button="Leave this organisation".to_owned()
+                        />
                     </form>
                 }.into_any()
             }}

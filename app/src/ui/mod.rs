@@ -1,8 +1,10 @@
 //! Layout pieces shared by every page.
 
 pub mod auth_card;
+pub mod danger;
 pub mod form;
 pub mod portal_frame;
+pub mod table;
 
 use crate::error::AppError;
 use leptos::prelude::*;

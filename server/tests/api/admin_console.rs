@@ -416,9 +416,10 @@ async fn suspension_is_audited_and_refused_twice(pool: PgPool) {
             ("organization_id", org_text.clone()),
             ("suspend", suspend.to_owned()),
             ("reason", "Chargeback".to_owned()),
+            ("confirm", "yes".to_owned()),
         ]
     };
-    let send = |fields: [(&'static str, String); 3]| fields;
+    let send = |fields: [(&'static str, String); 4]| fields;
     let suspend = send(fields("true"));
     let refs: Vec<(&str, &str)> = suspend.iter().map(|(k, v)| (*k, v.as_str())).collect();
     admin.submit("/api/admin_suspension", &refs).await;
@@ -911,6 +912,7 @@ async fn overrides_are_checked_against_the_catalogue_change_what_the_organisatio
                 ("organization_id", org_text.as_str()),
                 ("override_id", override_text.as_str()),
                 ("reason", "Pilot over"),
+                ("confirm", "yes"),
             ],
         )
         .await;
@@ -1264,13 +1266,13 @@ async fn an_api_key_made_in_the_console_is_shown_once_works_and_stops_working_wh
     assert_eq!(app.request(call(key.clone())).await.status, 200);
     let prefix: String = key.split('_').take(2).collect::<Vec<_>>().join("_");
     admin
-        .submit("/api/admin_revoke_api_key", &[("prefix", prefix.as_str())])
+        .submit("/api/admin_revoke_api_key", &[("prefix", prefix.as_str()), ("confirm", "yes")])
         .await;
     let after = app.request(call(key.clone())).await;
     assert_eq!(after.status, 401);
     assert!(after.body.contains("revoked_api_key"));
     let twice = admin
-        .submit("/api/admin_revoke_api_key", &[("prefix", prefix.as_str())])
+        .submit("/api/admin_revoke_api_key", &[("prefix", prefix.as_str()), ("confirm", "yes")])
         .await;
     assert!(form_error(&twice).to_string().contains("no live key"));
     let actions: Vec<String> = sqlx::query_scalar(

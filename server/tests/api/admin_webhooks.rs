@@ -82,14 +82,14 @@ async fn an_endpoint_is_added_disabled_enabled_and_sent_an_event_again_from_the_
     let disabled = admin
         .submit(
             "/api/admin_set_webhook_endpoint",
-            &[("id", id.as_str()), ("enabled", "false")],
+            &[("id", id.as_str()), ("enabled", "false"), ("confirm", "yes")],
         )
         .await;
     assert_eq!(disabled.headers["location"], format!("/admin/webhooks/{id}"));
     let twice = admin
         .submit(
             "/api/admin_set_webhook_endpoint",
-            &[("id", id.as_str()), ("enabled", "false")],
+            &[("id", id.as_str()), ("enabled", "false"), ("confirm", "yes")],
         )
         .await;
     assert!(matches!(form_error(&twice), app::error::AppError::Conflict(_)));

@@ -436,6 +436,7 @@ async fn the_process_that_revokes_refuses_at_once_without_waiting_for_its_notice
                 ("organization_id", &org_text),
                 ("suspend", "true"),
                 ("reason", "Chargeback"),
+                ("confirm", "yes"),
             ],
         )
         .await;
@@ -448,7 +449,7 @@ async fn the_process_that_revokes_refuses_at_once_without_waiting_for_its_notice
         .await
         .unwrap();
     admin
-        .submit("/api/admin_revoke_api_key", &[("prefix", &prefix)])
+        .submit("/api/admin_revoke_api_key", &[("prefix", &prefix), ("confirm", "yes")])
         .await;
     assert_eq!(
         crate::host_api::entitlements_of(&b, &key, org).await.0,
@@ -465,7 +466,7 @@ async fn the_process_that_revokes_refuses_at_once_without_waiting_for_its_notice
         .await
         .unwrap();
     let removed = owner_on_b
-        .call("/api/remove_member", &[("user_id", &bob.to_string())])
+        .call("/api/remove_member", &[("user_id", &bob.to_string()), ("confirm", "yes")])
         .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
     assert_ne!(member_on_b.get("/app").await.status, StatusCode::OK);

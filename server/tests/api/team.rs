@@ -172,7 +172,7 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
     );
     assert_eq!(
         member
-            .call("/api/remove_member", &[("user_id", &admin_id)])
+            .call("/api/remove_member", &[("user_id", &admin_id), ("confirm", "yes")])
             .await
             .status,
         403
@@ -180,7 +180,7 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
     // Admins cannot touch the owner, nor make owners.
     assert_eq!(
         admin
-            .call("/api/remove_member", &[("user_id", &owner_id)])
+            .call("/api/remove_member", &[("user_id", &owner_id), ("confirm", "yes")])
             .await
             .status,
         403
@@ -211,7 +211,7 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
         200
     );
     // The last owner can neither leave nor be demoted.
-    assert_eq!(owner.call("/api/leave_organization", &[]).await.status, 409);
+    assert_eq!(owner.call("/api/leave_organization", &[("confirm", "yes")]).await.status, 409);
     assert_eq!(
         owner
             .call("/api/change_role", &[("user_id", &owner_id), ("role", "admin")])
@@ -228,7 +228,7 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
         200
     );
     assert!(owner.get("/app").await.body.contains("ada@acme.test (admin)"));
-    assert_eq!(owner.call("/api/leave_organization", &[]).await.status, 200);
+    assert_eq!(owner.call("/api/leave_organization", &[("confirm", "yes")]).await.status, 200);
     assert_eq!(
         owner.get("/app").await.status,
         303,
@@ -237,7 +237,7 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
     // The new owner removes the promoted member.
     assert_eq!(
         admin
-            .call("/api/remove_member", &[("user_id", &member_id)])
+            .call("/api/remove_member", &[("user_id", &member_id), ("confirm", "yes")])
             .await
             .status,
         200
@@ -258,7 +258,7 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
     // Bad identifiers are input errors, not crashes.
     assert_eq!(
         admin
-            .call("/api/remove_member", &[("user_id", "not-a-uuid")])
+            .call("/api/remove_member", &[("user_id", "not-a-uuid"), ("confirm", "yes")])
             .await
             .status,
         422
@@ -323,7 +323,7 @@ async fn tenancy_matrix(pool: PgPool) {
         // By now ownership moved to the target: removing an owner is for owners only.
         (
             "/api/remove_member",
-            vec![("user_id", &target)],
+            vec![("user_id", &target), ("confirm", "yes")],
             [401, 404, 403, 403],
         ),
     ];

@@ -73,7 +73,7 @@ fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoV
                         let first = cells.next().unwrap_or_default();
                         view! {
                             <tr class="border-t border-slate-100">
-                                <th scope="row" class="py-2 pr-4 text-left font-normal whitespace-nowrap">
+                                <th scope="row" class="py-2 pr-4 text-left align-top font-normal whitespace-nowrap">
                                     {match link_rows.then(|| first.get(..7).unwrap_or_default().to_owned()) {
                                         // A month's row leads to the organisations behind its movements.
                                         Some(month) => view! { <a href=format!("/admin/movements?month={month}") class="underline">{first}</a> }.into_any(),

@@ -3,7 +3,9 @@
 
 use super::super::api::{get_dashboard, get_organization, list_audit, list_organizations};
 use super::super::views::{AuditRow, OrganizationDetail};
-use super::frame::{AdminNav, DANGER_BUTTON, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
+use crate::ui::danger::{ConfirmDanger, RowDangerAction};
+use super::frame::{AdminNav, INPUT, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use crate::ui::table::EmptyState;
 use crate::admin::words::words;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::{encode_query_value, query_value};
@@ -149,7 +151,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                                     <tbody>
                                         {list.rows.into_iter().map(|row| view! {
                                             <tr class="border-t border-slate-100" data-organization=row.name.clone()>
-                                                <th scope="row" class="py-2 pr-4 text-left font-normal">
+                                                <th scope="row" class=ROW_TH>
                                                     <a href=format!("/admin/organizations/{}", row.id) class="underline">{row.name.clone()}</a>
                                                     {row.suspended.then_some(" (suspended)")}
                                                 </th>
@@ -295,13 +297,12 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                 {if suspended {
                     view! { <button type="submit" class=SMALL_BUTTON>"Reactivate the organisation"</button> }.into_any()
                 } else {
-                    // The browser holds the form until the box is ticked, with or without JavaScript.
                     view! {
-                        <div class="flex items-start gap-2 text-sm">
-                            <input id="suspend-confirm" name="confirm" type="checkbox" required class="mt-1" />
-                            <label for="suspend-confirm">"Its members and its API keys can only read until it is reactivated."</label>
-                        </div>
-                        <button type="submit" class=DANGER_BUTTON>"Suspend the organisation"</button>
+                        <ConfirmDanger
+                            id="suspend-confirm".to_owned()
+                            consequence="Its members and its API keys can only read until it is reactivated.".to_owned()
+                            button="Suspend the organisation".to_owned()
+                        />
                     }.into_any()
                 }}
             </form>
@@ -320,12 +321,21 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
         <crate::licensing::console::ConsoleLicenses organization_id=id.clone() />
         <section aria-labelledby="members">
             <h2 id="members" class="text-xl font-semibold">"Members"</h2>
-            <ul class="mt-2 text-sm">
-                {org.members.iter().map(|m| view! { <li>{m.email.clone()} " — " {m.role.clone()}</li> }).collect_view()}
-            </ul>
+            {if org.members.is_empty() {
+                view! { <EmptyState message="No members: people join when its owner invites them (an imported organisation starts with none)." /> }.into_any()
+            } else {
+                view! {
+                    <ul class="mt-2 text-sm">
+                        {org.members.iter().map(|m| view! { <li>{m.email.clone()} " — " {m.role.clone()}</li> }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
         </section>
         <section aria-labelledby="ledger">
             <h2 id="ledger" class="text-xl font-semibold">"Ledger"</h2>
+            {if org.ledger.is_empty() {
+                view! { <EmptyState message="No changes yet: each change of plan, status or MRR at the provider, and each step of collecting a failed payment, appears here." /> }.into_any()
+            } else { view! {
             <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Subscription ledger and payment collection steps, newest first, scrolls sideways">
                 <table class="mt-2 w-full text-sm">
                     <caption class="sr-only">"Subscription ledger and payment collection steps, newest first"</caption>
@@ -334,25 +344,26 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                         <th scope="col" class=TH>"Change"</th>
                         <th scope="col" class=TH>"Status"</th>
                         <th scope="col" class=TH>"Plan or invoice"</th>
-                        <th scope="col" class=TH>"MRR or amount"</th>
+                        <th scope="col" class=TH_NUM>"MRR or amount"</th>
                         <th scope="col" class=TH>"Cause"</th>
                     </tr></thead>
                     <tbody>
                         {org.ledger.into_iter().map(|row| view! {
                             <tr class="border-t border-slate-100" data-ledger-row>
                                 <td class=TD>{row.occurred_at}</td><td class=TD>{words(&row.kind)}</td><td class=TD>{words(&row.status)}</td>
-                                <td class=TD>{row.plan}</td><td class=TD>{row.mrr}</td>
+                                <td class=TD>{row.plan}</td><td class=TD_NUM>{row.mrr}</td>
                                 <td class=TD><code class="text-xs">{row.cause}</code></td>
                             </tr>
                         }).collect_view()}
                     </tbody>
                 </table>
             </div>
+            }.into_any() }}
         </section>
         <section aria-labelledby="emails" class="space-y-2">
             <h2 id="emails" class="text-xl font-semibold">"Emails to its members"</h2>
             {if org.emails.is_empty() {
-                view! { <p class="text-sm text-slate-700">"None yet."</p> }.into_any()
+                view! { <EmptyState message="No emails to its members yet: receipts, trial reminders and billing notices appear here once written." /> }.into_any()
             } else {
                 view! {
                     <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="The latest emails to its members, newest first, scrolls sideways">
@@ -375,7 +386,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                                     view! {
                                         <tr class="border-t border-slate-100 align-top" data-email=email.template.clone()>
                                             <td class=TD>{email.created_at.clone()}</td>
-                                            <th scope="row" class="py-2 pr-4 text-left font-normal">{email.to.clone()}</th>
+                                            <th scope="row" class=ROW_TH>{email.to.clone()}</th>
                                             <td class=TD>{email.subject.clone()}</td>
                                             <td class=TD>{state}</td>
                                             <td class=TD>{(!queued).then(|| view! {
@@ -398,30 +409,45 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
         </section>
         <section aria-labelledby="invoices">
             <h2 id="invoices" class="text-xl font-semibold">"Invoices"</h2>
-            <ul class="mt-2 text-sm">
-                {org.invoices.into_iter().map(|(number, status, total, date)| view! { <li>{date} " — " {number} " — " {words(&status)} " — " {total}</li> }).collect_view()}
-            </ul>
+            {if org.invoices.is_empty() {
+                view! { <EmptyState message="No invoices yet: the first is issued when a trial converts or a plan is paid for." /> }.into_any()
+            } else {
+                view! {
+                    <ul class="mt-2 text-sm">
+                        {org.invoices.into_iter().map(|(number, status, total, date)| view! { <li>{date} " — " {number} " — " {words(&status)} " — " {total}</li> }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
         </section>
         <section aria-labelledby="overrides" class="space-y-3">
             <h2 id="overrides" class="text-xl font-semibold">"Entitlement overrides"</h2>
+            {if org.overrides.is_empty() {
+                view! { <EmptyState message="No overrides: the organisation has its plan's limits and features." /> }.into_any()
+            } else { view! {
             <ul class="space-y-2 text-sm">
                 {org.overrides.into_iter().map(|(override_id, text)| {
                     let org_id = id.clone();
                     let field = format!("remove-reason-{override_id}");
                     view! {
-                        <li data-override=override_id.clone()>
-                            <form method="post" action="/api/admin_remove_override" class="flex flex-wrap items-end gap-2">
-                                <span class="grow">{text}</span>
-                                <input type="hidden" name="organization_id" value=org_id />
-                                <input type="hidden" name="override_id" value=override_id.clone() />
-                                <label for=field.clone() class="sr-only">"Reason for removing it"</label>
-                                <input id=field name="reason" type="text" required maxlength="500" placeholder="Reason" class="rounded-md border border-slate-300 px-2 py-1" />
-                                <button type="submit" class="underline">"Remove"</button>
-                            </form>
+                        <li data-override=override_id.clone() class="flex flex-wrap items-start justify-between gap-2">
+                            <span>{text.clone()}</span>
+                            <RowDangerAction
+                                action="/api/admin_remove_override"
+                                fields=vec![("organization_id", org_id), ("override_id", override_id.clone())]
+                                label="Remove"
+                                target=format!("the override: {text}")
+                                consequence="The organisation falls back to its plan's own limit or feature at once.".to_owned()
+                                button="Remove the override".to_owned()
+                                id=format!("remove-confirm-{override_id}")
+                            >
+                                <label for=field.clone() class="block text-sm font-medium">"Reason (kept in the audit log)"</label>
+                                <input id=field name="reason" type="text" required maxlength="500" class=INPUT />
+                            </RowDangerAction>
                         </li>
                     }
                 }).collect_view()}
             </ul>
+            }.into_any() }}
             <form method="post" action="/api/admin_add_override" class="grid grid-cols-1 gap-3 rounded-lg border border-slate-200 p-4 sm:grid-cols-3" aria-labelledby="override-heading">
                 <h3 id="override-heading" class="font-semibold sm:col-span-3">"Add an override"</h3>
                 <input type="hidden" name="organization_id" value=id.clone() />

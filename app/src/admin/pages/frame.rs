@@ -104,16 +104,10 @@ pub fn admin_outcome<T, V: IntoView + 'static>(
     }
 }
 
-/// Table header cell classes.
-pub const TH: &str = "py-2 pr-4 text-left text-xs font-semibold uppercase tracking-wide text-slate-600";
-/// Table cell classes.
-pub const TD: &str = "py-2 pr-4 align-top";
+pub use crate::ui::danger::DANGER_BUTTON;
+pub use crate::ui::table::{ROW_TH, TD, TD_NUM, TH, TH_NUM};
 /// A small primary button.
 pub const SMALL_BUTTON: &str =
     "rounded-md bg-brand px-3 py-2 text-sm font-semibold text-white hover:opacity-90";
-/// A button whose action is hard to undo: red, and always beside a
-/// confirmation that states the consequence.
-pub const DANGER_BUTTON: &str =
-    "rounded-md bg-red-700 px-3 py-2 text-sm font-semibold text-white hover:bg-red-800";
 /// A text input.
 pub const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-slate-900";

@@ -1,7 +1,7 @@
 //! `/admin/movements?month=YYYY-MM`.
 
 use super::super::analytics_movers::get_movers;
-use super::frame::{AdminNav, TD, TH, admin_outcome};
+use super::frame::{ROW_TH, AdminNav, TD, TH, admin_outcome};
 use crate::ui::query_value;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -37,7 +37,7 @@ pub fn AdminMoversPage() -> impl IntoView {
                                             <tbody>
                                                 {view.rows.into_iter().map(|row| view! {
                                                     <tr class="border-t border-slate-100" data-mover=row.organization_id.clone()>
-                                                        <th scope="row" class="py-2 pr-4 text-left font-normal">
+                                                        <th scope="row" class=ROW_TH>
                                                             <a href=format!("/admin/organizations/{}", row.organization_id) class="underline">{row.name}</a>
                                                         </th>
                                                         <td class=TD>{row.changes}</td>

@@ -3,7 +3,8 @@
 use super::super::ops::{
     EMAIL_STATUSES, EVENT_STATUSES, email_previews, get_event, get_health, list_emails, list_events,
 };
-use super::frame::{AdminNav, SMALL_BUTTON, TD, TH, admin_outcome};
+use crate::ui::danger::RowDangerAction;
+use super::frame::{ROW_TH, AdminNav, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
 use leptos::prelude::*;
@@ -52,7 +53,7 @@ pub fn AdminEventsPage() -> impl IntoView {
                                         {rows.into_iter().map(|row| view! {
                                             <tr class="border-t border-slate-100" data-event=row.provider_event_id.to_owned()>
                                                 <td class=TD>{row.received_at.clone()}</td>
-                                                <th scope="row" class="py-2 pr-4 text-left font-normal">
+                                                <th scope="row" class=ROW_TH>
                                                     <a href=format!("/admin/events/{}", row.id) class="underline">{format!("{} {}", row.provider, row.provider_event_id)}</a>
                                                 </th>
                                                 <td class=TD>{row.event_type.clone()}</td>
@@ -151,7 +152,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
                                             view! {
                                                 <tr class="border-t border-slate-100" data-email=row.template.clone()>
                                                     <td class=TD>{row.created_at.clone()}</td>
-                                                    <th scope="row" class="py-2 pr-4 text-left font-normal">{row.to.clone()}</th>
+                                                    <th scope="row" class=ROW_TH>{row.to.clone()}</th>
                                                     <td class=TD>{row.subject.clone()}</td>
                                                     <td class=TD>{row.attempts}</td>
                                                     <td class=TD>{row.last_error.clone().unwrap_or_default()}</td>
@@ -286,7 +287,7 @@ pub fn AdminApiKeysPage() -> impl IntoView {
                                     {view.keys.into_iter().map(|key| {
                                         view! {
                                             <tr class="border-t border-slate-100" data-key=key.prefix.clone()>
-                                                <th scope="row" class="py-2 pr-4 text-left font-normal">{key.name.clone()}</th>
+                                                <th scope="row" class=ROW_TH>{key.name.clone()}</th>
                                                 <td class="py-2 pr-4 align-top font-mono">{key.prefix.clone()}</td>
                                                 <td class=TD>{key.scope.clone()}</td>
                                                 <td class=TD>{key.created_at.clone()}</td>
@@ -294,10 +295,15 @@ pub fn AdminApiKeysPage() -> impl IntoView {
                                                 <td class=TD>{match key.revoked_at.clone() {
                                                     Some(at) => format!("revoked {at}").into_any(),
                                                     None => view! {
-                                                        <form method="post" action="/api/admin_revoke_api_key">
-                                                            <input type="hidden" name="prefix" value=key.prefix.clone() />
-                                                            <button type="submit" class="underline">"Revoke"</button>
-                                                        </form>
+                                                        <RowDangerAction
+                                                            action="/api/admin_revoke_api_key"
+                                                            fields=vec![("prefix", key.prefix.clone())]
+                                                            label="Revoke"
+                                                            target=format!("the key {}", key.prefix)
+                                                            consequence="Requests with this key are refused from now on; a revoked key cannot be restored.".to_owned()
+                                                            button="Revoke the key".to_owned()
+                                                            id=format!("revoke-{}", key.prefix)
+                                                        />
                                                     }.into_any(),
                                                 }}</td>
                                             </tr>
@@ -418,7 +424,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                             let failed = line.failed;
                             view! {
                                 <tr class="border-t border-slate-100 align-top" data-schedule=line.name.clone()>
-                                    <th scope="row" class="py-2 pr-4 text-left font-normal">
+                                    <th scope="row" class=ROW_TH>
                                         <code class="font-semibold">{line.name.clone()}</code>
                                         <span class="block max-w-md text-slate-600">{line.does.clone()}</span>
                                     </th>
@@ -454,7 +460,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                             <tbody>
                                 {record.queues.into_iter().map(|q| view! {
                                     <tr class="border-t border-slate-100">
-                                        <th scope="row" class="py-2 pr-4 text-left font-normal"><code>{q.kind}</code></th>
+                                        <th scope="row" class=ROW_TH><code>{q.kind}</code></th>
                                         <td class="py-2 pr-4 text-right tabular-nums">{q.due}</td>
                                         <td class="py-2 pr-4 text-right tabular-nums">{q.running}</td>
                                         <td class="py-2 pr-4 text-right tabular-nums">{q.scheduled}</td>
@@ -484,7 +490,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                             <tbody>
                                 {record.dead.into_iter().map(|job| view! {
                                     <tr class="border-t border-slate-100 align-top" data-dead-job=job.job_id>
-                                        <th scope="row" class="py-2 pr-4 text-left font-normal tabular-nums">{job.job_id}</th>
+                                        <th scope="row" class="py-2 pr-4 text-left align-top font-normal tabular-nums">{job.job_id}</th>
                                         <td class="py-2 pr-4"><code>{job.kind}</code></td>
                                         <td class="py-2 pr-4 tabular-nums">{job.attempts}</td>
                                         <td class=TD>{job.due}</td>
@@ -516,7 +522,7 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                                     let outcome = run.outcome.clone();
                                     view! {
                                     <tr class="border-t border-slate-100 align-top" data-run-outcome=outcome>
-                                        <th scope="row" class="py-2 pr-4 text-left font-normal whitespace-nowrap">{run.started}</th>
+                                        <th scope="row" class="py-2 pr-4 text-left align-top font-normal whitespace-nowrap">{run.started}</th>
                                         <td class="py-2 pr-4"><code>{format!("{} #{}", run.kind, run.job_id)}</code></td>
                                         <td class="py-2 pr-4 tabular-nums">{run.attempt}</td>
                                         <td class="py-2 pr-4 tabular-nums">{run.took}</td>

@@ -2,6 +2,7 @@
 //! endpoint's deliveries and attempts with disable/enable and replay.
 
 use super::super::webhooks::{get_endpoint, get_endpoints};
+use crate::ui::danger::ConfirmDanger;
 use super::frame::{AdminNav, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
@@ -54,7 +55,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
                                                 let href = format!("/admin/webhooks/{}", endpoint.id);
                                                 view! {
                                                     <tr class="border-t border-slate-100" data-endpoint=endpoint.id.clone()>
-                                                        <th scope="row" class="break-all py-2 pr-4 text-left font-normal">
+                                                        <th scope="row" class="break-all py-2 pr-4 text-left align-top font-normal">
                                                             <a href=href class="underline">{endpoint.url.clone()}</a>
                                                         </th>
                                                         <td class=TD>{endpoint.description.clone()}</td>
@@ -108,10 +109,20 @@ pub fn AdminWebhookPage() -> impl IntoView {
                                     <div><dt class="inline font-semibold">"Added: "</dt><dd class="inline">{endpoint.created_at.clone()}</dd></div>
                                 </dl>
                                 <div class="flex flex-wrap items-end gap-6">
-                                    <form method="post" action="/api/admin_set_webhook_endpoint">
+                                    <form method="post" action="/api/admin_set_webhook_endpoint" class="space-y-2">
                                         <input type="hidden" name="id" value=id />
                                         <input type="hidden" name="enabled" value=if enabled { "false" } else { "true" } />
-                                        <button type="submit" class=SMALL_BUTTON>{if enabled { "Disable the endpoint" } else { "Enable the endpoint" }}</button>
+                                        {if enabled {
+                                            view! {
+                                                <ConfirmDanger
+                                                    id="disable-confirm".to_owned()
+                                                    consequence="Events from now on are not sent to it, and deliveries already waiting are held until it is enabled again.".to_owned()
+                                                    button="Disable the endpoint".to_owned()
+                                                />
+                                            }.into_any()
+                                        } else {
+                                            view! { <button type="submit" class=SMALL_BUTTON>"Enable the endpoint"</button> }.into_any()
+                                        }}
                                     </form>
                                     <form method="post" action="/api/admin_replay_webhook_event" class="flex flex-wrap items-end gap-3">
                                         <input type="hidden" name="id" value=replay_id />
@@ -139,7 +150,7 @@ pub fn AdminWebhookPage() -> impl IntoView {
                                                         let event_id = delivery.event_id.clone();
                                                         view! {
                                                             <tr class="border-t border-slate-100 align-top" data-delivery=delivery.event_id.clone()>
-                                                                <th scope="row" class="break-all py-2 pr-4 text-left font-mono font-normal">{delivery.event_id.clone()}</th>
+                                                                <th scope="row" class="break-all py-2 pr-4 text-left align-top font-mono font-normal">{delivery.event_id.clone()}</th>
                                                                 <td class=TD>{delivery.event_type.clone()}</td>
                                                                 <td class=TD data-delivery-state>{delivery.state.clone()}</td>
                                                                 <td class=TD>
