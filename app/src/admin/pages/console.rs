@@ -174,6 +174,9 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
 }
 
 fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <EmptyState message="No entries: every action an admin takes (with its reason) is kept here, and cannot be changed." /> }.into_any();
+    }
     view! {
         <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label=format!("{caption}, scrolls sideways")>
             <table class="w-full text-sm">
@@ -210,6 +213,7 @@ fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
             </table>
         </div>
     }
+    .into_any()
 }
 
 /// `/admin/organizations/:id`: everything about one organisation, and its actions.

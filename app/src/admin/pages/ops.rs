@@ -4,7 +4,8 @@ use super::super::ops::{
     EMAIL_STATUSES, EVENT_STATUSES, email_previews, get_event, get_health, list_emails, list_events,
 };
 use crate::ui::danger::RowDangerAction;
-use super::frame::{ROW_TH, AdminNav, SMALL_BUTTON, TD, TH, admin_outcome};
+use super::frame::{AdminNav, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use crate::ui::table::EmptyState;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
 use leptos::prelude::*;
@@ -40,13 +41,15 @@ pub fn AdminEventsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new({
                     async move {
-                        admin_outcome(events.await, |rows| view! {
+                        admin_outcome(events.await, |rows| if rows.is_empty() {
+                            view! { <EmptyState message="No provider events here: each event Stripe (or the sandbox) sends is listed once it arrives, with what became of it." /> }.into_any()
+                        } else { view! {
                             <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Provider events, newest first, scrolls sideways">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Provider events, newest first"</caption>
                                     <thead><tr>
                                         <th scope="col" class=TH>"Received"</th><th scope="col" class=TH>"Event"</th>
-                                        <th scope="col" class=TH>"Type"</th><th scope="col" class=TH>"Attempts"</th>
+                                        <th scope="col" class=TH>"Type"</th><th scope="col" class=TH_NUM>"Attempts"</th>
                                         <th scope="col" class=TH>"Reason"</th>
                                     </tr></thead>
                                     <tbody>
@@ -57,14 +60,14 @@ pub fn AdminEventsPage() -> impl IntoView {
                                                     <a href=format!("/admin/events/{}", row.id) class="underline">{format!("{} {}", row.provider, row.provider_event_id)}</a>
                                                 </th>
                                                 <td class=TD>{row.event_type.clone()}</td>
-                                                <td class=TD>{row.attempts}</td>
+                                                <td class=TD_NUM>{row.attempts}</td>
                                                 <td class=TD>{row.reason.clone().unwrap_or_default()}</td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
                                 </table>
                             </div>
-                        })
+                        }.into_any() })
                     }
                 })}
             </Suspense>
@@ -137,13 +140,15 @@ pub fn AdminEmailsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new({
                     async move {
-                        admin_outcome(emails.await, |rows| view! {
+                        admin_outcome(emails.await, |rows| if rows.is_empty() {
+                            view! { <EmptyState message="No emails here: every email Gatehouse writes (receipts, reminders, invitations) is listed with its delivery, newest first." /> }.into_any()
+                        } else { view! {
                             <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Emails, newest first, scrolls sideways">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Emails, newest first"</caption>
                                     <thead><tr>
                                         <th scope="col" class=TH>"Written"</th><th scope="col" class=TH>"To"</th>
-                                        <th scope="col" class=TH>"Subject"</th><th scope="col" class=TH>"Attempts"</th>
+                                        <th scope="col" class=TH>"Subject"</th><th scope="col" class=TH_NUM>"Attempts"</th>
                                         <th scope="col" class=TH>"Last error"</th><th scope="col" class=TH><span class="sr-only">"Action"</span></th>
                                     </tr></thead>
                                     <tbody>
@@ -154,7 +159,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
                                                     <td class=TD>{row.created_at.clone()}</td>
                                                     <th scope="row" class=ROW_TH>{row.to.clone()}</th>
                                                     <td class=TD>{row.subject.clone()}</td>
-                                                    <td class=TD>{row.attempts}</td>
+                                                    <td class=TD_NUM>{row.attempts}</td>
                                                     <td class=TD>{row.last_error.clone().unwrap_or_default()}</td>
                                                     <td class=TD>{dead.then(|| view! {
                                                         <form method="post" action="/api/admin_resend_email" class="flex flex-wrap items-end gap-2">
@@ -170,7 +175,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </div>
-                        })
+                        }.into_any() })
                     }
                 })}
             </Suspense>
@@ -275,6 +280,9 @@ pub fn AdminApiKeysPage() -> impl IntoView {
                                 </select></div>
                             <button type="submit" class=SMALL_BUTTON>"Make a key"</button>
                         </form>
+                        {if view.keys.is_empty() {
+                            view! { <EmptyState message="No API keys yet: make one above for the product that reads entitlements and reports usage." /> }.into_any()
+                        } else { view! {
                         <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="API keys, newest first, scrolls sideways">
                             <table class="w-full text-sm">
                                 <caption class="sr-only">"API keys, newest first"</caption>
@@ -312,6 +320,7 @@ pub fn AdminApiKeysPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         </div>
+                        }.into_any() }}
                     })
                 })}
             </Suspense>
@@ -514,8 +523,8 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                         <table class="w-full text-sm">
                             <caption class="sr-only">"The latest 30 attempts, newest first"</caption>
                             <thead><tr>
-                                <th scope="col" class=TH>"Started"</th><th scope="col" class=TH>"Kind"</th><th scope="col" class=TH>"Attempt"</th>
-                                <th scope="col" class=TH>"Took"</th><th scope="col" class=TH>"Outcome"</th><th scope="col" class=TH>"Process"</th>
+                                <th scope="col" class=TH>"Started"</th><th scope="col" class=TH>"Kind"</th><th scope="col" class=TH_NUM>"Attempt"</th>
+                                <th scope="col" class=TH_NUM>"Took"</th><th scope="col" class=TH>"Outcome"</th><th scope="col" class=TH>"Process"</th>
                             </tr></thead>
                             <tbody>
                                 {record.runs.into_iter().map(|run| {
@@ -524,8 +533,8 @@ fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
                                     <tr class="border-t border-slate-100 align-top" data-run-outcome=outcome>
                                         <th scope="row" class="py-2 pr-4 text-left align-top font-normal whitespace-nowrap">{run.started}</th>
                                         <td class="py-2 pr-4"><code>{format!("{} #{}", run.kind, run.job_id)}</code></td>
-                                        <td class="py-2 pr-4 tabular-nums">{run.attempt}</td>
-                                        <td class="py-2 pr-4 tabular-nums">{run.took}</td>
+                                        <td class=TD_NUM>{run.attempt}</td>
+                                        <td class=TD_NUM>{run.took}</td>
                                         <td class="py-2 pr-4">{run.outcome}{run.error.map(|error| view! { <span class="block max-w-xs break-words text-red-800">{error}</span> })}</td>
                                         <td class="py-2 pr-4 font-mono text-xs">{run.worker}</td>
                                     </tr>

@@ -3,7 +3,8 @@
 
 use super::super::webhooks::{get_endpoint, get_endpoints};
 use crate::ui::danger::ConfirmDanger;
-use super::frame::{AdminNav, SMALL_BUTTON, TD, TH, admin_outcome};
+use crate::ui::table::EmptyState;
+use super::frame::{TD_NUM, TH_NUM, AdminNav, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
 use leptos::prelude::*;
@@ -39,7 +40,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
                             <button type="submit" class=SMALL_BUTTON>"Add the endpoint"</button>
                         </form>
                         {if view.endpoints.is_empty() {
-                            view! { <p class="text-sm text-slate-700">"No endpoints yet."</p> }.into_any()
+                            view! { <EmptyState message="No endpoints yet: add one above, and every subscription and entitlement change is POSTed to it, signed." /> }.into_any()
                         } else {
                             view! {
                                 <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Webhook endpoints, newest first, scrolls sideways">
@@ -47,7 +48,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
                                         <caption class="sr-only">"Webhook endpoints, newest first"</caption>
                                         <thead><tr>
                                             <th scope="col" class=TH>"URL"</th><th scope="col" class=TH>"Description"</th>
-                                            <th scope="col" class=TH>"State"</th><th scope="col" class=TH>"Pending"</th>
+                                            <th scope="col" class=TH>"State"</th><th scope="col" class=TH_NUM>"Pending"</th>
                                             <th scope="col" class=TH>"Last attempt"</th><th scope="col" class=TH>"Added"</th>
                                         </tr></thead>
                                         <tbody>
@@ -60,7 +61,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
                                                         </th>
                                                         <td class=TD>{endpoint.description.clone()}</td>
                                                         <td class=TD>{endpoint.state.clone()}</td>
-                                                        <td class=TD>{endpoint.pending}</td>
+                                                        <td class=TD_NUM>{endpoint.pending}</td>
                                                         <td class=TD>{endpoint.last_attempt_at.clone()}</td>
                                                         <td class=TD>{endpoint.created_at.clone()}</td>
                                                     </tr>
@@ -133,7 +134,7 @@ pub fn AdminWebhookPage() -> impl IntoView {
                                 </div>
                                 <h2 class="text-xl font-semibold">"Latest deliveries"</h2>
                                 {if detail.deliveries.is_empty() {
-                                    view! { <p class="text-sm text-slate-700">"Nothing was sent to this endpoint yet."</p> }.into_any()
+                                    view! { <EmptyState message="Nothing was sent to this endpoint yet: each event after it was added appears here with every attempt." /> }.into_any()
                                 } else {
                                     view! {
                                         <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Deliveries to this endpoint, newest first, with every attempt, scrolls sideways">

@@ -217,7 +217,7 @@ pub fn BillingPanels(view: BillingView, feedback: FormFeedback) -> impl IntoView
         <section aria-labelledby="invoices-heading">
             <h2 id="invoices-heading" class="text-xl font-semibold">"Invoices"</h2>
             {if no_invoices {
-                view! { <p class="mt-2 text-slate-600">"No invoices yet."</p> }.into_any()
+                view! { <crate::ui::table::EmptyState message="No invoices yet: the first arrives when you pay for a plan, or when your trial ends with one chosen." /> }.into_any()
             } else {
                 view! {
                     <table class="mt-2 w-full text-sm">
