@@ -67,9 +67,7 @@ pub async fn organizations(
         select o.organization_id, o.name, o.external_id, o.created_at as "created_at: DateTime<Utc>",
                o.suspended_at is not null as "suspended!", p.plan_key as "tier?", s.status as "status?"
         from organization o
-        left join lateral (select plan_id, status from subscription s
-                           where s.organization_id = o.organization_id and s.live
-                           order by s.created_at desc limit 1) s on true
+        left join lateral current_subscription(o.organization_id) s on true
         left join plan p on p.plan_id = s.plan_id
         where ($1::text is null
                or o.name ilike $1
@@ -238,11 +236,11 @@ pub async fn organization_detail(
     .collect();
     // language=PostgreSQL
     let subscription = sqlx::query!(
-        r#"select s.status, p.plan_key, s.billing_cycle, s.provider, s.import_key,
+        r#"select s.status as "status!", p.plan_key, s.billing_cycle as "billing_cycle!", s.provider, s.import_key,
                   s.trial_end as "trial_end: DateTime<Utc>",
-                  s.current_period_end as "current_period_end: DateTime<Utc>", s.cancel_at_period_end
-           from subscription s join plan p using (plan_id)
-           where s.organization_id = $1 and s.live order by s.created_at desc limit 1"#,
+                  s.current_period_end as "current_period_end: DateTime<Utc>",
+                  s.cancel_at_period_end as "cancel_at_period_end!"
+           from current_subscription($1) s join plan p using (plan_id)"#,
         organization_id
     )
     .fetch_optional(pool)

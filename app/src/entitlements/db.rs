@@ -132,8 +132,7 @@ pub async fn organization_state(
                 where v.organization_id = o.organization_id and v.accepted_at is null and v.revoked_at is null
                   and v.expires_at > $3) as "next_invitation_expiry: DateTime<Utc>"
         from organization o
-        left join lateral (select * from subscription where organization_id = o.organization_id and live
-                           order by created_at desc limit 1) s on true
+        left join lateral current_subscription(o.organization_id) s on true
         left join plan p on p.plan_id = s.plan_id
         where o.organization_id = $1 or o.external_id = $2
         "#,

@@ -184,9 +184,7 @@ async fn locked(conn: &mut PgConnection, named: Named<'_>) -> Result<Option<Lice
                coalesce(s.cancel_at_period_end, false) as "cancel_at_period_end!"
         from license l
         join organization o using (organization_id)
-        left join lateral (select status, current_period_end, cancel_at_period_end from subscription
-                           where organization_id = l.organization_id and live
-                           order by created_at desc limit 1) s on true
+        left join lateral current_subscription(l.organization_id) s on true
         where (l.key_hash = $1 or ($1 is null and l.license_id = $2 and l.organization_id = $3))
         for update of l
         "#,

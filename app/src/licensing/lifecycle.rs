@@ -138,9 +138,7 @@ pub async fn send_expiry_alerts(
                coalesce(s.cancel_at_period_end, false) as "cancel_at_period_end!"
         from license l
         join organization o using (organization_id)
-        left join lateral (select status, current_period_end, cancel_at_period_end from subscription
-                           where organization_id = l.organization_id and live
-                           order by created_at desc limit 1) s on true
+        left join lateral current_subscription(l.organization_id) s on true
         where l.revoked_at is null
         "#
     )

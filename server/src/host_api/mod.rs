@@ -175,8 +175,7 @@ async fn list_organizations(
         select o.organization_id, o.name, o.external_id, o.created_at as "created_at: DateTime<Utc>",
                p.plan_key as "tier?", s.status as "status?"
         from organization o
-        left join lateral (select * from subscription where organization_id = o.organization_id and live
-                           order by created_at desc limit 1) s on true
+        left join lateral current_subscription(o.organization_id) s on true
         left join plan p on p.plan_id = s.plan_id
         where ($1::text is null or o.external_id = $1)
           and ($2::uuid is null or (o.created_at, o.organization_id) <

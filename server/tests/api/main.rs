@@ -10,6 +10,7 @@ mod admin_webhooks;
 mod analytics;
 mod billing_events;
 mod billing_tenancy;
+mod current_subscription;
 mod danger_actions;
 mod catalog;
 mod collection;

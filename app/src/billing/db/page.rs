@@ -54,8 +54,9 @@ pub async fn billing_row(pool: &PgPool, scope: &TenantScope) -> Result<Option<Bi
     // language=PostgreSQL
     let Some(row) = sqlx::query!(
         r#"
-        select s.subscription_id, s.provider, s.provider_subscription_id, p.plan_key, p.name as plan_name,
-               s.billing_cycle, s.status, s.cancel_at_period_end, s.scheduled_change,
+        select s.subscription_id as "subscription_id!", s.provider, s.provider_subscription_id, p.plan_key,
+               p.name as plan_name, s.billing_cycle as "billing_cycle!", s.status as "status!",
+               s.cancel_at_period_end as "cancel_at_period_end!", s.scheduled_change,
                floor(extract(epoch from s.trial_end))::bigint as trial_end,
                floor(extract(epoch from s.current_period_start))::bigint as current_period_start,
                floor(extract(epoch from s.current_period_end))::bigint as current_period_end,
@@ -63,9 +64,7 @@ pub async fn billing_row(pool: &PgPool, scope: &TenantScope) -> Result<Option<Bi
                      order by i.lookup_key) as "item_keys!",
                array(select i.quantity from subscription_item i where i.subscription_id = s.subscription_id
                      order by i.lookup_key) as "item_quantities!"
-        from subscription s join plan p using (plan_id)
-        where s.organization_id = $1 and s.live
-        order by s.created_at desc limit 1
+        from current_subscription($1) s join plan p using (plan_id)
         "#,
         scope.organization_id()
     )
