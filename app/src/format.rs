@@ -1,6 +1,8 @@
-//! How pages write dates and times, from one place so the same instant
-//! reads the same on every page: `7 Dec 2026`, `Dec 2026`,
-//! `7 Dec 2026, 02:45 UTC`. Times are always UTC and say so. (Money is
+//! How pages and emails write dates and times, from one place so the same
+//! instant reads the same everywhere: the console's `7 Dec 2026`,
+//! `Dec 2026`, `7 Dec 2026, 02:45 UTC` (and to the second where operations
+//! need it), the customer's `7 December 2026` in the portal and emails, and
+//! a chart axis's `Dec 07 02:45`. Times are always UTC and say so. (Money is
 //! written by the catalogue's `Money`, which knows each currency's digits.)
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -8,6 +10,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 /// A day: `7 Dec 2026`.
 pub fn day(day: NaiveDate) -> String {
     day.format("%-d %b %Y").to_string()
+}
+
+/// A day as customers read it, in the portal and in emails: `7 December 2026`.
+pub fn long_day(day: NaiveDate) -> String {
+    day.format("%-d %B %Y").to_string()
 }
 
 /// The calendar month of `day`: `Dec 2026`.
@@ -18,6 +25,18 @@ pub fn month_of(day: NaiveDate) -> String {
 /// An instant to the minute: `7 Dec 2026, 02:45 UTC`.
 pub fn minute(at: DateTime<Utc>) -> String {
     at.format("%-d %b %Y, %H:%M UTC").to_string()
+}
+
+/// An instant to the second, for operations (runs, attempts, events):
+/// `7 Dec 2026, 02:45:07 UTC`.
+pub fn second(at: DateTime<Utc>) -> String {
+    at.format("%-d %b %Y, %H:%M:%S UTC").to_string()
+}
+
+/// A chart axis's instant, short enough for a tick (UTC, as the axis says):
+/// `Dec 07 02:45`.
+pub fn axis_minute(at: DateTime<Utc>) -> String {
+    at.format("%b %d %H:%M").to_string()
 }
 
 #[cfg(test)]
@@ -37,6 +56,10 @@ mod tests {
             assert_eq!(day(at.date_naive()), want_day);
             assert_eq!(minute(at), want_minute);
         }
+        let at = Utc.with_ymd_and_hms(2026, 12, 7, 2, 45, 7).unwrap();
+        assert_eq!(long_day(at.date_naive()), "7 December 2026");
+        assert_eq!(second(at), "7 Dec 2026, 02:45:07 UTC");
+        assert_eq!(axis_minute(at), "Dec 07 02:45");
         assert_eq!(
             month_of(Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).unwrap().date_naive()),
             "Dec 2026"

@@ -87,7 +87,7 @@ pub struct HealthLine {
 /// A time as the operations pages show it, to the second.
 #[cfg(feature = "ssr")]
 pub(super) fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    crate::format::second(at)
 }
 
 /// The statuses a provider event can be in, as the page lists them.

@@ -108,7 +108,7 @@ pub async fn organizations(
             external_id: r.external_id,
             tier: r.tier,
             status: r.status,
-            created: r.created_at.format("%Y-%m-%d").to_string(),
+            created: crate::format::day(r.created_at.date_naive()),
             suspended: r.suspended,
         })
         .collect();
@@ -128,7 +128,7 @@ fn money(cents: i64, currency: &str) -> String {
 }
 
 fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::format::minute(at)
 }
 
 /// Audit entries, newest first, before the entry `before`; filtered by
@@ -358,7 +358,7 @@ pub async fn organization_detail(
             r.number.unwrap_or_else(|| "—".to_owned()),
             r.status,
             money(r.total, &r.currency),
-            r.issued_at.format("%Y-%m-%d").to_string(),
+            crate::format::day(r.issued_at.date_naive()),
         )
     })
     .collect();

@@ -425,7 +425,7 @@ async fn tell(
             &amount,
             case.attempt.max(1) as u32,
             case.next_retry_at
-                .map(|at| at.format("%-d %B %Y").to_string())
+                .map(|at| crate::format::long_day(at.date_naive()))
                 .as_deref(),
             &billing_url,
         )),
@@ -576,8 +576,8 @@ pub async fn cases_of(
         occurred_at: DateTime<Utc>,
     }
     let grace = TimeDelta::days(i64::from(grace_days));
-    let day = |at: DateTime<Utc>| at.format("%-d %B %Y").to_string();
-    let moment = |at: DateTime<Utc>| at.format("%-d %b %Y %H:%M UTC").to_string();
+    let day = |at: DateTime<Utc>| crate::format::long_day(at.date_naive());
+    let moment = crate::format::minute;
     Ok(rows
         .into_iter()
         .filter_map(|row| {

@@ -67,7 +67,7 @@ pub async fn after_subscription_event(
         )
     } else if state.cancel_at_period_end && !ended {
         let ends_on = DateTime::from_timestamp(state.current_period_end, 0)
-            .map(|at| at.format("%-d %B %Y").to_string())
+            .map(|at| crate::format::long_day(at.date_naive()))
             .unwrap_or_default();
         (
             templates::cancellation_scheduled(brand, &organization, &ends_on, &billing_url),

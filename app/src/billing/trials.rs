@@ -224,7 +224,7 @@ async fn record_reminder(
     if !(new && sent) {
         return Ok(false);
     }
-    let ends_on = trial.trial_end.format("%-d %B %Y").to_string();
+    let ends_on = crate::format::long_day(trial.trial_end.date_naive());
     let charge = trial
         .charge_minor
         .as_ref()

@@ -13,7 +13,7 @@ use uuid::Uuid;
 /// A Unix time as the pages print a date: `1 March 2026`.
 pub fn date(unix: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp(unix, 0)
-        .map(|t| t.format("%-d %B %Y").to_string())
+        .map(|t| crate::format::long_day(t.date_naive()))
         .unwrap_or_default()
 }
 

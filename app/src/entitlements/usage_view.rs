@@ -119,7 +119,7 @@ pub async fn get_usage_view() -> Result<UsageView, AppError> {
         .collect();
     let labels: Vec<String> = times
         .iter()
-        .map(|t| t.format("%b %d %H:%M").to_string())
+        .map(|t| crate::format::axis_minute(*t))
         .collect();
     let mut history = vec![
         std::iter::once("Recorded (UTC)".to_owned())

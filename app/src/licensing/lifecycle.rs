@@ -178,7 +178,7 @@ pub async fn send_expiry_alerts(
             let message = templates::license_expiring(
                 &notices.brand,
                 &license.organization,
-                &standing.expires_at.format("%-d %B %Y").to_string(),
+                &crate::format::long_day(standing.expires_at.date_naive()),
                 days_left.min(days_before),
                 &licenses_url(notices),
             );

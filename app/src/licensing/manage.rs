@@ -25,7 +25,7 @@ pub fn status_words(standing: &LicenseStanding) -> &'static str {
 }
 
 fn minute(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::format::minute(time)
 }
 
 /// The organisation's licences, newest first, with their live machines;
@@ -99,7 +99,7 @@ pub async fn licenses_of(
             past_due: standing.past_due,
             suspended_by_hand: suspended_at.is_some(),
             renews: standing.renews,
-            expires_on: standing.expires_at.format("%Y-%m-%d").to_string(),
+            expires_on: crate::format::day(standing.expires_at.date_naive()),
             grace_days: row.grace_days,
             max_activations: row.max_activations,
             node_locked: row.node_locked,
@@ -109,7 +109,7 @@ pub async fn licenses_of(
                 "By the platform team"
             }
             .to_owned(),
-            issued_on: row.issued_at.format("%Y-%m-%d").to_string(),
+            issued_on: crate::format::day(row.issued_at.date_naive()),
             activations,
         });
     }

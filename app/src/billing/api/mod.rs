@@ -59,7 +59,7 @@ pub(crate) fn provider_error(error: ProviderError) -> AppError {
 #[cfg(feature = "ssr")]
 fn date(unix: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp(unix, 0)
-        .map(|t| t.format("%-d %B %Y").to_string())
+        .map(|t| crate::format::long_day(t.date_naive()))
         .unwrap_or_default()
 }
 
