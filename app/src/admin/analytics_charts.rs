@@ -323,12 +323,7 @@ pub fn charts(
     });
     let forecast = super::analytics_forecast_chart::forecast_chart(&report.months, &report.forecast.months)
         .map(|(svg, summary)| ChartView { svg, summary });
-    [
-        mrr.flatten(),
-        movements.flatten(),
-        cohorts.flatten(),
-        forecast,
-    ]
+    [mrr.flatten(), movements.flatten(), cohorts.flatten(), forecast]
 }
 
 #[cfg(test)]

@@ -28,7 +28,12 @@ fn slots(actuals: &[MonthReport], forecast: &[ForecastMonth]) -> Option<Vec<Slot
     let last = actuals.last()?;
     let ahead: Option<Vec<(String, (i64, i64, i64))>> = forecast
         .iter()
-        .map(|m| Some((m.month.to_string(), (m.mrr_cents?, m.lower_cents?, m.upper_cents?))))
+        .map(|m| {
+            Some((
+                m.month.to_string(),
+                (m.mrr_cents?, m.lower_cents?, m.upper_cents?),
+            ))
+        })
         .collect();
     let ahead = ahead.filter(|a| !a.is_empty())?;
     let shown = &actuals[actuals.len().saturating_sub(ACTUAL_MONTHS)..];
@@ -156,8 +161,15 @@ fn draw(slots: &[Slot]) -> Result<String, charts_rs::CanvasError> {
         .enumerate()
         .filter_map(|(i, s)| s.forecast.map(|f| (i, f)))
         .collect();
-    let mut outline: Vec<Point> = band.iter().map(|(i, (_, _, h))| (x_of(*i), y_of(*h)).into()).collect();
-    outline.extend(band.iter().rev().map(|(i, (_, l, _))| Point::from((x_of(*i), y_of(*l)))));
+    let mut outline: Vec<Point> = band
+        .iter()
+        .map(|(i, (_, _, h))| (x_of(*i), y_of(*h)).into())
+        .collect();
+    outline.extend(
+        band.iter()
+            .rev()
+            .map(|(i, (_, l, _))| Point::from((x_of(*i), y_of(*l)))),
+    );
     canvas.polygon(Polygon {
         color: None,
         fill: Some(Color::from(BAND_COLOUR)),
@@ -165,7 +177,10 @@ fn draw(slots: &[Slot]) -> Result<String, charts_rs::CanvasError> {
     });
     canvas.straight_line(StraightLine {
         color: Some(Color::from(FORECAST_COLOUR)),
-        points: band.iter().map(|(i, (c, _, _))| (x_of(*i), y_of(*c)).into()).collect(),
+        points: band
+            .iter()
+            .map(|(i, (c, _, _))| (x_of(*i), y_of(*c)).into())
+            .collect(),
         stroke_width: 2.0,
         stroke_dash_array: Some("5,3".to_owned()),
         symbol: None,
@@ -233,7 +248,12 @@ mod tests {
     #[test]
     fn the_forecast_starts_where_the_actuals_end_on_one_axis() {
         let actuals: Vec<MonthReport> = (1..=14)
-            .map(|m| actual(&format!("{}-{:02}", 2025 + (m - 1) / 12, (m - 1) % 12 + 1), 100_000 + m * 1_000))
+            .map(|m| {
+                actual(
+                    &format!("{}-{:02}", 2025 + (m - 1) / 12, (m - 1) % 12 + 1),
+                    100_000 + m * 1_000,
+                )
+            })
             .collect();
         let forecast: Vec<ForecastMonth> = (3..=5)
             .map(|m| ahead(&format!("2026-{m:02}"), 115_000 + m * 1_000, m * 500))
@@ -243,11 +263,23 @@ mod tests {
         assert_eq!(slots.len(), ACTUAL_MONTHS + 3);
         assert_eq!(slots[0].month, "2025-03");
         assert_eq!(slots[11].actual, Some(114_000));
-        assert_eq!(slots[11].forecast, Some((114_000, 114_000, 114_000)), "joined at the last actual");
-        assert!(slots[12..].iter().all(|s| s.actual.is_none() && s.forecast.is_some()));
+        assert_eq!(
+            slots[11].forecast,
+            Some((114_000, 114_000, 114_000)),
+            "joined at the last actual"
+        );
+        assert!(
+            slots[12..]
+                .iter()
+                .all(|s| s.actual.is_none() && s.forecast.is_some())
+        );
 
         let (svg, summary) = forecast_chart(&actuals, &forecast).expect("a chart");
-        assert_eq!(svg.matches("<circle").count(), ACTUAL_MONTHS, "a dot per actual month");
+        assert_eq!(
+            svg.matches("<circle").count(),
+            ACTUAL_MONTHS,
+            "a dot per actual month"
+        );
         assert!(svg.contains("stroke-dasharray=\"5,3\""), "the forecast is dashed");
         for text in ["Actual MRR", "Forecast", "8 in 10 outcomes", "2025-03", "$1,200"] {
             assert!(svg.contains(text), "{text}");

@@ -176,11 +176,7 @@ pub async fn add_endpoint(url: String, description: String) -> Result<(), AppErr
 
 /// Disables (`enabled` = `false`) or enables an endpoint.
 #[server(prefix = "/api", endpoint = "admin_set_webhook_endpoint")]
-pub async fn set_endpoint(
-    id: String,
-    enabled: String,
-    confirm: Option<String>,
-) -> Result<(), AppError> {
+pub async fn set_endpoint(id: String, enabled: String, confirm: Option<String>) -> Result<(), AppError> {
     let admin = session::require_admin().await?;
     let context = app_context()?;
     let now = context.clock.now();

@@ -117,10 +117,7 @@ pub async fn get_usage_view() -> Result<UsageView, AppError> {
             (m.name.clone(), values)
         })
         .collect();
-    let labels: Vec<String> = times
-        .iter()
-        .map(|t| crate::format::axis_minute(*t))
-        .collect();
+    let labels: Vec<String> = times.iter().map(|t| crate::format::axis_minute(*t)).collect();
     let mut history = vec![
         std::iter::once("Recorded (UTC)".to_owned())
             .chain(series.iter().map(|(name, _)| name.clone()))

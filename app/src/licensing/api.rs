@@ -33,10 +33,7 @@ pub async fn get_licenses() -> Result<LicensesOverview, AppError> {
 /// Frees the seat a machine holds (owners and admins), so another machine
 /// can activate.
 #[server(prefix = "/api", endpoint = "license_free_seat")]
-pub async fn free_license_seat(
-    activation_id: String,
-    confirm: Option<String>,
-) -> Result<(), AppError> {
+pub async fn free_license_seat(activation_id: String, confirm: Option<String>) -> Result<(), AppError> {
     let (_, scope) = require_member().await?;
     if !scope.role().manages_billing() {
         return Err(AppError::Forbidden);

@@ -9,8 +9,8 @@
 
 use super::view::LicenseView;
 use crate::admin::pages::frame::{INPUT, SMALL_BUTTON};
-use crate::ui::danger::ConfirmDanger;
 use crate::error::AppError;
+use crate::ui::danger::ConfirmDanger;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]

@@ -6,8 +6,8 @@
 
 use super::api::get_licenses;
 use super::view::{LicenseView, LicensesOverview};
-use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::danger::RowDangerAction;
+use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::portal_frame::{PortalNav, portal_outcome};
 use crate::ui::product_name;
 use leptos::prelude::*;

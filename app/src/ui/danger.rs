@@ -96,7 +96,15 @@ mod tests {
         assert!(confirmed(Some("yes")).is_ok());
         assert!(confirmed(Some(" yes ")).is_ok());
         // What a missing, unticked, forged or default-valued box sends.
-        for refused in [None, Some(""), Some("no"), Some("on"), Some("true"), Some("YES!"), Some("y")] {
+        for refused in [
+            None,
+            Some(""),
+            Some("no"),
+            Some("on"),
+            Some("true"),
+            Some("YES!"),
+            Some("y"),
+        ] {
             let error = confirmed(refused).expect_err("not confirmed");
             assert_eq!(error.status_code(), 422, "{refused:?}");
         }

@@ -3,7 +3,8 @@
 //! cell of a row (its header included) set from the top.
 
 /// A column header over text.
-pub const TH: &str = "py-2 pr-4 text-left align-bottom text-xs font-semibold uppercase tracking-wide text-slate-600";
+pub const TH: &str =
+    "py-2 pr-4 text-left align-bottom text-xs font-semibold uppercase tracking-wide text-slate-600";
 /// A column header over figures (money, counts, rates).
 pub const TH_NUM: &str =
     "py-2 pr-4 text-right align-bottom text-xs font-semibold uppercase tracking-wide text-slate-600";

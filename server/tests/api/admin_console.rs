@@ -1266,13 +1266,19 @@ async fn an_api_key_made_in_the_console_is_shown_once_works_and_stops_working_wh
     assert_eq!(app.request(call(key.clone())).await.status, 200);
     let prefix: String = key.split('_').take(2).collect::<Vec<_>>().join("_");
     admin
-        .submit("/api/admin_revoke_api_key", &[("prefix", prefix.as_str()), ("confirm", "yes")])
+        .submit(
+            "/api/admin_revoke_api_key",
+            &[("prefix", prefix.as_str()), ("confirm", "yes")],
+        )
         .await;
     let after = app.request(call(key.clone())).await;
     assert_eq!(after.status, 401);
     assert!(after.body.contains("revoked_api_key"));
     let twice = admin
-        .submit("/api/admin_revoke_api_key", &[("prefix", prefix.as_str()), ("confirm", "yes")])
+        .submit(
+            "/api/admin_revoke_api_key",
+            &[("prefix", prefix.as_str()), ("confirm", "yes")],
+        )
         .await;
     assert!(form_error(&twice).to_string().contains("no live key"));
     let actions: Vec<String> = sqlx::query_scalar(

@@ -11,10 +11,11 @@ use uuid::Uuid;
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn the_current_subscription_is_the_newest_live_row_and_is_planned_inline(pool: PgPool) {
     sync_shipped_catalog(&pool).await;
-    let org: Uuid = sqlx::query_scalar("insert into organization (name) values ('Acme') returning organization_id")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org: Uuid =
+        sqlx::query_scalar("insert into organization (name) values ('Acme') returning organization_id")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     let none: Option<String> = sqlx::query_scalar("select status from current_subscription($1)")
         .bind(org)
         .fetch_optional(&pool)
@@ -22,7 +23,12 @@ async fn the_current_subscription_is_the_newest_live_row_and_is_planned_inline(p
         .unwrap();
     assert_eq!(none, None, "no subscription, no row");
     // (created days ago, status, live): the newest row is an imported history, not live.
-    for (days_ago, status, live) in [(30, "canceled", true), (10, "active", true), (20, "past_due", true), (1, "trialing", false)] {
+    for (days_ago, status, live) in [
+        (30, "canceled", true),
+        (10, "active", true),
+        (20, "past_due", true),
+        (1, "trialing", false),
+    ] {
         sqlx::query(
             "insert into subscription (organization_id, plan_id, billing_cycle, status, created_at, live)
              select $1, plan_id, 'monthly', $2, now() - make_interval(days => $3), $4 from plan limit 1",

@@ -47,12 +47,18 @@ async fn every_action_that_is_hard_to_undo_is_refused_without_its_ticked_box(poo
     let (license_id, _) = issued(&app, org, 2).await;
     let license_text = license_id.to_string();
     admin
-        .submit("/api/admin_create_api_key", &[("name", "backend"), ("scope", "read")])
+        .submit(
+            "/api/admin_create_api_key",
+            &[("name", "backend"), ("scope", "read")],
+        )
         .await;
     admin
         .submit(
             "/api/admin_add_webhook_endpoint",
-            &[("url", "https://hooks.example.com/in"), ("description", "receiver")],
+            &[
+                ("url", "https://hooks.example.com/in"),
+                ("description", "receiver"),
+            ],
         )
         .await;
     admin
@@ -70,7 +76,12 @@ async fn every_action_that_is_hard_to_undo_is_refused_without_its_ticked_box(poo
         .await;
     let ids = |sql: &'static str| {
         let pool = pool.clone();
-        async move { sqlx::query_scalar::<_, String>(sql).fetch_one(&pool).await.unwrap() }
+        async move {
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
     };
     let prefix = ids("select prefix from api_key").await;
     let endpoint = ids("select endpoint_id::text from webhook_endpoint").await;
@@ -82,21 +93,42 @@ async fn every_action_that_is_hard_to_undo_is_refused_without_its_ticked_box(poo
     let console: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
             "/api/admin_suspension",
-            vec![("organization_id", &org_text), ("suspend", "true"), ("reason", "Chargeback")],
+            vec![
+                ("organization_id", &org_text),
+                ("suspend", "true"),
+                ("reason", "Chargeback"),
+            ],
         ),
         (
             "/api/admin_remove_override",
-            vec![("organization_id", &org_text), ("override_id", &override_id), ("reason", "Over")],
+            vec![
+                ("organization_id", &org_text),
+                ("override_id", &override_id),
+                ("reason", "Over"),
+            ],
         ),
         ("/api/admin_revoke_api_key", vec![("prefix", &prefix)]),
-        ("/api/admin_set_webhook_endpoint", vec![("id", &endpoint), ("enabled", "false")]),
         (
-            "/api/admin_license_action",
-            vec![("license_id", &license_text), ("action", "suspend"), ("until", ""), ("reason", "Unpaid")],
+            "/api/admin_set_webhook_endpoint",
+            vec![("id", &endpoint), ("enabled", "false")],
         ),
         (
             "/api/admin_license_action",
-            vec![("license_id", &license_text), ("action", "revoke"), ("until", ""), ("reason", "Fraud")],
+            vec![
+                ("license_id", &license_text),
+                ("action", "suspend"),
+                ("until", ""),
+                ("reason", "Unpaid"),
+            ],
+        ),
+        (
+            "/api/admin_license_action",
+            vec![
+                ("license_id", &license_text),
+                ("action", "revoke"),
+                ("until", ""),
+                ("reason", "Fraud"),
+            ],
         ),
     ];
     // The customer's: removing a teammate, leaving.

@@ -328,15 +328,24 @@ async fn the_portal_shows_keys_to_owners_serves_files_and_frees_seats(pool: PgPo
     // Freeing a seat: owners and admins only, within the organisation.
     let activation_text = activation.to_string();
     let refused = member
-        .call("/api/license_free_seat", &[("activation_id", &activation_text), ("confirm", "yes")])
+        .call(
+            "/api/license_free_seat",
+            &[("activation_id", &activation_text), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(refused.status, 403);
     let refused = outsider
-        .call("/api/license_free_seat", &[("activation_id", &activation_text), ("confirm", "yes")])
+        .call(
+            "/api/license_free_seat",
+            &[("activation_id", &activation_text), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(refused.status, 404);
     let freed = owner
-        .submit("/api/license_free_seat", &[("activation_id", &activation_text), ("confirm", "yes")])
+        .submit(
+            "/api/license_free_seat",
+            &[("activation_id", &activation_text), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(freed.headers["location"], "/app/licenses?done=freed");
     let (status, _) = post(
@@ -352,7 +361,10 @@ async fn the_portal_shows_keys_to_owners_serves_files_and_frees_seats(pool: PgPo
     );
     for bad in ["", "not-a-uuid", "00000000-0000-0000-0000-000000000000"] {
         let response = owner
-            .call("/api/license_free_seat", &[("activation_id", bad), ("confirm", "yes")])
+            .call(
+                "/api/license_free_seat",
+                &[("activation_id", bad), ("confirm", "yes")],
+            )
             .await;
         assert!(
             [404, 422].contains(&response.status.as_u16()),

@@ -676,7 +676,12 @@ async fn a_password_change_or_a_removal_on_one_instance_ends_access_on_another(p
 
     // A member removed through A is no member on B.
     let carol_id = user_id(&pool, "carol@acme.test").await.to_string();
-    let removed = laptop.call("/api/remove_member", &[("user_id", &carol_id), ("confirm", "yes")]).await;
+    let removed = laptop
+        .call(
+            "/api/remove_member",
+            &[("user_id", &carol_id), ("confirm", "yes")],
+        )
+        .await;
     assert_eq!(removed.status, StatusCode::OK);
     let cookie = carol.cookie.clone();
     eventually("the removal to reach B", || async {

@@ -449,7 +449,10 @@ async fn the_process_that_revokes_refuses_at_once_without_waiting_for_its_notice
         .await
         .unwrap();
     admin
-        .submit("/api/admin_revoke_api_key", &[("prefix", &prefix), ("confirm", "yes")])
+        .submit(
+            "/api/admin_revoke_api_key",
+            &[("prefix", &prefix), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(
         crate::host_api::entitlements_of(&b, &key, org).await.0,
@@ -466,7 +469,10 @@ async fn the_process_that_revokes_refuses_at_once_without_waiting_for_its_notice
         .await
         .unwrap();
     let removed = owner_on_b
-        .call("/api/remove_member", &[("user_id", &bob.to_string()), ("confirm", "yes")])
+        .call(
+            "/api/remove_member",
+            &[("user_id", &bob.to_string()), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
     assert_ne!(member_on_b.get("/app").await.status, StatusCode::OK);

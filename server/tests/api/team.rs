@@ -172,7 +172,10 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
     );
     assert_eq!(
         member
-            .call("/api/remove_member", &[("user_id", &admin_id), ("confirm", "yes")])
+            .call(
+                "/api/remove_member",
+                &[("user_id", &admin_id), ("confirm", "yes")]
+            )
             .await
             .status,
         403
@@ -180,7 +183,10 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
     // Admins cannot touch the owner, nor make owners.
     assert_eq!(
         admin
-            .call("/api/remove_member", &[("user_id", &owner_id), ("confirm", "yes")])
+            .call(
+                "/api/remove_member",
+                &[("user_id", &owner_id), ("confirm", "yes")]
+            )
             .await
             .status,
         403
@@ -211,7 +217,13 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
         200
     );
     // The last owner can neither leave nor be demoted.
-    assert_eq!(owner.call("/api/leave_organization", &[("confirm", "yes")]).await.status, 409);
+    assert_eq!(
+        owner
+            .call("/api/leave_organization", &[("confirm", "yes")])
+            .await
+            .status,
+        409
+    );
     assert_eq!(
         owner
             .call("/api/change_role", &[("user_id", &owner_id), ("role", "admin")])
@@ -228,7 +240,13 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
         200
     );
     assert!(owner.get("/app").await.body.contains("ada@acme.test (admin)"));
-    assert_eq!(owner.call("/api/leave_organization", &[("confirm", "yes")]).await.status, 200);
+    assert_eq!(
+        owner
+            .call("/api/leave_organization", &[("confirm", "yes")])
+            .await
+            .status,
+        200
+    );
     assert_eq!(
         owner.get("/app").await.status,
         303,
@@ -237,7 +255,10 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
     // The new owner removes the promoted member.
     assert_eq!(
         admin
-            .call("/api/remove_member", &[("user_id", &member_id), ("confirm", "yes")])
+            .call(
+                "/api/remove_member",
+                &[("user_id", &member_id), ("confirm", "yes")]
+            )
             .await
             .status,
         200
@@ -258,7 +279,10 @@ async fn roles_decide_who_changes_the_team(pool: PgPool) {
     // Bad identifiers are input errors, not crashes.
     assert_eq!(
         admin
-            .call("/api/remove_member", &[("user_id", "not-a-uuid"), ("confirm", "yes")])
+            .call(
+                "/api/remove_member",
+                &[("user_id", "not-a-uuid"), ("confirm", "yes")]
+            )
             .await
             .status,
         422

@@ -3,11 +3,11 @@
 
 use super::super::api::{get_dashboard, get_organization, list_audit, list_organizations};
 use super::super::views::{AuditRow, OrganizationDetail};
-use crate::ui::danger::{ConfirmDanger, RowDangerAction};
 use super::frame::{AdminNav, INPUT, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
-use crate::ui::table::EmptyState;
 use crate::admin::words::words;
+use crate::ui::danger::{ConfirmDanger, RowDangerAction};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
+use crate::ui::table::EmptyState;
 use crate::ui::{encode_query_value, query_value};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -3,11 +3,11 @@
 use super::super::ops::{
     EMAIL_STATUSES, EVENT_STATUSES, email_previews, get_event, get_health, list_emails, list_events,
 };
-use crate::ui::danger::RowDangerAction;
 use super::frame::{AdminNav, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
-use crate::ui::table::EmptyState;
+use crate::ui::danger::RowDangerAction;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
+use crate::ui::table::EmptyState;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;

@@ -2,11 +2,11 @@
 //! endpoint's deliveries and attempts with disable/enable and replay.
 
 use super::super::webhooks::{get_endpoint, get_endpoints};
+use super::frame::{AdminNav, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::ui::danger::ConfirmDanger;
-use crate::ui::table::EmptyState;
-use super::frame::{TD_NUM, TH_NUM, AdminNav, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
+use crate::ui::table::EmptyState;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
