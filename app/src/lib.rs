@@ -35,6 +35,7 @@ pub mod read_replica;
 pub mod runner;
 pub mod security;
 pub mod signup;
+pub mod stored;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

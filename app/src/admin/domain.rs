@@ -234,9 +234,10 @@ pub fn parse_override(
     value: &str,
     known: &KnownKeys<'_>,
 ) -> Result<OverrideInput, OverrideError> {
+    use crate::entitlements::domain::OverrideKind;
     let (key, value) = (key.trim(), value.trim());
-    match kind {
-        "feature" => {
+    match OverrideKind::parse(kind).ok_or(OverrideError::Kind)? {
+        OverrideKind::Feature => {
             if !known.features.contains(&key) {
                 return Err(OverrideError::UnknownKey("feature"));
             }
@@ -250,7 +251,7 @@ pub fn parse_override(
                 enabled,
             })
         }
-        "limit" => {
+        OverrideKind::Limit => {
             if !known.metrics.contains(&key) {
                 return Err(OverrideError::UnknownKey("metric"));
             }
@@ -268,13 +269,12 @@ pub fn parse_override(
                 limit,
             })
         }
-        "tier" => {
+        OverrideKind::Tier => {
             if !known.tiers.contains(&key) {
                 return Err(OverrideError::UnknownKey("tier"));
             }
             Ok(OverrideInput::Tier { key: key.to_owned() })
         }
-        _ => Err(OverrideError::Kind),
     }
 }
 

@@ -15,7 +15,9 @@ use {
     super::db::{self, AuditEntry},
     super::session,
     crate::accounts::api::client_ip,
+    crate::billing::domain::ProviderEventStatus,
     crate::context::app_context,
+    crate::email::EmailStatus,
     chrono::{DateTime, Utc},
     uuid::Uuid,
 };
@@ -90,22 +92,17 @@ pub(super) fn time(at: DateTime<Utc>) -> String {
     crate::format::second(at)
 }
 
-/// The statuses a provider event can be in, as the page lists them.
-pub const EVENT_STATUSES: [&str; 5] = ["failed", "unmatched", "rejected", "pending", "processed"];
-/// The statuses an email can be in, as the page lists them.
-pub const EMAIL_STATUSES: [&str; 3] = ["dead", "queued", "sent"];
-
 /// Provider events in one status (failed by default), newest first, 100 at most.
 #[server(prefix = "/api", endpoint = "admin_events", input = server_fn::codec::GetUrl)]
 pub async fn list_events(status: Option<String>) -> Result<Vec<EventRow>, AppError> {
     session::require_admin().await?;
     let context = app_context()?;
-    let status = status
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "failed".to_owned());
-    if !EVENT_STATUSES.contains(&status.as_str()) {
-        return Err(AppError::field("status", "that is not an event status"));
+    let status = match status.as_deref().filter(|s| !s.is_empty()) {
+        None => ProviderEventStatus::Failed,
+        Some(word) => ProviderEventStatus::parse(word)
+            .ok_or_else(|| AppError::field("status", "that is not an event status"))?,
     }
+    .as_str();
     // language=PostgreSQL
     let rows = sqlx::query!(
         r#"select webhook_event_id, provider, provider_event_id, event_type, status, attempts, last_error,
@@ -244,12 +241,12 @@ pub async fn email_previews() -> Result<Vec<EmailPreview>, AppError> {
 pub async fn list_emails(status: Option<String>) -> Result<Vec<EmailRow>, AppError> {
     session::require_admin().await?;
     let context = app_context()?;
-    let status = status
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "dead".to_owned());
-    if !EMAIL_STATUSES.contains(&status.as_str()) {
-        return Err(AppError::field("status", "that is not an email status"));
+    let status = match status.as_deref().filter(|s| !s.is_empty()) {
+        None => EmailStatus::Dead,
+        Some(word) => EmailStatus::parse(word)
+            .ok_or_else(|| AppError::field("status", "that is not an email status"))?,
     }
+    .as_str();
     // language=PostgreSQL
     let rows = sqlx::query!(
         r#"select email_outbox_id, to_address, template, subject, status, attempts, last_error,

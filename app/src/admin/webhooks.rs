@@ -240,7 +240,9 @@ pub async fn get_endpoint(id: String) -> Result<EndpointDetail, AppError> {
             .into_iter()
             .map(|d| DeliveryRow {
                 state: match d.delivered_at {
-                    Some(at) if d.state == "delivered" => format!("delivered {}", time(at)),
+                    Some(at) if d.state == crate::outbound::DeliveryState::Delivered.as_str() => {
+                        format!("delivered {}", time(at))
+                    }
                     _ => format!("pending, next attempt {}", time(d.next_attempt_at)),
                 },
                 event_id: d.event_id,

@@ -245,9 +245,11 @@ pub async fn claim_subject(
     )
     .fetch_one(&mut *conn)
     .await?;
-    match status.as_str() {
-        "pending" => {}
-        "failed" => return Ok(Claim::Parked(event.last_error)),
+    match crate::billing::domain::ProviderEventStatus::parse(&status) {
+        Some(crate::billing::domain::ProviderEventStatus::Pending) => {}
+        Some(crate::billing::domain::ProviderEventStatus::Failed) => {
+            return Ok(Claim::Parked(event.last_error));
+        }
         _ => return Ok(Claim::Settled),
     }
     // language=PostgreSQL

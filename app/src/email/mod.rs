@@ -3,6 +3,18 @@
 pub mod api;
 pub mod templates;
 
+crate::stored_words! {
+    /// Where an email stands (`email_outbox.status`).
+    pub enum EmailStatus {
+        /// Refused for good, or out of attempts: an operator may send it again.
+        Dead => "dead",
+        /// Waiting for its delivery job (or retrying).
+        Queued => "queued",
+        /// Accepted by the mail server.
+        Sent => "sent",
+    }
+}
+
 /// One queued or sent email, as the local mailbox page shows it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct DevEmailView {

@@ -71,17 +71,16 @@ struct StoredOverride {
 
 impl StoredOverride {
     fn into_override(self) -> Option<Override> {
-        let grant = match self.kind.as_str() {
-            "feature" => OverrideGrant::Feature {
+        let grant = match super::domain::OverrideKind::parse(&self.kind)? {
+            super::domain::OverrideKind::Feature => OverrideGrant::Feature {
                 feature: self.key,
                 enabled: self.enabled?,
             },
-            "limit" => OverrideGrant::Limit {
+            super::domain::OverrideKind::Limit => OverrideGrant::Limit {
                 metric: self.key,
                 limit: Limit::from_option(self.limit_value.map(|n| n.max(0) as u64)),
             },
-            "tier" => OverrideGrant::Tier { tier: self.key },
-            _ => return None,
+            super::domain::OverrideKind::Tier => OverrideGrant::Tier { tier: self.key },
         };
         Some(Override {
             grant,

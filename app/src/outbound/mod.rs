@@ -4,6 +4,17 @@
 //! Standard Webhooks specification describes. Events are never dropped.
 
 pub mod address;
+
+crate::stored_words! {
+    /// Where one delivery of an event to one endpoint stands
+    /// (`outbound_delivery.state`).
+    pub enum DeliveryState {
+        /// Not yet accepted by the endpoint (waiting, or retrying).
+        Pending => "pending",
+        /// Answered with a 2xx.
+        Delivered => "delivered",
+    }
+}
 #[cfg(feature = "ssr")]
 pub mod endpoints;
 #[cfg(feature = "ssr")]

@@ -66,6 +66,15 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Every state (the `job.state` column allows exactly these).
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Dead,
+        JobState::Cancelled,
+    ];
+
     /// The column's word.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,15 +88,7 @@ impl JobState {
 
     /// The state a stored word names.
     pub fn parse(word: &str) -> Option<Self> {
-        [
-            JobState::Queued,
-            JobState::Running,
-            JobState::Succeeded,
-            JobState::Dead,
-            JobState::Cancelled,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == word)
+        Self::ALL.into_iter().find(|state| state.as_str() == word)
     }
 }
 

@@ -38,6 +38,7 @@ mod revocation;
 mod runner;
 mod security;
 mod shutdown;
+mod status_checks;
 mod stripe_provider;
 mod team;
 mod trials;

@@ -5,6 +5,7 @@ use super::super::api::{get_dashboard, get_organization, list_audit, list_organi
 use super::super::views::{AuditRow, OrganizationDetail};
 use super::frame::{AdminNav, INPUT, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::admin::words::words;
+use crate::email::EmailStatus;
 use crate::ui::danger::{ConfirmDanger, RowDangerAction};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::table::EmptyState;
@@ -383,10 +384,10 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                                     let field = format!("resend-reason-{}", email.id);
                                     let org_id = id.clone();
                                     let state = match email.last_error.clone() {
-                                        Some(error) if email.status == "dead" => format!("{}: {error}", words(&email.status)),
+                                        Some(error) if email.status == EmailStatus::Dead.as_str() => format!("{}: {error}", words(&email.status)),
                                         _ => words(&email.status),
                                     };
-                                    let queued = email.status == "queued";
+                                    let queued = email.status == EmailStatus::Queued.as_str();
                                     view! {
                                         <tr class="border-t border-slate-100 align-top" data-email=email.template.clone()>
                                             <td class=TD>{email.created_at.clone()}</td>

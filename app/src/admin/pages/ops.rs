@@ -1,9 +1,9 @@
 //! The operations pages: provider events, the email outbox, system health.
 
-use super::super::ops::{
-    EMAIL_STATUSES, EVENT_STATUSES, email_previews, get_event, get_health, list_emails, list_events,
-};
+use super::super::ops::{email_previews, get_event, get_health, list_emails, list_events};
 use super::frame::{AdminNav, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use crate::billing::domain::ProviderEventStatus;
+use crate::email::EmailStatus;
 use crate::ui::danger::RowDangerAction;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
@@ -12,14 +12,18 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-fn status_links(base: &'static str, statuses: &'static [&'static str], current: String) -> impl IntoView {
+fn status_links(
+    base: &'static str,
+    statuses: impl IntoIterator<Item = &'static str>,
+    current: String,
+) -> impl IntoView {
     view! {
         <nav aria-label="Status" class="flex flex-wrap gap-4 text-sm">
-            {statuses.iter().map(|status| {
-                let active = *status == current;
+            {statuses.into_iter().map(|status| {
+                let active = status == current;
                 view! {
                     <a href=format!("{base}?status={status}") aria-current=active.then_some("page")
-                       class=if active { "font-semibold underline" } else { "underline text-slate-700" }>{*status}</a>
+                       class=if active { "font-semibold underline" } else { "underline text-slate-700" }>{crate::admin::words::words(status)}</a>
                 }
             }).collect_view()}
         </nav>
@@ -37,7 +41,7 @@ pub fn AdminEventsPage() -> impl IntoView {
         <AdminNav current="/admin/events" />
         <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Provider events"</h1>
-            {status_links("/admin/events", &EVENT_STATUSES, current)}
+            {status_links("/admin/events", ProviderEventStatus::ALL.iter().map(|s| s.as_str()), current)}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new({
                     async move {
@@ -136,7 +140,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
             <h1 class="text-3xl font-bold tracking-tight">"Email outbox"</h1>
             {resent.then(|| view! { <Notice message="The email is queued again.".to_owned() /> })}
             <FormSummary feedback=feedback />
-            {status_links("/admin/emails", &EMAIL_STATUSES, current)}
+            {status_links("/admin/emails", EmailStatus::ALL.iter().map(|s| s.as_str()), current)}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new({
                     async move {
@@ -153,7 +157,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
                                     </tr></thead>
                                     <tbody>
                                         {rows.into_iter().map(|row| {
-                                            let dead = row.status == "dead";
+                                            let dead = row.status == EmailStatus::Dead.as_str();
                                             view! {
                                                 <tr class="border-t border-slate-100" data-email=row.template.clone()>
                                                     <td class=TD>{row.created_at.clone()}</td>

@@ -22,6 +22,15 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    /// Every state (the `collection_case.state` column allows exactly these).
+    pub const ALL: [CaseState; 5] = [
+        CaseState::Failing,
+        CaseState::ActionRequired,
+        CaseState::Restricted,
+        CaseState::Recovered,
+        CaseState::Lapsed,
+    ];
+
     /// The database's word for it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,15 +44,7 @@ impl CaseState {
 
     /// The state a stored word names.
     pub fn parse(word: &str) -> Option<Self> {
-        [
-            CaseState::Failing,
-            CaseState::ActionRequired,
-            CaseState::Restricted,
-            CaseState::Recovered,
-            CaseState::Lapsed,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == word)
+        Self::ALL.into_iter().find(|state| state.as_str() == word)
     }
 
     /// Whether the case is still open (the invoice unpaid, the

@@ -168,6 +168,15 @@ pub enum InvoiceStatus {
 }
 
 impl InvoiceStatus {
+    /// Every status (the `invoice.status` column allows exactly these).
+    pub const ALL: [InvoiceStatus; 5] = [
+        InvoiceStatus::Draft,
+        InvoiceStatus::Open,
+        InvoiceStatus::Paid,
+        InvoiceStatus::Uncollectible,
+        InvoiceStatus::Void,
+    ];
+
     /// Stripe's word.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -192,15 +201,7 @@ impl InvoiceStatus {
 
     /// Reads Stripe's word.
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            InvoiceStatus::Draft,
-            InvoiceStatus::Open,
-            InvoiceStatus::Paid,
-            InvoiceStatus::Uncollectible,
-            InvoiceStatus::Void,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 }
 

@@ -113,6 +113,34 @@ impl IntervalUnit {
     }
 }
 
+crate::stored_words! {
+    /// What became of a provider event in the inbox (`webhook_event.status`).
+    pub enum ProviderEventStatus {
+        /// Applying it failed; its job retries, an operator may retry it by hand.
+        Failed => "failed",
+        /// It names no subscription Gatehouse knows.
+        Unmatched => "unmatched",
+        /// Refused at the door (a bad signature or body); nothing applied.
+        Rejected => "rejected",
+        /// Stored, waiting to be applied in the provider's order.
+        Pending => "pending",
+        /// Applied.
+        Processed => "processed",
+    }
+}
+
+crate::stored_words! {
+    /// Where a sandbox checkout stands (`sandbox_checkout_session.status`).
+    pub enum SandboxCheckoutStatus {
+        /// Waiting for the test card.
+        Open => "open",
+        /// Paid: the subscription exists.
+        Complete => "complete",
+        /// Left unpaid past its time.
+        Expired => "expired",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+crate::stored_words! {
+    /// What an override changes (`entitlement_override.kind`).
+    pub enum OverrideKind {
+        /// A feature turned on or off.
+        Feature => "feature",
+        /// A metric's limit raised, lowered or lifted.
+        Limit => "limit",
+        /// The tier the organisation is treated as.
+        Tier => "tier",
+    }
+}
+
 /// What an admin changed for one organisation, on top of its plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
