@@ -13,12 +13,15 @@ const ACTUAL_COLOUR: &str = "#0f172a";
 const FORECAST_COLOUR: &str = "#2563eb";
 const BAND_COLOUR: &str = "#dbeafe";
 
+/// A forecast month's central figure and its band's lower and upper edges, in cents.
+type Band = (i64, i64, i64);
+
 /// One point on the month axis: its label and its figures in cents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Slot {
     month: String,
     actual: Option<i64>,
-    forecast: Option<(i64, i64, i64)>,
+    forecast: Option<Band>,
 }
 
 /// The months drawn: up to [`ACTUAL_MONTHS`] actual ones, then the forecast's,
@@ -26,7 +29,7 @@ struct Slot {
 /// `None` when the forecast has no figures.
 fn slots(actuals: &[MonthReport], forecast: &[ForecastMonth]) -> Option<Vec<Slot>> {
     let last = actuals.last()?;
-    let ahead: Option<Vec<(String, (i64, i64, i64))>> = forecast
+    let ahead: Option<Vec<(String, Band)>> = forecast
         .iter()
         .map(|m| {
             Some((
@@ -156,7 +159,7 @@ fn draw(slots: &[Slot]) -> Result<String, charts_rs::CanvasError> {
         tick += step;
     }
     // The band: the upper edge forward, the lower edge back.
-    let band: Vec<(usize, (i64, i64, i64))> = slots
+    let band: Vec<(usize, Band)> = slots
         .iter()
         .enumerate()
         .filter_map(|(i, s)| s.forecast.map(|f| (i, f)))
