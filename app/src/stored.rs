@@ -1,5 +1,5 @@
 //! Words stored in text columns the database checks (`status`, `state`,
-//! `kind`): each column has one Rust enum declared with [`stored_words!`],
+//! `kind`): each column has one Rust enum declared with [`crate::stored_words!`],
 //! whose `ALL` lists exactly the words the column's CHECK allows
 //! (`server/tests/api/status_checks.rs` compares them), so a filter, a label
 //! or a query reads the type, never a loose literal.
