@@ -59,7 +59,6 @@ impl AppContext {
         crate::billing::trials::Notices {
             brand: self.site.product.brand(),
             public_url: self.public_url.clone(),
-            license_keys: self.license_keys.clone(),
         }
     }
 }

@@ -20,6 +20,8 @@ pub mod email;
 pub mod entitlements;
 pub mod error;
 #[cfg(feature = "ssr")]
+pub mod flows;
+#[cfg(feature = "ssr")]
 pub mod format;
 #[cfg(feature = "ssr")]
 pub mod input;

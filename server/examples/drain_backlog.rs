@@ -161,9 +161,11 @@ async fn drain(
     workers: usize,
     events: usize,
 ) -> (f64, usize) {
-    let notices = Notices {
-        brand: app::email::templates::Brand::new("Bench", "#4338ca"),
-        public_url: "http://127.0.0.1".into(),
+    let notices = app::flows::FlowContext {
+        notices: Notices {
+            brand: app::email::templates::Brand::new("Bench", "#4338ca"),
+            public_url: "http://127.0.0.1".into(),
+        },
         license_keys: None,
     };
     let reads_before = mock.received_requests().await.map_or(0, |r| r.len());

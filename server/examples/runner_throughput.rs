@@ -35,9 +35,11 @@ fn context(pool: PgPool) -> JobContext {
     JobContext::with_sandbox_provider(
         pool,
         Clock::System,
-        Notices {
-            brand: app::email::templates::Brand::new("Bench", "#4338ca"),
-            public_url: "http://127.0.0.1".into(),
+        app::flows::FlowContext {
+            notices: Notices {
+                brand: app::email::templates::Brand::new("Bench", "#4338ca"),
+                public_url: "http://127.0.0.1".into(),
+            },
             license_keys: None,
         },
     )

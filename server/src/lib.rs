@@ -149,6 +149,13 @@ impl AppState {
         app::billing::trials::Notices {
             brand: self.site.product.brand(),
             public_url: self.settings.public_url.clone(),
+        }
+    }
+
+    /// What flows use besides the database: the notices and licence keys.
+    pub fn flow_context(&self) -> app::flows::FlowContext {
+        app::flows::FlowContext {
+            notices: self.notices(),
             license_keys: self.license_keys.clone(),
         }
     }
@@ -158,7 +165,7 @@ impl AppState {
         runner::JobContext {
             pool: self.pool.clone(),
             clock: self.clock.clone(),
-            notices: self.notices(),
+            flows: self.flow_context(),
             sandbox: self.payments.sandbox(),
             provider: self.payments.provider(),
             // Checked at start-up: a process whose SMTP settings are unusable does not start.

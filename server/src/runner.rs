@@ -7,8 +7,9 @@
 //! few seconds as a fallback. The queue itself is `app::runner`.
 
 use app::billing::provider::BillingProvider;
-use app::billing::trials::Notices;
 use app::clock::Clock;
+use app::flows::FlowContext;
+use app::flows::sweeps::{self, Sweep};
 use app::runner::db::{self, Claimed, Failed};
 use app::runner::domain::{Backoff, DELIVERY_BACKOFF, JOB_BACKOFF, Schedule, WEBHOOK_BACKOFF, period_start};
 use app::runner::schedules::*;
@@ -70,7 +71,7 @@ pub struct JobContext {
     /// The time.
     pub clock: Clock,
     /// Who emails are from and link to; the licensing keys.
-    pub notices: Notices,
+    pub flows: FlowContext,
     /// The built-in payment provider, when it is the provider (its renewals,
     /// retries and trial notices are jobs too).
     pub sandbox: Option<app::billing::sandbox::Sandbox>,
@@ -86,11 +87,11 @@ impl JobContext {
     /// A context reading events back from `provider`, sending no email and
     /// webhooks to public addresses only, with no sandbox sweeps (tests and
     /// benchmarks; a server builds its own from its state).
-    pub fn new(pool: PgPool, clock: Clock, notices: Notices, provider: Arc<dyn BillingProvider>) -> Self {
+    pub fn new(pool: PgPool, clock: Clock, flows: FlowContext, provider: Arc<dyn BillingProvider>) -> Self {
         JobContext {
             pool,
             clock,
-            notices,
+            flows,
             sandbox: None,
             provider,
             mailer: None,
@@ -99,9 +100,10 @@ impl JobContext {
     }
 
     /// [`JobContext::new`] with the sandbox as the provider.
-    pub fn with_sandbox_provider(pool: PgPool, clock: Clock, notices: Notices) -> Self {
-        let sandbox = app::billing::sandbox::Sandbox::new(pool.clone(), &notices.public_url, clock.clone());
-        JobContext::new(pool, clock, notices, Arc::new(sandbox))
+    pub fn with_sandbox_provider(pool: PgPool, clock: Clock, flows: FlowContext) -> Self {
+        let sandbox =
+            app::billing::sandbox::Sandbox::new(pool.clone(), &flows.notices.public_url, clock.clone());
+        JobContext::new(pool, clock, flows, Arc::new(sandbox))
     }
 }
 
@@ -146,152 +148,39 @@ pub const IN_FLIGHT: usize = 16;
 /// a connection of the pool; fewer on a small pool).
 pub const IN_TRANSACTION: usize = 4;
 
-/// Rows one run of a sweep handles; the rest wait for the next period.
-const SWEEP_BATCH: i64 = 500;
-
-/// The handler of each of Gatehouse's schedules.
+/// The handler of each of Gatehouse's schedules: the sweeps of
+/// [`app::flows::sweeps`], and this process's queue gauges.
 pub fn handler_for(name: &str) -> Option<TxHandler> {
-    let handlers: [(&str, TxHandler); 11] = [
-        (SANDBOX_RENEW.name, sandbox_renew),
-        (TRIALS_REMIND.name, trials_remind),
-        (TRIALS_EXPIRE.name, trials_expire),
-        (COLLECTION_RESTRICT.name, collection_restrict),
-        (USAGE_SNAPSHOTS.name, usage_snapshots),
-        (ENTITLEMENTS_TIME_EVENTS.name, entitlements_time_events),
-        (QUEUE_GAUGES.name, queue_gauges),
-        (RETENTION_CLEANUP.name, retention_cleanup),
-        (LICENCES_ISSUE_DUE.name, issue_due),
-        (LICENCES_EXPIRY_ALERTS.name, expiry_alerts),
-        (SESSIONS_CLEANUP.name, sessions_cleanup),
-    ];
-    handlers
-        .into_iter()
-        .find(|(kind, _)| *kind == name)
-        .map(|(_, handler)| handler)
+    if name == QUEUE_GAUGES.name {
+        return Some(queue_gauges);
+    }
+    sweeps::exists(name).then_some(sweep as TxHandler)
 }
-
-/// How long finished jobs and their runs are kept.
-pub const JOB_RETENTION: TimeDelta = TimeDelta::days(30);
 
 /// The job's cause, as emails and ledger steps name it.
 fn cause_of(job: &Claimed) -> String {
     format!("job:{}:{}", job.kind, job.job_id)
 }
 
-fn trials_remind<'a>(
+/// Runs the sweep the job's schedule names, in the job's transaction.
+fn sweep<'a>(
     conn: &'a mut PgConnection,
     job: &'a Claimed,
     context: &'a JobContext,
 ) -> HandlerFuture<'a, Attempt> {
     Box::pin(async move {
-        let catalog = app::catalog::db::load_catalog(&mut *conn).await?;
-        let sent = app::billing::trials::send_due_reminders(
-            conn,
-            &catalog.trial.reminder_days,
-            &cause_of(job),
-            &context.notices,
-            context.clock.now(),
-            SWEEP_BATCH,
-        )
-        .await?;
-        if sent > 0 {
-            tracing::info!(sent, "trial reminders queued");
-        }
-        Ok(Attempt::Done)
-    })
-}
-
-fn trials_expire<'a>(
-    conn: &'a mut PgConnection,
-    _: &'a Claimed,
-    context: &'a JobContext,
-) -> HandlerFuture<'a, Attempt> {
-    Box::pin(async move {
-        let paused = app::billing::trials::expire_ended_trials(
-            conn,
-            &context.notices,
-            context.clock.now(),
-            SWEEP_BATCH,
-        )
-        .await?;
-        if paused > 0 {
-            tracing::info!(paused, "ended trials paused");
-        }
-        Ok(Attempt::Done)
-    })
-}
-
-fn collection_restrict<'a>(
-    conn: &'a mut PgConnection,
-    job: &'a Claimed,
-    context: &'a JobContext,
-) -> HandlerFuture<'a, Attempt> {
-    Box::pin(async move {
-        let catalog = app::catalog::db::load_catalog(&mut *conn).await?;
-        let restricted = app::billing::collection::restrict_overdue(
-            conn,
-            catalog.collection.grace_days,
-            &cause_of(job),
-            &context.notices,
-            context.clock.now(),
-            SWEEP_BATCH,
-        )
-        .await?;
-        if restricted > 0 {
-            tracing::info!(restricted, "organisations restricted for unpaid invoices");
-        }
-        Ok(Attempt::Done)
-    })
-}
-
-fn sandbox_renew<'a>(
-    conn: &'a mut PgConnection,
-    _: &'a Claimed,
-    context: &'a JobContext,
-) -> HandlerFuture<'a, Attempt> {
-    Box::pin(async move {
-        let Some(sandbox) = context.sandbox.as_ref() else {
-            return Ok(Attempt::Done);
+        let cause = cause_of(job);
+        let sweep = Sweep {
+            context: &context.flows,
+            sandbox: context.sandbox.as_ref(),
+            cause: &cause,
+            now: context.clock.now(),
         };
-        let renewed = sandbox.renew_due(conn).await?;
-        let retried = sandbox.retry_due_payments(conn).await?;
-        let announced = sandbox.announce_trials_ending(conn).await?;
-        if renewed + retried + announced > 0 {
-            tracing::info!(
-                renewed,
-                retried,
-                announced,
-                "sandbox periods, retries and trial notices"
-            );
+        if sweeps::run(&job.kind, conn, &sweep).await? {
+            Ok(Attempt::Done)
+        } else {
+            Ok(Attempt::GiveUp(format!("no sweep is named {}", job.kind)))
         }
-        Ok(Attempt::Done)
-    })
-}
-
-fn usage_snapshots<'a>(
-    conn: &'a mut PgConnection,
-    _: &'a Claimed,
-    context: &'a JobContext,
-) -> HandlerFuture<'a, Attempt> {
-    Box::pin(async move {
-        let catalog = app::catalog::db::load_catalog(&mut *conn).await?;
-        let taken = app::entitlements::usage::take_snapshots(conn, &catalog, context.clock.now()).await?;
-        if taken > 0 {
-            tracing::info!(rows = taken, "usage snapshot taken");
-        }
-        Ok(Attempt::Done)
-    })
-}
-
-fn entitlements_time_events<'a>(
-    conn: &'a mut PgConnection,
-    _: &'a Claimed,
-    context: &'a JobContext,
-) -> HandlerFuture<'a, Attempt> {
-    Box::pin(async move {
-        let catalog = app::catalog::db::load_catalog(&mut *conn).await?;
-        app::outbound::events::publish_time_changes(conn, &catalog, context.clock.now()).await?;
-        Ok(Attempt::Done)
     })
 }
 
@@ -302,75 +191,6 @@ fn queue_gauges<'a>(
 ) -> HandlerFuture<'a, Attempt> {
     Box::pin(async move {
         crate::telemetry::record_queue_depths(&context.pool).await?;
-        Ok(Attempt::Done)
-    })
-}
-
-fn retention_cleanup<'a>(
-    conn: &'a mut PgConnection,
-    _: &'a Claimed,
-    context: &'a JobContext,
-) -> HandlerFuture<'a, Attempt> {
-    Box::pin(async move {
-        let removed = db::remove_finished_before(conn, context.clock.now() - JOB_RETENTION).await?;
-        if removed > 0 {
-            tracing::info!(removed, "finished jobs past retention removed");
-        }
-        Ok(Attempt::Done)
-    })
-}
-
-fn sessions_cleanup<'a>(
-    conn: &'a mut PgConnection,
-    _: &'a Claimed,
-    context: &'a JobContext,
-) -> HandlerFuture<'a, Attempt> {
-    Box::pin(async move {
-        let removed = app::accounts::db::remove_expired_sessions(conn, context.clock.now(), 10_000).await?;
-        if removed > 0 {
-            tracing::info!(removed, "expired sessions removed");
-        }
-        Ok(Attempt::Done)
-    })
-}
-
-fn issue_due<'a>(
-    conn: &'a mut PgConnection,
-    _: &'a Claimed,
-    context: &'a JobContext,
-) -> HandlerFuture<'a, Attempt> {
-    Box::pin(async move {
-        let Some(keys) = context.notices.license_keys.as_deref() else {
-            return Ok(Attempt::Done);
-        };
-        let catalog = app::catalog::db::load_catalog(&mut *conn).await?;
-        let issued = app::licensing::lifecycle::issue_due(
-            conn,
-            &catalog,
-            keys,
-            &context.notices,
-            context.clock.now(),
-            500,
-        )
-        .await?;
-        if issued > 0 {
-            tracing::info!(issued, "self-hosted licences issued");
-        }
-        Ok(Attempt::Done)
-    })
-}
-
-fn expiry_alerts<'a>(
-    conn: &'a mut PgConnection,
-    _: &'a Claimed,
-    context: &'a JobContext,
-) -> HandlerFuture<'a, Attempt> {
-    Box::pin(async move {
-        let sent = app::licensing::lifecycle::send_expiry_alerts(conn, &context.notices, context.clock.now())
-            .await?;
-        if sent > 0 {
-            tracing::info!(sent, "licence expiry alerts queued");
-        }
         Ok(Attempt::Done)
     })
 }

@@ -370,8 +370,7 @@ pub async fn extend_trial(organization_id: String, days: String, reason: String)
     let reason = checked_reason(&reason)?;
     let mut tx = context.pool.begin().await?;
     let cause = format!("admin:{}:extend_trial:{}", admin.admin_id, now.timestamp_micros());
-    let Some(extension) = crate::billing::trials::extend_signup_trial(&mut tx, id, days, &cause, now).await?
-    else {
+    let Some(extension) = crate::flows::trials::extend(&mut tx, id, days, &cause, now).await? else {
         return Err(AppError::Conflict(
             "this organisation has no card-free trial to extend; a provider's trial is extended at the provider"
                 .to_owned(),

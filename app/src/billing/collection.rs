@@ -2,9 +2,10 @@
 //! provider's invoice events (in the event's own transaction), the
 //! subscription's end, and the runner's grace-period sweep. Each step is
 //! recorded once per (case, step, attempt) with its cause and the moment it
-//! happened at the provider; only a newly recorded step tells anyone (the
-//! billing contacts by email, the host product by outbound webhook), so a
+//! happened at the provider; only a newly recorded step tells anyone, so a
 //! redelivered event, a re-run job or a second process changes nothing.
+//! The billing contacts are emailed here; the host product hears of each
+//! [`StepTaken`] from the flow that moved the case (`crate::flows`).
 //!
 //! The rules live in [`super::domain::collection`].
 
@@ -15,9 +16,7 @@ use super::trials::Notices;
 use crate::accounts::contacts::email_billing_contacts;
 use crate::catalog::money::Money;
 use crate::email::templates;
-use crate::outbound::events::{EventType, record};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -39,6 +38,41 @@ struct CaseRow {
 impl CaseRow {
     fn amount(&self) -> String {
         Money::display_minor(self.amount_due, &self.currency.to_uppercase())
+    }
+}
+
+/// A step newly recorded on a case, as the host product hears of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "the host product hears of a step only from its flow"]
+pub struct StepTaken {
+    /// The organisation whose invoice it is.
+    pub organization_id: Uuid,
+    /// The step recorded.
+    pub step: CaseState,
+    /// The case's state after it.
+    pub state: CaseState,
+    /// Names the step once per (case, step, attempt): the cause of what it tells.
+    pub step_key: String,
+    /// Whether the step lifted the organisation's restriction.
+    pub lifted: bool,
+    /// The provider's invoice.
+    pub provider_invoice_id: String,
+    /// What is owed, in minor units of `currency`.
+    pub amount_due: i64,
+    /// The invoice's currency, lower case.
+    pub currency: String,
+    /// The provider's attempts to charge it so far.
+    pub attempt: i32,
+    /// When the provider tries again, if it does.
+    pub next_retry_at: Option<DateTime<Utc>>,
+    /// When the step happened at the provider.
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl StepTaken {
+    /// Whether what the organisation may do changed with this step.
+    pub fn changes_access(&self) -> bool {
+        self.step == CaseState::Restricted || self.lifted
     }
 }
 
@@ -102,9 +136,9 @@ pub async fn on_invoice_event(
     cause: &str,
     notices: &Notices,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<StepTaken>, sqlx::Error> {
     let Some(mut signal) = signal_of_event(event_type) else {
-        return Ok(());
+        return Ok(None);
     };
     // The stored invoice is never moved backwards: a failure that arrives
     // after the payment finds it paid, and is a payment.
@@ -121,11 +155,11 @@ pub async fn on_invoice_event(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(stored) = stored else {
-        return Ok(());
+        return Ok(None);
     };
     match InvoiceStatus::parse(&stored.status) {
         Some(InvoiceStatus::Paid) => signal = Signal::Paid,
-        Some(InvoiceStatus::Void | InvoiceStatus::Uncollectible) => return Ok(()),
+        Some(InvoiceStatus::Void | InvoiceStatus::Uncollectible) => return Ok(None),
         _ => {}
     }
     if signal == Signal::Paid && invoice.amount_paid > 0 && event_type == "invoice.paid" {
@@ -140,11 +174,11 @@ pub async fn on_invoice_event(
         .await?;
     }
     if signal != Signal::Paid && invoice.amount_due <= 0 {
-        return Ok(());
+        return Ok(None);
     }
     let case = lock_case(conn, provider.as_str(), &invoice.id).await?;
     let Some(step) = next(case.as_ref().map(|c| c.state), signal) else {
-        return Ok(());
+        return Ok(None);
     };
     let attempt = i32::try_from(invoice.attempt_count.clamp(1, 1000)).unwrap_or(1);
     let next_retry_at = invoice
@@ -243,15 +277,17 @@ pub async fn on_invoice_event(
         CaseState::Failing | CaseState::ActionRequired => attempt,
         _ => 0,
     };
-    if record_step(conn, &case, step.step, step_attempt, cause, occurred_at, now).await? {
-        tell(conn, &case, step.step, notices, occurred_at, now).await?;
+    if !record_step(conn, &case, step.step, step_attempt, cause, occurred_at, now).await? {
+        return Ok(None);
     }
-    Ok(())
+    Ok(Some(
+        tell(conn, &case, step.step, notices, occurred_at, now).await?,
+    ))
 }
 
 /// Restricts the organisation of every open case whose first failure is
 /// `grace_days` old at `now` (the runner's sweep), up to `limit`, in the
-/// caller's transaction. Returns how many were restricted.
+/// caller's transaction. Returns the restrictions.
 pub async fn restrict_overdue(
     conn: &mut PgConnection,
     grace_days: u32,
@@ -259,7 +295,7 @@ pub async fn restrict_overdue(
     notices: &Notices,
     now: DateTime<Utc>,
     limit: i64,
-) -> Result<usize, sqlx::Error> {
+) -> Result<Vec<StepTaken>, sqlx::Error> {
     let grace = TimeDelta::days(i64::from(grace_days));
     // language=PostgreSQL
     let overdue = sqlx::query!(
@@ -276,7 +312,7 @@ pub async fn restrict_overdue(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut restricted = 0;
+    let mut restricted = Vec::new();
     for row in overdue {
         let Some(case) = lock_case(conn, &row.provider, &row.provider_invoice_id).await? else {
             continue;
@@ -302,8 +338,7 @@ pub async fn restrict_overdue(
             ..case
         };
         if record_step(conn, &case, step.step, 0, cause, at, now).await? {
-            tell(conn, &case, step.step, notices, at, now).await?;
-            restricted += 1;
+            restricted.push(tell(conn, &case, step.step, notices, at, now).await?);
         }
     }
     Ok(restricted)
@@ -311,7 +346,7 @@ pub async fn restrict_overdue(
 
 /// Closes the open cases of a subscription that ended or ran out of
 /// retries (`canceled`, `unpaid`) at `occurred_at`, in the caller's
-/// transaction.
+/// transaction. Returns the steps taken.
 pub async fn on_subscription_ended(
     conn: &mut PgConnection,
     subscription_id: Uuid,
@@ -319,7 +354,7 @@ pub async fn on_subscription_ended(
     cause: &str,
     notices: &Notices,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<StepTaken>, sqlx::Error> {
     // language=PostgreSQL
     let open = sqlx::query!(
         r#"
@@ -331,6 +366,7 @@ pub async fn on_subscription_ended(
     )
     .fetch_all(&mut *conn)
     .await?;
+    let mut taken = Vec::new();
     for row in open {
         let Some(case) = lock_case(conn, &row.provider, &row.provider_invoice_id).await? else {
             continue;
@@ -352,10 +388,10 @@ pub async fn on_subscription_ended(
             ..case
         };
         if record_step(conn, &case, step.step, 0, cause, occurred_at, now).await? {
-            tell(conn, &case, step.step, notices, occurred_at, now).await?;
+            taken.push(tell(conn, &case, step.step, notices, occurred_at, now).await?);
         }
     }
-    Ok(())
+    Ok(taken)
 }
 
 async fn record_step(
@@ -389,8 +425,8 @@ async fn record_step(
 }
 
 /// What a newly recorded step does beyond the case: the restriction flag
-/// the entitlements resolver reads, the email to the billing contacts, and
-/// the host product's webhook.
+/// the entitlements resolver reads and the email to the billing contacts.
+/// Returns the step for the host product to hear of.
 async fn tell(
     conn: &mut PgConnection,
     case: &CaseRow,
@@ -398,7 +434,7 @@ async fn tell(
     notices: &Notices,
     occurred_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<StepTaken, sqlx::Error> {
     let billing_url = format!("{}/app/billing", notices.public_url);
     let amount = case.amount();
     let brand = &notices.brand;
@@ -460,35 +496,19 @@ async fn tell(
     if let Some(message) = message {
         email_billing_contacts(conn, case.organization_id, &message, &step_key, now).await?;
     }
-    let data = json!({
-        "organization": { "id": case.organization_id },
-        "invoice": {
-            "id": case.provider_invoice_id,
-            "amount_due": case.amount_due,
-            "currency": case.currency,
-            "attempt": case.attempt,
-            "next_payment_attempt": case.next_retry_at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        },
-        "collection": { "state": case.state.as_str(), "step": step.as_str() },
-        "occurred_at": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    });
-    let event = match step {
-        CaseState::Failing => Some(EventType::InvoicePaymentFailed),
-        CaseState::Restricted => Some(EventType::OrganizationRestricted),
-        CaseState::Recovered | CaseState::Lapsed if lifted => Some(EventType::OrganizationRestored),
-        _ => None,
-    };
-    if let Some(event) = event {
-        record(conn, now, event, &step_key, Some(case.organization_id), data).await?;
-    }
-    // The organisation's access changed: the host product hears the new terms.
-    if (step == CaseState::Restricted || lifted)
-        && let Some(catalog) = catalog.as_ref()
-    {
-        crate::outbound::events::publish_changes(conn, catalog, case.organization_id, &step_key, false, now)
-            .await?;
-    }
-    Ok(())
+    Ok(StepTaken {
+        organization_id: case.organization_id,
+        step,
+        state: case.state,
+        step_key,
+        lifted,
+        provider_invoice_id: case.provider_invoice_id.clone(),
+        amount_due: case.amount_due,
+        currency: case.currency.clone(),
+        attempt: case.attempt,
+        next_retry_at: case.next_retry_at,
+        occurred_at,
+    })
 }
 
 /// Lifts the organisation's restriction unless another of its cases is
@@ -621,14 +641,14 @@ pub async fn open_case_of(
 
 /// Test mode: moves the organisation's open, unrestricted case back so its
 /// grace period ends now, and restricts it through the sweep's own step.
-/// Returns whether a case was restricted.
+/// Returns the restrictions (none: there was no case to restrict).
 pub async fn skip_grace(
     conn: &mut PgConnection,
     organization_id: Uuid,
     grace_days: u32,
     notices: &Notices,
     now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Vec<StepTaken>, sqlx::Error> {
     // language=PostgreSQL
     let moved = sqlx::query!(
         r#"
@@ -642,7 +662,7 @@ pub async fn skip_grace(
     .await?
     .rows_affected();
     if moved == 0 {
-        return Ok(false);
+        return Ok(Vec::new());
     }
-    Ok(restrict_overdue(conn, grace_days, "sandbox:skip_grace", notices, now, 10).await? > 0)
+    restrict_overdue(conn, grace_days, "sandbox:skip_grace", notices, now, 10).await
 }

@@ -11,7 +11,7 @@
 //! events. A job whose event an earlier job already applied has nothing
 //! left to do.
 
-use super::domain::BillingEvent;
+use super::domain::{BillingEvent, ProviderEventStatus};
 use super::provider::ProviderName;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -245,9 +245,9 @@ pub async fn claim_subject(
     )
     .fetch_one(&mut *conn)
     .await?;
-    match crate::billing::domain::ProviderEventStatus::parse(&status) {
-        Some(crate::billing::domain::ProviderEventStatus::Pending) => {}
-        Some(crate::billing::domain::ProviderEventStatus::Failed) => {
+    match ProviderEventStatus::parse(&status) {
+        Some(ProviderEventStatus::Pending) => {}
+        Some(ProviderEventStatus::Failed) => {
             return Ok(Claim::Parked(event.last_error));
         }
         _ => return Ok(Claim::Settled),
@@ -310,9 +310,10 @@ pub async fn mark_done(
     note: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let status = match done {
-        Done::Processed => "processed",
-        Done::Unmatched => "unmatched",
-    };
+        Done::Processed => ProviderEventStatus::Processed,
+        Done::Unmatched => ProviderEventStatus::Unmatched,
+    }
+    .as_str();
     // language=PostgreSQL
     sqlx::query!(
         r#"
@@ -355,4 +356,51 @@ pub async fn mark_failed(
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Where one event stands after its job's work: its status, and the error
+/// of its last failed attempt.
+pub async fn standing_of(
+    conn: &mut PgConnection,
+    webhook_event_id: Uuid,
+) -> Result<(Option<ProviderEventStatus>, Option<String>), sqlx::Error> {
+    // language=PostgreSQL
+    let event = sqlx::query!(
+        "select status, last_error from webhook_event where webhook_event_id = $1",
+        webhook_event_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((ProviderEventStatus::parse(&event.status), event.last_error))
+}
+
+/// The inbox's running totals, to tell what a drain did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    /// Events applied.
+    pub processed: i64,
+    /// Events marked unmatched.
+    pub unmatched: i64,
+    /// Attempts made, over every event.
+    pub attempts: i64,
+}
+
+/// Reads the inbox's [`Totals`].
+pub async fn totals(executor: impl sqlx::PgExecutor<'_>) -> Result<Totals, sqlx::Error> {
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"select count(*) filter (where status = $1) as "processed!",
+                  count(*) filter (where status = $2) as "unmatched!",
+                  coalesce(sum(attempts), 0)::bigint as "attempts!"
+           from webhook_event"#,
+        ProviderEventStatus::Processed.as_str(),
+        ProviderEventStatus::Unmatched.as_str(),
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(Totals {
+        processed: row.processed,
+        unmatched: row.unmatched,
+        attempts: row.attempts,
+    })
 }

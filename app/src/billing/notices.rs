@@ -29,13 +29,14 @@ pub struct AppliedEvent<'a> {
 }
 
 /// Tells the billing contacts what a subscription event changed, in the
-/// event's transaction.
+/// event's transaction. Returns the collection steps an ended subscription
+/// took, for the host product to hear of.
 pub async fn after_subscription_event(
     conn: &mut PgConnection,
     event: AppliedEvent<'_>,
     notices: &Notices,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<collection::StepTaken>, sqlx::Error> {
     let AppliedEvent {
         local,
         state,
@@ -47,10 +48,12 @@ pub async fn after_subscription_event(
         state.status,
         SubscriptionStatus::Canceled | SubscriptionStatus::Unpaid | SubscriptionStatus::IncompleteExpired
     );
-    if ended {
+    let steps = if ended {
         collection::on_subscription_ended(conn, local.subscription_id, occurred_at, cause, notices, now)
-            .await?;
-    }
+            .await?
+    } else {
+        Vec::new()
+    };
     // language=PostgreSQL
     let organization = sqlx::query_scalar!(
         "select name from organization where organization_id = $1",
@@ -86,15 +89,15 @@ pub async fn after_subscription_event(
                     .unwrap_or(plan.tier.clone());
                 format!("{name} ({})", plan.cycle.as_str())
             }
-            Err(_) => return Ok(()),
+            Err(_) => return Ok(steps),
         };
         (
             templates::plan_changed(brand, &organization, &plan, &billing_url),
             format!("plan_changed:{cause}"),
         )
     } else {
-        return Ok(());
+        return Ok(steps);
     };
     email_billing_contacts(conn, local.organization_id, &message, &email_cause, now).await?;
-    Ok(())
+    Ok(steps)
 }

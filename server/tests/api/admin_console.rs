@@ -349,7 +349,7 @@ async fn a_trial_that_ran_out_reopens_when_extended_and_the_ledger_records_it(po
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     enrolled_admin(&app).await;
     app.state.clock.advance(TimeDelta::days(15));
-    let paused = app::billing::trials::expire_ended_trials(
+    let paused = app::flows::sweeps::expire_trials(
         &mut pool.acquire().await.unwrap(),
         &app.state.notices(),
         app.state.clock.now(),

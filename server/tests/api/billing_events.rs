@@ -171,7 +171,7 @@ pub(crate) async fn drain(app: &TestApp) -> Pass {
     process_due(
         &app.state.pool,
         app.state.payments.provider(),
-        &app.state.notices(),
+        &app.state.flow_context(),
         &app.state.clock,
         10_000,
     )

@@ -341,7 +341,7 @@ async fn two_workers_racing_the_grace_sweep_restrict_once(pool: PgPool) {
     assert!(app.state.clock.advance(TimeDelta::days(20)));
     let sweep = || async {
         let mut tx = pool.begin().await.unwrap();
-        let n = app::billing::collection::restrict_overdue(
+        let n = app::flows::sweeps::restrict_overdue(
             &mut tx,
             14,
             "test:sweep",

@@ -392,9 +392,11 @@ async fn the_runner_runs_handlers_in_the_finishing_transaction(pool: PgPool) {
     let context = JobContext::with_sandbox_provider(
         pool.clone(),
         clock.clone(),
-        app::billing::trials::Notices {
-            brand: app::email::templates::Brand::new("Test", "#4338ca"),
-            public_url: "http://127.0.0.1".into(),
+        app::flows::FlowContext {
+            notices: app::billing::trials::Notices {
+                brand: app::email::templates::Brand::new("Test", "#4338ca"),
+                public_url: "http://127.0.0.1".into(),
+            },
             license_keys: None,
         },
     );

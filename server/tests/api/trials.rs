@@ -78,7 +78,7 @@ async fn remind(app: &TestApp) -> usize {
 /// The expiry sweep once, at the clock's now, in its own transaction.
 async fn expire(app: &TestApp) -> usize {
     let mut tx = app.state.pool.begin().await.unwrap();
-    let paused = trials::expire_ended_trials(&mut tx, &app.state.notices(), app.state.clock.now(), 100)
+    let paused = app::flows::sweeps::expire_trials(&mut tx, &app.state.notices(), app.state.clock.now(), 100)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -233,7 +233,7 @@ async fn the_sandbox_announces_a_subscribed_trial_ending_once_through_the_inbox(
         process_due(
             &app.state.pool,
             app.state.payments.provider(),
-            &app.state.notices(),
+            &app.state.flow_context(),
             &app.state.clock,
             1000,
         )

@@ -166,9 +166,14 @@ async fn apply_now(
         .fetch_subscription(&snapshot.id)
         .await
         .map_err(provider_error)?;
-    db::apply_present(&mut tx, context.billing.name(), &present, context.clock.now())
+    let applied = db::apply_present(&mut tx, context.billing.name(), &present)
         .await
         .doing("applying the provider's subscription")?;
+    if let db::Present::Applied { local, changed: true } = applied {
+        crate::flows::tell_host::subscription_changed(&mut tx, local.organization_id, context.clock.now())
+            .await
+            .doing("telling the host product of the change")?;
+    }
     tx.commit()
         .await
         .doing("committing the provider's subscription")?;

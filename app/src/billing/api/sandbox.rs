@@ -111,7 +111,7 @@ pub async fn sandbox_skip_grace() -> Result<(), AppError> {
         .await
         .map(|catalog| catalog.collection.grace_days)
         .unwrap_or_else(|_| crate::catalog::domain::CollectionTerms::default().grace_days);
-    let restricted = crate::billing::collection::skip_grace(
+    let restricted = crate::flows::trials::skip_grace(
         &mut tx,
         scope.organization_id(),
         grace_days,
@@ -138,8 +138,9 @@ pub async fn sandbox_end_trial() -> Result<(), AppError> {
     if context.sandbox.is_none() {
         return Err(AppError::NotFound);
     }
-    let ended = crate::billing::trials::end_signup_trial_now(
-        &context.pool,
+    let mut tx = context.pool.begin().await?;
+    let ended = crate::flows::trials::end_now(
+        &mut tx,
         scope.organization_id(),
         &context.trial_notices(),
         context.clock.now(),
@@ -148,6 +149,7 @@ pub async fn sandbox_end_trial() -> Result<(), AppError> {
     if !ended {
         return Err(AppError::Conflict("There is no running trial to end.".into()));
     }
+    tx.commit().await?;
     crate::security::redirect::redirect("/app/billing?trial_ended=1");
     Ok(())
 }
@@ -167,16 +169,14 @@ pub async fn sandbox_trial_days_left(days: String) -> Result<(), AppError> {
         .ok()
         .filter(|d| (1..=90).contains(d))
         .ok_or_else(|| AppError::field("days", "enter a whole number of days from 1 to 90"))?;
-    let moved = crate::billing::trials::set_signup_trial_days_left(
-        &context.pool,
-        scope.organization_id(),
-        days,
-        context.clock.now(),
-    )
-    .await?;
+    let mut tx = context.pool.begin().await?;
+    let moved =
+        crate::flows::trials::set_days_left(&mut tx, scope.organization_id(), days, context.clock.now())
+            .await?;
     if !moved {
         return Err(AppError::Conflict("There is no running trial to shorten.".into()));
     }
+    tx.commit().await?;
     crate::security::redirect::redirect("/app/billing?trial_moved=1");
     Ok(())
 }

@@ -133,8 +133,14 @@ pub async fn local_subscription(
 /// What applying a provider subscription's present state found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Present {
-    /// Applied to this local copy.
-    Applied(LocalSubscription),
+    /// Applied to this local copy; `changed` when the copy differed, so
+    /// the host product has news (the flow that applied it tells it).
+    Applied {
+        /// The local copy.
+        local: LocalSubscription,
+        /// Whether any of its columns or items changed.
+        changed: bool,
+    },
     /// Not Gatehouse's: kept for admins, never retried.
     Unmatched(String),
 }
@@ -147,7 +153,6 @@ pub async fn apply_present(
     conn: &mut PgConnection,
     provider: ProviderName,
     snapshot: &SubscriptionSnapshot,
-    now: DateTime<Utc>,
 ) -> Result<Present, sqlx::Error> {
     let plan = match snapshot.plan() {
         Ok(plan) => plan,
@@ -215,10 +220,10 @@ pub async fn apply_present(
     .rows_affected()
         == 1;
     let items_changed = replace_items(conn, local.subscription_id, snapshot).await?;
-    if rewritten || items_changed {
-        crate::outbound::events::subscription_changed(conn, local.organization_id, now).await?;
-    }
-    Ok(Present::Applied(local))
+    Ok(Present::Applied {
+        local,
+        changed: rewritten || items_changed,
+    })
 }
 
 /// Records the state an event carried, at the event's time (learnt at

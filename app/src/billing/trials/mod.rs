@@ -13,7 +13,7 @@ use crate::accounts::contacts::email_billing_contacts;
 use crate::catalog::domain::BillingCycle;
 use crate::email::templates;
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// The lead of the provider's own trial notice (Stripe sends
@@ -31,9 +31,6 @@ pub struct Notices {
     pub brand: crate::email::templates::Brand,
     /// The site's origin as browsers see it.
     pub public_url: String,
-    /// The licensing keys, for the licence a self-hosted tier's
-    /// subscription carries (`None`: licensing is off).
-    pub license_keys: Option<std::sync::Arc<crate::licensing::keys::SigningKeys>>,
 }
 
 impl Notices {
@@ -358,13 +355,13 @@ pub async fn send_due_reminders(
 /// Pauses every signup trial that has ended without a subscription (a
 /// provider's trials end at the provider) by `now`, up to `limit`, in the
 /// caller's transaction (rows another transaction holds wait for the next
-/// run). Returns how many were paused.
+/// run). Returns the organisations whose trial was paused.
 pub async fn expire_ended_trials(
     conn: &mut PgConnection,
     notices: &Notices,
     now: DateTime<Utc>,
     limit: i64,
-) -> Result<usize, sqlx::Error> {
+) -> Result<Vec<Uuid>, sqlx::Error> {
     // language=PostgreSQL
     let ended = sqlx::query_scalar!(
         r#"
@@ -379,23 +376,23 @@ pub async fn expire_ended_trials(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut expired = 0;
+    let mut paused = Vec::new();
     for subscription_id in ended {
-        expired += usize::from(pause_ended_trial(conn, subscription_id, notices, now).await?);
+        paused.extend(pause_ended_trial(conn, subscription_id, notices, now).await?);
     }
-    Ok(expired)
+    Ok(paused)
 }
 
 /// Ends an organisation's running signup trial at `now`, as if its days had
 /// run out (the sandbox's "make time pass" control), through the same
-/// pause the expiry sweep makes. Returns whether there was one to end.
+/// pause the expiry sweep makes, in the caller's transaction. Returns
+/// whether there was one to end.
 pub async fn end_signup_trial_now(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     organization_id: Uuid,
     notices: &Notices,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
     // language=PostgreSQL
     let ended = sqlx::query_scalar!(
         r#"
@@ -406,26 +403,25 @@ pub async fn end_signup_trial_now(
         organization_id,
         now as _
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(subscription_id) = ended else {
         return Ok(false);
     };
-    let paused = pause_ended_trial(&mut tx, subscription_id, notices, now).await?;
-    tx.commit().await?;
-    Ok(paused)
+    Ok(pause_ended_trial(conn, subscription_id, notices, now)
+        .await?
+        .is_some())
 }
 
 /// Moves a running signup trial's end to `days_left` days from `now` (the
 /// sandbox's "make time pass" control, for trials short of their end).
-/// Returns whether there was one to move.
+/// In the caller's transaction; returns whether there was one to move.
 pub async fn set_signup_trial_days_left(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     organization_id: Uuid,
     days_left: u32,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
     // language=PostgreSQL
     let moved = sqlx::query!(
         r#"
@@ -435,27 +431,24 @@ pub async fn set_signup_trial_days_left(
         organization_id,
         (now + chrono::TimeDelta::days(i64::from(days_left))) as _
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
-    if moved {
-        crate::outbound::events::subscription_changed(&mut tx, organization_id, now).await?;
-    }
-    tx.commit().await?;
     Ok(moved)
 }
 
 /// Pauses one ended signup trial: the status moves `trialing` → `paused`
 /// with its ledger row (no MRR either side) and the owners are told, in the
 /// caller's transaction. Checkout later takes the paused subscription over.
-/// Returns false if it is not an ended signup trial (any more).
+/// Returns its organisation, or `None` if it is not an ended signup trial
+/// (any more).
 async fn pause_ended_trial(
     conn: &mut PgConnection,
     subscription_id: Uuid,
     notices: &Notices,
     now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Uuid>, sqlx::Error> {
     // language=PostgreSQL
     let Some(trial) = sqlx::query!(
         r#"
@@ -475,7 +468,7 @@ async fn pause_ended_trial(
     .fetch_optional(&mut *conn)
     .await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
     // language=PostgreSQL
     sqlx::query!(
@@ -484,7 +477,6 @@ async fn pause_ended_trial(
     )
     .execute(&mut *conn)
     .await?;
-    crate::outbound::events::subscription_changed(conn, trial.organization_id, now).await?;
     let cycle = BillingCycle::from_query(Some(&trial.billing_cycle));
     record_revision(
         conn,
@@ -506,7 +498,7 @@ async fn pause_ended_trial(
     let message = templates::trial_ended(&notices.brand, &trial.organization, &notices.billing_url());
     let cause = format!("trial_ended:{subscription_id}:{}", trial.trial_end.timestamp());
     email_billing_contacts(conn, trial.organization_id, &message, &cause, now).await?;
-    Ok(true)
+    Ok(Some(trial.organization_id))
 }
 
 #[cfg(test)]
@@ -582,7 +574,6 @@ pub async fn extend_signup_trial(
         )
         .await?;
     }
-    crate::outbound::events::subscription_changed(conn, organization_id, now).await?;
     Ok(Some(TrialExtension {
         status_before: trial.status,
         trial_end_before: trial.trial_end,
