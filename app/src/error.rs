@@ -269,16 +269,6 @@ impl From<anyhow::Error> for AppError {
     }
 }
 
-#[cfg(feature = "ssr")]
-impl From<crate::catalog::db::LoadCatalogError> for AppError {
-    #[track_caller]
-    fn from(error: crate::catalog::db::LoadCatalogError) -> Self {
-        let at = std::panic::Location::caller();
-        tracing::error!(error = %error, at = %at, "catalogue unavailable");
-        AppError::Internal
-    }
-}
-
 /// Names what a failing step was doing, for the log: an internal error is
 /// logged with the step's own words (and where it failed), while the caller
 /// is told only [`AppError::Internal`].

@@ -283,32 +283,45 @@ pub fn app(state: AppState) -> Router {
     let context = AppContext {
         pool: state.pool.clone(),
         replica: state.replica.clone(),
-        catalog: state.catalog.clone(),
-        standings: state.standings.clone(),
-        users: state.users.clone(),
-        billing_pages: state.billing_pages.clone(),
-        snapshot_histories: state.snapshot_histories.clone(),
         public_url: settings.public_url.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
-        webhook_private_hosts: settings.webhook_private_hosts.clone(),
         local_mailbox: settings.smtp_url.is_none() && settings.is_local(),
-        site: state.site.clone(),
-        billing: state.payments.provider(),
-        sandbox: state.payments.sandbox(),
-        license_keys: state.license_keys.clone(),
         clock: state.clock.clone(),
         started_at: state.clock.now(),
     };
-    let site = app::ui::Site {
+    // Each feature's own context value, handed over beside the ground's.
+    let billing = app::billing::context::BillingContext {
+        provider: state.payments.provider(),
+        sandbox: state.payments.sandbox(),
+        pages: state.billing_pages.clone(),
+    };
+    let license_keys = app::licensing::keys::LicenseKeys(state.license_keys.clone());
+    let brand = state.site.product.brand();
+    let catalog = state.catalog.clone();
+    let standings = state.standings.clone();
+    let snapshot_histories = state.snapshot_histories.clone();
+    let users = state.users.clone();
+    let private_hosts = settings.webhook_private_hosts.clone();
+    let site = app::marketing::Site {
         content: state.site.clone(),
         public_url: settings.public_url.clone(),
     };
+    let chrome = app::ui::SiteChrome::from(&*state.site);
     // Runs for every page render and server-function call: hands over the
     // shared state and sets the page's CSP with the nonce Leptos put on its
     // inline scripts.
     let provide_app_context = move || {
         provide_context(context.clone());
         provide_context(site.clone());
+        provide_context(chrome.clone());
+        provide_context(brand.clone());
+        provide_context(billing.clone());
+        provide_context(license_keys.clone());
+        provide_context(catalog.clone());
+        provide_context(standings.clone());
+        provide_context(snapshot_histories.clone());
+        provide_context(users.clone());
+        provide_context(private_hosts.clone());
         if let (Some(nonce), Some(response)) = (
             leptos::nonce::use_nonce(),
             use_context::<leptos_axum::ResponseOptions>(),

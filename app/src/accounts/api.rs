@@ -112,9 +112,14 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
     db::mark_email_verified(&mut tx, user_id, now).await?;
     tx.commit().await?;
     let session = session::current_session().await?;
-    let signed_in = session::signed_in(&session, &context.pool, &context.users, now)
-        .await?
-        .is_some();
+    let signed_in = session::signed_in(
+        &session,
+        &context.pool,
+        &crate::accounts::users::user_cache()?,
+        now,
+    )
+    .await?
+    .is_some();
     crate::security::redirect::redirect(if signed_in {
         "/app?verified=1"
     } else {
@@ -154,7 +159,7 @@ pub async fn resend_verification() -> Result<(), AppError> {
         &mut tx,
         now,
         &user.email,
-        &templates::verify_email(&context.site.product.brand(), &link),
+        &templates::verify_email(&crate::email::templates::brand()?, &link),
     )
     .await?;
     tx.commit().await?;
@@ -202,7 +207,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
             &mut tx,
             now,
             email.as_str(),
-            &templates::reset_password(&context.site.product.brand(), &link),
+            &templates::reset_password(&crate::email::templates::brand()?, &link),
         )
         .await?;
     }

@@ -316,9 +316,14 @@ pub async fn require_user() -> Result<SignedIn, AppError> {
     }
     let context = app_context()?;
     let session = current_session().await?;
-    signed_in(&session, &context.pool, &context.users, context.clock.now())
-        .await?
-        .ok_or(AppError::Unauthorized)
+    signed_in(
+        &session,
+        &context.pool,
+        &crate::accounts::users::user_cache()?,
+        context.clock.now(),
+    )
+    .await?
+    .ok_or(AppError::Unauthorized)
 }
 
 /// The caller's membership in the session's organisation, or
@@ -329,9 +334,14 @@ pub async fn require_member() -> Result<(SignedIn, TenantScope), AppError> {
         Some(user) => user,
         None => {
             let session = current_session().await?;
-            signed_in(&session, &context.pool, &context.users, context.clock.now())
-                .await?
-                .ok_or(AppError::Unauthorized)?
+            signed_in(
+                &session,
+                &context.pool,
+                &crate::accounts::users::user_cache()?,
+                context.clock.now(),
+            )
+            .await?
+            .ok_or(AppError::Unauthorized)?
         }
     };
     membership(user)

@@ -137,6 +137,13 @@ impl UserCache {
     }
 }
 
+/// This process's users behind sessions, as the server provided them to the
+/// request.
+#[cfg(feature = "ssr")]
+pub fn user_cache() -> Result<UserCache, crate::error::AppError> {
+    crate::context::provided()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

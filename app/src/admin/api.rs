@@ -396,6 +396,7 @@ pub async fn extend_trial(organization_id: String, days: String, reason: String)
 async fn tell_suspension(
     conn: &mut sqlx::PgConnection,
     context: &crate::context::AppContext,
+    brand: &crate::email::templates::Brand,
     organization_id: uuid::Uuid,
     suspended: bool,
     reason: &str,
@@ -408,11 +409,10 @@ async fn tell_suspension(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let brand = context.site.product.brand();
     let message = if suspended {
-        crate::email::templates::suspended(&brand, &name, reason, &format!("{}/app", context.public_url))
+        crate::email::templates::suspended(brand, &name, reason, &format!("{}/app", context.public_url))
     } else {
-        crate::email::templates::reactivated(&brand, &name, &format!("{}/app", context.public_url))
+        crate::email::templates::reactivated(brand, &name, &format!("{}/app", context.public_url))
     };
     let cause = format!(
         "{}:{organization_id}:{}",
@@ -460,7 +460,8 @@ pub async fn set_suspension(
         ));
     }
     crate::outbound::events::subscription_changed(&mut tx, id, now).await?;
-    tell_suspension(&mut tx, &context, id, suspend, &reason, now).await?;
+    let brand = crate::email::templates::brand()?;
+    tell_suspension(&mut tx, &context, &brand, id, suspend, &reason, now).await?;
     let ip = client_ip();
     let action = if suspend {
         "organization.suspend"
@@ -593,10 +594,11 @@ pub async fn add_override(
 ) -> Result<(), AppError> {
     let admin = session::require_admin().await?;
     let context = app_context()?;
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
     let now = context.clock.now();
     let id = parse_id("organization_id", &organization_id)?;
     let reason = checked_reason(&reason)?;
-    let catalog = context.catalog.get(&context.pool).await?;
+    let catalog = catalog_cache.get(&context.pool).await?;
     let known = domain::KnownKeys {
         features: catalog.features().map(|f| f.key.as_str()).collect(),
         metrics: catalog.metrics.iter().map(|m| m.key.as_str()).collect(),

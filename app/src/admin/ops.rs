@@ -224,7 +224,7 @@ pub async fn email_previews() -> Result<Vec<EmailPreview>, AppError> {
     session::require_admin().await?;
     let context = app_context()?;
     Ok(
-        crate::email::templates::samples(&context.site.product.brand(), &context.public_url)
+        crate::email::templates::samples(&crate::email::templates::brand()?, &context.public_url)
             .into_iter()
             .map(|message| EmailPreview {
                 template: message.template.to_owned(),

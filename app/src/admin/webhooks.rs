@@ -149,7 +149,7 @@ pub async fn add_endpoint(url: String, description: String) -> Result<(), AppErr
         &url,
         &description,
         &context.clock,
-        &context.webhook_private_hosts,
+        &crate::outbound::address::private_hosts()?,
     )
     .await
     .map_err(endpoint_error)?;

@@ -5,6 +5,8 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod collection;
+#[cfg(feature = "ssr")]
+pub mod context;
 pub mod domain;
 pub mod pages;
 

@@ -9,6 +9,7 @@ use leptos::server_fn::codec::GetUrl;
 #[server(prefix = "/api", endpoint = "pricing", input = GetUrl)]
 pub async fn get_pricing() -> Result<Catalog, AppError> {
     let context = crate::context::app_context()?;
-    let catalog = context.catalog.get(&context.pool).await?;
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
+    let catalog = catalog_cache.get(&context.pool).await?;
     Ok((*catalog).clone())
 }

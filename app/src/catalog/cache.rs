@@ -59,3 +59,9 @@ impl CatalogCache {
         self.inner.current.read().ok().and_then(|slot| slot.clone())
     }
 }
+
+/// This process's catalogue cache, as the server provided it to the request.
+#[cfg(feature = "ssr")]
+pub fn catalog_cache() -> Result<CatalogCache, crate::error::AppError> {
+    crate::context::provided()
+}

@@ -337,6 +337,17 @@ pub enum LoadCatalogError {
     Inconsistent(String),
 }
 
+impl From<LoadCatalogError> for crate::error::AppError {
+    /// A server function that cannot read the catalogue fails as an
+    /// internal error; the log says why.
+    #[track_caller]
+    fn from(error: LoadCatalogError) -> Self {
+        let at = std::panic::Location::caller();
+        tracing::error!(error = %error, at = %at, "catalogue unavailable");
+        crate::error::AppError::Internal
+    }
+}
+
 fn currency_of(code: &str) -> Result<Currency, LoadCatalogError> {
     Currency::parse(code.trim()).map_err(|e| LoadCatalogError::Inconsistent(e.to_string()))
 }

@@ -189,3 +189,9 @@ impl StandingCache {
         self.len() == 0
     }
 }
+
+/// This process's standings, as the server provided them to the request.
+#[cfg(feature = "ssr")]
+pub fn standing_cache() -> Result<StandingCache, crate::error::AppError> {
+    crate::context::provided()
+}

@@ -105,10 +105,10 @@ pub async fn page_standing(
 ) -> Result<(Arc<Catalog>, Option<Arc<CachedStanding>>), AppError> {
     // The generation is read before the catalogue, so an entry is never
     // filed under a newer catalogue than the one it was resolved with.
-    let generation = context.catalog.generation();
-    let catalog = context.catalog.get(&context.pool).await?;
-    let standing = context
-        .standings
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
+    let generation = catalog_cache.generation();
+    let catalog = catalog_cache.get(&context.pool).await?;
+    let standing = super::cache::standing_cache()?
         .standing(
             &context.pool,
             &catalog,

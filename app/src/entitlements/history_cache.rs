@@ -90,3 +90,10 @@ impl SnapshotHistoryCache {
         self.histories.set_live(live);
     }
 }
+
+/// This process's snapshot histories, as the server provided them to the
+/// request.
+#[cfg(feature = "ssr")]
+pub fn snapshot_history_cache() -> Result<SnapshotHistoryCache, crate::error::AppError> {
+    crate::context::provided()
+}

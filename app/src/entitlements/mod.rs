@@ -2,7 +2,6 @@
 //! limits, add-ons, admin overrides and subscription state), the usage it
 //! has, and the one guard every gated server function and API route uses.
 
-pub mod banner;
 #[cfg(feature = "ssr")]
 pub mod cache;
 #[cfg(feature = "ssr")]

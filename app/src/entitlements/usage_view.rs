@@ -90,8 +90,7 @@ pub async fn get_usage_view() -> Result<UsageView, AppError> {
         })
         .collect();
 
-    let points = context
-        .snapshot_histories
+    let points = super::history_cache::snapshot_history_cache()?
         .since(
             &context.pool,
             scope.organization_id(),

@@ -38,10 +38,10 @@ pub struct FlowContext {
 
 impl FlowContext {
     /// The flow context of a page render or server function.
-    pub fn of(context: &crate::context::AppContext) -> Self {
-        FlowContext {
-            notices: context.trial_notices(),
-            license_keys: context.license_keys.clone(),
-        }
+    pub fn of_request(context: &crate::context::AppContext) -> Result<Self, crate::error::AppError> {
+        Ok(FlowContext {
+            notices: Notices::of_request(context)?,
+            license_keys: crate::licensing::keys::license_keys()?,
+        })
     }
 }

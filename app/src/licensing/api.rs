@@ -18,15 +18,16 @@ use {crate::accounts::session::require_member, crate::context::app_context, uuid
 pub async fn get_licenses() -> Result<LicensesOverview, AppError> {
     let (_, scope) = require_member().await?;
     let context = app_context()?;
+    let license_keys = crate::licensing::keys::license_keys()?;
     let manages = scope.role().manages_billing();
     let mut conn = context.pool.acquire().await?;
-    let keys = context.license_keys.as_deref().filter(|_| manages);
+    let keys = license_keys.as_deref().filter(|_| manages);
     let licenses =
         super::manage::licenses_of(&mut conn, scope.organization_id(), keys, context.clock.now()).await?;
     Ok(LicensesOverview {
         licenses,
         manages,
-        licensing_on: context.license_keys.is_some(),
+        licensing_on: license_keys.is_some(),
     })
 }
 

@@ -83,6 +83,7 @@ pub async fn issue_license(
 ) -> Result<(), AppError> {
     let admin = require_admin().await?;
     let context = app_context()?;
+    let license_keys = crate::licensing::keys::license_keys()?;
     let now = context.clock.now();
     let id = parse_id("organization_id", &organization_id)?;
     let max_activations = max_activations
@@ -98,7 +99,7 @@ pub async fn issue_license(
         })?;
     let node_locked = node_locked.is_some();
     let reason = checked_reason(&reason)?;
-    let keys = context.license_keys.as_deref().ok_or_else(|| {
+    let keys = license_keys.as_deref().ok_or_else(|| {
         AppError::Conflict("licensing is off: this Gatehouse has no licence signing keys".to_owned())
     })?;
     let mut tx = context.pool.begin().await?;

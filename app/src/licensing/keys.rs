@@ -246,6 +246,17 @@ impl SigningKeys {
     }
 }
 
+/// The licence signing keys, as the server provided them to the request
+/// (`None`: licensing is off on this Gatehouse).
+#[derive(Clone, Default)]
+pub struct LicenseKeys(pub Option<std::sync::Arc<SigningKeys>>);
+
+/// This Gatehouse's [`LicenseKeys`].
+#[cfg(feature = "ssr")]
+pub fn license_keys() -> Result<Option<std::sync::Arc<SigningKeys>>, crate::error::AppError> {
+    Ok(crate::context::provided::<LicenseKeys>()?.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,9 @@
 
 use super::api::get_licenses;
 use super::view::{LicenseView, LicensesOverview};
+use crate::portal::frame::{PortalNav, portal_outcome};
 use crate::ui::danger::RowDangerAction;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
-use crate::ui::portal_frame::{PortalNav, portal_outcome};
 use crate::ui::product_name;
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -272,6 +272,24 @@ impl SiteContent {
     }
 }
 
+impl From<&SiteContent> for crate::ui::SiteChrome {
+    /// The frame every page draws, from the content file.
+    fn from(content: &SiteContent) -> Self {
+        crate::ui::SiteChrome {
+            product_name: content.product.name.clone(),
+            tagline: content.product.tagline.clone(),
+            footer_links: content
+                .footer_links
+                .iter()
+                .map(|link| crate::ui::ChromeLink {
+                    label: link.label.clone(),
+                    href: link.href.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,9 @@
 
 use super::content::Faq;
 use super::seo::{JsonLd, PageMeta};
+use super::use_site;
 use crate::catalog::api::get_pricing;
-use crate::ui::{SiteFooter, SiteHeader, use_site};
+use crate::ui::{SiteFooter, SiteHeader};
 use leptos::prelude::*;
 
 /// `/`: hero, personas, benefits, social proof, highlights, a pricing teaser,

@@ -7,6 +7,20 @@ mod home;
 mod pricing;
 mod seo;
 
+/// The site's copy and address, provided to every render by the server.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The validated marketing content.
+    pub content: std::sync::Arc<content::SiteContent>,
+    /// The public origin, for canonical and social links.
+    pub public_url: String,
+}
+
+/// The site of the current render.
+pub fn use_site() -> Site {
+    leptos::prelude::expect_context::<Site>()
+}
+
 pub use home::HomePage;
 pub use pricing::{PricingPage, PricingPlans, TierCardView};
 pub use seo::{JsonLd, PageMeta};

@@ -3,9 +3,10 @@
 
 use super::home::FaqSection;
 use super::seo::{JsonLd, PageMeta};
+use super::use_site;
 use crate::catalog::api::get_pricing;
 use crate::catalog::domain::{BillingCycle, Catalog, Metric, Tier};
-use crate::ui::{ErrorNotice, SiteFooter, SiteHeader, product_name, use_site};
+use crate::ui::{ErrorNotice, SiteFooter, SiteHeader, product_name};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! Search and sharing metadata: title, description, canonical URL,
 //! OpenGraph and Twitter cards, and JSON-LD.
 
-use crate::ui::use_site;
+use super::use_site;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
 

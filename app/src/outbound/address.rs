@@ -123,6 +123,13 @@ pub fn refusal(host: &url::Host<&str>, allowed: &PrivateHosts) -> Option<String>
     }
 }
 
+/// The private hosts the operator lets webhooks reach, as the server
+/// provided them to the request.
+#[cfg(feature = "ssr")]
+pub fn private_hosts() -> Result<PrivateHosts, crate::error::AppError> {
+    crate::context::provided()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

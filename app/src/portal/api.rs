@@ -84,6 +84,7 @@ pub async fn get_team() -> Result<TeamView, AppError> {
 pub async fn invite_member(email: String, role: String) -> Result<(), AppError> {
     let (user, scope) = require_member().await?;
     let context = app_context()?;
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
     let now = context.clock.now();
     let mut form = FormCheck::new();
     form.keep("email", &email).keep("role", &role);
@@ -94,7 +95,7 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
     };
     check_invite(scope.role(), role).map_err(team_error)?;
 
-    let catalog = context.catalog.get(&context.pool).await?;
+    let catalog = catalog_cache.get(&context.pool).await?;
     let mut tx = context.pool.begin().await?;
     let organization_name = db::lock_organization(&mut tx, &scope).await?;
     if db::is_member(&mut *tx, &scope, &email).await? {
@@ -121,7 +122,7 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
     }
     let link = format!("{}/invite?token={token}", context.public_url);
     let message = templates::invitation(
-        &context.site.product.brand(),
+        &crate::email::templates::brand()?,
         &organization_name,
         &user.email,
         role.as_str(),
@@ -255,9 +256,14 @@ pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError
         .await?
         .ok_or(AppError::NotFound)?;
     let session = session::current_session().await?;
-    let signed_in_as = session::signed_in(&session, &context.pool, &context.users, now)
-        .await?
-        .map(|u| u.email);
+    let signed_in_as = session::signed_in(
+        &session,
+        &context.pool,
+        &crate::accounts::users::user_cache()?,
+        now,
+    )
+    .await?
+    .map(|u| u.email);
     Ok(InvitationPreview {
         organization_name: invitation.organization_name,
         email: invitation.email,
@@ -282,7 +288,13 @@ pub async fn accept_invitation(token: String, password: Option<String>) -> Resul
     )
     .await?;
     let session = session::current_session().await?;
-    let signed_in = session::signed_in(&session, &context.pool, &context.users, now).await?;
+    let signed_in = session::signed_in(
+        &session,
+        &context.pool,
+        &crate::accounts::users::user_cache()?,
+        now,
+    )
+    .await?;
     let invalid_token = || {
         AppError::field(
             "token",

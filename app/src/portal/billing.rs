@@ -10,8 +10,8 @@
 use crate::billing::{BillingPanels, BillingView};
 use crate::entitlements::usage_view::UsageSection;
 use crate::error::AppError;
+use crate::portal::frame::{PortalNav, portal_outcome};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
-use crate::ui::portal_frame::{PortalNav, portal_outcome};
 use crate::ui::product_name;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -31,13 +31,15 @@ use {
 pub async fn get_billing() -> Result<BillingView, AppError> {
     let (_, scope) = require_member().await?;
     let context = app_context()?;
-    let catalog_generation = context.catalog.generation();
-    let catalog = context.catalog.get(&context.pool).await?;
-    let reads = context
-        .billing_pages
+    let billing = crate::billing::context::billing_context()?;
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
+    let catalog_generation = catalog_cache.generation();
+    let catalog = catalog_cache.get(&context.pool).await?;
+    let reads = billing
+        .pages
         .reads(
             &context.pool,
-            context.sandbox.as_ref(),
+            billing.sandbox.as_ref(),
             &scope,
             catalog_generation,
         )
@@ -56,8 +58,8 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
         users_counted,
         card,
         can_manage: scope.role().manages_team(),
-        provider: context.billing.name(),
-        test_mode: context.sandbox.is_some(),
+        provider: billing.provider.name(),
+        test_mode: billing.sandbox.is_some(),
         request_id: Uuid::new_v4(),
     }))
 }

@@ -3,15 +3,17 @@
 
 pub mod api;
 pub mod billing;
+pub mod frame;
 pub mod invite;
+pub mod status_bar;
 
 #[cfg(feature = "ssr")]
 pub mod db;
 
 use crate::accounts::domain::Role;
+use crate::portal::frame::{PortalNav, portal_outcome};
 use crate::ui::danger::{ConfirmDanger, RowDangerAction};
 use crate::ui::form::{FormFeedback, FormSummary, Notice, TextField};
-use crate::ui::portal_frame::{PortalNav, portal_outcome};
 use crate::ui::product_name;
 use api::{get_overview, get_team};
 use leptos::prelude::*;

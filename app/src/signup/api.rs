@@ -37,6 +37,7 @@ pub async fn sign_up(
     cycle: Option<String>,
 ) -> Result<(), AppError> {
     let context = app_context()?;
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
     let now = context.clock.now();
     let mut form = FormCheck::new();
     form.keep("email", &email).keep("company", &company);
@@ -53,7 +54,7 @@ pub async fn sign_up(
         rates::SIGNUP_PER_IP,
     )
     .await?;
-    let catalog = context.catalog.get(&context.pool).await?;
+    let catalog = catalog_cache.get(&context.pool).await?;
     let plan_key = plan
         .filter(|key| catalog.tier(key).is_some())
         .unwrap_or_else(|| catalog.trial.default_tier.clone());
@@ -107,7 +108,7 @@ pub async fn sign_up(
             .await?;
             let portal = format!("{}/app", context.public_url);
             let welcome = templates::welcome(
-                &context.site.product.brand(),
+                &crate::email::templates::brand()?,
                 company.as_str(),
                 catalog.trial.days,
                 &portal,
@@ -118,7 +119,7 @@ pub async fn sign_up(
                 &mut tx,
                 now,
                 email.as_str(),
-                &templates::verify_email(&context.site.product.brand(), &link),
+                &templates::verify_email(&crate::email::templates::brand()?, &link),
             )
             .await?;
             tx.commit().await?;
@@ -126,7 +127,7 @@ pub async fn sign_up(
         }
         None => {
             let login = format!("{}/login", context.public_url);
-            let notice = templates::signup_with_existing_account(&context.site.product.brand(), &login);
+            let notice = templates::signup_with_existing_account(&crate::email::templates::brand()?, &login);
             outbox::enqueue(&mut tx, now, email.as_str(), &notice).await?;
             tx.commit().await?;
             session::mark_anonymous_activity(&session).await?;

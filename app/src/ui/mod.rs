@@ -3,7 +3,6 @@
 pub mod auth_card;
 pub mod danger;
 pub mod form;
-pub mod portal_frame;
 pub mod table;
 
 use crate::error::AppError;
@@ -15,23 +14,36 @@ pub fn query_value(name: &str) -> Option<String> {
     leptos_router::hooks::use_query_map().with_untracked(|q| q.get(name))
 }
 
-/// The site's copy and address, provided to every render by the server.
-#[derive(Debug, Clone)]
-pub struct Site {
-    /// The validated marketing content.
-    pub content: std::sync::Arc<crate::marketing::content::SiteContent>,
-    /// The public origin, for canonical and social links.
-    pub public_url: String,
+/// What the frame of every page shows: the product's name and tagline and
+/// the footer's links. The server provides it to every render, filled from
+/// the marketing content, so the frame itself knows no feature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteChrome {
+    /// The product's name.
+    pub product_name: String,
+    /// Its one-line description.
+    pub tagline: String,
+    /// The footer's links.
+    pub footer_links: Vec<ChromeLink>,
 }
 
-/// The site of the current render.
-pub fn use_site() -> Site {
-    expect_context::<Site>()
+/// A link of the site's frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChromeLink {
+    /// The text.
+    pub label: String,
+    /// Where it goes.
+    pub href: String,
 }
 
-/// The product's name, from the content file.
+/// The frame of the current render.
+pub fn use_chrome() -> SiteChrome {
+    expect_context::<SiteChrome>()
+}
+
+/// The product's name.
 pub fn product_name() -> String {
-    use_site().content.product.name.clone()
+    use_chrome().product_name
 }
 
 /// The first stop of the keyboard on every page: a link past the navigation
@@ -85,15 +97,17 @@ pub fn SiteHeader() -> impl IntoView {
 /// Bottom bar with the content file's links.
 #[component]
 pub fn SiteFooter() -> impl IntoView {
-    let site = use_site();
-    let product = site.content.product.name.clone();
-    let links = site.content.footer_links.clone();
+    let SiteChrome {
+        product_name: product,
+        tagline,
+        footer_links: links,
+    } = use_chrome();
     view! {
         <footer class="border-t border-slate-200 bg-slate-50">
             <div class="mx-auto flex max-w-6xl flex-col gap-6 px-4 py-10 text-sm text-slate-700 sm:flex-row sm:justify-between">
                 <div>
                     <p class="font-semibold text-slate-900">{product.clone()}</p>
-                    <p class="mt-1">{site.content.product.tagline.clone()}</p>
+                    <p class="mt-1">{tagline}</p>
                 </div>
                 <nav aria-label="Footer">
                     <ul class="flex flex-wrap gap-x-6 gap-y-2">

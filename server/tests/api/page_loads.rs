@@ -87,7 +87,7 @@ impl LoggedErrors {
         let errors = self.0.lock().unwrap();
         let missing: Vec<&String> = errors
             .iter()
-            .filter(|e| e.contains("AppContext missing"))
+            .filter(|e| e.contains("missing from the Leptos context"))
             .collect();
         assert!(
             missing.is_empty(),

@@ -18,7 +18,9 @@ pub async fn start_checkout(
 ) -> Result<(), AppError> {
     let (user, scope) = require_billing_manager().await?;
     let context = app_context()?;
-    let catalog = context.catalog.get(&context.pool).await?;
+    let billing = crate::billing::context::billing_context()?;
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
+    let catalog = catalog_cache.get(&context.pool).await?;
     let choice = read_choice(&catalog, &tier, &cycle, &add_ons)?;
     let request_id = idempotency_token(&request_id)?;
     let organization_id = scope.organization_id();
@@ -30,7 +32,7 @@ pub async fn start_checkout(
     }
     let users = db::users_counted(&context.pool, &scope, context.clock.now()).await?;
     check_seats(&catalog, &choice, users).map_err(|error| AppError::field("tier", error.to_string()))?;
-    let provider = context.billing.clone();
+    let provider = billing.provider.clone();
     let customer_id = match db::customer_of(&context.pool, organization_id, provider.name()).await? {
         Some(id) => id,
         None => {
@@ -80,20 +82,22 @@ pub async fn start_checkout(
 pub async fn checkout_result(session_id: String) -> Result<CheckoutResultView, AppError> {
     let (_, scope) = require_member().await?;
     let context = app_context()?;
+    let billing = crate::billing::context::billing_context()?;
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
     let session_id = object_id(&session_id)?;
-    let outcome = context
-        .billing
+    let outcome = billing
+        .provider
         .checkout_outcome(session_id)
         .await
         .map_err(|e| match e {
             ProviderError::NotFound(_) => AppError::NotFound,
             other => provider_error(other),
         })?;
-    let ours = db::customer_of(&context.pool, scope.organization_id(), context.billing.name()).await?;
+    let ours = db::customer_of(&context.pool, scope.organization_id(), billing.provider.name()).await?;
     if ours.is_none() || outcome.customer_id != ours {
         return Err(AppError::NotFound);
     }
-    let catalog = context.catalog.get(&context.pool).await?;
+    let catalog = catalog_cache.get(&context.pool).await?;
     let Some(subscription) = outcome.subscription.filter(|_| outcome.complete) else {
         return Ok(CheckoutResultView {
             complete: false,

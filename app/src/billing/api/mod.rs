@@ -129,6 +129,7 @@ async fn linked_subscription(
     context: &AppContext,
     scope: &crate::accounts::session::TenantScope,
 ) -> Result<(db::BillingRow, String, PlanChoice), AppError> {
+    let billing = super::context::billing_context()?;
     let row = db::billing_row(&context.pool, scope)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -137,7 +138,7 @@ async fn linked_subscription(
             "subscribe first: your trial has no payment method yet".into(),
         ));
     };
-    if provider != context.billing.name().as_str() {
+    if provider != billing.provider.name().as_str() {
         return Err(AppError::Conflict(format!(
             "this subscription is managed by {provider}, which this server is not connected to"
         )));
@@ -157,16 +158,17 @@ async fn apply_now(
     context: &AppContext,
     snapshot: &super::domain::SubscriptionSnapshot,
 ) -> Result<(), AppError> {
+    let billing = super::context::billing_context()?;
     let mut tx = context.pool.begin().await?;
-    db::lock_customer(&mut tx, context.billing.name(), &snapshot.customer_id)
+    db::lock_customer(&mut tx, billing.provider.name(), &snapshot.customer_id)
         .await
         .doing("locking the billing customer to apply a change")?;
-    let present = context
-        .billing
+    let present = billing
+        .provider
         .fetch_subscription(&snapshot.id)
         .await
         .map_err(provider_error)?;
-    let applied = db::apply_present(&mut tx, context.billing.name(), &present)
+    let applied = db::apply_present(&mut tx, billing.provider.name(), &present)
         .await
         .doing("applying the provider's subscription")?;
     if let db::Present::Applied { local, changed: true } = applied {

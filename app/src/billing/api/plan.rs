@@ -16,7 +16,9 @@ pub async fn preview_plan_change(
 ) -> Result<ChangePreviewView, AppError> {
     let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
-    let catalog = context.catalog.get(&context.pool).await?;
+    let billing = crate::billing::context::billing_context()?;
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
+    let catalog = catalog_cache.get(&context.pool).await?;
     let target = read_choice(&catalog, &tier, &cycle, &add_ons)?;
     let (row, subscription_id, current) = linked_subscription(&context, &scope).await?;
     let users = db::users_counted(&context.pool, &scope, context.clock.now()).await?;
@@ -24,8 +26,8 @@ pub async fn preview_plan_change(
     let (amount_due, credit, charge, currency) = match timing {
         ChangeTiming::AtPeriodEnd => (0, 0, 0, catalog.currency.code().to_owned()),
         ChangeTiming::Immediately => {
-            let preview = context
-                .billing
+            let preview = billing
+                .provider
                 .preview_change(&subscription_id, &target.items())
                 .await
                 .map_err(provider_error)?;
@@ -89,14 +91,16 @@ pub async fn change_plan(
 ) -> Result<(), AppError> {
     let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
-    let catalog = context.catalog.get(&context.pool).await?;
+    let billing = crate::billing::context::billing_context()?;
+    let catalog_cache = crate::catalog::cache::catalog_cache()?;
+    let catalog = catalog_cache.get(&context.pool).await?;
     let target = read_choice(&catalog, &tier, &cycle, &add_ons)?;
     let request_id = idempotency_token(&request_id)?;
     let (_, subscription_id, current) = linked_subscription(&context, &scope).await?;
     let users = db::users_counted(&context.pool, &scope, context.clock.now()).await?;
     let timing = plan_change(&catalog, &current, &target, users).map_err(plan_change_error)?;
-    let changed = context
-        .billing
+    let changed = billing
+        .provider
         .change_items(
             &subscription_id,
             &target.items(),
@@ -118,6 +122,7 @@ pub async fn change_plan(
 pub async fn set_cancellation(cancel: String, request_id: String) -> Result<(), AppError> {
     let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
+    let billing = crate::billing::context::billing_context()?;
     let cancel = match cancel.as_str() {
         "true" => true,
         "false" => false,
@@ -125,8 +130,8 @@ pub async fn set_cancellation(cancel: String, request_id: String) -> Result<(), 
     };
     let request_id = idempotency_token(&request_id)?;
     let (_, subscription_id, _) = linked_subscription(&context, &scope).await?;
-    let changed = context
-        .billing
+    let changed = billing
+        .provider
         .set_cancel_at_period_end(
             &subscription_id,
             cancel,
@@ -149,13 +154,14 @@ pub async fn payment_methods(request_id: String) -> Result<(), AppError> {
     let (_, scope) = require_billing_manager().await?;
     let request_id = idempotency_token(&request_id)?;
     let context = app_context()?;
-    let customer = db::customer_of(&context.pool, scope.organization_id(), context.billing.name())
+    let billing = crate::billing::context::billing_context()?;
+    let customer = db::customer_of(&context.pool, scope.organization_id(), billing.provider.name())
         .await?
         .ok_or_else(|| {
             AppError::Conflict("subscribe first: there is no payment method to manage yet".into())
         })?;
-    let url = context
-        .billing
+    let url = billing
+        .provider
         .payment_methods_url(
             &customer,
             &format!("{}/app/billing", context.public_url),

@@ -12,8 +12,8 @@ use super::*;
 pub async fn get_sandbox_checkout(session_id: String) -> Result<SandboxCheckoutView, AppError> {
     let (_, scope) = require_billing_manager().await?;
     let session_id = object_id(&session_id)?;
-    let context = app_context()?;
-    let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
+    let billing = crate::billing::context::billing_context()?;
+    let sandbox = billing.sandbox.clone().ok_or(AppError::NotFound)?;
     let checkout = sandbox
         .checkout_page(session_id, scope.organization_id())
         .await
@@ -45,8 +45,8 @@ pub async fn get_sandbox_checkout(session_id: String) -> Result<SandboxCheckoutV
 pub async fn sandbox_pay(session_id: String, card_number: String) -> Result<(), AppError> {
     let (_, scope) = require_billing_manager().await?;
     let session_id = object_id(&session_id)?;
-    let context = app_context()?;
-    let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
+    let billing = crate::billing::context::billing_context()?;
+    let sandbox = billing.sandbox.clone().ok_or(AppError::NotFound)?;
     sandbox
         .checkout_page(session_id, scope.organization_id())
         .await
@@ -66,8 +66,8 @@ pub async fn sandbox_pay(session_id: String, card_number: String) -> Result<(), 
 #[server(prefix = "/api", endpoint = "sandbox_card")]
 pub async fn sandbox_update_card(card_number: String) -> Result<(), AppError> {
     let (_, scope) = require_billing_manager().await?;
-    let context = app_context()?;
-    let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
+    let billing = crate::billing::context::billing_context()?;
+    let sandbox = billing.sandbox.clone().ok_or(AppError::NotFound)?;
     match sandbox.update_card(scope.organization_id(), &card_number).await {
         Ok(()) => {
             crate::security::redirect::redirect("/app/billing?card=1");
@@ -84,7 +84,8 @@ pub async fn sandbox_update_card(card_number: String) -> Result<(), AppError> {
 pub async fn sandbox_end_period() -> Result<(), AppError> {
     let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
-    let sandbox = context.sandbox.clone().ok_or(AppError::NotFound)?;
+    let billing = crate::billing::context::billing_context()?;
+    let sandbox = billing.sandbox.clone().ok_or(AppError::NotFound)?;
     let (_, subscription_id, _) = linked_subscription(&context, &scope).await?;
     let snapshot = sandbox
         .end_period(&subscription_id)
@@ -102,7 +103,8 @@ pub async fn sandbox_end_period() -> Result<(), AppError> {
 pub async fn sandbox_skip_grace() -> Result<(), AppError> {
     let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
-    if context.sandbox.is_none() {
+    let billing = crate::billing::context::billing_context()?;
+    if billing.sandbox.is_none() {
         return Err(AppError::NotFound);
     }
     let now = context.clock.now();
@@ -115,7 +117,7 @@ pub async fn sandbox_skip_grace() -> Result<(), AppError> {
         &mut tx,
         scope.organization_id(),
         grace_days,
-        &context.trial_notices(),
+        &crate::billing::trials::Notices::of_request(&context)?,
         now,
     )
     .await?;
@@ -135,14 +137,15 @@ pub async fn sandbox_skip_grace() -> Result<(), AppError> {
 pub async fn sandbox_end_trial() -> Result<(), AppError> {
     let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
-    if context.sandbox.is_none() {
+    let billing = crate::billing::context::billing_context()?;
+    if billing.sandbox.is_none() {
         return Err(AppError::NotFound);
     }
     let mut tx = context.pool.begin().await?;
     let ended = crate::flows::trials::end_now(
         &mut tx,
         scope.organization_id(),
-        &context.trial_notices(),
+        &crate::billing::trials::Notices::of_request(&context)?,
         context.clock.now(),
     )
     .await?;
@@ -160,7 +163,8 @@ pub async fn sandbox_end_trial() -> Result<(), AppError> {
 pub async fn sandbox_trial_days_left(days: String) -> Result<(), AppError> {
     let (_, scope) = require_billing_manager().await?;
     let context = app_context()?;
-    if context.sandbox.is_none() {
+    let billing = crate::billing::context::billing_context()?;
+    if billing.sandbox.is_none() {
         return Err(AppError::NotFound);
     }
     let days = days

@@ -586,5 +586,12 @@ pub fn samples(brand: &Brand, public_url: &str) -> Vec<EmailMessage> {
     ]
 }
 
+/// The brand emails are sent under, as the server provided it to the
+/// request.
+#[cfg(feature = "ssr")]
+pub fn brand() -> Result<Brand, crate::error::AppError> {
+    crate::context::provided()
+}
+
 #[cfg(test)]
 mod tests;

@@ -146,11 +146,11 @@ fn dismissed_day(cookie_header: &str) -> Option<&str> {
 #[cfg(feature = "ssr")]
 pub fn banner_for(
     catalog: &crate::catalog::domain::Catalog,
-    standing: &super::guard::Standing,
+    standing: &crate::entitlements::guard::Standing,
     now: chrono::DateTime<chrono::Utc>,
     dismissed_on: Option<&str>,
 ) -> Option<Banner> {
-    use super::domain::Access;
+    use crate::entitlements::domain::Access;
     match standing.entitlements.access {
         Access::ReadOnly(why) => Some(Banner::ReadOnly {
             code: why.code().to_owned(),
@@ -185,7 +185,7 @@ pub fn banner_for(
 /// The banner and the organisations of the signed-in user.
 #[server(prefix = "/api", endpoint = "portal_status", input = server_fn::codec::GetUrl)]
 pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
-    use super::guard::page_standing;
+    use crate::entitlements::guard::page_standing;
     let (user, scope) = crate::accounts::session::require_member().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();

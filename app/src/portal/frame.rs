@@ -42,7 +42,7 @@ pub fn PortalNav(
                 </div>
             </nav>
         </header>
-        <crate::entitlements::banner::PortalStatusBar current />
+        <super::status_bar::PortalStatusBar current />
     }
 }
 
