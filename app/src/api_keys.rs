@@ -158,3 +158,50 @@ pub async fn list(pool: &PgPool) -> Result<Vec<KeyListing>, sqlx::Error> {
         })
         .collect())
 }
+
+/// A key as authentication reads it by its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKeyRow {
+    /// The key's id.
+    pub api_key_id: Uuid,
+    /// What it may do (`None`: a scope this version does not know).
+    pub scope: Option<Scope>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+    /// When it was last used, as recorded.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The key whose hash is `hash`, if any.
+pub async fn by_hash(pool: &PgPool, hash: &[u8]) -> Result<Option<StoredKeyRow>, sqlx::Error> {
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"
+        select api_key_id, scope, (revoked_at is not null) as "revoked!",
+               last_used_at as "last_used_at: DateTime<Utc>"
+        from api_key where key_hash = $1
+        "#,
+        hash
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| StoredKeyRow {
+        api_key_id: row.api_key_id,
+        scope: Scope::parse(&row.scope),
+        revoked: row.revoked,
+        last_used_at: row.last_used_at,
+    }))
+}
+
+/// Records that the key `api_key_id` was used at `now`.
+pub async fn record_use(pool: &PgPool, api_key_id: Uuid, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "update api_key set last_used_at = $2 where api_key_id = $1",
+        api_key_id,
+        now as _
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -190,6 +190,18 @@ impl<K: Eq + Hash, V: Clone> NoticeCache<K, V> {
     }
 }
 
+/// Sends `payload` on `channel` through the pool (the change listener's
+/// heartbeat: a notice it must hear back to trust its connection).
+pub async fn notify(pool: &sqlx::PgPool, channel: &str, payload: &str) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

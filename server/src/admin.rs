@@ -12,19 +12,7 @@ pub async fn create_admin(pool: &PgPool, email: &str, password: &str) -> Result<
     let email = EmailAddress::parse(email).context("--email")?;
     let password = Password::parse(password).context("password")?;
     let hash = hash_password(&password).await?;
-    // language=PostgreSQL
-    let inserted = sqlx::query_scalar!(
-        r#"
-        insert into platform_admin (email, password_hash) values ($1, $2)
-        on conflict (email) do update set password_hash = excluded.password_hash,
-                                          auth_version = platform_admin.auth_version + 1
-        returning (xmax = 0) as "inserted!"
-        "#,
-        email.as_str(),
-        hash
-    )
-    .fetch_one(pool)
-    .await?;
+    let inserted = app::admin::db::save_admin(pool, email.as_str(), &hash).await?;
     Ok(inserted)
 }
 
@@ -37,10 +25,7 @@ pub async fn bootstrap_from_env(pool: &PgPool) -> Result<()> {
     ) else {
         return Ok(());
     };
-    // language=PostgreSQL
-    let any = sqlx::query_scalar!(r#"select exists(select 1 from platform_admin) as "exists!""#)
-        .fetch_one(pool)
-        .await?;
+    let any = app::admin::db::any_admin(pool).await?;
     if !any {
         create_admin(pool, &email, &password).await?;
         tracing::info!(email = %email, "created the first platform admin from the environment");

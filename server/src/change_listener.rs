@@ -270,12 +270,7 @@ async fn hear(
                 if in_flight.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
                     let beats = beats.clone();
                     in_flight = Some(tokio::spawn(async move {
-                        // language=PostgreSQL
-                        let _ = sqlx::query("select pg_notify($1, $2)")
-                            .bind(HEARTBEAT_CHANNEL)
-                            .bind(beat)
-                            .execute(&beats)
-                            .await;
+                        let _ = app::notice_cache::notify(&beats, HEARTBEAT_CHANNEL, &beat).await;
                     }));
                 }
             }

@@ -6,6 +6,7 @@
 
 use crate::runner::{Attempt, HandlerFuture, JobContext, Recorded};
 use anyhow::{Context, Result};
+use app::email::outbox;
 use app::runner::db::Claimed;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -98,14 +99,7 @@ pub fn deliver<'a>(job: &'a Claimed, context: &'a JobContext) -> HandlerFuture<'
             .item()
             .and_then(|item| item.parse().ok())
             .context("the job names no email")?;
-        // language=PostgreSQL
-        let email = sqlx::query!(
-            "select to_address, subject, text_body, html_body, status from email_outbox where email_outbox_id = $1",
-            id
-        )
-        .fetch_optional(&context.pool)
-        .await?;
-        let Some(email) = email.filter(|email| email.status == "queued") else {
+        let Some(email) = outbox::waiting(&context.pool, id).await? else {
             // Sent by an earlier job, or gone: nothing to send.
             let tx = context.pool.begin().await?;
             return Ok(Recorded {
@@ -125,36 +119,14 @@ pub fn deliver<'a>(job: &'a Claimed, context: &'a JobContext) -> HandlerFuture<'
         let mut tx = context.pool.begin().await?;
         let attempt = match sent {
             Ok(()) => {
-                // language=PostgreSQL
-                sqlx::query!(
-                    "update email_outbox set status = 'sent', sent_at = $3, attempts = $2, last_error = null
-                     where email_outbox_id = $1",
-                    id,
-                    job.attempt,
-                    now as _
-                )
-                .execute(&mut *tx)
-                .await?;
+                outbox::record_sent(&mut tx, id, job.attempt, now).await?;
                 Attempt::Done
             }
             Err(error) => {
                 tracing::warn!(email = %id, attempts = job.attempt, %error, "email delivery failed");
                 let dead = job.is_last_attempt() || error.is_permanent();
                 let message: String = error.to_string().chars().take(1000).collect();
-                // language=PostgreSQL
-                sqlx::query!(
-                    "update email_outbox
-                     set attempts = $2, last_error = $3, status = case when $4 then 'dead' else 'queued' end,
-                         next_attempt_at = $5
-                     where email_outbox_id = $1",
-                    id,
-                    job.attempt,
-                    message,
-                    dead,
-                    job.retry_at(now) as _,
-                )
-                .execute(&mut *tx)
-                .await?;
+                outbox::record_failure(&mut tx, id, job.attempt, &message, dead, job.retry_at(now)).await?;
                 if error.is_permanent() {
                     Attempt::GiveUp(message)
                 } else {

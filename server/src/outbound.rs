@@ -14,6 +14,7 @@
 use crate::runner::{Attempt, HandlerFuture, JobContext, Recorded};
 use anyhow::{Context, Result};
 use app::outbound::address::{PrivateHosts, is_public, refusal};
+use app::outbound::deliveries;
 use app::runner::db::Claimed;
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full, Limited};
@@ -34,8 +35,7 @@ use uuid::Uuid;
 pub const RECEIVER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a receiver's answer is read: the status is what counts.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024;
-/// Consecutive failed attempts after which an endpoint is marked failing.
-pub const FAILING_AFTER: i32 = 5;
+pub use app::outbound::deliveries::FAILING_AFTER;
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF_SECS: i64 = 6 * 3600;
 
@@ -186,19 +186,7 @@ pub fn deliver<'a>(job: &'a Claimed, context: &'a JobContext) -> HandlerFuture<'
             .item()
             .and_then(|item| item.parse().ok())
             .context("the job names no delivery")?;
-        // language=PostgreSQL
-        let delivery = sqlx::query!(
-            r#"
-            select d.attempts, d.endpoint_id, e.event_id, e.payload::text as "payload!", w.url, w.secret
-            from outbound_delivery d
-            join outbound_event e on e.event_id = d.event_id
-            join webhook_endpoint w on w.endpoint_id = d.endpoint_id
-            where d.delivery_id = $1 and d.state = 'pending' and w.disabled_at is null
-            "#,
-            id
-        )
-        .fetch_optional(&context.pool)
-        .await?;
+        let delivery = deliveries::pending(&context.pool, id).await?;
         let Some(delivery) = delivery else {
             let tx = context.pool.begin().await?;
             return Ok(Recorded {
@@ -244,8 +232,8 @@ struct Attempted {
     attempts: i32,
 }
 
-/// Records an attempt's outcome on the delivery (if still pending), its
-/// attempt row and the endpoint's failing mark.
+/// Records an attempt's outcome ([`deliveries::record_attempt`]) and says
+/// how the job went.
 async fn record(
     conn: &mut PgConnection,
     job: &Claimed,
@@ -254,7 +242,6 @@ async fn record(
     answer: &Answer,
     took: Duration,
 ) -> Result<Attempt> {
-    let attempts = delivery.attempts;
     let (status_code, error) = match answer {
         Answer::Status(code) if (200..300).contains(code) => (Some(i32::from(*code)), None),
         Answer::Status(code) => (
@@ -263,68 +250,22 @@ async fn record(
         ),
         Answer::Failed(message) => (None, Some(message.chars().take(1000).collect::<String>())),
     };
-    // language=PostgreSQL
-    let held = sqlx::query!(
-        r#"
-        update outbound_delivery
-        set attempts = $2,
-            state = case when $3::text is null then 'delivered' else state end,
-            delivered_at = case when $3::text is null then $4 else delivered_at end,
-            last_error = $3,
-            next_attempt_at = case when $3::text is null then next_attempt_at else $5 end
-        where delivery_id = $1 and state = 'pending'
-        "#,
-        delivery.delivery_id,
-        attempts,
-        error,
-        now as _,
-        job.retry_at(now) as _
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    if !held {
+    let outcome = deliveries::AttemptOutcome {
+        delivery_id: delivery.delivery_id,
+        endpoint_id: delivery.endpoint_id,
+        attempts: delivery.attempts,
+        status_code,
+        error: error.as_deref(),
+        duration_ms: took.as_millis().min(i32::MAX as u128) as i32,
+    };
+    if !deliveries::record_attempt(conn, &outcome, now, job.retry_at(now)).await? {
         // Delivered meanwhile by another job (a replay racing this one).
         return Ok(Attempt::Done);
     }
-    // language=PostgreSQL
-    sqlx::query!(
-        r#"
-        insert into outbound_attempt (delivery_id, attempted_at, status_code, error, duration_ms)
-        values ($1, $2, $3, $4, $5)
-        "#,
-        delivery.delivery_id,
-        now as _,
-        status_code,
-        error,
-        took.as_millis().min(i32::MAX as u128) as i32
-    )
-    .execute(&mut *conn)
-    .await?;
     match error {
-        None => {
-            // language=PostgreSQL
-            sqlx::query!(
-                "update webhook_endpoint set failing_since = null where endpoint_id = $1 and failing_since is not null",
-                delivery.endpoint_id
-            )
-            .execute(&mut *conn)
-            .await?;
-            Ok(Attempt::Done)
-        }
+        None => Ok(Attempt::Done),
         Some(error) => {
-            tracing::warn!(delivery = delivery.delivery_id, attempts, %error, "webhook delivery failed");
-            if attempts >= FAILING_AFTER {
-                // language=PostgreSQL
-                sqlx::query!(
-                    "update webhook_endpoint set failing_since = $2 where endpoint_id = $1 and failing_since is null",
-                    delivery.endpoint_id,
-                    now as _
-                )
-                .execute(&mut *conn)
-                .await?;
-            }
+            tracing::warn!(delivery = delivery.delivery_id, attempts = delivery.attempts, %error, "webhook delivery failed");
             Ok(Attempt::Retry(error))
         }
     }

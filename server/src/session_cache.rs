@@ -99,12 +99,10 @@ impl SessionStore for CachedSessionStore {
         self.cached.forget(&record.id);
         let data =
             rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))?;
-        // language=PostgreSQL
-        sqlx::query("update tower_sessions.session set data = $2, expiry_date = $3 where id = $1")
-            .bind(record.id.to_string())
-            .bind(data)
-            .bind(record.expiry_date)
-            .execute(&self.pool)
+        let expiry = record.expiry_date;
+        let expiry = chrono::DateTime::from_timestamp(expiry.unix_timestamp(), expiry.nanosecond())
+            .ok_or_else(|| session_store::Error::Encode("the expiry is out of range".to_owned()))?;
+        app::accounts::db::update_session(&self.pool, &record.id.to_string(), &data, expiry)
             .await
             .map_err(|error| session_store::Error::Backend(error.to_string()))?;
         self.cached.forget(&record.id);

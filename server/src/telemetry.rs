@@ -111,30 +111,11 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
 /// emails queued or dead. The counts are global, so every instance reports
 /// the same figures; alert on `max`.
 pub async fn record_queue_depths(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
-    // One subquery per status, each answered from a partial index.
-    // language=PostgreSQL
-    let depths = sqlx::query!(
-        r#"
-        select (select count(*) from webhook_event where status = 'pending') as "events_pending!",
-               (select count(*) from webhook_event where status = 'unmatched') as "events_unmatched!",
-               (select count(*) from webhook_event where status = 'failed') as "events_failed!",
-               (select count(*) from webhook_event where status = 'rejected') as "events_rejected!",
-               (select count(*) from email_outbox where status = 'queued') as "emails_queued!",
-               (select count(*) from email_outbox where status = 'dead') as "emails_dead!"
-        "#
-    )
-    .fetch_one(pool)
-    .await?;
-    for (status, count) in [
-        ("pending", depths.events_pending),
-        ("unmatched", depths.events_unmatched),
-        ("failed", depths.events_failed),
-        ("rejected", depths.events_rejected),
-    ] {
-        metrics::gauge!("gatehouse_provider_events", "status" => status).set(count as f64);
+    for (status, count) in app::billing::inbox::depths(pool).await? {
+        metrics::gauge!("gatehouse_provider_events", "status" => status.as_str()).set(count as f64);
     }
-    for (status, count) in [("queued", depths.emails_queued), ("dead", depths.emails_dead)] {
-        metrics::gauge!("gatehouse_email_outbox", "status" => status).set(count as f64);
+    for (status, count) in app::email::outbox::depths(pool).await? {
+        metrics::gauge!("gatehouse_email_outbox", "status" => status.as_str()).set(count as f64);
     }
     Ok(())
 }

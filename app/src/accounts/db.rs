@@ -350,6 +350,25 @@ pub async fn organization_name(pool: &PgPool, organization_id: Uuid) -> Result<S
 
 /// Removes up to `limit` sessions that expired before `now` (each process's
 /// cache hears of it through the sessions' change trigger); returns how
+/// Rewrites a stored session's data and expiry by update only (a session
+/// deleted meanwhile, signed out or cycled, stays deleted). `id` is the
+/// session's id as tower-sessions writes it.
+pub async fn update_session(
+    pool: &PgPool,
+    id: &str,
+    data: &[u8],
+    expiry: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query("update tower_sessions.session set data = $2, expiry_date = $3 where id = $1")
+        .bind(id)
+        .bind(data)
+        .bind(expiry)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// many went.
 pub async fn remove_expired_sessions(
     conn: &mut PgConnection,

@@ -26,6 +26,33 @@ pub struct AdminRecord {
     pub enrolled: bool,
 }
 
+/// Creates the platform admin `email` with `password_hash`, or sets the
+/// password of an existing one (ending its sessions). Returns whether the
+/// admin is new.
+pub async fn save_admin(pool: &PgPool, email: &str, password_hash: &str) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        r#"
+        insert into platform_admin (email, password_hash) values ($1, $2)
+        on conflict (email) do update set password_hash = excluded.password_hash,
+                                          auth_version = platform_admin.auth_version + 1
+        returning (xmax = 0) as "inserted!"
+        "#,
+        email,
+        password_hash
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Whether any platform admin exists.
+pub async fn any_admin(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(r#"select exists(select 1 from platform_admin) as "exists!""#)
+        .fetch_one(pool)
+        .await
+}
+
 /// The admin with this email, if any.
 pub async fn admin_credentials(pool: &PgPool, email: &str) -> Result<Option<AdminCredentials>, sqlx::Error> {
     // language=PostgreSQL

@@ -404,3 +404,28 @@ pub async fn totals(executor: impl sqlx::PgExecutor<'_>) -> Result<Totals, sqlx:
         attempts: row.attempts,
     })
 }
+
+/// How many events wait, are unmatched, failed for good or were rejected,
+/// for the queue gauges. One subquery per status, each answered from its
+/// partial index (which is why the statuses are spelled in the SQL).
+pub async fn depths(
+    executor: impl sqlx::PgExecutor<'_>,
+) -> Result<[(ProviderEventStatus, i64); 4], sqlx::Error> {
+    // language=PostgreSQL
+    let depths = sqlx::query!(
+        r#"
+        select (select count(*) from webhook_event where status = 'pending') as "pending!",
+               (select count(*) from webhook_event where status = 'unmatched') as "unmatched!",
+               (select count(*) from webhook_event where status = 'failed') as "failed!",
+               (select count(*) from webhook_event where status = 'rejected') as "rejected!"
+        "#
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok([
+        (ProviderEventStatus::Pending, depths.pending),
+        (ProviderEventStatus::Unmatched, depths.unmatched),
+        (ProviderEventStatus::Failed, depths.failed),
+        (ProviderEventStatus::Rejected, depths.rejected),
+    ])
+}

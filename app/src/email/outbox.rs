@@ -2,6 +2,7 @@
 //! causes them, each with its delivery job on the runner (kind
 //! [`DELIVER_KIND`]), which sends it later with retries.
 
+use super::EmailStatus;
 use super::templates::EmailMessage;
 use crate::runner::db::enqueue_items;
 use chrono::{DateTime, Utc};
@@ -123,4 +124,110 @@ pub async fn recent(conn: &mut PgConnection, limit: i64) -> Result<Vec<super::De
             created_at: r.created_at,
         })
         .collect())
+}
+
+/// A queued email, as its delivery job sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Who it goes to.
+    pub to_address: String,
+    /// Its subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text_body: String,
+    /// The HTML body.
+    pub html_body: String,
+}
+
+/// The email `email_outbox_id` if it still waits to be sent (`None`: sent
+/// by an earlier job, or gone).
+pub async fn waiting(
+    executor: impl sqlx::PgExecutor<'_>,
+    email_outbox_id: Uuid,
+) -> Result<Option<Outgoing>, sqlx::Error> {
+    // language=PostgreSQL
+    let email = sqlx::query!(
+        "select to_address, subject, text_body, html_body from email_outbox
+         where email_outbox_id = $1 and status = $2",
+        email_outbox_id,
+        EmailStatus::Queued.as_str(),
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(email.map(|email| Outgoing {
+        to_address: email.to_address,
+        subject: email.subject,
+        text_body: email.text_body,
+        html_body: email.html_body,
+    }))
+}
+
+/// Records that the mail server accepted the email at `now`, on its
+/// `attempts`-th attempt.
+pub async fn record_sent(
+    conn: &mut PgConnection,
+    email_outbox_id: Uuid,
+    attempts: i32,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "update email_outbox set status = $4, sent_at = $3, attempts = $2, last_error = null
+         where email_outbox_id = $1",
+        email_outbox_id,
+        attempts,
+        now as _,
+        EmailStatus::Sent.as_str(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: the email is queued again for `retry_at`, or
+/// `dead` when no retry can help.
+pub async fn record_failure(
+    conn: &mut PgConnection,
+    email_outbox_id: Uuid,
+    attempts: i32,
+    error: &str,
+    dead: bool,
+    retry_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let status = if dead {
+        EmailStatus::Dead
+    } else {
+        EmailStatus::Queued
+    };
+    // language=PostgreSQL
+    sqlx::query!(
+        "update email_outbox set attempts = $2, last_error = $3, status = $4, next_attempt_at = $5
+         where email_outbox_id = $1",
+        email_outbox_id,
+        attempts,
+        error,
+        status.as_str(),
+        retry_at as _,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// How many emails are queued and dead, for the queue gauges (each count
+/// answered from its partial index, so the statuses are spelled in the SQL).
+pub async fn depths(executor: impl sqlx::PgExecutor<'_>) -> Result<[(EmailStatus, i64); 2], sqlx::Error> {
+    // language=PostgreSQL
+    let depths = sqlx::query!(
+        r#"
+        select (select count(*) from email_outbox where status = 'queued') as "queued!",
+               (select count(*) from email_outbox where status = 'dead') as "dead!"
+        "#
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok([
+        (EmailStatus::Queued, depths.queued),
+        (EmailStatus::Dead, depths.dead),
+    ])
 }

@@ -13,5 +13,7 @@ pub mod guard;
 #[cfg(feature = "ssr")]
 pub mod history_cache;
 #[cfg(feature = "ssr")]
+pub mod organizations;
+#[cfg(feature = "ssr")]
 pub mod usage;
 pub mod usage_view;

@@ -16,6 +16,8 @@ crate::stored_words! {
     }
 }
 #[cfg(feature = "ssr")]
+pub mod deliveries;
+#[cfg(feature = "ssr")]
 pub mod endpoints;
 #[cfg(feature = "ssr")]
 pub mod events;

@@ -171,21 +171,12 @@ impl KeyCache {
             return Ok((key, None));
         }
         let read = self.inner.keys.read_started();
-        // language=PostgreSQL
-        let row = sqlx::query!(
-            r#"
-            select api_key_id, scope, (revoked_at is not null) as "revoked!",
-                   last_used_at as "last_used_at: DateTime<Utc>"
-            from api_key where key_hash = $1
-            "#,
-            hash
-        )
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| unauthorized("invalid_api_key", "that API key is not valid"))?;
+        let row = app::api_keys::by_hash(pool, &hash)
+            .await?
+            .ok_or_else(|| unauthorized("invalid_api_key", "that API key is not valid"))?;
         let key = StoredKey {
             api_key_id: row.api_key_id,
-            scope: Scope::parse(&row.scope),
+            scope: row.scope,
             revoked: row.revoked,
         };
         self.inner.keys.keep(read, hash, key.clone());
@@ -244,14 +235,7 @@ pub async fn authenticate(
         Err(error) => return Err(ApiError::internal("throttling an API key", error)),
     }
     if auth.keys.last_use_due(key.api_key_id, stored_last_use, now) {
-        // language=PostgreSQL
-        sqlx::query!(
-            "update api_key set last_used_at = $2 where api_key_id = $1",
-            key.api_key_id,
-            now as _
-        )
-        .execute(auth.pool)
-        .await?;
+        app::api_keys::record_use(auth.pool, key.api_key_id, now).await?;
     }
     Ok(Caller {
         api_key_id: key.api_key_id,

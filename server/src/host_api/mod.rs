@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod keys;
+mod usage_routes;
 
 use crate::AppState;
 use app::catalog::domain::{Catalog, Limit};
@@ -38,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_organization, patch_organization))
         .routes(routes!(get_entitlements))
         .routes(routes!(check_entitlement))
-        .routes(routes!(get_usage, post_usage))
+        .routes(routes!(usage_routes::get_usage, usage_routes::post_usage))
 }
 
 /// What `/api/v1` answers for a route it does not have.
@@ -169,25 +170,12 @@ async fn list_organizations(
                 .map_err(|_| ApiError::invalid("starting_after", "must be an organisation id"))?,
         ),
     };
-    // language=PostgreSQL
-    let rows = sqlx::query!(
-        r#"
-        select o.organization_id, o.name, o.external_id, o.created_at as "created_at: DateTime<Utc>",
-               p.plan_key as "tier?", s.status as "status?"
-        from organization o
-        left join lateral current_subscription(o.organization_id) s on true
-        left join plan p on p.plan_id = s.plan_id
-        where ($1::text is null or o.external_id = $1)
-          and ($2::uuid is null or (o.created_at, o.organization_id) <
-               (select a.created_at, a.organization_id from organization a where a.organization_id = $2))
-        order by o.created_at desc, o.organization_id desc
-        limit $3
-        "#,
-        query.get("external_id"),
+    let rows = app::entitlements::organizations::list(
+        &state.pool,
+        query.get("external_id").map(String::as_str),
         after,
-        limit + 1
+        limit + 1,
     )
-    .fetch_all(&state.pool)
     .await?;
     let has_more = rows.len() as i64 > limit;
     let data: Vec<Value> = rows
@@ -295,17 +283,10 @@ async fn patch_organization(
     let current = standing(&state.pool, &catalog, &address(&id)?, state.clock.now())
         .await?
         .ok_or_else(ApiError::no_organization)?;
-    // language=PostgreSQL
-    let updated = sqlx::query!(
-        "update organization set external_id = $2 where organization_id = $1",
-        current.header.id,
-        external_id
-    )
-    .execute(&state.pool)
-    .await;
-    match updated {
-        Ok(_) => {}
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+    use app::entitlements::organizations::{ExternalIdError, set_external_id};
+    match set_external_id(&state.pool, current.header.id, external_id.as_deref()).await {
+        Ok(()) => {}
+        Err(ExternalIdError::Taken) => {
             return Err(ApiError {
                 field: Some("external_id".into()),
                 ..ApiError::new(
@@ -315,7 +296,7 @@ async fn patch_organization(
                 )
             });
         }
-        Err(error) => return Err(error.into()),
+        Err(ExternalIdError::Database(error)) => return Err(error.into()),
     }
     // This process answers its own change at once, before the notice arrives.
     state.standings.invalidate(current.header.id);
@@ -452,188 +433,6 @@ async fn check_entitlement(
         body.extend(subject.clone());
     }
     Ok(Json(body).into_response())
-}
-
-/// `POST /organizations/{id}/usage` with `{"reports": [...]}`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{id}/usage",
-    tag = "organizations",
-    summary = "Report usage (a batch: all applied, or none)",
-    params(("id" = String, Path, description = "Gatehouse's organisation id, or `ext:` and the host product's id")),
-    request_body = crate::api_doc::UsageBatch,
-    responses(
-        (status = 200, description = "Applied", body = crate::api_doc::UsageApplied),
-        (status = 400, description = "Not the JSON this route takes (`invalid_json`)", body = crate::api_doc::ErrorEnvelope),
-        (status = 403, description = "A read-only key (`read_only_key`)", body = crate::api_doc::ErrorEnvelope),
-        (status = 404, description = "No organisation has that id (`organization_not_found`)", body = crate::api_doc::ErrorEnvelope),
-        (status = 409, description = "A report id used before with other content (`idempotency_conflict`)", body = crate::api_doc::ErrorEnvelope),
-        (status = 422, description = "A report breaks a rule (`invalid_field`, naming it)", body = crate::api_doc::ErrorEnvelope),
-        (status = 401, description = "No API key, or not a valid one (`missing_api_key`, `invalid_api_key`)", body = crate::api_doc::ErrorEnvelope),
-        (status = 429, description = "Over the key's request budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
-    ),
-    security(("api_key" = []))
-)]
-async fn post_usage(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?.require_write()?;
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Batch {
-        reports: Vec<RawReport>,
-    }
-    let batch: Batch = read_json(&body)?;
-    let (catalog, _) = catalog(&state).await?;
-    let reports =
-        usage::parse_batch(&catalog, batch.reports).map_err(|p| ApiError::invalid(p.field, p.message))?;
-    let now = state.clock.now();
-    let address = address(&id)?;
-    let mut tx = state.pool.begin().await?;
-    let before = standing(&mut *tx, &catalog, &address, now)
-        .await?
-        .ok_or_else(ApiError::no_organization)?;
-    let organization_id = before.header.id;
-    match usage::apply_batch(&mut tx, organization_id, &reports, now).await? {
-        BatchOutcome::Conflict { index } => Err(ApiError {
-            field: Some(format!("reports[{index}].id")),
-            ..ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_conflict",
-                "this report id was used before with different content; nothing in this batch was applied",
-            )
-        }),
-        BatchOutcome::BelowZero { index } => Err(ApiError::invalid(
-            format!("reports[{index}].increment"),
-            "would take the usage below zero; nothing in this batch was applied",
-        )),
-        BatchOutcome::TooLarge { index } => Err(ApiError::invalid(
-            format!("reports[{index}].increment"),
-            format!(
-                "would take the usage past {}; nothing in this batch was applied",
-                usage::MAX_USAGE_VALUE
-            ),
-        )),
-        BatchOutcome::Applied {
-            applied,
-            duplicates,
-            values,
-        } => {
-            for (metric, value) in &values {
-                let Some(Limit::Limited(limit)) = before.entitlements.limit(metric) else {
-                    continue;
-                };
-                usage::warn_near_limit(
-                    &mut tx,
-                    &catalog,
-                    organization_id,
-                    &before.header.name,
-                    metric,
-                    (before.used(metric), *value, limit),
-                    &state.notices(),
-                    now,
-                )
-                .await?;
-                if *value >= limit && before.used(metric) < limit {
-                    // The last report of the batch on this metric is the cause.
-                    let cause = reports
-                        .iter()
-                        .rev()
-                        .find(|r| &r.metric == metric)
-                        .map(|r| r.id.clone())
-                        .unwrap_or_default();
-                    let data = json!({
-                        "organization": {"id": organization_id, "external_id": before.header.external_id, "name": before.header.name},
-                        "metric": metric, "limit": limit, "used": value,
-                    });
-                    record(
-                        &mut tx,
-                        now,
-                        EventType::UsageLimitReached,
-                        &cause,
-                        Some(organization_id),
-                        data,
-                    )
-                    .await?;
-                }
-            }
-            tx.commit().await?;
-            // This process answers its own change at once, before the notice arrives.
-            state.standings.invalidate(organization_id);
-            let usage: serde_json::Map<String, Value> = values
-                .into_iter()
-                .map(|(metric, value)| {
-                    let limit = before.entitlements.limit(&metric).unwrap_or(Limit::Unlimited);
-                    let allowance = Allowance::of(limit, value);
-                    let body = json!({"used": allowance.used, "limit": allowance.limit, "remaining": allowance.remaining});
-                    (metric, body)
-                })
-                .collect();
-            Ok((
-                StatusCode::OK,
-                Json(json!({"applied": applied, "duplicates": duplicates, "usage": usage})),
-            )
-                .into_response())
-        }
-    }
-}
-
-/// `GET /organizations/{id}/usage?days=N`: current values and the
-/// snapshot history of the last N days (30 by default, at most 366).
-#[utoipa::path(
-    get,
-    path = "/organizations/{id}/usage",
-    tag = "organizations",
-    summary = "Usage now and its history",
-    params(("id" = String, Path, description = "Gatehouse's organisation id, or `ext:` and the host product's id"),
-        ("days" = Option<i64>, Query, description = "History of the last 1 to 366 days (30 by default)")),
-    responses(
-        (status = 200, description = "Usage and history", body = crate::api_doc::Usage),
-        (status = 404, description = "No organisation has that id (`organization_not_found`)", body = crate::api_doc::ErrorEnvelope),
-        (status = 422, description = "A bad `days` (`invalid_field`)", body = crate::api_doc::ErrorEnvelope),
-        (status = 401, description = "No API key, or not a valid one (`missing_api_key`, `invalid_api_key`)", body = crate::api_doc::ErrorEnvelope),
-        (status = 429, description = "Over the key's request budget (`rate_limited`, with `Retry-After`)", body = crate::api_doc::ErrorEnvelope),
-    ),
-    security(("api_key" = []))
-)]
-async fn get_usage(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
-    let days = match query.get("days") {
-        None => 30,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if (1..=366).contains(&n) => n,
-            _ => return Err(ApiError::invalid("days", "must be a whole number from 1 to 366")),
-        },
-    };
-    let catalog = catalog(&state).await?;
-    let cached = standing_at(&state, &catalog, &id).await?;
-    let (standing, catalog) = (&cached.standing, &catalog.0);
-    let now = state.clock.now();
-    let mut conn = state.pool.acquire().await?;
-    let history = usage::snapshot_history(&mut conn, standing.header.id, now - TimeDelta::days(days)).await?;
-    let metrics: serde_json::Map<String, Value> = standing
-        .allowances(catalog)
-        .map(|(metric, allowance)| {
-            let points: Vec<Value> = history
-                .iter()
-                .filter(|(m, _, _)| m == metric)
-                .map(|(_, at, value)| json!({"at": rfc3339(*at), "value": value}))
-                .collect();
-            (
-                metric.to_owned(),
-                json!({"used": allowance.used, "limit": allowance.limit, "remaining": allowance.remaining, "history": points}),
-            )
-        })
-        .collect();
-    Ok(Json(json!({"organization": organization_json(standing), "metrics": metrics})).into_response())
 }
 
 /// Tells a missing field from an explicit `null`.

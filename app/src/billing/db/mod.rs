@@ -5,6 +5,7 @@
 mod customers;
 mod invoices;
 mod page;
+pub mod prices;
 mod subscriptions;
 
 pub use customers::{customer_of, link_customer, update_customer_email};

@@ -156,22 +156,18 @@ impl StripeProvider {
         amount: i64,
         currency: &str,
     ) -> Result<(), ProviderError> {
-        // language=PostgreSQL
-        sqlx::query!(
-            r#"
-            insert into provider_price (provider, lookup_key, provider_price_id, provider_product_id, unit_amount, currency)
-            values ('stripe', $1, $2, $3, $4, upper($5))
-            on conflict (provider, lookup_key) do update
-                set provider_price_id = excluded.provider_price_id, provider_product_id = excluded.provider_product_id,
-                    unit_amount = excluded.unit_amount, currency = excluded.currency, synced_at = now()
-            "#,
+        let price = app::billing::db::prices::ProviderPrice {
             lookup_key,
             price_id,
             product_id,
             amount,
-            currency
+            currency,
+        };
+        app::billing::db::prices::record_price(
+            &self.pool,
+            app::billing::provider::ProviderName::Stripe,
+            price,
         )
-        .execute(&self.pool)
         .await
         .map_err(|e| ProviderError::Unexpected(e.to_string()))?;
         Ok(())

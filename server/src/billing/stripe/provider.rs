@@ -115,18 +115,9 @@ impl StripeProvider {
     /// The Stripe price id of each lookup key, as the catalogue sync stored them.
     async fn price_ids(&self, items: &[DesiredItem]) -> Result<Vec<(String, u64)>, ProviderError> {
         let keys: Vec<String> = items.iter().map(|i| i.lookup_key.clone()).collect();
-        // language=PostgreSQL
-        let rows = sqlx::query!(
-            "select lookup_key, provider_price_id from provider_price where provider = 'stripe' and lookup_key = any($1)",
-            &keys
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| ProviderError::Unexpected(e.to_string()))?;
-        let ids: HashMap<String, String> = rows
-            .into_iter()
-            .map(|r| (r.lookup_key, r.provider_price_id))
-            .collect();
+        let ids = app::billing::db::prices::price_ids(&self.pool, ProviderName::Stripe, &keys)
+            .await
+            .map_err(|e| ProviderError::Unexpected(e.to_string()))?;
         items
             .iter()
             .map(|item| {
