@@ -1,0 +1,245 @@
+//! The console's sign-in steps: password, second-factor enrolment and
+//! verification (a remembered device skips it), sign-out, and the recovery
+//! codes shown once.
+
+#![allow(missing_docs)]
+
+use super::*;
+
+/// The password step of the admin sign-in. Wrong email and wrong password
+/// get the same message; attempts are throttled per address and account.
+#[server(prefix = "/api", endpoint = "admin_login")]
+pub async fn admin_log_in(email: String, password: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let now = context.clock.now();
+    let mut form = FormCheck::new();
+    form.keep("email", &email);
+    let email = email.trim().to_lowercase();
+    // Every attempt is counted before it is checked (one statement each), so
+    // simultaneous guesses spend the budgets instead of racing them.
+    let ip = client_ip();
+    throttle(
+        &context.pool,
+        now,
+        &format!("admin_login:ip:{ip}"),
+        rates::LOGIN_PER_IP,
+    )
+    .await?;
+    throttle(
+        &context.pool,
+        now,
+        &format!("admin_login:account:{email}:ip:{ip}"),
+        rates::LOGIN_PER_ACCOUNT_AND_IP,
+    )
+    .await?;
+    let credentials = db::admin_credentials(&context.pool, &email).await?;
+    // The account-wide budget, which a campaign from many addresses can
+    // spend, is not asked of a device the admin proved the second factor on.
+    let known_device = match (&credentials, known_device::token()) {
+        (Some(credentials), Some(token)) => {
+            db::is_known_device(
+                &context.pool,
+                credentials.admin_id,
+                &token_hash(&token),
+                now - known_device::LIFETIME,
+            )
+            .await?
+        }
+        _ => false,
+    };
+    if !known_device {
+        let failures = format!("admin_login:failures:{email}");
+        throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    }
+    let matches = verify_password(&password, credentials.as_ref().map(|c| c.password_hash.clone())).await;
+    let Some(credentials) = credentials.filter(|_| matches) else {
+        form.fail("password", "the email or password is incorrect");
+        return Err(form.into_error());
+    };
+    let session = current_session().await?;
+    session::start(&session, credentials.admin_id, credentials.auth_version, now).await?;
+    let enrolled = db::admin_by_id(&context.pool, credentials.admin_id)
+        .await?
+        .is_some_and(|a| a.enrolled);
+    crate::security::redirect::redirect(if enrolled {
+        "/admin/verify"
+    } else {
+        "/admin/enroll"
+    });
+    Ok(())
+}
+
+/// The secret to enrol, as a QR code (the same one until confirmed).
+#[server(prefix = "/api", endpoint = "admin_enrolment")]
+pub async fn get_enrolment() -> Result<Enrolment, AppError> {
+    let context = app_context()?;
+    let pending = session::require_pending().await?;
+    let secret = db::enrolment_secret(&context.pool, pending.admin_id, &totp::new_secret())
+        .await?
+        .ok_or_else(|| {
+            AppError::Conflict("a second factor is already enrolled; sign in with it".to_owned())
+        })?;
+    let url = totp::otpauth_url(&secret, &pending.email).ok_or(AppError::Internal)?;
+    Ok(Enrolment {
+        email: pending.email,
+        qr_svg: totp::qr_svg(&url).ok_or(AppError::Internal)?,
+        secret: totp::secret_text(&secret),
+    })
+}
+
+/// Confirms enrolment with a first code; makes the recovery codes, shown once.
+#[server(prefix = "/api", endpoint = "admin_enrol")]
+pub async fn admin_confirm_enrolment(code: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let now = context.clock.now();
+    let pending = session::require_pending().await?;
+    throttle(
+        &context.pool,
+        now,
+        &format!("admin_code:{}", pending.admin_id),
+        rates::LOGIN_FAILURES_PER_ACCOUNT,
+    )
+    .await?;
+    let Some((secret, false)) = db::totp_secret(&context.pool, pending.admin_id).await? else {
+        return Err(AppError::Conflict(
+            "a second factor is already enrolled; sign in with it".to_owned(),
+        ));
+    };
+    let Some(step) = totp::accepted_step(&secret, &pending.email, &code, now, None) else {
+        return Err(AppError::field(
+            "code",
+            "that code is not the one your app shows now",
+        ));
+    };
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| {
+            let mut random = [0u8; 10];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+            domain::format_recovery_code(&random)
+        })
+        .collect();
+    let hashes: Vec<Vec<u8>> = codes
+        .iter()
+        .map(|c| token_hash(&domain::normalise_code(c)))
+        .collect();
+    let mut tx = context.pool.begin().await?;
+    if !db::use_totp_step(&mut tx, pending.admin_id, step).await?
+        || !db::confirm_enrolment(&mut tx, pending.admin_id, &hashes, now).await?
+    {
+        return Err(AppError::field(
+            "code",
+            "that code was already used; wait for the next one",
+        ));
+    }
+    db::audit(
+        &mut *tx,
+        &AuditEntry {
+            at: now,
+            admin_id: pending.admin_id,
+            admin_email: &pending.email,
+            action: "admin.enrol_second_factor",
+            organization_id: None,
+            reason: None,
+            before: None,
+            after: None,
+            client_ip: &client_ip(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    remember_this_device(&context, pending.admin_id, now).await?;
+    let session = current_session().await?;
+    session::complete(&session, now).await?;
+    session::keep_fresh_codes(&session, codes).await?;
+    crate::security::redirect::redirect("/admin/recovery-codes");
+    Ok(())
+}
+
+/// The second step of sign-in: a code from the app, or a recovery code.
+#[server(prefix = "/api", endpoint = "admin_verify")]
+pub async fn admin_verify(code: String) -> Result<(), AppError> {
+    let context = app_context()?;
+    let now = context.clock.now();
+    let pending = session::require_pending().await?;
+    // Counted before it is checked, in one statement: simultaneous guesses
+    // spend the budget instead of all being checked against it.
+    let attempts = format!("admin_code:{}", pending.admin_id);
+    throttle(&context.pool, now, &attempts, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
+    let Some((secret, true)) = db::totp_secret(&context.pool, pending.admin_id).await? else {
+        crate::security::redirect::redirect("/admin/enroll");
+        return Ok(());
+    };
+    let mut tx = context.pool.begin().await?;
+    let method = if domain::looks_like_totp(&code) {
+        let step = totp::accepted_step(&secret, &pending.email, &code, now, None);
+        match step {
+            Some(step) if db::use_totp_step(&mut tx, pending.admin_id, step).await? => "authenticator app",
+            _ => "",
+        }
+    } else {
+        let hash = token_hash(&domain::normalise_code(&code));
+        if db::use_recovery_code(&mut tx, pending.admin_id, &hash, now).await? {
+            "recovery code"
+        } else {
+            ""
+        }
+    };
+    if method.is_empty() {
+        drop(tx);
+        return Err(AppError::field(
+            "code",
+            "that code is not valid (a code works once)",
+        ));
+    }
+    db::audit(
+        &mut *tx,
+        &AuditEntry {
+            at: now,
+            admin_id: pending.admin_id,
+            admin_email: &pending.email,
+            action: "admin.sign_in",
+            organization_id: None,
+            reason: None,
+            before: None,
+            after: Some(serde_json::json!({ "second_factor": method })),
+            client_ip: &client_ip(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    remember_this_device(&context, pending.admin_id, now).await?;
+    let session = current_session().await?;
+    session::complete(&session, now).await?;
+    crate::security::redirect::redirect("/admin");
+    Ok(())
+}
+
+/// Marks this browser as a device the admin proved the second factor on.
+#[cfg(feature = "ssr")]
+async fn remember_this_device(
+    context: &crate::context::AppContext,
+    admin_id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    let token = known_device::new_token();
+    db::remember_device(&context.pool, admin_id, &token_hash(&token), now).await?;
+    known_device::set_cookie(&token);
+    Ok(())
+}
+
+/// Ends the admin sign-in.
+#[server(prefix = "/api", endpoint = "admin_logout")]
+pub async fn admin_log_out() -> Result<(), AppError> {
+    let session = current_session().await?;
+    session::end(&session).await?;
+    crate::security::redirect::redirect("/admin/login");
+    Ok(())
+}
+
+/// The recovery codes just made, once.
+#[server(prefix = "/api", endpoint = "admin_fresh_codes")]
+pub async fn get_fresh_recovery_codes() -> Result<Vec<String>, AppError> {
+    session::require_admin().await?;
+    let session = current_session().await?;
+    session::take_fresh_codes(&session).await
+}
