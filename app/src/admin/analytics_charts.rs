@@ -4,6 +4,7 @@
 //! says the same in words.
 
 use super::analytics::ChartView;
+use charts_rs::{Canvas, Color, Line, Text};
 
 fn dollars(cents: i64) -> f32 {
     cents as f32 / 100.0
@@ -56,11 +57,64 @@ pub(super) fn axis_money(cents: i64) -> String {
 
 /// Each month's movements as one bar: gains (new, reactivation, expansion)
 /// stacked up from the zero line, losses (contraction, churn) down from it.
+/// A chart's text: 11 px, slate, anchored `start`, `middle` or `end`.
+pub(super) fn chart_label(text: String, x: f32, y: f32, anchor: &str) -> Text {
+    Text {
+        text,
+        x: Some(x),
+        y: Some(y),
+        font_size: Some(11.0),
+        font_color: Some(Color::from("#334155")),
+        text_anchor: Some(anchor.to_owned()),
+        ..Text::default()
+    }
+}
+
+/// A money axis on round ticks: a label at each tick from `from` to `to`
+/// (every `step` cents) left of the plot, with a light gridline across it.
+pub(super) struct MoneyAxis {
+    /// The lowest tick, in cents.
+    pub from: i64,
+    /// The highest tick, in cents.
+    pub to: i64,
+    /// Cents between ticks (a [`round_step`]).
+    pub step: i64,
+    /// The plot's left edge.
+    pub left: f32,
+    /// The plot's right edge.
+    pub right: f32,
+    /// Whether the zero tick gets a gridline too.
+    pub gridline_at_zero: bool,
+}
+
+impl MoneyAxis {
+    /// Draws the axis, each tick at `y_of(cents)`.
+    pub(super) fn draw(&self, canvas: &mut Canvas, y_of: impl Fn(i64) -> f32) {
+        let mut tick = self.from;
+        while tick <= self.to {
+            let y = y_of(tick);
+            canvas.text(chart_label(axis_money(tick), self.left - 6.0, y + 4.0, "end"));
+            if tick != 0 || self.gridline_at_zero {
+                canvas.line(Line {
+                    color: Some(Color::from("#e2e8f0")),
+                    stroke_width: 1.0,
+                    left: self.left,
+                    top: y,
+                    right: self.right,
+                    bottom: y,
+                    ..Line::default()
+                });
+            }
+            tick += self.step.max(1);
+        }
+    }
+}
+
 /// charts-rs has no stacked bars, so they are drawn on its canvas.
 fn stacked_movements(
     months: &[crate::analytics::domain::MonthReport],
 ) -> Result<String, charts_rs::CanvasError> {
-    use charts_rs::{Canvas, Circle, Color, Line, Point, Polyline, Rect, Text};
+    use charts_rs::{Circle, Point, Polyline, Rect};
     let (width, height) = (720.0_f32, 300.0_f32);
     let (left, right, top, bottom) = (80.0_f32, 10.0_f32, 36.0_f32, 28.0_f32);
     let (plot_width, plot_height) = (width - left - right, height - top - bottom);
@@ -89,15 +143,7 @@ fn stacked_movements(
     let zero = top + plot_height * up as f32 / range;
     let scale = plot_height / range;
     let mut canvas = Canvas::new(width, height);
-    let label = |text: String, x: f32, y: f32, anchor: &str| Text {
-        text,
-        x: Some(x),
-        y: Some(y),
-        font_size: Some(11.0),
-        font_color: Some(Color::from("#334155")),
-        text_anchor: Some(anchor.to_owned()),
-        ..Text::default()
-    };
+    let label = chart_label;
     for (i, (name, colour, _)) in MOVEMENT_LAYERS.iter().enumerate() {
         let x = left + i as f32 * 105.0;
         canvas.rect(Rect {
@@ -119,23 +165,16 @@ fn stacked_movements(
         ..Circle::default()
     });
     canvas.text(label("Net new MRR".to_owned(), net_legend + 16.0, 18.0, "start"));
-    let mut tick = -down;
-    while tick <= up {
-        let y = zero - tick as f32 * scale;
-        canvas.text(label(axis_money(tick), left - 6.0, y + 4.0, "end"));
-        if tick != 0 {
-            canvas.line(Line {
-                color: Some(Color::from("#e2e8f0")),
-                stroke_width: 1.0,
-                left,
-                top: y,
-                right: width - right,
-                bottom: y,
-                ..Line::default()
-            });
-        }
-        tick += step;
-    }
+    // The zero line is drawn with the bars, so it gets no gridline here.
+    let axis = MoneyAxis {
+        from: -down,
+        to: up,
+        step,
+        left,
+        right: width - right,
+        gridline_at_zero: false,
+    };
+    axis.draw(&mut canvas, |cents| zero - cents as f32 * scale);
     let slot = plot_width / months.len().max(1) as f32;
     let mut net_points = Vec::with_capacity(months.len());
     let every = months.len().div_ceil(12).max(1);

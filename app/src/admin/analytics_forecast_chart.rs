@@ -3,7 +3,7 @@
 //! band shaded around it. charts-rs's line chart cannot start a series
 //! part-way along the axis, so this is drawn on its canvas.
 
-use super::analytics_charts::{axis_money, round_step};
+use super::analytics_charts::{MoneyAxis, chart_label, round_step};
 use crate::analytics::domain::{ForecastMonth, MonthReport};
 
 /// How many actual months are drawn before the forecast.
@@ -83,7 +83,7 @@ pub fn forecast_chart(actuals: &[MonthReport], forecast: &[ForecastMonth]) -> Op
 }
 
 fn draw(slots: &[Slot]) -> Result<String, charts_rs::CanvasError> {
-    use charts_rs::{Canvas, Circle, Color, Line, Point, Polygon, Rect, StraightLine, Text};
+    use charts_rs::{Canvas, Circle, Color, Line, Point, Polygon, Rect, StraightLine};
     let (width, height) = (720.0_f32, 300.0_f32);
     let (left, right, top, bottom) = (80.0_f32, 16.0_f32, 36.0_f32, 28.0_f32);
     let (plot_width, plot_height) = (width - left - right, height - top - bottom);
@@ -104,15 +104,7 @@ fn draw(slots: &[Slot]) -> Result<String, charts_rs::CanvasError> {
     let slot = plot_width / slots.len() as f32;
     let x_of = |i: usize| left + slot * (i as f32 + 0.5);
     let mut canvas = Canvas::new(width, height);
-    let label = |text: String, x: f32, y: f32, anchor: &str| Text {
-        text,
-        x: Some(x),
-        y: Some(y),
-        font_size: Some(11.0),
-        font_color: Some(Color::from("#334155")),
-        text_anchor: Some(anchor.to_owned()),
-        ..Text::default()
-    };
+    let label = chart_label;
     // The legend.
     canvas.line(Line {
         color: Some(Color::from(ACTUAL_COLOUR)),
@@ -142,22 +134,15 @@ fn draw(slots: &[Slot]) -> Result<String, charts_rs::CanvasError> {
         ..Rect::default()
     });
     canvas.text(label("8 in 10 outcomes".to_owned(), left + 240.0, 18.0, "start"));
-    // The axis: round ticks with light gridlines.
-    let mut tick = floor;
-    while tick <= ceiling {
-        let y = y_of(tick);
-        canvas.text(label(axis_money(tick), left - 6.0, y + 4.0, "end"));
-        canvas.line(Line {
-            color: Some(Color::from("#e2e8f0")),
-            stroke_width: 1.0,
-            left,
-            top: y,
-            right: width - right,
-            bottom: y,
-            ..Line::default()
-        });
-        tick += step;
-    }
+    let axis = MoneyAxis {
+        from: floor,
+        to: ceiling,
+        step,
+        left,
+        right: width - right,
+        gridline_at_zero: true,
+    };
+    axis.draw(&mut canvas, y_of);
     // The band: the upper edge forward, the lower edge back.
     let band: Vec<(usize, Band)> = slots
         .iter()

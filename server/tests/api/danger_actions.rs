@@ -39,10 +39,7 @@ async fn every_action_that_is_hard_to_undo_is_refused_without_its_ticked_box(poo
     let member = join(&app, &mut owner, "bob@acme.test", "member").await;
     drop(member);
     let (mut admin, _) = enrolled_admin(&app).await;
-    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org: Uuid = app.only_organization().await;
     let org_text = org.to_string();
     let (license_id, _) = issued(&app, org, 2).await;
     let license_text = license_id.to_string();
@@ -175,10 +172,7 @@ async fn lifting_what_a_danger_action_did_needs_no_box(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     let (mut admin, _) = enrolled_admin(&app).await;
-    let org: String = sqlx::query_scalar("select organization_id::text from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org = app.only_organization().await.to_string();
     let suspend = |suspend: &'static str, confirm: &'static str| {
         vec![
             ("organization_id", org.clone()),

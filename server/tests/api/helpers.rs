@@ -209,6 +209,14 @@ impl TestApp {
         body[start..].split_whitespace().next().unwrap().to_owned()
     }
 
+    /// The id of the one organisation a test signed up.
+    pub async fn only_organization(&self) -> uuid::Uuid {
+        sqlx::query_scalar("select organization_id from organization")
+            .fetch_one(&self.state.pool)
+            .await
+            .expect("exactly one organisation")
+    }
+
     /// Signs up a new organisation and returns its owner's browser.
     pub async fn signed_up(&self, email: &str, company: &str, plan: &str) -> Browser<'_> {
         let mut browser = self.browser();

@@ -104,7 +104,6 @@ pub fn admin_outcome<T, V: IntoView + 'static>(
     }
 }
 
-pub use crate::ui::danger::DANGER_BUTTON;
 pub use crate::ui::table::{ROW_TH, TD, TD_NUM, TH, TH_NUM};
 /// A small primary button.
 pub const SMALL_BUTTON: &str =

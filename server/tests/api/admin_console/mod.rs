@@ -176,10 +176,7 @@ async fn every_console_page_and_function_is_refused_to_anyone_but_a_signed_in_ad
     pending
         .submit("/api/admin_login", &[("email", ADMIN), ("password", PASSWORD)])
         .await;
-    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org: Uuid = app.only_organization().await;
     let pages = [
         "/admin".to_owned(),
         "/admin/organizations".to_owned(),
@@ -256,10 +253,7 @@ async fn extending_a_trial_needs_a_reason_and_leaves_an_audit_entry_no_one_can_c
     let app = TestApp::spawn(pool.clone()).await;
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     let (mut admin, _) = enrolled_admin(&app).await;
-    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org: Uuid = app.only_organization().await;
     let org_text = org.to_string();
     let before: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("select trial_end from subscription")
         .fetch_one(&pool)
@@ -365,10 +359,7 @@ async fn a_trial_that_ran_out_reopens_when_extended_and_the_ledger_records_it(po
     // The admin session idled out while time passed: sign in again.
     let secret = secret(&pool).await;
     let (mut admin, _) = sign_in_again(&app, &current_code(&app, &secret)).await;
-    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org: Uuid = app.only_organization().await;
     let org_text = org.to_string();
     admin
         .submit(
@@ -406,10 +397,7 @@ async fn suspension_is_audited_and_refused_twice(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     let (mut admin, _) = enrolled_admin(&app).await;
-    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org: Uuid = app.only_organization().await;
     let org_text = org.to_string();
     let fields = |suspend: &'static str| {
         [

@@ -150,10 +150,7 @@ async fn an_impersonating_admin_sees_the_owners_portal_with_a_banner_is_audited_
     let app = TestApp::spawn(pool.clone()).await;
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     let (mut admin, _) = enrolled_admin(&app).await;
-    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org: Uuid = app.only_organization().await;
     let org_text = org.to_string();
     let without_reason = admin
         .submit(
@@ -244,10 +241,7 @@ async fn an_impersonation_ends_by_itself_after_thirty_minutes(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     let (mut admin, _) = enrolled_admin(&app).await;
-    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org: Uuid = app.only_organization().await;
     let org_text = org.to_string();
     admin
         .submit(
@@ -270,10 +264,7 @@ async fn overrides_are_checked_against_the_catalogue_change_what_the_organisatio
     let app = TestApp::spawn(pool.clone()).await;
     app.signed_up("ada@acme.test", "Acme", "starter").await;
     let (mut admin, _) = enrolled_admin(&app).await;
-    let org: Uuid = sqlx::query_scalar("select organization_id from organization")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let org: Uuid = app.only_organization().await;
     let org_text = org.to_string();
     let add = |kind: &'static str, key: &'static str, value: &'static str, expires: &'static str| {
         [
