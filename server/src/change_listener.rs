@@ -3,104 +3,11 @@
 //! process's caches, which answer only while it listens.
 
 use crate::AppState;
-use crate::host_api::keys::{API_KEYS_CHANGED_CHANNEL, KeyCache};
-use crate::session_cache::{CachedSessionStore, SESSIONS_CHANGED_CHANNEL};
-use app::accounts::users::{USERS_CHANGED_CHANNEL, UserCache};
-use app::billing::page_cache::BillingPageCache;
-use app::catalog::cache::CatalogCache;
-use app::catalog::db::CATALOG_CHANGED_CHANNEL;
-use app::entitlements::cache::{ENTITLEMENTS_CHANGED_CHANNEL, StandingCache};
-use app::entitlements::history_cache::SnapshotHistoryCache;
+pub use crate::caches::ProcessCaches;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// The caches a notice may name: clones of the state's handles.
-#[derive(Clone)]
-pub struct ProcessCaches {
-    catalog: CatalogCache,
-    standings: StandingCache,
-    keys: KeyCache,
-    sessions: CachedSessionStore,
-    users: UserCache,
-    billing_pages: BillingPageCache,
-    snapshot_histories: SnapshotHistoryCache,
-}
-
-impl ProcessCaches {
-    /// The caches of `state`.
-    pub fn of(state: &AppState) -> Self {
-        ProcessCaches {
-            catalog: state.catalog.clone(),
-            standings: state.standings.clone(),
-            keys: state.api_keys.clone(),
-            sessions: state.sessions.clone(),
-            users: state.users.clone(),
-            billing_pages: state.billing_pages.clone(),
-            snapshot_histories: state.snapshot_histories.clone(),
-        }
-    }
-
-    /// Whether notices are being heard: the notice caches answer only then
-    /// and start empty each time that changes; the catalogue is read afresh.
-    fn set_live(&self, live: bool) {
-        self.catalog.invalidate();
-        self.standings.set_live(live);
-        self.keys.set_live(live);
-        self.sessions.set_live(live);
-        self.users.set_live(live);
-        self.billing_pages.set_live(live);
-        self.snapshot_histories.set_live(live);
-    }
-
-    /// One heartbeat heard: every entry ages by one.
-    fn tick(&self) {
-        self.standings.tick();
-        self.keys.tick();
-        self.sessions.tick();
-        self.users.tick();
-        self.billing_pages.tick();
-        self.snapshot_histories.tick();
-    }
-
-    /// Drops every entry (the console changed something anywhere).
-    pub fn forget_all(&self) {
-        self.catalog.invalidate();
-        self.standings.invalidate_all();
-        self.keys.invalidate_all();
-        self.sessions.forget_all();
-        self.users.forget_all();
-        self.billing_pages.forget_all();
-        self.snapshot_histories.forget_all();
-    }
-
-    /// Drops what this process holds about one organisation.
-    pub fn forget_organization(&self, organization_id: uuid::Uuid) {
-        self.standings.invalidate(organization_id);
-        self.billing_pages.invalidate(organization_id);
-        self.snapshot_histories.invalidate(organization_id);
-    }
-
-    /// Drops every cached user.
-    pub fn forget_users(&self) {
-        self.users.forget_all();
-    }
-
-    fn apply(&self, channel: &str, payload: &str) {
-        match channel {
-            CATALOG_CHANGED_CHANNEL => self.catalog.invalidate(),
-            ENTITLEMENTS_CHANGED_CHANNEL => {
-                self.standings.apply_notice(payload);
-                self.billing_pages.apply_notice(payload);
-                self.snapshot_histories.apply_notice(payload);
-            }
-            SESSIONS_CHANGED_CHANNEL => self.sessions.apply_notice(payload),
-            USERS_CHANGED_CHANNEL => self.users.apply_notice(payload),
-            _ => self.keys.invalidate_all(),
-        }
-    }
-}
 
 /// How the listener connects and proves it is still hearing notices.
 #[derive(Debug, Clone)]
@@ -196,14 +103,7 @@ pub fn spawn_change_listener_with(pool: PgPool, state: &AppState, settings: List
 async fn listen(options: &sqlx::postgres::PgConnectOptions) -> Result<mpsc::Receiver<Heard>, sqlx::Error> {
     let mut listener = PgListener::connect_with(&sqlx::PgPool::connect_lazy_with(options.clone())).await?;
     listener
-        .listen_all([
-            USERS_CHANGED_CHANNEL,
-            CATALOG_CHANGED_CHANNEL,
-            ENTITLEMENTS_CHANGED_CHANNEL,
-            API_KEYS_CHANGED_CHANNEL,
-            SESSIONS_CHANGED_CHANNEL,
-            HEARTBEAT_CHANNEL,
-        ])
+        .listen_all(ProcessCaches::CHANNELS.into_iter().chain([HEARTBEAT_CHANNEL]))
         .await?;
     let (send, heard) = mpsc::channel(1024);
     tokio::spawn(async move {

@@ -10,6 +10,7 @@ pub mod api_doc;
 pub mod api_errors;
 pub mod assets;
 pub mod billing;
+pub mod caches;
 pub mod change_listener;
 pub mod commands;
 pub mod config;
@@ -35,13 +36,8 @@ pub use change_listener::spawn_change_listener;
 pub use process::{Database, serve, sync_catalog_file};
 
 use anyhow::Result;
-use app::accounts::users::UserCache;
-use app::billing::page_cache::BillingPageCache;
-use app::catalog::cache::CatalogCache;
 use app::clock::Clock;
 use app::context::AppContext;
-use app::entitlements::cache::StandingCache;
-use app::entitlements::history_cache::SnapshotHistoryCache;
 use app::marketing::content::SiteContent;
 use app::security::lease::LeasedThrottle;
 use app::{App, SiteAssets, shell};
@@ -65,7 +61,6 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::cookie::time;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 
 /// The schema migrations, applied at every start.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -96,8 +91,8 @@ pub struct ProcessState {
     pub pool: PgPool,
     /// A streaming replica for the analytics reads, when one is configured.
     pub replica: Option<app::read_replica::ReadReplica>,
-    /// Cached catalogue, dropped on NOTIFY.
-    pub catalog: CatalogCache,
+    /// Every process cache, dropped on NOTIFY (the registry: [`caches`]).
+    pub caches: caches::ProcessCaches,
     /// Hashed asset URLs.
     pub assets: SiteAssets,
     /// The built site's files, in memory.
@@ -116,20 +111,8 @@ pub struct ProcessState {
     /// disk: a count lost in a crash lets one request more through, while
     /// waiting for a flush on every API call would halve its throughput.
     pub throttle_pool: PgPool,
-    /// Cached organisation standings for the host API, dropped on NOTIFY.
-    pub standings: StandingCache,
-    /// Cached users behind sessions, dropped on NOTIFY.
-    pub users: UserCache,
-    /// Cached billing-page reads, dropped on NOTIFY.
-    pub billing_pages: BillingPageCache,
-    /// Cached usage snapshots, dropped on NOTIFY.
-    pub snapshot_histories: SnapshotHistoryCache,
-    /// Cached API keys, dropped on NOTIFY.
-    pub api_keys: host_api::keys::KeyCache,
     /// This process's leases of busy API keys' next requests.
     pub api_throttle: LeasedThrottle,
-    /// The session store (Postgres, with this process's cache in front).
-    pub sessions: session_cache::CachedSessionStore,
     /// The keys licence files are signed with; `None` when none are configured.
     pub license_keys: Option<Arc<app::licensing::keys::SigningKeys>>,
 }
@@ -227,20 +210,10 @@ impl AppState {
             replica,
             license_keys,
             throttle_pool,
-            standings: StandingCache::default(),
-            users: UserCache::default(),
-            billing_pages: BillingPageCache::default(),
-            snapshot_histories: SnapshotHistoryCache::default(),
-            api_keys: host_api::keys::KeyCache::default(),
+            caches: caches::ProcessCaches::new(&pool, &clock),
             api_throttle: LeasedThrottle::default(),
-            sessions: session_cache::CachedSessionStore::new(
-                PostgresStore::new(pool.clone()),
-                pool.clone(),
-                clock.clone(),
-            ),
             leptos_options,
             pool,
-            catalog: CatalogCache::default(),
             assets,
             static_files,
             metrics: telemetry::prometheus(),
@@ -290,14 +263,14 @@ pub fn app(state: AppState) -> Router {
     let billing = app::billing::context::BillingContext {
         provider: state.payments.provider(),
         sandbox: state.payments.sandbox(),
-        pages: state.billing_pages.clone(),
+        pages: state.caches.billing_pages.clone(),
     };
     let license_keys = app::licensing::keys::LicenseKeys(state.license_keys.clone());
     let brand = state.site.product.brand();
-    let catalog = state.catalog.clone();
-    let standings = state.standings.clone();
-    let snapshot_histories = state.snapshot_histories.clone();
-    let users = state.users.clone();
+    let catalog = state.caches.catalog.clone();
+    let standings = state.caches.standings.clone();
+    let snapshot_histories = state.caches.snapshot_histories.clone();
+    let users = state.caches.users.clone();
     let private_hosts = settings.webhook_private_hosts.clone();
     let site = app::marketing::Site {
         content: state.site.clone(),
@@ -360,7 +333,7 @@ pub fn app(state: AppState) -> Router {
         }
     };
 
-    let sessions = SessionManagerLayer::new(state.sessions.clone())
+    let sessions = SessionManagerLayer::new(state.caches.sessions.clone())
         .with_name("gatehouse_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -401,12 +374,12 @@ pub fn app(state: AppState) -> Router {
         // answers with its own pre-compressed copies, which the compression
         // layer leaves alone.
         .layer(axum::middleware::from_fn_with_state(
-            page_cache::PageCache::new(state.catalog.clone()),
+            page_cache::PageCache::new(state.caches.catalog.clone()),
             page_cache::serve_cached_pages,
         ))
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(axum::middleware::from_fn_with_state(
-            (state.pool.clone(), state.users.clone(), state.clock.clone()),
+            (state.pool.clone(), state.caches.users.clone(), state.clock.clone()),
             security::require_sign_in_for_portal,
         ))
         .layer(axum::middleware::from_fn_with_state(

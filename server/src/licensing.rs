@@ -162,6 +162,7 @@ fn refused(code: ValidationCode) -> ApiError {
 
 async fn catalog(state: &AppState) -> Result<std::sync::Arc<app::catalog::domain::Catalog>, ApiError> {
     state
+        .caches
         .catalog
         .get(&state.pool)
         .await
@@ -388,7 +389,7 @@ async fn member_scope(
         session,
         verified,
         &state.pool,
-        &state.users,
+        &state.caches.users,
         state.clock.now(),
     )
     .await

@@ -126,8 +126,14 @@ pub async fn invoice_pdf(
         return not_found();
     };
     let verified = verified.map(|Extension(VerifiedSignIn(user))| user);
-    let scope = match member_of_session(&session, verified, &state.pool, &state.users, state.clock.now())
-        .await
+    let scope = match member_of_session(
+        &session,
+        verified,
+        &state.pool,
+        &state.caches.users,
+        state.clock.now(),
+    )
+    .await
     {
         Ok((_, scope)) => scope,
         Err(AppError::Unauthorized) => return (StatusCode::UNAUTHORIZED, "please sign in").into_response(),

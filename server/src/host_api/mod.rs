@@ -55,7 +55,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
     let authenticator = Authenticator {
         pool: &state.pool,
         throttle_pool: &state.throttle_pool,
-        keys: &state.api_keys,
+        keys: &state.caches.keys,
         throttle: &state.api_throttle,
         rate: Rate {
             requests: state.settings.api_requests_per_minute,
@@ -68,8 +68,9 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
 /// The catalogue, with the cache generation read before it (what a cached
 /// standing resolved against it is stored under).
 async fn catalog(state: &AppState) -> Result<(Arc<Catalog>, u64), ApiError> {
-    let generation = state.catalog.generation();
+    let generation = state.caches.catalog.generation();
     let catalog = state
+        .caches
         .catalog
         .get(&state.pool)
         .await
@@ -99,6 +100,7 @@ async fn standing_at(
 ) -> Result<Arc<CachedStanding>, ApiError> {
     let address = address(raw_id)?;
     state
+        .caches
         .standings
         .standing(&state.pool, catalog, *generation, &address, state.clock.now())
         .await?
@@ -299,7 +301,7 @@ async fn patch_organization(
         Err(ExternalIdError::Database(error)) => return Err(error.into()),
     }
     // This process answers its own change at once, before the notice arrives.
-    state.standings.invalidate(current.header.id);
+    state.caches.standings.invalidate(current.header.id);
     let standing = standing(
         &state.pool,
         &catalog,

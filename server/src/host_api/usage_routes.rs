@@ -111,7 +111,7 @@ pub(super) async fn post_usage(
             }
             tx.commit().await?;
             // This process answers its own change at once, before the notice arrives.
-            state.standings.invalidate(organization_id);
+            state.caches.standings.invalidate(organization_id);
             let usage: serde_json::Map<String, Value> = values
                 .into_iter()
                 .map(|(metric, value)| {

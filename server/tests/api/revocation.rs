@@ -46,7 +46,7 @@ async fn listening_through(
     let uri = format!("/api/v1/organizations/{org}/entitlements");
     within("the listener to start", Duration::from_secs(5), || async {
         call(&app, Some(&key), "GET", &uri, None).await;
-        !app.state.standings.is_empty()
+        !app.state.caches.standings.is_empty()
     })
     .await;
     app

@@ -8,7 +8,7 @@
 //! [`StepTaken`] from the flow that moved the case (`crate::flows`).
 //!
 //! The rules live in [`super::domain::collection`]; what the portal and the
-//! console read of the cases is in [`reads`].
+//! console read of the cases is in `reads` ([`cases_of`], [`open_case_of`]).
 
 mod reads;
 

@@ -301,7 +301,7 @@ async fn overrides_are_checked_against_the_catalogue_change_what_the_organisatio
     );
 
     // The organisation may now use a professional feature on the starter plan.
-    let catalog = app.state.catalog.get(&pool).await.unwrap();
+    let catalog = app.state.caches.catalog.get(&pool).await.unwrap();
     let standing = app::entitlements::guard::standing(
         &pool,
         &catalog,

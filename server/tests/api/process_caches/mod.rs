@@ -32,7 +32,7 @@ async fn listening_instance(pool: &PgPool) -> TestApp {
     let uri = format!("/api/v1/organizations/{org}/entitlements");
     eventually("the listener to start", || async {
         call(&app, Some(&key), "GET", &uri, None).await;
-        !app.state.standings.is_empty()
+        !app.state.caches.standings.is_empty()
     })
     .await;
     app
@@ -81,7 +81,7 @@ async fn a_change_committed_anywhere_reaches_every_instance_cache(pool: PgPool) 
         entitlements(&b, &read, &id).await["limits"]["workspaces"]["used"],
         0
     );
-    assert_eq!(b.state.standings.len(), 1);
+    assert_eq!(b.state.caches.standings.len(), 1);
 
     // Usage reported through A.
     let (status, _, _) = call(
@@ -271,7 +271,7 @@ async fn the_cached_answer_is_what_b_serves_until_a_notice_drops_it(pool: PgPool
 
     // A process that is not listening keeps nothing.
     entitlements(&a, &read, &id).await;
-    assert!(a.state.standings.is_empty());
+    assert!(a.state.caches.standings.is_empty());
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]

@@ -12,7 +12,7 @@ async fn a_session_ended_on_one_instance_is_refused_by_another(pool: PgPool) {
         cookie: on_a.cookie.clone(),
     };
     assert_eq!(on_b.get("/app").await.status, StatusCode::OK);
-    assert_eq!(b.state.sessions.len(), 1, "B keeps the session it read");
+    assert_eq!(b.state.caches.sessions.len(), 1, "B keeps the session it read");
 
     // A deletion that sends no notice leaves B's copy, so B answers from memory...
     let mut conn = pool.acquire().await.unwrap();
@@ -154,7 +154,7 @@ async fn a_password_change_or_a_removal_on_one_instance_ends_access_on_another(p
     for browser in [&mut phone, &mut bob, &mut carol] {
         assert_eq!(browser.get("/app").await.status, StatusCode::OK);
     }
-    assert_eq!(b.state.users.len(), 3, "B keeps the users it read");
+    assert_eq!(b.state.caches.users.len(), 3, "B keeps the users it read");
 
     // A change that sends no notice leaves B's copy, so B answers from memory...
     let bob_id = user_id(&pool, "bob@acme.test").await;
