@@ -61,99 +61,24 @@ fn figure(label: &str, value: impl ToString) -> (String, String) {
 pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
     super::session::require_admin().await?;
     let context = crate::context::app_context()?;
-    let pool = &context.pool;
-    let now = context.clock.now();
+    let (pool, now) = (&context.pool, context.clock.now());
     let day_ago = now - TimeDelta::hours(24);
+    let inbox = crate::billing::inbox::activity(pool, now, day_ago).await?;
+    let mail = crate::email::outbox::activity(pool, now, day_ago).await?;
+    let outbound = crate::outbound::deliveries::activity(pool, day_ago).await?;
+    let series = crate::billing::series_store::coverage(pool).await?;
+    Ok(workers(inbox, mail, outbound, series))
+}
 
-    // language=PostgreSQL
-    let inbox = sqlx::query!(
-        r#"
-        select count(*) filter (where status = 'pending' and next_attempt_at <= $1) as "due!",
-               count(*) filter (where status = 'pending' and next_attempt_at > $1) as "waiting!",
-               count(*) filter (where status = 'processed' and processed_at >= $2) as "processed!",
-               count(*) filter (where status = 'failed') as "failed!",
-               count(*) filter (where status = 'unmatched') as "unmatched!",
-               max(processed_at) as "last: DateTime<Utc>"
-        from webhook_event
-        "#,
-        now as _,
-        day_ago as _
-    )
-    .fetch_one(pool)
-    .await?;
-    // language=PostgreSQL
-    let inbox_failures = sqlx::query!(
-        r#"select webhook_event_id, provider, provider_event_id, event_type, last_error,
-                  coalesce(processed_at, received_at) as "at!: DateTime<Utc>"
-           from webhook_event where status in ('failed', 'unmatched')
-           order by received_at desc limit 10"#
-    )
-    .fetch_all(pool)
-    .await?;
-
-    // language=PostgreSQL
-    let mail = sqlx::query!(
-        r#"
-        select count(*) filter (where status = 'queued' and next_attempt_at <= $1) as "due!",
-               count(*) filter (where status = 'queued' and next_attempt_at > $1) as "waiting!",
-               count(*) filter (where status = 'sent' and sent_at >= $2) as "sent!",
-               count(*) filter (where status = 'dead') as "dead!",
-               max(sent_at) as "last: DateTime<Utc>"
-        from email_outbox
-        "#,
-        now as _,
-        day_ago as _
-    )
-    .fetch_one(pool)
-    .await?;
-    // language=PostgreSQL
-    let mail_failures = sqlx::query!(
-        r#"select to_address, template, last_error, created_at as "at: DateTime<Utc>"
-           from email_outbox where status = 'dead' order by created_at desc limit 10"#
-    )
-    .fetch_all(pool)
-    .await?;
-
-    // language=PostgreSQL
-    let outbound = sqlx::query!(
-        r#"
-        select (select count(*) from outbound_delivery where state = 'pending') as "pending!",
-               (select count(*) from outbound_delivery where state = 'delivered' and delivered_at >= $1) as "delivered!",
-               (select count(*) from outbound_attempt where attempted_at >= $1
-                  and (status_code is null or status_code not between 200 and 299)) as "failed_attempts!",
-               (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
-                   as "failing_endpoints!",
-               (select max(attempted_at) from outbound_attempt) as "last: DateTime<Utc>"
-        "#,
-        day_ago as _
-    )
-    .fetch_one(pool)
-    .await?;
-    // language=PostgreSQL
-    let outbound_failures = sqlx::query!(
-        r#"select a.attempted_at as "at: DateTime<Utc>", d.event_id, w.endpoint_id, w.url, a.status_code, a.error
-           from outbound_attempt a join outbound_delivery d using (delivery_id) join webhook_endpoint w using (endpoint_id)
-           where a.status_code is null or a.status_code not between 200 and 299
-           order by a.attempt_id desc limit 10"#
-    )
-    .fetch_all(pool)
-    .await?;
-
-    // language=PostgreSQL
-    let series = sqlx::query!(
-        r#"
-        select (select count(*) from mrr_series_customer) as "organizations!",
-               (select max(refreshed_at) from mrr_series_customer) as "last: DateTime<Utc>",
-               (select count(distinct s.organization_id) from subscription s
-                where exists (select from subscription_revision r where r.subscription_id = s.subscription_id)
-                  and not exists (select from mrr_series_customer c where c.organization_id = s.organization_id))
-                   as "missing!"
-        "#
-    )
-    .fetch_one(pool)
-    .await?;
-
-    Ok(vec![
+/// The work page's records of the delivery queues and the MRR series.
+#[cfg(feature = "ssr")]
+fn workers(
+    inbox: crate::billing::inbox::Activity,
+    mail: crate::email::outbox::Activity,
+    outbound: crate::outbound::deliveries::Activity,
+    series: crate::billing::series_store::Coverage,
+) -> Vec<Worker> {
+    vec![
         Worker {
             name: "Provider events".to_owned(),
             does:
@@ -168,7 +93,8 @@ pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
                 figure("Last processed", time(inbox.last)),
             ],
             attention: inbox.failed + inbox.unmatched > 0,
-            failures: inbox_failures
+            failures: inbox
+                .failures
                 .into_iter()
                 .map(|f| Failure {
                     at: time(Some(f.at)),
@@ -191,7 +117,8 @@ pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
                 figure("Last sent", time(mail.last)),
             ],
             attention: mail.dead > 0,
-            failures: mail_failures
+            failures: mail
+                .failures
                 .into_iter()
                 .map(|f| Failure {
                     at: time(Some(f.at)),
@@ -214,7 +141,8 @@ pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
                 figure("Last attempt", time(outbound.last)),
             ],
             attention: outbound.failing_endpoints > 0,
-            failures: outbound_failures
+            failures: outbound
+                .failures
                 .into_iter()
                 .map(|f| Failure {
                     at: time(Some(f.at)),
@@ -243,7 +171,7 @@ pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
             failures: vec![],
             list: Some("/admin/analytics".to_owned()),
         },
-    ])
+    ]
 }
 
 /// One schedule, as the console shows it.

@@ -429,3 +429,91 @@ pub async fn depths(
         (ProviderEventStatus::Rejected, depths.rejected),
     ])
 }
+
+/// The inbox's activity as the console's work page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// Pending events due now.
+    pub due: i64,
+    /// Pending events waiting for their retry.
+    pub waiting: i64,
+    /// Events processed since the window's start.
+    pub processed: i64,
+    /// Events parked after their last attempt.
+    pub failed: i64,
+    /// Events that matched nothing of Gatehouse's.
+    pub unmatched: i64,
+    /// When an event was last processed.
+    pub last: Option<DateTime<Utc>>,
+    /// The latest failed or unmatched events, newest first.
+    pub failures: Vec<FailedEvent>,
+}
+
+/// A failed or unmatched event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedEvent {
+    /// Its row.
+    pub webhook_event_id: Uuid,
+    /// Who sent it.
+    pub provider: String,
+    /// The provider's id for it.
+    pub provider_event_id: String,
+    /// Its type.
+    pub event_type: String,
+    /// Why it failed or matched nothing.
+    pub last_error: Option<String>,
+    /// When it was last tried (or received).
+    pub at: DateTime<Utc>,
+}
+
+/// The inbox's [`Activity`] at `now`, counting what was processed since `since`.
+pub async fn activity(
+    pool: &sqlx::PgPool,
+    now: DateTime<Utc>,
+    since: DateTime<Utc>,
+) -> Result<Activity, sqlx::Error> {
+    // language=PostgreSQL
+    let counts = sqlx::query!(
+        r#"
+        select count(*) filter (where status = 'pending' and next_attempt_at <= $1) as "due!",
+               count(*) filter (where status = 'pending' and next_attempt_at > $1) as "waiting!",
+               count(*) filter (where status = 'processed' and processed_at >= $2) as "processed!",
+               count(*) filter (where status = 'failed') as "failed!",
+               count(*) filter (where status = 'unmatched') as "unmatched!",
+               max(processed_at) as "last: DateTime<Utc>"
+        from webhook_event
+        "#,
+        now as _,
+        since as _
+    )
+    .fetch_one(pool)
+    .await?;
+    // language=PostgreSQL
+    let failures = sqlx::query!(
+        r#"select webhook_event_id, provider, provider_event_id, event_type, last_error,
+                  coalesce(processed_at, received_at) as "at!: DateTime<Utc>"
+           from webhook_event where status in ('failed', 'unmatched')
+           order by received_at desc limit 10"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(Activity {
+        due: counts.due,
+        waiting: counts.waiting,
+        processed: counts.processed,
+        failed: counts.failed,
+        unmatched: counts.unmatched,
+        last: counts.last,
+        failures: failures
+            .into_iter()
+            .map(|f| FailedEvent {
+                webhook_event_id: f.webhook_event_id,
+                provider: f.provider,
+                provider_event_id: f.provider_event_id,
+                event_type: f.event_type,
+                last_error: f.last_error,
+                at: f.at,
+            })
+            .collect(),
+    })
+}

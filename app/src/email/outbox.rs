@@ -231,3 +231,79 @@ pub async fn depths(executor: impl sqlx::PgExecutor<'_>) -> Result<[(EmailStatus
         (EmailStatus::Dead, depths.dead),
     ])
 }
+
+/// The outbox's activity as the console's work page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// Queued emails due now.
+    pub due: i64,
+    /// Queued emails waiting for their retry.
+    pub waiting: i64,
+    /// Emails sent since the window's start.
+    pub sent: i64,
+    /// Emails given up.
+    pub dead: i64,
+    /// When an email was last sent.
+    pub last: Option<DateTime<Utc>>,
+    /// The latest dead emails, newest first.
+    pub failures: Vec<DeadEmail>,
+}
+
+/// An email given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadEmail {
+    /// Its template.
+    pub template: String,
+    /// Its recipient.
+    pub to_address: String,
+    /// Why it was given up.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub at: DateTime<Utc>,
+}
+
+/// The outbox's [`Activity`] at `now`, counting what was sent since `since`.
+pub async fn activity(
+    pool: &sqlx::PgPool,
+    now: DateTime<Utc>,
+    since: DateTime<Utc>,
+) -> Result<Activity, sqlx::Error> {
+    // language=PostgreSQL
+    let counts = sqlx::query!(
+        r#"
+        select count(*) filter (where status = 'queued' and next_attempt_at <= $1) as "due!",
+               count(*) filter (where status = 'queued' and next_attempt_at > $1) as "waiting!",
+               count(*) filter (where status = 'sent' and sent_at >= $2) as "sent!",
+               count(*) filter (where status = 'dead') as "dead!",
+               max(sent_at) as "last: DateTime<Utc>"
+        from email_outbox
+        "#,
+        now as _,
+        since as _
+    )
+    .fetch_one(pool)
+    .await?;
+    // language=PostgreSQL
+    let failures = sqlx::query!(
+        r#"select to_address, template, last_error, created_at as "at: DateTime<Utc>"
+           from email_outbox where status = 'dead' order by created_at desc limit 10"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(Activity {
+        due: counts.due,
+        waiting: counts.waiting,
+        sent: counts.sent,
+        dead: counts.dead,
+        last: counts.last,
+        failures: failures
+            .into_iter()
+            .map(|f| DeadEmail {
+                template: f.template,
+                to_address: f.to_address,
+                last_error: f.last_error,
+                at: f.at,
+            })
+            .collect(),
+    })
+}

@@ -144,3 +144,83 @@ pub async fn record_attempt(
     }
     Ok(true)
 }
+
+/// The deliveries' activity as the console's work page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// Deliveries not yet accepted.
+    pub pending: i64,
+    /// Deliveries accepted since the window's start.
+    pub delivered: i64,
+    /// Attempts refused or unanswered since the window's start.
+    pub failed_attempts: i64,
+    /// Enabled endpoints marked failing.
+    pub failing_endpoints: i64,
+    /// When an attempt was last made.
+    pub last: Option<DateTime<Utc>>,
+    /// The latest failed attempts, newest first.
+    pub failures: Vec<FailedAttempt>,
+}
+
+/// An attempt the endpoint refused or did not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAttempt {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The event sent.
+    pub event_id: String,
+    /// The endpoint.
+    pub endpoint_id: Uuid,
+    /// Its address.
+    pub url: String,
+    /// Its answer's status, if it answered.
+    pub status_code: Option<i32>,
+    /// Why, if it did not answer.
+    pub error: Option<String>,
+}
+
+/// The deliveries' [`Activity`], counting what happened since `since`.
+pub async fn activity(pool: &sqlx::PgPool, since: DateTime<Utc>) -> Result<Activity, sqlx::Error> {
+    // language=PostgreSQL
+    let counts = sqlx::query!(
+        r#"
+        select (select count(*) from outbound_delivery where state = 'pending') as "pending!",
+               (select count(*) from outbound_delivery where state = 'delivered' and delivered_at >= $1) as "delivered!",
+               (select count(*) from outbound_attempt where attempted_at >= $1
+                  and (status_code is null or status_code not between 200 and 299)) as "failed_attempts!",
+               (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
+                   as "failing_endpoints!",
+               (select max(attempted_at) from outbound_attempt) as "last: DateTime<Utc>"
+        "#,
+        since as _
+    )
+    .fetch_one(pool)
+    .await?;
+    // language=PostgreSQL
+    let failures = sqlx::query!(
+        r#"select a.attempted_at as "at: DateTime<Utc>", d.event_id, w.endpoint_id, w.url, a.status_code, a.error
+           from outbound_attempt a join outbound_delivery d using (delivery_id) join webhook_endpoint w using (endpoint_id)
+           where a.status_code is null or a.status_code not between 200 and 299
+           order by a.attempt_id desc limit 10"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(Activity {
+        pending: counts.pending,
+        delivered: counts.delivered,
+        failed_attempts: counts.failed_attempts,
+        failing_endpoints: counts.failing_endpoints,
+        last: counts.last,
+        failures: failures
+            .into_iter()
+            .map(|f| FailedAttempt {
+                at: f.at,
+                event_id: f.event_id,
+                endpoint_id: f.endpoint_id,
+                url: f.url,
+                status_code: f.status_code,
+                error: f.error,
+            })
+            .collect(),
+    })
+}

@@ -493,3 +493,36 @@ async fn store_customers(
     }
     Ok(())
 }
+
+/// How far the MRR series cover the ledger, for the console's work page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    /// Organisations with a series.
+    pub organizations: i64,
+    /// When a series was last written.
+    pub last: Option<DateTime<Utc>>,
+    /// Organisations with a ledger but no series.
+    pub missing: i64,
+}
+
+/// The series' [`Coverage`].
+pub async fn coverage(pool: &PgPool) -> Result<Coverage, sqlx::Error> {
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"
+        select (select count(*) from mrr_series_customer) as "organizations!",
+               (select max(refreshed_at) from mrr_series_customer) as "last: DateTime<Utc>",
+               (select count(distinct s.organization_id) from subscription s
+                where exists (select from subscription_revision r where r.subscription_id = s.subscription_id)
+                  and not exists (select from mrr_series_customer c where c.organization_id = s.organization_id))
+                   as "missing!"
+        "#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Coverage {
+        organizations: row.organizations,
+        last: row.last,
+        missing: row.missing,
+    })
+}
