@@ -101,30 +101,24 @@ pub async fn list_events(status: Option<String>) -> Result<Vec<EventRow>, AppErr
         None => ProviderEventStatus::Failed,
         Some(word) => ProviderEventStatus::parse(word)
             .ok_or_else(|| AppError::field("status", "that is not an event status"))?,
+    };
+    let events = crate::billing::inbox_reads::list(&context.pool, status, 100).await?;
+    Ok(events.into_iter().map(event_row).collect())
+}
+
+/// A stored event as the console's pages show it.
+#[cfg(feature = "ssr")]
+fn event_row(event: crate::billing::inbox_reads::StoredEvent) -> EventRow {
+    EventRow {
+        id: event.webhook_event_id.to_string(),
+        provider: event.provider,
+        provider_event_id: event.provider_event_id,
+        event_type: event.event_type,
+        status: event.status,
+        attempts: event.attempts,
+        reason: event.last_error,
+        received_at: time(event.received_at),
     }
-    .as_str();
-    // language=PostgreSQL
-    let rows = sqlx::query!(
-        r#"select webhook_event_id, provider, provider_event_id, event_type, status, attempts, last_error,
-                  received_at as "received_at: DateTime<Utc>"
-           from webhook_event where status = $1 order by received_at desc limit 100"#,
-        status
-    )
-    .fetch_all(&context.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| EventRow {
-            id: r.webhook_event_id.to_string(),
-            provider: r.provider,
-            provider_event_id: r.provider_event_id,
-            event_type: r.event_type,
-            status: r.status,
-            attempts: r.attempts,
-            reason: r.last_error,
-            received_at: time(r.received_at),
-        })
-        .collect())
 }
 
 /// One provider event with its raw payload.
@@ -133,34 +127,16 @@ pub async fn get_event(id: String) -> Result<EventDetail, AppError> {
     session::require_admin().await?;
     let context = app_context()?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
-    // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"select webhook_event_id, provider, provider_event_id, event_type, status, attempts, last_error,
-                  received_at as "received_at: DateTime<Utc>", payload, raw_body
-           from webhook_event where webhook_event_id = $1"#,
-        id
-    )
-    .fetch_optional(&context.pool)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let payload = match (&row.payload, &row.raw_body) {
-        (Some(payload), _) => serde_json::to_string_pretty(payload).unwrap_or_default(),
-        (None, Some(raw)) => String::from_utf8_lossy(raw).into_owned(),
-        (None, None) => String::new(),
-    };
+    let (event, payload) = crate::billing::inbox_reads::with_payload(&context.pool, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let retryable = [ProviderEventStatus::Failed, ProviderEventStatus::Unmatched]
+        .iter()
+        .any(|status| status.as_str() == event.status);
     Ok(EventDetail {
-        retryable: matches!(row.status.as_str(), "failed" | "unmatched"),
+        retryable,
         payload,
-        event: EventRow {
-            id: row.webhook_event_id.to_string(),
-            provider: row.provider,
-            provider_event_id: row.provider_event_id,
-            event_type: row.event_type,
-            status: row.status,
-            attempts: row.attempts,
-            reason: row.last_error,
-            received_at: time(row.received_at),
-        },
+        event: event_row(event),
     })
 }
 
@@ -172,18 +148,9 @@ pub async fn retry_event(id: String) -> Result<(), AppError> {
     let now = context.clock.now();
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
     let mut tx = context.pool.begin().await?;
-    // language=PostgreSQL
-    let before = sqlx::query_scalar!(
-        "update webhook_event w set status = 'pending', next_attempt_at = $2
-         from (select status from webhook_event where webhook_event_id = $1 for update) old
-         where w.webhook_event_id = $1 and old.status in ('failed', 'unmatched')
-         returning old.status",
-        id,
-        now as _
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| AppError::Conflict("only a failed or unmatched event can be retried".to_owned()))?;
+    let before = crate::billing::inbox_reads::requeue(&mut tx, id, now)
+        .await?
+        .ok_or_else(|| AppError::Conflict("only a failed or unmatched event can be retried".to_owned()))?;
     db::audit(
         &mut *tx,
         &AuditEntry {
@@ -194,7 +161,7 @@ pub async fn retry_event(id: String) -> Result<(), AppError> {
             organization_id: None,
             reason: None,
             before: Some(serde_json::json!({ "event": id.to_string(), "status": before })),
-            after: Some(serde_json::json!({ "status": "pending" })),
+            after: Some(serde_json::json!({ "status": ProviderEventStatus::Pending.as_str() })),
             client_ip: &client_ip(),
         },
     )
@@ -245,28 +212,19 @@ pub async fn list_emails(status: Option<String>) -> Result<Vec<EmailRow>, AppErr
         None => EmailStatus::Dead,
         Some(word) => EmailStatus::parse(word)
             .ok_or_else(|| AppError::field("status", "that is not an email status"))?,
-    }
-    .as_str();
-    // language=PostgreSQL
-    let rows = sqlx::query!(
-        r#"select email_outbox_id, to_address, template, subject, status, attempts, last_error,
-                  created_at as "created_at: DateTime<Utc>"
-           from email_outbox where status = $1 order by created_at desc limit 100"#,
-        status
-    )
-    .fetch_all(&context.pool)
-    .await?;
-    Ok(rows
+    };
+    let emails = crate::email::outbox_reads::list(&context.pool, status, 100).await?;
+    Ok(emails
         .into_iter()
-        .map(|r| EmailRow {
-            id: r.email_outbox_id.to_string(),
-            to: r.to_address,
-            template: r.template,
-            subject: r.subject,
-            status: r.status,
-            attempts: r.attempts,
-            last_error: r.last_error,
-            created_at: time(r.created_at),
+        .map(|e| EmailRow {
+            id: e.email_outbox_id.to_string(),
+            to: e.to_address,
+            template: e.template,
+            subject: e.subject,
+            status: e.status,
+            attempts: e.attempts,
+            last_error: e.last_error,
+            created_at: time(e.created_at),
         })
         .collect())
 }
@@ -295,39 +253,12 @@ pub async fn resend_email(
         None => None,
     };
     let mut tx = context.pool.begin().await?;
-    // language=PostgreSQL
-    let email = sqlx::query!(
-        "select to_address, status from email_outbox where email_outbox_id = $1 for update",
-        id
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let sent_as = match email.status.as_str() {
-        "dead" => {
-            // language=PostgreSQL
-            sqlx::query!(
-                "update email_outbox set status = 'queued', attempts = 0, next_attempt_at = $2
-                 where email_outbox_id = $1",
-                id,
-                now as _
-            )
-            .execute(&mut *tx)
-            .await?;
-            id
-        }
-        // language=PostgreSQL
-        "sent" => sqlx::query_scalar!(
-            "insert into email_outbox (to_address, template, subject, text_body, html_body, next_attempt_at, created_at)
-             select to_address, template, subject, text_body, html_body, $2, $2 from email_outbox
-             where email_outbox_id = $1
-             returning email_outbox_id",
-            id,
-            now as _
-        )
-        .fetch_one(&mut *tx)
-        .await?,
-        _ => return Err(AppError::Conflict("the email is still queued; it goes out by itself".to_owned())),
+    use crate::email::outbox_reads::{ResendError, resend};
+    let resent = match resend(&mut tx, id, now).await {
+        Ok(resent) => resent,
+        Err(ResendError::NotFound) => return Err(AppError::NotFound),
+        Err(error @ ResendError::StillQueued) => return Err(AppError::Conflict(error.to_string())),
+        Err(ResendError::Database(error)) => return Err(error.into()),
     };
     db::audit(
         &mut *tx,
@@ -338,13 +269,13 @@ pub async fn resend_email(
             action: "email.resend",
             organization_id,
             reason: Some(&reason),
-            before: Some(serde_json::json!({ "email": id.to_string(), "to": email.to_address, "status": email.status })),
-            after: Some(serde_json::json!({ "email": sent_as.to_string(), "status": "queued" })),
+            before: Some(serde_json::json!({ "email": id.to_string(), "to": resent.to_address, "status": resent.status_before })),
+            after: Some(serde_json::json!({ "email": resent.sent_as.to_string(), "status": EmailStatus::Queued.as_str() })),
             client_ip: &client_ip(),
         },
     )
     .await?;
-    crate::email::outbox::queue_delivery(&mut tx, sent_as, now).await?;
+    crate::email::outbox::queue_delivery(&mut tx, resent.sent_as, now).await?;
     tx.commit().await?;
     crate::security::redirect::redirect(&match organization_id {
         Some(org) => format!("/admin/organizations/{org}?done=email"),

@@ -15,6 +15,8 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod inbox;
 #[cfg(feature = "ssr")]
+pub mod inbox_reads;
+#[cfg(feature = "ssr")]
 pub mod ledger_store;
 #[cfg(feature = "ssr")]
 pub mod notices;

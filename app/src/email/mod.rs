@@ -32,3 +32,5 @@ pub struct DevEmailView {
 
 #[cfg(feature = "ssr")]
 pub mod outbox;
+#[cfg(feature = "ssr")]
+pub mod outbox_reads;
