@@ -337,6 +337,20 @@ pub async fn set_password(
     Ok(version)
 }
 
+/// Whether the organisation exists.
+pub async fn organization_exists(
+    executor: impl PgExecutor<'_>,
+    organization_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from organization where organization_id = $1) as "exists!""#,
+        organization_id
+    )
+    .fetch_one(executor)
+    .await
+}
+
 /// An organisation's name.
 pub async fn organization_name(pool: &PgPool, organization_id: Uuid) -> Result<String, sqlx::Error> {
     // language=PostgreSQL

@@ -53,6 +53,14 @@ pub async fn any_admin(pool: &PgPool) -> Result<bool, sqlx::Error> {
         .await
 }
 
+/// The database server's version, as the health page shows it.
+pub async fn database_version(pool: &PgPool) -> Result<String, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(r#"select current_setting('server_version') as "version!""#)
+        .fetch_one(pool)
+        .await
+}
+
 /// The admin with this email, if any.
 pub async fn admin_credentials(pool: &PgPool, email: &str) -> Result<Option<AdminCredentials>, sqlx::Error> {
     // language=PostgreSQL

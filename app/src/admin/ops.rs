@@ -290,24 +290,11 @@ pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
     session::require_admin().await?;
     let context = app_context()?;
     let now = context.clock.now();
-    // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"select current_setting('server_version') as "version!",
-                  (select count(*) from webhook_event where status = 'pending') as "events_pending!",
-                  (select min(next_attempt_at) from webhook_event where status = 'pending')
-                      as "events_oldest: DateTime<Utc>",
-                  (select count(*) from webhook_event where status in ('failed', 'unmatched', 'rejected'))
-                      as "events_stuck!",
-                  (select count(*) from email_outbox where status = 'queued') as "emails_queued!",
-                  (select min(next_attempt_at) from email_outbox where status = 'queued')
-                      as "emails_oldest: DateTime<Utc>",
-                  (select count(*) from email_outbox where status = 'dead') as "emails_dead!",
-                  (select count(*) from outbound_delivery where state = 'pending') as "outbound_pending!",
-                  (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
-                      as "endpoints_failing!""#
-    )
-    .fetch_one(&context.pool)
-    .await?;
+    let pool = &context.pool;
+    let version = crate::admin::db::database_version(pool).await?;
+    let events = crate::billing::inbox_reads::backlog(pool).await?;
+    let emails = crate::email::outbox_reads::backlog(pool).await?;
+    let (outbound_pending, endpoints_failing) = crate::outbound::deliveries::backlog(pool).await?;
     let waiting = |oldest: Option<DateTime<Utc>>| match oldest {
         Some(at) if at < now => format!(", the oldest due {} min ago", (now - at).num_minutes()),
         _ => String::new(),
@@ -319,38 +306,34 @@ pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
     };
     let uptime = now - context.started_at;
     Ok(vec![
-        line(
-            "Database",
-            format!("PostgreSQL {}, answering", row.version),
-            false,
-        ),
+        line("Database", format!("PostgreSQL {version}, answering"), false),
         line(
             "Provider events",
             format!(
                 "{} waiting{}; {} failed, unmatched or rejected",
-                row.events_pending,
-                waiting(row.events_oldest),
-                row.events_stuck
+                events.pending,
+                waiting(events.oldest_due),
+                events.stuck
             ),
-            row.events_stuck > 0,
+            events.stuck > 0,
         ),
         line(
             "Email outbox",
             format!(
                 "{} queued{}; {} dead",
-                row.emails_queued,
-                waiting(row.emails_oldest),
-                row.emails_dead
+                emails.queued,
+                waiting(emails.oldest_due),
+                emails.dead
             ),
-            row.emails_dead > 0,
+            emails.dead > 0,
         ),
         line(
             "Outbound webhooks",
             format!(
                 "{} deliveries waiting; {} endpoints failing",
-                row.outbound_pending, row.endpoints_failing
+                outbound_pending, endpoints_failing
             ),
-            row.endpoints_failing > 0,
+            endpoints_failing > 0,
         ),
         line(
             "Gatehouse",

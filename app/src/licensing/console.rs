@@ -103,14 +103,7 @@ pub async fn issue_license(
         AppError::Conflict("licensing is off: this Gatehouse has no licence signing keys".to_owned())
     })?;
     let mut tx = context.pool.begin().await?;
-    // language=PostgreSQL
-    let exists = sqlx::query_scalar!(
-        "select exists (select 1 from organization where organization_id = $1) as \"e!\"",
-        id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if !exists {
+    if !crate::accounts::db::organization_exists(&mut *tx, id).await? {
         return Err(AppError::NotFound);
     }
     let license_id = super::db::issue(

@@ -224,3 +224,16 @@ pub async fn activity(pool: &sqlx::PgPool, since: DateTime<Utc>) -> Result<Activ
             .collect(),
     })
 }
+
+/// Deliveries waiting and endpoints failing, for the console's health page.
+pub async fn backlog(pool: &sqlx::PgPool) -> Result<(i64, i64), sqlx::Error> {
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"select (select count(*) from outbound_delivery where state = 'pending') as "pending!",
+                  (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
+                      as "failing!""#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.pending, row.failing))
+}

@@ -258,15 +258,8 @@ pub async fn switch_organization(organization_id: String) -> Result<(), AppError
     let context = crate::context::app_context()?;
     let id = uuid::Uuid::parse_str(organization_id.trim())
         .map_err(|_| AppError::field("organization_id", "that is not a valid identifier"))?;
-    // language=PostgreSQL
-    let member = sqlx::query_scalar!(
-        r#"select exists(select 1 from membership where user_id = $1 and organization_id = $2) as "member!""#,
-        user.user_id,
-        id
-    )
-    .fetch_one(&context.pool)
-    .await?;
-    if !member {
+    let role = crate::accounts::db::membership_role(&context.pool, id, user.user_id).await?;
+    if role.is_none() {
         return Err(AppError::NotFound);
     }
     let session = crate::accounts::session::current_session().await?;
