@@ -36,7 +36,7 @@ pub fn app_context() -> Result<AppContext, AppError> {
 /// The value of type `T` the server provided to the current request: the
 /// ground's [`AppContext`], or a feature's own context value.
 pub fn provided<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
-    leptos::prelude::use_context::<T>().ok_or_else(|| {
+    use_context_held::<T>().ok_or_else(|| {
         let name = std::any::type_name::<T>();
         if render_has_ended() {
             tracing::debug!("no {name}: the request this render belonged to has ended");
@@ -45,6 +45,28 @@ pub fn provided<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
         }
         AppError::Internal
     })
+}
+
+/// `use_context`, holding every ancestor of the current owner while it
+/// looks. reactive_graph 0.2.16's lookup upgrades each parent's weak link
+/// while it holds the child's read lock; when the request's owner is
+/// dropped meanwhile (its client went away), that upgrade is the last
+/// handle, and dropping it there runs the owner's cleanup, which takes the
+/// child's write lock: the worker thread deadlocks on itself, and every
+/// reader behind it waits (seen as a server that stops answering under
+/// `bench/run`). Holding the chain makes the lookup's handles never the last;
+/// ours are dropped after its locks are released.
+pub fn use_context_held<T: Clone + 'static>() -> Option<T> {
+    let owner = leptos::prelude::Owner::current()?;
+    let mut ancestors = Vec::new();
+    let mut next = owner.parent();
+    while let Some(parent) = next {
+        next = parent.parent();
+        ancestors.push(parent);
+    }
+    let found = owner.with(leptos::prelude::use_context::<T>);
+    drop(ancestors);
+    found
 }
 
 /// Whether the current owner has lost its ancestors: a page's data loads
@@ -114,5 +136,49 @@ mod tests {
         assert!(load.with(app_context).is_err());
         assert_eq!(levels()[2], tracing::Level::DEBUG);
         assert!(logged.0.lock().unwrap()[2].1.contains("has ended"));
+    }
+
+    /// Many requests, each ended while a load under it looks a value up:
+    /// no lookup may deadlock (see [`use_context_held`]).
+    fn lookups_racing_the_end_of_their_request(lookup: fn() -> Option<u32>) -> bool {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for _ in 0..5_000 {
+                let request = Owner::new();
+                request.with(|| leptos::prelude::provide_context(7_u32));
+                let load = request.with(Owner::new);
+                let start = Arc::new(std::sync::Barrier::new(2));
+                let looker = {
+                    let start = start.clone();
+                    std::thread::spawn(move || {
+                        start.wait();
+                        for _ in 0..20 {
+                            load.with(lookup);
+                        }
+                    })
+                };
+                start.wait();
+                drop(request);
+                looker.join().unwrap();
+            }
+            let _ = done.send(());
+        });
+        finished.recv_timeout(std::time::Duration::from_secs(30)).is_ok()
+    }
+
+    #[test]
+    fn a_lookup_racing_the_end_of_its_request_never_deadlocks() {
+        assert!(lookups_racing_the_end_of_their_request(use_context_held::<u32>));
+    }
+
+    /// What the test above guards against, shown on reactive_graph's own
+    /// lookup (it deadlocks within the 30 s; run it by hand when upgrading
+    /// Leptos: once it fails, the workaround can go).
+    #[test]
+    #[ignore = "shows the reactive_graph 0.2.16 deadlock; takes its 30-s timeout and leaves a thread stuck"]
+    fn reactive_graphs_own_lookup_deadlocks_there() {
+        assert!(!lookups_racing_the_end_of_their_request(
+            leptos::prelude::use_context::<u32>
+        ));
     }
 }

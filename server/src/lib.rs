@@ -266,7 +266,7 @@ pub fn app(state: AppState) -> Router {
         pages: state.caches.billing_pages.clone(),
     };
     let license_keys = app::licensing::keys::LicenseKeys(state.license_keys.clone());
-    let brand = state.site.product.brand();
+    let brand = Arc::new(state.site.product.brand());
     let catalog = state.caches.catalog.clone();
     let standings = state.caches.standings.clone();
     let snapshot_histories = state.caches.snapshot_histories.clone();
@@ -276,7 +276,7 @@ pub fn app(state: AppState) -> Router {
         content: state.site.clone(),
         public_url: settings.public_url.clone(),
     };
-    let chrome = app::ui::SiteChrome::from(&*state.site);
+    let chrome = Arc::new(app::ui::SiteChrome::from(&*state.site));
     // Runs for every page render and server-function call: hands over the
     // shared state and sets the page's CSP with the nonce Leptos put on its
     // inline scripts.

@@ -111,10 +111,10 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
 /// emails queued or dead. The counts are global, so every instance reports
 /// the same figures; alert on `max`.
 pub async fn record_queue_depths(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
-    for (status, count) in app::billing::inbox::depths(pool).await? {
+    for (status, count) in app::billing::inbox::depths(pool).await?.by_status() {
         metrics::gauge!("gatehouse_provider_events", "status" => status.as_str()).set(count as f64);
     }
-    for (status, count) in app::email::outbox::depths(pool).await? {
+    for (status, count) in app::email::outbox::depths(pool).await?.by_status() {
         metrics::gauge!("gatehouse_email_outbox", "status" => status.as_str()).set(count as f64);
     }
     Ok(())

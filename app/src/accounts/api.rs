@@ -316,7 +316,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 #[cfg(feature = "ssr")]
 pub fn client_ip() -> String {
     use std::net::SocketAddr;
-    let Some(parts) = use_context::<http::request::Parts>() else {
+    let Some(parts) = crate::context::use_context_held::<http::request::Parts>() else {
         return "unknown".into();
     };
     let trust_proxy = app_context().map(|c| c.trust_forwarded_for).unwrap_or(false);

@@ -302,7 +302,7 @@ pub struct VerifiedSignIn(pub SignedIn);
 
 /// The sign-in the guard checked for this request, if it did.
 fn verified_for_this_request() -> Option<SignedIn> {
-    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    let parts = crate::context::use_context_held::<http::request::Parts>()?;
     parts
         .extensions
         .get::<VerifiedSignIn>()

@@ -292,8 +292,8 @@ pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
     let now = context.clock.now();
     let pool = &context.pool;
     let version = crate::admin::db::database_version(pool).await?;
-    let events = crate::billing::inbox_reads::backlog(pool).await?;
-    let emails = crate::email::outbox_reads::backlog(pool).await?;
+    let events = crate::billing::inbox::depths(pool).await?;
+    let emails = crate::email::outbox::depths(pool).await?;
     let (outbound_pending, endpoints_failing) = crate::outbound::deliveries::backlog(pool).await?;
     let waiting = |oldest: Option<DateTime<Utc>>| match oldest {
         Some(at) if at < now => format!(", the oldest due {} min ago", (now - at).num_minutes()),
@@ -313,9 +313,9 @@ pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
                 "{} waiting{}; {} failed, unmatched or rejected",
                 events.pending,
                 waiting(events.oldest_due),
-                events.stuck
+                events.stuck()
             ),
-            events.stuck > 0,
+            events.stuck() > 0,
         ),
         line(
             "Email outbox",

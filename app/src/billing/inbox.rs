@@ -405,16 +405,48 @@ pub async fn totals(executor: impl sqlx::PgExecutor<'_>) -> Result<Totals, sqlx:
     })
 }
 
-/// How many events wait, are unmatched, failed for good or were rejected,
-/// for the queue gauges. One subquery per status, each answered from its
+/// How many events wait (and since when), are unmatched, failed for good
+/// or were rejected: the queue gauges and the console's health page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Depths {
+    /// Waiting to be applied.
+    pub pending: i64,
+    /// When the longest-waiting one came due.
+    pub oldest_due: Option<DateTime<Utc>>,
+    /// Matched nothing of Gatehouse's.
+    pub unmatched: i64,
+    /// Parked after their last attempt.
+    pub failed: i64,
+    /// Refused at the door.
+    pub rejected: i64,
+}
+
+impl Depths {
+    /// Each status's count, as the gauges label them.
+    pub fn by_status(&self) -> [(ProviderEventStatus, i64); 4] {
+        [
+            (ProviderEventStatus::Pending, self.pending),
+            (ProviderEventStatus::Unmatched, self.unmatched),
+            (ProviderEventStatus::Failed, self.failed),
+            (ProviderEventStatus::Rejected, self.rejected),
+        ]
+    }
+
+    /// Events that will not be applied without an operator.
+    pub fn stuck(&self) -> i64 {
+        self.unmatched + self.failed + self.rejected
+    }
+}
+
+/// The inbox's [`Depths`]. One subquery per status, each answered from its
 /// partial index (which is why the statuses are spelled in the SQL).
-pub async fn depths(
-    executor: impl sqlx::PgExecutor<'_>,
-) -> Result<[(ProviderEventStatus, i64); 4], sqlx::Error> {
+pub async fn depths(executor: impl sqlx::PgExecutor<'_>) -> Result<Depths, sqlx::Error> {
     // language=PostgreSQL
-    let depths = sqlx::query!(
+    let row = sqlx::query!(
         r#"
         select (select count(*) from webhook_event where status = 'pending') as "pending!",
+               (select min(next_attempt_at) from webhook_event where status = 'pending')
+                   as "oldest_due: DateTime<Utc>",
                (select count(*) from webhook_event where status = 'unmatched') as "unmatched!",
                (select count(*) from webhook_event where status = 'failed') as "failed!",
                (select count(*) from webhook_event where status = 'rejected') as "rejected!"
@@ -422,12 +454,13 @@ pub async fn depths(
     )
     .fetch_one(executor)
     .await?;
-    Ok([
-        (ProviderEventStatus::Pending, depths.pending),
-        (ProviderEventStatus::Unmatched, depths.unmatched),
-        (ProviderEventStatus::Failed, depths.failed),
-        (ProviderEventStatus::Rejected, depths.rejected),
-    ])
+    Ok(Depths {
+        pending: row.pending,
+        oldest_due: row.oldest_due,
+        unmatched: row.unmatched,
+        failed: row.failed,
+        rejected: row.rejected,
+    })
 }
 
 /// The inbox's activity as the console's work page shows it.

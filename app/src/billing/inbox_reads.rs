@@ -111,33 +111,3 @@ pub async fn requeue(
     .fetch_optional(&mut *conn)
     .await
 }
-
-/// The inbox's backlog, for the console's health page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backlog {
-    /// Events waiting to be applied.
-    pub pending: i64,
-    /// When the longest-waiting one came due.
-    pub oldest_due: Option<DateTime<Utc>>,
-    /// Events failed, unmatched or rejected.
-    pub stuck: i64,
-}
-
-/// The inbox's [`Backlog`].
-pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
-    // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"select (select count(*) from webhook_event where status = 'pending') as "pending!",
-                  (select min(next_attempt_at) from webhook_event where status = 'pending')
-                      as "oldest_due: DateTime<Utc>",
-                  (select count(*) from webhook_event where status in ('failed', 'unmatched', 'rejected'))
-                      as "stuck!""#
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(Backlog {
-        pending: row.pending,
-        oldest_due: row.oldest_due,
-        stuck: row.stuck,
-    })
-}

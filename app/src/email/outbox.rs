@@ -214,22 +214,44 @@ pub async fn record_failure(
     Ok(())
 }
 
-/// How many emails are queued and dead, for the queue gauges (each count
-/// answered from its partial index, so the statuses are spelled in the SQL).
-pub async fn depths(executor: impl sqlx::PgExecutor<'_>) -> Result<[(EmailStatus, i64); 2], sqlx::Error> {
+/// How many emails are queued (and since when) and dead: the queue gauges
+/// and the console's health page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Depths {
+    /// Waiting to be sent.
+    pub queued: i64,
+    /// When the longest-waiting one came due.
+    pub oldest_due: Option<DateTime<Utc>>,
+    /// Given up.
+    pub dead: i64,
+}
+
+impl Depths {
+    /// Each status's count, as the gauges label them.
+    pub fn by_status(&self) -> [(EmailStatus, i64); 2] {
+        [(EmailStatus::Queued, self.queued), (EmailStatus::Dead, self.dead)]
+    }
+}
+
+/// The outbox's [`Depths`], each count answered from its partial index (so
+/// the statuses are spelled in the SQL).
+pub async fn depths(executor: impl sqlx::PgExecutor<'_>) -> Result<Depths, sqlx::Error> {
     // language=PostgreSQL
-    let depths = sqlx::query!(
+    let row = sqlx::query!(
         r#"
         select (select count(*) from email_outbox where status = 'queued') as "queued!",
+               (select min(next_attempt_at) from email_outbox where status = 'queued')
+                   as "oldest_due: DateTime<Utc>",
                (select count(*) from email_outbox where status = 'dead') as "dead!"
         "#
     )
     .fetch_one(executor)
     .await?;
-    Ok([
-        (EmailStatus::Queued, depths.queued),
-        (EmailStatus::Dead, depths.dead),
-    ])
+    Ok(Depths {
+        queued: row.queued,
+        oldest_due: row.oldest_due,
+        dead: row.dead,
+    })
 }
 
 /// The outbox's activity as the console's work page shows it.

@@ -127,32 +127,3 @@ pub async fn resend(
         sent_as,
     })
 }
-
-/// The outbox's backlog, for the console's health page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backlog {
-    /// Emails waiting to be sent.
-    pub queued: i64,
-    /// When the longest-waiting one came due.
-    pub oldest_due: Option<DateTime<Utc>>,
-    /// Emails given up.
-    pub dead: i64,
-}
-
-/// The outbox's [`Backlog`].
-pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
-    // language=PostgreSQL
-    let row = sqlx::query!(
-        r#"select (select count(*) from email_outbox where status = 'queued') as "queued!",
-                  (select min(next_attempt_at) from email_outbox where status = 'queued')
-                      as "oldest_due: DateTime<Utc>",
-                  (select count(*) from email_outbox where status = 'dead') as "dead!""#
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(Backlog {
-        queued: row.queued,
-        oldest_due: row.oldest_due,
-        dead: row.dead,
-    })
-}

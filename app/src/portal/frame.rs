@@ -59,7 +59,7 @@ pub fn portal_outcome<T, V: IntoView + 'static>(
         Err(AppError::Unauthorized) => view! { <SignInRedirect next=here.to_owned() /> }.into_any(),
         Err(error) => {
             #[cfg(feature = "ssr")]
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Some(response) = crate::context::use_context_held::<leptos_axum::ResponseOptions>() {
                 response.set_status(
                     http::StatusCode::from_u16(error.status_code())
                         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),

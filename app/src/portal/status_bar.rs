@@ -235,7 +235,7 @@ pub async fn dismiss_trial_banner(back_to: Option<String>) -> Result<(), AppErro
     crate::accounts::session::require_member().await?;
     let context = crate::context::app_context()?;
     let today = context.clock.now().format("%Y-%m-%d");
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    if let Some(response) = crate::context::use_context_held::<leptos_axum::ResponseOptions>()
         && let Ok(value) = http::HeaderValue::from_str(&format!(
             "{DISMISS_COOKIE}={today}; Path=/; Max-Age=172800; SameSite=Lax; HttpOnly"
         ))

@@ -2,11 +2,10 @@
 //! beside the session's: always HttpOnly and SameSite=Strict, Secure when
 //! the site is served over TLS.
 
-use leptos::prelude::use_context;
 
 /// The value of the request's cookie `name`, if it sent one.
 pub fn request_cookie(name: &str) -> Option<String> {
-    let parts = use_context::<http::request::Parts>()?;
+    let parts = crate::context::use_context_held::<http::request::Parts>()?;
     parts
         .headers
         .get_all(http::header::COOKIE)
@@ -25,7 +24,7 @@ pub fn set_cookie(name: &str, value: &str, path: &str, max_age: i64) {
         .map(|context| context.public_url.starts_with("https://"))
         .unwrap_or(false);
     let secure = if secure { "; Secure" } else { "" };
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    if let Some(response) = crate::context::use_context_held::<leptos_axum::ResponseOptions>()
         && let Ok(value) = http::HeaderValue::from_str(&format!(
             "{name}={value}; Path={path}; Max-Age={max_age}; SameSite=Strict; HttpOnly{secure}"
         ))

@@ -36,14 +36,20 @@ pub struct ChromeLink {
     pub href: String,
 }
 
-/// The frame of the current render.
-pub fn use_chrome() -> SiteChrome {
-    expect_context::<SiteChrome>()
+/// The frame of the current render (shared: every render reads the one
+/// the server built at start).
+pub fn use_chrome() -> std::sync::Arc<SiteChrome> {
+    // On the server a render may outlive its request (see `use_context_held`).
+    #[cfg(feature = "ssr")]
+    let chrome = crate::context::use_context_held::<std::sync::Arc<SiteChrome>>();
+    #[cfg(not(feature = "ssr"))]
+    let chrome = use_context::<std::sync::Arc<SiteChrome>>();
+    chrome.expect("the server provides the site's frame to every render")
 }
 
 /// The product's name.
 pub fn product_name() -> String {
-    use_chrome().product_name
+    use_chrome().product_name.clone()
 }
 
 /// The first stop of the keyboard on every page: a link past the navigation
@@ -97,11 +103,12 @@ pub fn SiteHeader() -> impl IntoView {
 /// Bottom bar with the content file's links.
 #[component]
 pub fn SiteFooter() -> impl IntoView {
-    let SiteChrome {
-        product_name: product,
-        tagline,
-        footer_links: links,
-    } = use_chrome();
+    let chrome = use_chrome();
+    let (product, tagline, links) = (
+        chrome.product_name.clone(),
+        chrome.tagline.clone(),
+        chrome.footer_links.clone(),
+    );
     view! {
         <footer class="border-t border-slate-200 bg-slate-50">
             <div class="mx-auto flex max-w-6xl flex-col gap-6 px-4 py-10 text-sm text-slate-700 sm:flex-row sm:justify-between">

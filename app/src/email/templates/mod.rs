@@ -590,7 +590,8 @@ pub fn samples(brand: &Brand, public_url: &str) -> Vec<EmailMessage> {
 /// request.
 #[cfg(feature = "ssr")]
 pub fn brand() -> Result<Brand, crate::error::AppError> {
-    crate::context::provided()
+    let brand: std::sync::Arc<Brand> = crate::context::provided()?;
+    Ok(Brand::clone(&brand))
 }
 
 #[cfg(test)]
