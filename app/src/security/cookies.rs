@@ -2,7 +2,6 @@
 //! beside the session's: always HttpOnly and SameSite=Strict, Secure when
 //! the site is served over TLS.
 
-
 /// The value of the request's cookie `name`, if it sent one.
 pub fn request_cookie(name: &str) -> Option<String> {
     let parts = crate::context::use_context_held::<http::request::Parts>()?;
