@@ -34,6 +34,16 @@ pub fn parse_day(raw: &str) -> Option<NaiveDate> {
         .filter(|day| (FIRST_DAY..=LAST_DAY).contains(day))
 }
 
+/// A form's yes-or-no field, written `true` or `false` (as the console's
+/// hidden inputs send it); `None` for anything else.
+pub fn parse_flag(raw: &str) -> Option<bool> {
+    match raw.trim() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
 /// Whether `text` holds a character no text field of ours accepts: NUL
 /// (which Postgres cannot store) or another control character, save tab,
 /// line feed and carriage return, which multi-line fields may hold.
@@ -46,6 +56,30 @@ pub fn has_forbidden_control(text: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_flag_is_true_or_false_and_nothing_else() {
+        for (raw, flag) in [
+            ("true", Some(true)),
+            ("false", Some(false)),
+            (" true\n", Some(true)),
+            ("TRUE", None),
+            ("1", None),
+            ("yes", None),
+            ("", None),
+            ("truefalse", None),
+        ] {
+            assert_eq!(parse_flag(raw), flag, "{raw:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_other_text_is_a_flag(raw in "\\PC{0,12}") {
+            prop_assume!(!matches!(raw.trim(), "true" | "false"));
+            prop_assert_eq!(parse_flag(&raw), None);
+        }
+    }
 
     #[test]
     fn days_in_range_parse_and_nothing_else_does() {

@@ -47,7 +47,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, provide_meta_context};
 use leptos_router::{
     SsrMode,
-    components::{Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     path,
 };
 
@@ -97,16 +97,19 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/forgot-password") view=accounts::pages::ForgotPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/reset-password") view=accounts::pages::ResetPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/invite") view=portal::invite::InvitePage ssr=SsrMode::Async />
-                <Route path=path!("/app") view=portal::PortalHome ssr=SsrMode::Async />
-                <Route path=path!("/app/team") view=portal::TeamPage ssr=SsrMode::Async />
-                <Route path=path!("/app/billing") view=portal::billing::BillingPage ssr=SsrMode::Async />
-                <Route path=path!("/app/billing/change") view=billing::ChangePlanPage ssr=SsrMode::Async />
-                <Route path=path!("/app/billing/success") view=billing::CheckoutSuccessPage ssr=SsrMode::Async />
-                <Route path=path!("/app/billing/card") view=billing::SandboxCardPage ssr=SsrMode::Async />
+                // Before the portal's parent route: the invoice is a document without the portal's frame.
                 <Route path=path!("/app/billing/invoices/:id") view=billing::InvoicePage ssr=SsrMode::Async />
+                <ParentRoute path=path!("/app") view=portal::frame::PortalFrame ssr=SsrMode::Async>
+                    <Route path=path!("") view=portal::PortalHome ssr=SsrMode::Async />
+                    <Route path=path!("team") view=portal::TeamPage ssr=SsrMode::Async />
+                    <Route path=path!("billing") view=portal::billing::BillingPage ssr=SsrMode::Async />
+                    <Route path=path!("billing/change") view=billing::ChangePlanPage ssr=SsrMode::Async />
+                    <Route path=path!("billing/success") view=billing::CheckoutSuccessPage ssr=SsrMode::Async />
+                    <Route path=path!("billing/card") view=billing::SandboxCardPage ssr=SsrMode::Async />
+                    <Route path=path!("account") view=portal::AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("licenses") view=licensing::LicensesPage ssr=SsrMode::Async />
+                </ParentRoute>
                 <Route path=path!("/billing/sandbox/checkout/:id") view=billing::SandboxCheckoutPage ssr=SsrMode::Async />
-                <Route path=path!("/app/account") view=portal::AccountPage ssr=SsrMode::Async />
-                <Route path=path!("/app/licenses") view=licensing::LicensesPage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=admin::pages::AdminDashboardPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/login") view=admin::pages::AdminLoginPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/enroll") view=admin::pages::AdminEnrollPage ssr=SsrMode::Async />

@@ -5,13 +5,17 @@
 //! to `ProcessCaches::apply`, and the process that writes drops what it
 //! changed before it answers (`own_writes.rs`).
 //!
-//! | table (trigger) | channel | caches the notice drops |
+//! Every trigger that sends a notice is made by one SQL function,
+//! `notify_on_change(table, channel, …)` (migration `20261216000001`, where
+//! each table's call stands):
+//!
+//! | table | channel (payload) | caches the notice drops |
 //! |---|---|---|
 //! | `plan`, `add_on`, `feature`… (the catalogue sync's own `NOTIFY`) | `gatehouse_catalog_changed` | catalogue |
-//! | `organization`, `subscription`, `subscription_item`, `entitlement_override`, `usage_counter`, `membership`, `invitation` (migration `20261205000001`); `invoice`, `sandbox_customer`, `usage_snapshot` (`20261206000002`) | `gatehouse_entitlements` (an organisation's id, or `*`) | standings, billing pages and snapshot histories of that organisation |
-//! | `tower_sessions.session` (`20261205000002`) | `gatehouse_sessions` (a session id) | that session |
-//! | `app_user`, `membership`, `organization` (`20261206000001`) | `gatehouse_users` (a user's id, or `*`) | that user |
-//! | `api_key` (`20261205000001`) | `gatehouse_api_keys` | every API key |
+//! | `organization`, `subscription`, `subscription_item`, `entitlement_override`, `usage_counter`, `membership`, `invitation`, `invoice`, `sandbox_customer`, `usage_snapshot` | `gatehouse_entitlements` (an organisation's id, or `*`) | standings, billing pages and snapshot histories of that organisation |
+//! | `tower_sessions.session` (updated or deleted) | `gatehouse_sessions` (a session id, or `*`) | that session |
+//! | `app_user`, `membership`, `organization` (renamed) | `gatehouse_users` (a user's id, or `*`) | that user |
+//! | `api_key` (scope, hash or revocation changed; deleted) | `gatehouse_api_keys` | every API key |
 //!
 //! A lost listener connection empties them all (`ProcessCaches::set_live`);
 //! each heartbeat heard ages every entry (`ProcessCaches::tick`), so none

@@ -13,10 +13,9 @@ use leptos::prelude::*;
 use {
     super::db::{self, TokenPurpose},
     super::domain::{EmailAddress, Password},
-    super::secrets::{hash_password, new_token, token_hash, verify_password},
-    super::session,
+    super::secrets::{hash_password, token_hash, verify_password},
+    super::{session, tokens},
     crate::context::app_context,
-    crate::email::{outbox, templates},
     crate::error::FormCheck,
     crate::security::{
         db::{clear_throttle, throttle},
@@ -45,17 +44,10 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
     let Some(email) = form.check("email", EmailAddress::parse(&email)) else {
         return Err(form.into_error());
     };
-    throttle(
-        &context.pool,
-        now,
-        &format!("login:ip:{}", client_ip()),
-        rates::LOGIN_PER_IP,
-    )
-    .await?;
-    throttle(
-        &context.pool,
-        now,
-        &format!("login:account:{email}:ip:{}", client_ip()),
+    throttle_client(&context, "login", rates::LOGIN_PER_IP).await?;
+    throttle_client(
+        &context,
+        &format!("login:account:{email}"),
         rates::LOGIN_PER_ACCOUNT_AND_IP,
     )
     .await?;
@@ -73,14 +65,8 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
     };
     let organization_id = db::default_organization(&context.pool, credentials.user_id).await?;
     let session = session::current_session().await?;
-    session::sign_in(
-        &session,
-        credentials.user_id,
-        organization_id,
-        credentials.auth_version,
-        now,
-    )
-    .await?;
+    let (user_id, auth_version) = (credentials.user_id, credentials.auth_version);
+    session::sign_in(&session, user_id, organization_id, auth_version, now).await?;
     crate::security::redirect::redirect(&safe_next(next.as_deref()));
     Ok(())
 }
@@ -98,33 +84,19 @@ pub async fn log_out() -> Result<(), AppError> {
 /// GET, so link scanners in mail clients cannot use the token up.
 #[server(prefix = "/api", endpoint = "verify_email")]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
+    const USED: &str =
+        "this confirmation link has expired or was already used; sign in and ask for a new one";
     let context = app_context()?;
-    let now = context.clock.now();
     let mut tx = context.pool.begin().await?;
-    let Some(user_id) =
-        db::consume_token(&mut tx, TokenPurpose::VerifyEmail, &token_hash(&token), now).await?
-    else {
-        return Err(AppError::field(
-            "token",
-            "this confirmation link has expired or was already used; sign in and ask for a new one",
-        ));
-    };
-    db::mark_email_verified(&mut tx, user_id, now).await?;
+    if !tokens::verify_email(&mut tx, &token_hash(&token), context.clock.now()).await? {
+        return Err(AppError::field("token", USED));
+    }
     tx.commit().await?;
-    let session = session::current_session().await?;
-    let signed_in = session::signed_in(
-        &session,
-        &context.pool,
-        &crate::accounts::users::user_cache()?,
-        now,
-    )
-    .await?
-    .is_some();
-    crate::security::redirect::redirect(if signed_in {
-        "/app?verified=1"
-    } else {
-        "/login?verified=1"
-    });
+    let back = match session::maybe_user().await? {
+        Some(_) => "/app?verified=1",
+        None => "/login?verified=1",
+    };
+    crate::security::redirect::redirect(back);
     Ok(())
 }
 
@@ -137,29 +109,16 @@ pub async fn resend_verification() -> Result<(), AppError> {
     if user.email_verified {
         return Err(AppError::Conflict("your email is already confirmed".into()));
     }
-    throttle(
-        &context.pool,
-        now,
-        &format!("verify:user:{}", user.user_id),
-        rates::RESEND_VERIFICATION,
-    )
-    .await?;
-    let token = new_token();
-    let link = format!("{}/verify?token={token}", context.public_url);
+    let bucket = format!("verify:user:{}", user.user_id);
+    throttle(&context.pool, now, &bucket, rates::RESEND_VERIFICATION).await?;
+    let brand = crate::email::templates::brand()?;
     let mut tx = context.pool.begin().await?;
-    db::insert_token(
+    tokens::send_verification(
         &mut tx,
+        (&brand, &context.public_url),
         user.user_id,
-        TokenPurpose::VerifyEmail,
-        &token_hash(&token),
-        now,
-    )
-    .await?;
-    outbox::enqueue(
-        &mut tx,
-        now,
         &user.email,
-        &templates::verify_email(&crate::email::templates::brand()?, &link),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -177,13 +136,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
     let Some(email) = form.check("email", EmailAddress::parse(&email)) else {
         return Err(form.into_error());
     };
-    throttle(
-        &context.pool,
-        now,
-        &format!("reset:ip:{}", client_ip()),
-        rates::RESET_PER_IP,
-    )
-    .await?;
+    throttle_client(&context, "reset", rates::RESET_PER_IP).await?;
     throttle(
         &context.pool,
         now,
@@ -191,26 +144,9 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
         rates::RESET_PER_ACCOUNT,
     )
     .await?;
+    let brand = crate::email::templates::brand()?;
     let mut tx = context.pool.begin().await?;
-    if let Some(credentials) = db::credentials(&mut *tx, &email).await? {
-        let token = new_token();
-        db::insert_token(
-            &mut tx,
-            credentials.user_id,
-            TokenPurpose::ResetPassword,
-            &token_hash(&token),
-            now,
-        )
-        .await?;
-        let link = format!("{}/reset-password?token={token}", context.public_url);
-        outbox::enqueue(
-            &mut tx,
-            now,
-            email.as_str(),
-            &templates::reset_password(&crate::email::templates::brand()?, &link),
-        )
-        .await?;
-    }
+    tokens::send_reset_link(&mut tx, (&brand, &context.public_url), &email, now).await?;
     tx.commit().await?;
     crate::security::redirect::redirect("/forgot-password?sent=1");
     Ok(())
@@ -224,13 +160,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
     let context = app_context()?;
     let now = context.clock.now();
-    throttle(
-        &context.pool,
-        now,
-        &format!("password-token:ip:{}", client_ip()),
-        rates::PASSWORD_TOKEN_PER_IP,
-    )
-    .await?;
+    throttle_client(&context, "password-token", rates::PASSWORD_TOKEN_PER_IP).await?;
     let mut form = FormCheck::new();
     let Some(password) = form.check("password", Password::parse(&password)) else {
         return Err(form.into_error());
@@ -247,23 +177,22 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     }
     let password_hash = hash_password(&password).await?;
     let mut tx = context.pool.begin().await?;
-    // Consumed only now: of two concurrent uses, one wins.
-    let Some(user_id) = db::consume_token(&mut tx, TokenPurpose::ResetPassword, &token_hash, now).await?
-    else {
-        return Err(expired());
-    };
-    let auth_version = db::set_password(&mut tx, user_id, &password_hash, now).await?;
-    // Following the emailed link proves the address.
-    db::mark_email_verified(&mut tx, user_id, now).await?;
-    let organization_id = db::default_organization(&mut *tx, user_id).await?;
-    let email = db::user_email(&mut *tx, user_id).await?;
+    let reset = tokens::reset_password(&mut tx, &token_hash, &password_hash, now).await?;
+    let reset = reset.ok_or_else(expired)?;
     tx.commit().await?;
     // The owner proved themselves: failed guesses by others stop counting.
-    if let Some(email) = email {
-        clear_throttle(&context.pool, &login_failures_bucket(&email)).await?;
+    if let Some(email) = &reset.email {
+        clear_throttle(&context.pool, &login_failures_bucket(email)).await?;
     }
     let session = session::current_session().await?;
-    session::sign_in(&session, user_id, organization_id, auth_version, now).await?;
+    session::sign_in(
+        &session,
+        reset.user_id,
+        reset.organization_id,
+        reset.auth_version,
+        now,
+    )
+    .await?;
     crate::security::redirect::redirect("/app?password_reset=1");
     Ok(())
 }
@@ -281,13 +210,8 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     let now = context.clock.now();
     let user = session::require_user().await?;
     user.refuse_while_impersonated()?;
-    throttle(
-        &context.pool,
-        now,
-        &format!("password-change:user:{}", user.user_id),
-        rates::PASSWORD_CHANGE_PER_USER,
-    )
-    .await?;
+    let bucket = format!("password-change:user:{}", user.user_id);
+    throttle(&context.pool, now, &bucket, rates::PASSWORD_CHANGE_PER_USER).await?;
     let mut form = FormCheck::new();
     let new_password = form.check("new_password", Password::parse(&new_password));
     let email = EmailAddress::parse(&user.email).map_err(|_| AppError::Internal)?;
@@ -309,6 +233,18 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     session::refresh_auth_version(&session, auth_version).await?;
     crate::security::redirect::redirect("/app/account?changed=1");
     Ok(())
+}
+
+/// Counts one request against the caller's address in the `what` bucket
+/// (`{what}:ip:{address}`), or refuses with [`AppError::TooManyRequests`].
+#[cfg(feature = "ssr")]
+pub async fn throttle_client(
+    context: &crate::context::AppContext,
+    what: &str,
+    rate: crate::security::throttle::Rate,
+) -> Result<(), AppError> {
+    let bucket = format!("{what}:ip:{}", client_ip());
+    crate::security::db::throttle(&context.pool, context.clock.now(), &bucket, rate).await
 }
 
 /// The caller's address, for per-client throttles. Behind a proxy that sets

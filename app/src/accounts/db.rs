@@ -352,13 +352,16 @@ pub async fn organization_exists(
 }
 
 /// An organisation's name.
-pub async fn organization_name(pool: &PgPool, organization_id: Uuid) -> Result<String, sqlx::Error> {
+pub async fn organization_name(
+    executor: impl PgExecutor<'_>,
+    organization_id: Uuid,
+) -> Result<String, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
         "select name from organization where organization_id = $1",
         organization_id
     )
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await
 }
 

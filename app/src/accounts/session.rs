@@ -309,21 +309,21 @@ fn verified_for_this_request() -> Option<SignedIn> {
         .map(|verified| verified.0.clone())
 }
 
-/// The signed-in user, or [`AppError::Unauthorized`].
-pub async fn require_user() -> Result<SignedIn, AppError> {
+/// The request's signed-in user, if any (a page anyone may open that
+/// answers differently to a signed-in user).
+pub async fn maybe_user() -> Result<Option<SignedIn>, AppError> {
     if let Some(user) = verified_for_this_request() {
-        return Ok(user);
+        return Ok(Some(user));
     }
     let context = app_context()?;
     let session = current_session().await?;
-    signed_in(
-        &session,
-        &context.pool,
-        &crate::accounts::users::user_cache()?,
-        context.clock.now(),
-    )
-    .await?
-    .ok_or(AppError::Unauthorized)
+    let users = crate::accounts::users::user_cache()?;
+    signed_in(&session, &context.pool, &users, context.clock.now()).await
+}
+
+/// The signed-in user, or [`AppError::Unauthorized`].
+pub async fn require_user() -> Result<SignedIn, AppError> {
+    maybe_user().await?.ok_or(AppError::Unauthorized)
 }
 
 /// The caller's membership in the session's organisation, or

@@ -350,61 +350,109 @@ pub async fn get_analytics(
     to: Option<String>,
     cohorts: Option<String>,
 ) -> Result<AnalyticsView, AppError> {
-    use crate::analytics::{domain, tables};
+    use super::analytics_reads::{analytics_reads, report_from};
     let admin = super::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
-    let reads =
-        super::analytics_reads::analytics_reads(&context.pool, context.replica.as_ref(), admin.admin_id)
-            .await;
-    let (window, report) =
-        super::analytics_reads::report_from(&reads, &context.pool, first, last, now).await?;
-    let range = match (
-        from.filter(|f| !f.trim().is_empty()),
-        to.filter(|t| !t.trim().is_empty()),
-    ) {
-        (Some(from), Some(to)) => {
-            let (start, end) = (day("from", &from)?, day("to", &to)?);
-            if end < start {
-                return Err(AppError::field("to", "the range ends before it starts"));
-            }
-            let period = domain::Period {
-                start,
-                end: end.succ_opt().unwrap_or(end),
-            };
-            // Any run of days reads every customer's series: slower than the
-            // months, which the stored totals answer.
-            let (history, _) = crate::billing::series_store::load_history(&reads.pool).await?;
-            Some((
-                format!("{start} to {end}"),
-                table(tables::range(&domain::period_figures(&history, period))),
-            ))
-        }
-        (None, None) => None,
+    let by_revenue = cohorts_by_revenue(cohorts.as_deref())?;
+    let reads = analytics_reads(&context.pool, context.replica.as_ref(), admin.admin_id).await;
+    let (window, report) = report_from(&reads, &context.pool, first, last, now).await?;
+    let range = day_range(&reads.pool, from, to).await?;
+    let scheduled_churn = crate::analytics::db::scheduled_churn(&reads.pool).await?;
+    let at_risk = crate::analytics::db::past_due_at_risk(&reads.pool).await?;
+    let gathered = Gathered {
+        window,
+        report,
+        freshness: reads.freshness,
+        scheduled_churn,
+        at_risk,
+        range,
+        by_revenue,
+    };
+    Ok(analytics_view(gathered, now))
+}
+
+/// Whether the cohort heatmap counts revenue (`revenue`) or customers (the
+/// default, `customers`).
+#[cfg(feature = "ssr")]
+fn cohorts_by_revenue(cohorts: Option<&str>) -> Result<bool, AppError> {
+    match cohorts.map(str::trim) {
+        None | Some("") | Some("customers") => Ok(false),
+        Some("revenue") => Ok(true),
+        Some(_) => Err(AppError::field(
+            "cohorts",
+            "show cohorts by customers or by revenue",
+        )),
+    }
+}
+
+/// The figures of a run of days (`from` to `to`, both included), when both
+/// ends are given.
+#[cfg(feature = "ssr")]
+async fn day_range(
+    pool: &sqlx::PgPool,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<Option<(String, TableView)>, AppError> {
+    use crate::analytics::{domain, tables};
+    let given = |end: Option<String>| end.filter(|e| !e.trim().is_empty());
+    let (from, to) = match (given(from), given(to)) {
+        (Some(from), Some(to)) => (day("from", &from)?, day("to", &to)?),
+        (None, None) => return Ok(None),
         _ => return Err(AppError::field("to", "give both ends of the range")),
     };
-    let scheduled_churn = tables::money(Some(crate::analytics::db::scheduled_churn(&reads.pool).await?));
-    let at_risk = match crate::analytics::db::past_due_at_risk(&reads.pool).await? {
-        (_, 0) => "No account is past due.".to_owned(),
-        (mrr, accounts) => format!(
-            "{} of MRR in {accounts} past-due {} (a failed payment not yet recovered).",
-            tables::money(Some(mrr)),
-            if accounts == 1 { "account" } else { "accounts" }
-        ),
+    if to < from {
+        return Err(AppError::field("to", "the range ends before it starts"));
+    }
+    let period = domain::Period {
+        start: from,
+        end: to.succ_opt().unwrap_or(to),
     };
-    let by_revenue = match cohorts.as_deref().map(str::trim) {
-        None | Some("") | Some("customers") => false,
-        Some("revenue") => true,
-        Some(_) => {
-            return Err(AppError::field(
-                "cohorts",
-                "show cohorts by customers or by revenue",
-            ));
-        }
-    };
+    // Any run of days reads every customer's series: slower than the
+    // months, which the stored totals answer.
+    let (history, _) = crate::billing::series_store::load_history(pool).await?;
+    let figures = tables::range(&domain::period_figures(&history, period));
+    Ok(Some((format!("{from} to {to}"), table(figures))))
+}
+
+/// What the analytics page's server function read.
+#[cfg(feature = "ssr")]
+struct Gathered {
+    window: Option<crate::analytics::domain::Window>,
+    report: crate::analytics::domain::AnalyticsReport,
+    freshness: Option<String>,
+    scheduled_churn: i64,
+    /// Past-due accounts' MRR, and how many they are.
+    at_risk: (i64, i64),
+    range: Option<(String, TableView)>,
+    by_revenue: bool,
+}
+
+/// "£1,234.00 of MRR in 3 past-due accounts (…)", or that none is.
+#[cfg(feature = "ssr")]
+fn at_risk_sentence((mrr, accounts): (i64, i64)) -> String {
+    if accounts == 0 {
+        return "No account is past due.".to_owned();
+    }
+    format!(
+        "{} of MRR in {accounts} past-due {} (a failed payment not yet recovered).",
+        crate::analytics::tables::money(Some(mrr)),
+        if accounts == 1 { "account" } else { "accounts" }
+    )
+}
+
+/// The analytics page, drawn from what was read.
+#[cfg(feature = "ssr")]
+fn analytics_view(gathered: Gathered, now: chrono::DateTime<chrono::Utc>) -> AnalyticsView {
+    use crate::analytics::{domain, tables};
+    let Gathered {
+        window,
+        report,
+        by_revenue,
+        ..
+    } = gathered;
     let [mrr_chart, movements_chart, cohort_chart, forecast_chart] =
         super::analytics_charts::charts(&report, by_revenue);
-    let headline = headline_words(&report, now);
     let (cards_period, cards) = cards_of(&report, now);
     let mut months = table(tables::months(&report));
     // The running month's figures end now: say so beside it (the CSV keeps the plain month).
@@ -412,32 +460,34 @@ pub async fn get_analytics(
     for row in months.rows.iter_mut().filter(|row| row.first() == Some(&running)) {
         row[0] = format!("{running} (so far)");
     }
-    Ok(AnalyticsView {
+    AnalyticsView {
         first: window.map(|w| w.first.to_string()).unwrap_or_default(),
         last: window.map(|w| w.last.to_string()).unwrap_or_default(),
-        headline,
+        headline: headline_words(&report, now),
         cards_period,
         cards,
         quick_ranges: quick_ranges(window, now),
-        freshness: reads.freshness,
-        scheduled_churn,
-        at_risk,
+        freshness: gathered.freshness,
+        scheduled_churn: tables::money(Some(gathered.scheduled_churn)),
+        at_risk: at_risk_sentence(gathered.at_risk),
         months,
         splits: table(tables::splits(&report)),
         cohorts: table(tables::cohorts(&report)),
         forecast: table(tables::forecast(&report)),
         forecast_sentence: forecast_sentence(&report.forecast, now),
-        forecast_method: "Baremetrics' baseline: current MRR compounded monthly by the mean growth rate \
-                          (new + expansion + reactivation) less the mean loss rate (churn + contraction) of the \
-                          last three complete months, each rate over MRR at its month's start. The 80 % band is \
-                          ± 1.2816 × σ × √(months ahead) of the central figure, σ being the spread of those \
-                          three months' net rates."
-            .to_owned(),
+        forecast_method: FORECAST_METHOD.to_owned(),
         mrr_chart,
         movements_chart,
         cohort_chart,
         cohorts_by_revenue: by_revenue,
         forecast_chart,
-        range,
-    })
+        range: gathered.range,
+    }
 }
+
+/// How the forecast is made, as the page says it.
+#[cfg(feature = "ssr")]
+const FORECAST_METHOD: &str = "Baremetrics' baseline: current MRR compounded monthly by the mean growth rate \
+    (new + expansion + reactivation) less the mean loss rate (churn + contraction) of the last three complete \
+    months, each rate over MRR at its month's start. The 80 % band is ± 1.2816 × σ × √(months ahead) of the \
+    central figure, σ being the spread of those three months' net rates.";

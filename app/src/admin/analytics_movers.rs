@@ -63,26 +63,34 @@ pub async fn get_movers(month: Option<String>) -> Result<MoversView, AppError> {
         .filter_map(|m| organizations.get(m.customer).copied())
         .collect();
     let names = crate::analytics::db::organization_names(&reads.pool, &ids).await?;
-    let rows = moved
-        .iter()
-        .filter_map(|mover| {
-            let id = *organizations.get(mover.customer)?;
-            let changes = mover
-                .kinds()
-                .map(|(kind, amount)| format!("{} {}", super::words::words(kind.key()), signed(amount)))
-                .collect::<Vec<_>>()
-                .join("; ");
-            Some(MoverRow {
-                organization_id: id.to_string(),
-                name: names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
-                changes,
-                net: signed(mover.net()),
-            })
-        })
-        .collect();
     Ok(MoversView {
         month: month.to_string(),
         month_words: crate::format::month_of(month.first_day()),
-        rows,
+        rows: moved
+            .iter()
+            .filter_map(|m| mover_row(m, &organizations, &names))
+            .collect(),
+    })
+}
+
+/// A mover as the drill-down lists it: its organisation, each kind of
+/// change with its amount, and the net.
+#[cfg(feature = "ssr")]
+fn mover_row(
+    mover: &crate::analytics::domain::Mover,
+    organizations: &[uuid::Uuid],
+    names: &std::collections::HashMap<uuid::Uuid, String>,
+) -> Option<MoverRow> {
+    let id = *organizations.get(mover.customer)?;
+    let changes = mover
+        .kinds()
+        .map(|(kind, amount)| format!("{} {}", super::words::words(kind.key()), signed(amount)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(MoverRow {
+        organization_id: id.to_string(),
+        name: names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
+        changes,
+        net: signed(mover.net()),
     })
 }

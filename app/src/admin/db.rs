@@ -296,13 +296,16 @@ pub async fn set_suspension(
 }
 
 /// The organisation's owner (the earliest, if several).
-pub async fn owner_of(pool: &PgPool, organization_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn owner_of(
+    executor: impl PgExecutor<'_>,
+    organization_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
         "select user_id from membership where organization_id = $1 and role = 'owner' order by created_at limit 1",
         organization_id
     )
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await
 }
 

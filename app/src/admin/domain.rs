@@ -210,6 +210,17 @@ pub struct KnownKeys<'a> {
     pub tiers: Vec<&'a str>,
 }
 
+impl<'a> KnownKeys<'a> {
+    /// The keys of `catalog`.
+    pub fn of(catalog: &'a crate::catalog::domain::Catalog) -> Self {
+        KnownKeys {
+            features: catalog.features().map(|f| f.key.as_str()).collect(),
+            metrics: catalog.metrics.iter().map(|m| m.key.as_str()).collect(),
+            tiers: catalog.tiers.iter().map(|t| t.key.as_str()).collect(),
+        }
+    }
+}
+
 /// Why an override was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OverrideError {
@@ -225,6 +236,17 @@ pub enum OverrideError {
     /// An expiry that is not a future date.
     #[error("give the expiry as a future date, YYYY-MM-DD, or leave it empty")]
     Expiry,
+}
+
+impl OverrideError {
+    /// The form's field the refusal is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            OverrideError::Kind => "kind",
+            OverrideError::UnknownKey(_) => "key",
+            OverrideError::Value(_) | OverrideError::Expiry => "value",
+        }
+    }
 }
 
 /// Reads an override from the console's form.

@@ -12,6 +12,8 @@ pub mod analytics_movers;
 pub mod analytics_reads;
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod audited;
+#[cfg(feature = "ssr")]
 pub mod dashboard;
 #[cfg(feature = "ssr")]
 pub mod db;

@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
 use {
-    super::db::{self, AuditEntry},
+    super::audited::{Audit, AuditedAction},
     super::session,
-    crate::accounts::api::client_ip,
     crate::billing::domain::ProviderEventStatus,
     crate::context::app_context,
     crate::email::EmailStatus,
     chrono::{DateTime, Utc},
+    serde_json::json,
     uuid::Uuid,
 };
 
@@ -143,33 +143,18 @@ pub async fn get_event(id: String) -> Result<EventDetail, AppError> {
 /// Puts a failed or unmatched event back in the queue, due now.
 #[server(prefix = "/api", endpoint = "admin_retry_event")]
 pub async fn retry_event(id: String) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
-    let mut tx = context.pool.begin().await?;
-    let before = crate::billing::inbox_reads::requeue(&mut tx, id, now)
+    let before = crate::billing::inbox_reads::requeue(&mut action.tx, id, action.now)
         .await?
         .ok_or_else(|| AppError::Conflict("only a failed or unmatched event can be retried".to_owned()))?;
-    db::audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action: "provider_event.retry",
-            organization_id: None,
-            reason: None,
-            before: Some(serde_json::json!({ "event": id.to_string(), "status": before })),
-            after: Some(serde_json::json!({ "status": ProviderEventStatus::Pending.as_str() })),
-            client_ip: &client_ip(),
-        },
-    )
-    .await?;
-    crate::billing::inbox::queue_apply(&mut tx, id, now).await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&format!("/admin/events/{id}?retried=1"));
-    Ok(())
+    crate::billing::inbox::queue_apply(&mut action.tx, id, action.now).await?;
+    let audit = Audit::of("provider_event.retry")
+        .before(json!({ "event": id.to_string(), "status": before }))
+        .after(json!({ "status": ProviderEventStatus::Pending.as_str() }));
+    action
+        .commit(audit, &format!("/admin/events/{id}?retried=1"))
+        .await
 }
 
 /// One template rendered with sample data.
@@ -214,19 +199,21 @@ pub async fn list_emails(status: Option<String>) -> Result<Vec<EmailRow>, AppErr
             .ok_or_else(|| AppError::field("status", "that is not an email status"))?,
     };
     let emails = crate::email::outbox_reads::list(&context.pool, status, 100).await?;
-    Ok(emails
-        .into_iter()
-        .map(|e| EmailRow {
-            id: e.email_outbox_id.to_string(),
-            to: e.to_address,
-            template: e.template,
-            subject: e.subject,
-            status: e.status,
-            attempts: e.attempts,
-            last_error: e.last_error,
-            created_at: time(e.created_at),
-        })
-        .collect())
+    Ok(emails.into_iter().map(email_row).collect())
+}
+
+#[cfg(feature = "ssr")]
+fn email_row(e: crate::email::outbox_reads::StoredEmail) -> EmailRow {
+    EmailRow {
+        id: e.email_outbox_id.to_string(),
+        to: e.to_address,
+        template: e.template,
+        subject: e.subject,
+        status: e.status,
+        attempts: e.attempts,
+        last_error: e.last_error,
+        created_at: time(e.created_at),
+    }
 }
 
 /// Sends an email again, with a reason: a dead one is queued again (its
@@ -239,9 +226,7 @@ pub async fn resend_email(
     reason: String,
     organization_id: Option<String>,
 ) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
     let reason = super::api::checked_reason(&reason)?;
     let organization_id = match organization_id
@@ -252,36 +237,26 @@ pub async fn resend_email(
         Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| AppError::NotFound)?),
         None => None,
     };
-    let mut tx = context.pool.begin().await?;
     use crate::email::outbox_reads::{ResendError, resend};
-    let resent = match resend(&mut tx, id, now).await {
+    let resent = match resend(&mut action.tx, id, action.now).await {
         Ok(resent) => resent,
         Err(ResendError::NotFound) => return Err(AppError::NotFound),
         Err(error @ ResendError::StillQueued) => return Err(AppError::Conflict(error.to_string())),
         Err(ResendError::Database(error)) => return Err(error.into()),
     };
-    db::audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action: "email.resend",
-            organization_id,
-            reason: Some(&reason),
-            before: Some(serde_json::json!({ "email": id.to_string(), "to": resent.to_address, "status": resent.status_before })),
-            after: Some(serde_json::json!({ "email": resent.sent_as.to_string(), "status": EmailStatus::Queued.as_str() })),
-            client_ip: &client_ip(),
-        },
-    )
-    .await?;
-    crate::email::outbox::queue_delivery(&mut tx, resent.sent_as, now).await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&match organization_id {
-        Some(org) => format!("/admin/organizations/{org}?done=email"),
+    crate::email::outbox::queue_delivery(&mut action.tx, resent.sent_as, action.now).await?;
+    let mut audit = Audit::of("email.resend")
+        .because(reason)
+        .before(json!({ "email": id.to_string(), "to": resent.to_address, "status": resent.status_before }))
+        .after(json!({ "email": resent.sent_as.to_string(), "status": EmailStatus::Queued.as_str() }));
+    let back = match organization_id {
+        Some(org) => {
+            audit = audit.on(org);
+            format!("/admin/organizations/{org}?done=email")
+        }
         None => "/admin/emails?resent=1".to_owned(),
-    });
-    Ok(())
+    };
+    action.commit(audit, &back).await
 }
 
 /// The database, the queues and the process, each with whether it needs attention.
@@ -289,12 +264,30 @@ pub async fn resend_email(
 pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
     session::require_admin().await?;
     let context = app_context()?;
-    let now = context.clock.now();
     let pool = &context.pool;
-    let version = crate::admin::db::database_version(pool).await?;
-    let events = crate::billing::inbox::depths(pool).await?;
-    let emails = crate::email::outbox::depths(pool).await?;
-    let (outbound_pending, endpoints_failing) = crate::outbound::deliveries::backlog(pool).await?;
+    let readings = HealthReadings {
+        database_version: crate::admin::db::database_version(pool).await?,
+        events: crate::billing::inbox::depths(pool).await?,
+        emails: crate::email::outbox::depths(pool).await?,
+        outbound: crate::outbound::deliveries::backlog(pool).await?,
+        started_at: context.started_at,
+    };
+    Ok(health_lines(&readings, context.clock.now()))
+}
+
+/// What the health page reads.
+#[cfg(feature = "ssr")]
+struct HealthReadings {
+    database_version: String,
+    events: crate::billing::inbox::Depths,
+    emails: crate::email::outbox::Depths,
+    outbound: crate::outbound::deliveries::Backlog,
+    started_at: DateTime<Utc>,
+}
+
+/// The health page's lines, each with whether it needs attention.
+#[cfg(feature = "ssr")]
+fn health_lines(r: &HealthReadings, now: DateTime<Utc>) -> Vec<HealthLine> {
     let waiting = |oldest: Option<DateTime<Utc>>| match oldest {
         Some(at) if at < now => format!(", the oldest due {} min ago", (now - at).num_minutes()),
         _ => String::new(),
@@ -304,9 +297,14 @@ pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
         value,
         attention,
     };
-    let uptime = now - context.started_at;
-    Ok(vec![
-        line("Database", format!("PostgreSQL {version}, answering"), false),
+    let (events, emails, outbound) = (&r.events, &r.emails, &r.outbound);
+    let uptime = now - r.started_at;
+    vec![
+        line(
+            "Database",
+            format!("PostgreSQL {}, answering", r.database_version),
+            false,
+        ),
         line(
             "Provider events",
             format!(
@@ -331,9 +329,9 @@ pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
             "Outbound webhooks",
             format!(
                 "{} deliveries waiting; {} endpoints failing",
-                outbound_pending, endpoints_failing
+                outbound.pending, outbound.endpoints_failing
             ),
-            endpoints_failing > 0,
+            outbound.endpoints_failing > 0,
         ),
         line(
             "Gatehouse",
@@ -345,7 +343,7 @@ pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
             ),
             false,
         ),
-    ])
+    ]
 }
 
 /// An API key as the console lists it.
@@ -400,53 +398,33 @@ pub async fn get_api_keys() -> Result<ApiKeysView, AppError> {
 /// Makes an API key for the host product; it is shown once.
 #[server(prefix = "/api", endpoint = "admin_create_api_key")]
 pub async fn create_api_key(name: String, scope: String) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
     let scope = crate::api_keys::Scope::parse(scope.trim())
         .ok_or_else(|| AppError::field("scope", "a key reads, or reads and writes"))?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(AppError::field("name", "name the key in 1–100 characters"));
     }
-    let mut tx = context.pool.begin().await?;
-    let made = crate::api_keys::create(&mut *tx, name, scope, &context.clock)
+    let made = crate::api_keys::create(&mut *action.tx, name, scope, &action.context.clock)
         .await
         .map_err(|error| {
             tracing::error!(%error, "could not make an API key");
             AppError::Internal
         })?;
-    db::audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action: "api_key.create",
-            organization_id: None,
-            reason: None,
-            before: None,
-            after: Some(serde_json::json!({ "name": name, "prefix": made.prefix, "scope": scope.as_str() })),
-            client_ip: &client_ip(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    let audit = Audit::of("api_key.create")
+        .after(json!({ "name": name, "prefix": made.prefix, "scope": scope.as_str() }));
+    action.commit(audit, "/admin/api-keys").await?;
     session::keep_fresh_api_key(&crate::accounts::session::current_session().await?, made.key).await?;
-    crate::security::redirect::redirect("/admin/api-keys");
     Ok(())
 }
 
 /// Revokes a live API key by its prefix.
 #[server(prefix = "/api", endpoint = "admin_revoke_api_key")]
 pub async fn revoke_api_key(prefix: String, confirm: Option<String>) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
+    let mut action = AuditedAction::begin().await?;
     crate::ui::danger::confirmed(confirm.as_deref())?;
-    let context = app_context()?;
-    let now = context.clock.now();
     let prefix = prefix.trim();
-    let mut tx = context.pool.begin().await?;
-    let revoked = crate::api_keys::revoke(&mut *tx, prefix, &context.clock)
+    let revoked = crate::api_keys::revoke(&mut *action.tx, prefix, &action.context.clock)
         .await
         .map_err(|error| {
             tracing::error!(%error, "could not revoke an API key");
@@ -455,22 +433,6 @@ pub async fn revoke_api_key(prefix: String, confirm: Option<String>) -> Result<(
     if !revoked {
         return Err(AppError::Conflict("no live key has that prefix".to_owned()));
     }
-    db::audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action: "api_key.revoke",
-            organization_id: None,
-            reason: None,
-            before: Some(serde_json::json!({ "prefix": prefix })),
-            after: None,
-            client_ip: &client_ip(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect("/admin/api-keys?revoked=1");
-    Ok(())
+    let audit = Audit::of("api_key.revoke").before(json!({ "prefix": prefix }));
+    action.commit(audit, "/admin/api-keys?revoked=1").await
 }

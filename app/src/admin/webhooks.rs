@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
 use {
-    super::db::{self, AuditEntry},
+    super::audited::{Audit, AuditedAction},
     super::ops::time,
     super::session,
-    crate::accounts::api::client_ip,
     crate::context::app_context,
     crate::outbound::endpoints::{self, EndpointError, Replay},
+    serde_json::json,
     uuid::Uuid,
 };
 
@@ -141,87 +141,45 @@ pub async fn get_endpoints() -> Result<EndpointsView, AppError> {
 /// Adds an endpoint; its signing secret is shown once.
 #[server(prefix = "/api", endpoint = "admin_add_webhook_endpoint")]
 pub async fn add_endpoint(url: String, description: String) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let mut tx = context.pool.begin().await?;
-    let (id, secret) = endpoints::add(
-        &mut *tx,
-        &url,
-        &description,
-        &context.clock,
-        &crate::outbound::address::private_hosts()?,
-    )
-    .await
-    .map_err(endpoint_error)?;
-    db::audit(
-        &mut *tx,
-        &AuditEntry {
-            at: context.clock.now(),
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action: "webhook_endpoint.add",
-            organization_id: None,
-            reason: None,
-            before: None,
-            after: Some(serde_json::json!({ "endpoint_id": id, "url": url.trim(), "description": description.trim() })),
-            client_ip: &client_ip(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    let mut action = AuditedAction::begin().await?;
+    let private_hosts = crate::outbound::address::private_hosts()?;
+    let clock = &action.context.clock;
+    let (id, secret) = endpoints::add(&mut *action.tx, &url, &description, clock, &private_hosts)
+        .await
+        .map_err(endpoint_error)?;
+    let audit = Audit::of("webhook_endpoint.add")
+        .after(json!({ "endpoint_id": id, "url": url.trim(), "description": description.trim() }));
+    action.commit(audit, "/admin/webhooks").await?;
     session::keep_fresh_endpoint_secret(&crate::accounts::session::current_session().await?, secret).await?;
-    crate::security::redirect::redirect("/admin/webhooks");
     Ok(())
 }
 
 /// Disables (`enabled` = `false`) or enables an endpoint.
 #[server(prefix = "/api", endpoint = "admin_set_webhook_endpoint")]
 pub async fn set_endpoint(id: String, enabled: String, confirm: Option<String>) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
     let id = endpoint_id(&id)?;
-    let enabled = match enabled.trim() {
-        "true" => true,
-        "false" => false,
-        _ => return Err(AppError::field("enabled", "enable or disable the endpoint")),
-    };
+    let enabled = crate::input::parse_flag(&enabled)
+        .ok_or_else(|| AppError::field("enabled", "enable or disable the endpoint"))?;
     // Disabling holds every event back; enabling only resumes.
     if !enabled {
         crate::ui::danger::confirmed(confirm.as_deref())?;
     }
-    let mut tx = context.pool.begin().await?;
-    let before = endpoints::set_enabled(&mut tx, id, enabled, now)
+    let before = endpoints::set_enabled(&mut action.tx, id, enabled, action.now)
         .await?
         .ok_or(AppError::NotFound)?;
+    let word = if enabled { "enabled" } else { "disabled" };
     if before == enabled {
-        return Err(AppError::Conflict(format!(
-            "the endpoint is already {}",
-            if enabled { "enabled" } else { "disabled" }
-        )));
+        return Err(AppError::Conflict(format!("the endpoint is already {word}")));
     }
-    db::audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action: if enabled {
-                "webhook_endpoint.enable"
-            } else {
-                "webhook_endpoint.disable"
-            },
-            organization_id: None,
-            reason: None,
-            before: Some(serde_json::json!({ "endpoint_id": id, "enabled": before })),
-            after: Some(serde_json::json!({ "endpoint_id": id, "enabled": enabled })),
-            client_ip: &client_ip(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&format!("/admin/webhooks/{id}"));
-    Ok(())
+    let audit = Audit::of(if enabled {
+        "webhook_endpoint.enable"
+    } else {
+        "webhook_endpoint.disable"
+    })
+    .before(json!({ "endpoint_id": id, "enabled": before }))
+    .after(json!({ "endpoint_id": id, "enabled": enabled }));
+    action.commit(audit, &format!("/admin/webhooks/{id}")).await
 }
 
 /// One endpoint with its latest deliveries and their attempts.
@@ -236,71 +194,57 @@ pub async fn get_endpoint(id: String) -> Result<EndpointDetail, AppError> {
     let deliveries = endpoints::deliveries(&context.pool, id, 50).await?;
     Ok(EndpointDetail {
         endpoint: row(endpoint),
-        deliveries: deliveries
+        deliveries: deliveries.into_iter().map(delivery_row).collect(),
+    })
+}
+
+/// A delivery as the endpoint's page lists it, with its attempts.
+#[cfg(feature = "ssr")]
+fn delivery_row(d: endpoints::Delivery) -> DeliveryRow {
+    DeliveryRow {
+        state: match d.delivered_at {
+            Some(at) if d.state == crate::outbound::DeliveryState::Delivered.as_str() => {
+                format!("delivered {}", time(at))
+            }
+            _ => format!("pending, next attempt {}", time(d.next_attempt_at)),
+        },
+        event_id: d.event_id,
+        event_type: d.event_type,
+        attempts: d.attempts,
+        last_error: d.last_error,
+        tries: d
+            .tries
             .into_iter()
-            .map(|d| DeliveryRow {
-                state: match d.delivered_at {
-                    Some(at) if d.state == crate::outbound::DeliveryState::Delivered.as_str() => {
-                        format!("delivered {}", time(at))
-                    }
-                    _ => format!("pending, next attempt {}", time(d.next_attempt_at)),
+            .map(|a| AttemptRow {
+                at: time(a.at),
+                outcome: match (a.status_code, a.error) {
+                    (Some(code), None) => format!("HTTP {code}"),
+                    (Some(code), Some(error)) => format!("HTTP {code}: {error}"),
+                    (None, Some(error)) => error,
+                    (None, None) => "no answer".to_owned(),
                 },
-                event_id: d.event_id,
-                event_type: d.event_type,
-                attempts: d.attempts,
-                last_error: d.last_error,
-                tries: d
-                    .tries
-                    .into_iter()
-                    .map(|a| AttemptRow {
-                        at: time(a.at),
-                        outcome: match (a.status_code, a.error) {
-                            (Some(code), None) => format!("HTTP {code}"),
-                            (Some(code), Some(error)) => format!("HTTP {code}: {error}"),
-                            (None, Some(error)) => error,
-                            (None, None) => "no answer".to_owned(),
-                        },
-                        duration_ms: a.duration_ms,
-                    })
-                    .collect(),
+                duration_ms: a.duration_ms,
             })
             .collect(),
-    })
+    }
 }
 
 /// Sends an event to the endpoint again, now, under its same id.
 #[server(prefix = "/api", endpoint = "admin_replay_webhook_event")]
 pub async fn replay_event(id: String, event_id: String) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
     let id = endpoint_id(&id)?;
     let event_id = event_id.trim();
     if event_id.is_empty() || event_id.len() > 200 {
         return Err(AppError::field("event_id", "give the id of an event"));
     }
-    let mut tx = context.pool.begin().await?;
-    match endpoints::replay(&mut tx, id, event_id, now).await? {
+    match endpoints::replay(&mut action.tx, id, event_id, action.now).await? {
         Replay::Queued => {}
         Replay::NoEndpoint => return Err(AppError::NotFound),
         Replay::NoEvent => return Err(AppError::field("event_id", "no event has that id")),
     }
-    db::audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action: "webhook_event.replay",
-            organization_id: None,
-            reason: None,
-            before: None,
-            after: Some(serde_json::json!({ "endpoint_id": id, "event_id": event_id })),
-            client_ip: &client_ip(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&format!("/admin/webhooks/{id}?replayed=1"));
-    Ok(())
+    let audit = Audit::of("webhook_event.replay").after(json!({ "endpoint_id": id, "event_id": event_id }));
+    action
+        .commit(audit, &format!("/admin/webhooks/{id}?replayed=1"))
+        .await
 }

@@ -279,126 +279,128 @@ pub fn every_in_words(every: chrono::TimeDelta) -> String {
 /// The runner's schedules, queues, latest runs and dead jobs.
 #[server(prefix = "/api", endpoint = "admin_runner_record", input = server_fn::codec::GetUrl)]
 pub async fn get_runner_record() -> Result<RunnerRecord, AppError> {
-    use crate::runner::{db, domain::period_start, schedules::ALL};
+    use crate::runner::{db, schedules::ALL};
     super::session::require_admin().await?;
     let context = crate::context::app_context()?;
-    let pool = &context.pool;
-    let now = context.clock.now();
+    let (pool, now) = (&context.pool, context.clock.now());
     let names: Vec<String> = ALL.iter().map(|s| s.schedule.name.to_owned()).collect();
     let records = db::schedule_records(pool, &names).await?;
-    let schedules = ALL
-        .iter()
-        .zip(records)
-        .map(|(scheduled, record)| {
-            let current = period_start(scheduled.schedule.every, now);
-            let next = if record.last_period.is_some_and(|last| last >= current) {
-                current + scheduled.schedule.every
-            } else {
-                current
-            };
-            use crate::runner::domain::JobState;
-            let state = record.last_state.as_deref().and_then(JobState::parse);
-            let failed = matches!(state, Some(JobState::Dead))
-                || (state == Some(JobState::Queued) && record.last_error.is_some());
-            let outcome = match state {
-                None => "not run yet",
-                Some(JobState::Queued) if failed => "failed, retrying",
-                Some(state) => state.as_str(),
-            };
-            ScheduleLine {
-                name: scheduled.schedule.name.to_owned(),
-                does: scheduled.does.to_owned(),
-                every: every_in_words(scheduled.schedule.every),
-                last_run: time(record.last_finished_at.or(record.last_period)),
-                next_run: if next <= now {
-                    "due now".to_owned()
-                } else {
-                    time(Some(next))
-                },
-                outcome: outcome.to_owned(),
-                failed,
-                error: record.last_error,
-            }
-        })
-        .collect();
-    let queues = db::queue_records(pool, now)
-        .await?
-        .into_iter()
-        .map(|q| QueueLine {
-            kind: q.kind,
-            due: q.due,
-            running: q.running,
-            scheduled: q.scheduled,
-            dead: q.dead,
-            oldest_due: q.oldest_due.map_or_else(|| "none".to_owned(), super::ops::time),
-        })
-        .collect();
-    let runs = db::recent_runs(pool, false, 30)
-        .await?
-        .into_iter()
-        .map(|r| RunLine {
-            job_id: r.job_id,
-            kind: r.kind,
-            attempt: r.attempt,
-            worker: r.worker,
-            started: super::ops::time(r.started_at),
-            took: r.finished_at.map_or_else(
-                || "running".to_owned(),
-                |end| format!("{} ms", (end - r.started_at).num_milliseconds().max(0)),
-            ),
-            outcome: r.outcome.unwrap_or_else(|| "running".to_owned()),
-            error: r.error,
-        })
-        .collect();
-    let dead = db::dead_jobs(pool, 50)
-        .await?
-        .into_iter()
-        .map(|j| DeadLine {
-            job_id: j.job_id,
-            kind: j.kind,
-            attempts: j.attempt,
-            due: super::ops::time(j.run_at),
-            error: j.last_error.unwrap_or_default(),
-        })
-        .collect();
     Ok(RunnerRecord {
-        schedules,
-        queues,
-        runs,
-        dead,
+        schedules: ALL
+            .iter()
+            .zip(records)
+            .map(|(s, r)| schedule_line(s, r, now))
+            .collect(),
+        queues: db::queue_records(pool, now)
+            .await?
+            .into_iter()
+            .map(queue_line)
+            .collect(),
+        runs: db::recent_runs(pool, false, 30)
+            .await?
+            .into_iter()
+            .map(run_line)
+            .collect(),
+        dead: db::dead_jobs(pool, 50)
+            .await?
+            .into_iter()
+            .map(dead_line)
+            .collect(),
     })
+}
+
+/// A schedule as the work page lists it: when it ran, when it runs next and
+/// how its last run went.
+#[cfg(feature = "ssr")]
+fn schedule_line(
+    scheduled: &crate::runner::schedules::Scheduled,
+    record: crate::runner::db::ScheduleRecord,
+    now: DateTime<Utc>,
+) -> ScheduleLine {
+    use crate::runner::domain::{JobState, period_start};
+    let current = period_start(scheduled.schedule.every, now);
+    let next = if record.last_period.is_some_and(|last| last >= current) {
+        current + scheduled.schedule.every
+    } else {
+        current
+    };
+    let state = record.last_state.as_deref().and_then(JobState::parse);
+    let failed = matches!(state, Some(JobState::Dead))
+        || (state == Some(JobState::Queued) && record.last_error.is_some());
+    let outcome = match state {
+        None => "not run yet",
+        Some(JobState::Queued) if failed => "failed, retrying",
+        Some(state) => state.as_str(),
+    };
+    ScheduleLine {
+        name: scheduled.schedule.name.to_owned(),
+        does: scheduled.does.to_owned(),
+        every: every_in_words(scheduled.schedule.every),
+        last_run: time(record.last_finished_at.or(record.last_period)),
+        next_run: if next <= now {
+            "due now".to_owned()
+        } else {
+            time(Some(next))
+        },
+        outcome: outcome.to_owned(),
+        failed,
+        error: record.last_error,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn queue_line(q: crate::runner::db::QueueRecord) -> QueueLine {
+    QueueLine {
+        kind: q.kind,
+        due: q.due,
+        running: q.running,
+        scheduled: q.scheduled,
+        dead: q.dead,
+        oldest_due: q.oldest_due.map_or_else(|| "none".to_owned(), super::ops::time),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn run_line(r: crate::runner::db::RunRow) -> RunLine {
+    RunLine {
+        job_id: r.job_id,
+        kind: r.kind,
+        attempt: r.attempt,
+        worker: r.worker,
+        started: super::ops::time(r.started_at),
+        took: r.finished_at.map_or_else(
+            || "running".to_owned(),
+            |end| format!("{} ms", (end - r.started_at).num_milliseconds().max(0)),
+        ),
+        outcome: r.outcome.unwrap_or_else(|| "running".to_owned()),
+        error: r.error,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn dead_line(j: crate::runner::db::JobRow) -> DeadLine {
+    DeadLine {
+        job_id: j.job_id,
+        kind: j.kind,
+        attempts: j.attempt,
+        due: super::ops::time(j.run_at),
+        error: j.last_error.unwrap_or_default(),
+    }
 }
 
 /// Runs a schedule's work now, beside its periods (audited).
 #[server(prefix = "/api", endpoint = "admin_run_schedule")]
 pub async fn run_schedule(name: String, reason: String) -> Result<(), AppError> {
-    use super::db::{AuditEntry, audit};
-    let admin = super::session::require_admin().await?;
-    let context = crate::context::app_context()?;
-    let now = context.clock.now();
+    use super::audited::{Audit, AuditedAction};
+    let mut action = AuditedAction::begin().await?;
     let scheduled = crate::runner::schedules::find(name.trim())
         .ok_or_else(|| AppError::field("name", "there is no such schedule"))?;
     let reason = super::api::checked_reason(&reason)?;
-    let mut tx = context.pool.begin().await?;
-    let job_id = crate::runner::db::run_now(&mut tx, scheduled.schedule.name, now).await?;
-    audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action: "schedule.run_now",
-            organization_id: None,
-            reason: Some(&reason),
-            before: None,
-            after: Some(serde_json::json!({ "schedule": scheduled.schedule.name, "job": job_id })),
-            client_ip: &crate::accounts::api::client_ip(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect("/admin/work?done=run");
-    Ok(())
+    let job_id = crate::runner::db::run_now(&mut action.tx, scheduled.schedule.name, action.now).await?;
+    let audit = Audit::of("schedule.run_now")
+        .because(reason)
+        .after(serde_json::json!({ "schedule": scheduled.schedule.name, "job": job_id }));
+    action.commit(audit, "/admin/work?done=run").await
 }
 
 /// Queues a dead job again, now, and reopens the item a delivery job
@@ -414,39 +416,12 @@ pub async fn retry_dead_job(
     if let Err(refused) = crate::runner::db::retry_dead(&mut *conn, job_id, now).await? {
         return Ok(Err(refused));
     }
-    // language=PostgreSQL
-    let job = sqlx::query!(
-        "select kind, payload ->> 'item' as item from job where job_id = $1",
-        job_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let Some(item) = job.item.and_then(|item| uuid::Uuid::parse_str(&item).ok()) else {
+    let Some((kind, item)) = crate::runner::db::job_item(&mut *conn, job_id).await? else {
         return Ok(Ok(()));
     };
-    match job.kind.as_str() {
-        crate::email::outbox::DELIVER_KIND => {
-            // language=PostgreSQL
-            sqlx::query!(
-                "update email_outbox set status = 'queued', next_attempt_at = $2
-                 where email_outbox_id = $1 and status = 'dead'",
-                item,
-                now as _
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
-        crate::billing::inbox::APPLY_KIND => {
-            // language=PostgreSQL
-            sqlx::query!(
-                "update webhook_event set status = 'pending', next_attempt_at = $2
-                 where webhook_event_id = $1 and status = 'failed'",
-                item,
-                now as _
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
+    match kind.as_str() {
+        crate::email::outbox::DELIVER_KIND => crate::email::outbox::reopen_dead(conn, item, now).await?,
+        crate::billing::inbox::APPLY_KIND => crate::billing::inbox::reopen_failed(conn, item, now).await?,
         // A delivery stays pending while it fails: nothing to reopen.
         _ => {}
     }
@@ -456,36 +431,20 @@ pub async fn retry_dead_job(
 /// Queues a dead job again (audited).
 #[server(prefix = "/api", endpoint = "admin_retry_job")]
 pub async fn retry_job(id: String, reason: String) -> Result<(), AppError> {
-    use super::db::{AuditEntry, audit};
-    let admin = super::session::require_admin().await?;
-    let context = crate::context::app_context()?;
-    let now = context.clock.now();
+    use super::audited::{Audit, AuditedAction};
+    let mut action = AuditedAction::begin().await?;
     let job_id: i64 = id.trim().parse().map_err(|_| AppError::NotFound)?;
     let reason = super::api::checked_reason(&reason)?;
-    let mut tx = context.pool.begin().await?;
-    match retry_dead_job(&mut tx, job_id, now).await? {
+    match retry_dead_job(&mut action.tx, job_id, action.now).await? {
         Ok(()) => {}
         Err(crate::runner::db::RetryRefused::NoSuchJob(_)) => return Err(AppError::NotFound),
         Err(refused) => return Err(AppError::Conflict(refused.to_string())),
     }
-    audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action: "job.retry",
-            organization_id: None,
-            reason: Some(&reason),
-            before: Some(serde_json::json!({ "job": job_id, "state": "dead" })),
-            after: Some(serde_json::json!({ "job": job_id, "state": "queued" })),
-            client_ip: &crate::accounts::api::client_ip(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect("/admin/work?done=retry");
-    Ok(())
+    let audit = Audit::of("job.retry")
+        .because(reason)
+        .before(serde_json::json!({ "job": job_id, "state": "dead" }))
+        .after(serde_json::json!({ "job": job_id, "state": "queued" }));
+    action.commit(audit, "/admin/work?done=retry").await
 }
 
 #[cfg(all(test, feature = "ssr"))]

@@ -37,6 +37,27 @@ pub async fn queue_apply(
         .map(|_| ())
 }
 
+/// Makes a parked event pending again, due at `now` (its job was retried
+/// by hand).
+pub async fn reopen_failed(
+    conn: &mut PgConnection,
+    webhook_event_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "update webhook_event set status = $3, next_attempt_at = $2
+         where webhook_event_id = $1 and status = $4",
+        webhook_event_id,
+        now as _,
+        ProviderEventStatus::Pending.as_str(),
+        ProviderEventStatus::Failed.as_str(),
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
 /// Most events claimed in one batch.
 pub const MAX_BATCH: i64 = 500;
 

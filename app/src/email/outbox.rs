@@ -27,6 +27,26 @@ pub async fn queue_delivery(
         .map(|_| ())
 }
 
+/// Queues a dead email again, due at `now` (its job was retried by hand).
+pub async fn reopen_dead(
+    conn: &mut PgConnection,
+    email_outbox_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "update email_outbox set status = $3, next_attempt_at = $2
+         where email_outbox_id = $1 and status = $4",
+        email_outbox_id,
+        now as _,
+        EmailStatus::Queued.as_str(),
+        EmailStatus::Dead.as_str(),
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
 /// Queues `message` for `to`, due at `now`, inside the caller's transaction.
 pub async fn enqueue(
     conn: &mut PgConnection,

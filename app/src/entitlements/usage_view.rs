@@ -59,81 +59,88 @@ pub fn history_chart(series: &[(String, Vec<f32>)], times: &[String]) -> Option<
 /// Usage against each limit, and its recorded history (last 30 days).
 #[server(prefix = "/api", endpoint = "usage", input = server_fn::codec::GetUrl)]
 pub async fn get_usage_view() -> Result<UsageView, AppError> {
-    use super::domain::UsageLevel;
-    use super::guard::page_standing;
     let (_, scope) = crate::accounts::session::require_member().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
-    let (catalog, standing) = page_standing(&context, &scope, now).await?;
+    let (catalog, standing) = super::guard::page_standing(&context, &scope, now).await?;
     let standing = standing.ok_or(AppError::NotFound)?;
-    let bars = standing
-        .standing
-        .allowances(&catalog)
-        .filter_map(|(key, allowance)| {
-            let metric = catalog.metric(key)?;
-            let label = match allowance.limit {
-                Some(limit) => format!("{} of {limit} {}", allowance.used, metric.units),
-                None => format!("{} {} (unlimited)", allowance.used, metric.units),
-            };
-            let level = match allowance.level() {
-                UsageLevel::Calm => "calm",
-                UsageLevel::Warning => "warning",
-                UsageLevel::AtLimit => "at_limit",
-            };
-            Some(UsageBar {
-                metric: key.to_owned(),
-                name: metric.name.clone(),
-                label,
-                percent: allowance.percent(),
-                level: level.to_owned(),
-            })
-        })
-        .collect();
-
-    let points = super::history_cache::snapshot_history_cache()?
-        .since(
-            &context.pool,
-            scope.organization_id(),
-            now - chrono::TimeDelta::days(30),
-        )
+    let since = now - chrono::TimeDelta::days(30);
+    let history_cache = super::history_cache::snapshot_history_cache()?;
+    let points = history_cache
+        .since(&context.pool, scope.organization_id(), since)
         .await?;
+    Ok(usage_view(&catalog, &standing.standing, &points))
+}
+
+/// The section drawn from a standing and its snapshots (metric, time, value).
+#[cfg(feature = "ssr")]
+pub fn usage_view(
+    catalog: &crate::catalog::domain::Catalog,
+    standing: &super::guard::Standing,
+    points: &[super::history_cache::SnapshotPoint],
+) -> UsageView {
+    let bars = standing
+        .allowances(catalog)
+        .filter_map(|(key, allowance)| Some(usage_bar(key, catalog.metric(key)?, &allowance)))
+        .collect();
     let mut times: Vec<chrono::DateTime<chrono::Utc>> = points.iter().map(|(_, at, _)| *at).collect();
     times.sort();
     times.dedup();
+    let value_at = |key: &str, time: &chrono::DateTime<chrono::Utc>| {
+        points
+            .iter()
+            .find(|(k, at, _)| k == key && at == time)
+            .map_or(0.0, |(_, _, v)| *v as f32)
+    };
     let series: Vec<(String, Vec<f32>)> = catalog
         .metrics
         .iter()
         .map(|m| {
-            let values = times
-                .iter()
-                .map(|t| {
-                    points
-                        .iter()
-                        .find(|(key, at, _)| key == &m.key && at == t)
-                        .map_or(0.0, |(_, _, v)| *v as f32)
-                })
-                .collect();
-            (m.name.clone(), values)
+            (
+                m.name.clone(),
+                times.iter().map(|t| value_at(&m.key, t)).collect(),
+            )
         })
         .collect();
     let labels: Vec<String> = times.iter().map(|t| crate::format::axis_minute(*t)).collect();
-    let mut history = vec![
-        std::iter::once("Recorded (UTC)".to_owned())
-            .chain(series.iter().map(|(name, _)| name.clone()))
-            .collect::<Vec<_>>(),
-    ];
+    let head =
+        std::iter::once("Recorded (UTC)".to_owned()).chain(series.iter().map(|(name, _)| name.clone()));
+    let mut history = vec![head.collect::<Vec<_>>()];
     for (index, label) in labels.iter().enumerate() {
-        history.push(
-            std::iter::once(label.clone())
-                .chain(series.iter().map(|(_, values)| format!("{}", values[index])))
-                .collect(),
-        );
+        let values = series.iter().map(|(_, values)| format!("{}", values[index]));
+        history.push(std::iter::once(label.clone()).chain(values).collect());
     }
-    Ok(UsageView {
+    UsageView {
         bars,
         chart_svg: history_chart(&series, &labels),
         history,
-    })
+    }
+}
+
+/// A metric's bar: "3 of 5 workspaces", its share and its level.
+#[cfg(feature = "ssr")]
+fn usage_bar(
+    key: &str,
+    metric: &crate::catalog::domain::Metric,
+    allowance: &super::domain::Allowance,
+) -> UsageBar {
+    use super::domain::UsageLevel;
+    let label = match allowance.limit {
+        Some(limit) => format!("{} of {limit} {}", allowance.used, metric.units),
+        None => format!("{} {} (unlimited)", allowance.used, metric.units),
+    };
+    let level = match allowance.level() {
+        UsageLevel::Calm => "calm",
+        UsageLevel::Warning => "warning",
+        UsageLevel::AtLimit => "at_limit",
+    };
+    UsageBar {
+        metric: key.to_owned(),
+        name: metric.name.clone(),
+        label,
+        percent: allowance.percent(),
+        level: level.to_owned(),
+    }
 }
 
 /// The usage section of the billing page.

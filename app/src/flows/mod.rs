@@ -13,6 +13,8 @@
 //! - [`trials`]: the trial and grace-period moves made from a page (the
 //!   console's extension, the sandbox's "make time pass" controls).
 //! - [`tell_host`]: how a billing change becomes the host product's events.
+//! - [`usage_reports`]: a host product's usage batch, then the near-limit
+//!   warning and the `usage.limit_reached` event.
 //!
 //! Signup (user, organisation and trial in one transaction) is the flow of
 //! `crate::signup`, which stands above this floor.
@@ -21,6 +23,7 @@ pub mod provider_events;
 pub mod sweeps;
 pub mod tell_host;
 pub mod trials;
+pub mod usage_reports;
 
 use crate::billing::trials::Notices;
 use crate::licensing::keys::SigningKeys;

@@ -43,14 +43,8 @@ pub async fn free_license_seat(activation_id: String, confirm: Option<String>) -
     let activation_id = Uuid::parse_str(activation_id.trim())
         .map_err(|_| AppError::field("activation_id", "that is not a valid identifier"))?;
     let context = app_context()?;
-    if !super::manage::free_seat(
-        &context.pool,
-        scope.organization_id(),
-        activation_id,
-        context.clock.now(),
-    )
-    .await?
-    {
+    let organization_id = scope.organization_id();
+    if !super::manage::free_seat(&context.pool, organization_id, activation_id, context.clock.now()).await? {
         return Err(AppError::NotFound);
     }
     crate::security::redirect::redirect("/app/licenses?done=freed");

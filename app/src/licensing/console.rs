@@ -16,11 +16,9 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use {
     super::manage::{AdminAction, Changed},
-    crate::accounts::api::client_ip,
-    crate::admin::db::{AuditEntry, audit},
-    crate::admin::session::{AdminScope, require_admin},
+    crate::admin::audited::{Audit, AuditedAction},
+    crate::admin::session::require_admin,
     crate::context::app_context,
-    chrono::{DateTime, Utc},
     uuid::Uuid,
 };
 
@@ -34,32 +32,14 @@ fn checked_reason(raw: &str) -> Result<String, AppError> {
     crate::admin::domain::parse_reason(raw).map_err(|e| AppError::field("reason", e.to_string()))
 }
 
+/// The audit entry of a licence action.
 #[cfg(feature = "ssr")]
-async fn record(
-    conn: &mut sqlx::PgConnection,
-    admin: &AdminScope,
-    now: DateTime<Utc>,
-    action: &str,
-    reason: &str,
-    changed: &Changed,
-) -> Result<(), AppError> {
-    let ip = client_ip();
-    audit(
-        &mut *conn,
-        &AuditEntry {
-            at: now,
-            admin_id: admin.admin_id,
-            admin_email: &admin.email,
-            action,
-            organization_id: Some(changed.organization_id),
-            reason: Some(reason),
-            before: Some(changed.before.clone()),
-            after: Some(changed.after.clone()),
-            client_ip: &ip,
-        },
-    )
-    .await?;
-    Ok(())
+fn audit(action: &'static str, reason: String, changed: Changed) -> Audit {
+    Audit::of(action)
+        .on(changed.organization_id)
+        .because(reason)
+        .before(changed.before)
+        .after(changed.after)
 }
 
 /// An organisation's licences, for the console (no keys).
@@ -81,53 +61,55 @@ pub async fn issue_license(
     node_locked: Option<String>,
     reason: String,
 ) -> Result<(), AppError> {
-    let admin = require_admin().await?;
-    let context = app_context()?;
-    let license_keys = crate::licensing::keys::license_keys()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
     let id = parse_id("organization_id", &organization_id)?;
-    let max_activations = max_activations
-        .trim()
-        .parse::<i32>()
-        .ok()
-        .filter(|n| (1..=1000).contains(n))
-        .ok_or_else(|| {
-            AppError::field(
-                "max_activations",
-                "give a whole number of machines from 1 to 1000",
-            )
-        })?;
+    let machines = machines(&max_activations)?;
     let node_locked = node_locked.is_some();
     let reason = checked_reason(&reason)?;
-    let keys = license_keys.as_deref().ok_or_else(|| {
-        AppError::Conflict("licensing is off: this Gatehouse has no licence signing keys".to_owned())
-    })?;
-    let mut tx = context.pool.begin().await?;
-    if !crate::accounts::db::organization_exists(&mut *tx, id).await? {
+    let keys = signing_keys()?;
+    if !crate::accounts::db::organization_exists(&mut *action.tx, id).await? {
         return Err(AppError::NotFound);
     }
-    let license_id = super::db::issue(
-        &mut tx,
-        keys,
+    let source = super::db::Source::Console;
+    let issued = super::db::issue(
+        &mut action.tx,
+        &keys,
         id,
-        super::db::Source::Console,
-        max_activations,
+        source,
+        machines,
         node_locked,
-        now,
-    )
-    .await?
-    .ok_or(AppError::Internal)?;
-    let changed = Changed {
-        organization_id: id,
-        before: serde_json::Value::Null,
-        after: serde_json::json!({
-            "license_id": license_id, "max_activations": max_activations, "node_locked": node_locked
-        }),
-    };
-    record(&mut tx, &admin, now, "license.issue", &reason, &changed).await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=license"));
-    Ok(())
+        action.now,
+    );
+    let license_id = issued.await?.ok_or(AppError::Internal)?;
+    let after = serde_json::json!({
+        "license_id": license_id, "max_activations": machines, "node_locked": node_locked
+    });
+    let audit = Audit::of("license.issue")
+        .on(id)
+        .because(reason)
+        .before(serde_json::Value::Null);
+    let back = format!("/admin/organizations/{id}?done=license");
+    action.commit(audit.after(after), &back).await
+}
+
+/// How many machines a licence may run on: 1 to 1000.
+#[cfg(feature = "ssr")]
+fn machines(raw: &str) -> Result<i32, AppError> {
+    let machines = raw.trim().parse::<i32>().ok().filter(|n| (1..=1000).contains(n));
+    machines.ok_or_else(|| {
+        AppError::field(
+            "max_activations",
+            "give a whole number of machines from 1 to 1000",
+        )
+    })
+}
+
+/// The licence signing keys, or why a licence cannot be issued.
+#[cfg(feature = "ssr")]
+fn signing_keys() -> Result<std::sync::Arc<super::keys::SigningKeys>, AppError> {
+    crate::licensing::keys::license_keys()?.ok_or_else(|| {
+        AppError::Conflict("licensing is off: this Gatehouse has no licence signing keys".to_owned())
+    })
 }
 
 /// Extends (`until`, a date), suspends, reinstates or revokes a licence,
@@ -140,47 +122,43 @@ pub async fn license_action(
     reason: String,
     confirm: Option<String>,
 ) -> Result<(), AppError> {
-    let admin = require_admin().await?;
-    let context = app_context()?;
-    let now = context.clock.now();
+    let mut audited = AuditedAction::begin().await?;
     let license_id = parse_id("license_id", &license_id)?;
-    let (action, word) = match action.as_str() {
-        "extend" => {
-            let day = crate::input::parse_day(until.as_deref().unwrap_or_default())
-                .ok_or_else(|| AppError::field("until", "give a date as YYYY-MM-DD"))?;
-            let until = day
-                .and_hms_opt(23, 59, 59)
-                .map(|t| t.and_utc())
-                .ok_or_else(|| AppError::field("until", "give a date as YYYY-MM-DD"))?;
-            (AdminAction::Extend(until), "license.extend")
-        }
-        "suspend" => (AdminAction::Suspend, "license.suspend"),
-        "reinstate" => (AdminAction::Reinstate, "license.reinstate"),
-        "revoke" => (AdminAction::Revoke, "license.revoke"),
-        _ => {
-            return Err(AppError::field(
-                "action",
-                "choose extend, suspend, reinstate or revoke",
-            ));
-        }
-    };
+    let (action, word) = admin_action(&action, until.as_deref())?;
     // Suspending and revoking stop the customer's installs at their next check-in.
     if matches!(action, AdminAction::Suspend | AdminAction::Revoke) {
         crate::ui::danger::confirmed(confirm.as_deref())?;
     }
     let reason = checked_reason(&reason)?;
-    let mut tx = context.pool.begin().await?;
-    let changed = super::manage::apply_admin_action(&mut tx, license_id, action, now)
+    let changed = super::manage::apply_admin_action(&mut audited.tx, license_id, action, audited.now)
         .await?
         .ok_or(AppError::NotFound)?
         .map_err(|why| AppError::Conflict(why.to_owned()))?;
-    record(&mut tx, &admin, now, word, &reason, &changed).await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&format!(
-        "/admin/organizations/{}?done=license",
-        changed.organization_id
-    ));
-    Ok(())
+    let back = format!("/admin/organizations/{}?done=license", changed.organization_id);
+    audited.commit(audit(word, reason, changed), &back).await
+}
+
+/// The console's licence action and its audit word, from the form.
+#[cfg(feature = "ssr")]
+fn admin_action(action: &str, until: Option<&str>) -> Result<(AdminAction, &'static str), AppError> {
+    match action {
+        "extend" => {
+            let bad_day = || AppError::field("until", "give a date as YYYY-MM-DD");
+            let day = crate::input::parse_day(until.unwrap_or_default()).ok_or_else(bad_day)?;
+            let until = day
+                .and_hms_opt(23, 59, 59)
+                .map(|t| t.and_utc())
+                .ok_or_else(bad_day)?;
+            Ok((AdminAction::Extend(until), "license.extend"))
+        }
+        "suspend" => Ok((AdminAction::Suspend, "license.suspend")),
+        "reinstate" => Ok((AdminAction::Reinstate, "license.reinstate")),
+        "revoke" => Ok((AdminAction::Revoke, "license.revoke")),
+        _ => Err(AppError::field(
+            "action",
+            "choose extend, suspend, reinstate or revoke",
+        )),
+    }
 }
 
 /// The licence section of the console's organisation page.

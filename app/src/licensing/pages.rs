@@ -6,7 +6,7 @@
 
 use super::api::get_licenses;
 use super::view::{LicenseView, LicensesOverview};
-use crate::portal::frame::{PortalNav, portal_outcome};
+use crate::portal::frame::portal_outcome;
 use crate::ui::danger::RowDangerAction;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::product_name;
@@ -46,7 +46,6 @@ pub fn LicensesPage() -> impl IntoView {
     let licenses = OnceResource::new(get_licenses());
     view! {
         <Title text=format!("Licences — {product}") />
-        <PortalNav current="/app/licenses" />
         <main id="main" class="mx-auto max-w-5xl space-y-8 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Self-hosted licences"</h1>
             {done.map(|message| view! { <Notice message /> })}

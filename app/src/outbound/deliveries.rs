@@ -225,15 +225,28 @@ pub async fn activity(pool: &sqlx::PgPool, since: DateTime<Utc>) -> Result<Activ
     })
 }
 
-/// Deliveries waiting and endpoints failing, for the console's health page.
-pub async fn backlog(pool: &sqlx::PgPool) -> Result<(i64, i64), sqlx::Error> {
+/// The outbound webhooks' backlog, for the console's health page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Deliveries waiting to be sent.
+    pub pending: i64,
+    /// Enabled endpoints whose deliveries are failing.
+    pub endpoints_failing: i64,
+}
+
+/// Deliveries waiting and endpoints failing.
+pub async fn backlog(pool: &sqlx::PgPool) -> Result<Backlog, sqlx::Error> {
     // language=PostgreSQL
     let row = sqlx::query!(
-        r#"select (select count(*) from outbound_delivery where state = 'pending') as "pending!",
+        r#"select (select count(*) from outbound_delivery where state = $1) as "pending!",
                   (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
-                      as "failing!""#
+                      as "failing!""#,
+        crate::outbound::DeliveryState::Pending.as_str(),
     )
     .fetch_one(pool)
     .await?;
-    Ok((row.pending, row.failing))
+    Ok(Backlog {
+        pending: row.pending,
+        endpoints_failing: row.failing,
+    })
 }

@@ -10,21 +10,17 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::db,
-    crate::accounts::api::client_ip,
+    super::{db, team},
     crate::accounts::db as accounts_db,
     crate::accounts::domain::{
         EmailAddress, Password, Role, TeamError, check_invite, check_leave, check_removal, check_role_change,
     },
-    crate::accounts::secrets::{hash_password, new_token, token_hash},
+    crate::accounts::secrets::{hash_password, token_hash},
     crate::accounts::session::{self, require_member},
-    crate::catalog::domain::USERS_METRIC,
     crate::context::app_context,
-    crate::email::{outbox, templates},
-    crate::entitlements::db::OrganizationAddress,
-    crate::entitlements::guard::{explain, page_standing, seats, standing},
+    crate::entitlements::guard::{page_standing, seats},
     crate::error::FormCheck,
-    crate::security::{db::throttle, throttle as rates},
+    crate::security::throttle as rates,
     uuid::Uuid,
 };
 
@@ -34,6 +30,13 @@ fn team_error(error: TeamError) -> AppError {
         TeamError::NotAllowed | TeamError::OwnersOnly => AppError::Forbidden,
         other => AppError::Conflict(other.to_string()),
     }
+}
+
+#[cfg(feature = "ssr")]
+fn checked_password(raw: &str) -> Result<Password, AppError> {
+    let mut form = FormCheck::new();
+    form.check("password", Password::parse(raw))
+        .ok_or_else(|| form.into_error())
 }
 
 #[cfg(feature = "ssr")]
@@ -84,8 +87,6 @@ pub async fn get_team() -> Result<TeamView, AppError> {
 pub async fn invite_member(email: String, role: String) -> Result<(), AppError> {
     let (user, scope) = require_member().await?;
     let context = app_context()?;
-    let catalog_cache = crate::catalog::cache::catalog_cache()?;
-    let now = context.clock.now();
     let mut form = FormCheck::new();
     form.keep("email", &email).keep("role", &role);
     let email = form.check("email", EmailAddress::parse(&email));
@@ -94,41 +95,14 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
         return Err(form.into_error());
     };
     check_invite(scope.role(), role).map_err(team_error)?;
-
-    let catalog = catalog_cache.get(&context.pool).await?;
+    let catalog = crate::catalog::cache::catalog_cache()?.get(&context.pool).await?;
+    let brand = crate::email::templates::brand()?;
+    let (site, now) = ((&brand, context.public_url.as_str()), context.clock.now());
     let mut tx = context.pool.begin().await?;
-    let organization_name = db::lock_organization(&mut tx, &scope).await?;
-    if db::is_member(&mut *tx, &scope, &email).await? {
-        form.fail("email", format!("{email} is already a member"));
+    if let Err(why) = team::invite(&mut tx, &catalog, site, &scope, &user.email, &email, role, now).await? {
+        form.fail("email", why);
         return Err(form.into_error());
     }
-    // The organisation row is locked, so the users counted here stay true
-    // until this transaction commits.
-    let address = OrganizationAddress::Id(scope.organization_id());
-    let standing = standing(&mut *tx, &catalog, &address, now)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if let Some(Err(refusal)) = standing.check_room(&catalog, USERS_METRIC, 1) {
-        form.fail("email", explain(&catalog, &refusal));
-        return Err(form.into_error());
-    }
-    let token = new_token();
-    if db::insert_invitation(&mut tx, &scope, &email, role, &token_hash(&token), now)
-        .await?
-        .is_none()
-    {
-        form.fail("email", format!("{email} already has an open invitation"));
-        return Err(form.into_error());
-    }
-    let link = format!("{}/invite?token={token}", context.public_url);
-    let message = templates::invitation(
-        &crate::email::templates::brand()?,
-        &organization_name,
-        &user.email,
-        role.as_str(),
-        &link,
-    );
-    outbox::enqueue(&mut tx, now, email.as_str(), &message).await?;
     tx.commit().await?;
     crate::security::redirect::redirect("/app/team?invited=1");
     Ok(())
@@ -168,8 +142,7 @@ pub async fn remove_member(user_id: String, confirm: Option<String>) -> Result<(
     let role = db::member_role(&mut *tx, &scope, target)
         .await?
         .ok_or(AppError::NotFound)?;
-    let owners = db::owner_count(&mut *tx, &scope).await?;
-    check_removal(scope.role(), role, owners).map_err(team_error)?;
+    check_removal(scope.role(), role, db::owner_count(&mut *tx, &scope).await?).map_err(team_error)?;
     db::delete_membership(&mut *tx, &scope, target).await?;
     tx.commit().await?;
     crate::security::redirect::redirect("/app/team");
@@ -255,21 +228,12 @@ pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError
     let invitation = db::open_invitation(&mut *context.pool.acquire().await?, &token_hash(&token), now)
         .await?
         .ok_or(AppError::NotFound)?;
-    let session = session::current_session().await?;
-    let signed_in_as = session::signed_in(
-        &session,
-        &context.pool,
-        &crate::accounts::users::user_cache()?,
-        now,
-    )
-    .await?
-    .map(|u| u.email);
     Ok(InvitationPreview {
         organization_name: invitation.organization_name,
         email: invitation.email,
         role: invitation.role,
         account_exists: invitation.account_exists,
-        signed_in_as,
+        signed_in_as: session::maybe_user().await?.map(|u| u.email),
     })
 }
 
@@ -280,21 +244,8 @@ pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError
 pub async fn accept_invitation(token: String, password: Option<String>) -> Result<(), AppError> {
     let context = app_context()?;
     let now = context.clock.now();
-    throttle(
-        &context.pool,
-        now,
-        &format!("password-token:ip:{}", client_ip()),
-        rates::PASSWORD_TOKEN_PER_IP,
-    )
-    .await?;
-    let session = session::current_session().await?;
-    let signed_in = session::signed_in(
-        &session,
-        &context.pool,
-        &crate::accounts::users::user_cache()?,
-        now,
-    )
-    .await?;
+    crate::accounts::api::throttle_client(&context, "password-token", rates::PASSWORD_TOKEN_PER_IP).await?;
+    let signed_in = session::maybe_user().await?;
     let invalid_token = || {
         AppError::field(
             "token",
@@ -303,57 +254,25 @@ pub async fn accept_invitation(token: String, password: Option<String>) -> Resul
     };
     // The token is checked before the (deliberately slow) password hash, and
     // the hash is made only when a new account needs it.
-    let preview = db::open_invitation(&mut *context.pool.acquire().await?, &token_hash(&token), now)
-        .await?
-        .ok_or_else(invalid_token)?;
-    let needs_password = signed_in.is_none() && !preview.account_exists;
+    let token_hash = token_hash(&token);
+    let preview = db::open_invitation(&mut *context.pool.acquire().await?, &token_hash, now).await?;
+    let needs_password = signed_in.is_none() && !preview.ok_or_else(invalid_token)?.account_exists;
     let new_password = match password.as_deref().filter(|_| needs_password) {
-        Some(raw) => {
-            let mut form = FormCheck::new();
-            let Some(password) = form.check("password", Password::parse(raw)) else {
-                return Err(form.into_error());
-            };
-            Some(hash_password(&password).await?)
-        }
+        Some(raw) => Some(hash_password(&checked_password(raw)?).await?),
         None => None,
     };
-
     let mut tx = context.pool.begin().await?;
-    let invitation = db::open_invitation(&mut tx, &token_hash(&token), now)
+    let invitation = db::open_invitation(&mut tx, &token_hash, now)
         .await?
         .ok_or_else(invalid_token)?;
-    let (user_id, auth_version) = match (&signed_in, invitation.account_exists) {
-        (Some(user), _) if user.email == invitation.email => (user.user_id, None),
-        (Some(_), _) => {
-            return Err(AppError::Conflict(format!(
-                "this invitation is for {}; sign out and sign in as that address to accept it",
-                invitation.email
-            )));
-        }
-        (None, true) => {
-            return Err(AppError::Conflict(format!(
-                "{} already has an account; sign in to accept the invitation",
-                invitation.email
-            )));
-        }
-        (None, false) => {
-            let hash = new_password.ok_or_else(|| AppError::field("password", "choose a password"))?;
-            let email = EmailAddress::parse(&invitation.email).map_err(|_| AppError::Internal)?;
-            let user_id = accounts_db::insert_user(&mut tx, &email, &hash, Some(now))
-                .await?
-                .ok_or_else(|| {
-                    AppError::Conflict("an account with this email was just created; sign in".into())
-                })?;
-            (user_id, Some(1))
-        }
-    };
+    let (user_id, auth_version) =
+        team::joining_user(&mut tx, signed_in.as_ref(), &invitation, new_password, now).await?;
     db::accept_invitation(&mut tx, &invitation, user_id, now).await?;
     tx.commit().await?;
+    let (session, organization_id) = (session::current_session().await?, invitation.organization_id);
     match auth_version {
-        Some(version) => {
-            session::sign_in(&session, user_id, Some(invitation.organization_id), version, now).await?
-        }
-        None => session::switch_organization(&session, invitation.organization_id).await?,
+        Some(version) => session::sign_in(&session, user_id, Some(organization_id), version, now).await?,
+        None => session::switch_organization(&session, organization_id).await?,
     }
     crate::security::redirect::redirect("/app?joined=1");
     Ok(())

@@ -10,7 +10,7 @@
 use crate::billing::{BillingPanels, BillingView};
 use crate::entitlements::usage_view::UsageSection;
 use crate::error::AppError;
-use crate::portal::frame::{PortalNav, portal_outcome};
+use crate::portal::frame::portal_outcome;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::product_name;
 use leptos::prelude::*;
@@ -94,7 +94,6 @@ pub fn BillingPage() -> impl IntoView {
     let billing = OnceResource::new(get_billing());
     view! {
         <Title text=format!("Billing — {product}") />
-        <PortalNav current="/app/billing" />
         <main id="main" class="mx-auto max-w-5xl space-y-8 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Billing"</h1>
             {notice.map(|message| view! { <Notice message=message.to_owned() /> })}

@@ -1,9 +1,33 @@
-//! The frame every `/app` page shares: its navigation, and how a page turns
-//! its data or its error into a view and a status.
+//! The frame every `/app` page shares, drawn once by the portal's parent
+//! route: its navigation and status bar around the page; and how a page
+//! turns its data or its error into a view and a status.
 
 use crate::error::AppError;
 use crate::ui::{ErrorNotice, SignInRedirect, product_name};
 use leptos::prelude::*;
+
+/// The parent route of the portal's pages: the navigation (its section
+/// marked) and the status bar, then the page the path names.
+#[component]
+pub fn PortalFrame() -> impl IntoView {
+    let current = section_of(&leptos_router::hooks::use_location().pathname.get_untracked());
+    view! {
+        <PortalNav current />
+        <leptos_router::components::Outlet />
+    }
+}
+
+/// The portal section a path stands in (the navigation's entry, and where
+/// dismissing a banner comes back to).
+pub fn section_of(path: &str) -> &'static str {
+    ["/app/billing", "/app/team", "/app/licenses", "/app/account"]
+        .into_iter()
+        .find(|section| {
+            path.strip_prefix(section)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+        .unwrap_or("/app")
+}
 
 /// Navigation inside the portal.
 #[component]
@@ -66,6 +90,30 @@ pub fn portal_outcome<T, V: IntoView + 'static>(
                 );
             }
             view! { <ErrorNotice error /> }.into_any()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::section_of;
+
+    #[test]
+    fn every_portal_path_stands_in_its_section() {
+        for (path, section) in [
+            ("/app", "/app"),
+            ("/app/", "/app"),
+            ("/app/billing", "/app/billing"),
+            ("/app/billing/change", "/app/billing"),
+            ("/app/billing/card", "/app/billing"),
+            ("/app/billing/success", "/app/billing"),
+            ("/app/team", "/app/team"),
+            ("/app/licenses", "/app/licenses"),
+            ("/app/account", "/app/account"),
+            ("/app/billingx", "/app"),
+            ("/app/teams", "/app"),
+        ] {
+            assert_eq!(section_of(path), section, "{path}");
         }
     }
 }

@@ -9,9 +9,11 @@ pub mod status_bar;
 
 #[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod team;
 
 use crate::accounts::domain::Role;
-use crate::portal::frame::{PortalNav, portal_outcome};
+use crate::portal::frame::portal_outcome;
 use crate::ui::danger::{ConfirmDanger, RowDangerAction};
 use crate::ui::form::{FormFeedback, FormSummary, Notice, TextField};
 use crate::ui::product_name;
@@ -138,7 +140,6 @@ pub fn PortalHome() -> impl IntoView {
     let overview = OnceResource::new(get_overview());
     view! {
         <Title text=format!("Overview — {product}") />
-        <PortalNav current="/app" />
         <main id="main" class="mx-auto max-w-5xl space-y-6 px-4 py-10">
             {notice.map(|message| view! { <Notice message=message.to_owned() /> })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -229,7 +230,6 @@ pub fn TeamPage() -> impl IntoView {
     let team = OnceResource::new(get_team());
     view! {
         <Title text=format!("Team — {product}") />
-        <PortalNav current="/app/team" />
         <main id="main" class="mx-auto max-w-5xl space-y-8 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Team"</h1>
             {invited.then(|| view! { <Notice message="Invitation sent.".to_owned() /> })}
@@ -419,7 +419,6 @@ pub fn AccountPage() -> impl IntoView {
     let overview = OnceResource::new(get_overview());
     view! {
         <Title text=format!("Account — {product}") />
-        <PortalNav current="/app/account" />
         <main id="main" class="mx-auto max-w-md space-y-6 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Account"</h1>
             {changed

@@ -185,48 +185,57 @@ pub fn banner_for(
 /// The banner and the organisations of the signed-in user.
 #[server(prefix = "/api", endpoint = "portal_status", input = server_fn::codec::GetUrl)]
 pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
-    use crate::entitlements::guard::page_standing;
     let (user, scope) = crate::accounts::session::require_member().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
-    let headers: http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
-    let cookies = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let (catalog, standing) = page_standing(&context, &scope, now).await?;
-    let mut banner = standing.and_then(|s| banner_for(&catalog, &s.standing, now, dismissed_day(&cookies)));
+    let (catalog, standing) = crate::entitlements::guard::page_standing(&context, &scope, now).await?;
+    let cookies = request_cookies().await;
+    let dismissed = dismissed_day(&cookies);
+    let mut banner = standing.and_then(|s| banner_for(&catalog, &s.standing, now, dismissed));
     // A banner about money owed says how much, and what happens next.
     if let Some(Banner::PastDue { collection } | Banner::ReadOnly { collection, .. }) = banner.as_mut() {
         let mut conn = context.pool.acquire().await?;
-        let case = crate::billing::collection::open_case_of(
-            &mut conn,
-            scope.organization_id(),
-            catalog.collection.grace_days,
-        )
-        .await?;
+        let grace_days = catalog.collection.grace_days;
+        let case =
+            crate::billing::collection::open_case_of(&mut conn, scope.organization_id(), grace_days).await?;
         *collection = case.as_ref().map(CollectionFacts::of);
     }
-    let organizations = user
-        .organizations
+    Ok(PortalStatus {
+        banner,
+        organizations: organization_choices(&user.organizations, scope.organization_id()),
+        impersonated_by: user.impersonated_by.as_ref().map(|seen_as| {
+            let left =
+                crate::accounts::session::IMPERSONATION_SECS - (now - seen_as.started_at).num_seconds();
+            (seen_as.admin_email.clone(), (left + 59) / 60)
+        }),
+    })
+}
+
+/// The request's cookies, as one `Cookie` header value.
+#[cfg(feature = "ssr")]
+async fn request_cookies() -> String {
+    let headers: http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
+    let values = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    values.collect::<Vec<_>>().join("; ")
+}
+
+/// The organisation switcher's choices, the current one marked.
+#[cfg(feature = "ssr")]
+fn organization_choices(
+    organizations: &[(uuid::Uuid, String)],
+    current: uuid::Uuid,
+) -> Vec<OrganizationChoice> {
+    organizations
         .iter()
         .map(|(id, name)| OrganizationChoice {
-            current: *id == scope.organization_id(),
+            current: *id == current,
             id: id.to_string(),
             name: name.clone(),
         })
-        .collect();
-    let impersonated_by = user.impersonated_by.as_ref().map(|seen_as| {
-        let left = crate::accounts::session::IMPERSONATION_SECS - (now - seen_as.started_at).num_seconds();
-        (seen_as.admin_email.clone(), (left + 59) / 60)
-    });
-    Ok(PortalStatus {
-        banner,
-        organizations,
-        impersonated_by,
-    })
+        .collect()
 }
 
 /// Hides the trial banner for the rest of the UTC day.

@@ -3,6 +3,8 @@
 //! this use case stands above both `accounts` and `billing`, which it joins.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod flow;
 pub mod pages;
 
 pub use pages::{CheckEmailPage, SignupPage};

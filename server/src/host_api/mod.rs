@@ -5,30 +5,29 @@
 //! reads entitlements through the one guard.
 
 pub mod error;
+mod extract;
 pub mod keys;
 mod usage_routes;
 
 use crate::AppState;
-use app::catalog::domain::{Catalog, Limit};
-use app::entitlements::cache::{CachedStanding, Rendered};
+use app::catalog::domain::Limit;
+use app::entitlements::cache::Rendered;
 use app::entitlements::db::OrganizationAddress;
-use app::entitlements::domain::Allowance;
 use app::entitlements::guard::{Standing, explain, standing};
 use app::entitlements::usage::{self, BatchOutcome, RawReport};
-use app::outbound::events::{EventType, entitlements_json, record};
-use app::security::throttle::Rate;
+use app::outbound::events::entitlements_json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use error::ApiError;
-use keys::{Authenticator, Caller, authenticate};
+use extract::{Addressed, Organization, Reader, catalog};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::ops::RangeInclusive;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -51,60 +50,24 @@ fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let authenticator = Authenticator {
-        pool: &state.pool,
-        throttle_pool: &state.throttle_pool,
-        keys: &state.caches.keys,
-        throttle: &state.api_throttle,
-        rate: Rate {
-            requests: state.settings.api_requests_per_minute,
-            per_seconds: 60,
+/// A whole-number query parameter within `range`, `default` when absent.
+fn query_number<T>(
+    query: &HashMap<String, String>,
+    name: &'static str,
+    range: RangeInclusive<T>,
+    default: T,
+    rule: &'static str,
+) -> Result<T, ApiError>
+where
+    T: std::str::FromStr + PartialOrd,
+{
+    match query.get(name) {
+        None => Ok(default),
+        Some(raw) => match raw.parse::<T>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(name, rule)),
         },
-    };
-    authenticate(&authenticator, headers, state.clock.now()).await
-}
-
-/// The catalogue, with the cache generation read before it (what a cached
-/// standing resolved against it is stored under).
-async fn catalog(state: &AppState) -> Result<(Arc<Catalog>, u64), ApiError> {
-    let generation = state.caches.catalog.generation();
-    let catalog = state
-        .caches
-        .catalog
-        .get(&state.pool)
-        .await
-        .map_err(|e| ApiError::internal("loading the catalogue", e))?;
-    Ok((catalog, generation))
-}
-
-/// `{id}` is Gatehouse's id; `ext:{external_id}` is the host product's.
-fn address(raw: &str) -> Result<OrganizationAddress, ApiError> {
-    match raw.strip_prefix("ext:") {
-        Some(external) if !external.is_empty() && external.len() <= 200 => {
-            Ok(OrganizationAddress::External(external.to_owned()))
-        }
-        Some(_) => Err(ApiError::no_organization()),
-        None => Uuid::parse_str(raw)
-            .map(OrganizationAddress::Id)
-            .map_err(|_| ApiError::no_organization()),
     }
-}
-
-/// The standing of the organisation `raw_id` names, from this process's
-/// cache when it has a current one.
-async fn standing_at(
-    state: &AppState,
-    (catalog, generation): &(Arc<Catalog>, u64),
-    raw_id: &str,
-) -> Result<Arc<CachedStanding>, ApiError> {
-    let address = address(raw_id)?;
-    state
-        .caches
-        .standings
-        .standing(&state.pool, catalog, *generation, &address, state.clock.now())
-        .await?
-        .ok_or_else(ApiError::no_organization)
 }
 
 /// A request body as `T`, or the envelope's `invalid_json` without the
@@ -149,22 +112,16 @@ const MAX_PAGE: i64 = 100;
 )]
 async fn list_organizations(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
-    let limit = match query.get("limit") {
-        None => 20,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                return Err(ApiError::invalid(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_PAGE}"),
-                ));
-            }
-        },
-    };
+    let limit = query_number(
+        &query,
+        "limit",
+        1..=MAX_PAGE,
+        20,
+        "must be a whole number from 1 to 100",
+    )?;
     let after = match query.get("starting_after") {
         None => None,
         Some(raw) => Some(
@@ -172,13 +129,8 @@ async fn list_organizations(
                 .map_err(|_| ApiError::invalid("starting_after", "must be an organisation id"))?,
         ),
     };
-    let rows = app::entitlements::organizations::list(
-        &state.pool,
-        query.get("external_id").map(String::as_str),
-        after,
-        limit + 1,
-    )
-    .await?;
+    let external_id = query.get("external_id").map(String::as_str);
+    let rows = app::entitlements::organizations::list(&state.pool, external_id, after, limit + 1).await?;
     let has_more = rows.len() as i64 > limit;
     let data: Vec<Value> = rows
         .into_iter()
@@ -222,15 +174,8 @@ fn organization_json(standing: &Standing) -> Value {
     ),
     security(("api_key" = []))
 )]
-async fn get_organization(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
-    let catalog = catalog(&state).await?;
-    let cached = standing_at(&state, &catalog, &id).await?;
-    Ok(Json(organization_json(&cached.standing)).into_response())
+async fn get_organization(organization: Organization) -> Json<Value> {
+    Json(organization_json(&organization.cached.standing))
 }
 
 /// `PATCH /organizations/{id}` with `{"external_id": "..." | null}`.
@@ -255,11 +200,9 @@ async fn get_organization(
 )]
 async fn patch_organization(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    target: Addressed,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?.require_write()?;
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Patch {
@@ -281,8 +224,9 @@ async fn patch_organization(
             "must be 1 to 200 printable characters",
         ));
     }
-    let (catalog, _) = catalog(&state).await?;
-    let current = standing(&state.pool, &catalog, &address(&id)?, state.clock.now())
+    let catalog = catalog(&state).await?;
+    let now = state.clock.now();
+    let current = standing(&state.pool, &catalog, &target.address, now)
         .await?
         .ok_or_else(ApiError::no_organization)?;
     use app::entitlements::organizations::{ExternalIdError, set_external_id};
@@ -302,15 +246,15 @@ async fn patch_organization(
     }
     // This process answers its own change at once, before the notice arrives.
     state.caches.standings.invalidate(current.header.id);
-    let standing = standing(
+    let changed = standing(
         &state.pool,
         &catalog,
         &OrganizationAddress::Id(current.header.id),
-        state.clock.now(),
+        now,
     )
     .await?
     .ok_or_else(ApiError::no_organization)?;
-    Ok(Json(organization_json(&standing)).into_response())
+    Ok(Json(organization_json(&changed)).into_response())
 }
 
 /// `GET /organizations/{id}/entitlements`.
@@ -330,16 +274,10 @@ async fn patch_organization(
     ),
     security(("api_key" = []))
 )]
-async fn get_entitlements(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
-    let catalog = catalog(&state).await?;
-    let cached = standing_at(&state, &catalog, &id).await?;
+async fn get_entitlements(headers: HeaderMap, organization: Organization) -> Result<Response, ApiError> {
+    let Organization { catalog, cached, .. } = organization;
     let rendered = cached.rendered(|standing| {
-        let body = Bytes::from(entitlements_json(&catalog.0, standing).to_string());
+        let body = Bytes::from(entitlements_json(&catalog, standing).to_string());
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
         Rendered { body, etag }
     });
@@ -386,15 +324,10 @@ async fn get_entitlements(
     security(("api_key" = []))
 )]
 async fn check_entitlement(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    organization: Organization,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
-    let catalog = catalog(&state).await?;
-    let cached = standing_at(&state, &catalog, &id).await?;
-    let (standing, catalog) = (&cached.standing, &catalog.0);
+    let (standing, catalog) = (&organization.cached.standing, &*organization.catalog);
     let (outcome, subject) = match (query.get("feature"), query.get("metric")) {
         (Some(feature), None) => {
             let outcome = standing
@@ -403,12 +336,13 @@ async fn check_entitlement(
             (outcome, json!({"feature": feature}))
         }
         (None, Some(metric)) => {
-            let increment = match query.get("increment") {
-                None => 1,
-                Some(raw) => raw
-                    .parse::<u64>()
-                    .map_err(|_| ApiError::invalid("increment", "must be a whole number of 0 or more"))?,
-            };
+            let increment = query_number(
+                &query,
+                "increment",
+                0..=u64::MAX,
+                1,
+                "must be a whole number of 0 or more",
+            )?;
             let outcome = standing
                 .check_room(catalog, metric, increment)
                 .ok_or_else(|| ApiError::invalid("metric", "is not a metric of the catalogue"))?;

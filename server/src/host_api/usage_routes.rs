@@ -2,6 +2,7 @@
 //! batch, all applied or none) and reads usage with its history.
 
 use super::*;
+use app::flows::usage_reports;
 
 /// `POST /organizations/{id}/usage` with `{"reports": [...]}`.
 #[utoipa::path(
@@ -25,109 +26,72 @@ use super::*;
 )]
 pub(super) async fn post_usage(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    target: Addressed,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?.require_write()?;
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Batch {
         reports: Vec<RawReport>,
     }
     let batch: Batch = read_json(&body)?;
-    let (catalog, _) = catalog(&state).await?;
+    let catalog = catalog(&state).await?;
     let reports =
         usage::parse_batch(&catalog, batch.reports).map_err(|p| ApiError::invalid(p.field, p.message))?;
     let now = state.clock.now();
-    let address = address(&id)?;
     let mut tx = state.pool.begin().await?;
-    let before = standing(&mut *tx, &catalog, &address, now)
+    let before = standing(&mut *tx, &catalog, &target.address, now)
         .await?
         .ok_or_else(ApiError::no_organization)?;
-    let organization_id = before.header.id;
-    match usage::apply_batch(&mut tx, organization_id, &reports, now).await? {
-        BatchOutcome::Conflict { index } => Err(ApiError {
+    let outcome = usage_reports::report(&mut tx, &catalog, &state.notices(), &before, &reports, now).await?;
+    let (applied, duplicates, values) = applied_or_refused(outcome)?;
+    tx.commit().await?;
+    // This process answers its own change at once, before the notice arrives.
+    state.caches.standings.invalidate(before.header.id);
+    let usage: serde_json::Map<String, Value> = usage_reports::allowances_after(&before, &values)
+        .into_iter()
+        .map(|(metric, a)| {
+            (
+                metric,
+                json!({"used": a.used, "limit": a.limit, "remaining": a.remaining}),
+            )
+        })
+        .collect();
+    Ok(Json(json!({"applied": applied, "duplicates": duplicates, "usage": usage})).into_response())
+}
+
+/// Reports applied now, reports applied before, each metric's value after.
+type AppliedBatch = (usize, usize, Vec<(String, u64)>);
+
+/// An applied batch's counts and values, or why it was refused, naming the
+/// report (nothing of a refused batch was applied).
+fn applied_or_refused(outcome: BatchOutcome) -> Result<AppliedBatch, ApiError> {
+    Err(match outcome {
+        BatchOutcome::Applied {
+            applied,
+            duplicates,
+            values,
+        } => return Ok((applied, duplicates, values)),
+        BatchOutcome::Conflict { index } => ApiError {
             field: Some(format!("reports[{index}].id")),
             ..ApiError::new(
                 StatusCode::CONFLICT,
                 "idempotency_conflict",
                 "this report id was used before with different content; nothing in this batch was applied",
             )
-        }),
-        BatchOutcome::BelowZero { index } => Err(ApiError::invalid(
+        },
+        BatchOutcome::BelowZero { index } => ApiError::invalid(
             format!("reports[{index}].increment"),
             "would take the usage below zero; nothing in this batch was applied",
-        )),
-        BatchOutcome::TooLarge { index } => Err(ApiError::invalid(
+        ),
+        BatchOutcome::TooLarge { index } => ApiError::invalid(
             format!("reports[{index}].increment"),
             format!(
                 "would take the usage past {}; nothing in this batch was applied",
                 usage::MAX_USAGE_VALUE
             ),
-        )),
-        BatchOutcome::Applied {
-            applied,
-            duplicates,
-            values,
-        } => {
-            for (metric, value) in &values {
-                let Some(Limit::Limited(limit)) = before.entitlements.limit(metric) else {
-                    continue;
-                };
-                usage::warn_near_limit(
-                    &mut tx,
-                    &catalog,
-                    organization_id,
-                    &before.header.name,
-                    metric,
-                    (before.used(metric), *value, limit),
-                    &state.notices(),
-                    now,
-                )
-                .await?;
-                if *value >= limit && before.used(metric) < limit {
-                    // The last report of the batch on this metric is the cause.
-                    let cause = reports
-                        .iter()
-                        .rev()
-                        .find(|r| &r.metric == metric)
-                        .map(|r| r.id.clone())
-                        .unwrap_or_default();
-                    let data = json!({
-                        "organization": {"id": organization_id, "external_id": before.header.external_id, "name": before.header.name},
-                        "metric": metric, "limit": limit, "used": value,
-                    });
-                    record(
-                        &mut tx,
-                        now,
-                        EventType::UsageLimitReached,
-                        &cause,
-                        Some(organization_id),
-                        data,
-                    )
-                    .await?;
-                }
-            }
-            tx.commit().await?;
-            // This process answers its own change at once, before the notice arrives.
-            state.caches.standings.invalidate(organization_id);
-            let usage: serde_json::Map<String, Value> = values
-                .into_iter()
-                .map(|(metric, value)| {
-                    let limit = before.entitlements.limit(&metric).unwrap_or(Limit::Unlimited);
-                    let allowance = Allowance::of(limit, value);
-                    let body = json!({"used": allowance.used, "limit": allowance.limit, "remaining": allowance.remaining});
-                    (metric, body)
-                })
-                .collect();
-            Ok((
-                StatusCode::OK,
-                Json(json!({"applied": applied, "duplicates": duplicates, "usage": usage})),
-            )
-                .into_response())
-        }
-    }
+        ),
+    })
 }
 
 /// `GET /organizations/{id}/usage?days=N`: current values and the
@@ -150,21 +114,17 @@ pub(super) async fn post_usage(
 )]
 pub(super) async fn get_usage(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    organization: Organization,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
-    let days = match query.get("days") {
-        None => 30,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if (1..=366).contains(&n) => n,
-            _ => return Err(ApiError::invalid("days", "must be a whole number from 1 to 366")),
-        },
-    };
-    let catalog = catalog(&state).await?;
-    let cached = standing_at(&state, &catalog, &id).await?;
-    let (standing, catalog) = (&cached.standing, &catalog.0);
+    let days = query_number(
+        &query,
+        "days",
+        1..=366,
+        30,
+        "must be a whole number from 1 to 366",
+    )?;
+    let (standing, catalog) = (&organization.cached.standing, &*organization.catalog);
     let now = state.clock.now();
     let mut conn = state.pool.acquire().await?;
     let history = usage::snapshot_history(&mut conn, standing.header.id, now - TimeDelta::days(days)).await?;

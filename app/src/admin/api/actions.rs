@@ -6,58 +6,38 @@
 #![allow(missing_docs)]
 
 use super::*;
-
 #[cfg(feature = "ssr")]
-fn entry<'a>(
-    admin: &'a AdminScope,
-    now: chrono::DateTime<chrono::Utc>,
-    ip: &'a str,
-    action: &'a str,
-    organization_id: Uuid,
-    reason: &'a str,
-) -> AuditEntry<'a> {
-    AuditEntry {
-        at: now,
-        admin_id: admin.admin_id,
-        admin_email: &admin.email,
-        action,
-        organization_id: Some(organization_id),
-        reason: Some(reason),
-        before: None,
-        after: None,
-        client_ip: ip,
-    }
-}
+use {
+    crate::admin::audited::{Audit, AuditedAction},
+    serde_json::json,
+};
 
 /// Extends an organisation's card-free trial by 1–90 days, with a reason.
 #[server(prefix = "/api", endpoint = "admin_extend_trial")]
 pub async fn extend_trial(organization_id: String, days: String, reason: String) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
     let id = parse_id("organization_id", &organization_id)?;
     let days = domain::parse_trial_days(&days).map_err(|e| AppError::field("days", e.to_string()))?;
     let reason = checked_reason(&reason)?;
-    let mut tx = context.pool.begin().await?;
-    let cause = format!("admin:{}:extend_trial:{}", admin.admin_id, now.timestamp_micros());
-    let Some(extension) = crate::flows::trials::extend(&mut tx, id, days, &cause, now).await? else {
+    let cause = format!(
+        "admin:{}:extend_trial:{}",
+        action.admin.admin_id,
+        action.now.timestamp_micros()
+    );
+    let extended = crate::flows::trials::extend(&mut action.tx, id, days, &cause, action.now).await?;
+    let Some(extension) = extended else {
         return Err(AppError::Conflict(
             "this organisation has no card-free trial to extend; a provider's trial is extended at the provider"
                 .to_owned(),
         ));
     };
-    let ip = client_ip();
-    let mut audit = entry(&admin, now, &ip, "trial.extend", id, &reason);
-    audit.before = Some(serde_json::json!({
-        "status": extension.status_before, "trial_end": extension.trial_end_before
-    }));
-    audit.after = Some(
-        serde_json::json!({ "status": "trialing", "trial_end": extension.trial_end_after, "days": days }),
-    );
-    db::audit(&mut *tx, &audit).await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=trial"));
-    Ok(())
+    let audit = Audit::of("trial.extend").on(id).because(reason);
+    let audit = audit
+        .before(json!({ "status": extension.status_before, "trial_end": extension.trial_end_before }))
+        .after(json!({ "status": "trialing", "trial_end": extension.trial_end_after, "days": days }));
+    action
+        .commit(audit, &format!("/admin/organizations/{id}?done=trial"))
+        .await
 }
 
 /// Tells the organisation's billing contacts it was suspended (with the
@@ -66,19 +46,13 @@ pub async fn extend_trial(organization_id: String, days: String, reason: String)
 async fn tell_suspension(
     conn: &mut sqlx::PgConnection,
     context: &crate::context::AppContext,
-    brand: &crate::email::templates::Brand,
     organization_id: uuid::Uuid,
     suspended: bool,
     reason: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    // language=PostgreSQL
-    let name = sqlx::query_scalar!(
-        "select name from organization where organization_id = $1",
-        organization_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+) -> Result<(), AppError> {
+    let name = crate::accounts::db::organization_name(&mut *conn, organization_id).await?;
+    let brand = &crate::email::templates::brand()?;
     let message = if suspended {
         crate::email::templates::suspended(brand, &name, reason, &format!("{}/app", context.public_url))
     } else {
@@ -101,50 +75,35 @@ pub async fn set_suspension(
     reason: String,
     confirm: Option<String>,
 ) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
     let id = parse_id("organization_id", &organization_id)?;
-    let suspend = match suspend.as_str() {
-        "true" => true,
-        "false" => false,
-        _ => return Err(AppError::field("suspend", "say whether to suspend or reactivate")),
-    };
+    let suspend = crate::input::parse_flag(&suspend)
+        .ok_or_else(|| AppError::field("suspend", "say whether to suspend or reactivate"))?;
     // Suspending cuts every member off; reactivating only gives back.
     if suspend {
         crate::ui::danger::confirmed(confirm.as_deref())?;
     }
     let reason = checked_reason(&reason)?;
-    let mut tx = context.pool.begin().await?;
-    let before = super::db::set_suspension(&mut tx, id, suspend.then_some(reason.as_str()), now)
+    let now = action.now;
+    let before = super::db::set_suspension(&mut action.tx, id, suspend.then_some(reason.as_str()), now)
         .await?
         .ok_or(AppError::NotFound)?;
-    if before == suspend {
-        return Err(AppError::Conflict(
-            if suspend {
-                "the organisation is already suspended"
-            } else {
-                "the organisation is not suspended"
-            }
-            .to_owned(),
-        ));
-    }
-    crate::outbound::events::subscription_changed(&mut tx, id, now).await?;
-    let brand = crate::email::templates::brand()?;
-    tell_suspension(&mut tx, &context, &brand, id, suspend, &reason, now).await?;
-    let ip = client_ip();
-    let action = if suspend {
-        "organization.suspend"
-    } else {
-        "organization.reactivate"
+    let (word, already) = match suspend {
+        true => ("organization.suspend", "the organisation is already suspended"),
+        false => ("organization.reactivate", "the organisation is not suspended"),
     };
-    let mut audit = entry(&admin, now, &ip, action, id, &reason);
-    audit.before = Some(serde_json::json!({ "suspended": before }));
-    audit.after = Some(serde_json::json!({ "suspended": suspend }));
-    db::audit(&mut *tx, &audit).await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=suspension"));
-    Ok(())
+    if before == suspend {
+        return Err(AppError::Conflict(already.to_owned()));
+    }
+    crate::outbound::events::subscription_changed(&mut action.tx, id, now).await?;
+    tell_suspension(&mut action.tx, &action.context, id, suspend, &reason, now).await?;
+    let audit = Audit::of(word).on(id).because(reason);
+    let audit = audit
+        .before(json!({ "suspended": before }))
+        .after(json!({ "suspended": suspend }));
+    action
+        .commit(audit, &format!("/admin/organizations/{id}?done=suspension"))
+        .await
 }
 
 /// Sees the portal as the organisation's owner, with a reason; every request
@@ -152,35 +111,31 @@ pub async fn set_suspension(
 /// actions are refused meanwhile.
 #[server(prefix = "/api", endpoint = "admin_impersonate")]
 pub async fn impersonate(organization_id: String, reason: String) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
     let id = parse_id("organization_id", &organization_id)?;
     let reason = checked_reason(&reason)?;
-    let owner = db::owner_of(&context.pool, id).await?.ok_or_else(|| {
+    let owner = db::owner_of(&mut *action.tx, id).await?.ok_or_else(|| {
         AppError::Conflict("this organisation has no owner to see the portal as".to_owned())
     })?;
-    let ip = client_ip();
-    let mut audit = entry(&admin, now, &ip, "impersonation.start", id, &reason);
-    audit.after = Some(serde_json::json!({ "as_user": owner.to_string() }));
-    db::audit(&context.pool, &audit).await?;
-    let session = current_session().await?;
-    crate::accounts::session::start_impersonation(
-        &session,
-        crate::accounts::session::Impersonation {
-            admin_id: admin.admin_id,
-            admin_email: admin.email.clone(),
-            user_id: owner,
-            organization_id: id,
-            started_at: now,
-        },
-    )
-    .await?;
-    crate::security::redirect::redirect("/app");
+    let impersonation = crate::accounts::session::Impersonation {
+        admin_id: action.admin.admin_id,
+        admin_email: action.admin.email.clone(),
+        user_id: owner,
+        organization_id: id,
+        started_at: action.now,
+    };
+    let audit = Audit::of("impersonation.start").on(id).because(reason);
+    action
+        .commit(audit.after(json!({ "as_user": owner.to_string() })), "/app")
+        .await?;
+    crate::accounts::session::start_impersonation(&current_session().await?, impersonation).await?;
     Ok(())
 }
 
 /// Ends an impersonation and returns to the organisation in the console.
+/// Not an `AuditedAction`: the session is the organisation's owner's
+/// until this ends it, and the entry names the admin the impersonation
+/// recorded.
 #[server(prefix = "/api", endpoint = "admin_stop_impersonating")]
 pub async fn stop_impersonating() -> Result<(), AppError> {
     let context = app_context()?;
@@ -221,43 +176,35 @@ pub async fn add_override(
     expires: String,
     reason: String,
 ) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
-    let context = app_context()?;
-    let catalog_cache = crate::catalog::cache::catalog_cache()?;
-    let now = context.clock.now();
+    let mut action = AuditedAction::begin().await?;
+    let now = action.now;
     let id = parse_id("organization_id", &organization_id)?;
     let reason = checked_reason(&reason)?;
-    let catalog = catalog_cache.get(&context.pool).await?;
-    let known = domain::KnownKeys {
-        features: catalog.features().map(|f| f.key.as_str()).collect(),
-        metrics: catalog.metrics.iter().map(|m| m.key.as_str()).collect(),
-        tiers: catalog.tiers.iter().map(|t| t.key.as_str()).collect(),
-    };
-    let input = domain::parse_override(&kind, &key, &value, &known).map_err(|e| {
-        let field = match e {
-            domain::OverrideError::Kind => "kind",
-            domain::OverrideError::UnknownKey(_) => "key",
-            _ => "value",
-        };
-        AppError::field(field, e.to_string())
-    })?;
+    let catalog = crate::catalog::cache::catalog_cache()?
+        .get(&action.context.pool)
+        .await?;
+    let input = domain::parse_override(&kind, &key, &value, &domain::KnownKeys::of(&catalog))
+        .map_err(|e| AppError::field(e.field(), e.to_string()))?;
     let expires_at =
         domain::parse_expiry(&expires, now).map_err(|e| AppError::field("expires", e.to_string()))?;
-    let mut tx = context.pool.begin().await?;
-    let override_id = db::add_override(&mut tx, id, &input, expires_at, &reason, &admin.email, now)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    crate::outbound::events::subscription_changed(&mut tx, id, now).await?;
-    let ip = client_ip();
-    let mut audit = entry(&admin, now, &ip, "override.add", id, &reason);
-    audit.after = Some(serde_json::json!({
+    let added = db::add_override(
+        &mut action.tx,
+        id,
+        &input,
+        expires_at,
+        &reason,
+        &action.admin.email,
+        now,
+    );
+    let override_id = added.await?.ok_or(AppError::NotFound)?;
+    crate::outbound::events::subscription_changed(&mut action.tx, id, now).await?;
+    let audit = Audit::of("override.add").on(id).because(reason).after(json!({
         "override": override_id.to_string(), "kind": kind, "key": key.trim(), "value": value.trim(),
         "expires_at": expires_at,
     }));
-    db::audit(&mut *tx, &audit).await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=override"));
-    Ok(())
+    action
+        .commit(audit, &format!("/admin/organizations/{id}?done=override"))
+        .await
 }
 
 /// Ends an override early, with a reason (the row stays, marked removed).
@@ -268,23 +215,20 @@ pub async fn remove_override(
     reason: String,
     confirm: Option<String>,
 ) -> Result<(), AppError> {
-    let admin = session::require_admin().await?;
+    let mut action = AuditedAction::begin().await?;
     crate::ui::danger::confirmed(confirm.as_deref())?;
-    let context = app_context()?;
-    let now = context.clock.now();
     let id = parse_id("organization_id", &organization_id)?;
     let override_id = Uuid::parse_str(override_id.trim()).map_err(|_| AppError::NotFound)?;
     let reason = checked_reason(&reason)?;
-    let mut tx = context.pool.begin().await?;
-    let removed = db::remove_override(&mut tx, id, override_id, now)
+    let removed = db::remove_override(&mut action.tx, id, override_id, action.now)
         .await?
         .ok_or(AppError::NotFound)?;
-    crate::outbound::events::subscription_changed(&mut tx, id, now).await?;
-    let ip = client_ip();
-    let mut audit = entry(&admin, now, &ip, "override.remove", id, &reason);
-    audit.before = Some(removed);
-    db::audit(&mut *tx, &audit).await?;
-    tx.commit().await?;
-    crate::security::redirect::redirect(&format!("/admin/organizations/{id}?done=override"));
-    Ok(())
+    crate::outbound::events::subscription_changed(&mut action.tx, id, action.now).await?;
+    let audit = Audit::of("override.remove")
+        .on(id)
+        .because(reason)
+        .before(removed);
+    action
+        .commit(audit, &format!("/admin/organizations/{id}?done=override"))
+        .await
 }

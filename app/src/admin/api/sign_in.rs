@@ -17,37 +17,17 @@ pub async fn admin_log_in(email: String, password: String) -> Result<(), AppErro
     let email = email.trim().to_lowercase();
     // Every attempt is counted before it is checked (one statement each), so
     // simultaneous guesses spend the budgets instead of racing them.
-    let ip = client_ip();
-    throttle(
-        &context.pool,
-        now,
-        &format!("admin_login:ip:{ip}"),
-        rates::LOGIN_PER_IP,
-    )
-    .await?;
-    throttle(
-        &context.pool,
-        now,
-        &format!("admin_login:account:{email}:ip:{ip}"),
+    throttle_client(&context, "admin_login", rates::LOGIN_PER_IP).await?;
+    throttle_client(
+        &context,
+        &format!("admin_login:account:{email}"),
         rates::LOGIN_PER_ACCOUNT_AND_IP,
     )
     .await?;
     let credentials = db::admin_credentials(&context.pool, &email).await?;
     // The account-wide budget, which a campaign from many addresses can
     // spend, is not asked of a device the admin proved the second factor on.
-    let known_device = match (&credentials, known_device::token()) {
-        (Some(credentials), Some(token)) => {
-            db::is_known_device(
-                &context.pool,
-                credentials.admin_id,
-                &token_hash(&token),
-                now - known_device::LIFETIME,
-            )
-            .await?
-        }
-        _ => false,
-    };
-    if !known_device {
+    if !on_known_device(&context, credentials.as_ref().map(|c| c.admin_id)).await? {
         let failures = format!("admin_login:failures:{email}");
         throttle(&context.pool, now, &failures, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
     }
@@ -58,15 +38,28 @@ pub async fn admin_log_in(email: String, password: String) -> Result<(), AppErro
     };
     let session = current_session().await?;
     session::start(&session, credentials.admin_id, credentials.auth_version, now).await?;
-    let enrolled = db::admin_by_id(&context.pool, credentials.admin_id)
-        .await?
-        .is_some_and(|a| a.enrolled);
+    let admin = db::admin_by_id(&context.pool, credentials.admin_id).await?;
+    let enrolled = admin.is_some_and(|a| a.enrolled);
     crate::security::redirect::redirect(if enrolled {
         "/admin/verify"
     } else {
         "/admin/enroll"
     });
     Ok(())
+}
+
+/// Whether this browser carries a device token `admin_id` proved the second
+/// factor on within its lifetime.
+#[cfg(feature = "ssr")]
+async fn on_known_device(
+    context: &crate::context::AppContext,
+    admin_id: Option<Uuid>,
+) -> Result<bool, AppError> {
+    let (Some(admin_id), Some(token)) = (admin_id, known_device::token()) else {
+        return Ok(false);
+    };
+    let since = context.clock.now() - known_device::LIFETIME;
+    Ok(db::is_known_device(&context.pool, admin_id, &token_hash(&token), since).await?)
 }
 
 /// The secret to enrol, as a QR code (the same one until confirmed).
@@ -93,13 +86,8 @@ pub async fn admin_confirm_enrolment(code: String) -> Result<(), AppError> {
     let context = app_context()?;
     let now = context.clock.now();
     let pending = session::require_pending().await?;
-    throttle(
-        &context.pool,
-        now,
-        &format!("admin_code:{}", pending.admin_id),
-        rates::LOGIN_FAILURES_PER_ACCOUNT,
-    )
-    .await?;
+    let attempts = format!("admin_code:{}", pending.admin_id);
+    throttle(&context.pool, now, &attempts, rates::LOGIN_FAILURES_PER_ACCOUNT).await?;
     let Some((secret, false)) = db::totp_secret(&context.pool, pending.admin_id).await? else {
         return Err(AppError::Conflict(
             "a second factor is already enrolled; sign in with it".to_owned(),
@@ -111,17 +99,7 @@ pub async fn admin_confirm_enrolment(code: String) -> Result<(), AppError> {
             "that code is not the one your app shows now",
         ));
     };
-    let codes: Vec<String> = (0..RECOVERY_CODES)
-        .map(|_| {
-            let mut random = [0u8; 10];
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
-            domain::format_recovery_code(&random)
-        })
-        .collect();
-    let hashes: Vec<Vec<u8>> = codes
-        .iter()
-        .map(|c| token_hash(&domain::normalise_code(c)))
-        .collect();
+    let (codes, hashes) = fresh_recovery_codes();
     let mut tx = context.pool.begin().await?;
     if !db::use_totp_step(&mut tx, pending.admin_id, step).await?
         || !db::confirm_enrolment(&mut tx, pending.admin_id, &hashes, now).await?
@@ -131,27 +109,56 @@ pub async fn admin_confirm_enrolment(code: String) -> Result<(), AppError> {
             "that code was already used; wait for the next one",
         ));
     }
-    db::audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: pending.admin_id,
-            admin_email: &pending.email,
-            action: "admin.enrol_second_factor",
-            organization_id: None,
-            reason: None,
-            before: None,
-            after: None,
-            client_ip: &client_ip(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    remember_this_device(&context, pending.admin_id, now).await?;
-    let session = current_session().await?;
-    session::complete(&session, now).await?;
-    session::keep_fresh_codes(&session, codes).await?;
+    second_factor_proved(tx, &context, &pending, "admin.enrol_second_factor", None).await?;
+    session::keep_fresh_codes(&current_session().await?, codes).await?;
     crate::security::redirect::redirect("/admin/recovery-codes");
+    Ok(())
+}
+
+/// New recovery codes, as shown once, and their hashes, as stored.
+#[cfg(feature = "ssr")]
+fn fresh_recovery_codes() -> (Vec<String>, Vec<Vec<u8>>) {
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| {
+            let mut random = [0u8; 10];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+            domain::format_recovery_code(&random)
+        })
+        .collect();
+    let hashes = codes
+        .iter()
+        .map(|c| token_hash(&domain::normalise_code(c)))
+        .collect();
+    (codes, hashes)
+}
+
+/// The end of a second-factor step: its audit entry committed with what
+/// the step wrote in `tx`, this browser remembered, the session complete.
+#[cfg(feature = "ssr")]
+async fn second_factor_proved(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    context: &crate::context::AppContext,
+    pending: &session::PendingAdmin,
+    action: &str,
+    after: Option<serde_json::Value>,
+) -> Result<(), AppError> {
+    let now = context.clock.now();
+    let client_ip = client_ip();
+    let entry = AuditEntry {
+        at: now,
+        admin_id: pending.admin_id,
+        admin_email: &pending.email,
+        action,
+        organization_id: None,
+        reason: None,
+        before: None,
+        after,
+        client_ip: &client_ip,
+    };
+    db::audit(&mut *tx, &entry).await?;
+    tx.commit().await?;
+    remember_this_device(context, pending.admin_id, now).await?;
+    session::complete(&current_session().await?, now).await?;
     Ok(())
 }
 
@@ -170,48 +177,39 @@ pub async fn admin_verify(code: String) -> Result<(), AppError> {
         return Ok(());
     };
     let mut tx = context.pool.begin().await?;
-    let method = if domain::looks_like_totp(&code) {
-        let step = totp::accepted_step(&secret, &pending.email, &code, now, None);
-        match step {
-            Some(step) if db::use_totp_step(&mut tx, pending.admin_id, step).await? => "authenticator app",
-            _ => "",
-        }
-    } else {
-        let hash = token_hash(&domain::normalise_code(&code));
-        if db::use_recovery_code(&mut tx, pending.admin_id, &hash, now).await? {
-            "recovery code"
-        } else {
-            ""
-        }
-    };
-    if method.is_empty() {
-        drop(tx);
+    let Some(method) = use_second_factor(&mut tx, &pending, &secret, &code, now).await? else {
         return Err(AppError::field(
             "code",
             "that code is not valid (a code works once)",
         ));
-    }
-    db::audit(
-        &mut *tx,
-        &AuditEntry {
-            at: now,
-            admin_id: pending.admin_id,
-            admin_email: &pending.email,
-            action: "admin.sign_in",
-            organization_id: None,
-            reason: None,
-            before: None,
-            after: Some(serde_json::json!({ "second_factor": method })),
-            client_ip: &client_ip(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    remember_this_device(&context, pending.admin_id, now).await?;
-    let session = current_session().await?;
-    session::complete(&session, now).await?;
+    };
+    let after = serde_json::json!({ "second_factor": method });
+    second_factor_proved(tx, &context, &pending, "admin.sign_in", Some(after)).await?;
     crate::security::redirect::redirect("/admin");
     Ok(())
+}
+
+/// Uses `code` up, a code from the app or a recovery code, and says which;
+/// `None` when it is neither (or was used before).
+#[cfg(feature = "ssr")]
+async fn use_second_factor(
+    conn: &mut sqlx::PgConnection,
+    pending: &session::PendingAdmin,
+    secret: &[u8],
+    code: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<&'static str>, AppError> {
+    if domain::looks_like_totp(code) {
+        let step = totp::accepted_step(secret, &pending.email, code, now, None);
+        let used = match step {
+            Some(step) => db::use_totp_step(conn, pending.admin_id, step).await?,
+            None => false,
+        };
+        return Ok(used.then_some("authenticator app"));
+    }
+    let hash = token_hash(&domain::normalise_code(code));
+    let used = db::use_recovery_code(conn, pending.admin_id, &hash, now).await?;
+    Ok(used.then_some("recovery code"))
 }
 
 /// Marks this browser as a device the admin proved the second factor on.

@@ -19,61 +19,84 @@ pub async fn start_checkout(
     let (user, scope) = require_billing_manager().await?;
     let context = app_context()?;
     let billing = crate::billing::context::billing_context()?;
-    let catalog_cache = crate::catalog::cache::catalog_cache()?;
-    let catalog = catalog_cache.get(&context.pool).await?;
+    let catalog = crate::catalog::cache::catalog_cache()?.get(&context.pool).await?;
     let choice = read_choice(&catalog, &tier, &cycle, &add_ons)?;
     let request_id = idempotency_token(&request_id)?;
     let organization_id = scope.organization_id();
     let row = db::billing_row(&context.pool, &scope).await?;
     if row.as_ref().is_some_and(db::BillingRow::has_live_subscription) {
-        return Err(AppError::Conflict(
-            "you already have a subscription; change its plan from the billing page".into(),
-        ));
+        return Err(AppError::Conflict(SUBSCRIBED.into()));
     }
     let users = db::users_counted(&context.pool, &scope, context.clock.now()).await?;
     check_seats(&catalog, &choice, users).map_err(|error| AppError::field("tier", error.to_string()))?;
-    let provider = billing.provider.clone();
-    let customer_id = match db::customer_of(&context.pool, organization_id, provider.name()).await? {
-        Some(id) => id,
-        None => {
-            let organization_name =
-                crate::accounts::db::organization_name(&context.pool, organization_id).await?;
-            let id = provider
-                .create_customer(
-                    &organization_id.to_string(),
-                    &organization_name,
-                    &user.email,
-                    &format!("customer:{organization_id}"),
-                )
-                .await
-                .map_err(provider_error)?;
-            db::link_customer(&context.pool, organization_id, provider.name(), &id, &user.email).await?;
-            id
-        }
+    let customer_id = provider_customer(&context, organization_id, &user.email).await?;
+    let trial_end = trial_carried_over(row.as_ref(), context.clock.unix());
+    let request = CheckoutRequest {
+        items: choice.items(),
+        trial_end,
+        ..checkout_request(&context.public_url, organization_id, request_id, customer_id)
     };
-    let now = context.clock.unix();
-    let trial_end = row
-        .as_ref()
-        .filter(|r| r.status == SubscriptionStatus::Trialing)
-        .and_then(|r| r.trial_end)
-        .filter(|end| *end > now + 3600);
-    let redirect = provider
-        .create_checkout(&CheckoutRequest {
-            customer_id,
-            items: choice.items(),
-            trial_end,
-            success_url: format!(
-                "{}/app/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
-                context.public_url
-            ),
-            cancel_url: format!("{}/pricing?checkout=canceled", context.public_url),
-            organization_id: organization_id.to_string(),
-            idempotency_key: format!("checkout:{organization_id}:{request_id}"),
-        })
+    let redirect = billing
+        .provider
+        .create_checkout(&request)
         .await
         .map_err(provider_error)?;
     crate::security::redirect::redirect(&redirect.url);
     Ok(())
+}
+
+#[cfg(feature = "ssr")]
+const SUBSCRIBED: &str = "you already have a subscription; change its plan from the billing page";
+
+/// The trial's end a checkout keeps (so its remaining days carry over):
+/// a card-free trial's, when more than an hour of it is left.
+#[cfg(feature = "ssr")]
+fn trial_carried_over(row: Option<&db::BillingRow>, now: i64) -> Option<i64> {
+    row.filter(|r| r.status == SubscriptionStatus::Trialing)
+        .and_then(|r| r.trial_end)
+        .filter(|end| *end > now + 3600)
+}
+
+/// A checkout for the organisation's customer, coming back to the billing
+/// page (or the pricing page, cancelled), idempotent per form.
+#[cfg(feature = "ssr")]
+fn checkout_request(
+    public_url: &str,
+    organization_id: Uuid,
+    request_id: Uuid,
+    customer_id: String,
+) -> CheckoutRequest {
+    CheckoutRequest {
+        customer_id,
+        items: Vec::new(),
+        trial_end: None,
+        success_url: format!("{public_url}/app/billing/success?session_id={{CHECKOUT_SESSION_ID}}"),
+        cancel_url: format!("{public_url}/pricing?checkout=canceled"),
+        organization_id: organization_id.to_string(),
+        idempotency_key: format!("checkout:{organization_id}:{request_id}"),
+    }
+}
+
+/// The organisation's customer at the provider: the linked one, or one
+/// created now (idempotently, by organisation) and linked before checkout.
+#[cfg(feature = "ssr")]
+async fn provider_customer(
+    context: &AppContext,
+    organization_id: Uuid,
+    email: &str,
+) -> Result<String, AppError> {
+    let provider = &crate::billing::context::billing_context()?.provider;
+    if let Some(id) = db::customer_of(&context.pool, organization_id, provider.name()).await? {
+        return Ok(id);
+    }
+    let name = crate::accounts::db::organization_name(&context.pool, organization_id).await?;
+    let key = format!("customer:{organization_id}");
+    let created = provider
+        .create_customer(&organization_id.to_string(), &name, email, &key)
+        .await;
+    let id = created.map_err(provider_error)?;
+    db::link_customer(&context.pool, organization_id, provider.name(), &id, email).await?;
+    Ok(id)
 }
 
 /// The success page's check: re-reads the session and its subscription from

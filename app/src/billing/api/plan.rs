@@ -23,50 +23,66 @@ pub async fn preview_plan_change(
     let (row, subscription_id, current) = linked_subscription(&context, &scope).await?;
     let users = db::users_counted(&context.pool, &scope, context.clock.now()).await?;
     let timing = plan_change(&catalog, &current, &target, users).map_err(plan_change_error)?;
-    let (amount_due, credit, charge, currency) = match timing {
-        ChangeTiming::AtPeriodEnd => (0, 0, 0, catalog.currency.code().to_owned()),
+    let proration = match timing {
+        ChangeTiming::AtPeriodEnd => None,
         ChangeTiming::Immediately => {
-            let preview = billing
-                .provider
-                .preview_change(&subscription_id, &target.items())
-                .await
-                .map_err(provider_error)?;
-            (
-                preview.proration.amount_due,
-                preview.proration.credit,
-                preview.proration.charge,
-                preview.currency,
-            )
+            let items = target.items();
+            let preview = billing.provider.preview_change(&subscription_id, &items).await;
+            let preview = preview.map_err(provider_error)?;
+            Some((preview.proration, preview.currency))
         }
     };
+    Ok(preview_view(
+        &catalog,
+        (&current, &target),
+        proration,
+        row.current_period_end,
+    ))
+}
+
+/// The preview as the page shows it: from and to in words, what is due now
+/// (nothing for a change at the period's end) and from when.
+#[cfg(feature = "ssr")]
+fn preview_view(
+    catalog: &Catalog,
+    (current, target): (&PlanChoice, &PlanChoice),
+    proration: Option<(super::super::domain::ProrationLines, String)>,
+    period_end: Option<i64>,
+) -> ChangePreviewView {
     let name = |choice: &PlanChoice| {
-        let extras = choice.add_on_names(&catalog);
-        let mut text = format!("{}, billed {}", choice.tier_name(&catalog), choice.cycle.as_str());
+        let extras = choice.add_on_names(catalog);
+        let mut text = format!("{}, billed {}", choice.tier_name(catalog), choice.cycle.as_str());
         if !extras.is_empty() {
             text.push_str(&format!(", with {}", extras.join(", ")));
         }
         text
     };
-    Ok(ChangePreviewView {
+    let immediate = proration.is_some();
+    let (amounts, currency) = match proration {
+        Some((p, currency)) => ((p.amount_due, p.credit, p.charge), currency),
+        None => ((0, 0, 0), catalog.currency.code().to_owned()),
+    };
+    ChangePreviewView {
         tier: target.tier.clone(),
         cycle: target.cycle.as_str().to_owned(),
         add_ons: target.add_ons.iter().map(|(k, q)| (k.clone(), *q)).collect(),
-        from: name(&current),
-        to: name(&target),
-        immediate: timing == ChangeTiming::Immediately,
-        amount_due: Money::display_minor(amount_due, &currency),
-        credit: Money::display_minor(credit, &currency),
-        charge: Money::display_minor(charge, &currency),
+        from: name(current),
+        to: name(target),
+        immediate,
+        amount_due: Money::display_minor(amounts.0, &currency),
+        credit: Money::display_minor(amounts.1, &currency),
+        charge: Money::display_minor(amounts.2, &currency),
         new_period_price: target
-            .period_amount(&catalog)
+            .period_amount(catalog)
             .map(|amount| Money::new(amount, catalog.currency).display_exact())
             .unwrap_or_default(),
-        effective_on: match timing {
-            ChangeTiming::Immediately => "today".into(),
-            ChangeTiming::AtPeriodEnd => row.current_period_end.map(date).unwrap_or_default(),
+        effective_on: if immediate {
+            "today".into()
+        } else {
+            period_end.map(date).unwrap_or_default()
         },
         request_id: Uuid::new_v4().to_string(),
-    })
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -151,24 +167,16 @@ pub async fn set_cancellation(cancel: String, request_id: String) -> Result<(), 
 /// Sends the customer to the provider's page for payment methods.
 #[server(prefix = "/api", endpoint = "payment_methods")]
 pub async fn payment_methods(request_id: String) -> Result<(), AppError> {
+    const NO_CUSTOMER: &str = "subscribe first: there is no payment method to manage yet";
     let (_, scope) = require_billing_manager().await?;
     let request_id = idempotency_token(&request_id)?;
     let context = app_context()?;
-    let billing = crate::billing::context::billing_context()?;
-    let customer = db::customer_of(&context.pool, scope.organization_id(), billing.provider.name())
-        .await?
-        .ok_or_else(|| {
-            AppError::Conflict("subscribe first: there is no payment method to manage yet".into())
-        })?;
-    let url = billing
-        .provider
-        .payment_methods_url(
-            &customer,
-            &format!("{}/app/billing", context.public_url),
-            &format!("portal:{customer}:{request_id}"),
-        )
-        .await
-        .map_err(provider_error)?;
-    crate::security::redirect::redirect(&url);
+    let provider = &crate::billing::context::billing_context()?.provider;
+    let customer = db::customer_of(&context.pool, scope.organization_id(), provider.name()).await?;
+    let customer = customer.ok_or_else(|| AppError::Conflict(NO_CUSTOMER.into()))?;
+    let back = format!("{}/app/billing", context.public_url);
+    let key = format!("portal:{customer}:{request_id}");
+    let page = provider.payment_methods_url(&customer, &back, &key).await;
+    crate::security::redirect::redirect(&page.map_err(provider_error)?);
     Ok(())
 }

@@ -101,12 +101,7 @@ pub async fn sandbox_end_period() -> Result<(), AppError> {
 /// the same step the runner's sweep takes.
 #[server(prefix = "/api", endpoint = "sandbox_skip_grace")]
 pub async fn sandbox_skip_grace() -> Result<(), AppError> {
-    let (_, scope) = require_billing_manager().await?;
-    let context = app_context()?;
-    let billing = crate::billing::context::billing_context()?;
-    if billing.sandbox.is_none() {
-        return Err(AppError::NotFound);
-    }
+    let (scope, context) = require_sandbox().await?;
     let now = context.clock.now();
     let mut tx = context.pool.begin().await?;
     let grace_days = crate::catalog::db::load_catalog(&mut tx)
@@ -135,21 +130,11 @@ pub async fn sandbox_skip_grace() -> Result<(), AppError> {
 /// (without a subscription the account is paused until a plan is chosen).
 #[server(prefix = "/api", endpoint = "sandbox_end_trial")]
 pub async fn sandbox_end_trial() -> Result<(), AppError> {
-    let (_, scope) = require_billing_manager().await?;
-    let context = app_context()?;
-    let billing = crate::billing::context::billing_context()?;
-    if billing.sandbox.is_none() {
-        return Err(AppError::NotFound);
-    }
+    let (scope, context) = require_sandbox().await?;
     let mut tx = context.pool.begin().await?;
-    let ended = crate::flows::trials::end_now(
-        &mut tx,
-        scope.organization_id(),
-        &crate::billing::trials::Notices::of_request(&context)?,
-        context.clock.now(),
-    )
-    .await?;
-    if !ended {
+    let notices = crate::billing::trials::Notices::of_request(&context)?;
+    if !crate::flows::trials::end_now(&mut tx, scope.organization_id(), &notices, context.clock.now()).await?
+    {
         return Err(AppError::Conflict("There is no running trial to end.".into()));
     }
     tx.commit().await?;
@@ -161,12 +146,7 @@ pub async fn sandbox_end_trial() -> Result<(), AppError> {
 /// the rest had passed.
 #[server(prefix = "/api", endpoint = "sandbox_trial_days_left")]
 pub async fn sandbox_trial_days_left(days: String) -> Result<(), AppError> {
-    let (_, scope) = require_billing_manager().await?;
-    let context = app_context()?;
-    let billing = crate::billing::context::billing_context()?;
-    if billing.sandbox.is_none() {
-        return Err(AppError::NotFound);
-    }
+    let (scope, context) = require_sandbox().await?;
     let days = days
         .trim()
         .parse::<u32>()
@@ -183,4 +163,16 @@ pub async fn sandbox_trial_days_left(days: String) -> Result<(), AppError> {
     tx.commit().await?;
     crate::security::redirect::redirect("/app/billing?trial_moved=1");
     Ok(())
+}
+
+/// The caller, who may spend the organisation's money, and the request's
+/// context; 404 when this Gatehouse runs without the sandbox (its controls
+/// exist in test mode only).
+#[cfg(feature = "ssr")]
+async fn require_sandbox() -> Result<(crate::accounts::session::TenantScope, AppContext), AppError> {
+    let (_, scope) = require_billing_manager().await?;
+    if crate::billing::context::billing_context()?.sandbox.is_none() {
+        return Err(AppError::NotFound);
+    }
+    Ok((scope, app_context()?))
 }

@@ -15,7 +15,6 @@ pub fn ChangePlanPage() -> impl IntoView {
     let preview = OnceResource::new(preview_plan_change(tier.clone(), cycle.clone(), add_ons.clone()));
     view! {
         <Title text=format!("Change plan — {product}") />
-        <PortalNav current="/app/billing" />
         <main id="main" class="mx-auto max-w-3xl space-y-6 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Change plan"</h1>
             <FormSummary feedback=feedback.clone() />

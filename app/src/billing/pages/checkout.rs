@@ -10,7 +10,6 @@ pub fn CheckoutSuccessPage() -> impl IntoView {
     let outcome = OnceResource::new(checkout_result(session_id));
     view! {
         <Title text=format!("Subscription — {product}") />
-        <PortalNav current="/app/billing" />
         <main id="main" class="mx-auto max-w-3xl space-y-6 px-4 py-10">
             <Suspense fallback=|| view! { <p>"Checking your payment…"</p> }>
                 {

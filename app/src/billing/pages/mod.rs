@@ -6,7 +6,7 @@
 use crate::billing::api::{checkout_result, get_invoice, get_sandbox_checkout, preview_plan_change};
 use crate::billing::domain::SubscriptionStatus;
 use crate::billing::{BillingView, ChangePreviewView, InvoiceView, SandboxCheckoutView};
-use crate::portal::frame::{PortalNav, portal_outcome};
+use crate::portal::frame::portal_outcome;
 use crate::ui::form::{FormFeedback, FormSummary, TextField};
 use crate::ui::product_name;
 use leptos::prelude::*;

@@ -101,7 +101,6 @@ pub fn SandboxCardPage() -> impl IntoView {
     let feedback = FormFeedback::from_address();
     view! {
         <Title text=format!("Payment method — {product}") />
-        <PortalNav current="/app/billing" />
         <main id="main" class="mx-auto max-w-xl space-y-6 px-4 py-10">
             <h1 class="text-3xl font-bold tracking-tight">"Payment method"</h1>
             <TestModeBanner />

@@ -366,6 +366,19 @@ pub enum RetryRefused {
     NotDead(i64, String),
 }
 
+/// A job's kind and the item its payload names (`{"item": id}`), if it
+/// names one.
+pub async fn job_item(conn: &mut PgConnection, job_id: i64) -> Result<Option<(String, Uuid)>, sqlx::Error> {
+    // language=PostgreSQL
+    let job = sqlx::query!(
+        "select kind, payload ->> 'item' as item from job where job_id = $1",
+        job_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(job.and_then(|job| Some((job.kind, Uuid::parse_str(&job.item?).ok()?))))
+}
+
 /// Queues a dead job again, now, with a fresh set of attempts.
 pub async fn retry_dead(
     conn: &mut PgConnection,
