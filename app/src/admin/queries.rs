@@ -3,6 +3,7 @@
 use super::views::{
     AuditList, AuditRow, LedgerRow, MemberRow, OrganizationDetail, OrganizationList, OrganizationRow,
 };
+use crate::billing::domain::SubscriptionStatus;
 use crate::catalog::money::Money;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -249,7 +250,10 @@ pub async fn organization_detail(
         s.provider.is_none()
             && s.import_key.is_none()
             && s.trial_end.is_some()
-            && matches!(s.status.as_str(), "trialing" | "paused")
+            && matches!(
+                SubscriptionStatus::parse(&s.status),
+                Some(SubscriptionStatus::Trialing | SubscriptionStatus::Paused)
+            )
     });
     let subscription = subscription.map(|s| {
         let mut facts = vec![

@@ -13,6 +13,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
+use crate::runner::domain::JobState;
+#[cfg(feature = "ssr")]
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// One worker's record.
@@ -369,10 +371,10 @@ fn run_line(r: crate::runner::db::RunRow) -> RunLine {
         worker: r.worker,
         started: super::ops::time(r.started_at),
         took: r.finished_at.map_or_else(
-            || "running".to_owned(),
+            || JobState::Running.as_str().to_owned(),
             |end| format!("{} ms", (end - r.started_at).num_milliseconds().max(0)),
         ),
-        outcome: r.outcome.unwrap_or_else(|| "running".to_owned()),
+        outcome: r.outcome.unwrap_or_else(|| JobState::Running.as_str().to_owned()),
         error: r.error,
     }
 }
@@ -442,8 +444,8 @@ pub async fn retry_job(id: String, reason: String) -> Result<(), AppError> {
     }
     let audit = Audit::of("job.retry")
         .because(reason)
-        .before(serde_json::json!({ "job": job_id, "state": "dead" }))
-        .after(serde_json::json!({ "job": job_id, "state": "queued" }));
+        .before(serde_json::json!({ "job": job_id, "state": JobState::Dead.as_str() }))
+        .after(serde_json::json!({ "job": job_id, "state": JobState::Queued.as_str() }));
     action.commit(audit, "/admin/work?done=retry").await
 }
 

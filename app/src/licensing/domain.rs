@@ -3,6 +3,7 @@
 //! and period, a suspension) and the licence's own admin actions, never
 //! from a second set of rules; and the codes a check-in answers with.
 
+use crate::billing::domain::SubscriptionStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -92,15 +93,18 @@ pub fn standing(facts: &LicenseFacts, now: DateTime<Utc>) -> LicenseStanding {
     let expires_at = facts
         .extended_until
         .map_or(billed_until, |until| until.max(billed_until));
-    let status = facts.subscription_status.as_deref();
-    let past_due = matches!(status, Some("past_due"));
-    let renews = matches!(status, Some("active" | "trialing" | "past_due"))
+    use crate::billing::domain::SubscriptionStatus::{Active, PastDue, Paused, Trialing};
+    let status = facts
+        .subscription_status
+        .as_deref()
+        .and_then(SubscriptionStatus::parse);
+    let past_due = matches!(status, Some(PastDue));
+    let renews = matches!(status, Some(Active | Trialing | PastDue))
         && !facts.cancel_at_period_end
         && expires_at == billed_until;
     let code = if facts.revoked_at.is_some() {
         ValidationCode::Revoked
-    } else if facts.suspended_at.is_some() || facts.organization_suspended || matches!(status, Some("paused"))
-    {
+    } else if facts.suspended_at.is_some() || facts.organization_suspended || matches!(status, Some(Paused)) {
         ValidationCode::Suspended
     } else if now > expires_at {
         ValidationCode::Expired

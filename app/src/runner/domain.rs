@@ -92,6 +92,21 @@ impl JobState {
     }
 }
 
+crate::stored_words! {
+    /// How one attempt of a job ended (the `job_run.outcome` column; a
+    /// running attempt has none yet).
+    pub enum RunOutcome {
+        /// It did its work.
+        Succeeded => "succeeded",
+        /// It failed and the job will be tried again.
+        Failed => "failed",
+        /// Its worker lost the lease before it finished.
+        LeaseLost => "lease_lost",
+        /// It failed its last attempt.
+        Dead => "dead",
+    }
+}
+
 /// What a schedule does with periods that passed while no process ran it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CatchUp {

@@ -7,7 +7,7 @@ use app::billing::domain::{InvoiceStatus, ProviderEventStatus, SandboxCheckoutSt
 use app::email::EmailStatus;
 use app::entitlements::domain::OverrideKind;
 use app::outbound::DeliveryState;
-use app::runner::domain::JobState;
+use app::runner::domain::{JobState, RunOutcome};
 use sqlx::PgPool;
 use std::collections::BTreeSet;
 
@@ -38,7 +38,7 @@ fn words<'a>(all: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn every_status_type_holds_exactly_the_words_its_column_allows(pool: PgPool) {
-    let columns: [(&str, &str, BTreeSet<String>); 9] = [
+    let columns: [(&str, &str, BTreeSet<String>); 10] = [
         (
             "subscription",
             "status",
@@ -70,6 +70,11 @@ async fn every_status_type_holds_exactly_the_words_its_column_allows(pool: PgPoo
             words(DeliveryState::ALL.iter().map(|s| s.as_str())),
         ),
         ("job", "state", words(JobState::ALL.iter().map(|s| s.as_str()))),
+        (
+            "job_run",
+            "outcome",
+            words(RunOutcome::ALL.iter().map(|s| s.as_str())),
+        ),
         (
             "collection_case",
             "state",

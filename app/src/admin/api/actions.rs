@@ -34,7 +34,7 @@ pub async fn extend_trial(organization_id: String, days: String, reason: String)
     let audit = Audit::of("trial.extend").on(id).because(reason);
     let audit = audit
         .before(json!({ "status": extension.status_before, "trial_end": extension.trial_end_before }))
-        .after(json!({ "status": "trialing", "trial_end": extension.trial_end_after, "days": days }));
+        .after(json!({ "status": crate::billing::domain::SubscriptionStatus::Trialing.as_str(), "trial_end": extension.trial_end_after, "days": days }));
     action
         .commit(audit, &format!("/admin/organizations/{id}?done=trial"))
         .await

@@ -5,6 +5,7 @@ use super::super::api::{get_dashboard, get_organization, list_audit, list_organi
 use super::super::views::{AuditRow, OrganizationDetail};
 use super::frame::{AdminNav, INPUT, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::admin::words::words;
+use crate::billing::domain::SubscriptionStatus;
 use crate::email::EmailStatus;
 use crate::ui::danger::{ConfirmDanger, RowDangerAction};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
@@ -64,15 +65,16 @@ pub fn AdminDashboardPage() -> impl IntoView {
     }
 }
 
-const STATUSES: [&str; 8] = [
-    "trialing",
-    "active",
-    "past_due",
-    "unpaid",
-    "paused",
-    "canceled",
-    "incomplete",
-    "incomplete_expired",
+/// The status filter's choices, in the order an admin looks for them.
+const STATUSES: [SubscriptionStatus; 8] = [
+    SubscriptionStatus::Trialing,
+    SubscriptionStatus::Active,
+    SubscriptionStatus::PastDue,
+    SubscriptionStatus::Unpaid,
+    SubscriptionStatus::Paused,
+    SubscriptionStatus::Canceled,
+    SubscriptionStatus::Incomplete,
+    SubscriptionStatus::IncompleteExpired,
 ];
 
 /// `/admin/organizations?q=&tier=&status=&sort=&after=`: search, filter, sort, 20 a page.
@@ -127,7 +129,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                                     <label for="status" class="block text-sm font-medium">"Status"</label>
                                     <select id="status" name="status" class=INPUT>
                                         <option value="">"Any"</option>
-                                        {STATUSES.iter().map(|s| view! { <option value=*s selected=selected(&status, s)>{words(s)}</option> }).collect_view()}
+                                        {STATUSES.iter().map(|s| s.as_str()).map(|s| view! { <option value=s selected=selected(&status, s)>{words(s)}</option> }).collect_view()}
                                     </select>
                                 </div>
                                 <div>

@@ -33,7 +33,7 @@ fn status_links(
 /// `/admin/events?status=`.
 #[component]
 pub fn AdminEventsPage() -> impl IntoView {
-    let status = query_value("status").unwrap_or_else(|| "failed".to_owned());
+    let status = query_value("status").unwrap_or_else(|| ProviderEventStatus::Failed.as_str().to_owned());
     let current = status.clone();
     let events = OnceResource::new(list_events(Some(status)));
     view! {
@@ -128,7 +128,7 @@ pub fn AdminEventPage() -> impl IntoView {
 /// `/admin/emails?status=`: the outbox, dead letters first.
 #[component]
 pub fn AdminEmailsPage() -> impl IntoView {
-    let status = query_value("status").unwrap_or_else(|| "dead".to_owned());
+    let status = query_value("status").unwrap_or_else(|| EmailStatus::Dead.as_str().to_owned());
     let resent = query_value("resent").is_some();
     let feedback = FormFeedback::from_address();
     let current = status.clone();

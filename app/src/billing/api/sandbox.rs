@@ -21,7 +21,7 @@ pub async fn get_sandbox_checkout(session_id: String) -> Result<SandboxCheckoutV
         .ok_or(AppError::NotFound)?;
     Ok(SandboxCheckoutView {
         session_id: checkout.session_id,
-        open: checkout.status == "open",
+        open: checkout.status == crate::billing::domain::SandboxCheckoutStatus::Open.as_str(),
         lines: checkout
             .lines
             .into_iter()

@@ -4,8 +4,8 @@ use super::cards::{TestCard, test_card};
 use super::prices::{add_months, currency_of, cycle_of, line_descriptions, period_amount, priced_items};
 use super::store::{emit, emit_subscription, issue_invoice, save_subscription, settle_invoice};
 use super::{Sandbox, db_error, new_id};
-use crate::billing::domain::SubscriptionStatus;
 use crate::billing::domain::{BillingEvent, DesiredItem, InvoiceLine, InvoiceSnapshot, SubscriptionSnapshot};
+use crate::billing::domain::{SandboxCheckoutStatus, SubscriptionStatus};
 use crate::billing::provider::ProviderError;
 use crate::catalog::domain::BillingCycle;
 
@@ -104,10 +104,10 @@ impl Sandbox {
             return Err(ProviderError::NotFound(format!("checkout session {session_id}")));
         };
         let success_url = session.success_url.replace("{CHECKOUT_SESSION_ID}", session_id);
-        if session.status == "complete" {
+        if session.status == SandboxCheckoutStatus::Complete.as_str() {
             return Ok(success_url);
         }
-        if session.status != "open" {
+        if session.status != SandboxCheckoutStatus::Open.as_str() {
             return Err(ProviderError::Refused(
                 "This checkout has expired; start again from your billing page.".into(),
             ));

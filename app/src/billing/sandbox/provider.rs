@@ -4,8 +4,8 @@
 use super::prices::{add_months, currency_of, cycle_of, priced_items, proration};
 use super::store::{card_pays, issue_invoice, lock_subscription, remember, remembered, save_and_report};
 use super::{Sandbox, db_error, new_id};
-use crate::billing::domain::SubscriptionStatus;
 use crate::billing::domain::{ChangeTiming, DesiredItem, InvoiceLine, ScheduledChange, SubscriptionSnapshot};
+use crate::billing::domain::{SandboxCheckoutStatus, SubscriptionStatus};
 use crate::billing::provider::{
     BillingProvider, ChangePreview, CheckoutOutcome, CheckoutRedirect, CheckoutRequest, ProviderError,
     ProviderName,
@@ -135,7 +135,7 @@ impl BillingProvider for Sandbox {
             None => None,
         };
         Ok(CheckoutOutcome {
-            complete: session.status == "complete",
+            complete: session.status == SandboxCheckoutStatus::Complete.as_str(),
             customer_id: Some(session.customer_id),
             subscription,
         })

@@ -9,7 +9,7 @@ pub use reads::{
     schedule_records,
 };
 
-use super::domain::{Backoff, JOB_BACKOFF, Schedule, due};
+use super::domain::{Backoff, JOB_BACKOFF, JobState, RunOutcome, Schedule, due};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -289,7 +289,7 @@ pub async fn fail(
         "update job_run set outcome = $3, finished_at = $4, error = $5 where job_id = $1 and lease_token = $2",
         job.job_id,
         job.lease_token,
-        if dead { "dead" } else { "failed" },
+        if dead { RunOutcome::Dead } else { RunOutcome::Failed }.as_str(),
         now as _,
         error
     )
@@ -392,7 +392,7 @@ pub async fn retry_dead(
     else {
         return Ok(Err(RetryRefused::NoSuchJob(job_id)));
     };
-    if state != "dead" {
+    if state != JobState::Dead.as_str() {
         return Ok(Err(RetryRefused::NotDead(job_id, state)));
     }
     // language=PostgreSQL
