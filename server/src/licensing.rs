@@ -6,7 +6,8 @@
 
 use crate::AppState;
 use crate::host_api::error::ApiError;
-use crate::host_api::read_json;
+use crate::host_api::extract::catalog;
+use crate::host_api::{read_json, rfc3339};
 use app::licensing::db::{self as licences, Machine, Outcome};
 use app::licensing::domain::{ValidationCode, is_machine_text};
 use app::security::throttle::Rate;
@@ -16,7 +17,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use chrono::SecondsFormat;
 use license::LicenseKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -158,19 +158,6 @@ fn refused(code: ValidationCode) -> ApiError {
         ValidationCode::Valid => (StatusCode::OK, "valid"),
     };
     ApiError::new(status, code.as_str(), message)
-}
-
-async fn catalog(state: &AppState) -> Result<std::sync::Arc<app::catalog::domain::Catalog>, ApiError> {
-    state
-        .caches
-        .catalog
-        .get(&state.pool)
-        .await
-        .map_err(|e| ApiError::internal("loading the catalogue", e))
-}
-
-fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// `POST /licenses/activate` `{key, fingerprint, hostname, instance_id?}`.

@@ -99,7 +99,8 @@ impl FromRequestParts<AppState> for Organization {
     }
 }
 
-/// The catalogue, from this process's cache.
+/// The catalogue, from this process's cache (the licence routes read it
+/// too).
 pub async fn catalog(state: &AppState) -> Result<Arc<Catalog>, ApiError> {
     state
         .caches

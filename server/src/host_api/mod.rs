@@ -5,7 +5,7 @@
 //! reads entitlements through the one guard.
 
 pub mod error;
-mod extract;
+pub(crate) mod extract;
 pub mod keys;
 mod usage_routes;
 
@@ -46,7 +46,8 @@ pub async fn no_such_route() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such API route")
 }
 
-fn rfc3339(time: DateTime<Utc>) -> String {
+/// A time as the API writes it: RFC 3339, to the second, in UTC.
+pub(crate) fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
