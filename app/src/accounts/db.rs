@@ -404,3 +404,21 @@ pub async fn remove_expired_sessions(
     .rows_affected();
     Ok(removed)
 }
+
+/// How many organisations existed at each of two instants (the console's
+/// dashboard: now and 30 days before).
+pub async fn organizations_created_before(
+    pool: &PgPool,
+    [first, second]: [DateTime<Utc>; 2],
+) -> Result<(i64, i64), sqlx::Error> {
+    // language=PostgreSQL
+    let row = sqlx::query!(
+        r#"select count(*) filter (where created_at < $1) as "first!", count(*) filter (where created_at < $2) as "second!"
+           from organization"#,
+        first as _,
+        second as _
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.first, row.second))
+}

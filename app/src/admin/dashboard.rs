@@ -6,27 +6,6 @@ use crate::billing::domain::SubscriptionStatus;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-/// Subscriptions in each status at `at`, from the ledger's revisions.
-async fn statuses_at(
-    pool: &PgPool,
-    at: DateTime<Utc>,
-) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
-    // language=PostgreSQL
-    let rows = sqlx::query!(
-        r#"
-        select status as "status!", count(*) as "count!"
-        from (select distinct on (subscription_id) state ->> 'status' as status
-              from subscription_revision where occurred_at < $1
-              order by subscription_id, occurred_at desc, cause desc) latest
-        group by status
-        "#,
-        at as _
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
-}
-
 /// The dashboard at `now`: the business's figures against 30 days before,
 /// and what needs attention.
 pub async fn dashboard(
@@ -36,18 +15,11 @@ pub async fn dashboard(
 ) -> Result<super::views::DashboardView, sqlx::Error> {
     use super::views::{Attention, Trend};
     let then = now - chrono::TimeDelta::days(30);
-    // language=PostgreSQL
-    let organizations = sqlx::query!(
-        r#"select count(*) filter (where created_at < $1) as "now!", count(*) filter (where created_at < $2) as "then!"
-           from organization"#,
-        now as _,
-        then as _
-    )
-    .fetch_one(pool)
-    .await?;
+    let organizations = crate::accounts::db::organizations_created_before(pool, [now, then]).await?;
     // MRR and active customers as every page states them (analytics' "now" too).
     let totals = crate::billing::series_store::load_totals(pool).await?;
     let (headline_now, headline_then) = (headline(&totals, now), headline(&totals, then));
+    use crate::billing::ledger_store::statuses_at;
     let (statuses_now, statuses_then) = (statuses_at(pool, now).await?, statuses_at(pool, then).await?);
     let count = |map: &std::collections::HashMap<String, i64>, status: SubscriptionStatus| -> i64 {
         map.get(status.as_str()).copied().unwrap_or(0)
@@ -60,7 +32,7 @@ pub async fn dashboard(
         change: crate::analytics::cards::signed_change(now - then, format),
     };
     let figures = vec![
-        trend("Organisations", organizations.now, organizations.then, &whole),
+        trend("Organisations", organizations.0, organizations.1, &whole),
         trend("MRR", headline_now.mrr_cents, headline_then.mrr_cents, &usd),
         trend("ARR", headline_now.arr_cents(), headline_then.arr_cents(), &usd),
         trend(
@@ -82,47 +54,40 @@ pub async fn dashboard(
             &whole,
         ),
     ];
-    // language=PostgreSQL
-    let attention = sqlx::query!(
-        r#"select (select count(*) from webhook_event where status = 'failed') as "failed!",
-                  (select count(*) from webhook_event where status = 'unmatched') as "unmatched!",
-                  (select count(*) from webhook_event where status = 'rejected') as "rejected!",
-                  (select count(*) from email_outbox where status = 'dead') as "dead!",
-                  (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
-                      as "failing!",
-                  -- Still not sent an hour after it was queued: every retry failed so far.
-                  (select count(*) from email_outbox where status = 'queued' and created_at < $1) as "stuck!",
-                  (select count(*) from job where state = 'dead') as "dead_jobs!""#,
-        (now - chrono::TimeDelta::hours(1)) as _
-    )
-    .fetch_one(pool)
-    .await?;
+    let events = crate::billing::inbox::depths(pool).await?;
+    let emails = crate::email::outbox::depths(pool).await?;
+    // Still not sent an hour after it was queued: every retry failed so far.
+    let unsent = crate::email::outbox::unsent_since(pool, now - chrono::TimeDelta::hours(1)).await?;
+    let dead_jobs = crate::runner::db::dead_count(pool).await?;
+    let endpoints_failing = crate::outbound::deliveries::backlog(pool)
+        .await?
+        .endpoints_failing;
     let attention = [
         (
             "Failed provider events",
-            attention.failed,
+            events.failed,
             Some("/admin/events?status=failed"),
         ),
         (
             "Unmatched provider events",
-            attention.unmatched,
+            events.unmatched,
             Some("/admin/events?status=unmatched"),
         ),
         (
             "Rejected provider deliveries",
-            attention.rejected,
+            events.rejected,
             Some("/admin/events?status=rejected"),
         ),
-        ("Dead emails", attention.dead, Some("/admin/emails?status=dead")),
+        ("Dead emails", emails.dead, Some("/admin/emails?status=dead")),
         (
             "Emails unsent after an hour",
-            attention.stuck,
+            unsent,
             Some("/admin/emails?status=queued"),
         ),
-        ("Dead jobs", attention.dead_jobs, Some("/admin/work")),
+        ("Dead jobs", dead_jobs, Some("/admin/work")),
         (
             "Failing outbound endpoints",
-            attention.failing,
+            endpoints_failing,
             Some("/admin/health"),
         ),
     ]

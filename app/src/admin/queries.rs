@@ -3,6 +3,7 @@
 use super::views::{
     AuditList, AuditRow, LedgerRow, MemberRow, OrganizationDetail, OrganizationList, OrganizationRow,
 };
+use crate::billing::console_reads;
 use crate::billing::domain::SubscriptionStatus;
 use crate::catalog::money::Money;
 use chrono::{DateTime, Utc};
@@ -113,10 +114,7 @@ pub async fn organizations(
             suspended: r.suspended,
         })
         .collect();
-    // language=PostgreSQL
-    let tiers = sqlx::query_scalar!("select plan_key from plan where not retired order by rank, plan_key")
-        .fetch_all(pool)
-        .await?;
+    let tiers = crate::catalog::db::tier_keys(pool).await?;
     Ok(OrganizationList {
         next_after: has_more.then(|| rows.last().map(|r| r.id.clone())).flatten(),
         rows,
@@ -209,43 +207,16 @@ pub async fn organization_detail(
     pool: &PgPool,
     organization_id: Uuid,
 ) -> Result<Option<OrganizationDetail>, sqlx::Error> {
-    // language=PostgreSQL
-    let Some(org) = sqlx::query!(
-        r#"select name, external_id, created_at as "created_at: DateTime<Utc>",
-                  suspended_at as "suspended_at: DateTime<Utc>", suspension_reason
-           from organization where organization_id = $1"#,
-        organization_id
-    )
-    .fetch_optional(pool)
-    .await?
-    else {
+    let Some(org) = crate::accounts::organization_reads::organization(pool, organization_id).await? else {
         return Ok(None);
     };
-    // language=PostgreSQL
-    let members = sqlx::query!(
-        "select u.email, m.role from membership m join app_user u using (user_id)
-         where m.organization_id = $1 order by m.role = 'owner' desc, u.email",
-        organization_id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| MemberRow {
-        email: r.email,
-        role: r.role,
-    })
-    .collect();
-    // language=PostgreSQL
-    let subscription = sqlx::query!(
-        r#"select s.status as "status!", p.plan_key, s.billing_cycle as "billing_cycle!", s.provider, s.import_key,
-                  s.trial_end as "trial_end: DateTime<Utc>",
-                  s.current_period_end as "current_period_end: DateTime<Utc>",
-                  s.cancel_at_period_end as "cancel_at_period_end!"
-           from current_subscription($1) s join plan p using (plan_id)"#,
-        organization_id
-    )
-    .fetch_optional(pool)
-    .await?;
+    let members = crate::accounts::organization_reads::members(pool, organization_id).await?;
+    let addresses: Vec<String> = members.iter().map(|(email, _)| email.clone()).collect();
+    let members = members
+        .into_iter()
+        .map(|(email, role)| MemberRow { email, role })
+        .collect();
+    let subscription = console_reads::current_subscription(pool, organization_id).await?;
     let trial_extendable = subscription.as_ref().is_some_and(|s| {
         s.provider.is_none()
             && s.import_key.is_none()
@@ -283,22 +254,8 @@ pub async fn organization_detail(
     // The ledger as the console shows it: the subscription ledger's live
     // rows and every step of the organisation's collection cases, each at
     // its time at the provider and with its cause, newest first.
-    // language=PostgreSQL
-    let subscription_rows = sqlx::query!(
-        r#"select occurred_at as "occurred_at: DateTime<Utc>", kind, status_before, status_after, plan_after,
-                  mrr_before, mrr_after, currency, cause
-           from subscription_event
-           -- Through the organisation's subscriptions, so each is read by the
-           -- live rows' index instead of scanning the whole ledger.
-           where subscription_id in (select subscription_id from subscription where organization_id = $1)
-             and superseded_at is null
-           order by occurred_at desc, subscription_event_id desc limit 50"#,
-        organization_id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| {
+    let subscription_rows = console_reads::ledger(pool, organization_id, 50).await?;
+    let subscription_rows = subscription_rows.into_iter().map(|r| {
         let row = LedgerRow {
             occurred_at: time(r.occurred_at),
             kind: r.kind,
@@ -316,19 +273,8 @@ pub async fn organization_detail(
         };
         (r.occurred_at, row)
     });
-    // language=PostgreSQL
-    let collection_rows = sqlx::query!(
-        r#"select s.occurred_at as "occurred_at: DateTime<Utc>", s.step, s.attempt, s.cause,
-                  c.provider_invoice_id, c.amount_due, c.currency
-           from collection_step s join collection_case c using (collection_case_id)
-           where c.organization_id = $1
-           order by s.occurred_at desc, s.collection_step_id desc limit 50"#,
-        organization_id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| {
+    let collection_rows = console_reads::collection_steps(pool, organization_id, 50).await?;
+    let collection_rows = collection_rows.into_iter().map(|r| {
         let label = crate::billing::domain::collection::CaseState::parse(&r.step)
             .map_or(r.step.as_str(), |state| state.label());
         let row = LedgerRow {
@@ -348,24 +294,18 @@ pub async fn organization_detail(
     let mut ledger: Vec<(DateTime<Utc>, LedgerRow)> = subscription_rows.chain(collection_rows).collect();
     ledger.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     let ledger: Vec<LedgerRow> = ledger.into_iter().take(50).map(|(_, row)| row).collect();
-    // language=PostgreSQL
-    let invoices = sqlx::query!(
-        r#"select number, status, total, currency, issued_at as "issued_at: DateTime<Utc>"
-           from invoice where organization_id = $1 order by issued_at desc limit 24"#,
-        organization_id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| {
-        (
-            r.number.unwrap_or_else(|| "—".to_owned()),
-            r.status,
-            money(r.total, &r.currency),
-            crate::format::day(r.issued_at.date_naive()),
-        )
-    })
-    .collect();
+    let invoices = console_reads::invoices(pool, organization_id, 24).await?;
+    let invoices = invoices
+        .into_iter()
+        .map(|r| {
+            (
+                r.number.unwrap_or_else(|| "—".to_owned()),
+                r.status,
+                money(r.total, &r.currency),
+                crate::format::day(r.issued_at.date_naive()),
+            )
+        })
+        .collect();
     // language=PostgreSQL
     let overrides = sqlx::query!(
         r#"select override_id, kind, key, enabled, limit_value, expires_at as "expires_at: DateTime<Utc>", reason
@@ -391,31 +331,20 @@ pub async fn organization_detail(
         (r.override_id.to_string(), format!("{what}{until} — {}", r.reason))
     })
     .collect();
-    // language=PostgreSQL
-    let emails = sqlx::query!(
-        r#"select email_outbox_id, to_address, template, subject, status, attempts, last_error,
-                  created_at as "created_at: DateTime<Utc>"
-           from email_outbox
-           where lower(to_address) in (select lower(u.email) from membership m join app_user u using (user_id)
-                                       where m.organization_id = $1)
-           order by created_at desc, email_outbox_id
-           limit 20"#,
-        organization_id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| super::ops::EmailRow {
-        id: r.email_outbox_id.to_string(),
-        to: r.to_address,
-        template: r.template,
-        subject: r.subject,
-        status: r.status,
-        attempts: r.attempts,
-        last_error: r.last_error,
-        created_at: time(r.created_at),
-    })
-    .collect();
+    let emails = crate::email::outbox_reads::to_addresses(pool, &addresses, 20).await?;
+    let emails = emails
+        .into_iter()
+        .map(|r| super::ops::EmailRow {
+            id: r.email_outbox_id.to_string(),
+            to: r.to_address,
+            template: r.template,
+            subject: r.subject,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            created_at: time(r.created_at),
+        })
+        .collect();
     let audit = audit_entries(
         pool,
         &AuditFilter {

@@ -266,3 +266,25 @@ pub fn exact_columns(mrr: ExactMrr) -> (i64, i64) {
         _ => (mrr.rounded(), 1),
     }
 }
+
+/// Subscriptions in each status at `at`, from the ledger's revisions (the
+/// console's dashboard compares now with 30 days before).
+pub async fn statuses_at(
+    pool: &sqlx::PgPool,
+    at: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
+    // language=PostgreSQL
+    let rows = sqlx::query!(
+        r#"
+        select status as "status!", count(*) as "count!"
+        from (select distinct on (subscription_id) state ->> 'status' as status
+              from subscription_revision where occurred_at < $1
+              order by subscription_id, occurred_at desc, cause desc) latest
+        group by status
+        "#,
+        at as _
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
+}

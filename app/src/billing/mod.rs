@@ -6,6 +6,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod collection;
 #[cfg(feature = "ssr")]
+pub mod console_reads;
+#[cfg(feature = "ssr")]
 pub mod context;
 pub mod domain;
 pub mod pages;

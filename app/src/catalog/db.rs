@@ -352,6 +352,14 @@ fn currency_of(code: &str) -> Result<Currency, LoadCatalogError> {
     Currency::parse(code.trim()).map_err(|e| LoadCatalogError::Inconsistent(e.to_string()))
 }
 
+/// The keys of the tiers on sale, cheapest first (the console's tier filter).
+pub async fn tier_keys(pool: &sqlx::PgPool) -> Result<Vec<String>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!("select plan_key from plan where not retired order by rank, plan_key")
+        .fetch_all(pool)
+        .await
+}
+
 /// Reads the live (not retired) catalogue back from the database.
 pub async fn load_catalog(conn: &mut PgConnection) -> Result<Catalog, LoadCatalogError> {
     // language=PostgreSQL

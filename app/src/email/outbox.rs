@@ -274,6 +274,21 @@ pub async fn depths(executor: impl sqlx::PgExecutor<'_>) -> Result<Depths, sqlx:
     })
 }
 
+/// Emails still queued that were queued before `before` (every send so
+/// far failed), for the console's dashboard.
+pub async fn unsent_since(
+    executor: impl sqlx::PgExecutor<'_>,
+    before: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        r#"select count(*) as "unsent!" from email_outbox where status = 'queued' and created_at < $1"#,
+        before as _
+    )
+    .fetch_one(executor)
+    .await
+}
+
 /// The outbox's activity as the console's work page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activity {

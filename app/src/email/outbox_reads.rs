@@ -26,6 +26,29 @@ pub struct StoredEmail {
     pub created_at: DateTime<Utc>,
 }
 
+/// The newest `limit` emails to any of `addresses` (compared without case).
+pub async fn to_addresses(
+    pool: &PgPool,
+    addresses: &[String],
+    limit: i64,
+) -> Result<Vec<StoredEmail>, sqlx::Error> {
+    let addresses: Vec<String> = addresses.iter().map(|a| a.to_lowercase()).collect();
+    // language=PostgreSQL
+    sqlx::query_as!(
+        StoredEmail,
+        r#"select email_outbox_id, to_address, template, subject, status, attempts, last_error,
+                  created_at as "created_at: DateTime<Utc>"
+           from email_outbox
+           where lower(to_address) = any($1)
+           order by created_at desc, email_outbox_id
+           limit $2"#,
+        &addresses,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// The newest `limit` emails in `status`.
 pub async fn list(pool: &PgPool, status: EmailStatus, limit: i64) -> Result<Vec<StoredEmail>, sqlx::Error> {
     // language=PostgreSQL

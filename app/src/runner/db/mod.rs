@@ -366,6 +366,14 @@ pub enum RetryRefused {
     NotDead(i64, String),
 }
 
+/// How many jobs are dead (waiting for an operator's retry).
+pub async fn dead_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(r#"select count(*) as "dead!" from job where state = 'dead'"#)
+        .fetch_one(pool)
+        .await
+}
+
 /// A job's kind and the item its payload names (`{"item": id}`), if it
 /// names one.
 pub async fn job_item(conn: &mut PgConnection, job_id: i64) -> Result<Option<(String, Uuid)>, sqlx::Error> {
