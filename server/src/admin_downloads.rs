@@ -28,9 +28,9 @@ pub async fn analytics_download(
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     let reads =
-        app::admin::analytics_reads::analytics_reads(&state.pool, state.replica.as_ref(), admin.admin_id)
+        app::admin::analytics::reads::analytics_reads(&state.pool, state.replica.as_ref(), admin.admin_id)
             .await;
-    let (window, report) = match app::admin::analytics_reads::report_from(
+    let (window, report) = match app::admin::analytics::reads::report_from(
         &reads,
         &state.pool,
         query.get("first").cloned(),

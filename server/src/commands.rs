@@ -456,7 +456,7 @@ pub async fn jobs(settings: &Settings, arguments: &[&str]) -> Result<()> {
                     .parse()
                     .map_err(|_| anyhow::anyhow!("{id:?} is not a job id"))?;
                 let mut conn = pool.acquire().await?;
-                app::admin::work::retry_dead_job(&mut conn, id, now).await??;
+                app::admin::operations::work::retry_dead_job(&mut conn, id, now).await??;
                 println!("job {id} queued again");
                 Ok(())
             }

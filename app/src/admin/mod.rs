@@ -1,15 +1,15 @@
 //! The admin console (`/admin`): platform admins sign in with a password
 //! and a second factor, find organisations, act on them with a reason the
 //! audit log keeps, and read the business's figures.
+//!
+//! By section: sign-in and the second factor (`api::sign_in`, [`session`],
+//! [`totp`], `pages::sign_in`); organisations and their audited actions
+//! (`api`, [`audited`], [`queries`], [`db`], [`dashboard`], `pages::console`);
+//! [`operations`] (events, emails, work, webhooks, API keys, health); and
+//! [`analytics`] (figures, movers, the forecast, each with its reads and
+//! pages).
 
 pub mod analytics;
-#[cfg(feature = "ssr")]
-pub mod analytics_charts;
-#[cfg(feature = "ssr")]
-pub mod analytics_forecast_chart;
-pub mod analytics_movers;
-#[cfg(feature = "ssr")]
-pub mod analytics_reads;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod audited;
@@ -20,7 +20,7 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod domain;
 pub mod import_outcome;
-pub mod ops;
+pub mod operations;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod queries;
@@ -29,6 +29,4 @@ pub mod session;
 #[cfg(feature = "ssr")]
 pub mod totp;
 pub mod views;
-pub mod webhooks;
 pub mod words;
-pub mod work;

@@ -209,7 +209,7 @@ async fn after_the_last_attempt_an_email_is_kept_as_dead(pool: PgPool) {
     let sink = SmtpSink::start().await;
     for job in &dead {
         let mut conn = pool.acquire().await.unwrap();
-        app::admin::work::retry_dead_job(&mut conn, job.job_id, app.state.clock.now())
+        app::admin::operations::work::retry_dead_job(&mut conn, job.job_id, app.state.clock.now())
             .await
             .unwrap()
             .unwrap();

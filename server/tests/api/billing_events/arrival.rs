@@ -152,7 +152,7 @@ async fn foreign_customers_are_unmatched_unknown_types_acknowledged_and_outages_
 
     // Retrying the dead job puts the event back in the queue: one more attempt.
     let mut conn = pool.acquire().await.unwrap();
-    app::admin::work::retry_dead_job(&mut conn, dead[0].job_id, app.state.clock.now())
+    app::admin::operations::work::retry_dead_job(&mut conn, dead[0].job_id, app.state.clock.now())
         .await
         .unwrap()
         .unwrap();

@@ -1,7 +1,7 @@
 //! The operations pages: provider events, the email outbox, system health.
 
-use super::super::ops::{email_previews, get_event, get_health, list_emails, list_events};
-use super::frame::{AdminNav, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use super::{email_previews, get_event, get_health, list_emails, list_events};
+use crate::admin::pages::frame::{AdminNav, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::billing::domain::ProviderEventStatus;
 use crate::email::EmailStatus;
 use crate::ui::danger::RowDangerAction;
@@ -257,7 +257,7 @@ pub fn AdminHealthPage() -> impl IntoView {
 pub fn AdminApiKeysPage() -> impl IntoView {
     let feedback = FormFeedback::from_address();
     let revoked = query_value("revoked").is_some();
-    let keys = OnceResource::new(super::super::ops::get_api_keys());
+    let keys = OnceResource::new(super::get_api_keys());
     view! {
         <Title text="API keys — Gatehouse admin" />
         <AdminNav current="/admin/api-keys" />
@@ -336,8 +336,8 @@ pub fn AdminApiKeysPage() -> impl IntoView {
 /// jobs (with "run now" and "retry"), then the delivery queues.
 #[component]
 pub fn AdminWorkPage() -> impl IntoView {
-    let record = OnceResource::new(super::super::work::get_runner_record());
-    let work = OnceResource::new(super::super::work::get_background_work());
+    let record = OnceResource::new(super::work::get_runner_record());
+    let work = OnceResource::new(super::work::get_background_work());
     let feedback = FormFeedback::from_address();
     let done = query_value("done").map(|done| match done.as_str() {
         "retry" => "The job is queued again.".to_owned(),
@@ -419,7 +419,7 @@ fn reasoned_action(
     }
 }
 
-fn runner_record(record: super::super::work::RunnerRecord) -> impl IntoView {
+fn runner_record(record: super::work::RunnerRecord) -> impl IntoView {
     let dead_count = record.dead.len();
     view! {
         <section aria-labelledby="schedules" class="space-y-3" data-runner-schedules>

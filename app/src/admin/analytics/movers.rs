@@ -49,13 +49,11 @@ pub async fn get_movers(month: Option<String>) -> Result<MoversView, AppError> {
     use crate::analytics::domain::{Month, movers};
     // Optional in the signature so that a caller who is not an admin hears
     // "sign in" before anything about the month.
-    let admin = super::session::require_admin().await?;
+    let admin = super::super::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let month = Month::parse(month.unwrap_or_default().trim())
         .map_err(|e| AppError::field("month", e.to_string()))?;
-    let reads =
-        super::analytics_reads::analytics_reads(&context.pool, context.replica.as_ref(), admin.admin_id)
-            .await;
+    let reads = super::reads::analytics_reads(&context.pool, context.replica.as_ref(), admin.admin_id).await;
     let (history, organizations) = crate::billing::series_store::load_history(&reads.pool).await?;
     let moved = movers(&history, month);
     let ids: Vec<uuid::Uuid> = moved
@@ -84,7 +82,7 @@ fn mover_row(
     let id = *organizations.get(mover.customer)?;
     let changes = mover
         .kinds()
-        .map(|(kind, amount)| format!("{} {}", super::words::words(kind.key()), signed(amount)))
+        .map(|(kind, amount)| format!("{} {}", super::super::words::words(kind.key()), signed(amount)))
         .collect::<Vec<_>>()
         .join("; ");
     Some(MoverRow {

@@ -63,7 +63,7 @@ fn error_in_words(error: &crate::read_replica::ReplicaError) -> String {
     }
 }
 
-/// [`report_of`](super::analytics::report_of) on `reads`, and on the primary if the replica fails
+/// [`report_of`](super::report_of) on `reads`, and on the primary if the replica fails
 /// (a standby may cancel a read that conflicts with what it replays).
 pub async fn report_from(
     reads: &AnalyticsReads,
@@ -71,11 +71,9 @@ pub async fn report_from(
     first: Option<String>,
     last: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<super::analytics::WindowedReport, AppError> {
-    match super::analytics::report_of(&reads.pool, first.clone(), last.clone(), now).await {
-        Err(AppError::Internal) if reads.on_replica => {
-            super::analytics::report_of(primary, first, last, now).await
-        }
+) -> Result<super::WindowedReport, AppError> {
+    match super::report_of(&reads.pool, first.clone(), last.clone(), now).await {
+        Err(AppError::Internal) if reads.on_replica => super::report_of(primary, first, last, now).await,
         found => found,
     }
 }

@@ -1,8 +1,8 @@
 //! The outbound webhook endpoints: the list with an add form, and each
 //! endpoint's deliveries and attempts with disable/enable and replay.
 
-use super::super::webhooks::{get_endpoint, get_endpoints};
-use super::frame::{AdminNav, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use super::webhooks::{get_endpoint, get_endpoints};
+use crate::admin::pages::frame::{AdminNav, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::ui::danger::ConfirmDanger;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;

@@ -1,10 +1,18 @@
-//! The console's operations pages: provider events that failed or matched
-//! nothing (with the reason, the raw payload and a retry), the email
-//! outbox's dead letters (with a resend), and system health.
+//! The console's operations section. Here: provider events that failed or
+//! matched nothing (with the reason, the raw payload and a retry), the email
+//! outbox's dead letters (with a resend), system health and the host
+//! product's API keys; beside it the job runner ([`work`]) and outbound
+//! webhooks ([`webhooks`]), and the section's pages ([`pages`],
+//! [`webhooks_pages`]).
 
 // #[server] turns each function's parameters into the fields of a generated
 // argument struct; parameters cannot carry doc comments, the functions do.
 #![allow(missing_docs)]
+
+pub mod pages;
+pub mod webhooks;
+pub mod webhooks_pages;
+pub mod work;
 
 use crate::error::AppError;
 use leptos::prelude::*;

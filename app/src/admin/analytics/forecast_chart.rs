@@ -3,7 +3,7 @@
 //! band shaded around it. charts-rs's line chart cannot start a series
 //! part-way along the axis, so this is drawn on its canvas.
 
-use super::analytics_charts::{MoneyAxis, chart_label, round_step};
+use super::charts::{MoneyAxis, chart_label, round_step};
 use crate::analytics::domain::{ForecastMonth, MonthReport};
 
 /// How many actual months are drawn before the forecast.
@@ -210,7 +210,7 @@ mod tests {
     use crate::billing::domain::series::Month;
 
     fn actual(month: &str, mrr_cents: i64) -> MonthReport {
-        let mut report = crate::admin::analytics_charts::tests::month(
+        let mut report = crate::admin::analytics::charts::tests::month(
             month,
             crate::analytics::domain::Movements {
                 new_business: 0,

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
 use {
-    super::audited::{Audit, AuditedAction},
-    super::ops::time,
-    super::session,
+    super::super::audited::{Audit, AuditedAction},
+    super::super::session,
+    super::time,
     crate::context::app_context,
     crate::outbound::endpoints::{self, EndpointError, Replay},
     serde_json::json,

@@ -1,10 +1,23 @@
 //! `/admin/analytics`: every figure of `shared/METRICS.md` over a window of
 //! months, with server-rendered charts (charts-rs SVG), each beside a table
-//! and a sentence that say the same in text, and a custom date range.
+//! and a sentence that say the same in text, and a custom date range. The
+//! console's analytics section: this page's server function, its reads
+//! (`reads`: the replica when it is fresh), its charts (`charts`,
+//! `forecast_chart`), a month's movers (`movers`) and the two pages.
 
 // #[server] turns each function's parameters into the fields of a generated
 // argument struct; parameters cannot carry doc comments, the functions do.
 #![allow(missing_docs)]
+
+#[cfg(feature = "ssr")]
+pub mod charts;
+#[cfg(feature = "ssr")]
+pub mod forecast_chart;
+pub mod movers;
+pub mod movers_page;
+pub mod page;
+#[cfg(feature = "ssr")]
+pub mod reads;
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -350,7 +363,7 @@ pub async fn get_analytics(
     to: Option<String>,
     cohorts: Option<String>,
 ) -> Result<AnalyticsView, AppError> {
-    use super::analytics_reads::{analytics_reads, report_from};
+    use reads::{analytics_reads, report_from};
     let admin = super::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
@@ -451,8 +464,7 @@ fn analytics_view(gathered: Gathered, now: chrono::DateTime<chrono::Utc>) -> Ana
         by_revenue,
         ..
     } = gathered;
-    let [mrr_chart, movements_chart, cohort_chart, forecast_chart] =
-        super::analytics_charts::charts(&report, by_revenue);
+    let [mrr_chart, movements_chart, cohort_chart, forecast_chart] = charts::charts(&report, by_revenue);
     let (cards_period, cards) = cards_of(&report, now);
     let mut months = table(tables::months(&report));
     // The running month's figures end now: say so beside it (the CSV keeps the plain month).

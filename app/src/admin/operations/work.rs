@@ -50,7 +50,7 @@ pub struct Failure {
 /// A time as the operations pages show it, or “never”.
 #[cfg(feature = "ssr")]
 fn time(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(|| "never".to_owned(), super::ops::time)
+    at.map_or_else(|| "never".to_owned(), super::time)
 }
 
 #[cfg(feature = "ssr")]
@@ -61,7 +61,7 @@ fn figure(label: &str, value: impl ToString) -> (String, String) {
 /// Every background worker's record.
 #[server(prefix = "/api", endpoint = "admin_background_work", input = server_fn::codec::GetUrl)]
 pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
-    super::session::require_admin().await?;
+    super::super::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let (pool, now) = (&context.pool, context.clock.now());
     let day_ago = now - TimeDelta::hours(24);
@@ -282,7 +282,7 @@ pub fn every_in_words(every: chrono::TimeDelta) -> String {
 #[server(prefix = "/api", endpoint = "admin_runner_record", input = server_fn::codec::GetUrl)]
 pub async fn get_runner_record() -> Result<RunnerRecord, AppError> {
     use crate::runner::{db, schedules::ALL};
-    super::session::require_admin().await?;
+    super::super::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let (pool, now) = (&context.pool, context.clock.now());
     let names: Vec<String> = ALL.iter().map(|s| s.schedule.name.to_owned()).collect();
@@ -358,7 +358,7 @@ fn queue_line(q: crate::runner::db::QueueRecord) -> QueueLine {
         running: q.running,
         scheduled: q.scheduled,
         dead: q.dead,
-        oldest_due: q.oldest_due.map_or_else(|| "none".to_owned(), super::ops::time),
+        oldest_due: q.oldest_due.map_or_else(|| "none".to_owned(), super::time),
     }
 }
 
@@ -369,7 +369,7 @@ fn run_line(r: crate::runner::db::RunRow) -> RunLine {
         kind: r.kind,
         attempt: r.attempt,
         worker: r.worker,
-        started: super::ops::time(r.started_at),
+        started: super::time(r.started_at),
         took: r.finished_at.map_or_else(
             || JobState::Running.as_str().to_owned(),
             |end| format!("{} ms", (end - r.started_at).num_milliseconds().max(0)),
@@ -385,7 +385,7 @@ fn dead_line(j: crate::runner::db::JobRow) -> DeadLine {
         job_id: j.job_id,
         kind: j.kind,
         attempts: j.attempt,
-        due: super::ops::time(j.run_at),
+        due: super::time(j.run_at),
         error: j.last_error.unwrap_or_default(),
     }
 }
@@ -393,11 +393,11 @@ fn dead_line(j: crate::runner::db::JobRow) -> DeadLine {
 /// Runs a schedule's work now, beside its periods (audited).
 #[server(prefix = "/api", endpoint = "admin_run_schedule")]
 pub async fn run_schedule(name: String, reason: String) -> Result<(), AppError> {
-    use super::audited::{Audit, AuditedAction};
+    use super::super::audited::{Audit, AuditedAction};
     let mut action = AuditedAction::begin().await?;
     let scheduled = crate::runner::schedules::find(name.trim())
         .ok_or_else(|| AppError::field("name", "there is no such schedule"))?;
-    let reason = super::api::checked_reason(&reason)?;
+    let reason = super::super::api::checked_reason(&reason)?;
     let job_id = crate::runner::db::run_now(&mut action.tx, scheduled.schedule.name, action.now).await?;
     let audit = Audit::of("schedule.run_now")
         .because(reason)
@@ -433,10 +433,10 @@ pub async fn retry_dead_job(
 /// Queues a dead job again (audited).
 #[server(prefix = "/api", endpoint = "admin_retry_job")]
 pub async fn retry_job(id: String, reason: String) -> Result<(), AppError> {
-    use super::audited::{Audit, AuditedAction};
+    use super::super::audited::{Audit, AuditedAction};
     let mut action = AuditedAction::begin().await?;
     let job_id: i64 = id.trim().parse().map_err(|_| AppError::NotFound)?;
-    let reason = super::api::checked_reason(&reason)?;
+    let reason = super::super::api::checked_reason(&reason)?;
     match retry_dead_job(&mut action.tx, job_id, action.now).await? {
         Ok(()) => {}
         Err(crate::runner::db::RetryRefused::NoSuchJob(_)) => return Err(AppError::NotFound),

@@ -1,7 +1,7 @@
 //! `/admin/analytics?first=&last=&from=&to=`.
 
-use super::super::analytics::{ChartView, TableView, get_analytics};
-use super::frame::{AdminNav, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
+use super::{ChartView, TableView, get_analytics};
+use crate::admin::pages::frame::{AdminNav, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::ui::form::{FormFeedback, FormSummary};
 use crate::ui::{encode_query_value, query_value};
 use leptos::prelude::*;
@@ -10,7 +10,7 @@ use leptos_meta::Title;
 /// Figures line up by their digits.
 const FIGURE: &str = "text-right tabular-nums whitespace-nowrap";
 
-fn cards(period: String, cards: Vec<super::super::analytics::CardView>) -> impl IntoView {
+fn cards(period: String, cards: Vec<super::CardView>) -> impl IntoView {
     (!cards.is_empty()).then(|| {
         view! {
             <section aria-labelledby="cards-heading" class="space-y-3">
@@ -45,7 +45,7 @@ fn choice_link(href: String, label: String, current: bool) -> impl IntoView {
     view! { <a href=href class=class aria-current=current.then_some("page")>{label}</a> }
 }
 
-fn quick_ranges(ranges: Vec<super::super::analytics::QuickRange>) -> impl IntoView {
+fn quick_ranges(ranges: Vec<super::QuickRange>) -> impl IntoView {
     view! {
         <nav aria-label="Quick ranges" class="flex flex-wrap gap-2 text-sm">
             {ranges.into_iter().map(|range| {

@@ -3,7 +3,7 @@
 //! heatmap and the forecast with its band. Each comes with a sentence that
 //! says the same in words.
 
-use super::analytics::ChartView;
+use super::ChartView;
 use charts_rs::{Canvas, Color, Line, Text};
 
 fn dollars(cents: i64) -> f32 {
@@ -360,7 +360,7 @@ pub fn charts(
             .to_owned(),
         )
     });
-    let forecast = super::analytics_forecast_chart::forecast_chart(&report.months, &report.forecast.months)
+    let forecast = super::forecast_chart::forecast_chart(&report.months, &report.forecast.months)
         .map(|(svg, summary)| ChartView { svg, summary });
     [mrr.flatten(), movements.flatten(), cohorts.flatten(), forecast]
 }
