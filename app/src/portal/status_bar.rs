@@ -131,16 +131,6 @@ pub struct PortalStatus {
     pub impersonated_by: Option<(String, i64)>,
 }
 
-/// The dismiss cookie's day in a `Cookie` header, if it is set.
-#[cfg(feature = "ssr")]
-fn dismissed_day(cookie_header: &str) -> Option<&str> {
-    cookie_header
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == DISMISS_COOKIE)
-        .map(|(_, value)| value)
-}
-
 /// The banner for a standing at `now`; a trial banner is hidden on the UTC
 /// day it was dismissed (`dismissed_on`, `YYYY-MM-DD`).
 #[cfg(feature = "ssr")]
@@ -189,9 +179,8 @@ pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
     let context = crate::context::app_context()?;
     let now = context.clock.now();
     let (catalog, standing) = crate::entitlements::guard::page_standing(&context, &scope, now).await?;
-    let cookies = request_cookies().await;
-    let dismissed = dismissed_day(&cookies);
-    let mut banner = standing.and_then(|s| banner_for(&catalog, &s.standing, now, dismissed));
+    let dismissed = crate::security::cookies::request_cookie(DISMISS_COOKIE);
+    let mut banner = standing.and_then(|s| banner_for(&catalog, &s.standing, now, dismissed.as_deref()));
     // A banner about money owed says how much, and what happens next.
     if let Some(Banner::PastDue { collection } | Banner::ReadOnly { collection, .. }) = banner.as_mut() {
         let mut conn = context.pool.acquire().await?;
@@ -209,17 +198,6 @@ pub async fn get_portal_status() -> Result<PortalStatus, AppError> {
             (seen_as.admin_email.clone(), (left + 59) / 60)
         }),
     })
-}
-
-/// The request's cookies, as one `Cookie` header value.
-#[cfg(feature = "ssr")]
-async fn request_cookies() -> String {
-    let headers: http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
-    let values = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    values.collect::<Vec<_>>().join("; ")
 }
 
 /// The organisation switcher's choices, the current one marked.
