@@ -47,7 +47,12 @@ pub fn provided<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
     })
 }
 
-/// `use_context`, holding every ancestor of the current owner while it
+/// `use_context`, by way of [`with_context_held`].
+pub fn use_context_held<T: Clone + 'static>() -> Option<T> {
+    with_context_held(T::clone)
+}
+
+/// `with_context`, holding every ancestor of the current owner while it
 /// looks. reactive_graph 0.2.16's lookup upgrades each parent's weak link
 /// while it holds the child's read lock; when the request's owner is
 /// dropped meanwhile (its client went away), that upgrade is the last
@@ -56,7 +61,13 @@ pub fn provided<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
 /// reader behind it waits (seen as a server that stops answering under
 /// `bench/run`). Holding the chain makes the lookup's handles never the last;
 /// ours are dropped after its locks are released.
-pub fn use_context_held<T: Clone + 'static>() -> Option<T> {
+///
+/// The server provides its values once, on the request's own owner (the
+/// top of the chain), and nothing provides them again below it; so the
+/// top is asked first, which finds them without a second walk. Anything
+/// else is looked up from the current owner upwards.
+pub fn with_context_held<T: 'static, R>(read: impl FnOnce(&T) -> R) -> Option<R> {
+    use leptos::prelude::with_context;
     let owner = leptos::prelude::Owner::current()?;
     let mut ancestors = Vec::new();
     let mut next = owner.parent();
@@ -64,20 +75,28 @@ pub fn use_context_held<T: Clone + 'static>() -> Option<T> {
         next = parent.parent();
         ancestors.push(parent);
     }
-    let found = owner.with(leptos::prelude::use_context::<T>);
+    let mut read = Some(read);
+    let mut read_once = |value: &T| read.take().map(|read| read(value));
+    let top = ancestors.last().unwrap_or(&owner);
+    let found = top
+        .with(|| with_context::<T, _>(&mut read_once))
+        .or_else(|| owner.with(|| with_context::<T, _>(&mut read_once)))
+        .flatten();
     drop(ancestors);
     found
 }
 
-/// Whether the current owner has lost its ancestors: a page's data loads
-/// run as tasks of their own under a child of the request's owner, which
-/// holds the context; when a client goes away mid-page the request (and
-/// that owner) is dropped, the child's link up is weak, and a load still
-/// running finds no context. Its answer has no one to go to, so that is no
-/// fault. Every request's own owner provides the context, so a live render
-/// that lacks it still reports an error.
+/// Whether the request the current owner belongs to has ended: a page's
+/// data loads run as tasks of their own under owners below the request's,
+/// linked up weakly; when a client goes away mid-page the request's owner
+/// (which holds what it was given) is dropped, and a load still running
+/// finds nothing. Its answer has no one to go to, so that is no fault.
+/// leptos_axum gives every request its `Parts` on that same owner: while
+/// they are reachable the request is live, and a value missing beside them
+/// is a fault; so is a lookup with no owner at all.
 fn render_has_ended() -> bool {
-    leptos::prelude::Owner::current().is_some_and(|owner| owner.parent().is_none())
+    leptos::prelude::Owner::current().is_some()
+        && with_context_held::<http::request::Parts, _>(|_| ()).is_none()
 }
 
 #[cfg(test)]
@@ -126,16 +145,51 @@ mod tests {
 
         // Outside any render.
         assert!(app_context().is_err());
-        // A load under a live request that never provided the context: a fault.
+        assert_eq!(levels(), [tracing::Level::ERROR]);
+        // A load any depth under its request (a page's suspense, a route,
+        // a resource …), every owner between them still held by its task.
+        for depth in 1..=6 {
+            let request = Owner::new();
+            request.with(|| leptos::prelude::provide_context(http::Request::new(()).into_parts().0));
+            let mut chain = vec![request.with(Owner::new)];
+            for _ in 1..depth {
+                let below = chain.last().unwrap().with(Owner::new);
+                chain.push(below);
+            }
+            let load = chain.last().unwrap().clone();
+            // The request is live and never provided the context: a fault.
+            let logged_before = levels().len();
+            assert!(load.with(app_context).is_err());
+            assert_eq!(
+                levels()[logged_before..],
+                [tracing::Level::ERROR],
+                "depth {depth}"
+            );
+            // The client went away: the request's owner is dropped, the
+            // owners below it run on.
+            drop(request);
+            assert!(load.with(app_context).is_err());
+            assert_eq!(
+                levels()[logged_before + 1..],
+                [tracing::Level::DEBUG],
+                "depth {depth}"
+            );
+            assert!(logged.0.lock().unwrap().last().unwrap().1.contains("has ended"));
+        }
+    }
+
+    #[test]
+    fn a_value_is_found_on_the_request_or_on_any_owner_between() {
         let request = Owner::new();
-        let load = request.with(Owner::new);
-        assert!(load.with(app_context).is_err());
-        assert_eq!(levels(), [tracing::Level::ERROR, tracing::Level::ERROR]);
-        // The client went away: the request's owner is dropped, the load runs on.
-        drop(request);
-        assert!(load.with(app_context).is_err());
-        assert_eq!(levels()[2], tracing::Level::DEBUG);
-        assert!(logged.0.lock().unwrap()[2].1.contains("has ended"));
+        request.with(|| leptos::prelude::provide_context(7_u32));
+        let middle = request.with(Owner::new);
+        middle.with(|| leptos::prelude::provide_context("middle"));
+        let load = middle.with(Owner::new);
+        assert_eq!(load.with(use_context_held::<u32>), Some(7));
+        assert_eq!(load.with(use_context_held::<&str>), Some("middle"));
+        assert_eq!(load.with(|| with_context_held::<u32, _>(|n| n + 1)), Some(8));
+        assert_eq!(load.with(use_context_held::<u64>), None);
+        assert_eq!(request.with(use_context_held::<u32>), Some(7));
     }
 
     /// Many requests, each ended while a load under it looks a value up:

@@ -12,7 +12,7 @@ pub async fn create_admin(pool: &PgPool, email: &str, password: &str) -> Result<
     let email = EmailAddress::parse(email).context("--email")?;
     let password = Password::parse(password).context("password")?;
     let hash = hash_password(&password).await?;
-    let inserted = app::admin::db::save_admin(pool, email.as_str(), &hash).await?;
+    let inserted = app::admin::sign_in::db::save_admin(pool, email.as_str(), &hash).await?;
     Ok(inserted)
 }
 
@@ -25,7 +25,7 @@ pub async fn bootstrap_from_env(pool: &PgPool) -> Result<()> {
     ) else {
         return Ok(());
     };
-    let any = app::admin::db::any_admin(pool).await?;
+    let any = app::admin::sign_in::db::any_admin(pool).await?;
     if !any {
         create_admin(pool, &email, &password).await?;
         tracing::info!(email = %email, "created the first platform admin from the environment");

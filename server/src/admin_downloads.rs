@@ -22,7 +22,7 @@ pub async fn analytics_download(
     if let Ok(Some(_)) = app::accounts::session::impersonation(&session, now).await {
         return (StatusCode::FORBIDDEN, "exit impersonation to use the console").into_response();
     }
-    let admin = match app::admin::session::signed_in_admin(&session, &state.pool, now).await {
+    let admin = match app::admin::sign_in::session::signed_in_admin(&session, &state.pool, now).await {
         Ok(Some(admin)) => admin,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "sign in to the admin console").into_response(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -3,7 +3,7 @@
 //! and audited.
 
 use crate::AppState;
-use app::admin::db::{AuditEntry, audit};
+use app::admin::audited::{AuditEntry, audit};
 use app::admin::import_outcome::{IMPORT_OUTCOME_KEY, ImportOutcome};
 use app::analytics::import::read_history;
 use app::analytics::import_store::{ImportError, ImportSummary, make_live, store_history_in};
@@ -55,7 +55,7 @@ pub async fn import_upload(
     if let Ok(Some(_)) = app::accounts::session::impersonation(&session, now).await {
         return (StatusCode::FORBIDDEN, "exit impersonation to use the console").into_response();
     }
-    let admin = match app::admin::session::signed_in_admin(&session, &state.pool, now).await {
+    let admin = match app::admin::sign_in::session::signed_in_admin(&session, &state.pool, now).await {
         Ok(Some(admin)) => admin,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "sign in to the admin console first").into_response(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
@@ -117,7 +117,7 @@ async fn import_and_audit(
     state: &AppState,
     rows: &[app::analytics::import::ImportRow],
     migrate_live: bool,
-    admin: &app::admin::session::AdminScope,
+    admin: &app::admin::sign_in::session::AdminScope,
     client_ip: &str,
 ) -> Result<(ImportSummary, usize), ImportError> {
     let now = state.clock.now();

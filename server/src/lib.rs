@@ -247,6 +247,39 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
+/// What every page render and server function is handed: the ground's
+/// handles and each feature's own value.
+struct HandedOver {
+    context: AppContext,
+    site: app::marketing::Site,
+    chrome: Arc<app::ui::SiteChrome>,
+    brand: Arc<app::email::templates::Brand>,
+    billing: app::billing::context::BillingContext,
+    license_keys: app::licensing::keys::LicenseKeys,
+    catalog: app::catalog::cache::CatalogCache,
+    standings: app::entitlements::cache::StandingCache,
+    snapshot_histories: app::entitlements::history_cache::SnapshotHistoryCache,
+    users: app::accounts::users::UserCache,
+    private_hosts: app::outbound::address::PrivateHosts,
+}
+
+impl HandedOver {
+    /// Provides each value to the current request's owner.
+    fn provide(&self) {
+        provide_context(self.context.clone());
+        provide_context(self.site.clone());
+        provide_context(self.chrome.clone());
+        provide_context(self.brand.clone());
+        provide_context(self.billing.clone());
+        provide_context(self.license_keys.clone());
+        provide_context(self.catalog.clone());
+        provide_context(self.standings.clone());
+        provide_context(self.snapshot_histories.clone());
+        provide_context(self.users.clone());
+        provide_context(self.private_hosts.clone());
+    }
+}
+
 /// Builds the whole HTTP application from its state.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
@@ -260,38 +293,33 @@ pub fn app(state: AppState) -> Router {
         started_at: state.clock.now(),
     };
     // Each feature's own context value, handed over beside the ground's.
-    let billing = app::billing::context::BillingContext {
-        provider: state.payments.provider(),
-        sandbox: state.payments.sandbox(),
-        pages: state.caches.billing_pages.clone(),
-    };
-    let license_keys = app::licensing::keys::LicenseKeys(state.license_keys.clone());
-    let brand = Arc::new(state.site.product.brand());
-    let catalog = state.caches.catalog.clone();
-    let standings = state.caches.standings.clone();
-    let snapshot_histories = state.caches.snapshot_histories.clone();
-    let users = state.caches.users.clone();
-    let private_hosts = settings.webhook_private_hosts.clone();
-    let site = app::marketing::Site {
-        content: state.site.clone(),
-        public_url: settings.public_url.clone(),
-    };
-    let chrome = Arc::new(app::ui::SiteChrome::from(&*state.site));
+    // leptos_axum clones the closure below for every request, so they sit
+    // behind one Arc.
+    let handed_over = Arc::new(HandedOver {
+        context,
+        billing: app::billing::context::BillingContext {
+            provider: state.payments.provider(),
+            sandbox: state.payments.sandbox(),
+            pages: state.caches.billing_pages.clone(),
+        },
+        license_keys: app::licensing::keys::LicenseKeys(state.license_keys.clone()),
+        brand: Arc::new(state.site.product.brand()),
+        catalog: state.caches.catalog.clone(),
+        standings: state.caches.standings.clone(),
+        snapshot_histories: state.caches.snapshot_histories.clone(),
+        users: state.caches.users.clone(),
+        private_hosts: settings.webhook_private_hosts.clone(),
+        site: app::marketing::Site {
+            content: state.site.clone(),
+            public_url: settings.public_url.clone(),
+        },
+        chrome: Arc::new(app::ui::SiteChrome::from(&*state.site)),
+    });
     // Runs for every page render and server-function call: hands over the
     // shared state and sets the page's CSP with the nonce Leptos put on its
     // inline scripts.
     let provide_app_context = move || {
-        provide_context(context.clone());
-        provide_context(site.clone());
-        provide_context(chrome.clone());
-        provide_context(brand.clone());
-        provide_context(billing.clone());
-        provide_context(license_keys.clone());
-        provide_context(catalog.clone());
-        provide_context(standings.clone());
-        provide_context(snapshot_histories.clone());
-        provide_context(users.clone());
-        provide_context(private_hosts.clone());
+        handed_over.provide();
         if let (Some(nonce), Some(response)) = (
             leptos::nonce::use_nonce(),
             use_context::<leptos_axum::ResponseOptions>(),
@@ -390,8 +418,9 @@ pub fn app(state: AppState) -> Router {
             (state.pool.clone(), state.clock.clone(), settings.trust_forwarded_for),
             security::audit_impersonated_requests,
         ))
+        // Behind an Arc: axum clones a middleware's state for every request.
         .layer(axum::middleware::from_fn_with_state(
-            change_listener::ProcessCaches::of(&state),
+            Arc::new(change_listener::ProcessCaches::of(&state)),
             own_writes::forget_own_writes,
         ))
         .layer(sessions)

@@ -26,7 +26,7 @@ fn is_console(request: &Request) -> bool {
 /// and every cached user (a member removed or a role changed is another
 /// user's record).
 pub async fn forget_own_writes(
-    State(caches): State<ProcessCaches>,
+    State(caches): State<std::sync::Arc<ProcessCaches>>,
     request: Request,
     next: Next,
 ) -> Response {

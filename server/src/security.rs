@@ -198,7 +198,7 @@ pub async fn require_admin_for_console(
         )
             .into_response();
     }
-    match app::admin::session::signed_in_admin(&session, &pool, clock.now()).await {
+    match app::admin::sign_in::session::signed_in_admin(&session, &pool, clock.now()).await {
         Ok(None) => see_other("/admin/login"),
         Ok(Some(_)) | Err(_) => next.run(request).await,
     }
@@ -244,7 +244,7 @@ pub async fn audit_impersonated_requests(
     let client_ip = app::security::client::client_address(request.headers(), peer, trust_forwarded_for);
     let is_write = !matches!(method, Method::GET | Method::HEAD);
     let refused = is_write && !WRITES_WHILE_IMPERSONATING.contains(&path.as_str());
-    let entry = app::admin::db::AuditEntry {
+    let entry = app::admin::audited::AuditEntry {
         at: now,
         admin_id: seen_as.admin_id,
         admin_email: &seen_as.admin_email,
@@ -259,7 +259,7 @@ pub async fn audit_impersonated_requests(
         after: Some(serde_json::json!({ "method": method.as_str(), "path": path })),
         client_ip: &client_ip,
     };
-    if let Err(error) = app::admin::db::audit(&pool, &entry).await {
+    if let Err(error) = app::admin::audited::audit(&pool, &entry).await {
         // A request that cannot be audited is not served.
         tracing::error!(%error, "could not audit an impersonated request");
         return StatusCode::SERVICE_UNAVAILABLE.into_response();

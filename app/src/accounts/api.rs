@@ -252,15 +252,15 @@ pub async fn throttle_client(
 #[cfg(feature = "ssr")]
 pub fn client_ip() -> String {
     use std::net::SocketAddr;
-    let Some(parts) = crate::context::use_context_held::<http::request::Parts>() else {
-        return "unknown".into();
-    };
     let trust_proxy = app_context().map(|c| c.trust_forwarded_for).unwrap_or(false);
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    crate::security::client::client_address(&parts.headers, peer, trust_proxy)
+    crate::context::with_context_held(|parts: &http::request::Parts| {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        crate::security::client::client_address(&parts.headers, peer, trust_proxy)
+    })
+    .unwrap_or_else(|| "unknown".into())
 }
 
 #[cfg(test)]

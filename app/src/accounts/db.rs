@@ -422,3 +422,49 @@ pub async fn organizations_created_before(
     .await?;
     Ok((row.first, row.second))
 }
+
+/// Suspends (with a reason) or reactivates an organisation; returns whether
+/// it was suspended before, or `None` if there is no such organisation.
+pub async fn set_suspension(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<bool>, sqlx::Error> {
+    // language=PostgreSQL
+    let before = sqlx::query_scalar!(
+        r#"select suspended_at is not null as "suspended!" from organization where organization_id = $1 for update"#,
+        organization_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(before) = before else { return Ok(None) };
+    if before != reason.is_some() {
+        // language=PostgreSQL
+        sqlx::query!(
+            "update organization set suspended_at = case when $2::text is null then null else $3::timestamptz end,
+                                     suspension_reason = $2
+             where organization_id = $1",
+            organization_id,
+            reason,
+            now as _
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(Some(before))
+}
+
+/// The organisation's owner (the earliest, if several).
+pub async fn owner_of(
+    executor: impl PgExecutor<'_>,
+    organization_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        "select user_id from membership where organization_id = $1 and role = 'owner' order by created_at limit 1",
+        organization_id
+    )
+    .fetch_optional(executor)
+    .await
+}

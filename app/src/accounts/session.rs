@@ -302,11 +302,13 @@ pub struct VerifiedSignIn(pub SignedIn);
 
 /// The sign-in the guard checked for this request, if it did.
 fn verified_for_this_request() -> Option<SignedIn> {
-    let parts = crate::context::use_context_held::<http::request::Parts>()?;
-    parts
-        .extensions
-        .get::<VerifiedSignIn>()
-        .map(|verified| verified.0.clone())
+    crate::context::with_context_held(|parts: &http::request::Parts| {
+        parts
+            .extensions
+            .get::<VerifiedSignIn>()
+            .map(|verified| verified.0.clone())
+    })
+    .flatten()
 }
 
 /// The request's signed-in user, if any (a page anyone may open that

@@ -3,13 +3,12 @@
 //! parsed), the time, and a transaction in which the change and its audit
 //! entry land together or not at all.
 
-use super::db::{AuditEntry, audit};
-use super::session::{AdminScope, require_admin};
+use super::sign_in::session::{AdminScope, require_admin};
 use crate::context::{AppContext, app_context};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// An audited action under way.
@@ -22,16 +21,21 @@ pub struct AuditedAction {
     pub now: DateTime<Utc>,
     /// The change's transaction; [`AuditedAction::commit`] writes the
     /// audit entry in it and commits.
-    pub tx: Transaction<'static, Postgres>,
+    pub tx: ChangeTransaction,
 }
 
 impl AuditedAction {
-    /// Begins an action for the signed-in admin.
+    /// Begins an action for the signed-in admin. Its transaction begins at
+    /// its first use, so the action parses and checks its input (and reads
+    /// what it needs to) before it holds one.
     pub async fn begin() -> Result<Self, AppError> {
         let admin = require_admin().await?;
         let context = app_context()?;
         let now = context.clock.now();
-        let tx = context.pool.begin().await?;
+        let tx = ChangeTransaction {
+            pool: context.pool.clone(),
+            open: None,
+        };
         Ok(AuditedAction {
             admin,
             context,
@@ -55,10 +59,36 @@ impl AuditedAction {
             after: what.after,
             client_ip: &client_ip,
         };
-        audit(&mut *self.tx, &entry).await?;
-        self.tx.commit().await?;
+        let tx = self.tx.get().await?;
+        audit(&mut **tx, &entry).await?;
+        if let Some(tx) = self.tx.open.take() {
+            tx.commit().await?;
+        }
         crate::security::redirect::redirect(then);
         Ok(())
+    }
+}
+
+/// The reason an admin gave, checked for the audit log (see
+/// [`parse_reason`](super::organizations::rules::parse_reason)).
+pub fn checked_reason(raw: &str) -> Result<String, AppError> {
+    super::organizations::rules::parse_reason(raw).map_err(|e| AppError::field("reason", e.to_string()))
+}
+
+/// An action's transaction, begun when the action first writes.
+pub struct ChangeTransaction {
+    pool: PgPool,
+    open: Option<Transaction<'static, Postgres>>,
+}
+
+impl ChangeTransaction {
+    /// The transaction, begun now if it has not been.
+    pub async fn get(&mut self) -> Result<&mut Transaction<'static, Postgres>, sqlx::Error> {
+        if let Some(tx) = self.open.take() {
+            return Ok(self.open.insert(tx));
+        }
+        let tx = self.pool.begin().await?;
+        Ok(self.open.insert(tx))
     }
 }
 
@@ -115,4 +145,64 @@ impl Audit {
             ..self
         }
     }
+}
+
+/// One audit log entry to write.
+pub struct AuditEntry<'a> {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub admin_id: Uuid,
+    /// Their email then.
+    pub admin_email: &'a str,
+    /// What: `trial.extend`, `organization.suspend`, `admin.sign_in`, …
+    pub action: &'a str,
+    /// On which organisation.
+    pub organization_id: Option<Uuid>,
+    /// Why, as the admin gave it.
+    pub reason: Option<&'a str>,
+    /// The state before.
+    pub before: Option<Value>,
+    /// The state after.
+    pub after: Option<Value>,
+    /// From where.
+    pub client_ip: &'a str,
+}
+
+/// Appends an entry, in the caller's transaction (with the change it records).
+pub async fn audit(executor: impl PgExecutor<'_>, entry: &AuditEntry<'_>) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "insert into admin_audit (occurred_at, platform_admin_id, admin_email, action, organization_id, reason,
+                                  before, after, client_ip)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        entry.at as _,
+        entry.admin_id,
+        entry.admin_email,
+        entry.action,
+        entry.organization_id,
+        entry.reason,
+        entry.before,
+        entry.after,
+        entry.client_ip
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// The admin's newest audit entry (every change an admin makes writes one
+/// in its own transaction), as far as this database has it: a replica whose
+/// answer equals the primary's has every change that admin made.
+pub async fn last_audit_entry(
+    executor: impl PgExecutor<'_>,
+    admin_id: Uuid,
+) -> Result<Option<i64>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        "select max(admin_audit_id) from admin_audit where platform_admin_id = $1",
+        admin_id
+    )
+    .fetch_one(executor)
+    .await
 }

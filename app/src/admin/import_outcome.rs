@@ -56,7 +56,7 @@ impl ImportOutcome {
 /// Takes the outcome of this admin's last upload, if one is waiting.
 #[server(prefix = "/api", endpoint = "admin_import_outcome")]
 pub async fn take_import_outcome() -> Result<Option<ImportOutcome>, AppError> {
-    crate::admin::session::require_admin().await?;
+    crate::admin::sign_in::session::require_admin().await?;
     let session = crate::accounts::session::current_session().await?;
     session
         .remove::<ImportOutcome>(IMPORT_OUTCOME_KEY)

@@ -15,5 +15,7 @@ pub mod history_cache;
 #[cfg(feature = "ssr")]
 pub mod organizations;
 #[cfg(feature = "ssr")]
+pub mod overrides;
+#[cfg(feature = "ssr")]
 pub mod usage;
 pub mod usage_view;

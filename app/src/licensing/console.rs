@@ -8,7 +8,7 @@
 #![allow(missing_docs)]
 
 use super::view::LicenseView;
-use crate::admin::pages::frame::{INPUT, SMALL_BUTTON};
+use crate::admin::frame::{INPUT, SMALL_BUTTON};
 use crate::error::AppError;
 use crate::ui::danger::ConfirmDanger;
 use leptos::prelude::*;
@@ -16,8 +16,8 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use {
     super::manage::{AdminAction, Changed},
-    crate::admin::audited::{Audit, AuditedAction},
-    crate::admin::session::require_admin,
+    crate::admin::audited::{Audit, AuditedAction, checked_reason},
+    crate::admin::sign_in::session::require_admin,
     crate::context::app_context,
     uuid::Uuid,
 };
@@ -25,11 +25,6 @@ use {
 #[cfg(feature = "ssr")]
 fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
     Uuid::parse_str(raw.trim()).map_err(|_| AppError::field(field, "that is not a valid identifier"))
-}
-
-#[cfg(feature = "ssr")]
-fn checked_reason(raw: &str) -> Result<String, AppError> {
-    crate::admin::domain::parse_reason(raw).map_err(|e| AppError::field("reason", e.to_string()))
 }
 
 /// The audit entry of a licence action.
@@ -67,12 +62,12 @@ pub async fn issue_license(
     let node_locked = node_locked.is_some();
     let reason = checked_reason(&reason)?;
     let keys = signing_keys()?;
-    if !crate::accounts::db::organization_exists(&mut *action.tx, id).await? {
+    if !crate::accounts::db::organization_exists(&mut **action.tx.get().await?, id).await? {
         return Err(AppError::NotFound);
     }
     let source = super::db::Source::Console;
     let issued = super::db::issue(
-        &mut action.tx,
+        action.tx.get().await?,
         &keys,
         id,
         source,
@@ -130,7 +125,7 @@ pub async fn license_action(
         crate::ui::danger::confirmed(confirm.as_deref())?;
     }
     let reason = checked_reason(&reason)?;
-    let changed = super::manage::apply_admin_action(&mut audited.tx, license_id, action, audited.now)
+    let changed = super::manage::apply_admin_action(audited.tx.get().await?, license_id, action, audited.now)
         .await?
         .ok_or(AppError::NotFound)?
         .map_err(|why| AppError::Conflict(why.to_owned()))?;

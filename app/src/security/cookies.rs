@@ -4,16 +4,18 @@
 
 /// The value of the request's cookie `name`, if it sent one.
 pub fn request_cookie(name: &str) -> Option<String> {
-    let parts = crate::context::use_context_held::<http::request::Parts>()?;
-    parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(found, _)| *found == name)
-        .map(|(_, value)| value.to_owned())
+    crate::context::with_context_held(|parts: &http::request::Parts| {
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(found, _)| *found == name)
+            .map(|(_, value)| value.to_owned())
+    })
+    .flatten()
 }
 
 /// Sets cookie `name` on the answer for `path`, for `max_age` seconds (0

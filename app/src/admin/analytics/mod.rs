@@ -364,7 +364,7 @@ pub async fn get_analytics(
     cohorts: Option<String>,
 ) -> Result<AnalyticsView, AppError> {
     use reads::{analytics_reads, report_from};
-    let admin = super::session::require_admin().await?;
+    let admin = super::sign_in::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let now = context.clock.now();
     let by_revenue = cohorts_by_revenue(cohorts.as_deref())?;

@@ -49,7 +49,7 @@ pub async fn get_movers(month: Option<String>) -> Result<MoversView, AppError> {
     use crate::analytics::domain::{Month, movers};
     // Optional in the signature so that a caller who is not an admin hears
     // "sign in" before anything about the month.
-    let admin = super::super::session::require_admin().await?;
+    let admin = crate::admin::sign_in::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let month = Month::parse(month.unwrap_or_default().trim())
         .map_err(|e| AppError::field("month", e.to_string()))?;

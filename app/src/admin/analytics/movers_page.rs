@@ -1,7 +1,7 @@
 //! `/admin/movements?month=YYYY-MM`.
 
 use super::movers::get_movers;
-use crate::admin::pages::frame::{AdminNav, ROW_TH, TD, TH, admin_outcome};
+use crate::admin::frame::{AdminNav, ROW_TH, TD, TH, admin_outcome};
 use crate::ui::query_value;
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -1,7 +1,7 @@
 //! `/admin/analytics?first=&last=&from=&to=`.
 
 use super::{ChartView, TableView, get_analytics};
-use crate::admin::pages::frame::{AdminNav, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
+use crate::admin::frame::{AdminNav, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::ui::form::{FormFeedback, FormSummary};
 use crate::ui::{encode_query_value, query_value};
 use leptos::prelude::*;

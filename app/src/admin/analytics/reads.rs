@@ -21,7 +21,7 @@ pub async fn analytics_reads(
     replica: Option<&crate::read_replica::ReadReplica>,
     admin_id: uuid::Uuid,
 ) -> AnalyticsReads {
-    use crate::admin::db::last_audit_entry;
+    use crate::admin::audited::last_audit_entry;
     use crate::read_replica::{ReplicaError, ReplicaLag};
     let from_primary = |why: &str| AnalyticsReads {
         pool: primary.clone(),

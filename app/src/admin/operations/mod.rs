@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use {
     super::audited::{Audit, AuditedAction},
-    super::session,
+    super::sign_in::session,
     crate::billing::domain::ProviderEventStatus,
     crate::context::app_context,
     crate::email::EmailStatus,
@@ -153,10 +153,10 @@ pub async fn get_event(id: String) -> Result<EventDetail, AppError> {
 pub async fn retry_event(id: String) -> Result<(), AppError> {
     let mut action = AuditedAction::begin().await?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
-    let before = crate::billing::inbox_reads::requeue(&mut action.tx, id, action.now)
+    let before = crate::billing::inbox_reads::requeue(action.tx.get().await?, id, action.now)
         .await?
         .ok_or_else(|| AppError::Conflict("only a failed or unmatched event can be retried".to_owned()))?;
-    crate::billing::inbox::queue_apply(&mut action.tx, id, action.now).await?;
+    crate::billing::inbox::queue_apply(action.tx.get().await?, id, action.now).await?;
     let audit = Audit::of("provider_event.retry")
         .before(json!({ "event": id.to_string(), "status": before }))
         .after(json!({ "status": ProviderEventStatus::Pending.as_str() }));
@@ -236,7 +236,7 @@ pub async fn resend_email(
 ) -> Result<(), AppError> {
     let mut action = AuditedAction::begin().await?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?;
-    let reason = super::api::checked_reason(&reason)?;
+    let reason = crate::admin::audited::checked_reason(&reason)?;
     let organization_id = match organization_id
         .as_deref()
         .map(str::trim)
@@ -246,13 +246,13 @@ pub async fn resend_email(
         None => None,
     };
     use crate::email::outbox_reads::{ResendError, resend};
-    let resent = match resend(&mut action.tx, id, action.now).await {
+    let resent = match resend(action.tx.get().await?, id, action.now).await {
         Ok(resent) => resent,
         Err(ResendError::NotFound) => return Err(AppError::NotFound),
         Err(error @ ResendError::StillQueued) => return Err(AppError::Conflict(error.to_string())),
         Err(ResendError::Database(error)) => return Err(error.into()),
     };
-    crate::email::outbox::queue_delivery(&mut action.tx, resent.sent_as, action.now).await?;
+    crate::email::outbox::queue_delivery(action.tx.get().await?, resent.sent_as, action.now).await?;
     let mut audit = Audit::of("email.resend")
         .because(reason)
         .before(json!({ "email": id.to_string(), "to": resent.to_address, "status": resent.status_before }))
@@ -274,7 +274,7 @@ pub async fn get_health() -> Result<Vec<HealthLine>, AppError> {
     let context = app_context()?;
     let pool = &context.pool;
     let readings = HealthReadings {
-        database_version: crate::admin::db::database_version(pool).await?,
+        database_version: database_version(pool).await?,
         events: crate::billing::inbox::depths(pool).await?,
         emails: crate::email::outbox::depths(pool).await?,
         outbound: crate::outbound::deliveries::backlog(pool).await?,
@@ -413,7 +413,7 @@ pub async fn create_api_key(name: String, scope: String) -> Result<(), AppError>
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(AppError::field("name", "name the key in 1–100 characters"));
     }
-    let made = crate::api_keys::create(&mut *action.tx, name, scope, &action.context.clock)
+    let made = crate::api_keys::create(&mut **action.tx.get().await?, name, scope, &action.context.clock)
         .await
         .map_err(|error| {
             tracing::error!(%error, "could not make an API key");
@@ -432,7 +432,7 @@ pub async fn revoke_api_key(prefix: String, confirm: Option<String>) -> Result<(
     let mut action = AuditedAction::begin().await?;
     crate::ui::danger::confirmed(confirm.as_deref())?;
     let prefix = prefix.trim();
-    let revoked = crate::api_keys::revoke(&mut *action.tx, prefix, &action.context.clock)
+    let revoked = crate::api_keys::revoke(&mut **action.tx.get().await?, prefix, &action.context.clock)
         .await
         .map_err(|error| {
             tracing::error!(%error, "could not revoke an API key");
@@ -443,4 +443,13 @@ pub async fn revoke_api_key(prefix: String, confirm: Option<String>) -> Result<(
     }
     let audit = Audit::of("api_key.revoke").before(json!({ "prefix": prefix }));
     action.commit(audit, "/admin/api-keys?revoked=1").await
+}
+
+#[cfg(feature = "ssr")]
+/// The database server's version, as the health page shows it.
+pub async fn database_version(pool: &sqlx::PgPool) -> Result<String, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(r#"select current_setting('server_version') as "version!""#)
+        .fetch_one(pool)
+        .await
 }

@@ -1,7 +1,7 @@
 //! The operations pages: provider events, the email outbox, system health.
 
 use super::{email_previews, get_event, get_health, list_emails, list_events};
-use crate::admin::pages::frame::{AdminNav, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use crate::admin::frame::{AdminNav, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::billing::domain::ProviderEventStatus;
 use crate::email::EmailStatus;
 use crate::ui::danger::RowDangerAction;

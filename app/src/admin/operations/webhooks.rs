@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use {
     super::super::audited::{Audit, AuditedAction},
-    super::super::session,
     super::time,
+    crate::admin::sign_in::session,
     crate::context::app_context,
     crate::outbound::endpoints::{self, EndpointError, Replay},
     serde_json::json,
@@ -144,9 +144,15 @@ pub async fn add_endpoint(url: String, description: String) -> Result<(), AppErr
     let mut action = AuditedAction::begin().await?;
     let private_hosts = crate::outbound::address::private_hosts()?;
     let clock = &action.context.clock;
-    let (id, secret) = endpoints::add(&mut *action.tx, &url, &description, clock, &private_hosts)
-        .await
-        .map_err(endpoint_error)?;
+    let (id, secret) = endpoints::add(
+        &mut **action.tx.get().await?,
+        &url,
+        &description,
+        clock,
+        &private_hosts,
+    )
+    .await
+    .map_err(endpoint_error)?;
     let audit = Audit::of("webhook_endpoint.add")
         .after(json!({ "endpoint_id": id, "url": url.trim(), "description": description.trim() }));
     action.commit(audit, "/admin/webhooks").await?;
@@ -165,7 +171,7 @@ pub async fn set_endpoint(id: String, enabled: String, confirm: Option<String>) 
     if !enabled {
         crate::ui::danger::confirmed(confirm.as_deref())?;
     }
-    let before = endpoints::set_enabled(&mut action.tx, id, enabled, action.now)
+    let before = endpoints::set_enabled(action.tx.get().await?, id, enabled, action.now)
         .await?
         .ok_or(AppError::NotFound)?;
     let word = if enabled { "enabled" } else { "disabled" };
@@ -238,7 +244,7 @@ pub async fn replay_event(id: String, event_id: String) -> Result<(), AppError> 
     if event_id.is_empty() || event_id.len() > 200 {
         return Err(AppError::field("event_id", "give the id of an event"));
     }
-    match endpoints::replay(&mut action.tx, id, event_id, action.now).await? {
+    match endpoints::replay(action.tx.get().await?, id, event_id, action.now).await? {
         Replay::Queued => {}
         Replay::NoEndpoint => return Err(AppError::NotFound),
         Replay::NoEvent => return Err(AppError::field("event_id", "no event has that id")),

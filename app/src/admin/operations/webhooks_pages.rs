@@ -2,7 +2,7 @@
 //! endpoint's deliveries and attempts with disable/enable and replay.
 
 use super::webhooks::{get_endpoint, get_endpoints};
-use crate::admin::pages::frame::{AdminNav, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use crate::admin::frame::{AdminNav, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::ui::danger::ConfirmDanger;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;

@@ -61,7 +61,7 @@ fn figure(label: &str, value: impl ToString) -> (String, String) {
 /// Every background worker's record.
 #[server(prefix = "/api", endpoint = "admin_background_work", input = server_fn::codec::GetUrl)]
 pub async fn get_background_work() -> Result<Vec<Worker>, AppError> {
-    super::super::session::require_admin().await?;
+    crate::admin::sign_in::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let (pool, now) = (&context.pool, context.clock.now());
     let day_ago = now - TimeDelta::hours(24);
@@ -282,7 +282,7 @@ pub fn every_in_words(every: chrono::TimeDelta) -> String {
 #[server(prefix = "/api", endpoint = "admin_runner_record", input = server_fn::codec::GetUrl)]
 pub async fn get_runner_record() -> Result<RunnerRecord, AppError> {
     use crate::runner::{db, schedules::ALL};
-    super::super::session::require_admin().await?;
+    crate::admin::sign_in::session::require_admin().await?;
     let context = crate::context::app_context()?;
     let (pool, now) = (&context.pool, context.clock.now());
     let names: Vec<String> = ALL.iter().map(|s| s.schedule.name.to_owned()).collect();
@@ -397,8 +397,9 @@ pub async fn run_schedule(name: String, reason: String) -> Result<(), AppError> 
     let mut action = AuditedAction::begin().await?;
     let scheduled = crate::runner::schedules::find(name.trim())
         .ok_or_else(|| AppError::field("name", "there is no such schedule"))?;
-    let reason = super::super::api::checked_reason(&reason)?;
-    let job_id = crate::runner::db::run_now(&mut action.tx, scheduled.schedule.name, action.now).await?;
+    let reason = crate::admin::audited::checked_reason(&reason)?;
+    let job_id =
+        crate::runner::db::run_now(action.tx.get().await?, scheduled.schedule.name, action.now).await?;
     let audit = Audit::of("schedule.run_now")
         .because(reason)
         .after(serde_json::json!({ "schedule": scheduled.schedule.name, "job": job_id }));
@@ -436,8 +437,8 @@ pub async fn retry_job(id: String, reason: String) -> Result<(), AppError> {
     use super::super::audited::{Audit, AuditedAction};
     let mut action = AuditedAction::begin().await?;
     let job_id: i64 = id.trim().parse().map_err(|_| AppError::NotFound)?;
-    let reason = super::super::api::checked_reason(&reason)?;
-    match retry_dead_job(&mut action.tx, job_id, action.now).await? {
+    let reason = crate::admin::audited::checked_reason(&reason)?;
+    match retry_dead_job(action.tx.get().await?, job_id, action.now).await? {
         Ok(()) => {}
         Err(crate::runner::db::RetryRefused::NoSuchJob(_)) => return Err(AppError::NotFound),
         Err(refused) => return Err(AppError::Conflict(refused.to_string())),

@@ -2,7 +2,7 @@
 //! their audit entries, and the organisation list's pagination.
 
 use crate::helpers::{Browser, PASSWORD, TestApp, form_error};
-use app::admin::totp::code_at;
+use app::admin::sign_in::totp::code_at;
 use axum::http::Method;
 use chrono::TimeDelta;
 use server::admin::create_admin;

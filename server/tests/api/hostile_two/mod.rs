@@ -10,7 +10,7 @@ use crate::helpers::*;
 use crate::host_api::{api_key, call, organization_id};
 use crate::hostile::post_from;
 use crate::outbound::receiver;
-use app::admin::totp::code_at;
+use app::admin::sign_in::totp::code_at;
 use app::outbound::address::PrivateHosts;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -1,9 +1,8 @@
-//! The admin console's database access: admins and their second factor,
-//! the audit log, and the reads the console's pages make.
+//! The console sign-in's storage: admins, their second factor, recovery
+//! codes and remembered devices.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::{PgConnection, PgExecutor, PgPool};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// An admin's sign-in facts.
@@ -49,14 +48,6 @@ pub async fn save_admin(pool: &PgPool, email: &str, password_hash: &str) -> Resu
 pub async fn any_admin(pool: &PgPool) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(r#"select exists(select 1 from platform_admin) as "exists!""#)
-        .fetch_one(pool)
-        .await
-}
-
-/// The database server's version, as the health page shows it.
-pub async fn database_version(pool: &PgPool) -> Result<String, sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query_scalar!(r#"select current_setting('server_version') as "version!""#)
         .fetch_one(pool)
         .await
 }
@@ -201,169 +192,6 @@ pub async fn use_recovery_code(
     .execute(conn)
     .await?;
     Ok(used.rows_affected() == 1)
-}
-
-/// One audit log entry to write.
-pub struct AuditEntry<'a> {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Who.
-    pub admin_id: Uuid,
-    /// Their email then.
-    pub admin_email: &'a str,
-    /// What: `trial.extend`, `organization.suspend`, `admin.sign_in`, …
-    pub action: &'a str,
-    /// On which organisation.
-    pub organization_id: Option<Uuid>,
-    /// Why, as the admin gave it.
-    pub reason: Option<&'a str>,
-    /// The state before.
-    pub before: Option<Value>,
-    /// The state after.
-    pub after: Option<Value>,
-    /// From where.
-    pub client_ip: &'a str,
-}
-
-/// Appends an entry, in the caller's transaction (with the change it records).
-pub async fn audit(executor: impl PgExecutor<'_>, entry: &AuditEntry<'_>) -> Result<(), sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query!(
-        "insert into admin_audit (occurred_at, platform_admin_id, admin_email, action, organization_id, reason,
-                                  before, after, client_ip)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        entry.at as _,
-        entry.admin_id,
-        entry.admin_email,
-        entry.action,
-        entry.organization_id,
-        entry.reason,
-        entry.before,
-        entry.after,
-        entry.client_ip
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
-}
-
-/// The admin's newest audit entry (every change an admin makes writes one
-/// in its own transaction), as far as this database has it: a replica whose
-/// answer equals the primary's has every change that admin made.
-pub async fn last_audit_entry(
-    executor: impl PgExecutor<'_>,
-    admin_id: Uuid,
-) -> Result<Option<i64>, sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query_scalar!(
-        "select max(admin_audit_id) from admin_audit where platform_admin_id = $1",
-        admin_id
-    )
-    .fetch_one(executor)
-    .await
-}
-
-/// Suspends (with a reason) or reactivates an organisation; returns whether
-/// it was suspended before, or `None` if there is no such organisation.
-pub async fn set_suspension(
-    conn: &mut PgConnection,
-    organization_id: Uuid,
-    reason: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Option<bool>, sqlx::Error> {
-    // language=PostgreSQL
-    let before = sqlx::query_scalar!(
-        r#"select suspended_at is not null as "suspended!" from organization where organization_id = $1 for update"#,
-        organization_id
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(before) = before else { return Ok(None) };
-    if before != reason.is_some() {
-        // language=PostgreSQL
-        sqlx::query!(
-            "update organization set suspended_at = case when $2::text is null then null else $3::timestamptz end,
-                                     suspension_reason = $2
-             where organization_id = $1",
-            organization_id,
-            reason,
-            now as _
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(Some(before))
-}
-
-/// The organisation's owner (the earliest, if several).
-pub async fn owner_of(
-    executor: impl PgExecutor<'_>,
-    organization_id: Uuid,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query_scalar!(
-        "select user_id from membership where organization_id = $1 and role = 'owner' order by created_at limit 1",
-        organization_id
-    )
-    .fetch_optional(executor)
-    .await
-}
-
-/// Writes an override for an existing organisation; `None` if there is none.
-pub async fn add_override(
-    conn: &mut PgConnection,
-    organization_id: Uuid,
-    input: &super::domain::OverrideInput,
-    expires_at: Option<DateTime<Utc>>,
-    reason: &str,
-    admin_email: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    use super::domain::OverrideInput;
-    let (kind, key, enabled, limit) = match input {
-        OverrideInput::Feature { key, enabled } => ("feature", key, Some(*enabled), None),
-        OverrideInput::Limit { key, limit } => ("limit", key, None, *limit),
-        OverrideInput::Tier { key } => ("tier", key, None, None),
-    };
-    // language=PostgreSQL
-    sqlx::query_scalar!(
-        "insert into entitlement_override (organization_id, kind, key, enabled, limit_value, expires_at, reason,
-                                           created_by, created_at)
-         select organization_id, $2, $3, $4, $5, $6, $7, $8, $9 from organization where organization_id = $1
-         returning override_id",
-        organization_id,
-        kind,
-        key,
-        enabled,
-        limit,
-        expires_at as _,
-        reason,
-        format!("admin:{admin_email}"),
-        now as _
-    )
-    .fetch_optional(conn)
-    .await
-}
-
-/// Marks an organisation's live override removed; returns what it was.
-pub async fn remove_override(
-    conn: &mut PgConnection,
-    organization_id: Uuid,
-    override_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Option<Value>, sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query_scalar!(
-        r#"update entitlement_override set removed_at = $3
-           where override_id = $2 and organization_id = $1 and removed_at is null
-           returning jsonb_build_object('override', override_id, 'kind', kind, 'key', key, 'enabled', enabled,
-                                        'limit', limit_value, 'expires_at', expires_at) as "before!""#,
-        organization_id,
-        override_id,
-        now as _
-    )
-    .fetch_optional(conn)
-    .await
 }
 
 /// Remembers a device the admin completed the second factor on.

@@ -5,11 +5,20 @@
 
 #![allow(missing_docs)]
 
-use super::*;
+use crate::error::AppError;
+use leptos::prelude::*;
+
 #[cfg(feature = "ssr")]
 use {
-    crate::admin::audited::{Audit, AuditedAction},
+    super::api::parse_id,
+    super::rules,
+    crate::accounts::api::client_ip,
+    crate::accounts::session::current_session,
+    crate::admin::audited::checked_reason,
+    crate::admin::audited::{Audit, AuditEntry, AuditedAction},
+    crate::context::app_context,
     serde_json::json,
+    uuid::Uuid,
 };
 
 /// Extends an organisation's card-free trial by 1–90 days, with a reason.
@@ -17,14 +26,14 @@ use {
 pub async fn extend_trial(organization_id: String, days: String, reason: String) -> Result<(), AppError> {
     let mut action = AuditedAction::begin().await?;
     let id = parse_id("organization_id", &organization_id)?;
-    let days = domain::parse_trial_days(&days).map_err(|e| AppError::field("days", e.to_string()))?;
+    let days = rules::parse_trial_days(&days).map_err(|e| AppError::field("days", e.to_string()))?;
     let reason = checked_reason(&reason)?;
     let cause = format!(
         "admin:{}:extend_trial:{}",
         action.admin.admin_id,
         action.now.timestamp_micros()
     );
-    let extended = crate::flows::trials::extend(&mut action.tx, id, days, &cause, action.now).await?;
+    let extended = crate::flows::trials::extend(action.tx.get().await?, id, days, &cause, action.now).await?;
     let Some(extension) = extended else {
         return Err(AppError::Conflict(
             "this organisation has no card-free trial to extend; a provider's trial is extended at the provider"
@@ -85,7 +94,8 @@ pub async fn set_suspension(
     }
     let reason = checked_reason(&reason)?;
     let now = action.now;
-    let before = super::db::set_suspension(&mut action.tx, id, suspend.then_some(reason.as_str()), now)
+    let tx = action.tx.get().await?;
+    let before = crate::accounts::db::set_suspension(tx, id, suspend.then_some(reason.as_str()), now)
         .await?
         .ok_or(AppError::NotFound)?;
     let (word, already) = match suspend {
@@ -95,8 +105,8 @@ pub async fn set_suspension(
     if before == suspend {
         return Err(AppError::Conflict(already.to_owned()));
     }
-    crate::outbound::events::subscription_changed(&mut action.tx, id, now).await?;
-    tell_suspension(&mut action.tx, &action.context, id, suspend, &reason, now).await?;
+    crate::outbound::events::subscription_changed(tx, id, now).await?;
+    tell_suspension(tx, &action.context, id, suspend, &reason, now).await?;
     let audit = Audit::of(word).on(id).because(reason);
     let audit = audit
         .before(json!({ "suspended": before }))
@@ -114,9 +124,11 @@ pub async fn impersonate(organization_id: String, reason: String) -> Result<(), 
     let mut action = AuditedAction::begin().await?;
     let id = parse_id("organization_id", &organization_id)?;
     let reason = checked_reason(&reason)?;
-    let owner = db::owner_of(&mut *action.tx, id).await?.ok_or_else(|| {
-        AppError::Conflict("this organisation has no owner to see the portal as".to_owned())
-    })?;
+    let owner = crate::accounts::db::owner_of(&mut **action.tx.get().await?, id)
+        .await?
+        .ok_or_else(|| {
+            AppError::Conflict("this organisation has no owner to see the portal as".to_owned())
+        })?;
     let impersonation = crate::accounts::session::Impersonation {
         admin_id: action.admin.admin_id,
         admin_email: action.admin.email.clone(),
@@ -145,7 +157,7 @@ pub async fn stop_impersonating() -> Result<(), AppError> {
         crate::security::redirect::redirect("/admin");
         return Ok(());
     };
-    db::audit(
+    crate::admin::audited::audit(
         &context.pool,
         &AuditEntry {
             at: now,
@@ -183,12 +195,12 @@ pub async fn add_override(
     let catalog = crate::catalog::cache::catalog_cache()?
         .get(&action.context.pool)
         .await?;
-    let input = domain::parse_override(&kind, &key, &value, &domain::KnownKeys::of(&catalog))
+    let input = rules::parse_override(&kind, &key, &value, &rules::KnownKeys::of(&catalog))
         .map_err(|e| AppError::field(e.field(), e.to_string()))?;
     let expires_at =
-        domain::parse_expiry(&expires, now).map_err(|e| AppError::field("expires", e.to_string()))?;
-    let added = db::add_override(
-        &mut action.tx,
+        rules::parse_expiry(&expires, now).map_err(|e| AppError::field("expires", e.to_string()))?;
+    let added = crate::entitlements::overrides::add_override(
+        action.tx.get().await?,
         id,
         &input,
         expires_at,
@@ -197,7 +209,7 @@ pub async fn add_override(
         now,
     );
     let override_id = added.await?.ok_or(AppError::NotFound)?;
-    crate::outbound::events::subscription_changed(&mut action.tx, id, now).await?;
+    crate::outbound::events::subscription_changed(action.tx.get().await?, id, now).await?;
     let audit = Audit::of("override.add").on(id).because(reason).after(json!({
         "override": override_id.to_string(), "kind": kind, "key": key.trim(), "value": value.trim(),
         "expires_at": expires_at,
@@ -220,10 +232,11 @@ pub async fn remove_override(
     let id = parse_id("organization_id", &organization_id)?;
     let override_id = Uuid::parse_str(override_id.trim()).map_err(|_| AppError::NotFound)?;
     let reason = checked_reason(&reason)?;
-    let removed = db::remove_override(&mut action.tx, id, override_id, action.now)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    crate::outbound::events::subscription_changed(&mut action.tx, id, action.now).await?;
+    let removed =
+        crate::entitlements::overrides::remove_override(action.tx.get().await?, id, override_id, action.now)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    crate::outbound::events::subscription_changed(action.tx.get().await?, id, action.now).await?;
     let audit = Audit::of("override.remove")
         .on(id)
         .because(reason)

@@ -56,7 +56,7 @@ pub fn accepted_step(
     last_step: Option<i64>,
 ) -> Option<i64> {
     let seconds = u64::try_from(now.timestamp()).ok()?;
-    let code = super::domain::normalise_code(code);
+    let code = super::rules::normalise_code(code);
     let step = i64::try_from(totp(secret, account)?.check(&code, seconds)?).ok()?;
     (last_step.is_none_or(|last| step > last)).then_some(step)
 }

@@ -1,7 +1,7 @@
 //! The console's sign-in: password, then the second factor (enrolled on
 //! the first sign-in), then the recovery codes once.
 
-use super::super::api::{get_enrolment, get_fresh_recovery_codes};
+use super::api::{get_enrolment, get_fresh_recovery_codes};
 use crate::ui::auth_card::{AuthCard, BUTTON};
 use crate::ui::form::{FormFeedback, FormSummary, TextField};
 use leptos::prelude::*;
@@ -36,7 +36,7 @@ pub fn AdminEnrollPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let feedback = feedback.clone();
-                    super::frame::admin_outcome(enrolment.await, move |enrolment| view! {
+                    crate::admin::frame::admin_outcome(enrolment.await, move |enrolment| view! {
                         <p class="text-slate-700">
                             "Scan this code with an authenticator app (1Password, Google Authenticator, …) for "
                             <strong>{enrolment.email.clone()}</strong> ", then type the six-digit code it shows."
@@ -90,7 +90,7 @@ pub fn AdminRecoveryCodesPage() -> impl IntoView {
         <AuthCard heading="Your recovery codes">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    super::frame::admin_outcome(codes.await, |codes| {
+                    crate::admin::frame::admin_outcome(codes.await, |codes| {
                         if codes.is_empty() {
                             return view! {
                                 <p>"Recovery codes are shown once, right after enrolment. " <a href="/admin" class="underline">"Go to the console"</a></p>

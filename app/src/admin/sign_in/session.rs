@@ -1,9 +1,9 @@
 //! Who is at the console: the admin's sign-in, kept in the request's
 //! session (in Postgres, like every session) under its own key, apart from
 //! any customer sign-in, with its own shorter lifetimes
-//! ([`super::domain::AdminSessionTimes`]).
+//! ([`super::rules::AdminSessionTimes`]).
 
-use super::domain::{AdminSessionTimes, AdminStage};
+use super::rules::{AdminSessionTimes, AdminStage};
 use crate::accounts::session::current_session;
 use crate::context::app_context;
 use crate::error::AppError;

@@ -334,7 +334,7 @@ pub async fn organization_detail(
     let emails = crate::email::outbox_reads::to_addresses(pool, &addresses, 20).await?;
     let emails = emails
         .into_iter()
-        .map(|r| super::operations::EmailRow {
+        .map(|r| crate::admin::operations::EmailRow {
             id: r.email_outbox_id.to_string(),
             to: r.to_address,
             template: r.template,

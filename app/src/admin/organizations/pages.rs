@@ -1,9 +1,9 @@
 //! The console's pages once signed in: the dashboard, organisations, one
 //! organisation with its actions, and the audit log.
 
-use super::super::api::{get_dashboard, get_organization, list_audit, list_organizations};
-use super::super::views::{AuditRow, OrganizationDetail};
-use super::frame::{AdminNav, INPUT, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use super::api::{get_dashboard, get_organization, list_audit, list_organizations};
+use super::views::{AuditRow, OrganizationDetail};
+use crate::admin::frame::{AdminNav, INPUT, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::admin::words::words;
 use crate::billing::domain::SubscriptionStatus;
 use crate::email::EmailStatus;

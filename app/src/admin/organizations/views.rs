@@ -145,7 +145,7 @@ pub struct OrganizationDetail {
     /// Audit entries about it, newest first.
     pub audit: Vec<AuditRow>,
     /// The latest 20 emails to its members, newest first.
-    pub emails: Vec<super::operations::EmailRow>,
+    pub emails: Vec<crate::admin::operations::EmailRow>,
 }
 
 /// A page of the audit log.

@@ -1,48 +1,17 @@
-//! The console's server functions. Every one but the sign-in steps asks
-//! for a fully signed-in admin first; every change writes its audit entry
-//! in the change's own transaction.
+//! The console's reads of organisations: the dashboard, the list, one
+//! organisation in full, and the audit log. Each asks for a fully
+//! signed-in admin first.
 
 // #[server] turns each function's parameters into the fields of a generated
 // argument struct; parameters cannot carry doc comments, the functions do.
 #![allow(missing_docs)]
 
-mod actions;
-mod sign_in;
-
-pub use actions::*;
-pub use sign_in::*;
-
 use super::views::{AuditList, DashboardView, OrganizationDetail, OrganizationList};
 use crate::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
-use {
-    super::db::{self, AuditEntry},
-    super::domain::{self, RECOVERY_CODES},
-    super::queries,
-    super::session::{self, known_device},
-    super::totp,
-    crate::accounts::api::{client_ip, throttle_client},
-    crate::accounts::secrets::{token_hash, verify_password},
-    crate::accounts::session::current_session,
-    crate::context::app_context,
-    crate::error::FormCheck,
-    crate::security::{db::throttle, throttle as rates},
-    uuid::Uuid,
-};
-
-/// What the enrolment page shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Enrolment {
-    /// The admin's email.
-    pub email: String,
-    /// The QR code, an SVG document.
-    pub qr_svg: String,
-    /// The secret in base32, to type in by hand.
-    pub secret: String,
-}
+use {super::queries, crate::admin::sign_in::session, crate::context::app_context, uuid::Uuid};
 
 /// The dashboard.
 #[server(prefix = "/api", endpoint = "admin_dashboard", input = server_fn::codec::GetUrl)]
@@ -58,7 +27,7 @@ fn optional(value: Option<String>) -> Option<String> {
 }
 
 #[cfg(feature = "ssr")]
-fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
+pub(crate) fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
     Uuid::parse_str(raw.trim()).map_err(|_| AppError::field(field, "that is not an organisation id"))
 }
 
@@ -98,11 +67,6 @@ pub async fn get_organization(id: String) -> Result<OrganizationDetail, AppError
     queries::organization_detail(&context.pool, id)
         .await?
         .ok_or(AppError::NotFound)
-}
-
-#[cfg(feature = "ssr")]
-pub(super) fn checked_reason(raw: &str) -> Result<String, AppError> {
-    domain::parse_reason(raw).map_err(|e| AppError::field("reason", e.to_string()))
 }
 
 /// The audit log, filtered.

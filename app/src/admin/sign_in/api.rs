@@ -4,7 +4,34 @@
 
 #![allow(missing_docs)]
 
-use super::*;
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use {
+    super::rules::{self, RECOVERY_CODES},
+    super::{db, session, session::known_device, totp},
+    crate::accounts::api::{client_ip, throttle_client},
+    crate::accounts::secrets::{token_hash, verify_password},
+    crate::accounts::session::current_session,
+    crate::admin::audited::{AuditEntry, audit},
+    crate::context::app_context,
+    crate::error::FormCheck,
+    crate::security::{db::throttle, throttle as rates},
+    uuid::Uuid,
+};
+
+/// What the enrolment page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// The admin's email.
+    pub email: String,
+    /// The QR code, an SVG document.
+    pub qr_svg: String,
+    /// The secret in base32, to type in by hand.
+    pub secret: String,
+}
 
 /// The password step of the admin sign-in. Wrong email and wrong password
 /// get the same message; attempts are throttled per address and account.
@@ -122,12 +149,12 @@ fn fresh_recovery_codes() -> (Vec<String>, Vec<Vec<u8>>) {
         .map(|_| {
             let mut random = [0u8; 10];
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
-            domain::format_recovery_code(&random)
+            rules::format_recovery_code(&random)
         })
         .collect();
     let hashes = codes
         .iter()
-        .map(|c| token_hash(&domain::normalise_code(c)))
+        .map(|c| token_hash(&rules::normalise_code(c)))
         .collect();
     (codes, hashes)
 }
@@ -155,7 +182,7 @@ async fn second_factor_proved(
         after,
         client_ip: &client_ip,
     };
-    db::audit(&mut *tx, &entry).await?;
+    audit(&mut *tx, &entry).await?;
     tx.commit().await?;
     remember_this_device(context, pending.admin_id, now).await?;
     session::complete(&current_session().await?, now).await?;
@@ -199,7 +226,7 @@ async fn use_second_factor(
     code: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<&'static str>, AppError> {
-    if domain::looks_like_totp(code) {
+    if rules::looks_like_totp(code) {
         let step = totp::accepted_step(secret, &pending.email, code, now, None);
         let used = match step {
             Some(step) => db::use_totp_step(conn, pending.admin_id, step).await?,
@@ -207,7 +234,7 @@ async fn use_second_factor(
         };
         return Ok(used.then_some("authenticator app"));
     }
-    let hash = token_hash(&domain::normalise_code(code));
+    let hash = token_hash(&rules::normalise_code(code));
     let used = db::use_recovery_code(conn, pending.admin_id, &hash, now).await?;
     Ok(used.then_some("recovery code"))
 }
