@@ -40,11 +40,11 @@ pub async fn add_override(
     admin_email: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    use OverrideInput;
+    use super::domain::OverrideKind;
     let (kind, key, enabled, limit) = match input {
-        OverrideInput::Feature { key, enabled } => ("feature", key, Some(*enabled), None),
-        OverrideInput::Limit { key, limit } => ("limit", key, None, *limit),
-        OverrideInput::Tier { key } => ("tier", key, None, None),
+        OverrideInput::Feature { key, enabled } => (OverrideKind::Feature, key, Some(*enabled), None),
+        OverrideInput::Limit { key, limit } => (OverrideKind::Limit, key, None, *limit),
+        OverrideInput::Tier { key } => (OverrideKind::Tier, key, None, None),
     };
     // language=PostgreSQL
     sqlx::query_scalar!(
@@ -53,7 +53,7 @@ pub async fn add_override(
          select organization_id, $2, $3, $4, $5, $6, $7, $8, $9 from organization where organization_id = $1
          returning override_id",
         organization_id,
-        kind,
+        kind.as_str(),
         key,
         enabled,
         limit,
