@@ -1,6 +1,7 @@
 //! What analytics reads beyond the ledger's MRR series
 //! ([`crate::billing::series_store`]).
 
+use crate::billing::domain::SubscriptionStatus;
 use sqlx::PgPool;
 
 /// MRR that subscriptions set to cancel at their period's end will lose
@@ -13,8 +14,9 @@ pub async fn scheduled_churn(pool: &PgPool) -> Result<i64, sqlx::Error> {
         from subscription s
         cross join lateral (select mrr from subscription_revision r where r.subscription_id = s.subscription_id
                             order by r.occurred_at desc, r.cause desc limit 1) latest
-        where s.cancel_at_period_end and s.status in ('active', 'past_due')
-        "#
+        where s.cancel_at_period_end and s.status = any($1)
+        "#,
+        &SubscriptionStatus::paying_words() as &[&str]
     )
     .fetch_one(pool)
     .await
@@ -30,8 +32,9 @@ pub async fn past_due_at_risk(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> 
         from subscription s
         cross join lateral (select mrr from subscription_revision r where r.subscription_id = s.subscription_id
                             order by r.occurred_at desc, r.cause desc limit 1) latest
-        where s.status = 'past_due'
-        "#
+        where s.status = $1
+        "#,
+        SubscriptionStatus::PastDue.as_str()
     )
     .fetch_one(pool)
     .await?;

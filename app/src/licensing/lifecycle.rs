@@ -9,6 +9,7 @@
 use super::db::{self, SELF_HOSTED_FEATURE, SUBSCRIPTION_ACTIVATIONS, Source};
 use super::domain::{LicenseFacts, expiry_alert_due, standing};
 use super::keys::SigningKeys;
+use crate::billing::domain::SubscriptionStatus;
 use crate::billing::trials::{Notices, owner_emails};
 use crate::catalog::domain::Catalog;
 use crate::email::{outbox, templates};
@@ -35,8 +36,9 @@ pub async fn follow_subscription(
     // language=PostgreSQL
     let paying = sqlx::query_scalar!(
         r#"select exists (select 1 from subscription
-                          where organization_id = $1 and live and status in ('active', 'past_due')) as "paying!""#,
-        organization_id
+                          where organization_id = $1 and live and status = any($2)) as "paying!""#,
+        organization_id,
+        &SubscriptionStatus::paying_words() as &[&str]
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -100,12 +102,13 @@ pub async fn issue_due(
     // language=PostgreSQL
     let candidates = sqlx::query_scalar!(
         r#"select distinct s.organization_id from subscription s join plan p using (plan_id)
-           where s.live and s.status in ('active', 'past_due') and p.plan_key = any($1)
+           where s.live and s.status = any($3) and p.plan_key = any($1)
              and not exists (select 1 from license l
                              where l.organization_id = s.organization_id and l.source = 'subscription')
            limit $2"#,
         &tiers,
-        limit
+        limit,
+        &SubscriptionStatus::paying_words() as &[&str]
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -184,15 +184,17 @@ pub async fn activity(pool: &sqlx::PgPool, since: DateTime<Utc>) -> Result<Activ
     // language=PostgreSQL
     let counts = sqlx::query!(
         r#"
-        select (select count(*) from outbound_delivery where state = 'pending') as "pending!",
-               (select count(*) from outbound_delivery where state = 'delivered' and delivered_at >= $1) as "delivered!",
+        select (select count(*) from outbound_delivery where state = $2) as "pending!",
+               (select count(*) from outbound_delivery where state = $3 and delivered_at >= $1) as "delivered!",
                (select count(*) from outbound_attempt where attempted_at >= $1
                   and (status_code is null or status_code not between 200 and 299)) as "failed_attempts!",
                (select count(*) from webhook_endpoint where failing_since is not null and disabled_at is null)
                    as "failing_endpoints!",
                (select max(attempted_at) from outbound_attempt) as "last: DateTime<Utc>"
         "#,
-        since as _
+        since as _,
+        super::DeliveryState::Pending.as_str(),
+        super::DeliveryState::Delivered.as_str()
     )
     .fetch_one(pool)
     .await?;

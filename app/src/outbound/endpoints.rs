@@ -116,13 +116,14 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Endpoint>, sqlx::Error> {
         r#"
         select w.endpoint_id as id, w.url, w.description, w.created_at as "created_at: DateTime<Utc>",
                w.disabled_at as "disabled_at: DateTime<Utc>", w.failing_since as "failing_since: DateTime<Utc>",
-               (select count(*) from outbound_delivery d where d.endpoint_id = w.endpoint_id and d.state = 'pending')
+               (select count(*) from outbound_delivery d where d.endpoint_id = w.endpoint_id and d.state = $1)
                    as "pending!",
                (select max(a.attempted_at) from outbound_attempt a join outbound_delivery d using (delivery_id)
                 where d.endpoint_id = w.endpoint_id) as "last_attempt_at: DateTime<Utc>"
         from webhook_endpoint w
         order by w.created_at desc, w.endpoint_id
-        "#
+        "#,
+        super::DeliveryState::Pending.as_str()
     )
     .fetch_all(pool)
     .await
@@ -166,8 +167,9 @@ pub async fn set_enabled(
         if enabled {
             // language=PostgreSQL
             let waiting = sqlx::query_scalar!(
-                "select delivery_id from outbound_delivery where endpoint_id = $1 and state = 'pending'",
-                id
+                "select delivery_id from outbound_delivery where endpoint_id = $1 and state = $2",
+                id,
+                super::DeliveryState::Pending.as_str()
             )
             .fetch_all(&mut *conn)
             .await?;

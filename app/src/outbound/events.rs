@@ -1,5 +1,6 @@
 //! Writing events into the outbox, in the caller's transaction.
 
+use crate::billing::domain::SubscriptionStatus;
 use crate::catalog::domain::Catalog;
 use crate::entitlements::db::OrganizationAddress;
 use crate::entitlements::guard::{Standing, standing};
@@ -281,16 +282,18 @@ pub async fn publish_time_changes(
             where removed_at is null and expires_at <= $1
             union all
             select organization_id, trial_end from subscription
-            where live and status = 'trialing' and trial_end <= $1
+            where live and status = $2 and trial_end <= $1
             union all
             select organization_id, current_period_end from subscription
-            where live and cancel_at_period_end and current_period_end <= $1 and status <> 'canceled'
+            where live and cancel_at_period_end and current_period_end <= $1 and status <> $3
         ) b
         where not exists (select 1 from entitlements_published p
                           where p.organization_id = b.organization_id and p.published_at >= b.boundary)
         limit 500
         "#,
-        now as _
+        now as _,
+        SubscriptionStatus::Trialing.as_str(),
+        SubscriptionStatus::Canceled.as_str()
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -307,13 +307,14 @@ pub async fn restrict_overdue(
         r#"
         select provider, provider_invoice_id, past_due_since as "past_due_since: DateTime<Utc>"
         from collection_case
-        where state in ('failing', 'action_required') and past_due_since <= $1
+        where state = any($3) and past_due_since <= $1
         order by past_due_since
         limit $2
         for update skip locked
         "#,
         (now - grace) as _,
-        limit
+        limit,
+        &CaseState::words_where(CaseState::is_in_grace) as &[&str]
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -364,10 +365,11 @@ pub async fn on_subscription_ended(
     let open = sqlx::query!(
         r#"
         select provider, provider_invoice_id from collection_case
-        where subscription_id = $1 and state in ('failing', 'action_required', 'restricted')
+        where subscription_id = $1 and state = any($2)
         order by opened_at
         "#,
-        subscription_id
+        subscription_id,
+        &CaseState::words_where(CaseState::is_open) as &[&str]
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -525,9 +527,10 @@ async fn lift_restriction(conn: &mut PgConnection, organization_id: Uuid) -> Res
         update organization set payment_restricted_at = null
         where organization_id = $1 and payment_restricted_at is not null
           and not exists (select 1 from collection_case
-                          where organization_id = $1 and state = 'restricted')
+                          where organization_id = $1 and state = $2)
         "#,
-        organization_id
+        organization_id,
+        CaseState::Restricted.as_str()
     )
     .execute(&mut *conn)
     .await?
@@ -578,10 +581,11 @@ pub async fn skip_grace(
     let moved = sqlx::query!(
         r#"
         update collection_case set past_due_since = $2
-        where organization_id = $1 and state in ('failing', 'action_required')
+        where organization_id = $1 and state = any($3)
         "#,
         organization_id,
-        (now - TimeDelta::days(i64::from(grace_days))) as _
+        (now - TimeDelta::days(i64::from(grace_days))) as _,
+        &CaseState::words_where(CaseState::is_in_grace) as &[&str]
     )
     .execute(&mut *conn)
     .await?

@@ -56,6 +56,21 @@ impl CaseState {
         )
     }
 
+    /// Whether the case is open and its organisation not yet restricted
+    /// (its grace period still runs).
+    pub fn is_in_grace(self) -> bool {
+        self.is_open() && self != CaseState::Restricted
+    }
+
+    /// The words of the states `keep` holds, for a query's `state = any($n)`.
+    pub fn words_where(keep: fn(CaseState) -> bool) -> Vec<&'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|state| keep(*state))
+            .map(Self::as_str)
+            .collect()
+    }
+
     /// What the console and the history call it.
     pub fn label(self) -> &'static str {
         match self {
@@ -159,6 +174,26 @@ pub struct StepView {
 mod tests {
     use super::*;
     use CaseState::*;
+
+    #[test]
+    fn a_query_reads_the_states_of_the_grace_period_and_of_an_open_case_from_the_type() {
+        for state in CaseState::ALL {
+            assert_eq!(
+                state.is_in_grace(),
+                matches!(state, Failing | ActionRequired),
+                "{state:?}"
+            );
+        }
+        assert_eq!(
+            CaseState::words_where(CaseState::is_in_grace),
+            ["failing", "action_required"]
+        );
+        assert_eq!(
+            CaseState::words_where(CaseState::is_open),
+            ["failing", "action_required", "restricted"]
+        );
+        assert!(CaseState::words_where(|_| false).is_empty());
+    }
 
     const SIGNALS: [Signal; 5] = [
         Signal::PaymentFailed,

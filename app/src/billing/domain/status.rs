@@ -43,6 +43,16 @@ impl SubscriptionStatus {
         matches!(self, SubscriptionStatus::Active | SubscriptionStatus::PastDue)
     }
 
+    /// The words of the states that carry MRR (the paying ones), for a
+    /// query's `status = any($n)`.
+    pub fn paying_words() -> Vec<&'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|status| status.carries_mrr())
+            .map(Self::as_str)
+            .collect()
+    }
+
     /// Stripe's name for the state.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -144,6 +154,18 @@ crate::stored_words! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_paying_words_are_the_states_that_carry_mrr() {
+        assert_eq!(SubscriptionStatus::paying_words(), ["active", "past_due"]);
+        for status in SubscriptionStatus::ALL {
+            assert_eq!(
+                SubscriptionStatus::paying_words().contains(&status.as_str()),
+                status.carries_mrr(),
+                "{status:?}"
+            );
+        }
+    }
 
     #[test]
     fn every_state_reads_back_from_its_name_and_has_its_own_label() {

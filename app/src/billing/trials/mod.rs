@@ -54,7 +54,7 @@ pub async fn start_signup_trial(
     let subscription = sqlx::query!(
         r#"
         insert into subscription (organization_id, plan_id, billing_cycle, status, trial_start, trial_end)
-        select $1, plan_id, $3, 'trialing', $5::timestamptz, $5::timestamptz + make_interval(days => $4)
+        select $1, plan_id, $3, $6, $5::timestamptz, $5::timestamptz + make_interval(days => $4)
         from plan where plan_key = $2 and not retired
         returning subscription_id, trial_start as "trial_start!: chrono::DateTime<chrono::Utc>"
         "#,
@@ -63,6 +63,7 @@ pub async fn start_signup_trial(
         cycle.as_str(),
         trial_days as i32,
         now as _,
+        SubscriptionStatus::Trialing.as_str(),
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -272,7 +273,7 @@ async fn trials_owing_reminders(
                array(select r.days_before from trial_reminder r
                      where r.subscription_id = s.subscription_id and r.trial_end = s.trial_end) as "recorded!"
         from subscription s join organization o using (organization_id)
-        where s.live and s.status = 'trialing' and s.trial_end > $1
+        where s.live and s.status = $6 and s.trial_end > $1
           and ($4::uuid is null or s.subscription_id = $4)
           -- some reminder's moment has come (a provider's notice is its own moment) …
           and ($5 or exists (select 1 from unnest($2::int[]) d where s.trial_end - make_interval(days => d) <= $1))
@@ -290,6 +291,7 @@ async fn trials_owing_reminders(
         limit,
         only,
         provider_notice,
+        SubscriptionStatus::Trialing.as_str(),
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -366,13 +368,14 @@ pub async fn expire_ended_trials(
     let ended = sqlx::query_scalar!(
         r#"
         select subscription_id from subscription
-        where live and provider is null and status = 'trialing' and trial_end <= $1
+        where live and provider is null and status = $3 and trial_end <= $1
         order by trial_end
         limit $2
         for update skip locked
         "#,
         now as _,
         limit,
+        SubscriptionStatus::Trialing.as_str(),
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -397,11 +400,12 @@ pub async fn end_signup_trial_now(
     let ended = sqlx::query_scalar!(
         r#"
         update subscription set trial_end = greatest($2, trial_start)
-        where organization_id = $1 and provider is null and status = 'trialing'
+        where organization_id = $1 and provider is null and status = $3
         returning subscription_id
         "#,
         organization_id,
-        now as _
+        now as _,
+        SubscriptionStatus::Trialing.as_str()
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -426,10 +430,11 @@ pub async fn set_signup_trial_days_left(
     let moved = sqlx::query!(
         r#"
         update subscription set trial_end = greatest($2, trial_start)
-        where organization_id = $1 and provider is null and status = 'trialing'
+        where organization_id = $1 and provider is null and status = $3
         "#,
         organization_id,
-        (now + chrono::TimeDelta::days(i64::from(days_left))) as _
+        (now + chrono::TimeDelta::days(i64::from(days_left))) as _,
+        SubscriptionStatus::Trialing.as_str()
     )
     .execute(&mut *conn)
     .await?
@@ -459,11 +464,12 @@ async fn pause_ended_trial(
                                       where r.subscription_id = s.subscription_id))
                    as "trial_end!: chrono::DateTime<Utc>"
         from subscription s join organization o using (organization_id) join plan p using (plan_id)
-        where s.subscription_id = $1 and s.live and s.provider is null and s.status = 'trialing' and s.trial_end <= $2
+        where s.subscription_id = $1 and s.live and s.provider is null and s.status = $3 and s.trial_end <= $2
         for update of s
         "#,
         subscription_id,
-        now as _
+        now as _,
+        SubscriptionStatus::Trialing.as_str()
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -472,8 +478,9 @@ async fn pause_ended_trial(
     };
     // language=PostgreSQL
     sqlx::query!(
-        "update subscription set status = 'paused' where subscription_id = $1",
-        subscription_id
+        "update subscription set status = $2 where subscription_id = $1",
+        subscription_id,
+        SubscriptionStatus::Paused.as_str()
     )
     .execute(&mut *conn)
     .await?;
@@ -534,11 +541,15 @@ pub async fn extend_signup_trial(
                p.plan_key, p.currency
         from subscription s join plan p using (plan_id)
         where s.organization_id = $1 and s.live and s.provider is null and s.import_key is null
-          and s.trial_end is not null and s.status in ('trialing', 'paused')
+          and s.trial_end is not null and s.status = any($2)
         order by s.created_at desc limit 1
         for update of s
         "#,
-        organization_id
+        organization_id,
+        &[
+            SubscriptionStatus::Trialing.as_str(),
+            SubscriptionStatus::Paused.as_str()
+        ] as &[&str]
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -548,14 +559,15 @@ pub async fn extend_signup_trial(
     let trial_end = trial.trial_end.max(now) + chrono::TimeDelta::days(i64::from(days));
     // language=PostgreSQL
     sqlx::query!(
-        "update subscription set trial_end = $2, status = 'trialing'
+        "update subscription set trial_end = $2, status = $3
          where subscription_id = $1",
         trial.subscription_id,
-        trial_end as _
+        trial_end as _,
+        SubscriptionStatus::Trialing.as_str()
     )
     .execute(&mut *conn)
     .await?;
-    if trial.status == "paused" {
+    if SubscriptionStatus::parse(&trial.status) == Some(SubscriptionStatus::Paused) {
         let cycle = BillingCycle::from_query(Some(&trial.billing_cycle));
         record_revision(
             conn,
