@@ -145,6 +145,14 @@ impl AppError {
         }
     }
 
+    /// An id a request sends in `field` (surrounding blanks ignored), or a
+    /// validation error naming the field.
+    #[cfg(feature = "ssr")]
+    pub fn parse_id(field: &str, raw: &str) -> Result<uuid::Uuid, AppError> {
+        uuid::Uuid::parse_str(raw.trim())
+            .map_err(|_| AppError::field(field, "that is not a valid identifier"))
+    }
+
     /// The HTTP status this error answers with.
     pub fn status_code(&self) -> u16 {
         match self {

@@ -69,10 +69,24 @@ impl AuditedAction {
     }
 }
 
-/// The reason an admin gave, checked for the audit log (see
-/// [`parse_reason`](super::organizations::rules::parse_reason)).
+/// The reason an admin gave, checked for the audit log (see [`parse_reason`]).
 pub fn checked_reason(raw: &str) -> Result<String, AppError> {
-    super::organizations::rules::parse_reason(raw).map_err(|e| AppError::field("reason", e.to_string()))
+    parse_reason(raw).ok_or_else(|| {
+        AppError::field(
+            "reason",
+            "give a reason of 1–500 characters; it goes into the audit log",
+        )
+    })
+}
+
+/// Why an admin did something: trimmed, 1–500 characters, no control
+/// characters other than line breaks and tabs.
+fn parse_reason(raw: &str) -> Option<String> {
+    let reason = raw.trim();
+    let printable = reason
+        .chars()
+        .all(|c| !c.is_control() || c == '\n' || c == '\r' || c == '\t');
+    (!reason.is_empty() && reason.chars().count() <= 500 && printable).then(|| reason.to_owned())
 }
 
 /// An action's transaction, begun when the action first writes.
@@ -205,4 +219,37 @@ pub async fn last_audit_entry(
     )
     .fetch_one(executor)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_reason;
+
+    #[test]
+    fn a_reason_is_trimmed_printable_and_at_most_500_characters() {
+        assert_eq!(
+            parse_reason("  customer asked for more time \n").as_deref(),
+            Some("customer asked for more time")
+        );
+        assert_eq!(
+            parse_reason("line one\nline two\tend").as_deref(),
+            Some("line one\nline two\tend")
+        );
+        for bad in [
+            "",
+            "   ",
+            "\n\t",
+            "\u{7}beep",
+            "nul\u{0}inside",
+            "esc\u{1b}[31m",
+            &"x".repeat(501),
+        ] {
+            assert_eq!(parse_reason(bad), None, "{bad:?}");
+        }
+        assert!(
+            parse_reason(&"é".repeat(500)).is_some(),
+            "500 characters, not bytes"
+        );
+        assert!(parse_reason(&"é".repeat(501)).is_none());
+    }
 }

@@ -6,15 +6,16 @@
 //! factor"), so a new kind never shows raw.
 
 use crate::billing::domain::SubscriptionStatus;
+use crate::email::EmailStatus;
 
 /// A stored status or kind as a person reads it.
 pub fn words(raw: &str) -> String {
     if let Some(status) = SubscriptionStatus::parse(raw) {
         return status.label().to_owned();
     }
-    let known = match raw {
-        "dead" => Some("Gave up"),
-        "queued" => Some("Waiting to send"),
+    let known = match EmailStatus::parse(raw) {
+        Some(EmailStatus::Dead) => Some("Gave up"),
+        Some(EmailStatus::Queued) => Some("Waiting to send"),
         _ => None,
     };
     if let Some(known) = known {

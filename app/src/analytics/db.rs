@@ -16,7 +16,7 @@ pub async fn scheduled_churn(pool: &PgPool) -> Result<i64, sqlx::Error> {
                             order by r.occurred_at desc, r.cause desc limit 1) latest
         where s.cancel_at_period_end and s.status = any($1)
         "#,
-        &SubscriptionStatus::paying_words() as &[&str]
+        &SubscriptionStatus::words_where(SubscriptionStatus::carries_mrr) as &[&str]
     )
     .fetch_one(pool)
     .await

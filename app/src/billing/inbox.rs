@@ -169,7 +169,7 @@ pub async fn store_rejected(
         r#"
         insert into webhook_event (provider, provider_event_id, event_type, livemode, provider_created_at, payload,
                                    raw_body, status, last_error, received_at)
-        values ($1, $2, $3, false, $6, null, $4, 'rejected', $5, $6)
+        values ($1, $2, $3, false, $6, null, $4, $7, $5, $6)
         on conflict (provider, provider_event_id) do nothing
         returning webhook_event_id
         "#,
@@ -179,6 +179,7 @@ pub async fn store_rejected(
         event.raw_body,
         event.reason,
         now as _,
+        ProviderEventStatus::Rejected.as_str(),
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -283,7 +284,7 @@ pub async fn claim_subject(
                case when decoded is null then payload::text end as legacy_payload,
                provider_created_at as "provider_created_at: DateTime<Utc>"
         from webhook_event
-        where status = 'pending' and not (webhook_event_id = any($5))
+        where status = $6 and not (webhook_event_id = any($5))
           and (webhook_event_id = $1 or ($3::text is not null and provider = $2 and subject = $3))
         order by provider_created_at, provider_event_id
         limit $4
@@ -293,7 +294,8 @@ pub async fn claim_subject(
         event.provider,
         event.subject,
         MAX_BATCH,
-        tried
+        tried,
+        ProviderEventStatus::Pending.as_str()
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -364,7 +366,7 @@ pub async fn mark_failed(
     sqlx::query!(
         r#"
         update webhook_event
-        set attempts = $2, last_error = $3, status = case when $2::int >= $4::int then 'failed' else 'pending' end,
+        set attempts = $2, last_error = $3, status = case when $2::int >= $4::int then $6 else $7 end,
             next_attempt_at = $5
         where webhook_event_id = $1
         "#,
@@ -373,6 +375,8 @@ pub async fn mark_failed(
         error.chars().take(1000).collect::<String>(),
         MAX_ATTEMPTS,
         retry_at as _,
+        ProviderEventStatus::Failed.as_str(),
+        ProviderEventStatus::Pending.as_str(),
     )
     .execute(executor)
     .await?;
@@ -460,18 +464,24 @@ impl Depths {
 }
 
 /// The inbox's [`Depths`]. One subquery per status, each answered from its
-/// partial index (which is why the statuses are spelled in the SQL).
+/// partial index: the words are bound, so PostgreSQL plans each run for
+/// them (a generic plan could not prove the index's predicate, so it is not
+/// chosen).
 pub async fn depths(executor: impl sqlx::PgExecutor<'_>) -> Result<Depths, sqlx::Error> {
     // language=PostgreSQL
     let row = sqlx::query!(
         r#"
-        select (select count(*) from webhook_event where status = 'pending') as "pending!",
-               (select min(next_attempt_at) from webhook_event where status = 'pending')
+        select (select count(*) from webhook_event where status = $1) as "pending!",
+               (select min(next_attempt_at) from webhook_event where status = $1)
                    as "oldest_due: DateTime<Utc>",
-               (select count(*) from webhook_event where status = 'unmatched') as "unmatched!",
-               (select count(*) from webhook_event where status = 'failed') as "failed!",
-               (select count(*) from webhook_event where status = 'rejected') as "rejected!"
-        "#
+               (select count(*) from webhook_event where status = $2) as "unmatched!",
+               (select count(*) from webhook_event where status = $3) as "failed!",
+               (select count(*) from webhook_event where status = $4) as "rejected!"
+        "#,
+        ProviderEventStatus::Pending.as_str(),
+        ProviderEventStatus::Unmatched.as_str(),
+        ProviderEventStatus::Failed.as_str(),
+        ProviderEventStatus::Rejected.as_str()
     )
     .fetch_one(executor)
     .await?;
@@ -529,16 +539,20 @@ pub async fn activity(
     // language=PostgreSQL
     let counts = sqlx::query!(
         r#"
-        select count(*) filter (where status = 'pending' and next_attempt_at <= $1) as "due!",
-               count(*) filter (where status = 'pending' and next_attempt_at > $1) as "waiting!",
-               count(*) filter (where status = 'processed' and processed_at >= $2) as "processed!",
-               count(*) filter (where status = 'failed') as "failed!",
-               count(*) filter (where status = 'unmatched') as "unmatched!",
+        select count(*) filter (where status = $3 and next_attempt_at <= $1) as "due!",
+               count(*) filter (where status = $3 and next_attempt_at > $1) as "waiting!",
+               count(*) filter (where status = $4 and processed_at >= $2) as "processed!",
+               count(*) filter (where status = $5) as "failed!",
+               count(*) filter (where status = $6) as "unmatched!",
                max(processed_at) as "last: DateTime<Utc>"
         from webhook_event
         "#,
         now as _,
-        since as _
+        since as _,
+        ProviderEventStatus::Pending.as_str(),
+        ProviderEventStatus::Processed.as_str(),
+        ProviderEventStatus::Failed.as_str(),
+        ProviderEventStatus::Unmatched.as_str()
     )
     .fetch_one(pool)
     .await?;
@@ -546,8 +560,9 @@ pub async fn activity(
     let failures = sqlx::query!(
         r#"select webhook_event_id, provider, provider_event_id, event_type, last_error,
                   coalesce(processed_at, received_at) as "at!: DateTime<Utc>"
-           from webhook_event where status in ('failed', 'unmatched')
-           order by received_at desc limit 10"#
+           from webhook_event where status = any($1)
+           order by received_at desc limit 10"#,
+        &ProviderEventStatus::words_where(ProviderEventStatus::can_be_requeued) as &[&str]
     )
     .fetch_all(pool)
     .await?;

@@ -101,12 +101,14 @@ pub async fn requeue(
 ) -> Result<Option<String>, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
-        "update webhook_event w set status = 'pending', next_attempt_at = $2
+        "update webhook_event w set status = $3, next_attempt_at = $2
          from (select status from webhook_event where webhook_event_id = $1 for update) old
-         where w.webhook_event_id = $1 and old.status in ('failed', 'unmatched')
+         where w.webhook_event_id = $1 and old.status = any($4)
          returning old.status",
         webhook_event_id,
-        now as _
+        now as _,
+        ProviderEventStatus::Pending.as_str(),
+        &ProviderEventStatus::words_where(ProviderEventStatus::can_be_requeued) as &[&str]
     )
     .fetch_optional(&mut *conn)
     .await

@@ -253,17 +253,20 @@ impl Depths {
     }
 }
 
-/// The outbox's [`Depths`], each count answered from its partial index (so
-/// the statuses are spelled in the SQL).
+/// The outbox's [`Depths`], each count answered from its partial index: the
+/// words are bound, so PostgreSQL plans each run for them (a generic plan
+/// could not prove the index's predicate, so it is not chosen).
 pub async fn depths(executor: impl sqlx::PgExecutor<'_>) -> Result<Depths, sqlx::Error> {
     // language=PostgreSQL
     let row = sqlx::query!(
         r#"
-        select (select count(*) from email_outbox where status = 'queued') as "queued!",
-               (select min(next_attempt_at) from email_outbox where status = 'queued')
+        select (select count(*) from email_outbox where status = $1) as "queued!",
+               (select min(next_attempt_at) from email_outbox where status = $1)
                    as "oldest_due: DateTime<Utc>",
-               (select count(*) from email_outbox where status = 'dead') as "dead!"
-        "#
+               (select count(*) from email_outbox where status = $2) as "dead!"
+        "#,
+        EmailStatus::Queued.as_str(),
+        EmailStatus::Dead.as_str()
     )
     .fetch_one(executor)
     .await?;
@@ -282,8 +285,9 @@ pub async fn unsent_since(
 ) -> Result<i64, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar!(
-        r#"select count(*) as "unsent!" from email_outbox where status = 'queued' and created_at < $1"#,
-        before as _
+        r#"select count(*) as "unsent!" from email_outbox where status = $2 and created_at < $1"#,
+        before as _,
+        EmailStatus::Queued.as_str()
     )
     .fetch_one(executor)
     .await
@@ -328,22 +332,26 @@ pub async fn activity(
     // language=PostgreSQL
     let counts = sqlx::query!(
         r#"
-        select count(*) filter (where status = 'queued' and next_attempt_at <= $1) as "due!",
-               count(*) filter (where status = 'queued' and next_attempt_at > $1) as "waiting!",
-               count(*) filter (where status = 'sent' and sent_at >= $2) as "sent!",
-               count(*) filter (where status = 'dead') as "dead!",
+        select count(*) filter (where status = $3 and next_attempt_at <= $1) as "due!",
+               count(*) filter (where status = $3 and next_attempt_at > $1) as "waiting!",
+               count(*) filter (where status = $4 and sent_at >= $2) as "sent!",
+               count(*) filter (where status = $5) as "dead!",
                max(sent_at) as "last: DateTime<Utc>"
         from email_outbox
         "#,
         now as _,
-        since as _
+        since as _,
+        EmailStatus::Queued.as_str(),
+        EmailStatus::Sent.as_str(),
+        EmailStatus::Dead.as_str()
     )
     .fetch_one(pool)
     .await?;
     // language=PostgreSQL
     let failures = sqlx::query!(
         r#"select to_address, template, last_error, created_at as "at: DateTime<Utc>"
-           from email_outbox where status = 'dead' order by created_at desc limit 10"#
+           from email_outbox where status = $1 order by created_at desc limit 10"#,
+        EmailStatus::Dead.as_str()
     )
     .fetch_all(pool)
     .await?;

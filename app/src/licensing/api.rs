@@ -11,7 +11,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use {crate::accounts::session::require_member, crate::context::app_context, uuid::Uuid};
+use {crate::accounts::session::require_member, crate::context::app_context};
 
 /// The organisation's licences; keys only for owners and admins.
 #[server(prefix = "/api", endpoint = "licenses", input = server_fn::codec::GetUrl)]
@@ -40,8 +40,7 @@ pub async fn free_license_seat(activation_id: String, confirm: Option<String>) -
         return Err(AppError::Forbidden);
     }
     crate::ui::danger::confirmed(confirm.as_deref())?;
-    let activation_id = Uuid::parse_str(activation_id.trim())
-        .map_err(|_| AppError::field("activation_id", "that is not a valid identifier"))?;
+    let activation_id = AppError::parse_id("activation_id", &activation_id)?;
     let context = app_context()?;
     let organization_id = scope.organization_id();
     if !super::manage::free_seat(&context.pool, organization_id, activation_id, context.clock.now()).await? {

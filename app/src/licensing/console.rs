@@ -22,11 +22,6 @@ use {
     uuid::Uuid,
 };
 
-#[cfg(feature = "ssr")]
-fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| AppError::field(field, "that is not a valid identifier"))
-}
-
 /// The audit entry of a licence action.
 #[cfg(feature = "ssr")]
 fn audit(action: &'static str, reason: String, changed: Changed) -> Audit {
@@ -57,7 +52,7 @@ pub async fn issue_license(
     reason: String,
 ) -> Result<(), AppError> {
     let mut action = AuditedAction::begin().await?;
-    let id = parse_id("organization_id", &organization_id)?;
+    let id = AppError::parse_id("organization_id", &organization_id)?;
     let machines = machines(&max_activations)?;
     let node_locked = node_locked.is_some();
     let reason = checked_reason(&reason)?;
@@ -118,7 +113,7 @@ pub async fn license_action(
     confirm: Option<String>,
 ) -> Result<(), AppError> {
     let mut audited = AuditedAction::begin().await?;
-    let license_id = parse_id("license_id", &license_id)?;
+    let license_id = AppError::parse_id("license_id", &license_id)?;
     let (action, word) = admin_action(&action, until.as_deref())?;
     // Suspending and revoking stop the customer's installs at their next check-in.
     if matches!(action, AdminAction::Suspend | AdminAction::Revoke) {

@@ -38,7 +38,7 @@ pub async fn follow_subscription(
         r#"select exists (select 1 from subscription
                           where organization_id = $1 and live and status = any($2)) as "paying!""#,
         organization_id,
-        &SubscriptionStatus::paying_words() as &[&str]
+        &SubscriptionStatus::words_where(SubscriptionStatus::carries_mrr) as &[&str]
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -108,7 +108,7 @@ pub async fn issue_due(
            limit $2"#,
         &tiers,
         limit,
-        &SubscriptionStatus::paying_words() as &[&str]
+        &SubscriptionStatus::words_where(SubscriptionStatus::carries_mrr) as &[&str]
     )
     .fetch_all(&mut *conn)
     .await?;

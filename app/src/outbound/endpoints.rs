@@ -3,6 +3,7 @@
 //! read back, and an event replayed to one of them. The command line and
 //! the admin console share these.
 
+use super::DeliveryState;
 use super::address::{self, PrivateHosts};
 use crate::clock::Clock;
 use chrono::{DateTime, Utc};
@@ -309,12 +310,13 @@ pub async fn replay(
         r#"
         insert into outbound_delivery (event_id, endpoint_id, next_attempt_at) values ($1, $2, $3)
         on conflict (event_id, endpoint_id)
-            do update set state = 'pending', next_attempt_at = excluded.next_attempt_at, delivered_at = null
+            do update set state = $4, next_attempt_at = excluded.next_attempt_at, delivered_at = null
         returning delivery_id
         "#,
         event_id,
         endpoint,
-        now as _
+        now as _,
+        DeliveryState::Pending.as_str()
     )
     .fetch_one(&mut *conn)
     .await?;

@@ -21,7 +21,6 @@ use {
     crate::entitlements::guard::{page_standing, seats},
     crate::error::FormCheck,
     crate::security::throttle as rates,
-    uuid::Uuid,
 };
 
 #[cfg(feature = "ssr")]
@@ -37,11 +36,6 @@ fn checked_password(raw: &str) -> Result<Password, AppError> {
     let mut form = FormCheck::new();
     form.check("password", Password::parse(raw))
         .ok_or_else(|| form.into_error())
-}
-
-#[cfg(feature = "ssr")]
-fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| AppError::field(field, "that is not a valid identifier"))
 }
 
 /// The portal's home: organisation, user, plan and trial.
@@ -115,7 +109,7 @@ pub async fn revoke_invitation(invitation_id: String) -> Result<(), AppError> {
     if !scope.role().manages_team() {
         return Err(AppError::Forbidden);
     }
-    let invitation_id = parse_id("invitation_id", &invitation_id)?;
+    let invitation_id = AppError::parse_id("invitation_id", &invitation_id)?;
     let context = app_context()?;
     let now = context.clock.now();
     if !db::revoke_invitation(&context.pool, &scope, invitation_id, now).await? {
@@ -130,7 +124,7 @@ pub async fn revoke_invitation(invitation_id: String) -> Result<(), AppError> {
 pub async fn remove_member(user_id: String, confirm: Option<String>) -> Result<(), AppError> {
     let (_, scope) = require_member().await?;
     crate::ui::danger::confirmed(confirm.as_deref())?;
-    let target = parse_id("user_id", &user_id)?;
+    let target = AppError::parse_id("user_id", &user_id)?;
     if target == scope.user_id() {
         return Err(AppError::Conflict(
             "to remove yourself, leave the organisation".into(),
@@ -154,7 +148,7 @@ pub async fn remove_member(user_id: String, confirm: Option<String>) -> Result<(
 #[server(prefix = "/api", endpoint = "change_role")]
 pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> {
     let (_, scope) = require_member().await?;
-    let target = parse_id("user_id", &user_id)?;
+    let target = AppError::parse_id("user_id", &user_id)?;
     let new_role = Role::parse(&role).map_err(|e| AppError::field("role", e.to_string()))?;
     let context = app_context()?;
     let mut tx = context.pool.begin().await?;
@@ -177,7 +171,7 @@ pub async fn transfer_ownership(user_id: String) -> Result<(), AppError> {
     if scope.role() != Role::Owner {
         return Err(AppError::Forbidden);
     }
-    let target = parse_id("user_id", &user_id)?;
+    let target = AppError::parse_id("user_id", &user_id)?;
     if target == scope.user_id() {
         return Err(AppError::Conflict("you already own this organisation".into()));
     }

@@ -67,6 +67,9 @@ pub enum Banner {
         code: String,
         /// What the customer reads.
         message: String,
+        /// The link to the way out (a plan, a working card), if the
+        /// customer has one (a suspension goes through support).
+        way_out: Option<String>,
         /// The unpaid invoice's collection facts (an overdue payment).
         collection: Option<CollectionFacts>,
     },
@@ -131,6 +134,20 @@ pub struct PortalStatus {
     pub impersonated_by: Option<(String, i64)>,
 }
 
+/// The read-only banner's link: a plan, a working card, or none (a
+/// suspension is lifted through support).
+#[cfg(feature = "ssr")]
+fn way_out_of(reason: crate::entitlements::domain::ReadOnlyReason) -> Option<&'static str> {
+    use crate::entitlements::domain::ReadOnlyReason;
+    match reason {
+        ReadOnlyReason::Unpaid | ReadOnlyReason::PaymentOverdue => Some("Update your payment method"),
+        ReadOnlyReason::Suspended => None,
+        ReadOnlyReason::TrialEnded | ReadOnlyReason::Canceled | ReadOnlyReason::NoSubscription => {
+            Some("Choose a plan")
+        }
+    }
+}
+
 /// The banner for a standing at `now`; a trial banner is hidden on the UTC
 /// day it was dismissed (`dismissed_on`, `YYYY-MM-DD`).
 #[cfg(feature = "ssr")]
@@ -142,9 +159,10 @@ pub fn banner_for(
 ) -> Option<Banner> {
     use crate::entitlements::domain::Access;
     match standing.entitlements.access {
-        Access::ReadOnly(why) => Some(Banner::ReadOnly {
-            code: why.code().to_owned(),
-            message: why.explain().to_owned(),
+        Access::ReadOnly(reason) => Some(Banner::ReadOnly {
+            code: reason.code().to_owned(),
+            message: reason.explain().to_owned(),
+            way_out: way_out_of(reason).map(str::to_owned),
             collection: None,
         }),
         Access::PastDue => Some(Banner::PastDue { collection: None }),
@@ -243,8 +261,7 @@ pub async fn dismiss_trial_banner(back_to: Option<String>) -> Result<(), AppErro
 pub async fn switch_organization(organization_id: String) -> Result<(), AppError> {
     let (user, _) = crate::accounts::session::require_member().await?;
     let context = crate::context::app_context()?;
-    let id = uuid::Uuid::parse_str(organization_id.trim())
-        .map_err(|_| AppError::field("organization_id", "that is not a valid identifier"))?;
+    let id = AppError::parse_id("organization_id", &organization_id)?;
     let role = crate::accounts::db::membership_role(&context.pool, id, user.user_id).await?;
     if role.is_none() {
         return Err(AppError::NotFound);
@@ -367,16 +384,10 @@ fn StatusBar(status: PortalStatus, current: &'static str) -> impl IntoView {
             }
             .into_any()
         }
-        Banner::ReadOnly { code, message, collection } => {
-            // The way out: a plan, a working card, or (suspended) support.
+        Banner::ReadOnly { code, message, way_out, collection } => {
             let owed = collection.map(|facts| format!(" {} is due.", facts.amount));
-            let way_out = match code.as_str() {
-                "unpaid" | "payment_overdue" => Some("Update your payment method"),
-                "suspended" => None,
-                _ => Some("Choose a plan"),
-            };
             view! {
-                <div role="status" data-banner="read_only" data-reason=code.clone() class="mx-auto mt-3 max-w-5xl rounded-md border border-red-300 bg-red-50 px-4 py-3 text-sm text-red-900">
+                <div role="status" data-banner="read_only" data-reason=code class="mx-auto mt-3 max-w-5xl rounded-md border border-red-300 bg-red-50 px-4 py-3 text-sm text-red-900">
                     <p>
                         <strong>"Read-only. "</strong>
                         {message}

@@ -50,45 +50,33 @@ pub fn backoff(attempt: i32) -> TimeDelta {
     JOB_BACKOFF.after(attempt)
 }
 
-/// Where a job stands (the `job.state` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    /// Waiting for its time or a worker.
-    Queued,
-    /// Held by a worker under a lease.
-    Running,
-    /// Done.
-    Succeeded,
-    /// Failed its last attempt; kept until retried.
-    Dead,
-    /// Withdrawn.
-    Cancelled,
+crate::stored_words! {
+    /// Where a job stands (the `job.state` column).
+    pub enum JobState {
+        /// Waiting for its time or a worker.
+        Queued => "queued",
+        /// Held by a worker under a lease.
+        Running => "running",
+        /// Done.
+        Succeeded => "succeeded",
+        /// Failed its last attempt; kept until retried.
+        Dead => "dead",
+        /// Withdrawn.
+        Cancelled => "cancelled",
+    }
 }
 
 impl JobState {
-    /// Every state (the `job.state` column allows exactly these).
-    pub const ALL: [JobState; 5] = [
-        JobState::Queued,
-        JobState::Running,
-        JobState::Succeeded,
-        JobState::Dead,
-        JobState::Cancelled,
-    ];
-
-    /// The column's word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Dead => "dead",
-            JobState::Cancelled => "cancelled",
-        }
+    /// Whether the job is finished and wants nobody's attention (done or
+    /// withdrawn): what retention may delete, what the work page hides.
+    pub fn is_settled(self) -> bool {
+        matches!(self, JobState::Succeeded | JobState::Cancelled)
     }
 
-    /// The state a stored word names.
-    pub fn parse(word: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|state| state.as_str() == word)
+    /// Whether the job may still run (waiting or under a lease): a schedule
+    /// makes no second job of a kind while one is.
+    pub fn is_unfinished(self) -> bool {
+        matches!(self, JobState::Queued | JobState::Running)
     }
 }
 
@@ -104,6 +92,14 @@ crate::stored_words! {
         LeaseLost => "lease_lost",
         /// It failed its last attempt.
         Dead => "dead",
+    }
+}
+
+impl RunOutcome {
+    /// Whether the attempt did not do its work (what the failed-runs filter
+    /// shows).
+    pub fn is_failure(self) -> bool {
+        self != RunOutcome::Succeeded
     }
 }
 

@@ -10,7 +10,6 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::api::parse_id,
     super::rules,
     crate::accounts::api::client_ip,
     crate::accounts::session::current_session,
@@ -25,7 +24,7 @@ use {
 #[server(prefix = "/api", endpoint = "admin_extend_trial")]
 pub async fn extend_trial(organization_id: String, days: String, reason: String) -> Result<(), AppError> {
     let mut action = AuditedAction::begin().await?;
-    let id = parse_id("organization_id", &organization_id)?;
+    let id = AppError::parse_id("organization_id", &organization_id)?;
     let days = rules::parse_trial_days(&days).map_err(|e| AppError::field("days", e.to_string()))?;
     let reason = checked_reason(&reason)?;
     let cause = format!(
@@ -85,7 +84,7 @@ pub async fn set_suspension(
     confirm: Option<String>,
 ) -> Result<(), AppError> {
     let mut action = AuditedAction::begin().await?;
-    let id = parse_id("organization_id", &organization_id)?;
+    let id = AppError::parse_id("organization_id", &organization_id)?;
     let suspend = crate::input::parse_flag(&suspend)
         .ok_or_else(|| AppError::field("suspend", "say whether to suspend or reactivate"))?;
     // Suspending cuts every member off; reactivating only gives back.
@@ -122,7 +121,7 @@ pub async fn set_suspension(
 #[server(prefix = "/api", endpoint = "admin_impersonate")]
 pub async fn impersonate(organization_id: String, reason: String) -> Result<(), AppError> {
     let mut action = AuditedAction::begin().await?;
-    let id = parse_id("organization_id", &organization_id)?;
+    let id = AppError::parse_id("organization_id", &organization_id)?;
     let reason = checked_reason(&reason)?;
     let owner = crate::accounts::db::owner_of(&mut **action.tx.get().await?, id)
         .await?
@@ -190,7 +189,7 @@ pub async fn add_override(
 ) -> Result<(), AppError> {
     let mut action = AuditedAction::begin().await?;
     let now = action.now;
-    let id = parse_id("organization_id", &organization_id)?;
+    let id = AppError::parse_id("organization_id", &organization_id)?;
     let reason = checked_reason(&reason)?;
     let catalog = crate::catalog::cache::catalog_cache()?
         .get(&action.context.pool)
@@ -229,7 +228,7 @@ pub async fn remove_override(
 ) -> Result<(), AppError> {
     let mut action = AuditedAction::begin().await?;
     crate::ui::danger::confirmed(confirm.as_deref())?;
-    let id = parse_id("organization_id", &organization_id)?;
+    let id = AppError::parse_id("organization_id", &organization_id)?;
     let override_id = Uuid::parse_str(override_id.trim()).map_err(|_| AppError::NotFound)?;
     let reason = checked_reason(&reason)?;
     let removed =

@@ -26,11 +26,6 @@ fn optional(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-#[cfg(feature = "ssr")]
-pub(crate) fn parse_id(field: &str, raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| AppError::field(field, "that is not an organisation id"))
-}
-
 /// A page of organisations.
 #[server(prefix = "/api", endpoint = "admin_organizations", input = server_fn::codec::GetUrl)]
 pub async fn list_organizations(
@@ -42,7 +37,9 @@ pub async fn list_organizations(
 ) -> Result<OrganizationList, AppError> {
     session::require_admin().await?;
     let context = app_context()?;
-    let after = optional(after).map(|a| parse_id("after", &a)).transpose()?;
+    let after = optional(after)
+        .map(|a| AppError::parse_id("after", &a))
+        .transpose()?;
     let status = optional(status);
     if let Some(status) = &status
         && crate::billing::domain::SubscriptionStatus::parse(status).is_none()
@@ -93,7 +90,7 @@ pub async fn list_audit(
     let filter = queries::AuditFilter {
         admin_email: optional(admin),
         organization_id: optional(organization)
-            .map(|o| parse_id("organization", &o))
+            .map(|o| AppError::parse_id("organization", &o))
             .transpose()?,
         action: optional(action),
         from: day("from", from)?,

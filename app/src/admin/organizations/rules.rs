@@ -1,5 +1,6 @@
-//! The organisation actions' pure rules: what a reason, a trial extension,
-//! an override and its expiry may be.
+//! The organisation actions' pure rules: what a trial extension, an
+//! override and its expiry may be (a reason is checked for every section by
+//! [`crate::admin::audited::checked_reason`]).
 
 use crate::entitlements::overrides::OverrideInput;
 use chrono::{DateTime, Utc};
@@ -7,25 +8,9 @@ use chrono::{DateTime, Utc};
 /// Why an admin input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdminInputError {
-    /// No reason, or too long.
-    #[error("give a reason of 1–500 characters; it goes into the audit log")]
-    Reason,
     /// Trial extensions are whole days from 1 to 90.
     #[error("extend a trial by a whole number of days from 1 to 90")]
     TrialDays,
-}
-
-/// Why an admin did something: trimmed, 1–500 characters, no control characters
-/// other than line breaks.
-pub fn parse_reason(raw: &str) -> Result<String, AdminInputError> {
-    let reason = raw.trim();
-    let printable = reason
-        .chars()
-        .all(|c| !c.is_control() || c == '\n' || c == '\r' || c == '\t');
-    if reason.is_empty() || reason.chars().count() > 500 || !printable {
-        return Err(AdminInputError::Reason);
-    }
-    Ok(reason.to_owned())
 }
 
 /// Days to extend a trial by: 1–90.
@@ -157,18 +142,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reasons_and_trial_days_are_checked() {
-        assert_eq!(
-            parse_reason("  customer asked for more time \n"),
-            Ok("customer asked for more time".into())
-        );
-        for bad in ["", "   ", "\u{7}beep", &"x".repeat(501)] {
-            assert_eq!(parse_reason(bad), Err(AdminInputError::Reason), "{bad:?}");
-        }
-        assert!(
-            parse_reason(&"é".repeat(500)).is_ok(),
-            "500 characters, not bytes"
-        );
+    fn trial_days_are_checked() {
         for (raw, expected) in [("1", Ok(1)), ("90", Ok(90)), (" 14 ", Ok(14))] {
             assert_eq!(parse_trial_days(raw), expected);
         }

@@ -2,10 +2,11 @@
 //! from the provider under the customer's lock) and the state each event
 //! carried, recorded in the ledger at the event's time.
 
-use crate::billing::domain::IntervalUnit;
 use crate::billing::domain::{ChangeKind, LedgerState, SubscriptionSnapshot};
+use crate::billing::domain::{IntervalUnit, SubscriptionStatus};
 use crate::billing::ledger_store::{Revision, record_revision};
 use crate::billing::provider::ProviderName;
+use crate::catalog::domain::BillingCycle;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -106,10 +107,12 @@ pub async fn local_subscription(
                     sqlx::query_scalar!(
                         r#"
                         insert into subscription (organization_id, plan_id, billing_cycle, status)
-                        select $1, plan_id, 'monthly', 'incomplete' from plan order by rank limit 1
+                        select $1, plan_id, $2, $3 from plan order by rank limit 1
                         returning subscription_id
                         "#,
-                        organization_id
+                        organization_id,
+                        BillingCycle::Monthly.as_str(),
+                        SubscriptionStatus::Incomplete.as_str()
                     )
                     .fetch_one(&mut *conn)
                     .await?

@@ -5,48 +5,25 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where a collection case stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseState {
-    /// A charge failed; the provider retries.
-    Failing,
-    /// The bank asks the cardholder to authenticate the payment.
-    ActionRequired,
-    /// The grace period ran out unpaid: the organisation is read-only.
-    Restricted,
-    /// Paid: closed, any restriction lifted.
-    Recovered,
-    /// The subscription ended unpaid: closed.
-    Lapsed,
+crate::stored_words! {
+    /// Where a collection case stands (`collection_case.state`).
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum CaseState {
+        /// A charge failed; the provider retries.
+        Failing => "failing",
+        /// The bank asks the cardholder to authenticate the payment.
+        ActionRequired => "action_required",
+        /// The grace period ran out unpaid: the organisation is read-only.
+        Restricted => "restricted",
+        /// Paid: closed, any restriction lifted.
+        Recovered => "recovered",
+        /// The subscription ended unpaid: closed.
+        Lapsed => "lapsed",
+    }
 }
 
 impl CaseState {
-    /// Every state (the `collection_case.state` column allows exactly these).
-    pub const ALL: [CaseState; 5] = [
-        CaseState::Failing,
-        CaseState::ActionRequired,
-        CaseState::Restricted,
-        CaseState::Recovered,
-        CaseState::Lapsed,
-    ];
-
-    /// The database's word for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseState::Failing => "failing",
-            CaseState::ActionRequired => "action_required",
-            CaseState::Restricted => "restricted",
-            CaseState::Recovered => "recovered",
-            CaseState::Lapsed => "lapsed",
-        }
-    }
-
-    /// The state a stored word names.
-    pub fn parse(word: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|state| state.as_str() == word)
-    }
-
     /// Whether the case is still open (the invoice unpaid, the
     /// subscription alive).
     pub fn is_open(self) -> bool {
@@ -60,15 +37,6 @@ impl CaseState {
     /// (its grace period still runs).
     pub fn is_in_grace(self) -> bool {
         self.is_open() && self != CaseState::Restricted
-    }
-
-    /// The words of the states `keep` holds, for a query's `state = any($n)`.
-    pub fn words_where(keep: fn(CaseState) -> bool) -> Vec<&'static str> {
-        Self::ALL
-            .into_iter()
-            .filter(|state| keep(*state))
-            .map(Self::as_str)
-            .collect()
     }
 
     /// What the console and the history call it.

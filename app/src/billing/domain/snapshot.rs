@@ -151,43 +151,25 @@ pub struct InvoiceLine {
     pub amount: i64,
 }
 
-/// Invoice states, as Stripe names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InvoiceStatus {
-    /// Being prepared.
-    Draft,
-    /// Finalised and awaiting payment.
-    Open,
-    /// Paid in full.
-    Paid,
-    /// Given up on.
-    Uncollectible,
-    /// Cancelled before payment; nothing is owed.
-    Void,
+crate::stored_words! {
+    /// Invoice states, as Stripe names them (`invoice.status`).
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum InvoiceStatus {
+        /// Being prepared.
+        Draft => "draft",
+        /// Finalised and awaiting payment.
+        Open => "open",
+        /// Paid in full.
+        Paid => "paid",
+        /// Given up on.
+        Uncollectible => "uncollectible",
+        /// Cancelled before payment; nothing is owed.
+        Void => "void",
+    }
 }
 
 impl InvoiceStatus {
-    /// Every status (the `invoice.status` column allows exactly these).
-    pub const ALL: [InvoiceStatus; 5] = [
-        InvoiceStatus::Draft,
-        InvoiceStatus::Open,
-        InvoiceStatus::Paid,
-        InvoiceStatus::Uncollectible,
-        InvoiceStatus::Void,
-    ];
-
-    /// Stripe's word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvoiceStatus::Draft => "draft",
-            InvoiceStatus::Open => "open",
-            InvoiceStatus::Paid => "paid",
-            InvoiceStatus::Uncollectible => "uncollectible",
-            InvoiceStatus::Void => "void",
-        }
-    }
-
     /// How far along an invoice is: a status never moves to a lower rank,
     /// whatever order events arrive in.
     pub fn rank(self) -> u8 {
@@ -197,11 +179,6 @@ impl InvoiceStatus {
             InvoiceStatus::Uncollectible => 2,
             InvoiceStatus::Paid | InvoiceStatus::Void => 3,
         }
-    }
-
-    /// Reads Stripe's word.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 }
 

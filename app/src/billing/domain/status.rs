@@ -3,73 +3,34 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Stripe's subscription states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SubscriptionStatus {
-    /// In a free trial.
-    Trialing,
-    /// Paid up.
-    Active,
-    /// The latest invoice failed; retries are running.
-    PastDue,
-    /// Retries are exhausted; no longer billed.
-    Unpaid,
-    /// Ended: no more invoices; access ends with the paid period.
-    Canceled,
-    /// The first payment needs action.
-    Incomplete,
-    /// The first payment never completed.
-    IncompleteExpired,
-    /// Collection paused.
-    Paused,
+crate::stored_words! {
+    /// Stripe's subscription states (`subscription.status`).
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum SubscriptionStatus {
+        /// In a free trial.
+        Trialing => "trialing",
+        /// Paid up.
+        Active => "active",
+        /// The latest invoice failed; retries are running.
+        PastDue => "past_due",
+        /// Retries are exhausted; no longer billed.
+        Unpaid => "unpaid",
+        /// Ended: no more invoices; access ends with the paid period.
+        Canceled => "canceled",
+        /// The first payment needs action.
+        Incomplete => "incomplete",
+        /// The first payment never completed.
+        IncompleteExpired => "incomplete_expired",
+        /// Collection paused.
+        Paused => "paused",
+    }
 }
 
 impl SubscriptionStatus {
-    /// Every state, for exhaustive tests and parsing.
-    pub const ALL: [SubscriptionStatus; 8] = [
-        SubscriptionStatus::Trialing,
-        SubscriptionStatus::Active,
-        SubscriptionStatus::PastDue,
-        SubscriptionStatus::Unpaid,
-        SubscriptionStatus::Canceled,
-        SubscriptionStatus::Incomplete,
-        SubscriptionStatus::IncompleteExpired,
-        SubscriptionStatus::Paused,
-    ];
-
     /// Only `active` and `past_due` subscriptions carry MRR.
     pub fn carries_mrr(self) -> bool {
         matches!(self, SubscriptionStatus::Active | SubscriptionStatus::PastDue)
-    }
-
-    /// The words of the states that carry MRR (the paying ones), for a
-    /// query's `status = any($n)`.
-    pub fn paying_words() -> Vec<&'static str> {
-        Self::ALL
-            .into_iter()
-            .filter(|status| status.carries_mrr())
-            .map(Self::as_str)
-            .collect()
-    }
-
-    /// Stripe's name for the state.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubscriptionStatus::Trialing => "trialing",
-            SubscriptionStatus::Active => "active",
-            SubscriptionStatus::PastDue => "past_due",
-            SubscriptionStatus::Unpaid => "unpaid",
-            SubscriptionStatus::Canceled => "canceled",
-            SubscriptionStatus::Incomplete => "incomplete",
-            SubscriptionStatus::IncompleteExpired => "incomplete_expired",
-            SubscriptionStatus::Paused => "paused",
-        }
-    }
-
-    /// Reads Stripe's name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
     /// Whether the subscription is over for good: nothing more can change
@@ -139,6 +100,14 @@ crate::stored_words! {
     }
 }
 
+impl ProviderEventStatus {
+    /// Whether an operator may queue the event again: applying it failed or
+    /// it matched nothing yet (a rejected event has nothing to apply).
+    pub fn can_be_requeued(self) -> bool {
+        matches!(self, ProviderEventStatus::Failed | ProviderEventStatus::Unmatched)
+    }
+}
+
 crate::stored_words! {
     /// Where a sandbox checkout stands (`sandbox_checkout_session.status`).
     pub enum SandboxCheckoutStatus {
@@ -157,10 +126,11 @@ mod tests {
 
     #[test]
     fn the_paying_words_are_the_states_that_carry_mrr() {
-        assert_eq!(SubscriptionStatus::paying_words(), ["active", "past_due"]);
+        let paying = SubscriptionStatus::words_where(SubscriptionStatus::carries_mrr);
+        assert_eq!(paying, ["active", "past_due"]);
         for status in SubscriptionStatus::ALL {
             assert_eq!(
-                SubscriptionStatus::paying_words().contains(&status.as_str()),
+                paying.contains(&status.as_str()),
                 status.carries_mrr(),
                 "{status:?}"
             );

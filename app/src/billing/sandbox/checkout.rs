@@ -5,7 +5,7 @@ use super::prices::{add_months, currency_of, cycle_of, line_descriptions, period
 use super::store::{emit, emit_subscription, issue_invoice, save_subscription, settle_invoice};
 use super::{Sandbox, db_error, new_id};
 use crate::billing::domain::{BillingEvent, DesiredItem, InvoiceLine, InvoiceSnapshot, SubscriptionSnapshot};
-use crate::billing::domain::{SandboxCheckoutStatus, SubscriptionStatus};
+use crate::billing::domain::{InvoiceStatus, SandboxCheckoutStatus, SubscriptionStatus};
 use crate::billing::provider::ProviderError;
 use crate::catalog::domain::BillingCycle;
 
@@ -155,9 +155,10 @@ impl Sandbox {
             .map_err(db_error)?;
         // language=PostgreSQL
         sqlx::query!(
-            "update sandbox_checkout_session set status = 'complete', subscription_id = $2 where session_id = $1",
+            "update sandbox_checkout_session set status = $3, subscription_id = $2 where session_id = $1",
             session_id,
-            snapshot.id
+            snapshot.id,
+            SandboxCheckoutStatus::Complete.as_str()
         )
         .execute(&mut *tx)
         .await
@@ -221,9 +222,10 @@ impl Sandbox {
             let open = sqlx::query_scalar!(
                 r#"
                 select snapshot from sandbox_invoice
-                where customer_id = $1 and snapshot->>'status' = 'open' for update
+                where customer_id = $1 and snapshot->>'status' = $2 for update
                 "#,
-                customer_id
+                customer_id,
+                InvoiceStatus::Open.as_str()
             )
             .fetch_all(&mut *tx)
             .await

@@ -9,8 +9,9 @@ use super::store::{
     settle_invoice,
 };
 use super::{Sandbox, db_error};
-use crate::billing::domain::SubscriptionStatus;
-use crate::billing::domain::{BillingEvent, InvoiceSnapshot, SubscriptionSnapshot};
+use crate::billing::domain::{
+    BillingEvent, InvoiceSnapshot, InvoiceStatus, SubscriptionSnapshot, SubscriptionStatus,
+};
 use crate::billing::provider::ProviderError;
 use crate::billing::trials::PROVIDER_NOTICE_DAYS;
 
@@ -107,13 +108,14 @@ impl Sandbox {
         let due = sqlx::query_scalar!(
             r#"
             select subscription_id from sandbox_subscription
-            where snapshot->>'status' not in ('canceled', 'incomplete_expired', 'unpaid')
+            where snapshot->>'status' = any($2)
               and (snapshot->>'current_period_end')::bigint <= $1
             order by subscription_id
             limit 100
             for update skip locked
             "#,
-            at.timestamp()
+            at.timestamp(),
+            &SubscriptionStatus::words_where(period_rolls_over) as &[&str]
         )
         .fetch_all(&mut *tx)
         .await
@@ -137,12 +139,13 @@ impl Sandbox {
         let due = sqlx::query_scalar!(
             r#"
             select snapshot from sandbox_invoice
-            where snapshot->>'status' = 'open' and (snapshot->>'next_payment_attempt')::bigint <= $1
+            where snapshot->>'status' = $2 and (snapshot->>'next_payment_attempt')::bigint <= $1
             order by invoice_id
             limit 100
             for update skip locked
             "#,
-            at.timestamp()
+            at.timestamp(),
+            InvoiceStatus::Open.as_str()
         )
         .fetch_all(&mut *tx)
         .await
@@ -199,7 +202,7 @@ impl Sandbox {
             r#"
             select subscription_id, customer_id, (snapshot->>'trial_end')::bigint as "trial_end!"
             from sandbox_subscription
-            where snapshot->>'status' = 'trialing'
+            where snapshot->>'status' = $3
               and (snapshot->>'trial_end')::bigint > $2
               and (snapshot->>'trial_end')::bigint <= $2 + $1::bigint * 86400
               and trial_will_end_sent_for is distinct from (snapshot->>'trial_end')::bigint
@@ -208,7 +211,8 @@ impl Sandbox {
             for update skip locked
             "#,
             i64::from(PROVIDER_NOTICE_DAYS),
-            at.timestamp()
+            at.timestamp(),
+            SubscriptionStatus::Trialing.as_str()
         )
         .fetch_all(&mut *tx)
         .await
@@ -238,5 +242,30 @@ impl Sandbox {
             .map_err(db_error)?;
         }
         Ok(rows.len())
+    }
+}
+
+/// Whether a subscription in `status` starts a new period when its current
+/// one ends, as Stripe's do: an ended one never does, and an unpaid one
+/// stays where its retries left it.
+fn period_rolls_over(status: SubscriptionStatus) -> bool {
+    !(status.has_ended() || status == SubscriptionStatus::Unpaid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_living_subscription_rolls_over_and_only_those() {
+        for status in SubscriptionStatus::ALL {
+            let expected = !matches!(
+                status,
+                SubscriptionStatus::Canceled
+                    | SubscriptionStatus::IncompleteExpired
+                    | SubscriptionStatus::Unpaid
+            );
+            assert_eq!(period_rolls_over(status), expected, "{status:?}");
+        }
     }
 }

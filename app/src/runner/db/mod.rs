@@ -122,12 +122,12 @@ pub async fn claim(
             with next as (
                 select job_id, lease_token as lost_token from job
                 where kind = any($1)
-                  and ((state = 'queued' and run_at <= $2) or (state = 'running' and lease_until <= $2))
+                  and ((state = $5 and run_at <= $2) or (state = $6 and lease_until <= $2))
                 order by run_at, job_id
                 limit 1
                 for update skip locked
             )
-            update job set state = 'running', attempt = attempt + 1, lease_token = $3, lease_until = $4
+            update job set state = $6, attempt = attempt + 1, lease_token = $3, lease_until = $4
             from next where job.job_id = next.job_id
             returning job.job_id, job.kind, job.payload, job.attempt, job.max_attempts,
                       next.lost_token as "lost_token?: Uuid"
@@ -135,7 +135,9 @@ pub async fn claim(
             kinds,
             now as _,
             token,
-            (now + lease) as _
+            (now + lease) as _,
+            JobState::Queued.as_str(),
+            JobState::Running.as_str()
         )
         .fetch_optional(&mut *tx)
         .await?
@@ -145,11 +147,12 @@ pub async fn claim(
         if let Some(lost) = row.lost_token {
             // language=PostgreSQL
             sqlx::query!(
-                "update job_run set outcome = 'lease_lost', finished_at = $3, error = 'the lease ended before the job finished'
+                "update job_run set outcome = $4, finished_at = $3, error = 'the lease ended before the job finished'
                  where job_id = $1 and lease_token = $2 and outcome is null",
                 row.job_id,
                 lost,
-                now as _
+                now as _,
+                RunOutcome::LeaseLost.as_str()
             )
             .execute(&mut *tx)
             .await?;
@@ -158,11 +161,12 @@ pub async fn claim(
             // Its worker kept dying mid-job: it will not be tried again by itself.
             // language=PostgreSQL
             sqlx::query!(
-                "update job set state = 'dead', lease_token = null, lease_until = null, finished_at = $2,
+                "update job set state = $3, lease_token = null, lease_until = null, finished_at = $2,
                         attempt = attempt - 1, last_error = coalesce(last_error, 'every attempt lost its lease')
                  where job_id = $1",
                 row.job_id,
-                now as _
+                now as _,
+                JobState::Dead.as_str()
             )
             .execute(&mut *tx)
             .await?;
@@ -199,11 +203,13 @@ pub async fn claim(
 pub async fn finish(conn: &mut PgConnection, job: &Claimed, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
     let finished = sqlx::query!(
-        "update job set state = 'succeeded', lease_token = null, lease_until = null, finished_at = $3, last_error = null
-         where job_id = $1 and lease_token = $2 and state = 'running'",
+        "update job set state = $4, lease_token = null, lease_until = null, finished_at = $3, last_error = null
+         where job_id = $1 and lease_token = $2 and state = $5",
         job.job_id,
         job.lease_token,
-        now as _
+        now as _,
+        JobState::Succeeded.as_str(),
+        JobState::Running.as_str()
     )
     .execute(&mut *conn)
     .await?
@@ -212,10 +218,11 @@ pub async fn finish(conn: &mut PgConnection, job: &Claimed, now: DateTime<Utc>) 
     if finished {
         // language=PostgreSQL
         sqlx::query!(
-            "update job_run set outcome = 'succeeded', finished_at = $3 where job_id = $1 and lease_token = $2",
+            "update job_run set outcome = $4, finished_at = $3 where job_id = $1 and lease_token = $2",
             job.job_id,
             job.lease_token,
-            now as _
+            now as _,
+            RunOutcome::Succeeded.as_str()
         )
         .execute(&mut *conn)
         .await?;
@@ -228,10 +235,11 @@ pub async fn finish(conn: &mut PgConnection, job: &Claimed, now: DateTime<Utc>) 
 pub async fn renew_lease(pool: &PgPool, job: &Claimed, until: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     // language=PostgreSQL
     let renewed = sqlx::query!(
-        "update job set lease_until = $3 where job_id = $1 and lease_token = $2 and state = 'running'",
+        "update job set lease_until = $3 where job_id = $1 and lease_token = $2 and state = $4",
         job.job_id,
         job.lease_token,
-        until as _
+        until as _,
+        JobState::Running.as_str()
     )
     .execute(pool)
     .await?
@@ -266,18 +274,21 @@ pub async fn fail(
     // language=PostgreSQL
     let Some(dead) = sqlx::query_scalar!(
         r#"update job set
-               state = case when $6 or attempt >= max_attempts then 'dead' else 'queued' end,
+               state = case when $6 or attempt >= max_attempts then $7 else $8 end,
                run_at = case when $6 or attempt >= max_attempts then run_at else $3 end,
                finished_at = case when $6 or attempt >= max_attempts then $4::timestamptz end,
                lease_token = null, lease_until = null, last_error = $5
-           where job_id = $1 and lease_token = $2 and state = 'running'
-           returning state = 'dead' as "dead!""#,
+           where job_id = $1 and lease_token = $2 and state = $9
+           returning state = $7 as "dead!""#,
         job.job_id,
         job.lease_token,
         retry_at as _,
         now as _,
         error,
-        give_up
+        give_up,
+        JobState::Dead.as_str(),
+        JobState::Queued.as_str(),
+        JobState::Running.as_str()
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -335,13 +346,14 @@ pub async fn enqueue_items(
     let added = sqlx::query!(
         "insert into job (kind, payload, run_at, max_attempts, created_at)
          select $1, jsonb_build_object('item', i.item), $3, $4, $5 from unnest($2::text[]) as i(item)
-         where not exists (select from job j where j.kind = $1 and j.state in ('queued', 'running')
+         where not exists (select from job j where j.kind = $1 and j.state = any($6)
                                                 and j.payload ->> 'item' = i.item)",
         kind,
         items,
         run_at as _,
         max_attempts,
-        now as _
+        now as _,
+        &JobState::words_where(JobState::is_unfinished) as &[&str]
     )
     .execute(&mut *conn)
     .await?
@@ -369,9 +381,12 @@ pub enum RetryRefused {
 /// How many jobs are dead (waiting for an operator's retry).
 pub async fn dead_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
     // language=PostgreSQL
-    sqlx::query_scalar!(r#"select count(*) as "dead!" from job where state = 'dead'"#)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "dead!" from job where state = $1"#,
+        JobState::Dead.as_str()
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// A job's kind and the item its payload names (`{"item": id}`), if it
@@ -405,10 +420,11 @@ pub async fn retry_dead(
     }
     // language=PostgreSQL
     sqlx::query!(
-        "update job set state = 'queued', run_at = $2, max_attempts = attempt + max_attempts, finished_at = null
+        "update job set state = $3, run_at = $2, max_attempts = attempt + max_attempts, finished_at = null
          where job_id = $1",
         job_id,
-        now as _
+        now as _,
+        JobState::Queued.as_str()
     )
     .execute(&mut *conn)
     .await?;
@@ -509,8 +525,9 @@ pub async fn remove_finished_before(
 ) -> Result<u64, sqlx::Error> {
     // language=PostgreSQL
     let removed = sqlx::query!(
-        "delete from job where state in ('succeeded', 'cancelled') and finished_at < $1",
-        before as _
+        "delete from job where state = any($2) and finished_at < $1",
+        before as _,
+        &JobState::words_where(JobState::is_settled) as &[&str]
     )
     .execute(&mut *conn)
     .await?

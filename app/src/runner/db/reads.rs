@@ -1,6 +1,7 @@
 //! What the console's work page reads of the runner: open, dead and recent
 //! jobs, each schedule's record and each queue's depth.
 
+use crate::runner::domain::{JobState, RunOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -27,8 +28,9 @@ pub async fn open_jobs(pool: &PgPool, limit: i64) -> Result<Vec<JobRow>, sqlx::E
     sqlx::query_as!(
         JobRow,
         r#"select job_id, kind, state, attempt, run_at as "run_at: DateTime<Utc>", last_error
-           from job where state in ('queued', 'running', 'dead') order by run_at, job_id limit $1"#,
-        limit
+           from job where state = any($2) order by run_at, job_id limit $1"#,
+        limit,
+        &JobState::words_where(|state| !state.is_settled()) as &[&str]
     )
     .fetch_all(pool)
     .await
@@ -64,10 +66,11 @@ pub async fn recent_runs(pool: &PgPool, failed_only: bool, limit: i64) -> Result
         r#"select r.job_id, j.kind, r.attempt, r.worker, r.started_at as "started_at: DateTime<Utc>",
                   r.finished_at as "finished_at: DateTime<Utc>", r.outcome, r.error
            from job_run r join job j using (job_id)
-           where not $1 or r.outcome in ('failed', 'lease_lost', 'dead')
+           where not $1 or r.outcome = any($3)
            order by r.started_at desc, r.job_run_id desc limit $2"#,
         failed_only,
-        limit
+        limit,
+        &RunOutcome::words_where(RunOutcome::is_failure) as &[&str]
     )
     .fetch_all(pool)
     .await
@@ -135,15 +138,19 @@ pub async fn queue_records(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<Queu
         QueueRecord,
         r#"
         select kind,
-               count(*) filter (where state = 'queued' and run_at <= $1) as "due!",
-               count(*) filter (where state = 'queued' and run_at > $1) as "scheduled!",
-               count(*) filter (where state = 'running') as "running!",
-               count(*) filter (where state = 'dead') as "dead!",
-               min(run_at) filter (where state = 'queued' and run_at <= $1) as "oldest_due: DateTime<Utc>"
-        from job where state in ('queued', 'running', 'dead')
+               count(*) filter (where state = $2 and run_at <= $1) as "due!",
+               count(*) filter (where state = $2 and run_at > $1) as "scheduled!",
+               count(*) filter (where state = $3) as "running!",
+               count(*) filter (where state = $4) as "dead!",
+               min(run_at) filter (where state = $2 and run_at <= $1) as "oldest_due: DateTime<Utc>"
+        from job where state = any($5)
         group by kind order by kind
         "#,
-        now as _
+        now as _,
+        JobState::Queued.as_str(),
+        JobState::Running.as_str(),
+        JobState::Dead.as_str(),
+        &JobState::words_where(|state| !state.is_settled()) as &[&str]
     )
     .fetch_all(pool)
     .await
@@ -155,8 +162,9 @@ pub async fn dead_jobs(pool: &PgPool, limit: i64) -> Result<Vec<JobRow>, sqlx::E
     sqlx::query_as!(
         JobRow,
         r#"select job_id, kind, state, attempt, run_at as "run_at: DateTime<Utc>", last_error
-           from job where state = 'dead' order by finished_at desc, job_id desc limit $1"#,
-        limit
+           from job where state = $2 order by finished_at desc, job_id desc limit $1"#,
+        limit,
+        JobState::Dead.as_str()
     )
     .fetch_all(pool)
     .await
