@@ -4,11 +4,37 @@
 use crate::error::AppError;
 use crate::ui::ErrorNotice;
 use leptos::prelude::*;
-use leptos_meta::Meta;
+use leptos_meta::{Meta, Title};
+
+/// The frame of every console page: the tab's title, the navigation with
+/// the page's section marked, and the main landmark, headed by `heading`
+/// when the page knows it before its data (a detail page writes its own
+/// from the data it loads).
+#[component]
+pub fn ConsolePage(
+    /// What the page is, as the browser's tab shows it.
+    title: &'static str,
+    /// The path of the section the navigation marks as current.
+    section: &'static str,
+    /// The page's heading, when it does not depend on the data.
+    #[prop(optional)]
+    heading: Option<&'static str>,
+    /// The page.
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <Title text=format!("{title} — Gatehouse admin") />
+        <AdminNav current=section />
+        <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
+            {heading.map(|heading| view! { <h1 class="text-3xl font-bold tracking-tight">{heading}</h1> })}
+            {children()}
+        </main>
+    }
+}
 
 /// The console's navigation, with the sign-out button.
 #[component]
-pub fn AdminNav(
+fn AdminNav(
     /// The current section's path.
     current: &'static str,
 ) -> impl IntoView {

@@ -1,20 +1,16 @@
 //! `/admin/import`: upload a subscription history.
 
-use super::frame::{AdminNav, SMALL_BUTTON};
+use super::frame::{ConsolePage, SMALL_BUTTON};
 use crate::admin::import_outcome::{ImportOutcome, take_import_outcome};
 use crate::ui::form::Notice;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 /// The upload form, and what the last upload did.
 #[component]
 pub fn AdminImportPage() -> impl IntoView {
     let outcome = OnceResource::new(take_import_outcome());
     view! {
-        <Title text="Import history — Gatehouse admin" />
-        <AdminNav current="/admin/import" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Import subscription history"</h1>
+        <ConsolePage title="Import history" section="/admin/import" heading="Import subscription history">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match outcome.await {
@@ -45,6 +41,6 @@ pub fn AdminImportPage() -> impl IntoView {
                 </fieldset>
                 <button type="submit" class=SMALL_BUTTON>"Import"</button>
             </form>
-        </main>
+        </ConsolePage>
     }
 }

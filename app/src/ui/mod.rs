@@ -14,6 +14,14 @@ pub fn query_value(name: &str) -> Option<String> {
     leptos_router::hooks::use_query_map().with_untracked(|q| q.get(name))
 }
 
+/// A segment the current route names (`:id`), read once (not tracked);
+/// empty when the route has none, which the page's lookup then refuses.
+pub fn path_value(name: &str) -> String {
+    leptos_router::hooks::use_params_map()
+        .with_untracked(|p| p.get(name))
+        .unwrap_or_default()
+}
+
 /// What the frame of every page shows: the product's name and tagline and
 /// the footer's links. The server provides it to every render, filled from
 /// the marketing content, so the frame itself knows no feature.

@@ -1,19 +1,16 @@
 //! `/admin/movements?month=YYYY-MM`.
 
 use super::movers::get_movers;
-use crate::admin::frame::{AdminNav, ROW_TH, TD, TH, admin_outcome};
+use crate::admin::frame::{ConsolePage, ROW_TH, TD, TH, admin_outcome};
 use crate::ui::query_value;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 /// The organisations behind one month's MRR movements.
 #[component]
 pub fn AdminMoversPage() -> impl IntoView {
     let movers = OnceResource::new(get_movers(query_value("month")));
     view! {
-        <Title text="Movements — Gatehouse admin" />
-        <AdminNav current="/admin/analytics" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+        <ConsolePage title="Movements" section="/admin/analytics">
             <p><a href="/admin/analytics" class="underline">"Analytics"</a></p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
@@ -53,6 +50,6 @@ pub fn AdminMoversPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }

@@ -1,11 +1,10 @@
 //! `/admin/analytics?first=&last=&from=&to=`.
 
 use super::{ChartView, TableView, get_analytics};
-use crate::admin::frame::{AdminNav, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
+use crate::admin::frame::{ConsolePage, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::ui::form::{FormFeedback, FormSummary};
 use crate::ui::{encode_query_value, query_value};
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 /// Figures line up by their digits.
 const FIGURE: &str = "text-right tabular-nums whitespace-nowrap";
@@ -155,10 +154,7 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
     let (fr2, t2) = (from.clone(), to.clone());
     let analytics = OnceResource::new(get_analytics(first, last, from, to, query_value("cohorts")));
     view! {
-        <Title text="Analytics — Gatehouse admin" />
-        <AdminNav current="/admin/analytics" />
-        <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Analytics"</h1>
+        <ConsolePage title="Analytics" section="/admin/analytics" heading="Analytics">
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
@@ -225,6 +221,6 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }

@@ -1,7 +1,7 @@
 //! The operations pages: provider events, the email outbox, system health.
 
 use super::{email_previews, get_event, get_health, list_emails, list_events};
-use crate::admin::frame::{AdminNav, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use crate::admin::frame::{ConsolePage, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::billing::domain::ProviderEventStatus;
 use crate::email::EmailStatus;
 use crate::ui::danger::RowDangerAction;
@@ -9,8 +9,6 @@ use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
 use crate::ui::table::EmptyState;
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 fn status_links(
     base: &'static str,
@@ -37,10 +35,7 @@ pub fn AdminEventsPage() -> impl IntoView {
     let current = status.clone();
     let events = OnceResource::new(list_events(Some(status)));
     view! {
-        <Title text="Provider events — Gatehouse admin" />
-        <AdminNav current="/admin/events" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Provider events"</h1>
+        <ConsolePage title="Provider events" section="/admin/events" heading="Provider events">
             {status_links("/admin/events", ProviderEventStatus::ALL.iter().map(|s| s.as_str()), current)}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new({
@@ -75,23 +70,19 @@ pub fn AdminEventsPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }
 
 /// `/admin/events/:id`: the reason, the raw payload, a retry.
 #[component]
 pub fn AdminEventPage() -> impl IntoView {
-    let id = use_params_map()
-        .with_untracked(|p| p.get("id"))
-        .unwrap_or_default();
+    let id = crate::ui::path_value("id");
     let feedback = FormFeedback::from_address();
     let retried = query_value("retried").is_some();
     let event = OnceResource::new(get_event(id));
     view! {
-        <Title text="Provider event — Gatehouse admin" />
-        <AdminNav current="/admin/events" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+        <ConsolePage title="Provider event" section="/admin/events">
             {retried.then(|| view! { <Notice message="The event is queued again; the worker picks it up now.".to_owned() /> })}
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -121,7 +112,7 @@ pub fn AdminEventPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }
 
@@ -134,10 +125,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
     let current = status.clone();
     let emails = OnceResource::new(list_emails(Some(status)));
     view! {
-        <Title text="Email outbox — Gatehouse admin" />
-        <AdminNav current="/admin/emails" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Email outbox"</h1>
+        <ConsolePage title="Email outbox" section="/admin/emails" heading="Email outbox">
             {resent.then(|| view! { <Notice message="The email is queued again.".to_owned() /> })}
             <FormSummary feedback=feedback />
             {status_links("/admin/emails", EmailStatus::ALL.iter().map(|s| s.as_str()), current)}
@@ -184,7 +172,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
                 })}
             </Suspense>
             <EmailPreviews />
-        </main>
+        </ConsolePage>
     }
 }
 
@@ -229,10 +217,7 @@ fn EmailPreviews() -> impl IntoView {
 pub fn AdminHealthPage() -> impl IntoView {
     let health = OnceResource::new(get_health());
     view! {
-        <Title text="System health — Gatehouse admin" />
-        <AdminNav current="/admin/health" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"System health"</h1>
+        <ConsolePage title="System health" section="/admin/health" heading="System health">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     admin_outcome(health.await, |lines| view! {
@@ -248,7 +233,7 @@ pub fn AdminHealthPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }
 
@@ -259,10 +244,7 @@ pub fn AdminApiKeysPage() -> impl IntoView {
     let revoked = query_value("revoked").is_some();
     let keys = OnceResource::new(super::get_api_keys());
     view! {
-        <Title text="API keys — Gatehouse admin" />
-        <AdminNav current="/admin/api-keys" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"API keys"</h1>
+        <ConsolePage title="API keys" section="/admin/api-keys" heading="API keys">
             {revoked.then(|| view! { <Notice message="The key is revoked; requests with it are refused from now on.".to_owned() /> })}
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -328,7 +310,7 @@ pub fn AdminApiKeysPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }
 
@@ -344,10 +326,7 @@ pub fn AdminWorkPage() -> impl IntoView {
         _ => "The schedule's work is queued and runs in a moment.".to_owned(),
     });
     view! {
-        <Title text="Background work — Gatehouse admin" />
-        <AdminNav current="/admin/work" />
-        <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Background work"</h1>
+        <ConsolePage title="Background work" section="/admin/work" heading="Background work">
             <p class="text-sm text-slate-700">"Every server process runs the same job runner on the one database: each schedule's period runs once, whichever process gets there first, and every attempt is recorded here."</p>
             {done.map(|message| view! { <Notice message=message /> })}
             <FormSummary feedback=feedback />
@@ -397,7 +376,7 @@ pub fn AdminWorkPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }
 

@@ -2,14 +2,12 @@
 //! endpoint's deliveries and attempts with disable/enable and replay.
 
 use super::webhooks::{get_endpoint, get_endpoints};
-use crate::admin::frame::{AdminNav, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use crate::admin::frame::{ConsolePage, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::ui::danger::ConfirmDanger;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
 use crate::ui::table::EmptyState;
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 /// `/admin/webhooks`: every endpoint; a new one's secret is shown once.
 #[component]
@@ -17,10 +15,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
     let feedback = FormFeedback::from_address();
     let endpoints = OnceResource::new(get_endpoints());
     view! {
-        <Title text="Webhook endpoints — Gatehouse admin" />
-        <AdminNav current="/admin/webhooks" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Webhook endpoints"</h1>
+        <ConsolePage title="Webhook endpoints" section="/admin/webhooks" heading="Webhook endpoints">
             <p class="text-sm text-slate-700">"Where the host product hears about subscription and entitlement changes. Deliveries are signed (Standard Webhooks) and retried until they succeed."</p>
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -75,23 +70,19 @@ pub fn AdminWebhooksPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }
 
 /// `/admin/webhooks/:id`: the endpoint's deliveries and every attempt.
 #[component]
 pub fn AdminWebhookPage() -> impl IntoView {
-    let id = use_params_map()
-        .with_untracked(|p| p.get("id"))
-        .unwrap_or_default();
+    let id = crate::ui::path_value("id");
     let feedback = FormFeedback::from_address();
     let replayed = query_value("replayed").is_some();
     let endpoint = OnceResource::new(get_endpoint(id));
     view! {
-        <Title text="Webhook endpoint — Gatehouse admin" />
-        <AdminNav current="/admin/webhooks" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
+        <ConsolePage title="Webhook endpoint" section="/admin/webhooks">
             {replayed.then(|| view! { <Notice message="The event is queued for this endpoint; the worker sends it now.".to_owned() /> })}
             <FormSummary feedback=feedback />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -187,6 +178,6 @@ pub fn AdminWebhookPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }

@@ -3,7 +3,7 @@
 
 use super::api::{get_dashboard, get_organization, list_audit, list_organizations};
 use super::views::{AuditRow, OrganizationDetail};
-use crate::admin::frame::{AdminNav, INPUT, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
+use crate::admin::frame::{ConsolePage, INPUT, ROW_TH, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, admin_outcome};
 use crate::admin::words::words;
 use crate::billing::domain::SubscriptionStatus;
 use crate::email::EmailStatus;
@@ -12,18 +12,13 @@ use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::table::EmptyState;
 use crate::ui::{encode_query_value, query_value};
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 /// `/admin`.
 #[component]
 pub fn AdminDashboardPage() -> impl IntoView {
     let dashboard = OnceResource::new(get_dashboard());
     view! {
-        <Title text="Dashboard — Gatehouse admin" />
-        <AdminNav current="/admin" />
-        <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Dashboard"</h1>
+        <ConsolePage title="Dashboard" section="/admin" heading="Dashboard">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     admin_outcome(dashboard.await, |dashboard| view! {
@@ -61,7 +56,7 @@ pub fn AdminDashboardPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }
 
@@ -94,10 +89,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
         after,
     ));
     view! {
-        <Title text="Organisations — Gatehouse admin" />
-        <AdminNav current="/admin/organizations" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Organisations"</h1>
+        <ConsolePage title="Organisations" section="/admin/organizations" heading="Organisations">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let (q, tier, status, sort) = (q2.clone(), tier2.clone(), status2.clone(), sort2.clone());
@@ -172,7 +164,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }
 
@@ -222,16 +214,12 @@ fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
 /// `/admin/organizations/:id`: everything about one organisation, and its actions.
 #[component]
 pub fn AdminOrganizationPage() -> impl IntoView {
-    let id = use_params_map()
-        .with_untracked(|p| p.get("id"))
-        .unwrap_or_default();
+    let id = crate::ui::path_value("id");
     let feedback = FormFeedback::from_address();
     let done = query_value("done");
     let organization = OnceResource::new(get_organization(id));
     view! {
-        <Title text="Organisation — Gatehouse admin" />
-        <AdminNav current="/admin/organizations" />
-        <main id="main" class="mx-auto max-w-6xl space-y-8 px-4 py-10">
+        <ConsolePage title="Organisation" section="/admin/organizations">
             {done.map(|done| view! { <Notice message=match done.as_str() {
                 "trial" => "The trial was extended and the audit log has the entry.".to_owned(),
                 "override" => "The overrides changed; the host product is told, and the audit log has the entry.".to_owned(),
@@ -242,7 +230,7 @@ pub fn AdminOrganizationPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move { admin_outcome(organization.await, organization_view) })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }
 
@@ -545,10 +533,7 @@ pub fn AdminAuditPage() -> impl IntoView {
         OnceResource::new(list_audit(admin, organization, action, from, to, before.clone()))
     };
     view! {
-        <Title text="Audit log — Gatehouse admin" />
-        <AdminNav current="/admin/audit" />
-        <main id="main" class="mx-auto max-w-6xl space-y-6 px-4 py-10">
-            <h1 class="text-3xl font-bold tracking-tight">"Audit log"</h1>
+        <ConsolePage title="Audit log" section="/admin/audit" heading="Audit log">
             <p class="text-slate-700">"Every admin action, with who, when, why, and what it changed. Entries cannot be changed or deleted."</p>
             <form method="get" action="/admin/audit" class="grid grid-cols-1 gap-3 sm:grid-cols-5">
                 {values.iter().map(|(name, value)| {
@@ -585,6 +570,6 @@ pub fn AdminAuditPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-        </main>
+        </ConsolePage>
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 #[component]
 pub fn CheckoutSuccessPage() -> impl IntoView {
     let product = product_name();
-    let session_id = use_query_map().with_untracked(|q| q.get("session_id").unwrap_or_default());
+    let session_id = crate::ui::query_value("session_id").unwrap_or_default();
     let outcome = OnceResource::new(checkout_result(session_id));
     view! {
         <Title text=format!("Subscription — {product}") />

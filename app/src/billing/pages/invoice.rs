@@ -6,7 +6,7 @@ use super::*;
 #[component]
 pub fn InvoicePage() -> impl IntoView {
     let product = product_name();
-    let invoice_id = use_params_map().with_untracked(|p| p.get("id").unwrap_or_default());
+    let invoice_id = crate::ui::path_value("id");
     let invoice = OnceResource::new(get_invoice(invoice_id));
     view! {
         <Title text=format!("Invoice — {product}") />

@@ -11,7 +11,7 @@ use crate::ui::form::{FormFeedback, FormSummary, TextField};
 use crate::ui::product_name;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 use std::collections::BTreeMap;
 
 mod billing;

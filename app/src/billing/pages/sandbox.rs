@@ -15,7 +15,7 @@ fn TestModeBanner() -> impl IntoView {
 #[component]
 pub fn SandboxCheckoutPage() -> impl IntoView {
     let product = product_name();
-    let session_id = use_params_map().with_untracked(|p| p.get("id").unwrap_or_default());
+    let session_id = crate::ui::path_value("id");
     let feedback = FormFeedback::from_address();
     let checkout = OnceResource::new(get_sandbox_checkout(session_id));
     view! {
