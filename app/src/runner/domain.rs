@@ -199,6 +199,30 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn a_job_state_is_either_settled_unfinished_or_dead_and_the_queries_read_those_words() {
+        for state in JobState::ALL {
+            let kinds = [state.is_settled(), state.is_unfinished(), state == JobState::Dead];
+            assert_eq!(kinds.iter().filter(|k| **k).count(), 1, "{state:?}");
+        }
+        assert_eq!(
+            JobState::words_where(JobState::is_settled),
+            ["succeeded", "cancelled"]
+        );
+        assert_eq!(
+            JobState::words_where(JobState::is_unfinished),
+            ["queued", "running"]
+        );
+        assert_eq!(
+            JobState::words_where(|state| !state.is_settled()),
+            ["queued", "running", "dead"]
+        );
+        assert_eq!(
+            RunOutcome::words_where(RunOutcome::is_failure),
+            ["failed", "lease_lost", "dead"]
+        );
+    }
+
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_790_000_000 + seconds, 0).unwrap()
     }

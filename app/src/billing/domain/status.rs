@@ -125,6 +125,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_failed_and_unmatched_events_can_be_requeued() {
+        assert_eq!(
+            ProviderEventStatus::words_where(ProviderEventStatus::can_be_requeued),
+            ["failed", "unmatched"]
+        );
+    }
+
+    #[test]
     fn the_paying_words_are_the_states_that_carry_mrr() {
         let paying = SubscriptionStatus::words_where(SubscriptionStatus::carries_mrr);
         assert_eq!(paying, ["active", "past_due"]);
