@@ -125,6 +125,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn serde_writes_each_state_as_the_word_its_column_stores() {
+        use crate::billing::domain::InvoiceStatus;
+        use crate::billing::domain::collection::CaseState;
+        let json = |value: serde_json::Value| value.as_str().map(str::to_owned);
+        for status in SubscriptionStatus::ALL {
+            assert_eq!(json(serde_json::json!(status)).as_deref(), Some(status.as_str()));
+        }
+        for status in InvoiceStatus::ALL {
+            assert_eq!(json(serde_json::json!(status)).as_deref(), Some(status.as_str()));
+        }
+        for state in CaseState::ALL {
+            assert_eq!(json(serde_json::json!(state)).as_deref(), Some(state.as_str()));
+        }
+    }
+
+    #[test]
     fn only_failed_and_unmatched_events_can_be_requeued() {
         assert_eq!(
             ProviderEventStatus::words_where(ProviderEventStatus::can_be_requeued),
