@@ -69,7 +69,8 @@ impl AuditedAction {
     }
 }
 
-/// The reason an admin gave, checked for the audit log (see [`parse_reason`]).
+/// The reason an admin gave, checked for the audit log: trimmed, 1–500
+/// characters, no control characters other than line breaks and tabs.
 pub fn checked_reason(raw: &str) -> Result<String, AppError> {
     parse_reason(raw).ok_or_else(|| {
         AppError::field(
