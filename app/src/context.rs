@@ -1,12 +1,14 @@
 //! What the server hands every page render and server function: the
 //! ground's handles ([`AppContext`]: the database, the clock, the public
 //! address, proxy trust, the local mailbox), and each feature's own value
-//! (its caches, its provider), which the feature reads with [`provided`]
-//! without the ground knowing it.
+//! (its caches, its provider), gathered in one [`Handover`] that a feature
+//! reads with [`provided`] without the ground knowing it.
 
 use crate::clock::Clock;
 use crate::error::AppError;
 use sqlx::PgPool;
+use std::any::{Any, TypeId};
+use std::sync::Arc;
 
 /// The ground's handles, reachable from server functions through Leptos
 /// context.
@@ -28,15 +30,41 @@ pub struct AppContext {
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Every value the server hands a request, one of each type: the ground's
+/// [`AppContext`] and each feature's own value. Built once per process and
+/// provided to each request as one handle, so a request costs one
+/// `provide_context` however many features there are.
+#[derive(Clone, Default)]
+pub struct Handover(Arc<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>);
+
+impl Handover {
+    /// This handover with `value` added (replacing one of the same type).
+    pub fn with<T: Clone + Send + Sync + 'static>(self, value: T) -> Self {
+        let mut values = Vec::clone(&self.0);
+        values.retain(|(type_id, _)| *type_id != TypeId::of::<T>());
+        values.push((TypeId::of::<T>(), Arc::new(value)));
+        Handover(Arc::new(values))
+    }
+
+    /// The value of type `T`, if one was handed over. A handful of values:
+    /// a scan is quicker than hashing.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.0
+            .iter()
+            .find(|(type_id, _)| *type_id == TypeId::of::<T>())
+            .and_then(|(_, value)| value.downcast_ref::<T>())
+    }
+}
+
 /// The [`AppContext`] of the current request.
 pub fn app_context() -> Result<AppContext, AppError> {
     provided()
 }
 
-/// The value of type `T` the server provided to the current request: the
+/// The value of type `T` the server handed the current request: the
 /// ground's [`AppContext`], or a feature's own context value.
 pub fn provided<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
-    use_context_held::<T>().ok_or_else(|| {
+    handed_over::<T>().ok_or_else(|| {
         let name = std::any::type_name::<T>();
         if render_has_ended() {
             tracing::debug!("no {name}: the request this render belonged to has ended");
@@ -45,6 +73,12 @@ pub fn provided<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
         }
         AppError::Internal
     })
+}
+
+/// The value of type `T` in the current request's [`Handover`], if any
+/// (for a caller that treats its absence itself).
+pub fn handed_over<T: Clone + 'static>() -> Option<T> {
+    with_context_held(|handover: &Handover| handover.get::<T>().cloned()).flatten()
 }
 
 /// `use_context`, by way of [`with_context_held`].
@@ -64,24 +98,31 @@ pub fn use_context_held<T: Clone + 'static>() -> Option<T> {
 ///
 /// The server provides its values once, on the request's own owner (the
 /// top of the chain), and nothing provides them again below it; so the
-/// top is asked first, which finds them without a second walk. Anything
-/// else is looked up from the current owner upwards.
+/// top is asked first. Finding it holds two handles at a time, not the
+/// chain: no lock is held while a handle is dropped, so a drop that is the
+/// last (the request ended meanwhile) runs its cleanup harmlessly here.
+/// Anything the top lacks is looked up from the current owner upwards,
+/// every ancestor held.
 pub fn with_context_held<T: 'static, R>(read: impl FnOnce(&T) -> R) -> Option<R> {
     use leptos::prelude::with_context;
     let owner = leptos::prelude::Owner::current()?;
+    let mut top = owner.clone();
+    while let Some(parent) = top.parent() {
+        top = parent;
+    }
+    let mut read = Some(read);
+    let mut read_once = |value: &T| read.take().map(|read| read(value));
+    if let Some(found) = top.with(|| with_context::<T, _>(&mut read_once)) {
+        return found;
+    }
+    drop(top);
     let mut ancestors = Vec::new();
     let mut next = owner.parent();
     while let Some(parent) = next {
         next = parent.parent();
         ancestors.push(parent);
     }
-    let mut read = Some(read);
-    let mut read_once = |value: &T| read.take().map(|read| read(value));
-    let top = ancestors.last().unwrap_or(&owner);
-    let found = top
-        .with(|| with_context::<T, _>(&mut read_once))
-        .or_else(|| owner.with(|| with_context::<T, _>(&mut read_once)))
-        .flatten();
+    let found = owner.with(|| with_context::<T, _>(&mut read_once)).flatten();
     drop(ancestors);
     found
 }
@@ -190,6 +231,26 @@ mod tests {
         assert_eq!(load.with(|| with_context_held::<u32, _>(|n| n + 1)), Some(8));
         assert_eq!(load.with(use_context_held::<u64>), None);
         assert_eq!(request.with(use_context_held::<u32>), Some(7));
+    }
+
+    #[test]
+    fn a_handover_holds_one_value_of_each_type_and_is_read_from_any_owner_below() {
+        let handover = Handover::default()
+            .with(7_u32)
+            .with(String::from("first"))
+            .with(String::from("second"));
+        assert_eq!(handover.get::<u32>(), Some(&7));
+        assert_eq!(handover.get::<String>().map(String::as_str), Some("second"));
+        assert_eq!(handover.get::<u64>(), None);
+
+        let request = Owner::new();
+        request.with(|| leptos::prelude::provide_context(handover));
+        let middle = request.with(Owner::new);
+        let load = middle.with(Owner::new);
+        assert_eq!(load.with(provided::<u32>).ok(), Some(7));
+        assert_eq!(load.with(handed_over::<String>).as_deref(), Some("second"));
+        assert!(load.with(provided::<u64>).is_err());
+        assert_eq!(Owner::new().with(handed_over::<u32>), None);
     }
 
     /// Many requests, each ended while a load under it looks a value up:

@@ -247,39 +247,6 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// What every page render and server function is handed: the ground's
-/// handles and each feature's own value.
-struct HandedOver {
-    context: AppContext,
-    site: app::marketing::Site,
-    chrome: Arc<app::ui::SiteChrome>,
-    brand: Arc<app::email::templates::Brand>,
-    billing: app::billing::context::BillingContext,
-    license_keys: app::licensing::keys::LicenseKeys,
-    catalog: app::catalog::cache::CatalogCache,
-    standings: app::entitlements::cache::StandingCache,
-    snapshot_histories: app::entitlements::history_cache::SnapshotHistoryCache,
-    users: app::accounts::users::UserCache,
-    private_hosts: app::outbound::address::PrivateHosts,
-}
-
-impl HandedOver {
-    /// Provides each value to the current request's owner.
-    fn provide(&self) {
-        provide_context(self.context.clone());
-        provide_context(self.site.clone());
-        provide_context(self.chrome.clone());
-        provide_context(self.brand.clone());
-        provide_context(self.billing.clone());
-        provide_context(self.license_keys.clone());
-        provide_context(self.catalog.clone());
-        provide_context(self.standings.clone());
-        provide_context(self.snapshot_histories.clone());
-        provide_context(self.users.clone());
-        provide_context(self.private_hosts.clone());
-    }
-}
-
 /// Builds the whole HTTP application from its state.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
@@ -292,34 +259,32 @@ pub fn app(state: AppState) -> Router {
         clock: state.clock.clone(),
         started_at: state.clock.now(),
     };
-    // Each feature's own context value, handed over beside the ground's.
-    // leptos_axum clones the closure below for every request, so they sit
-    // behind one Arc.
-    let handed_over = Arc::new(HandedOver {
-        context,
-        billing: app::billing::context::BillingContext {
+    // Each feature's own context value, handed over beside the ground's,
+    // all behind one handle that leptos_axum's closure clones per request.
+    let handover = app::context::Handover::default()
+        .with(context)
+        .with(app::billing::context::BillingContext {
             provider: state.payments.provider(),
             sandbox: state.payments.sandbox(),
             pages: state.caches.billing_pages.clone(),
-        },
-        license_keys: app::licensing::keys::LicenseKeys(state.license_keys.clone()),
-        brand: Arc::new(state.site.product.brand()),
-        catalog: state.caches.catalog.clone(),
-        standings: state.caches.standings.clone(),
-        snapshot_histories: state.caches.snapshot_histories.clone(),
-        users: state.caches.users.clone(),
-        private_hosts: settings.webhook_private_hosts.clone(),
-        site: app::marketing::Site {
+        })
+        .with(app::licensing::keys::LicenseKeys(state.license_keys.clone()))
+        .with(Arc::new(state.site.product.brand()))
+        .with(state.caches.catalog.clone())
+        .with(state.caches.standings.clone())
+        .with(state.caches.snapshot_histories.clone())
+        .with(state.caches.users.clone())
+        .with(settings.webhook_private_hosts.clone())
+        .with(app::marketing::Site {
             content: state.site.clone(),
             public_url: settings.public_url.clone(),
-        },
-        chrome: Arc::new(app::ui::SiteChrome::from(&*state.site)),
-    });
+        })
+        .with(Arc::new(app::ui::SiteChrome::from(&*state.site)));
     // Runs for every page render and server-function call: hands over the
     // shared state and sets the page's CSP with the nonce Leptos put on its
     // inline scripts.
     let provide_app_context = move || {
-        handed_over.provide();
+        provide_context(handover.clone());
         if let (Some(nonce), Some(response)) = (
             leptos::nonce::use_nonce(),
             use_context::<leptos_axum::ResponseOptions>(),

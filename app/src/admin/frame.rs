@@ -3,6 +3,7 @@
 
 use crate::error::AppError;
 use crate::ui::ErrorNotice;
+use crate::ui::nav::{NavBar, NavLink};
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 
@@ -38,18 +39,6 @@ fn AdminNav(
     /// The current section's path.
     current: &'static str,
 ) -> impl IntoView {
-    let link = move |href: &'static str, label: &'static str| {
-        let active = href == current;
-        view! {
-            <a
-                href=href
-                aria-current=active.then_some("page")
-                class=if active { "font-semibold text-white underline" } else { "text-slate-200 hover:text-white" }
-            >
-                {label}
-            </a>
-        }
-    };
     view! {
         <Meta name="robots" content="noindex" />
         <crate::ui::SkipLink />
@@ -58,17 +47,17 @@ fn AdminNav(
             <nav aria-label="Admin console" class="mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-4 px-4 py-4">
                 <a href="/admin" class="text-lg font-bold tracking-tight text-white">"Gatehouse admin"</a>
                 <div class="flex flex-wrap items-center gap-5 text-sm">
-                    {link("/admin", "Dashboard")}
-                    {link("/admin/organizations", "Organisations")}
-                    {link("/admin/analytics", "Analytics")}
-                    {link("/admin/import", "Import")}
-                    {link("/admin/events", "Events")}
-                    {link("/admin/emails", "Emails")}
-                    {link("/admin/work", "Background work")}
-                    {link("/admin/api-keys", "API keys")}
-                    {link("/admin/webhooks", "Webhooks")}
-                    {link("/admin/health", "Health")}
-                    {link("/admin/audit", "Audit log")}
+                    <NavLink href="/admin" label="Dashboard" current bar=NavBar::Dark />
+                    <NavLink href="/admin/organizations" label="Organisations" current bar=NavBar::Dark />
+                    <NavLink href="/admin/analytics" label="Analytics" current bar=NavBar::Dark />
+                    <NavLink href="/admin/import" label="Import" current bar=NavBar::Dark />
+                    <NavLink href="/admin/events" label="Events" current bar=NavBar::Dark />
+                    <NavLink href="/admin/emails" label="Emails" current bar=NavBar::Dark />
+                    <NavLink href="/admin/work" label="Background work" current bar=NavBar::Dark />
+                    <NavLink href="/admin/api-keys" label="API keys" current bar=NavBar::Dark />
+                    <NavLink href="/admin/webhooks" label="Webhooks" current bar=NavBar::Dark />
+                    <NavLink href="/admin/health" label="Health" current bar=NavBar::Dark />
+                    <NavLink href="/admin/audit" label="Audit log" current bar=NavBar::Dark />
                     <form method="post" action="/api/admin_logout">
                         <button type="submit" class="text-slate-200 underline hover:text-white">"Sign out"</button>
                     </form>

@@ -10,6 +10,7 @@ use crate::portal::frame::portal_outcome;
 use crate::ui::danger::RowDangerAction;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::product_name;
+use crate::ui::table::ScrollRegion;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -251,7 +252,7 @@ fn License(license: LicenseView, manages: bool) -> impl IntoView {
                     .into_any()
             } else {
                 view! {
-                    <div class="relative overflow-x-auto">
+                    <ScrollRegion label="Machines activated on this licence">
                         <table class="w-full text-left text-sm">
                             <thead>
                                 <tr class="border-b border-slate-200 text-slate-600">
@@ -265,7 +266,7 @@ fn License(license: LicenseView, manages: bool) -> impl IntoView {
                             </thead>
                             <tbody>{machines}</tbody>
                         </table>
-                    </div>
+                    </ScrollRegion>
                 }
                     .into_any()
             }}

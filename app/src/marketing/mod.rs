@@ -18,9 +18,9 @@ pub struct Site {
 
 /// The site of the current render.
 pub fn use_site() -> Site {
-    // On the server a render may outlive its request (see `use_context_held`).
+    // On the server a render may outlive its request (see `with_context_held`).
     #[cfg(feature = "ssr")]
-    let site = crate::context::use_context_held::<Site>();
+    let site = crate::context::handed_over::<Site>();
     #[cfg(not(feature = "ssr"))]
     let site = leptos::prelude::use_context::<Site>();
     site.expect("the server provides the site to every render")

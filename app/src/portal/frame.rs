@@ -3,6 +3,7 @@
 //! turns its data or its error into a view and a status.
 
 use crate::error::AppError;
+use crate::ui::nav::{NavBar, NavLink};
 use crate::ui::{ErrorNotice, SignInRedirect, product_name};
 use leptos::prelude::*;
 
@@ -36,28 +37,16 @@ pub fn PortalNav(
     current: &'static str,
 ) -> impl IntoView {
     let product = product_name();
-    let link = move |href: &'static str, label: &'static str| {
-        let active = href == current;
-        view! {
-            <a
-                href=href
-                aria-current=active.then_some("page")
-                class=if active { "font-semibold text-brand" } else { "text-slate-700 hover:text-brand" }
-            >
-                {label}
-            </a>
-        }
-    };
     view! {
         <header class="border-b border-slate-200 bg-white">
             <nav aria-label="Account" class="mx-auto flex max-w-5xl flex-wrap items-center justify-between gap-4 px-4 py-4">
                 <a href="/app" class="text-xl font-bold tracking-tight">{product.clone()}</a>
                 <div class="flex flex-wrap items-center gap-5 text-sm">
-                    {link("/app", "Overview")}
-                    {link("/app/billing", "Billing")}
-                    {link("/app/team", "Team")}
-                    {link("/app/licenses", "Licences")}
-                    {link("/app/account", "Account")}
+                    <NavLink href="/app" label="Overview" current bar=NavBar::Light />
+                    <NavLink href="/app/billing" label="Billing" current bar=NavBar::Light />
+                    <NavLink href="/app/team" label="Team" current bar=NavBar::Light />
+                    <NavLink href="/app/licenses" label="Licences" current bar=NavBar::Light />
+                    <NavLink href="/app/account" label="Account" current bar=NavBar::Light />
                     <form method="post" action="/api/logout">
                         <button type="submit" class="text-slate-700 underline hover:text-brand">
                             "Sign out"

@@ -3,6 +3,7 @@
 pub mod auth_card;
 pub mod danger;
 pub mod form;
+pub mod nav;
 pub mod table;
 
 use crate::error::AppError;
@@ -47,9 +48,9 @@ pub struct ChromeLink {
 /// The frame of the current render (shared: every render reads the one
 /// the server built at start).
 pub fn use_chrome() -> std::sync::Arc<SiteChrome> {
-    // On the server a render may outlive its request (see `use_context_held`).
+    // On the server a render may outlive its request (see `with_context_held`).
     #[cfg(feature = "ssr")]
-    let chrome = crate::context::use_context_held::<std::sync::Arc<SiteChrome>>();
+    let chrome = crate::context::handed_over::<std::sync::Arc<SiteChrome>>();
     #[cfg(not(feature = "ssr"))]
     let chrome = use_context::<std::sync::Arc<SiteChrome>>();
     chrome.expect("the server provides the site's frame to every render")

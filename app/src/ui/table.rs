@@ -25,3 +25,22 @@ pub fn EmptyState(
     use leptos::prelude::*;
     view! { <p class="mt-2 text-sm text-slate-700" data-empty>{message}</p> }
 }
+
+/// A table too wide for a phone, scrolled sideways inside its own region:
+/// keyboard users reach it with Tab and scroll it with the arrow keys, and
+/// a screen reader announces it by `label` (", scrolls sideways" added).
+#[leptos::component]
+pub fn ScrollRegion(
+    /// What the region holds, such as "Organisations, newest first".
+    #[prop(into)]
+    label: String,
+    /// The table.
+    children: leptos::prelude::Children,
+) -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    view! {
+        <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label=format!("{label}, scrolls sideways")>
+            {children()}
+        </div>
+    }
+}

@@ -3,6 +3,7 @@
 use super::movers::get_movers;
 use crate::admin::frame::{ConsolePage, ROW_TH, TD, TH, admin_outcome};
 use crate::ui::query_value;
+use crate::ui::table::ScrollRegion;
 use leptos::prelude::*;
 
 /// The organisations behind one month's MRR movements.
@@ -23,7 +24,7 @@ pub fn AdminMoversPage() -> impl IntoView {
                                 view! { <p class="text-slate-700" data-movers-empty>"No organisation's MRR changed that month."</p> }.into_any()
                             } else {
                                 view! {
-                                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Organisations whose MRR moved, scrolls sideways">
+                                    <ScrollRegion label="Organisations whose MRR moved">
                                         <table class="w-full text-sm" data-table="movers">
                                             <caption class="sr-only">"Organisations whose MRR moved, largest change first"</caption>
                                             <thead><tr>
@@ -43,7 +44,7 @@ pub fn AdminMoversPage() -> impl IntoView {
                                                 }).collect_view()}
                                             </tbody>
                                         </table>
-                                    </div>
+                                    </ScrollRegion>
                                 }.into_any()
                             }}
                         }

@@ -3,6 +3,7 @@
 use super::{ChartView, TableView, get_analytics};
 use crate::admin::frame::{ConsolePage, INPUT, SMALL_BUTTON, TD, TH, admin_outcome};
 use crate::ui::form::{FormFeedback, FormSummary};
+use crate::ui::table::ScrollRegion;
 use crate::ui::{encode_query_value, query_value};
 use leptos::prelude::*;
 
@@ -55,10 +56,9 @@ fn quick_ranges(ranges: Vec<super::QuickRange>) -> impl IntoView {
 }
 
 fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoView {
-    let region = format!("{caption}, scrolls sideways");
     let link_rows = id == "months";
     view! {
-        <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label=region>
+        <ScrollRegion label=caption.clone()>
             <table class="w-full text-sm" data-table=id>
                 <caption class="text-left font-semibold">{caption}</caption>
                 <thead><tr>{table.head.into_iter().enumerate().map(|(i, h)| {
@@ -85,7 +85,7 @@ fn data_table(id: &'static str, caption: String, table: TableView) -> impl IntoV
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </ScrollRegion>
     }
 }
 

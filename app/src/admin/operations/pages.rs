@@ -7,7 +7,7 @@ use crate::email::EmailStatus;
 use crate::ui::danger::RowDangerAction;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
-use crate::ui::table::EmptyState;
+use crate::ui::table::{EmptyState, ScrollRegion};
 use leptos::prelude::*;
 
 fn status_links(
@@ -43,7 +43,7 @@ pub fn AdminEventsPage() -> impl IntoView {
                         admin_outcome(events.await, |rows| if rows.is_empty() {
                             view! { <EmptyState message="No provider events here: each event Stripe (or the sandbox) sends is listed once it arrives, with what became of it." /> }.into_any()
                         } else { view! {
-                            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Provider events, newest first, scrolls sideways">
+                            <ScrollRegion label="Provider events, newest first">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Provider events, newest first"</caption>
                                     <thead><tr>
@@ -65,7 +65,7 @@ pub fn AdminEventsPage() -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
-                            </div>
+                            </ScrollRegion>
                         }.into_any() })
                     }
                 })}
@@ -135,7 +135,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
                         admin_outcome(emails.await, |rows| if rows.is_empty() {
                             view! { <EmptyState message="No emails here: every email Gatehouse writes (receipts, reminders, invitations) is listed with its delivery, newest first." /> }.into_any()
                         } else { view! {
-                            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Emails, newest first, scrolls sideways">
+                            <ScrollRegion label="Emails, newest first">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Emails, newest first"</caption>
                                     <thead><tr>
@@ -166,7 +166,7 @@ pub fn AdminEmailsPage() -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
-                            </div>
+                            </ScrollRegion>
                         }.into_any() })
                     }
                 })}
@@ -269,7 +269,7 @@ pub fn AdminApiKeysPage() -> impl IntoView {
                         {if view.keys.is_empty() {
                             view! { <EmptyState message="No API keys yet: make one above for the product that reads entitlements and reports usage." /> }.into_any()
                         } else { view! {
-                        <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="API keys, newest first, scrolls sideways">
+                        <ScrollRegion label="API keys, newest first">
                             <table class="w-full text-sm">
                                 <caption class="sr-only">"API keys, newest first"</caption>
                                 <thead><tr>
@@ -305,7 +305,7 @@ pub fn AdminApiKeysPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        </div>
+                        </ScrollRegion>
                         }.into_any() }}
                     })
                 })}
@@ -403,7 +403,7 @@ fn runner_record(record: super::work::RunnerRecord) -> impl IntoView {
     view! {
         <section aria-labelledby="schedules" class="space-y-3" data-runner-schedules>
             <h2 id="schedules" class="text-2xl font-semibold">"Schedules"</h2>
-            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Schedules, scrolls sideways">
+            <ScrollRegion label="Schedules">
                 <table class="w-full text-sm">
                     <caption class="sr-only">"Each schedule: how often, its last and next run, how the last ended"</caption>
                     <thead><tr>
@@ -433,7 +433,7 @@ fn runner_record(record: super::work::RunnerRecord) -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-            </div>
+            </ScrollRegion>
         </section>
         <section aria-labelledby="queues" class="space-y-3">
             <h2 id="queues" class="text-2xl font-semibold">"Queues"</h2>
@@ -441,7 +441,7 @@ fn runner_record(record: super::work::RunnerRecord) -> impl IntoView {
                 view! { <p class="text-sm text-slate-700">"Nothing queued: every job has run."</p> }.into_any()
             } else {
                 view! {
-                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Queues, scrolls sideways">
+                    <ScrollRegion label="Queues">
                         <table class="w-full text-sm">
                             <caption class="sr-only">"Open jobs by kind"</caption>
                             <thead><tr>
@@ -462,7 +462,7 @@ fn runner_record(record: super::work::RunnerRecord) -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    </div>
+                    </ScrollRegion>
                 }.into_any()
             }}
         </section>
@@ -472,7 +472,7 @@ fn runner_record(record: super::work::RunnerRecord) -> impl IntoView {
                 view! { <p class="text-sm text-slate-700">"No dead jobs."</p> }.into_any()
             } else {
                 view! {
-                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Dead jobs, scrolls sideways">
+                    <ScrollRegion label="Dead jobs">
                         <table class="w-full text-sm">
                             <caption class="sr-only">"Jobs that failed every attempt, newest first"</caption>
                             <thead><tr>
@@ -492,7 +492,7 @@ fn runner_record(record: super::work::RunnerRecord) -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    </div>
+                    </ScrollRegion>
                 }.into_any()
             }}
         </section>
@@ -502,7 +502,7 @@ fn runner_record(record: super::work::RunnerRecord) -> impl IntoView {
                 view! { <p class="text-sm text-slate-700">"Nothing has run yet."</p> }.into_any()
             } else {
                 view! {
-                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Latest runs, scrolls sideways">
+                    <ScrollRegion label="Latest runs">
                         <table class="w-full text-sm">
                             <caption class="sr-only">"The latest 30 attempts, newest first"</caption>
                             <thead><tr>
@@ -524,7 +524,7 @@ fn runner_record(record: super::work::RunnerRecord) -> impl IntoView {
                                 }}).collect_view()}
                             </tbody>
                         </table>
-                    </div>
+                    </ScrollRegion>
                 }.into_any()
             }}
         </section>

@@ -6,7 +6,7 @@ use crate::admin::frame::{ConsolePage, SMALL_BUTTON, TD, TD_NUM, TH, TH_NUM, adm
 use crate::ui::danger::ConfirmDanger;
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
 use crate::ui::query_value;
-use crate::ui::table::EmptyState;
+use crate::ui::table::{EmptyState, ScrollRegion};
 use leptos::prelude::*;
 
 /// `/admin/webhooks`: every endpoint; a new one's secret is shown once.
@@ -38,7 +38,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
                             view! { <EmptyState message="No endpoints yet: add one above, and every subscription and entitlement change is POSTed to it, signed." /> }.into_any()
                         } else {
                             view! {
-                                <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Webhook endpoints, newest first, scrolls sideways">
+                                <ScrollRegion label="Webhook endpoints, newest first">
                                     <table class="w-full text-sm">
                                         <caption class="sr-only">"Webhook endpoints, newest first"</caption>
                                         <thead><tr>
@@ -64,7 +64,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
                                             }).collect_view()}
                                         </tbody>
                                     </table>
-                                </div>
+                                </ScrollRegion>
                             }.into_any()
                         }}
                     })
@@ -128,7 +128,7 @@ pub fn AdminWebhookPage() -> impl IntoView {
                                     view! { <EmptyState message="Nothing was sent to this endpoint yet: each event after it was added appears here with every attempt." /> }.into_any()
                                 } else {
                                     view! {
-                                        <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Deliveries to this endpoint, newest first, with every attempt, scrolls sideways">
+                                        <ScrollRegion label="Deliveries to this endpoint, newest first, with every attempt">
                                             <table class="w-full text-sm">
                                                 <caption class="sr-only">"Deliveries to this endpoint, newest first, with every attempt"</caption>
                                                 <thead><tr>
@@ -170,7 +170,7 @@ pub fn AdminWebhookPage() -> impl IntoView {
                                                     }).collect_view()}
                                                 </tbody>
                                             </table>
-                                        </div>
+                                        </ScrollRegion>
                                     }.into_any()
                                 }}
                             }

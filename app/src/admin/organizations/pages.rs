@@ -9,7 +9,7 @@ use crate::billing::domain::SubscriptionStatus;
 use crate::email::EmailStatus;
 use crate::ui::danger::{ConfirmDanger, RowDangerAction};
 use crate::ui::form::{FormFeedback, FormSummary, Notice};
-use crate::ui::table::EmptyState;
+use crate::ui::table::{EmptyState, ScrollRegion};
 use crate::ui::{encode_query_value, query_value};
 use leptos::prelude::*;
 
@@ -133,7 +133,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                                 </div>
                                 <div class="sm:col-span-5"><button type="submit" class=SMALL_BUTTON>"Search"</button></div>
                             </form>
-                            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Organisations, scrolls sideways">
+                            <ScrollRegion label="Organisations">
                                 <table class="w-full text-sm">
                                     <caption class="sr-only">"Organisations"</caption>
                                     <thead><tr>
@@ -158,7 +158,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
-                            </div>
+                            </ScrollRegion>
                             {next.map(|href| view! { <a href=href rel="next" class="underline">"Next page"</a> })}
                         }
                     })
@@ -173,7 +173,7 @@ fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
         return view! { <EmptyState message="No entries: every action an admin takes (with its reason) is kept here, and cannot be changed." /> }.into_any();
     }
     view! {
-        <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label=format!("{caption}, scrolls sideways")>
+        <ScrollRegion label=caption>
             <table class="w-full text-sm">
                 <caption class="sr-only">{caption}</caption>
                 <thead><tr>
@@ -206,7 +206,7 @@ fn audit_table(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
                     }}).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </ScrollRegion>
     }
     .into_any()
 }
@@ -331,7 +331,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
             {if org.ledger.is_empty() {
                 view! { <EmptyState message="No changes yet: each change of plan, status or MRR at the provider, and each step of collecting a failed payment, appears here." /> }.into_any()
             } else { view! {
-            <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="Subscription ledger and payment collection steps, newest first, scrolls sideways">
+            <ScrollRegion label="Subscription ledger and payment collection steps, newest first">
                 <table class="mt-2 w-full text-sm">
                     <caption class="sr-only">"Subscription ledger and payment collection steps, newest first"</caption>
                     <thead><tr>
@@ -352,7 +352,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-            </div>
+            </ScrollRegion>
             }.into_any() }}
         </section>
         <section aria-labelledby="emails" class="space-y-2">
@@ -360,8 +360,9 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
             {if org.emails.is_empty() {
                 view! { <EmptyState message="No emails to its members yet: receipts, trial reminders and billing notices appear here once written." /> }.into_any()
             } else {
+                let id = id.clone();
                 view! {
-                    <div class="relative overflow-x-auto" tabindex="0" role="region" aria-label="The latest emails to its members, newest first, scrolls sideways">
+                    <ScrollRegion label="The latest emails to its members, newest first">
                         <table class="w-full text-sm">
                             <caption class="sr-only">"The latest emails to its members, newest first"</caption>
                             <thead><tr>
@@ -398,7 +399,7 @@ fn organization_view(org: OrganizationDetail) -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    </div>
+                    </ScrollRegion>
                 }.into_any()
             }}
         </section>
