@@ -2,7 +2,6 @@
 //! data or its error into a view.
 
 use crate::error::AppError;
-use crate::ui::ErrorNotice;
 use crate::ui::nav::{NavBar, NavLink};
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
@@ -106,16 +105,7 @@ pub fn admin_outcome<T, V: IntoView + 'static>(
             }
             .into_any()
         }
-        Err(error) => {
-            #[cfg(feature = "ssr")]
-            if let Some(response) = crate::context::use_context_held::<leptos_axum::ResponseOptions>() {
-                response.set_status(
-                    http::StatusCode::from_u16(error.status_code())
-                        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-                );
-            }
-            view! { <ErrorNotice error /> }.into_any()
-        }
+        Err(error) => crate::ui::failed_load(error),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::error::AppError;
 use crate::ui::nav::{NavBar, NavLink};
-use crate::ui::{ErrorNotice, SignInRedirect, product_name};
+use crate::ui::{SignInRedirect, product_name};
 use leptos::prelude::*;
 
 /// The parent route of the portal's pages: the navigation (its section
@@ -70,16 +70,7 @@ pub fn portal_outcome<T, V: IntoView + 'static>(
     match result {
         Ok(data) => render(data).into_any(),
         Err(AppError::Unauthorized) => view! { <SignInRedirect next=here.to_owned() /> }.into_any(),
-        Err(error) => {
-            #[cfg(feature = "ssr")]
-            if let Some(response) = crate::context::use_context_held::<leptos_axum::ResponseOptions>() {
-                response.set_status(
-                    http::StatusCode::from_u16(error.status_code())
-                        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-                );
-            }
-            view! { <ErrorNotice error /> }.into_any()
-        }
+        Err(error) => crate::ui::failed_load(error),
     }
 }
 

@@ -155,14 +155,32 @@ pub fn ErrorNotice(
     }
 }
 
+/// A page whose data failed to load: the error explained in its place, and
+/// the request answered with the error's status (another organisation's
+/// invoice is a 404, not a 200 saying so).
+pub fn failed_load(error: AppError) -> AnyView {
+    answer_with_status(error.status_code());
+    view! { <ErrorNotice error /> }.into_any()
+}
+
+/// Sets the status the server answers the current render with (nothing in
+/// the browser).
+pub fn answer_with_status(status: u16) {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = crate::context::use_context_held::<leptos_axum::ResponseOptions>() {
+        response.set_status(
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+        );
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = status;
+}
+
 /// The page for unknown addresses; answers with status 404.
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
     let product = product_name();
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::NOT_FOUND);
-    }
+    answer_with_status(404);
     view! {
         <Title text=format!("Page not found — {product}") />
         <Meta name="robots" content="noindex" />
